@@ -1,0 +1,199 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDocument } from 'yaml';
+import type * as z from 'zod';
+import { metricSpec, metricsForTask } from '../metrics/index.js';
+import type { Direction } from '../proposers/types.js';
+import { RatchetError } from '../util/errors.js';
+import { parseBytes, parseDuration } from '../util/units.js';
+import { type ContractDoc, ContractSchema } from './schema.js';
+
+/** File name of the contract in a project root. */
+export const CONTRACT_FILE = 'ratchet.yaml';
+
+/** A validated contract with its quantities parsed into numbers. */
+export interface Contract extends ContractDoc {
+  /** Absolute project root (the folder that holds ratchet.yaml). */
+  projectDir: string;
+  /** Primary metric direction, resolved from the metric when not written. */
+  direction: Direction;
+  /** Budgets in machine units. */
+  limits: {
+    maxExperiments: number;
+    /** Total wall clock of a run, ms. */
+    maxWallClockMs: number;
+    /** Per-experiment wall clock, ms. */
+    experimentTimeoutMs: number;
+    maxConsecutiveFailures: number;
+    /** Memory limit of the sandboxed command (RLIMIT_AS), bytes. */
+    memoryBytes: number;
+  };
+}
+
+/** A few expected keys per section, used to suggest the fix for a misspelt key. */
+function issueHint(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'unrecognized_keys':
+      return `remove ${issue.keys.map((k) => `"${k}"`).join(', ')} or fix the spelling (see the JSON Schema: ratchet schema)`;
+    case 'invalid_type':
+      return `give a ${issue.expected} here`;
+    case 'invalid_value':
+      return `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'too_small':
+    case 'too_big':
+      return issue.message;
+    default:
+      return 'see `ratchet schema` for the expected form';
+  }
+}
+
+/**
+ * Validate a contract document already parsed from YAML.
+ * @param raw the parsed YAML value
+ * @param projectDir absolute project root
+ * @param file name to cite in errors
+ * @throws RatchetError naming the file, the field and the fix (first problem found)
+ */
+export function validateContract(raw: unknown, projectDir: string, file = CONTRACT_FILE): Contract {
+  const parsed = ContractSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const field = issue.path.join('.') || '(top level)';
+    const missing = issue.code === 'invalid_type' && /received undefined/.test(issue.message);
+    throw new RatchetError(missing ? 'required field is missing' : issue.message, {
+      file,
+      field,
+      hint: missing ? `add ${field} (see ratchet schema)` : issueHint(issue),
+    });
+  }
+  const doc = parsed.data;
+  const err = (field: string, message: string, hint: string) => new RatchetError(message, { file, field, hint });
+
+  let spec: ReturnType<typeof metricSpec>;
+  try {
+    spec = metricSpec(doc.metric.primary, doc.task);
+  } catch {
+    throw err(
+      'metric.primary',
+      `unknown metric "${doc.metric.primary}" for task ${doc.task}`,
+      `use one of: ${metricsForTask(doc.task)
+        .map((m) => m.name)
+        .join(', ')}`,
+    );
+  }
+  if (doc.metric.direction && doc.metric.direction !== spec.direction) {
+    throw err(
+      'metric.direction',
+      `${spec.name} is ${spec.direction}d, not ${doc.metric.direction}d`,
+      `write direction: ${spec.direction} or remove the field`,
+    );
+  }
+  for (const [i, name] of doc.metric.also.entries()) {
+    try {
+      metricSpec(name, doc.task);
+    } catch {
+      throw err(
+        `metric.also.${i}`,
+        `unknown metric "${name}" for task ${doc.task}`,
+        `use one of: ${metricsForTask(doc.task)
+          .map((m) => m.name)
+          .join(', ')}`,
+      );
+    }
+  }
+  const f = doc.split.fractions;
+  if (Math.abs(f.train + f.public + f.private - 1) > 1e-9) {
+    throw err(
+      'split.fractions',
+      `fractions add up to ${f.train + f.public + f.private}, not 1`,
+      'make train + public + private = 1',
+    );
+  }
+  if (doc.split.strategy === 'temporal' && !doc.data.time) {
+    throw err('data.time', 'the temporal split needs a time column', 'name it in data.time or use another split.strategy');
+  }
+  if (doc.split.strategy === 'group' && !doc.data.group) {
+    throw err('data.group', 'the group split needs a group column', 'name it in data.group or use another split.strategy');
+  }
+  if (doc.split.strategy === 'stratified' && doc.task === 'regression') {
+    throw err('split.strategy', 'a stratified split needs class labels', 'use random, temporal or group for regression');
+  }
+  if (doc.data.positive_class !== undefined && doc.task !== 'binary') {
+    throw err('data.positive_class', 'positive_class only applies to binary tasks', 'remove it');
+  }
+  if (doc.search && !doc.surface.some((g) => globMatch(g, doc.search!.params_file))) {
+    throw err(
+      'search.params_file',
+      `${doc.search.params_file} is not in the surface, so the search proposer could not edit it`,
+      `add ${doc.search.params_file} to surface`,
+    );
+  }
+  const parse = <T>(field: string, fn: () => T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      throw err(field, (e as Error).message, 'e.g. 90s, 5m, 2h for durations; 8GiB for sizes');
+    }
+  };
+  return {
+    ...doc,
+    projectDir,
+    direction: spec.direction,
+    limits: {
+      maxExperiments: doc.budgets.max_experiments,
+      maxWallClockMs: parse('budgets.max_wall_clock', () => parseDuration(doc.budgets.max_wall_clock)),
+      experimentTimeoutMs: parse('budgets.experiment_timeout', () => parseDuration(doc.budgets.experiment_timeout)),
+      maxConsecutiveFailures: doc.budgets.max_consecutive_failures,
+      memoryBytes: parse('budgets.memory', () => parseBytes(doc.budgets.memory)),
+    },
+  };
+}
+
+/**
+ * Read and validate `ratchet.yaml` in a project root.
+ * @throws RatchetError when the file is missing, is not valid YAML, or breaks the schema
+ */
+export function loadContract(projectDir: string): Contract {
+  const path = join(projectDir, CONTRACT_FILE);
+  if (!existsSync(path)) {
+    throw new RatchetError(`no ${CONTRACT_FILE} in ${projectDir}`, {
+      file: CONTRACT_FILE,
+      hint: 'run `ratchet init --data <file> --target <column> --task <binary|multiclass|regression>` or cd into a project',
+    });
+  }
+  const doc = parseDocument(readFileSync(path, 'utf8'), { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    throw new RatchetError(`not valid YAML: ${e.message.split('\n')[0]}`, {
+      file: CONTRACT_FILE,
+      hint: 'fix the YAML syntax at the line shown',
+    });
+  }
+  return validateContract(doc.toJS(), projectDir);
+}
+
+/**
+ * Match a project-relative path against a glob of the surface / frozen lists.
+ * Supports `*` (within a path segment), `**` (any number of segments) and `?`.
+ */
+export function globMatch(glob: string, path: string): boolean {
+  return globToRegExp(glob).test(path.replace(/^\.\//, ''));
+}
+
+/** Compile a glob to an anchored RegExp (see {@link globMatch}). */
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  const g = glob.replace(/^\.\//, '');
+  for (let i = 0; i < g.length; i++) {
+    const c = g[i]!;
+    if (c === '*') {
+      if (g[i + 1] === '*') {
+        const slash = g[i + 2] === '/';
+        re += slash ? '(?:.*/)?' : '.*';
+        i += slash ? 2 : 1;
+      } else re += '[^/]*';
+    } else if (c === '?') re += '[^/]';
+    else re += c.replace(/[.+^${}()|[\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}

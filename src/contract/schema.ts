@@ -1,0 +1,147 @@
+import * as z from 'zod';
+
+/**
+ * The contract (`ratchet.yaml`): the task, the data, the frozen metric, what may be edited and the budgets.
+ * Everything a run is judged by is declared here and locked by SHA-256 at `ratchet init`.
+ */
+
+/** Prediction task. */
+export const TaskSchema = z.enum(['binary', 'multiclass', 'regression']);
+
+const duration = z
+  .union([z.string().min(1), z.number().positive()])
+  .describe('a duration: a number of seconds or text such as 90s, 5m, 1h30m');
+const size = z.union([z.string().min(1), z.number().positive()]).describe('a size: bytes or text such as 8GiB');
+const glob = z.string().min(1).describe('a path or glob relative to the project root, e.g. train.py or src/**/*.py');
+
+/** Where the data is and which columns play which role. */
+export const DataSchema = z
+  .object({
+    source: z.string().min(1).describe('CSV or Parquet file, relative to the project root'),
+    target: z.string().min(1).describe('column to predict'),
+    id: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('unique row id column; when absent Ratchet numbers the rows in file order as row_id'),
+    time: z.string().min(1).optional().describe('time column: required by the temporal split'),
+    group: z.string().min(1).optional().describe('group column (e.g. a person id): required by the group split'),
+    positive_class: z
+      .union([z.string(), z.number(), z.boolean()])
+      .optional()
+      .describe('binary only: the label that counts as positive (default: the larger of the two sorted labels)'),
+  })
+  .strict();
+
+/** How rows are assigned to train, public holdout and private holdout. */
+export const SplitSchema = z
+  .object({
+    strategy: z.enum(['random', 'stratified', 'temporal', 'group']).default('random'),
+    seed: z.number().int().nonnegative().default(0),
+    fractions: z
+      .object({
+        train: z.number().gt(0).lt(1),
+        public: z.number().gt(0).lt(1),
+        private: z.number().gt(0).lt(1),
+      })
+      .strict()
+      .default({ train: 0.6, public: 0.2, private: 0.2 }),
+  })
+  .strict();
+
+/** The frozen metric: one primary metric decides; the others are reported. */
+export const MetricSchema = z
+  .object({
+    primary: z.string().min(1).describe('metric name, e.g. auroc, log_loss, rmse'),
+    direction: z
+      .enum(['maximize', 'minimize'])
+      .optional()
+      .describe("defaults to the metric's natural direction; a different value is refused"),
+    also: z.array(z.string().min(1)).default([]).describe('other metrics computed and logged on every experiment'),
+  })
+  .strict();
+
+/** The keep rule: a change is kept only when it clears both the minimum delta and the paired bootstrap. */
+export const KeepSchema = z
+  .object({
+    min_delta: z.number().nonnegative().default(0).describe('the gain must exceed this, in metric units'),
+    confidence: z
+      .number()
+      .gt(0.5)
+      .lt(1)
+      .default(0.95)
+      .describe('the lower end of the bootstrap interval of the gain at this level must be above zero'),
+    resamples: z.number().int().min(100).max(100_000).default(1000).describe('paired bootstrap resamples'),
+    noise_z: z
+      .number()
+      .nonnegative()
+      .default(2)
+      .describe('the gain must also exceed noise_z times the measured run-to-run noise (ratchet check --determinism)'),
+  })
+  .strict();
+
+/** The command the sandbox runs for every experiment. */
+export const RunSchema = z
+  .object({
+    command: z.string().min(1).describe('e.g. python train.py; run with the worktree as cwd'),
+    python: z.string().min(1).optional().describe('interpreter to put first on PATH (default: .venv/bin/python)'),
+    network: z.boolean().default(false).describe('allow network access inside the sandbox'),
+  })
+  .strict();
+
+/** Hard limits; a run stops when any of them is reached. */
+export const BudgetsSchema = z
+  .object({
+    max_experiments: z.number().int().positive().default(50),
+    max_wall_clock: duration.default('8h'),
+    experiment_timeout: duration.default('10m'),
+    max_consecutive_failures: z.number().int().positive().default(5),
+    memory: size.default('8GiB'),
+  })
+  .strict();
+
+/** The built-in search proposer's configuration. */
+export const SearchSchema = z
+  .object({
+    space: z.string().min(1).describe('search space YAML, relative to the project root (frozen)'),
+    params_file: z.string().min(1).describe('the params file the search proposer writes (must be in the surface)'),
+  })
+  .strict();
+
+/** The whole contract. */
+export const ContractSchema = z
+  .object({
+    version: z.literal(1),
+    name: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'letters, digits, dot, dash and underscore only')
+      .describe('project name, used in branch and MLflow experiment names'),
+    task: TaskSchema,
+    data: DataSchema,
+    split: SplitSchema.default({ strategy: 'random', seed: 0, fractions: { train: 0.6, public: 0.2, private: 0.2 } }),
+    metric: MetricSchema,
+    keep: KeepSchema.default({ min_delta: 0, confidence: 0.95, resamples: 1000, noise_z: 2 }),
+    surface: z.array(glob).min(1).describe('what a proposer may edit; anything else in a diff rejects the experiment'),
+    frozen: z.array(glob).default([]).describe('files locked with the contract (ratchet.yaml is always locked)'),
+    run: RunSchema,
+    budgets: BudgetsSchema.default({
+      max_experiments: 50,
+      max_wall_clock: '8h',
+      experiment_timeout: '10m',
+      max_consecutive_failures: 5,
+      memory: '8GiB',
+    }),
+    search: SearchSchema.optional(),
+  })
+  .strict();
+
+/** A parsed, defaults-filled contract as written in YAML. */
+export type ContractInput = z.input<typeof ContractSchema>;
+/** A validated contract (raw form: durations and sizes still as written). */
+export type ContractDoc = z.output<typeof ContractSchema>;
+export type Task = z.infer<typeof TaskSchema>;
+
+/** JSON Schema of `ratchet.yaml`, for editors (yaml-language-server) and docs. */
+export function contractJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(ContractSchema, { io: 'input' }) as Record<string, unknown>;
+}

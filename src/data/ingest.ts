@@ -1,0 +1,317 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { CONTRACT_FILE, type Contract } from '../contract/load.js';
+import { RatchetError } from '../util/errors.js';
+import { sha256File, writeFileAtomic } from '../util/fs.js';
+import { type Duck, ident, lit, openDuck, readDoubles, readerFor, readRows, readStrings } from './duck.js';
+import { assignSplits, SPLIT_NAMES } from './split.js';
+
+/** Name of the id column Ratchet adds when the contract names none (0-based row number in file order). */
+export const GENERATED_ID = 'row_id';
+
+/** Project-relative folders of the visible splits and of the vault. */
+export const DATA_DIR = '.ratchet/data';
+export const VAULT_DIR = '.ratchet/vault';
+
+/** One column of the source data. */
+export interface ColumnInfo {
+  name: string;
+  /** DuckDB type name, e.g. BIGINT, DOUBLE, VARCHAR. */
+  type: string;
+}
+
+/** What `ratchet init` wrote, saved as `.ratchet/data/split.json` (locked). */
+export interface SplitManifest {
+  version: 1;
+  source: { path: string; sha256: string; rows: number };
+  task: Contract['task'];
+  idColumn: string;
+  /** True when Ratchet numbered the rows because the contract names no id column. */
+  generatedId: boolean;
+  targetColumn: string;
+  /** Feature columns handed to the sandbox (id included, target excluded). */
+  columns: ColumnInfo[];
+  /** Rows dropped because their target was empty. */
+  droppedNullTarget: number;
+  /** Classification only: sorted class labels as text. */
+  classes: string[] | null;
+  /** Binary only: the label counted as positive. */
+  positiveClass: string | null;
+  strategy: Contract['split']['strategy'];
+  seed: number;
+  counts: { train: number; public: number; private: number };
+  /** Binary: share of positives per split; multiclass: share of the most frequent class; regression: mean target. */
+  balance: { train: number; public: number; private: number };
+}
+
+/** Progress callback: a short line per step. */
+export type Progress = (message: string) => void;
+
+const TIME_TYPES = /^(DATE|TIMESTAMP|TIME)/;
+const NUMERIC_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL)/;
+
+function contractError(field: string, message: string, hint: string): RatchetError {
+  return new RatchetError(message, { file: CONTRACT_FILE, field, hint });
+}
+
+/** Pick the positive label of a binary task (the contract's, else the larger label, as scikit-learn does). */
+function positiveOf(classes: string[], declared: Contract['data']['positive_class']): string {
+  if (declared !== undefined) {
+    const want = String(declared);
+    if (!classes.includes(want)) {
+      throw contractError(
+        'data.positive_class',
+        `positive_class "${want}" is not one of the target's labels (${classes.join(', ')})`,
+        `set positive_class to one of: ${classes.join(', ')}`,
+      );
+    }
+    return want;
+  }
+  return classes[classes.length - 1]!;
+}
+
+/** Sort labels numerically when they all are numbers, else as text (scikit-learn's np.unique order). */
+export function sortLabels(labels: string[]): string[] {
+  const allNumeric = labels.every((l) => l.trim() !== '' && Number.isFinite(Number(l)));
+  return [...labels].sort(allNumeric ? (a, b) => Number(a) - Number(b) : (a, b) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+async function loadSource(duck: Duck, contract: Contract, path: string): Promise<ColumnInfo[]> {
+  try {
+    await duck.con.run(
+      `CREATE TABLE src AS SELECT (row_number() OVER () - 1)::BIGINT AS __row, * FROM ${readerFor(path)}`,
+    );
+  } catch (e) {
+    throw new RatchetError(`cannot read the data: ${(e as Error).message.split('\n')[0]}`, {
+      file: contract.data.source,
+      hint: 'give a CSV with a header row or a Parquet file (data.source in ratchet.yaml)',
+    });
+  }
+  const cols = await readRows(duck.con, 'DESCRIBE src');
+  return cols
+    .map((r) => ({ name: String(r['column_name']), type: String(r['column_type']) }))
+    .filter((c) => c.name !== '__row');
+}
+
+async function count(con: DuckDBConnection, sql: string): Promise<number> {
+  const rows = await readRows(con, sql);
+  return Number(Object.values(rows[0]!)[0]);
+}
+
+/**
+ * Read the contract's data source with DuckDB, check it, split it deterministically and write:
+ * `.ratchet/data/{train,public,private}.csv` (train with the target; holdouts with features only),
+ * `.ratchet/vault/{public,private}.parquet` (holdout ids and labels: never mounted into a sandbox) and
+ * `.ratchet/data/split.json` (the manifest). Files appear all at once (written to a temporary folder, then renamed).
+ * @throws RatchetError naming the file, field and fix: missing source, unreadable file, empty data, missing
+ *   target/id/time/group column, duplicate or empty ids, a target that does not fit the task
+ */
+export async function splitData(contract: Contract, progress: Progress = () => {}): Promise<SplitManifest> {
+  const root = contract.projectDir;
+  const sourcePath = resolve(root, contract.data.source);
+  if (!existsSync(sourcePath)) {
+    throw contractError('data.source', `data file ${contract.data.source} does not exist`, 'give the path of a CSV or Parquet file relative to the project root');
+  }
+  const duck = await openDuck();
+  try {
+    progress(`reading ${contract.data.source}`);
+    const columns = await loadSource(duck, contract, sourcePath);
+    const names = columns.map((c) => c.name);
+    const total = await count(duck.con, 'SELECT count(*) FROM src');
+    if (total === 0) {
+      throw new RatchetError('the data has no rows', { file: contract.data.source, hint: 'point data.source at a file with data rows' });
+    }
+    const need = (field: string, col: string | undefined) => {
+      if (col !== undefined && !names.includes(col)) {
+        throw contractError(field, `column "${col}" is not in ${contract.data.source}`, `use one of: ${names.join(', ')}`);
+      }
+    };
+    need('data.target', contract.data.target);
+    need('data.id', contract.data.id);
+    need('data.time', contract.data.time);
+    need('data.group', contract.data.group);
+    const target = contract.data.target;
+    const generatedId = contract.data.id === undefined;
+    const idCol = contract.data.id ?? GENERATED_ID;
+    if (generatedId && names.includes(GENERATED_ID)) {
+      throw contractError('data.id', `the data already has a column named ${GENERATED_ID}`, `set data.id: ${GENERATED_ID} if it is a unique row id`);
+    }
+    if (idCol === target) throw contractError('data.id', 'the id column cannot be the target', 'name a unique row id column');
+
+    const droppedNullTarget = await count(duck.con, `SELECT count(*) FROM src WHERE ${ident(target)} IS NULL`);
+    if (droppedNullTarget > 0) {
+      progress(`dropping ${droppedNullTarget} rows with an empty target`);
+      await duck.con.run(`DELETE FROM src WHERE ${ident(target)} IS NULL`);
+    }
+    const n = total - droppedNullTarget;
+    if (n === 0) {
+      throw new RatchetError(`every row's target "${target}" is empty`, { file: contract.data.source, hint: 'check data.target' });
+    }
+    const idExpr = generatedId ? '__row::VARCHAR' : `${ident(idCol)}::VARCHAR`;
+    if (!generatedId) {
+      const nullIds = await count(duck.con, `SELECT count(*) FROM src WHERE ${ident(idCol)} IS NULL`);
+      if (nullIds > 0) {
+        throw new RatchetError(`${nullIds} rows have an empty id in column "${idCol}"`, {
+          file: contract.data.source,
+          field: 'data.id',
+          hint: 'fill the ids, or remove data.id from ratchet.yaml so Ratchet numbers the rows',
+        });
+      }
+      const dups = await readRows(duck.con, `SELECT ${idExpr} AS id, count(*) AS c FROM src GROUP BY 1 HAVING count(*) > 1 ORDER BY c DESC, id LIMIT 3`);
+      if (dups.length > 0) {
+        throw new RatchetError(`id column "${idCol}" is not unique (e.g. ${dups.map((d) => `${d['id']} ×${d['c']}`).join(', ')})`, {
+          file: contract.data.source,
+          field: 'data.id',
+          hint: 'name a unique row id, or remove data.id so Ratchet numbers the rows',
+        });
+      }
+    }
+
+    // Task checks on the target.
+    const targetType = columns.find((c) => c.name === target)!.type;
+    let classes: string[] | null = null;
+    let positiveClass: string | null = null;
+    if (contract.task === 'regression') {
+      const bad = await count(duck.con, `SELECT count(*) FROM src WHERE TRY_CAST(${ident(target)} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST(${ident(target)} AS DOUBLE))`);
+      if (bad > 0) {
+        throw contractError('task', `regression needs a numeric target, but ${bad} values of "${target}" are not finite numbers`, 'use task: binary or multiclass, or clean the target');
+      }
+    } else {
+      const distinct = (await readStrings(duck.con, `SELECT DISTINCT ${ident(target)}::VARCHAR FROM src`)).map(String);
+      classes = sortLabels(distinct);
+      if (contract.task === 'binary' && classes.length !== 2) {
+        throw contractError('task', `binary needs exactly 2 target labels; "${target}" has ${classes.length}${classes.length <= 10 ? ` (${classes.join(', ')})` : ''}`, classes.length > 2 ? 'use task: multiclass (or regression for a numeric target)' : 'the target must have two labels');
+      }
+      if (contract.task === 'multiclass' && classes.length < 3) {
+        throw contractError('task', `multiclass needs at least 3 labels; "${target}" has ${classes.length}`, 'use task: binary');
+      }
+      if (contract.task === 'multiclass' && classes.length > 1000) {
+        throw contractError('task', `"${target}" has ${classes.length} labels: too many for classification`, `use task: regression for a numeric target (type ${targetType})`);
+      }
+      if (contract.task === 'binary') positiveClass = positiveOf(classes, contract.data.positive_class);
+    }
+
+    progress(`splitting ${n} rows (${contract.split.strategy}, seed ${contract.split.seed})`);
+    const order = 'ORDER BY __row';
+    const ids = (await readStrings(duck.con, `SELECT ${idExpr} FROM src ${order}`)) as string[];
+    let times: Float64Array | undefined;
+    if (contract.split.strategy === 'temporal') {
+      const t = contract.data.time!;
+      const type = columns.find((c) => c.name === t)!.type;
+      const expr = TIME_TYPES.test(type)
+        ? `epoch(${ident(t)})`
+        : NUMERIC_TYPES.test(type)
+          ? `${ident(t)}::DOUBLE`
+          : `epoch(TRY_CAST(${ident(t)} AS TIMESTAMP))`;
+      times = await readDoubles(duck.con, `SELECT ${expr} FROM src ${order}`);
+      const bad = times.findIndex((v) => Number.isNaN(v));
+      if (bad >= 0) {
+        throw new RatchetError(`time column "${t}" has an empty or unreadable value (row id ${ids[bad]})`, {
+          file: contract.data.source,
+          field: 'data.time',
+          hint: 'use a numeric, date or timestamp column with no gaps',
+        });
+      }
+    }
+    const groups =
+      contract.split.strategy === 'group'
+        ? (await readStrings(duck.con, `SELECT ${ident(contract.data.group!)}::VARCHAR FROM src ${order}`)).map((g) => g ?? '\u0000null')
+        : undefined;
+    const labels =
+      contract.split.strategy === 'stratified'
+        ? ((await readStrings(duck.con, `SELECT ${ident(target)}::VARCHAR FROM src ${order}`)) as string[])
+        : undefined;
+    const codes = assignSplits({ strategy: contract.split.strategy, seed: contract.split.seed, fractions: contract.split.fractions, ids, labels, times, groups });
+
+    await duck.con.run('CREATE TABLE assign (__row BIGINT, split UTINYINT)');
+    const rows = await readDoubles(duck.con, `SELECT __row FROM src ${order}`);
+    const appender = await duck.con.createAppender('assign');
+    for (let i = 0; i < rows.length; i++) {
+      appender.appendBigInt(BigInt(rows[i]!));
+      appender.appendUTinyInt(codes[i]!);
+      appender.endRow();
+    }
+    appender.closeSync();
+
+    const features = columns.filter((c) => c.name !== target);
+    const featureCols = [
+      ...(generatedId ? [`__row AS ${ident(GENERATED_ID)}`] : []),
+      ...features.map((c) => ident(c.name)),
+    ].join(', ');
+    const tmpData = join(root, `${DATA_DIR}.tmp`);
+    const tmpVault = join(root, `${VAULT_DIR}.tmp`);
+    for (const d of [tmpData, tmpVault]) {
+      rmSync(d, { recursive: true, force: true });
+      mkdirSync(d, { recursive: true });
+    }
+    const from = 'FROM src JOIN assign USING (__row)';
+    const labelExpr = contract.task === 'regression' ? `${ident(target)}::DOUBLE` : `${ident(target)}::VARCHAR`;
+    progress('writing train, public and private splits; holdout labels go to the vault');
+    await duck.con.run(`COPY (SELECT ${featureCols}, ${ident(target)} ${from} WHERE split = 0 ${order}) TO ${lit(join(tmpData, 'train.csv'))} (HEADER, DELIMITER ',')`);
+    for (const [code, name] of [[1, 'public'], [2, 'private']] as const) {
+      await duck.con.run(`COPY (SELECT ${featureCols} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpData, `${name}.csv`))} (HEADER, DELIMITER ',')`);
+      await duck.con.run(`COPY (SELECT ${idExpr} AS id, ${labelExpr} AS label ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpVault, `${name}.parquet`))} (FORMAT parquet)`);
+    }
+
+    const counts = { train: 0, public: 0, private: 0 };
+    for (const c of codes) counts[SPLIT_NAMES[c]!]++;
+    const balanceExpr =
+      contract.task === 'binary'
+        ? `avg((${ident(target)}::VARCHAR = ${lit(positiveClass!)})::INT)`
+        : contract.task === 'multiclass'
+          ? `max(cnt) / sum(cnt)`
+          : `avg(${ident(target)}::DOUBLE)`;
+    const balance = { train: 0, public: 0, private: 0 };
+    for (const [code, name] of SPLIT_NAMES.entries()) {
+      const sql =
+        contract.task === 'multiclass'
+          ? `SELECT ${balanceExpr} FROM (SELECT count(*) AS cnt ${from} WHERE split = ${code} GROUP BY ${ident(target)})`
+          : `SELECT ${balanceExpr} ${from} WHERE split = ${code}`;
+      balance[name] = Number((await readDoubles(duck.con, sql))[0] ?? Number.NaN);
+    }
+    for (const name of SPLIT_NAMES) {
+      if (counts[name] === 0) {
+        throw contractError('split.fractions', `the ${name} split is empty (${n} rows, strategy ${contract.split.strategy})`, 'use more data, larger fractions, or more groups');
+      }
+    }
+    const manifest: SplitManifest = {
+      version: 1,
+      source: { path: contract.data.source, sha256: await sha256File(sourcePath), rows: total },
+      task: contract.task,
+      idColumn: idCol,
+      generatedId,
+      targetColumn: target,
+      columns: [...(generatedId ? [{ name: GENERATED_ID, type: 'BIGINT' }] : []), ...features],
+      droppedNullTarget,
+      classes,
+      positiveClass,
+      strategy: contract.split.strategy,
+      seed: contract.split.seed,
+      counts,
+      balance,
+    };
+    writeFileAtomic(join(tmpData, 'split.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    for (const [tmp, dir] of [[tmpData, DATA_DIR], [tmpVault, VAULT_DIR]] as const) {
+      const final = join(root, dir);
+      rmSync(final, { recursive: true, force: true });
+      renameSync(tmp, final);
+    }
+    progress(`train ${counts.train}, public ${counts.public}, private ${counts.private} rows`);
+    return manifest;
+  } finally {
+    duck.close();
+  }
+}
+
+/**
+ * Read `.ratchet/data/split.json`.
+ * @throws RatchetError when the project has not been initialised
+ */
+export function readManifest(projectDir: string): SplitManifest {
+  const path = join(projectDir, DATA_DIR, 'split.json');
+  if (!existsSync(path)) {
+    throw new RatchetError('the data has not been split yet', { file: `${DATA_DIR}/split.json`, hint: 'run `ratchet init`' });
+  }
+  return JSON.parse(readFileSync(path, 'utf8')) as SplitManifest;
+}

@@ -1,0 +1,160 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { RatchetError } from '../util/errors.js';
+
+const run = promisify(execFile);
+
+/** Identity for commits Ratchet makes (so a machine without git config still works). */
+const IDENTITY = {
+  GIT_AUTHOR_NAME: 'Ratchet',
+  GIT_AUTHOR_EMAIL: 'ratchet@localhost',
+  GIT_COMMITTER_NAME: 'Ratchet',
+  GIT_COMMITTER_EMAIL: 'ratchet@localhost',
+};
+
+/**
+ * Run git in `cwd` and return its stdout (trailing newline kept).
+ * @throws Error carrying git's stderr when git exits non-zero
+ */
+export async function git(cwd: string, args: string[], opts: { input?: string } = {}): Promise<string> {
+  try {
+    const { stdout } = await run('git', args, {
+      cwd,
+      maxBuffer: 256 * 1024 * 1024,
+      env: { ...process.env, ...IDENTITY, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      encoding: 'utf8',
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
+    });
+    return stdout;
+  } catch (e) {
+    const err = e as Error & { stderr?: string; code?: number };
+    throw new Error(`git ${args.join(' ')} failed in ${cwd}: ${(err.stderr ?? err.message).trim()}`);
+  }
+}
+
+/** True when `dir` is inside a git work tree. */
+export async function isRepo(dir: string): Promise<boolean> {
+  try {
+    return (await git(dir, ['rev-parse', '--is-inside-work-tree'])).trim() === 'true';
+  } catch {
+    return false;
+  }
+}
+
+/** Full SHA of a revision (HEAD by default). */
+export async function revParse(dir: string, rev = 'HEAD'): Promise<string> {
+  return (await git(dir, ['rev-parse', '--verify', `${rev}^{commit}`])).trim();
+}
+
+/** True when the revision exists. */
+export async function revExists(dir: string, rev: string): Promise<boolean> {
+  try {
+    await revParse(dir, rev);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A changed path in a worktree, from `git status --porcelain`. */
+export interface Change {
+  /** Two-letter porcelain status, e.g. ' M', '??', 'D ', 'R '. */
+  status: string;
+  path: string;
+  /** For renames and copies: the original path. */
+  from?: string;
+}
+
+/** Every changed, added, deleted or untracked file (untracked files listed one by one, ignored files too). */
+export async function changes(dir: string): Promise<Change[]> {
+  const out = await git(dir, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--ignored=matching']);
+  const parts = out.split('\0').filter(Boolean);
+  const list: Change[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const entry = parts[i]!;
+    const status = entry.slice(0, 2);
+    const path = entry.slice(3);
+    if (status[0] === 'R' || status[0] === 'C') list.push({ status, path, from: parts[++i] });
+    else list.push({ status, path });
+  }
+  return list;
+}
+
+/**
+ * Stage everything in the worktree and return the tree's SHA and the patch against HEAD.
+ * The tree SHA is the snapshot CHECK approves: EXECUTE must run exactly that tree.
+ */
+export async function snapshot(dir: string): Promise<{ tree: string; patch: string }> {
+  await git(dir, ['add', '-A', '-f', '.']);
+  const tree = (await git(dir, ['write-tree'])).trim();
+  const patch = await git(dir, ['diff', '--cached', '--binary', 'HEAD']);
+  return { tree, patch };
+}
+
+/** SHA of the tree the worktree holds now (staging everything first). */
+export async function currentTree(dir: string): Promise<string> {
+  return (await snapshot(dir)).tree;
+}
+
+/**
+ * Commit the staged snapshot with git trailers (`Key: value` lines at the end of the message).
+ * @returns the new commit's SHA
+ */
+export async function commit(dir: string, subject: string, body: string, trailers: Record<string, string>): Promise<string> {
+  const args = ['commit', '-q', '--no-verify', '--allow-empty', '-m', subject];
+  if (body) args.push('-m', body);
+  for (const [k, v] of Object.entries(trailers)) args.push('--trailer', `${k}: ${v.replace(/\s+/g, ' ').trim()}`);
+  await git(dir, args);
+  return revParse(dir);
+}
+
+/** Put the worktree back at `sha` exactly: reset tracked files, delete untracked and ignored ones. */
+export async function resetHard(dir: string, sha: string): Promise<void> {
+  await git(dir, ['reset', '-q', '--hard', sha]);
+  await git(dir, ['clean', '-q', '-f', '-d', '-x']);
+}
+
+/** Trailers of a commit as a map (last value wins). */
+export async function trailers(dir: string, rev = 'HEAD'): Promise<Record<string, string>> {
+  const out = await git(dir, ['log', '-1', '--format=%(trailers:only,unfold)', rev]);
+  const map: Record<string, string> = {};
+  for (const line of out.split('\n')) {
+    const m = /^([A-Za-z0-9-]+):\s*(.*)$/.exec(line);
+    if (m) map[m[1]!] = m[2]!;
+  }
+  return map;
+}
+
+/**
+ * Create (or reopen) the worktree of a ratchet branch.
+ * A new branch starts at `base`; an existing branch is checked out as it is.
+ */
+export async function addWorktree(projectDir: string, path: string, branch: string, base: string): Promise<void> {
+  await git(projectDir, ['worktree', 'prune']);
+  if (await revExists(projectDir, `refs/heads/${branch}`)) {
+    await git(projectDir, ['worktree', 'add', '-f', path, branch]);
+  } else {
+    await git(projectDir, ['worktree', 'add', '-f', '-b', branch, path, base]);
+  }
+}
+
+/** Remove a worktree folder (the branch stays). */
+export async function removeWorktree(projectDir: string, path: string): Promise<void> {
+  await git(projectDir, ['worktree', 'remove', '--force', path]).catch(() => undefined);
+  await git(projectDir, ['worktree', 'prune']).catch(() => undefined);
+}
+
+/**
+ * Require a git repository with at least one commit.
+ * @throws RatchetError with the fix
+ */
+export async function requireRepo(dir: string): Promise<string> {
+  if (!(await isRepo(dir))) {
+    throw new RatchetError(`${dir} is not a git repository`, { hint: 'run `git init` and commit, or `ratchet init`, which does both' });
+  }
+  try {
+    return await revParse(dir);
+  } catch {
+    throw new RatchetError('the repository has no commit yet', { hint: 'commit the project (ratchet init does this)' });
+  }
+}

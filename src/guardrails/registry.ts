@@ -1,0 +1,107 @@
+/**
+ * The guardrail registry (DESIGN.md, "Guardrails"): every check Ratchet makes has an id, a message with a
+ * hint, a severity and whether a person may override it. Every trip becomes a journal event.
+ */
+
+/** Severity of a trip: `block` rejects the experiment (or stops the run); `warn` is recorded only. */
+export type Severity = 'block' | 'warn';
+
+/** A guardrail's static description. */
+export interface Guardrail {
+  id: string;
+  /** What the guardrail protects, in one line. */
+  title: string;
+  /** What to do when it trips. */
+  hint: string;
+  severity: Severity;
+  /** May a person override it with `--override <id>` and a reason? Never for integrity guardrails. */
+  overridable: boolean;
+}
+
+const G = (id: string, title: string, hint: string, severity: Severity, overridable: boolean): Guardrail => ({
+  id,
+  title,
+  hint,
+  severity,
+  overridable,
+});
+
+/** All guardrails, by id. */
+export const GUARDRAILS: Record<string, Guardrail> = Object.fromEntries(
+  [
+    G(
+      'contract-integrity',
+      'the contract and its frozen files match the lock',
+      'restore the file (git checkout -- <file>) or re-lock with ratchet init --force',
+      'block',
+      false,
+    ),
+    G(
+      'write-surface',
+      'a change only touches files in the surface',
+      'edit only the files listed under surface in ratchet.yaml',
+      'block',
+      false,
+    ),
+    G(
+      'vault-isolation',
+      'hidden labels are never reachable from the sandbox or a proposer',
+      'keep the data source out of git (git rm --cached <file>; add it to .gitignore)',
+      'block',
+      false,
+    ),
+    G(
+      'target-leakage',
+      'no feature gives the target away',
+      'drop the leaking column from the data or the features',
+      'block',
+      false,
+    ),
+    G(
+      'temporal-ordering',
+      'no train row is later than a holdout row',
+      'use the temporal split, or fix the time column',
+      'block',
+      false,
+    ),
+    G(
+      'snapshot-integrity',
+      'the tree that ran is the tree CHECK approved',
+      'nothing may edit the worktree between CHECK and EXECUTE (formatters, hooks, editors)',
+      'block',
+      false,
+    ),
+    G('no-op', 'a change changes something', 'propose a change that edits a file in the surface', 'block', true),
+    G(
+      'hypothesis-required',
+      'every experiment states a hypothesis',
+      'say what the change is and why it should help',
+      'block',
+      true,
+    ),
+    G(
+      'sandbox-unsafe',
+      'experiments run inside the sandbox',
+      'install bubblewrap (apt-get install bubblewrap) and drop --unsafe-no-sandbox',
+      'warn',
+      false,
+    ),
+  ].map((g) => [g.id, g]),
+);
+
+/**
+ * Look up a guardrail.
+ * @throws Error for an unknown id (a programming error)
+ */
+export function guardrail(id: string): Guardrail {
+  const g = GUARDRAILS[id];
+  if (!g) throw new Error(`unknown guardrail ${id}`);
+  return g;
+}
+
+/** A guardrail that tripped, with the specifics. */
+export interface Trip {
+  guardrail: string;
+  message: string;
+  data?: Record<string, unknown>;
+}

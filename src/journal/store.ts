@@ -1,0 +1,436 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+
+/** Project-relative path of the journal. */
+export const JOURNAL_FILE = '.ratchet/ratchet.db';
+
+/** Decisions an experiment can end with (DESIGN.md, "decision"). */
+export const DECISIONS = ['kept', 'reverted', 'crashed', 'timeout', 'invalid', 'rejected'] as const;
+export type Decision = (typeof DECISIONS)[number];
+
+/** One finished experiment as stored in the journal. */
+export interface ExperimentRecord {
+  id: number;
+  runId: string;
+  /** 1-based position within the run (the baseline is 1). */
+  seq: number;
+  proposer: string;
+  hypothesis: string;
+  params: Record<string, unknown> | null;
+  meta: Record<string, unknown> | null;
+  decision: Decision;
+  /** Why: the keep rule's arithmetic, the guardrail that tripped, the crash message. */
+  reason: string;
+  /** Public primary metric (null when there is no valid score). */
+  score: number | null;
+  /** Best public score before this experiment (null for the baseline). */
+  bestBefore: number | null;
+  /** Gain over the best, in the metric's direction (positive = better). */
+  delta: number | null;
+  ciLow: number | null;
+  ciHigh: number | null;
+  probImprovement: number | null;
+  /** Commit of a kept experiment on the ratchet branch. */
+  commitSha: string | null;
+  /** Commit the change was made on (the best kept commit at the time). */
+  parentSha: string;
+  /** Files the change touched (project-relative). */
+  files: string[];
+  /** Sandbox outcome: ok | failed | timeout | aborted | output_limit | sandbox_error | skipped. */
+  sandboxStatus: string;
+  sandboxMessage: string;
+  exitCode: number | null;
+  /** False when the command ran with --unsafe-no-sandbox. */
+  sandboxed: boolean;
+  startedAt: string;
+  endedAt: string;
+  /** Whole experiment, ms. */
+  durationMs: number;
+  /** Sandboxed command only, ms. */
+  executeMs: number | null;
+  conclusion: string | null;
+  /** All public metrics. */
+  metrics: Record<string, number>;
+}
+
+/** A run of the loop. */
+export interface RunRecord {
+  id: string;
+  branch: string;
+  worktree: string;
+  baseCommit: string;
+  proposer: string;
+  /** running | finished | stopped | failed | escalated */
+  status: string;
+  stopReason: string | null;
+  startedAt: string;
+  endedAt: string | null;
+  unsafe: boolean;
+  pid: number | null;
+  /** Budgets and options the run started with. */
+  config: Record<string, unknown>;
+}
+
+/** A journal event: guardrail trips, escalations, run lifecycle, progress. */
+export interface EventRecord {
+  id: number;
+  ts: string;
+  runId: string | null;
+  experimentId: number | null;
+  kind: string;
+  severity: 'info' | 'warning' | 'error';
+  guardrail: string | null;
+  message: string;
+  data: Record<string, unknown> | null;
+}
+
+/** A private-holdout score of one experiment (tier 2). */
+export interface SubmissionRecord {
+  id: number;
+  ts: string;
+  runId: string;
+  experimentId: number;
+  commitSha: string | null;
+  public: number;
+  private: number;
+  /** public - private, in the metric's direction: positive means the public holdout flattered the model. */
+  gap: number;
+  metrics: Record<string, number>;
+}
+
+/** A run-to-run noise measurement of the baseline. */
+export interface NoiseRecord {
+  id: number;
+  ts: string;
+  commitSha: string;
+  metric: string;
+  /** same-seed | varied-seed */
+  kind: string;
+  scores: number[];
+  mean: number;
+  sd: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY, branch TEXT NOT NULL, worktree TEXT NOT NULL, base_commit TEXT NOT NULL,
+  proposer TEXT NOT NULL, status TEXT NOT NULL, stop_reason TEXT, started_at TEXT NOT NULL, ended_at TEXT,
+  unsafe INTEGER NOT NULL DEFAULT 0, pid INTEGER, config TEXT NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS experiments (
+  id INTEGER PRIMARY KEY, run_id TEXT NOT NULL REFERENCES runs(id), seq INTEGER NOT NULL,
+  proposer TEXT NOT NULL, hypothesis TEXT NOT NULL, params TEXT, meta TEXT,
+  decision TEXT NOT NULL CHECK (decision IN ('kept','reverted','crashed','timeout','invalid','rejected')),
+  reason TEXT NOT NULL, score REAL, best_before REAL, delta REAL, ci_low REAL, ci_high REAL, prob_improvement REAL,
+  commit_sha TEXT, parent_sha TEXT NOT NULL, files TEXT NOT NULL DEFAULT '[]',
+  sandbox_status TEXT NOT NULL, sandbox_message TEXT NOT NULL DEFAULT '', exit_code INTEGER,
+  sandboxed INTEGER NOT NULL, started_at TEXT NOT NULL, ended_at TEXT NOT NULL, duration_ms REAL NOT NULL,
+  execute_ms REAL, conclusion TEXT,
+  UNIQUE (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS metrics (
+  experiment_id INTEGER NOT NULL REFERENCES experiments(id), holdout TEXT NOT NULL, name TEXT NOT NULL,
+  value REAL NOT NULL, PRIMARY KEY (experiment_id, holdout, name)
+);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY, ts TEXT NOT NULL, run_id TEXT, experiment_id INTEGER, kind TEXT NOT NULL,
+  severity TEXT NOT NULL, guardrail TEXT, message TEXT NOT NULL, data TEXT
+);
+CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
+CREATE TABLE IF NOT EXISTS submissions (
+  id INTEGER PRIMARY KEY, ts TEXT NOT NULL, run_id TEXT NOT NULL, experiment_id INTEGER NOT NULL,
+  commit_sha TEXT, public REAL NOT NULL, private REAL NOT NULL, gap REAL NOT NULL, metrics TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS noise (
+  id INTEGER PRIMARY KEY, ts TEXT NOT NULL, commit_sha TEXT NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL,
+  scores TEXT NOT NULL, mean REAL NOT NULL, sd REAL NOT NULL
+);
+`;
+
+type Row = Record<string, unknown>;
+const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
+const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
+const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+
+/**
+ * The experiment journal: SQLite in WAL mode, so the Studio, the MCP server and `ratchet status`
+ * read it while a run writes it. The orchestrator is its single writer.
+ */
+export class Journal {
+  readonly db: Database.Database;
+
+  private constructor(db: Database.Database) {
+    this.db = db;
+  }
+
+  /**
+   * Open (and create or migrate) the journal of a project.
+   * @param readonly open without write access (readers: status, log, studio)
+   */
+  static open(projectDir: string, opts: { readonly?: boolean } = {}): Journal {
+    const path = join(projectDir, JOURNAL_FILE);
+    if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
+    const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    db.pragma('busy_timeout = 5000');
+    if (!opts.readonly) {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.exec(SCHEMA);
+    }
+    return new Journal(db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Run `fn` in one transaction: all of its writes land, or none. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** Reserve the next experiment id (ids are never reused, even when an experiment is interrupted). */
+  reserveExperimentId(): number {
+    return this.transaction(() => {
+      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'next_experiment_id'").get() as Row | undefined;
+      const maxRow = this.db.prepare('SELECT coalesce(max(id), 0) AS m FROM experiments').get() as Row;
+      const next = Math.max(Number(row?.['value'] ?? 1), Number(maxRow['m']) + 1);
+      this.db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('next_experiment_id', ?)").run(String(next + 1));
+      return next;
+    });
+  }
+
+  /** Insert a new run. */
+  createRun(run: Omit<RunRecord, 'endedAt' | 'stopReason'>): void {
+    this.db
+      .prepare(
+        `INSERT INTO runs (id, branch, worktree, base_commit, proposer, status, started_at, unsafe, pid, config)
+         VALUES (@id, @branch, @worktree, @baseCommit, @proposer, @status, @startedAt, @unsafe, @pid, @config)`,
+      )
+      .run({ ...run, unsafe: run.unsafe ? 1 : 0, config: JSON.stringify(run.config) });
+  }
+
+  /** Update a run's lifecycle fields. */
+  updateRun(id: string, fields: Partial<Pick<RunRecord, 'status' | 'stopReason' | 'endedAt' | 'pid'>>): void {
+    const cols: Record<string, string> = { status: 'status', stopReason: 'stop_reason', endedAt: 'ended_at', pid: 'pid' };
+    const sets = Object.keys(fields).map((k) => `${cols[k]} = @${k}`);
+    if (sets.length === 0) return;
+    this.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = @id`).run({ ...fields, id });
+  }
+
+  /** A run by id, or the most recent run when id is omitted. */
+  getRun(id?: string): RunRecord | null {
+    const row = (
+      id
+        ? this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id)
+        : this.db.prepare('SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1').get()
+    ) as Row | undefined;
+    return row ? toRun(row) : null;
+  }
+
+  /** All runs, oldest first. */
+  listRuns(): RunRecord[] {
+    return (this.db.prepare('SELECT * FROM runs ORDER BY started_at, rowid').all() as Row[]).map(toRun);
+  }
+
+  /**
+   * Record a finished experiment with its metrics and events, atomically.
+   * @throws when (run_id, seq) is already recorded: an experiment is never recorded twice
+   */
+  recordExperiment(e: ExperimentRecord, events: Omit<EventRecord, 'id' | 'experimentId'>[] = []): void {
+    this.transaction(() => {
+      this.db
+        .prepare(
+          `INSERT INTO experiments (id, run_id, seq, proposer, hypothesis, params, meta, decision, reason, score,
+             best_before, delta, ci_low, ci_high, prob_improvement, commit_sha, parent_sha, files, sandbox_status,
+             sandbox_message, exit_code, sandboxed, started_at, ended_at, duration_ms, execute_ms, conclusion)
+           VALUES (@id, @runId, @seq, @proposer, @hypothesis, @params, @meta, @decision, @reason, @score,
+             @bestBefore, @delta, @ciLow, @ciHigh, @probImprovement, @commitSha, @parentSha, @files, @sandboxStatus,
+             @sandboxMessage, @exitCode, @sandboxed, @startedAt, @endedAt, @durationMs, @executeMs, @conclusion)`,
+        )
+        .run({
+          ...e,
+          params: json(e.params),
+          meta: json(e.meta),
+          files: JSON.stringify(e.files),
+          sandboxed: e.sandboxed ? 1 : 0,
+        });
+      const m = this.db.prepare('INSERT INTO metrics (experiment_id, holdout, name, value) VALUES (?, ?, ?, ?)');
+      for (const [name, value] of Object.entries(e.metrics)) {
+        if (Number.isFinite(value)) m.run(e.id, 'public', name, value);
+      }
+      for (const ev of events) this.addEvent({ ...ev, experimentId: e.id });
+    });
+  }
+
+  /** Set the conclusion of a recorded experiment (what was learned). */
+  setConclusion(id: number, conclusion: string): void {
+    this.db.prepare('UPDATE experiments SET conclusion = ? WHERE id = ?').run(conclusion, id);
+  }
+
+  /** Experiments, oldest first; of one run when runId is given. */
+  listExperiments(runId?: string): ExperimentRecord[] {
+    const rows = (
+      runId
+        ? this.db.prepare('SELECT * FROM experiments WHERE run_id = ? ORDER BY id').all(runId)
+        : this.db.prepare('SELECT * FROM experiments ORDER BY id').all()
+    ) as Row[];
+    return rows.map((r) => this.toExperiment(r));
+  }
+
+  /** One experiment by id, or null. */
+  getExperiment(id: number): ExperimentRecord | null {
+    const row = this.db.prepare('SELECT * FROM experiments WHERE id = ?').get(id) as Row | undefined;
+    return row ? this.toExperiment(row) : null;
+  }
+
+  /** Append an event. */
+  addEvent(ev: Omit<EventRecord, 'id'>): number {
+    const info = this.db
+      .prepare(
+        `INSERT INTO events (ts, run_id, experiment_id, kind, severity, guardrail, message, data)
+         VALUES (@ts, @runId, @experimentId, @kind, @severity, @guardrail, @message, @data)`,
+      )
+      .run({ ...ev, data: json(ev.data) });
+    return Number(info.lastInsertRowid);
+  }
+
+  /** Events after `afterId` (for live readers), of one run when runId is given. */
+  listEvents(opts: { runId?: string; afterId?: number; kinds?: string[] } = {}): EventRecord[] {
+    const where: string[] = ['id > @afterId'];
+    if (opts.runId) where.push('run_id = @runId');
+    if (opts.kinds?.length) where.push(`kind IN (${opts.kinds.map((k) => `'${k.replaceAll("'", "''")}'`).join(',')})`);
+    const rows = this.db
+      .prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY id`)
+      .all({ afterId: opts.afterId ?? 0, runId: opts.runId ?? null }) as Row[];
+    return rows.map((r) => ({
+      id: Number(r['id']),
+      ts: String(r['ts']),
+      runId: (r['run_id'] as string | null) ?? null,
+      experimentId: num(r['experiment_id']),
+      kind: String(r['kind']),
+      severity: r['severity'] as EventRecord['severity'],
+      guardrail: (r['guardrail'] as string | null) ?? null,
+      message: String(r['message']),
+      data: parse<Record<string, unknown>>(r['data']),
+    }));
+  }
+
+  /** Record a private-holdout score. */
+  addSubmission(s: Omit<SubmissionRecord, 'id'>): number {
+    const info = this.db
+      .prepare(
+        `INSERT INTO submissions (ts, run_id, experiment_id, commit_sha, public, private, gap, metrics)
+         VALUES (@ts, @runId, @experimentId, @commitSha, @public, @private, @gap, @metrics)`,
+      )
+      .run({ ...s, metrics: JSON.stringify(s.metrics) });
+    return Number(info.lastInsertRowid);
+  }
+
+  /** Submissions, oldest first; of one run when runId is given. */
+  listSubmissions(runId?: string): SubmissionRecord[] {
+    const rows = (
+      runId
+        ? this.db.prepare('SELECT * FROM submissions WHERE run_id = ? ORDER BY id').all(runId)
+        : this.db.prepare('SELECT * FROM submissions ORDER BY id').all()
+    ) as Row[];
+    return rows.map((r) => ({
+      id: Number(r['id']),
+      ts: String(r['ts']),
+      runId: String(r['run_id']),
+      experimentId: Number(r['experiment_id']),
+      commitSha: (r['commit_sha'] as string | null) ?? null,
+      public: Number(r['public']),
+      private: Number(r['private']),
+      gap: Number(r['gap']),
+      metrics: parse<Record<string, number>>(r['metrics']) ?? {},
+    }));
+  }
+
+  /** Record a noise measurement. */
+  addNoise(n: Omit<NoiseRecord, 'id'>): void {
+    this.db
+      .prepare(
+        'INSERT INTO noise (ts, commit_sha, metric, kind, scores, mean, sd) VALUES (@ts, @commitSha, @metric, @kind, @scores, @mean, @sd)',
+      )
+      .run({ ...n, scores: JSON.stringify(n.scores) });
+  }
+
+  /** The latest noise measurement of a metric (of one kind when given), or null. */
+  latestNoise(metric: string, kind?: string): NoiseRecord | null {
+    const row = (
+      kind
+        ? this.db.prepare('SELECT * FROM noise WHERE metric = ? AND kind = ? ORDER BY id DESC LIMIT 1').get(metric, kind)
+        : this.db.prepare('SELECT * FROM noise WHERE metric = ? ORDER BY id DESC LIMIT 1').get(metric)
+    ) as Row | undefined;
+    if (!row) return null;
+    return {
+      id: Number(row['id']),
+      ts: String(row['ts']),
+      commitSha: String(row['commit_sha']),
+      metric: String(row['metric']),
+      kind: String(row['kind']),
+      scores: parse<number[]>(row['scores']) ?? [],
+      mean: Number(row['mean']),
+      sd: Number(row['sd']),
+    };
+  }
+
+  private toExperiment(r: Row): ExperimentRecord {
+    const metrics: Record<string, number> = {};
+    for (const m of this.db
+      .prepare("SELECT name, value FROM metrics WHERE experiment_id = ? AND holdout = 'public'")
+      .all(r['id']) as Row[]) {
+      metrics[String(m['name'])] = Number(m['value']);
+    }
+    return {
+      id: Number(r['id']),
+      runId: String(r['run_id']),
+      seq: Number(r['seq']),
+      proposer: String(r['proposer']),
+      hypothesis: String(r['hypothesis']),
+      params: parse<Record<string, unknown>>(r['params']),
+      meta: parse<Record<string, unknown>>(r['meta']),
+      decision: r['decision'] as Decision,
+      reason: String(r['reason']),
+      score: num(r['score']),
+      bestBefore: num(r['best_before']),
+      delta: num(r['delta']),
+      ciLow: num(r['ci_low']),
+      ciHigh: num(r['ci_high']),
+      probImprovement: num(r['prob_improvement']),
+      commitSha: (r['commit_sha'] as string | null) ?? null,
+      parentSha: String(r['parent_sha']),
+      files: parse<string[]>(r['files']) ?? [],
+      sandboxStatus: String(r['sandbox_status']),
+      sandboxMessage: String(r['sandbox_message']),
+      exitCode: num(r['exit_code']),
+      sandboxed: Number(r['sandboxed']) === 1,
+      startedAt: String(r['started_at']),
+      endedAt: String(r['ended_at']),
+      durationMs: Number(r['duration_ms']),
+      executeMs: num(r['execute_ms']),
+      conclusion: (r['conclusion'] as string | null) ?? null,
+      metrics,
+    };
+  }
+}
+
+function toRun(r: Row): RunRecord {
+  return {
+    id: String(r['id']),
+    branch: String(r['branch']),
+    worktree: String(r['worktree']),
+    baseCommit: String(r['base_commit']),
+    proposer: String(r['proposer']),
+    status: String(r['status']),
+    stopReason: (r['stop_reason'] as string | null) ?? null,
+    startedAt: String(r['started_at']),
+    endedAt: (r['ended_at'] as string | null) ?? null,
+    unsafe: Number(r['unsafe']) === 1,
+    pid: num(r['pid']),
+    config: parse<Record<string, unknown>>(r['config']) ?? {},
+  };
+}

@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import type { Contract } from '../contract/load.js';
+import { DATA_DIR } from '../data/ingest.js';
+import { type PythonRuntime, runSandboxed, type SandboxResult } from '../sandbox/index.js';
+
+/** Where the split files appear inside the sandbox. */
+export const SANDBOX_DATA = '/data';
+/** Where the output folder appears inside the sandbox. */
+export const SANDBOX_OUTPUT = '/output';
+
+/** Inputs of one EXECUTE. */
+export interface ExecuteOptions {
+  contract: Contract;
+  worktree: string;
+  /** The experiment's run folder (`.ratchet/runs/<id>/`); output/, stdout.log and stderr.log go here. */
+  runDir: string;
+  outputDir: string;
+  python: PythonRuntime;
+  timeoutMs: number;
+  seed: number;
+  experimentId: number;
+  unsafeNoSandbox: boolean;
+  signal?: AbortSignal;
+}
+
+/**
+ * EXECUTE: run the contract's command in the sandbox with the train split and both holdouts' features
+ * (read-only), the output folder writable, the vault absent, and the contract's limits.
+ * The command sees RATCHET_TRAIN, RATCHET_PUBLIC, RATCHET_PRIVATE, RATCHET_OUTPUT, RATCHET_SEED and
+ * RATCHET_EXPERIMENT (paths inside the sandbox; host paths with --unsafe-no-sandbox).
+ */
+export function execute(opts: ExecuteOptions): Promise<SandboxResult> {
+  const { contract } = opts;
+  const hostData = join(contract.projectDir, DATA_DIR);
+  const unsafe = opts.unsafeNoSandbox;
+  const dataPath = (f: string) => (unsafe ? join(hostData, f) : `${SANDBOX_DATA}/${f}`);
+  return runSandboxed({
+    argv: ['/bin/sh', '-c', contract.run.command],
+    workdir: opts.worktree,
+    readOnly: ['train.csv', 'public.csv', 'private.csv'].map((f) => ({ host: join(hostData, f), target: `${SANDBOX_DATA}/${f}` })),
+    outputDir: opts.outputDir,
+    env: {
+      RATCHET_TRAIN: dataPath('train.csv'),
+      RATCHET_PUBLIC: dataPath('public.csv'),
+      RATCHET_PRIVATE: dataPath('private.csv'),
+      RATCHET_OUTPUT: unsafe ? opts.outputDir : SANDBOX_OUTPUT,
+      RATCHET_SEED: String(opts.seed),
+      RATCHET_EXPERIMENT: String(opts.experimentId),
+      PYTHONDONTWRITEBYTECODE: '1',
+      PYTHONUNBUFFERED: '1',
+    },
+    python: opts.python,
+    timeoutMs: opts.timeoutMs,
+    memoryBytes: contract.limits.memoryBytes,
+    network: contract.run.network,
+    stdoutPath: join(opts.runDir, 'stdout.log'),
+    stderrPath: join(opts.runDir, 'stderr.log'),
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    unsafeNoSandbox: unsafe,
+  });
+}
