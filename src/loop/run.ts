@@ -1,19 +1,17 @@
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Contract, loadContract } from '../contract/load.js';
-import { type Lock, readLock, verifyLock } from '../contract/lock.js';
-import { readManifest, type SplitManifest } from '../data/ingest.js';
+import type { Contract } from '../contract/load.js';
+import { type Lock, verifyLock } from '../contract/lock.js';
+import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { evaluateOutput, PRIVATE_PREDICTIONS, PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
 import { alignPredictions } from '../evaluator/predictions.js';
-import { VAULT_DIR } from '../data/ingest.js';
-import { addWorktree, commit, currentTree, git, removeWorktree, requireRepo, resetHard, revParse } from '../git/git.js';
+import { addWorktree, commit, currentTree, git, removeWorktree, resetHard, revParse } from '../git/git.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
 import { appendResult } from '../journal/results.js';
-import { type Decision, type ExperimentRecord, Journal } from '../journal/store.js';
+import { type Decision, type EventRecord, type ExperimentRecord, Journal } from '../journal/store.js';
 import type { MetricInput } from '../metrics/index.js';
 import type { ExperimentDigest, Proposal, Proposer } from '../proposers/types.js';
-import { probeSandbox, type PythonRuntime, resolvePython, type SandboxResult } from '../sandbox/index.js';
+import type { PythonRuntime, SandboxResult } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { sha256File } from '../util/fs.js';
 import { formatDuration } from '../util/units.js';
@@ -21,6 +19,7 @@ import { checkChange } from './check.js';
 import { acquireRunLock, releaseRunLock, watchStop } from './control.js';
 import { execute } from './execute.js';
 import { decideKeep, type KeepRule } from './keep.js';
+import { preflight } from './preflight.js';
 
 /** Project-relative folder of the experiments' traces. */
 export const RUNS_DIR = '.ratchet/runs';
@@ -102,33 +101,10 @@ interface Best {
 
 const FAILURES: ReadonlySet<Decision> = new Set(['crashed', 'timeout', 'invalid', 'rejected']);
 
-/** Folder Ratchet is installed in (for its bundled venv and Python helpers). */
-export function installDir(): string {
-  return fileURLToPath(new URL('../../../', import.meta.url));
-}
-
 function defaultRunId(): string {
   const d = new Date();
   const p = (n: number) => String(n).padStart(2, '0');
   return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
-}
-
-/**
- * Refuse to run when the raw data (every label, holdouts included) would be visible in the worktree.
- * @throws RatchetError (vault-isolation) naming the data file and the fix
- */
-async function guardVaultIsolation(contract: Contract): Promise<void> {
-  const rel = relative(contract.projectDir, join(contract.projectDir, contract.data.source));
-  if (rel.startsWith('..')) return;
-  const tracked = (await git(contract.projectDir, ['ls-files', '--', rel])).trim();
-  if (tracked) {
-    const g = guardrail('vault-isolation');
-    throw new RatchetError(`${rel} is tracked by git, so every holdout label would be readable from the sandbox`, {
-      file: rel,
-      hint: `git rm --cached ${rel} && echo ${rel} >> .gitignore && git commit -m "untrack data" (${g.id})`,
-      exitCode: 3,
-    });
-  }
 }
 
 /** Decision for a sandbox outcome that produced no scorable output. */
@@ -164,22 +140,8 @@ export function tail(path: string, lines = 8): string {
  */
 export async function runLoop(opts: RunOptions): Promise<RunSummary> {
   const projectDir = opts.projectDir;
-  const contract = loadContract(projectDir);
-  const lock = readLock(projectDir);
-  await verifyLock(lock, projectDir, projectDir);
-  const manifest = readManifest(projectDir);
-  const head = await requireRepo(projectDir);
-  await guardVaultIsolation(contract);
   const unsafe = opts.unsafeNoSandbox ?? false;
-  if (!unsafe) {
-    const probe = await probeSandbox();
-    if (!probe.ok) {
-      throw new RatchetError(`bubblewrap cannot sandbox experiments here: ${probe.reason}`, {
-        hint: 'install it (apt-get install bubblewrap), or pass --unsafe-no-sandbox to run unprotected (recorded on every experiment)',
-      });
-    }
-  }
-  const python = await resolvePython({ explicit: contract.run.python, projectDir, installDir: installDir() });
+  const { contract, lock, manifest, head, python } = await preflight(projectDir, { unsafe });
 
   const journal = Journal.open(projectDir);
   const existing = opts.runId ? journal.getRun(opts.runId) : null;
@@ -650,11 +612,11 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
     metrics,
   };
   writeFileSync(join(dir, 'experiment.json'), `${JSON.stringify(record, null, 2)}\n`);
-  const events = trips.map((t) => ({
+  const events: Omit<EventRecord, 'id' | 'experimentId'>[] = trips.map((t) => ({
     ts: endedAt.toISOString(),
     runId: x.runId,
     kind: 'guardrail',
-    severity: 'warning' as const,
+    severity: 'warning',
     guardrail: t.guardrail,
     message: `${t.message} (${guardrail(t.guardrail).hint})`,
     data: t.data ?? null,
@@ -666,8 +628,8 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
     severity: 'info',
     guardrail: null,
     message: `${decision}: ${reason}`,
-    data: { id, seq: x.seq, score } as Record<string, unknown>,
-  } as (typeof events)[number]);
+    data: { id, seq: x.seq, score },
+  });
   journal.recordExperiment(record, events);
   appendResult(projectDir, record);
   await x.proposer.observe({

@@ -1,0 +1,125 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadContract } from '../../contract/load.js';
+import { Journal } from '../../journal/store.js';
+import { logEntry, showView, statusView } from '../../journal/views.js';
+import { RatchetError } from '../../util/errors.js';
+import { formatDuration } from '../../util/units.js';
+import { bold, decisionColour, dim, num, signed, table } from '../format.js';
+import { action, printJson } from '../output.js';
+
+/** Open the journal read-only, or explain that nothing has run yet. */
+export function openJournal(dir: string): Journal {
+  try {
+    return Journal.open(dir, { readonly: true });
+  } catch {
+    throw new RatchetError('no journal yet', { file: '.ratchet/ratchet.db', hint: 'run `ratchet run` first' });
+  }
+}
+
+/** Register `status`, `log` and `show`. */
+export function registerRead(program: Command): void {
+  program
+    .command('status')
+    .description('where the latest run stands: experiments, best score, budgets, current experiment, submission')
+    .option('--dir <dir>', 'project folder', '.')
+    .option('--run <id>', 'a specific run')
+    .option('--json', 'print as JSON')
+    .action(
+      action(async (o: { dir: string; run?: string; json?: boolean }) => {
+        const dir = resolve(o.dir);
+        const contract = loadContract(dir);
+        const journal = openJournal(dir);
+        try {
+          const v = statusView(journal, contract, o.run) as Record<string, any>;
+          if (o.json) return printJson(v);
+          if (!v['run']) return void process.stdout.write('no run yet: ratchet run\n');
+          const r = v['run'];
+          const lines = [
+            bold(`run ${r.id} (${r.status}${r.active ? ', active' : ''}) on ${r.branch}, proposer ${r.proposer}${r.unsafe ? ', UNSANDBOXED' : ''}`),
+            r.reason ? `  ${r.reason}` : '',
+            `  ${v['metric'].name} (${v['metric'].direction}): baseline ${num(v['baseline'])}, best ${num(v['best']?.score)}${v['best'] ? ` (#${v['best'].id})` : ''}`,
+            `  experiments: ${v['experiments'].total} (kept ${v['experiments'].kept}, reverted ${v['experiments'].reverted}, crashed ${v['experiments'].crashed}, timeout ${v['experiments'].timeout}, invalid ${v['experiments'].invalid}, rejected ${v['experiments'].rejected})`,
+            `  budgets: ${v['budgets'].experiments_left ?? '?'} experiments left; ${formatDuration(v['budgets'].elapsed_s * 1000)} elapsed of ${v['budgets'].max_wall_clock_s ? formatDuration(v['budgets'].max_wall_clock_s * 1000) : '?'}`,
+            v['current'] ? `  running #${v['current'].id}: ${v['current'].hypothesis} (${formatDuration(v['current'].elapsedMs)})` : '',
+            v['noise'] ? `  noise: sd ${v['noise'].sd.toExponential(2)} over ${v['noise'].runs} ${v['noise'].kind} runs` : '',
+            v['submission']
+              ? `  submission #${v['submission'].experiment}: public ${num(v['submission'].public)}, private ${num(v['submission'].private)}, gap ${signed(v['submission'].gap)}`
+              : '  not submitted yet: ratchet submit',
+            ...v['escalations'].map((e: { message: string }) => `  escalation: ${e.message}`),
+          ];
+          process.stdout.write(`${lines.filter(Boolean).join('\n')}\n`);
+        } finally {
+          journal.close();
+        }
+      }),
+    );
+
+  program
+    .command('log')
+    .description('one line per experiment: decision, score, delta, hypothesis')
+    .option('--dir <dir>', 'project folder', '.')
+    .option('--run <id>', 'only this run (default: the latest run)')
+    .option('--all', 'every run')
+    .option('--json', 'print a JSON array of experiments')
+    .action(
+      action(async (o: { dir: string; run?: string; all?: boolean; json?: boolean }) => {
+        const dir = resolve(o.dir);
+        const journal = openJournal(dir);
+        try {
+          const run = o.all ? null : journal.getRun(o.run);
+          if (o.run && !run) throw new RatchetError(`no run ${o.run}`, { field: '--run', hint: 'see ratchet status' });
+          const entries = journal.listExperiments(run?.id).map(logEntry);
+          if (o.json) return printJson(entries);
+          process.stdout.write(
+            `${table([
+              ['id', 'seq', 'decision', 'score', 'delta', 'time', 'hypothesis'],
+              ...entries.map((e) => [String(e.id), String(e.seq), decisionColour(e.decision), num(e.score), signed(e.delta), `${e.duration_s.toFixed(1)}s`, e.hypothesis]),
+            ])}\n`,
+          );
+        } finally {
+          journal.close();
+        }
+      }),
+    );
+
+  program
+    .command('show <id>')
+    .description('one experiment: hypothesis, decision and why, metrics, patch, logs')
+    .option('--dir <dir>', 'project folder', '.')
+    .option('--json', 'print as JSON')
+    .action(
+      action(async (idText: string, o: { dir: string; json?: boolean }) => {
+        const dir = resolve(o.dir);
+        const id = Number(idText);
+        if (!Number.isInteger(id)) throw new RatchetError(`"${idText}" is not an experiment id`, { hint: 'see ratchet log' });
+        const journal = openJournal(dir);
+        try {
+          const v = showView(journal, dir, id) as Record<string, any> | null;
+          if (!v) throw new RatchetError(`no experiment ${id}`, { hint: 'see ratchet log' });
+          if (o.json) return printJson(v);
+          const lines = [
+            bold(`#${v['id']} (run ${v['run']}, seq ${v['seq']}) ${decisionColour(v['decision'])}`),
+            `hypothesis: ${v['hypothesis']}`,
+            `reason:     ${v['reason']}`,
+            `score:      ${num(v['score'])} ${signed(v['delta'])}  (best before ${num(v['best_before'])})`,
+            `files:      ${v['files'].join(', ') || '—'}`,
+            `sandbox:    ${v['sandbox'].status} ${v['sandbox'].message}${v['sandboxed'] ? '' : ' (UNSANDBOXED)'}`,
+            `commit:     ${v['commit'] ?? '—'} (parent ${String(v['parent']).slice(0, 12)})`,
+            `metrics:    ${Object.entries(v['metrics'] as Record<string, number>).map(([k, x]) => `${k}=${x.toFixed(6)}`).join('  ')}`,
+            `trace:      ${v['trace_dir']}`,
+            '',
+            dim('--- patch'),
+            v['patch'] || '(empty)',
+            dim('--- stdout (tail)'),
+            String(v['stdout'] ?? '').split('\n').slice(-15).join('\n'),
+            dim('--- stderr (tail)'),
+            String(v['stderr'] ?? '').split('\n').slice(-15).join('\n'),
+          ];
+          process.stdout.write(`${lines.join('\n')}\n`);
+        } finally {
+          journal.close();
+        }
+      }),
+    );
+}

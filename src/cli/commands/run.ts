@@ -1,0 +1,192 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { measureBaseline } from '../../loop/baseline.js';
+import { activeRun, requestStop } from '../../loop/control.js';
+import { preflight } from '../../loop/preflight.js';
+import { type RunProgress, type RunSummary, runLoop } from '../../loop/run.js';
+import { RatchetError } from '../../util/errors.js';
+import { formatDuration, parseDuration } from '../../util/units.js';
+import { bold, decisionColour, dim, num, signed, table } from '../format.js';
+import { action, intOption, printJson, progressWriter } from '../output.js';
+import { proposerFactory } from '../proposers.js';
+
+/** Options shared by `run` and `demo`. */
+export interface RunCliOptions {
+  dir: string;
+  proposer: string;
+  experiments?: string;
+  timeout?: string;
+  budget?: string;
+  maxFailures?: string;
+  run?: string;
+  unsafeNoSandbox?: boolean;
+  json?: boolean;
+}
+
+const dur = (flag: string, v: string | undefined) => {
+  if (v === undefined) return undefined;
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    throw new RatchetError((e as Error).message, { field: flag });
+  }
+};
+
+/** A progress renderer for the loop: one line when an experiment starts, one when it ends, a heartbeat between. */
+export function renderProgress(say: (line: string) => void): (p: RunProgress) => void {
+  let total = 0;
+  let timer: NodeJS.Timeout | null = null;
+  let started = 0;
+  const stopTimer = () => {
+    if (timer) clearInterval(timer);
+    timer = null;
+  };
+  return (p) => {
+    switch (p.type) {
+      case 'run-start':
+        total = p.maxExperiments;
+        say(bold(`${p.resumed ? 'resuming' : 'starting'} run ${p.runId} on ${p.branch}: up to ${p.maxExperiments} experiments, ${formatDuration(p.maxWallClockMs)} wall clock`));
+        break;
+      case 'experiment-start': {
+        const w = String(total).length;
+        say(`[${String(p.seq).padStart(w)}/${total}] #${p.id} ${p.hypothesis}`);
+        started = Date.now();
+        stopTimer();
+        timer = setInterval(() => say(dim(`        … running ${formatDuration(Date.now() - started)}`)), 30_000);
+        timer.unref();
+        break;
+      }
+      case 'experiment-end': {
+        stopTimer();
+        const r = p.record;
+        say(
+          `        ${decisionColour(r.decision.padEnd(8))} ${r.score === null ? '' : `${num(r.score)} ${signed(r.delta)}`.padEnd(16)} best ${num(p.bestScore)}  ${formatDuration(r.durationMs)}  ${dim(`left: ${p.left.experiments} exp, ${formatDuration(p.left.wallClockMs)}`)}`,
+        );
+        if (r.decision !== 'kept' || r.seq > 1) say(dim(`        ${r.reason}`));
+        break;
+      }
+      case 'run-end':
+        stopTimer();
+        say(summaryLine(p.summary));
+        break;
+    }
+  };
+}
+
+/** One line that says how a run ended. */
+export function summaryLine(s: RunSummary): string {
+  const best = s.best ? `best ${num(s.best.score)} (#${s.best.id}, ${s.best.commit.slice(0, 12)})` : 'no best';
+  return bold(`run ${s.runId} ${s.status}: ${s.reason}. ${s.experiments} experiments, ${s.kept} kept; baseline ${num(s.baselineScore)} → ${best}`);
+}
+
+/** Run the loop with CLI options. */
+export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
+  const say = progressWriter(Boolean(o.json));
+  const maxExperiments = intOption('--experiments', o.experiments);
+  const maxConsecutiveFailures = intOption('--max-failures', o.maxFailures);
+  const experimentTimeoutMs = dur('--timeout', o.timeout);
+  const maxWallClockMs = dur('--budget', o.budget);
+  return runLoop({
+    projectDir: resolve(o.dir),
+    proposer: proposerFactory(o.proposer),
+    ...(o.run ? { runId: o.run } : {}),
+    ...(maxExperiments ? { maxExperiments } : {}),
+    ...(maxConsecutiveFailures ? { maxConsecutiveFailures } : {}),
+    ...(experimentTimeoutMs ? { experimentTimeoutMs } : {}),
+    ...(maxWallClockMs ? { maxWallClockMs } : {}),
+    unsafeNoSandbox: Boolean(o.unsafeNoSandbox),
+    onProgress: renderProgress(say),
+  });
+}
+
+/** Run `ratchet check` and print its findings; returns the noise estimate. */
+export async function checkFromCli(o: { dir: string; runs?: string; seeds?: string; unsafeNoSandbox?: boolean; json?: boolean }) {
+  const dir = resolve(o.dir);
+  const say = progressWriter(Boolean(o.json));
+  const unsafe = Boolean(o.unsafeNoSandbox);
+  const ready = await preflight(dir, { unsafe });
+  say(`contract ${ready.contract.name}: valid and matches ratchet.lock`);
+  say(`sandbox: ${unsafe ? 'OFF (--unsafe-no-sandbox)' : 'bubblewrap works'}; python ${ready.python.executable}`);
+  const runs = intOption('--runs', o.runs) ?? 3;
+  const kind = o.seeds === 'varied' ? 'varied-seed' : 'same-seed';
+  say(`running the baseline ${runs} times (${kind}) to measure run-to-run noise`);
+  const est = await measureBaseline({
+    projectDir: dir,
+    runs,
+    kind,
+    unsafeNoSandbox: unsafe,
+    ready,
+    onRun: (i, r) => say(`  run ${i + 1}/${runs}: ${ready.contract.metric.primary} ${r.score.toFixed(6)} (seed ${r.seed}, ${formatDuration(r.wallMs)})`),
+  });
+  return { est, ready };
+}
+
+/** Register `run`, `stop` and `check`. */
+export function registerRun(program: Command): void {
+  program
+    .command('run')
+    .description('run the experiment loop on the ratchet branch until a budget runs out or `ratchet stop`')
+    .option('--dir <dir>', 'project folder', '.')
+    .option('--proposer <name>', 'who proposes changes: search (Optuna TPE)', 'search')
+    .option('--experiments <n>', 'experiments in the run, baseline included (default: contract budgets.max_experiments)')
+    .option('--timeout <duration>', 'per-experiment wall clock, e.g. 120s (default: budgets.experiment_timeout)')
+    .option('--budget <duration>', 'total wall clock of the run, e.g. 2h (default: budgets.max_wall_clock)')
+    .option('--max-failures <n>', 'stop after this many consecutive failed experiments')
+    .option('--run <id>', 'run id; an unfinished run with this id is resumed')
+    .option('--unsafe-no-sandbox', 'run experiments without bubblewrap (recorded on every experiment)')
+    .option('--json', 'print the run summary as JSON on stdout (progress goes to stderr)')
+    .action(
+      action(async (o: RunCliOptions) => {
+        const s = await runFromCli(o);
+        if (o.json) printJson(s);
+        if (s.status === 'failed' || s.status === 'escalated') process.exitCode = 4;
+      }),
+    );
+
+  program
+    .command('stop')
+    .description('the kill switch: stop the active run within a second and leave its branch at the last kept commit')
+    .option('--dir <dir>', 'project folder', '.')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (o: { dir: string; json?: boolean }) => {
+        const dir = resolve(o.dir);
+        const info = requestStop(dir);
+        if (!info) {
+          if (o.json) printJson({ stopped: false, reason: 'no active run' });
+          else process.stdout.write('no active run\n');
+          return;
+        }
+        const t0 = Date.now();
+        while (activeRun(dir) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 100));
+        const stopped = !activeRun(dir);
+        if (o.json) printJson({ stopped, run: info.runId, pid: info.pid, seconds: (Date.now() - t0) / 1000 });
+        else process.stdout.write(stopped ? `stopped run ${info.runId} in ${formatDuration(Date.now() - t0)}\n` : `run ${info.runId} did not stop within 15 s (pid ${info.pid})\n`);
+        if (!stopped) process.exitCode = 1;
+      }),
+    );
+
+  program
+    .command('check')
+    .description('validate the contract and sandbox, run the baseline k times and measure run-to-run noise')
+    .option('--dir <dir>', 'project folder', '.')
+    .option('--runs <k>', 'baseline repetitions', '3')
+    .option('--seeds <kind>', 'same (nondeterminism) or varied (seed noise)', 'same')
+    .option('--unsafe-no-sandbox', 'run without bubblewrap')
+    .option('--json', 'print the result as JSON')
+    .action(
+      action(async (o: { dir: string; runs?: string; seeds?: string; unsafeNoSandbox?: boolean; json?: boolean }) => {
+        const { est, ready } = await checkFromCli(o);
+        if (o.json) {
+          printJson({ contract: ready.contract.name, commit: est.commit, metric: est.metric, kind: est.kind, mean: est.mean, sd: est.sd, runs: est.runs });
+          return;
+        }
+        process.stdout.write(
+          `${table([
+            ['metric', 'mean', 'sd', 'runs'],
+            [est.metric, est.mean.toFixed(6), est.sd.toExponential(2), String(est.runs.length)],
+          ])}\nbaseline ok. next: ratchet run --proposer search --experiments 30\n`,
+        );
+      }),
+    );
+}

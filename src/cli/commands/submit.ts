@@ -1,0 +1,35 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { loadContract } from '../../contract/load.js';
+import { submit } from '../../tiers/submit.js';
+import { bold, num, signed } from '../format.js';
+import { action, printJson } from '../output.js';
+
+/** Register `ratchet submit`. */
+export function registerSubmit(program: Command): void {
+  program
+    .command('submit')
+    .description("score the run's best kept experiment on the private holdout, once, and report the public-private gap")
+    .option('--dir <dir>', 'project folder', '.')
+    .option('--run <id>', 'a specific run (default: the latest)')
+    .option('--json', 'print as JSON')
+    .action(
+      action(async (o: { dir: string; run?: string; json?: boolean }) => {
+        const dir = resolve(o.dir);
+        const contract = loadContract(dir);
+        const r = await submit(dir, o.run);
+        const s = r.submission;
+        if (o.json) {
+          printJson({ run: s.runId, experiment: s.experimentId, commit: s.commitSha, metric: contract.metric.primary, public: s.public, private: s.private, gap: s.gap, metrics: s.metrics, fresh: r.fresh });
+          return;
+        }
+        process.stdout.write(
+          [
+            bold(`${r.fresh ? 'submitted' : 'already submitted'} experiment #${s.experimentId} of run ${s.runId}: ${r.experiment.hypothesis}`),
+            `  ${contract.metric.primary}: public ${num(s.public, 6)}  private ${num(s.private, 6)}  gap ${signed(s.gap, 6)} (public − private, positive = overfit to the public holdout)`,
+            `  private metrics: ${Object.entries(s.metrics).map(([k, v]) => `${k}=${v.toFixed(4)}`).join('  ')}`,
+          ].join('\n') + '\n',
+        );
+      }),
+    );
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { packageDir } from '../util/paths.js';
+import { registerDemo } from './commands/demo.js';
+import { registerInit } from './commands/init.js';
+import { registerRead } from './commands/read.js';
+import { registerRun } from './commands/run.js';
+import { registerSubmit } from './commands/submit.js';
+
+const pkg = JSON.parse(readFileSync(join(packageDir(), 'package.json'), 'utf8')) as { version: string };
+
+const program = new Command();
+program
+  .name('ratchet')
+  .description('An AutoMLOps harness: a frozen contract, a sandbox, hidden holdouts and a git ratchet that keeps only real improvements.')
+  .version(pkg.version)
+  .showHelpAfterError();
+
+registerInit(program);
+registerRun(program);
+registerRead(program);
+registerSubmit(program);
+registerDemo(program);
+
+await program.parseAsync(process.argv);

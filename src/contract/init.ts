@@ -1,0 +1,206 @@
+import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, relative, resolve } from 'node:path';
+import { splitData, GENERATED_ID, type Progress, type SplitManifest } from '../data/ingest.js';
+import { git, isRepo } from '../git/git.js';
+import { RatchetError } from '../util/errors.js';
+import { packageDir } from '../util/paths.js';
+import { CONTRACT_FILE, type Contract, loadContract } from './load.js';
+import { computeLock, LOCK_FILE, type Lock, writeLock } from './lock.js';
+import type { Task } from './schema.js';
+
+/** Options of `ratchet init --data`: scaffold a contract and a working baseline for any CSV/Parquet file. */
+export interface ScaffoldOptions {
+  /** Data file (absolute, or relative to the project). */
+  data: string;
+  target: string;
+  task: Task;
+  id?: string;
+  time?: string;
+  group?: string;
+  split?: 'random' | 'stratified' | 'temporal' | 'group';
+  metric?: string;
+  seed?: number;
+  positiveClass?: string;
+}
+
+/** Default primary metric and extra metrics per task. */
+const DEFAULT_METRICS: Record<Task, { primary: string; also: string[]; minDelta: number }> = {
+  binary: { primary: 'auroc', also: ['average_precision', 'log_loss', 'brier', 'accuracy', 'f1'], minDelta: 0.001 },
+  multiclass: { primary: 'log_loss', also: ['accuracy', 'f1_macro', 'auroc_ovr'], minDelta: 0 },
+  regression: { primary: 'rmse', also: ['mae', 'r2'], minDelta: 0 },
+};
+
+/** Names of the bundled examples (folders under examples/). */
+export function listExamples(): string[] {
+  const dir = join(packageDir(), 'examples');
+  return existsSync(dir)
+    ? readdirSync(dir, { withFileTypes: true })
+        .filter((e) => e.isDirectory() && existsSync(join(dir, e.name, CONTRACT_FILE)))
+        .map((e) => e.name)
+    : [];
+}
+
+/**
+ * Copy a bundled example (its contract, code, data and docs) into `projectDir`.
+ * @throws RatchetError for an unknown example or a folder that already holds a contract
+ */
+export function copyExample(name: string, projectDir: string, force = false): void {
+  const src = join(packageDir(), 'examples', name);
+  if (!existsSync(join(src, CONTRACT_FILE))) {
+    throw new RatchetError(`no bundled example named "${name}"`, { hint: `use one of: ${listExamples().join(', ')}` });
+  }
+  if (existsSync(join(projectDir, CONTRACT_FILE)) && !force) {
+    throw new RatchetError(`${projectDir} already has a ${CONTRACT_FILE}`, { file: CONTRACT_FILE, hint: 'use an empty folder, or --force to overwrite' });
+  }
+  cpSync(src, projectDir, { recursive: true, filter: (p) => !/__pycache__|\.ratchet/.test(p) });
+}
+
+function yamlScalar(v: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(v) && !/^(true|false|yes|no|null|on|off)$/i.test(v) ? v : JSON.stringify(v);
+}
+
+/** The text of a scaffolded `ratchet.yaml` (commented, so a person can read and adjust it). */
+export function scaffoldContractText(name: string, dataRel: string, o: ScaffoldOptions): string {
+  const m = DEFAULT_METRICS[o.task];
+  const primary = o.metric ?? m.primary;
+  const strategy = o.split ?? (o.group ? 'group' : o.time ? 'temporal' : o.task === 'regression' ? 'random' : 'stratified');
+  const lines = [
+    '# Ratchet contract: the frozen evaluation for this project. Locked at `ratchet init`.',
+    '# yaml-language-server: $schema=https://ratchet.dev/schema/ratchet.schema.json',
+    'version: 1',
+    `name: ${yamlScalar(name)}`,
+    `task: ${o.task}`,
+    'data:',
+    `  source: ${yamlScalar(dataRel)}`,
+    `  target: ${yamlScalar(o.target)}`,
+    ...(o.id ? [`  id: ${yamlScalar(o.id)}`] : [`  # id: <unique row id column>   (absent: Ratchet numbers the rows as ${GENERATED_ID})`]),
+    ...(o.time ? [`  time: ${yamlScalar(o.time)}`] : []),
+    ...(o.group ? [`  group: ${yamlScalar(o.group)}`] : []),
+    ...(o.positiveClass !== undefined ? [`  positive_class: ${JSON.stringify(o.positiveClass)}`] : []),
+    'split:',
+    `  strategy: ${strategy}`,
+    `  seed: ${o.seed ?? 42}`,
+    '  fractions: { train: 0.6, public: 0.2, private: 0.2 }',
+    'metric:',
+    `  primary: ${primary}`,
+    `  also: [${m.also.filter((x) => x !== primary).join(', ')}]`,
+    'keep:',
+    `  min_delta: ${primary === m.primary ? m.minDelta : 0}   # the gain must exceed this...`,
+    '  confidence: 0.95        # ...and a paired bootstrap over public-holdout rows must find it real',
+    '  resamples: 1000',
+    'surface: [params.yaml, train.py]   # what a proposer may edit',
+    'frozen: [search_space.yaml]        # locked with the contract',
+    'run:',
+    '  command: python train.py',
+    'budgets:',
+    '  max_experiments: 50',
+    '  max_wall_clock: 8h',
+    '  experiment_timeout: 10m',
+    '  max_consecutive_failures: 5',
+    '  memory: 8GiB',
+    'search:',
+    '  space: search_space.yaml',
+    '  params_file: params.yaml',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+/** Fill `{{KEY}}` placeholders of a template. */
+export function renderTemplate(text: string, values: Record<string, string>): string {
+  return text.replace(/\{\{([A-Z_]+)\}\}/g, (m, k: string) => (k in values ? values[k]! : m));
+}
+
+/**
+ * Write `ratchet.yaml`, `train.py`, `params.yaml` and `search_space.yaml` for a new dataset, from the
+ * tabular templates. Existing files are kept unless `force`.
+ * @returns project-relative paths written
+ */
+export function scaffoldProject(projectDir: string, o: ScaffoldOptions, force = false): string[] {
+  const dataAbs = resolve(projectDir, o.data);
+  if (!existsSync(dataAbs)) {
+    throw new RatchetError(`data file ${o.data} does not exist`, { field: '--data', hint: 'give the path of a CSV or Parquet file' });
+  }
+  const dataRel = relative(projectDir, dataAbs);
+  const name = basename(resolve(projectDir)).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'project';
+  const written: string[] = [];
+  const write = (rel: string, text: string) => {
+    const p = join(projectDir, rel);
+    if (existsSync(p) && !force) return;
+    writeFileSync(p, text);
+    written.push(rel);
+  };
+  write(CONTRACT_FILE, scaffoldContractText(name, dataRel.startsWith('..') ? dataAbs : dataRel, o));
+  const tdir = join(packageDir(), 'templates', 'tabular');
+  const values = {
+    TARGET: o.target,
+    ID: o.id ?? GENERATED_ID,
+    TASK: o.task,
+    POSITIVE_CLASS: o.positiveClass ?? '',
+  };
+  for (const [tmpl, out] of [
+    ['train.py.tmpl', 'train.py'],
+    ['params.yaml.tmpl', 'params.yaml'],
+    ['search_space.yaml.tmpl', 'search_space.yaml'],
+  ] as const) {
+    write(out, renderTemplate(readFileSync(join(tdir, tmpl), 'utf8'), values));
+  }
+  return written;
+}
+
+/** Lines Ratchet needs in the project's .gitignore. */
+function ensureGitignore(projectDir: string, extra: string[]): void {
+  const path = join(projectDir, '.gitignore');
+  const have = existsSync(path) ? readFileSync(path, 'utf8').split('\n').map((l) => l.trim()) : [];
+  const want = ['.ratchet/', '__pycache__/', ...extra].filter((l) => !have.includes(l));
+  if (want.length === 0) return;
+  const sep = have.length > 0 && have[have.length - 1] !== '' ? '\n' : '';
+  appendFileSync(path, `${sep}${want.join('\n')}\n`);
+}
+
+/** Result of {@link initProject}. */
+export interface InitResult {
+  contract: Contract;
+  manifest: SplitManifest;
+  lock: Lock;
+  /** The commit holding the contract, lock and scaffold. */
+  commit: string;
+}
+
+/**
+ * `ratchet init`: validate the contract, keep the raw data out of git, split the data (holdout labels to the
+ * vault), lock the contract, and commit the contract, lock and editable files, so the ratchet branch has a
+ * clean base. Creates the git repository when there is none.
+ * @throws RatchetError for an invalid contract, unreadable data, or a tracked data file
+ */
+export async function initProject(projectDir: string, progress: Progress = () => {}): Promise<InitResult> {
+  const contract = loadContract(projectDir);
+  if (!(await isRepo(projectDir))) {
+    progress('creating a git repository');
+    await git(projectDir, ['init', '-q', '-b', 'main']);
+  }
+  const dataRel = relative(projectDir, resolve(projectDir, contract.data.source));
+  const inside = !dataRel.startsWith('..');
+  if (inside && (await git(projectDir, ['ls-files', '--', dataRel])).trim()) {
+    throw new RatchetError(`${dataRel} is tracked by git: every holdout label would be visible to the sandbox`, {
+      file: dataRel,
+      hint: `git rm --cached ${dataRel} && git commit -m "untrack data" (Ratchet then ignores it)`,
+      exitCode: 3,
+    });
+  }
+  ensureGitignore(projectDir, inside ? [dataRel] : []);
+  const manifest = await splitData(contract, progress);
+  const lock = await computeLock(contract);
+  writeLock(projectDir, lock);
+  progress(`locked ${Object.keys(lock.contract).length} contract files and ${Object.keys(lock.splits).length} split files`);
+  const paths = ['.gitignore', LOCK_FILE, ...Object.keys(lock.contract), ...contract.surface.filter((g) => !/[*?]/.test(g))].filter(
+    (p, i, a) => a.indexOf(p) === i && existsSync(join(projectDir, p)),
+  );
+  await git(projectDir, ['add', '--', ...paths]);
+  const staged = (await git(projectDir, ['diff', '--cached', '--name-only'])).trim();
+  if (staged) {
+    await git(projectDir, ['commit', '-q', '--no-verify', '-m', `ratchet: init contract ${contract.name}`, '--', ...paths]);
+  }
+  const commit = (await git(projectDir, ['rev-parse', 'HEAD'])).trim();
+  return { contract, manifest, lock, commit };
+}

@@ -1,0 +1,150 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Contract } from '../contract/load.js';
+import { activeRun } from '../loop/control.js';
+import { experimentDir } from '../loop/run.js';
+import { DECISIONS, type ExperimentRecord, type Journal, type RunRecord } from './store.js';
+
+/** One experiment as `ratchet log --json` prints it (also the MCP history tool's item). */
+export interface LogEntry {
+  id: number;
+  run: string;
+  seq: number;
+  decision: string;
+  hypothesis: string;
+  /** Public primary metric. */
+  score: number | null;
+  /** Gain over the best before it, in the metric's direction. */
+  delta: number | null;
+  ci_low: number | null;
+  ci_high: number | null;
+  prob_improvement: number | null;
+  reason: string;
+  proposer: string;
+  commit: string | null;
+  duration_s: number;
+  files: string[];
+  params: Record<string, unknown> | null;
+  metrics: Record<string, number>;
+  conclusion: string | null;
+  sandboxed: boolean;
+  started_at: string;
+}
+
+/** Map a journal record to its log entry. */
+export function logEntry(e: ExperimentRecord): LogEntry {
+  return {
+    id: e.id,
+    run: e.runId,
+    seq: e.seq,
+    decision: e.decision,
+    hypothesis: e.hypothesis,
+    score: e.score,
+    delta: e.delta,
+    ci_low: e.ciLow,
+    ci_high: e.ciHigh,
+    prob_improvement: e.probImprovement,
+    reason: e.reason,
+    proposer: e.proposer,
+    commit: e.commitSha,
+    duration_s: Math.round(e.durationMs) / 1000,
+    files: e.files,
+    params: e.params,
+    metrics: e.metrics,
+    conclusion: e.conclusion,
+    sandboxed: e.sandboxed,
+    started_at: e.startedAt,
+  };
+}
+
+/** The experiment running now, from the events (started but not yet finished or aborted). */
+export function currentExperiment(journal: Journal, run: RunRecord): { id: number; seq: number; hypothesis: string; startedAt: string; elapsedMs: number } | null {
+  if (run.status !== 'running') return null;
+  const events = journal.listEvents({ runId: run.id, kinds: ['experiment.started', 'experiment.finished', 'experiment.aborted'] });
+  const last = events[events.length - 1];
+  if (!last || last.kind !== 'experiment.started') return null;
+  const d = last.data ?? {};
+  return {
+    id: Number(d['id']),
+    seq: Number(d['seq']),
+    hypothesis: last.message,
+    startedAt: last.ts,
+    elapsedMs: Date.now() - Date.parse(last.ts),
+  };
+}
+
+/** `ratchet status --json`: where the latest (or given) run stands. */
+export function statusView(journal: Journal, contract: Contract, runId?: string): Record<string, unknown> {
+  const run = journal.getRun(runId);
+  const base = {
+    project: contract.name,
+    task: contract.task,
+    metric: { name: contract.metric.primary, direction: contract.direction },
+  };
+  if (!run) return { ...base, run: null };
+  const exps = journal.listExperiments(run.id);
+  const counts = Object.fromEntries(DECISIONS.map((d) => [d, exps.filter((e) => e.decision === d).length]));
+  const kept = exps.filter((e) => e.decision === 'kept');
+  const best = kept[kept.length - 1] ?? null;
+  const cfg = run.config as { maxExperiments?: number; maxWallClockMs?: number };
+  const live = activeRun(contract.projectDir);
+  const elapsedMs = (run.endedAt ? Date.parse(run.endedAt) : Date.now()) - Date.parse(run.startedAt);
+  const submissions = journal.listSubmissions(run.id);
+  const last = submissions[submissions.length - 1] ?? null;
+  const noise = journal.latestNoise(contract.metric.primary);
+  return {
+    ...base,
+    run: {
+      id: run.id,
+      status: run.status,
+      active: live?.runId === run.id,
+      branch: run.branch,
+      proposer: run.proposer,
+      started_at: run.startedAt,
+      ended_at: run.endedAt,
+      reason: run.stopReason,
+      unsafe: run.unsafe,
+    },
+    experiments: { total: exps.length, ...counts },
+    baseline: exps[0]?.score ?? null,
+    best: best ? { id: best.id, score: best.score, commit: best.commitSha, hypothesis: best.hypothesis } : null,
+    budgets: {
+      max_experiments: cfg.maxExperiments ?? null,
+      experiments_left: cfg.maxExperiments === undefined ? null : Math.max(0, cfg.maxExperiments - exps.length),
+      max_wall_clock_s: cfg.maxWallClockMs === undefined ? null : cfg.maxWallClockMs / 1000,
+      elapsed_s: Math.round(elapsedMs / 100) / 10,
+    },
+    current: currentExperiment(journal, run),
+    noise: noise ? { metric: noise.metric, kind: noise.kind, sd: noise.sd, mean: noise.mean, runs: noise.scores.length } : null,
+    submission: last
+      ? { experiment: last.experimentId, public: last.public, private: last.private, gap: last.gap, commit: last.commitSha, at: last.ts }
+      : null,
+    escalations: journal
+      .listEvents({ runId: run.id, kinds: ['escalation'] })
+      .map((e) => ({ at: e.ts, message: e.message })),
+  };
+}
+
+/** `ratchet show <id> --json`: an experiment with its patch and log tails. */
+export function showView(journal: Journal, projectDir: string, id: number): Record<string, unknown> | null {
+  const e = journal.getExperiment(id);
+  if (!e) return null;
+  const dir = experimentDir(projectDir, id);
+  const read = (f: string, max = 64 * 1024) => {
+    const p = join(dir, f);
+    if (!existsSync(p)) return null;
+    const text = readFileSync(p, 'utf8');
+    return text.length > max ? `${text.slice(0, max)}\n… (${text.length - max} more characters in ${p})` : text;
+  };
+  return {
+    ...logEntry(e),
+    parent: e.parentSha,
+    best_before: e.bestBefore,
+    sandbox: { status: e.sandboxStatus, message: e.sandboxMessage, exit_code: e.exitCode, execute_s: e.executeMs === null ? null : e.executeMs / 1000 },
+    trace_dir: dir,
+    patch: read('patch.diff'),
+    stdout: read('stdout.log', 16 * 1024),
+    stderr: read('stderr.log', 16 * 1024),
+    events: journal.listEvents({}).filter((ev) => ev.experimentId === id),
+  };
+}

@@ -1,0 +1,131 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { evaluateOutput } from '../evaluator/evaluate.js';
+import { git, removeWorktree } from '../git/git.js';
+import { Journal } from '../journal/store.js';
+import { RatchetError } from '../util/errors.js';
+import { execute } from './execute.js';
+import { preflight, type Ready } from './preflight.js';
+import { tail, WORKTREES_DIR } from './run.js';
+
+/** One repetition of the baseline. */
+export interface BaselineRun {
+  seed: number;
+  score: number;
+  metrics: Record<string, number>;
+  wallMs: number;
+}
+
+/** Result of {@link measureBaseline}. */
+export interface NoiseEstimate {
+  commit: string;
+  metric: string;
+  /** same-seed: the same code and seed k times (nondeterminism); varied-seed: k different seeds (seed noise). */
+  kind: 'same-seed' | 'varied-seed';
+  runs: BaselineRun[];
+  mean: number;
+  /** Sample standard deviation (n − 1) of the primary metric; 0 for one run. */
+  sd: number;
+}
+
+/** Options of {@link measureBaseline}. */
+export interface BaselineOptions {
+  projectDir: string;
+  /** Repetitions (≥ 1). */
+  runs: number;
+  kind: 'same-seed' | 'varied-seed';
+  unsafeNoSandbox?: boolean;
+  timeoutMs?: number;
+  onRun?: (i: number, run: BaselineRun) => void;
+  signal?: AbortSignal;
+  /** Reuse preflight results already computed by the caller. */
+  ready?: Ready;
+}
+
+/** Sample standard deviation (denominator n − 1); 0 when fewer than two values. */
+export function sampleSd(xs: number[]): number {
+  if (xs.length < 2) return 0;
+  const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+}
+
+/**
+ * Run the committed code (HEAD) `runs` times in the sandbox and score each run on the public holdout,
+ * to measure run-to-run noise. Stores the estimate in the journal's noise table (the keep rule reads it).
+ * Runs in a detached worktree under `.ratchet/worktrees/`, removed afterwards.
+ * @throws RatchetError when a repetition crashes, times out or writes invalid predictions (the message
+ *   carries the reason and the tail of its stderr)
+ */
+export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstimate> {
+  const { projectDir } = opts;
+  const unsafe = opts.unsafeNoSandbox ?? false;
+  const ready = opts.ready ?? (await preflight(projectDir, { unsafe }));
+  const { contract, manifest, head, python } = ready;
+  const stamp = `check-${Date.now()}-${process.pid}`;
+  const worktree = join(projectDir, WORKTREES_DIR, stamp);
+  mkdirSync(join(projectDir, WORKTREES_DIR), { recursive: true });
+  await git(projectDir, ['worktree', 'add', '-q', '--detach', worktree, head]);
+  const runs: BaselineRun[] = [];
+  try {
+    for (let i = 0; i < opts.runs; i++) {
+      const seed = opts.kind === 'same-seed' ? contract.split.seed : contract.split.seed + 1 + i;
+      const dir = join(projectDir, '.ratchet', 'checks', stamp, String(i + 1));
+      const outputDir = join(dir, 'output');
+      mkdirSync(outputDir, { recursive: true });
+      const res = await execute({
+        contract,
+        worktree,
+        runDir: dir,
+        outputDir,
+        python,
+        timeoutMs: opts.timeoutMs ?? contract.limits.experimentTimeoutMs,
+        seed,
+        experimentId: 0,
+        unsafeNoSandbox: unsafe,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      if (res.status !== 'ok') {
+        throw new RatchetError(`the baseline run ${i + 1} did not finish: ${res.message}\n${tail(join(dir, 'stderr.log'))}`, {
+          file: contract.run.command,
+          hint: `fix the training command; its logs are in ${dir}`,
+        });
+      }
+      const ev = await evaluateOutput(contract, manifest, outputDir);
+      if (ev.status !== 'ok') {
+        throw new RatchetError(`the baseline run ${i + 1} wrote invalid predictions: ${ev.reason}`, {
+          hint: `fix the training script's output; its files are in ${outputDir}`,
+        });
+      }
+      const run = { seed, score: ev.score, metrics: ev.metrics, wallMs: res.wallMs };
+      runs.push(run);
+      opts.onRun?.(i, run);
+    }
+  } finally {
+    await removeWorktree(projectDir, worktree);
+    rmSync(worktree, { recursive: true, force: true });
+  }
+  const scores = runs.map((r) => r.score);
+  const estimate: NoiseEstimate = {
+    commit: head,
+    metric: contract.metric.primary,
+    kind: opts.kind,
+    runs,
+    mean: scores.reduce((a, b) => a + b, 0) / scores.length,
+    sd: sampleSd(scores),
+  };
+  const journal = Journal.open(projectDir);
+  try {
+    journal.addNoise({
+      ts: new Date().toISOString(),
+      commitSha: head,
+      metric: estimate.metric,
+      kind: estimate.kind,
+      scores,
+      mean: estimate.mean,
+      sd: estimate.sd,
+    });
+  } finally {
+    journal.close();
+  }
+  return estimate;
+}

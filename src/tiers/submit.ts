@@ -1,0 +1,89 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadContract } from '../contract/load.js';
+import { readLock, verifyLock } from '../contract/lock.js';
+import { readManifest } from '../data/ingest.js';
+import { PRIVATE_PREDICTIONS, scorePrivate } from '../evaluator/evaluate.js';
+import { type ExperimentRecord, Journal, type SubmissionRecord } from '../journal/store.js';
+import { experimentDir } from '../loop/run.js';
+import { RatchetError } from '../util/errors.js';
+import { sha256File } from '../util/fs.js';
+
+/** Result of {@link submit}. */
+export interface SubmitResult {
+  submission: SubmissionRecord;
+  experiment: ExperimentRecord;
+  /** False when the run had already been submitted: the earlier submission is returned, nothing is rescored. */
+  fresh: boolean;
+}
+
+/** The best kept experiment of a run (the last kept one: each kept experiment beat the one before). */
+export function bestKept(experiments: ExperimentRecord[]): ExperimentRecord | null {
+  return [...experiments].reverse().find((e) => e.decision === 'kept') ?? null;
+}
+
+/**
+ * Tier 2: score the best kept experiment of a run on the private holdout, once per run, and record
+ * public, private and the gap (public − private in the metric's direction; positive = the public holdout
+ * flattered the model). The private predictions must be byte-identical to what the experiment wrote
+ * (SHA-256 recorded at EVALUATE).
+ * @param runId the run (default: the latest)
+ * @throws RatchetError when there is no run, no kept experiment, or the predictions were altered
+ */
+export async function submit(projectDir: string, runId?: string): Promise<SubmitResult> {
+  const contract = loadContract(projectDir);
+  await verifyLock(readLock(projectDir), projectDir, projectDir);
+  const manifest = readManifest(projectDir);
+  const journal = Journal.open(projectDir);
+  try {
+    const run = journal.getRun(runId);
+    if (!run) throw new RatchetError(runId ? `no run ${runId}` : 'no run yet', { hint: 'start one with `ratchet run`' });
+    const best = bestKept(journal.listExperiments(run.id));
+    if (!best || best.score === null) {
+      throw new RatchetError(`run ${run.id} has no kept experiment to submit`, { hint: 'run the loop until the baseline is recorded' });
+    }
+    const earlier = journal.listSubmissions(run.id).find((s) => s.experimentId === best.id);
+    if (earlier) return { submission: earlier, experiment: best, fresh: false };
+    const out = join(experimentDir(projectDir, best.id), 'output');
+    const file = join(out, PRIVATE_PREDICTIONS);
+    const recorded = (best.meta?.['predictions'] as Record<string, string> | undefined)?.[PRIVATE_PREDICTIONS];
+    if (!existsSync(file) || !recorded || (await sha256File(file)) !== recorded) {
+      throw new RatchetError(`the private predictions of experiment ${best.id} are missing or were altered after EVALUATE`, {
+        file,
+        hint: 'nothing may write into .ratchet/runs; re-run the experiment',
+        exitCode: 3,
+      });
+    }
+    const scored = await scorePrivate(contract, manifest, out);
+    if (!scored.ok) throw new RatchetError(`cannot score the private predictions: ${scored.reason}`, { file });
+    const priv = scored.metrics[contract.metric.primary]!;
+    const sign = contract.direction === 'maximize' ? 1 : -1;
+    const s: Omit<SubmissionRecord, 'id'> = {
+      ts: new Date().toISOString(),
+      runId: run.id,
+      experimentId: best.id,
+      commitSha: best.commitSha,
+      public: best.score as number,
+      private: priv,
+      gap: sign * (best.score - priv),
+      metrics: scored.metrics,
+    };
+    const id = journal.transaction(() => {
+      const sid = journal.addSubmission(s);
+      journal.addEvent({
+        ts: s.ts,
+        runId: run.id,
+        experimentId: best.id,
+        kind: 'submission',
+        severity: 'info',
+        guardrail: null,
+        message: `private ${contract.metric.primary} ${priv.toFixed(6)} (public ${s.public.toFixed(6)}, gap ${s.gap >= 0 ? '+' : ''}${s.gap.toFixed(6)})`,
+        data: { public: s.public, private: s.private, gap: s.gap },
+      });
+      return sid;
+    });
+    return { submission: { ...s, id }, experiment: best, fresh: true };
+  } finally {
+    journal.close();
+  }
+}
