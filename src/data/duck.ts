@@ -29,11 +29,19 @@ export function lit(text: string): string {
   return `'${text.replaceAll("'", "''")}'`;
 }
 
-/** The DuckDB table function that reads a data file, chosen by extension (.parquet/.pq, else CSV). */
-export function readerFor(path: string): string {
-  return /\.(parquet|pq)$/i.test(path)
-    ? `read_parquet(${lit(path)})`
-    : `read_csv(${lit(path)}, header = true, sample_size = -1)`;
+/** True for a Parquet file name (.parquet or .pq). */
+export function isParquet(path: string): boolean {
+  return /\.(parquet|pq)$/i.test(path);
+}
+
+/**
+ * The DuckDB table function that reads a data file, chosen by extension (.parquet/.pq, else CSV).
+ * @param asText read every CSV column as text, so values are copied exactly as written (no yes/no →
+ *   true/false or date re-formatting); types are then only inferred for reporting
+ */
+export function readerFor(path: string, asText = false): string {
+  if (isParquet(path)) return `read_parquet(${lit(path)})`;
+  return `read_csv(${lit(path)}, header = true, sample_size = -1${asText ? ', all_varchar = true' : ''})`;
 }
 
 /** Visit every value of the first column of a query's result, in row order. */

@@ -48,9 +48,6 @@ export interface SplitManifest {
 /** Progress callback: a short line per step. */
 export type Progress = (message: string) => void;
 
-const TIME_TYPES = /^(DATE|TIMESTAMP|TIME)/;
-const NUMERIC_TYPES = /^(TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT|FLOAT|DOUBLE|DECIMAL)/;
-
 function contractError(field: string, message: string, hint: string): RatchetError {
   return new RatchetError(message, { file: CONTRACT_FILE, field, hint });
 }
@@ -80,18 +77,17 @@ export function sortLabels(labels: string[]): string[] {
 async function loadSource(duck: Duck, contract: Contract, path: string): Promise<ColumnInfo[]> {
   try {
     await duck.con.run(
-      `CREATE TABLE src AS SELECT (row_number() OVER () - 1)::BIGINT AS __row, * FROM ${readerFor(path)}`,
+      `CREATE TABLE src AS SELECT (row_number() OVER () - 1)::BIGINT AS __row, * FROM ${readerFor(path, true)}`,
     );
+    // Types as DuckDB infers them (for reports and scans); the split files copy the text as written.
+    const typed = await readRows(duck.con, `DESCRIBE SELECT * FROM ${readerFor(path)}`);
+    return typed.map((r) => ({ name: String(r['column_name']), type: String(r['column_type']) }));
   } catch (e) {
     throw new RatchetError(`cannot read the data: ${(e as Error).message.split('\n')[0]}`, {
       file: contract.data.source,
       hint: 'give a CSV with a header row or a Parquet file (data.source in ratchet.yaml)',
     });
   }
-  const cols = await readRows(duck.con, 'DESCRIBE src');
-  return cols
-    .map((r) => ({ name: String(r['column_name']), type: String(r['column_type']) }))
-    .filter((c) => c.name !== '__row');
 }
 
 async function count(con: DuckDBConnection, sql: string): Promise<number> {
@@ -198,12 +194,8 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     let times: Float64Array | undefined;
     if (contract.split.strategy === 'temporal') {
       const t = contract.data.time!;
-      const type = columns.find((c) => c.name === t)!.type;
-      const expr = TIME_TYPES.test(type)
-        ? `epoch(${ident(t)})`
-        : NUMERIC_TYPES.test(type)
-          ? `${ident(t)}::DOUBLE`
-          : `epoch(TRY_CAST(${ident(t)} AS TIMESTAMP))`;
+      // Numbers (e.g. a year) sort as numbers; dates and timestamps by their epoch seconds.
+      const expr = `coalesce(TRY_CAST(${ident(t)} AS DOUBLE), epoch(TRY_CAST(${ident(t)} AS TIMESTAMP)))`;
       times = await readDoubles(duck.con, `SELECT ${expr} FROM src ${order}`);
       const bad = times.findIndex((v) => Number.isNaN(v));
       if (bad >= 0) {

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Installs everything Ratchet needs on a fresh Debian/Ubuntu machine with Node.js 20 and Python 3:
+#   bubblewrap (the sandbox, from apt), a Python venv in .venv (scikit-learn, LightGBM, Optuna, pandas),
+#   the npm packages, and the compiled CLI in dist/.
+# Idempotent: re-running skips what is already there. Usage: bash scripts/setup.sh [--with-browser]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_browser=0
+for arg in "$@"; do
+  case "$arg" in
+    --with-browser) with_browser=1 ;;
+    *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
+
+apt_install() {
+  local sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      say "cannot install $* without root: install it yourself (apt-get install $*)"; return 1
+    fi
+  fi
+  if ! $sudo apt-get install -y -qq "$@" >/dev/null 2>&1; then
+    $sudo apt-get update -qq >/dev/null 2>&1 || true
+    $sudo apt-get install -y -qq "$@" >/dev/null
+  fi
+}
+
+# 1. The sandbox.
+if ! command -v bwrap >/dev/null 2>&1; then
+  say "installing bubblewrap (the experiment sandbox)"
+  apt_install bubblewrap || say "WARNING: no bubblewrap; ratchet will refuse to run unless you pass --unsafe-no-sandbox"
+fi
+if [ "$with_browser" = 1 ] && ! command -v chromium >/dev/null 2>&1; then
+  say "installing chromium (browser tests of the Studio)"
+  apt_install chromium
+fi
+
+# 2. Python: the example's train.py, the search proposer (Optuna) and the metric fixtures (scikit-learn).
+py=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv with $($py --version)"
+  $py -m venv .venv
+fi
+if ! .venv/bin/python -c 'import sklearn, lightgbm, optuna, pandas, yaml, pyarrow' >/dev/null 2>&1; then
+  say "installing Python packages (python/requirements.txt)"
+  .venv/bin/pip install -q --disable-pip-version-check -r python/requirements.txt
+fi
+
+# 3. Node packages. better-sqlite3 compiles against the local Node headers when no prebuilt binary is reachable.
+if [ -d /usr/include/node ] && [ -z "${npm_config_nodedir:-}" ]; then export npm_config_nodedir=/usr; fi
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# 4. Build the CLI.
+say "building"
+npm run --silent build
+say "ready: npm run demo   (or: node dist/src/cli/main.js --help)"
