@@ -1,0 +1,183 @@
+/**
+ * Paired bootstrap of the difference of one metric between two models scored on the same rows
+ * (Efron & Tibshirani 1993, "An Introduction to the Bootstrap", ch. 13 percentile intervals; the
+ * pairing resamples rows, so both models see the same resampled rows and the row-level correlation
+ * of their errors cancels out of the difference). This is the statistical half of the keep rule
+ * (DESIGN.md, "The keep rule").
+ */
+
+import { Xoshiro128 } from './random.js';
+import { relativeOrder } from './ranking.js';
+import { metricImpl } from './registry.js';
+import type { MetricInput } from './types.js';
+
+/** Result of `pairedBootstrap`. All metric values are in the metric's own units. */
+export interface PairedBootstrapResult {
+  /** metric(B) - metric(A) on all rows (unweighted). */
+  delta: number;
+  /** Lower end of the percentile interval of the resampled deltas at `confidence`. */
+  low: number;
+  /** Upper end of the percentile interval of the resampled deltas at `confidence`. */
+  high: number;
+  /**
+   * Fraction of resamples in which B is strictly better than A in the metric's direction
+   * (metric(B) > metric(A) when maximising, < when minimising); ties count as no improvement, so two
+   * identical models give 0.
+   */
+  probImprovement: number;
+  /** Number of resamples (as requested). */
+  resamples: number;
+  /** Two-sided confidence level of [low, high], in (0, 1). */
+  confidence: number;
+  /** The PRNG seed; the same seed and inputs give the same result. */
+  seed: number;
+}
+
+/** Options of `pairedBootstrap`. */
+export interface PairedBootstrapOptions {
+  /** Number of bootstrap resamples, an integer >= 1 (e.g. 1000). */
+  resamples: number;
+  /** Two-sided confidence level of the interval, in (0, 1) (e.g. 0.95). */
+  confidence: number;
+  /** Seed of the xoshiro128** generator, a non-negative safe integer. */
+  seed: number;
+}
+
+/** Linear-interpolation quantile of sorted values (numpy's default "linear", Hyndman & Fan type 7). */
+export function quantileSorted(sorted: Float64Array, q: number): number {
+  const n = sorted.length;
+  const h = (n - 1) * q;
+  const lo = Math.floor(h);
+  const hi = Math.min(n - 1, lo + 1);
+  const a = sorted[lo]!;
+  const b = sorted[hi]!;
+  return a === b ? a : a + (h - lo) * (b - a);
+}
+
+function sameTruth(a: MetricInput, b: MetricInput): void {
+  if (a.task !== b.task)
+    throw new Error(`pairedBootstrap: task '${a.task}' of A differs from task '${b.task}' of B`);
+  if (a.y.length !== b.y.length) {
+    throw new RangeError(`pairedBootstrap: A has ${a.y.length} rows but B has ${b.y.length}`);
+  }
+  if (a.task === 'multiclass' && b.task === 'multiclass' && a.k !== b.k) {
+    throw new RangeError(`pairedBootstrap: A has k = ${a.k} classes but B has k = ${b.k}`);
+  }
+  const ya = a.y;
+  const yb = b.y;
+  if (ya === yb) return;
+  for (let i = 0; i < ya.length; i++) {
+    if (ya[i] !== yb[i]) {
+      throw new RangeError(
+        `pairedBootstrap: A and B must be scored on the same rows with the same y; y differs at row ${i}`,
+      );
+    }
+  }
+}
+
+/**
+ * Paired bootstrap of delta = metric(B) - metric(A) for two models' predictions on the same rows.
+ *
+ * Each resample draws n row indices with replacement from a seeded xoshiro128** stream (multinomial
+ * counts, O(n)), evaluates both prepared metrics with those counts as weights, and records
+ * metric(B) - metric(A). Both inputs are sorted/prepared once; no resample sorts or allocates.
+ * A resample on which the metric is undefined (e.g. auroc of a resample without a positive row,
+ * possible only for tiny or extremely imbalanced holdouts) is redrawn; after 10x `resamples` such
+ * redraws the function gives up with a RangeError.
+ *
+ * @param name metric name valid for the inputs' task.
+ * @param a predictions of the baseline model A.
+ * @param b predictions of the candidate model B on the same rows (same task, n, y, k).
+ * @param opts resamples (integer >= 1), confidence in (0, 1), seed (non-negative safe integer).
+ * @returns delta on all rows, the percentile interval [low, high] of the resampled deltas (linear
+ *   interpolation between order statistics), the fraction of resamples where B beats A, and the
+ *   options echoed.
+ * @throws Error for an unknown metric or mismatched tasks; RangeError for invalid inputs, different
+ *   y, bad options, or a metric undefined on all the rows.
+ */
+export function pairedBootstrap(
+  name: string,
+  a: MetricInput,
+  b: MetricInput,
+  opts: PairedBootstrapOptions,
+): PairedBootstrapResult {
+  const { resamples, confidence, seed } = opts;
+  if (!Number.isInteger(resamples) || resamples < 1) {
+    throw new RangeError(`pairedBootstrap: resamples must be an integer >= 1, got ${resamples}`);
+  }
+  if (!(confidence > 0 && confidence < 1)) {
+    throw new RangeError(`pairedBootstrap: confidence must be in (0, 1), got ${confidence}`);
+  }
+  const impl = metricImpl(name, a.task);
+  const direction = impl.spec.direction;
+  sameTruth(a, b);
+  impl.validate(a);
+  impl.validate(b);
+  const rng = new Xoshiro128(seed);
+  const n = a.y.length;
+  const deltas = new Float64Array(resamples);
+
+  // One resample: draw counts, return [metric(A), metric(B)]; a RangeError means "redraw".
+  let draw: () => [number, number];
+  let delta: number;
+  if (impl.ranked !== undefined) {
+    // Rank metrics: counts are drawn over the sorted positions of A's first score vector (a
+    // uniform draw of a position is a uniform draw of a row), so that walk is sequential and the
+    // others gather bytes through a precomputed permutation.
+    const ranked = impl.ranked;
+    const ia = ranked.indexes(a);
+    const ib = ranked.indexes(b);
+    const ref = ia[0]!;
+    const pa = ia.map((x, j) => (j === 0 ? null : relativeOrder(ref, x)));
+    const pb = ib.map((x) => relativeOrder(ref, x));
+    const counts = new Uint8Array(n);
+    delta = impl.compute(b, null) - impl.compute(a, null);
+    draw = () => {
+      rng.multinomialCountsU8(n, counts);
+      return [ranked.evaluate(ia, counts, pa), ranked.evaluate(ib, counts, pb)];
+    };
+  } else {
+    const fa = impl.prepare(a);
+    const fb = impl.prepare(b);
+    const counts = new Float64Array(n);
+    delta = fb(null) - fa(null);
+    draw = () => {
+      rng.multinomialCounts(n, counts);
+      return [fa(counts), fb(counts)];
+    };
+  }
+
+  let wins = 0;
+  let redraws = 0;
+  for (let r = 0; r < resamples; ) {
+    let va: number;
+    let vb: number;
+    try {
+      [va, vb] = draw();
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      if (++redraws > 10 * resamples) {
+        throw new RangeError(
+          `pairedBootstrap: ${name} was undefined on ${redraws} resamples (last: ${err.message}); ` +
+            'the holdout is too small or too imbalanced for a bootstrap',
+        );
+      }
+      continue;
+    }
+    const d = vb - va;
+    deltas[r] = d;
+    if (direction === 'maximize' ? d > 0 : d < 0) wins++;
+    r++;
+  }
+  deltas.sort();
+  const alpha = (1 - confidence) / 2;
+  return {
+    delta,
+    low: quantileSorted(deltas, alpha),
+    high: quantileSorted(deltas, 1 - alpha),
+    probImprovement: wins / resamples,
+    resamples,
+    confidence,
+    seed,
+  };
+}

@@ -1,0 +1,44 @@
+/**
+ * The internal shape of one metric implementation; the registry holds one per (task, name).
+ */
+
+import type { RankIndex } from './ranking.js';
+import type { MetricInput, MetricSpec, WeightedMetric } from './types.js';
+
+/** One metric: its spec, its input check, a one-shot computation and a prepared form. */
+export interface MetricImpl<I extends MetricInput = MetricInput> {
+  spec: MetricSpec;
+  /** Throws a RangeError when `input` is not valid for this metric. */
+  validate(input: I): void;
+  /**
+   * The metric on a validated input, with optional validated weights (null = unweighted). Takes the
+   * fastest route for a single evaluation (e.g. auroc: two native-order sorts and a merge).
+   */
+  compute(input: I, weights: Float64Array | null): number;
+  /**
+   * Precomputes everything that does not depend on the weights (sort orders, per-row loss terms);
+   * each call of the result is then O(n) and allocation-free. The returned function does not
+   * re-validate its weights.
+   */
+  prepare(input: I): WeightedMetric;
+  /**
+   * Present for rank metrics (auroc, average_precision, auroc_ovr): the bootstrap's fast route.
+   * `indexes` sorts the input's score vectors once; `evaluate` computes the metric under byte
+   * counts laid out in a reference sorted order, with `perms[j]` mapping index j's sorted positions
+   * to reference positions (null when index j is the reference itself).
+   */
+  ranked?: RankedForm<I>;
+}
+
+/** See `MetricImpl.ranked`. */
+export interface RankedForm<I extends MetricInput> {
+  indexes(input: I): RankIndex[];
+  evaluate(indexes: RankIndex[], counts: Uint8Array, perms: ReadonlyArray<Int32Array | null>): number;
+}
+
+/**
+ * Writes the per-row terms of rows start..end-1 of `input` into out[0..end-start-1] (for metrics
+ * that are a weighted mean of per-row terms). A plain function of its arguments, so that the typed
+ * arrays are locals of the loop and V8 keeps it tight.
+ */
+export type TermsFiller<I> = (input: I, start: number, end: number, out: Float64Array) => void;

@@ -1,0 +1,106 @@
+/**
+ * The registry of built-in metrics and the public entry points that evaluate them.
+ */
+
+import { BINARY_METRICS } from './binary.js';
+import type { MetricImpl } from './impl.js';
+import { MULTICLASS_METRICS } from './multiclass.js';
+import { REGRESSION_METRICS } from './regression.js';
+import type { MetricInput, MetricSpec, Task, WeightedMetric } from './types.js';
+import { validateWeights } from './validate.js';
+
+const TASKS: readonly Task[] = ['binary', 'multiclass', 'regression'];
+
+const REGISTRY: Record<Task, ReadonlyArray<MetricImpl>> = {
+  binary: BINARY_METRICS as ReadonlyArray<MetricImpl>,
+  multiclass: MULTICLASS_METRICS as ReadonlyArray<MetricImpl>,
+  regression: REGRESSION_METRICS as ReadonlyArray<MetricImpl>,
+};
+
+/**
+ * Looks up the implementation of a metric for a task.
+ * @throws Error naming the metric and listing the valid names for the task (or the valid tasks).
+ */
+export function metricImpl(name: string, task: Task): MetricImpl {
+  const list = REGISTRY[task];
+  if (list === undefined || !TASKS.includes(task)) {
+    throw new Error(`unknown task '${String(task)}'; valid tasks: ${TASKS.join(', ')}`);
+  }
+  const impl = list.find((m) => m.spec.name === name);
+  if (impl === undefined) {
+    throw new Error(
+      `unknown metric '${name}' for task '${task}'; valid metrics: ${list.map((m) => m.spec.name).join(', ')}`,
+    );
+  }
+  return impl;
+}
+
+/**
+ * The spec of a metric: name, task, direction, whether it needs probabilities, and a description
+ * citing the formula and the scikit-learn function it reproduces.
+ * @throws Error naming the metric and listing the valid names for `task` when `name` is unknown.
+ */
+export function metricSpec(name: string, task: Task): MetricSpec {
+  return { ...metricImpl(name, task).spec };
+}
+
+/**
+ * All metrics defined for a task, in a stable order.
+ * @throws Error for an unknown task.
+ */
+export function metricsForTask(task: Task): MetricSpec[] {
+  const list = REGISTRY[task];
+  if (list === undefined || !TASKS.includes(task)) {
+    throw new Error(`unknown task '${String(task)}'; valid tasks: ${TASKS.join(', ')}`);
+  }
+  return list.map((m) => ({ ...m.spec }));
+}
+
+/**
+ * Computes one metric on one input (the task is `input.task`).
+ * @param name a metric name valid for the input's task (see `metricsForTask`).
+ * @param input the predictions and true values.
+ * @param weights optional n non-negative finite per-row weights (scikit-learn's `sample_weight`); for
+ *   integer weights the result equals the metric of the rows repeated by their weights.
+ * @returns the metric value (a plain number; probabilities as fractions, not percent).
+ * @throws Error for an unknown metric name; RangeError for invalid inputs (shapes, labels,
+ *   non-finite values, probabilities outside [0, 1], missing proba, bad weights) and where the
+ *   metric is undefined (e.g. auroc with one class).
+ */
+export function computeMetric(name: string, input: MetricInput, weights?: Float64Array): number {
+  const impl = metricImpl(name, input.task);
+  impl.validate(input);
+  if (weights !== undefined) validateWeights(name, weights, input.y.length);
+  return impl.compute(input, weights ?? null);
+}
+
+/**
+ * Computes several metrics on one input.
+ * @returns a record from each name to its value.
+ * @throws as `computeMetric`, on the first metric that fails.
+ */
+export function computeMetrics(names: string[], input: MetricInput): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const name of names) out[name] = computeMetric(name, input);
+  return out;
+}
+
+/**
+ * Prepared form of a metric for repeated weighted evaluation (the bootstrap): validates the input
+ * and does all weight-independent work once (auroc/average_precision: one O(n) radix argsort;
+ * mean-type metrics: the per-row terms), so that each call is O(n) and allocation-free.
+ * @returns a function of n per-row weights (null = unweighted) giving the metric of the rows
+ *   repeated by their weights. The function validates its weights (length, finite, >= 0, not all 0)
+ *   and throws a RangeError where the metric is undefined for them.
+ * @throws as `computeMetric` for an unknown name or an invalid input.
+ */
+export function prepareMetric(name: string, input: MetricInput): WeightedMetric {
+  const impl = metricImpl(name, input.task);
+  impl.validate(input);
+  const fn = impl.prepare(input);
+  const n = input.y.length;
+  return (weights) => {
+    if (weights !== null) validateWeights(name, weights, n);
+    return fn(weights);
+  };
+}

@@ -1,0 +1,77 @@
+/**
+ * Input and specification types of the metric engine (DESIGN.md, "The evaluator").
+ *
+ * All row data are typed arrays (no per-row objects): the engine is run on holdouts of
+ * millions of rows, and inside a bootstrap thousands of times per experiment.
+ */
+
+/** The three tasks the built-in metric engine scores. */
+export type Task = 'binary' | 'multiclass' | 'regression';
+
+/** Whether a larger (`maximize`) or a smaller (`minimize`) value of a metric is better. */
+export type MetricDirection = 'maximize' | 'minimize';
+
+/**
+ * Binary classification predictions.
+ * - `y`: n true labels, each 0 or 1.
+ * - `p`: n predicted probabilities P(y = 1). Ranking metrics (auroc, average_precision) accept any
+ *   finite score; log_loss, brier and ece require values in [0, 1]. Thresholded metrics use the
+ *   predicted label `p >= 0.5`.
+ */
+export interface BinaryInput {
+  task: 'binary';
+  y: Uint8Array;
+  p: Float64Array;
+}
+
+/**
+ * Multiclass classification predictions (k >= 2 classes, indexed 0..k-1).
+ * - `y`: n true class indices.
+ * - `pred`: n predicted class indices.
+ * - `proba`: optional row-major n*k matrix of predicted class probabilities (row i is
+ *   `proba[i*k .. i*k+k-1]`); rows should sum to ~1. Absent when the model predicted labels only;
+ *   metrics that need it (log_loss, auroc_ovr) then throw a RangeError.
+ */
+export interface MulticlassInput {
+  task: 'multiclass';
+  y: Int32Array;
+  k: number;
+  pred: Int32Array;
+  proba?: Float64Array;
+}
+
+/** Regression predictions: n true values `y` and n predicted values `p` (finite, same units). */
+export interface RegressionInput {
+  task: 'regression';
+  y: Float64Array;
+  p: Float64Array;
+}
+
+/** Predictions of one model on one split, for any task. */
+export type MetricInput = BinaryInput | MulticlassInput | RegressionInput;
+
+/** Static description of one built-in metric. */
+export interface MetricSpec {
+  /** The metric's name as written in a contract, e.g. `auroc`, `f1_macro`, `rmse`. */
+  name: string;
+  /** The task the metric is defined for. */
+  task: Task;
+  /** Whether larger or smaller values are better. */
+  direction: MetricDirection;
+  /**
+   * Whether the metric reads predicted probabilities or scores rather than only predicted labels:
+   * for binary, the continuous `p` (auroc, average_precision, log_loss, brier, ece); for
+   * multiclass, `proba` (log_loss, auroc_ovr). Always false for regression.
+   */
+  needsProba: boolean;
+  /** The formula and the scikit-learn function (and conventions) it reproduces. */
+  description: string;
+}
+
+/**
+ * A metric bound to one input, ready for repeated evaluation under per-row weights.
+ * `weights` are n non-negative multiplicities (null = every row once); the call returns the metric
+ * of the rows repeated by their weights. Throws a RangeError when the metric is undefined for
+ * those weights (e.g. auroc on a resample that holds one class only).
+ */
+export type WeightedMetric = (weights: Float64Array | null) => number;
