@@ -84,6 +84,8 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     }
     const joined = `FROM l JOIN p ON l.id = ${id} ORDER BY l.__i`;
     const pred = `p.${ident(PREDICTION_COLUMN)}`;
+    const empty = await firstRows(con, `SELECT ${id} FROM p WHERE ${pred} IS NULL OR trim(${pred}) = '' LIMIT 3`);
+    if (empty) return fail(`${file}: ${PREDICTION_COLUMN} is empty (NaN written as a blank?) for ids ${empty}`);
     if (manifest.task === 'binary' || manifest.task === 'regression') {
       const badNum = await firstRows(con, `SELECT ${pred} FROM p WHERE TRY_CAST(${pred} AS DOUBLE) IS NULL LIMIT 3`);
       if (badNum) return fail(`${file}: ${PREDICTION_COLUMN} has values that are not numbers (e.g. ${badNum})`);

@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { decideKeep, type KeepRule } from '../src/loop/keep.js';
+import type { BinaryInput, RegressionInput } from '../src/metrics/index.js';
+
+/** Deterministic pseudo-random numbers (mulberry32) for synthetic predictions. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Binary predictions whose quality grows with `signal`, plus model noise from `seed`. */
+function binary(n: number, signal: number, seed: number): BinaryInput {
+  const r = rng(1);
+  const noise = rng(seed);
+  const y = new Uint8Array(n);
+  const p = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = r() < 0.4 ? 1 : 0;
+    const z = signal * (y[i]! - 0.5) + (noise() - 0.5);
+    p[i] = 1 / (1 + Math.exp(-4 * z));
+  }
+  return { task: 'binary', y, p };
+}
+
+const auc = (inp: BinaryInput) => {
+  let pos = 0;
+  let wins = 0;
+  const P: number[] = [];
+  const N: number[] = [];
+  inp.y.forEach((v, i) => (v ? P : N).push(inp.p[i]!));
+  for (const a of P) for (const b of N) wins += a > b ? 1 : a === b ? 0.5 : 0;
+  pos = P.length * N.length;
+  return wins / pos;
+};
+
+const rule: KeepRule = { metric: 'auroc', direction: 'maximize', minDelta: 0.001, confidence: 0.95, resamples: 1000, noiseSd: null, noiseZ: 2, seed: 1 };
+
+describe('keep rule', () => {
+  it('reverts a gain below the minimum delta without bootstrapping', () => {
+    const a = binary(800, 0.6, 2);
+    const v = decideKeep(rule, { score: 0.8, input: a }, { score: 0.8005, input: a });
+    expect(v.keep).toBe(false);
+    expect(v.probImprovement).toBeNull();
+    expect(v.reason).toMatch(/gain \+0.0005000 does not exceed 0.001000 \(min delta\)/);
+  });
+
+  it('keeps a large real improvement, with its interval above zero', () => {
+    const a = binary(1500, 0.4, 2);
+    const b = binary(1500, 1.2, 3);
+    const v = decideKeep(rule, { score: auc(a), input: a }, { score: auc(b), input: b });
+    expect(v.keep).toBe(true);
+    expect(v.gain).toBeGreaterThan(0.05);
+    expect(v.ciLow!).toBeGreaterThan(0);
+    expect(v.ciHigh!).toBeGreaterThan(v.ciLow!);
+    expect(v.probImprovement!).toBeGreaterThanOrEqual(0.95);
+  });
+
+  it('reverts a gain above the minimum delta that the bootstrap calls noise', () => {
+    // Same signal, different model noise: the gain is luck.
+    let found = false;
+    for (let s = 3; s < 40 && !found; s++) {
+      const a = binary(600, 0.6, 2);
+      const b = binary(600, 0.6, s);
+      const gain = auc(b) - auc(a);
+      if (gain > 0.002 && gain < 0.01) {
+        const v = decideKeep(rule, { score: auc(a), input: a }, { score: auc(b), input: b });
+        expect(v.keep).toBe(false);
+        expect(v.reason).toMatch(/not significant/);
+        expect(v.ciLow!).toBeLessThan(0);
+        found = true;
+      }
+    }
+    expect(found).toBe(true);
+  });
+
+  it('uses the measured noise: the gain must clear z·σ', () => {
+    const a = binary(1500, 0.4, 2);
+    const b = binary(1500, 1.2, 3);
+    const v = decideKeep({ ...rule, noiseSd: 0.1 }, { score: auc(a), input: a }, { score: auc(b), input: b });
+    expect(v.threshold).toBeCloseTo(0.2);
+    expect(v.keep).toBe(false);
+    expect(v.reason).toMatch(/2σ noise/);
+  });
+
+  it('handles a metric to minimize (rmse): lower is a gain', () => {
+    const n = 500;
+    const r = rng(9);
+    const y = Float64Array.from({ length: n }, () => r() * 10);
+    const good: RegressionInput = { task: 'regression', y, p: y.map((v) => v + (r() - 0.5)) };
+    const bad: RegressionInput = { task: 'regression', y, p: y.map((v) => v + 4 * (r() - 0.5)) };
+    const rmse = (x: RegressionInput) => Math.sqrt(x.y.reduce((s, v, i) => s + (v - x.p[i]!) ** 2, 0) / n);
+    const minRule: KeepRule = { ...rule, metric: 'rmse', direction: 'minimize', minDelta: 0 };
+    const v = decideKeep(minRule, { score: rmse(bad), input: bad }, { score: rmse(good), input: good });
+    expect(v.keep).toBe(true);
+    expect(v.gain).toBeCloseTo(rmse(bad) - rmse(good), 12);
+    expect(v.ciLow!).toBeGreaterThan(0);
+    const back = decideKeep(minRule, { score: rmse(good), input: good }, { score: rmse(bad), input: bad });
+    expect(back.keep).toBe(false);
+  });
+});
