@@ -80,7 +80,8 @@ function sameTruth(a: MetricInput, b: MetricInput): void {
  *
  * Each resample draws n row indices with replacement from a seeded xoshiro128** stream (multinomial
  * counts, O(n)), evaluates both prepared metrics with those counts as weights, and records
- * metric(B) - metric(A). Both inputs are sorted/prepared once; no resample sorts or allocates.
+ * metric(B) - metric(A). Both inputs are sorted/prepared once; no resample sorts, and no resample
+ * allocates per row (rank metrics walk byte counts laid out in model A's sort order).
  * A resample on which the metric is undefined (e.g. auroc of a resample without a positive row,
  * possible only for tiny or extremely imbalanced holdouts) is redrawn; after 10x `resamples` such
  * redraws the function gives up with a RangeError.

@@ -11,6 +11,13 @@ export interface MetricImpl<I extends MetricInput = MetricInput> {
   /** Throws a RangeError when `input` is not valid for this metric. */
   validate(input: I): void;
   /**
+   * Optional O(1) check for the unweighted one-shot path of metrics whose value is non-finite
+   * whenever an input value is (rmse, mae, mape: NaN and infinities propagate through every term).
+   * `computeMetric` then runs only this check, computes, and runs the full `validate` only when the
+   * result is not finite, to report the offending row (or confirm a genuine overflow).
+   */
+  validateShape?(input: I): void;
+  /**
    * The metric on a validated input, with optional validated weights (null = unweighted). Takes the
    * fastest route for a single evaluation (e.g. auroc: two native-order sorts and a merge).
    */

@@ -16,6 +16,8 @@ import type { MetricInput, MetricSpec } from './types.js';
  * @param rows number of rows of an input.
  * @param filler the per-row term filler.
  * @param finish a transform of the mean (sqrt for rmse, x/2 for brier); identity by default.
+ * @param validateShape see `MetricImpl.validateShape` (only for metrics where non-finite inputs always
+ *   give a non-finite value).
  */
 export function meanMetric<I extends MetricInput>(
   spec: MetricSpec,
@@ -23,10 +25,12 @@ export function meanMetric<I extends MetricInput>(
   rows: (input: I) => number,
   filler: TermsFiller<I>,
   finish: (mean: number) => number = (m) => m,
+  validateShape?: (input: I) => void,
 ): MetricImpl<I> {
   return {
     spec,
     validate,
+    ...(validateShape ? { validateShape } : {}),
     compute(input, weights) {
       return finish(weightedMeanChunked(rows(input), (s, e, out) => filler(input, s, e, out), weights));
     },

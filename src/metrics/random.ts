@@ -120,12 +120,17 @@ export class Xoshiro128 {
     }
     if (!(count <= out.length))
       throw new RangeError(`count ${count} exceeds the buffer length ${out.length}`);
+    // Lemire's method needs hi = floor(x * bound / 2^32) and lo = (x * bound) mod 2^32 exactly.
+    // The double product is exact for bound <= 2^21 (first loop). Above (second loop), it is off by
+    // at most 2^10, which can only matter when lo lands within 2^11 of a multiple of 2^32 or of the
+    // rejection threshold: those rare draws (probability ~ 2^-20 + bound / 2^32) are redone with an
+    // exact split product. The xoshiro128** step is inlined in both loops (state in locals).
+    const threshold = (TWO_POW_32 - bound) % bound;
     let s0 = this.s0;
     let s1 = this.s1;
     let s2 = this.s2;
     let s3 = this.s3;
     if (bound <= LEMIRE_MAX_N) {
-      const threshold = (TWO_POW_32 - bound) % bound;
       for (let i = 0; i < count; i++) {
         const m5 = Math.imul(s1, 5);
         const x = Math.imul((m5 << 7) | (m5 >>> 25), 9) >>> 0;
@@ -145,8 +150,8 @@ export class Xoshiro128 {
         out[i] = hi;
       }
     } else {
-      // The same method with the 64-bit product x * bound split into exact 48-bit parts.
-      const threshold = (TWO_POW_32 - bound) % bound;
+      const lowGuard = threshold + 2048;
+      const highGuard = TWO_POW_32 - 2048;
       for (let i = 0; i < count; i++) {
         const m5 = Math.imul(s1, 5);
         const x = Math.imul((m5 << 7) | (m5 >>> 25), 9) >>> 0;
@@ -157,13 +162,21 @@ export class Xoshiro128 {
         s0 = s0 ^ n3;
         s2 = n2 ^ t;
         s3 = (n3 << 11) | (n3 >>> 21);
-        const a = (x >>> 16) * bound; // x * bound = a * 2^16 + b
+        const m = x * bound;
+        const hi = Math.floor(m * TWO_POW_M32);
+        const lo = m - hi * TWO_POW_32;
+        if (lo >= lowGuard && lo < highGuard) {
+          out[i] = hi;
+          continue;
+        }
+        // Rare path: the exact product x * bound = a * 2^16 + b with a, b < 2^48.
+        const a = (x >>> 16) * bound;
         const b = (x & 0xffff) * bound;
         const ah = Math.floor(a * TWO_POW_M16);
         const c = (a - ah * 65536) * 65536 + b;
         const ch = Math.floor(c * TWO_POW_M32);
         if (c - ch * TWO_POW_32 < threshold) {
-          i--; // rejected (probability < bound / 2^32): draw again
+          i--; // rejected: draw again
           continue;
         }
         out[i] = ah + ch;

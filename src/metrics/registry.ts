@@ -69,6 +69,13 @@ export function metricsForTask(task: Task): MetricSpec[] {
  */
 export function computeMetric(name: string, input: MetricInput, weights?: Float64Array): number {
   const impl = metricImpl(name, input.task);
+  if (weights === undefined && impl.validateShape !== undefined) {
+    // Lazy finiteness check (see MetricImpl.validateShape): a finite value proves finite inputs.
+    impl.validateShape(input);
+    const v = impl.compute(input, null);
+    if (!Number.isFinite(v)) impl.validate(input);
+    return v;
+  }
   impl.validate(input);
   if (weights !== undefined) validateWeights(name, weights, input.y.length);
   return impl.compute(input, weights ?? null);

@@ -7,13 +7,14 @@ import type { MetricImpl } from './impl.js';
 import { meanMetric } from './mean.js';
 import { BLOCK, CompensatedSum } from './sum.js';
 import type { MetricSpec, RegressionInput } from './types.js';
-import { validateRegression } from './validate.js';
+import { validateRegression, validateRegressionShape } from './validate.js';
 
 /** The floor of |y| in MAPE's denominator: `np.finfo(np.float64).eps`, as scikit-learn. */
 export const MAPE_EPS = Number.EPSILON;
 
 const rows = (input: RegressionInput): number => input.y.length;
 const check = (name: string) => (input: RegressionInput) => validateRegression(name, input);
+const shape = (name: string) => (input: RegressionInput) => validateRegressionShape(name, input);
 
 function spec(name: string, direction: 'maximize' | 'minimize', description: string): MetricSpec {
   return { name, task: 'regression', direction, needsProba: false, description };
@@ -31,6 +32,7 @@ const rmse = meanMetric<RegressionInput>(
     }
   },
   Math.sqrt,
+  shape('rmse'),
 );
 
 const mae = meanMetric<RegressionInput>(
@@ -41,6 +43,8 @@ const mae = meanMetric<RegressionInput>(
     const { y, p } = input;
     for (let i = start; i < end; i++) out[i - start] = Math.abs(p[i]! - y[i]!);
   },
+  undefined,
+  shape('mae'),
 );
 
 const mape = meanMetric<RegressionInput>(
@@ -59,6 +63,8 @@ const mape = meanMetric<RegressionInput>(
       out[i - start] = Math.abs(p[i]! - y[i]!) / Math.max(Math.abs(y[i]!), MAPE_EPS);
     }
   },
+  undefined,
+  shape('mape'),
 );
 
 /**

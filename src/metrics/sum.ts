@@ -23,6 +23,12 @@ export function compensatedAdd(acc: Float64Array, x: number): void {
   acc[0] = t;
 }
 
+/** The total of a two-slot accumulator (an infinite sum stays infinite; its correction is NaN). */
+export function compensatedValue(acc: Float64Array): number {
+  const s = acc[0]!;
+  return Number.isFinite(s) ? s + acc[1]! : s;
+}
+
 /** A running sum with Neumaier compensation. */
 export class CompensatedSum {
   private readonly acc = new Float64Array(2);
@@ -34,7 +40,7 @@ export class CompensatedSum {
 
   /** The compensated total. */
   get value(): number {
-    return this.acc[0]! + this.acc[1]!;
+    return compensatedValue(this.acc);
   }
 }
 
@@ -60,7 +66,7 @@ export function sumArray(a: Float64Array, n: number = a.length): number {
   const acc = new Float64Array(2);
   for (let start = 0; start < n; start += BLOCK)
     compensatedAdd(acc, blockSum(a, start, Math.min(n, start + BLOCK)));
-  return acc[0]! + acc[1]!;
+  return compensatedValue(acc);
 }
 
 /**
@@ -101,9 +107,9 @@ export function weightedMean(terms: Float64Array, weights: Float64Array | null):
     compensatedAdd(num, s0 + s1);
     compensatedAdd(den, w0 + w1);
   }
-  const W = den[0]! + den[1]!;
+  const W = compensatedValue(den);
   if (!(W > 0)) throw new RangeError('weights sum to zero: the metric is undefined');
-  const r = (num[0]! + num[1]!) / W;
+  const r = compensatedValue(num) / W;
   if (Number.isFinite(r)) return r;
   return slowWeightedMean(terms, weights, W);
 }
@@ -115,7 +121,7 @@ function slowWeightedMean(terms: Float64Array, weights: Float64Array, W: number)
     const w = weights[i]!;
     if (w !== 0) compensatedAdd(num, w * terms[i]!);
   }
-  return (num[0]! + num[1]!) / W;
+  return compensatedValue(num) / W;
 }
 
 /**
@@ -151,7 +157,7 @@ export function weightedMeanChunked(
       compensatedAdd(den, sw);
     }
   }
-  const W = weights === null ? n : den[0]! + den[1]!;
+  const W = weights === null ? n : compensatedValue(den);
   if (!(W > 0)) throw new RangeError('weights sum to zero: the metric is undefined');
-  return (num[0]! + num[1]!) / W;
+  return compensatedValue(num) / W;
 }

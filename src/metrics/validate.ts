@@ -101,16 +101,25 @@ export function validateMulticlass(metric: string, input: MulticlassInput, needs
 }
 
 /**
- * Checks a regression input: y and p of the same length n >= 1, all values finite.
- * @throws RangeError on the first violation.
+ * The O(1) part of `validateRegression`: array types, equal lengths, n >= 1.
+ * @throws RangeError on a violation.
  */
-export function validateRegression(metric: string, input: RegressionInput): void {
+export function validateRegressionShape(metric: string, input: RegressionInput): void {
   const { y, p } = input;
   if (!(y instanceof Float64Array) || !(p instanceof Float64Array)) {
     fail(metric, 'regression input needs y: Float64Array and p: Float64Array');
   }
   if (y.length !== p.length) fail(metric, `y has ${y.length} rows but p has ${p.length}`);
   if (y.length === 0) fail(metric, 'no rows');
+}
+
+/**
+ * Checks a regression input: y and p of the same length n >= 1, all values finite.
+ * @throws RangeError on the first violation.
+ */
+export function validateRegression(metric: string, input: RegressionInput): void {
+  validateRegressionShape(metric, input);
+  const { y, p } = input;
   if (allFinite(y) && allFinite(p)) return;
   for (let i = 0; i < y.length; i++) {
     if (!Number.isFinite(y[i]!)) fail(metric, `y[${i}] is ${y[i]}; values must be finite`);

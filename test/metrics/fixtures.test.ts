@@ -8,6 +8,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
+import { eceBin } from '../../src/metrics/binary.js';
 import { computeMetric, metricsForTask, prepareMetric, type Task } from '../../src/metrics/index.js';
 import { caseInput, caseWeights, close, type FixtureCase, loadFixture, REL_TOL } from './helpers.js';
 
@@ -108,6 +109,32 @@ describe('named conventions', () => {
     const p = Float64Array.from(y, (v, i) => v + (i % 2 ? 0.01 : -0.01));
     expect(computeMetric('r2', { task: 'regression', y, p })).toBe(0);
     expect(computeMetric('r2', { task: 'regression', y, p: y.slice() })).toBe(1);
+  });
+
+  it('ece bins: bin b = [b/10, (b+1)/10) with the doubles b/10 as edges, 1.0 in the last bin', () => {
+    const edges = Array.from({ length: 11 }, (_, b) => b / 10);
+    const reference = (p: number) => edges.slice(1, 10).filter((e) => e <= p).length;
+    const bits = new Float64Array(1);
+    const word = new BigUint64Array(bits.buffer);
+    const step = (x: number, up: boolean) => {
+      bits[0] = x;
+      word[0] = up ? word[0]! + 1n : word[0]! - 1n; // neighbouring double (x > 0)
+      return bits[0]!;
+    };
+    let checked = 0;
+    for (const e of edges) {
+      let v = e;
+      for (let s = 0; s < 300 && v > 0; s++) v = step(v, false);
+      for (let s = 0; s < 600; s++) {
+        if (v >= 0 && v <= 1) {
+          expect(eceBin(v), `p = ${v}`).toBe(reference(v));
+          checked++;
+        }
+        v = v === 0 ? Number.MIN_VALUE : step(v, true);
+      }
+    }
+    expect(checked).toBeGreaterThan(5000);
+    expect([eceBin(0), eceBin(0.3), eceBin(0.1 * 3), eceBin(0.7), eceBin(1)]).toEqual([0, 3, 3, 7, 9]);
   });
 
   it('mape uses max(|y|, eps) in the denominator', () => {

@@ -14,12 +14,14 @@ Weights come in two kinds:
 - "multiplicity": non-negative integers (zeros included), and the expected value is scikit-learn on
   the rows repeated by their weights (`np.repeat`), the semantics the bootstrap relies on.
 
-Floats are written with Python's repr, which round-trips float64 exactly.
+Floats are written with Python's repr, which round-trips float64 exactly; the files are then
+formatted with the repository's biome so that `npx biome check test/metrics` passes.
 """
 
 from __future__ import annotations
 
 import json
+import subprocess
 import warnings
 from pathlib import Path
 
@@ -359,11 +361,23 @@ def write(task: str, cases: list[dict]) -> None:
     print(f"wrote {path} ({path.stat().st_size} bytes, {len(cases)} cases)")
 
 
+def format_with_biome() -> None:
+    """Format the fixtures with the repository's biome (as `npx biome check` expects them)."""
+    root = OUT.parents[2]
+    biome = root / "node_modules" / ".bin" / "biome"
+    if not biome.exists():
+        print("note: node_modules/.bin/biome not found; fixtures left unformatted")
+        return
+    files = [str(OUT / f"{t}.json") for t in ("binary", "multiclass", "regression")]
+    subprocess.run([str(biome), "format", "--write", *files], cwd=root, check=True, capture_output=True)
+
+
 def main() -> None:
     rng = np.random.default_rng(SEED)
     write("binary", binary_cases(rng))
     write("multiclass", multiclass_cases(rng))
     write("regression", regression_cases(rng))
+    format_with_biome()
 
 
 if __name__ == "__main__":

@@ -77,6 +77,26 @@ describe('Xoshiro128', () => {
     expect(() => g.nextInt(2 ** 32 + 1)).toThrow(RangeError);
   });
 
+  it('fillUniformInts equals exact Lemire rejection computed with BigInt', () => {
+    // Bounds where the double product is inexact (> 2^21), including ones where rejection (and so the
+    // exact fallback path) is frequent, e.g. 2^31 + 1 rejects almost half of all draws.
+    for (const bound of [7, 2 ** 21, 3_000_000, 2 ** 31 + 1, 3_000_000_019, 2 ** 32]) {
+      const count = 20_000;
+      const out = new Uint32Array(count);
+      new Xoshiro128(77).fillUniformInts(bound, out);
+      const ref = new Xoshiro128(77);
+      const n = BigInt(bound);
+      const threshold = (2n ** 32n - n) % n;
+      const expected: number[] = [];
+      while (expected.length < count) {
+        const m = BigInt(ref.nextUint32()) * n;
+        if ((m & 0xffffffffn) < threshold) continue;
+        expected.push(Number(m >> 32n));
+      }
+      expect(Array.from(out), `bound ${bound}`).toEqual(expected);
+    }
+  });
+
   it('multinomial counts sum to n, match nextInt draws, and the byte version agrees', () => {
     for (const n of [1, 5, 1000, 5000]) {
       const f = new Float64Array(n);

@@ -145,6 +145,16 @@ describe('input validation (RangeError: the evaluator marks the experiment inval
     expect(() => computeMetric('rmse', reg([1, 2], [1, Number.NEGATIVE_INFINITY]))).toThrow(RangeError);
     expect(() => computeMetric('r2', reg([1], [2]))).toThrow(/fewer than two rows/);
     expect(computeMetric('rmse', reg([1], [3]))).toBe(2);
+    // rmse, mae and mape check finiteness lazily: still an error for a bad value, but a genuine
+    // overflow of finite inputs is returned as Infinity (as numpy would)
+    expect(() => computeMetric('mae', reg([1, 2], [Number.POSITIVE_INFINITY, 2]))).toThrow(
+      /p\[0\] is Infinity/,
+    );
+    expect(() => computeMetric('mape', reg([Number.NaN, 2], [1, 2]))).toThrow(/y\[0\] is NaN/);
+    expect(computeMetric('rmse', reg([1e200, 0], [-1e200, 0]))).toBe(Number.POSITIVE_INFINITY);
+    expect(() => computeMetric('rmse', reg([1, Number.NaN], [1, 2]), Float64Array.of(1, 0))).toThrow(
+      RangeError,
+    );
   });
 
   it('rejects arrays of the wrong type', () => {

@@ -133,6 +133,23 @@ describe('weighted metric == metric of the rows repeated by their weights', () =
     }
   });
 
+  it('f1 averages drop a class whose rows all have weight 0 (as the repeated rows do)', () => {
+    const input: MetricInput = {
+      task: 'multiclass',
+      k: 3,
+      y: Int32Array.of(0, 0, 1, 1, 2, 2, 0, 1),
+      pred: Int32Array.of(0, 1, 1, 1, 2, 0, 0, 0),
+    };
+    // rows 4 and 5 are the only ones with y = 2 or pred = 2
+    const w = Float64Array.of(1, 2, 1, 1, 0, 0, 3, 1);
+    const repeated = repeatRows(input, w);
+    for (const name of ['f1_macro', 'f1_micro', 'f1_weighted']) {
+      expect(computeMetric(name, input, w), name).toBe(computeMetric(name, repeated));
+    }
+    // macro over classes {0, 1}: class 0 F1 = 2*4/(6+5), class 1 F1 = 2*2/(4+3)
+    expect(computeMetric('f1_macro', input, w)).toBe((8 / 11 + 4 / 7) / 2);
+  });
+
   it('zero-weight rows are absent even when their loss term is infinite', () => {
     const y = Float64Array.of(0, 1, 2, 3);
     const p = Float64Array.of(1e300, 1, 2, 3.5); // mape term of row 0 overflows to Infinity
