@@ -5,7 +5,7 @@ import { git, isRepo } from '../git/git.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
 import { CONTRACT_FILE, type Contract, loadContract } from './load.js';
-import { computeLock, LOCK_FILE, type Lock, writeLock } from './lock.js';
+import { computeLock, contractFiles, LOCK_FILE, type Lock, writeLock } from './lock.js';
 import type { Task } from './schema.js';
 
 /** Options of `ratchet init --data`: scaffold a contract and a working baseline for any CSV/Parquet file. */
@@ -138,12 +138,12 @@ export function scaffoldProject(projectDir: string, o: ScaffoldOptions, force = 
     TASK: o.task,
     POSITIVE_CLASS: o.positiveClass ?? '',
   };
-  for (const [tmpl, out] of [
-    ['train.py.tmpl', 'train.py'],
-    ['params.yaml.tmpl', 'params.yaml'],
-    ['search_space.yaml.tmpl', 'search_space.yaml'],
-  ] as const) {
-    write(out, renderTemplate(readFileSync(join(tdir, tmpl), 'utf8'), values));
+  for (const out of ['train.py', 'params.yaml', 'search_space.yaml']) {
+    // A task-specific template (params.regression.yaml.tmpl) wins over the generic one (params.yaml.tmpl).
+    const dot = out.lastIndexOf('.');
+    const specific = join(tdir, `${out.slice(0, dot)}.${o.task}${out.slice(dot)}.tmpl`);
+    const tmpl = existsSync(specific) ? specific : join(tdir, `${out}.tmpl`);
+    write(out, renderTemplate(readFileSync(tmpl, 'utf8'), values));
   }
   return written;
 }
@@ -188,6 +188,7 @@ export async function initProject(projectDir: string, progress: Progress = () =>
       exitCode: 3,
     });
   }
+  contractFiles(contract); // a frozen glob that matches nothing fails here, before the (slow) split
   ensureGitignore(projectDir, inside ? [dataRel] : []);
   const manifest = await splitData(contract, progress);
   const lock = await computeLock(contract);
