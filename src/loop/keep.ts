@@ -76,12 +76,14 @@ export function decideKeep(
     resamples: rule.resamples,
     confidence: rule.confidence,
     seed: rule.seed,
+    decideAt: rule.confidence,
   });
   // pairedBootstrap's delta is metric(candidate) − metric(best); turn it into a gain.
   const lo = sign > 0 ? boot.low : -boot.high;
   const hi = sign > 0 ? boot.high : -boot.low;
   const keep = boot.probImprovement >= rule.confidence;
   const pct = `${Math.round(rule.confidence * 100)}%`;
+  const n = boot.stoppedEarly ? `, settled after ${boot.resamples} resamples` : '';
   return {
     keep,
     gain,
@@ -90,7 +92,7 @@ export function decideKeep(
     ciHigh: hi,
     probImprovement: boot.probImprovement,
     reason: keep
-      ? `gain ${fmt(gain)} > ${thresholdText}; paired bootstrap P(better) ${boot.probImprovement.toFixed(3)} ≥ ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)})`
-      : `gain ${fmt(gain)} > ${thresholdText} but not significant: paired bootstrap P(better) ${boot.probImprovement.toFixed(3)} < ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)})`,
+      ? `gain ${fmt(gain)} > ${thresholdText}; paired bootstrap P(better) ${boot.probImprovement.toFixed(3)} ≥ ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)}${n})`
+      : `gain ${fmt(gain)} > ${thresholdText} but not significant: paired bootstrap P(better) ${boot.probImprovement.toFixed(3)} < ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)}${n})`,
   };
 }

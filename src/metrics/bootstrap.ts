@@ -25,8 +25,10 @@ export interface PairedBootstrapResult {
    * identical models give 0.
    */
   probImprovement: number;
-  /** Number of resamples (as requested). */
+  /** Number of resamples drawn: as requested, or fewer when `decideAt` settled the decision early. */
   resamples: number;
+  /** True when the sequential rule of `decideAt` stopped before `resamples`. */
+  stoppedEarly: boolean;
   /** Two-sided confidence level of [low, high], in (0, 1). */
   confidence: number;
   /** The PRNG seed; the same seed and inputs give the same result. */
@@ -41,7 +43,46 @@ export interface PairedBootstrapOptions {
   confidence: number;
   /** Seed of the xoshiro128** generator, a non-negative safe integer. */
   seed: number;
+  /**
+   * Optional decision threshold on probImprovement (e.g. the keep rule's 0.95). When set, resampling
+   * stops as soon as the decision "probImprovement >= decideAt" is settled: exactly, when the losses
+   * already exceed what the full run allows, or with error below 1e-4, when the binomial tail of the
+   * wins so far under p = decideAt is below 1e-4 (a sequential Monte Carlo test in the manner of
+   * Besag & Clifford 1991, Biometrika 78:301). At least 100 resamples are always drawn.
+   */
+  decideAt?: number;
 }
+
+/** log of the binomial coefficient C(n, k) via log-gamma-free summation (n up to ~1e6 is fine). */
+function logChoose(n: number, k: number): number {
+  let s = 0;
+  const m = Math.min(k, n - k);
+  for (let i = 1; i <= m; i++) s += Math.log((n - m + i) / i);
+  return s;
+}
+
+/**
+ * P(X >= k) for X ~ Binomial(n, p), summed in log space from the mode outwards (exact to rounding).
+ * @param k successes, 0 <= k <= n; @param n trials; @param p success probability in (0, 1)
+ */
+export function binomialUpperTail(k: number, n: number, p: number): number {
+  if (k <= 0) return 1;
+  if (k > n) return 0;
+  const lp = Math.log(p);
+  const lq = Math.log1p(-p);
+  let term = logChoose(n, k) + k * lp + (n - k) * lq;
+  let sum = 0;
+  for (let j = k; j <= n; j++) {
+    sum += Math.exp(term);
+    // C(n, j+1)/C(n, j) = (n - j)/(j + 1)
+    term += Math.log((n - j) / (j + 1)) + lp - lq;
+    if (term < -745) break;
+  }
+  return Math.min(1, sum);
+}
+
+const EARLY_STOP_ERROR = 1e-4;
+const EARLY_STOP_MIN = 100;
 
 /** Linear-interpolation quantile of sorted values (numpy's default "linear", Hyndman & Fan type 7). */
 export function quantileSorted(sorted: Float64Array, q: number): number {
@@ -150,7 +191,22 @@ export function pairedBootstrap(
 
   let wins = 0;
   let redraws = 0;
+  let drawn = resamples;
+  const decideAt = opts.decideAt;
+  // Losses the full run may have while still reaching decideAt.
+  const lossBudget = decideAt === undefined ? Number.POSITIVE_INFINITY : Math.floor(resamples * (1 - decideAt) + 1e-9);
   for (let r = 0; r < resamples; ) {
+    if (decideAt !== undefined && r >= EARLY_STOP_MIN && r % 50 === 0) {
+      const losses = r - wins;
+      // Too few wins for p = decideAt: P(X <= wins) = P(losses' >= r - wins) with losses' ~ Bin(r, 1 - decideAt).
+      const settledNo = losses > lossBudget || binomialUpperTail(losses, r, 1 - decideAt) < EARLY_STOP_ERROR;
+      // Too many wins for p = decideAt.
+      const settledYes = binomialUpperTail(wins, r, decideAt) < EARLY_STOP_ERROR;
+      if (settledNo || settledYes) {
+        drawn = r;
+        break;
+      }
+    }
     let va: number;
     let vb: number;
     try {
@@ -170,14 +226,16 @@ export function pairedBootstrap(
     if (direction === 'maximize' ? d > 0 : d < 0) wins++;
     r++;
   }
-  deltas.sort();
+  const used = drawn === resamples ? deltas : deltas.subarray(0, drawn);
+  used.sort();
   const alpha = (1 - confidence) / 2;
   return {
     delta,
-    low: quantileSorted(deltas, alpha),
-    high: quantileSorted(deltas, 1 - alpha),
-    probImprovement: wins / resamples,
-    resamples,
+    low: quantileSorted(used, alpha),
+    high: quantileSorted(used, 1 - alpha),
+    probImprovement: wins / drawn,
+    resamples: drawn,
+    stoppedEarly: drawn < resamples,
     confidence,
     seed,
   };
