@@ -3,6 +3,8 @@ import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 /** An open in-memory DuckDB connection and the means to close it. */
 export interface Duck {
   con: DuckDBConnection;
+  /** Another connection to the same database, for queries that run concurrently with `con`'s. */
+  connect(): Promise<DuckDBConnection>;
   close(): void;
 }
 
@@ -12,6 +14,9 @@ export async function openDuck(threads = 2): Promise<Duck> {
   const con = await instance.connect();
   return {
     con,
+    async connect() {
+      return instance.connect();
+    },
     close() {
       con.closeSync();
       instance.closeSync();

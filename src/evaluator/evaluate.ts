@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
-import { openDuck } from '../data/duck.js';
+import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { computeMetrics, type MetricInput, metricSpec } from '../metrics/index.js';
 import { alignPredictions } from './predictions.js';
@@ -50,29 +50,41 @@ function score(contract: Contract, input: MetricInput): { ok: true; metrics: Rec
  * @param outputDir the experiment's output folder (written by the sandbox, read-only to it afterwards)
  * @returns `ok` with the public metrics, or `invalid` with the reason (a bad file is never scored)
  */
-export async function evaluateOutput(contract: Contract, manifest: SplitManifest, outputDir: string): Promise<Evaluation> {
+export async function evaluateOutput(
+  contract: Contract,
+  manifest: SplitManifest,
+  outputDir: string,
+  shared?: Duck,
+): Promise<Evaluation> {
   const vault = join(contract.projectDir, VAULT_DIR);
-  const duck = await openDuck();
+  const duck = shared ?? (await openDuck());
   try {
-    const pub = await alignPredictions({
-      predictionsPath: join(outputDir, PUBLIC_PREDICTIONS),
-      labelsPath: join(vault, 'public.parquet'),
-      manifest,
-      duck,
-    });
+    // Public and private files are checked concurrently, on two connections of one database.
+    const [pub, priv] = await Promise.all([
+      alignPredictions({
+        predictionsPath: join(outputDir, PUBLIC_PREDICTIONS),
+        labelsPath: join(vault, 'public.parquet'),
+        manifest,
+        con: duck.con,
+        tag: 'public',
+      }),
+      duck.connect().then((con) =>
+        alignPredictions({
+          predictionsPath: join(outputDir, PRIVATE_PREDICTIONS),
+          labelsPath: join(vault, 'private.parquet'),
+          manifest,
+          con,
+          tag: 'private',
+        }).finally(() => con.closeSync()),
+      ),
+    ]);
     if (!pub.ok) return { status: 'invalid', reason: pub.reason };
-    const priv = await alignPredictions({
-      predictionsPath: join(outputDir, PRIVATE_PREDICTIONS),
-      labelsPath: join(vault, 'private.parquet'),
-      manifest,
-      duck,
-    });
     if (!priv.ok) return { status: 'invalid', reason: priv.reason };
     const s = score(contract, pub.input);
     if (!s.ok) return { status: 'invalid', reason: s.reason };
     return { status: 'ok', metrics: s.metrics, score: s.metrics[contract.metric.primary]!, input: pub.input };
   } finally {
-    duck.close();
+    if (!shared) duck.close();
   }
 }
 

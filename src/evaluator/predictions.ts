@@ -1,4 +1,4 @@
-import { existsSync, lstatSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type Duck, ident, lit, openDuck, readDoubleColumns, readRows, readStrings } from '../data/duck.js';
@@ -20,8 +20,47 @@ export interface AlignOptions {
   /** Vault file with the holdout's `id` and `label` columns. */
   labelsPath: string;
   manifest: SplitManifest;
-  /** Reuse an open DuckDB (the caller closes it); a private one is opened otherwise. */
-  duck?: Duck;
+  /** Reuse an open DuckDB connection (the caller closes it); a private database is opened otherwise. */
+  con?: DuckDBConnection;
+  /** Prefix of the temporary tables, so several alignments can share a database. */
+  tag?: string;
+}
+
+/**
+ * The column names of a CSV header line (RFC 4180 quoting), or null when the first line cannot be read
+ * cheaply (then DuckDB's sniffer decides).
+ */
+export function csvHeader(path: string): string[] | null {
+  const fd = openSync(path, 'r');
+  try {
+    const buf = Buffer.alloc(65536);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    const text = buf.subarray(0, n).toString('utf8');
+    const end = text.search(/\r?\n/);
+    if (end < 0) return null;
+    const line = text.slice(0, end);
+    const out: string[] = [];
+    let cur = '';
+    let quoted = false;
+    for (let i = 0; i < line.length; i++) {
+      const ch = line[i]!;
+      if (quoted) {
+        if (ch === '"' && line[i + 1] === '"') {
+          cur += '"';
+          i++;
+        } else if (ch === '"') quoted = false;
+        else cur += ch;
+      } else if (ch === '"') quoted = true;
+      else if (ch === ',') {
+        out.push(cur);
+        cur = '';
+      } else cur += ch;
+    }
+    out.push(cur);
+    return quoted || out.some((c) => c === '') ? null : out;
+  } finally {
+    closeSync(fd);
+  }
 }
 
 const fail = (reason: string): Aligned => ({ ok: false, reason });
@@ -49,69 +88,96 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
   if (st.isSymbolicLink()) return fail(`${file} is a symlink; Ratchet never follows links out of the output folder`);
   if (!st.isFile()) return fail(`${file} is not a regular file`);
   if (st.size === 0) return fail(`${file} is empty`);
-  const duck = opts.duck ?? (await openDuck());
-  const con = duck.con;
+  const own: Duck | null = opts.con ? null : await openDuck();
+  const con = opts.con ?? own!.con;
+  const t = opts.tag ?? 'x';
+  const P = `p_${t}`;
+  const L = `l_${t}`;
+  const C = `c_${t}`;
   try {
-    await con.run('DROP TABLE IF EXISTS p; DROP TABLE IF EXISTS l');
+    await con.run(`DROP TABLE IF EXISTS ${P}; DROP TABLE IF EXISTS ${L}`);
+    // Every column as text: the header is read here (cheap), so DuckDB does not sniff the file.
+    const header = csvHeader(predictionsPath);
+    const reader = header
+      ? `read_csv(${lit(predictionsPath)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = {${header.map((h) => `${lit(h)}: 'VARCHAR'`).join(', ')}})`
+      : `read_csv(${lit(predictionsPath)}, header = true, all_varchar = true, auto_detect = true)`;
     try {
-      await con.run(
-        `CREATE TABLE p AS SELECT * FROM read_csv(${lit(predictionsPath)}, header = true, all_varchar = true, auto_detect = true)`,
-      );
+      await con.run(`CREATE TABLE ${P} AS SELECT * FROM ${reader}`);
     } catch (e) {
       return fail(`${file} is not a readable CSV: ${(e as Error).message.split('\n')[0]}`);
     }
-    const cols = (await readRows(con, 'DESCRIBE p')).map((r) => String(r['column_name']));
+    const cols = header ?? (await readRows(con, `DESCRIBE ${P}`)).map((r) => String(r['column_name']));
     const idCol = manifest.idColumn;
     if (!cols.includes(idCol) || !cols.includes(PREDICTION_COLUMN)) {
       return fail(`${file} must have the columns ${idCol},${PREDICTION_COLUMN}; it has ${cols.join(',')}`);
     }
-    const id = `p.${ident(idCol)}`;
-    await con.run(`CREATE TABLE l AS SELECT id, label, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(opts.labelsPath)})`);
-    const expected = Number((await readRows(con, 'SELECT count(*) AS c FROM l'))[0]!['c']);
-    const got = Number((await readRows(con, 'SELECT count(*) AS c FROM p'))[0]!['c']);
-    const nullIds = await firstRows(con, `SELECT ${PREDICTION_COLUMN} FROM p WHERE ${id} IS NULL LIMIT 1`);
-    if (nullIds) return fail(`${file} has rows with an empty ${idCol}`);
-    const dups = await firstRows(con, `SELECT ${id} FROM p GROUP BY 1 HAVING count(*) > 1 LIMIT 3`);
-    if (dups) return fail(`${file} repeats ids (e.g. ${dups}); write each holdout id once`);
-    const missing = await firstRows(con, `SELECT l.id FROM l ANTI JOIN p ON l.id = ${id} LIMIT 3`);
-    const unknown = await firstRows(con, `SELECT ${id} FROM p ANTI JOIN l ON l.id = ${id} LIMIT 3`);
-    if (missing || unknown) {
+    const id = `${P}.${ident(idCol)}`;
+    const pred = `${P}.${ident(PREDICTION_COLUMN)}`;
+    const num = `TRY_CAST(${pred} AS DOUBLE)`;
+    await con.run(`CREATE TABLE ${L} AS SELECT id, label, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(opts.labelsPath)})`);
+    // One scan screens the file; the example queries below run only when something is wrong.
+    const st = (
+      await readRows(
+        con,
+        `SELECT (SELECT count(*) FROM ${L}) AS expected, count(*) AS got,
+           count(*) FILTER (WHERE ${id} IS NULL) AS null_ids,
+           count(${id}) - count(DISTINCT ${id}) AS dups,
+           count(*) FILTER (WHERE ${pred} IS NULL OR trim(${pred}) = '') AS empty,
+           count(*) FILTER (WHERE trim(${pred}) <> '' AND ${num} IS NULL) AS nonnum,
+           count(*) FILTER (WHERE NOT isfinite(${num})) AS nonfinite,
+           count(*) FILTER (WHERE ${num} < 0 OR ${num} > 1) AS outside
+         FROM ${P}`,
+      )
+    )[0]!;
+    const c = (k: string) => Number(st[k]);
+    const expected = c('expected');
+    const got = c('got');
+    if (c('null_ids') > 0) return fail(`${file} has ${c('null_ids')} rows with an empty ${idCol}`);
+    if (c('dups') > 0) {
+      const dups = await firstRows(con, `SELECT ${id} FROM ${P} GROUP BY 1 HAVING count(*) > 1 LIMIT 3`);
+      return fail(`${file} repeats ids (e.g. ${dups}); write each holdout id once`);
+    }
+    const idMismatch = async (): Promise<Aligned> => {
+      const missing = await firstRows(con, `SELECT ${L}.id FROM ${L} ANTI JOIN ${P} ON ${L}.id = ${id} LIMIT 3`);
+      const unknown = await firstRows(con, `SELECT ${id} FROM ${P} ANTI JOIN ${L} ON ${L}.id = ${id} LIMIT 3`);
       return fail(
         `${file} has ${got} rows for ${expected} holdout ids` +
           (missing ? `; missing ids e.g. ${missing}` : '') +
           (unknown ? `; ids not in the holdout e.g. ${unknown}` : ''),
       );
+    };
+    if (got !== expected) return await idMismatch();
+    const joined = `FROM ${L} JOIN ${P} ON ${L}.id = ${id} ORDER BY ${L}.__i`;
+    if (c('empty') > 0) {
+      const empty = await firstRows(con, `SELECT ${id} FROM ${P} WHERE ${pred} IS NULL OR trim(${pred}) = '' LIMIT 3`);
+      return fail(`${file}: ${PREDICTION_COLUMN} is empty (NaN written as a blank?) for ids ${empty}`);
     }
-    const joined = `FROM l JOIN p ON l.id = ${id} ORDER BY l.__i`;
-    const pred = `p.${ident(PREDICTION_COLUMN)}`;
-    const empty = await firstRows(con, `SELECT ${id} FROM p WHERE ${pred} IS NULL OR trim(${pred}) = '' LIMIT 3`);
-    if (empty) return fail(`${file}: ${PREDICTION_COLUMN} is empty (NaN written as a blank?) for ids ${empty}`);
     if (manifest.task === 'binary' || manifest.task === 'regression') {
-      const badNum = await firstRows(con, `SELECT ${pred} FROM p WHERE TRY_CAST(${pred} AS DOUBLE) IS NULL LIMIT 3`);
-      if (badNum) return fail(`${file}: ${PREDICTION_COLUMN} has values that are not numbers (e.g. ${badNum})`);
-      const nonFinite = await firstRows(con, `SELECT ${id} FROM p WHERE NOT isfinite(${pred}::DOUBLE) LIMIT 3`);
-      if (nonFinite) return fail(`${file}: ${PREDICTION_COLUMN} is NaN or infinite for ids ${nonFinite}`);
-      if (manifest.task === 'binary') {
-        const out = await firstRows(con, `SELECT ${id} FROM p WHERE ${pred}::DOUBLE < 0 OR ${pred}::DOUBLE > 1 LIMIT 3`);
-        if (out) {
-          return fail(`${file}: binary predictions must be probabilities of class ${manifest.positiveClass} in [0, 1]; ids ${out} are outside`);
-        }
-        const [y, p] = await readDoubleColumns(
-          con,
-          `SELECT (l.label = ${lit(manifest.positiveClass!)})::DOUBLE, ${pred}::DOUBLE ${joined}`,
-          2,
-        );
-        return { ok: true, rows: expected, input: { task: 'binary', y: Uint8Array.from(y!), p: p! } };
+      if (c('nonnum') > 0) {
+        const badNum = await firstRows(con, `SELECT ${pred} FROM ${P} WHERE ${num} IS NULL LIMIT 3`);
+        return fail(`${file}: ${PREDICTION_COLUMN} has values that are not numbers (e.g. ${badNum})`);
       }
-      const [y, p] = await readDoubleColumns(con, `SELECT l.label::DOUBLE, ${pred}::DOUBLE ${joined}`, 2);
-      return { ok: true, rows: expected, input: { task: 'regression', y: y!, p: p! } };
+      if (c('nonfinite') > 0) {
+        const nonFinite = await firstRows(con, `SELECT ${id} FROM ${P} WHERE NOT isfinite(${num}) LIMIT 3`);
+        return fail(`${file}: ${PREDICTION_COLUMN} is NaN or infinite for ids ${nonFinite}`);
+      }
+      if (manifest.task === 'binary' && c('outside') > 0) {
+        const out = await firstRows(con, `SELECT ${id} FROM ${P} WHERE ${num} < 0 OR ${num} > 1 LIMIT 3`);
+        return fail(`${file}: binary predictions must be probabilities of class ${manifest.positiveClass} in [0, 1]; ids ${out} are outside`);
+      }
+      const yExpr = manifest.task === 'binary' ? `(${L}.label = ${lit(manifest.positiveClass!)})::DOUBLE` : `${L}.label::DOUBLE`;
+      const [y, p] = await readDoubleColumns(con, `SELECT ${yExpr}, ${num} ${joined}`, 2);
+      if (y!.length !== expected) return await idMismatch();
+      const input: MetricInput =
+        manifest.task === 'binary' ? { task: 'binary', y: Uint8Array.from(y!), p: p! } : { task: 'regression', y: y!, p: p! };
+      return { ok: true, rows: expected, input };
     }
     // multiclass
     const classes = manifest.classes!;
     const k = classes.length;
     const classTable = classes.map((c, i) => `(${lit(c)}, ${i})`).join(', ');
-    await con.run(`DROP TABLE IF EXISTS cls; CREATE TABLE cls(label VARCHAR, k INTEGER); INSERT INTO cls VALUES ${classTable}`);
-    const unknownClass = await firstRows(con, `SELECT DISTINCT ${pred} FROM p ANTI JOIN cls ON cls.label = ${pred} LIMIT 3`);
+    await con.run(`DROP TABLE IF EXISTS ${C}; CREATE TABLE ${C}(label VARCHAR, k INTEGER); INSERT INTO ${C} VALUES ${classTable}`);
+    const unknownClass = await firstRows(con, `SELECT DISTINCT ${pred} FROM ${P} ANTI JOIN ${C} ON ${C}.label = ${pred} LIMIT 3`);
     if (unknownClass) {
       return fail(`${file}: ${PREDICTION_COLUMN} has labels that are not classes of the target (e.g. ${unknownClass}); classes: ${classes.join(', ')}`);
     }
@@ -123,21 +189,22 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     }
     const hasProba = present.length === k;
     const select = [
-      `(SELECT k FROM cls WHERE cls.label = l.label)::DOUBLE`,
-      `(SELECT k FROM cls WHERE cls.label = ${pred})::DOUBLE`,
+      `(SELECT k FROM ${C} WHERE ${C}.label = ${L}.label)::DOUBLE`,
+      `(SELECT k FROM ${C} WHERE ${C}.label = ${pred})::DOUBLE`,
     ];
     if (hasProba) {
       for (const c of probaCols) {
-        const q = `p.${ident(c)}`;
-        const bad = await firstRows(con, `SELECT ${q} FROM p WHERE TRY_CAST(${q} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST(${q} AS DOUBLE)) OR ${q}::DOUBLE < 0 OR ${q}::DOUBLE > 1 LIMIT 3`);
+        const q = `${P}.${ident(c)}`;
+        const bad = await firstRows(con, `SELECT ${q} FROM ${P} WHERE TRY_CAST(${q} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST(${q} AS DOUBLE)) OR ${q}::DOUBLE < 0 OR ${q}::DOUBLE > 1 LIMIT 3`);
         if (bad) return fail(`${file}: ${c} must be a probability in [0, 1] (bad values e.g. ${bad})`);
         select.push(`${q}::DOUBLE`);
       }
-      const sum = probaCols.map((c) => `p.${ident(c)}::DOUBLE`).join(' + ');
-      const off = await firstRows(con, `SELECT ${id} FROM p WHERE abs((${sum}) - 1) > 1e-3 LIMIT 3`);
+      const sum = probaCols.map((c) => `${P}.${ident(c)}::DOUBLE`).join(' + ');
+      const off = await firstRows(con, `SELECT ${id} FROM ${P} WHERE abs((${sum}) - 1) > 1e-3 LIMIT 3`);
       if (off) return fail(`${file}: class probabilities must sum to 1 in each row; ids ${off} do not`);
     }
     const colsOut = await readDoubleColumns(con, `SELECT ${select.join(', ')} ${joined}`, select.length);
+    if (colsOut[0]!.length !== expected) return await idMismatch();
     const n = expected;
     const proba = hasProba ? new Float64Array(n * k) : undefined;
     if (proba) {
@@ -152,6 +219,7 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
       input: { task: 'multiclass', k, y: Int32Array.from(colsOut[0]!), pred: Int32Array.from(colsOut[1]!), proba },
     };
   } finally {
-    if (!opts.duck) duck.close();
+    await con.run(`DROP TABLE IF EXISTS ${P}; DROP TABLE IF EXISTS ${L}; DROP TABLE IF EXISTS ${C}`).catch(() => undefined);
+    own?.close();
   }
 }

@@ -2,6 +2,7 @@ import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, st
 import { join, relative } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
+import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { evaluateOutput, PRIVATE_PREDICTIONS, PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
 import { alignPredictions } from '../evaluator/predictions.js';
@@ -167,6 +168,7 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
   const t0 = Date.now();
   const emit = (p: RunProgress) => opts.onProgress?.(p);
   let proposer: Proposer | null = null;
+  let duck: Duck | null = null;
   const summary: RunSummary = {
     runId,
     branch,
@@ -243,6 +245,7 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
       noiseZ: contract.keep.noise_z,
       seed: contract.split.seed,
     };
+    duck = await openDuck();
     let consecutiveFailures = 0;
     for (let i = history.length - 1; i >= 0 && FAILURES.has(history[i]!.decision); i--) consecutiveFailures++;
     const splitStats = lockStats(projectDir, lock);
@@ -294,6 +297,7 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
         unsafe,
         signal: controller.signal,
         rule,
+        duck,
         onStart: (id, hypothesis) => emit({ type: 'experiment-start', id, seq, hypothesis, elapsedMs: Date.now() - t0 }),
       });
       if (rec === 'aborted') continue;
@@ -333,6 +337,7 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
     opts.signal?.removeEventListener('abort', onExternal);
     unwatch();
     await proposer?.close().catch(() => undefined);
+    duck?.close();
     // Leave the branch clean at its last kept commit, and the worktree folder gone.
     if (existsSync(worktree)) {
       await git(worktree, ['reset', '-q', '--hard', 'HEAD']).catch(() => undefined);
@@ -403,6 +408,8 @@ interface ExperimentInput {
   unsafe: boolean;
   signal: AbortSignal;
   rule: KeepRule;
+  /** The run's DuckDB, shared by every EVALUATE. */
+  duck: Duck;
   onStart: (id: number, hypothesis: string) => void;
 }
 
@@ -431,6 +438,14 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
   const startedAt = new Date();
   const parentSha = await revParse(worktree);
   const trips: Trip[] = [];
+  // Wall time of each step, ms (kept in the experiment's meta: where the time went).
+  const timings: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (step: string) => {
+    const now = performance.now();
+    timings[step] = Math.round((now - mark) * 10) / 10;
+    mark = now;
+  };
 
   // PROPOSE + APPLY (the proposer edits the worktree)
   let proposal: Proposal;
@@ -461,6 +476,7 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
       trips.push({ guardrail: 'hypothesis-required', message: 'the proposal has no hypothesis' });
     }
   }
+  lap('propose');
   x.onStart(id, proposal.hypothesis);
   journal.addEvent({
     ts: startedAt.toISOString(),
@@ -474,6 +490,7 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
   });
 
   // CHECK
+  mark = performance.now();
   const check = await checkChange(worktree, contract.surface, x.lock);
   writeFileSync(join(dir, 'patch.diff'), check.patch);
   if (!baseline) trips.push(...check.trips);
@@ -483,6 +500,7 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
   } catch (e) {
     trips.push({ guardrail: 'contract-integrity', message: (e as RatchetError).message });
   }
+  lap('check');
 
   let decision: Decision | null = null;
   let reason = '';
@@ -508,6 +526,7 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
       unsafeNoSandbox: x.unsafe,
       signal: x.signal,
     });
+    lap('execute');
     writeFileSync(join(dir, 'sandbox.json'), `${JSON.stringify(sandbox, null, 2)}\n`);
     if (sandbox.status === 'aborted' || x.signal.aborted) {
       await resetHard(worktree, parentSha);
@@ -526,6 +545,7 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
     protectOutput(outputDir);
     // The tree that ran must be the tree CHECK approved.
     const after = await currentTree(worktree);
+    lap('verify_tree');
     if (after !== check.tree) {
       decision = 'rejected';
       trips.push({ guardrail: 'snapshot-integrity', message: `the worktree changed during EXECUTE (tree ${check.tree.slice(0, 12)} → ${after.slice(0, 12)})` });
@@ -538,7 +558,8 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
         reason = sd.reason + (errTail && sd.decision === 'crashed' ? ` — ${errTail.split('\n').pop()}` : '');
       } else {
         // EVALUATE
-        const ev = await evaluateOutput(contract, x.manifest, outputDir);
+        const ev = await evaluateOutput(contract, x.manifest, outputDir, x.duck);
+        lap('evaluate');
         if (ev.status === 'invalid') {
           decision = 'invalid';
           reason = ev.reason;
@@ -554,6 +575,7 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
             verdict = decideKeep(x.rule, { score: x.best!.score, input: x.best!.input }, { score: ev.score, input: ev.input });
             decision = verdict.keep ? 'kept' : 'reverted';
             reason = verdict.reason;
+            lap('decide');
           }
         }
       }
@@ -561,6 +583,7 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
   }
 
   // RECORD
+  mark = performance.now();
   let commitSha: string | null = null;
   if (decision === 'kept') {
     const trailers: Record<string, string> = {
@@ -588,7 +611,7 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
     proposer: baseline ? 'baseline' : x.proposer.name,
     hypothesis: proposal.hypothesis,
     params: proposal.params ?? null,
-    meta: { ...(proposal.meta ?? {}), predictions, tree: check.tree },
+    meta: { ...(proposal.meta ?? {}), predictions, tree: check.tree, timings },
     decision: decision!,
     reason,
     score,
@@ -630,6 +653,7 @@ async function runExperiment(x: ExperimentInput): Promise<{ record: ExperimentRe
     message: `${decision}: ${reason}`,
     data: { id, seq: x.seq, score },
   });
+  lap('record');
   journal.recordExperiment(record, events);
   appendResult(projectDir, record);
   await x.proposer.observe({

@@ -1,0 +1,349 @@
+/**
+ * Ratchet's built-in `search` proposer: Optuna TPE over the contract's search space.
+ *
+ * Each PROPOSE asks TPE for a trial, writes the trial's params into the params file of the worktree
+ * (keys of the baseline params that the space does not search are carried over), and answers with a
+ * sentence comparing the trial to the best params so far. Each OBSERVE tells TPE the public score
+ * (no score ⇒ the trial failed). The study lives in a SQLite file under `statePath`, so a resumed run
+ * continues the same study.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { Document, parse } from 'yaml';
+import type { Direction, Outcome, Proposal, ProposeContext, Proposer } from '../types.js';
+import { describeTrial } from './hypothesis.js';
+import { type AskedTrial, OptunaSession } from './optuna.js';
+import { type ChoiceValue, choiceKey, loadSearchSpace, type ParamSpace, type SearchSpace } from './space.js';
+
+/** How to build the search proposer. */
+export interface SearchProposerOptions {
+  /** Python interpreter with optuna installed. */
+  python: string;
+  /** Project root (holds ratchet.yaml). */
+  projectDir: string;
+  /** Folder for the study database (created if needed). */
+  statePath: string;
+  /** Optuna study name; one study per run or direction. */
+  studyName: string;
+  /** The search space YAML, absolute or relative to projectDir. */
+  spacePath: string;
+  /** The params file the trials are written to, relative to the worktree. */
+  paramsFile: string;
+  /** Direction of the primary metric. */
+  direction: Direction;
+  /** Seed of the TPE sampler. */
+  seed: number;
+  /**
+   * Params of the baseline. Enqueued as the study's first trial so TPE learns from the baseline's score,
+   * and the base the trials' params are merged onto. Defaults to the params file found in the worktree
+   * at the first proposal.
+   */
+  baselineParams?: Record<string, unknown>;
+  /** Path of optuna_helper.py (defaults to Ratchet's own). */
+  helperPath?: string;
+  /** Longest wait for one helper reply, in milliseconds. */
+  requestTimeoutMs?: number;
+}
+
+/** SQLite file holding a study's trials under the proposer's state folder. */
+export function studyStoragePath(statePath: string, studyName: string): string {
+  return join(statePath, `${studyName.replace(/[^A-Za-z0-9_.-]/g, '_')}.optuna.db`);
+}
+
+function asRecord(v: unknown): Record<string, unknown> | undefined {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+    ? (v as Record<string, unknown>)
+    : undefined;
+}
+
+/**
+ * Merge a trial's params onto the base params: searched keys take the trial's values, sections of
+ * conditional choices that were not chosen are removed, every other key of the base is kept. The
+ * chosen section is placed right after the parameter that chose it.
+ */
+export function mergeTrialParams(
+  base: Record<string, unknown> | undefined,
+  trial: Record<string, unknown>,
+  space: ParamSpace,
+): Record<string, unknown> {
+  const out: Record<string, unknown> = structuredClone(base ?? {});
+  const sectionOf = new Map<string, string>(); // parameter -> chosen section key
+  for (const [name, spec] of Object.entries(space)) {
+    if (!(name in trial)) continue;
+    out[name] = trial[name];
+    if (spec.type !== 'categorical' || !spec.conditional) continue;
+    const chosen = choiceKey(trial[name] as ChoiceValue);
+    for (const key of Object.keys(spec.conditional)) {
+      if (key !== chosen) delete out[key];
+    }
+    const sub = spec.conditional[chosen];
+    if (sub) {
+      out[chosen] = mergeTrialParams(asRecord(out[chosen]), asRecord(trial[chosen]) ?? {}, sub);
+      sectionOf.set(name, chosen);
+    }
+  }
+  const sections = new Set(sectionOf.values());
+  const ordered: Record<string, unknown> = {};
+  for (const key of Object.keys(out)) {
+    if (sections.has(key)) continue;
+    ordered[key] = out[key];
+    const section = sectionOf.get(key);
+    if (section !== undefined) ordered[section] = out[section];
+  }
+  return ordered;
+}
+
+/** Whether two params objects agree on every parameter of the space (along the chosen branches). */
+export function sameOnSpace(
+  a: Record<string, unknown> | undefined,
+  b: Record<string, unknown> | undefined,
+  space: ParamSpace,
+): boolean {
+  for (const [name, spec] of Object.entries(space)) {
+    const va = a?.[name];
+    const vb = b?.[name];
+    if (va !== vb) return false;
+    if (spec.type === 'categorical' && va !== undefined) {
+      const key = choiceKey(va as ChoiceValue);
+      const sub = spec.conditional?.[key];
+      if (sub && !sameOnSpace(asRecord(a?.[key]), asRecord(b?.[key]), sub)) return false;
+    }
+  }
+  return true;
+}
+
+function floatPaths(space: ParamSpace, params: Record<string, unknown>, prefix: string[] = []): string[][] {
+  const paths: string[][] = [];
+  for (const [name, spec] of Object.entries(space)) {
+    if (spec.type === 'float') paths.push([...prefix, name]);
+    if (spec.type === 'categorical' && name in params) {
+      const key = choiceKey(params[name] as ChoiceValue);
+      const sub = spec.conditional?.[key];
+      const section = asRecord(params[key]);
+      if (sub && section) paths.push(...floatPaths(sub, section, [...prefix, key]));
+    }
+  }
+  return paths;
+}
+
+/**
+ * Render params as YAML that both YAML 1.2 and PyYAML (YAML 1.1) read back identically: strings such as
+ * `yes`/`on` are quoted, float parameters of the space keep a decimal point (`1.0`, not `1`, which
+ * scikit-learn would read as a count), and exponent numbers carry an explicit `!!float` tag.
+ */
+export function formatParamsYaml(params: Record<string, unknown>, space: ParamSpace, header: string): string {
+  const doc = new Document(params, { version: '1.1' });
+  for (const path of floatPaths(space, params)) {
+    const node = doc.getIn(path, true);
+    if (node && typeof node === 'object' && 'value' in node && typeof node.value === 'number') {
+      (node as { minFractionDigits?: number }).minFractionDigits = 1;
+    }
+  }
+  const visit = (node: unknown): void => {
+    if (node === null || typeof node !== 'object') return;
+    const n = node as {
+      value?: unknown;
+      items?: unknown[];
+      tag?: string;
+      key?: unknown;
+      minFractionDigits?: number;
+    };
+    if (typeof n.value === 'number' && /e/i.test(JSON.stringify(n.value))) {
+      n.tag = 'tag:yaml.org,2002:float';
+      n.minFractionDigits = undefined;
+    }
+    if ('key' in n && 'value' in n) {
+      visit(n.value);
+      return;
+    }
+    for (const item of n.items ?? []) visit(item);
+  };
+  visit(doc.contents);
+  const lines = header
+    .split('\n')
+    .map((l) => `# ${l}`.trimEnd())
+    .join('\n');
+  return `${lines}\n${doc.toString({ lineWidth: 0 })}`;
+}
+
+function abortError(): Error {
+  const err = new Error("the run is stopping; the search proposer's request was abandoned");
+  err.name = 'AbortError';
+  return err;
+}
+
+function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(abortError());
+  return new Promise<T>((resolvePromise, rejectPromise) => {
+    const onAbort = (): void => rejectPromise(abortError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolvePromise(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        rejectPromise(e);
+      },
+    );
+  });
+}
+
+/** The `search` proposer. Create it with {@link createSearchProposer}. */
+export class SearchProposer implements Proposer {
+  /** Recorded on every experiment. */
+  readonly name = 'search';
+  /** The validated search space. */
+  readonly space: SearchSpace;
+  private readonly opts: SearchProposerOptions;
+  private base: Record<string, unknown> | undefined;
+  private sessionPromise: Promise<OptunaSession> | null = null;
+  private session: OptunaSession | null = null;
+  private pending: number | null = null;
+  private baselineHandled = false;
+  private closed = false;
+
+  constructor(opts: SearchProposerOptions) {
+    const rel = normalize(opts.paramsFile);
+    if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`)) {
+      throw new Error(
+        `search proposer: paramsFile must be a path inside the worktree, not ${opts.paramsFile}`,
+      );
+    }
+    this.opts = { ...opts, paramsFile: rel };
+    this.space = loadSearchSpace(resolve(opts.projectDir, opts.spacePath));
+    this.base = opts.baselineParams ? structuredClone(opts.baselineParams) : undefined;
+  }
+
+  /** The SQLite file of the study. */
+  get storagePath(): string {
+    return studyStoragePath(this.opts.statePath, this.opts.studyName);
+  }
+
+  /** The Optuna session, started on first use. */
+  async study(): Promise<OptunaSession> {
+    if (this.closed) throw new Error('search proposer is closed');
+    if (this.sessionPromise === null) {
+      mkdirSync(this.opts.statePath, { recursive: true });
+      this.sessionPromise = OptunaSession.start({
+        python: this.opts.python,
+        storagePath: this.storagePath,
+        studyName: this.opts.studyName,
+        direction: this.opts.direction,
+        seed: this.opts.seed,
+        space: this.space,
+        helperPath: this.opts.helperPath,
+        requestTimeoutMs: this.opts.requestTimeoutMs,
+      });
+      this.sessionPromise.then(
+        (s) => {
+          this.session = s;
+        },
+        () => {
+          this.sessionPromise = null; // let a later call retry
+        },
+      );
+    }
+    return this.sessionPromise;
+  }
+
+  /** Ask TPE for a trial, write it into the worktree's params file, and say what it changes. */
+  async propose(ctx: ProposeContext): Promise<Proposal> {
+    const session = await raceAbort(this.study(), ctx.signal);
+    const paramsPath = join(ctx.worktree, this.opts.paramsFile);
+    if (this.base === undefined) this.base = this.readParams(paramsPath);
+
+    let asked: AskedTrial;
+    if (!this.baselineHandled) {
+      this.baselineHandled = true;
+      asked = await raceAbort(this.startWithBaseline(session, ctx), ctx.signal);
+    } else {
+      asked = await raceAbort(session.ask(), ctx.signal);
+    }
+    this.pending = asked.trial;
+
+    const params = mergeTrialParams(this.base, asked.params, this.space.space);
+    mkdirSync(dirname(paramsPath), { recursive: true });
+    writeFileSync(
+      paramsPath,
+      formatParamsYaml(
+        params,
+        this.space.space,
+        `written by Ratchet's search proposer, trial ${asked.trial} (study ${this.opts.studyName})`,
+      ),
+    );
+    const reference = ctx.bestParams ?? (this.base && Object.keys(this.base).length > 0 ? this.base : null);
+    const hypothesis = describeTrial({
+      trial: asked.trial,
+      params: asked.params,
+      reference,
+      space: this.space.space,
+      baseline: asked.enqueued && sameOnSpace(asked.params, this.base, this.space.space),
+      enqueued: asked.enqueued,
+      startup: asked.startup,
+      finished: asked.finished,
+    });
+    return { hypothesis, params, meta: { trial: asked.trial, study: this.opts.studyName } };
+  }
+
+  /** Tell TPE the public score of the trial (no score ⇒ the trial failed). */
+  async observe(outcome: Outcome): Promise<void> {
+    const meta = outcome.meta;
+    const fromMeta =
+      meta && meta.study === this.opts.studyName && typeof meta.trial === 'number' ? meta.trial : null;
+    const trial = fromMeta ?? this.pending;
+    if (trial === null || this.session === null) return;
+    if (trial === this.pending) this.pending = null;
+    await this.session.tell(trial, outcome.score);
+  }
+
+  /** Stop the helper. Safe to call twice. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const pending = this.sessionPromise;
+    this.sessionPromise = null;
+    if (pending === null) return;
+    try {
+      await (await pending).close();
+    } catch {
+      // it never started; nothing to stop
+    }
+  }
+
+  private readParams(path: string): Record<string, unknown> {
+    if (!existsSync(path)) return {};
+    const doc = parse(readFileSync(path, 'utf8'), { version: '1.1' }) as unknown;
+    return asRecord(doc) ?? {};
+  }
+
+  /**
+   * First proposal of a fresh study: enqueue the baseline's params so TPE learns from them. When the
+   * run already measured the baseline (its first experiment, with the same params), tell TPE that score
+   * at once instead of running the baseline again.
+   */
+  private async startWithBaseline(session: OptunaSession, ctx: ProposeContext): Promise<AskedTrial> {
+    const base = this.base ?? {};
+    if (session.opened.n_trials > 0 || Object.keys(base).length === 0) return session.ask();
+    const { enqueued } = await session.enqueue(base);
+    if (Object.keys(enqueued).length === 0) return session.ask();
+    const first = ctx.history[0];
+    const asked = await session.ask();
+    const measured =
+      first !== undefined &&
+      first.score !== null &&
+      (first.params === null || sameOnSpace(first.params, base, this.space.space));
+    if (!measured || !asked.enqueued || !sameOnSpace(asked.params, base, this.space.space)) return asked;
+    await session.tell(asked.trial, first.score);
+    return session.ask();
+  }
+}
+
+/**
+ * Build the `search` proposer (Optuna TPE over the contract's search space). The search space is read
+ * and validated now; the Optuna helper starts at the first proposal.
+ * @throws SearchSpaceError when the search space file is missing or invalid
+ */
+export function createSearchProposer(opts: SearchProposerOptions): SearchProposer {
+  return new SearchProposer(opts);
+}

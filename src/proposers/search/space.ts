@@ -1,0 +1,459 @@
+/**
+ * The search space of Ratchet's built-in `search` proposer: schema, loader and JSON Schema export.
+ *
+ * A search space is a YAML file (the contract's `search.space`, frozen) like:
+ *
+ * ```yaml
+ * params_file: params.yaml
+ * space:
+ *   model:
+ *     type: categorical
+ *     choices: [logistic_regression, lightgbm]
+ *     conditional:                # parameters that exist only when model == <choice>
+ *       lightgbm:
+ *         n_estimators: { type: int, low: 50, high: 600, log: true }
+ *   scale_numeric: { type: categorical, choices: [true, false] }
+ * ```
+ *
+ * A trial's params are nested like the space: the conditional parameters of a choice live in a
+ * mapping named after the choice (`model: lightgbm`, `lightgbm: {n_estimators: 312}`), and Optuna
+ * names them by their dotted path (`lightgbm.n_estimators`).
+ */
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { z } from 'zod';
+
+/** A value a categorical parameter may take. */
+export type ChoiceValue = string | number | boolean | null;
+
+/** A real-valued parameter: uniform in [low, high], log-uniform with `log`, or on a grid with `step`. */
+export interface FloatParam {
+  type: 'float';
+  low: number;
+  high: number;
+  log?: boolean;
+  step?: number;
+}
+
+/** An integer parameter in [low, high], optionally log-uniform or on a grid with `step`. */
+export interface IntParam {
+  type: 'int';
+  low: number;
+  high: number;
+  log?: boolean;
+  step?: number;
+}
+
+/** A choice among values; `conditional` holds the parameters that exist only for some choices. */
+export interface CategoricalParam {
+  type: 'categorical';
+  choices: ChoiceValue[];
+  /** Keyed by the choice (as text: `lightgbm`, `true`, `3`); nested under that key in the params file. */
+  conditional?: Record<string, ParamSpace>;
+}
+
+/** One parameter of the space. */
+export type ParamSpec = FloatParam | IntParam | CategoricalParam;
+
+/** Parameters by name (a level of the space). */
+export type ParamSpace = Record<string, ParamSpec>;
+
+/** A parsed, validated search space file. */
+export interface SearchSpace {
+  /** The params file the trials are written to, relative to the worktree (informative; the contract's `search.params_file` decides). */
+  params_file?: string;
+  /** The parameters, in file order. */
+  space: ParamSpace;
+}
+
+/** One problem found in a search space file. */
+export interface SpaceIssue {
+  /** YAML path of the offending field, e.g. `space.model.conditional.lightgbm.num_leaves.low`. */
+  path: string;
+  /** What is wrong. */
+  message: string;
+  /** How to fix it. */
+  fix: string;
+}
+
+/** A search space file that cannot be used; `message` names the file, each field's path and the fix. */
+export class SearchSpaceError extends Error {
+  /** The file that was read. */
+  readonly file: string;
+  /** Every problem found, in file order. */
+  readonly issues: SpaceIssue[];
+
+  constructor(file: string, issues: SpaceIssue[]) {
+    const lines = issues.map((i) => `  - ${i.path || '(top level)'}: ${i.message}; fix: ${i.fix}`);
+    super(`invalid search space ${file}:\n${lines.join('\n')}`);
+    this.name = 'SearchSpaceError';
+    this.file = file;
+    this.issues = issues;
+  }
+}
+
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+
+/** The text under which a choice keys its `conditional` section and its params mapping. */
+export function choiceKey(value: ChoiceValue): string {
+  return value === null ? 'null' : String(value);
+}
+
+const FIX = 'fix';
+
+const finite = z.number().refine(Number.isFinite, { message: 'must be a finite number' });
+
+const FloatSchema = z.strictObject({
+  type: z.literal('float'),
+  low: finite.describe('lower bound (inclusive)'),
+  high: finite.describe('upper bound (inclusive)'),
+  log: z.boolean().optional().describe('sample on a log scale (needs low > 0)'),
+  step: finite.optional().describe('grid step (not with log)'),
+});
+
+const IntSchema = z.strictObject({
+  type: z.literal('int'),
+  low: finite.describe('lower bound (inclusive)'),
+  high: finite.describe('upper bound (inclusive)'),
+  log: z.boolean().optional().describe('sample on a log scale (needs low > 0)'),
+  step: finite.optional().describe('grid step (not with log)'),
+});
+
+const ChoiceSchema = z.union([z.string(), finite, z.boolean(), z.null()]);
+
+const CategoricalSchema = z.strictObject({
+  type: z.literal('categorical'),
+  choices: z.array(ChoiceSchema).min(1).describe('the values to choose from'),
+  get conditional() {
+    return z
+      .record(z.string(), ParamSpaceSchema)
+      .optional()
+      .describe(
+        'parameters that exist only for a choice, keyed by the choice; nested under that key in params',
+      );
+  },
+});
+
+const ParamSchema = z.discriminatedUnion('type', [FloatSchema, IntSchema, CategoricalSchema]);
+
+const ParamSpaceSchema: z.ZodType<ParamSpace> = z.record(z.string(), ParamSchema);
+
+/*
+ * Rules across fields (bounds, choices, names). They run over the raw document, beside the zod
+ * schema, so that a file with both kinds of mistakes gets every issue reported in one go.
+ */
+
+type Raw = Record<string, unknown>;
+
+function isRaw(v: unknown): v is Raw {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+function isNum(v: unknown): v is number {
+  return typeof v === 'number' && Number.isFinite(v);
+}
+
+function numericIssues(p: Raw, at: string[], out: RawIssue[]): void {
+  const { low, high, log, step } = p;
+  if (p.type === 'int') {
+    for (const key of ['low', 'high', 'step'] as const) {
+      const v = p[key];
+      if (isNum(v) && !Number.isInteger(v)) {
+        out.push({
+          path: [...at, key],
+          message: `${key} is ${v}, not an integer`,
+          fix: 'use a whole number or type: float',
+        });
+      }
+    }
+  }
+  if (isNum(low) && isNum(high) && !(low < high)) {
+    out.push({
+      path: [...at, 'high'],
+      message: `high (${high}) must be greater than low (${low})`,
+      fix: 'swap or widen the bounds',
+    });
+  }
+  if (log === true && isNum(low) && low <= 0) {
+    out.push({
+      path: [...at, 'low'],
+      message: `log scale needs low > 0, got ${low}`,
+      fix: 'raise low above 0 or drop `log: true`',
+    });
+  }
+  if (log === true && step !== undefined) {
+    out.push({
+      path: [...at, 'step'],
+      message: 'log and step cannot be combined',
+      fix: 'keep either `log: true` or `step`',
+    });
+  }
+  if (isNum(step) && step <= 0) {
+    out.push({
+      path: [...at, 'step'],
+      message: `step must be positive, got ${step}`,
+      fix: 'use a step greater than 0',
+    });
+  }
+}
+
+function levelIssues(level: unknown, at: string[], out: RawIssue[]): void {
+  if (!isRaw(level)) return;
+  const names = Object.keys(level);
+  if (names.length === 0) {
+    out.push({ path: at, message: 'no parameters', fix: 'list at least one parameter' });
+  }
+  const owners = new Map<string, string>();
+  for (const name of names) {
+    const spec = level[name];
+    const here = [...at, name];
+    if (!NAME_RE.test(name)) {
+      out.push({
+        path: here,
+        message: `parameter name '${name}' is not a plain identifier (dots are reserved for nesting)`,
+        fix: 'use letters, digits, _ or -, starting with a letter or _',
+      });
+    }
+    if (!isRaw(spec)) continue;
+    if (spec.type === 'float' || spec.type === 'int') numericIssues(spec, here, out);
+    if (spec.type !== 'categorical') continue;
+    const choices = Array.isArray(spec.choices) ? (spec.choices as ChoiceValue[]) : [];
+    const keys = choices.map((c) => (isRaw(c) || Array.isArray(c) ? '' : choiceKey(c)));
+    keys.forEach((k, i) => {
+      if (k !== '' && keys.indexOf(k) !== i) {
+        out.push({
+          path: [...here, 'choices', String(i)],
+          message: `choice ${JSON.stringify(choices[i])} is listed twice`,
+          fix: 'remove the copy',
+        });
+      }
+    });
+    if (!isRaw(spec.conditional)) continue;
+    for (const [key, sub] of Object.entries(spec.conditional)) {
+      const subAt = [...here, 'conditional', key];
+      if (!keys.includes(key)) {
+        out.push({
+          path: subAt,
+          message: `'${key}' is not one of the choices [${keys.join(', ')}]`,
+          fix: 'name each conditional section after one of the choices, or add the choice',
+        });
+      }
+      // A conditional section becomes a key beside its parameter in the params file: no clashes.
+      if (names.includes(key)) {
+        out.push({
+          path: subAt,
+          message: `section '${key}' would share its key in the params file with the parameter '${key}'`,
+          fix: 'rename the parameter or the choice',
+        });
+      }
+      const other = owners.get(key);
+      if (other !== undefined) {
+        out.push({
+          path: subAt,
+          message: `section '${key}' is also a conditional section of '${other}'`,
+          fix: 'rename one of the choices so each section has its own key',
+        });
+      }
+      owners.set(key, name);
+      levelIssues(sub, subAt, out);
+    }
+  }
+}
+
+interface RawIssue {
+  path: string[];
+  message: string;
+  fix: string;
+}
+
+/** Zod schema of a search space file. */
+export const SearchSpaceSchema = z
+  .strictObject({
+    params_file: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('the params file trials are written to (relative to the worktree)'),
+    space: ParamSpaceSchema,
+  })
+  .describe("Search space of Ratchet's built-in search proposer (Optuna TPE)");
+
+/** JSON Schema (draft 2020-12) of a search space file, for editors and docs. */
+export function searchSpaceJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(SearchSpaceSchema, { unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+function yamlPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+function describeValue(v: unknown): string {
+  if (v === undefined) return 'nothing';
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let node = root;
+  for (const part of path) {
+    if (node === null || typeof node !== 'object') return undefined;
+    node = (node as Record<PropertyKey, unknown>)[part as string];
+  }
+  return node;
+}
+
+const ALLOWED_KEYS: Record<string, string> = {
+  float: 'type, low, high, log, step',
+  int: 'type, low, high, log, step',
+  categorical: 'type, choices, conditional',
+};
+
+function toSpaceIssue(issue: z.core.$ZodIssue, root: unknown): SpaceIssue {
+  const path = yamlPath(issue.path);
+  const last = issue.path[issue.path.length - 1];
+  const value = valueAt(root, issue.path);
+  switch (issue.code) {
+    case 'custom':
+      return { path, message: issue.message, fix: String(issue.params?.[FIX] ?? 'correct the value') };
+    case 'unrecognized_keys': {
+      const here = valueAt(root, issue.path) as { type?: unknown } | undefined;
+      const allowed =
+        issue.path.length === 0
+          ? 'params_file, space'
+          : (ALLOWED_KEYS[String(here?.type)] ?? 'type and the keys of that type');
+      const keys = issue.keys.map((k) => `'${k}'`).join(', ');
+      return {
+        path,
+        message: `unknown key ${keys}`,
+        fix: `remove or rename it; allowed keys here: ${allowed}`,
+      };
+    }
+    case 'invalid_union':
+      if (last === 'type' || (issue as { note?: string }).note?.includes('discriminator')) {
+        const type = last === 'type' ? value : valueAt(value, ['type']);
+        return {
+          path: last === 'type' ? path : yamlPath([...issue.path, 'type']),
+          message: type === undefined ? 'type is missing' : `type is ${describeValue(type)}`,
+          fix: 'set type to float, int or categorical',
+        };
+      }
+      if (last === 'choices' || typeof last === 'number') {
+        return {
+          path,
+          message: `a choice is ${describeValue(value)}`,
+          fix: 'use strings, numbers, booleans or null',
+        };
+      }
+      return { path, message: issue.message, fix: 'set type to float, int or categorical with its keys' };
+    case 'invalid_type': {
+      const expected =
+        issue.expected === 'record' || issue.expected === 'object' ? 'a mapping' : issue.expected;
+      if (value === undefined) {
+        return { path, message: `missing ${expected}`, fix: `add ${String(last ?? 'it')}: <${expected}>` };
+      }
+      return {
+        path,
+        message: `expected ${expected}, got ${describeValue(value)}`,
+        fix: `write ${expected === 'number' ? 'a number' : expected}`,
+      };
+    }
+    case 'too_small':
+      if (last === 'choices') {
+        return { path, message: 'choices is empty', fix: 'list at least one choice' };
+      }
+      return { path, message: issue.message, fix: 'use a longer value' };
+    case 'invalid_value':
+      return {
+        path,
+        message: `${describeValue(value)} is not allowed`,
+        fix: `use one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`,
+      };
+    default:
+      return { path, message: issue.message, fix: 'correct the value' };
+  }
+}
+
+/**
+ * Validate an already-parsed search space document.
+ * @param doc the parsed YAML (or JSON) document
+ * @param file the file name to quote in errors
+ * @throws SearchSpaceError naming the file, the YAML path of every bad field and its fix
+ */
+export function parseSearchSpace(doc: unknown, file = 'search_space.yaml'): SearchSpace {
+  const result = SearchSpaceSchema.safeParse(doc);
+  const semantic: RawIssue[] = [];
+  if (isRaw(doc)) levelIssues(doc.space, ['space'], semantic);
+  if (result.success && semantic.length === 0) return result.data as SearchSpace;
+  const issues = [
+    ...(result.success ? [] : result.error.issues.map((i) => toSpaceIssue(i, doc))),
+    ...semantic.map((i) => ({
+      path: yamlPath(i.path.map((p) => (/^\d+$/.test(p) ? Number(p) : p))),
+      message: i.message,
+      fix: i.fix,
+    })),
+  ];
+  const seen = new Set<string>();
+  throw new SearchSpaceError(
+    file,
+    issues
+      .filter((i) => {
+        const key = `${i.path}|${i.message}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      })
+      .sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0)),
+  );
+}
+
+/**
+ * Read, parse and validate a search space YAML file.
+ * @throws SearchSpaceError when the file is missing, is not valid YAML, or does not match the schema
+ */
+export function loadSearchSpace(path: string): SearchSpace {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new SearchSpaceError(path, [
+      {
+        path: '',
+        message: `cannot read the file (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
+        fix: "create it, or point the contract's search.space at the right file",
+      },
+    ]);
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new SearchSpaceError(
+      path,
+      doc.errors.map((e) => ({
+        path: '',
+        message: `YAML syntax error: ${e.message.split('\n')[0]}`,
+        fix: 'correct the YAML at that line',
+      })),
+    );
+  }
+  return parseSearchSpace(doc.toJS(), path);
+}
+
+/** Every Optuna parameter name the space can produce (dotted paths), in file order. */
+export function parameterNames(space: ParamSpace, prefix = ''): string[] {
+  const names: string[] = [];
+  for (const [name, spec] of Object.entries(space)) {
+    names.push(prefix + name);
+    if (spec.type === 'categorical') {
+      for (const [key, sub] of Object.entries(spec.conditional ?? {})) {
+        names.push(...parameterNames(sub, `${prefix}${key}.`));
+      }
+    }
+  }
+  return names;
+}
