@@ -89,8 +89,9 @@ async function buildProject(rows: number): Promise<string> {
   writeFileSync(join(dir, 'variant.txt'), 'baseline\n');
   // Prediction sets: the model score is a noisy function of y; `better` has less noise.
   const noise = new Xoshiro128(7);
-  const baseline = Float64Array.from(y, (v) => Math.min(1, Math.max(0, 0.5 * v + 0.5 * noise.nextFloat())));
-  const better = Float64Array.from(y, (v, i) => Math.min(1, Math.max(0, 0.6 * v + 0.4 * (baseline[i]! - 0.5 * v) / 0.5)));
+  const u = Float64Array.from(y, () => noise.nextFloat());
+  const baseline = Float64Array.from(y, (v, i) => 0.3 * v + 0.7 * u[i]!);
+  const better = Float64Array.from(y, (v, i) => 0.4 * v + 0.6 * u[i]!);
   const jitter = Float64Array.from(baseline, (p) => Math.min(1, Math.max(0, p + (noise.nextFloat() - 0.5) * 1e-3)));
   const sets: Record<string, Float64Array> = { baseline, same: baseline, better, noise: jitter };
   await initProject(dir); // splits the data; the split files tell which ids are public/private
