@@ -92,21 +92,32 @@ async function buildProject(rows: number): Promise<string> {
   const u = Float64Array.from(y, () => noise.nextFloat());
   const baseline = Float64Array.from(y, (v, i) => 0.3 * v + 0.7 * u[i]!);
   const better = Float64Array.from(y, (v, i) => 0.4 * v + 0.6 * u[i]!);
-  const jitter = Float64Array.from(baseline, (p) => Math.min(1, Math.max(0, p + (noise.nextFloat() - 0.5) * 1e-3)));
+  const jitter = Float64Array.from(baseline, (p) =>
+    Math.min(1, Math.max(0, p + (noise.nextFloat() - 0.5) * 1e-3)),
+  );
   const sets: Record<string, Float64Array> = { baseline, same: baseline, better, noise: jitter };
   await initProject(dir); // splits the data; the split files tell which ids are public/private
   for (const [name, p] of Object.entries(sets)) {
     mkdirSync(join(dir, 'preds', name), { recursive: true });
     for (const h of ['public', 'private']) {
-      const ids = execFileSync('cut', ['-d,', '-f1', join(dir, '.ratchet/data', `${h}.csv`)], { maxBuffer: 1 << 30, encoding: 'utf8' })
+      const ids = execFileSync('cut', ['-d,', '-f1', join(dir, '.ratchet/data', `${h}.csv`)], {
+        maxBuffer: 1 << 30,
+        encoding: 'utf8',
+      })
         .trim()
         .split('\n')
         .slice(1);
-      writeCsv(join(dir, 'preds', name, `${h}.csv`), 'id,prediction', ids.length, (i) => `${ids[i]},${p[Number(ids[i])]!.toFixed(6)}`);
+      writeCsv(
+        join(dir, 'preds', name, `${h}.csv`),
+        'id,prediction',
+        ids.length,
+        (i) => `${ids[i]},${p[Number(ids[i])]!.toFixed(6)}`,
+      );
     }
   }
   // Commit the prediction sets so the worktree has them.
-  const git = (...args: string[]) => execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...args], { cwd: dir });
+  const git = (...args: string[]) =>
+    execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...args], { cwd: dir });
   git('add', 'preds');
   git('commit', '-qm', 'precomputed predictions');
   return dir;
@@ -126,13 +137,21 @@ export async function benchOverhead(sizes = [100_000, 3_000_000]): Promise<void>
   for (const rows of sizes) {
     const t0 = performance.now();
     const dir = await buildProject(rows);
-    console.log(`\n${rows.toLocaleString('en')} rows per holdout (public and private); project built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+    console.log(
+      `\n${rows.toLocaleString('en')} rows per holdout (public and private); project built in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    );
     try {
-      const s = await runLoop({ projectDir: dir, proposer: async () => new VariantProposer(), maxExperiments: 1 + VARIANTS.length });
+      const s = await runLoop({
+        projectDir: dir,
+        proposer: async () => new VariantProposer(),
+        maxExperiments: 1 + VARIANTS.length,
+      });
       const j = Journal.open(dir, { readonly: true });
       const exps = j.listExperiments(s.runId);
       j.close();
-      console.log('| exp | predictions | decision | bootstrap resamples | wall s | command s | overhead s | steps (ms) |');
+      console.log(
+        '| exp | predictions | decision | bootstrap resamples | wall s | command s | overhead s | steps (ms) |',
+      );
       console.log('|---|---|---|---|---|---|---|---|');
       const over: Record<string, number[]> = { bootstrap: [], none: [] };
       for (const e of exps) {
@@ -142,7 +161,13 @@ export async function benchOverhead(sizes = [100_000, 3_000_000]): Promise<void>
         const n = /settled after (\d+) resamples/.exec(e.reason)?.[1] ?? (boot ? '1000' : '—');
         if (e.seq > 1) over[boot ? 'bootstrap' : 'none']!.push(wall - cmd);
         const t = (e.meta?.['timings'] ?? {}) as Record<string, number>;
-        console.log(`| ${e.seq} | ${(e.params?.['variant'] as string) ?? 'baseline'} | ${e.decision} | ${n} | ${wall.toFixed(3)} | ${cmd.toFixed(3)} | ${(wall - cmd).toFixed(3)} | ${Object.entries(t).map(([k, v]) => `${k} ${v}`).join(', ')} |`);
+        console.log(
+          `| ${e.seq} | ${(e.params?.['variant'] as string) ?? 'baseline'} | ${e.decision} | ${n} | ${wall.toFixed(3)} | ${cmd.toFixed(3)} | ${(wall - cmd).toFixed(3)} | ${Object.entries(
+            t,
+          )
+            .map(([k, v]) => `${k} ${v}`)
+            .join(', ')} |`,
+        );
       }
       console.log(
         `median overhead: ${over['none']!.length ? median(over['none']!).toFixed(3) : '—'} s without bootstrap, ` +
@@ -155,6 +180,9 @@ export async function benchOverhead(sizes = [100_000, 3_000_000]): Promise<void>
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => n > 0);
   await benchOverhead(sizes.length ? sizes : undefined);
 }

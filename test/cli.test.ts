@@ -8,7 +8,14 @@ const PY = join(ROOT, '.venv', 'bin', 'python');
 
 /** Write one of scikit-learn's bundled real datasets as a CSV (no network needed). */
 function sklearnCsv(dest: string, loader: 'load_wine' | 'load_diabetes' | 'load_breast_cancer'): void {
-  const r = spawnSync(PY, ['-c', `import sklearn.datasets as d; f = d.${loader}(as_frame=True).frame; f.to_csv("${dest}", index=False)`], { encoding: 'utf8' });
+  const r = spawnSync(
+    PY,
+    [
+      '-c',
+      `import sklearn.datasets as d; f = d.${loader}(as_frame=True).frame; f.to_csv("${dest}", index=False)`,
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(r.stderr);
 }
 
@@ -25,7 +32,8 @@ describe('ratchet init --data scaffolds a working project for a new dataset, no 
       const res = JSON.parse(init.stdout);
       expect(res.manifest.task).toBe(task);
       expect(res.manifest.generatedId).toBe(true);
-      for (const f of ['ratchet.yaml', 'train.py', 'params.yaml', 'search_space.yaml', 'ratchet.lock']) expect(existsSync(join(dir, f))).toBe(true);
+      for (const f of ['ratchet.yaml', 'train.py', 'params.yaml', 'search_space.yaml', 'ratchet.lock'])
+        expect(existsSync(join(dir, f))).toBe(true);
       expect(readFileSync(join(dir, 'ratchet.yaml'), 'utf8')).toMatch(new RegExp(`primary: ${metric}`));
       expect(gitOut(dir, ['log', '--oneline'])).toMatch(/ratchet: init contract/);
       expect(readFileSync(join(dir, '.gitignore'), 'utf8')).toMatch(/^data.csv$/m);
@@ -37,7 +45,10 @@ describe('ratchet init --data scaffolds a working project for a new dataset, no 
       const summary = JSON.parse(run.stdout);
       expect(summary.experiments).toBe(4);
       expect(run.stderr).toMatch(/\[4\/4\]/);
-      const log = JSON.parse(cli(['log', '--json'], dir).stdout) as { decision: string; score: number | null }[];
+      const log = JSON.parse(cli(['log', '--json'], dir).stdout) as {
+        decision: string;
+        score: number | null;
+      }[];
       expect(log).toHaveLength(4);
       expect(log[0]!.decision).toBe('kept');
       expect(log.filter((e) => e.decision === 'crashed' || e.decision === 'invalid')).toEqual([]);
@@ -56,7 +67,8 @@ describe('read commands, submit and bad input through the CLI', () => {
     expect(cli(['run', '--experiments', '3'], dir).code).toBe(0);
     const log = JSON.parse(cli(['log', '--json'], dir).stdout) as Record<string, unknown>[];
     expect(log).toHaveLength(3);
-    for (const e of log) expect(Object.keys(e)).toEqual(expect.arrayContaining(['id', 'decision', 'hypothesis', 'score']));
+    for (const e of log)
+      expect(Object.keys(e)).toEqual(expect.arrayContaining(['id', 'decision', 'hypothesis', 'score']));
     const show = JSON.parse(cli(['show', String(log[1]!['id']), '--json'], dir).stdout);
     expect(show.patch).toMatch(/params.yaml/);
     expect(show.stdout.length).toBeGreaterThan(0);
@@ -74,8 +86,13 @@ describe('read commands, submit and bad input through the CLI', () => {
     expect(typeof status.submission.private).toBe('number');
     expect(status.submission.gap).toBeCloseTo(status.submission.public - status.submission.private, 12);
     // The private score never appears in what a proposer can read (log entries).
-    expect(JSON.stringify(JSON.parse(cli(['log', '--json'], dir).stdout))).not.toContain(String(first.private));
-    expect(cli(['show', '999', '--json'], dir)).toMatchObject({ code: 2, stderr: expect.stringMatching(/no experiment 999/) });
+    expect(JSON.stringify(JSON.parse(cli(['log', '--json'], dir).stdout))).not.toContain(
+      String(first.private),
+    );
+    expect(cli(['show', '999', '--json'], dir)).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/no experiment 999/),
+    });
   });
 
   it('altered private predictions are refused at submit', async () => {
@@ -94,18 +111,37 @@ describe('read commands, submit and bad input through the CLI', () => {
     writeExampleData(join(dir, 'data.csv'), 500);
     const noTarget = cli(['init', '--data', 'data.csv', '--target', 'income', '--task', 'binary'], dir);
     expect(noTarget.code).toBe(2);
-    expect(noTarget.stderr).toMatch(/ratchet.yaml: data.target: column "income" is not in data.csv\n  fix: use one of: row_id, id, docvis/);
-    const badTask = cli(['init', '--data', 'data.csv', '--target', 'outwork', '--task', 'ranking'], tempDir());
-    expect(badTask).toMatchObject({ code: 2, stderr: expect.stringMatching(/--task must be binary, multiclass or regression/) });
+    expect(noTarget.stderr).toMatch(
+      /ratchet.yaml: data.target: column "income" is not in data.csv\n {2}fix: use one of: row_id, id, docvis/,
+    );
+    const badTask = cli(
+      ['init', '--data', 'data.csv', '--target', 'outwork', '--task', 'ranking'],
+      tempDir(),
+    );
+    expect(badTask).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--task must be binary, multiclass or regression/),
+    });
     const noContract = cli(['run'], tempDir());
-    expect(noContract).toMatchObject({ code: 2, stderr: expect.stringMatching(/no ratchet.yaml[\s\S]*fix: run `ratchet init/) });
+    expect(noContract).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/no ratchet.yaml[\s\S]*fix: run `ratchet init/),
+    });
     const proj = await makeProject({ rows: 800 });
-    writeFileSync(join(proj, 'ratchet.yaml'), readFileSync(join(proj, 'ratchet.yaml'), 'utf8').replace('min_delta: 0.001', 'min_delta: 0.0'));
+    writeFileSync(
+      join(proj, 'ratchet.yaml'),
+      readFileSync(join(proj, 'ratchet.yaml'), 'utf8').replace('min_delta: 0.001', 'min_delta: 0.0'),
+    );
     const changed = cli(['run', '--experiments', '2'], proj);
     expect(changed.code).toBe(3);
-    expect(changed.stderr).toMatch(/locked file changed since ratchet init: ratchet.yaml \(changed\)[\s\S]*fix: restore ratchet.yaml/);
+    expect(changed.stderr).toMatch(
+      /locked file changed since ratchet init: ratchet.yaml \(changed\)[\s\S]*fix: restore ratchet.yaml/,
+    );
     const badOpt = cli(['run', '--experiments', 'many'], proj);
-    expect(badOpt).toMatchObject({ code: 2, stderr: expect.stringMatching(/--experiments must be a positive integer/) });
+    expect(badOpt).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--experiments must be a positive integer/),
+    });
   });
 });
 
@@ -119,6 +155,9 @@ describe('ratchet demo', () => {
     const status = JSON.parse(cli(['status', '--json'], dir).stdout);
     expect(status.experiments.total).toBe(4);
     expect(typeof status.submission.private).toBe('number');
-    expect(cli(['demo', dir], ROOT)).toMatchObject({ code: 2, stderr: expect.stringMatching(/is not empty/) });
+    expect(cli(['demo', dir], ROOT)).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/is not empty/),
+    });
   });
 });

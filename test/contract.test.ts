@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { globMatch, loadContract, validateContract } from '../src/contract/load.js';
 import { checkLock, readLock, verifyLock } from '../src/contract/lock.js';
 import { contractJsonSchema } from '../src/contract/schema.js';
@@ -88,8 +88,12 @@ describe('contract validation', () => {
 
   it('exports a JSON Schema that names every section', () => {
     const s = contractJsonSchema() as { properties: Record<string, unknown>; required: string[] };
-    expect(Object.keys(s.properties)).toEqual(expect.arrayContaining(['task', 'data', 'split', 'metric', 'keep', 'surface', 'run', 'budgets']));
-    expect(s.required).toEqual(expect.arrayContaining(['version', 'name', 'task', 'data', 'metric', 'surface', 'run']));
+    expect(Object.keys(s.properties)).toEqual(
+      expect.arrayContaining(['task', 'data', 'split', 'metric', 'keep', 'surface', 'run', 'budgets']),
+    );
+    expect(s.required).toEqual(
+      expect.arrayContaining(['version', 'name', 'task', 'data', 'metric', 'surface', 'run']),
+    );
   });
 });
 
@@ -118,12 +122,20 @@ describe('lock', () => {
   it('locks the contract, the frozen files and the splits, and names a changed file', async () => {
     const dir = await makeProject({ rows: 1500 });
     const lock = readLock(dir);
-    expect(Object.keys(lock.contract)).toEqual(expect.arrayContaining(['ratchet.yaml', 'search_space.yaml', 'program.md']));
+    expect(Object.keys(lock.contract)).toEqual(
+      expect.arrayContaining(['ratchet.yaml', 'search_space.yaml', 'program.md']),
+    );
     expect(Object.keys(lock.splits)).toContain('.ratchet/vault/public.parquet');
     expect(await checkLock(lock, dir, dir)).toEqual([]);
-    writeFileSync(join(dir, 'search_space.yaml'), `${readFileSync(join(dir, 'search_space.yaml'), 'utf8')}\n# edited\n`);
+    writeFileSync(
+      join(dir, 'search_space.yaml'),
+      `${readFileSync(join(dir, 'search_space.yaml'), 'utf8')}\n# edited\n`,
+    );
     const v = await checkLock(lock, dir, dir);
     expect(v.map((x) => x.path)).toEqual(['search_space.yaml']);
-    await expect(verifyLock(lock, dir, dir)).rejects.toMatchObject({ file: 'search_space.yaml', exitCode: 3 });
+    await expect(verifyLock(lock, dir, dir)).rejects.toMatchObject({
+      file: 'search_space.yaml',
+      exitCode: 3,
+    });
   });
 });

@@ -21,7 +21,10 @@ interface Fixture {
 async function fixture(task: 'binary' | 'multiclass'): Promise<Fixture> {
   const dir = tempDir();
   const classes = task === 'binary' ? ['0', '1'] : ['red', 'green', 'blue'];
-  const rows = Array.from({ length: 600 }, (_, i) => `id${i},${(i * 13) % 17},${classes[(i * 7) % classes.length]}`);
+  const rows = Array.from(
+    { length: 600 },
+    (_, i) => `id${i},${(i * 13) % 17},${classes[(i * 7) % classes.length]}`,
+  );
   writeFileSync(join(dir, 'data.csv'), `key,x,y\n${rows.join('\n')}\n`);
   const contract = validateContract(
     {
@@ -30,7 +33,10 @@ async function fixture(task: 'binary' | 'multiclass'): Promise<Fixture> {
       task,
       data: { source: 'data.csv', target: 'y', id: 'key' },
       split: { strategy: 'random', seed: 5 },
-      metric: task === 'binary' ? { primary: 'auroc', also: ['log_loss', 'accuracy'] } : { primary: 'accuracy', also: ['log_loss'] },
+      metric:
+        task === 'binary'
+          ? { primary: 'auroc', also: ['log_loss', 'accuracy'] }
+          : { primary: 'accuracy', also: ['log_loss'] },
       surface: ['train.py'],
       run: { command: 'true' },
     },
@@ -38,11 +44,18 @@ async function fixture(task: 'binary' | 'multiclass'): Promise<Fixture> {
   );
   const manifest = await splitData(contract);
   const ids = (f: string) =>
-    readFileSync(join(dir, '.ratchet/data', f), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[0]!);
+    readFileSync(join(dir, '.ratchet/data', f), 'utf8')
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.split(',')[0]!);
   const labels = new Map<string, string>();
   const duck = await openDuck();
   for (const h of ['public', 'private']) {
-    for (const r of await readRows(duck.con, `SELECT * FROM read_parquet(${lit(join(dir, `.ratchet/vault/${h}.parquet`))})`)) {
+    for (const r of await readRows(
+      duck.con,
+      `SELECT * FROM read_parquet(${lit(join(dir, `.ratchet/vault/${h}.parquet`))})`,
+    )) {
       labels.set(String(r['id']), String(r['label']));
     }
   }
@@ -60,11 +73,18 @@ describe('binary predictions', () => {
   const write = (name: string, lines: string[], header = 'key,prediction') => {
     const out = mkdirp(join(f.dir, 'out', name));
     writeFileSync(join(out, 'public.csv'), `${header}\n${lines.join('\n')}\n`);
-    writeFileSync(join(out, 'private.csv'), `key,prediction\n${f.privateIds.map((id) => `${id},${score(id)}`).join('\n')}\n`);
+    writeFileSync(
+      join(out, 'private.csv'),
+      `key,prediction\n${f.privateIds.map((id) => `${id},${score(id)}`).join('\n')}\n`,
+    );
     return out;
   };
   const align = (out: string) =>
-    alignPredictions({ predictionsPath: join(out, 'public.csv'), labelsPath: join(f.dir, '.ratchet/vault/public.parquet'), manifest: f.manifest });
+    alignPredictions({
+      predictionsPath: join(out, 'public.csv'),
+      labelsPath: join(f.dir, '.ratchet/vault/public.parquet'),
+      manifest: f.manifest,
+    });
 
   it('aligns rows by id whatever their order, and scores them', async () => {
     const lines = [...f.publicIds].reverse().map((id) => `${id},${score(id)}`);
@@ -84,7 +104,10 @@ describe('binary predictions', () => {
 
   it('a missing file is invalid', async () => {
     const out = mkdirp(join(f.dir, 'out', 'empty'));
-    expect(await align(out)).toEqual({ ok: false, reason: expect.stringMatching(/public.csv was not written/) });
+    expect(await align(out)).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/public.csv was not written/),
+    });
     writeFileSync(join(out, 'public.csv'), '');
     expect(await align(out)).toEqual({ ok: false, reason: expect.stringMatching(/public.csv is empty/) });
   });
@@ -115,7 +138,10 @@ describe('binary predictions', () => {
   });
 
   it('an invalid private file makes the experiment invalid too', async () => {
-    const out = write('badpriv', f.publicIds.map((id) => `${id},${score(id)}`));
+    const out = write(
+      'badpriv',
+      f.publicIds.map((id) => `${id},${score(id)}`),
+    );
     writeFileSync(join(out, 'private.csv'), 'key,prediction\n');
     const ev = await evaluateOutput(f.contract, f.manifest, out);
     expect(ev).toEqual({ status: 'invalid', reason: expect.stringMatching(/private.csv/) });
@@ -129,24 +155,43 @@ describe('multiclass predictions', () => {
     const out = mkdirp(join(f.dir, 'out'));
     const line = (id: string, label: string, pr: number[]) => `${id},${label},${pr.join(',')}`;
     const header = 'key,prediction,proba_blue,proba_green,proba_red';
-    const good = f.publicIds.map((id) => line(id, f.labels.get(id)!, f.labels.get(id) === 'red' ? [0.1, 0.1, 0.8] : [0.4, 0.3, 0.3]));
+    const good = f.publicIds.map((id) =>
+      line(id, f.labels.get(id)!, f.labels.get(id) === 'red' ? [0.1, 0.1, 0.8] : [0.4, 0.3, 0.3]),
+    );
     writeFileSync(join(out, 'public.csv'), `${header}\n${good.join('\n')}\n`);
-    writeFileSync(join(out, 'private.csv'), `key,prediction\n${f.privateIds.map((id) => `${id},red`).join('\n')}\n`);
+    writeFileSync(
+      join(out, 'private.csv'),
+      `key,prediction\n${f.privateIds.map((id) => `${id},red`).join('\n')}\n`,
+    );
     const ev = await evaluateOutput(f.contract, f.manifest, out);
     expect(ev.status).toBe('ok');
     if (ev.status === 'ok') expect(ev.metrics['accuracy']).toBe(1);
     const bad = (lines: string[], h = header) => {
       writeFileSync(join(out, 'public.csv'), `${h}\n${lines.join('\n')}\n`);
-      return alignPredictions({ predictionsPath: join(out, 'public.csv'), labelsPath: join(f.dir, '.ratchet/vault/public.parquet'), manifest: f.manifest });
+      return alignPredictions({
+        predictionsPath: join(out, 'public.csv'),
+        labelsPath: join(f.dir, '.ratchet/vault/public.parquet'),
+        manifest: f.manifest,
+      });
     };
-    expect(await bad(good.map((l, i) => (i === 0 ? l.replace(/,(red|green|blue),/, ',purple,') : l)))).toEqual({
+    expect(
+      await bad(good.map((l, i) => (i === 0 ? l.replace(/,(red|green|blue),/, ',purple,') : l))),
+    ).toEqual({
       ok: false,
       reason: expect.stringMatching(/not classes of the target \(e.g. "purple"\)/),
     });
-    expect(await bad(good.map((l) => l.split(',').slice(0, 4).join(',')), 'key,prediction,proba_blue,proba_green')).toEqual({
+    expect(
+      await bad(
+        good.map((l) => l.split(',').slice(0, 4).join(',')),
+        'key,prediction,proba_blue,proba_green',
+      ),
+    ).toEqual({
       ok: false,
       reason: expect.stringMatching(/missing proba_red/),
     });
-    expect(await bad(good.map((l) => l.replace(/0\.8$/, '0.5')))).toEqual({ ok: false, reason: expect.stringMatching(/sum to 1/) });
+    expect(await bad(good.map((l) => l.replace(/0\.8$/, '0.5')))).toEqual({
+      ok: false,
+      reason: expect.stringMatching(/sum to 1/),
+    });
   });
 });

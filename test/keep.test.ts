@@ -33,13 +33,24 @@ const auc = (inp: BinaryInput) => {
   let wins = 0;
   const P: number[] = [];
   const N: number[] = [];
-  inp.y.forEach((v, i) => (v ? P : N).push(inp.p[i]!));
+  inp.y.forEach((v, i) => {
+    (v ? P : N).push(inp.p[i]!);
+  });
   for (const a of P) for (const b of N) wins += a > b ? 1 : a === b ? 0.5 : 0;
   pos = P.length * N.length;
   return wins / pos;
 };
 
-const rule: KeepRule = { metric: 'auroc', direction: 'maximize', minDelta: 0.001, confidence: 0.95, resamples: 1000, noiseSd: null, noiseZ: 2, seed: 1 };
+const rule: KeepRule = {
+  metric: 'auroc',
+  direction: 'maximize',
+  minDelta: 0.001,
+  confidence: 0.95,
+  resamples: 1000,
+  noiseSd: null,
+  noiseZ: 2,
+  seed: 1,
+};
 
 describe('keep rule', () => {
   it('reverts a gain below the minimum delta without bootstrapping', () => {

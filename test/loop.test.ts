@@ -1,9 +1,9 @@
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { proposerFactory } from '../src/cli/proposers.js';
 import { Journal } from '../src/journal/store.js';
 import { runLoop } from '../src/loop/run.js';
-import { proposerFactory } from '../src/cli/proposers.js';
 import { gitOut, makeProject } from './helpers/project.js';
 import { predictingScript, ScriptedProposer } from './helpers/scripted.js';
 
@@ -27,7 +27,9 @@ describe('the loop with the search proposer, end to end (real git, bubblewrap, P
     expect(exps.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(exps[0]!.decision).toBe('kept');
     expect(exps[0]!.proposer).toBe('baseline');
-    expect(exps.slice(1).every((e) => e.proposer === 'search' && e.hypothesis.startsWith('TPE trial'))).toBe(true);
+    expect(exps.slice(1).every((e) => e.proposer === 'search' && e.hypothesis.startsWith('TPE trial'))).toBe(
+      true,
+    );
     for (const e of exps) {
       expect(e.sandboxed).toBe(true);
       expect(e.reason.length).toBeGreaterThan(0);
@@ -40,7 +42,11 @@ describe('the loop with the search proposer, end to end (real git, bubblewrap, P
     }
     // One commit per kept experiment on the ratchet branch, each with trailers.
     const kept = exps.filter((e) => e.decision === 'kept');
-    const log = gitOut(dir, ['log', '--format=%H%x09%(trailers:key=Ratchet-Experiment,valueonly)', `main..${s.branch}`])
+    const log = gitOut(dir, [
+      'log',
+      '--format=%H%x09%(trailers:key=Ratchet-Experiment,valueonly)',
+      `main..${s.branch}`,
+    ])
       .split('\n')
       .filter(Boolean);
     expect(log).toHaveLength(kept.length);
@@ -56,9 +62,29 @@ describe('the loop with the search proposer, end to end (real git, bubblewrap, P
     // Traces and results.tsv.
     const tsv = readFileSync(join(dir, '.ratchet/results.tsv'), 'utf8').trim().split('\n');
     expect(tsv).toHaveLength(6);
-    expect(tsv[0]!.split('\t')).toEqual(['experiment', 'run', 'seq', 'commit', 'score', 'delta', 'decision', 'seconds', 'proposer', 'hypothesis']);
+    expect(tsv[0]!.split('\t')).toEqual([
+      'experiment',
+      'run',
+      'seq',
+      'commit',
+      'score',
+      'delta',
+      'decision',
+      'seconds',
+      'proposer',
+      'hypothesis',
+    ]);
     const trace = join(dir, '.ratchet/runs', String(exps[1]!.id).padStart(4, '0'));
-    expect(readdirSync(trace).sort()).toEqual(expect.arrayContaining(['experiment.json', 'output', 'patch.diff', 'sandbox.json', 'stderr.log', 'stdout.log']));
+    expect(readdirSync(trace).sort()).toEqual(
+      expect.arrayContaining([
+        'experiment.json',
+        'output',
+        'patch.diff',
+        'sandbox.json',
+        'stderr.log',
+        'stdout.log',
+      ]),
+    );
     expect(readFileSync(join(trace, 'patch.diff'), 'utf8')).toMatch(/params.yaml/);
     expect(statSync(join(trace, 'output', 'public.csv')).mode & 0o222).toBe(0);
   });
@@ -82,10 +108,24 @@ describe('the loop records every failure and never leaves the branch dirty', () 
       { hypothesis: 'crash', files: { 'train.py': bad.crash } },
       { hypothesis: 'nan', files: { 'train.py': bad.nan } },
       { hypothesis: 'wrong ids', files: { 'train.py': bad.ids } },
-      { hypothesis: 'outside the surface', files: { 'notes.txt': 'hello', 'train.py': `${good}\n# touch\n` } },
-      { hypothesis: 'edit the contract', files: { 'ratchet.yaml': `${readFileSync(join(dir, 'ratchet.yaml'), 'utf8')}\n# min_delta lowered\n` } },
+      {
+        hypothesis: 'outside the surface',
+        files: { 'notes.txt': 'hello', 'train.py': `${good}\n# touch\n` },
+      },
+      {
+        hypothesis: 'edit the contract',
+        files: {
+          'ratchet.yaml': `${readFileSync(join(dir, 'ratchet.yaml'), 'utf8')}\n# min_delta lowered\n`,
+        },
+      },
       { hypothesis: 'nothing', files: {} },
-      { hypothesis: 'lightgbm', files: { 'params.yaml': 'model: lightgbm\nlightgbm:\n  n_estimators: 200\n  learning_rate: 0.05\n  num_leaves: 15\n' } },
+      {
+        hypothesis: 'lightgbm',
+        files: {
+          'params.yaml':
+            'model: lightgbm\nlightgbm:\n  n_estimators: 200\n  learning_rate: 0.05\n  num_leaves: 15\n',
+        },
+      },
     ]);
     const s = await runLoop({
       projectDir: dir,
@@ -113,7 +153,9 @@ describe('the loop records every failure and never leaves the branch dirty', () 
     expect(byHyp['nothing']!.reason).toMatch(/no-op/);
     expect(byHyp['lightgbm']).toMatchObject({ decision: 'kept' });
     expect(byHyp['lightgbm']!.delta).toBeGreaterThan(0.01);
-    expect(events.map((e) => e.guardrail)).toEqual(expect.arrayContaining(['write-surface', 'contract-integrity', 'no-op']));
+    expect(events.map((e) => e.guardrail)).toEqual(
+      expect.arrayContaining(['write-surface', 'contract-integrity', 'no-op']),
+    );
     // Every propose saw a clean worktree at the last kept commit.
     expect(proposer.statusAtPropose.every((st) => st === '')).toBe(true);
     // The proposer heard every decision, the baseline's included.
@@ -129,7 +171,12 @@ describe('the loop records every failure and never leaves the branch dirty', () 
   it('a hanging training script is killed at the timeout and recorded', async () => {
     const dir = await makeProject({ rows: 1500 });
     const proposer = new ScriptedProposer([{ hypothesis: 'hang', files: { 'train.py': bad.hang } }]);
-    const s = await runLoop({ projectDir: dir, proposer: async () => proposer, maxExperiments: 2, experimentTimeoutMs: 10_000 });
+    const s = await runLoop({
+      projectDir: dir,
+      proposer: async () => proposer,
+      maxExperiments: 2,
+      experimentTimeoutMs: 10_000,
+    });
     const j = Journal.open(dir, { readonly: true });
     const hang = j.listExperiments(s.runId)[1]!;
     j.close();
@@ -143,7 +190,12 @@ describe('the loop records every failure and never leaves the branch dirty', () 
   it('escalates after the maximum consecutive failures', async () => {
     const dir = await makeProject({ rows: 1500 });
     const proposer = new ScriptedProposer([{ hypothesis: 'crash', files: { 'train.py': bad.crash } }]);
-    const s = await runLoop({ projectDir: dir, proposer: async () => proposer, maxExperiments: 10, maxConsecutiveFailures: 2 });
+    const s = await runLoop({
+      projectDir: dir,
+      proposer: async () => proposer,
+      maxExperiments: 10,
+      maxConsecutiveFailures: 2,
+    });
     expect(s.status).toBe('escalated');
     expect(s.experiments).toBe(3);
     expect(s.reason).toMatch(/2 consecutive failed experiments/);
@@ -155,7 +207,11 @@ describe('the loop records every failure and never leaves the branch dirty', () 
 
   it('fails the run when the baseline itself does not produce a valid score', async () => {
     const dir = await makeProject({ rows: 1500, trainPy: bad.nan });
-    const s = await runLoop({ projectDir: dir, proposer: async () => new ScriptedProposer([]), maxExperiments: 3 });
+    const s = await runLoop({
+      projectDir: dir,
+      proposer: async () => new ScriptedProposer([]),
+      maxExperiments: 3,
+    });
     expect(s.status).toBe('failed');
     expect(s.reason).toMatch(/baseline did not produce a valid score: invalid/);
     expect(s.experiments).toBe(1);
@@ -164,11 +220,21 @@ describe('the loop records every failure and never leaves the branch dirty', () 
   it('resumes a run: experiments continue, none recorded twice', async () => {
     const dir = await makeProject({ rows: 1500 });
     const steps = [{ hypothesis: 'constant', files: { 'train.py': bad.constant } }];
-    const a = await runLoop({ projectDir: dir, proposer: async () => new ScriptedProposer(steps), maxExperiments: 2, runId: 'r1' });
+    const a = await runLoop({
+      projectDir: dir,
+      proposer: async () => new ScriptedProposer(steps),
+      maxExperiments: 2,
+      runId: 'r1',
+    });
     const j = Journal.open(dir);
     j.updateRun('r1', { status: 'stopped' });
     j.close();
-    const b = await runLoop({ projectDir: dir, proposer: async () => new ScriptedProposer(steps), maxExperiments: 4, runId: 'r1' });
+    const b = await runLoop({
+      projectDir: dir,
+      proposer: async () => new ScriptedProposer(steps),
+      maxExperiments: 4,
+      runId: 'r1',
+    });
     expect(a.experiments).toBe(2);
     expect(b.experiments).toBe(4);
     const k = Journal.open(dir, { readonly: true });
@@ -180,8 +246,13 @@ describe('the loop records every failure and never leaves the branch dirty', () 
 describe('preflight refuses a broken setup before any experiment', () => {
   it('a changed locked file stops run with an error naming the file', async () => {
     const dir = await makeProject({ rows: 1500 });
-    writeFileSync(join(dir, 'search_space.yaml'), `${readFileSync(join(dir, 'search_space.yaml'), 'utf8')}\n# widened\n`);
-    await expect(runLoop({ projectDir: dir, proposer: proposerFactory('search'), maxExperiments: 2 })).rejects.toMatchObject({
+    writeFileSync(
+      join(dir, 'search_space.yaml'),
+      `${readFileSync(join(dir, 'search_space.yaml'), 'utf8')}\n# widened\n`,
+    );
+    await expect(
+      runLoop({ projectDir: dir, proposer: proposerFactory('search'), maxExperiments: 2 }),
+    ).rejects.toMatchObject({
       file: 'search_space.yaml',
       exitCode: 3,
       message: expect.stringMatching(/search_space.yaml \(changed\)/),
@@ -193,7 +264,9 @@ describe('preflight refuses a broken setup before any experiment', () => {
     const dir = await makeProject({ rows: 1500 });
     gitOut(dir, ['add', '-f', 'data.csv']);
     gitOut(dir, ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'oops, data']);
-    await expect(runLoop({ projectDir: dir, proposer: proposerFactory('search'), maxExperiments: 2 })).rejects.toMatchObject({
+    await expect(
+      runLoop({ projectDir: dir, proposer: proposerFactory('search'), maxExperiments: 2 }),
+    ).rejects.toMatchObject({
       file: 'data.csv',
       message: expect.stringMatching(/tracked by git/),
     });

@@ -24,7 +24,10 @@ function processesWith(marker: string): number[] {
  * (its own session) and then hangs: what a runaway training job looks like.
  */
 function hangingTrainPy(marker: string): string {
-  const real = readFileSync(join(EXAMPLE, 'train.py'), 'utf8').replace('from __future__ import annotations\n', '');
+  const real = readFileSync(join(EXAMPLE, 'train.py'), 'utf8').replace(
+    'from __future__ import annotations\n',
+    '',
+  );
   return `from __future__ import annotations
 import os, subprocess, sys, time
 if os.environ.get("RATCHET_EXPERIMENT") != "1":
@@ -48,7 +51,10 @@ describe('the kill switch', () => {
     it(`${how} ends the run within a second, kills the sandboxed tree and leaves the branch at the last kept commit`, async () => {
       const marker = `ratchet-stop-marker-${how === 'SIGINT' ? 'int' : 'cli'}-${process.pid}`;
       const dir = await makeProject({ rows: 1500, trainPy: hangingTrainPy(marker) });
-      const { child, done } = cliAsync(['run', '--experiments', '10', '--timeout', '300s', '--run', 'night'], dir);
+      const { child, done } = cliAsync(
+        ['run', '--experiments', '10', '--timeout', '300s', '--run', 'night'],
+        dir,
+      );
       // Wait until experiment 2 hangs in the sandbox with its grandchild alive.
       expect(await waitFor(() => processesWith(marker).length > 0, 60_000)).toBe(true);
       const t0 = Date.now();

@@ -37,12 +37,20 @@ function width(s: string): number {
  * @param maxLast truncate the last column to this many characters
  */
 export function table(rows: string[][], maxLast = 80): string {
-  const cut = rows.map((r) => r.map((c, i) => (i === r.length - 1 && width(c) > maxLast ? `${c.slice(0, maxLast - 1)}…` : c)));
+  const cut = rows.map((r) =>
+    r.map((c, i) => (i === r.length - 1 && width(c) > maxLast ? `${c.slice(0, maxLast - 1)}…` : c)),
+  );
   const widths: number[] = [];
-  for (const r of cut) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, width(c))));
+  for (const r of cut) {
+    r.forEach((c, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, width(c));
+    });
+  }
   return cut
     .map((r, ri) => {
-      const line = r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - width(c)))).join('  ');
+      const line = r
+        .map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - width(c))))
+        .join('  ');
       return ri === 0 ? bold(line) : line;
     })
     .join('\n');

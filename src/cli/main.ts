@@ -14,7 +14,9 @@ const pkg = JSON.parse(readFileSync(join(packageDir(), 'package.json'), 'utf8'))
 const program = new Command();
 program
   .name('ratchet')
-  .description('An AutoMLOps harness: a frozen contract, a sandbox, hidden holdouts and a git ratchet that keeps only real improvements.')
+  .description(
+    'An AutoMLOps harness: a frozen contract, a sandbox, hidden holdouts and a git ratchet that keeps only real improvements.',
+  )
   .version(pkg.version)
   .showHelpAfterError();
 

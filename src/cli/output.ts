@@ -18,7 +18,9 @@ export function progressWriter(json: boolean): (line: string) => void {
  * Wrap a command action: a RatchetError prints its message and fix (no stack) and sets its exit code;
  * any other error prints the stack, exit 1.
  */
-export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): (...args: A) => Promise<void> {
+export function action<A extends unknown[]>(
+  fn: (...args: A) => Promise<void>,
+): (...args: A) => Promise<void> {
   return async (...args: A) => {
     try {
       await fn(...args);
@@ -38,6 +40,7 @@ export function action<A extends unknown[]>(fn: (...args: A) => Promise<void>): 
 export function intOption(name: string, v: string | undefined): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new RatchetError(`${name} must be a positive integer, got "${v}"`, { field: name });
+  if (!Number.isInteger(n) || n <= 0)
+    throw new RatchetError(`${name} must be a positive integer, got "${v}"`, { field: name });
   return n;
 }

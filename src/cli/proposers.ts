@@ -40,5 +40,8 @@ export function proposerFactory(name: string): ProposerFactory {
       });
     };
   }
-  throw new RatchetError(`unknown proposer "${name}"`, { field: '--proposer', hint: `use one of: ${PROPOSERS.join(', ')}` });
+  throw new RatchetError(`unknown proposer "${name}"`, {
+    field: '--proposer',
+    hint: `use one of: ${PROPOSERS.join(', ')}`,
+  });
 }

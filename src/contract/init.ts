@@ -1,6 +1,6 @@
 import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
-import { splitData, GENERATED_ID, type Progress, type SplitManifest } from '../data/ingest.js';
+import { GENERATED_ID, type Progress, type SplitManifest, splitData } from '../data/ingest.js';
 import { git, isRepo } from '../git/git.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
@@ -25,7 +25,11 @@ export interface ScaffoldOptions {
 
 /** Default primary metric and extra metrics per task. */
 const DEFAULT_METRICS: Record<Task, { primary: string; also: string[]; minDelta: number }> = {
-  binary: { primary: 'auroc', also: ['average_precision', 'log_loss', 'brier', 'accuracy', 'f1'], minDelta: 0.001 },
+  binary: {
+    primary: 'auroc',
+    also: ['average_precision', 'log_loss', 'brier', 'accuracy', 'f1'],
+    minDelta: 0.001,
+  },
   multiclass: { primary: 'log_loss', also: ['accuracy', 'f1_macro', 'auroc_ovr'], minDelta: 0 },
   regression: { primary: 'rmse', also: ['mae', 'r2'], minDelta: 0 },
 };
@@ -47,23 +51,31 @@ export function listExamples(): string[] {
 export function copyExample(name: string, projectDir: string, force = false): void {
   const src = join(packageDir(), 'examples', name);
   if (!existsSync(join(src, CONTRACT_FILE))) {
-    throw new RatchetError(`no bundled example named "${name}"`, { hint: `use one of: ${listExamples().join(', ')}` });
+    throw new RatchetError(`no bundled example named "${name}"`, {
+      hint: `use one of: ${listExamples().join(', ')}`,
+    });
   }
   if (existsSync(join(projectDir, CONTRACT_FILE)) && !force) {
-    throw new RatchetError(`${projectDir} already has a ${CONTRACT_FILE}`, { file: CONTRACT_FILE, hint: 'use an empty folder, or --force to overwrite' });
+    throw new RatchetError(`${projectDir} already has a ${CONTRACT_FILE}`, {
+      file: CONTRACT_FILE,
+      hint: 'use an empty folder, or --force to overwrite',
+    });
   }
   cpSync(src, projectDir, { recursive: true, filter: (p) => !/__pycache__|\.ratchet/.test(p) });
 }
 
 function yamlScalar(v: string): string {
-  return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(v) && !/^(true|false|yes|no|null|on|off)$/i.test(v) ? v : JSON.stringify(v);
+  return /^[A-Za-z_][A-Za-z0-9_.-]*$/.test(v) && !/^(true|false|yes|no|null|on|off)$/i.test(v)
+    ? v
+    : JSON.stringify(v);
 }
 
 /** The text of a scaffolded `ratchet.yaml` (commented, so a person can read and adjust it). */
 export function scaffoldContractText(name: string, dataRel: string, o: ScaffoldOptions): string {
   const m = DEFAULT_METRICS[o.task];
   const primary = o.metric ?? m.primary;
-  const strategy = o.split ?? (o.group ? 'group' : o.time ? 'temporal' : o.task === 'regression' ? 'random' : 'stratified');
+  const strategy =
+    o.split ?? (o.group ? 'group' : o.time ? 'temporal' : o.task === 'regression' ? 'random' : 'stratified');
   const lines = [
     '# Ratchet contract: the frozen evaluation for this project. Locked at `ratchet init`.',
     '# yaml-language-server: $schema=https://ratchet.dev/schema/ratchet.schema.json',
@@ -73,7 +85,9 @@ export function scaffoldContractText(name: string, dataRel: string, o: ScaffoldO
     'data:',
     `  source: ${yamlScalar(dataRel)}`,
     `  target: ${yamlScalar(o.target)}`,
-    ...(o.id ? [`  id: ${yamlScalar(o.id)}`] : [`  # id: <unique row id column>   (absent: Ratchet numbers the rows as ${GENERATED_ID})`]),
+    ...(o.id
+      ? [`  id: ${yamlScalar(o.id)}`]
+      : [`  # id: <unique row id column>   (absent: Ratchet numbers the rows as ${GENERATED_ID})`]),
     ...(o.time ? [`  time: ${yamlScalar(o.time)}`] : []),
     ...(o.group ? [`  group: ${yamlScalar(o.group)}`] : []),
     ...(o.positiveClass !== undefined ? [`  positive_class: ${JSON.stringify(o.positiveClass)}`] : []),
@@ -119,10 +133,16 @@ export function renderTemplate(text: string, values: Record<string, string>): st
 export function scaffoldProject(projectDir: string, o: ScaffoldOptions, force = false): string[] {
   const dataAbs = resolve(projectDir, o.data);
   if (!existsSync(dataAbs)) {
-    throw new RatchetError(`data file ${o.data} does not exist`, { field: '--data', hint: 'give the path of a CSV or Parquet file' });
+    throw new RatchetError(`data file ${o.data} does not exist`, {
+      field: '--data',
+      hint: 'give the path of a CSV or Parquet file',
+    });
   }
   const dataRel = relative(projectDir, dataAbs);
-  const name = basename(resolve(projectDir)).replace(/[^A-Za-z0-9._-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'project';
+  const name =
+    basename(resolve(projectDir))
+      .replace(/[^A-Za-z0-9._-]+/g, '-')
+      .replace(/^[^A-Za-z0-9]+/, '') || 'project';
   const written: string[] = [];
   const write = (rel: string, text: string) => {
     const p = join(projectDir, rel);
@@ -151,7 +171,11 @@ export function scaffoldProject(projectDir: string, o: ScaffoldOptions, force = 
 /** Lines Ratchet needs in the project's .gitignore. */
 function ensureGitignore(projectDir: string, extra: string[]): void {
   const path = join(projectDir, '.gitignore');
-  const have = existsSync(path) ? readFileSync(path, 'utf8').split('\n').map((l) => l.trim()) : [];
+  const have = existsSync(path)
+    ? readFileSync(path, 'utf8')
+        .split('\n')
+        .map((l) => l.trim())
+    : [];
   const want = ['.ratchet/', '__pycache__/', ...extra].filter((l) => !have.includes(l));
   if (want.length === 0) return;
   const sep = have.length > 0 && have[have.length - 1] !== '' ? '\n' : '';
@@ -182,25 +206,41 @@ export async function initProject(projectDir: string, progress: Progress = () =>
   const dataRel = relative(projectDir, resolve(projectDir, contract.data.source));
   const inside = !dataRel.startsWith('..');
   if (inside && (await git(projectDir, ['ls-files', '--', dataRel])).trim()) {
-    throw new RatchetError(`${dataRel} is tracked by git: every holdout label would be visible to the sandbox`, {
-      file: dataRel,
-      hint: `git rm --cached ${dataRel} && git commit -m "untrack data" (Ratchet then ignores it)`,
-      exitCode: 3,
-    });
+    throw new RatchetError(
+      `${dataRel} is tracked by git: every holdout label would be visible to the sandbox`,
+      {
+        file: dataRel,
+        hint: `git rm --cached ${dataRel} && git commit -m "untrack data" (Ratchet then ignores it)`,
+        exitCode: 3,
+      },
+    );
   }
   contractFiles(contract); // a frozen glob that matches nothing fails here, before the (slow) split
   ensureGitignore(projectDir, inside ? [dataRel] : []);
   const manifest = await splitData(contract, progress);
   const lock = await computeLock(contract);
   writeLock(projectDir, lock);
-  progress(`locked ${Object.keys(lock.contract).length} contract files and ${Object.keys(lock.splits).length} split files`);
-  const paths = ['.gitignore', LOCK_FILE, ...Object.keys(lock.contract), ...contract.surface.filter((g) => !/[*?]/.test(g))].filter(
-    (p, i, a) => a.indexOf(p) === i && existsSync(join(projectDir, p)),
+  progress(
+    `locked ${Object.keys(lock.contract).length} contract files and ${Object.keys(lock.splits).length} split files`,
   );
+  const paths = [
+    '.gitignore',
+    LOCK_FILE,
+    ...Object.keys(lock.contract),
+    ...contract.surface.filter((g) => !/[*?]/.test(g)),
+  ].filter((p, i, a) => a.indexOf(p) === i && existsSync(join(projectDir, p)));
   await git(projectDir, ['add', '--', ...paths]);
   const staged = (await git(projectDir, ['diff', '--cached', '--name-only'])).trim();
   if (staged) {
-    await git(projectDir, ['commit', '-q', '--no-verify', '-m', `ratchet: init contract ${contract.name}`, '--', ...paths]);
+    await git(projectDir, [
+      'commit',
+      '-q',
+      '--no-verify',
+      '-m',
+      `ratchet: init contract ${contract.name}`,
+      '--',
+      ...paths,
+    ]);
   }
   const commit = (await git(projectDir, ['rev-parse', 'HEAD'])).trim();
   return { contract, manifest, lock, commit };

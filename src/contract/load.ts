@@ -67,7 +67,8 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
     });
   }
   const doc = parsed.data;
-  const err = (field: string, message: string, hint: string) => new RatchetError(message, { file, field, hint });
+  const err = (field: string, message: string, hint: string) =>
+    new RatchetError(message, { file, field, hint });
 
   let spec: ReturnType<typeof metricSpec>;
   try {
@@ -110,13 +111,25 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
     );
   }
   if (doc.split.strategy === 'temporal' && !doc.data.time) {
-    throw err('data.time', 'the temporal split needs a time column', 'name it in data.time or use another split.strategy');
+    throw err(
+      'data.time',
+      'the temporal split needs a time column',
+      'name it in data.time or use another split.strategy',
+    );
   }
   if (doc.split.strategy === 'group' && !doc.data.group) {
-    throw err('data.group', 'the group split needs a group column', 'name it in data.group or use another split.strategy');
+    throw err(
+      'data.group',
+      'the group split needs a group column',
+      'name it in data.group or use another split.strategy',
+    );
   }
   if (doc.split.strategy === 'stratified' && doc.task === 'regression') {
-    throw err('split.strategy', 'a stratified split needs class labels', 'use random, temporal or group for regression');
+    throw err(
+      'split.strategy',
+      'a stratified split needs class labels',
+      'use random, temporal or group for regression',
+    );
   }
   if (doc.data.positive_class !== undefined && doc.task !== 'binary') {
     throw err('data.positive_class', 'positive_class only applies to binary tasks', 'remove it');
@@ -142,7 +155,9 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
     limits: {
       maxExperiments: doc.budgets.max_experiments,
       maxWallClockMs: parse('budgets.max_wall_clock', () => parseDuration(doc.budgets.max_wall_clock)),
-      experimentTimeoutMs: parse('budgets.experiment_timeout', () => parseDuration(doc.budgets.experiment_timeout)),
+      experimentTimeoutMs: parse('budgets.experiment_timeout', () =>
+        parseDuration(doc.budgets.experiment_timeout),
+      ),
       maxConsecutiveFailures: doc.budgets.max_consecutive_failures,
       memoryBytes: parse('budgets.memory', () => parseBytes(doc.budgets.memory)),
     },

@@ -108,7 +108,8 @@ export function readLock(projectDir: string): Lock {
   }
   try {
     const lock = JSON.parse(readFileSync(path, 'utf8')) as Lock;
-    if (lock.version !== 1 || typeof lock.contract !== 'object' || typeof lock.splits !== 'object') throw new Error();
+    if (lock.version !== 1 || typeof lock.contract !== 'object' || typeof lock.splits !== 'object')
+      throw new Error();
     return lock;
   } catch {
     throw new RatchetError('the lock file is damaged', {
@@ -133,7 +134,11 @@ export interface LockViolation {
  * @param splitsRoot folder holding `.ratchet/` (always the project root)
  * @returns every violation (empty when intact)
  */
-export async function checkLock(lock: Lock, contractRoot: string, splitsRoot: string): Promise<LockViolation[]> {
+export async function checkLock(
+  lock: Lock,
+  contractRoot: string,
+  splitsRoot: string,
+): Promise<LockViolation[]> {
   const out: LockViolation[] = [];
   const check = async (root: string, entries: Record<string, string>) => {
     for (const [path, expected] of Object.entries(entries)) {
@@ -156,11 +161,14 @@ export async function verifyLock(lock: Lock, contractRoot: string, splitsRoot: s
   if (violations.length === 0) return;
   const list = violations.map((v) => `${v.path} (${v.actual === null ? 'missing' : 'changed'})`).join(', ');
   const first = violations[0]!;
-  throw new RatchetError(`locked file${violations.length > 1 ? 's' : ''} changed since ratchet init: ${list}`, {
-    file: first.path,
-    hint:
-      `restore ${first.path} (git checkout -- ${first.path}); if the change is intended, ` +
-      're-lock with `ratchet init --force`, which starts a new contract',
-    exitCode: 3,
-  });
+  throw new RatchetError(
+    `locked file${violations.length > 1 ? 's' : ''} changed since ratchet init: ${list}`,
+    {
+      file: first.path,
+      hint:
+        `restore ${first.path} (git checkout -- ${first.path}); if the change is intended, ` +
+        're-lock with `ratchet init --force`, which starts a new contract',
+      exitCode: 3,
+    },
+  );
 }

@@ -11,8 +11,13 @@ export const TaskSchema = z.enum(['binary', 'multiclass', 'regression']);
 const duration = z
   .union([z.string().min(1), z.number().positive()])
   .describe('a duration: a number of seconds or text such as 90s, 5m, 1h30m');
-const size = z.union([z.string().min(1), z.number().positive()]).describe('a size: bytes or text such as 8GiB');
-const glob = z.string().min(1).describe('a path or glob relative to the project root, e.g. train.py or src/**/*.py');
+const size = z
+  .union([z.string().min(1), z.number().positive()])
+  .describe('a size: bytes or text such as 8GiB');
+const glob = z
+  .string()
+  .min(1)
+  .describe('a path or glob relative to the project root, e.g. train.py or src/**/*.py');
 
 /** Where the data is and which columns play which role. */
 export const DataSchema = z
@@ -25,11 +30,17 @@ export const DataSchema = z
       .optional()
       .describe('unique row id column; when absent Ratchet numbers the rows in file order as row_id'),
     time: z.string().min(1).optional().describe('time column: required by the temporal split'),
-    group: z.string().min(1).optional().describe('group column (e.g. a person id): required by the group split'),
+    group: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('group column (e.g. a person id): required by the group split'),
     positive_class: z
       .union([z.string(), z.number(), z.boolean()])
       .optional()
-      .describe('binary only: the label that counts as positive (default: the larger of the two sorted labels)'),
+      .describe(
+        'binary only: the label that counts as positive (default: the larger of the two sorted labels)',
+      ),
   })
   .strict();
 
@@ -57,7 +68,10 @@ export const MetricSchema = z
       .enum(['maximize', 'minimize'])
       .optional()
       .describe("defaults to the metric's natural direction; a different value is refused"),
-    also: z.array(z.string().min(1)).default([]).describe('other metrics computed and logged on every experiment'),
+    also: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('other metrics computed and logged on every experiment'),
   })
   .strict();
 
@@ -76,7 +90,9 @@ export const KeepSchema = z
       .number()
       .nonnegative()
       .default(2)
-      .describe('the gain must also exceed noise_z times the measured run-to-run noise (ratchet check --determinism)'),
+      .describe(
+        'the gain must also exceed noise_z times the measured run-to-run noise (ratchet check --determinism)',
+      ),
   })
   .strict();
 
@@ -84,7 +100,11 @@ export const KeepSchema = z
 export const RunSchema = z
   .object({
     command: z.string().min(1).describe('e.g. python train.py; run with the worktree as cwd'),
-    python: z.string().min(1).optional().describe('interpreter to put first on PATH (default: .venv/bin/python)'),
+    python: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('interpreter to put first on PATH (default: .venv/bin/python)'),
     network: z.boolean().default(false).describe('allow network access inside the sandbox'),
   })
   .strict();
@@ -104,7 +124,10 @@ export const BudgetsSchema = z
 export const SearchSchema = z
   .object({
     space: z.string().min(1).describe('search space YAML, relative to the project root (frozen)'),
-    params_file: z.string().min(1).describe('the params file the search proposer writes (must be in the surface)'),
+    params_file: z
+      .string()
+      .min(1)
+      .describe('the params file the search proposer writes (must be in the surface)'),
   })
   .strict();
 
@@ -118,11 +141,21 @@ export const ContractSchema = z
       .describe('project name, used in branch and MLflow experiment names'),
     task: TaskSchema,
     data: DataSchema,
-    split: SplitSchema.default({ strategy: 'random', seed: 0, fractions: { train: 0.6, public: 0.2, private: 0.2 } }),
+    split: SplitSchema.default({
+      strategy: 'random',
+      seed: 0,
+      fractions: { train: 0.6, public: 0.2, private: 0.2 },
+    }),
     metric: MetricSchema,
     keep: KeepSchema.default({ min_delta: 0, confidence: 0.95, resamples: 1000, noise_z: 2 }),
-    surface: z.array(glob).min(1).describe('what a proposer may edit; anything else in a diff rejects the experiment'),
-    frozen: z.array(glob).default([]).describe('files locked with the contract (ratchet.yaml is always locked)'),
+    surface: z
+      .array(glob)
+      .min(1)
+      .describe('what a proposer may edit; anything else in a diff rejects the experiment'),
+    frozen: z
+      .array(glob)
+      .default([])
+      .describe('files locked with the contract (ratchet.yaml is always locked)'),
     run: RunSchema,
     budgets: BudgetsSchema.default({
       max_experiments: 50,

@@ -50,7 +50,11 @@ export function readerFor(path: string, asText = false): string {
 }
 
 /** Visit every value of the first column of a query's result, in row order. */
-async function eachValue(con: DuckDBConnection, sql: string, visit: (v: unknown, row: number) => void): Promise<number> {
+async function eachValue(
+  con: DuckDBConnection,
+  sql: string,
+  visit: (v: unknown, row: number) => void,
+): Promise<number> {
   const res = await con.run(sql);
   let off = 0;
   for (let c = 0; c < res.chunkCount; c++) {
@@ -90,7 +94,11 @@ export async function readRows(con: DuckDBConnection, sql: string): Promise<Reco
  * Run a query and copy its first `k` columns into Float64Arrays in one pass (NULL becomes NaN).
  * @returns k arrays of equal length, in result row order
  */
-export async function readDoubleColumns(con: DuckDBConnection, sql: string, k: number): Promise<Float64Array[]> {
+export async function readDoubleColumns(
+  con: DuckDBConnection,
+  sql: string,
+  k: number,
+): Promise<Float64Array[]> {
   const res = await con.run(sql);
   const n = res.rowCount;
   const out = Array.from({ length: k }, () => new Float64Array(n));

@@ -71,7 +71,9 @@ function positiveOf(classes: string[], declared: Contract['data']['positive_clas
 /** Sort labels numerically when they all are numbers, else as text (scikit-learn's np.unique order). */
 export function sortLabels(labels: string[]): string[] {
   const allNumeric = labels.every((l) => l.trim() !== '' && Number.isFinite(Number(l)));
-  return [...labels].sort(allNumeric ? (a, b) => Number(a) - Number(b) : (a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  return [...labels].sort(
+    allNumeric ? (a, b) => Number(a) - Number(b) : (a, b) => (a < b ? -1 : a > b ? 1 : 0),
+  );
 }
 
 async function loadSource(duck: Duck, contract: Contract, path: string): Promise<ColumnInfo[]> {
@@ -107,7 +109,11 @@ export async function splitData(contract: Contract, progress: Progress = () => {
   const root = contract.projectDir;
   const sourcePath = resolve(root, contract.data.source);
   if (!existsSync(sourcePath)) {
-    throw contractError('data.source', `data file ${contract.data.source} does not exist`, 'give the path of a CSV or Parquet file relative to the project root');
+    throw contractError(
+      'data.source',
+      `data file ${contract.data.source} does not exist`,
+      'give the path of a CSV or Parquet file relative to the project root',
+    );
   }
   const duck = await openDuck();
   try {
@@ -116,11 +122,18 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     const names = columns.map((c) => c.name);
     const total = await count(duck.con, 'SELECT count(*) FROM src');
     if (total === 0) {
-      throw new RatchetError('the data has no rows', { file: contract.data.source, hint: 'point data.source at a file with data rows' });
+      throw new RatchetError('the data has no rows', {
+        file: contract.data.source,
+        hint: 'point data.source at a file with data rows',
+      });
     }
     const need = (field: string, col: string | undefined) => {
       if (col !== undefined && !names.includes(col)) {
-        throw contractError(field, `column "${col}" is not in ${contract.data.source}`, `use one of: ${names.join(', ')}`);
+        throw contractError(
+          field,
+          `column "${col}" is not in ${contract.data.source}`,
+          `use one of: ${names.join(', ')}`,
+        );
       }
     };
     need('data.target', contract.data.target);
@@ -131,18 +144,29 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     const generatedId = contract.data.id === undefined;
     const idCol = contract.data.id ?? GENERATED_ID;
     if (generatedId && names.includes(GENERATED_ID)) {
-      throw contractError('data.id', `the data already has a column named ${GENERATED_ID}`, `set data.id: ${GENERATED_ID} if it is a unique row id`);
+      throw contractError(
+        'data.id',
+        `the data already has a column named ${GENERATED_ID}`,
+        `set data.id: ${GENERATED_ID} if it is a unique row id`,
+      );
     }
-    if (idCol === target) throw contractError('data.id', 'the id column cannot be the target', 'name a unique row id column');
+    if (idCol === target)
+      throw contractError('data.id', 'the id column cannot be the target', 'name a unique row id column');
 
-    const droppedNullTarget = await count(duck.con, `SELECT count(*) FROM src WHERE ${ident(target)} IS NULL`);
+    const droppedNullTarget = await count(
+      duck.con,
+      `SELECT count(*) FROM src WHERE ${ident(target)} IS NULL`,
+    );
     if (droppedNullTarget > 0) {
       progress(`dropping ${droppedNullTarget} rows with an empty target`);
       await duck.con.run(`DELETE FROM src WHERE ${ident(target)} IS NULL`);
     }
     const n = total - droppedNullTarget;
     if (n === 0) {
-      throw new RatchetError(`every row's target "${target}" is empty`, { file: contract.data.source, hint: 'check data.target' });
+      throw new RatchetError(`every row's target "${target}" is empty`, {
+        file: contract.data.source,
+        hint: 'check data.target',
+      });
     }
     const idExpr = generatedId ? '__row::VARCHAR' : `${ident(idCol)}::VARCHAR`;
     if (!generatedId) {
@@ -154,13 +178,19 @@ export async function splitData(contract: Contract, progress: Progress = () => {
           hint: 'fill the ids, or remove data.id from ratchet.yaml so Ratchet numbers the rows',
         });
       }
-      const dups = await readRows(duck.con, `SELECT ${idExpr} AS id, count(*) AS c FROM src GROUP BY 1 HAVING count(*) > 1 ORDER BY c DESC, id LIMIT 3`);
+      const dups = await readRows(
+        duck.con,
+        `SELECT ${idExpr} AS id, count(*) AS c FROM src GROUP BY 1 HAVING count(*) > 1 ORDER BY c DESC, id LIMIT 3`,
+      );
       if (dups.length > 0) {
-        throw new RatchetError(`id column "${idCol}" is not unique (e.g. ${dups.map((d) => `${d['id']} ×${d['c']}`).join(', ')})`, {
-          file: contract.data.source,
-          field: 'data.id',
-          hint: 'name a unique row id, or remove data.id so Ratchet numbers the rows',
-        });
+        throw new RatchetError(
+          `id column "${idCol}" is not unique (e.g. ${dups.map((d) => `${d['id']} ×${d['c']}`).join(', ')})`,
+          {
+            file: contract.data.source,
+            field: 'data.id',
+            hint: 'name a unique row id, or remove data.id so Ratchet numbers the rows',
+          },
+        );
       }
     }
 
@@ -169,21 +199,44 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     let classes: string[] | null = null;
     let positiveClass: string | null = null;
     if (contract.task === 'regression') {
-      const bad = await count(duck.con, `SELECT count(*) FROM src WHERE TRY_CAST(${ident(target)} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST(${ident(target)} AS DOUBLE))`);
+      const bad = await count(
+        duck.con,
+        `SELECT count(*) FROM src WHERE TRY_CAST(${ident(target)} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST(${ident(target)} AS DOUBLE))`,
+      );
       if (bad > 0) {
-        throw contractError('task', `regression needs a numeric target, but ${bad} values of "${target}" are not finite numbers`, 'use task: binary or multiclass, or clean the target');
+        throw contractError(
+          'task',
+          `regression needs a numeric target, but ${bad} values of "${target}" are not finite numbers`,
+          'use task: binary or multiclass, or clean the target',
+        );
       }
     } else {
-      const distinct = (await readStrings(duck.con, `SELECT DISTINCT ${ident(target)}::VARCHAR FROM src`)).map(String);
+      const distinct = (
+        await readStrings(duck.con, `SELECT DISTINCT ${ident(target)}::VARCHAR FROM src`)
+      ).map(String);
       classes = sortLabels(distinct);
       if (contract.task === 'binary' && classes.length !== 2) {
-        throw contractError('task', `binary needs exactly 2 target labels; "${target}" has ${classes.length}${classes.length <= 10 ? ` (${classes.join(', ')})` : ''}`, classes.length > 2 ? 'use task: multiclass (or regression for a numeric target)' : 'the target must have two labels');
+        throw contractError(
+          'task',
+          `binary needs exactly 2 target labels; "${target}" has ${classes.length}${classes.length <= 10 ? ` (${classes.join(', ')})` : ''}`,
+          classes.length > 2
+            ? 'use task: multiclass (or regression for a numeric target)'
+            : 'the target must have two labels',
+        );
       }
       if (contract.task === 'multiclass' && classes.length < 3) {
-        throw contractError('task', `multiclass needs at least 3 labels; "${target}" has ${classes.length}`, 'use task: binary');
+        throw contractError(
+          'task',
+          `multiclass needs at least 3 labels; "${target}" has ${classes.length}`,
+          'use task: binary',
+        );
       }
       if (contract.task === 'multiclass' && classes.length > 1000) {
-        throw contractError('task', `"${target}" has ${classes.length} labels: too many for classification`, `use task: regression for a numeric target (type ${targetType})`);
+        throw contractError(
+          'task',
+          `"${target}" has ${classes.length} labels: too many for classification`,
+          `use task: regression for a numeric target (type ${targetType})`,
+        );
       }
       if (contract.task === 'binary') positiveClass = positiveOf(classes, contract.data.positive_class);
     }
@@ -208,13 +261,23 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     }
     const groups =
       contract.split.strategy === 'group'
-        ? (await readStrings(duck.con, `SELECT ${ident(contract.data.group!)}::VARCHAR FROM src ${order}`)).map((g) => g ?? '\u0000null')
+        ? (
+            await readStrings(duck.con, `SELECT ${ident(contract.data.group!)}::VARCHAR FROM src ${order}`)
+          ).map((g) => g ?? '\u0000null')
         : undefined;
     const labels =
       contract.split.strategy === 'stratified'
         ? ((await readStrings(duck.con, `SELECT ${ident(target)}::VARCHAR FROM src ${order}`)) as string[])
         : undefined;
-    const codes = assignSplits({ strategy: contract.split.strategy, seed: contract.split.seed, fractions: contract.split.fractions, ids, labels, times, groups });
+    const codes = assignSplits({
+      strategy: contract.split.strategy,
+      seed: contract.split.seed,
+      fractions: contract.split.fractions,
+      ids,
+      labels,
+      times,
+      groups,
+    });
 
     await duck.con.run('CREATE TABLE assign (__row BIGINT, split UTINYINT)');
     const rows = await readDoubles(duck.con, `SELECT __row FROM src ${order}`);
@@ -238,12 +301,22 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       mkdirSync(d, { recursive: true });
     }
     const from = 'FROM src JOIN assign USING (__row)';
-    const labelExpr = contract.task === 'regression' ? `${ident(target)}::DOUBLE` : `${ident(target)}::VARCHAR`;
+    const labelExpr =
+      contract.task === 'regression' ? `${ident(target)}::DOUBLE` : `${ident(target)}::VARCHAR`;
     progress('writing train, public and private splits; holdout labels go to the vault');
-    await duck.con.run(`COPY (SELECT ${featureCols}, ${ident(target)} ${from} WHERE split = 0 ${order}) TO ${lit(join(tmpData, 'train.csv'))} (HEADER, DELIMITER ',')`);
-    for (const [code, name] of [[1, 'public'], [2, 'private']] as const) {
-      await duck.con.run(`COPY (SELECT ${featureCols} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpData, `${name}.csv`))} (HEADER, DELIMITER ',')`);
-      await duck.con.run(`COPY (SELECT ${idExpr} AS id, ${labelExpr} AS label ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpVault, `${name}.parquet`))} (FORMAT parquet)`);
+    await duck.con.run(
+      `COPY (SELECT ${featureCols}, ${ident(target)} ${from} WHERE split = 0 ${order}) TO ${lit(join(tmpData, 'train.csv'))} (HEADER, DELIMITER ',')`,
+    );
+    for (const [code, name] of [
+      [1, 'public'],
+      [2, 'private'],
+    ] as const) {
+      await duck.con.run(
+        `COPY (SELECT ${featureCols} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpData, `${name}.csv`))} (HEADER, DELIMITER ',')`,
+      );
+      await duck.con.run(
+        `COPY (SELECT ${idExpr} AS id, ${labelExpr} AS label ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpVault, `${name}.parquet`))} (FORMAT parquet)`,
+      );
     }
 
     const counts = { train: 0, public: 0, private: 0 };
@@ -264,7 +337,11 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     }
     for (const name of SPLIT_NAMES) {
       if (counts[name] === 0) {
-        throw contractError('split.fractions', `the ${name} split is empty (${n} rows, strategy ${contract.split.strategy})`, 'use more data, larger fractions, or more groups');
+        throw contractError(
+          'split.fractions',
+          `the ${name} split is empty (${n} rows, strategy ${contract.split.strategy})`,
+          'use more data, larger fractions, or more groups',
+        );
       }
     }
     const manifest: SplitManifest = {
@@ -284,7 +361,10 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       balance,
     };
     writeFileAtomic(join(tmpData, 'split.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-    for (const [tmp, dir] of [[tmpData, DATA_DIR], [tmpVault, VAULT_DIR]] as const) {
+    for (const [tmp, dir] of [
+      [tmpData, DATA_DIR],
+      [tmpVault, VAULT_DIR],
+    ] as const) {
       const final = join(root, dir);
       rmSync(final, { recursive: true, force: true });
       renameSync(tmp, final);
@@ -303,7 +383,10 @@ export async function splitData(contract: Contract, progress: Progress = () => {
 export function readManifest(projectDir: string): SplitManifest {
   const path = join(projectDir, DATA_DIR, 'split.json');
   if (!existsSync(path)) {
-    throw new RatchetError('the data has not been split yet', { file: `${DATA_DIR}/split.json`, hint: 'run `ratchet init`' });
+    throw new RatchetError('the data has not been split yet', {
+      file: `${DATA_DIR}/split.json`,
+      hint: 'run `ratchet init`',
+    });
   }
   return JSON.parse(readFileSync(path, 'utf8')) as SplitManifest;
 }

@@ -76,7 +76,9 @@ export function assignSplits(input: SplitInput): Uint8Array {
     }
     case 'temporal': {
       const times = need(input.times, 'a time value');
-      const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => times[a]! - times[b]! || byHash(a, b));
+      const order = Array.from({ length: n }, (_, i) => i).sort(
+        (a, b) => times[a]! - times[b]! || byHash(a, b),
+      );
       const nPrivate = Math.round(n * fractions.private);
       const nPublic = Math.round(n * fractions.public);
       for (let j = 0; j < n; j++) {

@@ -27,14 +27,23 @@ export function contractMetrics(contract: Contract): string[] {
   return [...new Set([contract.metric.primary, ...contract.metric.also])];
 }
 
-function score(contract: Contract, input: MetricInput): { ok: true; metrics: Record<string, number> } | { ok: false; reason: string } {
+function score(
+  contract: Contract,
+  input: MetricInput,
+): { ok: true; metrics: Record<string, number> } | { ok: false; reason: string } {
   const names = contractMetrics(contract);
   if (input.task === 'multiclass' && !input.proba) {
     const needs = names.filter((n) => metricSpec(n, contract.task).needsProba);
     if (needs.includes(contract.metric.primary)) {
-      return { ok: false, reason: `the primary metric ${contract.metric.primary} needs proba_<class> columns; the predictions have labels only` };
+      return {
+        ok: false,
+        reason: `the primary metric ${contract.metric.primary} needs proba_<class> columns; the predictions have labels only`,
+      };
     }
-    const metrics = computeMetrics(names.filter((n) => !needs.includes(n)), input);
+    const metrics = computeMetrics(
+      names.filter((n) => !needs.includes(n)),
+      input,
+    );
     return { ok: true, metrics };
   }
   try {

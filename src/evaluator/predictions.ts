@@ -85,7 +85,8 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
   const file = basename(predictionsPath);
   if (!existsSync(predictionsPath)) return fail(`${file} was not written to the output folder`);
   const st = lstatSync(predictionsPath);
-  if (st.isSymbolicLink()) return fail(`${file} is a symlink; Ratchet never follows links out of the output folder`);
+  if (st.isSymbolicLink())
+    return fail(`${file} is a symlink; Ratchet never follows links out of the output folder`);
   if (!st.isFile()) return fail(`${file} is not a regular file`);
   if (st.size === 0) return fail(`${file} is empty`);
   const own: Duck | null = opts.con ? null : await openDuck();
@@ -114,7 +115,9 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     const id = `${P}.${ident(idCol)}`;
     const pred = `${P}.${ident(PREDICTION_COLUMN)}`;
     const num = `TRY_CAST(${pred} AS DOUBLE)`;
-    await con.run(`CREATE TABLE ${L} AS SELECT id, label, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(opts.labelsPath)})`);
+    await con.run(
+      `CREATE TABLE ${L} AS SELECT id, label, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(opts.labelsPath)})`,
+    );
     // One scan screens the file; the example queries below run only when something is wrong.
     const st = (
       await readRows(
@@ -138,8 +141,14 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
       return fail(`${file} repeats ids (e.g. ${dups}); write each holdout id once`);
     }
     const idMismatch = async (): Promise<Aligned> => {
-      const missing = await firstRows(con, `SELECT ${L}.id FROM ${L} ANTI JOIN ${P} ON ${L}.id = ${id} LIMIT 3`);
-      const unknown = await firstRows(con, `SELECT ${id} FROM ${P} ANTI JOIN ${L} ON ${L}.id = ${id} LIMIT 3`);
+      const missing = await firstRows(
+        con,
+        `SELECT ${L}.id FROM ${L} ANTI JOIN ${P} ON ${L}.id = ${id} LIMIT 3`,
+      );
+      const unknown = await firstRows(
+        con,
+        `SELECT ${id} FROM ${P} ANTI JOIN ${L} ON ${L}.id = ${id} LIMIT 3`,
+      );
       return fail(
         `${file} has ${got} rows for ${expected} holdout ids` +
           (missing ? `; missing ids e.g. ${missing}` : '') +
@@ -149,7 +158,10 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     if (got !== expected) return await idMismatch();
     const joined = `FROM ${L} JOIN ${P} ON ${L}.id = ${id} ORDER BY ${L}.__i`;
     if (c('empty') > 0) {
-      const empty = await firstRows(con, `SELECT ${id} FROM ${P} WHERE ${pred} IS NULL OR trim(${pred}) = '' LIMIT 3`);
+      const empty = await firstRows(
+        con,
+        `SELECT ${id} FROM ${P} WHERE ${pred} IS NULL OR trim(${pred}) = '' LIMIT 3`,
+      );
       return fail(`${file}: ${PREDICTION_COLUMN} is empty (NaN written as a blank?) for ids ${empty}`);
     }
     if (manifest.task === 'binary' || manifest.task === 'regression') {
@@ -163,23 +175,37 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
       }
       if (manifest.task === 'binary' && c('outside') > 0) {
         const out = await firstRows(con, `SELECT ${id} FROM ${P} WHERE ${num} < 0 OR ${num} > 1 LIMIT 3`);
-        return fail(`${file}: binary predictions must be probabilities of class ${manifest.positiveClass} in [0, 1]; ids ${out} are outside`);
+        return fail(
+          `${file}: binary predictions must be probabilities of class ${manifest.positiveClass} in [0, 1]; ids ${out} are outside`,
+        );
       }
-      const yExpr = manifest.task === 'binary' ? `(${L}.label = ${lit(manifest.positiveClass!)})::DOUBLE` : `${L}.label::DOUBLE`;
+      const yExpr =
+        manifest.task === 'binary'
+          ? `(${L}.label = ${lit(manifest.positiveClass!)})::DOUBLE`
+          : `${L}.label::DOUBLE`;
       const [y, p] = await readDoubleColumns(con, `SELECT ${yExpr}, ${num} ${joined}`, 2);
       if (y!.length !== expected) return await idMismatch();
       const input: MetricInput =
-        manifest.task === 'binary' ? { task: 'binary', y: Uint8Array.from(y!), p: p! } : { task: 'regression', y: y!, p: p! };
+        manifest.task === 'binary'
+          ? { task: 'binary', y: Uint8Array.from(y!), p: p! }
+          : { task: 'regression', y: y!, p: p! };
       return { ok: true, rows: expected, input };
     }
     // multiclass
     const classes = manifest.classes!;
     const k = classes.length;
     const classTable = classes.map((c, i) => `(${lit(c)}, ${i})`).join(', ');
-    await con.run(`DROP TABLE IF EXISTS ${C}; CREATE TABLE ${C}(label VARCHAR, k INTEGER); INSERT INTO ${C} VALUES ${classTable}`);
-    const unknownClass = await firstRows(con, `SELECT DISTINCT ${pred} FROM ${P} ANTI JOIN ${C} ON ${C}.label = ${pred} LIMIT 3`);
+    await con.run(
+      `DROP TABLE IF EXISTS ${C}; CREATE TABLE ${C}(label VARCHAR, k INTEGER); INSERT INTO ${C} VALUES ${classTable}`,
+    );
+    const unknownClass = await firstRows(
+      con,
+      `SELECT DISTINCT ${pred} FROM ${P} ANTI JOIN ${C} ON ${C}.label = ${pred} LIMIT 3`,
+    );
     if (unknownClass) {
-      return fail(`${file}: ${PREDICTION_COLUMN} has labels that are not classes of the target (e.g. ${unknownClass}); classes: ${classes.join(', ')}`);
+      return fail(
+        `${file}: ${PREDICTION_COLUMN} has labels that are not classes of the target (e.g. ${unknownClass}); classes: ${classes.join(', ')}`,
+      );
     }
     const probaCols = classes.map((c) => `${PROBA_PREFIX}${c}`);
     const present = probaCols.filter((c) => cols.includes(c));
@@ -195,7 +221,10 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     if (hasProba) {
       for (const c of probaCols) {
         const q = `${P}.${ident(c)}`;
-        const bad = await firstRows(con, `SELECT ${q} FROM ${P} WHERE TRY_CAST(${q} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST(${q} AS DOUBLE)) OR ${q}::DOUBLE < 0 OR ${q}::DOUBLE > 1 LIMIT 3`);
+        const bad = await firstRows(
+          con,
+          `SELECT ${q} FROM ${P} WHERE TRY_CAST(${q} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST(${q} AS DOUBLE)) OR ${q}::DOUBLE < 0 OR ${q}::DOUBLE > 1 LIMIT 3`,
+        );
         if (bad) return fail(`${file}: ${c} must be a probability in [0, 1] (bad values e.g. ${bad})`);
         select.push(`${q}::DOUBLE`);
       }
@@ -216,10 +245,18 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     return {
       ok: true,
       rows: n,
-      input: { task: 'multiclass', k, y: Int32Array.from(colsOut[0]!), pred: Int32Array.from(colsOut[1]!), proba },
+      input: {
+        task: 'multiclass',
+        k,
+        y: Int32Array.from(colsOut[0]!),
+        pred: Int32Array.from(colsOut[1]!),
+        proba,
+      },
     };
   } finally {
-    await con.run(`DROP TABLE IF EXISTS ${P}; DROP TABLE IF EXISTS ${L}; DROP TABLE IF EXISTS ${C}`).catch(() => undefined);
+    await con
+      .run(`DROP TABLE IF EXISTS ${P}; DROP TABLE IF EXISTS ${L}; DROP TABLE IF EXISTS ${C}`)
+      .catch(() => undefined);
     own?.close();
   }
 }

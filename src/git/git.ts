@@ -67,7 +67,13 @@ export interface Change {
 
 /** Every changed, added, deleted or untracked file (untracked files listed one by one, ignored files too). */
 export async function changes(dir: string): Promise<Change[]> {
-  const out = await git(dir, ['status', '--porcelain=v1', '-z', '--untracked-files=all', '--ignored=matching']);
+  const out = await git(dir, [
+    'status',
+    '--porcelain=v1',
+    '-z',
+    '--untracked-files=all',
+    '--ignored=matching',
+  ]);
   const parts = out.split('\0').filter(Boolean);
   const list: Change[] = [];
   for (let i = 0; i < parts.length; i++) {
@@ -100,10 +106,16 @@ export async function currentTree(dir: string): Promise<string> {
  * Commit the staged snapshot with git trailers (`Key: value` lines at the end of the message).
  * @returns the new commit's SHA
  */
-export async function commit(dir: string, subject: string, body: string, trailers: Record<string, string>): Promise<string> {
+export async function commit(
+  dir: string,
+  subject: string,
+  body: string,
+  trailers: Record<string, string>,
+): Promise<string> {
   const args = ['commit', '-q', '--no-verify', '--allow-empty', '-m', subject];
   if (body) args.push('-m', body);
-  for (const [k, v] of Object.entries(trailers)) args.push('--trailer', `${k}: ${v.replace(/\s+/g, ' ').trim()}`);
+  for (const [k, v] of Object.entries(trailers))
+    args.push('--trailer', `${k}: ${v.replace(/\s+/g, ' ').trim()}`);
   await git(dir, args);
   return revParse(dir);
 }
@@ -129,7 +141,12 @@ export async function trailers(dir: string, rev = 'HEAD'): Promise<Record<string
  * Create (or reopen) the worktree of a ratchet branch.
  * A new branch starts at `base`; an existing branch is checked out as it is.
  */
-export async function addWorktree(projectDir: string, path: string, branch: string, base: string): Promise<void> {
+export async function addWorktree(
+  projectDir: string,
+  path: string,
+  branch: string,
+  base: string,
+): Promise<void> {
   await git(projectDir, ['worktree', 'prune']);
   if (await revExists(projectDir, `refs/heads/${branch}`)) {
     await git(projectDir, ['worktree', 'add', '-f', path, branch]);
@@ -150,11 +167,15 @@ export async function removeWorktree(projectDir: string, path: string): Promise<
  */
 export async function requireRepo(dir: string): Promise<string> {
   if (!(await isRepo(dir))) {
-    throw new RatchetError(`${dir} is not a git repository`, { hint: 'run `git init` and commit, or `ratchet init`, which does both' });
+    throw new RatchetError(`${dir} is not a git repository`, {
+      hint: 'run `git init` and commit, or `ratchet init`, which does both',
+    });
   }
   try {
     return await revParse(dir);
   } catch {
-    throw new RatchetError('the repository has no commit yet', { hint: 'commit the project (ratchet init does this)' });
+    throw new RatchetError('the repository has no commit yet', {
+      hint: 'commit the project (ratchet init does this)',
+    });
   }
 }

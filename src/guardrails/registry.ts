@@ -71,7 +71,13 @@ export const GUARDRAILS: Record<string, Guardrail> = Object.fromEntries(
       'block',
       false,
     ),
-    G('no-op', 'a change changes something', 'propose a change that edits a file in the surface', 'block', true),
+    G(
+      'no-op',
+      'a change changes something',
+      'propose a change that edits a file in the surface',
+      'block',
+      true,
+    ),
     G(
       'hypothesis-required',
       'every experiment states a hypothesis',

@@ -5,7 +5,18 @@ import type { ExperimentRecord } from './store.js';
 /** Project-relative path of the tab-separated results log (one row per experiment, like autoresearch's). */
 export const RESULTS_FILE = '.ratchet/results.tsv';
 
-const HEADER = ['experiment', 'run', 'seq', 'commit', 'score', 'delta', 'decision', 'seconds', 'proposer', 'hypothesis'];
+const HEADER = [
+  'experiment',
+  'run',
+  'seq',
+  'commit',
+  'score',
+  'delta',
+  'decision',
+  'seconds',
+  'proposer',
+  'hypothesis',
+];
 
 const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v).replace(/[\t\r\n]+/g, ' '));
 

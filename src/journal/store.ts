@@ -172,7 +172,10 @@ export class Journal {
   static open(projectDir: string, opts: { readonly?: boolean } = {}): Journal {
     const path = join(projectDir, JOURNAL_FILE);
     if (!opts.readonly) mkdirSync(dirname(path), { recursive: true });
-    const db = new Database(path, { readonly: opts.readonly ?? false, fileMustExist: opts.readonly ?? false });
+    const db = new Database(path, {
+      readonly: opts.readonly ?? false,
+      fileMustExist: opts.readonly ?? false,
+    });
     db.pragma('busy_timeout = 5000');
     if (!opts.readonly) {
       db.pragma('journal_mode = WAL');
@@ -194,10 +197,14 @@ export class Journal {
   /** Reserve the next experiment id (ids are never reused, even when an experiment is interrupted). */
   reserveExperimentId(): number {
     return this.transaction(() => {
-      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'next_experiment_id'").get() as Row | undefined;
+      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'next_experiment_id'").get() as
+        | Row
+        | undefined;
       const maxRow = this.db.prepare('SELECT coalesce(max(id), 0) AS m FROM experiments').get() as Row;
       const next = Math.max(Number(row?.['value'] ?? 1), Number(maxRow['m']) + 1);
-      this.db.prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('next_experiment_id', ?)").run(String(next + 1));
+      this.db
+        .prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('next_experiment_id', ?)")
+        .run(String(next + 1));
       return next;
     });
   }
@@ -214,7 +221,12 @@ export class Journal {
 
   /** Update a run's lifecycle fields. */
   updateRun(id: string, fields: Partial<Pick<RunRecord, 'status' | 'stopReason' | 'endedAt' | 'pid'>>): void {
-    const cols: Record<string, string> = { status: 'status', stopReason: 'stop_reason', endedAt: 'ended_at', pid: 'pid' };
+    const cols: Record<string, string> = {
+      status: 'status',
+      stopReason: 'stop_reason',
+      endedAt: 'ended_at',
+      pid: 'pid',
+    };
     const sets = Object.keys(fields).map((k) => `${cols[k]} = @${k}`);
     if (sets.length === 0) return;
     this.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = @id`).run({ ...fields, id });
@@ -257,7 +269,9 @@ export class Journal {
           files: JSON.stringify(e.files),
           sandboxed: e.sandboxed ? 1 : 0,
         });
-      const m = this.db.prepare('INSERT INTO metrics (experiment_id, holdout, name, value) VALUES (?, ?, ?, ?)');
+      const m = this.db.prepare(
+        'INSERT INTO metrics (experiment_id, holdout, name, value) VALUES (?, ?, ?, ?)',
+      );
       for (const [name, value] of Object.entries(e.metrics)) {
         if (Number.isFinite(value)) m.run(e.id, 'public', name, value);
       }
@@ -301,7 +315,8 @@ export class Journal {
   listEvents(opts: { runId?: string; afterId?: number; kinds?: string[] } = {}): EventRecord[] {
     const where: string[] = ['id > @afterId'];
     if (opts.runId) where.push('run_id = @runId');
-    if (opts.kinds?.length) where.push(`kind IN (${opts.kinds.map((k) => `'${k.replaceAll("'", "''")}'`).join(',')})`);
+    if (opts.kinds?.length)
+      where.push(`kind IN (${opts.kinds.map((k) => `'${k.replaceAll("'", "''")}'`).join(',')})`);
     const rows = this.db
       .prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY id`)
       .all({ afterId: opts.afterId ?? 0, runId: opts.runId ?? null }) as Row[];
@@ -362,7 +377,9 @@ export class Journal {
   latestNoise(metric: string, kind?: string): NoiseRecord | null {
     const row = (
       kind
-        ? this.db.prepare('SELECT * FROM noise WHERE metric = ? AND kind = ? ORDER BY id DESC LIMIT 1').get(metric, kind)
+        ? this.db
+            .prepare('SELECT * FROM noise WHERE metric = ? AND kind = ? ORDER BY id DESC LIMIT 1')
+            .get(metric, kind)
         : this.db.prepare('SELECT * FROM noise WHERE metric = ? ORDER BY id DESC LIMIT 1').get(metric)
     ) as Row | undefined;
     if (!row) return null;

@@ -58,9 +58,15 @@ export function logEntry(e: ExperimentRecord): LogEntry {
 }
 
 /** The experiment running now, from the events (started but not yet finished or aborted). */
-export function currentExperiment(journal: Journal, run: RunRecord): { id: number; seq: number; hypothesis: string; startedAt: string; elapsedMs: number } | null {
+export function currentExperiment(
+  journal: Journal,
+  run: RunRecord,
+): { id: number; seq: number; hypothesis: string; startedAt: string; elapsedMs: number } | null {
   if (run.status !== 'running') return null;
-  const events = journal.listEvents({ runId: run.id, kinds: ['experiment.started', 'experiment.finished', 'experiment.aborted'] });
+  const events = journal.listEvents({
+    runId: run.id,
+    kinds: ['experiment.started', 'experiment.finished', 'experiment.aborted'],
+  });
   const last = events[events.length - 1];
   if (!last || last.kind !== 'experiment.started') return null;
   const d = last.data ?? {};
@@ -107,17 +113,29 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
     },
     experiments: { total: exps.length, ...counts },
     baseline: exps[0]?.score ?? null,
-    best: best ? { id: best.id, score: best.score, commit: best.commitSha, hypothesis: best.hypothesis } : null,
+    best: best
+      ? { id: best.id, score: best.score, commit: best.commitSha, hypothesis: best.hypothesis }
+      : null,
     budgets: {
       max_experiments: cfg.maxExperiments ?? null,
-      experiments_left: cfg.maxExperiments === undefined ? null : Math.max(0, cfg.maxExperiments - exps.length),
+      experiments_left:
+        cfg.maxExperiments === undefined ? null : Math.max(0, cfg.maxExperiments - exps.length),
       max_wall_clock_s: cfg.maxWallClockMs === undefined ? null : cfg.maxWallClockMs / 1000,
       elapsed_s: Math.round(elapsedMs / 100) / 10,
     },
     current: currentExperiment(journal, run),
-    noise: noise ? { metric: noise.metric, kind: noise.kind, sd: noise.sd, mean: noise.mean, runs: noise.scores.length } : null,
+    noise: noise
+      ? { metric: noise.metric, kind: noise.kind, sd: noise.sd, mean: noise.mean, runs: noise.scores.length }
+      : null,
     submission: last
-      ? { experiment: last.experimentId, public: last.public, private: last.private, gap: last.gap, commit: last.commitSha, at: last.ts }
+      ? {
+          experiment: last.experimentId,
+          public: last.public,
+          private: last.private,
+          gap: last.gap,
+          commit: last.commitSha,
+          at: last.ts,
+        }
       : null,
     escalations: journal
       .listEvents({ runId: run.id, kinds: ['escalation'] })
@@ -134,13 +152,20 @@ export function showView(journal: Journal, projectDir: string, id: number): Reco
     const p = join(dir, f);
     if (!existsSync(p)) return null;
     const text = readFileSync(p, 'utf8');
-    return text.length > max ? `${text.slice(0, max)}\n… (${text.length - max} more characters in ${p})` : text;
+    return text.length > max
+      ? `${text.slice(0, max)}\n… (${text.length - max} more characters in ${p})`
+      : text;
   };
   return {
     ...logEntry(e),
     parent: e.parentSha,
     best_before: e.bestBefore,
-    sandbox: { status: e.sandboxStatus, message: e.sandboxMessage, exit_code: e.exitCode, execute_s: e.executeMs === null ? null : e.executeMs / 1000 },
+    sandbox: {
+      status: e.sandboxStatus,
+      message: e.sandboxMessage,
+      exit_code: e.exitCode,
+      execute_s: e.executeMs === null ? null : e.executeMs / 1000,
+    },
     trace_dir: dir,
     patch: read('patch.diff'),
     stdout: read('stdout.log', 16 * 1024),

@@ -85,10 +85,13 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
         ...(opts.signal ? { signal: opts.signal } : {}),
       });
       if (res.status !== 'ok') {
-        throw new RatchetError(`the baseline run ${i + 1} did not finish: ${res.message}\n${tail(join(dir, 'stderr.log'))}`, {
-          file: contract.run.command,
-          hint: `fix the training command; its logs are in ${dir}`,
-        });
+        throw new RatchetError(
+          `the baseline run ${i + 1} did not finish: ${res.message}\n${tail(join(dir, 'stderr.log'))}`,
+          {
+            file: contract.run.command,
+            hint: `fix the training command; its logs are in ${dir}`,
+          },
+        );
       }
       const ev = await evaluateOutput(contract, manifest, outputDir);
       if (ev.status !== 'ok') {

@@ -96,10 +96,10 @@ export function stopReason(projectDir: string): string | null {
 }
 
 /**
- * Abort `controller` when the stop file appears or SIGINT/SIGTERM arrives.
+ * Abort `controller` when the stop file appears or (when `signals`) SIGINT/SIGTERM arrives.
  * @returns a function that removes the watchers
  */
-export function watchStop(projectDir: string, controller: AbortController): () => void {
+export function watchStop(projectDir: string, controller: AbortController, signals = true): () => void {
   const onSignal = (sig: NodeJS.Signals) => {
     if (!controller.signal.aborted) controller.abort(new Error(`received ${sig}`));
   };
@@ -108,8 +108,10 @@ export function watchStop(projectDir: string, controller: AbortController): () =
     if (reason && !controller.signal.aborted) controller.abort(new Error(reason));
   }, 100);
   timer.unref();
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  if (signals) {
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+  }
   return () => {
     clearInterval(timer);
     process.off('SIGINT', onSignal);

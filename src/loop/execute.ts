@@ -37,7 +37,10 @@ export function execute(opts: ExecuteOptions): Promise<SandboxResult> {
   return runSandboxed({
     argv: ['/bin/sh', '-c', contract.run.command],
     workdir: opts.worktree,
-    readOnly: ['train.csv', 'public.csv', 'private.csv'].map((f) => ({ host: join(hostData, f), target: `${SANDBOX_DATA}/${f}` })),
+    readOnly: ['train.csv', 'public.csv', 'private.csv'].map((f) => ({
+      host: join(hostData, f),
+      target: `${SANDBOX_DATA}/${f}`,
+    })),
     outputDir: opts.outputDir,
     env: {
       RATCHET_TRAIN: dataPath('train.csv'),

@@ -4,7 +4,7 @@ import { type Lock, readLock, verifyLock } from '../contract/lock.js';
 import { readManifest, type SplitManifest } from '../data/ingest.js';
 import { git, requireRepo } from '../git/git.js';
 import { guardrail } from '../guardrails/registry.js';
-import { probeSandbox, type PythonRuntime, resolvePython } from '../sandbox/index.js';
+import { type PythonRuntime, probeSandbox, resolvePython } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
 
@@ -27,11 +27,14 @@ export async function guardVaultIsolation(contract: Contract): Promise<void> {
   if (rel.startsWith('..')) return;
   const tracked = (await git(contract.projectDir, ['ls-files', '--', rel])).trim();
   if (tracked) {
-    throw new RatchetError(`${rel} is tracked by git, so every holdout label would be readable from the sandbox`, {
-      file: rel,
-      hint: `git rm --cached ${rel} && echo ${rel} >> .gitignore && git commit -m "untrack data" (guardrail ${guardrail('vault-isolation').id})`,
-      exitCode: 3,
-    });
+    throw new RatchetError(
+      `${rel} is tracked by git, so every holdout label would be readable from the sandbox`,
+      {
+        file: rel,
+        hint: `git rm --cached ${rel} && echo ${rel} >> .gitignore && git commit -m "untrack data" (guardrail ${guardrail('vault-isolation').id})`,
+        exitCode: 3,
+      },
+    );
   }
 }
 

@@ -37,25 +37,36 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
   const journal = Journal.open(projectDir);
   try {
     const run = journal.getRun(runId);
-    if (!run) throw new RatchetError(runId ? `no run ${runId}` : 'no run yet', { hint: 'start one with `ratchet run`' });
+    if (!run)
+      throw new RatchetError(runId ? `no run ${runId}` : 'no run yet', {
+        hint: 'start one with `ratchet run`',
+      });
     const best = bestKept(journal.listExperiments(run.id));
     if (!best || best.score === null) {
-      throw new RatchetError(`run ${run.id} has no kept experiment to submit`, { hint: 'run the loop until the baseline is recorded' });
+      throw new RatchetError(`run ${run.id} has no kept experiment to submit`, {
+        hint: 'run the loop until the baseline is recorded',
+      });
     }
     const earlier = journal.listSubmissions(run.id).find((s) => s.experimentId === best.id);
     if (earlier) return { submission: earlier, experiment: best, fresh: false };
     const out = join(experimentDir(projectDir, best.id), 'output');
     const file = join(out, PRIVATE_PREDICTIONS);
-    const recorded = (best.meta?.['predictions'] as Record<string, string> | undefined)?.[PRIVATE_PREDICTIONS];
+    const recorded = (best.meta?.['predictions'] as Record<string, string> | undefined)?.[
+      PRIVATE_PREDICTIONS
+    ];
     if (!existsSync(file) || !recorded || (await sha256File(file)) !== recorded) {
-      throw new RatchetError(`the private predictions of experiment ${best.id} are missing or were altered after EVALUATE`, {
-        file,
-        hint: 'nothing may write into .ratchet/runs; re-run the experiment',
-        exitCode: 3,
-      });
+      throw new RatchetError(
+        `the private predictions of experiment ${best.id} are missing or were altered after EVALUATE`,
+        {
+          file,
+          hint: 'nothing may write into .ratchet/runs; re-run the experiment',
+          exitCode: 3,
+        },
+      );
     }
     const scored = await scorePrivate(contract, manifest, out);
-    if (!scored.ok) throw new RatchetError(`cannot score the private predictions: ${scored.reason}`, { file });
+    if (!scored.ok)
+      throw new RatchetError(`cannot score the private predictions: ${scored.reason}`, { file });
     const priv = scored.metrics[contract.metric.primary]!;
     const sign = contract.direction === 'maximize' ? 1 : -1;
     const s: Omit<SubmissionRecord, 'id'> = {

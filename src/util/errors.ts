@@ -12,7 +12,10 @@ export class RatchetError extends Error {
   /** Process exit code the CLI uses (2 = bad input, 3 = integrity violation, 1 = other). */
   readonly exitCode: number;
 
-  constructor(message: string, opts: { file?: string; field?: string; hint?: string; exitCode?: number } = {}) {
+  constructor(
+    message: string,
+    opts: { file?: string; field?: string; hint?: string; exitCode?: number } = {},
+  ) {
     super(message);
     this.name = 'RatchetError';
     this.file = opts.file;

@@ -6,5 +6,7 @@ import { fileURLToPath } from 'node:url';
  */
 export function packageDir(): string {
   const here = fileURLToPath(new URL('.', import.meta.url));
-  return here.includes('/dist/src/') ? fileURLToPath(new URL('../../../', import.meta.url)) : fileURLToPath(new URL('../../', import.meta.url));
+  return here.includes('/dist/src/')
+    ? fileURLToPath(new URL('../../../', import.meta.url))
+    : fileURLToPath(new URL('../../', import.meta.url));
 }

@@ -19,7 +19,8 @@ const DURATION_UNITS: Record<string, number> = {
  */
 export function parseDuration(text: string | number): number {
   if (typeof text === 'number') {
-    if (!Number.isFinite(text) || text <= 0) throw new Error(`duration must be a positive number of seconds, got ${text}`);
+    if (!Number.isFinite(text) || text <= 0)
+      throw new Error(`duration must be a positive number of seconds, got ${text}`);
     return text * 1000;
   }
   const s = text.trim();
@@ -70,7 +71,8 @@ const BYTE_UNITS: Record<string, number> = {
  */
 export function parseBytes(text: string | number): number {
   if (typeof text === 'number') {
-    if (!Number.isFinite(text) || text <= 0) throw new Error(`size must be a positive number of bytes, got ${text}`);
+    if (!Number.isFinite(text) || text <= 0)
+      throw new Error(`size must be a positive number of bytes, got ${text}`);
     return Math.floor(text);
   }
   const m = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(text);

@@ -48,7 +48,8 @@ export async function makeProject(opts: ProjectOptions = {}): Promise<string> {
   }
   writeExampleData(join(dir, 'data.csv'), opts.rows ?? 4000);
   if (opts.trainPy !== undefined) writeFileSync(join(dir, 'train.py'), opts.trainPy);
-  if (opts.contract) writeFileSync(join(dir, 'ratchet.yaml'), opts.contract(readFileSync(join(dir, 'ratchet.yaml'), 'utf8')));
+  if (opts.contract)
+    writeFileSync(join(dir, 'ratchet.yaml'), opts.contract(readFileSync(join(dir, 'ratchet.yaml'), 'utf8')));
   if (!opts.noInit) await initProject(dir);
   return dir;
 }
@@ -62,12 +63,20 @@ export interface CliResult {
 
 /** Run the compiled CLI synchronously. */
 export function cli(args: string[], cwd: string, env: Record<string, string> = {}): CliResult {
-  const r = spawnSync(process.execPath, [CLI, ...args], { cwd, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', ...env }, timeout: 600_000 });
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1', ...env },
+    timeout: 600_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 /** Run the compiled CLI in the background; resolves with its result when it exits. */
-export function cliAsync(args: string[], cwd: string): { child: ReturnType<typeof spawn>; done: Promise<CliResult> } {
+export function cliAsync(
+  args: string[],
+  cwd: string,
+): { child: ReturnType<typeof spawn>; done: Promise<CliResult> } {
   const child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, NO_COLOR: '1' } });
   let stdout = '';
   let stderr = '';

@@ -23,7 +23,12 @@ export class ScriptedProposer implements Proposer {
   constructor(private readonly steps: ScriptedStep[]) {}
 
   async propose(ctx: ProposeContext): Promise<Proposal> {
-    this.statusAtPropose.push(spawnSync('git', ['status', '--porcelain', '--untracked-files=all'], { cwd: ctx.worktree, encoding: 'utf8' }).stdout);
+    this.statusAtPropose.push(
+      spawnSync('git', ['status', '--porcelain', '--untracked-files=all'], {
+        cwd: ctx.worktree,
+        encoding: 'utf8',
+      }).stdout,
+    );
     const step = this.steps[this.i++ % this.steps.length]!;
     for (const [path, content] of Object.entries(step.files)) {
       const full = join(ctx.worktree, path);

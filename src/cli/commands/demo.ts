@@ -17,45 +17,75 @@ export const DEMO_EXAMPLE = 'gsoep-outwork';
 export function registerDemo(program: Command): void {
   program
     .command('demo [dir]')
-    .description('init the bundled example in dir (default ./ratchet-demo), check it, run the loop and submit, in one command')
+    .description(
+      'init the bundled example in dir (default ./ratchet-demo), check it, run the loop and submit, in one command',
+    )
     .option('--experiments <n>', 'experiments in the run, baseline included', '24')
     .option('--timeout <duration>', 'per-experiment wall clock', '120s')
     .option('--example <name>', 'bundled example', DEMO_EXAMPLE)
     .option('--unsafe-no-sandbox', 'run without bubblewrap')
     .action(
-      action(async (dirArg: string | undefined, o: { experiments: string; timeout: string; example: string; unsafeNoSandbox?: boolean }) => {
-        const dir = resolve(dirArg ?? 'ratchet-demo');
-        const say = progressWriter(false);
-        intOption('--experiments', o.experiments);
-        if (existsSync(dir) && readdirSync(dir).length > 0) {
-          throw new RatchetError(`${dir} is not empty`, { hint: 'give an empty or new folder: ratchet demo <dir>' });
-        }
-        mkdirSync(dir, { recursive: true });
-        say(bold(`1/4 init: the ${o.example} example in ${dir}`));
-        copyExample(o.example, dir);
-        await initProject(dir, (l) => say(`  ${l}`));
-        say(bold('2/4 check: baseline and run-to-run noise'));
-        const { est } = await checkFromCli({ dir, runs: '2', unsafeNoSandbox: o.unsafeNoSandbox });
-        say(`  baseline ${est.metric} ${est.mean.toFixed(6)} (sd ${est.sd.toExponential(2)})`);
-        say(bold(`3/4 run: search proposer, ${o.experiments} experiments`));
-        const summary = await runFromCli({ dir, proposer: 'search', experiments: o.experiments, timeout: o.timeout, unsafeNoSandbox: o.unsafeNoSandbox });
-        say(bold('4/4 submit: the best kept experiment on the private holdout'));
-        const sub = await submit(dir, summary.runId);
-        const journal = Journal.open(dir, { readonly: true });
-        try {
-          const entries = journal.listExperiments(summary.runId).map(logEntry);
+      action(
+        async (
+          dirArg: string | undefined,
+          o: { experiments: string; timeout: string; example: string; unsafeNoSandbox?: boolean },
+        ) => {
+          const dir = resolve(dirArg ?? 'ratchet-demo');
+          const say = progressWriter(false);
+          intOption('--experiments', o.experiments);
+          if (existsSync(dir) && readdirSync(dir).length > 0) {
+            throw new RatchetError(`${dir} is not empty`, {
+              hint: 'give an empty or new folder: ratchet demo <dir>',
+            });
+          }
+          mkdirSync(dir, { recursive: true });
+          say(bold(`1/4 init: the ${o.example} example in ${dir}`));
+          copyExample(o.example, dir);
+          await initProject(dir, (l) => say(`  ${l}`));
+          say(bold('2/4 check: baseline and run-to-run noise'));
+          const { est } = await checkFromCli({ dir, runs: '2', unsafeNoSandbox: o.unsafeNoSandbox });
+          say(`  baseline ${est.metric} ${est.mean.toFixed(6)} (sd ${est.sd.toExponential(2)})`);
+          say(bold(`3/4 run: search proposer, ${o.experiments} experiments`));
+          const summary = await runFromCli({
+            dir,
+            proposer: 'search',
+            experiments: o.experiments,
+            timeout: o.timeout,
+            unsafeNoSandbox: o.unsafeNoSandbox,
+          });
+          say(bold('4/4 submit: the best kept experiment on the private holdout'));
+          const sub = await submit(dir, summary.runId);
+          const journal = Journal.open(dir, { readonly: true });
+          try {
+            const entries = journal.listExperiments(summary.runId).map(logEntry);
+            say(
+              table(
+                [
+                  ['id', 'decision', 'score', 'delta', 'hypothesis'],
+                  ...entries.map((e) => [
+                    String(e.id),
+                    decisionColour(e.decision),
+                    num(e.score),
+                    signed(e.delta),
+                    e.hypothesis,
+                  ]),
+                ],
+                90,
+              ),
+            );
+          } finally {
+            journal.close();
+          }
+          const s = sub.submission;
           say(
-            table([
-              ['id', 'decision', 'score', 'delta', 'hypothesis'],
-              ...entries.map((e) => [String(e.id), decisionColour(e.decision), num(e.score), signed(e.delta), e.hypothesis]),
-            ], 90),
+            bold(
+              `private ${est.metric}: ${num(s.private, 6)} (public ${num(s.public, 6)}, gap ${signed(s.gap, 6)}); baseline public ${num(summary.baselineScore, 6)}`,
+            ),
           );
-        } finally {
-          journal.close();
-        }
-        const s = sub.submission;
-        say(bold(`private ${est.metric}: ${num(s.private, 6)} (public ${num(s.public, 6)}, gap ${signed(s.gap, 6)}); baseline public ${num(summary.baselineScore, 6)}`));
-        say(`explore: cd ${dir} && ratchet log | ratchet status | ratchet show ${s.experimentId} | git log ${summary.branch}`);
-      }),
+          say(
+            `explore: cd ${dir} && ratchet log | ratchet status | ratchet show ${s.experimentId} | git log ${summary.branch}`,
+          );
+        },
+      ),
     );
 }

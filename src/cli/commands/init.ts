@@ -27,7 +27,9 @@ interface InitOptions {
 export function registerInit(program: Command): void {
   program
     .command('init')
-    .description('write (or read) the contract, split the data, put holdout labels in the vault, lock and commit')
+    .description(
+      'write (or read) the contract, split the data, put holdout labels in the vault, lock and commit',
+    )
     .option('--dir <dir>', 'project folder', '.')
     .option('--data <file>', 'scaffold a project for this CSV/Parquet file')
     .option('--target <column>', 'column to predict (with --data)')
@@ -48,10 +50,17 @@ export function registerInit(program: Command): void {
         const say = progressWriter(Boolean(o.json));
         if (o.example) copyExample(o.example, dir, o.force);
         if (o.data) {
-          if (!o.target) throw new RatchetError('--target is required with --data', { field: '--target', hint: 'name the column to predict' });
+          if (!o.target)
+            throw new RatchetError('--target is required with --data', {
+              field: '--target',
+              hint: 'name the column to predict',
+            });
           const task = TaskSchema.safeParse(o.task);
           if (!task.success) {
-            throw new RatchetError(`--task must be binary, multiclass or regression (got ${o.task ?? 'nothing'})`, { field: '--task' });
+            throw new RatchetError(
+              `--task must be binary, multiclass or regression (got ${o.task ?? 'nothing'})`,
+              { field: '--task' },
+            );
           }
           const written = scaffoldProject(
             dir,
@@ -78,8 +87,17 @@ export function registerInit(program: Command): void {
           return;
         }
         say('');
-        say(bold(`${res.contract.name}: ${m.task}, target ${m.targetColumn}, id ${m.idColumn}${m.generatedId ? ' (generated)' : ''}`));
-        const bal = m.task === 'binary' ? `positive rate (${m.positiveClass})` : m.task === 'multiclass' ? 'largest class share' : 'mean target';
+        say(
+          bold(
+            `${res.contract.name}: ${m.task}, target ${m.targetColumn}, id ${m.idColumn}${m.generatedId ? ' (generated)' : ''}`,
+          ),
+        );
+        const bal =
+          m.task === 'binary'
+            ? `positive rate (${m.positiveClass})`
+            : m.task === 'multiclass'
+              ? 'largest class share'
+              : 'mean target';
         say(
           table([
             ['split', 'rows', bal],
@@ -88,7 +106,9 @@ export function registerInit(program: Command): void {
             ['private', String(m.counts.private), num(m.balance.private)],
           ]),
         );
-        say(`split ${m.strategy} (seed ${m.seed}); holdout labels in .ratchet/vault; contract locked in ratchet.lock; committed ${res.commit.slice(0, 12)}`);
+        say(
+          `split ${m.strategy} (seed ${m.seed}); holdout labels in .ratchet/vault; contract locked in ratchet.lock; committed ${res.commit.slice(0, 12)}`,
+        );
         say('next: ratchet check   (runs the baseline and measures noise)');
       }),
     );

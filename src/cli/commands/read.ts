@@ -13,7 +13,10 @@ export function openJournal(dir: string): Journal {
   try {
     return Journal.open(dir, { readonly: true });
   } catch {
-    throw new RatchetError('no journal yet', { file: '.ratchet/ratchet.db', hint: 'run `ratchet run` first' });
+    throw new RatchetError('no journal yet', {
+      file: '.ratchet/ratchet.db',
+      hint: 'run `ratchet run` first',
+    });
   }
 }
 
@@ -21,7 +24,9 @@ export function openJournal(dir: string): Journal {
 export function registerRead(program: Command): void {
   program
     .command('status')
-    .description('where the latest run stands: experiments, best score, budgets, current experiment, submission')
+    .description(
+      'where the latest run stands: experiments, best score, budgets, current experiment, submission',
+    )
     .option('--dir <dir>', 'project folder', '.')
     .option('--run <id>', 'a specific run')
     .option('--json', 'print as JSON')
@@ -36,13 +41,19 @@ export function registerRead(program: Command): void {
           if (!v['run']) return void process.stdout.write('no run yet: ratchet run\n');
           const r = v['run'];
           const lines = [
-            bold(`run ${r.id} (${r.status}${r.active ? ', active' : ''}) on ${r.branch}, proposer ${r.proposer}${r.unsafe ? ', UNSANDBOXED' : ''}`),
+            bold(
+              `run ${r.id} (${r.status}${r.active ? ', active' : ''}) on ${r.branch}, proposer ${r.proposer}${r.unsafe ? ', UNSANDBOXED' : ''}`,
+            ),
             r.reason ? `  ${r.reason}` : '',
             `  ${v['metric'].name} (${v['metric'].direction}): baseline ${num(v['baseline'])}, best ${num(v['best']?.score)}${v['best'] ? ` (#${v['best'].id})` : ''}`,
             `  experiments: ${v['experiments'].total} (kept ${v['experiments'].kept}, reverted ${v['experiments'].reverted}, crashed ${v['experiments'].crashed}, timeout ${v['experiments'].timeout}, invalid ${v['experiments'].invalid}, rejected ${v['experiments'].rejected})`,
             `  budgets: ${v['budgets'].experiments_left ?? '?'} experiments left; ${formatDuration(v['budgets'].elapsed_s * 1000)} elapsed of ${v['budgets'].max_wall_clock_s ? formatDuration(v['budgets'].max_wall_clock_s * 1000) : '?'}`,
-            v['current'] ? `  running #${v['current'].id}: ${v['current'].hypothesis} (${formatDuration(v['current'].elapsedMs)})` : '',
-            v['noise'] ? `  noise: sd ${v['noise'].sd.toExponential(2)} over ${v['noise'].runs} ${v['noise'].kind} runs` : '',
+            v['current']
+              ? `  running #${v['current'].id}: ${v['current'].hypothesis} (${formatDuration(v['current'].elapsedMs)})`
+              : '',
+            v['noise']
+              ? `  noise: sd ${v['noise'].sd.toExponential(2)} over ${v['noise'].runs} ${v['noise'].kind} runs`
+              : '',
             v['submission']
               ? `  submission #${v['submission'].experiment}: public ${num(v['submission'].public)}, private ${num(v['submission'].private)}, gap ${signed(v['submission'].gap)}`
               : '  not submitted yet: ratchet submit',
@@ -68,13 +79,22 @@ export function registerRead(program: Command): void {
         const journal = openJournal(dir);
         try {
           const run = o.all ? null : journal.getRun(o.run);
-          if (o.run && !run) throw new RatchetError(`no run ${o.run}`, { field: '--run', hint: 'see ratchet status' });
+          if (o.run && !run)
+            throw new RatchetError(`no run ${o.run}`, { field: '--run', hint: 'see ratchet status' });
           const entries = journal.listExperiments(run?.id).map(logEntry);
           if (o.json) return printJson(entries);
           process.stdout.write(
             `${table([
               ['id', 'seq', 'decision', 'score', 'delta', 'time', 'hypothesis'],
-              ...entries.map((e) => [String(e.id), String(e.seq), decisionColour(e.decision), num(e.score), signed(e.delta), `${e.duration_s.toFixed(1)}s`, e.hypothesis]),
+              ...entries.map((e) => [
+                String(e.id),
+                String(e.seq),
+                decisionColour(e.decision),
+                num(e.score),
+                signed(e.delta),
+                `${e.duration_s.toFixed(1)}s`,
+                e.hypothesis,
+              ]),
             ])}\n`,
           );
         } finally {
@@ -92,7 +112,8 @@ export function registerRead(program: Command): void {
       action(async (idText: string, o: { dir: string; json?: boolean }) => {
         const dir = resolve(o.dir);
         const id = Number(idText);
-        if (!Number.isInteger(id)) throw new RatchetError(`"${idText}" is not an experiment id`, { hint: 'see ratchet log' });
+        if (!Number.isInteger(id))
+          throw new RatchetError(`"${idText}" is not an experiment id`, { hint: 'see ratchet log' });
         const journal = openJournal(dir);
         try {
           const v = showView(journal, dir, id) as Record<string, any> | null;
@@ -106,15 +127,23 @@ export function registerRead(program: Command): void {
             `files:      ${v['files'].join(', ') || '—'}`,
             `sandbox:    ${v['sandbox'].status} ${v['sandbox'].message}${v['sandboxed'] ? '' : ' (UNSANDBOXED)'}`,
             `commit:     ${v['commit'] ?? '—'} (parent ${String(v['parent']).slice(0, 12)})`,
-            `metrics:    ${Object.entries(v['metrics'] as Record<string, number>).map(([k, x]) => `${k}=${x.toFixed(6)}`).join('  ')}`,
+            `metrics:    ${Object.entries(v['metrics'] as Record<string, number>)
+              .map(([k, x]) => `${k}=${x.toFixed(6)}`)
+              .join('  ')}`,
             `trace:      ${v['trace_dir']}`,
             '',
             dim('--- patch'),
             v['patch'] || '(empty)',
             dim('--- stdout (tail)'),
-            String(v['stdout'] ?? '').split('\n').slice(-15).join('\n'),
+            String(v['stdout'] ?? '')
+              .split('\n')
+              .slice(-15)
+              .join('\n'),
             dim('--- stderr (tail)'),
-            String(v['stderr'] ?? '').split('\n').slice(-15).join('\n'),
+            String(v['stderr'] ?? '')
+              .split('\n')
+              .slice(-15)
+              .join('\n'),
           ];
           process.stdout.write(`${lines.join('\n')}\n`);
         } finally {

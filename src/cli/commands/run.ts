@@ -45,14 +45,21 @@ export function renderProgress(say: (line: string) => void): (p: RunProgress) =>
     switch (p.type) {
       case 'run-start':
         total = p.maxExperiments;
-        say(bold(`${p.resumed ? 'resuming' : 'starting'} run ${p.runId} on ${p.branch}: up to ${p.maxExperiments} experiments, ${formatDuration(p.maxWallClockMs)} wall clock`));
+        say(
+          bold(
+            `${p.resumed ? 'resuming' : 'starting'} run ${p.runId} on ${p.branch}: up to ${p.maxExperiments} experiments, ${formatDuration(p.maxWallClockMs)} wall clock`,
+          ),
+        );
         break;
       case 'experiment-start': {
         const w = String(total).length;
         say(`[${String(p.seq).padStart(w)}/${total}] #${p.id} ${p.hypothesis}`);
         started = Date.now();
         stopTimer();
-        timer = setInterval(() => say(dim(`        … running ${formatDuration(Date.now() - started)}`)), 30_000);
+        timer = setInterval(
+          () => say(dim(`        … running ${formatDuration(Date.now() - started)}`)),
+          30_000,
+        );
         timer.unref();
         break;
       }
@@ -75,8 +82,12 @@ export function renderProgress(say: (line: string) => void): (p: RunProgress) =>
 
 /** One line that says how a run ended. */
 export function summaryLine(s: RunSummary): string {
-  const best = s.best ? `best ${num(s.best.score)} (#${s.best.id}, ${s.best.commit.slice(0, 12)})` : 'no best';
-  return bold(`run ${s.runId} ${s.status}: ${s.reason}. ${s.experiments} experiments, ${s.kept} kept; baseline ${num(s.baselineScore)} → ${best}`);
+  const best = s.best
+    ? `best ${num(s.best.score)} (#${s.best.id}, ${s.best.commit.slice(0, 12)})`
+    : 'no best';
+  return bold(
+    `run ${s.runId} ${s.status}: ${s.reason}. ${s.experiments} experiments, ${s.kept} kept; baseline ${num(s.baselineScore)} → ${best}`,
+  );
 }
 
 /** Run the loop with CLI options. */
@@ -100,13 +111,21 @@ export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
 }
 
 /** Run `ratchet check` and print its findings; returns the noise estimate. */
-export async function checkFromCli(o: { dir: string; runs?: string; seeds?: string; unsafeNoSandbox?: boolean; json?: boolean }) {
+export async function checkFromCli(o: {
+  dir: string;
+  runs?: string;
+  seeds?: string;
+  unsafeNoSandbox?: boolean;
+  json?: boolean;
+}) {
   const dir = resolve(o.dir);
   const say = progressWriter(Boolean(o.json));
   const unsafe = Boolean(o.unsafeNoSandbox);
   const ready = await preflight(dir, { unsafe });
   say(`contract ${ready.contract.name}: valid and matches ratchet.lock`);
-  say(`sandbox: ${unsafe ? 'OFF (--unsafe-no-sandbox)' : 'bubblewrap works'}; python ${ready.python.executable}`);
+  say(
+    `sandbox: ${unsafe ? 'OFF (--unsafe-no-sandbox)' : 'bubblewrap works'}; python ${ready.python.executable}`,
+  );
   const runs = intOption('--runs', o.runs) ?? 3;
   const kind = o.seeds === 'varied' ? 'varied-seed' : 'same-seed';
   say(`running the baseline ${runs} times (${kind}) to measure run-to-run noise`);
@@ -116,7 +135,10 @@ export async function checkFromCli(o: { dir: string; runs?: string; seeds?: stri
     kind,
     unsafeNoSandbox: unsafe,
     ready,
-    onRun: (i, r) => say(`  run ${i + 1}/${runs}: ${ready.contract.metric.primary} ${r.score.toFixed(6)} (seed ${r.seed}, ${formatDuration(r.wallMs)})`),
+    onRun: (i, r) =>
+      say(
+        `  run ${i + 1}/${runs}: ${ready.contract.metric.primary} ${r.score.toFixed(6)} (seed ${r.seed}, ${formatDuration(r.wallMs)})`,
+      ),
   });
   return { est, ready };
 }
@@ -128,8 +150,14 @@ export function registerRun(program: Command): void {
     .description('run the experiment loop on the ratchet branch until a budget runs out or `ratchet stop`')
     .option('--dir <dir>', 'project folder', '.')
     .option('--proposer <name>', 'who proposes changes: search (Optuna TPE)', 'search')
-    .option('--experiments <n>', 'experiments in the run, baseline included (default: contract budgets.max_experiments)')
-    .option('--timeout <duration>', 'per-experiment wall clock, e.g. 120s (default: budgets.experiment_timeout)')
+    .option(
+      '--experiments <n>',
+      'experiments in the run, baseline included (default: contract budgets.max_experiments)',
+    )
+    .option(
+      '--timeout <duration>',
+      'per-experiment wall clock, e.g. 120s (default: budgets.experiment_timeout)',
+    )
     .option('--budget <duration>', 'total wall clock of the run, e.g. 2h (default: budgets.max_wall_clock)')
     .option('--max-failures <n>', 'stop after this many consecutive failed experiments')
     .option('--run <id>', 'run id; an unfinished run with this id is resumed')
@@ -145,7 +173,9 @@ export function registerRun(program: Command): void {
 
   program
     .command('stop')
-    .description('the kill switch: stop the active run within a second and leave its branch at the last kept commit')
+    .description(
+      'the kill switch: stop the active run within a second and leave its branch at the last kept commit',
+    )
     .option('--dir <dir>', 'project folder', '.')
     .option('--json', 'print the result as JSON')
     .action(
@@ -161,7 +191,12 @@ export function registerRun(program: Command): void {
         while (activeRun(dir) && Date.now() - t0 < 15_000) await new Promise((r) => setTimeout(r, 100));
         const stopped = !activeRun(dir);
         if (o.json) printJson({ stopped, run: info.runId, pid: info.pid, seconds: (Date.now() - t0) / 1000 });
-        else process.stdout.write(stopped ? `stopped run ${info.runId} in ${formatDuration(Date.now() - t0)}\n` : `run ${info.runId} did not stop within 15 s (pid ${info.pid})\n`);
+        else
+          process.stdout.write(
+            stopped
+              ? `stopped run ${info.runId} in ${formatDuration(Date.now() - t0)}\n`
+              : `run ${info.runId} did not stop within 15 s (pid ${info.pid})\n`,
+          );
         if (!stopped) process.exitCode = 1;
       }),
     );
@@ -175,18 +210,34 @@ export function registerRun(program: Command): void {
     .option('--unsafe-no-sandbox', 'run without bubblewrap')
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (o: { dir: string; runs?: string; seeds?: string; unsafeNoSandbox?: boolean; json?: boolean }) => {
-        const { est, ready } = await checkFromCli(o);
-        if (o.json) {
-          printJson({ contract: ready.contract.name, commit: est.commit, metric: est.metric, kind: est.kind, mean: est.mean, sd: est.sd, runs: est.runs });
-          return;
-        }
-        process.stdout.write(
-          `${table([
-            ['metric', 'mean', 'sd', 'runs'],
-            [est.metric, est.mean.toFixed(6), est.sd.toExponential(2), String(est.runs.length)],
-          ])}\nbaseline ok. next: ratchet run --proposer search --experiments 30\n`,
-        );
-      }),
+      action(
+        async (o: {
+          dir: string;
+          runs?: string;
+          seeds?: string;
+          unsafeNoSandbox?: boolean;
+          json?: boolean;
+        }) => {
+          const { est, ready } = await checkFromCli(o);
+          if (o.json) {
+            printJson({
+              contract: ready.contract.name,
+              commit: est.commit,
+              metric: est.metric,
+              kind: est.kind,
+              mean: est.mean,
+              sd: est.sd,
+              runs: est.runs,
+            });
+            return;
+          }
+          process.stdout.write(
+            `${table([
+              ['metric', 'mean', 'sd', 'runs'],
+              [est.metric, est.mean.toFixed(6), est.sd.toExponential(2), String(est.runs.length)],
+            ])}\nbaseline ok. next: ratchet run --proposer search --experiments 30\n`,
+          );
+        },
+      ),
     );
 }

@@ -9,7 +9,9 @@ import { action, printJson } from '../output.js';
 export function registerSubmit(program: Command): void {
   program
     .command('submit')
-    .description("score the run's best kept experiment on the private holdout, once, and report the public-private gap")
+    .description(
+      "score the run's best kept experiment on the private holdout, once, and report the public-private gap",
+    )
     .option('--dir <dir>', 'project folder', '.')
     .option('--run <id>', 'a specific run (default: the latest)')
     .option('--json', 'print as JSON')
@@ -20,14 +22,28 @@ export function registerSubmit(program: Command): void {
         const r = await submit(dir, o.run);
         const s = r.submission;
         if (o.json) {
-          printJson({ run: s.runId, experiment: s.experimentId, commit: s.commitSha, metric: contract.metric.primary, public: s.public, private: s.private, gap: s.gap, metrics: s.metrics, fresh: r.fresh });
+          printJson({
+            run: s.runId,
+            experiment: s.experimentId,
+            commit: s.commitSha,
+            metric: contract.metric.primary,
+            public: s.public,
+            private: s.private,
+            gap: s.gap,
+            metrics: s.metrics,
+            fresh: r.fresh,
+          });
           return;
         }
         process.stdout.write(
           [
-            bold(`${r.fresh ? 'submitted' : 'already submitted'} experiment #${s.experimentId} of run ${s.runId}: ${r.experiment.hypothesis}`),
+            bold(
+              `${r.fresh ? 'submitted' : 'already submitted'} experiment #${s.experimentId} of run ${s.runId}: ${r.experiment.hypothesis}`,
+            ),
             `  ${contract.metric.primary}: public ${num(s.public, 6)}  private ${num(s.private, 6)}  gap ${signed(s.gap, 6)} (public − private, positive = overfit to the public holdout)`,
-            `  private metrics: ${Object.entries(s.metrics).map(([k, v]) => `${k}=${v.toFixed(4)}`).join('  ')}`,
+            `  private metrics: ${Object.entries(s.metrics)
+              .map(([k, v]) => `${k}=${v.toFixed(4)}`)
+              .join('  ')}`,
           ].join('\n') + '\n',
         );
       }),

@@ -1,0 +1,438 @@
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import type { Contract } from '../contract/load.js';
+import { type Lock, verifyLock } from '../contract/lock.js';
+import type { Duck } from '../data/duck.js';
+import type { SplitManifest } from '../data/ingest.js';
+import { evaluateOutput, PRIVATE_PREDICTIONS, PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
+import { commit, currentTree, resetHard, revParse } from '../git/git.js';
+import { guardrail, type Trip } from '../guardrails/registry.js';
+import { appendResult } from '../journal/results.js';
+import type { Decision, EventRecord, ExperimentRecord, Journal } from '../journal/store.js';
+import type { MetricInput } from '../metrics/index.js';
+import type { ExperimentDigest, Proposal, Proposer } from '../proposers/types.js';
+import type { PythonRuntime, SandboxResult } from '../sandbox/index.js';
+import { RatchetError } from '../util/errors.js';
+import { sha256File } from '../util/fs.js';
+import { checkChange } from './check.js';
+import { execute } from './execute.js';
+import { decideKeep, type KeepRule } from './keep.js';
+
+/**
+ * One experiment: PROPOSE → APPLY → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD (DESIGN.md, "The loop").
+ */
+
+/** Project-relative folder of the experiments' traces. */
+export const RUNS_DIR = '.ratchet/runs';
+/** Project-relative folder of the ratchet branches' worktrees. */
+export const WORKTREES_DIR = '.ratchet/worktrees';
+
+/** Folder of an experiment's trace: `.ratchet/runs/0007/`. */
+export function experimentDir(projectDir: string, id: number): string {
+  return join(projectDir, RUNS_DIR, String(id).padStart(4, '0'));
+}
+
+/** The best kept experiment so far: its score and aligned public predictions (for the paired bootstrap). */
+export interface Best {
+  id: number;
+  score: number;
+  input: MetricInput;
+  commit: string;
+  params: Record<string, unknown> | null;
+}
+
+/** Decision for a sandbox outcome that produced no scorable output. */
+function sandboxDecision(r: SandboxResult): { decision: Decision; reason: string } | null {
+  switch (r.status) {
+    case 'ok':
+      return null;
+    case 'timeout':
+      return { decision: 'timeout', reason: r.message };
+    case 'output_limit':
+      return { decision: 'rejected', reason: r.message };
+    default:
+      return { decision: 'crashed', reason: r.message };
+  }
+}
+
+/** Last lines of a log file ('' when missing). */
+export function tail(path: string, lines = 8): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/** Size and mtime of a file. */
+export interface StatStamp {
+  size: number;
+  mtimeMs: number;
+}
+
+/** Size and mtime of every locked split file (taken once at the start of a run). */
+export function lockStats(projectDir: string, lock: Lock): Record<string, StatStamp> {
+  const out: Record<string, StatStamp> = {};
+  for (const p of Object.keys(lock.splits)) {
+    const st = statSync(join(projectDir, p));
+    out[p] = { size: st.size, mtimeMs: st.mtimeMs };
+  }
+  return out;
+}
+
+/** Cheap per-experiment check of the (large) split files: size and mtime must not move after the start hash. */
+export function checkLockStats(projectDir: string, lock: Lock, stamps: Record<string, StatStamp>): void {
+  for (const p of Object.keys(lock.splits)) {
+    const full = join(projectDir, p);
+    const st = existsSync(full) ? statSync(full) : null;
+    const s = stamps[p]!;
+    if (!st || st.size !== s.size || st.mtimeMs !== s.mtimeMs) {
+      throw new RatchetError(`locked split file ${p} changed during the run`, {
+        file: p,
+        hint: 're-create the splits with `ratchet init --force` (a new contract)',
+        exitCode: 3,
+      });
+    }
+  }
+}
+
+/** Everything one experiment needs (owned by the run session). */
+export interface ExperimentInput {
+  projectDir: string;
+  contract: Contract;
+  manifest: SplitManifest;
+  lock: Lock;
+  journal: Journal;
+  runId: string;
+  seq: number;
+  worktree: string;
+  python: PythonRuntime;
+  proposer: Proposer;
+  best: Best | null;
+  history: ExperimentRecord[];
+  timeoutMs: number;
+  unsafe: boolean;
+  signal: AbortSignal;
+  rule: KeepRule;
+  /** The run's DuckDB, shared by every EVALUATE. */
+  duck: Duck;
+  onStart: (id: number, hypothesis: string) => void;
+}
+
+/** What a proposer may see of an experiment. */
+export function digest(e: ExperimentRecord): ExperimentDigest {
+  return {
+    id: e.id,
+    seq: e.seq,
+    hypothesis: e.hypothesis,
+    decision: e.decision,
+    reason: e.reason,
+    score: e.score,
+    params: e.params,
+    conclusion: e.conclusion,
+  };
+}
+
+/** One turn of the loop. Returns 'aborted' when the kill switch fired mid-way (nothing recorded). */
+/**
+ * Run one experiment and record it (journal, results.tsv, git, trace folder) before returning.
+ * @returns the record and the new best (when kept), or 'aborted' when the kill switch fired mid-way
+ *   (the sandbox is killed, the worktree reset, nothing recorded but an event)
+ */
+export async function runExperiment(
+  x: ExperimentInput,
+): Promise<{ record: ExperimentRecord; best: Best | null } | 'aborted'> {
+  const { projectDir, contract, journal, worktree } = x;
+  const baseline = x.best === null;
+  const id = journal.reserveExperimentId();
+  const dir = experimentDir(projectDir, id);
+  const outputDir = join(dir, 'output');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(outputDir, { recursive: true });
+  const startedAt = new Date();
+  const parentSha = await revParse(worktree);
+  const trips: Trip[] = [];
+  // Wall time of each step, ms (kept in the experiment's meta: where the time went).
+  const timings: Record<string, number> = {};
+  let mark = performance.now();
+  const lap = (step: string) => {
+    const now = performance.now();
+    timings[step] = Math.round((now - mark) * 10) / 10;
+    mark = now;
+  };
+
+  // PROPOSE + APPLY (the proposer edits the worktree)
+  let proposal: Proposal;
+  if (baseline) {
+    proposal = { hypothesis: `baseline: the committed code as it is (${parentSha.slice(0, 12)})` };
+  } else {
+    try {
+      proposal = await x.proposer.propose({
+        worktree,
+        projectDir,
+        seq: x.seq,
+        metric: { name: contract.metric.primary, direction: contract.direction },
+        bestScore: x.best!.score,
+        bestParams: x.best!.params,
+        history: x.history.map(digest),
+        signal: x.signal,
+      });
+    } catch (e) {
+      if (x.signal.aborted) {
+        await resetHard(worktree, parentSha);
+        rmSync(dir, { recursive: true, force: true });
+        return 'aborted';
+      }
+      proposal = { hypothesis: '(the proposer failed before stating a hypothesis)' };
+      trips.push({
+        guardrail: 'hypothesis-required',
+        message: `the proposer failed: ${(e as Error).message}`,
+      });
+    }
+    if (!proposal.hypothesis?.trim()) {
+      trips.push({ guardrail: 'hypothesis-required', message: 'the proposal has no hypothesis' });
+    }
+  }
+  lap('propose');
+  x.onStart(id, proposal.hypothesis);
+  journal.addEvent({
+    ts: startedAt.toISOString(),
+    runId: x.runId,
+    experimentId: null,
+    kind: 'experiment.started',
+    severity: 'info',
+    guardrail: null,
+    message: proposal.hypothesis,
+    data: { id, seq: x.seq, params: proposal.params ?? null },
+  });
+
+  // CHECK
+  mark = performance.now();
+  const check = await checkChange(worktree, contract.surface, x.lock);
+  writeFileSync(join(dir, 'patch.diff'), check.patch);
+  if (!baseline) trips.push(...check.trips);
+  else trips.push(...check.trips.filter((t) => t.guardrail !== 'no-op'));
+  try {
+    await verifyLock({ ...x.lock, splits: {} }, worktree, projectDir);
+  } catch (e) {
+    trips.push({ guardrail: 'contract-integrity', message: (e as RatchetError).message });
+  }
+  lap('check');
+
+  let decision: Decision | null = null;
+  let reason = '';
+  let sandbox: SandboxResult | null = null;
+  let metrics: Record<string, number> = {};
+  let score: number | null = null;
+  let verdict: ReturnType<typeof decideKeep> | null = null;
+  let input: MetricInput | null = null;
+  if (trips.length > 0) {
+    decision = 'rejected';
+    reason = trips.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
+  } else {
+    // EXECUTE
+    sandbox = await execute({
+      contract,
+      worktree,
+      runDir: dir,
+      outputDir,
+      python: x.python,
+      timeoutMs: x.timeoutMs,
+      seed: contract.split.seed,
+      experimentId: id,
+      unsafeNoSandbox: x.unsafe,
+      signal: x.signal,
+    });
+    lap('execute');
+    writeFileSync(join(dir, 'sandbox.json'), `${JSON.stringify(sandbox, null, 2)}\n`);
+    if (sandbox.status === 'aborted' || x.signal.aborted) {
+      await resetHard(worktree, parentSha);
+      journal.addEvent({
+        ts: new Date().toISOString(),
+        runId: x.runId,
+        experimentId: null,
+        kind: 'experiment.aborted',
+        severity: 'warning',
+        guardrail: null,
+        message: `experiment ${id} was interrupted by the kill switch; its sandbox was killed and nothing was recorded`,
+        data: { id, seq: x.seq },
+      });
+      return 'aborted';
+    }
+    protectOutput(outputDir);
+    // The tree that ran must be the tree CHECK approved.
+    const after = await currentTree(worktree);
+    lap('verify_tree');
+    if (after !== check.tree) {
+      decision = 'rejected';
+      trips.push({
+        guardrail: 'snapshot-integrity',
+        message: `the worktree changed during EXECUTE (tree ${check.tree.slice(0, 12)} → ${after.slice(0, 12)})`,
+      });
+      reason = trips.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
+    } else {
+      const sd = sandboxDecision(sandbox);
+      if (sd) {
+        decision = sd.decision;
+        const errTail = tail(join(dir, 'stderr.log'), 3);
+        reason = sd.reason + (errTail && sd.decision === 'crashed' ? ` — ${errTail.split('\n').pop()}` : '');
+      } else {
+        // EVALUATE
+        const ev = await evaluateOutput(contract, x.manifest, outputDir, x.duck);
+        lap('evaluate');
+        if (ev.status === 'invalid') {
+          decision = 'invalid';
+          reason = ev.reason;
+        } else {
+          metrics = ev.metrics;
+          score = ev.score;
+          input = ev.input;
+          // DECIDE
+          if (baseline) {
+            decision = 'kept';
+            reason = `baseline ${contract.metric.primary} ${ev.score.toFixed(6)}`;
+          } else {
+            verdict = decideKeep(
+              x.rule,
+              { score: x.best!.score, input: x.best!.input },
+              { score: ev.score, input: ev.input },
+            );
+            decision = verdict.keep ? 'kept' : 'reverted';
+            reason = verdict.reason;
+            lap('decide');
+          }
+        }
+      }
+    }
+  }
+
+  // RECORD
+  mark = performance.now();
+  let commitSha: string | null = null;
+  if (decision === 'kept') {
+    const trailers: Record<string, string> = {
+      'Ratchet-Experiment': String(id),
+      'Ratchet-Run': x.runId,
+      'Ratchet-Score': `${contract.metric.primary}=${score!.toFixed(6)}`,
+      'Ratchet-Hypothesis': proposal.hypothesis,
+    };
+    if (verdict) trailers['Ratchet-Delta'] = `${verdict.gain >= 0 ? '+' : ''}${verdict.gain.toFixed(6)}`;
+    const subject = baseline
+      ? `ratchet: baseline ${contract.metric.primary} ${score!.toFixed(4)}`
+      : `ratchet: ${truncate(proposal.hypothesis, 68)}`;
+    commitSha = await commit(worktree, subject, reason, trailers);
+  } else {
+    await resetHard(worktree, parentSha);
+  }
+  const endedAt = new Date();
+  const predictions: Record<string, string> = {};
+  for (const f of [PUBLIC_PREDICTIONS, PRIVATE_PREDICTIONS]) {
+    const p = join(outputDir, f);
+    if (existsSync(p) && statSync(p).isFile()) predictions[f] = await sha256File(p);
+  }
+  const record: ExperimentRecord = {
+    id,
+    runId: x.runId,
+    seq: x.seq,
+    proposer: baseline ? 'baseline' : x.proposer.name,
+    hypothesis: proposal.hypothesis,
+    params: proposal.params ?? null,
+    meta: { ...(proposal.meta ?? {}), predictions, tree: check.tree, timings },
+    decision: decision!,
+    reason,
+    score,
+    bestBefore: x.best?.score ?? null,
+    delta: verdict ? verdict.gain : null,
+    ciLow: verdict?.ciLow ?? null,
+    ciHigh: verdict?.ciHigh ?? null,
+    probImprovement: verdict?.probImprovement ?? null,
+    commitSha,
+    parentSha,
+    files: check.files,
+    sandboxStatus: sandbox?.status ?? 'skipped',
+    sandboxMessage: sandbox?.message ?? '',
+    exitCode: sandbox?.exitCode ?? null,
+    sandboxed: !x.unsafe,
+    startedAt: startedAt.toISOString(),
+    endedAt: endedAt.toISOString(),
+    durationMs: endedAt.getTime() - startedAt.getTime(),
+    executeMs: sandbox?.wallMs ?? null,
+    conclusion: conclusionFor(decision!, contract.metric.primary, score, verdict?.gain ?? null),
+    metrics,
+  };
+  writeFileSync(join(dir, 'experiment.json'), `${JSON.stringify(record, null, 2)}\n`);
+  const events: Omit<EventRecord, 'id' | 'experimentId'>[] = trips.map((t) => ({
+    ts: endedAt.toISOString(),
+    runId: x.runId,
+    kind: 'guardrail',
+    severity: 'warning',
+    guardrail: t.guardrail,
+    message: `${t.message} (${guardrail(t.guardrail).hint})`,
+    data: t.data ?? null,
+  }));
+  events.push({
+    ts: endedAt.toISOString(),
+    runId: x.runId,
+    kind: 'experiment.finished',
+    severity: 'info',
+    guardrail: null,
+    message: `${decision}: ${reason}`,
+    data: { id, seq: x.seq, score },
+  });
+  lap('record');
+  journal.recordExperiment(record, events);
+  appendResult(projectDir, record);
+  await x.proposer.observe({
+    seq: x.seq,
+    decision: record.decision,
+    score: record.score,
+    meta: proposal.meta ?? {},
+  });
+  const newBest: Best | null =
+    decision === 'kept'
+      ? { id, score: score!, input: input!, commit: commitSha!, params: proposal.params ?? null }
+      : null;
+  return { record, best: newBest };
+}
+
+function truncate(s: string, n: number): string {
+  const one = s.replace(/\s+/g, ' ').trim();
+  return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
+}
+
+/** The built-in conclusion for proposers that do not write their own. */
+function conclusionFor(
+  decision: Decision,
+  metric: string,
+  score: number | null,
+  gain: number | null,
+): string {
+  switch (decision) {
+    case 'kept':
+      return gain === null
+        ? `baseline ${metric} ${score?.toFixed(4)}`
+        : `improved ${metric} by ${gain.toFixed(4)}: kept`;
+    case 'reverted':
+      return `${metric} ${score?.toFixed(4)}: no significant gain (${gain === null ? '' : gain.toFixed(4)}); reverted`;
+    default:
+      return `${decision}: produced no valid score`;
+  }
+}
+
+/** Make the output folder read-only once the sandbox is done (its files are evidence for submit). */
+function protectOutput(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    if (entry.isDirectory()) protectOutput(p);
+    else if (entry.isFile()) chmodSync(p, 0o444);
+  }
+}

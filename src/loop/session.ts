@@ -1,0 +1,437 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Contract } from '../contract/load.js';
+import { type Lock, verifyLock } from '../contract/lock.js';
+import { type Duck, openDuck } from '../data/duck.js';
+import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
+import { PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
+import { alignPredictions } from '../evaluator/predictions.js';
+import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
+import { guardrail } from '../guardrails/registry.js';
+import { type Decision, type ExperimentRecord, Journal } from '../journal/store.js';
+import type { Proposer } from '../proposers/types.js';
+import type { PythonRuntime } from '../sandbox/index.js';
+import { RatchetError } from '../util/errors.js';
+import { formatDuration } from '../util/units.js';
+import { acquireRunLock, releaseRunLock, watchStop } from './control.js';
+import {
+  type Best,
+  checkLockStats,
+  experimentDir,
+  lockStats,
+  runExperiment,
+  type StatStamp,
+} from './experiment.js';
+import type { KeepRule } from './keep.js';
+import { preflight } from './preflight.js';
+
+/** Project-relative folder of the ratchet branches' worktrees. */
+export const WORKTREES_DIR = '.ratchet/worktrees';
+
+/** Decisions that count as failures for the consecutive-failures budget. */
+export const FAILURES: ReadonlySet<Decision> = new Set(['crashed', 'timeout', 'invalid', 'rejected']);
+
+/** Budgets of a run, in machine units. */
+export interface Limits {
+  maxExperiments: number;
+  maxWallClockMs: number;
+  experimentTimeoutMs: number;
+  maxConsecutiveFailures: number;
+}
+
+/** Budgets left after an experiment. */
+export interface Budgets {
+  experiments: number;
+  wallClockMs: number;
+  consecutiveFailures: number;
+}
+
+/** How a run ended. */
+export interface RunSummary {
+  runId: string;
+  branch: string;
+  /** finished (a budget ran out) | stopped (kill switch) | escalated (handed to a person) | failed */
+  status: 'finished' | 'stopped' | 'escalated' | 'failed';
+  reason: string;
+  experiments: number;
+  kept: number;
+  baselineScore: number | null;
+  best: { id: number; score: number; commit: string } | null;
+}
+
+/** Options of {@link RunSession.open}. Unset budgets come from the contract. */
+export interface SessionOptions {
+  projectDir: string;
+  /** Run id; an existing, unfinished run with this id is resumed. Default: a timestamp. */
+  runId?: string;
+  maxExperiments?: number;
+  experimentTimeoutMs?: number;
+  maxWallClockMs?: number;
+  maxConsecutiveFailures?: number;
+  /** Run the command without bubblewrap (recorded on every experiment). */
+  unsafeNoSandbox?: boolean;
+  /** External kill switch (in addition to `ratchet stop`, SIGINT and SIGTERM). */
+  signal?: AbortSignal;
+  /** Handle SIGINT/SIGTERM (default true; an embedding server such as `ratchet mcp` may handle them itself). */
+  handleSignals?: boolean;
+}
+
+function defaultRunId(): string {
+  const d = new Date();
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+}
+
+/**
+ * An open run: the branch and its worktree, the journal, the run lock, the budgets and the best kept
+ * experiment. The loop (`runLoop`) and the MCP server both drive experiments through a session, so the
+ * guarantees are the same whoever proposes. One session per project at a time (the run lock).
+ */
+export class RunSession {
+  readonly projectDir: string;
+  readonly contract: Contract;
+  readonly manifest: SplitManifest;
+  readonly lock: Lock;
+  readonly python: PythonRuntime;
+  readonly journal: Journal;
+  readonly runId: string;
+  readonly branch: string;
+  readonly worktree: string;
+  readonly limits: Limits;
+  readonly unsafe: boolean;
+  /** True when an unfinished run was reopened. */
+  readonly resumed: boolean;
+  /** Experiments of this run, oldest first. */
+  readonly history: ExperimentRecord[];
+  /** The best kept experiment (null before the baseline). */
+  best: Best | null;
+  /** Aborted by the kill switch (stop file, SIGINT/SIGTERM, the caller's signal). */
+  readonly signal: AbortSignal;
+  readonly startedAt: number;
+  private readonly controller: AbortController;
+  private readonly rule: KeepRule;
+  private readonly duck: Duck;
+  private readonly splitStamps: Record<string, StatStamp>;
+  private readonly cleanups: (() => void)[] = [];
+  private consecutiveFailures: number;
+  private closed = false;
+  private summary: RunSummary;
+
+  private constructor(init: {
+    opts: SessionOptions;
+    ready: Awaited<ReturnType<typeof preflight>>;
+    journal: Journal;
+    runId: string;
+    resumed: boolean;
+    limits: Limits;
+    duck: Duck;
+  }) {
+    const { opts, ready } = init;
+    this.projectDir = opts.projectDir;
+    this.contract = ready.contract;
+    this.manifest = ready.manifest;
+    this.lock = ready.lock;
+    this.python = ready.python;
+    this.journal = init.journal;
+    this.runId = init.runId;
+    this.branch = `ratchet/${init.runId}`;
+    this.worktree = join(opts.projectDir, WORKTREES_DIR, init.runId);
+    this.limits = init.limits;
+    this.unsafe = opts.unsafeNoSandbox ?? false;
+    this.resumed = init.resumed;
+    this.history = init.journal.listExperiments(init.runId);
+    this.best = null;
+    this.controller = new AbortController();
+    this.signal = this.controller.signal;
+    this.startedAt = Date.now();
+    this.duck = init.duck;
+    this.splitStamps = lockStats(opts.projectDir, ready.lock);
+    this.rule = {
+      metric: ready.contract.metric.primary,
+      direction: ready.contract.direction,
+      minDelta: ready.contract.keep.min_delta,
+      confidence: ready.contract.keep.confidence,
+      resamples: ready.contract.keep.resamples,
+      noiseSd: init.journal.latestNoise(ready.contract.metric.primary)?.sd ?? null,
+      noiseZ: ready.contract.keep.noise_z,
+      seed: ready.contract.split.seed,
+    };
+    let failures = 0;
+    for (let i = this.history.length - 1; i >= 0 && FAILURES.has(this.history[i]!.decision); i--) failures++;
+    this.consecutiveFailures = failures;
+    this.summary = {
+      runId: this.runId,
+      branch: this.branch,
+      status: 'finished',
+      reason: '',
+      experiments: 0,
+      kept: 0,
+      baselineScore: null,
+      best: null,
+    };
+  }
+
+  /**
+   * Preflight the project, take the run lock, create (or resume) the run and its worktree.
+   * @throws RatchetError for a broken setup (see {@link preflight}), a finished run id, or a live run
+   */
+  static async open(opts: SessionOptions): Promise<RunSession> {
+    const unsafe = opts.unsafeNoSandbox ?? false;
+    const ready = await preflight(opts.projectDir, { unsafe });
+    const journal = Journal.open(opts.projectDir);
+    const existing = opts.runId ? journal.getRun(opts.runId) : null;
+    if (existing && existing.status === 'finished') {
+      journal.close();
+      throw new RatchetError(`run ${existing.id} already finished`, {
+        hint: 'start a new run (omit --run) or pick another id',
+      });
+    }
+    const runId = existing?.id ?? opts.runId ?? defaultRunId();
+    try {
+      acquireRunLock(opts.projectDir, runId);
+    } catch (e) {
+      journal.close();
+      throw e;
+    }
+    const c = ready.contract.limits;
+    const limits: Limits = {
+      maxExperiments: opts.maxExperiments ?? c.maxExperiments,
+      maxWallClockMs: opts.maxWallClockMs ?? c.maxWallClockMs,
+      experimentTimeoutMs: opts.experimentTimeoutMs ?? c.experimentTimeoutMs,
+      maxConsecutiveFailures: opts.maxConsecutiveFailures ?? c.maxConsecutiveFailures,
+    };
+    const duck = await openDuck();
+    const s = new RunSession({ opts, ready, journal, runId, resumed: Boolean(existing), limits, duck });
+    try {
+      await s.start(opts, ready.head);
+    } catch (e) {
+      await s.close('failed', (e as Error).message);
+      throw e;
+    }
+    return s;
+  }
+
+  private async start(opts: SessionOptions, head: string): Promise<void> {
+    const unwatch = watchStop(this.projectDir, this.controller, opts.handleSignals ?? true);
+    this.cleanups.push(unwatch);
+    if (opts.signal) {
+      const onExternal = () => this.controller.abort(opts.signal?.reason ?? new Error('aborted'));
+      if (opts.signal.aborted) onExternal();
+      opts.signal.addEventListener('abort', onExternal, { once: true });
+      this.cleanups.push(() => opts.signal?.removeEventListener('abort', onExternal));
+    }
+    if (this.resumed) {
+      this.journal.updateRun(this.runId, {
+        status: 'running',
+        pid: process.pid,
+        endedAt: null,
+        stopReason: null,
+      });
+    } else {
+      this.journal.createRun({
+        id: this.runId,
+        branch: this.branch,
+        worktree: this.worktree,
+        baseCommit: head,
+        proposer: 'pending',
+        status: 'running',
+        startedAt: new Date().toISOString(),
+        unsafe: this.unsafe,
+        pid: process.pid,
+        config: { ...this.limits, unsafe: this.unsafe },
+      });
+    }
+    mkdirSync(join(this.projectDir, WORKTREES_DIR), { recursive: true });
+    if (existsSync(this.worktree)) await removeWorktree(this.projectDir, this.worktree);
+    rmSync(this.worktree, { recursive: true, force: true });
+    await addWorktree(this.projectDir, this.worktree, this.branch, head);
+    this.event(
+      'run.started',
+      'info',
+      `${this.resumed ? 'resumed' : 'started'} run ${this.runId} on ${this.branch}`,
+      {
+        limits: this.limits,
+        unsafe: this.unsafe,
+      },
+    );
+    if (this.unsafe) {
+      const g = guardrail('sandbox-unsafe');
+      this.event(
+        'guardrail',
+        'warning',
+        `experiments run WITHOUT the sandbox (--unsafe-no-sandbox): ${g.hint}`,
+        null,
+        g.id,
+      );
+    }
+    const lastKept = [...this.history].reverse().find((e) => e.decision === 'kept' && e.commitSha);
+    if (lastKept) {
+      // Resume: the branch must sit on the last kept commit recorded in the journal.
+      await resetHard(this.worktree, lastKept.commitSha!);
+      const aligned = await alignPredictions({
+        predictionsPath: join(experimentDir(this.projectDir, lastKept.id), 'output', PUBLIC_PREDICTIONS),
+        labelsPath: join(this.projectDir, VAULT_DIR, 'public.parquet'),
+        manifest: this.manifest,
+      });
+      if (!aligned.ok)
+        throw new RatchetError(
+          `cannot resume: the best experiment's predictions are unreadable (${aligned.reason})`,
+        );
+      this.best = {
+        id: lastKept.id,
+        score: lastKept.score!,
+        input: aligned.input,
+        commit: lastKept.commitSha!,
+        params: lastKept.params,
+      };
+    }
+  }
+
+  /** Record the name of the run's proposer. */
+  setProposer(name: string): void {
+    this.journal.db.prepare('UPDATE runs SET proposer = ? WHERE id = ?').run(name, this.runId);
+  }
+
+  /** Append a run-level event to the journal. */
+  event(
+    kind: string,
+    severity: 'info' | 'warning' | 'error',
+    message: string,
+    data: Record<string, unknown> | null = null,
+    guard: string | null = null,
+  ): void {
+    this.journal.addEvent({
+      ts: new Date().toISOString(),
+      runId: this.runId,
+      experimentId: null,
+      kind,
+      severity,
+      guardrail: guard,
+      message,
+      data,
+    });
+  }
+
+  /** Budgets left now. */
+  budgetsLeft(): Budgets {
+    return {
+      experiments: Math.max(0, this.limits.maxExperiments - this.history.length),
+      wallClockMs: Math.max(0, this.limits.maxWallClockMs - (Date.now() - this.startedAt)),
+      consecutiveFailures: this.limits.maxConsecutiveFailures - this.consecutiveFailures,
+    };
+  }
+
+  /**
+   * Why the run must end before another experiment (kill switch, a budget, too many failures), or null.
+   * Also re-verifies the locked contract files and the split files' stamps.
+   * @throws RatchetError when a locked file changed mid-run
+   */
+  async stopCheck(): Promise<{ status: RunSummary['status']; reason: string } | null> {
+    if (this.signal.aborted)
+      return {
+        status: 'stopped',
+        reason: `stopped: ${(this.signal.reason as Error)?.message ?? 'kill switch'}`,
+      };
+    if (this.history.length >= this.limits.maxExperiments) {
+      return { status: 'finished', reason: `experiment budget used (${this.limits.maxExperiments})` };
+    }
+    if (Date.now() - this.startedAt >= this.limits.maxWallClockMs) {
+      return {
+        status: 'finished',
+        reason: `wall-clock budget used (${formatDuration(this.limits.maxWallClockMs)})`,
+      };
+    }
+    if (this.consecutiveFailures >= this.limits.maxConsecutiveFailures) {
+      return {
+        status: 'escalated',
+        reason: `${this.consecutiveFailures} consecutive failed experiments: needs a person`,
+      };
+    }
+    await verifyLock({ ...this.lock, splits: {} }, this.projectDir, this.projectDir);
+    checkLockStats(this.projectDir, this.lock, this.splitStamps);
+    return null;
+  }
+
+  /**
+   * Run one experiment with `proposer` (the baseline when nothing is kept yet) and record it.
+   * @param onStart called once the hypothesis is known, before CHECK
+   * @returns the record, or 'aborted' when the kill switch interrupted it (nothing recorded)
+   */
+  async experiment(
+    proposer: Proposer,
+    onStart: (id: number, hypothesis: string) => void = () => {},
+  ): Promise<ExperimentRecord | 'aborted'> {
+    if (this.closed) throw new Error('the run session is closed');
+    const remaining = this.limits.maxWallClockMs - (Date.now() - this.startedAt);
+    const rec = await runExperiment({
+      projectDir: this.projectDir,
+      contract: this.contract,
+      manifest: this.manifest,
+      lock: this.lock,
+      journal: this.journal,
+      runId: this.runId,
+      seq: this.history.length + 1,
+      worktree: this.worktree,
+      python: this.python,
+      proposer,
+      best: this.best,
+      history: this.history,
+      timeoutMs: Math.max(1000, Math.min(this.limits.experimentTimeoutMs, remaining)),
+      unsafe: this.unsafe,
+      signal: this.signal,
+      rule: this.rule,
+      duck: this.duck,
+      onStart,
+    });
+    if (rec === 'aborted') return rec;
+    this.history.push(rec.record);
+    if (rec.record.decision === 'kept') this.best = rec.best!;
+    this.consecutiveFailures = FAILURES.has(rec.record.decision) ? this.consecutiveFailures + 1 : 0;
+    return rec.record;
+  }
+
+  /** Abort the run (the same as `ratchet stop`). */
+  stop(reason = 'stopped'): void {
+    if (!this.signal.aborted) this.controller.abort(new Error(reason));
+  }
+
+  /**
+   * End the run: record its status, leave the branch clean at its last kept commit, remove the worktree,
+   * close the journal and release the run lock. Safe to call twice.
+   */
+  async close(status?: RunSummary['status'], reason?: string): Promise<RunSummary> {
+    if (this.closed) return this.summary;
+    this.closed = true;
+    for (const c of this.cleanups) c();
+    const s = this.summary;
+    s.status = status ?? 'finished';
+    s.reason = reason ?? '';
+    s.experiments = this.history.length;
+    s.kept = this.history.filter((e) => e.decision === 'kept' && e.seq > 1).length;
+    s.baselineScore = this.history[0]?.score ?? null;
+    s.best = this.best ? { id: this.best.id, score: this.best.score, commit: this.best.commit } : null;
+    this.duck.close();
+    if (existsSync(this.worktree)) {
+      await git(this.worktree, ['reset', '-q', '--hard', 'HEAD']).catch(() => undefined);
+      await removeWorktree(this.projectDir, this.worktree);
+    }
+    if (this.journal.getRun(this.runId)) {
+      this.journal.updateRun(this.runId, {
+        status: s.status,
+        stopReason: s.reason,
+        endedAt: new Date().toISOString(),
+        pid: null,
+      });
+      const bad = s.status === 'failed' || s.status === 'escalated';
+      if (s.status === 'escalated') this.event('escalation', 'error', s.reason);
+      this.event(`run.${s.status}`, bad ? 'error' : 'info', s.reason, {
+        experiments: s.experiments,
+        kept: s.kept,
+        best: s.best,
+      });
+    }
+    this.journal.close();
+    releaseRunLock(this.projectDir);
+    return s;
+  }
+}
