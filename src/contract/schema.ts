@@ -1,4 +1,5 @@
 import * as z from 'zod';
+import { AgentSchema } from './agent.js';
 
 /**
  * The contract (`ratchet.yaml`): the task, the data, the frozen metric, what may be edited and the budgets.
@@ -165,6 +166,7 @@ export const ContractSchema = z
       memory: '8GiB',
     }),
     search: SearchSchema.optional(),
+    agent: AgentSchema.optional().describe('how LLM proposers are briefed and bounded'),
   })
   .strict();
 

@@ -391,12 +391,17 @@ export async function runExperiment(
   lap('record');
   journal.recordExperiment(record, events);
   appendResult(projectDir, record);
-  await x.proposer.observe({
-    seq: x.seq,
-    decision: record.decision,
-    score: record.score,
-    meta: proposal.meta ?? {},
-  });
+  const outcome = { seq: x.seq, decision: record.decision, score: record.score, meta: proposal.meta ?? {} };
+  await x.proposer.observe(outcome);
+  if (x.proposer.conclude && !baseline) {
+    const c = await x.proposer
+      .conclude({ ...outcome, hypothesis: record.hypothesis, reason: record.reason })
+      .catch(() => null);
+    if (c?.trim()) {
+      record.conclusion = c.trim();
+      journal.setConclusion(id, record.conclusion);
+    }
+  }
   const newBest: Best | null =
     decision === 'kept'
       ? { id, score: score!, input: input!, commit: commitSha!, params: proposal.params ?? null }

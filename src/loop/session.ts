@@ -59,6 +59,22 @@ export interface RunSummary {
   best: { id: number; score: number; commit: string } | null;
 }
 
+/**
+ * Something that wants to hear about every recorded experiment (MLflow, a live dashboard feed...).
+ * Observers are called after RECORD, in order; they must return quickly (queue slow work themselves) and
+ * their errors never stop the loop (they are recorded as `observer.error` events).
+ */
+export interface ExperimentObserver {
+  /** Short name used in error events. */
+  readonly name: string;
+  /** Called once when the run starts (or resumes). */
+  onRunStart?(session: RunSession): void | Promise<void>;
+  /** Called after each recorded experiment. */
+  onExperiment?(record: ExperimentRecord, session: RunSession): void | Promise<void>;
+  /** Called once when the run ends, before the journal closes; may flush queued work (bounded time). */
+  onRunEnd?(summary: RunSummary, session: RunSession): void | Promise<void>;
+}
+
 /** Options of {@link RunSession.open}. Unset budgets come from the contract. */
 export interface SessionOptions {
   projectDir: string;
@@ -74,6 +90,8 @@ export interface SessionOptions {
   signal?: AbortSignal;
   /** Handle SIGINT/SIGTERM (default true; an embedding server such as `ratchet mcp` may handle them itself). */
   handleSignals?: boolean;
+  /** Hear about every recorded experiment (e.g. the MLflow tracker). */
+  observers?: ExperimentObserver[];
 }
 
 function defaultRunId(): string {
@@ -114,6 +132,7 @@ export class RunSession {
   private readonly splitStamps: Record<string, StatStamp>;
   private readonly cleanups: (() => void)[] = [];
   private consecutiveFailures: number;
+  private readonly observers: ExperimentObserver[];
   private closed = false;
   private summary: RunSummary;
 
@@ -145,6 +164,7 @@ export class RunSession {
     this.signal = this.controller.signal;
     this.startedAt = Date.now();
     this.duck = init.duck;
+    this.observers = opts.observers ?? [];
     this.splitStamps = lockStats(opts.projectDir, ready.lock);
     this.rule = {
       metric: ready.contract.metric.primary,
@@ -285,6 +305,21 @@ export class RunSession {
         params: lastKept.params,
       };
     }
+    await this.notify('onRunStart', (o) => o.onRunStart?.(this));
+  }
+
+  /** Call one hook of every observer; an observer's error becomes an event, never a failure of the run. */
+  private async notify(hook: string, call: (o: ExperimentObserver) => void | Promise<void>): Promise<void> {
+    for (const o of this.observers) {
+      try {
+        await call(o);
+      } catch (e) {
+        this.event('observer.error', 'warning', `${o.name}.${hook} failed: ${(e as Error).message}`, {
+          observer: o.name,
+          hook,
+        });
+      }
+    }
   }
 
   /** Record the name of the run's proposer. */
@@ -387,6 +422,7 @@ export class RunSession {
     this.history.push(rec.record);
     if (rec.record.decision === 'kept') this.best = rec.best!;
     this.consecutiveFailures = FAILURES.has(rec.record.decision) ? this.consecutiveFailures + 1 : 0;
+    await this.notify('onExperiment', (o) => o.onExperiment?.(rec.record, this));
     return rec.record;
   }
 
@@ -410,6 +446,7 @@ export class RunSession {
     s.kept = this.history.filter((e) => e.decision === 'kept' && e.seq > 1).length;
     s.baselineScore = this.history[0]?.score ?? null;
     s.best = this.best ? { id: this.best.id, score: this.best.score, commit: this.best.commit } : null;
+    await this.notify('onRunEnd', (o) => o.onRunEnd?.(s, this));
     this.duck.close();
     if (existsSync(this.worktree)) {
       await git(this.worktree, ['reset', '-q', '--hard', 'HEAD']).catch(() => undefined);

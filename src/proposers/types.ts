@@ -73,6 +73,11 @@ export interface Proposer {
   propose(ctx: ProposeContext): Promise<Proposal>;
   /** Learn from the decided experiment (e.g. Optuna `tell`). */
   observe(outcome: Outcome): Promise<void>;
+  /**
+   * Optional: what was learned from the decided experiment, in a sentence (an agent is asked after the
+   * run). Returning null keeps Ratchet's built-in conclusion. Called after `observe`.
+   */
+  conclude?(outcome: Outcome & { hypothesis: string; reason: string }): Promise<string | null>;
   /** Release resources (child processes, connections). Safe to call twice. */
   close(): Promise<void>;
 }
