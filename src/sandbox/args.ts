@@ -3,7 +3,8 @@
  *
  * Layout (an allowlist; `/` itself is never bound): system folders /usr, /bin, /sbin, /lib* read-only (symlinks
  * recreated as symlinks), a few /etc files, a fresh /proc (PID namespace) and a minimal /dev (read-only, with a
- * size-capped /dev/shm), a size-capped /tmp, the Python prefixes, the worktree read-only at /workspace, the data
+ * size-capped /dev/shm), a size-capped /tmp, the Python prefixes, the worktree read-only at /workspace (read-write
+ * only with `workdirWritable`, for a coding agent at PROPOSE), the data
  * binds read-only, the output folder read-write at /output, hidden paths covered, and finally the root tmpfs
  * remounted read-only so nothing else is writable.
  */
@@ -311,7 +312,11 @@ export function bwrapArgs(spec: SandboxSpec, opts: BwrapArgsOptions = {}): strin
     binds.push({ flag: '--ro-bind', source: p, target: p });
     boundTrees.push(p);
   }
-  binds.push({ flag: '--ro-bind', source: spec.workdir, target: WORKSPACE_DIR });
+  binds.push({
+    flag: spec.workdirWritable ? '--bind' : '--ro-bind',
+    source: spec.workdir,
+    target: WORKSPACE_DIR,
+  });
   for (const { host, target } of spec.readOnly ?? []) binds.push({ flag: '--ro-bind', source: host, target });
   binds.push({ flag: '--bind', source: spec.outputDir, target: OUTPUT_DIR });
 

@@ -45,6 +45,13 @@ export interface SandboxSpec {
   /** Host path of the worktree; mounted read-only at `/workspace`, the working directory. Must exist. */
   workdir: string;
   /**
+   * Mount the worktree read-WRITE at `/workspace` (default false: read-only). For a coding agent at PROPOSE, which
+   * must edit the code; never for an experiment's command. Everything else stays as it is: the other binds are
+   * read-only, the hidden paths are covered, and a `readOnly` bind inside `/workspace` (e.g. its `.git` file) stays
+   * read-only on top of the writable tree.
+   */
+  workdirWritable?: boolean;
+  /**
    * Extra read-only binds (data files or folders). `host` must exist; `target` must be an absolute, normalized
    * path outside `/proc`, `/dev`, `/output`, `/etc` and the system folders, and not `/`, `/workspace` or `/tmp`.
    */
