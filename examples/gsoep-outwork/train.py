@@ -1,0 +1,335 @@
+#!/usr/bin/env python3
+"""Tabular baseline scaffolded by `ratchet init`: a scikit-learn / LightGBM pipeline driven by params.yaml.
+
+How Ratchet runs it: `python train.py` in a sandbox, cwd = the project's worktree (read-only), with
+  RATCHET_TRAIN    CSV of the train split, every column including the target
+  RATCHET_PUBLIC   CSV of the public holdout, features only
+  RATCHET_PRIVATE  CSV of the private holdout, features only
+  RATCHET_OUTPUT   the only writable folder: public.csv and private.csv go there
+  RATCHET_SEED     integer seed
+By hand (no RATCHET_* variables) it reads .ratchet/data/{train,public,private}.csv and writes to
+.ratchet/manual-output/.
+
+Each predictions file has the header `<id>,prediction` and one row per holdout id:
+  binary      prediction = probability of POSITIVE_CLASS
+  multiclass  prediction = predicted label, plus proba_<label> columns (one per class)
+  regression  prediction = predicted value
+Ratchet scores the files on labels this script never sees, so it prints no score of its own.
+
+Everything tunable lives in params.yaml (the search proposer rewrites it):
+  model:                 logistic_regression | linear_regression | random_forest | extra_trees
+                         | hist_gradient_boosting | lightgbm
+  <model>:               that family's hyperparameters (passed to the estimator as keyword arguments)
+  scale_numeric:         standardize numeric columns (default true)
+  onehot_min_frequency:  categories rarer than this (count, or fraction if < 1) share one column
+  onehot_max_categories: at most this many one-hot columns per categorical column (default 50)
+  drop_columns:          columns never used as features (the id and target are always dropped)
+  categorical_columns:   numeric-looking columns to one-hot encode anyway (codes, not quantities)
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+N_JOBS = 2  # threads for forests, LightGBM and (through OpenMP) HistGradientBoosting
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, str(N_JOBS))  # before numpy/scikit-learn load their thread pools
+
+import numpy as np
+import pandas as pd
+import yaml
+
+# Written by `ratchet init`; the contract (ratchet.yaml) is the authority on these values.
+TARGET = "outwork"
+ID = "row_id"
+TASK = "binary"  # binary | multiclass | regression
+POSITIVE_CLASS = "1"  # binary only: the label text that counts as positive
+
+PARAMS_FILE = Path(__file__).resolve().parent / "params.yaml"
+
+CLASSIFIERS = ("logistic_regression", "random_forest", "extra_trees", "hist_gradient_boosting", "lightgbm")
+REGRESSORS = ("linear_regression", "random_forest", "extra_trees", "hist_gradient_boosting", "lightgbm")
+PREPROCESSING_KEYS = (
+    "scale_numeric",
+    "onehot_min_frequency",
+    "onehot_max_categories",
+    "drop_columns",
+    "categorical_columns",
+)
+
+
+def log(message: str) -> None:
+    print(f"[train] {message}", flush=True)
+
+
+def fail(message: str) -> None:
+    print(f"[train] error: {message}", file=sys.stderr, flush=True)
+    sys.exit(2)
+
+
+# ---------------------------------------------------------------------------------------- params
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads YAML 1.2 floats such as 1e-3 (plain PyYAML reads them as strings)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_params() -> dict[str, Any]:
+    if not PARAMS_FILE.exists():
+        fail(f"{PARAMS_FILE.name} not found next to train.py; create it (see the docstring for its keys)")
+    with open(PARAMS_FILE, encoding="utf-8") as fh:
+        params = yaml.load(fh, Loader=_Loader) or {}
+    if not isinstance(params, dict):
+        fail(f"{PARAMS_FILE.name} must be a mapping of keys to values")
+    families = CLASSIFIERS if TASK in ("binary", "multiclass") else REGRESSORS
+    model = params.get("model")
+    if model not in families:
+        fail(f"{PARAMS_FILE.name}: model must be one of {', '.join(families)} for a {TASK} task, not {model!r}")
+    section = params.get(model) or {}
+    if not isinstance(section, dict):
+        fail(f"{PARAMS_FILE.name}: '{model}' must be a mapping of hyperparameters, not {section!r}")
+    known = set(PREPROCESSING_KEYS) | {"model"} | set(CLASSIFIERS) | set(REGRESSORS)
+    unknown = sorted(str(k) for k in params if k not in known)
+    if unknown:
+        log(f"note: {PARAMS_FILE.name} keys not used by this script: {', '.join(unknown)}")
+    return params
+
+
+# ------------------------------------------------------------------------------------------ data
+
+
+def data_paths() -> tuple[Path, Path, Path, Path]:
+    env = os.environ
+    if "RATCHET_TRAIN" in env:
+        missing = [k for k in ("RATCHET_PUBLIC", "RATCHET_PRIVATE", "RATCHET_OUTPUT") if not env.get(k)]
+        if missing:
+            fail(f"RATCHET_TRAIN is set but {', '.join(missing)} is not")
+        return (Path(env["RATCHET_TRAIN"]), Path(env["RATCHET_PUBLIC"]), Path(env["RATCHET_PRIVATE"]),
+                Path(env["RATCHET_OUTPUT"]))
+    base = Path(".ratchet/data")
+    return base / "train.csv", base / "public.csv", base / "private.csv", Path(".ratchet/manual-output")
+
+
+def read_csv(path: Path, with_target: bool) -> pd.DataFrame:
+    if not path.exists():
+        fail(f"{path} does not exist")
+    # Ids and labels are read as text, exactly as written, so they round-trip unchanged.
+    dtypes = {ID: str}
+    if with_target and TASK != "regression":
+        dtypes[TARGET] = str
+    frame = pd.read_csv(path, dtype=dtypes, low_memory=False)
+    if ID not in frame.columns:
+        fail(f"{path} has no id column {ID!r}")
+    if with_target and TARGET not in frame.columns:
+        fail(f"{path} has no target column {TARGET!r}")
+    return frame
+
+
+def as_text(series: pd.Series) -> pd.Series:
+    """Categorical values as strings (missing stays NaN), identical across train and holdouts."""
+    return series.map(lambda v: v if pd.isna(v) else str(v)).astype(object)
+
+
+def feature_columns(train: pd.DataFrame, params: dict[str, Any]) -> tuple[list[str], list[str]]:
+    drop = list(params.get("drop_columns") or [])
+    forced = list(params.get("categorical_columns") or [])
+    for key, names in (("drop_columns", drop), ("categorical_columns", forced)):
+        absent = [c for c in names if c not in train.columns]
+        if absent:
+            fail(f"{PARAMS_FILE.name}: {key} names columns the data does not have: {absent}")
+    features = [c for c in train.columns if c not in {TARGET, ID, *drop}]
+    numeric, categorical = [], []
+    for column in features:
+        series = train[column]
+        if column in forced or series.dtype == bool or not pd.api.types.is_numeric_dtype(series):
+            categorical.append(column)
+        else:
+            numeric.append(column)
+    return numeric, categorical
+
+
+def features(frame: pd.DataFrame, numeric: list[str], categorical: list[str], path: Path) -> pd.DataFrame:
+    absent = [c for c in numeric + categorical if c not in frame.columns]
+    if absent:
+        fail(f"{path} lacks feature columns present in the train split: {absent}")
+    out = pd.DataFrame(index=frame.index)
+    for column in numeric:
+        out[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
+    for column in categorical:
+        out[column] = as_text(frame[column])
+    return out
+
+
+# ---------------------------------------------------------------------------------------- models
+
+
+def build_preprocessor(numeric: list[str], categorical: list[str], params: dict[str, Any]) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    parts = []
+    if numeric:
+        steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
+        if params.get("scale_numeric", True):
+            steps.append(("scale", StandardScaler()))
+        parts.append(("numeric", Pipeline(steps), numeric))
+    if categorical:
+        min_frequency = params.get("onehot_min_frequency", 1)
+        max_categories = params.get("onehot_max_categories", 50)
+        encoder = OneHotEncoder(
+            handle_unknown="ignore",
+            min_frequency=min_frequency if min_frequency not in (None, 0, 1) else None,
+            max_categories=max_categories,
+            sparse_output=False,
+        )
+        impute = SimpleImputer(strategy="most_frequent")
+        parts.append(("categorical", Pipeline([("impute", impute), ("onehot", encoder)]), categorical))
+    if not parts:
+        fail("no feature columns left after dropping the id, the target and drop_columns")
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+
+
+def build_model(params: dict[str, Any], seed: int) -> tuple[str, dict[str, Any], Any]:
+    family = params["model"]
+    hp = dict(params.get(family) or {})
+    classify = TASK in ("binary", "multiclass")
+    if family in ("random_forest", "extra_trees", "hist_gradient_boosting") and hp.get("max_depth") == 0:
+        hp["max_depth"] = None  # 0 means "no limit"
+
+    if family == "logistic_regression":
+        from sklearn.linear_model import LogisticRegression
+
+        kwargs = {"C": 1.0, "max_iter": 2000, "random_state": seed, **hp}
+        return family, hp, LogisticRegression(**kwargs)
+    if family == "linear_regression":
+        from sklearn.linear_model import Ridge
+
+        kwargs = {"alpha": 1.0, **hp}
+        return family, hp, Ridge(**kwargs)
+    if family in ("random_forest", "extra_trees"):
+        from sklearn import ensemble
+
+        name = ("RandomForest" if family == "random_forest" else "ExtraTrees") + (
+            "Classifier" if classify else "Regressor"
+        )
+        kwargs = {"n_estimators": 300, "n_jobs": N_JOBS, "random_state": seed, **hp}
+        return family, hp, getattr(ensemble, name)(**kwargs)
+    if family == "hist_gradient_boosting":
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        kwargs = {"random_state": seed, **hp}
+        cls = HistGradientBoostingClassifier if classify else HistGradientBoostingRegressor
+        return family, hp, cls(**kwargs)
+    if family == "lightgbm":
+        import lightgbm
+
+        kwargs = {"n_estimators": 300, "learning_rate": 0.05, "n_jobs": N_JOBS, "random_state": seed,
+                  "verbose": -1, **hp}
+        if kwargs.get("subsample", 1.0) < 1.0:
+            kwargs.setdefault("subsample_freq", 1)  # LightGBM ignores subsample unless bagging is on
+        cls = lightgbm.LGBMClassifier if classify else lightgbm.LGBMRegressor
+        return family, hp, cls(**kwargs)
+    fail(f"unknown model family {family!r}")
+    raise AssertionError  # unreachable
+
+
+# ------------------------------------------------------------------------------------------ main
+
+
+def main() -> None:
+    started = time.monotonic()
+    warnings.filterwarnings("ignore", message=".*unknown categories.*")
+    warnings.filterwarnings("ignore", message=".*does not have valid feature names.*")
+    if TASK not in ("binary", "multiclass", "regression"):
+        fail(f"TASK must be binary, multiclass or regression, not {TASK!r}")
+    if TASK == "binary" and not POSITIVE_CLASS:
+        fail("POSITIVE_CLASS is empty; a binary task needs the label of the positive class")
+
+    params = load_params()
+    seed = int(os.environ.get("RATCHET_SEED", "0"))
+    train_path, public_path, private_path, output_dir = data_paths()
+
+    train = read_csv(train_path, with_target=True)
+    labelled = train[TARGET].notna()
+    if TASK == "regression":
+        train[TARGET] = pd.to_numeric(train[TARGET], errors="coerce")
+        labelled = train[TARGET].notna()
+    if not labelled.all():
+        log(f"dropping {int((~labelled).sum())} train rows with no {TARGET}")
+        train = train[labelled].reset_index(drop=True)
+
+    if TASK == "binary":
+        y = (train[TARGET].astype(str) == POSITIVE_CLASS).astype(int).to_numpy()
+        if y.min() == y.max():
+            fail(f"the train split has only one class (positive class {POSITIVE_CLASS!r}: {int(y.sum())} rows)")
+    elif TASK == "multiclass":
+        y = train[TARGET].astype(str).to_numpy(dtype=object)
+        if len(set(y)) < 2:
+            fail("the train split has fewer than two classes")
+    else:
+        y = train[TARGET].astype(float).to_numpy()
+
+    numeric, categorical = feature_columns(train, params)
+    x_train = features(train, numeric, categorical, train_path)
+    family, hp, model = build_model(params, seed)
+    preprocessing = {k: params[k] for k in PREPROCESSING_KEYS if k in params and params[k] not in (None, [])}
+
+    from sklearn.pipeline import Pipeline
+
+    pipeline = Pipeline([("prep", build_preprocessor(numeric, categorical, params)), ("model", model)])
+    log(f"task={TASK} target={TARGET} id={ID} seed={seed}")
+    log(f"train rows={len(x_train)} features={len(numeric) + len(categorical)} "
+        f"(numeric={len(numeric)}, categorical={len(categorical)})")
+    log(f"model={family} params={hp} preprocessing={preprocessing}")
+
+    fit_started = time.monotonic()
+    pipeline.fit(x_train, y)
+    log(f"fit {time.monotonic() - fit_started:.1f}s")
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    for name, path in (("public", public_path), ("private", private_path)):
+        holdout = read_csv(path, with_target=False)
+        x = features(holdout, numeric, categorical, path)
+        result = pd.DataFrame({ID: holdout[ID].to_numpy()})
+        if TASK == "binary":
+            proba = pipeline.predict_proba(x)
+            positive = list(pipeline.classes_).index(1)
+            result["prediction"] = np.clip(proba[:, positive], 0.0, 1.0)
+        elif TASK == "multiclass":
+            proba = pipeline.predict_proba(x)
+            classes = [str(c) for c in pipeline.classes_]
+            result["prediction"] = [classes[i] for i in np.argmax(proba, axis=1)]
+            for j, label in enumerate(classes):
+                result[f"proba_{label}"] = np.clip(proba[:, j], 0.0, 1.0)
+        else:
+            result["prediction"] = pipeline.predict(x).astype(float)
+        out = output_dir / f"{name}.csv"
+        result.to_csv(out, index=False)
+        log(f"wrote {out} ({len(result)} rows)")
+    log(f"elapsed {time.monotonic() - started:.1f}s")
+
+
+if __name__ == "__main__":
+    main()
