@@ -6,6 +6,7 @@ import { packageDir } from '../util/paths.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInit } from './commands/init.js';
 import { registerRead } from './commands/read.js';
+import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
 import { registerSubmit } from './commands/submit.js';
 
@@ -25,5 +26,6 @@ registerRun(program);
 registerRead(program);
 registerSubmit(program);
 registerDemo(program);
+registerReport(program);
 
 await program.parseAsync(process.argv);

@@ -1,0 +1,38 @@
+import { resolve } from 'node:path';
+import type { Command } from 'commander';
+import { writeReport } from '../../report/index.js';
+import { bold } from '../format.js';
+import { action, printJson } from '../output.js';
+
+/** Register `ratchet report`: the morning summary, written as report.md and report.html. */
+export function registerReport(program: Command): void {
+  program
+    .command('report')
+    .description(
+      'the morning report of a run: what ran, what was kept and why, progression, wins, failures, guardrails, noise, public-private gap, recommendation (writes report.md and report.html)',
+    )
+    .option('--dir <dir>', 'project folder', '.')
+    .option('--run <id>', 'a specific run (default: the latest)')
+    .option('--out <dir>', 'write the two files here instead of the project folder')
+    .option('--json', 'print the report data as JSON on stdout (the files are written too)')
+    .action(
+      action(async (o: { dir: string; run?: string; out?: string; json?: boolean }) => {
+        const dir = resolve(o.dir);
+        const r = writeReport(dir, {
+          ...(o.run ? { runId: o.run } : {}),
+          ...(o.out ? { outDir: resolve(o.out) } : {}),
+        });
+        if (o.json) return printJson({ ...r.data, files: { markdown: r.markdown, html: r.html } });
+        const rec = r.data.recommendation;
+        process.stdout.write(
+          `${[
+            bold(`report of run ${r.data.run.id} (${r.data.run.status}): ${rec.headline}`),
+            ...rec.reasons.map((x) => `  ${x}`),
+            ...rec.next.map((x) => `  next: ${x}`),
+            `wrote ${r.markdown}`,
+            `wrote ${r.html}`,
+          ].join('\n')}\n`,
+        );
+      }),
+    );
+}

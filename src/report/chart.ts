@@ -1,0 +1,257 @@
+/**
+ * The score-over-experiments chart, as a self-contained SVG string: the Studio sends it to the page with every
+ * live update and the report inlines it, so both show exactly the same picture.
+ */
+
+/** One experiment as the chart draws it. */
+export interface ChartPoint {
+  /** Journal id (carried as `data-id` so a click can open the experiment). */
+  id: number;
+  /** 1-based position within the run (the x axis). */
+  seq: number;
+  /** kept | reverted | crashed | timeout | invalid | rejected */
+  decision: string;
+  /** Public primary metric, null when the experiment produced no valid score. */
+  score: number | null;
+  hypothesis: string;
+}
+
+/** Input of {@link scoreChart}. */
+export interface ChartInput {
+  points: ChartPoint[];
+  /** Name of the primary metric (y-axis label). */
+  metric: string;
+  direction: 'maximize' | 'minimize';
+  /** Private-holdout scores of submitted experiments (journal id → score). */
+  private?: Map<number, number> | Record<number, number>;
+  /** Seq of the experiment running now (a dashed marker), when there is one. */
+  runningSeq?: number | null;
+  /** Budget of experiments: the x axis extends to it when known (so progress is visible). */
+  maxSeq?: number | null;
+  /** Pixels (default 760 × 300). */
+  width?: number;
+  height?: number;
+}
+
+/** Colours and shapes of each decision (shared by the legend, the Studio table and the report). */
+export const DECISION_STYLE: Record<string, { colour: string; label: string }> = {
+  kept: { colour: '#1a7f37', label: 'kept' },
+  reverted: { colour: '#6e7781', label: 'reverted' },
+  crashed: { colour: '#cf222e', label: 'crashed' },
+  timeout: { colour: '#bc4c00', label: 'timeout' },
+  invalid: { colour: '#8250df', label: 'invalid' },
+  rejected: { colour: '#9a6700', label: 'rejected' },
+};
+/** Colour of private-holdout scores. */
+export const PRIVATE_COLOUR = '#0969da';
+
+/** Escape text for XML/HTML content and attribute values. */
+export function escapeXml(s: string): string {
+  return s
+    .replaceAll('&', '&amp;')
+    .replaceAll('<', '&lt;')
+    .replaceAll('>', '&gt;')
+    .replaceAll('"', '&quot;')
+    .replaceAll("'", '&#39;');
+}
+
+/** Round to a readable number of significant digits for tick labels. */
+function tickLabel(v: number, step: number): string {
+  const digits = Math.max(0, Math.min(8, -Math.floor(Math.log10(step)) + 1));
+  return v.toFixed(digits);
+}
+
+/** "Nice" tick step (1, 2 or 5 × 10^k) for a span divided into about `n` parts. */
+export function niceStep(span: number, n: number): number {
+  if (!(span > 0)) return 1;
+  const raw = span / n;
+  const p = 10 ** Math.floor(Math.log10(raw));
+  const f = raw / p;
+  return (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * p;
+}
+
+/**
+ * The running best: for each seq, the best kept score so far (null before the first kept experiment).
+ * @returns an array indexed like `points` (sorted by seq)
+ */
+export function runningBest(points: ChartPoint[], direction: 'maximize' | 'minimize'): (number | null)[] {
+  let best: number | null = null;
+  return [...points]
+    .sort((a, b) => a.seq - b.seq)
+    .map((p) => {
+      if (p.decision === 'kept' && p.score !== null) {
+        if (best === null || (direction === 'maximize' ? p.score > best : p.score < best)) best = p.score;
+      }
+      return best;
+    });
+}
+
+function fmt(v: number): string {
+  return Number.isFinite(v) ? (Math.round(v * 100) / 100).toString() : '0';
+}
+
+/**
+ * Render the chart: each experiment a mark by decision (experiments without a score sit in a band under the
+ * axis), the running best kept score as a step line, private-holdout scores as blue diamonds, and the
+ * running experiment as a dashed marker. Every mark is a `<g class="pt" data-id=… data-decision=…>` with a
+ * `<title>` tooltip.
+ * @returns an `<svg>` element as a string (no external references)
+ */
+export function scoreChart(input: ChartInput): string {
+  const W = input.width ?? 760;
+  const H = input.height ?? 300;
+  const m = { left: 64, right: 18, top: 34, bottom: 54 };
+  const band = 18; // the no-score band under the plot
+  const plotH = H - m.top - m.bottom - band;
+  const plotW = W - m.left - m.right;
+  const pts = [...input.points].sort((a, b) => a.seq - b.seq);
+  const priv = new Map<number, number>(
+    input.private instanceof Map
+      ? input.private
+      : Object.entries(input.private ?? {}).map(([k, v]) => [Number(k), v] as [number, number]),
+  );
+  const maxSeq = Math.max(2, pts[pts.length - 1]?.seq ?? 1, input.runningSeq ?? 1, input.maxSeq ?? 1);
+  const scores = [
+    ...pts.map((p) => p.score).filter((s): s is number => s !== null && Number.isFinite(s)),
+    ...[...priv.values()].filter((s) => Number.isFinite(s)),
+  ];
+  let lo = Math.min(...scores);
+  let hi = Math.max(...scores);
+  if (scores.length === 0) {
+    lo = 0;
+    hi = 1;
+  } else if (hi - lo < 1e-12) {
+    const pad = Math.max(Math.abs(hi) * 0.01, 1e-3);
+    lo -= pad;
+    hi += pad;
+  } else {
+    const pad = (hi - lo) * 0.08;
+    lo -= pad;
+    hi += pad;
+  }
+  const x = (seq: number) => m.left + ((seq - 1) / (maxSeq - 1)) * plotW;
+  const y = (v: number) => m.top + (1 - (v - lo) / (hi - lo)) * plotH;
+  const bandY = m.top + plotH + band / 2 + 4;
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(`${input.metric} over experiments`)}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11">`,
+  );
+  out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
+  // y grid and labels
+  const step = niceStep(hi - lo, 5);
+  for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {
+    const yy = fmt(y(v));
+    out.push(
+      `<line x1="${m.left}" x2="${W - m.right}" y1="${yy}" y2="${yy}" stroke="#eaeef2"/>`,
+      `<text x="${m.left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="#57606a">${tickLabel(v, step)}</text>`,
+    );
+  }
+  // x ticks
+  const xStep = Math.max(1, Math.round(niceStep(maxSeq - 1, 10)));
+  for (let s = 1; s <= maxSeq; s += xStep) {
+    const xx = fmt(x(s));
+    out.push(
+      `<line x1="${xx}" x2="${xx}" y1="${m.top + plotH}" y2="${m.top + plotH + 4}" stroke="#8c959f"/>`,
+      `<text x="${xx}" y="${H - m.bottom + 16}" text-anchor="middle" fill="#57606a">${s}</text>`,
+    );
+  }
+  out.push(
+    `<line x1="${m.left}" x2="${W - m.right}" y1="${m.top + plotH}" y2="${m.top + plotH}" stroke="#8c959f"/>`,
+    `<rect x="${m.left}" y="${m.top + plotH + 2}" width="${plotW}" height="${band}" fill="#f6f8fa"/>`,
+    `<text x="${m.left - 6}" y="${fmt(bandY)}" text-anchor="end" dominant-baseline="middle" fill="#8c959f">no score</text>`,
+    `<text x="${m.left + plotW / 2}" y="${H - 8}" text-anchor="middle" fill="#57606a">experiment (seq in run)</text>`,
+    `<text transform="translate(14 ${m.top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#57606a">${escapeXml(`${input.metric} (${input.direction === 'maximize' ? 'higher' : 'lower'} is better)`)}</text>`,
+  );
+  // running best (step line)
+  const best = runningBest(pts, input.direction);
+  let d = '';
+  let last: number | null = null;
+  pts.forEach((p, i) => {
+    const b = best[i] ?? null;
+    if (b === null) return;
+    if (last === null) d += `M${fmt(x(p.seq))} ${fmt(y(b))}`;
+    else if (b !== last) d += ` H${fmt(x(p.seq))} V${fmt(y(b))}`;
+    last = b;
+  });
+  if (last !== null) {
+    const end = Math.max(pts[pts.length - 1]?.seq ?? 1, input.runningSeq ?? 1);
+    d += ` H${fmt(x(end))}`;
+    out.push(
+      `<path class="best-line" d="${d}" fill="none" stroke="${DECISION_STYLE['kept']!.colour}" stroke-width="2" stroke-opacity="0.55"/>`,
+    );
+  }
+  // marks
+  for (const p of pts) {
+    const st = DECISION_STYLE[p.decision] ?? { colour: '#24292f', label: p.decision };
+    const xx = x(p.seq);
+    const hasScore = p.score !== null && Number.isFinite(p.score);
+    const yy = hasScore ? y(p.score as number) : bandY;
+    const tip = `#${p.id} (seq ${p.seq}) ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(5)}` : ''}: ${p.hypothesis}`;
+    let shape: string;
+    const X = fmt(xx);
+    const Y = fmt(yy);
+    switch (p.decision) {
+      case 'kept':
+        shape = `<circle cx="${X}" cy="${Y}" r="5" fill="${st.colour}"/>`;
+        break;
+      case 'reverted':
+        shape = `<circle cx="${X}" cy="${Y}" r="4" fill="#ffffff" stroke="${st.colour}" stroke-width="1.5"/>`;
+        break;
+      case 'invalid':
+        shape = `<path d="M${fmt(xx)} ${fmt(yy - 5)} L${fmt(xx + 5)} ${fmt(yy + 4)} L${fmt(xx - 5)} ${fmt(yy + 4)} Z" fill="${st.colour}"/>`;
+        break;
+      case 'rejected':
+        shape = `<rect x="${fmt(xx - 4)}" y="${fmt(yy - 4)}" width="8" height="8" fill="${st.colour}"/>`;
+        break;
+      default: // crashed, timeout
+        shape = `<path d="M${fmt(xx - 4)} ${fmt(yy - 4)} L${fmt(xx + 4)} ${fmt(yy + 4)} M${fmt(xx + 4)} ${fmt(yy - 4)} L${fmt(xx - 4)} ${fmt(yy + 4)}" stroke="${st.colour}" stroke-width="2.2"/>`;
+    }
+    out.push(
+      `<g class="pt" data-id="${p.id}" data-seq="${p.seq}" data-decision="${escapeXml(p.decision)}" style="cursor:pointer"><title>${escapeXml(tip)}</title><circle cx="${X}" cy="${Y}" r="9" fill="transparent"/>${shape}</g>`,
+    );
+    const pv = priv.get(p.id);
+    if (pv !== undefined && Number.isFinite(pv)) {
+      const py = y(pv);
+      out.push(
+        `<g class="pt private" data-id="${p.id}" data-private="${pv}"><title>${escapeXml(`#${p.id} private holdout ${pv.toFixed(5)}`)}</title><line x1="${X}" x2="${X}" y1="${Y}" y2="${fmt(py)}" stroke="${PRIVATE_COLOUR}" stroke-dasharray="2 2"/><path d="M${fmt(xx)} ${fmt(py - 6)} L${fmt(xx + 6)} ${fmt(py)} L${fmt(xx)} ${fmt(py + 6)} L${fmt(xx - 6)} ${fmt(py)} Z" fill="${PRIVATE_COLOUR}"/></g>`,
+      );
+    }
+  }
+  if (input.runningSeq) {
+    const xx = fmt(x(input.runningSeq));
+    out.push(
+      `<g class="running" data-seq="${input.runningSeq}"><title>running now (seq ${input.runningSeq})</title><line x1="${xx}" x2="${xx}" y1="${m.top}" y2="${m.top + plotH}" stroke="#0969da" stroke-dasharray="4 3"/><circle cx="${xx}" cy="${fmt(bandY)}" r="4" fill="none" stroke="#0969da" stroke-width="1.5"/></g>`,
+    );
+  }
+  // legend
+  const legend: [string, string][] = [
+    ...Object.entries(DECISION_STYLE).map(([k, v]) => [k, v.colour] as [string, string]),
+    ['private', PRIVATE_COLOUR],
+    ['best', DECISION_STYLE['kept']!.colour],
+  ];
+  let lx = m.left;
+  for (const [name, colour] of legend) {
+    const mark =
+      name === 'best'
+        ? `<line x1="${lx}" x2="${lx + 14}" y1="14" y2="14" stroke="${colour}" stroke-width="2" stroke-opacity="0.55"/>`
+        : name === 'reverted'
+          ? `<circle cx="${lx + 5}" cy="14" r="4" fill="#fff" stroke="${colour}" stroke-width="1.5"/>`
+          : `<rect x="${lx + 1}" y="10" width="8" height="8" fill="${colour}"/>`;
+    out.push(
+      `${mark}<text x="${lx + (name === 'best' ? 18 : 13)}" y="14" dominant-baseline="middle" fill="#24292f">${name === 'best' ? 'running best' : name}</text>`,
+    );
+    lx += (name === 'best' ? 98 : 20) + name.length * 6.2;
+  }
+  out.push('</svg>');
+  return out.join('');
+}
+
+/** A one-line Unicode sparkline of a series (for Markdown and terminals); '' for an empty series. */
+export function sparkline(values: number[]): string {
+  const v = values.filter((x) => Number.isFinite(x));
+  if (v.length === 0) return '';
+  const lo = Math.min(...v);
+  const hi = Math.max(...v);
+  const bars = '▁▂▃▄▅▆▇█';
+  return v.map((x) => bars[hi === lo ? 3 : Math.round(((x - lo) / (hi - lo)) * 7)]).join('');
+}

@@ -1,0 +1,374 @@
+import { formatDuration } from '../util/units.js';
+import { DECISION_STYLE, escapeXml, scoreChart, sparkline } from './chart.js';
+import type { ReportData, ReportExperiment } from './data.js';
+
+/**
+ * Renderings of the morning report: Markdown (`report.md`) and one self-contained HTML page (`report.html`,
+ * styles and the SVG chart inline, no script, no external reference). Both come from the same list of
+ * sections so they always say the same thing.
+ */
+
+/** A block of a report section. */
+export type Block =
+  | { kind: 'p'; text: string; strong?: boolean }
+  | { kind: 'list'; items: string[]; ordered?: boolean }
+  | { kind: 'table'; head: string[]; rows: string[][] }
+  | { kind: 'chart'; svg: string; alt: string }
+  | { kind: 'code'; text: string };
+
+/** A titled section of the report. */
+export interface Section {
+  title: string;
+  blocks: Block[];
+}
+
+const f = (v: number | null | undefined, d = 6) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d);
+const sf = (v: number | null | undefined, d = 6) =>
+  v === null || v === undefined || !Number.isFinite(v) ? '—' : `${v >= 0 ? '+' : ''}${v.toFixed(d)}`;
+const one = (s: string | null | undefined, n = 200) => {
+  const t = (s ?? '').replace(/\s+/g, ' ').trim();
+  return t.length > n ? `${t.slice(0, n - 1)}…` : t;
+};
+const ids = (xs: number[]) => xs.map((x) => `#${x}`).join(' ');
+const ci = (e: ReportExperiment) =>
+  e.ciLow === null || e.ciHigh === null ? '—' : `${sf(e.ciLow, 5)} .. ${sf(e.ciHigh, 5)}`;
+
+/** The report's sections, in reading order. */
+export function reportSections(d: ReportData): Section[] {
+  const m = d.project.metric;
+  const s: Section[] = [];
+  const rec = d.recommendation;
+  s.push({
+    title: 'Recommendation',
+    blocks: [
+      { kind: 'p', text: rec.headline, strong: true },
+      { kind: 'list', items: rec.reasons },
+      ...(rec.next.length ? [{ kind: 'code' as const, text: rec.next.join('\n') }] : []),
+    ],
+  });
+  const c = d.counts;
+  const cfg = d.run.config as { maxExperiments?: number; maxWallClockMs?: number };
+  s.push({
+    title: 'What ran',
+    blocks: [
+      {
+        kind: 'list',
+        items: [
+          `${c.total} experiments${cfg.maxExperiments ? ` of a budget of ${cfg.maxExperiments}` : ''} in ${formatDuration(d.run.seconds * 1000)}${cfg.maxWallClockMs ? ` (wall-clock budget ${formatDuration(cfg.maxWallClockMs)})` : ''}: ${(['kept', 'reverted', 'crashed', 'timeout', 'invalid', 'rejected'] as const).map((k) => `${c[k]} ${k}`).join(', ')} (the baseline counts as kept)`,
+          `run ${d.run.id} ${d.run.status}${d.run.reason ? `: ${d.run.reason}` : ''}`,
+          `proposer ${d.run.proposer}, branch ${d.run.branch}, ${d.run.unsafe ? 'NOT sandboxed (--unsafe-no-sandbox)' : 'every experiment sandboxed'}`,
+          `${m} (${d.project.direction}): baseline ${f(d.baseline)} → best ${f(d.best?.score)}${d.best ? ` (#${d.best.id})` : ''}, gain ${sf(d.gain)}${d.noise.gainInNoiseSd === null ? '' : ` = ${d.noise.gainInNoiseSd.toFixed(1)}× the noise sd`}`,
+          d.timing.meanExperimentSeconds === null
+            ? 'no experiment recorded'
+            : `an experiment took ${d.timing.meanExperimentSeconds.toFixed(1)} s on average, ${Math.round((d.timing.executeShare ?? 0) * 100)}% of it in the sandboxed command`,
+        ],
+      },
+    ],
+  });
+  const privateScores: Record<number, number> = {};
+  for (const sub of d.submissions) privateScores[sub.experimentId] = sub.private;
+  const bestSeries = d.progression.map((p) => p.runningBest).filter((v): v is number => v !== null);
+  s.push({
+    title: 'Score progression',
+    blocks: [
+      {
+        kind: 'chart',
+        alt: `${m} over experiments`,
+        svg: scoreChart({
+          points: d.progression.map((p) => ({
+            id: p.id,
+            seq: p.seq,
+            decision: p.decision,
+            score: p.score,
+            hypothesis: one(p.hypothesis, 160),
+          })),
+          metric: m,
+          direction: d.project.direction,
+          private: privateScores,
+        }),
+      },
+      {
+        kind: 'p',
+        text: bestSeries.length
+          ? `running best: ${sparkline(bestSeries)} (${f(bestSeries[0])} → ${f(bestSeries[bestSeries.length - 1])})`
+          : 'no scored experiment yet',
+      },
+    ],
+  });
+  s.push({
+    title: 'What was kept and why',
+    blocks: d.kept.length
+      ? [
+          {
+            kind: 'table',
+            head: ['#', 'seq', m, 'gain', '95% CI', 'P(better)', 'hypothesis', 'why kept', 'commit'],
+            rows: d.kept.map((e) => [
+              `#${e.id}`,
+              String(e.seq),
+              f(e.score),
+              sf(e.delta),
+              ci(e),
+              f(e.probImprovement, 3),
+              one(e.hypothesis, 140),
+              one(e.reason, 140),
+              e.commit?.slice(0, 12) ?? '—',
+            ]),
+          },
+        ]
+      : [{ kind: 'p', text: 'Nothing was kept after the baseline.' }],
+  });
+  s.push({
+    title: 'Biggest wins',
+    blocks: d.wins.length
+      ? [
+          {
+            kind: 'list',
+            ordered: true,
+            items: d.wins.map(
+              (e) =>
+                `#${e.id} ${sf(e.delta)} → ${f(e.score)}: ${one(e.hypothesis, 240)}${e.conclusion ? ` — learned: ${one(e.conclusion, 200)}` : ''}`,
+            ),
+          },
+          ...(d.nearMisses.length
+            ? [
+                { kind: 'p' as const, text: 'Near misses (better, but not significantly; reverted):' },
+                {
+                  kind: 'list' as const,
+                  items: d.nearMisses.map(
+                    (e) => `#${e.id} ${sf(e.delta)}: ${one(e.hypothesis, 160)} (${one(e.reason, 140)})`,
+                  ),
+                },
+              ]
+            : []),
+        ]
+      : [{ kind: 'p', text: 'No win: no change beat the baseline significantly.' }],
+  });
+  s.push({
+    title: 'Failure patterns',
+    blocks: d.failures.length
+      ? [
+          {
+            kind: 'table',
+            head: ['decision', 'count', 'pattern', 'experiments'],
+            rows: d.failures.map((p) => [p.decision, String(p.count), p.pattern, ids(p.experiments)]),
+          },
+        ]
+      : [{ kind: 'p', text: 'No experiment crashed, timed out, was invalid or was rejected.' }],
+  });
+  const guard: Block[] = d.guardrails.length
+    ? [
+        {
+          kind: 'table',
+          head: ['guardrail', 'trips', 'overridable', 'experiments', 'latest message'],
+          rows: d.guardrails.map((g) => [
+            g.guardrail,
+            String(g.count),
+            g.overridable === null ? '?' : g.overridable ? 'yes' : 'never',
+            ids(g.experiments) || 'run-level',
+            one(g.example, 160),
+          ]),
+        },
+      ]
+    : [{ kind: 'p', text: 'No guardrail tripped.' }];
+  if (d.escalations.length)
+    guard.push(
+      { kind: 'p', text: 'Escalations (the run handed over to a person):', strong: true },
+      { kind: 'list', items: d.escalations.map((e) => `${e.at}: ${e.message}`) },
+    );
+  if (d.warnings.length)
+    guard.push(
+      { kind: 'p', text: 'Other warnings:' },
+      { kind: 'list', items: d.warnings.map((w) => `${w.kind} ×${w.count}: ${one(w.example, 200)}`) },
+    );
+  s.push({ title: 'Guardrail events', blocks: guard });
+  s.push({
+    title: 'Public vs private holdout',
+    blocks: d.submissions.length
+      ? [
+          {
+            kind: 'table',
+            head: ['#', 'public', 'private', 'gap (public − private)', 'gap / noise sd', 'review'],
+            rows: d.submissions.map((x) => [
+              `#${x.experimentId}`,
+              f(x.public),
+              f(x.private),
+              sf(x.gap),
+              x.gapInNoiseSd === null ? '—' : `${x.gapInNoiseSd.toFixed(1)}×`,
+              x.review
+                ? `${x.review.decision} (${x.review.reviewer}): ${one(x.review.note, 120)}`
+                : 'not reviewed',
+            ]),
+          },
+          {
+            kind: 'p',
+            text: 'A positive gap means the public holdout flattered the model; the private holdout is scored once per experiment, never shown to a proposer.',
+          },
+        ]
+      : [
+          {
+            kind: 'p',
+            text: `Not submitted: run \`ratchet submit --run ${d.run.id}\` to score the best kept experiment on the private holdout.`,
+          },
+        ],
+  });
+  s.push({
+    title: 'Noise',
+    blocks: [
+      d.noise.measurements.length
+        ? {
+            kind: 'table',
+            head: ['kind', 'sd', 'mean', 'runs', 'commit', 'measured'],
+            rows: d.noise.measurements.map((n) => [
+              n.kind,
+              n.sd.toExponential(2),
+              f(n.mean),
+              String(n.runs),
+              n.commit.slice(0, 12),
+              n.at,
+            ]),
+          }
+        : { kind: 'p', text: 'Noise not measured: run `ratchet check` (and `--seeds varied`) before a run.' },
+      {
+        kind: 'p',
+        text: `Keep rule: the gain must exceed min_delta ${d.noise.minDelta}${d.noise.noiseZ === null ? '' : ` and ${d.noise.noiseZ}× the noise`}, and the paired bootstrap on the public holdout must say it is real.`,
+      },
+    ],
+  });
+  if (d.reviews.length)
+    s.push({
+      title: 'Reviews',
+      blocks: [
+        {
+          kind: 'table',
+          head: ['when', '#', 'decision', 'reviewer', 'note'],
+          rows: d.reviews.map((r) => [r.ts, `#${r.experimentId}`, r.decision, r.reviewer, one(r.note, 300)]),
+        },
+      ],
+    });
+  s.push({
+    title: 'All experiments',
+    blocks: [
+      {
+        kind: 'table',
+        head: ['#', 'seq', 'decision', m, 'gain', 'time', 'hypothesis'],
+        rows: d.progression.map((e) => [
+          `#${e.id}`,
+          String(e.seq),
+          e.decision,
+          f(e.score),
+          sf(e.delta),
+          `${e.seconds.toFixed(1)}s`,
+          one(e.hypothesis, 160),
+        ]),
+      },
+    ],
+  });
+  return s;
+}
+
+const mdCell = (t: string) => t.replaceAll('|', '\\|').replace(/\s+/g, ' ');
+
+/** Render the report as Markdown (the chart inline as an SVG data URI, plus a sparkline). */
+export function renderMarkdown(d: ReportData): string {
+  const out: string[] = [
+    `# Ratchet report: ${d.project.name}, run ${d.run.id}`,
+    '',
+    `_${d.run.status}${d.run.reason ? `: ${d.run.reason}` : ''}. ${d.project.task} task, ${d.project.metric} (${d.project.direction}). Generated ${d.generatedAt}._`,
+    '',
+  ];
+  for (const sec of reportSections(d)) {
+    out.push(`## ${sec.title}`, '');
+    for (const b of sec.blocks) {
+      switch (b.kind) {
+        case 'p':
+          out.push(b.strong ? `**${b.text}**` : b.text, '');
+          break;
+        case 'list':
+          out.push(...b.items.map((it, i) => `${b.ordered ? `${i + 1}.` : '-'} ${it}`), '');
+          break;
+        case 'table':
+          out.push(
+            `| ${b.head.map(mdCell).join(' | ')} |`,
+            `|${b.head.map(() => '---').join('|')}|`,
+            ...b.rows.map((r) => `| ${r.map(mdCell).join(' | ')} |`),
+            '',
+          );
+          break;
+        case 'chart':
+          out.push(`![${b.alt}](data:image/svg+xml;base64,${Buffer.from(b.svg).toString('base64')})`, '');
+          break;
+        case 'code':
+          out.push('```', b.text, '```', '');
+          break;
+      }
+    }
+  }
+  return `${out.join('\n').trimEnd()}\n`;
+}
+
+const CSS = `
+body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;max-width:1100px;margin:24px auto;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px}h2{font-size:17px;border-bottom:1px solid #d1d9e0;padding-bottom:4px;margin-top:28px}
+.sub{color:#59636e;margin:0 0 16px}table{border-collapse:collapse;width:100%;font-size:13px;margin:8px 0}
+th,td{border:1px solid #d1d9e0;padding:4px 8px;text-align:left;vertical-align:top}th{background:#f6f8fa}
+tr:nth-child(even) td{background:#fbfcfd}pre{background:#f6f8fa;padding:8px 12px;border-radius:6px;overflow:auto}
+.rec{border-left:4px solid #0969da;background:#ddf4ff;padding:8px 14px;border-radius:4px}
+.d-kept{color:${DECISION_STYLE['kept']!.colour};font-weight:600}.d-reverted{color:${DECISION_STYLE['reverted']!.colour}}
+.d-crashed,.d-timeout{color:${DECISION_STYLE['crashed']!.colour}}.d-invalid{color:${DECISION_STYLE['invalid']!.colour}}
+.d-rejected{color:${DECISION_STYLE['rejected']!.colour}}svg{max-width:100%;height:auto}
+`;
+
+/** Render the report as one self-contained HTML page (inline CSS and SVG; no script, no external URL). */
+export function renderHtml(d: ReportData): string {
+  const e = escapeXml;
+  const body: string[] = [
+    `<h1>Ratchet report: ${e(d.project.name)}, run ${e(d.run.id)}</h1>`,
+    `<p class="sub">${e(d.run.status)}${d.run.reason ? `: ${e(d.run.reason)}` : ''}. ${e(d.project.task)} task, ${e(d.project.metric)} (${e(d.project.direction)}). Generated ${e(d.generatedAt)}.</p>`,
+  ];
+  for (const sec of reportSections(d)) {
+    const id = sec.title.toLowerCase().replace(/[^a-z]+/g, '-');
+    const inner: string[] = [];
+    for (const b of sec.blocks) {
+      switch (b.kind) {
+        case 'p':
+          inner.push(b.strong ? `<p><strong>${e(b.text)}</strong></p>` : `<p>${e(b.text)}</p>`);
+          break;
+        case 'list': {
+          const tag = b.ordered ? 'ol' : 'ul';
+          inner.push(`<${tag}>${b.items.map((it) => `<li>${e(it)}</li>`).join('')}</${tag}>`);
+          break;
+        }
+        case 'table': {
+          const di = b.head.indexOf('decision');
+          inner.push(
+            `<table><thead><tr>${b.head.map((h) => `<th>${e(h)}</th>`).join('')}</tr></thead><tbody>${b.rows
+              .map(
+                (r) =>
+                  `<tr>${r.map((cell, i) => (i === di ? `<td class="d-${e(cell)}">${e(cell)}</td>` : `<td>${e(cell)}</td>`)).join('')}</tr>`,
+              )
+              .join('')}</tbody></table>`,
+          );
+          break;
+        }
+        case 'chart':
+          inner.push(`<figure>${b.svg}<figcaption>${e(b.alt)}</figcaption></figure>`);
+          break;
+        case 'code':
+          inner.push(`<pre>${e(b.text)}</pre>`);
+          break;
+      }
+    }
+    body.push(
+      `<section id="${id}"${sec.title === 'Recommendation' ? ' class="rec"' : ''}><h2>${e(sec.title)}</h2>${inner.join('\n')}</section>`,
+    );
+  }
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<title>Ratchet report: ${e(d.project.name)} ${e(d.run.id)}</title>
+<style>${CSS}</style></head>
+<body>
+${body.join('\n')}
+</body></html>
+`;
+}

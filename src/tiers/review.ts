@@ -1,0 +1,223 @@
+import { userInfo } from 'node:os';
+import type Database from 'better-sqlite3';
+import { Journal, type SubmissionRecord } from '../journal/store.js';
+import { RatchetError } from '../util/errors.js';
+
+/**
+ * Tier 2's human gate (DESIGN.md, "tier 1 / 2 / 3"): after `ratchet submit` scored a run's best kept
+ * experiment on the private holdout, a person promotes or rejects it, with a note saying why. Reviews live in
+ * their own journal table `reviews` (created on first use) and each one is also a `review` event, so the
+ * Studio, the report and `ratchet review` all see the same record. A later review of the same experiment
+ * supersedes an earlier one (both are kept: the history of a decision is evidence too).
+ */
+
+/** What a reviewer can decide about a submitted candidate. */
+export const REVIEW_DECISIONS = ['promote', 'reject'] as const;
+/** A reviewer's decision. */
+export type ReviewDecision = (typeof REVIEW_DECISIONS)[number];
+
+/** Longest note accepted, in characters. */
+export const MAX_NOTE_CHARS = 10_000;
+
+/** One recorded review. */
+export interface ReviewRecord {
+  id: number;
+  /** ISO 8601 time of the decision. */
+  ts: string;
+  runId: string;
+  experimentId: number;
+  /** The submission (private-holdout score) the reviewer looked at. */
+  submissionId: number;
+  decision: ReviewDecision;
+  /** Why, in the reviewer's words (required, non-empty). */
+  note: string;
+  /** Who decided (a name; the OS user by default). */
+  reviewer: string;
+}
+
+/** Input of {@link recordReview}. */
+export interface ReviewInput {
+  /** Journal id of the submitted experiment. */
+  experimentId: number;
+  decision: ReviewDecision;
+  note: string;
+  /** Default: `$RATCHET_REVIEWER`, else the OS user name. */
+  reviewer?: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS reviews (
+  id INTEGER PRIMARY KEY, ts TEXT NOT NULL, run_id TEXT NOT NULL, experiment_id INTEGER NOT NULL,
+  submission_id INTEGER NOT NULL, decision TEXT NOT NULL CHECK (decision IN ('promote','reject')),
+  note TEXT NOT NULL CHECK (length(trim(note)) > 0), reviewer TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS reviews_experiment ON reviews(experiment_id, id);
+`;
+
+/** Create the `reviews` table if it is missing (needs a writable journal). */
+export function ensureReviewTable(db: Database.Database): void {
+  db.exec(SCHEMA);
+}
+
+/** The default reviewer name: `$RATCHET_REVIEWER`, else the OS user, else "unknown". */
+export function defaultReviewer(): string {
+  const env = process.env['RATCHET_REVIEWER']?.trim();
+  if (env) return env;
+  try {
+    return userInfo().username || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * Check a review's fields before anything is written.
+ * @returns the cleaned input (note and reviewer trimmed)
+ * @throws RatchetError naming the bad field and the fix
+ */
+export function validateReview(input: ReviewInput): Required<ReviewInput> {
+  if (!Number.isInteger(input.experimentId) || input.experimentId <= 0) {
+    throw new RatchetError(`"${input.experimentId}" is not an experiment id`, {
+      field: 'experiment',
+      hint: 'give the id of a submitted experiment (see `ratchet review` or `ratchet status`)',
+    });
+  }
+  if (!(REVIEW_DECISIONS as readonly string[]).includes(input.decision)) {
+    throw new RatchetError(`decision must be promote or reject, got "${String(input.decision)}"`, {
+      field: 'decision',
+      hint: 'use --promote or --reject',
+    });
+  }
+  const note = typeof input.note === 'string' ? input.note.trim() : '';
+  if (!note) {
+    throw new RatchetError('a review needs a note saying why', {
+      field: 'note',
+      hint: 'add --note "what you checked and why you decided so"',
+    });
+  }
+  if (note.length > MAX_NOTE_CHARS) {
+    throw new RatchetError(`the note has ${note.length} characters; at most ${MAX_NOTE_CHARS} are kept`, {
+      field: 'note',
+      hint: 'shorten it, and link to a longer write-up instead',
+    });
+  }
+  const reviewer = (input.reviewer ?? '').trim() || defaultReviewer();
+  if (reviewer.length > 200) {
+    throw new RatchetError('the reviewer name is longer than 200 characters', { field: 'reviewer' });
+  }
+  return { experimentId: input.experimentId, decision: input.decision, note, reviewer };
+}
+
+/**
+ * Record a reviewer's decision on a submitted experiment: a row in `reviews` and a `review` event, in one
+ * transaction. Safe while a run writes the journal (SQLite WAL; the write waits for the run's lock).
+ * @param projectDir the project folder (holds `.ratchet/ratchet.db`)
+ * @returns the stored review
+ * @throws RatchetError for bad input (see {@link validateReview}), an unknown experiment, or an experiment
+ *   that was never submitted (only private-holdout-scored candidates are reviewed)
+ */
+export function recordReview(projectDir: string, input: ReviewInput): ReviewRecord {
+  const v = validateReview(input);
+  let journal: Journal;
+  try {
+    journal = Journal.open(projectDir, { readonly: false });
+  } catch (e) {
+    throw new RatchetError(`cannot open the journal: ${(e as Error).message}`, {
+      file: '.ratchet/ratchet.db',
+      hint: 'run `ratchet run` and `ratchet submit` first',
+    });
+  }
+  try {
+    ensureReviewTable(journal.db);
+    const exp = journal.getExperiment(v.experimentId);
+    if (!exp) {
+      throw new RatchetError(`no experiment ${v.experimentId}`, {
+        field: 'experiment',
+        hint: 'see `ratchet log` for experiment ids',
+      });
+    }
+    const sub = latestSubmissionOf(journal.listSubmissions(exp.runId), exp.id);
+    if (!sub) {
+      throw new RatchetError(
+        `experiment ${exp.id} has not been submitted: only a private-holdout-scored candidate is reviewed`,
+        {
+          field: 'experiment',
+          hint: `run \`ratchet submit --run ${exp.runId}\` (it scores the run's best kept experiment), then review it`,
+        },
+      );
+    }
+    const ts = new Date().toISOString();
+    const id = journal.transaction(() => {
+      const info = journal.db
+        .prepare(
+          `INSERT INTO reviews (ts, run_id, experiment_id, submission_id, decision, note, reviewer)
+           VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(ts, exp.runId, exp.id, sub.id, v.decision, v.note, v.reviewer);
+      journal.addEvent({
+        ts,
+        runId: exp.runId,
+        experimentId: exp.id,
+        kind: 'review',
+        severity: 'info',
+        guardrail: null,
+        message: `${v.reviewer} ${v.decision === 'promote' ? 'promoted' : 'rejected'} experiment ${exp.id}: ${v.note}`,
+        data: { decision: v.decision, reviewer: v.reviewer, submission: sub.id, note: v.note },
+      });
+      return Number(info.lastInsertRowid);
+    });
+    return {
+      id,
+      ts,
+      runId: exp.runId,
+      experimentId: exp.id,
+      submissionId: sub.id,
+      decision: v.decision,
+      note: v.note,
+      reviewer: v.reviewer,
+    };
+  } finally {
+    journal.close();
+  }
+}
+
+function latestSubmissionOf(subs: SubmissionRecord[], experimentId: number): SubmissionRecord | null {
+  const mine = subs.filter((s) => s.experimentId === experimentId);
+  return mine[mine.length - 1] ?? null;
+}
+
+/**
+ * Reviews in the journal, oldest first; of one run when `runId` is given. Works on a read-only journal
+ * (an empty list when no review was ever recorded, i.e. the table does not exist yet).
+ */
+export function listReviews(journal: Journal, runId?: string): ReviewRecord[] {
+  const exists = journal.db
+    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reviews'")
+    .get();
+  if (!exists) return [];
+  const rows = (
+    runId
+      ? journal.db.prepare('SELECT * FROM reviews WHERE run_id = ? ORDER BY id').all(runId)
+      : journal.db.prepare('SELECT * FROM reviews ORDER BY id').all()
+  ) as Record<string, unknown>[];
+  return rows.map((r) => ({
+    id: Number(r['id']),
+    ts: String(r['ts']),
+    runId: String(r['run_id']),
+    experimentId: Number(r['experiment_id']),
+    submissionId: Number(r['submission_id']),
+    decision: r['decision'] as ReviewDecision,
+    note: String(r['note']),
+    reviewer: String(r['reviewer']),
+  }));
+}
+
+/**
+ * The standing decision on each reviewed experiment (the latest review wins).
+ * @returns experiment id → its latest review
+ */
+export function latestReviews(reviews: ReviewRecord[]): Map<number, ReviewRecord> {
+  const out = new Map<number, ReviewRecord>();
+  for (const r of reviews) out.set(r.experimentId, r);
+  return out;
+}
