@@ -4,12 +4,18 @@
  * pairing resamples rows, so both models see the same resampled rows and the row-level correlation
  * of their errors cancels out of the difference). This is the statistical half of the keep rule
  * (DESIGN.md, "The keep rule").
+ *
+ * For ranking inputs the resampled units are QUERIES, not rows (a cluster bootstrap, Davison &
+ * Hinkley 1997, "Bootstrap Methods and their Application", sec. 3.8: resample the independent
+ * clusters whole): each resample draws q query indices with replacement and weights every query
+ * by its count. `pairedBootstrapPrepared` bootstraps any pair of prepared weighted evaluators (a
+ * composite score, a business proxy) with the same machinery.
  */
 
 import { Xoshiro128 } from './random.js';
 import { relativeOrder } from './ranking.js';
 import { metricImpl } from './registry.js';
-import type { MetricInput } from './types.js';
+import type { MetricDirection, MetricInput, WeightedMetric } from './types.js';
 
 /** Result of `pairedBootstrap`. All metric values are in the metric's own units. */
 export interface PairedBootstrapResult {
@@ -104,6 +110,15 @@ function sameTruth(a: MetricInput, b: MetricInput): void {
   if (a.task === 'multiclass' && b.task === 'multiclass' && a.k !== b.k) {
     throw new RangeError(`pairedBootstrap: A has k = ${a.k} classes but B has k = ${b.k}`);
   }
+  if (a.task === 'ranking' && b.task === 'ranking' && a.query !== b.query) {
+    for (let i = 0; i < a.query.length; i++) {
+      if (a.query[i] !== b.query[i]) {
+        throw new RangeError(
+          `pairedBootstrap: A and B must rank the same queries; query differs at row ${i}`,
+        );
+      }
+    }
+  }
   const ya = a.y;
   const yb = b.y;
   if (ya === yb) return;
@@ -143,21 +158,14 @@ export function pairedBootstrap(
   b: MetricInput,
   opts: PairedBootstrapOptions,
 ): PairedBootstrapResult {
-  const { resamples, confidence, seed } = opts;
-  if (!Number.isInteger(resamples) || resamples < 1) {
-    throw new RangeError(`pairedBootstrap: resamples must be an integer >= 1, got ${resamples}`);
-  }
-  if (!(confidence > 0 && confidence < 1)) {
-    throw new RangeError(`pairedBootstrap: confidence must be in (0, 1), got ${confidence}`);
-  }
+  checkOptions(opts);
   const impl = metricImpl(name, a.task);
   const direction = impl.spec.direction;
   sameTruth(a, b);
   impl.validate(a);
   impl.validate(b);
-  const rng = new Xoshiro128(seed);
+  const rng = new Xoshiro128(opts.seed);
   const n = a.y.length;
-  const deltas = new Float64Array(resamples);
 
   // One resample: draw counts, return [metric(A), metric(B)]; a RangeError means "redraw".
   let draw: () => [number, number];
@@ -179,22 +187,93 @@ export function pairedBootstrap(
       return [ranked.evaluate(ia, counts, pa), ranked.evaluate(ib, counts, pb)];
     };
   } else {
+    // Per-row weights, or per-query weights for ranking metrics (units = q): the same draw.
+    const units = impl.units?.(a) ?? n;
     const fa = impl.prepare(a);
     const fb = impl.prepare(b);
-    const counts = new Float64Array(n);
+    const counts = new Float64Array(units);
     delta = fb(null) - fa(null);
     draw = () => {
-      rng.multinomialCounts(n, counts);
+      rng.multinomialCounts(units, counts);
       return [fa(counts), fb(counts)];
     };
   }
+  return runBootstrap(name, direction, delta, draw, opts);
+}
 
+/** Checks the options of a paired bootstrap. */
+function checkOptions(opts: PairedBootstrapOptions): void {
+  const { resamples, confidence } = opts;
+  if (!Number.isInteger(resamples) || resamples < 1) {
+    throw new RangeError(`pairedBootstrap: resamples must be an integer >= 1, got ${resamples}`);
+  }
+  if (!(confidence > 0 && confidence < 1)) {
+    throw new RangeError(`pairedBootstrap: confidence must be in (0, 1), got ${confidence}`);
+  }
+}
+
+/**
+ * Paired bootstrap of delta = b(w) - a(w) for two prepared weighted evaluators over the same units
+ * (rows, or queries for ranking): e.g. a composite score built by `prepareComposite`, or a business
+ * proxy. Same resampling, interval, win rate, redraw and `decideAt` rules as `pairedBootstrap`, whose
+ * generic route is exactly this with the metric's prepared forms (the same seed gives the same
+ * draws).
+ * @param name a label for error messages (e.g. the composite's expression).
+ * @param direction whether larger ('maximize') or smaller values of the evaluators are better.
+ * @param units number of weights each evaluator takes (n rows, or q queries), an integer >= 1.
+ * @param a the baseline's evaluator; `a(null)` is its value on all units.
+ * @param b the candidate's evaluator over the same units.
+ * @param opts as `pairedBootstrap`.
+ * @throws RangeError for bad options or units, or an evaluator undefined on all the units (a
+ *   RangeError from an evaluator on a resample means "redraw").
+ */
+export function pairedBootstrapPrepared(
+  name: string,
+  direction: MetricDirection,
+  units: number,
+  a: WeightedMetric,
+  b: WeightedMetric,
+  opts: PairedBootstrapOptions,
+): PairedBootstrapResult {
+  checkOptions(opts);
+  if (!Number.isInteger(units) || units < 1) {
+    throw new RangeError(`pairedBootstrap: units must be an integer >= 1, got ${units}`);
+  }
+  if (direction !== 'maximize' && direction !== 'minimize') {
+    throw new RangeError(
+      `pairedBootstrap: direction must be 'maximize' or 'minimize', got ${String(direction)}`,
+    );
+  }
+  const rng = new Xoshiro128(opts.seed);
+  const counts = new Float64Array(units);
+  const delta = b(null) - a(null);
+  const draw = (): [number, number] => {
+    rng.multinomialCounts(units, counts);
+    return [a(counts), b(counts)];
+  };
+  return runBootstrap(name, direction, delta, draw, opts);
+}
+
+/**
+ * The resampling loop shared by both entry points: `draw` returns [A, B] on one resample (a
+ * RangeError means "redraw").
+ */
+function runBootstrap(
+  name: string,
+  direction: MetricDirection,
+  delta: number,
+  draw: () => [number, number],
+  opts: PairedBootstrapOptions,
+): PairedBootstrapResult {
+  const { resamples, confidence, seed } = opts;
+  const deltas = new Float64Array(resamples);
   let wins = 0;
   let redraws = 0;
   let drawn = resamples;
   const decideAt = opts.decideAt;
   // Losses the full run may have while still reaching decideAt.
-  const lossBudget = decideAt === undefined ? Number.POSITIVE_INFINITY : Math.floor(resamples * (1 - decideAt) + 1e-9);
+  const lossBudget =
+    decideAt === undefined ? Number.POSITIVE_INFINITY : Math.floor(resamples * (1 - decideAt) + 1e-9);
   for (let r = 0; r < resamples; ) {
     if (decideAt !== undefined && r >= EARLY_STOP_MIN && r % 50 === 0) {
       const losses = r - wins;

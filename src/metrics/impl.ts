@@ -18,6 +18,11 @@ export interface MetricImpl<I extends MetricInput = MetricInput> {
    */
   validateShape?(input: I): void;
   /**
+   * Number of weights the metric takes for `input` (the bootstrap's resampling units): absent for
+   * per-row metrics (n rows); the number of queries for ranking metrics.
+   */
+  units?(input: I): number;
+  /**
    * The metric on a validated input, with optional validated weights (null = unweighted). Takes the
    * fastest route for a single evaluation (e.g. auroc: two native-order sorts and a merge).
    */

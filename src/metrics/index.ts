@@ -8,18 +8,41 @@
  * - `metricSpec`, `metricsForTask`: what metrics exist, their direction and formula.
  * - `computeMetric`, `computeMetrics`: one-shot evaluation, optionally with per-row weights.
  * - `prepareMetric`: sort once, then evaluate under many weight vectors in O(n) each.
- * - `pairedBootstrap`: confidence interval and win rate of metric(B) - metric(A).
+ * - `pairedBootstrap`: confidence interval and win rate of metric(B) - metric(A) (rows resampled, or
+ *   queries for ranking); `pairedBootstrapPrepared`: the same for any prepared evaluator (composites).
+ * - ranking (`ranking_task.ts`): ndcg, ndcg@k, mrr, map, map@k with per-query weights.
  */
 
-export { type PairedBootstrapOptions, type PairedBootstrapResult, pairedBootstrap } from './bootstrap.js';
+export {
+  type PairedBootstrapOptions,
+  type PairedBootstrapResult,
+  pairedBootstrap,
+  pairedBootstrapPrepared,
+} from './bootstrap.js';
 export { Xoshiro128 } from './random.js';
-export { computeMetric, computeMetrics, metricSpec, metricsForTask, prepareMetric } from './registry.js';
+export {
+  MAX_RANK_CUTOFF,
+  parseRankingMetricName,
+  queryCount,
+  type RankingFamily,
+  type RankingMetricName,
+  rankingPerQuery,
+} from './ranking_task.js';
+export {
+  computeMetric,
+  computeMetrics,
+  metricSpec,
+  metricsForTask,
+  prepareMetric,
+  weightLength,
+} from './registry.js';
 export type {
   BinaryInput,
   MetricDirection,
   MetricInput,
   MetricSpec,
   MulticlassInput,
+  RankingInput,
   RegressionInput,
   Task,
   WeightedMetric,

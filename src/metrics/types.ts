@@ -5,8 +5,8 @@
  * millions of rows, and inside a bootstrap thousands of times per experiment.
  */
 
-/** The three tasks the built-in metric engine scores. */
-export type Task = 'binary' | 'multiclass' | 'regression';
+/** The tasks the built-in metric engine scores. */
+export type Task = 'binary' | 'multiclass' | 'regression' | 'ranking';
 
 /** Whether a larger (`maximize`) or a smaller (`minimize`) value of a metric is better. */
 export type MetricDirection = 'maximize' | 'minimize';
@@ -47,8 +47,27 @@ export interface RegressionInput {
   p: Float64Array;
 }
 
+/**
+ * Ranking (learning-to-rank) predictions: n rows, each an item of one query.
+ * - `y`: n graded relevances, finite and >= 0 (0 = not relevant; mrr and map@k count y > 0 as
+ *   relevant, ndcg uses y itself as the gain, as scikit-learn's `ndcg_score`).
+ * - `p`: n finite model scores; a query's items are ranked by descending score.
+ * - `query`: n query indices in 0..q-1 (q = max + 1); every index must have at least one row. Rows
+ *   need not be grouped or sorted by query.
+ *
+ * Ranking metrics are means over queries, and their weights are per QUERY (length q), not per row:
+ * the bootstrap resamples queries (a cluster bootstrap), since the rows of a query are not
+ * independent (the metric of a query is a function of all its rows).
+ */
+export interface RankingInput {
+  task: 'ranking';
+  y: Float64Array;
+  p: Float64Array;
+  query: Int32Array;
+}
+
 /** Predictions of one model on one split, for any task. */
-export type MetricInput = BinaryInput | MulticlassInput | RegressionInput;
+export type MetricInput = BinaryInput | MulticlassInput | RegressionInput | RankingInput;
 
 /** Static description of one built-in metric. */
 export interface MetricSpec {
@@ -61,7 +80,8 @@ export interface MetricSpec {
   /**
    * Whether the metric reads predicted probabilities or scores rather than only predicted labels:
    * for binary, the continuous `p` (auroc, average_precision, log_loss, brier, ece); for
-   * multiclass, `proba` (log_loss, auroc_ovr). Always false for regression.
+   * multiclass, `proba` (log_loss, auroc_ovr). Always false for regression; true for ranking (the
+   * scores `p` are read as scores).
    */
   needsProba: boolean;
   /** The formula and the scikit-learn function (and conventions) it reproduces. */
@@ -69,9 +89,10 @@ export interface MetricSpec {
 }
 
 /**
- * A metric bound to one input, ready for repeated evaluation under per-row weights.
- * `weights` are n non-negative multiplicities (null = every row once); the call returns the metric
- * of the rows repeated by their weights. Throws a RangeError when the metric is undefined for
+ * A metric bound to one input, ready for repeated evaluation under weights.
+ * `weights` are non-negative multiplicities (null = every unit once), one per row, or one per query
+ * for ranking inputs (see `weightLength`); the call returns the metric of the rows (queries)
+ * repeated by their weights. Throws a RangeError when the metric is undefined for
  * those weights (e.g. auroc on a resample that holds one class only).
  */
 export type WeightedMetric = (weights: Float64Array | null) => number;

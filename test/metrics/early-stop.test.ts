@@ -8,7 +8,8 @@ import { type BinaryInput, pairedBootstrap, Xoshiro128 } from '../../src/metrics
 
 function pair(seed: number, n: number, muA: number, muB: number): [BinaryInput, BinaryInput] {
   const rng = new Xoshiro128(seed);
-  const normal = () => Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
+  const normal = () =>
+    Math.sqrt(-2 * Math.log(1 - rng.nextFloat())) * Math.cos(2 * Math.PI * rng.nextFloat());
   const y = new Uint8Array(n);
   const pa = new Float64Array(n);
   const pb = new Float64Array(n);

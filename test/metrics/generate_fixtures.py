@@ -1,4 +1,4 @@
-"""Generate the metric-engine fixtures from scikit-learn (and a numpy reference for ECE).
+"""Generate the metric-engine fixtures from scikit-learn, fairlearn and cited reference code.
 
 Run from the repository root:
 
@@ -8,6 +8,18 @@ Writes test/metrics/fixtures/{binary,multiclass,regression}.json. Every case hol
 for every metric of its task, the value scikit-learn computes (`expected`), or null together with
 the error scikit-learn raised / the reason the metric is undefined (`undefined`). Seeded: running it
 twice gives identical files.
+
+It also writes
+- ranking.json: ndcg / ndcg@k from sklearn.metrics.ndcg_score (per query, averaged over queries),
+  mrr from a reference of ranx's `_reciprocal_rank`, map / map@k from a reference of ml_metrics'
+  `apk`, both on the documented pessimistic tie order (see `ranked_rows`);
+- fairness.json: fairlearn's demographic_parity_difference, equal_opportunity_difference and
+  equalized_odds_difference (method="between_groups"), and fairlearn MetricFrame.by_group values of
+  every binary metric;
+- proxies.json: the business proxies (cost matrix, column mean, top-fraction mean) from numpy
+  references.
+Each of these draws from its own seeded generator, so the first three files do not change when
+they are added to.
 
 Weights come in two kinds:
 - "sample_weight": positive real weights, passed to scikit-learn as `sample_weight`;
@@ -29,6 +41,7 @@ import numpy as np
 import sklearn
 from sklearn.metrics import (
     accuracy_score,
+    ndcg_score,
     average_precision_score,
     brier_score_loss,
     f1_score,
@@ -346,6 +359,389 @@ def regression_cases(rng: np.random.Generator) -> list[dict]:
     return cases
 
 
+# ---------------------------------------------------------------- ranking cases
+
+RANKING = ["ndcg", "ndcg@1", "ndcg@3", "ndcg@5", "ndcg@10", "mrr", "map", "map@1", "map@3", "map@5", "map@10"]
+
+
+def parse_ranking(name: str) -> tuple[str, int | None]:
+    family, _, k = name.partition("@")
+    return family, (int(k) if k else None)
+
+
+def ranked_rows(rel: np.ndarray, score: np.ndarray) -> np.ndarray:
+    """The engine's documented order for mrr and map: descending score, and among equal scores the
+    irrelevant items (rel == 0) before the relevant ones (pessimistic tie-breaking). np.lexsort sorts
+    by its last key first."""
+    return np.lexsort(((rel > 0).astype(np.int64), -score))
+
+
+def ndcg_query(rel: np.ndarray, score: np.ndarray, k: int | None) -> float:
+    """sklearn.metrics.ndcg_score on one query. A one-item query (which ndcg_score refuses) is padded
+    with an irrelevant item scored below it, which changes neither the DCG nor the ideal DCG."""
+    if len(rel) == 1:
+        rel = np.array([rel[0], 0.0])
+        score = np.array([score[0], score[0] - 1.0])
+    return float(ndcg_score([rel], [score], k=k))
+
+
+def reciprocal_rank_reference(relevant: set, ranked: list) -> float:
+    """Reciprocal rank as ranx's `_reciprocal_rank` (AmenRa/ranx, ranx/metrics/reciprocal_rank.py):
+    0.0 when the query has no relevant document, else 1 / (i + 1) for the first relevant document at
+    0-based rank i (k = 0: the whole ranking)."""
+    if len(relevant) == 0:
+        return 0.0
+    for i, doc in enumerate(ranked):
+        if doc in relevant:
+            return 1 / (i + 1)
+    return 0.0
+
+
+def apk_reference(actual: set, predicted: list, k: int) -> float:
+    """Average precision at k as `apk` of ml_metrics (benhamner/Metrics,
+    Python/ml_metrics/average_precision.py, revision a28d7ad): over the first k predictions, add
+    hits / (i + 1) at every 0-based rank i holding a not-yet-seen relevant item, and divide by
+    min(len(actual), k); 0.0 when `actual` is empty (that revision's convention)."""
+    if not actual:
+        return 0.0
+    top = predicted[:k]
+    hits = 0.0
+    score = 0.0
+    for i, item in enumerate(top):
+        if item in actual and item not in top[:i]:
+            hits += 1.0
+            score += hits / (i + 1.0)
+    return score / min(len(actual), k)
+
+
+def ranking_per_query(name: str, y: np.ndarray, p: np.ndarray, query: np.ndarray) -> np.ndarray:
+    family, k = parse_ranking(name)
+    q = int(query.max()) + 1
+    out = np.empty(q)
+    for j in range(q):
+        rows = np.flatnonzero(query == j)
+        rel, score = y[rows], p[rows]
+        if family == "ndcg":
+            out[j] = ndcg_query(rel, score, k)
+            continue
+        ranked = [int(r) for r in rows[ranked_rows(rel, score)]]
+        relevant = {int(r) for r in rows[rel > 0]}
+        if family == "mrr":
+            out[j] = reciprocal_rank_reference(relevant, ranked)
+        else:
+            out[j] = apk_reference(relevant, ranked, len(ranked) if k is None else k)
+    return out
+
+
+def ranking_cases(rng: np.random.Generator) -> list[dict]:
+    cases = []
+
+    def add(name, y, p, query, w=None, kind=None, matrix=False):
+        y = np.asarray(y, dtype=np.float64)
+        p = np.asarray(p, dtype=np.float64)
+        query = np.asarray(query, dtype=np.int64)
+        expected = {}
+        for m in RANKING:
+            v = ranking_per_query(m, y, p, query)
+            if w is None:
+                expected[m] = float(np.mean(v))
+            elif kind == "sample_weight":
+                expected[m] = float(np.average(v, weights=w))
+            else:
+                expected[m] = float(np.mean(np.repeat(v, np.asarray(w, dtype=np.int64))))
+        if matrix:
+            # Equal-size queries: also one ndcg_score call on the (q, m) matrix, sample_weight included.
+            q = int(query.max()) + 1
+            order = np.argsort(query, kind="stable")
+            yt = y[order].reshape(q, -1)
+            ys = p[order].reshape(q, -1)
+            for m in RANKING:
+                family, k = parse_ranking(m)
+                if family == "ndcg":
+                    direct = float(ndcg_score(yt, ys, k=k, sample_weight=w))
+                    assert abs(direct - expected[m]) <= 1e-13 * abs(expected[m]), (m, direct, expected[m])
+                    expected[m] = direct
+        cases.append(
+            {
+                "name": name,
+                "y": y.tolist(),
+                "p": p.tolist(),
+                "query": query.tolist(),
+                "weights": None if w is None else np.asarray(w, dtype=np.float64).tolist(),
+                "weights_kind": kind,
+                "expected": expected,
+                "undefined": {},
+            }
+        )
+
+    def model(q, lo, hi, grades=4, noise=1.0):
+        sizes = rng.integers(lo, hi + 1, size=q)
+        query = np.repeat(np.arange(q), sizes)
+        n = len(query)
+        latent = rng.normal(size=n)
+        y = np.clip(np.floor(latent * 1.2 + rng.normal(scale=0.5, size=n) - 0.3), 0, grades - 1)
+        p = latent + rng.normal(scale=noise, size=n)
+        return y, p, query
+
+    y, p, query = model(40, 1, 30)
+    add("random", y, p, query)
+    add("ties", y, np.round(p, 1), query)
+    add("coarse_ties", y, np.round(p), query)
+    add("constant_scores", y, np.zeros_like(p), query)
+    perm = rng.permutation(len(query))
+    add("rows_interleaved", y[perm], p[perm], query[perm])
+    y0 = y.copy()
+    y0[np.isin(query, [0, 3, 7, 11])] = 0.0
+    add("queries_without_relevant", y0, p, query)
+    ys, ps, qs = model(30, 1, 3)
+    add("small_queries", ys, ps, qs)
+    add("single_item_queries", rng.integers(0, 3, size=12), rng.normal(size=12), np.arange(12))
+    yc, pc, qc = model(25, 2, 40, noise=0.5)
+    add("continuous_relevance", np.round(np.maximum(yc + rng.normal(scale=0.4, size=len(yc)), 0), 3), pc, qc)
+    yl, pl, ql = model(8, 40, 200, grades=5)
+    add("long_queries", yl, pl, ql)
+    pz = np.round(p, 1)
+    pz[pz == 0] = -0.0  # signed zeros tie with +0.0
+    pz[::7] = 0.0
+    add("signed_zero_ties", y, -pz, query)
+    q_eq, m_eq = 20, 12
+    ye = np.clip(np.floor(rng.normal(size=q_eq * m_eq) * 1.3), 0, 3)
+    pe = np.round(ye * 0.6 + rng.normal(size=q_eq * m_eq), 1)
+    qe = np.repeat(np.arange(q_eq), m_eq)
+    add("equal_size_matrix", ye, pe, qe, matrix=True)
+    add("equal_size_matrix_weighted", ye, pe, qe, rng.uniform(0.2, 3.0, size=q_eq), "sample_weight", matrix=True)
+    add("tiny", [3, 2, 0, 1, 0, 0, 2], [0.1, 0.5, 0.9, 0.5, 0.2, 0.3, 0.3], [0, 0, 0, 0, 1, 1, 1])
+    add("sample_weight", y, np.round(p, 1), query, rng.uniform(0.2, 3.0, size=40), "sample_weight")
+    wm = rng.integers(0, 4, size=40).astype(np.float64)
+    add("multiplicity", y, np.round(p, 1), query, wm, "multiplicity")
+    return cases
+
+
+# ---------------------------------------------------------------- fairness cases
+
+FAIRNESS = ["demographic_parity_difference", "equal_opportunity_difference", "equalized_odds_difference"]
+
+
+def nan_on_error(fn):
+    """A metric for MetricFrame that gives NaN where scikit-learn raises (undefined in a group)."""
+
+    def wrapped(y_true, y_pred, **kw):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                return float(fn(y_true, y_pred, **kw))
+            except ValueError:
+                return float("nan")
+
+    return wrapped
+
+
+def fairness_expected(y, p, group, threshold, w):
+    import fairlearn
+    from fairlearn.metrics import (
+        MetricFrame,
+        demographic_parity_difference,
+        equal_opportunity_difference,
+        equalized_odds_difference,
+    )
+
+    pred = (p >= threshold).astype(np.int64)
+    sw = {} if w is None else {"sample_weight": w}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fair = {
+            "demographic_parity_difference": float(
+                demographic_parity_difference(y, pred, sensitive_features=group, method="between_groups", **sw)
+            ),
+            "equal_opportunity_difference": float(
+                equal_opportunity_difference(y, pred, sensitive_features=group, method="between_groups", **sw)
+            ),
+            "equalized_odds_difference": float(
+                equalized_odds_difference(y, pred, sensitive_features=group, method="between_groups", **sw)
+            ),
+        }
+    # Per-group values of every binary metric: fairlearn's MetricFrame.by_group over the engine's
+    # scikit-learn definitions (the ranking metrics read p, the thresholded ones p >= 0.5).
+    label = lambda fn: (lambda yt, sc, **kw: fn(yt, (sc >= 0.5).astype(np.int64), **kw))  # noqa: E731
+    fns = {
+        "auroc": roc_auc_score,
+        "average_precision": average_precision_score,
+        "log_loss": lambda yt, sc, **kw: log_loss(yt, sc, labels=[0, 1], **kw),
+        "brier": lambda yt, sc, **kw: brier_score_loss(yt, sc, labels=[0, 1], **kw),
+        "accuracy": label(accuracy_score),
+        "f1": label(f1_score),
+        "precision": label(precision_score),
+        "recall": label(recall_score),
+        "ece": lambda yt, sc, sample_weight=None: ece_reference(np.asarray(yt), np.asarray(sc), sample_weight),
+    }
+    per_group = {}
+    for m in BINARY:
+        mf = MetricFrame(
+            metrics=nan_on_error(fns[m]),
+            y_true=y,
+            y_pred=p,
+            sensitive_features=group,
+            sample_params=sw,
+        )
+        per_group[m] = {str(int(g)): (None if np.isnan(v) else float(v)) for g, v in mf.by_group.items()}
+    return fair, per_group, fairlearn.__version__
+
+
+def fairness_cases(rng: np.random.Generator) -> list[dict]:
+    cases = []
+
+    def add(name, y, p, group, threshold=0.5, w=None, kind=None):
+        y = np.asarray(y, dtype=np.int64)
+        p = np.asarray(p, dtype=np.float64)
+        group = np.asarray(group, dtype=np.int64)
+        if w is None or kind == "sample_weight":
+            fair, per_group, version = fairness_expected(y, p, group, threshold, w)
+        else:
+            reps = np.asarray(w, dtype=np.int64)
+            fair, per_group, version = fairness_expected(
+                np.repeat(y, reps), np.repeat(p, reps), np.repeat(group, reps), threshold, None
+            )
+        cases.append(
+            {
+                "name": name,
+                "y": y.tolist(),
+                "p": p.tolist(),
+                "group": group.tolist(),
+                "threshold": threshold,
+                "weights": None if w is None else np.asarray(w, dtype=np.float64).tolist(),
+                "weights_kind": kind,
+                "expected": fair,
+                "per_group": per_group,
+                "fairlearn_version": version,
+            }
+        )
+
+    n = 600
+    group = rng.integers(0, 3, size=n)
+    x = rng.normal(size=n) + 0.4 * group
+    y = (rng.random(n) < sigmoid(1.5 * x - 0.3 * group)).astype(np.int64)
+    p = sigmoid(1.2 * x + rng.normal(scale=0.8, size=n))
+    add("random_3_groups", y, p, group)
+    add("threshold_0_3", y, p, group, threshold=0.3)
+    add("threshold_0_7_rounded", y, np.round(p, 1), group, threshold=0.7)
+    g4 = np.where(rng.random(n) < 0.05, 5, group * 2)  # indices 0, 2, 4, 5: not contiguous
+    add("sparse_group_indices", y, p, g4)
+    yn = y.copy()
+    yn[group == 1] = 0  # group 1 has no positive: fairlearn's TPR there is 0 (nan_to_num)
+    add("group_without_positives", yn, p, group)
+    yp = y.copy()
+    yp[group == 2] = 1  # group 2 has no negative: FPR 0
+    add("group_without_negatives", yp, p, group)
+    add("single_group", y, p, np.zeros(n, dtype=np.int64))
+    add("everyone_selected", y, p, group, threshold=0.0)
+    add("sample_weight", y, p, group, w=rng.uniform(0.2, 3.0, size=n), kind="sample_weight")
+    wm = rng.integers(0, 4, size=n).astype(np.float64)
+    wm[group == 2] = 0  # group 2 absent from the repeated rows
+    add("multiplicity", y, np.round(p, 2), group, w=wm, kind="multiplicity")
+    add("tiny", [1, 0, 1, 0, 1, 1], [0.9, 0.2, 0.4, 0.1, 0.8, 0.6], [0, 0, 0, 1, 1, 1])
+    return cases
+
+
+# ---------------------------------------------------------------- business proxies (numpy)
+
+
+def cost_matrix_reference(y, p, matrix, threshold, w):
+    """Mean value per decision: value[outcome] per row (tp, fp, fn, tn at p >= threshold), averaged
+    with weights (np.average)."""
+    pred = p >= threshold
+    value = np.select(
+        [(y == 1) & pred, (y == 0) & pred, (y == 1) & ~pred],
+        [matrix["tp"], matrix["fp"], matrix["fn"]],
+        default=matrix["tn"],
+    )
+    return float(np.average(value, weights=w))
+
+
+def top_fraction_mean_reference(value, score, fraction, w):
+    """Weighted mean of `value` over the top `fraction` of the total weight when rows are ranked by
+    descending score; a tie group straddling the cut enters with the fraction of its weight that fits
+    (every row of the group in the same proportion), as the expected shortfall's boundary atom
+    (Acerbi & Tasche 2002)."""
+    w = np.ones_like(value) if w is None else np.asarray(w, dtype=np.float64)
+    cut = fraction * w.sum()
+    uniq, inv = np.unique(-score, return_inverse=True)  # groups of equal scores, best first
+    gw = np.bincount(inv, weights=w, minlength=len(uniq))
+    before = np.concatenate([[0.0], np.cumsum(gw)[:-1]])
+    share = np.clip((cut - before) / np.where(gw > 0, gw, 1.0), 0.0, 1.0)
+    share[gw == 0] = 0.0
+    return float(np.sum(w * share[inv] * value) / cut)
+
+
+def proxy_cases(rng: np.random.Generator) -> dict:
+    n = 500
+    x = rng.normal(size=n)
+    y = (rng.random(n) < sigmoid(1.5 * x)).astype(np.int64)
+    p = sigmoid(1.2 * x + rng.normal(scale=0.8, size=n))
+    revenue = np.round(np.exp(rng.normal(3.0, 1.0, size=n)) * (1 + y), 2)
+    margin = np.round(rng.normal(5.0, 20.0, size=n), 2)  # mixed signs
+    sample_weight = rng.uniform(0.2, 3.0, size=n)
+    multiplicity = rng.integers(0, 4, size=n).astype(np.float64)
+    p_ties = np.round(p, 1)
+    matrices = {
+        "profit": {"tp": 120.0, "fp": -30.0, "fn": -80.0, "tn": 0.0},
+        "cost": {"tp": 0.0, "fp": 1.0, "fn": 5.0, "tn": 0.0},
+        "fractional": {"tp": 0.1, "fp": -0.7, "fn": 0.3, "tn": 0.2},
+    }
+    cases = []
+    for mname, matrix in matrices.items():
+        for threshold in (0.5, 0.2):
+            for wname, w in (("none", None), ("sample_weight", sample_weight), ("multiplicity", multiplicity)):
+                cases.append(
+                    {
+                        "kind": "cost_matrix",
+                        "matrix": mname,
+                        "threshold": threshold,
+                        "weights": wname,
+                        "scores": "p",
+                        "expected": cost_matrix_reference(y, p, matrix, threshold, w),
+                    }
+                )
+    for column, values in (("revenue", revenue), ("margin", margin)):
+        for wname, w in (("none", None), ("sample_weight", sample_weight), ("multiplicity", multiplicity)):
+            cases.append(
+                {
+                    "kind": "column_mean",
+                    "column": column,
+                    "weights": wname,
+                    "expected": float(np.average(values, weights=w)),
+                }
+            )
+            for scores, sc in (("p", p), ("p_ties", p_ties)):
+                for fraction in (0.1, 0.25, 0.333, 1.0, 0.001):
+                    cases.append(
+                        {
+                            "kind": "top_fraction_mean",
+                            "column": column,
+                            "fraction": fraction,
+                            "weights": wname,
+                            "scores": scores,
+                            "expected": top_fraction_mean_reference(values, sc, fraction, w),
+                        }
+                    )
+    return {
+        "y": y.tolist(),
+        "p": p.tolist(),
+        "p_ties": p_ties.tolist(),
+        "columns": {"revenue": revenue.tolist(), "margin": margin.tolist()},
+        "weights": {"sample_weight": sample_weight.tolist(), "multiplicity": multiplicity.tolist()},
+        "matrices": matrices,
+        "cases": cases,
+    }
+
+
+def write_doc(stem: str, doc: dict) -> None:
+    doc = {"generator": "test/metrics/generate_fixtures.py", "seed": SEED, "sklearn_version": sklearn.__version__,
+           "numpy_version": np.__version__, **doc}
+    path = OUT / f"{stem}.json"
+    path.write_text(json.dumps(doc, allow_nan=False, separators=(",", ":")) + "\n")
+    print(f"wrote {path} ({path.stat().st_size} bytes)")
+
+
 def write(task: str, cases: list[dict]) -> None:
     doc = {
         "generator": "test/metrics/generate_fixtures.py",
@@ -368,7 +764,8 @@ def format_with_biome() -> None:
     if not biome.exists():
         print("note: node_modules/.bin/biome not found; fixtures left unformatted")
         return
-    files = [str(OUT / f"{t}.json") for t in ("binary", "multiclass", "regression")]
+    stems = ("binary", "multiclass", "regression", "ranking", "fairness", "proxies")
+    files = [str(OUT / f"{t}.json") for t in stems]
     subprocess.run([str(biome), "format", "--write", *files], cwd=root, check=True, capture_output=True)
 
 
@@ -377,6 +774,10 @@ def main() -> None:
     write("binary", binary_cases(rng))
     write("multiclass", multiclass_cases(rng))
     write("regression", regression_cases(rng))
+    # Each addition has its own generator, so the files above stay as they were.
+    write("ranking", ranking_cases(np.random.default_rng([SEED, 1])))
+    write_doc("fairness", {"task": "binary", "cases": fairness_cases(np.random.default_rng([SEED, 2]))})
+    write_doc("proxies", proxy_cases(np.random.default_rng([SEED, 3])))
     format_with_biome()
 
 

@@ -44,6 +44,12 @@ export function loadFixture(task: Task): Fixture {
   return JSON.parse(readFileSync(url, 'utf8')) as Fixture;
 }
 
+/** Reads any fixture file test/metrics/fixtures/<stem>.json (ranking, fairness, proxies). */
+export function loadFixtureFile<T>(stem: string): T {
+  const url = new URL(`./fixtures/${stem}.json`, import.meta.url);
+  return JSON.parse(readFileSync(url, 'utf8')) as T;
+}
+
 /** The typed-array input of a fixture case. */
 export function caseInput(task: Task, c: FixtureCase): MetricInput {
   if (task === 'binary') return { task, y: Uint8Array.from(c.y), p: Float64Array.from(c.p!) };

@@ -67,7 +67,7 @@ describe('registry', () => {
     expect(() => metricSpec('auroc', 'regression')).toThrow(/valid metrics: rmse, mae, r2, mape/);
     expect(() => metricSpec('f1', 'multiclass')).toThrow(/f1_macro, f1_micro, f1_weighted/);
     // biome-ignore lint/suspicious/noExplicitAny: an invalid task on purpose
-    expect(() => metricsForTask('ranking' as any)).toThrow(/unknown task 'ranking'/);
+    expect(() => metricsForTask('survival' as any)).toThrow(/unknown task 'survival'/);
     const input: MetricInput = { task: 'regression', y: Float64Array.of(1, 2), p: Float64Array.of(1, 2) };
     expect(() => computeMetric('auroc', input)).toThrow(/unknown metric 'auroc' for task 'regression'/);
   });
