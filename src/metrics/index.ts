@@ -11,6 +11,7 @@
  * - `pairedBootstrap`: confidence interval and win rate of metric(B) - metric(A) (rows resampled, or
  *   queries for ranking); `pairedBootstrapPrepared`: the same for any prepared evaluator (composites).
  * - ranking (`ranking_task.ts`): ndcg, ndcg@k, mrr, map, map@k with per-query weights.
+ * - fairness (`fairness.ts`): fairlearn's between-group differences and per-group metric values.
  */
 
 export {
@@ -19,6 +20,21 @@ export {
   pairedBootstrap,
   pairedBootstrapPrepared,
 } from './bootstrap.js';
+export {
+  computeFairness,
+  FAIRNESS_METRICS,
+  type FairnessMetricName,
+  type FairnessOptions,
+  type FairnessSpec,
+  fairnessSpec,
+  type GroupRates,
+  groupRates,
+  type PerGroupOptions,
+  perGroup,
+  prepareFairness,
+  preparePerGroup,
+  validateGroups,
+} from './fairness.js';
 export { Xoshiro128 } from './random.js';
 export {
   MAX_RANK_CUTOFF,
