@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decideKeep, type KeepRule } from '../src/loop/keep.js';
+import { confirmKeep, decideKeep, type KeepRule, normalQuantile } from '../src/loop/keep.js';
 import type { BinaryInput, RegressionInput } from '../src/metrics/index.js';
 
 /** Deterministic pseudo-random numbers (mulberry32) for synthetic predictions. */
@@ -49,6 +49,7 @@ const rule: KeepRule = {
   resamples: 1000,
   noiseSd: null,
   noiseZ: 2,
+  confirmRuns: 0,
   seed: 1,
 };
 
@@ -94,9 +95,80 @@ describe('keep rule', () => {
     const a = binary(1500, 0.4, 2);
     const b = binary(1500, 1.2, 3);
     const v = decideKeep({ ...rule, noiseSd: 0.1 }, { score: auc(a), input: a }, { score: auc(b), input: b });
-    expect(v.threshold).toBeCloseTo(0.2);
+    // a single-run gain has noise σ·√(1 + 1/n_best)
+    expect(v.threshold).toBeCloseTo(2 * 0.1 * Math.SQRT2, 12);
     expect(v.keep).toBe(false);
-    expect(v.reason).toMatch(/2σ noise/);
+    expect(v.needsConfirmation).toBe(false);
+    expect(v.reason).toMatch(/2·σ·√\(1\+1\/1\) noise/);
+    const withRuns = decideKeep(
+      { ...rule, noiseSd: 0.01 },
+      { score: auc(a), input: a, runs: { scores: [1, 2, 3], inputs: [a, a, a] } },
+      { score: auc(b), input: b },
+    );
+    expect(withRuns.threshold).toBeCloseTo(2 * 0.01 * Math.sqrt(1 + 1 / 3), 12);
+  });
+
+  it('with confirmation runs, a single run only screens (any gain), then the means are tested', () => {
+    const a = binary(1500, 0.4, 2);
+    const b = binary(1500, 1.2, 3);
+    const v = decideKeep(
+      { ...rule, noiseSd: 0.1, confirmRuns: 2 },
+      { score: auc(a), input: a },
+      { score: auc(b), input: b },
+    );
+    expect(v.threshold).toBe(0);
+    expect(v.probImprovement).toBeNull();
+    expect(v.needsConfirmation).toBe(true);
+    const worse = decideKeep(
+      { ...rule, noiseSd: 0.1, confirmRuns: 2 },
+      { score: auc(b), input: b },
+      { score: auc(a), input: a },
+    );
+    expect(worse).toMatchObject({ keep: false, needsConfirmation: false });
+    const noNoise = decideKeep(
+      { ...rule, noiseSd: 0, confirmRuns: 2 },
+      { score: auc(a), input: a },
+      { score: auc(b), input: b },
+    );
+    expect(noNoise.needsConfirmation).toBe(false);
+    expect(noNoise.probImprovement).not.toBeNull();
+  });
+
+  it('confirmKeep: a one-sided z-test on mean scores with known σ, then a row bootstrap of the means', () => {
+    const r: KeepRule = { ...rule, noiseSd: 0.01, noiseZ: normalQuantile(0.95), confirmRuns: 2 };
+    const seeds = (signal: number, first: number, k: number) =>
+      Array.from({ length: k }, (_, i) => binary(1500, signal, first + i));
+    const bestIn = seeds(0.4, 10, 5);
+    const candIn = seeds(1.2, 20, 3);
+    const best = { scores: bestIn.map(auc), inputs: bestIn };
+    const cand = { scores: candIn.map(auc), inputs: candIn };
+    const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
+    const keep = confirmKeep(r, best, cand);
+    expect(keep.meanGain).toBeCloseTo(mean(cand.scores) - mean(best.scores), 12);
+    expect(keep.threshold).toBeCloseTo(1.6448536269514722 * 0.01 * Math.sqrt(1 / 3 + 1 / 5), 12);
+    expect(keep.keep).toBe(true);
+    expect(keep.ciLow!).toBeGreaterThan(0);
+    expect(keep.reason).toMatch(/^confirmed: mean gain/);
+    // Same model, other seeds: the mean gain is noise and fails the z-test.
+    const same = { scores: seeds(0.4, 30, 3).map(auc), inputs: seeds(0.4, 30, 3) };
+    const no = confirmKeep({ ...r, noiseSd: 0.02 }, best, same);
+    expect(no.keep).toBe(false);
+    expect(no.reason).toMatch(/not confirmed over seeds/);
+    // A mean gain above z·σ that the rows do not support is refused by the bootstrap of the means.
+    const tiny = confirmKeep({ ...r, noiseSd: 1e-9, minDelta: 0 }, best, {
+      scores: best.scores.map((s) => s + 1e-6),
+      inputs: best.inputs,
+    });
+    expect(tiny.keep).toBe(false);
+    expect(tiny.reason).toMatch(/but paired bootstrap of the means/);
+  });
+
+  it('normalQuantile matches known quantiles (AS 241)', () => {
+    expect(normalQuantile(0.95)).toBeCloseTo(1.6448536269514722, 14);
+    expect(normalQuantile(0.025)).toBeCloseTo(-1.959963984540054, 14);
+    expect(normalQuantile(0.5)).toBe(0);
+    expect(normalQuantile(1e-10)).toBeCloseTo(-6.361340902404056, 10);
+    expect(() => normalQuantile(1)).toThrow(RangeError);
   });
 
   it('handles a metric to minimize (rmse): lower is a gain', () => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { packageDir } from '../util/paths.js';
+import { registerAudit } from './commands/audit.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInit } from './commands/init.js';
 import { registerRead } from './commands/read.js';
@@ -27,5 +28,6 @@ registerRead(program);
 registerSubmit(program);
 registerDemo(program);
 registerReport(program);
+registerAudit(program);
 
 await program.parseAsync(process.argv);

@@ -1,47 +1,110 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
-import type { ProposerFactory } from '../loop/run.js';
-import { createSearchProposer } from '../proposers/search/proposer.js';
+import { CONTRACT_FILE } from '../contract/load.js';
+import type { ProposerContext, ProposerFactory } from '../loop/run.js';
+import { createCommandProposer } from '../proposers/command/index.js';
+import { createHybridProposer } from '../proposers/hybrid/index.js';
+import { createOpenAIProposer } from '../proposers/openai/index.js';
+import { createSearchProposer, type SearchProposer } from '../proposers/search/proposer.js';
 import { RatchetError } from '../util/errors.js';
 
 /** Names accepted by `ratchet run --proposer`. */
-export const PROPOSERS = ['search'] as const;
+export const PROPOSERS = ['search', 'command', 'openai', 'hybrid'] as const;
+
+/** The search proposer of a run (also the TPE side of the hybrid). */
+function searchProposer(ctx: ProposerContext, who: string): SearchProposer {
+  const search = ctx.contract.search;
+  if (!search) {
+    throw new RatchetError(`the ${who} proposer needs a search space`, {
+      file: CONTRACT_FILE,
+      field: 'search',
+      hint: 'add search: { space: search_space.yaml, params_file: params.yaml } (ratchet init --data scaffolds both)',
+    });
+  }
+  const paramsPath = join(ctx.worktree, search.params_file);
+  const baselineParams = existsSync(paramsPath)
+    ? ((parseYaml(readFileSync(paramsPath, 'utf8')) as Record<string, unknown> | null) ?? undefined)
+    : undefined;
+  return createSearchProposer({
+    python: ctx.python.executable,
+    projectDir: ctx.contract.projectDir,
+    statePath: ctx.stateDir,
+    studyName: ctx.runId,
+    spacePath: join(ctx.contract.projectDir, search.space),
+    paramsFile: search.params_file,
+    direction: ctx.contract.direction,
+    seed: ctx.contract.split.seed,
+    ...(baselineParams ? { baselineParams } : {}),
+  });
+}
 
 /**
  * Build the factory of a named proposer.
- * @throws RatchetError for an unknown name, or `search` without a `search` section in the contract
+ * @throws RatchetError for an unknown name, `search`/`hybrid` without a `search` section, `command` without
+ *   `agent.command`, `openai` without `agent.openai` (each naming the contract field to add)
  */
 export function proposerFactory(name: string): ProposerFactory {
-  if (name === 'search') {
-    return async (ctx) => {
-      const search = ctx.contract.search;
-      if (!search) {
-        throw new RatchetError('the search proposer needs a search space', {
-          file: 'ratchet.yaml',
-          field: 'search',
-          hint: 'add search: { space: search_space.yaml, params_file: params.yaml } (ratchet init --data scaffolds both)',
+  switch (name) {
+    case 'search':
+      return async (ctx) => searchProposer(ctx, 'search');
+    case 'command':
+      return async (ctx) =>
+        createCommandProposer({
+          contract: ctx.contract,
+          runId: ctx.runId,
+          worktree: ctx.worktree,
+          python: ctx.python,
+          stateDir: ctx.stateDir,
         });
-      }
-      const paramsPath = join(ctx.worktree, search.params_file);
-      const baselineParams = existsSync(paramsPath)
-        ? ((parseYaml(readFileSync(paramsPath, 'utf8')) as Record<string, unknown> | null) ?? undefined)
-        : undefined;
-      return createSearchProposer({
-        python: ctx.python.executable,
-        projectDir: ctx.contract.projectDir,
-        statePath: ctx.stateDir,
-        studyName: ctx.runId,
-        spacePath: join(ctx.contract.projectDir, search.space),
-        paramsFile: search.params_file,
-        direction: ctx.contract.direction,
-        seed: ctx.contract.split.seed,
-        ...(baselineParams ? { baselineParams } : {}),
+    case 'openai':
+      return async (ctx) =>
+        createOpenAIProposer({
+          contract: ctx.contract,
+          runId: ctx.runId,
+          worktree: ctx.worktree,
+          stateDir: ctx.stateDir,
+        });
+    case 'hybrid':
+      return async (ctx) => {
+        const agent = ctx.contract.agent;
+        if (!agent?.openai && !agent?.command) {
+          throw new RatchetError(
+            'the hybrid proposer needs an LLM: an OpenAI-compatible endpoint or an agent command',
+            {
+              file: CONTRACT_FILE,
+              field: 'agent.openai',
+              hint: 'add agent: { openai: { base_url: ..., model: ... } } or agent: { command: ... }',
+            },
+          );
+        }
+        const search = searchProposer(ctx, 'hybrid');
+        const llm = agent.openai
+          ? createOpenAIProposer({
+              contract: ctx.contract,
+              runId: ctx.runId,
+              worktree: ctx.worktree,
+              stateDir: ctx.stateDir,
+              name: 'hybrid',
+            })
+          : createCommandProposer({
+              contract: ctx.contract,
+              runId: ctx.runId,
+              worktree: ctx.worktree,
+              python: ctx.python,
+              stateDir: ctx.stateDir,
+            });
+        return createHybridProposer({
+          search,
+          llm,
+          worktree: ctx.worktree,
+          paramsFile: ctx.contract.search!.params_file,
+        });
+      };
+    default:
+      throw new RatchetError(`unknown proposer "${name}"`, {
+        field: '--proposer',
+        hint: `use one of: ${PROPOSERS.join(', ')}`,
       });
-    };
   }
-  throw new RatchetError(`unknown proposer "${name}"`, {
-    field: '--proposer',
-    hint: `use one of: ${PROPOSERS.join(', ')}`,
-  });
 }

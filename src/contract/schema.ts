@@ -90,9 +90,20 @@ export const KeepSchema = z
     noise_z: z
       .number()
       .nonnegative()
-      .default(2)
+      .default(1.645)
       .describe(
-        'the gain must also exceed noise_z times the measured run-to-run noise (ratchet check --determinism)',
+        'one-sided normal quantile of the noise test: the gain must exceed noise_z times the noise of the compared ' +
+          'quantity, from the run-to-run σ measured by ratchet check --determinism (1.645 ≈ 95%)',
+      ),
+    confirm_runs: z
+      .number()
+      .int()
+      .min(0)
+      .max(20)
+      .default(3)
+      .describe(
+        'when σ > 0, a candidate that passed the gain and bootstrap tests is re-run with this many other seeds ' +
+          'and kept only if its mean beats the best mean by the noise test; 0 tests the single run instead',
       ),
   })
   .strict();
@@ -148,7 +159,7 @@ export const ContractSchema = z
       fractions: { train: 0.6, public: 0.2, private: 0.2 },
     }),
     metric: MetricSchema,
-    keep: KeepSchema.default({ min_delta: 0, confidence: 0.95, resamples: 1000, noise_z: 2 }),
+    keep: KeepSchema.default({ min_delta: 0, confidence: 0.95, resamples: 1000, noise_z: 1.645, confirm_runs: 3 }),
     surface: z
       .array(glob)
       .min(1)

@@ -108,6 +108,8 @@ export interface NoiseRecord {
   /** same-seed | varied-seed */
   kind: string;
   scores: number[];
+  /** Output folders of the runs (absolute), so the keep rule can reuse their predictions. */
+  outputs: string[];
   mean: number;
   sd: number;
 }
@@ -145,7 +147,7 @@ CREATE TABLE IF NOT EXISTS submissions (
 );
 CREATE TABLE IF NOT EXISTS noise (
   id INTEGER PRIMARY KEY, ts TEXT NOT NULL, commit_sha TEXT NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL,
-  scores TEXT NOT NULL, mean REAL NOT NULL, sd REAL NOT NULL
+  scores TEXT NOT NULL, mean REAL NOT NULL, sd REAL NOT NULL, outputs TEXT NOT NULL DEFAULT '[]'
 );
 `;
 
@@ -181,6 +183,10 @@ export class Journal {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
       db.exec(SCHEMA);
+      // Journals written before a column existed get it added (columns are only ever added).
+      const cols = (db.prepare('PRAGMA table_info(noise)').all() as { name: string }[]).map((c) => c.name);
+      if (!cols.includes('outputs'))
+        db.exec("ALTER TABLE noise ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'");
     }
     return new Journal(db);
   }
@@ -368,9 +374,9 @@ export class Journal {
   addNoise(n: Omit<NoiseRecord, 'id'>): void {
     this.db
       .prepare(
-        'INSERT INTO noise (ts, commit_sha, metric, kind, scores, mean, sd) VALUES (@ts, @commitSha, @metric, @kind, @scores, @mean, @sd)',
+        'INSERT INTO noise (ts, commit_sha, metric, kind, scores, mean, sd, outputs) VALUES (@ts, @commitSha, @metric, @kind, @scores, @mean, @sd, @outputs)',
       )
-      .run({ ...n, scores: JSON.stringify(n.scores) });
+      .run({ ...n, scores: JSON.stringify(n.scores), outputs: JSON.stringify(n.outputs) });
   }
 
   /** The latest noise measurement of a metric (of one kind when given), or null. */
@@ -390,6 +396,7 @@ export class Journal {
       metric: String(row['metric']),
       kind: String(row['kind']),
       scores: parse<number[]>(row['scores']) ?? [],
+      outputs: parse<string[]>(row['outputs']) ?? [],
       mean: Number(row['mean']),
       sd: Number(row['sd']),
     };

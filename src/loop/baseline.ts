@@ -11,6 +11,8 @@ import { tail, WORKTREES_DIR } from './run.js';
 /** One repetition of the baseline. */
 export interface BaselineRun {
   seed: number;
+  /** Output folder of the run (its predictions). */
+  outputDir: string;
   score: number;
   metrics: Record<string, number>;
   wallMs: number;
@@ -99,7 +101,7 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
           hint: `fix the training script's output; its files are in ${outputDir}`,
         });
       }
-      const run = { seed, score: ev.score, metrics: ev.metrics, wallMs: res.wallMs };
+      const run = { seed, outputDir, score: ev.score, metrics: ev.metrics, wallMs: res.wallMs };
       runs.push(run);
       opts.onRun?.(i, run);
     }
@@ -124,6 +126,7 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
       metric: estimate.metric,
       kind: estimate.kind,
       scores,
+      outputs: runs.map((r) => r.outputDir),
       mean: estimate.mean,
       sd: estimate.sd,
     });

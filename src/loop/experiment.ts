@@ -25,7 +25,7 @@ import { RatchetError } from '../util/errors.js';
 import { sha256File } from '../util/fs.js';
 import { checkChange } from './check.js';
 import { execute } from './execute.js';
-import { decideKeep, type KeepRule } from './keep.js';
+import { confirmKeep, decideKeep, type KeepRule, type Runs } from './keep.js';
 
 /**
  * One experiment: PROPOSE → APPLY → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD (DESIGN.md, "The loop").
@@ -48,6 +48,8 @@ export interface Best {
   input: MetricInput;
   commit: string;
   params: Record<string, unknown> | null;
+  /** Its public scores and predictions over seeds: the first is the experiment's own run (seed-noise test). */
+  runs: Runs;
 }
 
 /** Decision for a sandbox outcome that produced no scorable output. */
@@ -235,6 +237,7 @@ export async function runExperiment(
   let score: number | null = null;
   let verdict: ReturnType<typeof decideKeep> | null = null;
   let input: MetricInput | null = null;
+  let runs: Runs = { scores: [], inputs: [] };
   if (trips.length > 0) {
     decision = 'rejected';
     reason = trips.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
@@ -296,6 +299,7 @@ export async function runExperiment(
           metrics = ev.metrics;
           score = ev.score;
           input = ev.input;
+          runs = { scores: [ev.score], inputs: [ev.input] };
           // DECIDE
           if (baseline) {
             decision = 'kept';
@@ -303,12 +307,32 @@ export async function runExperiment(
           } else {
             verdict = decideKeep(
               x.rule,
-              { score: x.best!.score, input: x.best!.input },
+              { score: x.best!.score, input: x.best!.input, runs: x.best!.runs },
               { score: ev.score, input: ev.input },
             );
             decision = verdict.keep ? 'kept' : 'reverted';
             reason = verdict.reason;
             lap('decide');
+            if (verdict.needsConfirmation) {
+              const confirmed = await confirmOverSeeds(x, dir, runs);
+              runs = confirmed.runs;
+              if (confirmed.failure) {
+                decision = 'reverted';
+                reason = `${reason}; ${confirmed.failure}`;
+              } else {
+                const c = confirmKeep(x.rule, x.best!.runs, runs);
+                decision = c.keep ? 'kept' : 'reverted';
+                reason = `${reason}; ${c.reason}`;
+                verdict = {
+                  ...verdict,
+                  ciLow: c.ciLow,
+                  ciHigh: c.ciHigh,
+                  probImprovement: c.probImprovement,
+                  gain: c.meanGain,
+                };
+              }
+              lap('confirm');
+            }
           }
         }
       }
@@ -346,7 +370,7 @@ export async function runExperiment(
     proposer: baseline ? 'baseline' : x.proposer.name,
     hypothesis: proposal.hypothesis,
     params: proposal.params ?? null,
-    meta: { ...(proposal.meta ?? {}), predictions, tree: check.tree, timings },
+    meta: { ...(proposal.meta ?? {}), predictions, tree: check.tree, timings, runs: runs.scores },
     decision: decision!,
     reason,
     score,
@@ -404,7 +428,7 @@ export async function runExperiment(
   }
   const newBest: Best | null =
     decision === 'kept'
-      ? { id, score: score!, input: input!, commit: commitSha!, params: proposal.params ?? null }
+      ? { id, score: score!, input: input!, commit: commitSha!, params: proposal.params ?? null, runs }
       : null;
   return { record, best: newBest };
 }
@@ -440,4 +464,47 @@ function protectOutput(dir: string): void {
     if (entry.isDirectory()) protectOutput(p);
     else if (entry.isFile()) chmodSync(p, 0o444);
   }
+}
+
+/** Seed offset of confirmation runs (distinct from `ratchet check --determinism`'s seed + 1..k). */
+export const CONFIRM_SEED_OFFSET = 1000;
+
+/**
+ * Stage 3 of the keep rule: run the candidate's tree again with `rule.confirmRuns` other seeds and score
+ * each run on the public holdout.
+ * @returns the scores (the experiment's own run first) or the failure that stopped the confirmation
+ */
+async function confirmOverSeeds(
+  x: ExperimentInput,
+  dir: string,
+  first: Runs,
+): Promise<{ runs: Runs; failure: string | null }> {
+  const runs: Runs = { scores: [...first.scores], inputs: [...first.inputs] };
+  for (let j = 1; j <= x.rule.confirmRuns; j++) {
+    const runDir = join(dir, `confirm-${j}`);
+    const outputDir = join(runDir, 'output');
+    mkdirSync(outputDir, { recursive: true });
+    const res = await execute({
+      contract: x.contract,
+      worktree: x.worktree,
+      runDir,
+      outputDir,
+      python: x.python,
+      timeoutMs: x.timeoutMs,
+      seed:
+        x.rule.confirmSeeds === 'same'
+          ? x.contract.split.seed
+          : x.contract.split.seed + CONFIRM_SEED_OFFSET + j,
+      experimentId: 0,
+      unsafeNoSandbox: x.unsafe,
+      signal: x.signal,
+    });
+    if (res.status !== 'ok')
+      return { runs, failure: `confirmation run ${j} did not finish (${res.message})` };
+    const ev = await evaluateOutput(x.contract, x.manifest, outputDir, x.duck);
+    if (ev.status !== 'ok') return { runs, failure: `confirmation run ${j} was invalid (${ev.reason})` };
+    runs.scores.push(ev.score);
+    runs.inputs.push(ev.input);
+  }
+  return { runs, failure: null };
 }

@@ -1,4 +1,11 @@
-import { type MetricInput, pairedBootstrap } from '../metrics/index.js';
+import {
+  type MetricInput,
+  metricSpec,
+  pairedBootstrap,
+  pairedBootstrapPrepared,
+  prepareMetric,
+  weightLength,
+} from '../metrics/index.js';
 import type { Direction } from '../proposers/types.js';
 
 /** Parameters of the keep rule (from the contract's `keep` section and the measured noise). */
@@ -14,8 +21,15 @@ export interface KeepRule {
   resamples: number;
   /** Run-to-run standard deviation of the primary metric (ratchet check --determinism), or null if unmeasured. */
   noiseSd: number | null;
-  /** The gain must exceed noiseZ × noiseSd as well (contract keep.noise_z). */
+  /** One-sided normal quantile for the noise test (contract keep.noise_z; 1.645 ≈ 95%). */
   noiseZ: number;
+  /**
+   * Extra seeds a candidate runs with once it passed the first stages, when noiseSd > 0
+   * (contract keep.confirm_runs). 0 = no confirmation: the single-run gain must then clear the noise test.
+   */
+  confirmRuns: number;
+  /** Confirmation runs re-use the experiment's seed ('same': σ measured nondeterminism) or vary it ('varied'). */
+  confirmSeeds?: 'same' | 'varied';
   /** Seed of the bootstrap (deterministic decisions). */
   seed: number;
 }
@@ -34,32 +48,57 @@ export interface KeepVerdict {
   probImprovement: number | null;
   /** One sentence with the numbers, e.g. "gain +0.0123 > 0.0010 and P(better) 0.999 ≥ 0.95". */
   reason: string;
+  /** True when the candidate passed and must now be confirmed over `confirmRuns` more seeds ({@link confirmKeep}). */
+  needsConfirmation: boolean;
 }
 
 const fmt = (x: number) => (x >= 0 ? '+' : '') + x.toPrecision(4);
 
 /**
- * Decide whether a candidate beats the current best.
+ * Decide whether a candidate beats the current best (stages 1 and 2 of the keep rule).
  *
- * Keep only when (1) the gain exceeds max(min_delta, z·σ_noise) and (2) a paired bootstrap over the public
- * holdout rows (Efron & Tibshirani 1993, ch. 16: both models scored on the same resampled rows) finds the
- * candidate better in at least `confidence` of the resamples, i.e. the one-sided (1 − confidence) lower
- * quantile of the gain is above zero. The bootstrap only runs when (1) holds.
- * @param best aligned public predictions of the best kept experiment
+ * Stage 1: the gain must exceed the contract's minimum delta — and, when the run-to-run noise σ was
+ * measured but no confirmation runs are configured, also z·σ·√(1 + 1/n_best), the noise of a single-run gain.
+ * Stage 2: a paired bootstrap over the public holdout rows (Efron & Tibshirani 1993, ch. 16: both models
+ * scored on the same resampled rows) must find the candidate better in at least `confidence` of the
+ * resamples, i.e. the one-sided (1 − confidence) lower quantile of the gain is above zero. The bootstrap
+ * only runs when stage 1 holds, and stops as soon as its decision is settled.
+ * Stage 3 (seed noise, {@link confirmKeep}) follows when `needsConfirmation` is true.
+ * @param best aligned public predictions of the best kept experiment, and its scores over seeds
  * @param candidate aligned public predictions of the candidate (same rows, same order)
  */
 export function decideKeep(
   rule: KeepRule,
-  best: { score: number; input: MetricInput },
+  best: { score: number; input: MetricInput; runs?: Runs },
   candidate: { score: number; input: MetricInput },
 ): KeepVerdict {
   const sign = rule.direction === 'maximize' ? 1 : -1;
   const gain = sign * (candidate.score - best.score);
-  const noiseFloor = rule.noiseSd === null ? 0 : rule.noiseZ * rule.noiseSd;
+  const sigma = rule.noiseSd ?? 0;
+  const nBest = best.runs?.scores.length ?? 1;
+  const confirm = sigma > 0 && rule.confirmRuns > 0;
+  if (confirm) {
+    // With measured seed noise, a single run only screens: any gain earns the confirmation runs, and the
+    // minimum delta, the noise test and the bootstrap are all applied to the mean over seeds ({@link confirmKeep}).
+    return {
+      keep: gain > 0,
+      gain,
+      threshold: 0,
+      ciLow: null,
+      ciHigh: null,
+      probImprovement: null,
+      reason:
+        gain > 0
+          ? `single-run gain ${fmt(gain)} > 0: confirming over seeds`
+          : `gain ${fmt(gain)} is not positive`,
+      needsConfirmation: gain > 0,
+    };
+  }
+  const noiseFloor = sigma > 0 ? rule.noiseZ * sigma * Math.sqrt(1 + 1 / nBest) : 0;
   const threshold = Math.max(rule.minDelta, noiseFloor);
   const thresholdText =
     noiseFloor > rule.minDelta
-      ? `${threshold.toPrecision(4)} (${rule.noiseZ}σ noise)`
+      ? `${threshold.toPrecision(4)} (${rule.noiseZ}·σ·√(1+1/${nBest}) noise)`
       : `${threshold.toPrecision(4)} (min delta)`;
   if (!(gain > threshold)) {
     return {
@@ -70,6 +109,7 @@ export function decideKeep(
       ciHigh: null,
       probImprovement: null,
       reason: `gain ${fmt(gain)} does not exceed ${thresholdText}`,
+      needsConfirmation: false,
     };
   }
   const boot = pairedBootstrap(rule.metric, best.input, candidate.input, {
@@ -94,5 +134,177 @@ export function decideKeep(
     reason: keep
       ? `gain ${fmt(gain)} > ${thresholdText}; paired bootstrap P(better) ${boot.probImprovement.toFixed(3)} ≥ ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)}${n})`
       : `gain ${fmt(gain)} > ${thresholdText} but not significant: paired bootstrap P(better) ${boot.probImprovement.toFixed(3)} < ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)}${n})`,
+    needsConfirmation: false,
+  };
+}
+
+/**
+ * Inverse of the standard normal CDF (the quantile function), by Wichura's algorithm AS 241
+ * (Applied Statistics 37:477, 1988; PPND16, relative accuracy about 1e-16).
+ * @param p probability in (0, 1)
+ * @throws RangeError outside (0, 1)
+ */
+export function normalQuantile(p: number): number {
+  if (!(p > 0 && p < 1)) throw new RangeError(`normalQuantile: p must be in (0, 1), got ${p}`);
+  const q = p - 0.5;
+  if (Math.abs(q) <= 0.425) {
+    const r = 0.180625 - q * q;
+    return (
+      (q *
+        (((((((r * 2509.0809287301226727 + 33430.575583588128105) * r + 67265.770927008700853) * r +
+          45921.953931549871457) *
+          r +
+          13731.693765509461125) *
+          r +
+          1971.5909503065514427) *
+          r +
+          133.14166789178437745) *
+          r +
+          3.387132872796366608)) /
+      (((((((r * 5226.495278852545925 + 28729.085735721942674) * r + 39307.89580009271061) * r +
+        21213.794301586595867) *
+        r +
+        5394.1960214247511077) *
+        r +
+        687.1870074920579083) *
+        r +
+        42.313330701600911252) *
+        r +
+        1)
+    );
+  }
+  let r = q < 0 ? p : 1 - p;
+  r = Math.sqrt(-Math.log(r));
+  let x: number;
+  if (r <= 5) {
+    r -= 1.6;
+    x =
+      (((((((r * 7.7454501427834140764e-4 + 0.0227238449892691845833) * r + 0.24178072517745061177) * r +
+        1.27045825245236838258) *
+        r +
+        3.64784832476320460504) *
+        r +
+        5.7694972214606914055) *
+        r +
+        4.6303378461565452959) *
+        r +
+        1.42343711074968357734) /
+      (((((((r * 1.05075007164441684324e-9 + 5.475938084995344946e-4) * r + 0.0151986665636164571966) * r +
+        0.14810397642748007459) *
+        r +
+        0.68976733498510000455) *
+        r +
+        1.6763848301838038494) *
+        r +
+        2.05319162663775882187) *
+        r +
+        1);
+  } else {
+    r -= 5;
+    x =
+      (((((((r * 2.01033439929228813265e-7 + 2.71155556874348757815e-5) * r + 0.0012426609473880784386) * r +
+        0.026532189526576123093) *
+        r +
+        0.29656057182850489123) *
+        r +
+        1.7848265399172913358) *
+        r +
+        5.4637849111641143699) *
+        r +
+        6.6579046435011037772) /
+      (((((((r * 2.04426310338993978564e-15 + 1.4215117583164458887e-7) * r + 1.8463183175100546818e-5) * r +
+        7.868691311456132591e-4) *
+        r +
+        0.0148753612908506148525) *
+        r +
+        0.13692988092273580531) *
+        r +
+        0.59983220655588793769) *
+        r +
+        1);
+  }
+  return q < 0 ? -x : x;
+}
+
+/** The seed-noise stage of the keep rule, recorded with the decision. */
+export interface ConfirmVerdict {
+  keep: boolean;
+  /** Mean gain over the runs, in the metric's direction. */
+  meanGain: number;
+  /** The mean gain had to exceed this: max(minDelta, z·σ·√(1/nCandidate + 1/nBest)). */
+  threshold: number;
+  /** Row-bootstrap interval of the mean gain and the share of resamples where the candidate won (null when skipped). */
+  ciLow: number | null;
+  ciHigh: number | null;
+  probImprovement: number | null;
+  reason: string;
+}
+
+/** A model over several seeds: its public scores and aligned predictions, one per seed. */
+export interface Runs {
+  scores: number[];
+  inputs: MetricInput[];
+}
+
+/**
+ * Stage 3 of the keep rule, when the run-to-run noise σ was measured (`ratchet check --determinism`): the
+ * candidate was re-run with other seeds, and is kept only when
+ *  (a) its mean score beats the best's mean by more than max(min_delta, z·σ·√(1/n_c + 1/n_b)): a one-sided
+ *      two-sample z-test on means with known σ (e.g. Wasserman, All of Statistics, §10.1), which controls the
+ *      seed noise a single-run comparison cannot see; and
+ *  (b) a paired bootstrap over the public holdout rows of the difference of MEAN metrics (every run of both
+ *      sides scored on the same resampled rows) finds the candidate better in at least `confidence` of the
+ *      resamples: the row-sampling noise, with each row's seed noise averaged out.
+ * @param best the best kept experiment's runs (≥ 1)
+ * @param candidate the candidate's runs (≥ 1; the first is the experiment's own)
+ */
+export function confirmKeep(rule: KeepRule, best: Runs, candidate: Runs): ConfirmVerdict {
+  const sign = rule.direction === 'maximize' ? 1 : -1;
+  const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+  const nc = candidate.scores.length;
+  const nb = best.scores.length;
+  const meanGain = sign * (mean(candidate.scores) - mean(best.scores));
+  const sigma = rule.noiseSd ?? 0;
+  const se = sigma * Math.sqrt(1 / nc + 1 / nb);
+  const threshold = Math.max(rule.minDelta, rule.noiseZ * se);
+  const what = `mean gain ${fmt(meanGain)} over ${nc} vs ${nb} seeds`;
+  const test = `${threshold.toPrecision(4)} (max(min delta, ${rule.noiseZ}·σ·√(1/${nc}+1/${nb})), σ ${sigma.toPrecision(3)})`;
+  if (!(meanGain > threshold)) {
+    return {
+      keep: false,
+      meanGain,
+      threshold,
+      ciLow: null,
+      ciHigh: null,
+      probImprovement: null,
+      reason: `not confirmed over seeds: ${what} ≤ ${test}`,
+    };
+  }
+  const units = weightLength(best.inputs[0]!);
+  const meanOf = (inputs: MetricInput[]) => {
+    const fs = inputs.map((i) => prepareMetric(rule.metric, i));
+    return (w: Float64Array | null) => fs.reduce((a, f) => a + f(w), 0) / fs.length;
+  };
+  const boot = pairedBootstrapPrepared(
+    rule.metric,
+    metricSpec(rule.metric, best.inputs[0]!.task).direction,
+    units,
+    meanOf(best.inputs),
+    meanOf(candidate.inputs),
+    { resamples: rule.resamples, confidence: rule.confidence, seed: rule.seed, decideAt: rule.confidence },
+  );
+  const lo = sign > 0 ? boot.low : -boot.high;
+  const hi = sign > 0 ? boot.high : -boot.low;
+  const keep = boot.probImprovement >= rule.confidence;
+  const pct = `${Math.round(rule.confidence * 100)}%`;
+  const boots = `paired bootstrap of the means P(better) ${boot.probImprovement.toFixed(3)} ${keep ? '≥' : '<'} ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)})`;
+  return {
+    keep,
+    meanGain,
+    threshold,
+    ciLow: lo,
+    ciHigh: hi,
+    probImprovement: boot.probImprovement,
+    reason: keep ? `confirmed: ${what} > ${test}; ${boots}` : `not confirmed: ${what} > ${test} but ${boots}`,
   };
 }

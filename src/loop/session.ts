@@ -8,7 +8,8 @@ import { PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
 import { alignPredictions } from '../evaluator/predictions.js';
 import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
 import { guardrail } from '../guardrails/registry.js';
-import { type Decision, type ExperimentRecord, Journal } from '../journal/store.js';
+import { type Decision, type ExperimentRecord, Journal, type NoiseRecord } from '../journal/store.js';
+import type { MetricInput } from '../metrics/index.js';
 import type { Proposer } from '../proposers/types.js';
 import type { PythonRuntime } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
@@ -22,7 +23,7 @@ import {
   runExperiment,
   type StatStamp,
 } from './experiment.js';
-import type { KeepRule } from './keep.js';
+import type { KeepRule, Runs } from './keep.js';
 import { preflight } from './preflight.js';
 
 /** Project-relative folder of the ratchet branches' worktrees. */
@@ -132,6 +133,7 @@ export class RunSession {
   private readonly splitStamps: Record<string, StatStamp>;
   private readonly cleanups: (() => void)[] = [];
   private consecutiveFailures: number;
+  private readonly noise: NoiseRecord | null;
   private readonly observers: ExperimentObserver[];
   private closed = false;
   private summary: RunSummary;
@@ -166,14 +168,21 @@ export class RunSession {
     this.duck = init.duck;
     this.observers = opts.observers ?? [];
     this.splitStamps = lockStats(opts.projectDir, ready.lock);
+    // Seed noise (varied seeds) when measured, else nondeterminism at a fixed seed.
+    const metric = ready.contract.metric.primary;
+    const noise =
+      init.journal.latestNoise(metric, 'varied-seed') ?? init.journal.latestNoise(metric, 'same-seed');
+    this.noise = noise;
     this.rule = {
       metric: ready.contract.metric.primary,
       direction: ready.contract.direction,
       minDelta: ready.contract.keep.min_delta,
       confidence: ready.contract.keep.confidence,
       resamples: ready.contract.keep.resamples,
-      noiseSd: init.journal.latestNoise(ready.contract.metric.primary)?.sd ?? null,
+      noiseSd: noise?.sd ?? null,
       noiseZ: ready.contract.keep.noise_z,
+      confirmRuns: ready.contract.keep.confirm_runs,
+      confirmSeeds: noise?.kind === 'same-seed' ? 'same' : 'varied',
       seed: ready.contract.split.seed,
     };
     let failures = 0;
@@ -303,6 +312,7 @@ export class RunSession {
         input: aligned.input,
         commit: lastKept.commitSha!,
         params: lastKept.params,
+        runs: await this.loadRuns(lastKept),
       };
     }
     await this.notify('onRunStart', (o) => o.onRunStart?.(this));
@@ -320,6 +330,41 @@ export class RunSession {
         });
       }
     }
+  }
+
+  /** Align the public predictions in `dirs` (output folders), or null when any is unreadable. */
+  private async alignAll(dirs: string[]): Promise<MetricInput[] | null> {
+    const out: MetricInput[] = [];
+    for (const d of dirs) {
+      const a = await alignPredictions({
+        predictionsPath: join(d, PUBLIC_PREDICTIONS),
+        labelsPath: join(this.projectDir, VAULT_DIR, 'public.parquet'),
+        manifest: this.manifest,
+      });
+      if (!a.ok) return null;
+      out.push(a.input);
+    }
+    return out;
+  }
+
+  /** A kept experiment's runs over seeds, from its trace folder (its own output, then confirm-<j>/output). */
+  private async loadRuns(e: ExperimentRecord): Promise<Runs> {
+    const dir = experimentDir(this.projectDir, e.id);
+    const scores = (e.meta?.['runs'] as number[] | undefined) ?? [e.score!];
+    const dirs = scores.map((_, j) => (j === 0 ? join(dir, 'output') : join(dir, `confirm-${j}`, 'output')));
+    const inputs = await this.alignAll(dirs);
+    if (!inputs)
+      throw new RatchetError(`cannot resume: the predictions of experiment ${e.id} are unreadable`, {
+        hint: `see ${dir}`,
+      });
+    return { scores, inputs };
+  }
+
+  /** The noise runs measured by `ratchet check` (their output folders are recorded with them), or null. */
+  private async loadNoiseRuns(noise: NoiseRecord): Promise<Runs | null> {
+    if (noise.outputs.length !== noise.scores.length) return null;
+    const inputs = await this.alignAll(noise.outputs);
+    return inputs ? { scores: noise.scores, inputs } : null;
   }
 
   /** Record the name of the run's proposer. */
@@ -420,7 +465,23 @@ export class RunSession {
     });
     if (rec === 'aborted') return rec;
     this.history.push(rec.record);
-    if (rec.record.decision === 'kept') this.best = rec.best!;
+    if (rec.record.decision === 'kept') {
+      this.best = rec.best!;
+      // The baseline's other seeds are the noise runs of the same commit, when ratchet check measured them.
+      if (
+        rec.record.seq === 1 &&
+        this.noise?.kind === 'varied-seed' &&
+        this.noise.commitSha === rec.record.parentSha
+      ) {
+        const noiseRuns = await this.loadNoiseRuns(this.noise);
+        if (noiseRuns) {
+          this.best.runs = {
+            scores: [...this.best.runs.scores, ...noiseRuns.scores],
+            inputs: [...this.best.runs.inputs, ...noiseRuns.inputs],
+          };
+        }
+      }
+    }
     this.consecutiveFailures = FAILURES.has(rec.record.decision) ? this.consecutiveFailures + 1 : 0;
     await this.notify('onExperiment', (o) => o.onExperiment?.(rec.record, this));
     return rec.record;

@@ -110,14 +110,23 @@ export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
   });
 }
 
-/** Run `ratchet check` and print its findings; returns the noise estimate. */
-export async function checkFromCli(o: {
+/** Options of `ratchet check`. */
+export interface CheckCliOptions {
   dir: string;
   runs?: string;
   seeds?: string;
+  determinism?: boolean;
   unsafeNoSandbox?: boolean;
   json?: boolean;
-}) {
+}
+
+/**
+ * Run `ratchet check` and print its findings. With `determinism`, the baseline runs k times with the same
+ * seed (nondeterminism) and k times with varied seeds (seed noise), and both estimates are stored; the keep
+ * rule then uses the varied-seed σ.
+ * @returns the noise estimates (the last one is the one the keep rule uses)
+ */
+export async function checkFromCli(o: CheckCliOptions) {
   const dir = resolve(o.dir);
   const say = progressWriter(Boolean(o.json));
   const unsafe = Boolean(o.unsafeNoSandbox);
@@ -126,21 +135,29 @@ export async function checkFromCli(o: {
   say(
     `sandbox: ${unsafe ? 'OFF (--unsafe-no-sandbox)' : 'bubblewrap works'}; python ${ready.python.executable}`,
   );
-  const runs = intOption('--runs', o.runs) ?? 3;
-  const kind = o.seeds === 'varied' ? 'varied-seed' : 'same-seed';
-  say(`running the baseline ${runs} times (${kind}) to measure run-to-run noise`);
-  const est = await measureBaseline({
-    projectDir: dir,
-    runs,
-    kind,
-    unsafeNoSandbox: unsafe,
-    ready,
-    onRun: (i, r) =>
-      say(
-        `  run ${i + 1}/${runs}: ${ready.contract.metric.primary} ${r.score.toFixed(6)} (seed ${r.seed}, ${formatDuration(r.wallMs)})`,
-      ),
-  });
-  return { est, ready };
+  const runs = intOption('--runs', o.runs) ?? (o.determinism ? 5 : 3);
+  const kinds: ('same-seed' | 'varied-seed')[] = o.determinism
+    ? ['same-seed', 'varied-seed']
+    : [o.seeds === 'varied' ? 'varied-seed' : 'same-seed'];
+  const estimates = [];
+  for (const kind of kinds) {
+    say(`running the baseline ${runs} times (${kind}) to measure run-to-run noise`);
+    const started = Date.now();
+    estimates.push(
+      await measureBaseline({
+        projectDir: dir,
+        runs,
+        kind,
+        unsafeNoSandbox: unsafe,
+        ready,
+        onRun: (i, r) =>
+          say(
+            `  run ${i + 1}/${runs}: ${ready.contract.metric.primary} ${r.score.toFixed(6)} (seed ${r.seed}, ${formatDuration(r.wallMs)}, ${formatDuration(Date.now() - started)} so far)`,
+          ),
+      }),
+    );
+  }
+  return { est: estimates[estimates.length - 1]!, estimates, ready };
 }
 
 /** Register `run`, `stop` and `check`. */
@@ -205,8 +222,12 @@ export function registerRun(program: Command): void {
     .command('check')
     .description('validate the contract and sandbox, run the baseline k times and measure run-to-run noise')
     .option('--dir <dir>', 'project folder', '.')
-    .option('--runs <k>', 'baseline repetitions', '3')
+    .option('--runs <k>', 'baseline repetitions (default 3; 5 with --determinism)')
     .option('--seeds <kind>', 'same (nondeterminism) or varied (seed noise)', 'same')
+    .option(
+      '--determinism',
+      'measure both: k runs with the same seed, then k with varied seeds (the keep rule uses σ)',
+    )
     .option('--unsafe-no-sandbox', 'run without bubblewrap')
     .option('--json', 'print the result as JSON')
     .action(
