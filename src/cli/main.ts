@@ -6,6 +6,7 @@ import { packageDir } from '../util/paths.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDemo } from './commands/demo.js';
 import { registerInit } from './commands/init.js';
+import { registerMlflow } from './commands/mlflow.js';
 import { registerRead } from './commands/read.js';
 import { registerReport } from './commands/report.js';
 import { registerRun } from './commands/run.js';
@@ -29,5 +30,6 @@ registerSubmit(program);
 registerDemo(program);
 registerReport(program);
 registerAudit(program);
+registerMlflow(program);
 
 await program.parseAsync(process.argv);

@@ -4,6 +4,7 @@ import { measureBaseline } from '../../loop/baseline.js';
 import { activeRun, requestStop } from '../../loop/control.js';
 import { preflight } from '../../loop/preflight.js';
 import { type RunProgress, type RunSummary, runLoop } from '../../loop/run.js';
+import { trackersFromEnv } from '../../tracking/tracker.js';
 import { RatchetError } from '../../util/errors.js';
 import { formatDuration, parseDuration } from '../../util/units.js';
 import { bold, decisionColour, dim, num, signed, table } from '../format.js';
@@ -32,20 +33,77 @@ const dur = (flag: string, v: string | undefined) => {
   }
 };
 
-/** A progress renderer for the loop: one line when an experiment starts, one when it ends, a heartbeat between. */
-export function renderProgress(say: (line: string) => void): (p: RunProgress) => void {
+/**
+ * A status line redrawn in place at the bottom of a terminal (for TTYs only; CI logs get plain lines).
+ * Lines printed through {@link StatusLine.print} appear above it.
+ */
+export class StatusLine {
+  private text = '';
+  constructor(private readonly stream: NodeJS.WriteStream) {}
+
+  /** Replace the status line (cut to the terminal's width). */
+  set(text: string): void {
+    const cols = this.stream.columns || 100;
+    this.text = text.length > cols - 1 ? `${text.slice(0, cols - 2)}…` : text;
+    this.stream.write(`\r\u001b[2K${this.text}`);
+  }
+
+  /** Print a normal line above the status line. */
+  print(line: string): void {
+    this.stream.write(`\r\u001b[2K${line}\n${this.text}`);
+  }
+
+  /** Erase the status line. */
+  clear(): void {
+    this.text = '';
+    this.stream.write('\r\u001b[2K');
+  }
+}
+
+/**
+ * A live status line on the progress stream when it is a terminal (stdout, or stderr with --json), null in
+ * CI and pipes (`CI` set, or not a TTY) where plain lines are better.
+ */
+export function liveStatus(json: boolean): StatusLine | null {
+  const stream = json ? process.stderr : process.stdout;
+  return stream.isTTY && !process.env['CI'] ? new StatusLine(stream) : null;
+}
+
+/**
+ * A progress renderer for the loop: a line when an experiment starts and one when it ends (decision, score,
+ * best, time, budgets left). Between them, the current experiment, its elapsed time, the best score and the
+ * budgets left: redrawn every second on a terminal (`live`), or printed every `heartbeatMs` (default 30 s)
+ * as a plain line for logs.
+ */
+export function renderProgress(
+  say: (line: string) => void,
+  opts: { live?: StatusLine | null; heartbeatMs?: number } = {},
+): (p: RunProgress) => void {
+  const live = opts.live ?? null;
+  const out = live ? (line: string) => live.print(line) : say;
   let total = 0;
+  let maxWallMs = 0;
+  let runStart = Date.now();
+  let best: number | null = null;
+  let cur: { id: number; seq: number; started: number } | null = null;
   let timer: NodeJS.Timeout | null = null;
-  let started = 0;
   const stopTimer = () => {
     if (timer) clearInterval(timer);
     timer = null;
+    live?.clear();
+  };
+  const status = () => {
+    if (!cur) return '';
+    const wallLeft = Math.max(0, maxWallMs - (Date.now() - runStart));
+    return `#${cur.id} (${cur.seq}/${total}) running ${formatDuration(Date.now() - cur.started)} · best ${num(best)} · left: ${Math.max(0, total - cur.seq)} exp after this, ${formatDuration(wallLeft)}`;
   };
   return (p) => {
     switch (p.type) {
       case 'run-start':
         total = p.maxExperiments;
-        say(
+        maxWallMs = p.maxWallClockMs;
+        runStart = Date.now();
+        out(
           bold(
             `${p.resumed ? 'resuming' : 'starting'} run ${p.runId} on ${p.branch}: up to ${p.maxExperiments} experiments, ${formatDuration(p.maxWallClockMs)} wall clock`,
           ),
@@ -53,28 +111,34 @@ export function renderProgress(say: (line: string) => void): (p: RunProgress) =>
         break;
       case 'experiment-start': {
         const w = String(total).length;
-        say(`[${String(p.seq).padStart(w)}/${total}] #${p.id} ${p.hypothesis}`);
-        started = Date.now();
         stopTimer();
-        timer = setInterval(
-          () => say(dim(`        … running ${formatDuration(Date.now() - started)}`)),
-          30_000,
-        );
+        runStart = Date.now() - p.elapsedMs;
+        cur = { id: p.id, seq: p.seq, started: Date.now() };
+        out(`[${String(p.seq).padStart(w)}/${total}] #${p.id} ${p.hypothesis}`);
+        if (live) {
+          live.set(dim(`        … ${status()}`));
+          timer = setInterval(() => live.set(dim(`        … ${status()}`)), 1000);
+        } else {
+          timer = setInterval(() => say(dim(`        … ${status()}`)), opts.heartbeatMs ?? 30_000);
+        }
         timer.unref();
         break;
       }
       case 'experiment-end': {
         stopTimer();
+        cur = null;
+        best = p.bestScore;
         const r = p.record;
-        say(
+        out(
           `        ${decisionColour(r.decision.padEnd(8))} ${r.score === null ? '' : `${num(r.score)} ${signed(r.delta)}`.padEnd(16)} best ${num(p.bestScore)}  ${formatDuration(r.durationMs)}  ${dim(`left: ${p.left.experiments} exp, ${formatDuration(p.left.wallClockMs)}`)}`,
         );
-        if (r.decision !== 'kept' || r.seq > 1) say(dim(`        ${r.reason}`));
+        if (r.decision !== 'kept' || r.seq > 1) out(dim(`        ${r.reason}`));
         break;
       }
       case 'run-end':
         stopTimer();
-        say(summaryLine(p.summary));
+        cur = null;
+        out(summaryLine(p.summary));
         break;
     }
   };
@@ -97,8 +161,9 @@ export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
   const maxConsecutiveFailures = intOption('--max-failures', o.maxFailures);
   const experimentTimeoutMs = dur('--timeout', o.timeout);
   const maxWallClockMs = dur('--budget', o.budget);
+  const projectDir = resolve(o.dir);
   return runLoop({
-    projectDir: resolve(o.dir),
+    projectDir,
     proposer: proposerFactory(o.proposer),
     ...(o.run ? { runId: o.run } : {}),
     ...(maxExperiments ? { maxExperiments } : {}),
@@ -106,7 +171,9 @@ export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
     ...(experimentTimeoutMs ? { experimentTimeoutMs } : {}),
     ...(maxWallClockMs ? { maxWallClockMs } : {}),
     unsafeNoSandbox: Boolean(o.unsafeNoSandbox),
-    onProgress: renderProgress(say),
+    // MLflow (when MLFLOW_TRACKING_URI is set): queued and sent in the background, never blocking RECORD.
+    observers: trackersFromEnv(projectDir),
+    onProgress: renderProgress(say, { live: liveStatus(Boolean(o.json)) }),
   });
 }
 
