@@ -1,0 +1,257 @@
+/**
+ * Data-integrity checks of the splits: id-like columns, rows duplicated across train and holdouts, train rows
+ * later than holdout rows, and groups that span train and a holdout.
+ */
+import { ident, readRows } from '../duck.js';
+import { count, pct } from './format.js';
+import { type Column, num } from './load.js';
+import { type ScanContext, timeExpr } from './target.js';
+import type { LeakFinding } from './types.js';
+
+/** Columns unique (or nearly) across all rows, or that count rows up or down in file order. */
+export async function scanIdLike(ctx: ScanContext): Promise<LeakFinding[]> {
+  const { con, input, frame, th } = ctx;
+  const n = frame.rows.train + frame.rows.public + frame.rows.private;
+  const cols = frame.features.filter((c) => c.name !== input.time && c.name !== input.group);
+  if (cols.length === 0 || n < th.idMinRows) return [];
+  const names = cols.map((c) => ident(c.name)).join(', ');
+  const all = `(SELECT ${names} FROM tr UNION ALL SELECT ${names} FROM ho)`;
+  const prof = (
+    await readRows(
+      con,
+      `SELECT ${cols
+        .map((c, i) => {
+          const x = ident(c.name);
+          const kind =
+            c.type === 'DOUBLE'
+              ? `, bool_and(${x} = round(${x})) AS k${i}`
+              : c.type === 'VARCHAR'
+                ? `, count(*) FILTER (WHERE regexp_matches(${x}, '\\s')) AS k${i}`
+                : '';
+          return `approx_count_distinct(${x}) AS d${i}, count(${x}) AS c${i}${kind}`;
+        })
+        .join(', ')} FROM ${all}`,
+    )
+  )[0]!;
+  // An id-like value: an integer, or a short token (no whitespace: not free text).
+  const idType = (c: Column, i: number) =>
+    c.type === 'BIGINT' ||
+    (c.type === 'DOUBLE' && prof[`k${i}`] === true) ||
+    (c.type === 'VARCHAR' && num(prof[`k${i}`]) <= 0.01 * num(prof[`c${i}`]));
+  const near = cols.map((_, i) => num(prof[`d${i}`]) >= 0.95 * th.idDistinct * n);
+  const uniqueCands = cols.filter((c, i) => near[i] && idType(c, i));
+  const exact = new Map<string, number>();
+  if (uniqueCands.length > 0) {
+    const r = (
+      await readRows(
+        con,
+        `SELECT ${uniqueCands.map((c, i) => `count(DISTINCT ${ident(c.name)}) AS e${i}`).join(', ')} FROM ${all}`,
+      )
+    )[0]!;
+    for (const [i, c] of uniqueCands.entries()) exact.set(c.name, num(r[`e${i}`]));
+  }
+  const monoCands = cols.filter((c, i) => near[i] && c.numeric);
+  const mono = new Map<string, { up: number; down: number }>();
+  if (monoCands.length > 0 && frame.rows.train > 1) {
+    const r = (
+      await readRows(
+        con,
+        `SELECT ${monoCands
+          .map(
+            (_, i) =>
+              `count(*) FILTER (WHERE m${i} > 0) AS u${i}, count(*) FILTER (WHERE m${i} < 0) AS w${i}`,
+          )
+          .join(', ')} FROM (SELECT ${monoCands
+          .map((c, i) => `${ident(c.name)} - lag(${ident(c.name)}) OVER (ORDER BY rowid) AS m${i}`)
+          .join(', ')} FROM tr)`,
+      )
+    )[0]!;
+    const pairs = frame.rows.train - 1;
+    for (const [i, c] of monoCands.entries()) {
+      mono.set(c.name, { up: num(r[`u${i}`]) / pairs, down: num(r[`w${i}`]) / pairs });
+    }
+  }
+  const out: LeakFinding[] = [];
+  for (const c of cols) {
+    const m = mono.get(c.name);
+    const hint = `drop column "${c.name}" from the features (a model can memorise row identities and order instead of learning), or name it in the contract (data.id, data.time) if that is its role`;
+    if (m && Math.max(m.up, m.down) >= th.idMonotonic) {
+      const share = Math.max(m.up, m.down);
+      const dir = m.up >= m.down ? 'rises' : 'falls';
+      out.push({
+        guardrail: 'id-like',
+        column: c.name,
+        message: `Column "${c.name}" is a row counter: it ${dir} between ${pct(share)} of consecutive train rows (≥ ${pct(th.idMonotonic)}).`,
+        hint,
+        severity: 'warn',
+        evidence: {
+          kind: 'counter',
+          direction: dir === 'rises' ? 'up' : 'down',
+          monotonicShare: share,
+          threshold: th.idMonotonic,
+          rows: frame.rows.train,
+        },
+      });
+      continue;
+    }
+    const d = exact.get(c.name);
+    if (d !== undefined && d / n >= th.idDistinct) {
+      out.push({
+        guardrail: 'id-like',
+        column: c.name,
+        message: `Column "${c.name}" looks like an id: ${count(d)} distinct values in ${count(n)} rows of train and holdouts (${pct(d / n)} ≥ ${pct(th.idDistinct)}).`,
+        hint,
+        severity: 'warn',
+        evidence: {
+          kind: 'unique',
+          distinct: d,
+          rows: n,
+          distinctShare: d / n,
+          threshold: th.idDistinct,
+          type: c.type,
+        },
+      });
+    }
+  }
+  return out;
+}
+
+/** Holdout rows whose feature vector (every column but the id and the target) also appears in train. */
+export async function scanDuplicates(ctx: ScanContext): Promise<LeakFinding[]> {
+  const { con, input, frame, th } = ctx;
+  const cols = frame.features;
+  if (cols.length === 0) return [];
+  const on = cols.map((c) => `t.${ident(c.name)} IS NOT DISTINCT FROM h.${ident(c.name)}`).join(' AND ');
+  const id = ident(input.idColumn);
+  const rows = await readRows(
+    con,
+    `SELECT h.__split AS s, count(*) AS n, list(h.${id} ORDER BY h.${id})[1:5] AS ex FROM ho AS h SEMI JOIN tr AS t ON ${on} GROUP BY h.__split`,
+  );
+  const out: LeakFinding[] = [];
+  for (const [code, split] of [
+    [1, 'public'],
+    [2, 'private'],
+  ] as const) {
+    const r = rows.find((x) => num(x['s']) === code);
+    const dup = r ? num(r['n']) : 0;
+    const total = frame.rows[split];
+    if (total === 0) continue;
+    const share = dup / total;
+    if (share <= th.duplicateWarn) continue;
+    const severity = share > th.duplicateBlock ? 'block' : 'warn';
+    out.push({
+      guardrail: 'duplicate-rows',
+      column: null,
+      message: `${count(dup)} of ${count(total)} ${split} holdout rows (${pct(share)}) repeat a train row exactly in every column but the id and the target (${severity === 'block' ? `block above ${pct(th.duplicateBlock)}` : `warn above ${pct(th.duplicateWarn)}`}).`,
+      hint: 'deduplicate the data on its feature columns before `ratchet init`, or split by a group column (split.strategy: group) so copies land in one split; a model scores these rows by memory',
+      severity,
+      evidence: {
+        split,
+        duplicated: dup,
+        holdoutRows: total,
+        share,
+        warnAbove: th.duplicateWarn,
+        blockAbove: th.duplicateBlock,
+        exampleIds: (r?.['ex'] as unknown[] | undefined)?.map(String) ?? [],
+      },
+    });
+  }
+  return out;
+}
+
+/**
+ * Train rows later than the earliest holdout row by the time column. Checked when the contract names a time
+ * column and the split is random, stratified or temporal; a group split takes the time column as the order of
+ * rows within a group (a panel), not as a forecasting boundary.
+ */
+export async function scanTemporal(ctx: ScanContext): Promise<LeakFinding[]> {
+  const { con, input, frame, th } = ctx;
+  if (!input.time || input.strategy === 'group') return [];
+  const col = frame.columns.find((c) => c.name === input.time);
+  if (!col) throw new Error(`the splits have no time column "${input.time}"`);
+  const te = timeExpr(col);
+  const t = ident(col.name);
+  const r = (
+    await readRows(
+      con,
+      `WITH a AS (SELECT ${te} AS te, ${t}::VARCHAR AS tv FROM tr), b AS (SELECT ${te} AS te, ${t}::VARCHAR AS tv FROM ho),
+       lim AS (SELECT (SELECT min(te) FROM b) AS minh, (SELECT max(te) FROM a) AS maxt)
+       SELECT (SELECT count(*) FROM a, lim WHERE a.te > lim.minh) AS later, (SELECT count(te) FROM a) AS trn,
+         (SELECT count(*) FROM b, lim WHERE b.te < lim.maxt) AS earlier, (SELECT count(te) FROM b) AS hon,
+         (SELECT arg_min(tv, te) FROM b) AS first_holdout, (SELECT arg_max(tv, te) FROM a) AS last_train`,
+    )
+  )[0]!;
+  const later = num(r['later']);
+  const trn = num(r['trn']);
+  if (trn === 0) return [];
+  const share = later / trn;
+  if (!(share > th.temporalShare)) return [];
+  return [
+    {
+      guardrail: 'temporal-ordering',
+      column: col.name,
+      message: `${count(later)} of ${count(trn)} train rows (${pct(share)}) are later by "${col.name}" than the earliest holdout row (${String(r['first_holdout'])}) under the ${input.strategy} split.`,
+      hint: 'use split.strategy: temporal so every holdout row is later than every train row (or remove data.time if the rows are not ordered in time); a model trained on the future scores too well on the past',
+      severity: 'block',
+      evidence: {
+        trainLater: later,
+        trainRows: trn,
+        share,
+        threshold: th.temporalShare,
+        earliestHoldout: r['first_holdout'],
+        latestTrain: r['last_train'],
+        holdoutEarlier: num(r['earlier']),
+        holdoutRows: num(r['hon']),
+        strategy: input.strategy,
+      },
+    },
+  ];
+}
+
+/**
+ * Groups with rows in train and in a holdout. Checked when the contract names a group column and the split is
+ * random, stratified or group; a temporal split of a panel keeps each group's past in train by design.
+ */
+export async function scanGroups(ctx: ScanContext): Promise<LeakFinding[]> {
+  const { con, input, frame, th } = ctx;
+  if (!input.group || input.strategy === 'temporal') return [];
+  const col = frame.columns.find((c) => c.name === input.group);
+  if (!col) throw new Error(`the splits have no group column "${input.group}"`);
+  const g = ident(col.name);
+  const r = (
+    await readRows(
+      con,
+      `WITH tg AS (SELECT DISTINCT ${g}::VARCHAR AS g FROM tr WHERE ${g} IS NOT NULL),
+       h AS (SELECT ${g}::VARCHAR AS g, ${g}::VARCHAR IN (SELECT g FROM tg) AS shared FROM ho WHERE ${g} IS NOT NULL)
+       SELECT count(DISTINCT g) AS groups, count(DISTINCT g) FILTER (WHERE shared) AS sg, count(*) AS rows,
+         count(*) FILTER (WHERE shared) AS sr,
+         (SELECT list(g) FROM (SELECT DISTINCT g FROM h WHERE shared ORDER BY g LIMIT 5)) AS ex FROM h`,
+    )
+  )[0]!;
+  const holdoutRows = frame.rows.public + frame.rows.private;
+  const sr = num(r['sr']);
+  const share = holdoutRows === 0 ? 0 : sr / holdoutRows;
+  if (!(share > th.groupShare)) return [];
+  const groups = num(r['groups']);
+  const sg = num(r['sg']);
+  const ex = ((r['ex'] as unknown[] | null) ?? []).map(String);
+  return [
+    {
+      guardrail: 'group-overlap',
+      column: col.name,
+      message: `${count(sg)} of ${count(groups)} holdout groups of "${col.name}" (${pct(sg / groups)}) also have train rows, covering ${count(sr)} of ${count(holdoutRows)} holdout rows (${pct(share)}).`,
+      hint: `use split.strategy: group (data.group: ${col.name}) so all rows of a group land in one split; a model that has seen a group's other rows scores it by memory`,
+      severity: 'block',
+      evidence: {
+        sharedGroups: sg,
+        holdoutGroups: groups,
+        sharedRows: sr,
+        holdoutRows,
+        share,
+        threshold: th.groupShare,
+        exampleGroups: ex,
+        strategy: input.strategy,
+      },
+    },
+  ];
+}

@@ -1,0 +1,534 @@
+/**
+ * Target leakage: single features that give the target away on the train split (AUROC, value purity, range
+ * purity, correlations, correlation ratio), and features that hold a neighbouring row's target (the target
+ * shifted by ±1 along time within group).
+ */
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { ident, readRows } from '../duck.js';
+import { count, pct, stat } from './format.js';
+import { type Column, type Frame, num } from './load.js';
+import type { LeakFinding, LeakThresholds, ScanInput } from './types.js';
+
+/** What the target checks need: the loaded tables, the input and the thresholds. */
+export interface ScanContext {
+  con: DuckDBConnection;
+  input: ScanInput;
+  frame: Frame;
+  th: LeakThresholds;
+}
+
+/** A single-feature test that tripped. */
+interface Trip {
+  column: Column;
+  test: 'auroc' | 'value-purity' | 'range-purity' | 'pearson' | 'spearman' | 'correlation-ratio';
+  /** The statistic's name as printed. */
+  label: string;
+  value: number;
+  threshold: number;
+  rows: number;
+  extra: Record<string, unknown>;
+}
+
+const WINDOW_ROWS = 'ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW';
+
+const leakHint = (col: string) =>
+  `drop column "${col}" from the data (or rebuild it from information available before the target is known): it gives the target away, so scores look great here and fail on new data`;
+
+/**
+ * Per-feature statistics on the train sample `trs` (features and `__y`): one query per feature, sharing the
+ * value → label counts. Classification: AUROC per class (nulls first), range purity and value purity.
+ */
+function classificationSql(
+  x: string,
+  opts: { nullKey: string; binSize: number | null; valueMin: number | null; auc: boolean },
+): string {
+  const parts = [
+    `g AS MATERIALIZED (SELECT ${x} AS x, __y AS y, count(*)::DOUBLE AS n FROM trs GROUP BY ALL)`,
+  ];
+  const selects: string[] = [];
+  const froms: string[] = [];
+  if (opts.auc || opts.binSize !== null) {
+    parts.push(
+      `k AS (SELECT coalesce(x::DOUBLE, ${opts.nullKey}) AS xk, y, n FROM g)`,
+      `gx AS (SELECT xk, sum(n) AS nx FROM k GROUP BY xk)`,
+      `cx AS MATERIALIZED (SELECT xk, nx, sum(nx) OVER (ORDER BY xk ${WINDOW_ROWS}) - nx AS below FROM gx)`,
+    );
+  }
+  if (opts.auc) {
+    parts.push(
+      `gc AS (SELECT xk, y, n, sum(n) OVER (PARTITION BY y ORDER BY xk ${WINDOW_ROWS}) - n AS cbelow FROM k)`,
+      `auc AS (SELECT list({'y': y, 'pos': pos, 's': s}) AS per FROM (SELECT gc.y AS y, sum(gc.n) AS pos, sum(gc.n * ((cx.below - gc.cbelow) + 0.5 * (cx.nx - gc.n))) AS s FROM gc JOIN cx USING (xk) GROUP BY gc.y))`,
+    );
+    selects.push('auc.per');
+    froms.push('auc');
+  }
+  if (opts.binSize !== null) {
+    parts.push(
+      `rb AS (SELECT sum(mx) AS hit, count(*) AS nb FROM (SELECT b, max(n) AS mx FROM (SELECT floor((cx.below + cx.nx / 2) / ${opts.binSize}) AS b, k.y AS y, sum(k.n) AS n FROM k JOIN cx USING (xk) GROUP BY ALL) GROUP BY b))`,
+    );
+    selects.push('rb.hit AS rb_hit', 'rb.nb AS rb_nb');
+    froms.push('rb');
+  }
+  if (opts.valueMin !== null) {
+    parts.push(
+      `vp AS (SELECT sum(mx) AS hit, sum(tot) AS cov, count(*) AS nv FROM (SELECT x, max(n) AS mx, sum(n) AS tot FROM g GROUP BY x HAVING sum(n) >= ${opts.valueMin}))`,
+    );
+    selects.push('vp.hit AS vp_hit', 'vp.cov AS vp_cov', 'vp.nv AS vp_nv');
+    froms.push('vp');
+  }
+  return `WITH ${parts.join(', ')} SELECT ${selects.join(', ')} FROM ${froms.join(', ')}`;
+}
+
+/** Oriented one-vs-rest AUROC per class from the query's list, macro-averaged (binary: the positive class). */
+function aurocOf(per: unknown, n: number, ctx: ScanContext): number | null {
+  const rows = (per as { y: string; pos: number; s: number }[] | null) ?? [];
+  const { th, frame } = ctx;
+  const one = (r: { pos: number; s: number }) => {
+    const pos = num(r.pos);
+    const neg = n - pos;
+    if (pos < th.minClassRows || neg < th.minClassRows) return null;
+    const a = num(r.s) / (pos * neg);
+    return Math.max(a, 1 - a);
+  };
+  if (frame.positive !== null) {
+    const r = rows.find((c) => c.y === frame.positive);
+    return r ? one(r) : null;
+  }
+  const each = rows.map(one).filter((a): a is number => a !== null);
+  if (each.length < 2) return null;
+  return each.reduce((s, a) => s + a, 0) / each.length;
+}
+
+async function profile(
+  ctx: ScanContext,
+): Promise<{ n: number; nonNull: Map<string, number>; distinct: Map<string, number> }> {
+  const feats = ctx.frame.features;
+  const r = (
+    await readRows(
+      ctx.con,
+      `SELECT count(*) AS n${feats
+        .map((f, i) => `, count(${ident(f.name)}) AS c${i}, approx_count_distinct(${ident(f.name)}) AS d${i}`)
+        .join('')} FROM trs`,
+    )
+  )[0]!;
+  const nonNull = new Map<string, number>();
+  const distinct = new Map<string, number>();
+  feats.forEach((f, i) => {
+    nonNull.set(f.name, num(r[`c${i}`]));
+    distinct.set(f.name, num(r[`d${i}`]));
+  });
+  return { n: num(r['n']), nonNull, distinct };
+}
+
+async function classificationTrips(
+  ctx: ScanContext,
+  n: number,
+  p: Awaited<ReturnType<typeof profile>>,
+): Promise<Trip[]> {
+  const { con, th, frame } = ctx;
+  const baseRows = await readRows(
+    con,
+    'SELECT max(c) AS m FROM (SELECT count(*) AS c FROM trs GROUP BY __y)',
+  );
+  const base = num(baseRows[0]!['m']) / n;
+  const lift = (purity: number) => (base >= 1 ? 0 : (purity - base) / (1 - base));
+  const bins = Math.min(th.maxBins, Math.floor(n / th.minBinRows));
+  const binSize = bins >= 2 ? n / bins : null;
+  const trips: Trip[] = [];
+  for (const f of frame.features) {
+    const nonNull = p.nonNull.get(f.name)!;
+    if (nonNull < th.minRows) continue;
+    const x = ident(f.name);
+    const valueOk = p.distinct.get(f.name)! / nonNull < th.nearUnique;
+    const valueMin = valueOk ? th.minValueRows : null;
+    const r = (
+      await readRows(
+        con,
+        classificationSql(x, {
+          nullKey: "'-inf'::DOUBLE",
+          binSize: f.numeric ? binSize : null,
+          valueMin,
+          auc: f.numeric,
+        }),
+      )
+    )[0];
+    if (!r) continue;
+    const found: Trip[] = [];
+    if (f.numeric) {
+      let auc = aurocOf(r['per'], n, ctx);
+      if (nonNull < n) {
+        // Missing values first and last: a leak may hide in which rows are empty.
+        const last = (
+          await readRows(
+            con,
+            classificationSql(x, { nullKey: "'inf'::DOUBLE", binSize: null, valueMin: null, auc: true }),
+          )
+        )[0];
+        const a2 = last ? aurocOf(last['per'], n, ctx) : null;
+        if (a2 !== null && (auc === null || a2 > auc)) auc = a2;
+      }
+      if (auc !== null && auc >= th.auroc) {
+        found.push({
+          column: f,
+          test: 'auroc',
+          label: frame.positive !== null ? 'AUROC' : 'one-vs-rest macro AUROC',
+          value: auc,
+          threshold: th.auroc,
+          rows: n,
+          extra: {},
+        });
+      }
+      const hit = num(r['rb_hit']);
+      const nb = num(r['rb_nb']);
+      if (binSize !== null && nb >= 2) {
+        const purity = hit / n;
+        if (purity >= th.purity && lift(purity) >= th.purityLift) {
+          found.push({
+            column: f,
+            test: 'range-purity',
+            label: `purity over ${nb} value ranges`,
+            value: purity,
+            threshold: th.purity,
+            rows: n,
+            extra: { ranges: nb, lift: lift(purity), majorityShare: base },
+          });
+        }
+      }
+    }
+    if (valueMin !== null) {
+      const cov = num(r['vp_cov']);
+      const nv = num(r['vp_nv']);
+      if (cov >= th.minValueCoverage * n && cov >= th.minRows && nv >= 1) {
+        const purity = num(r['vp_hit']) / cov;
+        if (purity >= th.purity && lift(purity) >= th.purityLift) {
+          found.push({
+            column: f,
+            test: 'value-purity',
+            label: `value purity over ${nv} values`,
+            value: purity,
+            threshold: th.purity,
+            rows: cov,
+            extra: { values: nv, lift: lift(purity), majorityShare: base },
+          });
+        }
+      }
+    }
+    if (found.length > 0)
+      trips.push({
+        ...found[0]!,
+        extra: {
+          ...found[0]!.extra,
+          alsoTripped: found.slice(1).map((t) => ({ test: t.test, value: t.value })),
+        },
+      });
+  }
+  return trips;
+}
+
+async function regressionTrips(
+  ctx: ScanContext,
+  n: number,
+  p: Awaited<ReturnType<typeof profile>>,
+): Promise<Trip[]> {
+  const { con, th, frame } = ctx;
+  const numeric = frame.features.filter((f) => f.numeric && p.nonNull.get(f.name)! >= th.minRows);
+  const trips: Trip[] = [];
+  const pearson = new Map<string, { r: number; n: number }>();
+  if (numeric.length > 0) {
+    const r = (
+      await readRows(
+        con,
+        `SELECT ${numeric.map((f, i) => `corr(${ident(f.name)}::DOUBLE, __y) AS p${i}, count(${ident(f.name)}) AS n${i}`).join(', ')} FROM trs`,
+      )
+    )[0]!;
+    for (const [i, f] of numeric.entries()) pearson.set(f.name, { r: num(r[`p${i}`]), n: num(r[`n${i}`]) });
+  }
+  const mu = num((await readRows(con, 'SELECT avg(__y) AS m FROM trs'))[0]!['m']);
+  await con.run(
+    `CREATE OR REPLACE TEMP TABLE __ry AS SELECT y, sum(n) OVER (ORDER BY y ${WINDOW_ROWS}) - n + (n + 1) / 2.0 AS r FROM (SELECT __y AS y, count(*) AS n FROM trs GROUP BY __y)`,
+  );
+  for (const f of frame.features) {
+    const nonNull = p.nonNull.get(f.name)!;
+    if (nonNull < th.minRows) continue;
+    const x = ident(f.name);
+    const found: Trip[] = [];
+    if (f.numeric) {
+      const pr = pearson.get(f.name)!;
+      const ry =
+        nonNull === n
+          ? '__ry'
+          : `(SELECT y, sum(n) OVER (ORDER BY y ${WINDOW_ROWS}) - n + (n + 1) / 2.0 AS r FROM (SELECT y, count(*) AS n FROM p GROUP BY y))`;
+      const sp = (
+        await readRows(
+          con,
+          `WITH p AS (SELECT ${x}::DOUBLE AS x, __y AS y FROM trs WHERE ${x} IS NOT NULL AND isfinite(${x}::DOUBLE)),
+           rx AS (SELECT x, sum(n) OVER (ORDER BY x ${WINDOW_ROWS}) - n + (n + 1) / 2.0 AS r FROM (SELECT x, count(*) AS n FROM p GROUP BY x))
+           SELECT corr(rx.r, ry.r) AS rho FROM p JOIN rx USING (x) JOIN ${ry} AS ry USING (y)`,
+        )
+      )[0];
+      const rho = sp ? num(sp['rho']) : Number.NaN;
+      if (Math.abs(pr.r) >= th.correlation) {
+        found.push({
+          column: f,
+          test: 'pearson',
+          label: '|Pearson|',
+          value: Math.abs(pr.r),
+          threshold: th.correlation,
+          rows: pr.n,
+          extra: { pearson: pr.r, spearman: rho },
+        });
+      } else if (Math.abs(rho) >= th.correlation) {
+        found.push({
+          column: f,
+          test: 'spearman',
+          label: '|Spearman|',
+          value: Math.abs(rho),
+          threshold: th.correlation,
+          rows: pr.n,
+          extra: { pearson: pr.r, spearman: rho },
+        });
+      }
+    }
+    if (found.length === 0 && p.distinct.get(f.name)! / nonNull < th.nearUnique) {
+      const r = (
+        await readRows(
+          con,
+          `SELECT sum(n) AS cov, count(*) AS nv, sum(sy2) - sum(sy) * sum(sy) / sum(n) AS sst, sum(sy * sy / n) - sum(sy) * sum(sy) / sum(n) AS ssb
+           FROM (SELECT ${x} AS x, count(*)::DOUBLE AS n, sum(__y - ${mu}) AS sy, sum((__y - ${mu}) * (__y - ${mu})) AS sy2 FROM trs GROUP BY ${x} HAVING count(*) >= ${th.minValueRows})`,
+        )
+      )[0];
+      const cov = r ? num(r['cov']) : 0;
+      const sst = r ? num(r['sst']) : 0;
+      if (r && cov >= th.minValueCoverage * n && cov >= th.minRows && sst > 0) {
+        const eta = Math.sqrt(Math.max(0, num(r['ssb']) / sst));
+        if (eta >= th.correlation) {
+          found.push({
+            column: f,
+            test: 'correlation-ratio',
+            label: `correlation ratio over ${num(r['nv'])} values`,
+            value: eta,
+            threshold: th.correlation,
+            rows: cov,
+            extra: { values: num(r['nv']) },
+          });
+        }
+      }
+    }
+    if (found.length > 0) trips.push(found[0]!);
+  }
+  return trips;
+}
+
+/** How the flagged feature relates to the target: an exact copy, a one-to-one recoding/transform, or neither. */
+async function relation(
+  ctx: ScanContext,
+  t: Trip,
+): Promise<{ relation: 'copy' | 'recoding' | 'linear' | 'monotonic' | null; equalShare: number }> {
+  const x = ident(t.column.name);
+  const regression = ctx.input.task === 'regression';
+  const eq = t.column.numeric
+    ? `${x}::DOUBLE = TRY_CAST(__y AS DOUBLE)`
+    : regression
+      ? `TRY_CAST(${x} AS DOUBLE) = __y`
+      : `${x} = __y`;
+  const r = (
+    await readRows(
+      ctx.con,
+      `WITH g AS MATERIALIZED (SELECT ${x} AS x, __y AS y, count(*)::DOUBLE AS n, count(*) FILTER (WHERE ${eq}) AS same FROM trs GROUP BY ALL)
+       SELECT (SELECT sum(n) FROM g) AS n, (SELECT sum(same) FROM g) AS same,
+         (SELECT sum(mx) FROM (SELECT max(n) AS mx FROM g GROUP BY x)) AS fwd,
+         (SELECT sum(mx) FROM (SELECT max(n) AS mx FROM g GROUP BY y)) AS rev`,
+    )
+  )[0]!;
+  const n = num(r['n']);
+  const equalShare = num(r['same']) / n;
+  if (equalShare === 1) return { relation: 'copy', equalShare };
+  const exact = 1 - 1e-9;
+  if (!regression && num(r['fwd']) === n && num(r['rev']) === n) return { relation: 'recoding', equalShare };
+  if (regression && t.test === 'pearson' && t.value >= exact) return { relation: 'linear', equalShare };
+  if (regression && Math.abs(num(t.extra['spearman'])) >= exact) return { relation: 'monotonic', equalShare };
+  return { relation: null, equalShare };
+}
+
+function tripFinding(
+  ctx: ScanContext,
+  t: Trip,
+  rel: Awaited<ReturnType<typeof relation>>,
+  sampled: boolean,
+): LeakFinding {
+  const col = t.column.name;
+  const target = ctx.input.target;
+  const on = `${count(t.rows)}${sampled ? ' sampled' : ''} train rows`;
+  const measured = `${t.label} ${stat(t.value)} ≥ ${t.threshold}`;
+  let message: string;
+  switch (rel.relation) {
+    case 'copy':
+      message = `Column "${col}" is a copy of the target "${target}": equal on ${pct(rel.equalShare)} of ${on} (${measured}).`;
+      break;
+    case 'recoding':
+      message = `Column "${col}" is a one-to-one recoding of the target "${target}" (${measured} on ${on}).`;
+      break;
+    case 'linear':
+      message = `Column "${col}" is a linear transform of the target "${target}" (${measured} on ${on}).`;
+      break;
+    case 'monotonic':
+      message = `Column "${col}" is a monotonic transform of the target "${target}" (${measured} on ${on}).`;
+      break;
+    default:
+      message = `Column "${col}" predicts the target "${target}" almost perfectly on its own (${measured} on ${on}).`;
+  }
+  return {
+    guardrail: 'target-leakage',
+    column: col,
+    message,
+    hint: leakHint(col),
+    severity: 'block',
+    evidence: {
+      test: t.test,
+      statistic: t.value,
+      threshold: t.threshold,
+      rows: t.rows,
+      sampled,
+      relation: rel.relation,
+      equalShare: rel.equalShare,
+      ...t.extra,
+    },
+  };
+}
+
+/** SQL for the time value of the time column (numbers as they are, dates/timestamps as epoch seconds). */
+export function timeExpr(col: Column, qualifier = ''): string {
+  const c = `${qualifier}${ident(col.name)}`;
+  return col.numeric ? `${c}::DOUBLE` : `epoch(TRY_CAST(${c} AS TIMESTAMP))`;
+}
+
+/** Features that equal the previous or next row's target (the target shifted by one row along time within group). */
+async function shiftedTargets(ctx: ScanContext, skip: Set<string>): Promise<LeakFinding[]> {
+  const { con, input, frame, th } = ctx;
+  const targetNumeric =
+    input.task === 'regression' ||
+    (frame.classes ?? []).every((c) => c.trim() !== '' && Number.isFinite(Number(c)));
+  const feats = frame.features.filter((f) => !skip.has(f.name) && (!f.numeric || targetNumeric));
+  if (feats.length === 0) return [];
+  const id = ident(input.idColumn);
+  const cols = frame.columns.map((c) => ident(c.name));
+  await con.run(
+    `CREATE OR REPLACE TEMP VIEW lab AS
+     SELECT 0::UTINYINT AS __split, rowid AS __pos, ${cols.join(', ')}, ${ident(input.target)}::VARCHAR AS __t FROM tr
+     UNION ALL
+     SELECT ho.__split, ho.rowid AS __pos, ${cols.map((c) => `ho.${c}`).join(', ')}, vault.label::VARCHAR AS __t
+     FROM ho LEFT JOIN vault ON vault.__split = ho.__split AND vault.id = ho.${id}`,
+  );
+  const timeCol = input.time ? frame.columns.find((c) => c.name === input.time) : undefined;
+  const order = [
+    ...(timeCol ? [timeExpr(timeCol)] : []),
+    ...(frame.idNumeric ? [`TRY_CAST(${id} AS DOUBLE)`] : []),
+    '__split',
+    '__pos',
+  ].join(', ');
+  const partition = input.group ? `PARTITION BY ${ident(input.group)} ` : '';
+  const along = timeCol
+    ? `by ${input.time}${input.group ? ` within ${input.group}` : ''}`
+    : `${input.group ? `within ${input.group} ` : ''}in ${frame.idNumeric ? 'id' : 'file'} order`;
+  const key = (f: Column) => (f.numeric ? `${ident(f.name)}::DOUBLE` : `lower(trim(${ident(f.name)}))`);
+  const base = `SELECT ${feats.map((f, i) => `${key(f)} AS f${i}`).join(', ')},
+      lag(tn) OVER w AS pn, lead(tn) OVER w AS nn, lag(tt) OVER w AS pt, lead(tt) OVER w AS nt
+    FROM (SELECT *, TRY_CAST(__t AS DOUBLE) AS tn, lower(trim(__t)) AS tt FROM lab)
+    WINDOW w AS (${partition}ORDER BY ${order})`;
+  const dirs = [
+    ['prev', 'previous'],
+    ['next', 'next'],
+  ] as const;
+  const tcol = (f: Column, d: 'prev' | 'next') =>
+    f.numeric ? (d === 'prev' ? 'pn' : 'nn') : d === 'prev' ? 'pt' : 'nt';
+  const r = (
+    await readRows(
+      con,
+      `WITH o AS (${base}) SELECT count(pt) AS hp, count(nt) AS hn, ${feats
+        .flatMap((f, i) =>
+          dirs.map(
+            ([d]) =>
+              `count(*) FILTER (WHERE f${i} IS NOT NULL AND ${tcol(f, d)} IS NOT NULL) AS c${i}_${d}, count(*) FILTER (WHERE f${i} = ${tcol(f, d)}) AS m${i}_${d}`,
+          ),
+        )
+        .join(', ')} FROM o`,
+    )
+  )[0]!;
+  const out: LeakFinding[] = [];
+  for (const [i, f] of feats.entries()) {
+    let best: LeakFinding | null = null;
+    for (const [d, word] of dirs) {
+      const have = num(r[d === 'prev' ? 'hp' : 'hn']);
+      const c = num(r[`c${i}_${d}`]);
+      const m = num(r[`m${i}_${d}`]);
+      if (c < th.minRows || c < th.shiftedCoverage * have) continue;
+      const match = m / c;
+      if (match < th.shiftedMatch) continue;
+      const t = tcol(f, d);
+      const pe = (
+        await readRows(
+          con,
+          `WITH o AS (${base}), c AS (SELECT f${i} AS a, ${t} AS b FROM o WHERE f${i} IS NOT NULL AND ${t} IS NOT NULL),
+           fa AS (SELECT a AS v, count(*)::DOUBLE AS n FROM c GROUP BY a), fb AS (SELECT b AS v, count(*)::DOUBLE AS n FROM c GROUP BY b)
+           SELECT (SELECT sum(fa.n * fb.n) FROM fa JOIN fb USING (v)) / ((SELECT count(*) FROM c)::DOUBLE ^ 2) AS pe`,
+        )
+      )[0]!;
+      const chance = num(pe['pe']) || 0;
+      const kappa = chance >= 1 ? 0 : (match - chance) / (1 - chance);
+      if (kappa < th.shiftedKappa) continue;
+      if (best && num(best.evidence['matchShare']) >= match) continue;
+      best = {
+        guardrail: 'target-leakage',
+        column: f.name,
+        message: `Column "${f.name}" equals the ${word} row's target "${input.target}" (${along}) on ${pct(match)} of ${count(c)} rows (≥ ${pct(th.shiftedMatch)}, kappa ${stat(kappa, 3)}).`,
+        hint: `drop column "${f.name}" from the data: it holds the target of the ${word} row ${along}, which is not known when predicting this row`,
+        severity: 'block',
+        evidence: {
+          test: 'shifted-target',
+          direction: d,
+          order: along,
+          matchShare: match,
+          threshold: th.shiftedMatch,
+          kappa,
+          chanceAgreement: chance,
+          rows: c,
+        },
+      };
+    }
+    if (best) out.push(best);
+  }
+  return out;
+}
+
+/**
+ * All target-leakage findings: single features on the train split (sampled to `maxRows`), then features equal
+ * to a neighbouring row's target over all labelled rows (train and holdouts with their vault labels).
+ */
+export async function scanTargetLeakage(ctx: ScanContext): Promise<LeakFinding[]> {
+  const { con, input, frame, th } = ctx;
+  const cols = frame.features.map((f) => ident(f.name)).join(', ');
+  const y = ident(input.target);
+  const sampled = frame.rows.train > th.maxRows;
+  if (sampled) {
+    const mod = 1_000_003;
+    const keep = Math.ceil((mod * th.maxRows) / frame.rows.train);
+    await con.run(
+      `CREATE OR REPLACE TEMP TABLE trs AS SELECT ${cols}, ${y} AS __y FROM tr WHERE hash(rowid) % ${mod} < ${keep}`,
+    );
+  } else {
+    await con.run(`CREATE OR REPLACE TEMP VIEW trs AS SELECT ${cols}, ${y} AS __y FROM tr`);
+  }
+  const p = await profile(ctx);
+  const n = p.n;
+  const trips =
+    n < th.minRows
+      ? []
+      : input.task === 'regression'
+        ? await regressionTrips(ctx, n, p)
+        : await classificationTrips(ctx, n, p);
+  const findings: LeakFinding[] = [];
+  for (const t of trips) findings.push(tripFinding(ctx, t, await relation(ctx, t), sampled));
+  const flagged = new Set(findings.map((f) => f.column!));
+  findings.push(...(await shiftedTargets(ctx, flagged)));
+  return findings;
+}
