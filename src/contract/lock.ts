@@ -42,13 +42,16 @@ export function listProjectFiles(dir: string, root = dir): string[] {
 }
 
 /**
- * The contract files of a project: ratchet.yaml, the search space, and every file matched by `frozen`.
+ * The contract files of a project: ratchet.yaml, the search space, the agent's directions file (when the contract
+ * has an `agent` section and the file exists), and every file matched by `frozen`.
  * @throws RatchetError when a frozen glob matches nothing (a typo would otherwise lock nothing)
  */
 export function contractFiles(contract: Contract, root = contract.projectDir): string[] {
   const files = listProjectFiles(root);
   const set = new Set<string>([CONTRACT_FILE]);
   if (contract.search) set.add(contract.search.space);
+  // The human's directions to agents are frozen during a run (edit them between runs, then re-lock).
+  if (contract.agent && existsSync(join(root, contract.agent.program))) set.add(contract.agent.program);
   for (const [i, g] of contract.frozen.entries()) {
     const hits = files.filter((f) => globMatch(g, f));
     if (hits.length === 0) {

@@ -1,0 +1,268 @@
+/**
+ * Read-only SQL over the journal for proposers. The journal is opened read-only and its public part is copied
+ * into an in-memory database that the query runs on, so a query can neither write nor see what an agent must
+ * never see: the submissions table (private holdout scores) and submission events are not copied, private
+ * metrics are dropped, and event data keys naming `private` are removed. Only a single SELECT (or WITH ...
+ * SELECT) statement is accepted, and the answer is capped in rows and bytes.
+ */
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { JOURNAL_FILE, Journal } from '../journal/store.js';
+import { RatchetError } from '../util/errors.js';
+
+/** Defaults and ceilings of the caps. */
+export const SQL_LIMITS = {
+  defaultRows: 100,
+  maxRows: 1000,
+  defaultBytes: 16 * 1024,
+  maxBytes: 64 * 1024,
+  /** Longest text value kept in a cell. */
+  cellChars: 2000,
+  sqlChars: 5000,
+} as const;
+
+/** The tables a query sees, with their columns (for tool descriptions and errors). */
+export const SQL_SCHEMA = `experiments(id, run_id, seq, proposer, hypothesis, params JSON, meta JSON, decision, reason, score,
+  best_before, delta, ci_low, ci_high, prob_improvement, commit_sha, parent_sha, files JSON, sandbox_status,
+  sandbox_message, exit_code, sandboxed, started_at, ended_at, duration_ms, execute_ms, conclusion)
+metrics(experiment_id, holdout='public', name, value)
+events(id, ts, run_id, experiment_id, kind, severity, guardrail, message, data JSON)
+runs(id, branch, base_commit, proposer, status, stop_reason, started_at, ended_at, unsafe, config JSON)
+noise(id, ts, commit_sha, metric, kind, scores JSON, mean, sd)`;
+
+/** Event kinds never copied (they carry private holdout scores). */
+const PRIVATE_EVENT_KINDS = ['submission'];
+
+/** A SQL answer. */
+export interface SqlResult {
+  columns: string[];
+  rows: unknown[][];
+  /** Rows the query produced (counting those left out by the caps). */
+  row_count: number;
+  capped: boolean;
+  note: string;
+}
+
+function scrub(data: string | null): string | null {
+  if (data === null) return null;
+  try {
+    const v = JSON.parse(data) as unknown;
+    const drop = (o: unknown): unknown => {
+      if (Array.isArray(o)) return o.map(drop);
+      if (o && typeof o === 'object')
+        return Object.fromEntries(
+          Object.entries(o as Record<string, unknown>)
+            .filter(([k]) => !/private/i.test(k))
+            .map(([k, x]) => [k, drop(x)]),
+        );
+      return o;
+    };
+    return JSON.stringify(drop(v));
+  } catch {
+    return null;
+  }
+}
+
+/** Build the in-memory public copy of a journal. */
+function publicCopy(projectDir: string): Database.Database {
+  const mem = new Database(':memory:');
+  mem.exec(`
+CREATE TABLE runs (id TEXT, branch TEXT, base_commit TEXT, proposer TEXT, status TEXT, stop_reason TEXT,
+  started_at TEXT, ended_at TEXT, unsafe INTEGER, config TEXT);
+CREATE TABLE experiments (id INTEGER PRIMARY KEY, run_id TEXT, seq INTEGER, proposer TEXT, hypothesis TEXT,
+  params TEXT, meta TEXT, decision TEXT, reason TEXT, score REAL, best_before REAL, delta REAL, ci_low REAL,
+  ci_high REAL, prob_improvement REAL, commit_sha TEXT, parent_sha TEXT, files TEXT, sandbox_status TEXT,
+  sandbox_message TEXT, exit_code INTEGER, sandboxed INTEGER, started_at TEXT, ended_at TEXT, duration_ms REAL,
+  execute_ms REAL, conclusion TEXT);
+CREATE TABLE metrics (experiment_id INTEGER, holdout TEXT, name TEXT, value REAL);
+CREATE TABLE events (id INTEGER PRIMARY KEY, ts TEXT, run_id TEXT, experiment_id INTEGER, kind TEXT,
+  severity TEXT, guardrail TEXT, message TEXT, data TEXT);
+CREATE TABLE noise (id INTEGER PRIMARY KEY, ts TEXT, commit_sha TEXT, metric TEXT, kind TEXT, scores TEXT,
+  mean REAL, sd REAL);`);
+  if (!existsSync(join(projectDir, JOURNAL_FILE))) return mem;
+  const j = Journal.open(projectDir, { readonly: true });
+  try {
+    const src = j.db;
+    const copy = (
+      table: string,
+      cols: string[],
+      sql: string,
+      map: (r: Record<string, unknown>) => unknown[] = (r) => cols.map((c) => r[c]),
+    ) => {
+      const ins = mem.prepare(
+        `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+      );
+      const rows = src.prepare(sql).all() as Record<string, unknown>[];
+      mem.transaction(() => {
+        for (const r of rows) ins.run(...(map(r) as never[]));
+      })();
+    };
+    const expCols = [
+      'id',
+      'run_id',
+      'seq',
+      'proposer',
+      'hypothesis',
+      'params',
+      'meta',
+      'decision',
+      'reason',
+      'score',
+      'best_before',
+      'delta',
+      'ci_low',
+      'ci_high',
+      'prob_improvement',
+      'commit_sha',
+      'parent_sha',
+      'files',
+      'sandbox_status',
+      'sandbox_message',
+      'exit_code',
+      'sandboxed',
+      'started_at',
+      'ended_at',
+      'duration_ms',
+      'execute_ms',
+      'conclusion',
+    ];
+    copy('experiments', expCols, 'SELECT * FROM experiments');
+    const runCols = [
+      'id',
+      'branch',
+      'base_commit',
+      'proposer',
+      'status',
+      'stop_reason',
+      'started_at',
+      'ended_at',
+      'unsafe',
+      'config',
+    ];
+    copy('runs', runCols, 'SELECT * FROM runs');
+    copy(
+      'metrics',
+      ['experiment_id', 'holdout', 'name', 'value'],
+      "SELECT * FROM metrics WHERE holdout = 'public'",
+    );
+    const evCols = [
+      'id',
+      'ts',
+      'run_id',
+      'experiment_id',
+      'kind',
+      'severity',
+      'guardrail',
+      'message',
+      'data',
+    ];
+    copy(
+      'events',
+      evCols,
+      `SELECT * FROM events WHERE kind NOT IN (${PRIVATE_EVENT_KINDS.map((k) => `'${k}'`).join(',')})`,
+      (r) => evCols.map((c) => (c === 'data' ? scrub(r[c] as string | null) : r[c])),
+    );
+    copy(
+      'noise',
+      ['id', 'ts', 'commit_sha', 'metric', 'kind', 'scores', 'mean', 'sd'],
+      'SELECT * FROM noise',
+    );
+  } finally {
+    j.close();
+  }
+  mem.pragma('query_only = ON');
+  return mem;
+}
+
+/**
+ * Run one read-only query over the public part of the journal.
+ * @throws RatchetError for anything but a single SELECT, a syntax error (with the tables available), or SQL
+ *   over 5000 characters
+ */
+export function queryJournal(
+  projectDir: string,
+  sql: string,
+  opts: { maxRows?: number; maxBytes?: number } = {},
+): SqlResult {
+  const text = (sql ?? '').trim().replace(/;\s*$/, '');
+  if (!text)
+    throw new RatchetError('the query is empty', {
+      field: 'sql',
+      hint: 'e.g. SELECT id, decision, score FROM experiments',
+    });
+  if (text.length > SQL_LIMITS.sqlChars)
+    throw new RatchetError(`the query is longer than ${SQL_LIMITS.sqlChars} characters`, { field: 'sql' });
+  if (!/^(select|with)\b/i.test(text)) {
+    throw new RatchetError('only SELECT queries are allowed: the journal is read-only', {
+      field: 'sql',
+      hint: 'write a SELECT (or WITH ... SELECT) over experiments, metrics, events, runs, noise',
+    });
+  }
+  const maxRows = Math.min(
+    opts.maxRows && opts.maxRows > 0 ? Math.floor(opts.maxRows) : SQL_LIMITS.defaultRows,
+    SQL_LIMITS.maxRows,
+  );
+  const maxBytes = Math.min(
+    opts.maxBytes && opts.maxBytes > 0 ? Math.floor(opts.maxBytes) : SQL_LIMITS.defaultBytes,
+    SQL_LIMITS.maxBytes,
+  );
+  const db = publicCopy(projectDir);
+  try {
+    let stmt: Database.Statement;
+    try {
+      stmt = db.prepare(text);
+    } catch (e) {
+      throw new RatchetError(`the query does not run: ${(e as Error).message}`, {
+        field: 'sql',
+        hint: `one statement over these tables:\n${SQL_SCHEMA}`,
+      });
+    }
+    if (!stmt.reader || !stmt.readonly) {
+      throw new RatchetError('only read-only SELECT queries are allowed', {
+        field: 'sql',
+        hint: 'write a SELECT',
+      });
+    }
+    const columns = stmt.columns().map((c) => c.name);
+    const rows: unknown[][] = [];
+    let count = 0;
+    let bytes = 0;
+    let byteCapped = false;
+    const cell = (v: unknown): unknown => {
+      if (typeof v === 'bigint') return Number(v);
+      if (Buffer.isBuffer(v)) return `<${v.length} bytes>`;
+      if (typeof v === 'string' && v.length > SQL_LIMITS.cellChars)
+        return `${v.slice(0, SQL_LIMITS.cellChars)}…`;
+      return v;
+    };
+    for (const r of stmt.raw(true).iterate() as IterableIterator<unknown[]>) {
+      count++;
+      if (rows.length >= maxRows || byteCapped) {
+        if (count > maxRows * 10 + 10_000) break;
+        continue;
+      }
+      const row = r.map(cell);
+      const size = Buffer.byteLength(JSON.stringify(row));
+      if (bytes + size > maxBytes) {
+        byteCapped = true;
+        continue;
+      }
+      bytes += size;
+      rows.push(row);
+    }
+    const capped = rows.length < count;
+    return {
+      columns,
+      rows,
+      row_count: count,
+      capped,
+      note: capped
+        ? `showing ${rows.length} of ${count >= maxRows * 10 + 10_000 ? `at least ${count}` : count} rows (capped at ${byteCapped ? `${maxBytes} bytes` : `${maxRows} rows`}); add WHERE/LIMIT or select fewer columns`
+        : `${count} row${count === 1 ? '' : 's'}`,
+    };
+  } finally {
+    db.close();
+  }
+}
