@@ -1,0 +1,226 @@
+/**
+ * The tools a chat model gets at PROPOSE, restricted to the surface: list the editable files, read one, write
+ * one, search the traces, query the journal, and finish with a hypothesis. File tools resolve every path inside
+ * the worktree, refuse `..`, absolute paths, symlinks and `.git`, and only touch files the surface matches and
+ * the lock does not freeze. Nothing here reaches the vault, the project checkout or the network.
+ */
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { globMatch } from '../../contract/load.js';
+import { grepTraces, queryJournal, SQL_SCHEMA } from '../../traces/index.js';
+import type { ToolSpec } from './client.js';
+
+/** Largest file `read_file` returns, characters. */
+const READ_CHARS = 64 * 1024;
+/** Largest file `write_file` accepts, bytes. */
+const WRITE_BYTES = 1024 * 1024;
+
+/** What the file tools work on. */
+export interface ToolScope {
+  worktree: string;
+  projectDir: string;
+  surface: string[];
+  /** Project-relative paths locked with the contract (never writable, even if the surface matches). */
+  locked: Set<string>;
+}
+
+const fn = (
+  name: string,
+  description: string,
+  properties: Record<string, unknown>,
+  required: string[] = [],
+): ToolSpec => ({
+  type: 'function',
+  function: {
+    name,
+    description,
+    parameters: { type: 'object', properties, required, additionalProperties: false },
+  },
+});
+
+/** The propose tools (JSON Schema), plus `conclude_previous` / `take_suggestion` when they apply. */
+export function proposeTools(opts: { pendingConclusion: boolean; suggestion: boolean }): ToolSpec[] {
+  const tools = [
+    fn('list_files', 'List the files you may edit (the surface), with their sizes.', {}),
+    fn(
+      'read_file',
+      'Read a file of the surface. Long files come in pages: pass start_line to read further.',
+      { path: { type: 'string' }, start_line: { type: 'integer', minimum: 1 } },
+      ['path'],
+    ),
+    fn(
+      'write_file',
+      'Replace (or create) a file of the surface with the given content. Files outside the surface are refused.',
+      { path: { type: 'string' }, content: { type: 'string' } },
+      ['path', 'content'],
+    ),
+    fn(
+      'search_traces',
+      'grep the raw traces of earlier experiments (patch.diff, stdout.log, stderr.log, experiment.json, output/public.csv). Output is capped.',
+      {
+        pattern: {
+          type: 'string',
+          description: 'JavaScript regular expression (or a literal with fixed=true)',
+        },
+        fixed: { type: 'boolean' },
+        ignore_case: { type: 'boolean' },
+        experiments: { type: 'array', items: { type: 'integer' } },
+        file: { type: 'string', description: 'glob of the file inside the experiment folder, e.g. *.log' },
+        context: { type: 'integer', minimum: 0, maximum: 5 },
+        max_lines: { type: 'integer', minimum: 1, maximum: 500 },
+      },
+      ['pattern'],
+    ),
+    fn(
+      'query_journal',
+      `Run one read-only SQL SELECT over the journal (output capped). Tables:\n${SQL_SCHEMA}`,
+      { sql: { type: 'string' }, max_rows: { type: 'integer', minimum: 1, maximum: 1000 } },
+      ['sql'],
+    ),
+    fn(
+      'finish',
+      'Your change is in place: state the hypothesis (what you changed and why it should improve the metric). Ratchet then runs the experiment.',
+      { hypothesis: { type: 'string' } },
+      ['hypothesis'],
+    ),
+  ];
+  if (opts.pendingConclusion)
+    tools.push(
+      fn(
+        'conclude_previous',
+        'Required before finish: what the last experiment (named in the brief) taught, in one or two sentences.',
+        { conclusion: { type: 'string' } },
+        ['conclusion'],
+      ),
+    );
+  if (opts.suggestion)
+    tools.push(
+      fn(
+        'take_suggestion',
+        'Write the suggestion from the brief into its file (you may change more after).',
+        {},
+      ),
+    );
+  return tools;
+}
+
+/**
+ * Resolve a path a model gave to an absolute path inside the worktree that the surface allows.
+ * @param write also refuse locked files
+ * @returns the absolute path, or an error message for the model
+ */
+export function surfacePath(
+  scope: ToolScope,
+  given: unknown,
+  write: boolean,
+): { path: string; rel: string } | { error: string } {
+  if (typeof given !== 'string' || given.trim() === '' || given.includes('\0'))
+    return { error: 'give a file path' };
+  const rel = normalize(
+    given
+      .trim()
+      .replace(/^\.\/+/, '')
+      .replace(/^\/workspace\//, ''),
+  );
+  if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`) || rel.split(sep).includes('..'))
+    return { error: `${given}: only paths inside the working tree (relative, no ..) are allowed` };
+  if (rel === '.git' || rel.startsWith(`.git${sep}`) || rel.split(sep).includes('.git'))
+    return { error: `${given}: .git is not part of the surface` };
+  if (!scope.surface.some((g) => globMatch(g, rel)))
+    return {
+      error: `${rel} is outside the surface (${scope.surface.join(', ')}): you may not ${write ? 'write' : 'read'} it`,
+    };
+  if (write && scope.locked.has(rel))
+    return { error: `${rel} is locked with the contract: it never changes` };
+  // No symlink anywhere on the way (one could point at the vault).
+  let cur = scope.worktree;
+  for (const part of rel.split(sep)) {
+    cur = join(cur, part);
+    if (existsSync(cur) && lstatSync(cur).isSymbolicLink())
+      return { error: `${rel}: symbolic links are not followed` };
+  }
+  return { path: join(scope.worktree, rel), rel };
+}
+
+/** Files of the worktree the surface matches. */
+export function surfaceFiles(scope: ToolScope): { path: string; bytes: number }[] {
+  const out: { path: string; bytes: number }[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      if (e.name === '.git' || e.isSymbolicLink()) continue;
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        const rel = relative(scope.worktree, p);
+        if (scope.surface.some((g) => globMatch(g, rel))) out.push({ path: rel, bytes: lstatSync(p).size });
+      }
+    }
+  };
+  walk(scope.worktree);
+  return out.sort((a, b) => a.path.localeCompare(b.path));
+}
+
+/** Run a file or traces tool. Returns the JSON-able result (errors as `{error}` for the model to read). */
+export function runFileTool(scope: ToolScope, name: string, args: Record<string, unknown>): unknown {
+  try {
+    switch (name) {
+      case 'list_files':
+        return { files: surfaceFiles(scope) };
+      case 'read_file': {
+        const r = surfacePath(scope, args['path'], false);
+        if ('error' in r) return r;
+        if (!existsSync(r.path)) return { error: `${r.rel} does not exist (list_files shows what does)` };
+        const lines = readFileSync(r.path, 'utf8').split('\n');
+        const start = Math.max(1, Math.floor(Number(args['start_line'] ?? 1)) || 1);
+        let text = '';
+        let end = start - 1;
+        for (let i = start - 1; i < lines.length; i++) {
+          if (text.length + lines[i]!.length + 1 > READ_CHARS) break;
+          text += `${lines[i]}\n`;
+          end = i + 1;
+        }
+        return {
+          path: r.rel,
+          start_line: start,
+          end_line: end,
+          total_lines: lines.length,
+          content: text,
+          ...(end < lines.length
+            ? { note: `cut at line ${end} of ${lines.length}: read on with start_line=${end + 1}` }
+            : {}),
+        };
+      }
+      case 'write_file': {
+        const r = surfacePath(scope, args['path'], true);
+        if ('error' in r) return r;
+        const content = args['content'];
+        if (typeof content !== 'string') return { error: 'content must be a string' };
+        if (Buffer.byteLength(content) > WRITE_BYTES)
+          return { error: `content is over ${WRITE_BYTES} bytes` };
+        mkdirSync(dirname(r.path), { recursive: true });
+        writeFileSync(r.path, content);
+        return { ok: true, path: r.rel, bytes: Buffer.byteLength(content) };
+      }
+      case 'search_traces':
+        return grepTraces(scope.projectDir, {
+          pattern: String(args['pattern'] ?? ''),
+          fixed: Boolean(args['fixed']),
+          ignoreCase: Boolean(args['ignore_case']),
+          ...(Array.isArray(args['experiments'])
+            ? { experiments: (args['experiments'] as unknown[]).map(Number) }
+            : {}),
+          ...(typeof args['file'] === 'string' ? { file: args['file'] } : {}),
+          ...(args['context'] !== undefined ? { context: Number(args['context']) } : {}),
+          ...(args['max_lines'] !== undefined ? { maxLines: Number(args['max_lines']) } : {}),
+        });
+      case 'query_journal':
+        return queryJournal(scope.projectDir, String(args['sql'] ?? ''), {
+          ...(args['max_rows'] !== undefined ? { maxRows: Number(args['max_rows']) } : {}),
+        });
+      default:
+        return { error: `unknown tool ${name}` };
+    }
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
