@@ -12,6 +12,8 @@
  *   queries for ranking); `pairedBootstrapPrepared`: the same for any prepared evaluator (composites).
  * - ranking (`ranking_task.ts`): ndcg, ndcg@k, mrr, map, map@k with per-query weights.
  * - fairness (`fairness.ts`): fairlearn's between-group differences and per-group metric values.
+ * - composites (`composite.ts`): the safe expression language, business proxies, and the weighted
+ *   evaluation of a composite for `pairedBootstrapPrepared`.
  */
 
 export {
@@ -20,6 +22,31 @@ export {
   pairedBootstrap,
   pairedBootstrapPrepared,
 } from './bootstrap.js';
+export {
+  type BinaryOperator,
+  type Composite,
+  type CostMatrix,
+  compositeDirection,
+  computeProxy,
+  costMatrixTerms,
+  type Expr,
+  ExpressionError,
+  evaluate,
+  formatExpression,
+  MAX_EXPRESSION_DEPTH,
+  MAX_EXPRESSION_LENGTH,
+  type ProxyData,
+  type ProxyDefinition,
+  parseComposite,
+  parseExpression,
+  prepareColumnMean,
+  prepareComposite,
+  prepareCostMatrix,
+  prepareProxy,
+  prepareTopFractionMean,
+  rowEvaluatorByQuery,
+  variables,
+} from './composite.js';
 export {
   computeFairness,
   FAIRNESS_METRICS,

@@ -3,7 +3,7 @@
  */
 
 import { readFileSync } from 'node:fs';
-import type { MetricInput, Task } from '../../src/metrics/index.js';
+import type { MetricInput, MulticlassInput, Task } from '../../src/metrics/index.js';
 
 /**
  * Agreement required with scikit-learn: |actual - expected| <= REL_TOL * |expected| (so an expected
@@ -51,10 +51,10 @@ export function loadFixtureFile<T>(stem: string): T {
 }
 
 /** The typed-array input of a fixture case. */
-export function caseInput(task: Task, c: FixtureCase): MetricInput {
+export function caseInput(task: Exclude<Task, 'ranking'>, c: FixtureCase): MetricInput {
   if (task === 'binary') return { task, y: Uint8Array.from(c.y), p: Float64Array.from(c.p!) };
   if (task === 'regression') return { task, y: Float64Array.from(c.y), p: Float64Array.from(c.p!) };
-  const input: MetricInput = { task, y: Int32Array.from(c.y), k: c.k!, pred: Int32Array.from(c.pred!) };
+  const input: MulticlassInput = { task, y: Int32Array.from(c.y), k: c.k!, pred: Int32Array.from(c.pred!) };
   if (c.proba) input.proba = Float64Array.from(c.proba);
   return input;
 }
@@ -86,8 +86,9 @@ export function repeatRows(input: MetricInput, weights: Float64Array): MetricInp
       p: Float64Array.from(rows, (r) => input.p[r]!),
     };
   }
+  if (input.task === 'ranking') throw new Error('repeatRows: ranking weights are per query, not per row');
   const k = input.k;
-  const out: MetricInput = {
+  const out: MulticlassInput = {
     task: 'multiclass',
     k,
     y: Int32Array.from(rows, (r) => input.y[r]!),
