@@ -118,6 +118,20 @@ export function validateGroups(metric: string, group: Int32Array, n: number): vo
 
 /** Dense slots of the distinct group values: `slot[i]` of row i, `values[s]` of slot s (ascending). */
 function slots(group: Int32Array): { slot: Int32Array; values: Int32Array } {
+  let max = 0;
+  for (let i = 0; i < group.length; i++) if (group[i]! > max) max = group[i]!;
+  if (max < 1 << 20) {
+    // Small indices (the usual case): a direct lookup table.
+    const table = new Int32Array(max + 1).fill(-1);
+    for (let i = 0; i < group.length; i++) table[group[i]!] = 0;
+    let k = 0;
+    for (let v = 0; v <= max; v++) if (table[v] === 0) table[v] = k++;
+    const values = new Int32Array(k);
+    for (let v = 0; v <= max; v++) if (table[v]! >= 0) values[table[v]!] = v;
+    const slot = new Int32Array(group.length);
+    for (let i = 0; i < group.length; i++) slot[i] = table[group[i]!]!;
+    return { slot, values };
+  }
   const values = Int32Array.from(new Set(group)).sort();
   const index = new Map<number, number>();
   for (let s = 0; s < values.length; s++) index.set(values[s]!, s);

@@ -142,6 +142,15 @@ describe('fairness conventions', () => {
     expect(fn(Float64Array.of(1, 1, 1, 0, 0, 0))).toEqual({ 0: 1 });
   });
 
+  it('group indices may be large and sparse (same values as dense indices)', () => {
+    const sparse = Int32Array.of(7, 7, 7, 2_000_000_000, 2_000_000_000, 2_000_000_000);
+    expect(groupRates(input, sparse).map((r) => r.group)).toEqual([7, 2_000_000_000]);
+    for (const { name } of FAIRNESS_METRICS) {
+      expect(computeFairness(name, input, sparse), name).toBe(computeFairness(name, input, group));
+    }
+    expect(perGroup('accuracy', input, sparse)).toEqual({ 7: 2 / 3, 2000000000: 1 });
+  });
+
   it('validates names, groups, threshold and weights', () => {
     expect(fairnessSpec('equalized_odds_difference').direction).toBe('minimize');
     expect(() => fairnessSpec('disparate_impact')).toThrow(
