@@ -10,7 +10,9 @@ import { registerAgents } from './commands/mcp.js';
 import { registerMlflow } from './commands/mlflow.js';
 import { registerRead } from './commands/read.js';
 import { registerReport } from './commands/report.js';
+import { registerReview } from './commands/review.js';
 import { registerRun } from './commands/run.js';
+import { registerStudio } from './commands/studio.js';
 import { registerSubmit } from './commands/submit.js';
 
 const pkg = JSON.parse(readFileSync(join(packageDir(), 'package.json'), 'utf8')) as { version: string };
@@ -33,5 +35,7 @@ registerAgents(program);
 registerReport(program);
 registerAudit(program);
 registerMlflow(program);
+registerStudio(program);
+registerReview(program);
 
 await program.parseAsync(process.argv);

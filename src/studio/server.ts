@@ -1,0 +1,343 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { type Contract, loadContract } from '../contract/load.js';
+import { JOURNAL_FILE, Journal } from '../journal/store.js';
+import { activeRun, requestStop } from '../loop/control.js';
+import { recordReview } from '../tiers/review.js';
+import { submit } from '../tiers/submit.js';
+import { RatchetError } from '../util/errors.js';
+import { studioPage } from './page.js';
+import { journalVersion, studioExperiment, studioState } from './state.js';
+
+/**
+ * The Studio server: `node:http`, one page, a JSON API and Server-Sent Events. It reads the journal
+ * read-only (SQLite WAL: it never blocks the run that writes it) and polls it for changes; the only writes
+ * are the kill switch (`requestStop`), `submit` and reviews, each through the same functions as the CLI.
+ *
+ * Security: bound to 127.0.0.1 by default, where the Host header must name the loopback (no DNS
+ * rebinding); bound anywhere else, every request needs the token (`Authorization: Bearer <token>` or
+ * `?token=`), else 401. Writes need a JSON body from the same origin.
+ *
+ * API: GET / (the page), GET /api/state?run=, GET /api/stream?run= (SSE `state` events),
+ * GET /api/experiments/:id, POST /api/stop {run?}, POST /api/submit {run?},
+ * POST /api/review {experiment, decision: promote|reject, note, reviewer?}.
+ */
+
+/** Options of {@link startStudio}. */
+export interface StudioOptions {
+  projectDir: string;
+  /** Interface to bind (default 127.0.0.1). */
+  host?: string;
+  /** TCP port (default 4500; 0 = any free port). */
+  port?: number;
+  /** Required on every request when set; generated when the host is not a loopback address. */
+  token?: string;
+  /** How often the journal is polled for live updates, ms (default 500). */
+  pollMs?: number;
+}
+
+/** A running Studio. */
+export interface StudioServer {
+  /** The page's URL (with `?token=` when a token is needed). */
+  url: string;
+  host: string;
+  port: number;
+  /** The token, or null when none is needed (loopback without --token). */
+  token: string | null;
+  server: Server;
+  /** Stop serving (closes live streams). */
+  close(): Promise<void>;
+}
+
+/** True for 127.0.0.0/8, ::1 and localhost. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '').toLowerCase();
+  return h === 'localhost' || h === '::1' || /^127\.\d+\.\d+\.\d+$/.test(h);
+}
+
+function safeEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Thrown inside handlers to answer with an HTTP error. */
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
+  });
+  res.end(text);
+}
+
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > 64 * 1024) throw new HttpError(413, 'request body over 64 KiB');
+    chunks.push(c as Buffer);
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  if (!text.trim()) return {};
+  try {
+    const v = JSON.parse(text) as unknown;
+    if (v && typeof v === 'object' && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {
+    // fall through
+  }
+  throw new HttpError(400, 'the body must be a JSON object');
+}
+
+/**
+ * Start the Studio.
+ * @throws RatchetError when the folder holds no contract, the port is invalid or taken, or the host cannot
+ *   be bound
+ */
+export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
+  const projectDir = opts.projectDir;
+  loadContract(projectDir); // fail early, with the contract's own message, when this is not a project
+  const host = opts.host ?? '127.0.0.1';
+  const port = opts.port ?? 4500;
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new RatchetError(`port must be an integer 0..65535, got ${port}`, { field: '--port' });
+  if (opts.token !== undefined && opts.token.length < 8)
+    throw new RatchetError('the token must have at least 8 characters', {
+      field: '--token',
+      hint: 'omit --token to get a random one',
+    });
+  const token = opts.token ?? (isLoopback(host) ? null : randomBytes(18).toString('base64url'));
+  const pollMs = opts.pollMs ?? 500;
+  let journal: Journal | null = null;
+  const streams = new Set<ServerResponse>();
+  const timers = new Set<NodeJS.Timeout>();
+
+  const getJournal = (): Journal | null => {
+    if (journal) return journal;
+    if (!existsSync(join(projectDir, JOURNAL_FILE))) return null;
+    try {
+      journal = Journal.open(projectDir, { readonly: true });
+    } catch {
+      journal = null;
+    }
+    return journal;
+  };
+  const contract = (): Contract => loadContract(projectDir);
+  const snapshot = (runId: string | undefined) => {
+    const j = getJournal();
+    if (!j) {
+      const c = contract();
+      return {
+        project: { name: c.name, task: c.task, metric: c.metric.primary, direction: c.direction },
+        runs: [],
+        run: null,
+        status: null,
+        experiments: [],
+        events: [],
+        submissions: [],
+        reviews: [],
+        budgets: {
+          experiments: { used: 0, max: null },
+          wallClock: { elapsedMs: 0, maxMs: null },
+          failures: { consecutive: 0, max: null },
+        },
+        current: null,
+        chart: '',
+        version: 'no-journal',
+        serverTime: new Date().toISOString(),
+      };
+    }
+    return studioState(j, contract(), runId);
+  };
+
+  const authorized = (req: IncomingMessage, url: URL): boolean => {
+    if (!token) return true;
+    const auth = req.headers.authorization ?? '';
+    if (auth.startsWith('Bearer ') && safeEqual(auth.slice(7).trim(), token)) return true;
+    const q = url.searchParams.get('token');
+    return q !== null && safeEqual(q, token);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'http://studio.invalid');
+    const hostHeader = req.headers.host ?? '';
+    if (!token) {
+      // Loopback without a token: refuse other Host names (a DNS-rebinding page would send its own).
+      const name = hostHeader.replace(/:\d+$/, '');
+      if (!isLoopback(name)) throw new HttpError(403, `Host "${hostHeader}" is not a loopback name`);
+    }
+    if (!authorized(req, url)) {
+      throw new HttpError(
+        401,
+        'a token is required',
+        'open the URL `ratchet studio` printed (it carries ?token=), or send Authorization: Bearer <token>',
+      );
+    }
+    const path = url.pathname;
+    const runParam = url.searchParams.get('run') || undefined;
+    if (req.method === 'GET' && (path === '/' || path === '/index.html')) {
+      res.writeHead(200, {
+        'content-type': 'text/html; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-frame-options': 'DENY',
+        'referrer-policy': 'no-referrer',
+        'content-security-policy':
+          "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:",
+      });
+      res.end(studioPage());
+      return;
+    }
+    if (req.method === 'GET' && path === '/favicon.ico') {
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'GET' && path === '/api/state') return send(res, 200, snapshot(runParam));
+    if (req.method === 'GET' && path === '/api/stream') return stream(req, res, runParam);
+    const m = /^\/api\/experiments\/(\d+)$/.exec(path);
+    if (req.method === 'GET' && m) {
+      const j = getJournal();
+      const v = j ? studioExperiment(j, projectDir, Number(m[1])) : null;
+      if (!v) throw new HttpError(404, `no experiment ${m[1]}`);
+      return send(res, 200, v);
+    }
+    if (req.method === 'POST' && path.startsWith('/api/')) {
+      const type = req.headers['content-type'] ?? '';
+      if (!type.startsWith('application/json'))
+        throw new HttpError(415, 'send Content-Type: application/json');
+      const origin = req.headers.origin;
+      if (origin && origin !== 'null' && new URL(origin).host !== hostHeader)
+        throw new HttpError(403, `cross-origin request from ${origin} refused`);
+      const body = await readJson(req);
+      if (path === '/api/stop') {
+        const live = activeRun(projectDir);
+        if (!live) throw new HttpError(409, 'no active run to stop');
+        if (typeof body['run'] === 'string' && body['run'] && body['run'] !== live.runId)
+          throw new HttpError(409, `run ${String(body['run'])} is not the active run (${live.runId})`);
+        const info = requestStop(projectDir, 'the Studio kill switch');
+        return send(res, 202, { stopping: info?.runId ?? live.runId, pid: info?.pid ?? live.pid });
+      }
+      if (path === '/api/submit') {
+        const run = typeof body['run'] === 'string' && body['run'] ? body['run'] : undefined;
+        const r = await submit(projectDir, run);
+        return send(res, r.fresh ? 201 : 200, { ...r.submission, fresh: r.fresh });
+      }
+      if (path === '/api/review') {
+        const decision = body['decision'];
+        if (decision !== 'promote' && decision !== 'reject')
+          throw new HttpError(400, 'decision must be "promote" or "reject"');
+        const r = recordReview(projectDir, {
+          experimentId: Number(body['experiment']),
+          decision,
+          note: typeof body['note'] === 'string' ? body['note'] : '',
+          ...(typeof body['reviewer'] === 'string' ? { reviewer: body['reviewer'] } : {}),
+        });
+        return send(res, 201, r);
+      }
+    }
+    throw new HttpError(404, `no route ${req.method} ${path}`);
+  };
+
+  const stream = (req: IncomingMessage, res: ServerResponse, runId: string | undefined): void => {
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    res.write('retry: 1000\n\n');
+    streams.add(res);
+    let last = '';
+    let lastBeat = Date.now();
+    const tick = () => {
+      try {
+        const j = getJournal();
+        const v = j ? `${journalVersion(j)}|${activeRun(projectDir)?.pid ?? ''}` : 'no-journal';
+        if (v !== last) {
+          last = v;
+          res.write(`event: state\ndata: ${JSON.stringify(snapshot(runId))}\n\n`);
+          lastBeat = Date.now();
+        } else if (Date.now() - lastBeat > 15_000) {
+          res.write(': keep-alive\n\n');
+          lastBeat = Date.now();
+        }
+      } catch (e) {
+        res.write(`event: problem\ndata: ${JSON.stringify({ error: (e as Error).message })}\n\n`);
+      }
+    };
+    tick();
+    const timer = setInterval(tick, pollMs);
+    timers.add(timer);
+    const end = () => {
+      clearInterval(timer);
+      timers.delete(timer);
+      streams.delete(res);
+    };
+    req.on('close', end);
+    res.on('error', end);
+  };
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      if (res.headersSent) {
+        res.end();
+        return;
+      }
+      if (e instanceof HttpError)
+        return send(res, e.status, { error: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+      if (e instanceof RatchetError)
+        return send(res, 400, {
+          error: e.message,
+          ...(e.hint ? { hint: e.hint } : {}),
+          ...(e.field ? { field: e.field } : {}),
+          ...(e.file ? { file: e.file } : {}),
+        });
+      send(res, 500, { error: (e as Error).message ?? String(e) });
+    });
+  });
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        new RatchetError(`cannot listen on ${host}:${port}: ${e.code ?? e.message}`, {
+          field: e.code === 'EADDRINUSE' ? '--port' : '--host',
+          hint:
+            e.code === 'EADDRINUSE' ? 'pick another port (--port 0 takes any free one)' : 'check the address',
+        }),
+      ),
+    );
+    server.listen(port, host, () => resolveListen());
+  });
+  const actual = (server.address() as AddressInfo).port;
+  const shownHost =
+    host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${shownHost}:${actual}/${token ? `?token=${encodeURIComponent(token)}` : ''}`,
+    host,
+    port: actual,
+    token,
+    server,
+    close: async () => {
+      for (const t of timers) clearInterval(t);
+      for (const s of streams) s.end();
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      server.closeAllConnections();
+      await closed;
+      journal?.close();
+      journal = null;
+    },
+  };
+}

@@ -1,0 +1,208 @@
+import type { Contract } from '../contract/load.js';
+import type { EventRecord, Journal, SubmissionRecord } from '../journal/store.js';
+import { currentExperiment, type LogEntry, logEntry, showView, statusView } from '../journal/views.js';
+import { FAILURES } from '../loop/session.js';
+import { scoreChart } from '../report/chart.js';
+import { latestReviews, listReviews, type ReviewRecord } from '../tiers/review.js';
+
+/**
+ * What the Studio page shows, computed from the journal: one JSON snapshot per change (sent over
+ * Server-Sent Events), and one detail object per experiment.
+ */
+
+/** Event kinds worth a person's attention (the rest is lifecycle noise). */
+export const NOTABLE_EVENTS = [
+  'guardrail',
+  'escalation',
+  'submission',
+  'review',
+  'mlflow.error',
+  'observer.error',
+  'experiment.aborted',
+  'run.started',
+  'run.finished',
+  'run.stopped',
+  'run.escalated',
+  'run.failed',
+];
+
+/** One row of the Studio's experiment table. */
+export type StudioExperiment = LogEntry & {
+  /** Private-holdout primary metric when the experiment was submitted. */
+  private: number | null;
+  /** The standing review decision, when reviewed. */
+  review: 'promote' | 'reject' | null;
+};
+
+/** The Studio's live snapshot of one run. */
+export interface StudioState {
+  project: { name: string; task: string; metric: string; direction: 'maximize' | 'minimize' };
+  /** Every run, newest first. */
+  runs: { id: string; status: string; startedAt: string; endedAt: string | null; proposer: string }[];
+  /** The run shown (null before the first run). */
+  run: string | null;
+  /** `ratchet status --json` of that run (see statusView). */
+  status: Record<string, unknown> | null;
+  experiments: StudioExperiment[];
+  /** Notable events of the run, newest first (at most 300). */
+  events: EventRecord[];
+  submissions: SubmissionRecord[];
+  reviews: ReviewRecord[];
+  budgets: {
+    experiments: { used: number; max: number | null };
+    /** ms */
+    wallClock: { elapsedMs: number; maxMs: number | null };
+    failures: { consecutive: number; max: number | null };
+  };
+  /** The experiment running now (null when none). */
+  current: { id: number; seq: number; hypothesis: string; startedAt: string; elapsedMs: number } | null;
+  /** The score chart as an SVG string (see scoreChart). */
+  chart: string;
+  /** Changes whenever anything shown changes. */
+  version: string;
+  /** ISO time the snapshot was taken (the page ticks elapsed times from it). */
+  serverTime: string;
+}
+
+/**
+ * A cheap fingerprint of everything the snapshot shows: it changes when an event, experiment, conclusion,
+ * submission or run status changes. The Studio polls it and rebuilds the snapshot only on change.
+ */
+export function journalVersion(journal: Journal): string {
+  const row = journal.db
+    .prepare(
+      `SELECT (SELECT coalesce(max(id), 0) FROM events) AS e, (SELECT count(*) FROM experiments) AS x,
+        (SELECT coalesce(sum(length(conclusion)), 0) FROM experiments) AS c,
+        (SELECT count(*) FROM submissions) AS s,
+        (SELECT coalesce(group_concat(id || ':' || status || ':' || coalesce(ended_at, ''), ','), '') FROM runs) AS r`,
+    )
+    .get() as Record<string, unknown>;
+  return `${row['e']}/${row['x']}/${row['c']}/${row['s']}/${row['r']}`;
+}
+
+/**
+ * Build the snapshot of a run (default: the latest).
+ * @returns a snapshot with `run: null` when the journal has no run (or not this one)
+ */
+export function studioState(journal: Journal, contract: Contract, runId?: string): StudioState {
+  const runs = journal
+    .listRuns()
+    .reverse()
+    .map((r) => ({
+      id: r.id,
+      status: r.status,
+      startedAt: r.startedAt,
+      endedAt: r.endedAt,
+      proposer: r.proposer,
+    }));
+  const run = journal.getRun(runId);
+  const project = {
+    name: contract.name,
+    task: contract.task,
+    metric: contract.metric.primary,
+    direction: contract.direction,
+  };
+  const serverTime = new Date().toISOString();
+  const version = journalVersion(journal);
+  if (!run) {
+    return {
+      project,
+      runs,
+      run: null,
+      status: null,
+      experiments: [],
+      events: [],
+      submissions: [],
+      reviews: [],
+      budgets: {
+        experiments: { used: 0, max: null },
+        wallClock: { elapsedMs: 0, maxMs: null },
+        failures: { consecutive: 0, max: null },
+      },
+      current: null,
+      chart: scoreChart({ points: [], metric: project.metric, direction: project.direction }),
+      version,
+      serverTime,
+    };
+  }
+  const exps = journal.listExperiments(run.id);
+  const submissions = journal.listSubmissions(run.id);
+  const reviews = listReviews(journal, run.id);
+  const standing = latestReviews(reviews);
+  const priv = new Map<number, number>();
+  for (const s of submissions) priv.set(s.experimentId, s.private);
+  const cfg = run.config as {
+    maxExperiments?: number;
+    maxWallClockMs?: number;
+    maxConsecutiveFailures?: number;
+  };
+  let consecutive = 0;
+  for (let i = exps.length - 1; i >= 0 && FAILURES.has(exps[i]!.decision); i--) consecutive++;
+  const current = currentExperiment(journal, run);
+  const elapsedMs = (run.endedAt ? Date.parse(run.endedAt) : Date.now()) - Date.parse(run.startedAt);
+  const events = journal.listEvents({ runId: run.id, kinds: NOTABLE_EVENTS }).reverse().slice(0, 300);
+  return {
+    project,
+    runs,
+    run: run.id,
+    status: statusView(journal, contract, run.id),
+    experiments: exps.map((e) => ({
+      ...logEntry(e),
+      private: priv.get(e.id) ?? null,
+      review: standing.get(e.id)?.decision ?? null,
+    })),
+    events,
+    submissions,
+    reviews,
+    budgets: {
+      experiments: { used: exps.length, max: cfg.maxExperiments ?? null },
+      wallClock: { elapsedMs, maxMs: cfg.maxWallClockMs ?? null },
+      failures: { consecutive, max: cfg.maxConsecutiveFailures ?? null },
+    },
+    current,
+    chart: scoreChart({
+      points: exps.map((e) => ({
+        id: e.id,
+        seq: e.seq,
+        decision: e.decision,
+        score: e.score,
+        hypothesis: e.hypothesis.length > 160 ? `${e.hypothesis.slice(0, 159)}…` : e.hypothesis,
+      })),
+      metric: project.metric,
+      direction: project.direction,
+      private: priv,
+      runningSeq: current?.seq ?? null,
+      maxSeq: cfg.maxExperiments && cfg.maxExperiments <= 200 ? cfg.maxExperiments : null,
+      width: 900,
+      height: 300,
+    }),
+    version,
+    serverTime,
+  };
+}
+
+/**
+ * One experiment for the Studio's detail view: `ratchet show --json` (hypothesis, decision, reason, metrics,
+ * patch, log tails, events) plus its private-holdout metrics and reviews.
+ * @returns null for an unknown id
+ */
+export function studioExperiment(
+  journal: Journal,
+  projectDir: string,
+  id: number,
+): Record<string, unknown> | null {
+  const v = showView(journal, projectDir, id);
+  if (!v) return null;
+  const runId = String(v['run']);
+  const sub = journal
+    .listSubmissions(runId)
+    .filter((s) => s.experimentId === id)
+    .pop();
+  return {
+    ...v,
+    private: sub
+      ? { score: sub.private, gap: sub.gap, metrics: sub.metrics, at: sub.ts, submission: sub.id }
+      : null,
+    reviews: listReviews(journal, runId).filter((r) => r.experimentId === id),
+  };
+}
