@@ -281,7 +281,9 @@ function mapPerQuery(input: RankingInput, idx: QueryIndex, k: number | null): Fl
 
 /**
  * The per-query values of a ranking metric (query j at index j), on a validated input. The metric
- * is their mean (weighted by per-query weights).
+ * is their mean (weighted by per-query weights). ndcg: sklearn.metrics.ndcg_score on the query
+ * (tie-averaged DCG / ideal DCG, 0 when the ideal DCG is 0); mrr: ranx `_reciprocal_rank`; map:
+ * ml_metrics `apk` (rev a28d7ad); mrr and map on the pessimistic tie order (see the module doc).
  * @throws Error when `name` is not a ranking metric name.
  */
 export function rankingPerQuery(name: string, input: RankingInput): Float64Array {
