@@ -29,6 +29,7 @@ export function registerAgents(program: Command): void {
     .option('--experiments <n>', 'experiments per run, baseline included (default: budgets.max_experiments)')
     .option('--timeout <duration>', 'per-experiment wall clock (default: budgets.experiment_timeout)')
     .option('--budget <duration>', 'wall clock of a run (default: budgets.max_wall_clock)')
+    .option('--progress <duration>', 'how often long tools (open_run, start_experiment) report progress', '5s')
     .option('--unsafe-no-sandbox', 'run experiments without bubblewrap (recorded on every experiment)')
     .action(
       action(
@@ -38,6 +39,7 @@ export function registerAgents(program: Command): void {
           experiments?: string;
           timeout?: string;
           budget?: string;
+          progress: string;
           unsafeNoSandbox?: boolean;
         }) => {
           const projectDir = resolve(o.dir);
@@ -51,6 +53,7 @@ export function registerAgents(program: Command): void {
             ...(maxExperiments ? { maxExperiments } : {}),
             ...(experimentTimeoutMs ? { experimentTimeoutMs } : {}),
             ...(maxWallClockMs ? { maxWallClockMs } : {}),
+            progressIntervalMs: dur('--progress', o.progress)!,
             unsafeNoSandbox: Boolean(o.unsafeNoSandbox),
           });
         },
