@@ -34,6 +34,8 @@ export interface ScanOptions {
   thresholds?: Partial<LeakThresholds>;
   /** Called after each step with its name and wall-clock milliseconds (load, target, id-like, duplicates, ...). */
   onStep?: (step: string, ms: number) => void;
+  /** Called with every target-leakage statistic computed, tripped or not (column, test, value): for calibration. */
+  onStatistic?: (column: string, test: string, value: number) => void;
 }
 
 /** Report order of the guardrails (most serious first within a severity). */
@@ -68,7 +70,7 @@ export async function scanSplits(input: ScanInput, opts: ScanOptions = {}): Prom
       return out;
     };
     const frame = await step('load', () => loadSplits(duck.con, input));
-    const ctx: ScanContext = { con: duck.con, input, frame, th };
+    const ctx: ScanContext = { con: duck.con, input, frame, th, onStatistic: opts.onStatistic };
     const findings = [
       ...(await step('target-leakage', () => scanTargetLeakage(ctx))),
       ...(await step('id-like', () => scanIdLike(ctx))),

@@ -1,8 +1,7 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { scanSplits } from '../../src/data/leakage.js';
 import { tempDir } from '../helpers/project.js';
-import { GSOEP, GSOEP_SPEC, show, split, writeSklearnData } from './helpers.js';
+import { GSOEP, GSOEP_SPEC, scanReport, split, writeSklearnData } from './helpers.js';
 
 // No false alarms on clean real data: the bundled GSOEP panel under its own contract and other honest splits,
 // and scikit-learn's bundled real datasets.
@@ -15,22 +14,24 @@ describe('clean real data has no findings', () => {
 
   it('GSOEP under its own contract (group split by person, time year)', async () => {
     const { input } = await split(GSOEP, GSOEP_SPEC);
-    const f = await scanSplits(input);
-    show('gsoep group split', f);
+    const f = await scanReport('gsoep group split', input);
     expect(f).toEqual([]);
   });
 
   it('GSOEP under a temporal split by year', async () => {
     const { input } = await split(GSOEP, { ...GSOEP_SPEC, strategy: 'temporal' });
-    const f = await scanSplits(input);
-    show('gsoep temporal split', f);
+    const f = await scanReport('gsoep temporal split', input);
     expect(f).toEqual([]);
   });
 
   it('GSOEP under a stratified split with no time or group declared', async () => {
-    const { input } = await split(GSOEP, { task: 'binary', target: 'outwork', id: 'row_id', strategy: 'stratified' });
-    const f = await scanSplits(input);
-    show('gsoep stratified, no time/group', f);
+    const { input } = await split(GSOEP, {
+      task: 'binary',
+      target: 'outwork',
+      id: 'row_id',
+      strategy: 'stratified',
+    });
+    const f = await scanReport('gsoep stratified, no time/group', input);
     expect(f).toEqual([]);
   });
 
@@ -41,22 +42,27 @@ describe('clean real data has no findings', () => {
       positive_class: 'malignant',
       strategy: 'stratified',
     });
-    const f = await scanSplits(input);
-    show('breast_cancer', f);
+    const f = await scanReport('breast_cancer', input);
     expect(f).toEqual([]);
   });
 
   it('wine (multiclass, stratified)', async () => {
-    const { input } = await split(join(sk, 'wine.csv'), { task: 'multiclass', target: 'cultivar', strategy: 'stratified' });
-    const f = await scanSplits(input);
-    show('wine', f);
+    const { input } = await split(join(sk, 'wine.csv'), {
+      task: 'multiclass',
+      target: 'cultivar',
+      strategy: 'stratified',
+    });
+    const f = await scanReport('wine', input);
     expect(f).toEqual([]);
   });
 
   it('diabetes (regression, random)', async () => {
-    const { input } = await split(join(sk, 'diabetes.csv'), { task: 'regression', target: 'progression', strategy: 'random' });
-    const f = await scanSplits(input);
-    show('diabetes', f);
+    const { input } = await split(join(sk, 'diabetes.csv'), {
+      task: 'regression',
+      target: 'progression',
+      strategy: 'random',
+    });
+    const f = await scanReport('diabetes', input);
     expect(f).toEqual([]);
   });
 });

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { validateContract } from '../../src/contract/load.js';
 import { lit, openDuck } from '../../src/data/duck.js';
 import { splitData } from '../../src/data/ingest.js';
-import type { LeakFinding, ScanInput } from '../../src/data/leakage.js';
+import { type LeakFinding, type ScanInput, scanSplits } from '../../src/data/leakage.js';
 import { EXAMPLE, ROOT, tempDir } from '../helpers/project.js';
 
 /** The bundled GSOEP example's data (19,609 person-years of 6,127 people; target outwork). */
@@ -55,7 +55,9 @@ export async function split(csv: string, spec: SplitSpec): Promise<{ dir: string
         ...(spec.positive_class ? { positive_class: spec.positive_class } : {}),
       },
       split: { strategy: spec.strategy, seed: spec.seed ?? 7 },
-      metric: { primary: spec.task === 'regression' ? 'rmse' : spec.task === 'binary' ? 'auroc' : 'accuracy' },
+      metric: {
+        primary: spec.task === 'regression' ? 'rmse' : spec.task === 'binary' ? 'auroc' : 'accuracy',
+      },
       surface: ['train.py'],
       run: { command: 'python train.py' },
     },
@@ -66,7 +68,12 @@ export async function split(csv: string, spec: SplitSpec): Promise<{ dir: string
 }
 
 /** The scanner's input for a project folder split by {@link split}. */
-export function inputFor(dir: string, idColumn: string, spec: SplitSpec, positiveClass: string | null): ScanInput {
+export function inputFor(
+  dir: string,
+  idColumn: string,
+  spec: SplitSpec,
+  positiveClass: string | null,
+): ScanInput {
   const data = join(dir, '.ratchet', 'data');
   const vault = join(dir, '.ratchet', 'vault');
   return {
@@ -95,7 +102,9 @@ export async function derive(src: string, dest: string, select: string): Promise
     await duck.con.run(
       `CREATE TABLE src AS SELECT (row_number() OVER () - 1)::BIGINT AS __row, * FROM read_csv(${lit(src)}, header = true, all_varchar = true)`,
     );
-    await duck.con.run(`COPY (SELECT ${select} FROM src ORDER BY __row) TO ${lit(dest)} (HEADER, DELIMITER ',')`);
+    await duck.con.run(
+      `COPY (SELECT ${select} FROM src ORDER BY __row) TO ${lit(dest)} (HEADER, DELIMITER ',')`,
+    );
   } finally {
     duck.close();
   }
@@ -136,4 +145,22 @@ export function keys(findings: LeakFinding[]): string[] {
 export function show(label: string, findings: LeakFinding[]): void {
   const lines = findings.map((f) => `  [${f.severity}] ${f.guardrail} ${f.column ?? ''}: ${f.message}`);
   console.log(`${label}: ${findings.length} finding(s)${lines.length ? `\n${lines.join('\n')}` : ''}`);
+}
+
+/**
+ * Scan and also keep, per test, the highest statistic any column reached (how close clean data comes to a
+ * threshold), printed with the findings.
+ */
+export async function scanReport(label: string, input: ScanInput): Promise<LeakFinding[]> {
+  const top = new Map<string, { column: string; value: number }>();
+  const findings = await scanSplits(input, {
+    onStatistic: (column, test, value) => {
+      const t = top.get(test);
+      if (Number.isFinite(value) && (!t || value > t.value)) top.set(test, { column, value });
+    },
+  });
+  show(label, findings);
+  const line = [...top.entries()].map(([t, v]) => `${t} ${v.value.toFixed(4)} (${v.column})`).join('; ');
+  console.log(`  highest statistics: ${line}`);
+  return findings;
 }

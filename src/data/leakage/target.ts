@@ -15,6 +15,8 @@ export interface ScanContext {
   input: ScanInput;
   frame: Frame;
   th: LeakThresholds;
+  /** Called with every statistic computed, tripped or not (for calibration and reports). */
+  onStatistic?: (column: string, test: string, value: number) => void;
 }
 
 /** A single-feature test that tripped. */
@@ -40,14 +42,14 @@ const leakHint = (col: string) =>
  */
 function classificationSql(
   x: string,
-  opts: { nullKey: string; binSize: number | null; valueMin: number | null; auc: boolean },
+  opts: { nullKey: string; runRows: number | null; valueMin: number | null; auc: boolean },
 ): string {
   const parts = [
     `g AS MATERIALIZED (SELECT ${x} AS x, __y AS y, count(*)::DOUBLE AS n FROM trs GROUP BY ALL)`,
   ];
   const selects: string[] = [];
   const froms: string[] = [];
-  if (opts.auc || opts.binSize !== null) {
+  if (opts.auc || opts.runRows !== null) {
     parts.push(
       `k AS (SELECT coalesce(x::DOUBLE, ${opts.nullKey}) AS xk, y, n FROM g)`,
       `gx AS (SELECT xk, sum(n) AS nx FROM k GROUP BY xk)`,
@@ -62,12 +64,28 @@ function classificationSql(
     selects.push('auc.per');
     froms.push('auc');
   }
-  if (opts.binSize !== null) {
+  if (opts.runRows !== null) {
+    // Range purity: values in order, each with its majority label; consecutive values with the same majority
+    // label form a run. A run of at least runRows rows is a range of that label. Shorter runs inside a range
+    // (between long runs of the same label, or before the first / after the last) belong to it; shorter runs
+    // between long runs of different labels count as misses (a conservative stand-in for the best cut).
+    // Hits: rows whose label is their range's label.
+    const big = `size >= ${opts.runRows}`;
     parts.push(
-      `rb AS (SELECT sum(mx) AS hit, count(*) AS nb FROM (SELECT b, max(n) AS mx FROM (SELECT floor((cx.below + cx.nx / 2) / ${opts.binSize}) AS b, k.y AS y, sum(k.n) AS n FROM k JOIN cx USING (xk) GROUP BY ALL) GROUP BY b))`,
+      `v AS (SELECT xk, first(y ORDER BY n DESC, y) AS m FROM k GROUP BY xk)`,
+      `vr AS (SELECT xk, sum(chg) OVER (ORDER BY xk ${WINDOW_ROWS}) AS run FROM (SELECT xk, (m IS DISTINCT FROM lag(m) OVER (ORDER BY xk))::INT AS chg FROM v))`,
+      `rc AS (SELECT vr.run, k.y, sum(k.n) AS c FROM k JOIN vr USING (xk) GROUP BY ALL)`,
+      `runs AS (SELECT run, first(y ORDER BY c DESC, y) AS m, sum(c) AS size FROM rc GROUP BY run)`,
+      `rl AS (SELECT run, m, ${big} AS big,
+         last_value(CASE WHEN ${big} THEN m END IGNORE NULLS) OVER (ORDER BY run ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prevbig,
+         first_value(CASE WHEN ${big} THEN m END IGNORE NULLS) OVER (ORDER BY run ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS nextbig FROM runs)`,
+      `rp AS (SELECT sum(h) AS hit, count(*) FILTER (WHERE big AND m IS DISTINCT FROM prevbig) AS segs FROM (
+         SELECT rl.run, any_value(rl.big) AS big, any_value(rl.m) AS m, any_value(rl.prevbig) AS prevbig,
+           coalesce(max(rc.c) FILTER (WHERE CASE WHEN rl.big THEN rc.y = rl.m WHEN rl.prevbig IS NULL OR rl.nextbig IS NULL OR rl.prevbig = rl.nextbig THEN rc.y = coalesce(rl.prevbig, rl.nextbig) ELSE false END), 0) AS h
+         FROM rl JOIN rc USING (run) GROUP BY rl.run))`,
     );
-    selects.push('rb.hit AS rb_hit', 'rb.nb AS rb_nb');
-    froms.push('rb');
+    selects.push('rp.hit AS rp_hit', 'rp.segs AS rp_segs');
+    froms.push('rp');
   }
   if (opts.valueMin !== null) {
     parts.push(
@@ -132,8 +150,6 @@ async function classificationTrips(
   );
   const base = num(baseRows[0]!['m']) / n;
   const lift = (purity: number) => (base >= 1 ? 0 : (purity - base) / (1 - base));
-  const bins = Math.min(th.maxBins, Math.floor(n / th.minBinRows));
-  const binSize = bins >= 2 ? n / bins : null;
   const trips: Trip[] = [];
   for (const f of frame.features) {
     const nonNull = p.nonNull.get(f.name)!;
@@ -146,7 +162,7 @@ async function classificationTrips(
         con,
         classificationSql(x, {
           nullKey: "'-inf'::DOUBLE",
-          binSize: f.numeric ? binSize : null,
+          runRows: f.numeric ? th.minRunRows : null,
           valueMin,
           auc: f.numeric,
         }),
@@ -161,12 +177,13 @@ async function classificationTrips(
         const last = (
           await readRows(
             con,
-            classificationSql(x, { nullKey: "'inf'::DOUBLE", binSize: null, valueMin: null, auc: true }),
+            classificationSql(x, { nullKey: "'inf'::DOUBLE", runRows: null, valueMin: null, auc: true }),
           )
         )[0];
         const a2 = last ? aurocOf(last['per'], n, ctx) : null;
         if (a2 !== null && (auc === null || a2 > auc)) auc = a2;
       }
+      if (auc !== null) ctx.onStatistic?.(f.name, 'auroc', auc);
       if (auc !== null && auc >= th.auroc) {
         found.push({
           column: f,
@@ -178,19 +195,19 @@ async function classificationTrips(
           extra: {},
         });
       }
-      const hit = num(r['rb_hit']);
-      const nb = num(r['rb_nb']);
-      if (binSize !== null && nb >= 2) {
-        const purity = hit / n;
+      const segs = num(r['rp_segs']);
+      if (segs >= 2) {
+        const purity = num(r['rp_hit']) / n;
+        ctx.onStatistic?.(f.name, 'range-purity', purity);
         if (purity >= th.purity && lift(purity) >= th.purityLift) {
           found.push({
             column: f,
             test: 'range-purity',
-            label: `purity over ${nb} value ranges`,
+            label: `purity over ${segs} value ranges`,
             value: purity,
             threshold: th.purity,
             rows: n,
-            extra: { ranges: nb, lift: lift(purity), majorityShare: base },
+            extra: { ranges: segs, lift: lift(purity), majorityShare: base },
           });
         }
       }
@@ -200,6 +217,7 @@ async function classificationTrips(
       const nv = num(r['vp_nv']);
       if (cov >= th.minValueCoverage * n && cov >= th.minRows && nv >= 1) {
         const purity = num(r['vp_hit']) / cov;
+        ctx.onStatistic?.(f.name, 'value-purity', purity);
         if (purity >= th.purity && lift(purity) >= th.purityLift) {
           found.push({
             column: f,
@@ -267,6 +285,8 @@ async function regressionTrips(
         )
       )[0];
       const rho = sp ? num(sp['rho']) : Number.NaN;
+      ctx.onStatistic?.(f.name, 'pearson', Math.abs(pr.r));
+      ctx.onStatistic?.(f.name, 'spearman', Math.abs(rho));
       if (Math.abs(pr.r) >= th.correlation) {
         found.push({
           column: f,
@@ -301,6 +321,7 @@ async function regressionTrips(
       const sst = r ? num(r['sst']) : 0;
       if (r && cov >= th.minValueCoverage * n && cov >= th.minRows && sst > 0) {
         const eta = Math.sqrt(Math.max(0, num(r['ssb']) / sst));
+        ctx.onStatistic?.(f.name, 'correlation-ratio', eta);
         if (eta >= th.correlation) {
           found.push({
             column: f,
@@ -463,6 +484,7 @@ async function shiftedTargets(ctx: ScanContext, skip: Set<string>): Promise<Leak
       const m = num(r[`m${i}_${d}`]);
       if (c < th.minRows || c < th.shiftedCoverage * have) continue;
       const match = m / c;
+      ctx.onStatistic?.(f.name, `shifted-${d}`, match);
       if (match < th.shiftedMatch) continue;
       const t = tcol(f, d);
       const pe = (

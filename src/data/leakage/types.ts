@@ -80,10 +80,12 @@ export interface LeakThresholds {
   minValueCoverage: number;
   /** A feature whose distinct values are at least this share of its non-empty rows is near-unique: no value purity (default 0.9). */
   nearUnique: number;
-  /** Classification, numeric feature: at most this many equal-frequency value ranges for the range purity (default 100). */
-  maxBins: number;
-  /** Range purity: at least this many rows per range (default 20). */
-  minBinRows: number;
+  /**
+   * Classification, numeric feature, range purity: rows sorted by the value, consecutive values with the same
+   * majority label form a run; a run of at least this many rows is a value range of its own, shorter runs join
+   * a neighbouring range (default 20).
+   */
+  minRunRows: number;
   /** Regression: |Pearson|, |Spearman| or, for categorical features, the correlation ratio at or above this (default 0.99). */
   correlation: number;
   /** Shifted target: share of rows where the feature equals the previous or next row's target (default 0.99). */
@@ -120,8 +122,7 @@ export const DEFAULT_THRESHOLDS: Readonly<LeakThresholds> = Object.freeze({
   minValueRows: 10,
   minValueCoverage: 0.5,
   nearUnique: 0.9,
-  maxBins: 100,
-  minBinRows: 20,
+  minRunRows: 20,
   correlation: 0.99,
   shiftedMatch: 0.99,
   shiftedKappa: 0.9,
