@@ -22,6 +22,7 @@ import type { MetricInput } from '../metrics/index.js';
 import type { ExperimentDigest, Proposal, Proposer } from '../proposers/types.js';
 import type { PythonRuntime, SandboxResult } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
+import { failpoint } from '../util/failpoint.js';
 import { sha256File } from '../util/fs.js';
 import { checkChange } from './check.js';
 import { execute } from './execute.js';
@@ -354,6 +355,7 @@ export async function runExperiment(
       ? `ratchet: baseline ${contract.metric.primary} ${score!.toFixed(4)}`
       : `ratchet: ${truncate(proposal.hypothesis, 68)}`;
     commitSha = await commit(worktree, subject, reason, trailers);
+    failpoint('record:after-commit');
   } else {
     await resetHard(worktree, parentSha);
   }
@@ -414,6 +416,7 @@ export async function runExperiment(
   });
   lap('record');
   journal.recordExperiment(record, events);
+  failpoint('record:after-journal');
   appendResult(projectDir, record);
   const outcome = { seq: x.seq, decision: record.decision, score: record.score, meta: proposal.meta ?? {} };
   await x.proposer.observe(outcome);

@@ -8,13 +8,14 @@ import { PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
 import { alignPredictions } from '../evaluator/predictions.js';
 import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
 import { guardrail } from '../guardrails/registry.js';
+import { rewriteResults } from '../journal/results.js';
 import { type Decision, type ExperimentRecord, Journal, type NoiseRecord } from '../journal/store.js';
 import type { MetricInput } from '../metrics/index.js';
 import type { Proposer } from '../proposers/types.js';
 import type { PythonRuntime } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { formatDuration } from '../util/units.js';
-import { acquireRunLock, releaseRunLock, watchStop } from './control.js';
+import { acquireRunLock, isAlive, releaseRunLock, watchStop } from './control.js';
 import {
   type Best,
   checkLockStats,
@@ -208,7 +209,11 @@ export class RunSession {
     const unsafe = opts.unsafeNoSandbox ?? false;
     const ready = await preflight(opts.projectDir, { unsafe });
     const journal = Journal.open(opts.projectDir);
-    const existing = opts.runId ? journal.getRun(opts.runId) : null;
+    // `ratchet run` with no id resumes an interrupted run (status running, its process gone: a crash).
+    const latest = journal.getRun();
+    const interrupted =
+      latest && latest.status === 'running' && !(latest.pid && isAlive(latest.pid)) ? latest : null;
+    const existing = opts.runId ? journal.getRun(opts.runId) : interrupted;
     if (existing && existing.status === 'finished') {
       journal.close();
       throw new RatchetError(`run ${existing.id} already finished`, {
@@ -222,7 +227,8 @@ export class RunSession {
       journal.close();
       throw e;
     }
-    const c = ready.contract.limits;
+    // A resumed run keeps the budgets it started with, unless the caller gives new ones.
+    const c = { ...ready.contract.limits, ...((existing?.config ?? {}) as Partial<Limits>) };
     const limits: Limits = {
       maxExperiments: opts.maxExperiments ?? c.maxExperiments,
       maxWallClockMs: opts.maxWallClockMs ?? c.maxWallClockMs,
@@ -292,6 +298,16 @@ export class RunSession {
         null,
         g.id,
       );
+    }
+    if (this.resumed) {
+      // After a crash the journal is the record: results.tsv is rebuilt from it, and the branch goes back to
+      // the last kept commit the journal knows (a commit made just before the crash is dropped).
+      rewriteResults(this.projectDir, this.journal.listExperiments());
+      const run = this.journal.getRun(this.runId)!;
+      this.event('run.resumed', 'info', `resumed after ${this.history.length} recorded experiments`, {
+        experiments: this.history.length,
+      });
+      if (!this.history.some((e) => e.decision === 'kept')) await resetHard(this.worktree, run.baseCommit);
     }
     const lastKept = [...this.history].reverse().find((e) => e.decision === 'kept' && e.commitSha);
     if (lastKept) {
