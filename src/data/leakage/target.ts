@@ -155,8 +155,11 @@ async function classificationTrips(
     const nonNull = p.nonNull.get(f.name)!;
     if (nonNull < th.minRows) continue;
     const x = ident(f.name);
+    // Approximate distinct count (HyperLogLog, ±15 %): the coverage rule of the value purity (values with
+    // minValueRows rows must cover minValueCoverage of the rows) is what really keeps near-unique columns out.
     const valueOk = p.distinct.get(f.name)! / nonNull < th.nearUnique;
     const valueMin = valueOk ? th.minValueRows : null;
+    if (!f.numeric && valueMin === null) continue; // near-unique text: no single-feature test applies
     const r = (
       await readRows(
         con,
