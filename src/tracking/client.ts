@@ -269,13 +269,22 @@ export class MlflowClient {
       }
     }
     let res: Response;
-    try {
-      res = await fetch(`${this.uri}${path}`, {
+    const call = () =>
+      fetch(`${this.uri}${path}`, {
         method,
         headers,
         ...(payload === undefined ? {} : { body: payload }),
         signal: this.requestSignal(),
       });
+    try {
+      try {
+        res = await call();
+      } catch (e) {
+        // A pooled keep-alive connection the server had already closed: try once more on a fresh one.
+        const code = (e as { cause?: { code?: string } }).cause?.code;
+        if (code !== 'UND_ERR_SOCKET' && code !== 'ECONNRESET') throw e;
+        res = await call();
+      }
     } catch (e) {
       const err = e as Error & { cause?: { code?: string; message?: string } };
       const why =

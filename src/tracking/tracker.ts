@@ -253,7 +253,8 @@ export class MlflowTracker implements ExperimentObserver {
 
   /**
    * ExperimentObserver: the run ends. Waits (bounded: `flushMs`, 500 ms for a stopped run, not at all while
-   * MLflow is failing) for the queue to drain, then stops; what is left stays in the queue file.
+   * MLflow is failing, 3 s at most without progress) for the queue to drain, then stops; what is left stays
+   * in the queue file.
    */
   async onRunEnd(summary: RunSummary): Promise<void> {
     const bound = this.lastError
@@ -275,23 +276,22 @@ export class MlflowTracker implements ExperimentObserver {
   }
 
   /**
-   * Wait until the queue is empty or `ms` passed (whichever comes first), retrying failures immediately
-   * once. @returns true when everything was sent
+   * Wait until the queue is empty, `ms` passed, MLflow failed, or no experiment was sent for `stallMs`
+   * (a hanging server), whichever comes first. @returns true when everything was sent
    */
-  async flush(ms: number): Promise<boolean> {
+  async flush(ms: number, stallMs = 3000): Promise<boolean> {
     const deadline = Date.now() + Math.max(0, ms);
+    let sent = this.sent;
+    let progressAt = Date.now();
     while (this.queue.length > 0 && Date.now() < deadline) {
       if (this.lastError && !this.draining) break; // failing: the queue file keeps the work
       this.kick();
       if (!this.draining) break;
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([
-        this.draining,
-        new Promise((r) => {
-          timer = setTimeout(r, Math.max(1, deadline - Date.now()));
-        }),
-      ]);
-      clearTimeout(timer);
+      if (this.sent !== sent) {
+        sent = this.sent;
+        progressAt = Date.now();
+      } else if (Date.now() - progressAt > stallMs) break; // a hanging server: do not hold the run's end
+      await new Promise((r) => setTimeout(r, 50));
     }
     return this.queue.length === 0;
   }
