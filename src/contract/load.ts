@@ -27,6 +27,8 @@ export interface Contract extends ContractDoc {
     maxConsecutiveFailures: number;
     /** Memory limit of the sandboxed command (RLIMIT_AS), bytes. */
     memoryBytes: number;
+    /** Cap on the size of an experiment's output folder, bytes. */
+    diskBytes: number;
   };
 }
 
@@ -160,6 +162,7 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
       ),
       maxConsecutiveFailures: doc.budgets.max_consecutive_failures,
       memoryBytes: parse('budgets.memory', () => parseBytes(doc.budgets.memory)),
+      diskBytes: parse('budgets.disk', () => parseBytes(doc.budgets.disk)),
     },
   };
 }

@@ -129,6 +129,7 @@ export const BudgetsSchema = z
     experiment_timeout: duration.default('10m'),
     max_consecutive_failures: z.number().int().positive().default(5),
     memory: size.default('8GiB'),
+    disk: size.default('4GiB').describe('cap on what one experiment may write into its output folder'),
   })
   .strict();
 
@@ -159,7 +160,13 @@ export const ContractSchema = z
       fractions: { train: 0.6, public: 0.2, private: 0.2 },
     }),
     metric: MetricSchema,
-    keep: KeepSchema.default({ min_delta: 0, confidence: 0.95, resamples: 1000, noise_z: 1.645, confirm_runs: 3 }),
+    keep: KeepSchema.default({
+      min_delta: 0,
+      confidence: 0.95,
+      resamples: 1000,
+      noise_z: 1.645,
+      confirm_runs: 3,
+    }),
     surface: z
       .array(glob)
       .min(1)
@@ -175,6 +182,7 @@ export const ContractSchema = z
       experiment_timeout: '10m',
       max_consecutive_failures: 5,
       memory: '8GiB',
+      disk: '4GiB',
     }),
     search: SearchSchema.optional(),
     agent: AgentSchema.optional().describe('how LLM proposers are briefed and bounded'),

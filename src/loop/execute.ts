@@ -55,6 +55,7 @@ export function execute(opts: ExecuteOptions): Promise<SandboxResult> {
     python: opts.python,
     timeoutMs: opts.timeoutMs,
     memoryBytes: contract.limits.memoryBytes,
+    maxOutputBytes: contract.limits.diskBytes,
     network: contract.run.network,
     stdoutPath: join(opts.runDir, 'stdout.log'),
     stderrPath: join(opts.runDir, 'stderr.log'),

@@ -295,7 +295,8 @@ export async function runExperiment(
         lap('evaluate');
         if (ev.status === 'invalid') {
           decision = 'invalid';
-          reason = ev.reason;
+          // The sandbox's note matters here (e.g. a symlink it removed from the output folder).
+          reason = sandbox.message.includes('removed') ? `${ev.reason} (${sandbox.message})` : ev.reason;
         } else {
           metrics = ev.metrics;
           score = ev.score;
