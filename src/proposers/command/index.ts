@@ -131,7 +131,7 @@ export class CommandProposer implements Proposer {
       const cap = rules.capTrip();
       if (cap) {
         rules.refuse(cap);
-        await stopRun(this.o.contract.projectDir, ctx.signal, `stopped: ${cap.message}`);
+        await stopRun(this.o.contract.projectDir, ctx.signal, cap.message);
       }
       if (attempt > 1) await resetHard(this.o.worktree, 'HEAD');
       const pending = rules.pending();

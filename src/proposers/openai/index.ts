@@ -110,7 +110,7 @@ export class OpenAIProposer implements Proposer {
     if (cap) {
       this.rules.refuse(cap);
       await resetHard(this.o.worktree, 'HEAD');
-      await stopRun(this.o.contract.projectDir, this.signal, `stopped: ${cap.message}`);
+      await stopRun(this.o.contract.projectDir, this.signal, cap.message);
     }
     const c = await this.client.complete(messages, tools, this.signal);
     this.rules.addUsage(c.usage);
