@@ -113,8 +113,8 @@ describe('hybrid proposer: an LLM with TPE suggestions runs the bundled example 
     const s = await runLoop({ projectDir: dir, proposer: proposerFactory('hybrid'), maxExperiments: 3 });
     expect(s.status, s.reason).toBe('finished');
     const { exps } = journalOf(dir, s.runId);
-    const taken = exps.slice(1).map((e) => (e.meta?.['hybrid'] as { taken: boolean }).taken);
-    // The stand-in copies the suggestion when the history has an odd number of experiments... i.e. every other time.
+    const taken = exps.slice(1).map((e) => (e.meta?.['hybrid'] as { taken?: boolean } | undefined)?.taken);
+    // The stand-in copies the suggestion every other time (when the history it reads has an even length).
     expect(taken).toEqual([false, true]);
     expect(exps[2]!.hypothesis).toMatch(/take the TPE suggestion/);
   });
