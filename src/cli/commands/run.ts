@@ -21,6 +21,8 @@ export interface RunCliOptions {
   maxFailures?: string;
   run?: string;
   unsafeNoSandbox?: boolean;
+  override?: string[];
+  reason?: string;
   json?: boolean;
 }
 
@@ -171,6 +173,7 @@ export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
     ...(experimentTimeoutMs ? { experimentTimeoutMs } : {}),
     ...(maxWallClockMs ? { maxWallClockMs } : {}),
     unsafeNoSandbox: Boolean(o.unsafeNoSandbox),
+    ...(o.override?.length ? { overrides: Object.fromEntries(o.override.map((id) => [id, o.reason ?? ''])) } : {}),
     // MLflow (when MLFLOW_TRACKING_URI is set): queued and sent in the background, never blocking RECORD.
     observers: trackersFromEnv(projectDir),
     onProgress: renderProgress(say, { live: liveStatus(Boolean(o.json)) }),
@@ -246,6 +249,8 @@ export function registerRun(program: Command): void {
     .option('--max-failures <n>', 'stop after this many consecutive failed experiments')
     .option('--run <id>', 'run id; an unfinished run with this id is resumed')
     .option('--unsafe-no-sandbox', 'run experiments without bubblewrap (recorded on every experiment)')
+    .option('--override <guardrails...>', 'let these overridable guardrails pass for this run (recorded; needs --reason)')
+    .option('--reason <text>', 'why the overrides are justified (recorded in the journal)')
     .option('--json', 'print the run summary as JSON on stdout (progress goes to stderr)')
     .action(
       action(async (o: RunCliOptions) => {
