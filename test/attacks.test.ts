@@ -11,7 +11,7 @@ import { Journal, type ExperimentRecord } from '../src/journal/store.js';
 import { experimentDir, runLoop } from '../src/loop/run.js';
 import type { Proposal, ProposeContext, Proposer } from '../src/proposers/types.js';
 import { makeProject } from './helpers/project.js';
-import { predictingScript } from './helpers/scripted.js';
+import { NOISE_PREDICTIONS, predictingScript } from './helpers/scripted.js';
 
 /** Writes `files` into the worktree, then optionally runs `after` (e.g. a background editor) and returns. */
 class AttackProposer implements Proposer {
@@ -88,7 +88,7 @@ describe('attack suite through the loop', () => {
           .replace('experiment_timeout: 5m', 'experiment_timeout: 20s'),
     });
     originalTrain = readFileSync(join(dir, 'train.py'), 'utf8');
-    const ok = predictingScript('0.5');
+    const ok = predictingScript(NOISE_PREDICTIONS);
     const steps = [
       { hypothesis: 'read the vault', files: { 'train.py': readVault(join(dir, '.ratchet', 'vault')) + ok } },
       { hypothesis: 'reach the network', files: { 'train.py': network(port) + ok } },
@@ -158,7 +158,7 @@ describe('attack suite through the loop', () => {
   it('the vault is unreachable by any path', () => {
     const e = exp('read the vault');
     expect(stdout(e)).toMatch(/VAULT-READ \[\]/);
-    expect(e.score).toBe(0.5);
+    expect(e.score).toBeLessThan(0.6);
   });
 
   it('the network is unreachable (loopback service and the outside)', () => {
@@ -190,7 +190,7 @@ describe('attack suite through the loop', () => {
   it('a printed or written metric is never read: the score is the evaluator’s', () => {
     const e = exp('print a fake metric');
     expect(stdout(e)).toMatch(/auroc: 0.9999/);
-    expect(e.score).toBe(0.5);
+    expect(e.score).toBeLessThan(0.6);
     expect(e.decision).toBe('reverted');
   });
 

@@ -5,7 +5,7 @@ import { proposerFactory } from '../src/cli/proposers.js';
 import { Journal } from '../src/journal/store.js';
 import { runLoop } from '../src/loop/run.js';
 import { gitOut, makeProject } from './helpers/project.js';
-import { predictingScript, ScriptedProposer } from './helpers/scripted.js';
+import { NOISE_PREDICTIONS, predictingScript, ScriptedProposer } from './helpers/scripted.js';
 
 describe('the loop with the search proposer, end to end (real git, bubblewrap, Python)', () => {
   it('runs the baseline then TPE proposals, commits kept changes with trailers, and leaves the branch clean', async () => {
@@ -91,17 +91,20 @@ describe('the loop with the search proposer, end to end (real git, bubblewrap, P
 });
 
 const bad = {
-  crash: predictingScript('0.5', 'raise SystemExit("training diverged")'),
-  hang: predictingScript('0.5', 'import time\ntime.sleep(600)'),
+  crash: predictingScript(NOISE_PREDICTIONS, 'raise SystemExit("training diverged")'),
+  hang: predictingScript(NOISE_PREDICTIONS, 'import time\ntime.sleep(600)'),
   nan: predictingScript('np.where(np.arange(len(df)) == 3, np.nan, 0.5)'),
-  ids: predictingScript('0.5').replace('df["row_id"]', '"x" + df["row_id"]'),
-  constant: predictingScript('0.5'),
+  ids: predictingScript('0.5').replace('"row_id": df["row_id"]', '"row_id": "x" + df["row_id"]'),
+  constant: predictingScript(NOISE_PREDICTIONS),
   better: null as unknown as string,
 };
 
 describe('the loop records every failure and never leaves the branch dirty', () => {
   it('crash, invalid predictions, surface and contract violations, empty change, then a real gain', async () => {
-    const dir = await makeProject({ rows: 8000 });
+    const dir = await makeProject({
+      rows: 8000,
+      contract: (y) => `${y}suspicion: { consecutive_trips: 10 }\n`,
+    });
     const good = readFileSync(join(dir, 'train.py'), 'utf8');
     const params = readFileSync(join(dir, 'params.yaml'), 'utf8');
     const proposer = new ScriptedProposer([

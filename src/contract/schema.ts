@@ -108,6 +108,49 @@ export const KeepSchema = z
   })
   .strict();
 
+/** When to stop a run and hand it to a person (DESIGN.md, "Escalation"). */
+export const SuspicionSchema = z
+  .object({
+    max_headroom_closed: z
+      .number()
+      .gt(0)
+      .lte(1)
+      .default(0.5)
+      .describe(
+        'a single change that closes more than this share of the gap to a perfect score is suspicious',
+      ),
+    near_perfect: z
+      .number()
+      .nonnegative()
+      .default(0.001)
+      .describe('a score within this distance of the perfect score is suspicious (a leak, not a model)'),
+    row_order_corr: z
+      .number()
+      .gt(0)
+      .lte(1)
+      .default(0.5)
+      .describe(
+        'predictions correlated with the holdout row order beyond this (when labels are not) are suspicious',
+      ),
+    consecutive_trips: z
+      .number()
+      .int()
+      .positive()
+      .default(3)
+      .describe('guardrail trips in a row that escalate'),
+    plateau: z
+      .number()
+      .int()
+      .nonnegative()
+      .default(20)
+      .describe('escalate when the budget ran out and the last this-many experiments kept nothing (0 = off)'),
+    max_gap: z
+      .number()
+      .optional()
+      .describe('escalate at submit when public minus private (in the metric direction) exceeds this'),
+  })
+  .strict();
+
 /** The command the sandbox runs for every experiment. */
 export const RunSchema = z
   .object({
@@ -185,6 +228,13 @@ export const ContractSchema = z
       disk: '4GiB',
     }),
     search: SearchSchema.optional(),
+    suspicion: SuspicionSchema.default({
+      max_headroom_closed: 0.5,
+      near_perfect: 0.001,
+      row_order_corr: 0.5,
+      consecutive_trips: 3,
+      plateau: 20,
+    }),
     agent: AgentSchema.optional().describe('how LLM proposers are briefed and bounded'),
   })
   .strict();

@@ -16,6 +16,7 @@ import type { SplitManifest } from '../data/ingest.js';
 import { evaluateOutput, PRIVATE_PREDICTIONS, PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
 import { commit, currentTree, resetHard, revParse } from '../git/git.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
+import { sanityChecks, scoreJump } from '../guardrails/suspicion.js';
 import { appendResult } from '../journal/results.js';
 import type { Decision, EventRecord, ExperimentRecord, Journal } from '../journal/store.js';
 import type { MetricInput } from '../metrics/index.js';
@@ -126,6 +127,8 @@ export interface ExperimentInput {
   unsafe: boolean;
   signal: AbortSignal;
   rule: KeepRule;
+  /** Guardrails the person overrode for this run: id → reason (only overridable ones take effect). */
+  overrides: Record<string, string>;
   /** The run's DuckDB, shared by every EVALUATE. */
   duck: Duck;
   onStart: (id: number, hypothesis: string) => void;
@@ -153,7 +156,7 @@ export function digest(e: ExperimentRecord): ExperimentDigest {
  */
 export async function runExperiment(
   x: ExperimentInput,
-): Promise<{ record: ExperimentRecord; best: Best | null } | 'aborted'> {
+): Promise<{ record: ExperimentRecord; best: Best | null; escalate: string | null } | 'aborted'> {
   const { projectDir, contract, journal, worktree } = x;
   const baseline = x.best === null;
   const id = journal.reserveExperimentId();
@@ -239,9 +242,13 @@ export async function runExperiment(
   let verdict: ReturnType<typeof decideKeep> | null = null;
   let input: MetricInput | null = null;
   let runs: Runs = { scores: [], inputs: [] };
-  if (trips.length > 0) {
+  let escalate: string | null = null;
+  const blocking = () => trips.filter((t) => !overridden(x, t));
+  if (blocking().length > 0) {
     decision = 'rejected';
-    reason = trips.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
+    reason = blocking()
+      .map((t) => `${t.guardrail}: ${t.message}`)
+      .join('; ');
   } else {
     // EXECUTE
     sandbox = await execute({
@@ -302,8 +309,16 @@ export async function runExperiment(
           score = ev.score;
           input = ev.input;
           runs = { scores: [ev.score], inputs: [ev.input] };
+          // Sanity of the predictions (constant, row order): a person must look.
+          const sane = sanityChecks(ev.input, contract.suspicion);
+          trips.push(...sane);
+          const insane = sane.filter((t) => !overridden(x, t));
           // DECIDE
-          if (baseline) {
+          if (insane.length > 0) {
+            decision = 'rejected';
+            reason = insane.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
+            escalate = reason;
+          } else if (baseline) {
             decision = 'kept';
             reason = `baseline ${contract.metric.primary} ${ev.score.toFixed(6)}`;
           } else {
@@ -334,6 +349,25 @@ export async function runExperiment(
                 };
               }
               lap('confirm');
+            }
+            // A keep that noise and history cannot explain is held for a person.
+            const jump =
+              decision === 'kept'
+                ? scoreJump(
+                    contract.metric.primary,
+                    contract.direction,
+                    x.best!.score,
+                    ev.score,
+                    contract.suspicion,
+                  )
+                : null;
+            if (jump) {
+              trips.push(jump);
+              if (!overridden(x, jump)) {
+                decision = 'rejected';
+                reason = `${jump.guardrail}: ${jump.message} (${reason})`;
+                escalate = reason;
+              }
             }
           }
         }
@@ -400,10 +434,12 @@ export async function runExperiment(
   const events: Omit<EventRecord, 'id' | 'experimentId'>[] = trips.map((t) => ({
     ts: endedAt.toISOString(),
     runId: x.runId,
-    kind: 'guardrail',
+    kind: overridden(x, t) ? 'guardrail.override' : 'guardrail',
     severity: 'warning',
     guardrail: t.guardrail,
-    message: `${t.message} (${guardrail(t.guardrail).hint})`,
+    message: overridden(x, t)
+      ? `${t.message} — overridden: ${x.overrides[t.guardrail]}`
+      : `${t.message} (${guardrail(t.guardrail).hint})`,
     data: t.data ?? null,
   }));
   events.push({
@@ -434,7 +470,12 @@ export async function runExperiment(
     decision === 'kept'
       ? { id, score: score!, input: input!, commit: commitSha!, params: proposal.params ?? null, runs }
       : null;
-  return { record, best: newBest };
+  return { record, best: newBest, escalate };
+}
+
+/** Is this trip overridden by the person (`--override <id> --reason ...`) and may it be? */
+function overridden(x: ExperimentInput, t: Trip): boolean {
+  return t.guardrail in x.overrides && guardrail(t.guardrail).overridable;
 }
 
 function truncate(s: string, n: number): string {

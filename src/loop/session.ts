@@ -7,7 +7,7 @@ import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
 import { alignPredictions } from '../evaluator/predictions.js';
 import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
-import { guardrail } from '../guardrails/registry.js';
+import { GUARDRAILS, guardrail } from '../guardrails/registry.js';
 import { rewriteResults } from '../journal/results.js';
 import { type Decision, type ExperimentRecord, Journal, type NoiseRecord } from '../journal/store.js';
 import type { MetricInput } from '../metrics/index.js';
@@ -94,6 +94,8 @@ export interface SessionOptions {
   handleSignals?: boolean;
   /** Hear about every recorded experiment (e.g. the MLflow tracker). */
   observers?: ExperimentObserver[];
+  /** Guardrails a person overrides for this run: id → reason (recorded). Never-overridable ids are refused. */
+  overrides?: Record<string, string>;
 }
 
 function defaultRunId(): string {
@@ -134,6 +136,9 @@ export class RunSession {
   private readonly splitStamps: Record<string, StatStamp>;
   private readonly cleanups: (() => void)[] = [];
   private consecutiveFailures: number;
+  private consecutiveTrips = 0;
+  private escalation: string | null = null;
+  private readonly overrides: Record<string, string>;
   private readonly noise: NoiseRecord | null;
   private readonly observers: ExperimentObserver[];
   private closed = false;
@@ -168,6 +173,7 @@ export class RunSession {
     this.startedAt = Date.now();
     this.duck = init.duck;
     this.observers = opts.observers ?? [];
+    this.overrides = opts.overrides ?? {};
     this.splitStamps = lockStats(opts.projectDir, ready.lock);
     // Seed noise (varied seeds) when measured, else nondeterminism at a fixed seed.
     const metric = ready.contract.metric.primary;
@@ -206,6 +212,26 @@ export class RunSession {
    * @throws RatchetError for a broken setup (see {@link preflight}), a finished run id, or a live run
    */
   static async open(opts: SessionOptions): Promise<RunSession> {
+    for (const [id, why] of Object.entries(opts.overrides ?? {})) {
+      const g = GUARDRAILS[id];
+      if (!g)
+        throw new RatchetError(`no guardrail named "${id}"`, {
+          field: '--override',
+          hint: `use one of: ${Object.keys(GUARDRAILS).join(', ')}`,
+        });
+      if (!g.overridable) {
+        throw new RatchetError(`guardrail ${id} (${g.title}) can never be overridden`, {
+          field: '--override',
+          hint: g.hint,
+          exitCode: 3,
+        });
+      }
+      if (!why.trim())
+        throw new RatchetError(`overriding ${id} needs a reason`, {
+          field: '--reason',
+          hint: 'say why, e.g. --reason "constant baseline is intended"',
+        });
+    }
     const unsafe = opts.unsafeNoSandbox ?? false;
     const ready = await preflight(opts.projectDir, { unsafe });
     const journal = Journal.open(opts.projectDir);
@@ -289,6 +315,15 @@ export class RunSession {
         unsafe: this.unsafe,
       },
     );
+    for (const [id, why] of Object.entries(this.overrides)) {
+      this.event(
+        'guardrail.override',
+        'warning',
+        `guardrail ${id} overridden for this run: ${why}`,
+        { reason: why },
+        id,
+      );
+    }
     if (this.unsafe) {
       const g = guardrail('sandbox-unsafe');
       this.event(
@@ -429,12 +464,28 @@ export class RunSession {
         reason: `stopped: ${(this.signal.reason as Error)?.message ?? 'kill switch'}`,
       };
     if (this.history.length >= this.limits.maxExperiments) {
+      const p = this.contract.suspicion.plateau;
+      const tail = this.history.slice(-p);
+      if (p > 0 && this.history.length > p && !tail.some((e) => e.decision === 'kept')) {
+        return {
+          status: 'escalated',
+          reason: `plateau: the experiment budget (${this.limits.maxExperiments}) ran out and the last ${p} experiments kept nothing`,
+        };
+      }
       return { status: 'finished', reason: `experiment budget used (${this.limits.maxExperiments})` };
     }
     if (Date.now() - this.startedAt >= this.limits.maxWallClockMs) {
       return {
         status: 'finished',
         reason: `wall-clock budget used (${formatDuration(this.limits.maxWallClockMs)})`,
+      };
+    }
+    if (this.escalation) return { status: 'escalated', reason: this.escalation };
+    const sus = this.contract.suspicion;
+    if (this.consecutiveTrips >= sus.consecutive_trips) {
+      return {
+        status: 'escalated',
+        reason: `${this.consecutiveTrips} guardrail trips in a row: needs a person`,
       };
     }
     if (this.consecutiveFailures >= this.limits.maxConsecutiveFailures) {
@@ -477,6 +528,7 @@ export class RunSession {
       signal: this.signal,
       rule: this.rule,
       duck: this.duck,
+      overrides: this.overrides,
       onStart,
     });
     if (rec === 'aborted') return rec;
@@ -499,6 +551,9 @@ export class RunSession {
       }
     }
     this.consecutiveFailures = FAILURES.has(rec.record.decision) ? this.consecutiveFailures + 1 : 0;
+    const tripped = rec.record.decision === 'rejected' && rec.record.sandboxStatus === 'skipped';
+    this.consecutiveTrips = tripped ? this.consecutiveTrips + 1 : 0;
+    if (rec.escalate) this.escalation = `escalated by experiment ${rec.record.id}: ${rec.escalate}`;
     await this.notify('onExperiment', (o) => o.onExperiment?.(rec.record, this));
     return rec.record;
   }

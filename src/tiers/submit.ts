@@ -15,6 +15,8 @@ export interface SubmitResult {
   experiment: ExperimentRecord;
   /** False when the run had already been submitted: the earlier submission is returned, nothing is rescored. */
   fresh: boolean;
+  /** Why the submission needs a person (the gap is over the contract's limit), or null. */
+  escalation: string | null;
 }
 
 /** The best kept experiment of a run (the last kept one: each kept experiment beat the one before). */
@@ -48,7 +50,13 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
       });
     }
     const earlier = journal.listSubmissions(run.id).find((s) => s.experimentId === best.id);
-    if (earlier) return { submission: earlier, experiment: best, fresh: false };
+    const gapLimit = contract.suspicion.max_gap;
+    const escalationOf = (gap: number) =>
+      gapLimit !== undefined && gap > gapLimit
+        ? `public-private gap ${gap.toFixed(6)} exceeds the limit ${gapLimit}`
+        : null;
+    if (earlier)
+      return { submission: earlier, experiment: best, fresh: false, escalation: escalationOf(earlier.gap) };
     const out = join(experimentDir(projectDir, best.id), 'output');
     const file = join(out, PRIVATE_PREDICTIONS);
     const recorded = (best.meta?.['predictions'] as Record<string, string> | undefined)?.[
@@ -91,9 +99,22 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
         message: `private ${contract.metric.primary} ${priv.toFixed(6)} (public ${s.public.toFixed(6)}, gap ${s.gap >= 0 ? '+' : ''}${s.gap.toFixed(6)})`,
         data: { public: s.public, private: s.private, gap: s.gap },
       });
+      const limit = contract.suspicion.max_gap;
+      if (limit !== undefined && s.gap > limit) {
+        journal.addEvent({
+          ts: s.ts,
+          runId: run.id,
+          experimentId: best.id,
+          kind: 'escalation',
+          severity: 'error',
+          guardrail: null,
+          message: `public-private gap ${s.gap.toFixed(6)} exceeds the contract's limit ${limit}: the public holdout flattered this model; review before promoting`,
+          data: { gap: s.gap, limit },
+        });
+      }
       return sid;
     });
-    return { submission: { ...s, id }, experiment: best, fresh: true };
+    return { submission: { ...s, id }, experiment: best, fresh: true, escalation: escalationOf(s.gap) };
   } finally {
     journal.close();
   }

@@ -41,6 +41,7 @@ export function registerSubmit(program: Command): void {
               `${r.fresh ? 'submitted' : 'already submitted'} experiment #${s.experimentId} of run ${s.runId}: ${r.experiment.hypothesis}`,
             ),
             `  ${contract.metric.primary}: public ${num(s.public, 6)}  private ${num(s.private, 6)}  gap ${signed(s.gap, 6)} (public − private, positive = overfit to the public holdout)`,
+            ...(r.escalation ? [`  ESCALATED: ${r.escalation}; review before promoting`] : []),
             `  private metrics: ${Object.entries(s.metrics)
               .map(([k, v]) => `${k}=${v.toFixed(4)}`)
               .join('  ')}`,
