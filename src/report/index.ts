@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadContract } from '../contract/load.js';
 import { Journal } from '../journal/store.js';
@@ -48,6 +48,7 @@ export function writeReport(
     journal.close();
   }
   const dir = opts.outDir ?? projectDir;
+  mkdirSync(dir, { recursive: true });
   const markdown = join(dir, REPORT_MD);
   const html = join(dir, REPORT_HTML);
   writeFileSync(markdown, renderMarkdown(data));

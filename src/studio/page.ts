@@ -42,7 +42,7 @@ th,td{padding:4px 6px;border-bottom:1px solid #eaeef2;text-align:left;vertical-a
 th{position:sticky;top:0;background:#f6f8fa;cursor:pointer;user-select:none;white-space:nowrap}
 th.sorted:after{content:" \\25BE"}th.sorted.asc:after{content:" \\25B4"}
 tbody tr{cursor:pointer}tbody tr:hover{background:#f6f8fa}tbody tr.sel{background:#ddf4ff}
-td.num{font-variant-numeric:tabular-nums;text-align:right;white-space:nowrap}
+td.num,th.num{font-variant-numeric:tabular-nums;text-align:right;white-space:nowrap}
 .hyp{max-width:420px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
 pre{background:#f6f8fa;border:1px solid #eaeef2;border-radius:6px;padding:8px;overflow:auto;max-height:360px;font-size:12px;margin:6px 0}
 #diff .add{color:#1a7f37;background:#dafbe1;display:block}#diff .del{color:#cf222e;background:#ffebe9;display:block}
@@ -192,7 +192,8 @@ const SCRIPT = String.raw`
     var list = rows();
     $('exp-count').textContent = list.length + ' of ' + (state ? state.experiments.length : 0);
     document.querySelectorAll('#exp-table th').forEach(function (th) {
-      th.className = th.getAttribute('data-k') === sortKey ? 'sorted' + (sortAsc ? ' asc' : '') : '';
+      th.classList.toggle('sorted', th.getAttribute('data-k') === sortKey);
+      th.classList.toggle('asc', th.getAttribute('data-k') === sortKey && sortAsc);
     });
     $('exp-body').innerHTML = list.map(function (e) {
       return '<tr data-id="' + e.id + '" class="' + (e.id === selected ? 'sel' : '') + '">' +
@@ -236,7 +237,7 @@ const SCRIPT = String.raw`
         '<b>sandbox</b><span>' + esc(d.sandbox.status) + ' ' + esc(d.sandbox.message) + (d.sandboxed ? '' : ' (UNSANDBOXED)') + '</span>' +
         '<b>commit</b><span>' + esc(d.commit || '\u2014') + '</span>' +
         '<b>proposer</b><span>' + esc(d.proposer) + ', ' + d.duration_s.toFixed(1) + ' s</span></div>' +
-        (m ? '<table class="small" style="margin-top:8px"><thead><tr><th>metric</th><th>public</th><th>private</th></tr></thead><tbody>' + m + '</tbody></table>' : '') +
+        (m ? '<table class="small" style="margin-top:8px"><thead><tr><th>metric</th><th class="num">public</th><th class="num">private</th></tr></thead><tbody>' + m + '</tbody></table>' : '') +
         '<h2 style="margin-top:10px">Diff</h2><pre id="diff">' + diffHtml(d.patch) + '</pre>' +
         '<h2>stdout</h2><pre id="stdout">' + esc(tail(d.stdout)) + '</pre>' +
         '<h2>stderr</h2><pre id="stderr">' + esc(tail(d.stderr)) + '</pre>' +
@@ -357,7 +358,7 @@ export function studioPage(): string {
 <section class="card"><h2>Experiments <span class="muted" id="exp-count"></span></h2>
 <div class="tools"><input id="filter" placeholder="filter: hypothesis, reason, conclusion, #id">
 <select id="decision-filter"><option value="">all decisions</option><option>kept</option><option>reverted</option><option>crashed</option><option>timeout</option><option>invalid</option><option>rejected</option></select></div>
-<div class="scroll"><table id="exp-table"><thead><tr><th data-k="id">#</th><th data-k="seq">seq</th><th data-k="decision">decision</th><th data-k="score">score</th><th data-k="delta">gain</th><th data-k="duration_s">time</th><th data-k="hypothesis">hypothesis</th></tr></thead>
+<div class="scroll"><table id="exp-table"><thead><tr><th data-k="id">#</th><th data-k="seq">seq</th><th data-k="decision">decision</th><th data-k="score" class="num">score</th><th data-k="delta" class="num">gain</th><th data-k="duration_s" class="num">time</th><th data-k="hypothesis">hypothesis</th></tr></thead>
 <tbody id="exp-body"></tbody></table></div></section>
 <section class="card" id="detail"><div class="muted">click an experiment (a row, or a mark on the chart) to see its hypothesis, diff, logs and metrics</div></section>
 <section class="card"><h2>Guardrails, escalations and events</h2><div class="scroll" id="events"></div></section>

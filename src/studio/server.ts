@@ -104,6 +104,29 @@ async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> 
   throw new HttpError(400, 'the body must be a JSON object');
 }
 
+/** Leave a trace in the journal of who pressed the kill switch (best effort: the stop itself matters more). */
+function recordStopRequest(projectDir: string, runId: string, from: string): void {
+  try {
+    const j = Journal.open(projectDir);
+    try {
+      j.addEvent({
+        ts: new Date().toISOString(),
+        runId,
+        experimentId: null,
+        kind: 'stop.requested',
+        severity: 'warning',
+        guardrail: null,
+        message: `the kill switch was pressed in the Studio (from ${from})`,
+        data: { from },
+      });
+    } finally {
+      j.close();
+    }
+  } catch {
+    // the journal is busy or gone: the stop file and the signal still stop the run
+  }
+}
+
 /**
  * Start the Studio.
  * @throws RatchetError when the folder holds no contract, the port is invalid or taken, or the host cannot
@@ -229,6 +252,7 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
         if (typeof body['run'] === 'string' && body['run'] && body['run'] !== live.runId)
           throw new HttpError(409, `run ${String(body['run'])} is not the active run (${live.runId})`);
         const info = requestStop(projectDir, 'the Studio kill switch');
+        recordStopRequest(projectDir, live.runId, req.socket.remoteAddress ?? 'unknown');
         return send(res, 202, { stopping: info?.runId ?? live.runId, pid: info?.pid ?? live.pid });
       }
       if (path === '/api/submit') {

@@ -19,6 +19,7 @@ export const NOTABLE_EVENTS = [
   'mlflow.error',
   'observer.error',
   'experiment.aborted',
+  'stop.requested',
   'run.started',
   'run.finished',
   'run.stopped',
@@ -172,7 +173,11 @@ export function studioState(journal: Journal, contract: Contract, runId?: string
       direction: project.direction,
       private: priv,
       runningSeq: current?.seq ?? null,
-      maxSeq: cfg.maxExperiments && cfg.maxExperiments <= 200 ? cfg.maxExperiments : null,
+      // While running, the x axis spans the experiment budget (progress at a glance); after, the experiments.
+      maxSeq:
+        run.status === 'running' && cfg.maxExperiments && cfg.maxExperiments <= 200
+          ? cfg.maxExperiments
+          : null,
       width: 900,
       height: 300,
     }),

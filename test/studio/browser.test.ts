@@ -1,0 +1,197 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Journal } from '../../src/journal/store.js';
+import { activeRun } from '../../src/loop/control.js';
+import { type StudioServer, startStudio } from '../../src/studio/server.js';
+import { listReviews } from '../../src/tiers/review.js';
+import { CLI, type CliResult, EXAMPLE, makeProject, ROOT } from '../helpers/project.js';
+
+/** Debian's Chromium (scripts/setup.sh --with-browser); never a downloaded browser. */
+const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+
+/** The example's train.py, slowed down by 2 s after the baseline so a person (and the test) can watch. */
+function slowTrainPy(): string {
+  const real = readFileSync(join(EXAMPLE, 'train.py'), 'utf8').replace(
+    'from __future__ import annotations\n',
+    '',
+  );
+  return `from __future__ import annotations
+import os, time
+if os.environ.get("RATCHET_EXPERIMENT") != "1":
+    time.sleep(2)
+${real}`;
+}
+
+/** Launch Chromium headless with a fresh profile. */
+async function launchChromium(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
+  const profile = mkdtempSync(join(tmpdir(), 'ratchet-chromium-'));
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+    viewport: { width: 1400, height: 1000 },
+  });
+  return {
+    context,
+    close: async () => {
+      await context.close().catch(() => undefined);
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c();
+});
+
+/** Marks of experiments on the chart (private-score diamonds excluded). */
+const marks = (page: Page) => page.locator('#chart g.pt:not(.private)').count();
+
+describe('the Studio in Chromium, live during a real run', () => {
+  it('shows the chart growing live, the diff of an experiment, stops the run, and records a review', async () => {
+    const dir = await makeProject({ rows: 1500, trainPy: slowTrainPy() });
+    // The Studio starts before the run exists: it must wait for the journal, then go live.
+    const studio: StudioServer = await startStudio({ projectDir: dir, port: 0, pollMs: 250 });
+    cleanups.push(() => studio.close());
+    const child = spawn(
+      process.execPath,
+      [CLI, 'run', '--experiments', '40', '--timeout', '120s', '--run', 'night'],
+      {
+        cwd: dir,
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+    });
+    child.stderr.on('data', (d) => {
+      out += d;
+    });
+    const done = new Promise<CliResult>((res) =>
+      child.on('close', (code) => res({ code, stdout: out, stderr: '' })),
+    );
+    cleanups.push(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+
+    const browser = await launchChromium();
+    cleanups.push(browser.close);
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(studio.url);
+    await expect.poll(() => page.locator('#conn').textContent(), { timeout: 20_000 }).toBe('live');
+    // No reload from here on: a marker on window would vanish with one.
+    await page.evaluate(() => {
+      (window as unknown as { __studioMarker: number }).__studioMarker = 42;
+    });
+
+    // The chart gains points while the run writes the journal.
+    await expect.poll(() => marks(page), { timeout: 60_000, interval: 200 }).toBeGreaterThanOrEqual(1);
+    const first = await marks(page);
+    await expect
+      .poll(() => marks(page), { timeout: 90_000, interval: 200 })
+      .toBeGreaterThanOrEqual(first + 2);
+    await expect(page.locator('#run-status').getAttribute('data-status')).resolves.toBe('running');
+    await expect
+      .poll(() => page.locator('#current').textContent(), { timeout: 30_000 })
+      .toMatch(/#\d+ seq \d+/);
+    expect(await page.evaluate(() => (window as unknown as { __studioMarker?: number }).__studioMarker)).toBe(
+      42,
+    );
+
+    // Open experiment 2 from its mark on the chart: its diff is the change TPE made to params.yaml.
+    await page.locator('#chart g.pt[data-seq="2"]').click();
+    await expect
+      .poll(() => page.locator('#detail-hypothesis').textContent(), { timeout: 10_000 })
+      .toMatch(/^TPE trial 1/);
+    const diff = (await page.locator('#diff').textContent()) ?? '';
+    expect(diff).toContain('diff --git a/params.yaml b/params.yaml');
+    expect(await page.locator('#diff .add').count()).toBeGreaterThan(0);
+    expect(await page.locator('#diff .del').count()).toBeGreaterThan(0);
+    // The table filters and sorts.
+    await page.locator('#decision-filter').selectOption('kept');
+    const keptRows = await page.locator('#exp-body tr').count();
+    expect(keptRows).toBeGreaterThanOrEqual(1);
+    expect(await page.locator('#exp-body td.d-reverted').count()).toBe(0);
+    await page.locator('#decision-filter').selectOption('');
+    await page.locator('#exp-table th[data-k="id"]').click(); // ascending
+    expect(await page.locator('#exp-body tr').first().getAttribute('data-id')).toBe('1');
+
+    // The kill switch stops the run (the confirm dialog is accepted).
+    page.once('dialog', (d) => void d.accept());
+    const t0 = Date.now();
+    await page.locator('#kill').click();
+    const r = await done;
+    const stoppedMs = Date.now() - t0;
+    expect(r.stdout).toMatch(/run night stopped/);
+    await expect
+      .poll(() => page.locator('#run-status').getAttribute('data-status'), { timeout: 10_000 })
+      .toBe('stopped');
+    expect(activeRun(dir)).toBeNull();
+    expect(await page.locator('#kill').isDisabled()).toBe(true);
+    let j = Journal.open(dir, { readonly: true });
+    const run = j.getRun('night')!;
+    const exps = j.listExperiments('night');
+    const pressed = j.listEvents({ runId: 'night', kinds: ['stop.requested'] });
+    j.close();
+    expect(run.status).toBe('stopped');
+    expect(pressed).toHaveLength(1);
+    expect(pressed[0]!.message).toMatch(/kill switch was pressed in the Studio/);
+    expect(stoppedMs).toBeLessThan(5000);
+
+    // Tier-2 review: submit the best kept experiment, then promote it with a note.
+    const best = [...exps].reverse().find((e) => e.decision === 'kept')!;
+    await expect
+      .poll(() => page.locator('#submit-best').textContent())
+      .toBe(`Submit best #${best.id} to the private holdout`);
+    await page.locator('#submit-best').click();
+    await expect
+      .poll(() => page.locator('#review-msg').textContent(), { timeout: 60_000 })
+      .toMatch(/^submitted #\d+: private 0\.\d+/);
+    await expect.poll(() => page.locator('#review-target option').count(), { timeout: 10_000 }).toBe(1);
+    await expect.poll(() => page.locator(`#chart g.pt.private[data-id="${best.id}"]`).count()).toBe(1);
+    // A review without a note is refused, and nothing is recorded.
+    await page.locator('#promote').click();
+    await expect.poll(() => page.locator('#review-msg').textContent()).toMatch(/needs a note/);
+    await page.locator('#review-note').fill('Gap within noise; one-file diff to params.yaml; promoting.');
+    await page.locator('#review-reviewer').fill('playwright');
+    await page.locator('#promote').click();
+    await expect
+      .poll(() => page.locator('#reviews .review[data-decision="promote"]').count(), { timeout: 10_000 })
+      .toBe(1);
+    j = Journal.open(dir, { readonly: true });
+    const reviews = listReviews(j, 'night');
+    const events = j.listEvents({ runId: 'night', kinds: ['review', 'submission'] });
+    j.close();
+    expect(reviews).toHaveLength(1);
+    expect(reviews[0]).toMatchObject({
+      experimentId: best.id,
+      decision: 'promote',
+      reviewer: 'playwright',
+      note: 'Gap within noise; one-file diff to params.yaml; promoting.',
+    });
+    expect(events.map((e) => e.kind)).toEqual(['submission', 'review']);
+
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(ARTIFACTS, 'studio.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});
