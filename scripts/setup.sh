@@ -2,14 +2,18 @@
 # Installs everything Ratchet needs on a fresh Debian/Ubuntu machine with Node.js 20 and Python 3:
 #   bubblewrap (the sandbox, from apt), a Python venv in .venv (scikit-learn, LightGBM, Optuna, pandas),
 #   the npm packages, and the compiled CLI in dist/.
-# Idempotent: re-running skips what is already there. Usage: bash scripts/setup.sh [--with-browser]
+#   --with-browser  also Debian's chromium (the Studio's browser tests drive it with playwright-core)
+#   --with-mlflow   also an MLflow tracking server in .venv-mlflow (python/requirements-mlflow.txt; the MLflow tests)
+# Idempotent: re-running skips what is already there. Usage: bash scripts/setup.sh [--with-browser] [--with-mlflow]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_browser=0
+with_mlflow=0
 for arg in "$@"; do
   case "$arg" in
     --with-browser) with_browser=1 ;;
+    --with-mlflow) with_mlflow=1 ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -48,6 +52,16 @@ fi
 if ! .venv/bin/python -c 'import sklearn, lightgbm, optuna, pandas, yaml, pyarrow' >/dev/null 2>&1; then
   say "installing Python packages (python/requirements.txt)"
   .venv/bin/pip install -q --disable-pip-version-check -r python/requirements.txt
+fi
+
+# 2b. The MLflow tracking server, in its own venv (its pins conflict with the experiment venv's).
+if [ "$with_mlflow" = 1 ]; then
+  want=$(grep -E '^mlflow==' python/requirements-mlflow.txt | cut -d= -f3)
+  if [ ! -x .venv-mlflow/bin/mlflow ] || [ "$(.venv-mlflow/bin/mlflow --version 2>/dev/null | awk '{print $NF}')" != "$want" ]; then
+    say "installing MLflow $want into .venv-mlflow (python/requirements-mlflow.txt)"
+    [ -x .venv-mlflow/bin/python ] || $py -m venv .venv-mlflow
+    .venv-mlflow/bin/pip install -q --disable-pip-version-check -r python/requirements-mlflow.txt
+  fi
 fi
 
 # 3. Node packages. better-sqlite3 compiles against the local Node headers when no prebuilt binary is reachable.

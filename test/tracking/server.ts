@@ -69,7 +69,12 @@ export async function mlflowServer(): Promise<MlflowServer> {
       '--artifacts-destination',
       join(dir, 'artifacts'),
     ],
-    { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
+    {
+      cwd: dir,
+      stdio: ['ignore', 'ignore', 'pipe'],
+      detached: true, // its own process group: stop() ends the server and every worker it forked
+      env: { ...process.env, MLFLOW_SERVER_ENABLE_JOB_EXECUTION: 'false' },
+    },
   );
   let stderr = '';
   child.stderr?.on('data', (d) => {
@@ -88,12 +93,19 @@ export async function mlflowServer(): Promise<MlflowServer> {
   return {
     uri,
     stop: async () => {
+      const group = (sig: NodeJS.Signals) => {
+        try {
+          process.kill(-child.pid!, sig);
+        } catch {
+          // already gone
+        }
+      };
       if (child.exitCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
-        process.kill(-child.pid!, 'SIGTERM');
+        group('SIGTERM');
         await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-        if (child.exitCode === null) process.kill(-child.pid!, 'SIGKILL');
       }
+      group('SIGKILL'); // workers that outlive the main process
       rmSync(dir, { recursive: true, force: true });
     },
   };
