@@ -33,6 +33,7 @@ import {
   type GrepQuery,
   type GrepResult,
   grepTraces,
+  isPrivateEvent,
   queryJournal,
   type SqlResult,
 } from '../traces/index.js';
@@ -683,7 +684,7 @@ export class McpController {
       if (!e) return null;
       const events = j
         .listEvents({ runId: e.runId })
-        .filter((ev) => ev.experimentId === id && ev.kind !== 'submission')
+        .filter((ev) => ev.experimentId === id && !isPrivateEvent(ev))
         .map((ev) => ({ ts: ev.ts, kind: ev.kind, guardrail: ev.guardrail, message: ev.message }));
       return {
         ...experimentView(e),
@@ -720,6 +721,7 @@ export class McpController {
 
   /** Stop whatever runs and close the run (server shutdown). */
   async shutdown(reason = 'the MCP server stopped'): Promise<void> {
+    if (this.closing) await this.closing; // a close already under way (the kill switch) must finish first
     const s = this.session;
     if (!s) return;
     s.stop(reason);

@@ -7,4 +7,4 @@ export {
   grepTraces,
   traceFolders,
 } from './grep.js';
-export { queryJournal, SQL_LIMITS, SQL_SCHEMA, type SqlResult } from './sql.js';
+export { isPrivateEvent, queryJournal, SQL_LIMITS, SQL_SCHEMA, type SqlResult } from './sql.js';

@@ -1,8 +1,9 @@
 /**
  * Read-only SQL over the journal for proposers. The journal is opened read-only and its public part is copied
  * into an in-memory database that the query runs on, so a query can neither write nor see what an agent must
- * never see: the submissions table (private holdout scores) and submission events are not copied, private
- * metrics are dropped, and event data keys naming `private` are removed. Only a single SELECT (or WITH ...
+ * never see: the submissions table (private holdout scores), submission events and any event naming the private
+ * holdout or the public-private gap are not copied, private metrics are dropped, and event data keys naming
+ * `private` are removed. Only a single SELECT (or WITH ...
  * SELECT) statement is accepted, and the answer is capped in rows and bytes.
  */
 
@@ -32,8 +33,18 @@ events(id, ts, run_id, experiment_id, kind, severity, guardrail, message, data J
 runs(id, branch, base_commit, proposer, status, stop_reason, started_at, ended_at, unsafe, config JSON)
 noise(id, ts, commit_sha, metric, kind, scores JSON, mean, sd)`;
 
-/** Event kinds never copied (they carry private holdout scores). */
-const PRIVATE_EVENT_KINDS = ['submission'];
+/** Event kinds never shown to agents (they carry private holdout scores). */
+const PRIVATE_EVENT_KINDS = new Set(['submission']);
+
+/**
+ * True for a journal event an agent must never see: a submission, or anything that names the private holdout
+ * or the public-private gap (public − gap would give the private score away), e.g. a gap escalation.
+ */
+export function isPrivateEvent(ev: { kind: string; message: string; data: unknown }): boolean {
+  if (PRIVATE_EVENT_KINDS.has(ev.kind)) return true;
+  const data = typeof ev.data === 'string' ? ev.data : JSON.stringify(ev.data ?? null);
+  return /private|\bgap\b/i.test(ev.message) || /private|"gap"/i.test(data);
+}
 
 /** A SQL answer. */
 export interface SqlResult {
@@ -158,12 +169,17 @@ CREATE TABLE noise (id INTEGER PRIMARY KEY, ts TEXT, commit_sha TEXT, metric TEX
       'message',
       'data',
     ];
-    copy(
-      'events',
-      evCols,
-      `SELECT * FROM events WHERE kind NOT IN (${PRIVATE_EVENT_KINDS.map((k) => `'${k}'`).join(',')})`,
-      (r) => evCols.map((c) => (c === 'data' ? scrub(r[c] as string | null) : r[c])),
+    const insEvent = mem.prepare(
+      `INSERT INTO events (${evCols.join(', ')}) VALUES (${evCols.map(() => '?').join(', ')})`,
     );
+    const events = src.prepare('SELECT * FROM events').all() as Record<string, unknown>[];
+    mem.transaction(() => {
+      for (const r of events) {
+        if (isPrivateEvent({ kind: String(r['kind']), message: String(r['message']), data: r['data'] }))
+          continue;
+        insEvent.run(...(evCols.map((c) => (c === 'data' ? scrub(r[c] as string | null) : r[c])) as never[]));
+      }
+    })();
     copy(
       'noise',
       ['id', 'ts', 'commit_sha', 'metric', 'kind', 'scores', 'mean', 'sd'],

@@ -29,7 +29,11 @@ export function registerAgents(program: Command): void {
     .option('--experiments <n>', 'experiments per run, baseline included (default: budgets.max_experiments)')
     .option('--timeout <duration>', 'per-experiment wall clock (default: budgets.experiment_timeout)')
     .option('--budget <duration>', 'wall clock of a run (default: budgets.max_wall_clock)')
-    .option('--progress <duration>', 'how often long tools (open_run, start_experiment) report progress', '5s')
+    .option(
+      '--progress <duration>',
+      'how often long tools (open_run, start_experiment) report progress',
+      '5s',
+    )
     .option('--unsafe-no-sandbox', 'run experiments without bubblewrap (recorded on every experiment)')
     .action(
       action(
@@ -56,6 +60,8 @@ export function registerAgents(program: Command): void {
             progressIntervalMs: dur('--progress', o.progress)!,
             unsafeNoSandbox: Boolean(o.unsafeNoSandbox),
           });
+          // The run is closed; stdin may still hold the event loop open.
+          process.exit(process.exitCode ?? 0);
         },
       ),
     );
