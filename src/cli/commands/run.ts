@@ -72,6 +72,27 @@ export function liveStatus(json: boolean): StatusLine | null {
 }
 
 /**
+ * Show `text()` while long work runs: redrawn every second on a terminal (`live`), printed every `everyMs`
+ * (default 30 s) as a plain line in logs.
+ * @returns stop(), which also clears the live line
+ */
+export function heartbeat(
+  text: () => string,
+  say: (line: string) => void,
+  live: StatusLine | null,
+  everyMs = 30_000,
+): () => void {
+  const tick = () => (live ? live.set(dim(text())) : say(dim(text())));
+  if (live) tick();
+  const timer = setInterval(tick, live ? 1000 : everyMs);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    live?.clear();
+  };
+}
+
+/**
  * A progress renderer for the loop: a line when an experiment starts and one when it ends (decision, score,
  * best, time, budgets left). Between them, the current experiment, its elapsed time, the best score and the
  * budgets left: redrawn every second on a terminal (`live`), or printed every `heartbeatMs` (default 30 s)
@@ -210,22 +231,39 @@ export async function checkFromCli(o: CheckCliOptions) {
     ? ['same-seed', 'varied-seed']
     : [o.seeds === 'varied' ? 'varied-seed' : 'same-seed'];
   const estimates = [];
+  const live = liveStatus(Boolean(o.json));
+  const line = live ? (l: string) => live.print(l) : say;
   for (const kind of kinds) {
-    say(`running the baseline ${runs} times (${kind}) to measure run-to-run noise`);
+    line(`running the baseline ${runs} times (${kind}) to measure run-to-run noise`);
     const started = Date.now();
-    estimates.push(
-      await measureBaseline({
-        projectDir: dir,
-        runs,
-        kind,
-        unsafeNoSandbox: unsafe,
-        ready,
-        onRun: (i, r) =>
-          say(
-            `  run ${i + 1}/${runs}: ${ready.contract.metric.primary} ${r.score.toFixed(6)} (seed ${r.seed}, ${formatDuration(r.wallMs)}, ${formatDuration(Date.now() - started)} so far)`,
-          ),
-      }),
+    let current = 1;
+    let runStarted = started;
+    const stop = heartbeat(
+      () =>
+        `  … baseline run ${current}/${runs} (${kind}) running ${formatDuration(Date.now() - runStarted)}, ${formatDuration(Date.now() - started)} so far`,
+      say,
+      live,
     );
+    try {
+      estimates.push(
+        await measureBaseline({
+          projectDir: dir,
+          runs,
+          kind,
+          unsafeNoSandbox: unsafe,
+          ready,
+          onRun: (i, r) => {
+            line(
+              `  run ${i + 1}/${runs}: ${ready.contract.metric.primary} ${r.score.toFixed(6)} (seed ${r.seed}, ${formatDuration(r.wallMs)}, ${formatDuration(Date.now() - started)} so far)`,
+            );
+            current = i + 2;
+            runStarted = Date.now();
+          },
+        }),
+      );
+    } finally {
+      stop();
+    }
   }
   return { est: estimates[estimates.length - 1]!, estimates, ready };
 }
