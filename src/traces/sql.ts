@@ -43,7 +43,7 @@ const PRIVATE_EVENT_KINDS = new Set(['submission']);
 export function isPrivateEvent(ev: { kind: string; message: string; data: unknown }): boolean {
   if (PRIVATE_EVENT_KINDS.has(ev.kind)) return true;
   const data = typeof ev.data === 'string' ? ev.data : JSON.stringify(ev.data ?? null);
-  return /private|\bgap\b/i.test(ev.message) || /private|"gap"/i.test(data);
+  return /private|\bgap\b/i.test(ev.message) || /"gap"\s*:/i.test(data);
 }
 
 /** A SQL answer. */

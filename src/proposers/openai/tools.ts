@@ -8,6 +8,7 @@ import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileS
 import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { globMatch } from '../../contract/load.js';
 import { grepTraces, queryJournal, SQL_SCHEMA } from '../../traces/index.js';
+import { RatchetError } from '../../util/errors.js';
 import type { ToolSpec } from './client.js';
 
 /** Largest file `read_file` returns, characters. */
@@ -221,6 +222,6 @@ export function runFileTool(scope: ToolScope, name: string, args: Record<string,
         return { error: `unknown tool ${name}` };
     }
   } catch (e) {
-    return { error: (e as Error).message };
+    return { error: e instanceof RatchetError ? e.render() : (e as Error).message };
   }
 }
