@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { composeBrief, contractSummary } from '../../src/agents/brief.js';
+import { composeBrief, contractSummary, readProgram } from '../../src/agents/brief.js';
 import { checkHypothesis, checkRateLimit, normalizePatch, valueAt } from '../../src/agents/discipline.js';
 import { historyDigest } from '../../src/agents/history.js';
 import { readAnswer } from '../../src/agents/runner.js';
@@ -14,12 +14,15 @@ import {
   usageFromAgentOutput,
   zeroUsage,
 } from '../../src/agents/usage.js';
+import { AgentSchema } from '../../src/contract/agent.js';
+import { initProject } from '../../src/contract/init.js';
 import { loadContract, validateContract } from '../../src/contract/load.js';
-import { contractFiles } from '../../src/contract/lock.js';
+import { contractFiles, readLock, verifyLock } from '../../src/contract/lock.js';
 import { GUARDRAILS } from '../../src/guardrails/registry.js';
 import type { ExperimentRecord } from '../../src/journal/store.js';
 import { surfacePath } from '../../src/proposers/openai/tools.js';
-import { makeProject, tempDir } from '../helpers/project.js';
+import { makeProject, ROOT, tempDir } from '../helpers/project.js';
+import { agentProject } from './helpers.js';
 
 /** Unit tests of what the agents share: rules, usage, answers, brief, contract section, lock. */
 
@@ -208,6 +211,39 @@ describe('the contract’s agent section', () => {
     expect(contractFiles(loadContract(dir))).not.toContain('program.md');
     writeFileSync(join(dir, 'ratchet.yaml'), `${text}agent:\n  program: program.md\n`);
     expect(contractFiles(loadContract(dir))).toContain('program.md');
+  });
+});
+
+describe('the shipped snippets', () => {
+  it('the agent section of examples/mcp/agent-contract.yaml validates; the MCP configs parse', () => {
+    const ex = join(ROOT, 'examples', 'mcp');
+    const doc = parseYaml(readFileSync(join(ex, 'agent-contract.yaml'), 'utf8')) as { agent: unknown };
+    const a = AgentSchema.parse(doc.agent);
+    expect(a.command).toMatch(/^claude -p "\$\(cat "\$RATCHET_BRIEF"\)"/);
+    expect(a).toMatchObject({ network: true, env: ['ANTHROPIC_API_KEY'], max_tokens: 5_000_000 });
+    const mcp = JSON.parse(readFileSync(join(ex, '.mcp.json'), 'utf8'));
+    expect(mcp.mcpServers.ratchet).toEqual({
+      type: 'stdio',
+      command: 'ratchet',
+      args: ['mcp', '--dir', '.'],
+    });
+    expect(readFileSync(join(ex, 'config.toml'), 'utf8')).toMatch(
+      /\[mcp_servers\.ratchet\]\ncommand = "ratchet"\nargs = \["mcp", "--dir", "\."\]/,
+    );
+    const skill = readFileSync(join(ROOT, 'skills', 'ratchet', 'SKILL.md'), 'utf8');
+    expect(skill).toMatch(/^---\nname: ratchet\ndescription: .+\n---\n/);
+  });
+});
+
+describe('the directions file', () => {
+  it('is frozen during a run and editable between runs (re-lock with ratchet init)', async () => {
+    const dir = await agentProject({});
+    await verifyLock(readLock(dir), dir, dir);
+    writeFileSync(join(dir, 'program.md'), '# Directions\nNow try feature engineering.\n');
+    await expect(verifyLock(readLock(dir), dir, dir)).rejects.toThrow(/program\.md \(changed\)/);
+    await initProject(dir);
+    await verifyLock(readLock(dir), dir, dir);
+    expect(readProgram(dir, 'program.md')).toContain('feature engineering');
   });
 });
 
