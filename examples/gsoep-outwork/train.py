@@ -29,6 +29,7 @@ Everything tunable lives in params.yaml (the search proposer rewrites it):
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sys
@@ -309,6 +310,10 @@ def main() -> None:
     log(f"fit {time.monotonic() - fit_started:.1f}s")
 
     output_dir.mkdir(parents=True, exist_ok=True)
+    # The columns the model used: Ratchet checks them against the leakage scan of `ratchet init`.
+    (output_dir / "features.json").write_text(json.dumps(numeric + categorical))
+    # Every class of the target (Ratchet passes them), so a class unseen in training still gets a column.
+    all_classes = json.loads(os.environ.get("RATCHET_CLASSES", "[]"))
     for name, path in (("public", public_path), ("private", private_path)):
         holdout = read_csv(path, with_target=False)
         x = features(holdout, numeric, categorical, path)
@@ -323,6 +328,9 @@ def main() -> None:
             result["prediction"] = [classes[i] for i in np.argmax(proba, axis=1)]
             for j, label in enumerate(classes):
                 result[f"proba_{label}"] = np.clip(proba[:, j], 0.0, 1.0)
+            for label in all_classes:
+                if f"proba_{label}" not in result.columns:
+                    result[f"proba_{label}"] = 0.0
         else:
             result["prediction"] = pipeline.predict(x).astype(float)
         out = output_dir / f"{name}.csv"

@@ -1,6 +1,8 @@
 import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { GENERATED_ID, type Progress, type SplitManifest, splitData } from '../data/ingest.js';
+import type { LeakFinding } from '../data/leakage.js';
+import { refuseBlockingFindings, scanProject } from '../data/scan.js';
 import { git, isRepo } from '../git/git.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
@@ -185,6 +187,8 @@ function ensureGitignore(projectDir: string, extra: string[]): void {
 /** Result of {@link initProject}. */
 export interface InitResult {
   contract: Contract;
+  /** Leakage scan warnings (blocking findings stop init). */
+  findings: LeakFinding[];
   manifest: SplitManifest;
   lock: Lock;
   /** The commit holding the contract, lock and scaffold. */
@@ -218,6 +222,13 @@ export async function initProject(projectDir: string, progress: Progress = () =>
   contractFiles(contract); // a frozen glob that matches nothing fails here, before the (slow) split
   ensureGitignore(projectDir, inside ? [dataRel] : []);
   const manifest = await splitData(contract, progress);
+  progress(
+    'scanning for leakage (target proxies, shifted targets, id-like columns, duplicates, time and group overlap)',
+  );
+  const findings = await scanProject(contract, manifest);
+  for (const f of findings.filter((x) => x.severity === 'warn'))
+    progress(`warning ${f.guardrail}: ${f.message} (${f.hint})`);
+  refuseBlockingFindings(findings);
   const lock = await computeLock(contract);
   writeLock(projectDir, lock);
   progress(
@@ -243,5 +254,5 @@ export async function initProject(projectDir: string, progress: Progress = () =>
     ]);
   }
   const commit = (await git(projectDir, ['rev-parse', 'HEAD'])).trim();
-  return { contract, manifest, lock, commit };
+  return { contract, manifest, lock, commit, findings };
 }

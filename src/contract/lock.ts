@@ -13,6 +13,7 @@ export const SPLIT_FILES = [
   '.ratchet/data/public.csv',
   '.ratchet/data/private.csv',
   '.ratchet/data/split.json',
+  '.ratchet/data/leakage.json',
   '.ratchet/vault/public.parquet',
   '.ratchet/vault/private.parquet',
 ] as const;

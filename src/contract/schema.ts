@@ -36,6 +36,10 @@ export const DataSchema = z
       .min(1)
       .optional()
       .describe('group column (e.g. a person id): required by the group split'),
+    drop: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('columns left out of every split (e.g. a column the leakage scan flagged)'),
     positive_class: z
       .union([z.string(), z.number(), z.boolean()])
       .optional()

@@ -140,6 +140,13 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     need('data.id', contract.data.id);
     need('data.time', contract.data.time);
     need('data.group', contract.data.group);
+    for (const [i, d] of contract.data.drop.entries()) need(`data.drop.${i}`, d);
+    for (const role of ['target', 'id', 'time', 'group'] as const) {
+      const col = contract.data[role];
+      if (col && contract.data.drop.includes(col)) {
+        throw contractError('data.drop', `"${col}" is the ${role} column and cannot be dropped`, `remove it from data.drop`);
+      }
+    }
     const target = contract.data.target;
     const generatedId = contract.data.id === undefined;
     const idCol = contract.data.id ?? GENERATED_ID;
@@ -289,7 +296,7 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     }
     appender.closeSync();
 
-    const features = columns.filter((c) => c.name !== target);
+    const features = columns.filter((c) => c.name !== target && !contract.data.drop.includes(c.name));
     const featureCols = [
       ...(generatedId ? [`__row AS ${ident(GENERATED_ID)}`] : []),
       ...features.map((c) => ident(c.name)),

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
-import { DATA_DIR } from '../data/ingest.js';
+import { DATA_DIR, readManifest } from '../data/ingest.js';
 import { type PythonRuntime, runSandboxed, type SandboxResult } from '../sandbox/index.js';
 
 /** Where the split files appear inside the sandbox. */
@@ -26,8 +26,8 @@ export interface ExecuteOptions {
 /**
  * EXECUTE: run the contract's command in the sandbox with the train split and both holdouts' features
  * (read-only), the output folder writable, the vault absent, and the contract's limits.
- * The command sees RATCHET_TRAIN, RATCHET_PUBLIC, RATCHET_PRIVATE, RATCHET_OUTPUT, RATCHET_SEED and
- * RATCHET_EXPERIMENT (paths inside the sandbox; host paths with --unsafe-no-sandbox).
+ * The command sees RATCHET_TRAIN, RATCHET_PUBLIC, RATCHET_PRIVATE, RATCHET_OUTPUT, RATCHET_SEED,
+ * RATCHET_CLASSES (JSON list, classification) and RATCHET_EXPERIMENT (paths inside the sandbox; host paths with --unsafe-no-sandbox).
  */
 export function execute(opts: ExecuteOptions): Promise<SandboxResult> {
   const { contract } = opts;
@@ -49,6 +49,8 @@ export function execute(opts: ExecuteOptions): Promise<SandboxResult> {
       RATCHET_OUTPUT: unsafe ? opts.outputDir : SANDBOX_OUTPUT,
       RATCHET_SEED: String(opts.seed),
       RATCHET_EXPERIMENT: String(opts.experimentId),
+      // Classification: every class of the target (the labels' names only, never which row has which).
+      RATCHET_CLASSES: JSON.stringify(readManifest(contract.projectDir).classes ?? []),
       PYTHONDONTWRITEBYTECODE: '1',
       PYTHONUNBUFFERED: '1',
     },

@@ -1,6 +1,7 @@
 import {
   chmodSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -13,6 +14,8 @@ import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
 import type { Duck } from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
+import { scanFeatureNames } from '../data/leakage.js';
+import { readFindings } from '../data/scan.js';
 import { evaluateOutput, PRIVATE_PREDICTIONS, PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
 import { commit, currentTree, resetHard, revParse } from '../git/git.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
@@ -313,8 +316,14 @@ export async function runExperiment(
           const sane = sanityChecks(ev.input, contract.suspicion);
           trips.push(...sane);
           const insane = sane.filter((t) => !overridden(x, t));
+          // The model's own feature list, when it wrote one, against the leakage scan of `ratchet init`.
+          const leaks = usedLeaks(projectDir, outputDir);
+          trips.push(...leaks);
           // DECIDE
-          if (insane.length > 0) {
+          if (leaks.length > 0) {
+            decision = 'rejected';
+            reason = leaks.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
+          } else if (insane.length > 0) {
             decision = 'rejected';
             reason = insane.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
             escalate = reason;
@@ -471,6 +480,29 @@ export async function runExperiment(
       ? { id, score: score!, input: input!, commit: commitSha!, params: proposal.params ?? null, runs }
       : null;
   return { record, best: newBest, escalate };
+}
+
+/**
+ * The leaking columns a model says it used: `features.json` in its output folder (a JSON list of column
+ * names, written by the scaffolded train.py) checked against the blocking findings of `ratchet init`.
+ */
+function usedLeaks(projectDir: string, outputDir: string): Trip[] {
+  const p = join(outputDir, 'features.json');
+  if (!existsSync(p) || !lstatSync(p).isFile() || statSync(p).size > 1 << 20) return [];
+  let features: unknown;
+  try {
+    features = JSON.parse(readFileSync(p, 'utf8'));
+  } catch {
+    return [];
+  }
+  if (!Array.isArray(features) || !features.every((f) => typeof f === 'string')) return [];
+  return scanFeatureNames(features, readFindings(projectDir))
+    .filter((f) => f.severity === 'block')
+    .map((f) => ({
+      guardrail: f.guardrail,
+      message: `the model used ${f.column}: ${f.message}`,
+      data: f.evidence,
+    }));
 }
 
 /** Is this trip overridden by the person (`--override <id> --reason ...`) and may it be? */

@@ -2,6 +2,7 @@ import { join, relative } from 'node:path';
 import { type Contract, loadContract } from '../contract/load.js';
 import { type Lock, readLock, verifyLock } from '../contract/lock.js';
 import { readManifest, type SplitManifest } from '../data/ingest.js';
+import { readFindings, refuseBlockingFindings } from '../data/scan.js';
 import { git, requireRepo } from '../git/git.js';
 import { guardrail } from '../guardrails/registry.js';
 import { type PythonRuntime, probeSandbox, resolvePython } from '../sandbox/index.js';
@@ -50,6 +51,7 @@ export async function preflight(projectDir: string, opts: { unsafe: boolean }): 
   await verifyLock(lock, projectDir, projectDir);
   const manifest = readManifest(projectDir);
   const head = await requireRepo(projectDir);
+  refuseBlockingFindings(readFindings(projectDir));
   await guardVaultIsolation(contract);
   if (!opts.unsafe) {
     const probe = await probeSandbox();

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { readFindings } from '../../data/scan.js';
 import { measureBaseline } from '../../loop/baseline.js';
 import { activeRun, requestStop } from '../../loop/control.js';
 import { preflight } from '../../loop/preflight.js';
@@ -194,7 +195,9 @@ export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
     ...(experimentTimeoutMs ? { experimentTimeoutMs } : {}),
     ...(maxWallClockMs ? { maxWallClockMs } : {}),
     unsafeNoSandbox: Boolean(o.unsafeNoSandbox),
-    ...(o.override?.length ? { overrides: Object.fromEntries(o.override.map((id) => [id, o.reason ?? ''])) } : {}),
+    ...(o.override?.length
+      ? { overrides: Object.fromEntries(o.override.map((id) => [id, o.reason ?? ''])) }
+      : {}),
     // MLflow (when MLFLOW_TRACKING_URI is set): queued and sent in the background, never blocking RECORD.
     observers: trackersFromEnv(projectDir),
     onProgress: renderProgress(say, { live: liveStatus(Boolean(o.json)) }),
@@ -226,6 +229,10 @@ export async function checkFromCli(o: CheckCliOptions) {
   say(
     `sandbox: ${unsafe ? 'OFF (--unsafe-no-sandbox)' : 'bubblewrap works'}; python ${ready.python.executable}`,
   );
+  const findings = readFindings(dir);
+  say(`leakage scan: ${findings.length === 0 ? 'clean' : `${findings.length} warning(s)`}`);
+  for (const f of findings)
+    say(`  ${f.guardrail}${f.column ? ` (${f.column})` : ''}: ${f.message}; ${f.hint}`);
   const runs = intOption('--runs', o.runs) ?? (o.determinism ? 5 : 3);
   const kinds: ('same-seed' | 'varied-seed')[] = o.determinism
     ? ['same-seed', 'varied-seed']
@@ -287,7 +294,10 @@ export function registerRun(program: Command): void {
     .option('--max-failures <n>', 'stop after this many consecutive failed experiments')
     .option('--run <id>', 'run id; an unfinished run with this id is resumed')
     .option('--unsafe-no-sandbox', 'run experiments without bubblewrap (recorded on every experiment)')
-    .option('--override <guardrails...>', 'let these overridable guardrails pass for this run (recorded; needs --reason)')
+    .option(
+      '--override <guardrails...>',
+      'let these overridable guardrails pass for this run (recorded; needs --reason)',
+    )
     .option('--reason <text>', 'why the overrides are justified (recorded in the journal)')
     .option('--json', 'print the run summary as JSON on stdout (progress goes to stderr)')
     .action(
