@@ -16,7 +16,7 @@
 import { openDuck } from './duck.js';
 import { scanDuplicates, scanGroups, scanIdLike, scanTemporal } from './leakage/integrity.js';
 import { loadSplits } from './leakage/load.js';
-import { type ScanContext, scanTargetLeakage } from './leakage/target.js';
+import { prepareSample, type ScanContext, scanTargetLeakage } from './leakage/target.js';
 import {
   DEFAULT_THRESHOLDS,
   type LeakFinding,
@@ -70,7 +70,15 @@ export async function scanSplits(input: ScanInput, opts: ScanOptions = {}): Prom
       return out;
     };
     const frame = await step('load', () => loadSplits(duck.con, input));
-    const ctx: ScanContext = { con: duck.con, input, frame, th, onStatistic: opts.onStatistic };
+    const ctx: ScanContext = {
+      con: duck.con,
+      input,
+      frame,
+      th,
+      onStatistic: opts.onStatistic,
+      onStep: opts.onStep,
+    };
+    await step('sample', () => prepareSample(ctx));
     const findings = [
       ...(await step('target-leakage', () => scanTargetLeakage(ctx))),
       ...(await step('id-like', () => scanIdLike(ctx))),

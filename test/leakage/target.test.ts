@@ -55,6 +55,23 @@ describe('target leakage on the GSOEP panel (binary outwork, group split by pers
   });
 });
 
+describe('target leakage with many classes (GSOEP age as a 40-class target)', () => {
+  it('flags a recoded age and nothing on the clean columns', async () => {
+    const csv = join(tempDir('ratchet-plant-'), 'data.csv');
+    await derive(GSOEP, csv, `* EXCLUDE (__row), age::INT * 2 + 1 AS age_code, 'y' || age AS age_text`);
+    const { input } = await split(csv, {
+      task: 'multiclass',
+      target: 'age',
+      id: 'row_id',
+      strategy: 'random',
+    });
+    const f = await scanSplits(input);
+    show('gsoep age target + plants', f);
+    expect(keys(f)).toEqual(['target-leakage:age_code:block', 'target-leakage:age_text:block']);
+    expect(f.find((x) => x.column === 'age_code')!.message).toMatch(/one-to-one recoding/);
+  });
+});
+
 describe('target leakage on scikit-learn datasets', () => {
   let sk: string;
   beforeAll(() => {
@@ -80,6 +97,25 @@ describe('target leakage on scikit-learn datasets', () => {
     expect(keys(f)).toEqual(['target-leakage:diagnosis_code:block', 'target-leakage:tumour_score:block']);
     expect(f.find((x) => x.column === 'tumour_score')!.message).toMatch(/AUROC 1\.0000 ≥ 0\.99/);
     expect(f.find((x) => x.column === 'diagnosis_code')!.message).toMatch(/one-to-one recoding/);
+  });
+
+  it('breast cancer: a follow-up date that only malignant cases have (the leak is in which rows are empty)', async () => {
+    const csv = join(tempDir('ratchet-plant-'), 'data.csv');
+    await derive(
+      join(sk, 'breast_cancer.csv'),
+      csv,
+      `* EXCLUDE (__row), CASE WHEN diagnosis = 'malignant' THEN round(30 + 300 * ${unif(4)}) END AS followup_days`,
+    );
+    const { input } = await split(csv, {
+      task: 'binary',
+      target: 'diagnosis',
+      positive_class: 'malignant',
+      strategy: 'stratified',
+    });
+    const f = await scanSplits(input);
+    show('breast_cancer + followup_days', f);
+    expect(keys(f)).toEqual(['target-leakage:followup_days:block']);
+    expect(f[0]!.message).toMatch(/AUROC 1\.0000/);
   });
 
   it('wine: the upper-cased label and a noisy class code (range purity, not one-vs-rest AUROC)', async () => {

@@ -5,73 +5,94 @@
 import { ident, readRows } from '../duck.js';
 import { count, pct } from './format.js';
 import { type Column, num } from './load.js';
-import { type ScanContext, timeExpr } from './target.js';
+import { prepareSample, type ScanContext, timeExpr } from './target.js';
 import type { LeakFinding } from './types.js';
 
-/** Columns unique (or nearly) across all rows, or that count rows up or down in file order. */
+/**
+ * Columns unique (or nearly) across all rows, or that count rows up or down in file order. Candidates are the
+ * columns near-unique in the train sample (a loose HyperLogLog pre-filter); their distinct values are then
+ * counted exactly over train and holdouts, and numeric ones correlated with the row number before the exact
+ * test of consecutive rows.
+ */
 export async function scanIdLike(ctx: ScanContext): Promise<LeakFinding[]> {
   const { con, input, frame, th } = ctx;
+  const p = ctx.sample ?? (await prepareSample(ctx));
   const n = frame.rows.train + frame.rows.public + frame.rows.private;
-  const cols = frame.features.filter((c) => c.name !== input.time && c.name !== input.group);
-  if (cols.length === 0 || n < th.idMinRows) return [];
-  const names = cols.map((c) => ident(c.name)).join(', ');
-  const all = `(SELECT ${names} FROM tr UNION ALL SELECT ${names} FROM ho)`;
-  const prof = (
+  const near = frame.features.filter(
+    (c) =>
+      c.name !== input.time &&
+      c.name !== input.group &&
+      p.n > 0 &&
+      (p.distinct.get(c.name) ?? 0) >= 0.7 * th.idDistinct * p.n,
+  );
+  if (near.length === 0 || n < th.idMinRows) return [];
+  // An id-like value: an integer, or a short token (no whitespace: not free text). Screened on the sample,
+  // then checked with the exact distinct count over all rows.
+  const kindSql = (c: Column, i: number) => {
+    const x = ident(c.name);
+    if (c.type === 'DOUBLE') return `bool_and(${x} = round(${x})) AS k${i}`;
+    if (c.type === 'VARCHAR') return `coalesce(sum(regexp_matches(${x}, '\\s')::INT), 0) AS k${i}`;
+    return `true AS k${i}`;
+  };
+  const kindOk = (c: Column, r: Record<string, unknown>, i: number) =>
+    c.type === 'BIGINT' ||
+    (c.type === 'DOUBLE' && r[`k${i}`] === true) ||
+    (c.type === 'VARCHAR' && num(r[`k${i}`]) <= 0.01 * num(r[`c${i}`]));
+  const screen = (
     await readRows(
       con,
-      `SELECT ${cols
-        .map((c, i) => {
-          const x = ident(c.name);
-          const kind =
-            c.type === 'DOUBLE'
-              ? `, bool_and(${x} = round(${x})) AS k${i}`
-              : c.type === 'VARCHAR'
-                ? `, count(*) FILTER (WHERE regexp_matches(${x}, '\\s')) AS k${i}`
-                : '';
-          return `approx_count_distinct(${x}) AS d${i}, count(${x}) AS c${i}${kind}`;
-        })
-        .join(', ')} FROM ${all}`,
+      `SELECT ${near.map((c, i) => `${kindSql(c, i)}, count(${ident(c.name)}) AS c${i}`).join(', ')} FROM trs`,
     )
   )[0]!;
-  // An id-like value: an integer, or a short token (no whitespace: not free text).
-  const idType = (c: Column, i: number) =>
-    c.type === 'BIGINT' ||
-    (c.type === 'DOUBLE' && prof[`k${i}`] === true) ||
-    (c.type === 'VARCHAR' && num(prof[`k${i}`]) <= 0.01 * num(prof[`c${i}`]));
-  // approx_count_distinct (HyperLogLog) can be off by 15 % on these sizes: a loose pre-filter, then exact counts.
-  const near = cols.map((_, i) => num(prof[`d${i}`]) >= 0.7 * th.idDistinct * n);
-  const uniqueCands = cols.filter((c, i) => near[i] && idType(c, i));
+  const typed = near.filter((c, i) => kindOk(c, screen, i));
   const exact = new Map<string, number>();
-  if (uniqueCands.length > 0) {
-    const r = (
+  if (typed.length > 0) {
+    const names = typed.map((c) => ident(c.name)).join(', ');
+    const prof = (
       await readRows(
         con,
-        `SELECT ${uniqueCands.map((c, i) => `count(DISTINCT ${ident(c.name)}) AS e${i}`).join(', ')} FROM ${all}`,
-      )
-    )[0]!;
-    for (const [i, c] of uniqueCands.entries()) exact.set(c.name, num(r[`e${i}`]));
-  }
-  const monoCands = cols.filter((c, i) => near[i] && c.numeric);
-  const mono = new Map<string, { up: number; down: number }>();
-  if (monoCands.length > 0 && frame.rows.train > 1) {
-    const r = (
-      await readRows(
-        con,
-        `SELECT ${monoCands
+        `SELECT ${typed
           .map(
-            (_, i) =>
-              `count(*) FILTER (WHERE m${i} > 0) AS u${i}, count(*) FILTER (WHERE m${i} < 0) AS w${i}`,
+            (c, i) =>
+              `count(DISTINCT ${ident(c.name)}) AS e${i}, count(${ident(c.name)}) AS c${i}, ${kindSql(c, i)}`,
           )
-          .join(', ')} FROM (SELECT ${monoCands
-          .map((c, i) => `${ident(c.name)} - lag(${ident(c.name)}) OVER (ORDER BY rowid) AS m${i}`)
-          .join(', ')} FROM tr)`,
+          .join(', ')} FROM (SELECT ${names} FROM tr UNION ALL SELECT ${names} FROM ho)`,
       )
     )[0]!;
-    const pairs = frame.rows.train - 1;
-    for (const [i, c] of monoCands.entries()) {
-      mono.set(c.name, { up: num(r[`u${i}`]) / pairs, down: num(r[`w${i}`]) / pairs });
+    for (const [i, c] of typed.entries()) if (kindOk(c, prof, i)) exact.set(c.name, num(prof[`e${i}`]));
+  }
+  const mono = new Map<string, { up: number; down: number }>();
+  const numeric = near.filter((c) => c.numeric);
+  if (numeric.length > 0 && frame.rows.train > 1) {
+    // A counter correlates with the row number; only those get the consecutive-rows test.
+    const cr = (
+      await readRows(
+        con,
+        `SELECT ${numeric.map((c, i) => `corr(${ident(c.name)}::DOUBLE, rowid::DOUBLE) AS r${i}`).join(', ')} FROM tr`,
+      )
+    )[0]!;
+    const cands = numeric.filter((_, i) => Math.abs(num(cr[`r${i}`])) >= 0.5);
+    if (cands.length > 0) {
+      const r = (
+        await readRows(
+          con,
+          `SELECT ${cands
+            .map(
+              (_, i) =>
+                `coalesce(sum((m${i} > 0)::INT), 0) AS u${i}, coalesce(sum((m${i} < 0)::INT), 0) AS w${i}`,
+            )
+            .join(', ')} FROM (SELECT ${cands
+            .map((c, i) => `${ident(c.name)} - lag(${ident(c.name)}) OVER (ORDER BY rowid) AS m${i}`)
+            .join(', ')} FROM tr)`,
+        )
+      )[0]!;
+      const pairs = frame.rows.train - 1;
+      for (const [i, c] of cands.entries()) {
+        mono.set(c.name, { up: num(r[`u${i}`]) / pairs, down: num(r[`w${i}`]) / pairs });
+      }
     }
   }
+  const cols = near;
   const out: LeakFinding[] = [];
   for (const c of cols) {
     const m = mono.get(c.name);

@@ -4,7 +4,7 @@
  * shifted by ±1 along time within group).
  */
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { ident, readRows } from '../duck.js';
+import { ident, lit, readRows } from '../duck.js';
 import { count, pct, stat } from './format.js';
 import { type Column, type Frame, num } from './load.js';
 import type { LeakFinding, LeakThresholds, ScanInput } from './types.js';
@@ -17,6 +17,39 @@ export interface ScanContext {
   th: LeakThresholds;
   /** Called with every statistic computed, tripped or not (for calibration and reports). */
   onStatistic?: (column: string, test: string, value: number) => void;
+  /** Called after each sub-step with its name and milliseconds. */
+  onStep?: (step: string, ms: number) => void;
+  /** The train sample's profile, set by {@link prepareSample}. */
+  sample?: SampleProfile;
+}
+
+/** Rows, non-empty counts and approximate distinct counts of the features in the train sample `trs`. */
+export interface SampleProfile {
+  n: number;
+  nonNull: Map<string, number>;
+  /** approx_count_distinct (HyperLogLog: can be off by 15 %). */
+  distinct: Map<string, number>;
+  /** The sample is smaller than train. */
+  sampled: boolean;
+}
+
+/**
+ * SQL condition keeping a deterministic sample of about `maxRows` train rows (by a hash of the row number `pos`),
+ * or every row when train is not larger.
+ */
+function sampleCond(ctx: ScanContext, pos: string): string {
+  const { th, frame } = ctx;
+  if (frame.rows.train <= th.maxRows) return 'true';
+  const mod = 1_000_003;
+  return `hash(${pos}) % ${mod} < ${Math.ceil((mod * th.maxRows) / frame.rows.train)}`;
+}
+
+/** Time `fn` and report it through `ctx.onStep`. */
+export async function timed<T>(ctx: ScanContext, step: string, fn: () => Promise<T>): Promise<T> {
+  const t0 = performance.now();
+  const out = await fn();
+  ctx.onStep?.(step, performance.now() - t0);
+  return out;
 }
 
 /** A single-feature test that tripped. */
@@ -37,93 +70,149 @@ const leakHint = (col: string) =>
   `drop column "${col}" from the data (or rebuild it from information available before the target is known): it gives the target away, so scores look great here and fail on new data`;
 
 /**
- * Per-feature statistics on the train sample `trs` (features and `__y`): one query per feature, sharing the
- * value → label counts. Classification: AUROC per class (nulls first), range purity and value purity.
+ * Screening statistics of a numeric feature for classification, in one query over the train sample `trs`
+ * (features and `__y`): per class, the rank sum of its non-empty rows among the non-empty values and its count
+ * of empty rows (enough for the AUROC with empties first or last); the number of label changes along the sorted
+ * values (a bound on the range purity); and, when `valueMin` is set, the value purity.
  */
-function classificationSql(
-  x: string,
-  opts: { nullKey: string; runRows: number | null; valueMin: number | null; auc: boolean },
-): string {
-  const parts = [
-    `g AS MATERIALIZED (SELECT ${x} AS x, __y AS y, count(*)::DOUBLE AS n FROM trs GROUP BY ALL)`,
-  ];
-  const selects: string[] = [];
-  const froms: string[] = [];
-  if (opts.auc || opts.runRows !== null) {
-    parts.push(
-      `k AS (SELECT coalesce(x::DOUBLE, ${opts.nullKey}) AS xk, y, n FROM g)`,
-      `gx AS (SELECT xk, sum(n) AS nx FROM k GROUP BY xk)`,
-      `cx AS MATERIALIZED (SELECT xk, nx, sum(nx) OVER (ORDER BY xk ${WINDOW_ROWS}) - nx AS below FROM gx)`,
-    );
-  }
-  if (opts.auc) {
-    parts.push(
-      `gc AS (SELECT xk, y, n, sum(n) OVER (PARTITION BY y ORDER BY xk ${WINDOW_ROWS}) - n AS cbelow FROM k)`,
-      `auc AS (SELECT list({'y': y, 'pos': pos, 's': s}) AS per FROM (SELECT gc.y AS y, sum(gc.n) AS pos, sum(gc.n * ((cx.below - gc.cbelow) + 0.5 * (cx.nx - gc.n))) AS s FROM gc JOIN cx USING (xk) GROUP BY gc.y))`,
-    );
-    selects.push('auc.per');
-    froms.push('auc');
-  }
-  if (opts.runRows !== null) {
-    // Range purity: values in order, each with its majority label; consecutive values with the same majority
-    // label form a run. A run of at least runRows rows is a range of that label. Shorter runs inside a range
-    // (between long runs of the same label, or before the first / after the last) belong to it; shorter runs
-    // between long runs of different labels count as misses (a conservative stand-in for the best cut).
-    // Hits: rows whose label is their range's label.
-    const big = `size >= ${opts.runRows}`;
-    parts.push(
-      `v AS (SELECT xk, first(y ORDER BY n DESC, y) AS m FROM k GROUP BY xk)`,
-      `vr AS (SELECT xk, sum(chg) OVER (ORDER BY xk ${WINDOW_ROWS}) AS run FROM (SELECT xk, (m IS DISTINCT FROM lag(m) OVER (ORDER BY xk))::INT AS chg FROM v))`,
-      `rc AS (SELECT vr.run, k.y, sum(k.n) AS c FROM k JOIN vr USING (xk) GROUP BY ALL)`,
-      `runs AS (SELECT run, first(y ORDER BY c DESC, y) AS m, sum(c) AS size FROM rc GROUP BY run)`,
-      `rl AS (SELECT run, m, ${big} AS big,
-         last_value(CASE WHEN ${big} THEN m END IGNORE NULLS) OVER (ORDER BY run ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prevbig,
-         first_value(CASE WHEN ${big} THEN m END IGNORE NULLS) OVER (ORDER BY run ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS nextbig FROM runs)`,
-      `rp AS (SELECT sum(h) AS hit, count(*) FILTER (WHERE big AND m IS DISTINCT FROM prevbig) AS segs FROM (
-         SELECT rl.run, any_value(rl.big) AS big, any_value(rl.m) AS m, any_value(rl.prevbig) AS prevbig,
-           coalesce(max(rc.c) FILTER (WHERE CASE WHEN rl.big THEN rc.y = rl.m WHEN rl.prevbig IS NULL OR rl.nextbig IS NULL OR rl.prevbig = rl.nextbig THEN rc.y = coalesce(rl.prevbig, rl.nextbig) ELSE false END), 0) AS h
-         FROM rl JOIN rc USING (run) GROUP BY rl.run))`,
-    );
-    selects.push('rp.hit AS rp_hit', 'rp.segs AS rp_segs');
-    froms.push('rp');
-  }
-  if (opts.valueMin !== null) {
-    parts.push(
-      `vp AS (SELECT sum(mx) AS hit, sum(tot) AS cov, count(*) AS nv FROM (SELECT x, max(n) AS mx, sum(n) AS tot FROM g GROUP BY x HAVING sum(n) >= ${opts.valueMin}))`,
-    );
-    selects.push('vp.hit AS vp_hit', 'vp.cov AS vp_cov', 'vp.nv AS vp_nv');
-    froms.push('vp');
-  }
-  return `WITH ${parts.join(', ')} SELECT ${selects.join(', ')} FROM ${froms.join(', ')}`;
+function screenSql(x: string, valueMin: number | null): string {
+  const vp =
+    valueMin === null
+      ? ''
+      : `, vp AS (SELECT sum(mx) AS hit, sum(tot) AS cov, count(*) AS nv FROM (SELECT xk, max(n) AS mx, sum(n) AS tot FROM g GROUP BY xk HAVING sum(n) >= ${valueMin}))`;
+  return `WITH g AS MATERIALIZED (SELECT ${x}::DOUBLE AS xk, __y AS y, count(*)::DOUBLE AS n FROM trs GROUP BY ALL),
+    gx AS (SELECT xk, sum(n) AS nx, arg_max(y, n) AS m FROM g WHERE xk IS NOT NULL GROUP BY xk),
+    cx AS MATERIALIZED (SELECT xk, nx, sum(nx) OVER w - nx AS below, (m IS DISTINCT FROM lag(m) OVER w)::INT AS chg
+      FROM gx WINDOW w AS (ORDER BY xk ${WINDOW_ROWS})),
+    rs AS (SELECT g.y AS y, sum(g.n) AS pos, sum(g.n * (cx.below + (cx.nx + 1) / 2)) AS r FROM g JOIN cx USING (xk) GROUP BY g.y),
+    nl AS (SELECT y, sum(n) AS c FROM g WHERE xk IS NULL GROUP BY y),
+    per AS (SELECT list({'y': y, 'pos': coalesce(rs.pos, 0), 'r': coalesce(rs.r, 0), 'nul': coalesce(nl.c, 0)}) AS per FROM rs FULL JOIN nl USING (y))${vp}
+    SELECT per.per, (SELECT coalesce(sum(chg), 0) FROM cx) AS changes${valueMin === null ? '' : ', vp.hit AS vp_hit, vp.cov AS vp_cov, vp.nv AS vp_nv'}
+    FROM per${valueMin === null ? '' : ', vp'}`;
 }
 
-/** Oriented one-vs-rest AUROC per class from the query's list, macro-averaged (binary: the positive class). */
-function aurocOf(per: unknown, n: number, ctx: ScanContext): number | null {
-  const rows = (per as { y: string; pos: number; s: number }[] | null) ?? [];
+/** Most classes for which {@link screenWideSql} spells out one column per class. */
+const WIDE_CLASSES = 20;
+
+/**
+ * {@link screenSql} for few classes: one aggregate per distinct value with a count column per class, one sort.
+ * Returns per class j: s{j} (non-empty rows), r{j} (rank sum), z{j} (empty rows); `changes`; value purity.
+ */
+function screenWideSql(x: string, classes: string[], valueMin: number | null): string {
+  const js = classes.map((_, j) => j);
+  const ps = js.map((j) => `p${j}`).join(', ');
+  return `WITH g AS MATERIALIZED (SELECT ${x}::DOUBLE AS xk, count(*)::DOUBLE AS nx, ${classes
+    .map((c, j) => `sum((__y = ${lit(c)})::INT)::DOUBLE AS p${j}`)
+    .join(', ')} FROM trs GROUP BY 1),
+    cx AS (SELECT nx, ${ps}, sum(nx) OVER w - nx AS below,
+      (list_position([${ps}], greatest(${ps})) IS DISTINCT FROM lag(list_position([${ps}], greatest(${ps}))) OVER w)::INT AS chg
+      FROM g WHERE xk IS NOT NULL WINDOW w AS (ORDER BY xk ${WINDOW_ROWS}))
+    SELECT ${js.map((j) => `sum(p${j}) AS s${j}, sum(p${j} * (below + (nx + 1) / 2)) AS r${j}, (SELECT coalesce(sum(p${j}), 0) FROM g WHERE xk IS NULL) AS z${j}`).join(', ')},
+      coalesce(sum(chg), 0) AS changes${
+        valueMin === null
+          ? ''
+          : `, (SELECT sum(greatest(${ps})) FROM g WHERE nx >= ${valueMin}) AS vp_hit, (SELECT sum(nx) FROM g WHERE nx >= ${valueMin}) AS vp_cov, (SELECT count(*) FROM g WHERE nx >= ${valueMin}) AS vp_nv`
+      }
+    FROM cx`;
+}
+
+/** Value purity of a feature for classification (values with at least `valueMin` rows; empty is a value). */
+function valuePuritySql(x: string, valueMin: number): string {
+  return `SELECT sum(mx) AS vp_hit, sum(tot) AS vp_cov, count(*) AS vp_nv FROM (
+    SELECT x, max(n) AS mx, sum(n) AS tot FROM (SELECT ${x} AS x, __y AS y, count(*)::DOUBLE AS n FROM trs GROUP BY ALL)
+    GROUP BY x HAVING sum(n) >= ${valueMin})`;
+}
+
+/**
+ * Range purity of a numeric feature (empty values as one value below all others): values in order, each with
+ * its majority label; consecutive values with the same majority label form a run. A run of at least `runRows`
+ * rows is a range of that label. Shorter runs inside a range (between long runs of the same label, or before the
+ * first / after the last) belong to it; shorter runs between long runs of different labels count as misses (a
+ * conservative stand-in for the best cut). Hits: rows whose label is their range's label.
+ */
+function rangePuritySql(x: string, runRows: number): string {
+  const big = `size >= ${runRows}`;
+  return `WITH k AS MATERIALIZED (SELECT coalesce(${x}::DOUBLE, '-inf'::DOUBLE) AS xk, __y AS y, count(*)::DOUBLE AS n FROM trs GROUP BY ALL),
+    v AS (SELECT xk, first(y ORDER BY n DESC, y) AS m FROM k GROUP BY xk),
+    vr AS (SELECT xk, sum(chg) OVER (ORDER BY xk ${WINDOW_ROWS}) AS run
+      FROM (SELECT xk, (m IS DISTINCT FROM lag(m) OVER (ORDER BY xk))::INT AS chg FROM v)),
+    rc AS (SELECT vr.run, k.y, sum(k.n) AS c FROM k JOIN vr USING (xk) GROUP BY ALL),
+    runs AS (SELECT run, first(y ORDER BY c DESC, y) AS m, sum(c) AS size FROM rc GROUP BY run),
+    rl AS (SELECT run, m, ${big} AS big,
+      last_value(CASE WHEN ${big} THEN m END IGNORE NULLS) OVER (ORDER BY run ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prevbig,
+      first_value(CASE WHEN ${big} THEN m END IGNORE NULLS) OVER (ORDER BY run ROWS BETWEEN 1 FOLLOWING AND UNBOUNDED FOLLOWING) AS nextbig
+      FROM runs)
+    SELECT sum(h) AS hit, count(*) FILTER (WHERE big AND m IS DISTINCT FROM prevbig) AS segs FROM (
+      SELECT rl.run, any_value(rl.big) AS big, any_value(rl.m) AS m, any_value(rl.prevbig) AS prevbig,
+        coalesce(max(rc.c) FILTER (WHERE CASE WHEN rl.big THEN rc.y = rl.m
+          WHEN rl.prevbig IS NULL OR rl.nextbig IS NULL OR rl.prevbig = rl.nextbig THEN rc.y = coalesce(rl.prevbig, rl.nextbig)
+          ELSE false END), 0) AS h
+      FROM rl JOIN rc USING (run) GROUP BY rl.run)`;
+}
+
+interface ClassRanks {
+  y: string;
+  /** Non-empty rows of the class. */
+  pos: number;
+  /** Rank sum of those rows among the non-empty values (average ranks for ties). */
+  r: number;
+  /** Empty rows of the class. */
+  nul: number;
+}
+
+/**
+ * Oriented AUROC (max(a, 1 − a)) of the raw value: binary for the positive class, else the one-vs-rest macro
+ * average; empty values ranked first and last, the higher of the two kept.
+ */
+function aurocOf(per: unknown, ctx: ScanContext): number | null {
+  const rows = ((per as ClassRanks[] | null) ?? []).map((c) => ({
+    y: String(c.y),
+    pos: num(c.pos),
+    r: num(c.r),
+    nul: num(c.nul),
+  }));
   const { th, frame } = ctx;
-  const one = (r: { pos: number; s: number }) => {
-    const pos = num(r.pos);
-    const neg = n - pos;
-    if (pos < th.minClassRows || neg < th.minClassRows) return null;
-    const a = num(r.s) / (pos * neg);
-    return Math.max(a, 1 - a);
-  };
-  if (frame.positive !== null) {
-    const r = rows.find((c) => c.y === frame.positive);
-    return r ? one(r) : null;
+  const nn = rows.reduce((s, c) => s + c.pos, 0);
+  const nul = rows.reduce((s, c) => s + c.nul, 0);
+  const n = nn + nul;
+  const placements = nul > 0 ? ['first', 'last'] : ['first'];
+  let best: number | null = null;
+  for (const place of placements) {
+    const one = (c: (typeof rows)[number]) => {
+      const p = c.pos + c.nul;
+      if (p < th.minClassRows || n - p < th.minClassRows) return null;
+      const r =
+        place === 'first' ? c.r + nul * c.pos + (c.nul * (nul + 1)) / 2 : c.r + c.nul * (nn + (nul + 1) / 2);
+      const a = (r - (p * (p + 1)) / 2) / (p * (n - p));
+      return Math.max(a, 1 - a);
+    };
+    let auc: number | null;
+    if (frame.positive !== null) {
+      const c = rows.find((x) => x.y === frame.positive);
+      auc = c ? one(c) : null;
+    } else {
+      const each = rows.map(one).filter((a): a is number => a !== null);
+      auc = each.length < 2 ? null : each.reduce((s, a) => s + a, 0) / each.length;
+    }
+    if (auc !== null && (best === null || auc > best)) best = auc;
   }
-  const each = rows.map(one).filter((a): a is number => a !== null);
-  if (each.length < 2) return null;
-  return each.reduce((s, a) => s + a, 0) / each.length;
+  return best;
 }
 
-async function profile(
-  ctx: ScanContext,
-): Promise<{ n: number; nonNull: Map<string, number>; distinct: Map<string, number> }> {
-  const feats = ctx.frame.features;
+/**
+ * Define the view `trs` (the features and `__y` of a deterministic sample of at most `maxRows` train rows) and
+ * profile it; the result is also stored in `ctx.sample`.
+ */
+export async function prepareSample(ctx: ScanContext): Promise<SampleProfile> {
+  const { con, input, frame, th } = ctx;
+  const cols = frame.features.map((f) => ident(f.name)).join(', ');
+  await con.run(
+    `CREATE OR REPLACE VIEW trs AS SELECT ${cols}${cols ? ', ' : ''}${ident(input.target)} AS __y FROM tr WHERE ${sampleCond(ctx, 'rowid')}`,
+  );
+  const feats = frame.features;
   const r = (
     await readRows(
-      ctx.con,
+      con,
       `SELECT count(*) AS n${feats
         .map((f, i) => `, count(${ident(f.name)}) AS c${i}, approx_count_distinct(${ident(f.name)}) AS d${i}`)
         .join('')} FROM trs`,
@@ -131,18 +220,15 @@ async function profile(
   )[0]!;
   const nonNull = new Map<string, number>();
   const distinct = new Map<string, number>();
-  feats.forEach((f, i) => {
+  for (const [i, f] of feats.entries()) {
     nonNull.set(f.name, num(r[`c${i}`]));
     distinct.set(f.name, num(r[`d${i}`]));
-  });
-  return { n: num(r['n']), nonNull, distinct };
+  }
+  ctx.sample = { n: num(r['n']), nonNull, distinct, sampled: frame.rows.train > th.maxRows };
+  return ctx.sample;
 }
 
-async function classificationTrips(
-  ctx: ScanContext,
-  n: number,
-  p: Awaited<ReturnType<typeof profile>>,
-): Promise<Trip[]> {
+async function classificationTrips(ctx: ScanContext, n: number, p: SampleProfile): Promise<Trip[]> {
   const { con, th, frame } = ctx;
   const baseRows = await readRows(
     con,
@@ -150,6 +236,9 @@ async function classificationTrips(
   );
   const base = num(baseRows[0]!['m']) / n;
   const lift = (purity: number) => (base >= 1 ? 0 : (purity - base) / (1 - base));
+  // A range purity ≥ purity leaves at most (1 − purity)·n misses; each short run costs a miss and two label
+  // changes, each long run one change: more changes than this and the range purity cannot trip.
+  const maxChanges = 2 * (1 - th.purity) * n + n / th.minRunRows + 4;
   const trips: Trip[] = [];
   for (const f of frame.features) {
     const nonNull = p.nonNull.get(f.name)!;
@@ -160,32 +249,21 @@ async function classificationTrips(
     const valueOk = p.distinct.get(f.name)! / nonNull < th.nearUnique;
     const valueMin = valueOk ? th.minValueRows : null;
     if (!f.numeric && valueMin === null) continue; // near-unique text: no single-feature test applies
-    const r = (
-      await readRows(
-        con,
-        classificationSql(x, {
-          nullKey: "'-inf'::DOUBLE",
-          runRows: f.numeric ? th.minRunRows : null,
-          valueMin,
-          auc: f.numeric,
-        }),
-      )
-    )[0];
+    const classes = frame.classes ?? [];
+    const wide = classes.length <= WIDE_CLASSES;
+    const sql = !f.numeric
+      ? valuePuritySql(x, valueMin!)
+      : wide
+        ? screenWideSql(x, classes, valueMin)
+        : screenSql(x, valueMin);
+    const r = (await readRows(con, sql))[0];
     if (!r) continue;
     const found: Trip[] = [];
     if (f.numeric) {
-      let auc = aurocOf(r['per'], n, ctx);
-      if (nonNull < n) {
-        // Missing values first and last: a leak may hide in which rows are empty.
-        const last = (
-          await readRows(
-            con,
-            classificationSql(x, { nullKey: "'inf'::DOUBLE", runRows: null, valueMin: null, auc: true }),
-          )
-        )[0];
-        const a2 = last ? aurocOf(last['per'], n, ctx) : null;
-        if (a2 !== null && (auc === null || a2 > auc)) auc = a2;
-      }
+      const per = wide
+        ? classes.map((y, j) => ({ y, pos: r[`s${j}`] ?? 0, r: r[`r${j}`] ?? 0, nul: r[`z${j}`] ?? 0 }))
+        : r['per'];
+      const auc = aurocOf(per, ctx);
       if (auc !== null) ctx.onStatistic?.(f.name, 'auroc', auc);
       if (auc !== null && auc >= th.auroc) {
         found.push({
@@ -198,11 +276,12 @@ async function classificationTrips(
           extra: {},
         });
       }
-      const segs = num(r['rp_segs']);
-      if (segs >= 2) {
-        const purity = num(r['rp_hit']) / n;
+      if (num(r['changes']) <= maxChanges) {
+        const rp = (await readRows(con, rangePuritySql(x, th.minRunRows)))[0]!;
+        const segs = num(rp['segs']);
+        const purity = num(rp['hit']) / n;
         ctx.onStatistic?.(f.name, 'range-purity', purity);
-        if (purity >= th.purity && lift(purity) >= th.purityLift) {
+        if (segs >= 2 && purity >= th.purity && lift(purity) >= th.purityLift) {
           found.push({
             column: f,
             test: 'range-purity',
@@ -234,7 +313,7 @@ async function classificationTrips(
         }
       }
     }
-    if (found.length > 0)
+    if (found.length > 0) {
       trips.push({
         ...found[0]!,
         extra: {
@@ -242,15 +321,12 @@ async function classificationTrips(
           alsoTripped: found.slice(1).map((t) => ({ test: t.test, value: t.value })),
         },
       });
+    }
   }
   return trips;
 }
 
-async function regressionTrips(
-  ctx: ScanContext,
-  n: number,
-  p: Awaited<ReturnType<typeof profile>>,
-): Promise<Trip[]> {
+async function regressionTrips(ctx: ScanContext, n: number, p: SampleProfile): Promise<Trip[]> {
   const { con, th, frame } = ctx;
   const numeric = frame.features.filter((f) => f.numeric && p.nonNull.get(f.name)! >= th.minRows);
   const trips: Trip[] = [];
@@ -266,7 +342,7 @@ async function regressionTrips(
   }
   const mu = num((await readRows(con, 'SELECT avg(__y) AS m FROM trs'))[0]!['m']);
   await con.run(
-    `CREATE OR REPLACE TEMP TABLE __ry AS SELECT y, sum(n) OVER (ORDER BY y ${WINDOW_ROWS}) - n + (n + 1) / 2.0 AS r FROM (SELECT __y AS y, count(*) AS n FROM trs GROUP BY __y)`,
+    `CREATE OR REPLACE TABLE __ry AS SELECT y, sum(n) OVER (ORDER BY y ${WINDOW_ROWS}) - n + (n + 1) / 2.0 AS r FROM (SELECT __y AS y, count(*) AS n FROM trs GROUP BY __y)`,
   );
   for (const f of frame.features) {
     const nonNull = p.nonNull.get(f.name)!;
@@ -435,30 +511,43 @@ async function shiftedTargets(ctx: ScanContext, skip: Set<string>): Promise<Leak
   const feats = frame.features.filter((f) => !skip.has(f.name) && (!f.numeric || targetNumeric));
   if (feats.length === 0) return [];
   const id = ident(input.idColumn);
-  const cols = frame.columns.map((c) => ident(c.name));
-  await con.run(
-    `CREATE OR REPLACE TEMP VIEW lab AS
-     SELECT 0::UTINYINT AS __split, rowid AS __pos, ${cols.join(', ')}, ${ident(input.target)}::VARCHAR AS __t FROM tr
-     UNION ALL
-     SELECT ho.__split, ho.rowid AS __pos, ${cols.map((c) => `ho.${c}`).join(', ')}, vault.label::VARCHAR AS __t
-     FROM ho LEFT JOIN vault ON vault.__split = ho.__split AND vault.id = ho.${id}`,
-  );
   const timeCol = input.time ? frame.columns.find((c) => c.name === input.time) : undefined;
-  const order = [
-    ...(timeCol ? [timeExpr(timeCol)] : []),
-    ...(frame.idNumeric ? [`TRY_CAST(${id} AS DOUBLE)`] : []),
-    '__split',
-    '__pos',
-  ].join(', ');
-  const partition = input.group ? `PARTITION BY ${ident(input.group)} ` : '';
+  // The neighbours' targets come from all labelled rows (train and holdouts with their vault labels) in one
+  // narrow window; the comparison then runs on the train rows of the sample.
+  const keys = (q: string) => [
+    ...(input.group ? [`${q}${ident(input.group)}::VARCHAR AS __g`] : []),
+    ...(timeCol ? [`${timeExpr(timeCol, q)} AS __te`] : []),
+    ...(frame.idNumeric ? [`TRY_CAST(${q}${id} AS DOUBLE) AS __ik`] : []),
+  ];
+  const order = [...(timeCol ? ['__te'] : []), ...(frame.idNumeric ? ['__ik'] : []), '__split', '__pos'];
+  const partition = input.group ? 'PARTITION BY __g ' : '';
+  // With groups, whole groups are sampled (their sequences stay complete); without, every row is ordered and
+  // the train rows of the sample compared.
+  const labelled = frame.rows.train + frame.rows.public + frame.rows.private;
+  const mod = 1_000_003;
+  const groupSample =
+    input.group && labelled > th.maxRows
+      ? `WHERE hash(__g) % ${mod} < ${Math.ceil((mod * th.maxRows) / labelled)}`
+      : '';
+  const rowSample = input.group ? 'true' : sampleCond(ctx, '__pos');
+  await con.run(
+    `CREATE OR REPLACE TABLE __nb AS
+     SELECT __pos, TRY_CAST(pt AS DOUBLE) AS pn, TRY_CAST(nt AS DOUBLE) AS nn, lower(trim(pt)) AS pt, lower(trim(nt)) AS nt
+     FROM (
+       SELECT __split, __pos, lag(__t) OVER w AS pt, lead(__t) OVER w AS nt FROM (
+         SELECT 0::UTINYINT AS __split, rowid AS __pos, ${[...keys(''), `${ident(input.target)}::VARCHAR AS __t`].join(', ')} FROM tr
+         UNION ALL
+         SELECT ho.__split, ho.rowid AS __pos, ${[...keys('ho.'), 'vault.label::VARCHAR AS __t'].join(', ')}
+         FROM ho LEFT JOIN vault ON vault.__split = ho.__split AND vault.id = ho.${id}) ${groupSample}
+       WINDOW w AS (${partition}ORDER BY ${order.join(', ')}))
+     WHERE __split = 0 AND ${rowSample}`,
+  );
   const along = timeCol
     ? `by ${input.time}${input.group ? ` within ${input.group}` : ''}`
     : `${input.group ? `within ${input.group} ` : ''}in ${frame.idNumeric ? 'id' : 'file'} order`;
-  const key = (f: Column) => (f.numeric ? `${ident(f.name)}::DOUBLE` : `lower(trim(${ident(f.name)}))`);
-  const base = `SELECT ${feats.map((f, i) => `${key(f)} AS f${i}`).join(', ')},
-      lag(tn) OVER w AS pn, lead(tn) OVER w AS nn, lag(tt) OVER w AS pt, lead(tt) OVER w AS nt
-    FROM (SELECT *, TRY_CAST(__t AS DOUBLE) AS tn, lower(trim(__t)) AS tt FROM lab)
-    WINDOW w AS (${partition}ORDER BY ${order})`;
+  const key = (f: Column) => (f.numeric ? `tr.${ident(f.name)}::DOUBLE` : `lower(trim(tr.${ident(f.name)}))`);
+  const base = `SELECT ${feats.map((f, i) => `${key(f)} AS f${i}`).join(', ')}, nb.pn, nb.nn, nb.pt, nb.nt
+    FROM tr JOIN __nb AS nb ON nb.__pos = tr.rowid`;
   const dirs = [
     ['prev', 'previous'],
     ['next', 'next'],
@@ -472,7 +561,7 @@ async function shiftedTargets(ctx: ScanContext, skip: Set<string>): Promise<Leak
         .flatMap((f, i) =>
           dirs.map(
             ([d]) =>
-              `count(*) FILTER (WHERE f${i} IS NOT NULL AND ${tcol(f, d)} IS NOT NULL) AS c${i}_${d}, count(*) FILTER (WHERE f${i} = ${tcol(f, d)}) AS m${i}_${d}`,
+              `count(CASE WHEN ${tcol(f, d)} IS NOT NULL THEN f${i} END) AS c${i}_${d}, coalesce(sum((f${i} = ${tcol(f, d)})::INT), 0) AS m${i}_${d}`,
           ),
         )
         .join(', ')} FROM o`,
@@ -530,30 +619,19 @@ async function shiftedTargets(ctx: ScanContext, skip: Set<string>): Promise<Leak
  * to a neighbouring row's target over all labelled rows (train and holdouts with their vault labels).
  */
 export async function scanTargetLeakage(ctx: ScanContext): Promise<LeakFinding[]> {
-  const { con, input, frame, th } = ctx;
-  const cols = frame.features.map((f) => ident(f.name)).join(', ');
-  const y = ident(input.target);
-  const sampled = frame.rows.train > th.maxRows;
-  if (sampled) {
-    const mod = 1_000_003;
-    const keep = Math.ceil((mod * th.maxRows) / frame.rows.train);
-    await con.run(
-      `CREATE OR REPLACE TEMP TABLE trs AS SELECT ${cols}, ${y} AS __y FROM tr WHERE hash(rowid) % ${mod} < ${keep}`,
-    );
-  } else {
-    await con.run(`CREATE OR REPLACE TEMP VIEW trs AS SELECT ${cols}, ${y} AS __y FROM tr`);
-  }
-  const p = await profile(ctx);
+  const { input, th } = ctx;
+  const p = ctx.sample ?? (await prepareSample(ctx));
   const n = p.n;
-  const trips =
+  const trips = await timed(ctx, 'target-leakage/single-feature', async () =>
     n < th.minRows
       ? []
       : input.task === 'regression'
         ? await regressionTrips(ctx, n, p)
-        : await classificationTrips(ctx, n, p);
+        : await classificationTrips(ctx, n, p),
+  );
   const findings: LeakFinding[] = [];
-  for (const t of trips) findings.push(tripFinding(ctx, t, await relation(ctx, t), sampled));
+  for (const t of trips) findings.push(tripFinding(ctx, t, await relation(ctx, t), p.sampled));
   const flagged = new Set(findings.map((f) => f.column!));
-  findings.push(...(await shiftedTargets(ctx, flagged)));
+  findings.push(...(await timed(ctx, 'target-leakage/shifted', () => shiftedTargets(ctx, flagged))));
   return findings;
 }
