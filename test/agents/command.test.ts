@@ -15,7 +15,9 @@ import { agentProject, callDirs, journalOf } from './helpers.js';
 const readJson = (p: string) => JSON.parse(readFileSync(p, 'utf8'));
 
 describe('command proposer: a CLI agent runs the bundled example end to end', () => {
-  it('briefs the agent, runs its changes, asks for conclusions and records its usage', async () => {
+  it('briefs the agent, runs its changes, asks for conclusions and records its usage', {
+    timeout: 300_000,
+  }, async () => {
     const dir = await agentProject({ variant: 'good' });
     const s = await runLoop({ projectDir: dir, proposer: proposerFactory('command'), maxExperiments: 4 });
     expect(s.status, s.reason).toBe('finished');

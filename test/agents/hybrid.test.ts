@@ -49,7 +49,9 @@ print(json.dumps(collections.Counter(t.state.name for t in s.trials)))`,
 }
 
 describe('hybrid proposer: an LLM with TPE suggestions runs the bundled example end to end', () => {
-  it('offers TPE trials, runs the ones taken (told to TPE) and the LLM’s own changes (trial failed)', async () => {
+  it('offers TPE trials, runs the ones taken (told to TPE) and the LLM’s own changes (trial failed)', {
+    timeout: 300_000,
+  }, async () => {
     let proposal = -1;
     const own = [PARAMS.rf, PARAMS.et];
     server = await startChatServer((req) => {
@@ -108,7 +110,9 @@ describe('hybrid proposer: an LLM with TPE suggestions runs the bundled example 
     expect(gitOut(dir, ['status', '--porcelain'])).toBe('');
   });
 
-  it('works with a CLI agent too: the suggestion is a file in the brief the agent may copy', async () => {
+  it('works with a CLI agent too: the suggestion is a file in the brief the agent may copy', {
+    timeout: 300_000,
+  }, async () => {
     const dir = await agentProject({ variant: 'suggestion' });
     const s = await runLoop({ projectDir: dir, proposer: proposerFactory('hybrid'), maxExperiments: 3 });
     expect(s.status, s.reason).toBe('finished');

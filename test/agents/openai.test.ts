@@ -64,7 +64,9 @@ function explorer(order: (keyof typeof PARAMS)[]) {
 }
 
 describe('openai proposer: an OpenAI-compatible endpoint runs the bundled example end to end', () => {
-  it('converses through surface-restricted tools, finishes with hypotheses, concludes, counts tokens and cost', async () => {
+  it('converses through surface-restricted tools, finishes with hypotheses, concludes, counts tokens and cost', {
+    timeout: 300_000,
+  }, async () => {
     server = await startChatServer(explorer(['hgb', 'rf', 'et']));
     process.env['RATCHET_TEST_OPENAI_KEY'] = 'sk-test-123';
     const dir = await agentProject({
@@ -161,7 +163,9 @@ describe('openai proposer: the tools and the rules hold', () => {
     expect(r[8]).toMatchObject({ ok: true });
   });
 
-  it('a refused finish (hypothesis-required, do-not-retry) is answered with the reason and the earlier result', async () => {
+  it('a refused finish (hypothesis-required, do-not-retry) is answered with the reason and the earlier result', {
+    timeout: 300_000,
+  }, async () => {
     let head = '';
     let proposal = -1;
     server = await startChatServer((req) => {
@@ -213,7 +217,9 @@ describe('openai proposer: the tools and the rules hold', () => {
     expect(exps[2]!.meta?.['agent']).toMatchObject({ refused: 2 });
   });
 
-  it('the token cap stops the run mid-conversation (budget); the half-made change is discarded', async () => {
+  it('the token cap stops the run mid-conversation (budget); the half-made change is discarded', {
+    timeout: 300_000,
+  }, async () => {
     server = await startChatServer(explorer(['hgb', 'rf']));
     const dir = await agentProject({
       agent: ['max_tokens: 9000', 'openai:', `  base_url: ${server.url}`, '  model: m'],
