@@ -115,6 +115,73 @@ describe('rows duplicated across train and holdouts', () => {
   });
 });
 
+describe('reading the splits', () => {
+  it('casts a holdout whose numeric column holds stray text, and finds nothing on the clean rest', async () => {
+    const { input } = await split(GSOEP, GSOEP_SPEC);
+    await duckRun(
+      `CREATE TABLE p AS SELECT * FROM read_csv(${lit(input.public)}, header = true, all_varchar = true)`,
+      `UPDATE p SET hhninc = 'n/a' WHERE row_id IN (SELECT row_id FROM p LIMIT 3)`,
+      `COPY p TO ${lit(input.public)} (HEADER, DELIMITER ',')`,
+    );
+    expect(await scanSplits(input)).toEqual([]);
+  });
+
+  it('keeps a mostly numeric column numeric when its text appears after the sniffer sample (50,000 rows)', async () => {
+    const dir = tempDir('ratchet-late-text-');
+    const rows = 50_000;
+    const f = (name: string) => join(dir, name);
+    await duckRun(
+      `CREATE TABLE d AS SELECT i::VARCHAR AS id, CASE WHEN i = 49000 THEN 'n/a' ELSE round((hash(i) % 1000000000) / 1000.0, 3)::VARCHAR END AS dose,
+         ['a', 'b', 'c'][1 + (hash(i * 7) % 3)::INT] AS arm, ((hash(i * 13) % 100) < 30)::INT::VARCHAR AS y, hash(i * 3) % 10 AS s
+       FROM range(${rows}) t(i)`,
+      `COPY (SELECT id, dose, arm, y FROM d WHERE s < 6 ORDER BY id::INT) TO ${lit(f('train.csv'))} (HEADER)`,
+      `COPY (SELECT id, dose, arm FROM d WHERE s IN (6, 7)) TO ${lit(f('public.csv'))} (HEADER)`,
+      `COPY (SELECT id, dose, arm FROM d WHERE s >= 8) TO ${lit(f('private.csv'))} (HEADER)`,
+      `COPY (SELECT id, y AS label FROM d WHERE s IN (6, 7)) TO ${lit(f('public.parquet'))} (FORMAT parquet)`,
+      `COPY (SELECT id, y AS label FROM d WHERE s >= 8) TO ${lit(f('private.parquet'))} (FORMAT parquet)`,
+    );
+    const stats = new Set<string>();
+    const found = await scanSplits(
+      {
+        train: f('train.csv'),
+        public: f('public.csv'),
+        private: f('private.csv'),
+        publicLabels: f('public.parquet'),
+        privateLabels: f('private.parquet'),
+        idColumn: 'id',
+        target: 'y',
+        task: 'binary',
+        positiveClass: '1',
+        strategy: 'random',
+      },
+      { onStatistic: (column, test) => stats.add(`${column}:${test}`) },
+    );
+    expect(found).toEqual([]);
+    expect(stats.has('dose:auroc')).toBe(true); // still numeric despite the stray "n/a"
+  });
+
+  it('keeps a mostly numeric column numeric when the sniffer sample sees its text', async () => {
+    const csv = join(tempDir('ratchet-plant-'), 'data.csv');
+    await derive(
+      GSOEP,
+      csv,
+      `* EXCLUDE (__row) REPLACE (CASE WHEN __row % 500 = 7 THEN '?' ELSE hhninc END AS hhninc)`,
+    );
+    const { input } = await split(csv, GSOEP_SPEC);
+    const stats = new Set<string>();
+    expect(
+      await scanSplits(input, { onStatistic: (column, test) => stats.add(`${column}:${test}`) }),
+    ).toEqual([]);
+    expect(stats.has('hhninc:auroc')).toBe(true);
+  });
+
+  it('names the missing column when the splits do not match the contract', async () => {
+    const { input } = await split(GSOEP, GSOEP_SPEC);
+    await expect(scanSplits({ ...input, target: 'nope' })).rejects.toThrow(/no target column "nope"/);
+    await expect(scanSplits({ ...input, time: 'when' })).rejects.toThrow(/no time column "when"/);
+  });
+});
+
 describe('temporal ordering and group overlap', () => {
   let sk: string;
   beforeAll(() => {

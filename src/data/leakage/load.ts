@@ -59,10 +59,13 @@ async function header(con: DuckDBConnection, path: string): Promise<Column[]> {
   });
 }
 
+/** A column whose non-empty values are at least this share numbers is numeric (the rest read as empty). */
+const NUMERIC_SHARE = 0.99;
+
 /**
  * Create `table` from CSV files read with fixed column types. The sniffer types columns on a sample, so a
- * later value may not fit: then every file is read as text and each column cast with TRY_CAST (a column typed
- * from a sample only is re-typed from all its values).
+ * later value may not fit: then every file is read as text and each column cast with TRY_CAST (a column in
+ * `retype` is re-typed from all its values: BIGINT or DOUBLE when at least 99 % of them are numbers).
  */
 async function createTyped(
   con: DuckDBConnection,
@@ -97,22 +100,33 @@ async function createTyped(
         `SELECT ${todo
           .map(
             (c, i) =>
-              `count(${ident(c.name)}) AS n${i}, count(TRY_CAST(${ident(c.name)} AS BIGINT)) AS b${i}, count(TRY_CAST(${ident(c.name)} AS DOUBLE)) AS d${i}`,
+              `count(${ident(c.name)}) AS n${i}, count(CASE WHEN TRY_CAST(${ident(c.name)} AS BIGINT) = TRY_CAST(${ident(c.name)} AS DOUBLE) THEN 1 END) AS b${i}, count(TRY_CAST(${ident(c.name)} AS DOUBLE)) AS d${i}`,
           )
           .join(', ')} FROM __raw`,
       )
     )[0]!;
-    todo.forEach((c, i) => {
+    // DuckDB casts '1.5' to BIGINT by rounding: a column is BIGINT only when every number is a whole one.
+    for (const [i, c] of todo.entries()) {
       const n = num(r[`n${i}`]);
-      c.type =
-        n > 0 && num(r[`b${i}`]) === n ? 'BIGINT' : n > 0 && num(r[`d${i}`]) === n ? 'DOUBLE' : 'VARCHAR';
-      c.numeric = c.type !== 'VARCHAR';
-    });
+      const d = num(r[`d${i}`]);
+      // Mostly numbers (a stray "n/a" or "?" among them) stays numeric; the stray values become empty.
+      const numeric = n > 0 && d >= NUMERIC_SHARE * n;
+      c.type = numeric ? (num(r[`b${i}`]) === d ? 'BIGINT' : 'DOUBLE') : 'VARCHAR';
+      c.numeric = numeric;
+    }
   }
   const prefixCols = files[0]!.prefix ? '__split, ' : '';
   await con.run(
     `CREATE TABLE ${table} AS SELECT ${prefixCols}${typed
-      .map((c) => `TRY_CAST(${ident(c.name)} AS ${c.type}) AS ${ident(c.name)}`)
+      .map((c) => {
+        const x = ident(c.name);
+        // No rounding into a BIGINT column: a value that is not a whole number reads as empty.
+        const cast =
+          c.type === 'BIGINT'
+            ? `CASE WHEN TRY_CAST(${x} AS DOUBLE) = TRY_CAST(${x} AS BIGINT) THEN TRY_CAST(${x} AS BIGINT) END`
+            : `TRY_CAST(${x} AS ${c.type})`;
+        return `${cast} AS ${x}`;
+      })
       .join(', ')} FROM __raw`,
   );
   await con.run('DROP TABLE __raw');
@@ -120,8 +134,38 @@ async function createTyped(
 }
 
 /**
+ * Text columns of `tr` whose values are mostly numbers (the sniffer saw a stray "n/a" or "?"): cast to DOUBLE
+ * in `tr` and `ho` (the stray values become empty), and marked numeric in `columns`.
+ */
+async function numericText(con: DuckDBConnection, columns: Column[], retype: Set<string>): Promise<void> {
+  const text = columns.filter((c) => c.type === 'VARCHAR' && retype.has(c.name));
+  if (text.length === 0) return;
+  const r = (
+    await readRows(
+      con,
+      `SELECT ${text
+        .map(
+          (c, i) => `count(${ident(c.name)}) AS n${i}, count(TRY_CAST(${ident(c.name)} AS DOUBLE)) AS d${i}`,
+        )
+        .join(', ')} FROM tr`,
+    )
+  )[0]!;
+  for (const [i, c] of text.entries()) {
+    const n = num(r[`n${i}`]);
+    if (n === 0 || num(r[`d${i}`]) < NUMERIC_SHARE * n) continue;
+    for (const t of ['tr', 'ho']) {
+      await con.run(
+        `ALTER TABLE ${t} ALTER COLUMN ${ident(c.name)} SET DATA TYPE DOUBLE USING TRY_CAST(${ident(c.name)} AS DOUBLE)`,
+      );
+    }
+    c.type = 'DOUBLE';
+    c.numeric = true;
+  }
+}
+
+/**
  * Read the three splits and the two vault files into `con`.
- * @throws Error when the target or id column is missing, or a holdout lacks a train column
+ * @throws Error when the target, id, time or group column is missing, or a holdout lacks a train column
  */
 export async function loadSplits(con: DuckDBConnection, input: ScanInput): Promise<Frame> {
   const sniffed = await header(con, input.train);
@@ -129,8 +173,11 @@ export async function loadSplits(con: DuckDBConnection, input: ScanInput): Promi
   for (const [role, col] of [
     ['target', input.target],
     ['id', input.idColumn],
+    ['time', input.time],
+    ['group', input.group],
   ] as const) {
-    if (!names.includes(col)) throw new Error(`the train split has no ${role} column "${col}"`);
+    if (col !== undefined && !names.includes(col))
+      throw new Error(`the train split has no ${role} column "${col}"`);
   }
   const regression = input.task === 'regression';
   const all = sniffed.map((c) =>
@@ -159,6 +206,7 @@ export async function loadSplits(con: DuckDBConnection, input: ScanInput): Promi
     columns,
     new Set(),
   );
+  await numericText(con, columns, retype);
   const labelType = regression ? 'DOUBLE' : 'VARCHAR';
   await con.run(
     `CREATE TABLE vault AS ${[input.publicLabels, input.privateLabels]
