@@ -157,15 +157,39 @@ describe('command proposer: the cage holds', () => {
     );
   });
 
-  it('the token cap stops the run through the kill switch (budget), with nothing half-recorded', async () => {
-    const dir = await agentProject({ variant: 'greedy', agent: ['max_tokens: 1000000'] });
+  it('the cost cap stops the run through the kill switch (budget), with nothing half-recorded', async () => {
+    const dir = await agentProject({ variant: 'greedy', agent: ['max_cost_usd: 2.5'] });
     const s = await runLoop({ projectDir: dir, proposer: proposerFactory('command'), maxExperiments: 5 });
     expect(s.status).toBe('stopped');
-    expect(s.reason).toMatch(/agent token cap is used: 1000000 of 1000000 tokens/);
+    expect(s.reason).toMatch(/agent cost cap is used: \$3\.0000 of \$2\.5/);
     const { exps, events } = journalOf(dir, s.runId);
-    expect(exps).toHaveLength(2);
+    expect(exps).toHaveLength(2); // the baseline and one proposal (+ its conclusion) used $3
     expect(events.filter((e) => e.guardrail === 'budget')).toHaveLength(1);
     expect(gitOut(dir, ['status', '--porcelain'])).toBe('');
+  });
+
+  it('a phase gate sends the proposal back until it explores (phase-gate), then it runs', async () => {
+    const dir = await agentProject({
+      variant: 'good',
+      agent: [
+        'discipline:',
+        '  phases: [{ name: explore-families, file: params.yaml, key: model, distinct: 2 }]',
+      ],
+    });
+    const s = await runLoop({ projectDir: dir, proposer: proposerFactory('command'), maxExperiments: 2 });
+    const { exps, events } = journalOf(dir, s.runId);
+    // The stand-in first tunes the baseline's family (refused), then reads the refusal and switches family.
+    expect(exps[1]!.hypothesis).toMatch(/^switch to hist_gradient_boosting/);
+    expect(exps[1]!.meta?.['agent']).toMatchObject({ attempt: 2 });
+    const trips = events.filter((e) => e.guardrail === 'phase-gate');
+    expect(trips).toHaveLength(1);
+    expect(trips[0]!.message).toMatch(/keeps model = logistic_regression/);
+    const retry = readJson(join(callDirs(dir, s.runId)[1]!, 'brief', 'history.json'));
+    expect(retry.phase).toMatchObject({
+      name: 'explore-families',
+      tried: ['logistic_regression'],
+      remaining: 1,
+    });
   });
 
   it('a contract without agent.command gets a clear error naming the field', async () => {
