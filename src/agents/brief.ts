@@ -56,6 +56,8 @@ export interface ContractSummary {
 export interface BudgetsLeft {
   experiments: number | null;
   wallClockMs: number | null;
+  /** The run's experiment budget (it may differ from the contract's: `--experiments`). */
+  maxExperiments?: number | null;
 }
 
 /** The contract summary an agent sees (no vault paths, nothing private). */
@@ -74,7 +76,7 @@ export function contractSummary(
     run: contract.run.command,
     keep: { min_delta: contract.keep.min_delta, confidence: contract.keep.confidence },
     budgets: {
-      max_experiments: contract.limits.maxExperiments,
+      max_experiments: left.maxExperiments ?? contract.limits.maxExperiments,
       experiment_timeout_s: contract.limits.experimentTimeoutMs / 1000,
       experiments_left: left.experiments,
       wall_clock_left_s: left.wallClockMs === null ? null : Math.round(left.wallClockMs / 1000),
@@ -259,7 +261,7 @@ export function composeBrief(b: BriefInput): string {
     '## Contract',
     `- task: ${s.task}; metric: ${s.metric.primary} (${s.metric.direction}), also reported: ${s.metric.also.join(', ') || '—'}`,
     `- surface (what you may edit): ${s.surface.join(', ')}`,
-    `- budgets: ${s.budgets.experiments_left ?? '?'} experiments left of ${s.budgets.max_experiments}; ${s.budgets.wall_clock_left_s === null ? '?' : `${s.budgets.wall_clock_left_s} s`} of wall clock left; ${s.budgets.experiment_timeout_s} s per experiment`,
+    `- budgets: ${s.budgets.experiments_left ?? '?'} of ${s.budgets.max_experiments} experiments left; ${s.budgets.wall_clock_left_s === null ? '?' : `${s.budgets.wall_clock_left_s} s`} of wall clock left; ${s.budgets.experiment_timeout_s} s per experiment`,
     '',
   );
   if (b.phase?.phase) {

@@ -24,6 +24,7 @@ export function budgetsLeftFromJournal(journal: Journal, runId: string): Budgets
   const cfg = run.config as { maxExperiments?: number; maxWallClockMs?: number };
   const n = journal.listExperiments(runId).length;
   return {
+    maxExperiments: typeof cfg.maxExperiments === 'number' ? cfg.maxExperiments : null,
     experiments: typeof cfg.maxExperiments === 'number' ? Math.max(0, cfg.maxExperiments - n) : null,
     wallClockMs:
       typeof cfg.maxWallClockMs === 'number'

@@ -206,7 +206,11 @@ export class McpController {
         journal: session.journal,
         budgets: () => {
           const b = session.budgetsLeft();
-          return { experiments: b.experiments, wallClockMs: b.wallClockMs };
+          return {
+            experiments: b.experiments,
+            wallClockMs: b.wallClockMs,
+            maxExperiments: session.limits.maxExperiments,
+          };
         },
       });
       session.signal.addEventListener('abort', () => void this.onAbort(), { once: true });
@@ -616,7 +620,11 @@ export class McpController {
     const summary = contractSummary(
       contract,
       settings,
-      { experiments: b?.experiments ?? null, wallClockMs: b?.wallClockMs ?? null },
+      {
+        experiments: b?.experiments ?? null,
+        wallClockMs: b?.wallClockMs ?? null,
+        maxExperiments: this.session?.limits.maxExperiments ?? null,
+      },
       this.rules?.ledger.usage ?? { inputTokens: 0, outputTokens: 0, costUsd: 0, calls: 0 },
     );
     const d = settings.discipline;

@@ -54,7 +54,7 @@ describe('command proposer: a CLI agent runs the bundled example end to end', ()
     const brief = readFileSync(join(calls[4]!, 'brief', 'BRIEF.md'), 'utf8');
     expect(brief).toContain('Prefer tree ensembles');
     expect(brief).toContain('surface (what you may edit): params.yaml, train.py');
-    expect(brief).toMatch(/budgets: \d+ experiments left of 30/);
+    expect(brief).toMatch(/budgets: 1 of 4 experiments left;/);
     expect(brief).toContain('## Rules (enforced by Ratchet');
     expect(brief).toContain('do-not-retry');
     expect(brief).toMatch(/conclusion: switch to logistic_regression/);

@@ -310,7 +310,7 @@ describe('the brief', () => {
     for (const s of [
       'Try trees first.',
       'surface (what you may edit): params.yaml, train.py',
-      '7 experiments left of 30',
+      '7 of 30 experiments left',
       'Your previous attempt was refused',
       'earlier result: #2 reverted',
       'Conclude the last experiment first',
