@@ -52,7 +52,8 @@ const ORDER: LeakGuardrail[] = [
  *
  * Target checks run on the train split (a deterministic sample of `maxRows` rows when it is larger); the
  * shifted-target check runs over all labelled rows (train plus holdouts joined with their vault labels), ordered
- * by `time` (when given) then by id (when every id is a number) or file order, within `group` (when given).
+ * by `time` (when given), then by id when the ids are numbers rising along the train file (row numbers), else
+ * in file order, within `group` (when given).
  * The temporal check runs when `time` is given and the strategy is not `group`; the group check when `group` is
  * given and the strategy is not `temporal` (each strategy promises one kind of independence; see
  * {@link scanTemporal} and {@link scanGroups} in `leakage/integrity.ts`).

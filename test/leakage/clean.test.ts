@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/project.js';
+import { tempDir, writeExampleData } from '../helpers/project.js';
 import { GSOEP, GSOEP_SPEC, scanReport, split, writeSklearnData } from './helpers.js';
 
 // No false alarms on clean real data: the bundled GSOEP panel under its own contract and other honest splits,
@@ -16,6 +16,13 @@ describe('clean real data has no findings', () => {
     const { input } = await split(GSOEP, GSOEP_SPEC);
     const f = await scanReport('gsoep group split', input);
     expect(f).toEqual([]);
+  });
+
+  it('the first 4,000 GSOEP rows (the projects the other test suites build)', async () => {
+    const csv = join(tempDir('ratchet-sub-'), 'data.csv');
+    writeExampleData(csv, 4000);
+    const { input } = await split(csv, GSOEP_SPEC);
+    expect(await scanReport('gsoep 4000 rows', input)).toEqual([]);
   });
 
   it('GSOEP under a temporal split by year', async () => {

@@ -11,7 +11,11 @@ const ROWS = Number(process.env['LEAK_SCALE_ROWS'] ?? 1_000_000);
 /** Deterministic uniform [0, 1) for row i, column j. */
 const u = (j: number) => `((hash(i * 131 + ${j}) % 1000003) / 1000003.0)`;
 
-it(`scans ${ROWS.toLocaleString('en-US')} rows × 50 columns in seconds and still finds the planted leaks`, async () => {
+// Timing: wall clock depends on what else the machine runs; the CPU time the scan used (DuckDB's threads run in
+// this process) is the steadier number. Both are printed; only a generous CPU bound is asserted.
+it(`scans ${ROWS.toLocaleString('en-US')} rows × 50 columns in seconds and still finds the planted leaks`, {
+  timeout: 300_000,
+}, async () => {
   const dir = tempDir('ratchet-scale-');
   const cols = [
     'i::VARCHAR AS id',
@@ -37,6 +41,8 @@ it(`scans ${ROWS.toLocaleString('en-US')} rows × 50 columns in seconds and stil
   );
   const steps: string[] = [];
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  let last = cpu0;
   const f = await scanSplits(
     {
       train: join(dir, 'train.csv'),
@@ -51,14 +57,24 @@ it(`scans ${ROWS.toLocaleString('en-US')} rows × 50 columns in seconds and stil
       group: 'customer',
       strategy: 'random',
     },
-    { onStep: (s, ms) => steps.push(`${s} ${(ms / 1000).toFixed(2)}s`) },
+    {
+      onStep: (s, ms) => {
+        const c = process.cpuUsage(last);
+        last = process.cpuUsage();
+        steps.push(`${s} ${(ms / 1000).toFixed(2)}s (cpu ${((c.user + c.system) / 1e6).toFixed(2)}s)`);
+      },
+    },
   );
   const total = (performance.now() - t0) / 1000;
-  console.log(`scan of ${ROWS} rows × 50 columns: ${total.toFixed(2)}s (${steps.join(', ')})`);
+  const c = process.cpuUsage(cpu0);
+  const cpu = (c.user + c.system) / 1e6;
+  console.log(
+    `scan of ${ROWS} rows × 50 columns: ${total.toFixed(2)}s wall, ${cpu.toFixed(2)}s cpu; steps: ${steps.join(', ')}`,
+  );
   expect(keys(f)).toEqual([
     'group-overlap:customer:block',
     'id-like:row_seq:warn',
     'target-leakage:leak_copy:block',
   ]);
-  expect(total).toBeLessThan(90);
+  expect(cpu).toBeLessThan((30 * ROWS) / 1_000_000);
 });

@@ -27,8 +27,11 @@ export interface Frame {
   classes: string[] | null;
   /** Binary: the positive label. */
   positive: string | null;
-  /** Every id parses as a number (so ids can order rows when there is no time column). */
-  idNumeric: boolean;
+  /**
+   * Every id is a number and they rise along the train file (row numbers, sorted ids): ordering all rows by id
+   * restores the file order across the splits (used when there is no time column).
+   */
+  idOrdersRows: boolean;
 }
 
 /** A number from a DuckDB value (BIGINT comes as bigint, NULL as NaN). */
@@ -222,10 +225,15 @@ export async function loadSplits(con: DuckDBConnection, input: ScanInput): Promi
     `SELECT (SELECT count(*) FROM tr) AS t, count(*) FILTER (WHERE __split = 1) AS pu, count(*) FILTER (WHERE __split = 2) AS pr FROM ho`,
   );
   const id = ident(input.idColumn);
-  const idn = await readRows(
-    con,
-    `SELECT count(*) = count(TRY_CAST(i AS DOUBLE)) AS ok FROM (SELECT ${id} AS i FROM tr UNION ALL SELECT ${id} FROM ho)`,
-  );
+  // Ids that are numbers rising along the train file (row numbers, sorted ids) restore the file order across
+  // the splits.
+  const idn = (
+    await readRows(
+      con,
+      `SELECT (SELECT count(*) = count(TRY_CAST(i AS DOUBLE)) FROM (SELECT ${id} AS i FROM tr UNION ALL SELECT ${id} FROM ho)) AS numeric,
+         (SELECT coalesce(avg((d > 0)::INT), 1) FROM (SELECT TRY_CAST(${id} AS DOUBLE) - lag(TRY_CAST(${id} AS DOUBLE)) OVER (ORDER BY rowid) AS d FROM tr) WHERE d IS NOT NULL) AS rising`,
+    )
+  )[0]!;
   let classes: string[] | null = null;
   let positive: string | null = null;
   if (!regression) {
@@ -244,6 +252,6 @@ export async function loadSplits(con: DuckDBConnection, input: ScanInput): Promi
     rows: { train: num(c['t']), public: num(c['pu']), private: num(c['pr']) },
     classes,
     positive,
-    idNumeric: idn[0]!['ok'] === true,
+    idOrdersRows: idn['numeric'] === true && num(idn['rising']) >= 0.99,
   };
 }

@@ -517,9 +517,9 @@ async function shiftedTargets(ctx: ScanContext, skip: Set<string>): Promise<Leak
   const keys = (q: string) => [
     ...(input.group ? [`${q}${ident(input.group)}::VARCHAR AS __g`] : []),
     ...(timeCol ? [`${timeExpr(timeCol, q)} AS __te`] : []),
-    ...(frame.idNumeric ? [`TRY_CAST(${q}${id} AS DOUBLE) AS __ik`] : []),
+    ...(frame.idOrdersRows ? [`TRY_CAST(${q}${id} AS DOUBLE) AS __ik`] : []),
   ];
-  const order = [...(timeCol ? ['__te'] : []), ...(frame.idNumeric ? ['__ik'] : []), '__split', '__pos'];
+  const order = [...(timeCol ? ['__te'] : []), ...(frame.idOrdersRows ? ['__ik'] : []), '__split', '__pos'];
   const partition = input.group ? 'PARTITION BY __g ' : '';
   // With groups, whole groups are sampled (their sequences stay complete); without, every row is ordered and
   // the train rows of the sample compared.
@@ -544,7 +544,7 @@ async function shiftedTargets(ctx: ScanContext, skip: Set<string>): Promise<Leak
   );
   const along = timeCol
     ? `by ${input.time}${input.group ? ` within ${input.group}` : ''}`
-    : `${input.group ? `within ${input.group} ` : ''}in ${frame.idNumeric ? 'id' : 'file'} order`;
+    : `${input.group ? `within ${input.group} ` : ''}in ${frame.idOrdersRows ? 'id' : 'file'} order`;
   const key = (f: Column) => (f.numeric ? `tr.${ident(f.name)}::DOUBLE` : `lower(trim(tr.${ident(f.name)}))`);
   const base = `SELECT ${feats.map((f, i) => `${key(f)} AS f${i}`).join(', ')}, nb.pn, nb.nn, nb.pt, nb.nt
     FROM tr JOIN __nb AS nb ON nb.__pos = tr.rowid`;
