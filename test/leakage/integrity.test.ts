@@ -88,6 +88,8 @@ describe('rows duplicated across train and holdouts', () => {
     show('gsoep + 10% holdout rows copied into train', f);
     expect(keys(f)).toEqual(['duplicate-rows:-:block', 'duplicate-rows:-:block']);
     for (const d of f) {
+      expect(d.evidence['trainRepeatShare']).toBe(0);
+      expect(d.message).not.toMatch(/repeats/);
       const share = d.evidence['share'] as number;
       expect(share).toBeGreaterThan(0.08);
       expect(share).toBeLessThan(0.12);
@@ -97,6 +99,17 @@ describe('rows duplicated across train and holdouts', () => {
       expect((d.evidence['exampleIds'] as string[]).length).toBe(5);
     }
     expect(f.map((d) => d.evidence['split']).sort()).toEqual(['private', 'public']);
+  });
+
+  it('says when train repeats itself too (a small feature space): GSOEP with three columns', async () => {
+    const csv = join(tempDir('ratchet-plant-'), 'data.csv');
+    await derive(GSOEP, csv, 'row_id, female, married, kids, outwork');
+    const { input } = await split(csv, spec);
+    const f = await scanSplits(input);
+    show('gsoep, three binary features', f);
+    expect(keys(f)).toEqual(['duplicate-rows:-:block', 'duplicate-rows:-:block']);
+    expect(f[0]!.message).toMatch(/train itself repeats 100\.0% of its rows/);
+    expect(f[0]!.evidence['trainRepeatShare']).toBe(1);
   });
 
   it('warns when 2% is copied', async () => {

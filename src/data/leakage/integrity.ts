@@ -138,7 +138,11 @@ export async function scanIdLike(ctx: ScanContext): Promise<LeakFinding[]> {
   return out;
 }
 
-/** Holdout rows whose feature vector (every column but the id and the target) also appears in train. */
+/**
+ * Holdout rows whose feature vector (every column but the id and the target) also appears in train. When one
+ * trips, the evidence also gives the share of train rows repeated within train (`trainRepeatShare`): high on a
+ * small feature space, where identical rows are natural rather than copied.
+ */
 export async function scanDuplicates(ctx: ScanContext): Promise<LeakFinding[]> {
   const { con, input, frame, th } = ctx;
   const cols = frame.features;
@@ -150,6 +154,9 @@ export async function scanDuplicates(ctx: ScanContext): Promise<LeakFinding[]> {
     `SELECT h.__split AS s, count(*) AS n, list(h.${id} ORDER BY h.${id})[1:5] AS ex FROM ho AS h SEMI JOIN tr AS t ON ${on} GROUP BY h.__split`,
   );
   const out: LeakFinding[] = [];
+  // How often train repeats its own rows: high when the feature space is small (a few categorical columns),
+  // where identical rows are natural; reported so a person can tell that from copied records.
+  let trainRepeat: number | null = null;
   for (const [code, split] of [
     [1, 'public'],
     [2, 'private'],
@@ -160,11 +167,23 @@ export async function scanDuplicates(ctx: ScanContext): Promise<LeakFinding[]> {
     if (total === 0) continue;
     const share = dup / total;
     if (share <= th.duplicateWarn) continue;
+    if (trainRepeat === null) {
+      const names = cols.map((c) => ident(c.name)).join(', ');
+      const t = await readRows(
+        con,
+        `SELECT coalesce(sum(CASE WHEN c > 1 THEN c END), 0) AS d FROM (SELECT count(*) AS c FROM tr GROUP BY ${names})`,
+      );
+      trainRepeat = frame.rows.train === 0 ? 0 : num(t[0]!['d']) / frame.rows.train;
+    }
     const severity = share > th.duplicateBlock ? 'block' : 'warn';
+    const natural =
+      trainRepeat > th.duplicateWarn
+        ? `; train itself repeats ${pct(trainRepeat)} of its rows, so the feature space may simply be small`
+        : '';
     out.push({
       guardrail: 'duplicate-rows',
       column: null,
-      message: `${count(dup)} of ${count(total)} ${split} holdout rows (${pct(share)}) repeat a train row exactly in every column but the id and the target (${severity === 'block' ? `block above ${pct(th.duplicateBlock)}` : `warn above ${pct(th.duplicateWarn)}`}).`,
+      message: `${count(dup)} of ${count(total)} ${split} holdout rows (${pct(share)}) repeat a train row exactly in every column but the id and the target (${severity === 'block' ? `block above ${pct(th.duplicateBlock)}` : `warn above ${pct(th.duplicateWarn)}`}${natural}).`,
       hint: 'deduplicate the data on its feature columns before `ratchet init`, or split by a group column (split.strategy: group) so copies land in one split; a model scores these rows by memory',
       severity,
       evidence: {
@@ -174,6 +193,7 @@ export async function scanDuplicates(ctx: ScanContext): Promise<LeakFinding[]> {
         share,
         warnAbove: th.duplicateWarn,
         blockAbove: th.duplicateBlock,
+        trainRepeatShare: trainRepeat,
         exampleIds: (r?.['ex'] as unknown[] | undefined)?.map(String) ?? [],
       },
     });

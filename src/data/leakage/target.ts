@@ -236,9 +236,11 @@ async function classificationTrips(ctx: ScanContext, n: number, p: SampleProfile
   );
   const base = num(baseRows[0]!['m']) / n;
   const lift = (purity: number) => (base >= 1 ? 0 : (purity - base) / (1 - base));
-  // A range purity ≥ purity leaves at most (1 − purity)·n misses; each short run costs a miss and two label
-  // changes, each long run one change: more changes than this and the range purity cannot trip.
-  const maxChanges = 2 * (1 - th.purity) * n + n / th.minRunRows + 4;
+  // A range purity ≥ purity leaves at most (1 − purity)·n misses; every short run costs at least one miss and
+  // there are at most n / minRunRows long runs, so the label changes along the sorted values are bounded. The
+  // screen breaks ties of a value's majority label arbitrarily (each tie adds at most two changes and is itself
+  // a miss) and leaves out the empty values (two changes): more changes than this and the range purity cannot trip.
+  const maxChanges = 3 * (1 - th.purity) * n + n / th.minRunRows + 4;
   const trips: Trip[] = [];
   for (const f of frame.features) {
     const nonNull = p.nonNull.get(f.name)!;
