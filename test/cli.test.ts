@@ -120,7 +120,7 @@ describe('read commands, submit and bad input through the CLI', () => {
     );
     expect(badTask).toMatchObject({
       code: 2,
-      stderr: expect.stringMatching(/--task must be binary, multiclass or regression/),
+      stderr: expect.stringMatching(/--task must be binary, multiclass, regression or ranking/),
     });
     const noContract = cli(['run'], tempDir());
     expect(noContract).toMatchObject({

@@ -19,6 +19,8 @@ export interface ScaffoldOptions {
   id?: string;
   time?: string;
   group?: string;
+  /** Ranking: the query column (rows are ranked within a query; the split keeps queries whole). */
+  query?: string;
   split?: 'random' | 'stratified' | 'temporal' | 'group';
   metric?: string;
   seed?: number;
@@ -34,6 +36,7 @@ const DEFAULT_METRICS: Record<Task, { primary: string; also: string[]; minDelta:
   },
   multiclass: { primary: 'log_loss', also: ['accuracy', 'f1_macro', 'auroc_ovr'], minDelta: 0 },
   regression: { primary: 'rmse', also: ['mae', 'r2'], minDelta: 0 },
+  ranking: { primary: 'ndcg@10', also: ['ndcg', 'mrr', 'map@10'], minDelta: 0 },
 };
 
 /** Names of the bundled examples (folders under examples/). */
@@ -77,7 +80,11 @@ export function scaffoldContractText(name: string, dataRel: string, o: ScaffoldO
   const m = DEFAULT_METRICS[o.task];
   const primary = o.metric ?? m.primary;
   const strategy =
-    o.split ?? (o.group ? 'group' : o.time ? 'temporal' : o.task === 'regression' ? 'random' : 'stratified');
+    o.task === 'ranking'
+      ? 'group'
+      : (o.split ??
+        (o.group ? 'group' : o.time ? 'temporal' : o.task === 'regression' ? 'random' : 'stratified'));
+  const group = o.task === 'ranking' ? o.query : o.group;
   const lines = [
     '# Ratchet contract: the frozen evaluation for this project. Locked at `ratchet init`.',
     '# yaml-language-server: $schema=https://ratchet.dev/schema/ratchet.schema.json',
@@ -91,7 +98,8 @@ export function scaffoldContractText(name: string, dataRel: string, o: ScaffoldO
       ? [`  id: ${yamlScalar(o.id)}`]
       : [`  # id: <unique row id column>   (absent: Ratchet numbers the rows as ${GENERATED_ID})`]),
     ...(o.time ? [`  time: ${yamlScalar(o.time)}`] : []),
-    ...(o.group ? [`  group: ${yamlScalar(o.group)}`] : []),
+    ...(group ? [`  group: ${yamlScalar(group)}`] : []),
+    ...(o.query ? [`  query: ${yamlScalar(o.query)}`] : []),
     ...(o.positiveClass !== undefined ? [`  positive_class: ${JSON.stringify(o.positiveClass)}`] : []),
     'split:',
     `  strategy: ${strategy}`,
@@ -154,18 +162,28 @@ export function scaffoldProject(projectDir: string, o: ScaffoldOptions, force = 
   };
   write(CONTRACT_FILE, scaffoldContractText(name, dataRel.startsWith('..') ? dataAbs : dataRel, o));
   const tdir = join(packageDir(), 'templates', 'tabular');
+  // A ranking model here is a regression on the relevance: its predictions are the scores rows are ranked by.
+  const learn = o.task === 'ranking' ? 'regression' : o.task;
   const values = {
     TARGET: o.target,
     ID: o.id ?? GENERATED_ID,
-    TASK: o.task,
+    TASK: learn,
     POSITIVE_CLASS: o.positiveClass ?? '',
   };
   for (const out of ['train.py', 'params.yaml', 'search_space.yaml']) {
     // A task-specific template (params.regression.yaml.tmpl) wins over the generic one (params.yaml.tmpl).
     const dot = out.lastIndexOf('.');
-    const specific = join(tdir, `${out.slice(0, dot)}.${o.task}${out.slice(dot)}.tmpl`);
+    const specific = join(tdir, `${out.slice(0, dot)}.${learn}${out.slice(dot)}.tmpl`);
     const tmpl = existsSync(specific) ? specific : join(tdir, `${out}.tmpl`);
-    write(out, renderTemplate(readFileSync(tmpl, 'utf8'), values));
+    // Values land inside Python string literals in train.py: escape them as JSON (a valid Python string body).
+    const vals = out.endsWith('.py')
+      ? Object.fromEntries(Object.entries(values).map(([k, v]) => [k, JSON.stringify(v).slice(1, -1)]))
+      : values;
+    let text = renderTemplate(readFileSync(tmpl, 'utf8'), vals);
+    // The query id is a key, not a feature.
+    if (out === 'params.yaml' && o.query)
+      text = text.replace('drop_columns: []', `drop_columns: [${JSON.stringify(o.query)}]`);
+    write(out, text);
   }
   return written;
 }

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseDocument } from 'yaml';
 import type * as z from 'zod';
-import { metricSpec, metricsForTask } from '../metrics/index.js';
+import { metricSpec, metricsForTask, parseComposite } from '../metrics/index.js';
 import type { Direction } from '../proposers/types.js';
 import { RatchetError } from '../util/errors.js';
 import { parseBytes, parseDuration } from '../util/units.js';
@@ -72,24 +72,129 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
   const err = (field: string, message: string, hint: string) =>
     new RatchetError(message, { file, field, hint });
 
-  let spec: ReturnType<typeof metricSpec>;
-  try {
-    spec = metricSpec(doc.metric.primary, doc.task);
-  } catch {
-    throw err(
-      'metric.primary',
-      `unknown metric "${doc.metric.primary}" for task ${doc.task}`,
-      `use one of: ${metricsForTask(doc.task)
-        .map((m) => m.name)
-        .join(', ')}`,
-    );
+  const known = (name: string) => {
+    try {
+      metricSpec(name, doc.task);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  const validNames = () =>
+    `${metricsForTask(doc.task)
+      .map((m) => m.name)
+      .join(
+        ', ',
+      )}${Object.keys(doc.proxies).length ? `, or a proxy: ${Object.keys(doc.proxies).join(', ')}` : ''}`;
+  let direction: Direction;
+  if (doc.metric.primary === 'composite') {
+    if (!doc.metric.composite) {
+      throw err(
+        'metric.composite',
+        'primary: composite needs the expression',
+        'e.g. composite: "0.6*auroc + 0.4*profit_per_decision"',
+      );
+    }
+    let vars: string[];
+    try {
+      vars = parseComposite(doc.metric.composite).variables;
+    } catch (e) {
+      throw err(
+        'metric.composite',
+        (e as Error).message,
+        'use numbers, metric and proxy names, + - * /, min(), max() and parentheses',
+      );
+    }
+    for (const v of vars) {
+      if (!known(v) && !(v in doc.proxies))
+        throw err(
+          'metric.composite',
+          `"${v}" is neither a metric of task ${doc.task} nor a proxy`,
+          `use one of: ${validNames()}`,
+        );
+    }
+    direction = doc.metric.direction ?? 'maximize';
+  } else {
+    if (doc.metric.composite) {
+      throw err(
+        'metric.composite',
+        'a composite expression is only used with primary: composite',
+        'set primary: composite or remove composite',
+      );
+    }
+    let spec: ReturnType<typeof metricSpec>;
+    try {
+      spec = metricSpec(doc.metric.primary, doc.task);
+    } catch {
+      throw err(
+        'metric.primary',
+        `unknown metric "${doc.metric.primary}" for task ${doc.task}`,
+        `use one of: ${metricsForTask(doc.task)
+          .map((m) => m.name)
+          .join(', ')}, or composite`,
+      );
+    }
+    if (doc.metric.direction && doc.metric.direction !== spec.direction) {
+      throw err(
+        'metric.direction',
+        `${spec.name} is ${spec.direction}d, not ${doc.metric.direction}d`,
+        `write direction: ${spec.direction} or remove the field`,
+      );
+    }
+    direction = spec.direction;
   }
-  if (doc.metric.direction && doc.metric.direction !== spec.direction) {
-    throw err(
-      'metric.direction',
-      `${spec.name} is ${spec.direction}d, not ${doc.metric.direction}d`,
-      `write direction: ${spec.direction} or remove the field`,
-    );
+  for (const [name, proxy] of Object.entries(doc.proxies)) {
+    if (proxy.kind === 'cost_matrix' && doc.task !== 'binary') {
+      throw err(
+        `proxies.${name}`,
+        'a cost_matrix proxy needs a binary task',
+        'use column_mean or top_fraction_mean',
+      );
+    }
+    if (proxy.kind !== 'cost_matrix' && !doc.data.outcome_columns.includes(proxy.column)) {
+      throw err(
+        `proxies.${name}.column`,
+        `"${proxy.column}" is not in data.outcome_columns`,
+        `add it to data.outcome_columns (it is then hidden with the labels)`,
+      );
+    }
+  }
+  for (const [i, c] of doc.constraints.entries()) {
+    if ('metric' in c) {
+      if (!known(c.metric) && !(c.metric in doc.proxies))
+        throw err(`constraints.${i}.metric`, `unknown metric "${c.metric}"`, `use one of: ${validNames()}`);
+      if (c.min === undefined && c.max === undefined)
+        throw err(`constraints.${i}`, 'a constraint needs min or max', 'add min: or max:');
+    } else if ('fairness' in c) {
+      if (doc.task !== 'binary')
+        throw err(
+          `constraints.${i}.fairness`,
+          'fairness gates need a binary task',
+          'use per_group floors instead',
+        );
+    } else {
+      if (!known(c.per_group))
+        throw err(
+          `constraints.${i}.per_group`,
+          `unknown metric "${c.per_group}"`,
+          `use one of: ${validNames()}`,
+        );
+      if (c.min === undefined && c.max === undefined)
+        throw err(`constraints.${i}`, 'a constraint needs min or max', 'add min: or max:');
+    }
+  }
+  if (doc.task === 'ranking') {
+    if (!doc.data.query)
+      throw err('data.query', 'a ranking task needs the query column', 'name it in data.query');
+    if (doc.split.strategy !== 'group' || doc.data.group !== doc.data.query) {
+      throw err(
+        'split.strategy',
+        'ranking splits whole queries',
+        `set split.strategy: group and data.group: ${doc.data.query}`,
+      );
+    }
+  } else if (doc.data.query) {
+    throw err('data.query', 'data.query only applies to ranking tasks', 'remove it or use task: ranking');
   }
   for (const [i, name] of doc.metric.also.entries()) {
     try {
@@ -153,7 +258,7 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
   return {
     ...doc,
     projectDir,
-    direction: spec.direction,
+    direction,
     limits: {
       maxExperiments: doc.budgets.max_experiments,
       maxWallClockMs: parse('budgets.max_wall_clock', () => parseDuration(doc.budgets.max_wall_clock)),

@@ -7,7 +7,7 @@ import { AgentSchema } from './agent.js';
  */
 
 /** Prediction task. */
-export const TaskSchema = z.enum(['binary', 'multiclass', 'regression']);
+export const TaskSchema = z.enum(['binary', 'multiclass', 'regression', 'ranking']);
 
 const duration = z
   .union([z.string().min(1), z.number().positive()])
@@ -36,6 +36,15 @@ export const DataSchema = z
       .min(1)
       .optional()
       .describe('group column (e.g. a person id): required by the group split'),
+    outcome_columns: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('per-row outcomes (e.g. revenue) hidden with the labels and used by proxies; never features'),
+    query: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('ranking: the query (or session) column the rows are ranked within'),
     drop: z
       .array(z.string().min(1))
       .default([])
@@ -68,7 +77,14 @@ export const SplitSchema = z
 /** The frozen metric: one primary metric decides; the others are reported. */
 export const MetricSchema = z
   .object({
-    primary: z.string().min(1).describe('metric name, e.g. auroc, log_loss, rmse'),
+    primary: z.string().min(1).describe('metric name (auroc, log_loss, rmse, ndcg@10, ...) or "composite"'),
+    composite: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'with primary: composite, the score as an expression over metrics and proxies, e.g. 0.6*auroc + 0.4*profit',
+      ),
     direction: z
       .enum(['maximize', 'minimize'])
       .optional()
@@ -79,6 +95,63 @@ export const MetricSchema = z
       .describe('other metrics computed and logged on every experiment'),
   })
   .strict();
+
+/** A business proxy computed per row from the holdout (seed 000: "composite metric with a business proxy"). */
+export const ProxySchema = z.discriminatedUnion('kind', [
+  z
+    .object({
+      kind: z.literal('cost_matrix'),
+      tp: z.number(),
+      fp: z.number(),
+      fn: z.number(),
+      tn: z.number(),
+      threshold: z.number().gt(0).lt(1).default(0.5),
+    })
+    .strict()
+    .describe('binary: mean value per decision from a cost matrix at a threshold'),
+  z
+    .object({ kind: z.literal('column_mean'), column: z.string().min(1) })
+    .strict()
+    .describe('mean of a hidden per-row outcome column (data.outcome_columns)'),
+  z
+    .object({
+      kind: z.literal('top_fraction_mean'),
+      column: z.string().min(1),
+      fraction: z.number().gt(0).lte(1),
+    })
+    .strict()
+    .describe('mean of an outcome column over the rows the model scores highest (the top fraction)'),
+]);
+
+/** A constraint: any change that breaks one is rejected whatever its score. */
+export const ConstraintSchema = z.union([
+  z
+    .object({ metric: z.string().min(1), min: z.number().optional(), max: z.number().optional() })
+    .strict()
+    .describe('a floor and/or ceiling on a metric or proxy'),
+  z
+    .object({
+      fairness: z.enum([
+        'demographic_parity_difference',
+        'equal_opportunity_difference',
+        'equalized_odds_difference',
+      ]),
+      group: z.string().min(1),
+      max: z.number().nonnegative(),
+      threshold: z.number().gt(0).lt(1).default(0.5),
+    })
+    .strict()
+    .describe('binary: a fairness gate across the groups of a column (fairlearn definitions)'),
+  z
+    .object({
+      per_group: z.string().min(1),
+      group: z.string().min(1),
+      min: z.number().optional(),
+      max: z.number().optional(),
+    })
+    .strict()
+    .describe('a metric floor/ceiling that must hold in every group of a column'),
+]);
 
 /** The keep rule: a change is kept only when it clears both the minimum delta and the paired bootstrap. */
 export const KeepSchema = z
@@ -232,6 +305,8 @@ export const ContractSchema = z
       disk: '4GiB',
     }),
     search: SearchSchema.optional(),
+    proxies: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), ProxySchema).default({}),
+    constraints: z.array(ConstraintSchema).default([]),
     suspicion: SuspicionSchema.default({
       max_headroom_closed: 0.5,
       near_perfect: 0.001,

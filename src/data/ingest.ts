@@ -41,8 +41,26 @@ export interface SplitManifest {
   strategy: Contract['split']['strategy'];
   seed: number;
   counts: { train: number; public: number; private: number };
+  /** Hidden per-row columns stored in the vault next to the labels (prefixed o__, g__, q__ there). */
+  vault: VaultColumns;
   /** Binary: share of positives per split; multiclass: share of the most frequent class; regression: mean target. */
   balance: { train: number; public: number; private: number };
+}
+
+/** Which extra columns the vault holds for the evaluator. */
+export interface VaultColumns {
+  /** Outcome columns for business proxies (numeric). */
+  outcomes: string[];
+  /** Group columns of fairness and per-group constraints. */
+  groups: string[];
+  /** Ranking: the query column. */
+  query: string | null;
+}
+
+/** The extra vault columns a contract needs. */
+export function vaultColumns(contract: Contract): VaultColumns {
+  const groups = [...new Set(contract.constraints.flatMap((c) => ('group' in c ? [c.group] : [])))];
+  return { outcomes: [...contract.data.outcome_columns], groups, query: contract.data.query ?? null };
 }
 
 /** Progress callback: a short line per step. */
@@ -141,10 +159,19 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     need('data.time', contract.data.time);
     need('data.group', contract.data.group);
     for (const [i, d] of contract.data.drop.entries()) need(`data.drop.${i}`, d);
+    for (const [i, d] of contract.data.outcome_columns.entries()) need(`data.outcome_columns.${i}`, d);
+    need('data.query', contract.data.query);
+    const vault = vaultColumns(contract);
+    for (const [i, c] of contract.constraints.entries())
+      if ('group' in c) need(`constraints.${i}.group`, c.group);
     for (const role of ['target', 'id', 'time', 'group'] as const) {
       const col = contract.data[role];
       if (col && contract.data.drop.includes(col)) {
-        throw contractError('data.drop', `"${col}" is the ${role} column and cannot be dropped`, `remove it from data.drop`);
+        throw contractError(
+          'data.drop',
+          `"${col}" is the ${role} column and cannot be dropped`,
+          `remove it from data.drop`,
+        );
       }
     }
     const target = contract.data.target;
@@ -205,7 +232,7 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     const targetType = columns.find((c) => c.name === target)!.type;
     let classes: string[] | null = null;
     let positiveClass: string | null = null;
-    if (contract.task === 'regression') {
+    if (contract.task === 'regression' || contract.task === 'ranking') {
       const bad = await count(
         duck.con,
         `SELECT count(*) FROM src WHERE TRY_CAST(${ident(target)} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST(${ident(target)} AS DOUBLE))`,
@@ -213,7 +240,7 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       if (bad > 0) {
         throw contractError(
           'task',
-          `regression needs a numeric target, but ${bad} values of "${target}" are not finite numbers`,
+          `${contract.task} needs a numeric target, but ${bad} values of "${target}" are not finite numbers`,
           'use task: binary or multiclass, or clean the target',
         );
       }
@@ -296,7 +323,8 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     }
     appender.closeSync();
 
-    const features = columns.filter((c) => c.name !== target && !contract.data.drop.includes(c.name));
+    const hidden = new Set([...contract.data.drop, ...contract.data.outcome_columns]);
+    const features = columns.filter((c) => c.name !== target && !hidden.has(c.name));
     const featureCols = [
       ...(generatedId ? [`__row AS ${ident(GENERATED_ID)}`] : []),
       ...features.map((c) => ident(c.name)),
@@ -308,8 +336,15 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       mkdirSync(d, { recursive: true });
     }
     const from = 'FROM src JOIN assign USING (__row)';
-    const labelExpr =
-      contract.task === 'regression' ? `${ident(target)}::DOUBLE` : `${ident(target)}::VARCHAR`;
+    const numericTarget = contract.task === 'regression' || contract.task === 'ranking';
+    const labelExpr = numericTarget ? `${ident(target)}::DOUBLE` : `${ident(target)}::VARCHAR`;
+    // Hidden per-row columns the evaluator needs next to the labels: outcomes for proxies, groups for
+    // fairness gates, the query for ranking. Outcomes never reach a sandbox; groups and queries are features.
+    const vaultExtra = [
+      ...vault.outcomes.map((c) => `TRY_CAST(${ident(c)} AS DOUBLE) AS ${ident(`o__${c}`)}`),
+      ...vault.groups.map((c) => `${ident(c)}::VARCHAR AS ${ident(`g__${c}`)}`),
+      ...(vault.query ? [`${ident(vault.query)}::VARCHAR AS ${ident(`q__${vault.query}`)}`] : []),
+    ];
     progress('writing train, public and private splits; holdout labels go to the vault');
     await duck.con.run(
       `COPY (SELECT ${featureCols}, ${ident(target)} ${from} WHERE split = 0 ${order}) TO ${lit(join(tmpData, 'train.csv'))} (HEADER, DELIMITER ',')`,
@@ -322,7 +357,7 @@ export async function splitData(contract: Contract, progress: Progress = () => {
         `COPY (SELECT ${featureCols} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpData, `${name}.csv`))} (HEADER, DELIMITER ',')`,
       );
       await duck.con.run(
-        `COPY (SELECT ${idExpr} AS id, ${labelExpr} AS label ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpVault, `${name}.parquet`))} (FORMAT parquet)`,
+        `COPY (SELECT ${[`${idExpr} AS id`, `${labelExpr} AS label`, ...vaultExtra].join(', ')} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpVault, `${name}.parquet`))} (FORMAT parquet)`,
       );
     }
 
@@ -364,6 +399,7 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       positiveClass,
       strategy: contract.split.strategy,
       seed: contract.split.seed,
+      vault,
       counts,
       balance,
     };

@@ -24,7 +24,7 @@ export async function scanProject(contract: Contract, manifest: SplitManifest): 
     privateLabels: join(root, VAULT_DIR, 'private.parquet'),
     idColumn: manifest.idColumn,
     target: manifest.targetColumn,
-    task: manifest.task as 'binary' | 'multiclass' | 'regression',
+    task: manifest.task === 'ranking' ? 'regression' : manifest.task,
     positiveClass: manifest.positiveClass,
     ...(contract.data.time ? { time: contract.data.time } : {}),
     ...(contract.data.group ? { group: contract.data.group } : {}),

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
-import { computeMetrics, type MetricInput, metricSpec } from '../metrics/index.js';
-import { alignPredictions } from './predictions.js';
+import { alignPredictions, type ScoredInput } from './predictions.js';
+import { scoreInput } from './score.js';
 
 /** File names the sandboxed command must write into its output folder. */
 export const PUBLIC_PREDICTIONS = 'public.csv';
@@ -18,40 +18,11 @@ export type Evaluation =
       /** The primary metric on the public holdout. */
       score: number;
       /** Aligned public predictions, kept for the paired bootstrap against the next candidates. */
-      input: MetricInput;
+      input: ScoredInput;
+      /** Constraints the predictions break (the change is then rejected whatever its score). */
+      violations: string[];
     }
   | { status: 'invalid'; reason: string };
-
-/** The contract's metric names, primary first, without repeats. */
-export function contractMetrics(contract: Contract): string[] {
-  return [...new Set([contract.metric.primary, ...contract.metric.also])];
-}
-
-function score(
-  contract: Contract,
-  input: MetricInput,
-): { ok: true; metrics: Record<string, number> } | { ok: false; reason: string } {
-  const names = contractMetrics(contract);
-  if (input.task === 'multiclass' && !input.proba) {
-    const needs = names.filter((n) => metricSpec(n, contract.task).needsProba);
-    if (needs.includes(contract.metric.primary)) {
-      return {
-        ok: false,
-        reason: `the primary metric ${contract.metric.primary} needs proba_<class> columns; the predictions have labels only`,
-      };
-    }
-    const metrics = computeMetrics(
-      names.filter((n) => !needs.includes(n)),
-      input,
-    );
-    return { ok: true, metrics };
-  }
-  try {
-    return { ok: true, metrics: computeMetrics(names, input) };
-  } catch (e) {
-    return { ok: false, reason: `cannot score: ${(e as Error).message}` };
-  }
-}
 
 /**
  * Validate both predictions files of an experiment and score the public one against the vault.
@@ -89,9 +60,9 @@ export async function evaluateOutput(
     ]);
     if (!pub.ok) return { status: 'invalid', reason: pub.reason };
     if (!priv.ok) return { status: 'invalid', reason: priv.reason };
-    const s = score(contract, pub.input);
+    const s = scoreInput(contract, pub.input);
     if (!s.ok) return { status: 'invalid', reason: s.reason };
-    return { status: 'ok', metrics: s.metrics, score: s.metrics[contract.metric.primary]!, input: pub.input };
+    return { status: 'ok', metrics: s.metrics, score: s.score, input: pub.input, violations: s.violations };
   } finally {
     if (!shared) duck.close();
   }
@@ -112,5 +83,6 @@ export async function scorePrivate(
     manifest,
   });
   if (!priv.ok) return priv;
-  return score(contract, priv.input);
+  const s = scoreInput(contract, priv.input);
+  return s.ok ? { ok: true, metrics: s.metrics } : s;
 }

@@ -11,7 +11,18 @@ export const PREDICTION_COLUMN = 'prediction';
 export const PROBA_PREFIX = 'proba_';
 
 /** A predictions file aligned with the hidden labels, or the reason it cannot be scored. */
-export type Aligned = { ok: true; input: MetricInput; rows: number } | { ok: false; reason: string };
+/** Hidden per-row columns of the holdout, aligned with the input's rows (vault order). */
+export interface Extra {
+  /** Outcome columns for business proxies. */
+  outcomes: Record<string, Float64Array>;
+  /** Group columns as codes 0..g-1 (in sorted order of their values), for fairness and per-group constraints. */
+  groups: Record<string, Int32Array>;
+}
+
+/** Metric input with the hidden columns the contract's proxies and constraints read. */
+export type ScoredInput = MetricInput & { extra?: Extra };
+
+export type Aligned = { ok: true; input: ScoredInput; rows: number } | { ok: false; reason: string };
 
 /** What a holdout's predictions are checked against. */
 export interface AlignOptions {
@@ -24,6 +35,30 @@ export interface AlignOptions {
   con?: DuckDBConnection;
   /** Prefix of the temporary tables, so several alignments can share a database. */
   tag?: string;
+}
+
+/** Attach the vault's hidden columns (outcomes, groups) to an aligned input, in vault row order. */
+async function withExtra(
+  con: DuckDBConnection,
+  L: string,
+  manifest: SplitManifest,
+  input: MetricInput,
+): Promise<ScoredInput> {
+  const v = manifest.vault;
+  if (!v || (v.outcomes.length === 0 && v.groups.length === 0)) return input;
+  const cols = [
+    ...v.outcomes.map((c) => `${ident(`o__${c}`)}`),
+    ...v.groups.map((c) => `(dense_rank() OVER (ORDER BY ${ident(`g__${c}`)}) - 1)::DOUBLE`),
+  ];
+  const out = await readDoubleColumns(con, `SELECT ${cols.join(', ')} FROM ${L} ORDER BY __i`, cols.length);
+  const extra: Extra = { outcomes: {}, groups: {} };
+  v.outcomes.forEach((c, i) => {
+    extra.outcomes[c] = out[i]!;
+  });
+  v.groups.forEach((c, i) => {
+    extra.groups[c] = Int32Array.from(out[v.outcomes.length + i]!);
+  });
+  return Object.assign(input, { extra });
 }
 
 /**
@@ -116,7 +151,7 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     const pred = `${P}.${ident(PREDICTION_COLUMN)}`;
     const num = `TRY_CAST(${pred} AS DOUBLE)`;
     await con.run(
-      `CREATE TABLE ${L} AS SELECT id, label, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(opts.labelsPath)})`,
+      `CREATE TABLE ${L} AS SELECT *, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(opts.labelsPath)})`,
     );
     // One scan screens the file; the example queries below run only when something is wrong.
     const st = (
@@ -164,7 +199,7 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
       );
       return fail(`${file}: ${PREDICTION_COLUMN} is empty (NaN written as a blank?) for ids ${empty}`);
     }
-    if (manifest.task === 'binary' || manifest.task === 'regression') {
+    if (manifest.task === 'binary' || manifest.task === 'regression' || manifest.task === 'ranking') {
       if (c('nonnum') > 0) {
         const badNum = await firstRows(con, `SELECT ${pred} FROM ${P} WHERE ${num} IS NULL LIMIT 3`);
         return fail(`${file}: ${PREDICTION_COLUMN} has values that are not numbers (e.g. ${badNum})`);
@@ -185,11 +220,19 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
           : `${L}.label::DOUBLE`;
       const [y, p] = await readDoubleColumns(con, `SELECT ${yExpr}, ${num} ${joined}`, 2);
       if (y!.length !== expected) return await idMismatch();
-      const input: MetricInput =
-        manifest.task === 'binary'
-          ? { task: 'binary', y: Uint8Array.from(y!), p: p! }
-          : { task: 'regression', y: y!, p: p! };
-      return { ok: true, rows: expected, input };
+      let input: MetricInput;
+      if (manifest.task === 'binary') input = { task: 'binary', y: Uint8Array.from(y!), p: p! };
+      else if (manifest.task === 'regression') input = { task: 'regression', y: y!, p: p! };
+      else {
+        const q = manifest.vault?.query;
+        const [codes] = await readDoubleColumns(
+          con,
+          `SELECT (dense_rank() OVER (ORDER BY ${ident(`q__${q}`)}) - 1)::DOUBLE FROM ${L} ORDER BY __i`,
+          1,
+        );
+        input = { task: 'ranking', y: y!, p: p!, query: Int32Array.from(codes!) };
+      }
+      return { ok: true, rows: expected, input: await withExtra(con, L, manifest, input) };
     }
     // multiclass
     const classes = manifest.classes!;
@@ -245,13 +288,13 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     return {
       ok: true,
       rows: n,
-      input: {
+      input: await withExtra(con, L, manifest, {
         task: 'multiclass',
         k,
         y: Int32Array.from(colsOut[0]!),
         pred: Int32Array.from(colsOut[1]!),
         proba,
-      },
+      }),
     };
   } finally {
     await con

@@ -320,9 +320,26 @@ export async function runExperiment(
           const leaks = usedLeaks(projectDir, outputDir);
           trips.push(...leaks);
           // DECIDE
+          // Constraints (floors, ceilings, fairness gates) reject a change whatever its score.
+          const broken = ev.violations.map((v) => ({ guardrail: 'constraint', message: v }) as Trip);
+          if (baseline && broken.length > 0) {
+            x.journal.addEvent({
+              ts: new Date().toISOString(),
+              runId: x.runId,
+              experimentId: null,
+              kind: 'guardrail',
+              severity: 'warning',
+              guardrail: 'constraint',
+              message: `the baseline breaks constraints (${ev.violations.join('; ')}): every change must satisfy them`,
+              data: null,
+            });
+          } else trips.push(...broken);
           if (leaks.length > 0) {
             decision = 'rejected';
             reason = leaks.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
+          } else if (!baseline && broken.length > 0) {
+            decision = 'rejected';
+            reason = broken.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
           } else if (insane.length > 0) {
             decision = 'rejected';
             reason = insane.map((t) => `${t.guardrail}: ${t.message}`).join('; ');

@@ -1,9 +1,9 @@
 import {
   type MetricInput,
-  metricSpec,
   pairedBootstrap,
   pairedBootstrapPrepared,
   prepareMetric,
+  type WeightedMetric,
   weightLength,
 } from '../metrics/index.js';
 import type { Direction } from '../proposers/types.js';
@@ -28,6 +28,11 @@ export interface KeepRule {
    * (contract keep.confirm_runs). 0 = no confirmation: the single-run gain must then clear the noise test.
    */
   confirmRuns: number;
+  /**
+   * The primary score as a weighted evaluator of one model's predictions, when it is not a plain metric
+   * (a composite): the bootstrap then resamples that. Absent: the metric engine's own route for `metric`.
+   */
+  prepare?: (input: MetricInput) => WeightedMetric;
   /** Confirmation runs re-use the experiment's seed ('same': σ measured nondeterminism) or vary it ('varied'). */
   confirmSeeds?: 'same' | 'varied';
   /** Seed of the bootstrap (deterministic decisions). */
@@ -112,12 +117,22 @@ export function decideKeep(
       needsConfirmation: false,
     };
   }
-  const boot = pairedBootstrap(rule.metric, best.input, candidate.input, {
+  const opts = {
     resamples: rule.resamples,
     confidence: rule.confidence,
     seed: rule.seed,
     decideAt: rule.confidence,
-  });
+  };
+  const boot = rule.prepare
+    ? pairedBootstrapPrepared(
+        rule.metric,
+        rule.direction,
+        weightLength(best.input),
+        rule.prepare(best.input),
+        rule.prepare(candidate.input),
+        opts,
+      )
+    : pairedBootstrap(rule.metric, best.input, candidate.input, opts);
   // pairedBootstrap's delta is metric(candidate) − metric(best); turn it into a gain.
   const lo = sign > 0 ? boot.low : -boot.high;
   const hi = sign > 0 ? boot.high : -boot.low;
@@ -282,12 +297,12 @@ export function confirmKeep(rule: KeepRule, best: Runs, candidate: Runs): Confir
   }
   const units = weightLength(best.inputs[0]!);
   const meanOf = (inputs: MetricInput[]) => {
-    const fs = inputs.map((i) => prepareMetric(rule.metric, i));
+    const fs = inputs.map((i) => (rule.prepare ? rule.prepare(i) : prepareMetric(rule.metric, i)));
     return (w: Float64Array | null) => fs.reduce((a, f) => a + f(w), 0) / fs.length;
   };
   const boot = pairedBootstrapPrepared(
     rule.metric,
-    metricSpec(rule.metric, best.inputs[0]!.task).direction,
+    rule.direction,
     units,
     meanOf(best.inputs),
     meanOf(candidate.inputs),

@@ -5,6 +5,7 @@ import { type Lock, verifyLock } from '../contract/lock.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
+import { preparePrimary } from '../evaluator/score.js';
 import { alignPredictions } from '../evaluator/predictions.js';
 import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
 import { GUARDRAILS, guardrail } from '../guardrails/registry.js';
@@ -189,6 +190,9 @@ export class RunSession {
       noiseSd: noise?.sd ?? null,
       noiseZ: ready.contract.keep.noise_z,
       confirmRuns: ready.contract.keep.confirm_runs,
+      ...(ready.contract.metric.composite
+        ? { prepare: (input) => preparePrimary(ready.contract, input) }
+        : {}),
       confirmSeeds: noise?.kind === 'same-seed' ? 'same' : 'varied',
       seed: ready.contract.split.seed,
     };

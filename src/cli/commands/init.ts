@@ -14,6 +14,7 @@ interface InitOptions {
   id?: string;
   time?: string;
   group?: string;
+  query?: string;
   split?: 'random' | 'stratified' | 'temporal' | 'group';
   metric?: string;
   positiveClass?: string;
@@ -33,10 +34,11 @@ export function registerInit(program: Command): void {
     .option('--dir <dir>', 'project folder', '.')
     .option('--data <file>', 'scaffold a project for this CSV/Parquet file')
     .option('--target <column>', 'column to predict (with --data)')
-    .option('--task <task>', 'binary | multiclass | regression (with --data)')
+    .option('--task <task>', 'binary | multiclass | regression | ranking (with --data)')
     .option('--id <column>', 'unique row id column (default: Ratchet numbers rows)')
     .option('--time <column>', 'time column')
     .option('--group <column>', 'group column (e.g. a customer id)')
+    .option('--query <column>', 'ranking: the query column rows are ranked within')
     .option('--split <strategy>', 'random | stratified | temporal | group')
     .option('--metric <name>', 'primary metric (default: auroc, log_loss or rmse by task)')
     .option('--positive-class <label>', 'binary: the positive label')
@@ -58,7 +60,7 @@ export function registerInit(program: Command): void {
           const task = TaskSchema.safeParse(o.task);
           if (!task.success) {
             throw new RatchetError(
-              `--task must be binary, multiclass or regression (got ${o.task ?? 'nothing'})`,
+              `--task must be binary, multiclass, regression or ranking (got ${o.task ?? 'nothing'})`,
               { field: '--task' },
             );
           }
@@ -71,6 +73,7 @@ export function registerInit(program: Command): void {
               ...(o.id ? { id: o.id } : {}),
               ...(o.time ? { time: o.time } : {}),
               ...(o.group ? { group: o.group } : {}),
+              ...(o.query ? { query: o.query } : {}),
               ...(o.split ? { split: o.split } : {}),
               ...(o.metric ? { metric: o.metric } : {}),
               ...(o.positiveClass !== undefined ? { positiveClass: o.positiveClass } : {}),

@@ -1,0 +1,157 @@
+import type { Contract } from '../contract/load.js';
+import {
+  computeFairness,
+  computeMetric,
+  computeProxy,
+  evaluate,
+  metricSpec,
+  parseComposite,
+  perGroup,
+  prepareComposite,
+  prepareMetric,
+  prepareProxy,
+  type ProxyData,
+  type ProxyDefinition,
+  type WeightedMetric,
+} from '../metrics/index.js';
+import type { ScoredInput } from './predictions.js';
+
+/** The name the composite score is recorded under. */
+export const COMPOSITE = 'composite';
+
+/** What the evaluator makes of one holdout's predictions. */
+export type ScoreResult =
+  | {
+      ok: true;
+      /** Every metric, proxy, the composite (when defined) and each constraint's measured value. */
+      metrics: Record<string, number>;
+      /** The primary score (a metric or the composite). */
+      score: number;
+      /** Constraints the predictions break, one sentence each (empty when all hold). */
+      violations: string[];
+    }
+  | { ok: false; reason: string };
+
+/** The contract's proxy definition in the metric engine's form. */
+function proxyDef(contract: Contract, name: string): ProxyDefinition {
+  const p = contract.proxies[name]!;
+  if (p.kind === 'cost_matrix')
+    return {
+      kind: 'cost_matrix',
+      matrix: { tp: p.tp, fp: p.fp, fn: p.fn, tn: p.tn },
+      threshold: p.threshold,
+    };
+  return p.kind === 'column_mean'
+    ? { kind: 'column_mean', column: p.column }
+    : { kind: 'top_fraction_mean', column: p.column, fraction: p.fraction };
+}
+
+/** The per-row data a proxy reads. */
+function proxyData(input: ScoredInput): ProxyData {
+  return {
+    ...(input.task === 'binary' ? { y: input.y } : {}),
+    ...(input.task === 'binary' || input.task === 'regression' || input.task === 'ranking'
+      ? { p: input.p }
+      : {}),
+    columns: input.extra?.outcomes ?? {},
+  };
+}
+
+/** Metric names a contract needs computed: primary (unless composite), also, and those the composite and constraints read. */
+export function neededMetrics(contract: Contract): string[] {
+  const names = new Set<string>();
+  const isMetric = (n: string) => !(n in contract.proxies) && n !== COMPOSITE;
+  if (isMetric(contract.metric.primary)) names.add(contract.metric.primary);
+  for (const n of contract.metric.also) names.add(n);
+  if (contract.metric.composite)
+    for (const v of parseComposite(contract.metric.composite).variables) if (isMetric(v)) names.add(v);
+  for (const c of contract.constraints) {
+    if ('metric' in c && isMetric(c.metric)) names.add(c.metric);
+    if ('per_group' in c) names.add(c.per_group);
+  }
+  return [...names];
+}
+
+/**
+ * Score aligned predictions with everything the contract defines: metrics, business proxies, the composite
+ * score, and the constraints (floors, ceilings, fairness gates across groups, per-group floors).
+ * @returns the values and the violated constraints, or the reason the predictions cannot be scored
+ */
+export function scoreInput(contract: Contract, input: ScoredInput): ScoreResult {
+  const metrics: Record<string, number> = {};
+  try {
+    for (const n of neededMetrics(contract)) {
+      if (input.task === 'multiclass' && !input.proba && metricSpec(n, contract.task).needsProba) {
+        if (n === contract.metric.primary) {
+          return {
+            ok: false,
+            reason: `the primary metric ${n} needs proba_<class> columns; the predictions have labels only`,
+          };
+        }
+        continue;
+      }
+      metrics[n] = computeMetric(n, input);
+    }
+    for (const name of Object.keys(contract.proxies))
+      metrics[name] = computeProxy(proxyDef(contract, name), proxyData(input));
+    if (contract.metric.composite)
+      metrics[COMPOSITE] = evaluate(parseComposite(contract.metric.composite).expr, metrics);
+  } catch (e) {
+    return { ok: false, reason: `cannot score: ${(e as Error).message}` };
+  }
+  const violations: string[] = [];
+  const bound = (label: string, v: number, min?: number, max?: number) => {
+    if (min !== undefined && !(v >= min))
+      violations.push(`${label} ${v.toFixed(4)} is below its floor ${min}`);
+    if (max !== undefined && !(v <= max))
+      violations.push(`${label} ${v.toFixed(4)} is above its ceiling ${max}`);
+  };
+  try {
+    for (const c of contract.constraints) {
+      if ('metric' in c) bound(c.metric, metrics[c.metric]!, c.min, c.max);
+      else if ('fairness' in c) {
+        if (input.task !== 'binary') continue;
+        const v = computeFairness(c.fairness, input, input.extra!.groups[c.group]!, {
+          threshold: c.threshold,
+        });
+        metrics[`${c.fairness}[${c.group}]`] = v;
+        bound(`${c.fairness} across ${c.group}`, v, undefined, c.max);
+      } else {
+        if (input.task !== 'binary') continue;
+        const values = Object.values(
+          perGroup(c.per_group, input, input.extra!.groups[c.group]!, { undefinedAs: 'nan' }),
+        );
+        const finite = values.filter((x) => Number.isFinite(x));
+        const worstLow = Math.min(...finite);
+        const worstHigh = Math.max(...finite);
+        metrics[`${c.per_group}[min over ${c.group}]`] = worstLow;
+        if (c.min !== undefined)
+          bound(`${c.per_group} in the worst group of ${c.group}`, worstLow, c.min, undefined);
+        if (c.max !== undefined)
+          bound(`${c.per_group} in the worst group of ${c.group}`, worstHigh, undefined, c.max);
+      }
+    }
+  } catch (e) {
+    return { ok: false, reason: `cannot check the constraints: ${(e as Error).message}` };
+  }
+  const score = metrics[contract.metric.primary];
+  if (score === undefined || !Number.isFinite(score)) {
+    return { ok: false, reason: `the primary score ${contract.metric.primary} is not a finite number` };
+  }
+  return { ok: true, metrics, score, violations };
+}
+
+/**
+ * The primary score as a weighted evaluator, for the paired bootstrap: the metric's prepared form, or for a
+ * composite the expression over prepared metrics and proxies.
+ */
+export function preparePrimary(contract: Contract, input: ScoredInput): WeightedMetric {
+  if (!contract.metric.composite) return prepareMetric(contract.metric.primary, input);
+  const c = parseComposite(contract.metric.composite);
+  const evaluators: Record<string, WeightedMetric> = {};
+  for (const v of c.variables) {
+    evaluators[v] =
+      v in contract.proxies ? prepareProxy(proxyDef(contract, v), proxyData(input)) : prepareMetric(v, input);
+  }
+  return prepareComposite(c.expr, evaluators);
+}
