@@ -1,11 +1,12 @@
 /**
  * Running a CLI coding agent (Claude Code, Codex, aider, a script) in the sandbox: the worktree writable at
  * /workspace (read-only when it only has to conclude), its `.git` pointer read-only, the brief read-only at
- * /brief, the answer folder writable at /output, the splits' features and the raw traces read-only, the vault
- * and the journal absent, the network only when the contract says so, and the contract's time and memory caps.
+ * /brief, the answer folder writable at /output, the splits' features and the raw traces read-only, the vault,
+ * the raw data file and the journal absent (even inside a folder the contract mounts), the network only when
+ * the contract says so, and the contract's time and memory caps.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { CONTRACT_FILE, type Contract } from '../contract/load.js';
 import { DATA_DIR, VAULT_DIR } from '../data/ingest.js';
 import { JOURNAL_FILE } from '../journal/store.js';
@@ -187,6 +188,7 @@ export async function runAgent(call: AgentCall): Promise<AgentRun> {
     if (v !== undefined) env[name] = v;
   }
   const hidden = [
+    resolve(project, contract.data.source), // the raw data: every label, holdouts included
     join(project, VAULT_DIR),
     join(project, JOURNAL_FILE),
     join(project, `${JOURNAL_FILE}-wal`),

@@ -24,6 +24,7 @@ import { type AgentSettings, agentSettings } from '../agents/settings.js';
 import { parseReportedUsage, totalTokens, type Usage, usageJson } from '../agents/usage.js';
 import { type Contract, loadContract } from '../contract/load.js';
 import { type ExperimentRecord, JOURNAL_FILE, Journal } from '../journal/store.js';
+import { activeRun } from '../loop/control.js';
 import { experimentDir, RUNS_DIR } from '../loop/run.js';
 import { RunSession, type SessionOptions } from '../loop/session.js';
 import { paramsOf } from '../proposers/command/index.js';
@@ -217,8 +218,19 @@ export class McpController {
       this.log(`opened run ${session.runId} (worktree ${session.worktree})`);
       if (session.history.length > 0) return { opened: true, baseline: experimentView(session.history[0]!) };
       progress('measuring the baseline');
-      const rec = await this.runOne(this.proposer('baseline', {}), progress);
-      if (rec === 'aborted') throw new RatchetError('the run was stopped while its baseline ran');
+      let rec: ExperimentRecord | 'aborted';
+      try {
+        rec = await this.runOne(this.proposer('baseline', {}), progress);
+      } catch (e) {
+        await this.closeSession('failed', `the baseline failed: ${(e as Error).message}`);
+        throw e;
+      }
+      if (rec === 'aborted' || session.signal.aborted) {
+        await this.closeSession('stopped', 'stopped while the baseline ran');
+        throw new RatchetError('the run was stopped (kill switch) while its baseline ran', {
+          hint: 'open_run starts a new run when the person allows it',
+        });
+      }
       if (rec.decision !== 'kept') {
         await this.closeSession(
           'failed',
@@ -492,6 +504,12 @@ export class McpController {
     const runId =
       this.session?.runId ?? this.lastRunId ?? this.withJournal((j) => j.getRun()?.id ?? null, null);
     if (!runId) throw new RatchetError('no run to submit', { hint: 'open_run and run experiments first' });
+    const live = activeRun(this.projectDir);
+    if (live && live.runId === runId && live.pid !== process.pid) {
+      throw new RatchetError(`run ${runId} is active in another process (pid ${live.pid})`, {
+        hint: 'a run is submitted once it has ended',
+      });
+    }
     if (this.session) {
       progress(`closing run ${runId}`);
       await this.closeSession('finished', `direction submitted: ${rationale.slice(0, 200)}`);

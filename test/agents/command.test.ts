@@ -82,7 +82,7 @@ describe('command proposer: the cage holds', () => {
     expect(events.some((ev) => ev.guardrail === 'write-surface')).toBe(true);
     const answer = readJson(join(callDirs(dir, s.runId)[0]!, 'answer', 'answer.json'));
     const a = answer.attempts as Record<string, string>;
-    for (const k of ['write_project_contract', 'read_vault', 'list_vault', 'read_journal']) {
+    for (const k of ['write_project_contract', 'read_vault', 'list_vault', 'read_journal', 'read_raw_data']) {
       expect(a[k], k).toMatch(/^(FileNotFoundError|PermissionError|OSError)/);
     }
     for (const k of ['write_root', 'write_brief', 'write_data', 'write_traces', 'write_git_pointer']) {
@@ -96,6 +96,22 @@ describe('command proposer: the cage holds', () => {
     expect(readFileSync(join(dir, 'ratchet.yaml'), 'utf8')).toBe(before);
     expect(existsSync('/escape.txt')).toBe(false);
     expect(gitOut(dir, ['diff', 'main', s.branch, '--stat'])).toBe('');
+  });
+
+  it('even when the contract mounts the project folder, the vault, the raw data and the journal stay hidden', async () => {
+    const dir = await agentProject({ variant: 'escape', mounts: ['{dir}'] });
+    const s = await runLoop({ projectDir: dir, proposer: proposerFactory('command'), maxExperiments: 2 });
+    const a = readJson(join(callDirs(dir, s.runId)[0]!, 'answer', 'answer.json')).attempts as Record<
+      string,
+      string
+    >;
+    expect(a['write_project_contract']).toMatch(/Read-only file system/);
+    expect(a['read_vault']).toMatch(/^FileNotFoundError/);
+    expect(a['list_vault']).toBe('ok: []');
+    expect(a['read_journal']).toMatch(/^PermissionError/);
+    expect(a['read_raw_data']).toMatch(/^PermissionError/);
+    expect(a['read_private_predictions']).toMatch(/^PermissionError: .*private\.csv|^ok: \[''\]$/);
+    expect(journalOf(dir, s.runId).exps[1]!.decision).toBe('rejected');
   });
 
   it('an agent that skips its conclusion holds the next experiment (conclusion-required), recorded', async () => {

@@ -15,9 +15,10 @@ export const STANDIN = join(FIXTURES, 'standin_agent.py');
  * A project made from the bundled example with an `agent` section.
  * @param agent extra YAML lines under `agent:` (indented by two spaces)
  * @param command the agent command; `{dir}` is replaced by the project folder. Default: the stand-in agent.
+ * @param mounts extra read-only mounts of the agent (`{dir}` is the project folder); the stand-ins' folder is one
  */
 export async function agentProject(
-  opts: { variant?: string; agent?: string[]; command?: string; rows?: number } = {},
+  opts: { variant?: string; agent?: string[]; command?: string; rows?: number; mounts?: string[] } = {},
 ): Promise<string> {
   const dir = await makeProject({ rows: opts.rows ?? 2000, noInit: true });
   const command = (opts.command ?? `python ${STANDIN} ${opts.variant ?? 'good'} {dir}`).replaceAll(
@@ -27,7 +28,7 @@ export async function agentProject(
   const yaml = [
     'agent:',
     `  command: ${JSON.stringify(command)}`,
-    `  mounts: [${JSON.stringify(FIXTURES)}]`,
+    `  mounts: ${JSON.stringify([FIXTURES, ...(opts.mounts ?? []).map((m) => m.replaceAll('{dir}', dir))])}`,
     '  timeout: 2m',
     ...(opts.agent ?? []).map((l) => `  ${l}`),
   ].join('\n');
