@@ -1,4 +1,6 @@
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
@@ -20,6 +22,7 @@ import { loadContract, validateContract } from '../../src/contract/load.js';
 import { contractFiles, readLock, verifyLock } from '../../src/contract/lock.js';
 import { GUARDRAILS } from '../../src/guardrails/registry.js';
 import type { ExperimentRecord } from '../../src/journal/store.js';
+import { ChatClient } from '../../src/proposers/openai/client.js';
 import { surfacePath } from '../../src/proposers/openai/tools.js';
 import { makeProject, ROOT, tempDir } from '../helpers/project.js';
 import { agentProject } from './helpers.js';
@@ -321,5 +324,66 @@ describe('the brief', () => {
     const tools = composeBrief({ ...input, answer: 'tools' });
     expect(tools).toContain('call `finish` with your hypothesis');
     expect(tools).toContain('`conclude_previous`');
+  });
+});
+
+describe('the chat client', () => {
+  it('normalizes tool calls of local servers, retries 5xx, and names the key variable on 401', async () => {
+    let n = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        n++;
+        if (n === 1) return void res.writeHead(503).end('busy');
+        if (n === 3) return void res.writeHead(401).end('{"error":"bad key"}');
+        res.writeHead(200, { 'content-type': 'application/json' }).end(
+          JSON.stringify({
+            choices: [
+              {
+                message: {
+                  role: 'assistant',
+                  content: null,
+                  tool_calls: [{ function: { name: 'finish', arguments: { hypothesis: 'h' } } }],
+                },
+              },
+            ],
+            usage: { prompt_tokens: 2_000_000, completion_tokens: 100_000 },
+          }),
+        );
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+    try {
+      const client = new ChatClient(
+        {
+          base_url: url,
+          model: 'm',
+          api_key_env: 'MY_KEY',
+          max_turns: 10,
+          request_timeout: '5s',
+          price: { input_per_mtok: 1, output_per_mtok: 10 },
+        },
+        5000,
+        'k',
+      );
+      const c = await client.complete(
+        [{ role: 'user', content: 'hi' }],
+        undefined,
+        new AbortController().signal,
+      );
+      expect(n).toBe(2);
+      expect(c.message.tool_calls![0]).toMatchObject({
+        type: 'function',
+        function: { name: 'finish', arguments: '{"hypothesis":"h"}' },
+      });
+      expect(c.message.tool_calls![0]!.id).toMatch(/^call_/);
+      expect(c.usage).toEqual({ inputTokens: 2_000_000, outputTokens: 100_000, costUsd: 3, calls: 1 });
+      await expect(
+        client.complete([{ role: 'user', content: 'hi' }], undefined, new AbortController().signal),
+      ).rejects.toThrow(/answered 401 .*check the key in \$MY_KEY/);
+    } finally {
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });

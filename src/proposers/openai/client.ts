@@ -159,7 +159,20 @@ export class ChatClient {
         role: 'assistant',
         content: typeof m.content === 'string' ? m.content : null,
       };
-      if (Array.isArray(m.tool_calls) && m.tool_calls.length > 0) message.tool_calls = m.tool_calls;
+      if (Array.isArray(m.tool_calls) && m.tool_calls.length > 0) {
+        // Local servers differ in the details: a missing id, or arguments as an object instead of a JSON string.
+        message.tool_calls = m.tool_calls.map((c, i) => {
+          const args = (c.function as { arguments?: unknown })?.arguments;
+          return {
+            id: typeof c.id === 'string' && c.id ? c.id : `call_${Date.now()}_${i}`,
+            type: 'function' as const,
+            function: {
+              name: String(c.function?.name ?? ''),
+              arguments: typeof args === 'string' ? args : JSON.stringify(args ?? {}),
+            },
+          };
+        });
+      }
       return {
         message,
         finishReason: choice.finish_reason ?? null,
