@@ -63,6 +63,7 @@ const ORDER: LeakGuardrail[] = [
 export async function scanSplits(input: ScanInput, opts: ScanOptions = {}): Promise<LeakFinding[]> {
   const th: LeakThresholds = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
   const duck = await openDuck();
+  const second = await duck.connect();
   try {
     const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
       const t0 = performance.now();
@@ -78,6 +79,7 @@ export async function scanSplits(input: ScanInput, opts: ScanOptions = {}): Prom
       th,
       onStatistic: opts.onStatistic,
       onStep: opts.onStep,
+      cons: [duck.con, second],
     };
     await step('sample', () => prepareSample(ctx));
     const findings = [
@@ -89,6 +91,7 @@ export async function scanSplits(input: ScanInput, opts: ScanOptions = {}): Prom
     ];
     return sortFindings(findings);
   } finally {
+    second.closeSync();
     duck.close();
   }
 }

@@ -3,6 +3,7 @@
  * `__split` 1 public / 2 private) and `vault` (holdout labels). Columns are typed once (BIGINT, DOUBLE or
  * VARCHAR), the id as text and the target as text (classification) or DOUBLE (regression).
  */
+import { closeSync, openSync, readSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { ident, lit, readRows } from '../duck.js';
 import { sortLabels } from '../ingest.js';
@@ -41,6 +42,61 @@ export function num(v: unknown): number {
 }
 
 const NUMERIC = new Set(['BIGINT', 'DOUBLE']);
+
+/**
+ * The column names in a CSV file's header line (comma-separated, fields optionally in double quotes with ""
+ * for a quote, as DuckDB's COPY writes them), read without sniffing the data.
+ */
+export function headerNames(path: string): string[] {
+  const fd = openSync(path, 'r');
+  let text = '';
+  try {
+    const buf = Buffer.alloc(65536);
+    for (let pos = 0; ; ) {
+      const got = readSync(fd, buf, 0, buf.length, pos);
+      if (got === 0) break;
+      text += buf.toString('utf8', 0, got);
+      pos += got;
+      const nl = firstLineEnd(text);
+      if (nl >= 0) {
+        text = text.slice(0, nl);
+        break;
+      }
+    }
+  } finally {
+    closeSync(fd);
+  }
+  const names: string[] = [];
+  let field = '';
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quoted) {
+      if (ch === '"' && text[i + 1] === '"') {
+        field += '"';
+        i++;
+      } else if (ch === '"') quoted = false;
+      else field += ch;
+    } else if (ch === '"') quoted = true;
+    else if (ch === ',') {
+      names.push(field);
+      field = '';
+    } else field += ch;
+  }
+  names.push(field.replace(/\r$/, ''));
+  return names;
+}
+
+/** Index of the first line break outside double quotes, or -1. */
+function firstLineEnd(text: string): number {
+  let quoted = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (ch === '"') quoted = !quoted;
+    else if (ch === '\n' && !quoted) return i;
+  }
+  return -1;
+}
 
 function typesStruct(cols: Column[]): string {
   return `{${cols.map((c) => `${lit(c.name)}: ${lit(c.type)}`).join(', ')}}`;
@@ -195,7 +251,7 @@ export async function loadSplits(con: DuckDBConnection, input: ScanInput): Promi
   const columns = trainCols.filter((c) => c.name !== input.target);
 
   for (const path of [input.public, input.private]) {
-    const have = new Set((await header(con, path)).map((c) => c.name));
+    const have = new Set(headerNames(path));
     const missing = columns.filter((c) => !have.has(c.name)).map((c) => c.name);
     if (missing.length > 0) throw new Error(`${path} lacks the train columns ${missing.join(', ')}`);
   }
@@ -225,13 +281,13 @@ export async function loadSplits(con: DuckDBConnection, input: ScanInput): Promi
     `SELECT (SELECT count(*) FROM tr) AS t, count(*) FILTER (WHERE __split = 1) AS pu, count(*) FILTER (WHERE __split = 2) AS pr FROM ho`,
   );
   const id = ident(input.idColumn);
-  // Ids that are numbers rising along the train file (row numbers, sorted ids) restore the file order across
-  // the splits.
+  // Ids that are numbers rising along the train file (row numbers, sorted ids; judged on its first 100,000
+  // rows) restore the file order across the splits.
   const idn = (
     await readRows(
       con,
       `SELECT (SELECT count(*) = count(TRY_CAST(i AS DOUBLE)) FROM (SELECT ${id} AS i FROM tr UNION ALL SELECT ${id} FROM ho)) AS numeric,
-         (SELECT coalesce(avg((d > 0)::INT), 1) FROM (SELECT TRY_CAST(${id} AS DOUBLE) - lag(TRY_CAST(${id} AS DOUBLE)) OVER (ORDER BY rowid) AS d FROM tr) WHERE d IS NOT NULL) AS rising`,
+         (SELECT coalesce(avg((d > 0)::INT), 1) FROM (SELECT TRY_CAST(${id} AS DOUBLE) - lag(TRY_CAST(${id} AS DOUBLE)) OVER (ORDER BY rowid) AS d FROM tr WHERE rowid < 100000) WHERE d IS NOT NULL) AS rising`,
     )
   )[0]!;
   let classes: string[] | null = null;

@@ -21,6 +21,31 @@ export interface ScanContext {
   onStep?: (step: string, ms: number) => void;
   /** The train sample's profile, set by {@link prepareSample}. */
   sample?: SampleProfile;
+  /** Connections to the same database for per-feature queries run side by side (default: `con` alone). */
+  cons?: DuckDBConnection[];
+}
+
+/**
+ * Run `fn` on every feature, one feature per connection of `ctx.cons` at a time (small per-feature queries
+ * leave DuckDB's threads idle between steps; two in flight keep both cores busy).
+ * @returns the non-null results, in feature order
+ */
+async function eachFeature<T>(
+  ctx: ScanContext,
+  fn: (f: Column, con: DuckDBConnection) => Promise<T | null>,
+): Promise<T[]> {
+  const feats = ctx.frame.features;
+  const out: (T | null)[] = feats.map(() => null);
+  let next = 0;
+  await Promise.all(
+    (ctx.cons ?? [ctx.con]).map(async (con) => {
+      while (next < feats.length) {
+        const i = next++;
+        out[i] = await fn(feats[i]!, con);
+      }
+    }),
+  );
+  return out.filter((x): x is T => x !== null);
 }
 
 /** Rows, non-empty counts and approximate distinct counts of the features in the train sample `trs`. */
@@ -241,16 +266,15 @@ async function classificationTrips(ctx: ScanContext, n: number, p: SampleProfile
   // screen breaks ties of a value's majority label arbitrarily (each tie adds at most two changes and is itself
   // a miss) and leaves out the empty values (two changes): more changes than this and the range purity cannot trip.
   const maxChanges = 3 * (1 - th.purity) * n + n / th.minRunRows + 4;
-  const trips: Trip[] = [];
-  for (const f of frame.features) {
+  return eachFeature(ctx, async (f, con) => {
     const nonNull = p.nonNull.get(f.name)!;
-    if (nonNull < th.minRows) continue;
+    if (nonNull < th.minRows) return null;
     const x = ident(f.name);
     // Approximate distinct count (HyperLogLog, ±15 %): the coverage rule of the value purity (values with
     // minValueRows rows must cover minValueCoverage of the rows) is what really keeps near-unique columns out.
     const valueOk = p.distinct.get(f.name)! / nonNull < th.nearUnique;
     const valueMin = valueOk ? th.minValueRows : null;
-    if (!f.numeric && valueMin === null) continue; // near-unique text: no single-feature test applies
+    if (!f.numeric && valueMin === null) return null; // near-unique text: no single-feature test applies
     const classes = frame.classes ?? [];
     const wide = classes.length <= WIDE_CLASSES;
     const sql = !f.numeric
@@ -259,7 +283,7 @@ async function classificationTrips(ctx: ScanContext, n: number, p: SampleProfile
         ? screenWideSql(x, classes, valueMin)
         : screenSql(x, valueMin);
     const r = (await readRows(con, sql))[0];
-    if (!r) continue;
+    if (!r) return null;
     const found: Trip[] = [];
     if (f.numeric) {
       const per = wide
@@ -315,23 +339,20 @@ async function classificationTrips(ctx: ScanContext, n: number, p: SampleProfile
         }
       }
     }
-    if (found.length > 0) {
-      trips.push({
-        ...found[0]!,
-        extra: {
-          ...found[0]!.extra,
-          alsoTripped: found.slice(1).map((t) => ({ test: t.test, value: t.value })),
-        },
-      });
-    }
-  }
-  return trips;
+    if (found.length === 0) return null;
+    return {
+      ...found[0]!,
+      extra: {
+        ...found[0]!.extra,
+        alsoTripped: found.slice(1).map((t) => ({ test: t.test, value: t.value })),
+      },
+    };
+  });
 }
 
 async function regressionTrips(ctx: ScanContext, n: number, p: SampleProfile): Promise<Trip[]> {
   const { con, th, frame } = ctx;
   const numeric = frame.features.filter((f) => f.numeric && p.nonNull.get(f.name)! >= th.minRows);
-  const trips: Trip[] = [];
   const pearson = new Map<string, { r: number; n: number }>();
   if (numeric.length > 0) {
     const r = (
@@ -346,9 +367,9 @@ async function regressionTrips(ctx: ScanContext, n: number, p: SampleProfile): P
   await con.run(
     `CREATE OR REPLACE TABLE __ry AS SELECT y, sum(n) OVER (ORDER BY y ${WINDOW_ROWS}) - n + (n + 1) / 2.0 AS r FROM (SELECT __y AS y, count(*) AS n FROM trs GROUP BY __y)`,
   );
-  for (const f of frame.features) {
+  return eachFeature(ctx, async (f, con) => {
     const nonNull = p.nonNull.get(f.name)!;
-    if (nonNull < th.minRows) continue;
+    if (nonNull < th.minRows) return null;
     const x = ident(f.name);
     const found: Trip[] = [];
     if (f.numeric) {
@@ -416,9 +437,8 @@ async function regressionTrips(ctx: ScanContext, n: number, p: SampleProfile): P
         }
       }
     }
-    if (found.length > 0) trips.push(found[0]!);
-  }
-  return trips;
+    return found[0] ?? null;
+  });
 }
 
 /** How the flagged feature relates to the target: an exact copy, a one-to-one recoding/transform, or neither. */
