@@ -187,6 +187,14 @@ export async function auditNoise(opts: AuditOptions): Promise<AuditResult> {
         throw new RatchetError(`audit run ${i + 1} wrote invalid predictions: ${ev.reason}`, {
           hint: `see ${dir}`,
         });
+      if (!ev.input) {
+        throw new RatchetError(
+          'the noise audit needs per-row predictions; a custom evaluator reports only numbers',
+          {
+            field: 'evaluator',
+          },
+        );
+      }
       pool.push({ score: ev.score, input: ev.input });
       say(`pool run ${i + 1}/${poolSize}: ${contract.metric.primary} ${ev.score.toFixed(6)} (seed ${seed})`);
     }

@@ -87,7 +87,17 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
         ', ',
       )}${Object.keys(doc.proxies).length ? `, or a proxy: ${Object.keys(doc.proxies).join(', ')}` : ''}`;
   let direction: Direction;
-  if (doc.metric.primary === 'composite') {
+  if (doc.evaluator) {
+    // The custom evaluator defines its own metric names; the direction cannot be inferred.
+    if (!doc.metric.direction) {
+      throw err(
+        'metric.direction',
+        `the custom evaluator's metric ${doc.metric.primary} needs a direction`,
+        'write direction: maximize or minimize',
+      );
+    }
+    direction = doc.metric.direction;
+  } else if (doc.metric.primary === 'composite') {
     if (!doc.metric.composite) {
       throw err(
         'metric.composite',
@@ -196,7 +206,7 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
   } else if (doc.data.query) {
     throw err('data.query', 'data.query only applies to ranking tasks', 'remove it or use task: ranking');
   }
-  for (const [i, name] of doc.metric.also.entries()) {
+  for (const [i, name] of doc.evaluator ? [] : doc.metric.also.entries()) {
     try {
       metricSpec(name, doc.task);
     } catch {

@@ -51,6 +51,7 @@ export function contractFiles(contract: Contract, root = contract.projectDir): s
   const files = listProjectFiles(root);
   const set = new Set<string>([CONTRACT_FILE]);
   if (contract.search) set.add(contract.search.space);
+  for (const f of contract.evaluator?.files ?? []) set.add(f);
   // The human's directions to agents are frozen during a run (edit them between runs, then re-lock).
   if (contract.agent && existsSync(join(root, contract.agent.program))) set.add(contract.agent.program);
   for (const [i, g] of contract.frozen.entries()) {

@@ -241,6 +241,22 @@ export const RunSchema = z
   })
   .strict();
 
+/**
+ * A custom evaluator (for tasks no built-in metric fits: bits per byte, a task-suite harness): a locked
+ * command that runs OUTSIDE the sandbox after each experiment, reads the experiment's output folder and
+ * prints a JSON object of metrics as its last stdout line. Its files are locked with the contract.
+ */
+export const EvaluatorSchema = z
+  .object({
+    command: z
+      .string()
+      .min(1)
+      .describe('run in the project root with RATCHET_OUTPUT, RATCHET_HOLDOUT and RATCHET_VAULT set'),
+    files: z.array(z.string().min(1)).min(1).describe("the evaluator's own files (locked with the contract)"),
+    timeout: duration.default('10m'),
+  })
+  .strict();
+
 /** Hard limits; a run stops when any of them is reached. */
 export const BudgetsSchema = z
   .object({
@@ -305,6 +321,9 @@ export const ContractSchema = z
       disk: '4GiB',
     }),
     search: SearchSchema.optional(),
+    evaluator: EvaluatorSchema.optional().describe(
+      'a custom evaluator command instead of the built-in metrics',
+    ),
     proxies: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), ProxySchema).default({}),
     constraints: z.array(ConstraintSchema).default([]),
     suspicion: SuspicionSchema.default({

@@ -3,7 +3,8 @@ import type { Contract } from '../contract/load.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { alignPredictions, type ScoredInput } from './predictions.js';
-import { scoreInput } from './score.js';
+import { runCustomEvaluator } from './custom.js';
+import { metricViolations, scoreInput } from './score.js';
 
 /** File names the sandboxed command must write into its output folder. */
 export const PUBLIC_PREDICTIONS = 'public.csv';
@@ -17,8 +18,8 @@ export type Evaluation =
       metrics: Record<string, number>;
       /** The primary metric on the public holdout. */
       score: number;
-      /** Aligned public predictions, kept for the paired bootstrap against the next candidates. */
-      input: ScoredInput;
+      /** Aligned public predictions, kept for the paired bootstrap (null with a custom evaluator: no per-row data). */
+      input: ScoredInput | null;
       /** Constraints the predictions break (the change is then rejected whatever its score). */
       violations: string[];
     }
@@ -35,7 +36,19 @@ export async function evaluateOutput(
   manifest: SplitManifest,
   outputDir: string,
   shared?: Duck,
+  binDir?: string,
 ): Promise<Evaluation> {
+  if (contract.evaluator) {
+    const r = await runCustomEvaluator(contract, outputDir, 'public', binDir ?? null);
+    if (!r.ok) return { status: 'invalid', reason: r.reason };
+    return {
+      status: 'ok',
+      metrics: r.metrics,
+      score: r.metrics[contract.metric.primary]!,
+      input: null,
+      violations: metricViolations(contract, r.metrics),
+    };
+  }
   const vault = join(contract.projectDir, VAULT_DIR);
   const duck = shared ?? (await openDuck());
   try {
@@ -76,7 +89,12 @@ export async function scorePrivate(
   contract: Contract,
   manifest: SplitManifest,
   outputDir: string,
+  binDir?: string,
 ): Promise<{ ok: true; metrics: Record<string, number> } | { ok: false; reason: string }> {
+  if (contract.evaluator) {
+    const r = await runCustomEvaluator(contract, outputDir, 'private', binDir ?? null);
+    return r.ok ? { ok: true, metrics: r.metrics } : r;
+  }
   const priv = await alignPredictions({
     predictionsPath: join(outputDir, PRIVATE_PREDICTIONS),
     labelsPath: join(contract.projectDir, VAULT_DIR, 'private.parquet'),

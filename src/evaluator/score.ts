@@ -141,6 +141,21 @@ export function scoreInput(contract: Contract, input: ScoredInput): ScoreResult 
   return { ok: true, metrics, score, violations };
 }
 
+/** Floors and ceilings on reported metrics (the constraints a custom evaluator's numbers can be checked against). */
+export function metricViolations(contract: Contract, metrics: Record<string, number>): string[] {
+  const out: string[] = [];
+  for (const c of contract.constraints) {
+    if (!('metric' in c)) continue;
+    const v = metrics[c.metric];
+    if (v === undefined) out.push(`${c.metric} was not reported`);
+    else if (c.min !== undefined && !(v >= c.min))
+      out.push(`${c.metric} ${v.toFixed(4)} is below its floor ${c.min}`);
+    else if (c.max !== undefined && !(v <= c.max))
+      out.push(`${c.metric} ${v.toFixed(4)} is above its ceiling ${c.max}`);
+  }
+  return out;
+}
+
 /**
  * The primary score as a weighted evaluator, for the paired bootstrap: the metric's prepared form, or for a
  * composite the expression over prepared metrics and proxies.

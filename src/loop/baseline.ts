@@ -95,7 +95,7 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
           },
         );
       }
-      const ev = await evaluateOutput(contract, manifest, outputDir);
+      const ev = await evaluateOutput(contract, manifest, outputDir, undefined, python.binDir);
       if (ev.status !== 'ok') {
         throw new RatchetError(`the baseline run ${i + 1} wrote invalid predictions: ${ev.reason}`, {
           hint: `fix the training script's output; its files are in ${outputDir}`,

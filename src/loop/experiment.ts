@@ -50,7 +50,8 @@ export function experimentDir(projectDir: string, id: number): string {
 export interface Best {
   id: number;
   score: number;
-  input: MetricInput;
+  /** Per-row public predictions (null with a custom evaluator). */
+  input: MetricInput | null;
   commit: string;
   params: Record<string, unknown> | null;
   /** Its public scores and predictions over seeds: the first is the experiment's own run (seed-noise test). */
@@ -244,6 +245,7 @@ export async function runExperiment(
   let score: number | null = null;
   let verdict: ReturnType<typeof decideKeep> | null = null;
   let input: MetricInput | null = null;
+
   let runs: Runs = { scores: [], inputs: [] };
   let escalate: string | null = null;
   const blocking = () => trips.filter((t) => !overridden(x, t));
@@ -301,7 +303,7 @@ export async function runExperiment(
         reason = sd.reason + (errTail && sd.decision === 'crashed' ? ` — ${errTail.split('\n').pop()}` : '');
       } else {
         // EVALUATE
-        const ev = await evaluateOutput(contract, x.manifest, outputDir, x.duck);
+        const ev = await evaluateOutput(contract, x.manifest, outputDir, x.duck, x.python.binDir);
         lap('evaluate');
         if (ev.status === 'invalid') {
           decision = 'invalid';
@@ -313,7 +315,7 @@ export async function runExperiment(
           input = ev.input;
           runs = { scores: [ev.score], inputs: [ev.input] };
           // Sanity of the predictions (constant, row order): a person must look.
-          const sane = sanityChecks(ev.input, contract.suspicion);
+          const sane = ev.input ? sanityChecks(ev.input, contract.suspicion) : [];
           trips.push(...sane);
           const insane = sane.filter((t) => !overridden(x, t));
           // The model's own feature list, when it wrote one, against the leakage scan of `ratchet init`.
@@ -595,7 +597,7 @@ async function confirmOverSeeds(
     });
     if (res.status !== 'ok')
       return { runs, failure: `confirmation run ${j} did not finish (${res.message})` };
-    const ev = await evaluateOutput(x.contract, x.manifest, outputDir, x.duck);
+    const ev = await evaluateOutput(x.contract, x.manifest, outputDir, x.duck, x.python.binDir);
     if (ev.status !== 'ok') return { runs, failure: `confirmation run ${j} was invalid (${ev.reason})` };
     runs.scores.push(ev.score);
     runs.inputs.push(ev.input);

@@ -74,8 +74,8 @@ const fmt = (x: number) => (x >= 0 ? '+' : '') + x.toPrecision(4);
  */
 export function decideKeep(
   rule: KeepRule,
-  best: { score: number; input: MetricInput; runs?: Runs },
-  candidate: { score: number; input: MetricInput },
+  best: { score: number; input: MetricInput | null; runs?: Runs },
+  candidate: { score: number; input: MetricInput | null },
 ): KeepVerdict {
   const sign = rule.direction === 'maximize' ? 1 : -1;
   const gain = sign * (candidate.score - best.score);
@@ -114,6 +114,19 @@ export function decideKeep(
       ciHigh: null,
       probImprovement: null,
       reason: `gain ${fmt(gain)} does not exceed ${thresholdText}`,
+      needsConfirmation: false,
+    };
+  }
+  if (!best.input || !candidate.input) {
+    // A custom evaluator reports numbers, not per-row predictions: there is nothing to resample.
+    return {
+      keep: true,
+      gain,
+      threshold,
+      ciLow: null,
+      ciHigh: null,
+      probImprovement: null,
+      reason: `gain ${fmt(gain)} > ${thresholdText} (custom evaluator: no per-row predictions, so no bootstrap)`,
       needsConfirmation: false,
     };
   }
@@ -258,7 +271,8 @@ export interface ConfirmVerdict {
 /** A model over several seeds: its public scores and aligned predictions, one per seed. */
 export interface Runs {
   scores: number[];
-  inputs: MetricInput[];
+  /** Per-row predictions of each run (null entries with a custom evaluator). */
+  inputs: (MetricInput | null)[];
 }
 
 /**
@@ -295,9 +309,20 @@ export function confirmKeep(rule: KeepRule, best: Runs, candidate: Runs): Confir
       reason: `not confirmed over seeds: ${what} ≤ ${test}`,
     };
   }
+  if ([...best.inputs, ...candidate.inputs].some((i) => i === null)) {
+    return {
+      keep: true,
+      meanGain,
+      threshold,
+      ciLow: null,
+      ciHigh: null,
+      probImprovement: null,
+      reason: `confirmed: ${what} > ${test} (no per-row predictions: no bootstrap)`,
+    };
+  }
   const units = weightLength(best.inputs[0]!);
-  const meanOf = (inputs: MetricInput[]) => {
-    const fs = inputs.map((i) => (rule.prepare ? rule.prepare(i) : prepareMetric(rule.metric, i)));
+  const meanOf = (inputs: (MetricInput | null)[]) => {
+    const fs = inputs.map((i) => (rule.prepare ? rule.prepare(i!) : prepareMetric(rule.metric, i!)));
     return (w: Float64Array | null) => fs.reduce((a, f) => a + f(w), 0) / fs.length;
   };
   const boot = pairedBootstrapPrepared(

@@ -352,22 +352,14 @@ export class RunSession {
     if (lastKept) {
       // Resume: the branch must sit on the last kept commit recorded in the journal.
       await resetHard(this.worktree, lastKept.commitSha!);
-      const aligned = await alignPredictions({
-        predictionsPath: join(experimentDir(this.projectDir, lastKept.id), 'output', PUBLIC_PREDICTIONS),
-        labelsPath: join(this.projectDir, VAULT_DIR, 'public.parquet'),
-        manifest: this.manifest,
-      });
-      if (!aligned.ok)
-        throw new RatchetError(
-          `cannot resume: the best experiment's predictions are unreadable (${aligned.reason})`,
-        );
+      const runs = await this.loadRuns(lastKept);
       this.best = {
         id: lastKept.id,
         score: lastKept.score!,
-        input: aligned.input,
+        input: runs.inputs[0] ?? null,
         commit: lastKept.commitSha!,
         params: lastKept.params,
-        runs: await this.loadRuns(lastKept),
+        runs,
       };
     }
     await this.notify('onRunStart', (o) => o.onRunStart?.(this));
@@ -388,7 +380,9 @@ export class RunSession {
   }
 
   /** Align the public predictions in `dirs` (output folders), or null when any is unreadable. */
-  private async alignAll(dirs: string[]): Promise<MetricInput[] | null> {
+  private async alignAll(dirs: string[]): Promise<(MetricInput | null)[] | null> {
+    // A custom evaluator leaves no per-row predictions to align.
+    if (this.contract.evaluator) return dirs.map(() => null);
     const out: MetricInput[] = [];
     for (const d of dirs) {
       const a = await alignPredictions({

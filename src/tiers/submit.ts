@@ -6,7 +6,9 @@ import { readManifest } from '../data/ingest.js';
 import { PRIVATE_PREDICTIONS, scorePrivate } from '../evaluator/evaluate.js';
 import { type ExperimentRecord, Journal, type SubmissionRecord } from '../journal/store.js';
 import { experimentDir } from '../loop/run.js';
+import { resolvePython } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
+import { packageDir } from '../util/paths.js';
 import { sha256File } from '../util/fs.js';
 
 /** Result of {@link submit}. */
@@ -72,7 +74,12 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
         },
       );
     }
-    const scored = await scorePrivate(contract, manifest, out);
+    const python = await resolvePython({
+      explicit: contract.run.python,
+      projectDir,
+      installDir: packageDir(),
+    }).catch(() => null);
+    const scored = await scorePrivate(contract, manifest, out, python?.binDir);
     if (!scored.ok)
       throw new RatchetError(`cannot score the private predictions: ${scored.reason}`, { file });
     const priv = scored.metrics[contract.metric.primary]!;
