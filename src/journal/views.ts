@@ -79,8 +79,50 @@ export function currentExperiment(
   };
 }
 
+/** `ratchet status --json` (a type alias, so it is also a plain record for generic readers). */
+export type StatusView = {
+  project: string;
+  task: string;
+  metric: { name: string; direction: string };
+} & (
+  | { run: null }
+  | {
+      run: {
+        id: string;
+        status: string;
+        active: boolean;
+        branch: string;
+        proposer: string;
+        started_at: string;
+        ended_at: string | null;
+        reason: string | null;
+        unsafe: boolean;
+      };
+      experiments: { total: number } & Record<string, number>;
+      baseline: number | null;
+      best: { id: number; score: number | null; commit: string | null; hypothesis: string } | null;
+      budgets: {
+        max_experiments: number | null;
+        experiments_left: number | null;
+        max_wall_clock_s: number | null;
+        elapsed_s: number;
+      };
+      current: ReturnType<typeof currentExperiment>;
+      noise: { metric: string; kind: string; sd: number; mean: number; runs: number } | null;
+      submission: {
+        experiment: number;
+        public: number;
+        private: number;
+        gap: number;
+        commit: string | null;
+        at: string;
+      } | null;
+      escalations: { at: string; message: string }[];
+    }
+);
+
 /** `ratchet status --json`: where the latest (or given) run stands. */
-export function statusView(journal: Journal, contract: Contract, runId?: string): Record<string, unknown> {
+export function statusView(journal: Journal, contract: Contract, runId?: string): StatusView {
   const run = journal.getRun(runId);
   const base = {
     project: contract.name,
@@ -143,8 +185,20 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
   };
 }
 
+/** `ratchet show <id> --json`: a log entry plus the trace. */
+export type ShowView = LogEntry & {
+  parent: string;
+  best_before: number | null;
+  sandbox: { status: string; message: string; exit_code: number | null; execute_s: number | null };
+  trace_dir: string;
+  patch: string | null;
+  stdout: string | null;
+  stderr: string | null;
+  events: ReturnType<Journal['listEvents']>;
+};
+
 /** `ratchet show <id> --json`: an experiment with its patch and log tails. */
-export function showView(journal: Journal, projectDir: string, id: number): Record<string, unknown> | null {
+export function showView(journal: Journal, projectDir: string, id: number): ShowView | null {
   const e = journal.getExperiment(id);
   if (!e) return null;
   const dir = experimentDir(projectDir, id);

@@ -36,7 +36,7 @@ export function registerRead(program: Command): void {
         const contract = loadContract(dir);
         const journal = openJournal(dir);
         try {
-          const v = statusView(journal, contract, o.run) as Record<string, any>;
+          const v = statusView(journal, contract, o.run);
           if (o.json) return printJson(v);
           if (!v['run']) return void process.stdout.write('no run yet: ratchet run\n');
           const r = v['run'];
@@ -116,7 +116,7 @@ export function registerRead(program: Command): void {
           throw new RatchetError(`"${idText}" is not an experiment id`, { hint: 'see ratchet log' });
         const journal = openJournal(dir);
         try {
-          const v = showView(journal, dir, id) as Record<string, any> | null;
+          const v = showView(journal, dir, id);
           if (!v) throw new RatchetError(`no experiment ${id}`, { hint: 'see ratchet log' });
           if (o.json) return printJson(v);
           const lines = [
