@@ -69,7 +69,7 @@ it(`scans ${ROWS.toLocaleString('en-US')} rows × 50 columns in seconds and stil
   const c = process.cpuUsage(cpu0);
   const cpu = (c.user + c.system) / 1e6;
   console.log(
-    `scan of ${ROWS} rows × 50 columns: ${total.toFixed(2)}s wall, ${cpu.toFixed(2)}s cpu; steps: ${steps.join(', ')}`,
+    `scan of ${ROWS} rows × 50 columns: ${total.toFixed(2)}s wall, ${cpu.toFixed(2)}s cpu, peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB; steps: ${steps.join(', ')}`,
   );
   expect(keys(f)).toEqual([
     'group-overlap:customer:block',

@@ -42,6 +42,7 @@ export interface ScanInput {
   idColumn: string;
   /** The target column (in train only). */
   target: string;
+  /** The contract's task: which single-feature statistics apply (AUROC and purity, or correlations). */
   task: 'binary' | 'multiclass' | 'regression';
   /** Binary: the positive label as text (null: the larger of the two sorted labels). */
   positiveClass: string | null;
