@@ -109,12 +109,22 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
   } catch (e) {
     status = 'failed';
     reason = (e as Error).message;
-    await proposer?.close().catch(() => undefined);
+    await closeProposer(proposer);
     await session.close(status, reason);
     throw e;
   }
-  await proposer?.close().catch(() => undefined);
+  await closeProposer(proposer);
   const summary = await session.close(status, reason);
   emit({ type: 'run-end', summary });
   return summary;
+}
+
+/**
+ * Close the proposer without letting it hold up the end of the run: a proposer's helper process (e.g. the
+ * Optuna study) gets 300 ms to finish its last write; after that the run ends and the helper exits on its own
+ * when its input closes.
+ */
+async function closeProposer(proposer: Proposer | null): Promise<void> {
+  if (!proposer) return;
+  await Promise.race([proposer.close().catch(() => undefined), new Promise((r) => setTimeout(r, 300).unref())]);
 }
