@@ -8,15 +8,16 @@ import { submit } from '../src/tiers/submit.js';
 import { cli, EXAMPLE, makeProject } from './helpers/project.js';
 import { NOISE_PREDICTIONS, predictingScript, ScriptedProposer } from './helpers/scripted.js';
 
-const s = { max_headroom_closed: 0.5, near_perfect: 0.001, row_order_corr: 0.5 };
+const s = { max_headroom_closed: 0.8, near_perfect: 0.001, row_order_corr: 0.5 };
 
 describe('suspicion checks', () => {
   it('a jump that closes most of the gap to perfect, or lands next to it, is suspicious', () => {
     expect(scoreJump('auroc', 'maximize', 0.8, 0.85, s)).toBeNull();
-    expect(scoreJump('auroc', 'maximize', 0.8, 0.95, s)?.message).toMatch(/closed 75% of the gap/);
+    expect(scoreJump('auroc', 'maximize', 0.6, 0.9, s)).toBeNull(); // a strong model over a weak baseline
+    expect(scoreJump('auroc', 'maximize', 0.8, 0.97, s)?.message).toMatch(/closed 85% of the gap/);
     expect(scoreJump('auroc', 'maximize', 0.995, 0.9995, s)?.message).toMatch(/within 0.001 of perfect/);
-    expect(scoreJump('rmse', 'minimize', 10, 4, s)?.guardrail).toBe('suspicious-score');
-    expect(scoreJump('rmse', 'minimize', 10, 8, s)).toBeNull();
+    expect(scoreJump('rmse', 'minimize', 10, 1, s)?.guardrail).toBe('suspicious-score');
+    expect(scoreJump('rmse', 'minimize', 10, 4, s)).toBeNull();
     expect(scoreJump('composite', 'maximize', 1, 100, s)).toBeNull();
   });
 

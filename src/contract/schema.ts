@@ -192,7 +192,7 @@ export const SuspicionSchema = z
       .number()
       .gt(0)
       .lte(1)
-      .default(0.5)
+      .default(0.8)
       .describe(
         'a single change that closes more than this share of the gap to a perfect score is suspicious',
       ),
@@ -327,7 +327,7 @@ export const ContractSchema = z
     proxies: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), ProxySchema).default({}),
     constraints: z.array(ConstraintSchema).default([]),
     suspicion: SuspicionSchema.default({
-      max_headroom_closed: 0.5,
+      max_headroom_closed: 0.8,
       near_perfect: 0.001,
       row_order_corr: 0.5,
       consecutive_trips: 3,
