@@ -130,7 +130,7 @@ describe('read commands, submit and bad input through the CLI', () => {
     const proj = await makeProject({ rows: 800 });
     writeFileSync(
       join(proj, 'ratchet.yaml'),
-      readFileSync(join(proj, 'ratchet.yaml'), 'utf8').replace('min_delta: 0.001', 'min_delta: 0.0'),
+      readFileSync(join(proj, 'ratchet.yaml'), 'utf8').replace('min_delta: 0.0005', 'min_delta: 0.0'),
     );
     const changed = cli(['run', '--experiments', '2'], proj);
     expect(changed.code).toBe(3);
