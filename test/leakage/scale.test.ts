@@ -1,5 +1,6 @@
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { lit } from '../../src/data/duck.js';
 import { scanSplits } from '../../src/data/leakage.js';
 import { tempDir } from '../helpers/project.js';
@@ -11,12 +12,15 @@ const ROWS = Number(process.env['LEAK_SCALE_ROWS'] ?? 1_000_000);
 /** Deterministic uniform [0, 1) for row i, column j. */
 const u = (j: number) => `((hash(i * 131 + ${j}) % 1000003) / 1000003.0)`;
 
+const dir = tempDir('ratchet-scale-');
+// About 370 MB of CSV: not left behind.
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
 // Timing: wall clock depends on what else the machine runs; the CPU time the scan used (DuckDB's threads run in
 // this process) is the steadier number. Both are printed; only a generous CPU bound is asserted.
 it(`scans ${ROWS.toLocaleString('en-US')} rows × 50 columns in seconds and still finds the planted leaks`, {
   timeout: 300_000,
 }, async () => {
-  const dir = tempDir('ratchet-scale-');
   const cols = [
     'i::VARCHAR AS id',
     ...Array.from({ length: 30 }, (_, j) => `round(${u(j)} * 4 - 2 + ${u(j + 100)}, 6) AS f${j}`),
