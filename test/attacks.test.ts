@@ -3,11 +3,11 @@
  * run through the real loop (git, bubblewrap, Python, evaluator). Each must be blocked and recorded.
  */
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Journal, type ExperimentRecord } from '../src/journal/store.js';
+import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { experimentDir, runLoop } from '../src/loop/run.js';
 import type { Proposal, ProposeContext, Proposer } from '../src/proposers/types.js';
 import { makeProject } from './helpers/project.js';

@@ -2,8 +2,8 @@ import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
-import { alignPredictions, type ScoredInput } from './predictions.js';
 import { runCustomEvaluator } from './custom.js';
+import { alignPredictions, type ScoredInput } from './predictions.js';
 import { metricViolations, scoreInput } from './score.js';
 
 /** File names the sandboxed command must write into its output folder. */

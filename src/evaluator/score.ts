@@ -5,13 +5,13 @@ import {
   computeProxy,
   evaluate,
   metricSpec,
+  type ProxyData,
+  type ProxyDefinition,
   parseComposite,
   perGroup,
   prepareComposite,
   prepareMetric,
   prepareProxy,
-  type ProxyData,
-  type ProxyDefinition,
   type WeightedMetric,
 } from '../metrics/index.js';
 import type { ScoredInput } from './predictions.js';

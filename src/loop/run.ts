@@ -126,5 +126,8 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
  */
 async function closeProposer(proposer: Proposer | null): Promise<void> {
   if (!proposer) return;
-  await Promise.race([proposer.close().catch(() => undefined), new Promise((r) => setTimeout(r, 300).unref())]);
+  await Promise.race([
+    proposer.close().catch(() => undefined),
+    new Promise((r) => setTimeout(r, 300).unref()),
+  ]);
 }

@@ -8,8 +8,8 @@ import { type ExperimentRecord, Journal, type SubmissionRecord } from '../journa
 import { experimentDir } from '../loop/run.js';
 import { resolvePython } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
-import { packageDir } from '../util/paths.js';
 import { sha256File } from '../util/fs.js';
+import { packageDir } from '../util/paths.js';
 
 /** Result of {@link submit}. */
 export interface SubmitResult {

@@ -281,7 +281,11 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('run the experiment loop on the ratchet branch until a budget runs out or `ratchet stop`')
     .option('--dir <dir>', 'project folder', '.')
-    .option('--proposer <name>', 'who proposes changes: search (Optuna TPE), command (a CLI agent), openai (an OpenAI-compatible endpoint), hybrid (an LLM that sees TPE suggestions)', 'search')
+    .option(
+      '--proposer <name>',
+      'who proposes changes: search (Optuna TPE), command (a CLI agent), openai (an OpenAI-compatible endpoint), hybrid (an LLM that sees TPE suggestions)',
+      'search',
+    )
     .option(
       '--experiments <n>',
       'experiments in the run, baseline included (default: contract budgets.max_experiments)',
