@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OptunaHelperError, OptunaSession } from '../../src/proposers/search/optuna.js';
 import { loadSearchSpace, type SearchSpace } from '../../src/proposers/search/space.js';
-import { HAS_PYTHON_STACK, PYTHON, ROOT, tempDir } from './helpers.js';
+import { PYTHON, ROOT, tempDir } from './helpers.js';
 
 const space: SearchSpace = loadSearchSpace(join(ROOT, 'templates/tabular/search_space.yaml.tmpl'));
 const families = (space.space.model as { choices: string[] }).choices;
@@ -55,7 +55,7 @@ async function runTrials(session: OptunaSession, n: number): Promise<Array<Recor
   return seen;
 }
 
-describe.skipIf(!HAS_PYTHON_STACK)('OptunaSession with the real helper', () => {
+describe('OptunaSession with the real helper', () => {
   it('asks, tells and reports the best trial', async () => {
     const session = await start(storage());
     expect(session.opened).toMatchObject({ n_trials: 0, resumed: false, sampler_seed: 42 });
@@ -185,7 +185,7 @@ describe('OptunaSession failures', () => {
     expect((err as Error).message).toMatch(/fix: point the search proposer at a Python with optuna/);
   });
 
-  it.skipIf(!HAS_PYTHON_STACK)('quotes the stderr of a helper that crashes', async () => {
+  it('quotes the stderr of a helper that crashes', async () => {
     const helperPath = fakeHelper(
       'import sys\nsys.stdin.readline()\nprint("Traceback: boom, the helper broke", file=sys.stderr)\nsys.exit(3)\n',
     );
@@ -195,7 +195,7 @@ describe('OptunaSession failures', () => {
     expect((err as Error).message).toContain('Traceback: boom, the helper broke');
   });
 
-  it.skipIf(!HAS_PYTHON_STACK)('times out a helper that does not answer, and kills it', async () => {
+  it('times out a helper that does not answer, and kills it', async () => {
     const helperPath = fakeHelper('import sys, time\nsys.stdin.readline()\ntime.sleep(60)\n');
     const err = await OptunaSession.start({
       ...base,
@@ -206,7 +206,7 @@ describe('OptunaSession failures', () => {
     expect((err as Error).message).toMatch(/did not answer "init" within 2 s; it was killed/);
   });
 
-  it.skipIf(!HAS_PYTHON_STACK)('rejects a helper that writes something other than JSON', async () => {
+  it('rejects a helper that writes something other than JSON', async () => {
     const helperPath = fakeHelper(
       'import sys\nsys.stdin.readline()\nprint("hello", flush=True)\nsys.stdin.readline()\n',
     );

@@ -8,7 +8,7 @@ import {
   studyStoragePath,
 } from '../../src/proposers/search/proposer.js';
 import type { ExperimentDigest, ProposeContext } from '../../src/proposers/types.js';
-import { HAS_PYTHON_STACK, PYTHON, ROOT, repoFile, tempDir } from './helpers.js';
+import { PYTHON, ROOT, repoFile, tempDir } from './helpers.js';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -96,7 +96,7 @@ describe('createSearchProposer', () => {
   });
 });
 
-describe.skipIf(!HAS_PYTHON_STACK)('search proposer with the real helper', () => {
+describe('search proposer with the real helper', () => {
   it('replays the baseline first when it has not been measured, then proposes TPE trials', async () => {
     const { proposer, worktree, state } = setup();
     const first = await proposer.propose(context(worktree));

@@ -12,7 +12,6 @@ import type { ProposeContext } from '../../src/proposers/types.js';
 import {
   type GeneratedData,
   generateData,
-  HAS_PYTHON_STACK,
   PYTHON,
   ROOT,
   readCsv,
@@ -79,7 +78,7 @@ function checkPredictions(path: string, ids: string[], task: Task, classes: stri
   }
 }
 
-describe.skipIf(!HAS_PYTHON_STACK)('tabular template driven by the search proposer', () => {
+describe('tabular template driven by the search proposer', () => {
   it.each(['binary', 'multiclass', 'regression'] as const)(
     '%s: every model family writes valid predictions',
     async (task) => {
@@ -204,54 +203,49 @@ describe('the gsoep-outwork example', () => {
     );
   });
 
-  it.skipIf(!HAS_PYTHON_STACK)(
-    'trains its baseline on a group split and ranks the out-of-work well',
-    async () => {
-      const t = tempDir('gsoep');
-      cleanups.push(t.cleanup);
-      const lines = readFileSync(join(dir, 'data.csv'), 'utf8').trimEnd().split('\n');
-      const header = lines[0]!.split(',');
-      const target = header.indexOf('outwork');
-      const rows = lines.slice(1, 6001).map((l) => l.split(','));
-      const part = (row: string[]) => Number(row[1]) % 5; // group split on the person id
-      const write = (name: string, sel: string[][], withTarget: boolean) => {
-        const keep = (r: string[]) => (withTarget ? r : r.filter((_, i) => i !== target));
-        writeFileSync(
-          join(t.dir, name),
-          `${[keep(header), ...sel.map(keep)].map((r) => r.join(',')).join('\n')}\n`,
-        );
-      };
-      const train = rows.filter((r) => part(r) >= 2);
-      const pub = rows.filter((r) => part(r) === 0);
-      write('train.csv', train, true);
-      write('public.csv', pub, false);
-      write(
-        'private.csv',
-        rows.filter((r) => part(r) === 1),
-        false,
+  it('trains its baseline on a group split and ranks the out-of-work well', async () => {
+    const t = tempDir('gsoep');
+    cleanups.push(t.cleanup);
+    const lines = readFileSync(join(dir, 'data.csv'), 'utf8').trimEnd().split('\n');
+    const header = lines[0]!.split(',');
+    const target = header.indexOf('outwork');
+    const rows = lines.slice(1, 6001).map((l) => l.split(','));
+    const part = (row: string[]) => Number(row[1]) % 5; // group split on the person id
+    const write = (name: string, sel: string[][], withTarget: boolean) => {
+      const keep = (r: string[]) => (withTarget ? r : r.filter((_, i) => i !== target));
+      writeFileSync(
+        join(t.dir, name),
+        `${[keep(header), ...sel.map(keep)].map((r) => r.join(',')).join('\n')}\n`,
       );
-      const result = await run(PYTHON, ['train.py'], {
-        cwd: dir,
-        env: {
-          RATCHET_TRAIN: join(t.dir, 'train.csv'),
-          RATCHET_PUBLIC: join(t.dir, 'public.csv'),
-          RATCHET_PRIVATE: join(t.dir, 'private.csv'),
-          RATCHET_OUTPUT: join(t.dir, 'out'),
-          RATCHET_SEED: '1',
-        },
-      });
-      expect(result.code, result.stderr).toBe(0);
-      expect(result.stdout).toContain('model=logistic_regression');
-      expect(result.stdout).toMatch(/numeric=15, categorical=0/);
-      const predicted = new Map(
-        readCsv(join(t.dir, 'out/public.csv')).rows.map((r) => [r[0]!, Number(r[1])]),
-      );
-      // AUROC by pair counting: the baseline should be far better than chance
-      const pos = pub.filter((r) => r[target] === '1').map((r) => predicted.get(r[0]!)!);
-      const neg = pub.filter((r) => r[target] === '0').map((r) => predicted.get(r[0]!)!);
-      let wins = 0;
-      for (const p of pos) for (const n of neg) wins += p > n ? 1 : p === n ? 0.5 : 0;
-      expect(wins / (pos.length * neg.length)).toBeGreaterThan(0.75);
-    },
-  );
+    };
+    const train = rows.filter((r) => part(r) >= 2);
+    const pub = rows.filter((r) => part(r) === 0);
+    write('train.csv', train, true);
+    write('public.csv', pub, false);
+    write(
+      'private.csv',
+      rows.filter((r) => part(r) === 1),
+      false,
+    );
+    const result = await run(PYTHON, ['train.py'], {
+      cwd: dir,
+      env: {
+        RATCHET_TRAIN: join(t.dir, 'train.csv'),
+        RATCHET_PUBLIC: join(t.dir, 'public.csv'),
+        RATCHET_PRIVATE: join(t.dir, 'private.csv'),
+        RATCHET_OUTPUT: join(t.dir, 'out'),
+        RATCHET_SEED: '1',
+      },
+    });
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain('model=logistic_regression');
+    expect(result.stdout).toMatch(/numeric=15, categorical=0/);
+    const predicted = new Map(readCsv(join(t.dir, 'out/public.csv')).rows.map((r) => [r[0]!, Number(r[1])]));
+    // AUROC by pair counting: the baseline should be far better than chance
+    const pos = pub.filter((r) => r[target] === '1').map((r) => predicted.get(r[0]!)!);
+    const neg = pub.filter((r) => r[target] === '0').map((r) => predicted.get(r[0]!)!);
+    let wins = 0;
+    for (const p of pos) for (const n of neg) wins += p > n ? 1 : p === n ? 0.5 : 0;
+    expect(wins / (pos.length * neg.length)).toBeGreaterThan(0.75);
+  });
 });
