@@ -68,7 +68,9 @@ fi
 if [ -d /usr/include/node ] && [ -z "${npm_config_nodedir:-}" ]; then export npm_config_nodedir=/usr; fi
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # `npm install`, not `npm ci`: npm 11 records only this platform's optional packages (e.g. biome's binaries)
+  # in the lock file and `npm ci` then refuses it as out of sync; `npm install` installs what the lock pins.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # 4. Build the CLI.
