@@ -41,9 +41,11 @@ cands = ["${hostVault}/public.parquet", "${hostVault}/private.parquet"]
 for proc in glob.glob("/proc/[0-9]*"):
     for rel in ("root${hostVault}/public.parquet", "cwd/../vault/public.parquet", "cwd/../../vault/public.parquet", "root/tmp"):
         cands.append(os.path.join(proc, rel))
-for root in ("/workspace", "/data", "/tmp", "/output"):
-    for base, _dirs, files in os.walk(root):
-        cands += [os.path.join(base, f) for f in files if "vault" in base or f.endswith(".parquet")]
+for root in ("/workspace", "/data", "/tmp", "/output", "/"):
+    for base, dirs, files in os.walk(root):
+        if base == "/":
+            dirs[:] = [d for d in dirs if d not in ("proc", "sys", "dev", "usr")]
+        cands += [os.path.join(base, f) for f in files if os.path.basename(base) == "vault" or f in ("public.parquet", "private.parquet")]
 for path in cands:
     try:
         open(path, "rb").read(16); found.append(path)

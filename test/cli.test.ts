@@ -115,7 +115,7 @@ describe('read commands, submit and bad input through the CLI', () => {
       /ratchet.yaml: data.target: column "income" is not in data.csv\n {2}fix: use one of: row_id, id, docvis/,
     );
     const badTask = cli(
-      ['init', '--data', 'data.csv', '--target', 'outwork', '--task', 'ranking'],
+      ['init', '--data', 'data.csv', '--target', 'outwork', '--task', 'survival'],
       tempDir(),
     );
     expect(badTask).toMatchObject({

@@ -64,6 +64,11 @@ export function registerInit(program: Command): void {
               { field: '--task' },
             );
           }
+          if (task.data === 'ranking' && !o.query) {
+            throw new RatchetError('a ranking task needs --query <column> (rows are ranked within a query)', {
+              field: '--query',
+            });
+          }
           const written = scaffoldProject(
             dir,
             {
