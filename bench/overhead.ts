@@ -69,7 +69,7 @@ async function buildProject(rows: number): Promise<string> {
     y[i] = rng.nextFloat() < 0.3 ? 1 : 0;
     base[i] = rng.nextFloat();
   }
-  writeCsv(join(dir, 'data.csv'), 'id,x,y', total, (i) => `${i},${base[i]!.toFixed(6)},${y[i]}`);
+  writeCsv(join(dir, 'data.csv'), 'id,x,y', total, (i) => `${i},${base[i]!.toFixed(12)},${y[i]}`);
   writeFileSync(
     join(dir, 'ratchet.yaml'),
     [
