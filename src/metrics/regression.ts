@@ -20,7 +20,7 @@ function spec(name: string, direction: 'maximize' | 'minimize', description: str
   return { name, task: 'regression', direction, needsProba: false, description };
 }
 
-const rmse = meanMetric<RegressionInput>(
+const rmseMean = meanMetric<RegressionInput>(
   spec('rmse', 'minimize', 'sqrt(mean((y - p)^2)); equals sklearn.metrics.root_mean_squared_error.'),
   check('rmse'),
   rows,
@@ -34,6 +34,53 @@ const rmse = meanMetric<RegressionInput>(
   Math.sqrt,
   shape('rmse'),
 );
+
+/**
+ * Sum of squared differences without weights: four independent accumulators per 4096-row block (so the
+ * additions pipeline), block sums added with Kahan compensation (Kahan 1965), so the rounding error stays
+ * at the level of numpy's pairwise summation that scikit-learn's value comes from.
+ */
+export function sumSquaredDiff(y: Float64Array, p: Float64Array): number {
+  const n = y.length;
+  let total = 0;
+  let comp = 0;
+  for (let start = 0; start < n; start += 4096) {
+    const end = Math.min(n, start + 4096);
+    let a0 = 0;
+    let a1 = 0;
+    let a2 = 0;
+    let a3 = 0;
+    let i = start;
+    for (; i + 3 < end; i += 4) {
+      const d0 = y[i]! - p[i]!;
+      const d1 = y[i + 1]! - p[i + 1]!;
+      const d2 = y[i + 2]! - p[i + 2]!;
+      const d3 = y[i + 3]! - p[i + 3]!;
+      a0 += d0 * d0;
+      a1 += d1 * d1;
+      a2 += d2 * d2;
+      a3 += d3 * d3;
+    }
+    for (; i < end; i++) {
+      const d = y[i]! - p[i]!;
+      a0 += d * d;
+    }
+    const block = a0 + a1 + (a2 + a3) - comp;
+    const t = total + block;
+    comp = t - total - block;
+    total = t;
+  }
+  return total;
+}
+
+/** rmse: the unweighted one-shot path is a dedicated fused loop; weighted and prepared paths are the mean builder's. */
+const rmse: MetricImpl<RegressionInput> = {
+  ...rmseMean,
+  compute(input, weights) {
+    if (weights !== null || input.y.length === 0) return rmseMean.compute(input, weights);
+    return Math.sqrt(sumSquaredDiff(input.y, input.p) / input.y.length);
+  },
+};
 
 const mae = meanMetric<RegressionInput>(
   spec('mae', 'minimize', 'mean(|p - y|); equals sklearn.metrics.mean_absolute_error.'),
