@@ -27,8 +27,8 @@ describe('contract validation', () => {
     expect(c.direction).toBe('maximize');
     expect(c.limits.experimentTimeoutMs).toBe(5 * 60_000);
     expect(c.limits.memoryBytes).toBe(8 * 1024 ** 3);
-    expect(c.keep.noise_z).toBe(1.645);
-    expect(c.keep.confirm_runs).toBe(3);
+    expect(c.keep.noise_z).toBe(1.8);
+    expect(c.keep.confirm_runs).toBe(4);
   });
 
   it('names the file, the field and the fix for a missing field', () => {

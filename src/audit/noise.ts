@@ -140,7 +140,7 @@ export async function auditNoise(opts: AuditOptions): Promise<AuditResult> {
   const unsafe = opts.unsafeNoSandbox ?? false;
   const ready = await preflight(opts.projectDir, { unsafe });
   const { contract, manifest, python } = ready;
-  const trials = opts.trials ?? 200;
+  const trials = opts.trials ?? 600;
   const effect = opts.effect ?? 2;
   const confirmRuns = contract.keep.confirm_runs;
   const per = 1 + confirmRuns;

@@ -167,17 +167,17 @@ export const KeepSchema = z
     noise_z: z
       .number()
       .nonnegative()
-      .default(1.645)
+      .default(1.8)
       .describe(
         'one-sided normal quantile of the noise test: the gain must exceed noise_z times the noise of the compared ' +
-          'quantity, from the run-to-run σ measured by ratchet check --determinism (1.645 ≈ 95%)',
+          'quantity, from the run-to-run σ measured by ratchet check --determinism (1.8 ≈ 96.4%)',
       ),
     confirm_runs: z
       .number()
       .int()
       .min(0)
       .max(20)
-      .default(3)
+      .default(4)
       .describe(
         'when σ > 0, a candidate that passed the gain and bootstrap tests is re-run with this many other seeds ' +
           'and kept only if its mean beats the best mean by the noise test; 0 tests the single run instead',
@@ -300,8 +300,8 @@ export const ContractSchema = z
       min_delta: 0,
       confidence: 0.95,
       resamples: 1000,
-      noise_z: 1.645,
-      confirm_runs: 3,
+      noise_z: 1.8,
+      confirm_runs: 4,
     }),
     surface: z
       .array(glob)

@@ -23,7 +23,7 @@ export interface KeepRule {
   resamples: number;
   /** Run-to-run standard deviation of the primary metric (ratchet check --determinism), or null if unmeasured. */
   noiseSd: number | null;
-  /** One-sided normal quantile for the noise test (contract keep.noise_z; 1.645 ≈ 95%). */
+  /** One-sided normal quantile for the noise test (contract keep.noise_z; default 1.8 ≈ 96.4%). */
   noiseZ: number;
   /**
    * Extra seeds a candidate runs with once it passed the first stages, when noiseSd > 0

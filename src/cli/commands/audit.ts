@@ -17,7 +17,7 @@ export function registerAudit(program: Command): void {
     )
     .option('--dir <dir>', 'project folder', '.')
     .option('--pool <n>', 'seeds the audited code is trained with', '20')
-    .option('--trials <n>', 'trials of each kind (no-op and planted)', '200')
+    .option('--trials <n>', 'trials of each kind (no-op and planted)', '600')
     .option('--effect <sigmas>', 'planted improvement, in units of the run-to-run σ', '2')
     .option('--ref <rev>', 'git revision to audit (default: the latest run’s best kept commit, else HEAD)')
     .option('--unsafe-no-sandbox', 'run without bubblewrap')
