@@ -10,7 +10,7 @@ import { recordReview } from '../tiers/review.js';
 import { submit } from '../tiers/submit.js';
 import { RatchetError } from '../util/errors.js';
 import { studioPage } from './page.js';
-import { journalVersion, studioExperiment, studioState } from './state.js';
+import { emptyState, journalVersion, studioExperiment, studioState } from './state.js';
 
 /**
  * The Studio server: `node:http`, one page, a JSON API and Server-Sent Events. It reads the journal
@@ -163,28 +163,7 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
   const contract = (): Contract => loadContract(projectDir);
   const snapshot = (runId: string | undefined) => {
     const j = getJournal();
-    if (!j) {
-      const c = contract();
-      return {
-        project: { name: c.name, task: c.task, metric: c.metric.primary, direction: c.direction },
-        runs: [],
-        run: null,
-        status: null,
-        experiments: [],
-        events: [],
-        submissions: [],
-        reviews: [],
-        budgets: {
-          experiments: { used: 0, max: null },
-          wallClock: { elapsedMs: 0, maxMs: null },
-          failures: { consecutive: 0, max: null },
-        },
-        current: null,
-        chart: '',
-        version: 'no-journal',
-        serverTime: new Date().toISOString(),
-      };
-    }
+    if (!j) return emptyState(contract(), [], 'no-journal');
     return studioState(j, contract(), runId);
   };
 

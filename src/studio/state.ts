@@ -82,6 +82,39 @@ export function journalVersion(journal: Journal): string {
 }
 
 /**
+ * The state of a project with no run to show yet (no journal, or no run in it): the project, the runs list,
+ * empty tables and an empty chart.
+ * @param version the journal version the page compares ('no-journal' before the journal exists)
+ */
+export function emptyState(contract: Contract, runs: StudioState['runs'], version: string): StudioState {
+  const project = {
+    name: contract.name,
+    task: contract.task,
+    metric: contract.metric.primary,
+    direction: contract.direction,
+  };
+  return {
+    project,
+    runs,
+    run: null,
+    status: null,
+    experiments: [],
+    events: [],
+    submissions: [],
+    reviews: [],
+    budgets: {
+      experiments: { used: 0, max: null },
+      wallClock: { elapsedMs: 0, maxMs: null },
+      failures: { consecutive: 0, max: null },
+    },
+    current: null,
+    chart: scoreChart({ points: [], metric: project.metric, direction: project.direction }),
+    version,
+    serverTime: new Date().toISOString(),
+  };
+}
+
+/**
  * Build the snapshot of a run (default: the latest).
  * @returns a snapshot with `run: null` when the journal has no run (or not this one)
  */
@@ -105,27 +138,7 @@ export function studioState(journal: Journal, contract: Contract, runId?: string
   };
   const serverTime = new Date().toISOString();
   const version = journalVersion(journal);
-  if (!run) {
-    return {
-      project,
-      runs,
-      run: null,
-      status: null,
-      experiments: [],
-      events: [],
-      submissions: [],
-      reviews: [],
-      budgets: {
-        experiments: { used: 0, max: null },
-        wallClock: { elapsedMs: 0, maxMs: null },
-        failures: { consecutive: 0, max: null },
-      },
-      current: null,
-      chart: scoreChart({ points: [], metric: project.metric, direction: project.direction }),
-      version,
-      serverTime,
-    };
-  }
+  if (!run) return emptyState(contract, runs, version);
   const exps = journal.listExperiments(run.id);
   const submissions = journal.listSubmissions(run.id);
   const reviews = listReviews(journal, run.id);
