@@ -159,5 +159,5 @@ describe('ratchet demo', () => {
       code: 2,
       stderr: expect.stringMatching(/is not empty/),
     });
-  });
+  }, 600_000);
 });
