@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli, gitOut, makeProject, ROOT, tempDir, writeExampleData } from './helpers/project.js';
@@ -145,16 +145,69 @@ describe('read commands, submit and bad input through the CLI', () => {
   });
 });
 
+/** A git repository with one commit, standing for a user's own repository (or a clone of Ratchet). */
+function outerRepo(): { top: string; head: string } {
+  const top = tempDir('ratchet-outer-');
+  writeFileSync(join(top, 'README.md'), "someone else's project\n");
+  gitOut(top, ['init', '-q', '-b', 'main']);
+  gitOut(top, ['add', 'README.md']);
+  gitOut(top, ['-c', 'user.name=u', '-c', 'user.email=u@x', 'commit', '-q', '-m', 'first']);
+  return { top, head: gitOut(top, ['rev-parse', 'HEAD']).trim() };
+}
+
+describe('init in a folder inside another git repository', () => {
+  it('refuses without --own-repo and writes nothing; with --own-repo the project gets its own repository', () => {
+    const outer = outerRepo();
+    const proj = join(outer.top, 'sub', 'proj');
+    mkdirSync(proj, { recursive: true });
+    writeExampleData(join(proj, 'data.csv'), 400);
+    const args = [
+      'init',
+      '--data',
+      'data.csv',
+      '--target',
+      'outwork',
+      '--task',
+      'binary',
+      '--positive-class',
+      '1',
+      '--id',
+      'row_id',
+    ];
+    const refused = cli([...args, '--group', 'id'], proj);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain(`is inside the git repository ${realpathSync(outer.top)}`);
+    expect(refused.stderr).toContain('--own-repo');
+    expect(readdirSync(proj)).toEqual(['data.csv']); // no half-made scaffold
+    expect(gitOut(outer.top, ['rev-parse', 'HEAD']).trim()).toBe(outer.head);
+    // A command run there refuses too, instead of using the enclosing repository.
+    expect(cli(['check'], proj).code).not.toBe(0);
+
+    const ok = cli([...args, '--group', 'id', '--own-repo', '--json'], proj);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(gitOut(proj, ['rev-parse', '--show-toplevel']).trim()).toBe(realpathSync(proj));
+    expect(gitOut(proj, ['log', '--oneline'])).toMatch(/ratchet: init contract/);
+    // The enclosing repository's history is untouched.
+    expect(gitOut(outer.top, ['rev-parse', 'HEAD']).trim()).toBe(outer.head);
+    expect(gitOut(outer.top, ['log', '--oneline']).trim().split('\n')).toHaveLength(1);
+  });
+});
+
 describe('ratchet demo', () => {
-  it('inits the bundled example, checks, runs and submits in one command', async () => {
-    const dir = join(tempDir(), 'demo');
-    const r = cli(['demo', dir, '--experiments', '4'], ROOT);
+  it('inits the bundled example, checks, runs and submits in one command, in its own repository', async () => {
+    // Inside another repository with no ignore line for it: the demo must make (and commit into) its own.
+    const outer = outerRepo();
+    const dir = join(outer.top, 'ratchet-demo');
+    const r = cli(['demo', dir, '--experiments', '4'], outer.top);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/4\/4 submit/);
     expect(r.stdout).toMatch(/private auroc: 0\.\d{6}/);
     const status = JSON.parse(cli(['status', '--json'], dir).stdout);
     expect(status.experiments.total).toBe(4);
     expect(typeof status.submission.private).toBe('number');
+    expect(gitOut(dir, ['rev-parse', '--show-toplevel']).trim()).toBe(realpathSync(dir));
+    expect(gitOut(outer.top, ['rev-parse', 'HEAD']).trim()).toBe(outer.head);
+    expect(gitOut(outer.top, ['log', '--oneline']).trim().split('\n')).toHaveLength(1);
     expect(cli(['demo', dir], ROOT)).toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/is not empty/),

@@ -3,7 +3,7 @@ import { basename, join, relative, resolve } from 'node:path';
 import { GENERATED_ID, type Progress, type SplitManifest, splitData } from '../data/ingest.js';
 import type { LeakFinding } from '../data/leakage.js';
 import { refuseBlockingFindings, scanProject } from '../data/scan.js';
-import { git, isRepo } from '../git/git.js';
+import { foreignRepo, git, repoTop } from '../git/git.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
 import { CONTRACT_FILE, type Contract, loadContract } from './load.js';
@@ -202,6 +202,49 @@ function ensureGitignore(projectDir: string, extra: string[]): void {
   appendFileSync(path, `${sep}${want.join('\n')}\n`);
 }
 
+/** Options of {@link initProject}. */
+export interface InitOptions {
+  /**
+   * Give the project a git repository of its own when its folder sits inside another repository (the demo always
+   * does). Without it, init refuses there rather than commit into someone else's history.
+   */
+  ownRepo?: boolean;
+}
+
+/**
+ * Make sure the project folder is the top level of its own git repository, creating one when there is none (or,
+ * with `ownRepo`, when the folder is inside another repository).
+ * @throws RatchetError when the folder is inside another repository and `ownRepo` is not set
+ */
+async function ownRepository(projectDir: string, ownRepo: boolean, progress: Progress): Promise<void> {
+  const outer = await refuseForeignRepo(projectDir, ownRepo);
+  if (outer !== null || (await repoTop(projectDir)) === null) {
+    progress('creating a git repository');
+    await git(projectDir, ['init', '-q', '-b', 'main']);
+  }
+}
+
+/**
+ * Refuse a project folder inside another git repository unless `ownRepo` is set (checked before anything is
+ * written, so a refused init leaves nothing behind).
+ * @returns the enclosing repository's top level, or null when the folder is its own repository or in none
+ * @throws RatchetError naming the enclosing repository and the `--own-repo` fix
+ */
+export async function refuseForeignRepo(projectDir: string, ownRepo: boolean): Promise<string | null> {
+  if (!existsSync(projectDir)) return null;
+  const outer = await foreignRepo(projectDir);
+  if (outer !== null && !ownRepo) {
+    throw new RatchetError(`${projectDir} is inside the git repository ${outer}`, {
+      hint:
+        `Ratchet commits its contract and keeps ratchet/<run> branches in the project's own repository and never ` +
+        `commits into ${outer}: pass --own-repo to give ${projectDir} a repository of its own (then add it to ` +
+        `${outer}'s .gitignore), or run ratchet init in a folder outside ${outer}`,
+      exitCode: 2,
+    });
+  }
+  return outer;
+}
+
 /** Result of {@link initProject}. */
 export interface InitResult {
   contract: Contract;
@@ -219,12 +262,13 @@ export interface InitResult {
  * clean base. Creates the git repository when there is none.
  * @throws RatchetError for an invalid contract, unreadable data, or a tracked data file
  */
-export async function initProject(projectDir: string, progress: Progress = () => {}): Promise<InitResult> {
+export async function initProject(
+  projectDir: string,
+  progress: Progress = () => {},
+  opts: InitOptions = {},
+): Promise<InitResult> {
   const contract = loadContract(projectDir);
-  if (!(await isRepo(projectDir))) {
-    progress('creating a git repository');
-    await git(projectDir, ['init', '-q', '-b', 'main']);
-  }
+  await ownRepository(projectDir, Boolean(opts.ownRepo), progress);
   const dataRel = relative(projectDir, resolve(projectDir, contract.data.source));
   const inside = !dataRel.startsWith('..');
   if (inside && (await git(projectDir, ['ls-files', '--', dataRel])).trim()) {

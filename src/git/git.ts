@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { realpathSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { RatchetError } from '../util/errors.js';
 
@@ -39,6 +40,28 @@ export async function isRepo(dir: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * Top-level folder of the git work tree `dir` is in (realpath, as git prints it), or null outside any work tree.
+ */
+export async function repoTop(dir: string): Promise<string | null> {
+  try {
+    return (await git(dir, ['rev-parse', '--show-toplevel'])).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Why a project folder cannot use the repository it sits in, or null when it is its own repository's top level
+ * (or in no repository). Ratchet commits its contract and keeps its `ratchet/<run>` branches in the project's
+ * repository; a folder inside someone else's repository would put them in that repository's history.
+ */
+export async function foreignRepo(dir: string): Promise<string | null> {
+  const top = await repoTop(dir);
+  if (top === null) return null;
+  return realpathSync(top) === realpathSync(dir) ? null : top;
 }
 
 /** Full SHA of a revision (HEAD by default). */
@@ -169,6 +192,12 @@ export async function requireRepo(dir: string): Promise<string> {
   if (!(await isRepo(dir))) {
     throw new RatchetError(`${dir} is not a git repository`, {
       hint: 'run `git init` and commit, or `ratchet init`, which does both',
+    });
+  }
+  const outer = await foreignRepo(dir);
+  if (outer !== null) {
+    throw new RatchetError(`${dir} has no git repository of its own: it is inside ${outer}`, {
+      hint: `run \`ratchet init --own-repo\` in ${dir} to give the project its own repository (Ratchet never commits into ${outer})`,
     });
   }
   try {

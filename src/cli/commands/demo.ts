@@ -41,7 +41,8 @@ export function registerDemo(program: Command): void {
           mkdirSync(dir, { recursive: true });
           say(bold(`1/4 init: the ${o.example} example in ${dir}`));
           copyExample(o.example, dir);
-          await initProject(dir, (l) => say(`  ${l}`));
+          // The demo always owns its repository, even in a folder inside another one (e.g. a clone of Ratchet).
+          await initProject(dir, (l) => say(`  ${l}`), { ownRepo: true });
           say(bold('2/4 check: baseline and run-to-run noise'));
           const { est } = await checkFromCli({ dir, runs: '2', unsafeNoSandbox: o.unsafeNoSandbox });
           say(`  baseline ${est.metric} ${est.mean.toFixed(6)} (sd ${est.sd.toExponential(2)})`);

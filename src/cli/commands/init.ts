@@ -1,6 +1,12 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { copyExample, initProject, listExamples, scaffoldProject } from '../../contract/init.js';
+import {
+  copyExample,
+  initProject,
+  listExamples,
+  refuseForeignRepo,
+  scaffoldProject,
+} from '../../contract/init.js';
 import { contractJsonSchema, TaskSchema } from '../../contract/schema.js';
 import { RatchetError } from '../../util/errors.js';
 import { bold, num, table } from '../format.js';
@@ -21,6 +27,7 @@ interface InitOptions {
   seed?: string;
   example?: string;
   force?: boolean;
+  ownRepo?: boolean;
   json?: boolean;
 }
 
@@ -45,11 +52,16 @@ export function registerInit(program: Command): void {
     .option('--seed <n>', 'split seed', undefined)
     .option('--example <name>', `copy a bundled example first (${listExamples().join(', ') || 'none'})`)
     .option('--force', 'overwrite existing scaffold files / re-lock a changed contract')
+    .option(
+      '--own-repo',
+      'in a folder inside another git repository: give the project a repository of its own',
+    )
     .option('--json', 'print the result as JSON')
     .action(
       action(async (o: InitOptions) => {
         const dir = resolve(o.dir);
         const say = progressWriter(Boolean(o.json));
+        await refuseForeignRepo(dir, Boolean(o.ownRepo));
         if (o.example) copyExample(o.example, dir, o.force);
         if (o.data) {
           if (!o.target)
@@ -88,7 +100,7 @@ export function registerInit(program: Command): void {
           );
           if (written.length) say(`wrote ${written.join(', ')}`);
         }
-        const res = await initProject(dir, say);
+        const res = await initProject(dir, say, { ownRepo: Boolean(o.ownRepo) });
         const m = res.manifest;
         if (o.json) {
           printJson({ project: res.contract.name, commit: res.commit, manifest: m, lock: res.lock });
