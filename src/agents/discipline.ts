@@ -88,8 +88,10 @@ export function normalizePatch(patch: string): string {
 
 /** Fingerprint the change in a worktree (stages it, as CHECK does). */
 export async function fingerprint(worktree: string): Promise<Fingerprint> {
-  // A tree CHECK will refuse (tree-integrity) is never read by git here; it matches nothing.
-  if (scanTree(worktree).length > 0) return { patchHash: '', tree: '', empty: true, patch: '' };
+  // A tree CHECK will refuse (tree-integrity) is never read by git here: it matches no earlier change, and CHECK
+  // rejects it.
+  if (scanTree(worktree).length > 0)
+    return { patchHash: 'tree-integrity', tree: '', empty: false, patch: '' };
   const { tree, patch } = await snapshot(worktree);
   const norm = normalizePatch(patch);
   return { patchHash: sha256(norm), tree, empty: norm === '', patch };
