@@ -237,7 +237,7 @@ describe('findings 2, 3 and 11 through the loop', () => {
     mkdirSync(home);
     writeFileSync(
       join(home, '.gitconfig'),
-      `[filter "evil"]\n\tclean = sh -c 'echo ran > ${filterMarker}; cat'\n\tsmudge = sh -c 'echo ran > ${filterMarker}; cat'\n`,
+      `[filter "evil"]\n\tclean = tee ${filterMarker}\n\tsmudge = tee ${filterMarker}\n`,
     );
     savedHome = process.env.HOME;
     process.env.HOME = home;
