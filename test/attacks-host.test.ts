@@ -25,9 +25,11 @@ import { type EventRecord, type ExperimentRecord, Journal } from '../src/journal
 import { experimentDir, runLoop } from '../src/loop/run.js';
 import { ORPHANS_DIR, PRUNED_NOTE } from '../src/loop/tidy.js';
 import { runFileTool } from '../src/proposers/openai/tools.js';
+import { createSearchProposer } from '../src/proposers/search/proposer.js';
 import type { Outcome, Proposal, ProposeContext, Proposer } from '../src/proposers/types.js';
 import { readFileNoFollow, writeFileNoFollow } from '../src/util/fs.js';
 import { cli, gitOut, makeProject, tempDir } from './helpers/project.js';
+import { PYTHON } from './proposers/helpers.js';
 import { NOISE_PREDICTIONS, predictingScript } from './helpers/scripted.js';
 
 const SURFACE_WITH_LIB = (y: string) =>
@@ -409,6 +411,41 @@ describe('defence in depth: host git and host writes', () => {
     // The same sequence with plain git runs the hook: the attack is real.
     run(dir, ['status', '--porcelain']);
     expect(existsSync(marker)).toBe(true);
+  });
+
+  it('the search proposer refuses to write its trial through a params.yaml link (the host file is unchanged)', async () => {
+    const dir = await makeProject({ rows: 600 });
+    const outside = join(tempDir('ratchet-victim-'), 'host.yaml');
+    writeFileSync(outside, 'host: file\n');
+    const worktree = tempDir('ratchet-wt-');
+    symlinkSync(outside, join(worktree, 'params.yaml'));
+    const search = createSearchProposer({
+      python: PYTHON,
+      projectDir: dir,
+      statePath: tempDir('ratchet-state-'),
+      studyName: 'run-1',
+      spacePath: join(dir, 'search_space.yaml'),
+      paramsFile: 'params.yaml',
+      direction: 'maximize',
+      seed: 3,
+    });
+    try {
+      await expect(
+        search.propose({
+          worktree,
+          projectDir: dir,
+          seq: 2,
+          metric: { name: 'auroc', direction: 'maximize' },
+          bestScore: 0.5,
+          bestParams: null,
+          history: [],
+          signal: new AbortController().signal,
+        }),
+      ).rejects.toThrow(/params\.yaml is a symbolic link/);
+    } finally {
+      await search.close();
+    }
+    expect(readFileSync(outside, 'utf8')).toBe('host: file\n');
   });
 
   it('writeFileNoFollow refuses links (at the file or on the way) and FIFOs, and never writes through them', () => {
