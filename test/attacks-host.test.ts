@@ -29,8 +29,8 @@ import { createSearchProposer } from '../src/proposers/search/proposer.js';
 import type { Outcome, Proposal, ProposeContext, Proposer } from '../src/proposers/types.js';
 import { readFileNoFollow, writeFileNoFollow } from '../src/util/fs.js';
 import { cli, gitOut, makeProject, tempDir } from './helpers/project.js';
-import { PYTHON } from './proposers/helpers.js';
 import { NOISE_PREDICTIONS, predictingScript } from './helpers/scripted.js';
+import { PYTHON } from './proposers/helpers.js';
 
 const SURFACE_WITH_LIB = (y: string) =>
   y.replace('surface: [params.yaml, train.py]', 'surface: [params.yaml, train.py, "lib/**"]');

@@ -6,7 +6,7 @@
  * outside it (a file in the worktree would be part of the diff). After the run it is asked for a conclusion.
  * The discipline rules are checked on every answer; a refused answer goes back to the agent with the reason.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Suggestion } from '../../agents/brief.js';

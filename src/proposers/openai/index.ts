@@ -6,7 +6,7 @@
  * capped by the contract: at the cap the run stops. The discipline rules are checked when it calls `finish`; a
  * refusal is the tool's answer, and the model may fix its change.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { composeBrief, type Suggestion } from '../../agents/brief.js';
 import { conclusionRefusal, type Refusal } from '../../agents/discipline.js';
 import { AgentRules } from '../../agents/rules.js';

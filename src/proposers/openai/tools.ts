@@ -4,8 +4,8 @@
  * the worktree, refuse `..`, absolute paths, symlinks and `.git`, and only touch files the surface matches and
  * the lock does not freeze. Nothing here reaches the vault, the project checkout or the network.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { globMatch } from '../../contract/load.js';
 import { grepTraces, queryJournal, SQL_SCHEMA } from '../../traces/index.js';
 import { RatchetError } from '../../util/errors.js';

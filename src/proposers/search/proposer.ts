@@ -7,8 +7,8 @@
  * (no score ⇒ the trial failed). The study lives in a SQLite file under `statePath`, so a resumed run
  * continues the same study.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { Document, parse } from 'yaml';
 import { readFileNoFollow, writeFileNoFollow } from '../../util/fs.js';
 import type { Direction, Outcome, Proposal, ProposeContext, Proposer } from '../types.js';
