@@ -265,6 +265,13 @@ describe('findings 2, 3 and 11 through the loop', () => {
         },
       },
       {
+        hypothesis: 'plant a FIFO and a file whose name forges a line',
+        apply: (ctx) => {
+          spawnSync('mkfifo', [join(ctx.worktree, 'train.fifo')]);
+          writeFileSync(join(ctx.worktree, 'train.py\nM ratchet.yaml'), 'x = 1\n');
+        },
+      },
+      {
         hypothesis: 'edit the lock so a changed contract file would verify',
         apply: (ctx) => writeFileSync(join(ctx.worktree, 'ratchet.lock'), '{}\n'),
       },
@@ -313,10 +320,10 @@ describe('findings 2, 3 and 11 through the loop', () => {
     events.some((v) => v.experimentId === e.id && v.guardrail === id);
 
   it('every experiment is recorded and the run went on to the search proposer', () => {
-    expect(exps).toHaveLength(8);
-    expect(exps.slice(1, 7).filter((e) => e.decision === 'kept')).toEqual([]);
-    expect(exps[7]!.proposer).toBe('attacker');
-    expect(exps[7]!.meta?.['trial']).toBeTypeOf('number');
+    expect(exps).toHaveLength(9);
+    expect(exps.slice(1, 8).filter((e) => e.decision === 'kept')).toEqual([]);
+    expect(exps[8]!.proposer).toBe('attacker');
+    expect(exps[8]!.meta?.['trial']).toBeTypeOf('number');
   });
 
   it('finding 2: a params.yaml link to a host file is refused at CHECK, and the search proposer never writes through it', () => {
@@ -327,13 +334,22 @@ describe('findings 2, 3 and 11 through the loop', () => {
     // The search proposer wrote its trial afterwards: into the worktree, never into the host file.
     expect(lstatSync(victim).isFile()).toBe(true);
     expect(readFileSync(victim, 'utf8')).toBe(victimBefore);
-    expect(readFileSync(join(experimentDir(dir, exps[7]!.id), 'patch.diff'), 'utf8')).toMatch(/params\.yaml/);
+    expect(readFileSync(join(experimentDir(dir, exps[8]!.id), 'patch.diff'), 'utf8')).toMatch(/params\.yaml/);
   });
 
   it('finding 2: a link into the vault is refused at CHECK', () => {
     const e = exp('params.yaml becomes a link into the vault');
     expect(e).toMatchObject({ decision: 'rejected', sandboxStatus: 'skipped' });
     expect(e.reason).toMatch(/tree-integrity: .*symbolic link: params\.yaml/);
+  });
+
+  it('a FIFO and a control character in a name are refused at CHECK and removed', () => {
+    const e = exp('plant a FIFO and a file whose name forges a line');
+    expect(e).toMatchObject({ decision: 'rejected', sandboxStatus: 'skipped' });
+    expect(e.reason).toMatch(/FIFO: train\.fifo/);
+    expect(e.reason).toMatch(/control character in the name: train\.py\\x0aM ratchet\.yaml/);
+    const next = exps[exps.indexOf(e) + 1]!;
+    expect(next.files).toEqual(['ratchet.lock']);
   });
 
   it('finding 11: an edit of ratchet.lock is contract-integrity, not write-surface', () => {
