@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { PhaseConfig } from '../contract/agent.js';
 import { git, snapshot } from '../git/git.js';
+import { scanTree } from '../git/tree.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
 import type { ExperimentRecord, Journal } from '../journal/store.js';
 import { experimentDir } from '../loop/run.js';
@@ -87,6 +88,10 @@ export function normalizePatch(patch: string): string {
 
 /** Fingerprint the change in a worktree (stages it, as CHECK does). */
 export async function fingerprint(worktree: string): Promise<Fingerprint> {
+  // A tree CHECK will refuse (tree-integrity) is never read by git here: it matches no earlier change, and CHECK
+  // rejects it.
+  if (scanTree(worktree).length > 0)
+    return { patchHash: 'tree-integrity', tree: '', empty: false, patch: '' };
   const { tree, patch } = await snapshot(worktree);
   const norm = normalizePatch(patch);
   return { patchHash: sha256(norm), tree, empty: norm === '', patch };

@@ -1,7 +1,10 @@
 import { execFile } from 'node:child_process';
-import { realpathSync } from 'node:fs';
+import { mkdtempSync, realpathSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { RatchetError } from '../util/errors.js';
+import { purgeTree, scanTree } from './tree.js';
 
 const run = promisify(execFile);
 
@@ -14,15 +17,77 @@ const IDENTITY = {
 };
 
 /**
- * Run git in `cwd` and return its stdout (trailing newline kept).
+ * Configuration forced on every host-side git call (`-c key=value`, which git also hands to any git it runs in
+ * a nested repository). Nothing the tree under git's control can hold may make host git run a program: no
+ * fsmonitor hook, no hooks, no external diff or textconv, no global attributes, no untracked cache, no ssh
+ * command, no transport protocol, no recursion into (or status of) nested repositories, no background gc.
+ * Filter drivers (`filter.<name>.*`) are config-only: the system and global configs are not read (see
+ * {@link gitEnv}), so only the project's own `.git/config` (the person's, trusted) can define one.
+ */
+export const SAFE_GIT_CONFIG: readonly string[] = [
+  'core.fsmonitor=false',
+  'core.hooksPath=/dev/null',
+  'core.sshCommand=false',
+  'core.attributesFile=/dev/null',
+  'core.untrackedCache=false',
+  'core.pager=cat',
+  'diff.external=',
+  'diff.ignoreSubmodules=all',
+  'status.submoduleSummary=false',
+  'submodule.recurse=false',
+  'protocol.allow=never',
+  'protocol.ext.allow=never',
+  'gc.auto=0',
+  'maintenance.auto=false',
+];
+
+let emptyHome: string | null = null;
+
+/** An empty folder used as HOME and XDG_CONFIG_HOME of host git (created once, removed at exit). */
+function gitHome(): string {
+  if (emptyHome === null) {
+    const dir = mkdtempSync(join(tmpdir(), 'ratchet-git-home-'));
+    emptyHome = dir;
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  return emptyHome;
+}
+
+/**
+ * The environment of host-side git: the person's environment without any `GIT_*` variable (GIT_DIR,
+ * GIT_CONFIG_PARAMETERS, GIT_EXTERNAL_DIFF... would redirect or reconfigure git), no system or global config
+ * (`GIT_CONFIG_NOSYSTEM=1`, `GIT_CONFIG_GLOBAL=/dev/null`, HOME and XDG_CONFIG_HOME an empty folder), Ratchet's
+ * identity, no prompt, C locale.
+ */
+export function gitEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('GIT_')) env[k] = v;
+  const home = gitHome();
+  return {
+    ...env,
+    ...IDENTITY,
+    HOME: home,
+    XDG_CONFIG_HOME: home,
+    GIT_CONFIG_NOSYSTEM: '1',
+    GIT_CONFIG_GLOBAL: '/dev/null',
+    GIT_ATTR_NOSYSTEM: '1',
+    GIT_TERMINAL_PROMPT: '0',
+    GIT_NO_REPLACE_OBJECTS: '1',
+    LC_ALL: 'C',
+  };
+}
+
+/**
+ * Run git in `cwd` and return its stdout (trailing newline kept). git runs with {@link gitEnv} and
+ * {@link SAFE_GIT_CONFIG}.
  * @throws Error carrying git's stderr when git exits non-zero
  */
 export async function git(cwd: string, args: string[], opts: { input?: string } = {}): Promise<string> {
   try {
-    const { stdout } = await run('git', args, {
+    const { stdout } = await run('git', [...SAFE_GIT_CONFIG.flatMap((c) => ['-c', c]), ...args], {
       cwd,
       maxBuffer: 256 * 1024 * 1024,
-      env: { ...process.env, ...IDENTITY, GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' },
+      env: gitEnv(),
       encoding: 'utf8',
       ...(opts.input !== undefined ? { input: opts.input } : {}),
     });
@@ -88,7 +153,10 @@ export interface Change {
   from?: string;
 }
 
-/** Every changed, added, deleted or untracked file (untracked files listed one by one, ignored files too). */
+/**
+ * Every changed, added, deleted or untracked file (untracked files listed one by one, ignored files too).
+ * Call it only on a tree {@link scanTree} found clean (CHECK does): git reads the worktree.
+ */
 export async function changes(dir: string): Promise<Change[]> {
   const out = await git(dir, [
     'status',
@@ -96,6 +164,7 @@ export async function changes(dir: string): Promise<Change[]> {
     '-z',
     '--untracked-files=all',
     '--ignored=matching',
+    '--ignore-submodules=all',
   ]);
   const parts = out.split('\0').filter(Boolean);
   const list: Change[] = [];
@@ -116,7 +185,7 @@ export async function changes(dir: string): Promise<Change[]> {
 export async function snapshot(dir: string): Promise<{ tree: string; patch: string }> {
   await git(dir, ['add', '-A', '-f', '.']);
   const tree = (await git(dir, ['write-tree'])).trim();
-  const patch = await git(dir, ['diff', '--cached', '--binary', 'HEAD']);
+  const patch = await git(dir, ['diff', '--cached', '--binary', '--no-ext-diff', '--no-textconv', 'HEAD']);
   return { tree, patch };
 }
 
@@ -143,10 +212,18 @@ export async function commit(
   return revParse(dir);
 }
 
-/** Put the worktree back at `sha` exactly: reset tracked files, delete untracked and ignored ones. */
-export async function resetHard(dir: string, sha: string): Promise<void> {
+/**
+ * Put the worktree back at `sha` exactly: first delete (without following links, before git reads the tree)
+ * every entry CHECK refuses (nested `.git`, symlinks, FIFOs, sockets, devices, control characters in names),
+ * then reset tracked files and delete untracked and ignored ones (`clean -ffdx`: the double -f also removes
+ * nested repositories).
+ * @returns the worktree-relative paths deleted before git ran
+ */
+export async function resetHard(dir: string, sha: string): Promise<string[]> {
+  const purged = purgeTree(dir, scanTree(dir));
   await git(dir, ['reset', '-q', '--hard', sha]);
-  await git(dir, ['clean', '-q', '-f', '-d', '-x']);
+  await git(dir, ['clean', '-q', '-f', '-f', '-d', '-x']);
+  return purged;
 }
 
 /** Trailers of a commit as a map (last value wins). */

@@ -72,6 +72,13 @@ export const GUARDRAILS: Record<string, Guardrail> = Object.fromEntries(
       false,
     ),
     G(
+      'tree-integrity',
+      'host code never meets a nested git repository, a link, a FIFO, a device or a control character in the worktree',
+      'do not create .git folders or files, symbolic links or special files in the project; use plain files',
+      'block',
+      false,
+    ),
+    G(
       'group-overlap',
       'no group (e.g. a person) is in both train and a holdout',
       'use the group split on the group column',

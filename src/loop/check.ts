@@ -1,6 +1,7 @@
 import { globMatch } from '../contract/load.js';
-import type { Lock } from '../contract/lock.js';
-import { changes, snapshot } from '../git/git.js';
+import { LOCK_FILE, type Lock } from '../contract/lock.js';
+import { changes, currentTree, snapshot } from '../git/git.js';
+import { describeProblems, purgeTree, scanTree } from '../git/tree.js';
 import type { Trip } from '../guardrails/registry.js';
 
 /** What CHECK approved (or why it refused): the files, and the exact tree EXECUTE must run. */
@@ -16,16 +17,37 @@ export interface CheckResult {
 }
 
 /**
- * CHECK: reject any change outside the surface, any change to a locked file, and an empty change;
- * then snapshot the worktree so EXECUTE can prove it ran exactly what was approved.
+ * tree-integrity, run before any git command reads the worktree: walk it with lstat and refuse nested `.git`
+ * entries, symlinks, FIFOs, sockets, devices and control characters in names. The refused entries are deleted
+ * at once (without following links), so git never meets them.
+ * @returns the trip (null when the tree is clean)
+ */
+export function treeIntegrity(worktree: string, when: string): Trip | null {
+  const problems = scanTree(worktree);
+  if (problems.length === 0) return null;
+  const removed = purgeTree(worktree, problems);
+  return {
+    guardrail: 'tree-integrity',
+    message: `${when} the worktree holds entries host code must never meet (${describeProblems(problems)}); they were deleted before git read the tree`,
+    data: { files: removed, kinds: [...new Set(problems.map((p) => p.kind))] },
+  };
+}
+
+/**
+ * CHECK: refuse a tree host git must not read (tree-integrity, checked first), any change outside the surface,
+ * any change to a locked file or to `ratchet.lock` itself, and an empty change; then snapshot the worktree so
+ * EXECUTE can prove it ran exactly what was approved.
  * @param surface the contract's surface globs
  * @param lock the project's lock (its contract files may never change, even if a surface glob matches them)
  */
 export async function checkChange(worktree: string, surface: string[], lock: Lock): Promise<CheckResult> {
+  const trips: Trip[] = [];
+  const tree = treeIntegrity(worktree, 'after PROPOSE');
+  if (tree) trips.push(tree);
   const list = await changes(worktree);
   const files = [...new Set(list.flatMap((c) => (c.from ? [c.from, c.path] : [c.path])))].sort();
-  const trips: Trip[] = [];
-  const locked = files.filter((f) => f in lock.contract);
+  const isLocked = (f: string) => f in lock.contract || f === LOCK_FILE;
+  const locked = files.filter(isLocked);
   if (locked.length > 0) {
     trips.push({
       guardrail: 'contract-integrity',
@@ -33,7 +55,7 @@ export async function checkChange(worktree: string, surface: string[], lock: Loc
       data: { files: locked },
     });
   }
-  const outside = files.filter((f) => !(f in lock.contract) && !surface.some((g) => globMatch(g, f)));
+  const outside = files.filter((f) => !isLocked(f) && !surface.some((g) => globMatch(g, f)));
   if (outside.length > 0) {
     trips.push({
       guardrail: 'write-surface',
@@ -41,7 +63,22 @@ export async function checkChange(worktree: string, surface: string[], lock: Loc
       data: { files: outside, surface },
     });
   }
-  const { tree, patch } = await snapshot(worktree);
-  if (files.length === 0) trips.push({ guardrail: 'no-op', message: 'the change is empty' });
-  return { files, tree, patch, trips };
+  const snap = await snapshot(worktree);
+  if (files.length === 0 && !tree) trips.push({ guardrail: 'no-op', message: 'the change is empty' });
+  return {
+    files: [...new Set([...files, ...((tree?.data?.['files'] as string[]) ?? [])])].sort(),
+    tree: snap.tree,
+    patch: snap.patch,
+    trips,
+  };
+}
+
+/**
+ * The tree the worktree holds after EXECUTE, checked like CHECK checks it (tree-integrity first, before git
+ * stages anything).
+ * @returns the staged tree's SHA and the tree-integrity trip (null when clean)
+ */
+export async function treeAfterExecute(worktree: string): Promise<{ tree: string; trip: Trip | null }> {
+  const trip = treeIntegrity(worktree, 'after EXECUTE');
+  return { tree: await currentTree(worktree), trip };
 }

@@ -1,14 +1,4 @@
-import {
-  chmodSync,
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
@@ -17,7 +7,7 @@ import type { SplitManifest } from '../data/ingest.js';
 import { scanFeatureNames } from '../data/leakage.js';
 import { readFindings } from '../data/scan.js';
 import { evaluateOutput, PRIVATE_PREDICTIONS, PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
-import { commit, currentTree, resetHard, revParse } from '../git/git.js';
+import { commit, resetHard, revParse } from '../git/git.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
 import { sanityChecks, scoreJump } from '../guardrails/suspicion.js';
 import { appendResult } from '../journal/results.js';
@@ -25,12 +15,14 @@ import type { Decision, EventRecord, ExperimentRecord, Journal } from '../journa
 import type { MetricInput } from '../metrics/index.js';
 import type { ExperimentDigest, Proposal, Proposer } from '../proposers/types.js';
 import type { PythonRuntime, SandboxResult } from '../sandbox/index.js';
+import { protectTree } from '../sandbox/output.js';
 import { RatchetError } from '../util/errors.js';
 import { failpoint } from '../util/failpoint.js';
 import { sha256File } from '../util/fs.js';
-import { checkChange } from './check.js';
+import { checkChange, treeAfterExecute } from './check.js';
 import { execute } from './execute.js';
 import { confirmKeep, decideKeep, type KeepRule, type Runs } from './keep.js';
+import { pruneOutputs, tidyTraces } from './tidy.js';
 
 /**
  * One experiment: PROPOSE → APPLY → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD (DESIGN.md, "The loop").
@@ -163,6 +155,8 @@ export async function runExperiment(
 ): Promise<{ record: ExperimentRecord; best: Best | null; escalate: string | null } | 'aborted'> {
   const { projectDir, contract, journal, worktree } = x;
   const baseline = x.best === null;
+  // Proposers see finished experiments only (a crash's half-written folder goes aside); old outputs are pruned.
+  tidyTraces(projectDir, join(projectDir, RUNS_DIR), journal.listExperiments());
   const id = journal.reserveExperimentId();
   const dir = experimentDir(projectDir, id);
   const outputDir = join(dir, 'output');
@@ -284,17 +278,26 @@ export async function runExperiment(
       });
       return 'aborted';
     }
-    protectOutput(outputDir);
-    // The tree that ran must be the tree CHECK approved.
-    const after = await currentTree(worktree);
+    // Links, FIFOs, devices or unwalkable subtrees in the output (removed by the sandbox) are not a model's output.
+    const planted = /removed \d+ symlink\/special/.test(sandbox.message)
+      ? `the command left entries host code must never follow in the output folder (${sandbox.message})`
+      : null;
+    const unprotected = protectOutput(outputDir) ?? planted;
+    // The tree that ran must be the tree CHECK approved (and as clean: tree-integrity before git reads it).
+    const { tree: after, trip: treeTrip } = await treeAfterExecute(worktree);
     lap('verify_tree');
-    if (after !== check.tree) {
+    if (treeTrip || after !== check.tree) {
       decision = 'rejected';
-      trips.push({
-        guardrail: 'snapshot-integrity',
-        message: `the worktree changed during EXECUTE (tree ${check.tree.slice(0, 12)} → ${after.slice(0, 12)})`,
-      });
+      if (treeTrip) trips.push(treeTrip);
+      if (after !== check.tree)
+        trips.push({
+          guardrail: 'snapshot-integrity',
+          message: `the worktree changed during EXECUTE (tree ${check.tree.slice(0, 12)} → ${after.slice(0, 12)})`,
+        });
       reason = trips.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
+    } else if (unprotected && sandbox.status === 'ok') {
+      decision = 'invalid';
+      reason = unprotected;
     } else {
       const sd = sandboxDecision(sandbox);
       if (sd) {
@@ -483,6 +486,8 @@ export async function runExperiment(
   journal.recordExperiment(record, events);
   failpoint('record:after-journal');
   appendResult(projectDir, record);
+  if (sandbox?.status === 'output_limit' && decision !== 'kept')
+    pruneOutputs(dir, `it was ${decision} for passing the output size cap`);
   const outcome = { seq: x.seq, decision: record.decision, score: record.score, meta: proposal.meta ?? {} };
   await x.proposer.observe(outcome);
   if (x.proposer.conclude && !baseline) {
@@ -553,12 +558,19 @@ function conclusionFor(
   }
 }
 
-/** Make the output folder read-only once the sandbox is done (its files are evidence for submit). */
-function protectOutput(dir: string): void {
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, entry.name);
-    if (entry.isDirectory()) protectOutput(p);
-    else if (entry.isFile()) chmodSync(p, 0o444);
+/**
+ * Make the output folder's files read-only once the sandbox is done (they are evidence for submit), whatever
+ * modes the sandboxed code left (see {@link protectTree}). Never throws.
+ * @returns null, or why the output could not be protected (the experiment is then `invalid`)
+ */
+function protectOutput(dir: string): string | null {
+  try {
+    const r = protectTree(dir);
+    return r.problems.length > 0
+      ? `the output folder could not be made safe: ${r.problems.slice(0, 3).join('; ')}`
+      : null;
+  } catch (e) {
+    return `the output folder could not be made safe: ${(e as Error).message}`;
   }
 }
 

@@ -6,7 +6,7 @@
  * outside it (a file in the worktree would be part of the diff). After the run it is asked for a conclusion.
  * The discipline rules are checked on every answer; a refused answer goes back to the agent with the reason.
  */
-import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Suggestion } from '../../agents/brief.js';
@@ -21,6 +21,7 @@ import { CONTRACT_FILE, type Contract } from '../../contract/load.js';
 import { resetHard } from '../../git/git.js';
 import type { PythonRuntime } from '../../sandbox/index.js';
 import { RatchetError } from '../../util/errors.js';
+import { readFileNoFollow } from '../../util/fs.js';
 import type { Outcome, Proposal, ProposeContext, Proposer } from '../types.js';
 
 /** How to build a {@link CommandProposer}. */
@@ -42,10 +43,10 @@ const tail = (s: string, n = 5): string => s.trimEnd().split('\n').slice(-n).joi
 /** Params of the contract's params file in the worktree, when it parses to an object (for the journal). */
 export function paramsOf(contract: Contract, worktree: string): Record<string, unknown> | undefined {
   const f = contract.search?.params_file ?? 'params.yaml';
-  const p = join(worktree, f);
-  if (!existsSync(p) || !lstatSync(p).isFile() || lstatSync(p).size > 256 * 1024) return undefined;
+  const text = readFileNoFollow(worktree, f);
+  if (text === null || text.length > 256 * 1024) return undefined;
   try {
-    const v = parseYaml(readFileSync(p, 'utf8')) as unknown;
+    const v = parseYaml(text) as unknown;
     return v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
   } catch {
     return undefined;

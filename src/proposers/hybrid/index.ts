@@ -6,9 +6,8 @@
  * of its trial; otherwise the trial is marked failed (TPE's model ignores failed trials) and the experiment is
  * the LLM's own.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { git } from '../../git/git.js';
+import { readFileNoFollow } from '../../util/fs.js';
 import type { CommandProposer } from '../command/index.js';
 import type { OpenAIProposer } from '../openai/index.js';
 import type { SearchProposer } from '../search/proposer.js';
@@ -24,14 +23,6 @@ export interface HybridProposerOptions {
   /** The params file TPE writes (the contract's `search.params_file`). */
   paramsFile: string;
 }
-
-const readOr = (p: string): string | null => {
-  try {
-    return readFileSync(p, 'utf8');
-  } catch {
-    return null;
-  }
-};
 
 /** The `hybrid` proposer. Build it with {@link createHybridProposer}. */
 export class HybridProposer implements Proposer {
@@ -52,9 +43,10 @@ export class HybridProposer implements Proposer {
    */
   async propose(ctx: ProposeContext): Promise<Proposal> {
     const { search, llm, worktree, paramsFile } = this.o;
-    const path = join(worktree, paramsFile);
+    // Read without following links or opening FIFOs (the LLM side may have planted one).
+    const readParams = () => readFileNoFollow(worktree, paramsFile);
     const tpe = await search.propose(ctx);
-    const content = readOr(path) ?? '';
+    const content = readParams() ?? '';
     // Put the file back: the LLM starts from the kept code and decides.
     await git(worktree, ['checkout', '-q', 'HEAD', '--', paramsFile]).catch(() => undefined);
     this.stats.offered++;
@@ -70,7 +62,7 @@ export class HybridProposer implements Proposer {
     } finally {
       llm.suggestion = null;
     }
-    this.taken = readOr(path) === content;
+    this.taken = readParams() === content;
     const llmMeta = p.meta ?? {};
     if (this.taken) {
       this.stats.taken++;

@@ -6,7 +6,7 @@
  * capped by the contract: at the cap the run stops. The discipline rules are checked when it calls `finish`; a
  * refusal is the tool's answer, and the model may fix its change.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { composeBrief, type Suggestion } from '../../agents/brief.js';
 import { conclusionRefusal, type Refusal } from '../../agents/discipline.js';
 import { AgentRules } from '../../agents/rules.js';
@@ -17,6 +17,7 @@ import { CONTRACT_FILE, type Contract } from '../../contract/load.js';
 import { readLock } from '../../contract/lock.js';
 import { resetHard } from '../../git/git.js';
 import { RatchetError } from '../../util/errors.js';
+import { readFileNoFollow, writeFileNoFollow } from '../../util/fs.js';
 import { paramsOf } from '../command/index.js';
 import type { Outcome, Proposal, ProposeContext, Proposer } from '../types.js';
 import { ChatClient, type ChatMessage } from './client.js';
@@ -217,7 +218,7 @@ export class OpenAIProposer implements Proposer {
             const r = surfacePath(this.scope, this.suggestion.file, true);
             if ('error' in r) result = r;
             else {
-              writeFileSync(r.path, this.suggestion.content);
+              writeFileNoFollow(this.scope.worktree, r.rel, this.suggestion.content);
               this.tookSuggestion = true;
               result = { ok: true, path: r.rel };
             }
@@ -296,11 +297,7 @@ export class OpenAIProposer implements Proposer {
   read(rel: string): string | null {
     const r = surfacePath(this.scope, rel, false);
     if ('error' in r) return null;
-    try {
-      return readFileSync(r.path, 'utf8');
-    } catch {
-      return null;
-    }
+    return readFileNoFollow(this.scope.worktree, r.rel);
   }
 }
 

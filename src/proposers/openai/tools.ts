@@ -4,11 +4,12 @@
  * the worktree, refuse `..`, absolute paths, symlinks and `.git`, and only touch files the surface matches and
  * the lock does not freeze. Nothing here reaches the vault, the project checkout or the network.
  */
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, normalize, relative, sep } from 'node:path';
+import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { globMatch } from '../../contract/load.js';
 import { grepTraces, queryJournal, SQL_SCHEMA } from '../../traces/index.js';
 import { RatchetError } from '../../util/errors.js';
+import { writeFileNoFollow } from '../../util/fs.js';
 import type { ToolSpec } from './client.js';
 
 /** Largest file `read_file` returns, characters. */
@@ -198,8 +199,7 @@ export function runFileTool(scope: ToolScope, name: string, args: Record<string,
         if (typeof content !== 'string') return { error: 'content must be a string' };
         if (Buffer.byteLength(content) > WRITE_BYTES)
           return { error: `content is over ${WRITE_BYTES} bytes` };
-        mkdirSync(dirname(r.path), { recursive: true });
-        writeFileSync(r.path, content);
+        writeFileNoFollow(scope.worktree, r.rel, content);
         return { ok: true, path: r.rel, bytes: Buffer.byteLength(content) };
       }
       case 'search_traces':

@@ -7,9 +7,10 @@
  * (no score ⇒ the trial failed). The study lives in a SQLite file under `statePath`, so a resumed run
  * continues the same study.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, normalize, resolve, sep } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { Document, parse } from 'yaml';
+import { readFileNoFollow, writeFileNoFollow } from '../../util/fs.js';
 import type { Direction, Outcome, Proposal, ProposeContext, Proposer } from '../types.js';
 import { describeTrial } from './hypothesis.js';
 import { type AskedTrial, OptunaSession } from './optuna.js';
@@ -251,8 +252,7 @@ export class SearchProposer implements Proposer {
   /** Ask TPE for a trial, write it into the worktree's params file, and say what it changes. */
   async propose(ctx: ProposeContext): Promise<Proposal> {
     const session = await raceAbort(this.study(), ctx.signal);
-    const paramsPath = join(ctx.worktree, this.opts.paramsFile);
-    if (this.base === undefined) this.base = this.readParams(paramsPath);
+    if (this.base === undefined) this.base = this.readParams(ctx.worktree);
 
     let asked: AskedTrial;
     if (!this.baselineHandled) {
@@ -264,9 +264,10 @@ export class SearchProposer implements Proposer {
     this.pending = asked.trial;
 
     const params = mergeTrialParams(this.base, asked.params, this.space.space);
-    mkdirSync(dirname(paramsPath), { recursive: true });
-    writeFileSync(
-      paramsPath,
+    // Never through a link: a params file made a symlink must not overwrite what it points at.
+    writeFileNoFollow(
+      ctx.worktree,
+      this.opts.paramsFile,
       formatParamsYaml(
         params,
         this.space.space,
@@ -311,9 +312,10 @@ export class SearchProposer implements Proposer {
     }
   }
 
-  private readParams(path: string): Record<string, unknown> {
-    if (!existsSync(path)) return {};
-    const doc = parse(readFileSync(path, 'utf8'), { version: '1.1' }) as unknown;
+  private readParams(worktree: string): Record<string, unknown> {
+    const text = readFileNoFollow(worktree, this.opts.paramsFile);
+    if (text === null) return {};
+    const doc = parse(text, { version: '1.1' }) as unknown;
     return asRecord(doc) ?? {};
   }
 
