@@ -57,6 +57,7 @@ export function execute(opts: ExecuteOptions): Promise<SandboxResult> {
     python: opts.python,
     timeoutMs: opts.timeoutMs,
     memoryBytes: contract.limits.memoryBytes,
+    maxProcesses: contract.limits.maxProcesses,
     maxOutputBytes: contract.limits.diskBytes,
     network: contract.run.network,
     stdoutPath: join(opts.runDir, 'stdout.log'),

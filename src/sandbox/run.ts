@@ -11,7 +11,14 @@ import type { Readable, Writable } from 'node:stream';
 import { bwrapArgs, innerArgv, resolveLimits, sandboxEnv, systemBinary, validateSpec } from './args.js';
 import { captureCapped, sanitizeOutput, treeBytes } from './output.js';
 import { seccompFilter } from './seccomp.js';
-import { MAX_LOG_BYTES, type SandboxResult, type SandboxSpec, type SandboxStatus } from './types.js';
+import {
+  MAX_LOG_BYTES,
+  type SandboxResult,
+  type SandboxSpec,
+  type SandboxStatus,
+  type TreeUsage,
+} from './types.js';
+import { type TreeWatchdog, watchTree } from './watchdog.js';
 
 /** How often the output folder's size is measured while the command runs, ms. */
 const OUTPUT_POLL_MS = 200;
@@ -41,13 +48,20 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
   const lim = resolveLimits(spec);
   const sandboxed = !spec.unsafeNoSandbox;
   const start = performance.now();
-  const done = (status: SandboxStatus, exitCode: number | null, signal: string | null, message: string) => ({
+  let usage: TreeUsage | undefined;
+  const done = (
+    status: SandboxStatus,
+    exitCode: number | null,
+    signal: string | null,
+    message: string,
+  ): SandboxResult => ({
     status,
     exitCode,
     signal,
     wallMs: Math.round(performance.now() - start),
     sandboxed,
     message: sandboxed ? message : `${message} [UNSANDBOXED: run without bubblewrap at the person's request]`,
+    ...(usage ? { tree: usage } : {}),
   });
 
   let file: string;
@@ -144,6 +158,15 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
     () => killTree('timeout', `killed after ${fmtSeconds(spec.timeoutMs)} wall-clock timeout`),
     spec.timeoutMs,
   );
+  // The memory and task caps hold for the whole tree together (RLIMIT_AS alone is per process).
+  let watchdog: TreeWatchdog | null = null;
+  if (child.pid !== undefined) {
+    watchdog = watchTree(child.pid, {
+      memoryBytes: lim.memoryBytes,
+      maxTasks: lim.maxProcesses,
+      onLimit: (kind, message) => killTree(kind === 'memory' ? 'memory_limit' : 'process_limit', message),
+    });
+  }
   const onAbort = (): void => killTree('aborted', 'killed by the kill switch');
   spec.signal?.addEventListener('abort', onAbort, { once: true });
   let running = true;
@@ -160,6 +183,10 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
 
   const exit = await exited;
   running = false;
+  if (watchdog) {
+    watchdog.stop();
+    usage = watchdog.stats();
+  }
   clearTimeout(timer);
   spec.signal?.removeEventListener('abort', onAbort);
   // Whatever is left of the group goes too (in unsafe mode: also every process carrying the run's token).
