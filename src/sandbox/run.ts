@@ -9,6 +9,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { bwrapArgs, innerArgv, resolveLimits, sandboxEnv, systemBinary, validateSpec } from './args.js';
+import { createRunCgroup } from './cgroup.js';
 import { captureCapped, sanitizeOutput, treeBytes } from './output.js';
 import { seccompFilter } from './seccomp.js';
 import {
@@ -100,6 +101,9 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
   if (spec.signal?.aborted)
     return done('aborted', null, null, 'aborted by the kill switch before it started');
 
+  // Where the kernel can hold the tree's caps (delegated cgroup v2), the run is born in its own child cgroup.
+  const cgroup = createRunCgroup(`ratchet-${token}`, lim.memoryBytes, lim.maxProcesses);
+  if (cgroup) ({ file, args } = cgroup.wrap(file, args));
   let child: ChildProcess;
   try {
     child = spawn(file, args, {
@@ -113,6 +117,7 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
         : ['ignore', 'pipe', 'pipe'],
     });
   } catch (e) {
+    await cgroup?.remove();
     return done('sandbox_error', null, null, `could not start ${file}: ${(e as Error).message}`);
   }
   const exited = new Promise<{ code: number | null; signal: string | null; error?: Error }>((res) => {
@@ -202,6 +207,18 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
   await Promise.all([out.done, err.done]);
 
   const notes: string[] = [];
+  if (cgroup) {
+    if (!killed && cgroup.oomKilled()) {
+      killed = {
+        status: 'memory_limit',
+        message: `memory: the process tree reached its cap of ${fmtBytes(lim.memoryBytes)} (cgroup v2 memory.max); killed`,
+      };
+    }
+    const refused = cgroup.pidsRefused();
+    if (refused > 0)
+      notes.push(`${refused} fork(s) refused at the cap of ${lim.maxProcesses} tasks (cgroup v2 pids.max)`);
+    await cgroup.remove();
+  }
   if (!killed && (await treeBytes(spec.outputDir, lim.maxOutputBytes)) > lim.maxOutputBytes) {
     killed = {
       status: 'output_limit',

@@ -2,11 +2,12 @@
  * Attacks on the limits of the whole sandboxed process TREE (not just one process), on the sandbox's pid 1 and
  * on other processes' memory, and on what /proc/self/mountinfo tells about the host. Real bubblewrap, real Python.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runSandboxed } from '../../src/sandbox/index.js';
+import { runSandboxed, treeLimitMechanism } from '../../src/sandbox/index.js';
 import { sampleTree } from '../../src/sandbox/watchdog.js';
+import { cli, makeProject } from '../helpers/project.js';
 import { type Fixture, makeFixture, runPy } from './helpers.js';
 
 let fx: Fixture;
@@ -225,5 +226,21 @@ time.sleep(3)
     // Generous bound (the brief's requirement is 5 ms per tick; the machine is shared).
     expect(tree.cpuMs / tree.ticks).toBeLessThan(5);
     expect(sampleTree(process.pid).pids).toContain(process.pid);
+  });
+});
+
+describe('ratchet check', () => {
+  it('prints which mechanism holds the tree limits here (cgroup v2 or the watchdog)', async () => {
+    const dir = await makeProject({ rows: 600 });
+    const r = cli(['check', '--runs', '1'], dir);
+    expect(r.code, r.stderr).toBe(0);
+    const m = treeLimitMechanism();
+    expect(`${r.stdout}${r.stderr}`).toContain(`process-tree limits: ${m.detail}`);
+    // This machine's layout decides: controllers listed in our cgroup v2 or none (v1/hybrid) => watchdog.
+    const own = readFileSync('/proc/self/cgroup', 'utf8').match(/^0::(.*)$/m)?.[1];
+    const ctl = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup']
+      .map((b) => join(b, own ?? '', 'cgroup.controllers'))
+      .find((p) => existsSync(p));
+    if (ctl && readFileSync(ctl, 'utf8').trim() === '') expect(m.mechanism).toBe('watchdog');
   });
 });
