@@ -8,7 +8,9 @@
  * each process's `/proc/<pid>/stat` (resident pages and thread count), and sums them. Resident set sizes count
  * shared pages once per process, so when the RSS sum passes the cap it is re-measured with PSS
  * (`/proc/<pid>/smaps_rollup`, shared pages split between their users) before killing: PSS ≤ RSS, so the cheap
- * sum is an upper bound and the dear one runs only near the cap. Inside a PID namespace orphans are re-parented
+ * sum is an upper bound and the dear one runs only above the cap; there it is refreshed every 10 ticks, and in
+ * between bounded from above by the last PSS sum plus every process's RSS growth since. A kill is always decided
+ * on a measured PSS sum. Inside a PID namespace orphans are re-parented
  * to the namespace's init, which is in the tree, so a `setsid` daemon cannot leave it.
  */
 
@@ -24,7 +26,7 @@ export type TreeLimitKind = 'memory' | 'processes';
 
 /** What the watchdog measured over a run. */
 export interface WatchdogStats {
-  /** Largest tree memory seen, bytes (PSS when it was measured, otherwise the RSS sum). */
+  /** Largest tree memory seen, bytes (the RSS sum under the cap; above it PSS or a cheap upper bound of it). */
   peakBytes: number;
   /** Largest number of tasks (threads of every process) seen in the tree. */
   peakTasks: number;
@@ -161,6 +163,8 @@ function pssBytes(pid: number): number {
 /** One measurement of a tree: its pids, memory (bytes) and task count. */
 export interface TreeSample {
   pids: number[];
+  /** RSS of each pid, bytes. */
+  rss: Map<number, number>;
   /** RSS sum, bytes (an upper bound of the PSS sum). */
   rssBytes: number;
   /** PSS sum, bytes, or null when not measured (`withPss` false). */
@@ -171,18 +175,27 @@ export interface TreeSample {
 /** Measure the tree below `root` once. `withPss`: also sum PSS (dearer: the kernel walks the page tables). */
 export function sampleTree(root: number, withPss = false): TreeSample {
   const pids: number[] = [];
-  let rss = 0;
+  const rss = new Map<number, number>();
+  let rssBytes = 0;
   let tasks = 0;
   for (const pid of treePids(root)) {
     const st = readStat(pid);
     if (!st) continue;
     pids.push(pid);
-    rss += st.rssPages * PAGE_BYTES;
+    rss.set(pid, st.rssPages * PAGE_BYTES);
+    rssBytes += st.rssPages * PAGE_BYTES;
     tasks += st.threads;
   }
-  const pss = withPss ? pids.reduce((s, p) => s + pssBytes(p), 0) : null;
-  return { pids, rssBytes: rss, pssBytes: pss, tasks };
+  const pss = withPss ? pssSum(pids) : null;
+  return { pids, rss, rssBytes, pssBytes: pss, tasks };
 }
+
+function pssSum(pids: number[]): number {
+  return pids.reduce((s, p) => s + pssBytes(p), 0);
+}
+
+/** Ticks after which a PSS figure is measured again even when its upper bound stays under the cap. */
+const PSS_REFRESH_TICKS = 10;
 
 /**
  * Watch the process tree rooted at host pid `root` until `stop()`: each tick measures it and, over a cap,
@@ -207,12 +220,28 @@ export function watchTree(root: number, opts: WatchdogOptions): TreeWatchdog {
     }
     opts.onLimit(kind, message);
   };
+  // The last PSS measurement: its sum and each pid's RSS then. Until it is refreshed, the tree's PSS is bounded
+  // by that sum plus every process's RSS growth since (new pages show up as someone's RSS growth; a page whose
+  // sharer exits keeps the same total), which costs nothing to compute.
+  let lastPss: { total: number; rss: Map<number, number>; tick: number } | null = null;
   const tick = (): boolean => {
     if (!active) return false;
     const c0 = process.cpuUsage();
     const s = sampleTree(root);
     let bytes = s.rssBytes;
-    if (bytes > opts.memoryBytes) bytes = sampleTree(root, true).pssBytes ?? bytes;
+    if (bytes <= opts.memoryBytes) lastPss = null;
+    else {
+      let bound = Number.POSITIVE_INFINITY;
+      if (lastPss && stats.ticks - lastPss.tick < PSS_REFRESH_TICKS) {
+        bound = lastPss.total;
+        for (const [pid, r] of s.rss) bound += Math.max(0, r - (lastPss.rss.get(pid) ?? 0));
+      }
+      if (bound <= opts.memoryBytes) bytes = bound;
+      else {
+        bytes = pssSum(s.pids);
+        lastPss = { total: bytes, rss: s.rss, tick: stats.ticks };
+      }
+    }
     const c = process.cpuUsage(c0);
     const ms = (c.user + c.system) / 1000;
     stats.ticks++;
