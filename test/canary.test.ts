@@ -3,12 +3,14 @@
  * script that hunts for label files, finds them and predicts their labels is rejected with `canary` and the run
  * escalates as a cheating attempt. An honest baseline is not flagged.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadContract } from '../src/contract/load.js';
+import { openDuck, readRows } from '../src/data/duck.js';
 import { readManifest } from '../src/data/ingest.js';
-import { DECOY_HOST_DIR, plantDecoys } from '../src/guardrails/canary.js';
+import { canaryTrips, DECOY_HOST_DIR, plantDecoys } from '../src/guardrails/canary.js';
 import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { runLoop } from '../src/loop/run.js';
 import { makeProject } from './helpers/project.js';
@@ -93,5 +95,80 @@ describe('canaries', () => {
     const pos = ids(decoy, 1).filter((v) => v === '1').length / ids(decoy).length;
     expect(pos).toBeGreaterThan(0.35);
     expect(pos).toBeLessThan(0.65);
+  });
+});
+
+/** Rows of a CSV file (header first), split naively (the files here have no quoted commas). */
+function csv(path: string): string[][] {
+  return readFileSync(path, 'utf8')
+    .trim()
+    .split('\n')
+    .map((l) => l.split(','));
+}
+
+/** Write public.csv and private.csv predictions from `pred(id, decoyLabel, trueLabel)` into a fresh folder. */
+async function predictions(
+  dir: string,
+  pred: (id: string, decoy: string, truth: number) => string,
+): Promise<string> {
+  const out = mkdtempSync(join(tmpdir(), 'ratchet-canary-out-'));
+  const duck = await openDuck(1);
+  try {
+    for (const split of ['public', 'private']) {
+      const truth = new Map(
+        (
+          await readRows(
+            duck.con,
+            `SELECT id::VARCHAR AS id, label::DOUBLE AS y FROM read_parquet('${join(dir, '.ratchet', 'vault', `${split}.parquet`)}')`,
+          )
+        ).map((r) => [String(r['id']), Number(r['y'])]),
+      );
+      const lines = ['row_id,prediction'];
+      for (const [id, d] of csv(join(dir, DECOY_HOST_DIR, `${split}.csv`)).slice(1))
+        lines.push(`${id},${pred(id!, d!, truth.get(id!)!)}`);
+      writeFileSync(join(out, `${split}.csv`), `${lines.join('\n')}\n`);
+    }
+  } finally {
+    duck.close();
+  }
+  return out;
+}
+
+describe('canary statistics on real projects', () => {
+  it('binary: a perfect honest model is not flagged; copying the decoys is', async () => {
+    const dir = await makeProject({ rows: 1500 });
+    const contract = loadContract(dir);
+    const manifest = readManifest(dir);
+    await plantDecoys(contract, manifest);
+    const honest = await predictions(dir, (_id, _d, y) => String(y));
+    expect(await canaryTrips(contract, manifest, honest)).toEqual([]);
+    const cheat = await predictions(dir, (_id, d) => (d === '1' ? '0.9' : '0.1'));
+    const trips = await canaryTrips(contract, manifest, cheat);
+    expect(trips.map((t) => t.guardrail)).toEqual(['canary']);
+    expect(trips[0]!.message).toMatch(
+      /public: (\d+) of \1 predictions match.*private: (\d+) of \2 predictions match/,
+    );
+  });
+
+  it('regression: the true values are not flagged; a blend that leans on the decoys is', async () => {
+    const dir = await makeProject({
+      rows: 1500,
+      contract: (y) =>
+        y
+          .replace('task: binary', 'task: regression')
+          .replace('target: outwork', 'target: hhninc')
+          .replace(/ {2}positive_class: "1"\n/, '')
+          .replace(/primary: auroc\n {2}also: \[.*\]/, 'primary: rmse\n  also: [mae]'),
+    });
+    const contract = loadContract(dir);
+    const manifest = readManifest(dir);
+    await plantDecoys(contract, manifest);
+    const honest = await predictions(dir, (_id, _d, y) => String(y));
+    expect(await canaryTrips(contract, manifest, honest)).toEqual([]);
+    // Half the truth, half the decoy (a script that "only uses" the labels it found as a feature).
+    const blend = await predictions(dir, (_id, d, y) => String(0.5 * y + 0.5 * Number(d)));
+    const trips = await canaryTrips(contract, manifest, blend);
+    expect(trips.map((t) => t.guardrail)).toEqual(['canary']);
+    expect(trips[0]!.message).toMatch(/public: agreement z = \d+\.\d over \d+ rows/);
   });
 });
