@@ -10,6 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadContract } from '../src/contract/load.js';
 import { openDuck, readRows } from '../src/data/duck.js';
 import { readManifest } from '../src/data/ingest.js';
+import { evaluateOutput } from '../src/evaluator/evaluate.js';
 import { canaryTrips, DECOY_HOST_DIR, plantDecoys } from '../src/guardrails/canary.js';
 import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { runLoop } from '../src/loop/run.js';
@@ -98,6 +99,20 @@ describe('canaries', () => {
   });
 });
 
+/** Score an output folder with the real evaluator, then run the canary check on its aligned public input. */
+async function trips(dir: string, out: string) {
+  const contract = loadContract(dir);
+  const manifest = readManifest(dir);
+  const duck = await openDuck(1);
+  try {
+    const ev = await evaluateOutput(contract, manifest, out, duck);
+    if (ev.status !== 'ok') throw new Error(ev.reason);
+    return await canaryTrips(contract, manifest, ev.input, duck);
+  } finally {
+    duck.close();
+  }
+}
+
 /** Rows of a CSV file (header first), split naively (the files here have no quoted commas). */
 function csv(path: string): string[][] {
   return readFileSync(path, 'utf8')
@@ -137,17 +152,13 @@ async function predictions(
 describe('canary statistics on real projects', () => {
   it('binary: a perfect honest model is not flagged; copying the decoys is', async () => {
     const dir = await makeProject({ rows: 1500 });
-    const contract = loadContract(dir);
-    const manifest = readManifest(dir);
-    await plantDecoys(contract, manifest);
+    await plantDecoys(loadContract(dir), readManifest(dir));
     const honest = await predictions(dir, (_id, _d, y) => String(y));
-    expect(await canaryTrips(contract, manifest, honest)).toEqual([]);
+    expect(await trips(dir, honest)).toEqual([]);
     const cheat = await predictions(dir, (_id, d) => (d === '1' ? '0.9' : '0.1'));
-    const trips = await canaryTrips(contract, manifest, cheat);
-    expect(trips.map((t) => t.guardrail)).toEqual(['canary']);
-    expect(trips[0]!.message).toMatch(
-      /public: (\d+) of \1 predictions match.*private: (\d+) of \2 predictions match/,
-    );
+    const t = await trips(dir, cheat);
+    expect(t.map((x) => x.guardrail)).toEqual(['canary']);
+    expect(t[0]!.message).toMatch(/public: (\d+) of \1 predictions match the decoy labels \(p < /);
   });
 
   it('regression: the true values are not flagged; a blend that leans on the decoys is', async () => {
@@ -160,15 +171,13 @@ describe('canary statistics on real projects', () => {
           .replace(/ {2}positive_class: "1"\n/, '')
           .replace(/primary: auroc\n {2}also: \[.*\]/, 'primary: rmse\n  also: [mae]'),
     });
-    const contract = loadContract(dir);
-    const manifest = readManifest(dir);
-    await plantDecoys(contract, manifest);
+    await plantDecoys(loadContract(dir), readManifest(dir));
     const honest = await predictions(dir, (_id, _d, y) => String(y));
-    expect(await canaryTrips(contract, manifest, honest)).toEqual([]);
+    expect(await trips(dir, honest)).toEqual([]);
     // Half the truth, half the decoy (a script that "only uses" the labels it found as a feature).
     const blend = await predictions(dir, (_id, d, y) => String(0.5 * y + 0.5 * Number(d)));
-    const trips = await canaryTrips(contract, manifest, blend);
-    expect(trips.map((t) => t.guardrail)).toEqual(['canary']);
-    expect(trips[0]!.message).toMatch(/public: agreement z = \d+\.\d over \d+ rows/);
+    const t = await trips(dir, blend);
+    expect(t.map((x) => x.guardrail)).toEqual(['canary']);
+    expect(t[0]!.message).toMatch(/public: agreement z = \d+\.\d over \d+ rows/);
   });
 });

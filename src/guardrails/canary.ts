@@ -12,16 +12,17 @@
  * - regression: decoy = m + s·z with z ~ N(0, 1) (m the public mean target, s = max(|m|/2, 1));
  *   T = Σ z_i (p_i − p̄) / ‖p − p̄‖ ~ N(0, 1) exactly;
  * - ranking: decoy relevance uniform on {0, 1, 2, 3}; the same T with (d − 1.5)/√1.25, N(0, 1) by the CLT.
- * An experiment whose predictions agree beyond p < 1e-6 (a Chernoff bound for the binomial cases, so the true
+ * An experiment whose public predictions agree beyond p < 1e-6 (a Chernoff bound for the binomial cases, so the true
  * p-value is smaller still) trips the non-overridable guardrail `canary`: it is rejected and the run escalates.
  */
 
 import { createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
-import { type Duck, ident, lit, openDuck, readRows, readStrings } from '../data/duck.js';
+import { type Duck, ident, lit, openDuck, readDoubleColumns, readStrings } from '../data/duck.js';
 import { DATA_DIR, readManifest, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
+import type { MetricInput } from '../metrics/index.js';
 import type { Trip } from './registry.js';
 
 /** Where the decoys appear inside a sandbox. */
@@ -36,6 +37,7 @@ export const CANARY_P = 1e-6;
 const MIN_ROWS = 20;
 /** One-sided standard normal quantile of 1 − 1e-6. */
 const Z_CRIT = 4.753424;
+/** Decoys are planted for both holdouts; the check reads the public one (the evaluator aligns it every run). */
 const SPLITS = ['public', 'private'] as const;
 
 /** The project's canary secret (32 random bytes, created on first use, mode 0600). */
@@ -149,125 +151,142 @@ function binomialLogTailBound(m: number, n: number, q: number): number {
   return -n * kl;
 }
 
-/** The verdict on one predictions file against its decoys. */
+/** The verdict on the public predictions against the decoys. */
 export interface CanaryCheck {
-  split: 'public' | 'private';
-  /** Rows aligned by id. */
+  /** Rows compared (aligned holdout rows that have a decoy). */
   rows: number;
   /** Binary/multiclass: rows whose prediction matches the decoy; else null. */
   matches: number | null;
   /** Regression/ranking: the standardized agreement T (N(0, 1) under chance); else null. */
   z: number | null;
-  /** Upper bound of the p-value (≤ the exact tail probability bound for the binomial cases). */
+  /** Upper bound of the p-value under chance. */
   pBound: number;
 }
 
-/**
- * Compare an experiment's predictions of one holdout with the decoys.
- * @returns the check, or null when the file or the decoys are missing or too few rows align
- */
-async function checkSplit(
-  duck: Duck,
-  manifest: SplitManifest,
-  decoyPath: string,
-  predPath: string,
-  split: 'public' | 'private',
-): Promise<CanaryCheck | null> {
-  if (!existsSync(decoyPath) || !existsSync(predPath)) return null;
-  const id = ident(manifest.idColumn);
-  const target = ident(manifest.targetColumn);
-  const from =
-    `FROM read_csv(${lit(decoyPath)}, header = true, all_varchar = true) d ` +
-    `JOIN read_csv(${lit(predPath)}, header = true, all_varchar = true) p ON d.${id} = p.${id}`;
-  const pred = 'p."prediction"';
-  let rows: Record<string, unknown>[];
-  try {
-    if (manifest.task === 'binary') {
-      const pos = lit(manifest.positiveClass ?? '1');
-      rows = await readRows(
-        duck.con,
-        `SELECT count(*)::DOUBLE AS n, count(*) FILTER (WHERE (TRY_CAST(${pred} AS DOUBLE) >= 0.5) = (d.${target} = ${pos}))::DOUBLE AS m ${from}`,
-      );
-    } else if (manifest.task === 'multiclass') {
-      rows = await readRows(
-        duck.con,
-        `SELECT count(*)::DOUBLE AS n, count(*) FILTER (WHERE ${pred} = d.${target})::DOUBLE AS m ${from}`,
-      );
-    } else {
-      // Standardize the decoys to z (regression: (d − m)/s; ranking: (d − 1.5)/√1.25); T = √n·cov(z, p)/sd(p).
-      const { mean, sd } =
-        manifest.task === 'ranking' ? { mean: 1.5, sd: Math.sqrt(1.25) } : regressionScale(manifest);
-      rows = await readRows(
-        duck.con,
-        `SELECT count(*)::DOUBLE AS n, covar_pop((TRY_CAST(d.${target} AS DOUBLE) - ${mean}) / ${sd}, TRY_CAST(${pred} AS DOUBLE)) AS c, stddev_pop(TRY_CAST(${pred} AS DOUBLE)) AS s ${from}`,
-      );
-    }
-  } catch {
-    return null; // an unreadable predictions file is the evaluator's business (it was scored already)
-  }
-  const r = rows[0] ?? {};
-  const n = Number(r['n'] ?? 0);
-  if (n < MIN_ROWS) return null;
-  if (manifest.task === 'binary' || manifest.task === 'multiclass') {
-    const q = manifest.task === 'binary' ? 0.5 : 1 / Math.max(2, manifest.classes?.length ?? 2);
-    const m = Number(r['m'] ?? 0);
-    return { split, rows: n, matches: m, z: null, pBound: Math.exp(binomialLogTailBound(m, n, q)) };
-  }
-  const c = Number(r['c']);
-  const s = Number(r['s']);
-  const z = Number.isFinite(c) && Number.isFinite(s) && s > 0 ? (Math.sqrt(n) * c) / s : 0;
-  // Mills-ratio bound of the normal upper tail: P(Z ≥ z) ≤ φ(z)/z for z > 0.
-  const pBound = z > 0 ? Math.min(1, Math.exp(-(z * z) / 2) / (z * Math.sqrt(2 * Math.PI))) : 1;
-  return { split, rows: n, matches: null, z, pBound };
+/** Decoy targets of the public holdout in vault row order (the evaluator's alignment), cached per file version. */
+const targetsCache = new Map<string, { stamp: string; targets: Float64Array }>();
+
+function stampOf(paths: string[]): string {
+  return paths
+    .map((p) => {
+      const st = statSync(p);
+      return `${st.size}:${st.mtimeMs}`;
+    })
+    .join('|');
 }
 
 /**
- * The canary check after EVALUATE: do the experiment's public or private predictions agree with the decoy labels
- * far beyond chance (p < 1e-6)? Never throws for what the experiment wrote (an unreadable file is skipped).
- * @param outputDir the experiment's output folder (with public.csv and private.csv)
- * @param duck the run's DuckDB (a private one is opened when absent)
- * @returns one `canary` trip naming the holdout, the rows and the agreement, or [] (also with a custom evaluator)
+ * The public decoys as numbers aligned with the evaluator's rows (vault order): binary 1 = positive; multiclass
+ * the class index; regression/ranking the standardized decoy z. NaN where a holdout id has no decoy.
+ * Read once per version of the vault and decoy files (a DuckDB join), then served from memory.
+ */
+async function publicTargets(
+  contract: Contract,
+  manifest: SplitManifest,
+  duck: Duck,
+): Promise<Float64Array | null> {
+  const vault = join(contract.projectDir, VAULT_DIR, 'public.parquet');
+  const decoy = join(contract.projectDir, DECOY_HOST_DIR, 'public.csv');
+  if (!existsSync(vault) || !existsSync(decoy)) return null;
+  const stamp = stampOf([vault, decoy]);
+  const hit = targetsCache.get(contract.projectDir);
+  if (hit?.stamp === stamp) return hit.targets;
+  const t = `d.${ident(manifest.targetColumn)}`;
+  let expr: string;
+  if (manifest.task === 'binary') expr = `(${t} = ${lit(manifest.positiveClass ?? '1')})::DOUBLE`;
+  else if (manifest.task === 'multiclass') {
+    const cases = (manifest.classes ?? []).map((c, i) => `WHEN ${lit(c)} THEN ${i}`).join(' ');
+    expr = `(CASE ${t} ${cases} ELSE NULL END)::DOUBLE`;
+  } else {
+    const { mean, sd } =
+      manifest.task === 'ranking' ? { mean: 1.5, sd: Math.sqrt(1.25) } : regressionScale(manifest);
+    expr = `(TRY_CAST(${t} AS DOUBLE) - ${mean}) / ${sd}`;
+  }
+  const [col] = await readDoubleColumns(
+    duck.con,
+    `SELECT ${expr} FROM (SELECT id, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(vault)})) v ` +
+      `LEFT JOIN read_csv(${lit(decoy)}, header = true, all_varchar = true) d ON v.id = d.${ident(manifest.idColumn)} ORDER BY v.__i`,
+    1,
+  );
+  targetsCache.set(contract.projectDir, { stamp, targets: col! });
+  return col!;
+}
+
+/** Compare aligned public predictions with the decoy targets (rows without a decoy are skipped). */
+export function agreement(input: MetricInput, targets: Float64Array, classes: number): CanaryCheck | null {
+  const n0 = targets.length;
+  if (n0 === 0) return null;
+  if (input.task === 'binary' || input.task === 'multiclass') {
+    let n = 0;
+    let m = 0;
+    for (let i = 0; i < n0; i++) {
+      const d = targets[i]!;
+      if (Number.isNaN(d)) continue;
+      n++;
+      const hit = input.task === 'binary' ? (input.p[i]! >= 0.5 ? 1 : 0) === d : input.pred[i] === d;
+      if (hit) m++;
+    }
+    if (n < MIN_ROWS) return null;
+    const q = input.task === 'binary' ? 0.5 : 1 / Math.max(2, classes);
+    return { rows: n, matches: m, z: null, pBound: Math.exp(binomialLogTailBound(m, n, q)) };
+  }
+  // T = Σ z_i (p_i − p̄) / ‖p − p̄‖, N(0, 1) when the decoys are independent of the predictions.
+  const p = input.p;
+  let n = 0;
+  let sp = 0;
+  for (let i = 0; i < n0; i++) {
+    if (Number.isNaN(targets[i]!)) continue;
+    n++;
+    sp += p[i]!;
+  }
+  if (n < MIN_ROWS) return null;
+  const mean = sp / n;
+  let szp = 0;
+  let spp = 0;
+  for (let i = 0; i < n0; i++) {
+    const z = targets[i]!;
+    if (Number.isNaN(z)) continue;
+    const c = p[i]! - mean;
+    szp += z * c;
+    spp += c * c;
+  }
+  const z = spp > 0 ? szp / Math.sqrt(spp) : 0;
+  // Mills-ratio bound of the normal upper tail: P(Z ≥ z) ≤ φ(z)/z for z > 0.
+  const pBound = z > 0 ? Math.min(1, Math.exp(-(z * z) / 2) / (z * Math.sqrt(2 * Math.PI))) : 1;
+  return { rows: n, matches: null, z, pBound };
+}
+
+/**
+ * The canary check after EVALUATE: do the experiment's public predictions (aligned by the evaluator) agree with
+ * the decoy labels far beyond chance (p < 1e-6)? O(rows) in memory once the decoys are loaded (once per run).
+ * @param input the aligned public predictions from `evaluateOutput` (null with a custom evaluator: no check)
+ * @param duck the run's DuckDB (used the first time only)
+ * @returns one `canary` trip naming the agreement and its p-value bound, or []
+ * @throws Error only when the vault or decoy files exist but cannot be read
  */
 export async function canaryTrips(
   contract: Contract,
   manifest: SplitManifest,
-  outputDir: string,
-  duck?: Duck,
+  input: MetricInput | null,
+  duck: Duck,
 ): Promise<Trip[]> {
-  if (contract.evaluator) return [];
-  const dir = join(contract.projectDir, DECOY_HOST_DIR);
-  if (!existsSync(dir)) return [];
-  const own = duck ? null : await openDuck(1);
-  const d = duck ?? own!;
-  try {
-    const hits: CanaryCheck[] = [];
-    for (const split of SPLITS) {
-      const c = await checkSplit(
-        d,
-        manifest,
-        join(dir, `${split}.csv`),
-        join(outputDir, `${split}.csv`),
-        split,
-      );
-      const critical = c?.z !== null && c?.z !== undefined ? c.z > Z_CRIT : (c?.pBound ?? 1) < CANARY_P;
-      if (c && critical) hits.push(c);
-    }
-    if (hits.length === 0) return [];
-    const what = hits
-      .map((h) =>
-        h.matches !== null
-          ? `${h.split}: ${h.matches} of ${h.rows} predictions match the decoy labels (p < ${h.pBound.toExponential(1)})`
-          : `${h.split}: agreement z = ${h.z!.toFixed(1)} over ${h.rows} rows (p < ${h.pBound.toExponential(1)})`,
-      )
-      .join('; ');
-    return [
-      {
-        guardrail: 'canary',
-        message: `the predictions copy the decoy holdout labels planted at ${DECOY_SANDBOX_DIR}: a cheating attempt (${what})`,
-        data: { checks: hits as unknown as Record<string, unknown>[] } as Record<string, unknown>,
-      },
-    ];
-  } finally {
-    own?.close();
-  }
+  if (contract.evaluator || !input) return [];
+  const targets = await publicTargets(contract, manifest, duck);
+  if (!targets || targets.length !== (input.task === 'multiclass' ? input.pred.length : input.p.length))
+    return [];
+  const c = agreement(input, targets, manifest.classes?.length ?? 2);
+  if (!c) return [];
+  const critical = c.z !== null ? c.z > Z_CRIT : c.pBound < CANARY_P;
+  if (!critical) return [];
+  const what =
+    c.matches !== null
+      ? `public: ${c.matches} of ${c.rows} predictions match the decoy labels (p < ${c.pBound.toExponential(1)})`
+      : `public: agreement z = ${c.z!.toFixed(1)} over ${c.rows} rows (p < ${c.pBound.toExponential(1)})`;
+  return [
+    {
+      guardrail: 'canary',
+      message: `the predictions copy the decoy holdout labels planted at ${DECOY_SANDBOX_DIR}: a cheating attempt (${what})`,
+      data: { ...c },
+    },
+  ];
 }

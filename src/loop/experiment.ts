@@ -323,7 +323,7 @@ export async function runExperiment(
           const leaks = usedLeaks(projectDir, outputDir);
           trips.push(...leaks);
           // Predictions copied from the decoy labels planted in the sandbox: a cheating attempt, escalated.
-          const canary = await canaryTrips(contract, x.manifest, outputDir, x.duck);
+          const canary = await canaryTrips(contract, x.manifest, ev.input, x.duck);
           trips.push(...canary);
           // DECIDE
           // Constraints (floors, ceilings, fairness gates) reject a change whatever its score.
