@@ -94,6 +94,11 @@ describe('canaries', () => {
     rmSync(join(dir, DECOY_HOST_DIR), { recursive: true });
     await plantDecoys(loadContract(dir), readManifest(dir));
     expect(readFileSync(decoy, 'utf8')).toBe(before);
+    // A new secret (the vault is rebuilt by `ratchet init --force`) replants them.
+    rmSync(join(dir, '.ratchet', 'vault', 'canary.key'));
+    await plantDecoys(loadContract(dir), readManifest(dir));
+    expect(readFileSync(decoy, 'utf8')).not.toBe(before);
+    expect(ids(decoy)).toEqual(ids(join(dir, '.ratchet', 'data', 'public.csv'), header.indexOf('row_id')));
     // random labels: about half positive
     const pos = ids(decoy, 1).filter((v) => v === '1').length / ids(decoy).length;
     expect(pos).toBeGreaterThan(0.35);

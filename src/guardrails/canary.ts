@@ -16,7 +16,7 @@
  * p-value is smaller still) trips the non-overridable guardrail `canary`: it is rejected and the run escalates.
  */
 
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
@@ -90,7 +90,8 @@ function csvField(s: string): string {
 }
 
 /**
- * Write the decoy label files of both holdouts (once per project: they are kept and reused) and return the
+ * Write the decoy label files of both holdouts (once per split of the data: they are kept and reused, and
+ * replanted when the data is split again or the secret changes) and return the
  * read-only binds that plant them in a sandbox at `/data/.vault/{public,private}.csv`. Each file has the
  * id column and the target column, for every holdout id, like a real label file would.
  * Returns [] when the project has no split files or uses a custom evaluator (no per-row predictions to check).
@@ -103,10 +104,19 @@ export async function plantDecoys(
   if (contract.evaluator) return [];
   const dir = join(contract.projectDir, DECOY_HOST_DIR);
   const binds = SPLITS.map((s) => ({ host: join(dir, `${s}.csv`), target: `${DECOY_SANDBOX_DIR}/${s}.csv` }));
-  if (binds.every((b) => existsSync(b.host))) return binds;
   const sources = SPLITS.map((s) => join(contract.projectDir, DATA_DIR, `${s}.csv`));
   if (!sources.every((p) => existsSync(p))) return [];
   const key = canarySecret(contract.projectDir);
+  // The decoys belong to one split of the data and one secret: a re-split (`ratchet init --force`) replants them.
+  const stamp = createHash('sha256')
+    .update(
+      JSON.stringify([manifest.source, manifest.seed, manifest.counts, manifest.idColumn, manifest.task]),
+    )
+    .update(key)
+    .digest('hex');
+  const stampPath = join(dir, 'stamp');
+  const current = existsSync(stampPath) ? readFileSync(stampPath, 'utf8').trim() : null;
+  if (current === stamp && binds.every((b) => existsSync(b.host))) return binds;
   mkdirSync(dir, { recursive: true });
   const duck = await openDuck(1);
   try {
@@ -124,6 +134,7 @@ export async function plantDecoys(
       writeFileSync(tmp, `${lines.join('\n')}\n`, { mode: 0o644 });
       renameSync(tmp, binds[i]!.host);
     }
+    writeFileSync(stampPath, `${stamp}\n`);
   } finally {
     duck.close();
   }
