@@ -3,7 +3,7 @@
  * cap, where the kernel cannot do it for us (no delegated cgroup v2): RLIMIT_AS is per process, so three children
  * each under it could together use three times the contract's memory.
  *
- * Every tick (default 200 ms, on an unref'd timer) it walks the tree below the spawned bubblewrap process through
+ * Every tick (default 200 ms, 20 ms while the task count jumps or grows past half its cap; on an unref'd timer) it walks the tree below the spawned bubblewrap process through
  * `/proc/<pid>/task/<tid>/children` (a full `/proc` scan by parent pid where the kernel lacks that file), reads
  * each process's `/proc/<pid>/stat` (resident pages and thread count), and sums them. Resident set sizes count
  * shared pages once per process, so when the RSS sum passes the cap it is re-measured with PSS
@@ -18,6 +18,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 
 /** Default interval between two measurements, ms. */
 export const WATCHDOG_INTERVAL_MS = 200;
+/** Interval while a fork burst is under way, ms. */
+const BURST_INTERVAL_MS = 20;
+/** Task growth between two ticks that counts as a burst. */
+const BURST_TASKS = 16;
 /** Bytes per page (every Linux architecture Ratchet supports uses 4 KiB base pages for `stat`'s rss). */
 const PAGE_BYTES = 4096;
 
@@ -44,7 +48,7 @@ export interface WatchdogOptions {
   memoryBytes: number;
   /** Cap on the tree's tasks (processes and threads). */
   maxTasks: number;
-  /** Interval between measurements, ms (default 200). */
+  /** Interval between measurements, ms (default 200; 20 ms while a fork burst is under way). */
   intervalMs?: number;
   /**
    * Called once, at the first tick over a cap, after every process seen in the tree got SIGKILL. `message` reads
@@ -208,9 +212,13 @@ export function watchTree(root: number, opts: WatchdogOptions): TreeWatchdog {
   }
   const stats: WatchdogStats = { peakBytes: 0, peakTasks: 0, ticks: 0, cpuMs: 0, maxTickCpuMs: 0 };
   let active = true;
+  let timer: NodeJS.Timeout | undefined;
+  const interval = opts.intervalMs ?? WATCHDOG_INTERVAL_MS;
+  let lastTasks = 0;
+  let lastSampleTasks = 0;
   const trip = (kind: TreeLimitKind, message: string, pids: number[]): void => {
     active = false;
-    clearInterval(timer);
+    clearTimeout(timer);
     for (const pid of pids) {
       try {
         process.kill(pid, 'SIGKILL');
@@ -249,6 +257,7 @@ export function watchTree(root: number, opts: WatchdogOptions): TreeWatchdog {
     stats.maxTickCpuMs = Math.max(stats.maxTickCpuMs, ms);
     stats.peakBytes = Math.max(stats.peakBytes, bytes);
     stats.peakTasks = Math.max(stats.peakTasks, s.tasks);
+    lastSampleTasks = s.tasks;
     if (bytes > opts.memoryBytes) {
       trip(
         'memory',
@@ -267,12 +276,23 @@ export function watchTree(root: number, opts: WatchdogOptions): TreeWatchdog {
     }
     return true;
   };
-  const timer = setInterval(tick, opts.intervalMs ?? WATCHDOG_INTERVAL_MS);
-  timer.unref();
+  // A fork burst is watched closely: while the tree grew by more than 16 tasks since the last tick, or grows past half its task cap,
+  // the next one comes after 20 ms instead of the interval (the first one after 20 ms too).
+  const schedule = (ms: number): void => {
+    timer = setTimeout(() => {
+      if (!tick()) return;
+      const now = lastSampleTasks;
+      const hot = now - lastTasks > BURST_TASKS || (now > opts.maxTasks / 2 && now > lastTasks);
+      lastTasks = now;
+      schedule(hot ? BURST_INTERVAL_MS : interval);
+    }, ms);
+    timer.unref();
+  };
+  schedule(Math.min(BURST_INTERVAL_MS, interval));
   return {
     stop: () => {
       active = false;
-      clearInterval(timer);
+      clearTimeout(timer);
     },
     tick,
     stats: () => ({ ...stats }),

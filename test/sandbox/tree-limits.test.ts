@@ -100,6 +100,7 @@ open('/output/done.txt', 'w').write('ok')
 
 describe('process cap of the whole tree', () => {
   it('stops a fork bomb beyond the process limit', async () => {
+    // 400 sleeping children, then the parent waits 5 s and reports: the report must never be written.
     const run = await runPy(
       fx,
       `import os, time, json
@@ -116,6 +117,7 @@ for i in range(400):
         os._exit(0)
     n += 1
     open('/output/forked.txt', 'w').write(str(n))
+time.sleep(5)
 json.dump({'forked': n, 'error': err}, open('/output/result.json', 'w'))
 `,
       { maxProcesses: 64, timeoutMs: 60_000 },
@@ -123,15 +125,13 @@ json.dump({'forked': n, 'error': err}, open('/output/result.json', 'w'))
       'bomb.py',
     );
     const forked = Number(readFileSync(join(fx.outputDir, 'forked.txt'), 'utf8'));
-    if (run.result.status === 'process_limit') {
-      expect(run.result.message).toMatch(
-        /^processes: the process tree ran \d+ processes\/threads > cap 64; killed$/,
-      );
-      expect(run.seen).toBeUndefined(); // killed before it finished its 400 forks
-    } else {
-      // Not root: RLIMIT_NPROC refused the fork inside the sandbox first.
-      expect(run.seen.error, run.result.message).toBe('BlockingIOError');
-    }
+    expect(run.result.status, `${run.result.message}; forked ${forked}`).toBe('process_limit');
+    expect(run.result.message).toMatch(
+      /^processes: the process tree ran \d+ processes\/threads > cap 64; killed$/,
+    );
+    expect(run.seen).toBeUndefined(); // the bomb's parent was killed before it could report
+    // As root RLIMIT_NPROC does not bind and the watchdog (20 ms ticks during a burst) stops it; as another user
+    // RLIMIT_NPROC refuses forks first (the parent then holds its 62 children and is killed at the next tick).
     expect(forked).toBeLessThan(400);
   });
 });
