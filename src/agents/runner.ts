@@ -9,6 +9,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node
 import { join, resolve } from 'node:path';
 import { CONTRACT_FILE, type Contract } from '../contract/load.js';
 import { DATA_DIR, VAULT_DIR } from '../data/ingest.js';
+import { agentDecoys } from '../guardrails/canary.js';
 import { JOURNAL_FILE } from '../journal/store.js';
 import { RUNS_DIR } from '../loop/run.js';
 import { type PythonRuntime, runSandboxed, type SandboxResult } from '../sandbox/index.js';
@@ -167,6 +168,7 @@ export async function runAgent(call: AgentCall): Promise<AgentRun> {
     readOnly.push({ host, target: `${AGENT_PATHS.data}/${f}` });
     env[`RATCHET_${f.split('.')[0]!.toUpperCase()}`] = `${AGENT_PATHS.data}/${f}`;
   }
+  readOnly.push(...(await agentDecoys(contract))); // canaries: decoy holdout labels at /data/.vault
   const runsDir = join(project, RUNS_DIR);
   if (existsSync(runsDir)) {
     readOnly.push({ host: runsDir, target: AGENT_PATHS.traces });

@@ -132,7 +132,9 @@ export const AgentSchema = z
         "absolute host folders bound read-only at the same path for the command agent (e.g. the agent's install)",
       ),
     timeout: duration.default('20m').describe('wall clock of one command-agent call'),
-    memory: size.default('8GiB').describe("the command agent's memory limit (RLIMIT_AS)"),
+    memory: size
+      .default('8GiB')
+      .describe("the command agent's memory cap: its whole process tree together (RLIMIT_AS per process)"),
     attempts: z
       .number()
       .int()

@@ -25,8 +25,10 @@ export interface Contract extends ContractDoc {
     /** Per-experiment wall clock, ms. */
     experimentTimeoutMs: number;
     maxConsecutiveFailures: number;
-    /** Memory limit of the sandboxed command (RLIMIT_AS), bytes. */
+    /** Memory cap of the sandboxed process tree together (and RLIMIT_AS of each process), bytes. */
     memoryBytes: number;
+    /** Cap on the sandboxed tree's processes and threads together. */
+    maxProcesses: number;
     /** Cap on the size of an experiment's output folder, bytes. */
     diskBytes: number;
   };
@@ -277,6 +279,7 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
       ),
       maxConsecutiveFailures: doc.budgets.max_consecutive_failures,
       memoryBytes: parse('budgets.memory', () => parseBytes(doc.budgets.memory)),
+      maxProcesses: doc.budgets.processes,
       diskBytes: parse('budgets.disk', () => parseBytes(doc.budgets.disk)),
     },
   };

@@ -264,7 +264,17 @@ export const BudgetsSchema = z
     max_wall_clock: duration.default('8h'),
     experiment_timeout: duration.default('10m'),
     max_consecutive_failures: z.number().int().positive().default(5),
-    memory: size.default('8GiB'),
+    memory: size
+      .default('8GiB')
+      .describe(
+        'memory cap of the sandboxed process tree together (watchdog or cgroup v2; RLIMIT_AS per process)',
+      ),
+    processes: z
+      .number()
+      .int()
+      .positive()
+      .default(256)
+      .describe('cap on the sandboxed tree’s processes and threads together (a fork bomb is killed)'),
     disk: size.default('4GiB').describe('cap on what one experiment may write into its output folder'),
   })
   .strict();
@@ -318,6 +328,7 @@ export const ContractSchema = z
       experiment_timeout: '10m',
       max_consecutive_failures: 5,
       memory: '8GiB',
+      processes: 256,
       disk: '4GiB',
     }),
     search: SearchSchema.optional(),

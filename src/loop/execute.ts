@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { DATA_DIR, readManifest } from '../data/ingest.js';
+import { plantDecoys } from '../guardrails/canary.js';
 import { type PythonRuntime, runSandboxed, type SandboxResult } from '../sandbox/index.js';
 
 /** Where the split files appear inside the sandbox. */
@@ -29,18 +30,23 @@ export interface ExecuteOptions {
  * The command sees RATCHET_TRAIN, RATCHET_PUBLIC, RATCHET_PRIVATE, RATCHET_OUTPUT, RATCHET_SEED,
  * RATCHET_CLASSES (JSON list, classification) and RATCHET_EXPERIMENT (paths inside the sandbox; host paths with --unsafe-no-sandbox).
  */
-export function execute(opts: ExecuteOptions): Promise<SandboxResult> {
+export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
   const { contract } = opts;
+  // Canaries: decoy holdout labels at /data/.vault (never with --unsafe-no-sandbox: there is no /data).
+  const decoys = opts.unsafeNoSandbox ? [] : await plantDecoys(contract, readManifest(contract.projectDir));
   const hostData = join(contract.projectDir, DATA_DIR);
   const unsafe = opts.unsafeNoSandbox;
   const dataPath = (f: string) => (unsafe ? join(hostData, f) : `${SANDBOX_DATA}/${f}`);
   return runSandboxed({
     argv: ['/bin/sh', '-c', contract.run.command],
     workdir: opts.worktree,
-    readOnly: ['train.csv', 'public.csv', 'private.csv'].map((f) => ({
-      host: join(hostData, f),
-      target: `${SANDBOX_DATA}/${f}`,
-    })),
+    readOnly: [
+      ...['train.csv', 'public.csv', 'private.csv'].map((f) => ({
+        host: join(hostData, f),
+        target: `${SANDBOX_DATA}/${f}`,
+      })),
+      ...decoys,
+    ],
     outputDir: opts.outputDir,
     env: {
       RATCHET_TRAIN: dataPath('train.csv'),
@@ -57,6 +63,7 @@ export function execute(opts: ExecuteOptions): Promise<SandboxResult> {
     python: opts.python,
     timeoutMs: opts.timeoutMs,
     memoryBytes: contract.limits.memoryBytes,
+    maxProcesses: contract.limits.maxProcesses,
     maxOutputBytes: contract.limits.diskBytes,
     network: contract.run.network,
     stdoutPath: join(opts.runDir, 'stdout.log'),

@@ -8,6 +8,7 @@ import { scanFeatureNames } from '../data/leakage.js';
 import { readFindings } from '../data/scan.js';
 import { evaluateOutput, PRIVATE_PREDICTIONS, PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
 import { commit, resetHard, revParse } from '../git/git.js';
+import { canaryTrips } from '../guardrails/canary.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
 import { sanityChecks, scoreJump } from '../guardrails/suspicion.js';
 import { appendResult } from '../journal/results.js';
@@ -324,6 +325,9 @@ export async function runExperiment(
           // The model's own feature list, when it wrote one, against the leakage scan of `ratchet init`.
           const leaks = usedLeaks(projectDir, outputDir);
           trips.push(...leaks);
+          // Predictions copied from the decoy labels planted in the sandbox: a cheating attempt, escalated.
+          const canary = await canaryTrips(contract, x.manifest, ev.input, x.duck);
+          trips.push(...canary);
           // DECIDE
           // Constraints (floors, ceilings, fairness gates) reject a change whatever its score.
           const broken = ev.violations.map((v) => ({ guardrail: 'constraint', message: v }) as Trip);
@@ -339,7 +343,11 @@ export async function runExperiment(
               data: null,
             });
           } else trips.push(...broken);
-          if (leaks.length > 0) {
+          if (canary.length > 0) {
+            decision = 'rejected';
+            reason = canary.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
+            escalate = reason;
+          } else if (leaks.length > 0) {
             decision = 'rejected';
             reason = leaks.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
           } else if (!baseline && broken.length > 0) {

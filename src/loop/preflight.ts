@@ -5,7 +5,7 @@ import { readManifest, type SplitManifest } from '../data/ingest.js';
 import { readFindings, refuseBlockingFindings } from '../data/scan.js';
 import { git, requireRepo } from '../git/git.js';
 import { guardrail } from '../guardrails/registry.js';
-import { type PythonRuntime, probeSandbox, resolvePython } from '../sandbox/index.js';
+import { type PythonRuntime, probeSandbox, resolvePython, treeLimitMechanism } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
 
@@ -17,6 +17,8 @@ export interface Ready {
   /** HEAD of the project's repository. */
   head: string;
   python: PythonRuntime;
+  /** What holds the sandboxed tree's memory and task caps here (cgroup v2 or the host watchdog), one line. */
+  treeLimits: string;
 }
 
 /**
@@ -53,6 +55,7 @@ export async function preflight(projectDir: string, opts: { unsafe: boolean }): 
   const head = await requireRepo(projectDir);
   refuseBlockingFindings(readFindings(projectDir));
   await guardVaultIsolation(contract);
+  const treeLimits = treeLimitMechanism().detail;
   if (!opts.unsafe) {
     const probe = await probeSandbox();
     if (!probe.ok) {
@@ -62,5 +65,5 @@ export async function preflight(projectDir: string, opts: { unsafe: boolean }): 
     }
   }
   const python = await resolvePython({ explicit: contract.run.python, projectDir, installDir: packageDir() });
-  return { contract, lock, manifest, head, python };
+  return { contract, lock, manifest, head, python, treeLimits };
 }

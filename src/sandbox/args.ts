@@ -14,6 +14,7 @@ import { dirname, isAbsolute, join, posix } from 'node:path';
 import {
   DEFAULT_MAX_FILE_BYTES,
   DEFAULT_MAX_OUTPUT_BYTES,
+  DEFAULT_MAX_PROCESSES,
   DEFAULT_MEMORY_BYTES,
   DEFAULT_TMP_BYTES,
   MAX_SHM_BYTES,
@@ -78,6 +79,8 @@ export interface Limits {
   shmBytes: number;
   /** Cap on the output folder's total size, bytes. */
   maxOutputBytes: number;
+  /** Cap on the tree's tasks (processes + threads); also RLIMIT_NPROC. */
+  maxProcesses: number;
 }
 
 /**
@@ -100,6 +103,7 @@ export function resolveLimits(spec: SandboxSpec): Limits {
     tmpBytes,
     shmBytes: Math.min(tmpBytes, MAX_SHM_BYTES),
     maxOutputBytes: pos('maxOutputBytes', spec.maxOutputBytes, DEFAULT_MAX_OUTPUT_BYTES),
+    maxProcesses: pos('maxProcesses', spec.maxProcesses, DEFAULT_MAX_PROCESSES),
   };
 }
 
@@ -195,8 +199,10 @@ export function systemBinary(name: string): string | null {
 
 /**
  * The program run first inside the sandbox (and in unsafe mode on the host): bash closes inherited descriptors,
- * then `prlimit` sets RLIMIT_AS/CPU/FSIZE/CORE and execs `spec.argv` (looked up on PATH).
+ * then `prlimit` sets RLIMIT_AS/CPU/FSIZE/NPROC/CORE and execs `spec.argv` (looked up on PATH).
  * @param extraPrefix programs inserted between the fd closer and prlimit (e.g. `setpriv --pdeathsig KILL`).
+ *   RLIMIT_NPROC is set only in the sandbox (its own user namespace counts from zero); on the host (unsafe mode)
+ *   it would count every process of the user, so there the watchdog alone caps the task count.
  */
 export function innerArgv(spec: SandboxSpec, extraPrefix: string[] = []): string[] {
   const lim = resolveLimits(spec);
@@ -220,6 +226,7 @@ export function innerArgv(spec: SandboxSpec, extraPrefix: string[] = []): string
     `--as=${lim.memoryBytes}`,
     `--cpu=${lim.cpuSeconds}:${lim.cpuSeconds + CPU_HARD_GRACE_S}`,
     `--fsize=${lim.maxFileBytes}`,
+    ...(spec.unsafeNoSandbox ? [] : [`--nproc=${lim.maxProcesses}`]),
     '--core=0',
     '--',
     ...spec.argv,

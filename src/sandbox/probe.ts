@@ -7,6 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { systemBinary } from './args.js';
+import { treeLimitMechanism } from './cgroup.js';
 import { runSandboxed } from './run.js';
 
 const PROBE_TIMEOUT_MS = 15_000;
@@ -29,13 +30,21 @@ function run(file: string, args: string[]): Promise<{ code: number | null; stdou
  * `true` through `runSandboxed` with the real layout (an empty worktree and output folder in a temp dir).
  * Never throws.
  * @returns `ok`; bubblewrap's `version` (e.g. `0.8.0`) when it could be read; `reason` (what failed and how to
- *   fix it) when not ok.
+ *   fix it) when not ok; `treeLimits`: what holds the process tree's memory and task caps here (cgroup v2 or
+ *   the host watchdog), one line.
  */
 export async function probeSandbox(): Promise<{
   ok: boolean;
   version: string | null;
   reason: string | null;
+  treeLimits: string;
 }> {
+  const treeLimits = treeLimitMechanism().detail;
+  const r = await probeBwrap();
+  return { ...r, treeLimits };
+}
+
+async function probeBwrap(): Promise<{ ok: boolean; version: string | null; reason: string | null }> {
   const bwrap = systemBinary('bwrap');
   if (!bwrap) {
     return { ok: false, version: null, reason: 'bwrap not found: install the Debian package "bubblewrap"' };

@@ -9,9 +9,17 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import type { Readable, Writable } from 'node:stream';
 import { bwrapArgs, innerArgv, resolveLimits, sandboxEnv, systemBinary, validateSpec } from './args.js';
+import { createRunCgroup } from './cgroup.js';
 import { captureCapped, sanitizeOutput, treeBytes } from './output.js';
 import { seccompFilter } from './seccomp.js';
-import { MAX_LOG_BYTES, type SandboxResult, type SandboxSpec, type SandboxStatus } from './types.js';
+import {
+  MAX_LOG_BYTES,
+  type SandboxResult,
+  type SandboxSpec,
+  type SandboxStatus,
+  type TreeUsage,
+} from './types.js';
+import { type TreeWatchdog, watchTree } from './watchdog.js';
 
 /** How often the output folder's size is measured while the command runs, ms. */
 const OUTPUT_POLL_MS = 200;
@@ -41,13 +49,20 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
   const lim = resolveLimits(spec);
   const sandboxed = !spec.unsafeNoSandbox;
   const start = performance.now();
-  const done = (status: SandboxStatus, exitCode: number | null, signal: string | null, message: string) => ({
+  let usage: TreeUsage | undefined;
+  const done = (
+    status: SandboxStatus,
+    exitCode: number | null,
+    signal: string | null,
+    message: string,
+  ): SandboxResult => ({
     status,
     exitCode,
     signal,
     wallMs: Math.round(performance.now() - start),
     sandboxed,
     message: sandboxed ? message : `${message} [UNSANDBOXED: run without bubblewrap at the person's request]`,
+    ...(usage ? { tree: usage } : {}),
   });
 
   let file: string;
@@ -86,6 +101,9 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
   if (spec.signal?.aborted)
     return done('aborted', null, null, 'aborted by the kill switch before it started');
 
+  // Where the kernel can hold the tree's caps (delegated cgroup v2), the run is born in its own child cgroup.
+  const cgroup = createRunCgroup(`ratchet-${token}`, lim.memoryBytes, lim.maxProcesses);
+  if (cgroup) ({ file, args } = cgroup.wrap(file, args));
   let child: ChildProcess;
   try {
     child = spawn(file, args, {
@@ -99,6 +117,7 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
         : ['ignore', 'pipe', 'pipe'],
     });
   } catch (e) {
+    await cgroup?.remove();
     return done('sandbox_error', null, null, `could not start ${file}: ${(e as Error).message}`);
   }
   const exited = new Promise<{ code: number | null; signal: string | null; error?: Error }>((res) => {
@@ -144,6 +163,15 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
     () => killTree('timeout', `killed after ${fmtSeconds(spec.timeoutMs)} wall-clock timeout`),
     spec.timeoutMs,
   );
+  // The memory and task caps hold for the whole tree together (RLIMIT_AS alone is per process).
+  let watchdog: TreeWatchdog | null = null;
+  if (child.pid !== undefined) {
+    watchdog = watchTree(child.pid, {
+      memoryBytes: lim.memoryBytes,
+      maxTasks: lim.maxProcesses,
+      onLimit: (kind, message) => killTree(kind === 'memory' ? 'memory_limit' : 'process_limit', message),
+    });
+  }
   const onAbort = (): void => killTree('aborted', 'killed by the kill switch');
   spec.signal?.addEventListener('abort', onAbort, { once: true });
   let running = true;
@@ -160,6 +188,10 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
 
   const exit = await exited;
   running = false;
+  if (watchdog) {
+    watchdog.stop();
+    usage = watchdog.stats();
+  }
   clearTimeout(timer);
   spec.signal?.removeEventListener('abort', onAbort);
   // Whatever is left of the group goes too (in unsafe mode: also every process carrying the run's token).
@@ -175,6 +207,18 @@ export async function runSandboxed(spec: SandboxSpec): Promise<SandboxResult> {
   await Promise.all([out.done, err.done]);
 
   const notes: string[] = [];
+  if (cgroup) {
+    if (!killed && cgroup.oomKilled()) {
+      killed = {
+        status: 'memory_limit',
+        message: `memory: the process tree reached its cap of ${fmtBytes(lim.memoryBytes)} (cgroup v2 memory.max); killed`,
+      };
+    }
+    const refused = cgroup.pidsRefused();
+    if (refused > 0)
+      notes.push(`${refused} fork(s) refused at the cap of ${lim.maxProcesses} tasks (cgroup v2 pids.max)`);
+    await cgroup.remove();
+  }
   if (!killed && (await treeBytes(spec.outputDir, lim.maxOutputBytes)) > lim.maxOutputBytes) {
     killed = {
       status: 'output_limit',

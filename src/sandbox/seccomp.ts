@@ -3,7 +3,9 @@
  * capability-less sandbox can still misuse:
  * - `keyctl`, `add_key`, `request_key`: the kernel keyrings are not namespaced by bubblewrap; the command would
  *   inherit (and could read) the session keyring of the process that started Ratchet;
- * - `bpf`, `userfaultfd`, `perf_event_open`, `io_uring_*`: large kernel attack surface no training job needs.
+ * - `bpf`, `userfaultfd`, `perf_event_open`, `io_uring_*`: large kernel attack surface no training job needs;
+ * - `ptrace`, `process_vm_readv`, `process_vm_writev`: the command could stop or rewrite the sandbox's pid 1
+ *   (bubblewrap's init) and so hang the run until its timeout, or read another process's memory.
  * Denied calls fail with EPERM. System calls of a foreign ABI (i386 or x32 on x86-64) are all denied, since their
  * numbers differ. Only x86-64 and arm64 are covered; elsewhere no filter is returned.
  */
@@ -40,6 +42,9 @@ const ARCHES: Record<string, ArchTable> = {
       perf_event_open: 298,
       bpf: 321,
       userfaultfd: 323,
+      ptrace: 101,
+      process_vm_readv: 310,
+      process_vm_writev: 311,
       ...IO_URING,
     },
   },
@@ -53,6 +58,9 @@ const ARCHES: Record<string, ArchTable> = {
       perf_event_open: 241,
       bpf: 280,
       userfaultfd: 282,
+      ptrace: 117,
+      process_vm_readv: 270,
+      process_vm_writev: 271,
       ...IO_URING,
     },
   },

@@ -15,6 +15,8 @@ export const DEFAULT_TMP_BYTES = 512 * MiB;
 export const MAX_SHM_BYTES = 128 * MiB;
 /** Default cap on the total size of the output folder, bytes. */
 export const DEFAULT_MAX_OUTPUT_BYTES = 4 * GiB;
+/** Default cap on the tasks (processes and threads together) of a sandboxed process tree. */
+export const DEFAULT_MAX_PROCESSES = 256;
 /** How much of each of stdout and stderr is kept in its file, bytes. */
 export const MAX_LOG_BYTES = 10 * MiB;
 
@@ -68,8 +70,17 @@ export interface SandboxSpec {
   python?: PythonRuntime;
   /** Wall-clock limit, ms; on expiry the whole process tree is killed and the status is `timeout`. */
   timeoutMs: number;
-  /** RLIMIT_AS, bytes; default 8 GiB. */
+  /**
+   * Memory cap of the whole process tree, bytes; default 8 GiB. Held for the tree together by the host watchdog
+   * (sum of the processes' resident/proportional memory, every 200 ms; over it the tree is killed with status
+   * `memory_limit`) and per process by RLIMIT_AS (a backstop: an allocation past it fails in that process).
+   */
   memoryBytes?: number;
+  /**
+   * Cap on the tree's tasks (processes and threads together); default 256. Enforced by the watchdog (status
+   * `process_limit`) and by RLIMIT_NPROC, which binds only when the command does not run as root.
+   */
+  maxProcesses?: number;
   /** RLIMIT_CPU soft limit, seconds (SIGXCPU; hard limit +5 s, SIGKILL); default `ceil(timeoutMs/1000)*2`. */
   cpuSeconds?: number;
   /** RLIMIT_FSIZE, bytes; default 2 GiB. */
@@ -101,13 +112,36 @@ export interface SandboxSpec {
 }
 
 /** How a sandboxed run ended. */
-export type SandboxStatus = 'ok' | 'failed' | 'timeout' | 'aborted' | 'output_limit' | 'sandbox_error';
+export type SandboxStatus =
+  | 'ok'
+  | 'failed'
+  | 'timeout'
+  | 'aborted'
+  | 'output_limit'
+  | 'memory_limit'
+  | 'process_limit'
+  | 'sandbox_error';
+
+/** What the process-tree watchdog measured during a run. */
+export interface TreeUsage {
+  /** Largest memory of the whole tree seen, bytes (PSS near the cap, otherwise the RSS sum). */
+  peakBytes: number;
+  /** Largest number of tasks (processes and threads) seen in the tree. */
+  peakTasks: number;
+  /** Measurements taken (one per 200 ms). */
+  ticks: number;
+  /** Host CPU time the measurements used in all, ms. */
+  cpuMs: number;
+  /** Host CPU time of the dearest measurement, ms. */
+  maxTickCpuMs: number;
+}
 
 /** The outcome of `runSandboxed`. */
 export interface SandboxResult {
   /**
    * `ok` exit 0; `failed` non-zero exit or killed by a signal it caused (rlimits); `timeout` wall clock;
-   * `aborted` kill switch; `output_limit` output folder over its cap; `sandbox_error` the sandbox could not start.
+   * `aborted` kill switch; `output_limit` output folder over its cap; `memory_limit` / `process_limit` the process
+   * tree together over the memory / task cap (killed by the watchdog); `sandbox_error` the sandbox could not start.
    */
   status: SandboxStatus;
   /** Exit code of the command (bubblewrap reports death by signal N as 128+N), or null when Ratchet killed it. */
@@ -120,4 +154,6 @@ export interface SandboxResult {
   sandboxed: boolean;
   /** Human-readable summary, e.g. `exited with code 1` or `killed after 120 s wall-clock timeout`. */
   message: string;
+  /** The watchdog's figures (absent when the command never started). */
+  tree?: TreeUsage;
 }

@@ -63,6 +63,11 @@ describe('resolvePython', () => {
 describe('probeSandbox', () => {
   it('reports bubblewrap usable here, with its version', async () => {
     const p = await probeSandbox();
-    expect(p).toEqual({ ok: true, version: expect.stringMatching(/^\d+\.\d+/), reason: null });
+    expect(p).toEqual({
+      ok: true,
+      version: expect.stringMatching(/^\d+\.\d+/),
+      reason: null,
+      treeLimits: expect.stringMatching(/^(watchdog: |cgroup v2 )/),
+    });
   });
 });

@@ -229,6 +229,7 @@ export async function checkFromCli(o: CheckCliOptions) {
   say(
     `sandbox: ${unsafe ? 'OFF (--unsafe-no-sandbox)' : 'bubblewrap works'}; python ${ready.python.executable}`,
   );
+  say(`process-tree limits: ${ready.treeLimits}`);
   const findings = readFindings(dir);
   say(`leakage scan: ${findings.length === 0 ? 'clean' : `${findings.length} warning(s)`}`);
   for (const f of findings)
