@@ -3,9 +3,12 @@
  * proposers (Meta-Harness found raw traces beat summaries by about 15 points). Output is capped in lines and
  * bytes, and the answer says when it was. Files whose name says `private` are never searched (the private
  * holdout's predictions), symlinks are never followed, and nothing outside the traces folder is read.
+ * Patterns run in RE2 (the `re2js` port): matching takes linear time in the line's length whatever the pattern,
+ * so a pattern like `(a+)+$` cannot backtrack for minutes; backreferences and lookaround are refused.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { RE2JS } from 're2js';
 import { globMatch } from '../contract/load.js';
 import { RUNS_DIR } from '../loop/run.js';
 import { RatchetError } from '../util/errors.js';
@@ -28,7 +31,7 @@ export const GREP_LIMITS = {
 
 /** A grep question. */
 export interface GrepQuery {
-  /** A JavaScript regular expression (or a literal string with `fixed`). */
+  /** A regular expression in RE2 syntax (or a literal string with `fixed`). */
   pattern: string;
   fixed?: boolean;
   ignoreCase?: boolean;
@@ -68,7 +71,12 @@ export interface GrepResult {
   note: string;
 }
 
-function compile(q: GrepQuery): RegExp {
+/** A compiled pattern: `test(line)` says whether the line matches (linear time). */
+interface Matcher {
+  test(line: string): boolean;
+}
+
+function compile(q: GrepQuery): Matcher {
   if (typeof q.pattern !== 'string' || q.pattern.length === 0)
     throw new RatchetError('the pattern is empty', {
       field: 'pattern',
@@ -79,13 +87,17 @@ function compile(q: GrepQuery): RegExp {
       field: 'pattern',
       hint: 'search for something shorter',
     });
-  const src = q.fixed ? q.pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : q.pattern;
+  if (q.fixed) {
+    const needle = q.ignoreCase ? q.pattern.toLowerCase() : q.pattern;
+    return { test: (line) => (q.ignoreCase ? line.toLowerCase() : line).includes(needle) };
+  }
   try {
-    return new RegExp(src, q.ignoreCase ? 'i' : '');
+    return RE2JS.compile(q.pattern, q.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
   } catch (e) {
-    throw new RatchetError(`not a valid regular expression: ${(e as Error).message}`, {
+    const why = (e as Error).message.replace(/^error parsing regexp:\s*/, '');
+    throw new RatchetError(`not a valid regular expression: ${why}`, {
       field: 'pattern',
-      hint: 'escape special characters, or search a fixed string (fixed: true / --fixed)',
+      hint: 'patterns use RE2 syntax (linear time: no backreferences, no lookahead/lookbehind); escape special characters, or search a fixed string (fixed: true / --fixed)',
     });
   }
 }
