@@ -23,9 +23,9 @@ export const QUERY_LIMITS = {
   /** Longest time limit a caller may ask for, ms. */
   maxTimeoutMs: 30_000,
   /** Resident memory of the query process above which the query is stopped, MB. */
-  memoryMb: 256,
+  memoryMb: 200,
   /** V8 heap of the query process (--max-old-space-size), MB. */
-  heapMb: 160,
+  heapMb: 128,
   /** How often the resident memory is read, ms. */
   pollMs: 50,
 } as const;
