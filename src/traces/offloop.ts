@@ -10,6 +10,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { guardrail } from '../guardrails/registry.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
 import type { ChildAnswer, ChildRequest } from './child.js';
@@ -29,6 +30,9 @@ export const QUERY_LIMITS = {
   /** How often the resident memory is read, ms. */
   pollMs: 50,
 } as const;
+
+/** The guardrail these limits enforce. */
+const LIMITS_ID = guardrail('query-limits').id;
 
 /** How to run one query. */
 export interface OffLoopOptions {
@@ -192,7 +196,7 @@ export class QueryRunner {
         finish(() =>
           reject(
             new RatchetError(`${what} ${why} and was stopped`, {
-              hint: 'select less: add WHERE/LIMIT, avoid building huge strings',
+              hint: `select less: add WHERE/LIMIT, avoid building huge strings (guardrail ${LIMITS_ID})`,
               exitCode: 1,
             }),
           ),
@@ -206,8 +210,8 @@ export class QueryRunner {
             new RatchetError(`${what} ran over ${timeoutMs / 1000} s and was stopped; simplify it`, {
               hint:
                 req.kind === 'sql'
-                  ? 'add WHERE/LIMIT, avoid recursive CTEs without a bound, select fewer rows'
-                  : 'narrow the pattern, the experiments (experiments) or the files (file)',
+                  ? `add WHERE/LIMIT, avoid recursive CTEs without a bound, select fewer rows (guardrail ${LIMITS_ID})`
+                  : `narrow the pattern, the experiments (experiments) or the files (file) (guardrail ${LIMITS_ID})`,
             }),
           ),
         timeoutMs,
@@ -217,7 +221,7 @@ export class QueryRunner {
         if (mb > QUERY_LIMITS.memoryMb)
           stop(
             new RatchetError(`${what} used over ${QUERY_LIMITS.memoryMb} MB of memory and was stopped`, {
-              hint: 'select less: add WHERE/LIMIT, avoid building huge strings (group_concat over everything)',
+              hint: `select less: add WHERE/LIMIT, avoid building huge strings (group_concat over everything) (guardrail ${LIMITS_ID})`,
             }),
           );
       }, QUERY_LIMITS.pollMs);
