@@ -265,7 +265,7 @@ describe('MCP queries run off the event loop, within a time and memory limit', (
       timeout: 60_000,
     }, async () => {
       const c = await connect();
-      await c.call('get_status');
+      await c.call('query_journal', { sql: 'SELECT 1' }); // the query process is up
       const runaway = c.call('query_journal', { sql: RUNAWAY, time_limit_s: 30 }).catch((e: Error) => e);
       // Wait until the query process is busy with it.
       const t0 = performance.now();
@@ -289,4 +289,28 @@ describe('MCP queries run off the event loop, within a time and memory limit', (
       expect(c.stderr()).toContain(`received ${signal}`);
     });
   }
+
+  it('SIGKILL of the MCP server during a runaway query: its query process ends itself at the deadline', {
+    timeout: 60_000,
+  }, async () => {
+    const c = await connect();
+    await c.call('query_journal', { sql: 'SELECT 1' }); // the query process is up
+    void c.call('query_journal', { sql: RUNAWAY, time_limit_s: 2 }).catch(() => undefined);
+    let query: number[] = [];
+    const t0 = performance.now();
+    while (!query.length && performance.now() - t0 < 10_000) {
+      query = children(c.pid);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(query).toHaveLength(1);
+    await new Promise((r) => setTimeout(r, 500)); // it is running the query
+    process.kill(c.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    // Orphaned, stuck in SQLite: its own watchdog thread kills it at the time limit plus 2 s.
+    expect(alive(query[0]!)).toBe(true);
+    const t1 = performance.now();
+    while (alive(query[0]!) && performance.now() - t1 < 15_000) await new Promise((r) => setTimeout(r, 100));
+    expect(alive(query[0]!)).toBe(false);
+    expect(performance.now() - t0).toBeLessThan(2000 + 2000 + 4000);
+  });
 });

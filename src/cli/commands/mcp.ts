@@ -96,7 +96,9 @@ export function registerAgents(program: Command): void {
 
   traces
     .command('grep <pattern>')
-    .description('grep .ratchet/runs/*/ (patches, logs, metrics, public predictions; never private files)')
+    .description(
+      'grep .ratchet/runs/*/ (patches, logs, metrics, public predictions; never private files); RE2 patterns, linear time',
+    )
     .option('--dir <dir>', 'project folder', '.')
     .option('-F, --fixed', 'the pattern is a literal string, not a regular expression')
     .option('-i, --ignore-case', 'ignore case')
