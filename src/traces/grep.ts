@@ -126,6 +126,36 @@ function files(dir: string, root = dir, out: string[] = []): string[] {
 }
 
 /**
+ * The lines of a text without copying them all (a large log split into strings would take several times its
+ * size): the offsets of line starts, and each line sliced when asked. Lines as `text.split('\n')` gives them.
+ */
+function linesOf(text: string): {
+  count: number;
+  at(i: number): string;
+  range(from: number, to: number): string[];
+} {
+  let starts = new Uint32Array(1024);
+  let count = 0;
+  for (let pos = 0; ; ) {
+    if (count === starts.length) {
+      const grown = new Uint32Array(starts.length * 2);
+      grown.set(starts);
+      starts = grown;
+    }
+    starts[count++] = pos;
+    const nl = text.indexOf('\n', pos);
+    if (nl < 0) break;
+    pos = nl + 1;
+  }
+  const at = (i: number) => text.slice(starts[i]!, i + 1 < count ? starts[i + 1]! - 1 : text.length);
+  return {
+    count,
+    at,
+    range: (from, to) => Array.from({ length: Math.max(0, to - from) }, (_, k) => at(from + k)),
+  };
+}
+
+/**
  * Search the traces.
  * @throws RatchetError for an empty, too long or invalid pattern, or a bad file glob
  */
@@ -149,15 +179,17 @@ export function grepTraces(projectDir: string, q: GrepQuery): GrepResult {
       const st = lstatSync(full);
       if (!st.isFile() || st.size > GREP_LIMITS.fileBytes) continue;
       searched++;
-      const lines = readFileSync(full, 'utf8').split('\n');
-      for (let i = 0; i < lines.length; i++) {
-        if (!re.test(lines[i]!.slice(0, GREP_LIMITS.matchChars))) continue;
+      const lines = linesOf(readFileSync(full, 'utf8'));
+      for (let i = 0; i < lines.count; i++) {
+        const line = lines.at(i);
+        if (!re.test(line.length > GREP_LIMITS.matchChars ? line.slice(0, GREP_LIMITS.matchChars) : line))
+          continue;
         total++;
         if (matches.length >= maxLines || byteCapped) continue;
-        const m: GrepMatch = { experiment: id, file: f, line: i + 1, text: cut(lines[i]!) };
+        const m: GrepMatch = { experiment: id, file: f, line: i + 1, text: cut(line) };
         if (ctx > 0) {
-          m.before = lines.slice(Math.max(0, i - ctx), i).map(cut);
-          m.after = lines.slice(i + 1, i + 1 + ctx).map(cut);
+          m.before = lines.range(Math.max(0, i - ctx), i).map(cut);
+          m.after = lines.range(i + 1, Math.min(lines.count, i + 1 + ctx)).map(cut);
         }
         const size = Buffer.byteLength(JSON.stringify(m));
         if (bytes + size > maxBytes) {

@@ -221,7 +221,10 @@ export class QueryRunner {
         if (mb > QUERY_LIMITS.memoryMb)
           stop(
             new RatchetError(`${what} used over ${QUERY_LIMITS.memoryMb} MB of memory and was stopped`, {
-              hint: `select less: add WHERE/LIMIT, avoid building huge strings (group_concat over everything) (guardrail ${LIMITS_ID})`,
+              hint:
+                req.kind === 'sql'
+                  ? `select less: add WHERE/LIMIT, avoid building huge strings (group_concat over everything) (guardrail ${LIMITS_ID})`
+                  : `search fewer files: name the experiments (experiments) or the files (file) (guardrail ${LIMITS_ID})`,
             }),
           );
       }, QUERY_LIMITS.pollMs);
