@@ -42,7 +42,7 @@ const fn = (
 /** The `time_limit_s` argument of the trace tools (seconds). */
 const TIME_LIMIT = {
   type: 'number',
-  exclusiveMinimum: 0,
+  minimum: 1,
   maximum: QUERY_LIMITS.maxTimeoutMs / 1000,
   description: `stop the query after this many seconds (default ${QUERY_LIMITS.defaultTimeoutMs / 1000})`,
 };
