@@ -149,6 +149,13 @@ export const GUARDRAILS: Record<string, Guardrail> = Object.fromEntries(
       true,
     ),
     G(
+      'query-limits',
+      'an agent’s trace query (SQL over the journal, grep over the traces) cannot stall the harness',
+      'simplify the query: add WHERE/LIMIT, select less, narrow the pattern (RE2 syntax: no backreferences or lookaround)',
+      'block',
+      false,
+    ),
+    G(
       'phase-gate',
       'the contract’s phases run in order (e.g. explore model families before tuning)',
       'give the phase’s key a value not run yet (see agent.discipline.phases in ratchet.yaml)',

@@ -33,10 +33,10 @@ import { submit } from '../tiers/submit.js';
 import {
   type GrepQuery,
   type GrepResult,
-  grepTraces,
   isPrivateEvent,
-  queryJournal,
+  journalQuery,
   type SqlResult,
+  traceGrep,
 } from '../traces/index.js';
 import { RatchetError } from '../util/errors.js';
 
@@ -730,14 +730,23 @@ export class McpController {
     return v;
   }
 
-  /** grep over the traces (capped). */
-  grep(q: GrepQuery): GrepResult {
-    return grepTraces(this.projectDir, q);
+  /**
+   * grep over the traces (capped), off the event loop within a time limit (ms; default 5 s, at most 30 s).
+   * @throws RatchetError for a bad pattern, or when the search ran over its limits and was stopped
+   */
+  grep(q: GrepQuery, timeoutMs?: number): Promise<GrepResult> {
+    return traceGrep(this.projectDir, q, timeoutMs ? { timeoutMs } : {});
   }
 
-  /** Read-only SQL over the public journal (capped). */
-  sql(query: string, maxRows?: number): SqlResult {
-    return queryJournal(this.projectDir, query, maxRows ? { maxRows } : {});
+  /**
+   * Read-only SQL over the public journal (capped), off the event loop within a time limit (ms; default 5 s).
+   * @throws RatchetError for a bad query, or when it ran over its time or memory limit and was stopped
+   */
+  sql(query: string, maxRows?: number, timeoutMs?: number): Promise<SqlResult> {
+    return journalQuery(this.projectDir, query, {
+      ...(maxRows ? { maxRows } : {}),
+      ...(timeoutMs ? { timeoutMs } : {}),
+    });
   }
 
   /** Parse the usage an agent reports (null when absent). */

@@ -8,6 +8,7 @@
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import * as z from 'zod';
+import { closeQueryRunner, QUERY_LIMITS, warmQueryRunner } from '../traces/index.js';
 import { RatchetError } from '../util/errors.js';
 import { experimentView, McpController, type McpOptions } from './controller.js';
 
@@ -47,6 +48,14 @@ const UsageIn = z
   })
   .optional()
   .describe('your cumulative usage in this session so far (tokens, USD), checked against the contract caps');
+
+/** Time limit of a trace query, seconds (the query is stopped after it). */
+const TimeLimitIn = z
+  .number()
+  .positive()
+  .max(QUERY_LIMITS.maxTimeoutMs / 1000)
+  .default(QUERY_LIMITS.defaultTimeoutMs / 1000)
+  .describe('stop the query after this many seconds');
 
 /** A tool answer: a JSON text for older clients and the same object as structured content. */
 function reply<T extends Record<string, unknown>>(value: T, summary?: string) {
@@ -200,19 +209,20 @@ export function createMcpServer(opts: McpOptions): { server: McpServer; controll
     {
       title: 'grep the raw traces',
       description:
-        "grep over every experiment's raw files in .ratchet/runs/<id>/ (patch.diff, stdout.log, stderr.log, experiment.json, output/public.csv). Output capped in lines and bytes; the answer says when.",
+        "grep over every experiment's raw files in .ratchet/runs/<id>/ (patch.diff, stdout.log, stderr.log, experiment.json, output/public.csv). Patterns use RE2 syntax (linear time: no backreferences or lookaround). Output capped in lines and bytes; the answer says when. Stopped after its time limit.",
       inputSchema: z.object({
         pattern: z
           .string()
           .min(1)
           .max(500)
-          .describe('JavaScript regular expression (a literal with fixed=true)'),
+          .describe('regular expression, RE2 syntax (a literal with fixed=true)'),
         fixed: z.boolean().default(false),
         ignore_case: z.boolean().default(false),
         experiments: z.array(z.number().int()).optional(),
         file: z.string().optional().describe('glob of the file inside the experiment folder, e.g. *.log'),
         context: z.number().int().min(0).max(5).default(0),
         max_lines: z.number().int().min(1).max(500).default(50),
+        time_limit_s: TimeLimitIn,
       }),
       outputSchema: z.object({
         matches: z.array(loose),
@@ -225,15 +235,18 @@ export function createMcpServer(opts: McpOptions): { server: McpServer; controll
     },
     async (a) =>
       guarded(async () => {
-        const r = controller.grep({
-          pattern: a.pattern,
-          fixed: a.fixed,
-          ignoreCase: a.ignore_case,
-          ...(a.experiments ? { experiments: a.experiments } : {}),
-          ...(a.file ? { file: a.file } : {}),
-          context: a.context,
-          maxLines: a.max_lines,
-        });
+        const r = await controller.grep(
+          {
+            pattern: a.pattern,
+            fixed: a.fixed,
+            ignoreCase: a.ignore_case,
+            ...(a.experiments ? { experiments: a.experiments } : {}),
+            ...(a.file ? { file: a.file } : {}),
+            context: a.context,
+            maxLines: a.max_lines,
+          },
+          a.time_limit_s * 1000,
+        );
         return reply({ ...r } as Record<string, unknown>, r.note);
       }),
   );
@@ -243,10 +256,11 @@ export function createMcpServer(opts: McpOptions): { server: McpServer; controll
     {
       title: 'SQL over the journal (read-only)',
       description:
-        'One read-only SQL SELECT over the public journal: experiments, metrics, events, runs, noise (never private scores). Output capped in rows and bytes.',
+        'One read-only SQL SELECT over the public journal: experiments, metrics, events, runs, noise (never private scores). Output capped in rows and bytes; stopped after its time limit or memory cap.',
       inputSchema: z.object({
         sql: z.string().min(1).max(5000),
         max_rows: z.number().int().min(1).max(1000).default(100),
+        time_limit_s: TimeLimitIn,
       }),
       outputSchema: z.object({
         columns: z.array(z.string()),
@@ -257,9 +271,9 @@ export function createMcpServer(opts: McpOptions): { server: McpServer; controll
       }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
-    async ({ sql, max_rows }) =>
+    async ({ sql, max_rows, time_limit_s }) =>
       guarded(async () => {
-        const r = controller.sql(sql, max_rows);
+        const r = await controller.sql(sql, max_rows, time_limit_s * 1000);
         return reply({ ...r } as Record<string, unknown>, r.note);
       }),
   );
@@ -430,6 +444,7 @@ export async function serveStdio(opts: Omit<McpOptions, 'log'>): Promise<void> {
     if (stopping) return;
     stopping = true;
     log(`stopping: ${why}`);
+    closeQueryRunner(); // a running query ends now
     await controller.shutdown(why).catch((e) => log(`shutdown: ${(e as Error).message}`));
     await server.close().catch(() => undefined);
     done();
@@ -439,6 +454,7 @@ export async function serveStdio(opts: Omit<McpOptions, 'log'>): Promise<void> {
   process.once('SIGINT', () => void stop('received SIGINT'));
   process.once('SIGTERM', () => void stop('received SIGTERM'));
   await server.connect(transport);
+  warmQueryRunner(); // the first search_traces/query_journal does not wait for the query process to load
   log(`serving ${opts.projectDir} over stdio`);
   await finished;
 }

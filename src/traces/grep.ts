@@ -3,9 +3,12 @@
  * proposers (Meta-Harness found raw traces beat summaries by about 15 points). Output is capped in lines and
  * bytes, and the answer says when it was. Files whose name says `private` are never searched (the private
  * holdout's predictions), symlinks are never followed, and nothing outside the traces folder is read.
+ * Patterns run in RE2 (the `re2js` port): matching takes linear time in the line's length whatever the pattern,
+ * so a pattern like `(a+)+$` cannot backtrack for minutes; backreferences and lookaround are refused.
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
+import { RE2JS } from 're2js';
 import { globMatch } from '../contract/load.js';
 import { RUNS_DIR } from '../loop/run.js';
 import { RatchetError } from '../util/errors.js';
@@ -28,7 +31,7 @@ export const GREP_LIMITS = {
 
 /** A grep question. */
 export interface GrepQuery {
-  /** A JavaScript regular expression (or a literal string with `fixed`). */
+  /** A regular expression in RE2 syntax (or a literal string with `fixed`). */
   pattern: string;
   fixed?: boolean;
   ignoreCase?: boolean;
@@ -68,7 +71,12 @@ export interface GrepResult {
   note: string;
 }
 
-function compile(q: GrepQuery): RegExp {
+/** A compiled pattern: `test(line)` says whether the line matches (linear time). */
+interface Matcher {
+  test(line: string): boolean;
+}
+
+function compile(q: GrepQuery): Matcher {
   if (typeof q.pattern !== 'string' || q.pattern.length === 0)
     throw new RatchetError('the pattern is empty', {
       field: 'pattern',
@@ -79,13 +87,17 @@ function compile(q: GrepQuery): RegExp {
       field: 'pattern',
       hint: 'search for something shorter',
     });
-  const src = q.fixed ? q.pattern.replace(/[.*+?^${}()|[\]\\]/g, '\\$&') : q.pattern;
+  if (q.fixed) {
+    const needle = q.ignoreCase ? q.pattern.toLowerCase() : q.pattern;
+    return { test: (line) => (q.ignoreCase ? line.toLowerCase() : line).includes(needle) };
+  }
   try {
-    return new RegExp(src, q.ignoreCase ? 'i' : '');
+    return RE2JS.compile(q.pattern, q.ignoreCase ? RE2JS.CASE_INSENSITIVE : 0);
   } catch (e) {
-    throw new RatchetError(`not a valid regular expression: ${(e as Error).message}`, {
+    const why = (e as Error).message.replace(/^error parsing regexp:\s*/, '');
+    throw new RatchetError(`not a valid regular expression: ${why}`, {
       field: 'pattern',
-      hint: 'escape special characters, or search a fixed string (fixed: true / --fixed)',
+      hint: 'patterns use RE2 syntax (linear time: no backreferences, no lookahead/lookbehind); escape special characters, or search a fixed string (fixed: true / --fixed)',
     });
   }
 }
@@ -114,6 +126,36 @@ function files(dir: string, root = dir, out: string[] = []): string[] {
 }
 
 /**
+ * The lines of a text without copying them all (a large log split into strings would take several times its
+ * size): the offsets of line starts, and each line sliced when asked. Lines as `text.split('\n')` gives them.
+ */
+function linesOf(text: string): {
+  count: number;
+  at(i: number): string;
+  range(from: number, to: number): string[];
+} {
+  let starts = new Uint32Array(1024);
+  let count = 0;
+  for (let pos = 0; ; ) {
+    if (count === starts.length) {
+      const grown = new Uint32Array(starts.length * 2);
+      grown.set(starts);
+      starts = grown;
+    }
+    starts[count++] = pos;
+    const nl = text.indexOf('\n', pos);
+    if (nl < 0) break;
+    pos = nl + 1;
+  }
+  const at = (i: number) => text.slice(starts[i]!, i + 1 < count ? starts[i + 1]! - 1 : text.length);
+  return {
+    count,
+    at,
+    range: (from, to) => Array.from({ length: Math.max(0, to - from) }, (_, k) => at(from + k)),
+  };
+}
+
+/**
  * Search the traces.
  * @throws RatchetError for an empty, too long or invalid pattern, or a bad file glob
  */
@@ -137,15 +179,17 @@ export function grepTraces(projectDir: string, q: GrepQuery): GrepResult {
       const st = lstatSync(full);
       if (!st.isFile() || st.size > GREP_LIMITS.fileBytes) continue;
       searched++;
-      const lines = readFileSync(full, 'utf8').split('\n');
-      for (let i = 0; i < lines.length; i++) {
-        if (!re.test(lines[i]!.slice(0, GREP_LIMITS.matchChars))) continue;
+      const lines = linesOf(readFileSync(full, 'utf8'));
+      for (let i = 0; i < lines.count; i++) {
+        const line = lines.at(i);
+        if (!re.test(line.length > GREP_LIMITS.matchChars ? line.slice(0, GREP_LIMITS.matchChars) : line))
+          continue;
         total++;
         if (matches.length >= maxLines || byteCapped) continue;
-        const m: GrepMatch = { experiment: id, file: f, line: i + 1, text: cut(lines[i]!) };
+        const m: GrepMatch = { experiment: id, file: f, line: i + 1, text: cut(line) };
         if (ctx > 0) {
-          m.before = lines.slice(Math.max(0, i - ctx), i).map(cut);
-          m.after = lines.slice(i + 1, i + 1 + ctx).map(cut);
+          m.before = lines.range(Math.max(0, i - ctx), i).map(cut);
+          m.after = lines.range(i + 1, Math.min(lines.count, i + 1 + ctx)).map(cut);
         }
         const size = Buffer.byteLength(JSON.stringify(m));
         if (bytes + size > maxBytes) {

@@ -7,4 +7,14 @@ export {
   grepTraces,
   traceFolders,
 } from './grep.js';
+export {
+  closeQueryRunner,
+  journalQuery,
+  type OffLoopOptions,
+  QUERY_LIMITS,
+  QueryRunner,
+  queryTimeout,
+  traceGrep,
+  warmQueryRunner,
+} from './offloop.js';
 export { isPrivateEvent, queryJournal, SQL_LIMITS, SQL_SCHEMA, type SqlResult } from './sql.js';

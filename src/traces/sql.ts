@@ -4,7 +4,10 @@
  * never see: the submissions table (private holdout scores), submission events and any event naming the private
  * holdout or the public-private gap are not copied, private metrics are dropped, and event data keys naming
  * `private` are removed. Only a single SELECT (or WITH ...
- * SELECT) statement is accepted, and the answer is capped in rows and bytes.
+ * SELECT) statement is accepted, and the answer is capped in rows and bytes. `load_extension` is replaced by a
+ * function that refuses, and any SQLite failure becomes a one-line {@link RatchetError} (never a stack).
+ * This module runs synchronously: callers on the orchestrator's event loop go through `runOffLoop` (offloop.ts),
+ * which runs it in a child process with a time and memory limit.
  */
 
 import { existsSync } from 'node:fs';
@@ -76,6 +79,19 @@ function scrub(data: string | null): string | null {
   }
 }
 
+/** What a query may not do, whatever the library's build allows: load extensions, spill to /tmp. */
+function harden(mem: Database.Database): void {
+  // Sorts and temporary tables stay in memory, where the runner's memory cap sees them (never in /tmp).
+  mem.pragma('temp_store = MEMORY');
+  // Built-in functions can be overloaded: this one refuses, whatever the library's build allows.
+  // SQLite picks the overload with the exact number of arguments: replace both forms.
+  const refuse = () => {
+    throw new Error('load_extension is not allowed');
+  };
+  mem.function('load_extension', { deterministic: false }, (_file: unknown) => refuse());
+  mem.function('load_extension', { deterministic: false }, (_file: unknown, _entry: unknown) => refuse());
+}
+
 /** Build the in-memory public copy of a journal. */
 function publicCopy(projectDir: string): Database.Database {
   const mem = new Database(':memory:');
@@ -92,7 +108,11 @@ CREATE TABLE events (id INTEGER PRIMARY KEY, ts TEXT, run_id TEXT, experiment_id
   severity TEXT, guardrail TEXT, message TEXT, data TEXT);
 CREATE TABLE noise (id INTEGER PRIMARY KEY, ts TEXT, commit_sha TEXT, metric TEXT, kind TEXT, scores TEXT,
   mean REAL, sd REAL);`);
-  if (!existsSync(join(projectDir, JOURNAL_FILE))) return mem;
+  harden(mem);
+  if (!existsSync(join(projectDir, JOURNAL_FILE))) {
+    mem.pragma('query_only = ON');
+    return mem;
+  }
   const j = Journal.open(projectDir, { readonly: true });
   try {
     const src = j.db;
@@ -193,6 +213,37 @@ CREATE TABLE noise (id INTEGER PRIMARY KEY, ts TEXT, commit_sha TEXT, metric TEX
 }
 
 /**
+ * Turn a SQLite failure into a one-line error naming the problem and the fix.
+ * @param e what better-sqlite3 threw (a SqliteError with `code`, or an Error from a function)
+ */
+export function sqliteProblem(e: unknown): RatchetError {
+  const err = e as { code?: unknown; message?: unknown };
+  const code = typeof err?.code === 'string' ? err.code : '';
+  const msg = String(err?.message ?? e)
+    .split('\n')[0]!
+    .trim();
+  const schema = `one SELECT over these tables: ${SQL_SCHEMA.replace(/\s*\n\s*/g, ' ')}`;
+  if (/load_extension|not authorized/i.test(msg) || code === 'SQLITE_AUTH')
+    return new RatchetError(`the query was refused: ${msg} (extensions cannot be loaded)`, {
+      field: 'sql',
+      hint: 'use the built-in SQL functions only',
+    });
+  if (code === 'SQLITE_TOOBIG')
+    return new RatchetError(`the query built a value over the size limit (${msg})`, {
+      field: 'sql',
+      hint: 'select less: substr(), LIMIT, or fewer rows in group_concat',
+    });
+  if (code === 'SQLITE_NOMEM')
+    return new RatchetError('the query ran out of memory and was stopped', {
+      field: 'sql',
+      hint: 'select less: add WHERE/LIMIT, avoid building huge strings',
+    });
+  if (code === 'SQLITE_INTERRUPT')
+    return new RatchetError('the query was interrupted', { field: 'sql', hint: 'simplify it' });
+  return new RatchetError(`the query does not run: ${msg}`, { field: 'sql', hint: schema });
+}
+
+/**
  * Run one read-only query over the public part of the journal.
  * @throws RatchetError for anything but a single SELECT, a syntax error (with the tables available), or SQL
  *   over 5000 characters
@@ -230,10 +281,7 @@ export function queryJournal(
     try {
       stmt = db.prepare(text);
     } catch (e) {
-      throw new RatchetError(`the query does not run: ${(e as Error).message}`, {
-        field: 'sql',
-        hint: `one statement over these tables:\n${SQL_SCHEMA}`,
-      });
+      throw sqliteProblem(e);
     }
     if (!stmt.reader || !stmt.readonly) {
       throw new RatchetError('only read-only SELECT queries are allowed', {
@@ -253,20 +301,25 @@ export function queryJournal(
         return `${v.slice(0, SQL_LIMITS.cellChars)}…`;
       return v;
     };
-    for (const r of stmt.raw(true).iterate() as IterableIterator<unknown[]>) {
-      count++;
-      if (rows.length >= maxRows || byteCapped) {
-        if (count > maxRows * 10 + 10_000) break;
-        continue;
+    try {
+      for (const r of stmt.raw(true).iterate() as IterableIterator<unknown[]>) {
+        count++;
+        if (rows.length >= maxRows || byteCapped) {
+          if (count > maxRows * 10 + 10_000) break;
+          continue;
+        }
+        const row = r.map(cell);
+        const size = Buffer.byteLength(JSON.stringify(row));
+        if (bytes + size > maxBytes) {
+          byteCapped = true;
+          continue;
+        }
+        bytes += size;
+        rows.push(row);
       }
-      const row = r.map(cell);
-      const size = Buffer.byteLength(JSON.stringify(row));
-      if (bytes + size > maxBytes) {
-        byteCapped = true;
-        continue;
-      }
-      bytes += size;
-      rows.push(row);
+    } catch (e) {
+      if (e instanceof RatchetError) throw e;
+      throw sqliteProblem(e);
     }
     const capped = rows.length < count;
     return {

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadContract } from '../../contract/load.js';
 import { serveStdio } from '../../mcp/server.js';
-import { grepTraces, queryJournal } from '../../traces/index.js';
+import { closeQueryRunner, journalQuery, QUERY_LIMITS, traceGrep } from '../../traces/index.js';
 import { RatchetError } from '../../util/errors.js';
 import { parseDuration } from '../../util/units.js';
 import { dim } from '../format.js';
@@ -16,6 +16,28 @@ const dur = (flag: string, v: string | undefined) => {
     throw new RatchetError((e as Error).message, { field: flag });
   }
 };
+
+const TIME_LIMIT_HELP = `stop the query after this long (default ${QUERY_LIMITS.defaultTimeoutMs / 1000}s, at most ${QUERY_LIMITS.maxTimeoutMs / 1000}s)`;
+
+/** `--time-limit` in ms (undefined when absent). @throws RatchetError over the ceiling or unparsable */
+function timeLimit(v: string | undefined): number | undefined {
+  const ms = dur('--time-limit', v);
+  if (ms !== undefined && (ms <= 0 || ms > QUERY_LIMITS.maxTimeoutMs))
+    throw new RatchetError(`--time-limit must be above 0 and at most ${QUERY_LIMITS.maxTimeoutMs / 1000}s`, {
+      field: '--time-limit',
+      hint: 'e.g. --time-limit 10s',
+    });
+  return ms;
+}
+
+/** Run a query in the query process, then end that process (the CLI exits after one query). */
+async function offLoop<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } finally {
+    closeQueryRunner();
+  }
+}
 
 /** Register `ratchet mcp` (the MCP server for outside agents) and `ratchet traces grep|sql`. */
 export function registerAgents(program: Command): void {
@@ -74,7 +96,9 @@ export function registerAgents(program: Command): void {
 
   traces
     .command('grep <pattern>')
-    .description('grep .ratchet/runs/*/ (patches, logs, metrics, public predictions; never private files)')
+    .description(
+      'grep .ratchet/runs/*/ (patches, logs, metrics, public predictions; never private files); RE2 patterns, linear time',
+    )
     .option('--dir <dir>', 'project folder', '.')
     .option('-F, --fixed', 'the pattern is a literal string, not a regular expression')
     .option('-i, --ignore-case', 'ignore case')
@@ -82,6 +106,7 @@ export function registerAgents(program: Command): void {
     .option('--file <glob>', 'only files matching this glob, e.g. "*.log" or patch.diff')
     .option('-C, --context <n>', 'lines of context around each match (at most 5)')
     .option('--max-lines <n>', 'most matching lines shown (default 50, at most 500)')
+    .option('--time-limit <duration>', TIME_LIMIT_HELP)
     .option('--json', 'print the answer as JSON')
     .action(
       action(
@@ -95,6 +120,7 @@ export function registerAgents(program: Command): void {
             file?: string;
             context?: string;
             maxLines?: string;
+            timeLimit?: string;
             json?: boolean;
           },
         ) => {
@@ -109,15 +135,22 @@ export function registerAgents(program: Command): void {
           });
           const context = o.context === undefined ? undefined : Number(o.context);
           const maxLines = intOption('--max-lines', o.maxLines);
-          const r = grepTraces(resolve(o.dir), {
-            pattern,
-            fixed: Boolean(o.fixed),
-            ignoreCase: Boolean(o.ignoreCase),
-            ...(experiments ? { experiments } : {}),
-            ...(o.file ? { file: o.file } : {}),
-            ...(context !== undefined && Number.isFinite(context) ? { context } : {}),
-            ...(maxLines ? { maxLines } : {}),
-          });
+          const timeoutMs = timeLimit(o.timeLimit);
+          const r = await offLoop(() =>
+            traceGrep(
+              resolve(o.dir),
+              {
+                pattern,
+                fixed: Boolean(o.fixed),
+                ignoreCase: Boolean(o.ignoreCase),
+                ...(experiments ? { experiments } : {}),
+                ...(o.file ? { file: o.file } : {}),
+                ...(context !== undefined && Number.isFinite(context) ? { context } : {}),
+                ...(maxLines ? { maxLines } : {}),
+              },
+              timeoutMs ? { timeoutMs } : {},
+            ),
+          );
           if (o.json) return printJson(r);
           const lines: string[] = [];
           for (const m of r.matches) {
@@ -140,16 +173,25 @@ export function registerAgents(program: Command): void {
     )
     .option('--dir <dir>', 'project folder', '.')
     .option('--max-rows <n>', 'most rows shown (default 100, at most 1000)')
+    .option('--time-limit <duration>', TIME_LIMIT_HELP)
     .option('--json', 'print the answer as JSON')
     .action(
-      action(async (query: string, o: { dir: string; maxRows?: string; json?: boolean }) => {
-        const maxRows = intOption('--max-rows', o.maxRows);
-        const r = queryJournal(resolve(o.dir), query, maxRows ? { maxRows } : {});
-        if (o.json) return printJson(r);
-        const cell = (v: unknown) =>
-          v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
-        const out = [r.columns.join('\t'), ...r.rows.map((row) => row.map(cell).join('\t')), dim(r.note)];
-        process.stdout.write(`${out.join('\n')}\n`);
-      }),
+      action(
+        async (query: string, o: { dir: string; maxRows?: string; timeLimit?: string; json?: boolean }) => {
+          const maxRows = intOption('--max-rows', o.maxRows);
+          const timeoutMs = timeLimit(o.timeLimit);
+          const r = await offLoop(() =>
+            journalQuery(resolve(o.dir), query, {
+              ...(maxRows ? { maxRows } : {}),
+              ...(timeoutMs ? { timeoutMs } : {}),
+            }),
+          );
+          if (o.json) return printJson(r);
+          const cell = (v: unknown) =>
+            v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v);
+          const out = [r.columns.join('\t'), ...r.rows.map((row) => row.map(cell).join('\t')), dim(r.note)];
+          process.stdout.write(`${out.join('\n')}\n`);
+        },
+      ),
     );
 }

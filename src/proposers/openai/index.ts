@@ -223,7 +223,7 @@ export class OpenAIProposer implements Proposer {
               result = { ok: true, path: r.rel };
             }
           } else {
-            result = runFileTool(this.scope, name, args);
+            result = await runFileTool(this.scope, name, args, ctx.signal);
           }
           messages.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(result) });
         }

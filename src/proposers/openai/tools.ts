@@ -7,7 +7,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
 import { globMatch } from '../../contract/load.js';
-import { grepTraces, queryJournal, SQL_SCHEMA } from '../../traces/index.js';
+import { journalQuery, QUERY_LIMITS, SQL_SCHEMA, traceGrep } from '../../traces/index.js';
 import { RatchetError } from '../../util/errors.js';
 import { writeFileNoFollow } from '../../util/fs.js';
 import type { ToolSpec } from './client.js';
@@ -40,6 +40,20 @@ const fn = (
   },
 });
 
+/** The `time_limit_s` argument of the trace tools (seconds). */
+const TIME_LIMIT = {
+  type: 'number',
+  minimum: 1,
+  maximum: QUERY_LIMITS.maxTimeoutMs / 1000,
+  description: `stop the query after this many seconds (default ${QUERY_LIMITS.defaultTimeoutMs / 1000})`,
+};
+
+/** Time limit a model asked for, ms (undefined: the default). */
+const timeLimitOf = (args: Record<string, unknown>): { timeoutMs?: number } => {
+  const s = Number(args['time_limit_s']);
+  return args['time_limit_s'] !== undefined && Number.isFinite(s) && s > 0 ? { timeoutMs: s * 1000 } : {};
+};
+
 /** The propose tools (JSON Schema), plus `conclude_previous` / `take_suggestion` when they apply. */
 export function proposeTools(opts: { pendingConclusion: boolean; suggestion: boolean }): ToolSpec[] {
   const tools = [
@@ -58,11 +72,12 @@ export function proposeTools(opts: { pendingConclusion: boolean; suggestion: boo
     ),
     fn(
       'search_traces',
-      'grep the raw traces of earlier experiments (patch.diff, stdout.log, stderr.log, experiment.json, output/public.csv). Output is capped.',
+      'grep the raw traces of earlier experiments (patch.diff, stdout.log, stderr.log, experiment.json, output/public.csv). Output is capped; the search is stopped after its time limit.',
       {
         pattern: {
           type: 'string',
-          description: 'JavaScript regular expression (or a literal with fixed=true)',
+          description:
+            'regular expression in RE2 syntax (no backreferences or lookaround), or a literal with fixed=true',
         },
         fixed: { type: 'boolean' },
         ignore_case: { type: 'boolean' },
@@ -70,13 +85,18 @@ export function proposeTools(opts: { pendingConclusion: boolean; suggestion: boo
         file: { type: 'string', description: 'glob of the file inside the experiment folder, e.g. *.log' },
         context: { type: 'integer', minimum: 0, maximum: 5 },
         max_lines: { type: 'integer', minimum: 1, maximum: 500 },
+        time_limit_s: TIME_LIMIT,
       },
       ['pattern'],
     ),
     fn(
       'query_journal',
-      `Run one read-only SQL SELECT over the journal (output capped). Tables:\n${SQL_SCHEMA}`,
-      { sql: { type: 'string' }, max_rows: { type: 'integer', minimum: 1, maximum: 1000 } },
+      `Run one read-only SQL SELECT over the journal (output capped; stopped after its time limit). Tables:\n${SQL_SCHEMA}`,
+      {
+        sql: { type: 'string' },
+        max_rows: { type: 'integer', minimum: 1, maximum: 1000 },
+        time_limit_s: TIME_LIMIT,
+      },
       ['sql'],
     ),
     fn(
@@ -162,8 +182,16 @@ export function surfaceFiles(scope: ToolScope): { path: string; bytes: number }[
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-/** Run a file or traces tool. Returns the JSON-able result (errors as `{error}` for the model to read). */
-export function runFileTool(scope: ToolScope, name: string, args: Record<string, unknown>): unknown {
+/**
+ * Run a file or traces tool. Returns the JSON-able result (errors as `{error}` for the model to read). The
+ * traces tools run off the event loop within a time limit; `signal` (the run's) stops a running query.
+ */
+export async function runFileTool(
+  scope: ToolScope,
+  name: string,
+  args: Record<string, unknown>,
+  signal?: AbortSignal,
+): Promise<unknown> {
   try {
     switch (name) {
       case 'list_files':
@@ -203,20 +231,26 @@ export function runFileTool(scope: ToolScope, name: string, args: Record<string,
         return { ok: true, path: r.rel, bytes: Buffer.byteLength(content) };
       }
       case 'search_traces':
-        return grepTraces(scope.projectDir, {
-          pattern: String(args['pattern'] ?? ''),
-          fixed: Boolean(args['fixed']),
-          ignoreCase: Boolean(args['ignore_case']),
-          ...(Array.isArray(args['experiments'])
-            ? { experiments: (args['experiments'] as unknown[]).map(Number) }
-            : {}),
-          ...(typeof args['file'] === 'string' ? { file: args['file'] } : {}),
-          ...(args['context'] !== undefined ? { context: Number(args['context']) } : {}),
-          ...(args['max_lines'] !== undefined ? { maxLines: Number(args['max_lines']) } : {}),
-        });
+        return await traceGrep(
+          scope.projectDir,
+          {
+            pattern: String(args['pattern'] ?? ''),
+            fixed: Boolean(args['fixed']),
+            ignoreCase: Boolean(args['ignore_case']),
+            ...(Array.isArray(args['experiments'])
+              ? { experiments: (args['experiments'] as unknown[]).map(Number) }
+              : {}),
+            ...(typeof args['file'] === 'string' ? { file: args['file'] } : {}),
+            ...(args['context'] !== undefined ? { context: Number(args['context']) } : {}),
+            ...(args['max_lines'] !== undefined ? { maxLines: Number(args['max_lines']) } : {}),
+          },
+          { ...timeLimitOf(args), ...(signal ? { signal } : {}) },
+        );
       case 'query_journal':
-        return queryJournal(scope.projectDir, String(args['sql'] ?? ''), {
+        return await journalQuery(scope.projectDir, String(args['sql'] ?? ''), {
           ...(args['max_rows'] !== undefined ? { maxRows: Number(args['max_rows']) } : {}),
+          ...timeLimitOf(args),
+          ...(signal ? { signal } : {}),
         });
       default:
         return { error: `unknown tool ${name}` };
