@@ -206,6 +206,20 @@ export function releaseRunLock(projectDir: string): void {
 }
 
 /**
+ * A run's active wall-clock time, ms: the sum of its active periods as recorded in the journal, plus, while
+ * `live` (its process runs now), the time since the last record. Runs recorded before active time was kept
+ * count from their start to their end.
+ */
+export function runActiveMs(
+  run: { startedAt: string; endedAt: string | null; activeMs: number | null; activeAt: string | null },
+  live: boolean,
+  now = Date.now(),
+): number {
+  if (run.activeMs === null) return (run.endedAt ? Date.parse(run.endedAt) : now) - Date.parse(run.startedAt);
+  return run.activeMs + (live && run.activeAt ? Math.max(0, now - Date.parse(run.activeAt)) : 0);
+}
+
+/**
  * Ask the active run to stop: write the stop file (polled by the loop every 100 ms) and send SIGTERM.
  * @returns the run that was asked to stop, or null when none is active
  */

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { escalationMessage, escalationRefusal, projectEscalation } from '../agents/limits.js';
 import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
 import { type Duck, openDuck } from '../data/duck.js';
@@ -16,7 +17,7 @@ import type { Proposer } from '../proposers/types.js';
 import type { PythonRuntime } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { formatDuration } from '../util/units.js';
-import { acquireRunLock, isAlive, releaseRunLock, watchStop } from './control.js';
+import { acquireRunLock, isAlive, releaseRunLock, runActiveMs, watchStop } from './control.js';
 import {
   type Best,
   checkLockStats,
@@ -30,6 +31,9 @@ import { preflight } from './preflight.js';
 
 /** Project-relative folder of the ratchet branches' worktrees. */
 export const WORKTREES_DIR = '.ratchet/worktrees';
+
+/** How often an open run writes its active time into the journal, ms. */
+export const ACTIVE_CHECKPOINT_MS = 2000;
 
 /** Decisions that count as failures for the consecutive-failures budget. */
 export const FAILURES: ReadonlySet<Decision> = new Set(['crashed', 'timeout', 'invalid', 'rejected']);
@@ -130,6 +134,11 @@ export class RunSession {
   best: Best | null;
   /** Aborted by the kill switch (stop file, SIGINT/SIGTERM, the caller's signal). */
   readonly signal: AbortSignal;
+  /**
+   * When the run would have started had it never been stopped (ms since the epoch): now minus the active time
+   * of its earlier periods, so `Date.now() - startedAt` is the run's total active time and a resumed run
+   * continues its wall-clock budget instead of starting it again.
+   */
   readonly startedAt: number;
   private readonly controller: AbortController;
   private readonly rule: KeepRule;
@@ -153,6 +162,7 @@ export class RunSession {
     resumed: boolean;
     limits: Limits;
     duck: Duck;
+    priorActiveMs: number;
   }) {
     const { opts, ready } = init;
     this.projectDir = opts.projectDir;
@@ -171,7 +181,7 @@ export class RunSession {
     this.best = null;
     this.controller = new AbortController();
     this.signal = this.controller.signal;
-    this.startedAt = Date.now();
+    this.startedAt = Date.now() - init.priorActiveMs;
     this.duck = init.duck;
     this.observers = opts.observers ?? [];
     this.overrides = opts.overrides ?? {};
@@ -239,6 +249,26 @@ export class RunSession {
     const unsafe = opts.unsafeNoSandbox ?? false;
     const ready = await preflight(opts.projectDir, { unsafe });
     const journal = Journal.open(opts.projectDir);
+    // An escalated project runs nothing (no proposer, no agent) until a person clears it.
+    const escalation = projectEscalation(journal);
+    if (escalation) {
+      const r = escalationRefusal(escalation);
+      journal.addEvent({
+        ts: new Date().toISOString(),
+        runId: null,
+        experimentId: null,
+        kind: 'guardrail',
+        severity: 'warning',
+        guardrail: r.guardrail,
+        message: `a new run was refused: ${r.message}`,
+        data: r.data ?? null,
+      });
+      journal.close();
+      throw new RatchetError(`the run was refused: ${escalationMessage(escalation)}`, {
+        hint: 'a person reviews it (ratchet status, the Studio) and clears it: ratchet clear --note "<why>"',
+        exitCode: 3,
+      });
+    }
     // `ratchet run` with no id resumes an interrupted run (status running, its process gone: a crash).
     const latest = journal.getRun();
     const interrupted =
@@ -266,7 +296,18 @@ export class RunSession {
       maxConsecutiveFailures: opts.maxConsecutiveFailures ?? c.maxConsecutiveFailures,
     };
     const duck = await openDuck();
-    const s = new RunSession({ opts, ready, journal, runId, resumed: Boolean(existing), limits, duck });
+    // A resumed run continues its wall clock from where it stopped (the sum of its active periods).
+    const priorActiveMs = existing ? runActiveMs(existing, false) : 0;
+    const s = new RunSession({
+      opts,
+      ready,
+      journal,
+      runId,
+      resumed: Boolean(existing),
+      limits,
+      duck,
+      priorActiveMs,
+    });
     try {
       await s.start(opts, ready.head);
     } catch (e) {
@@ -306,6 +347,10 @@ export class RunSession {
         config: { ...this.limits, unsafe: this.unsafe },
       });
     }
+    this.checkpoint();
+    const clock = setInterval(() => this.checkpoint(), ACTIVE_CHECKPOINT_MS);
+    clock.unref();
+    this.cleanups.push(() => clearInterval(clock));
     mkdirSync(join(this.projectDir, WORKTREES_DIR), { recursive: true });
     if (existsSync(this.worktree)) await removeWorktree(this.projectDir, this.worktree);
     rmSync(this.worktree, { recursive: true, force: true });
@@ -439,6 +484,21 @@ export class RunSession {
       message,
       data,
     });
+  }
+
+  /** The run's active time so far, ms: every earlier active period plus this one. */
+  elapsedMs(): number {
+    return Date.now() - this.startedAt;
+  }
+
+  /** Persist the active time (every few seconds and at close), so a crash loses at most a few seconds of it. */
+  private checkpoint(): void {
+    if (!this.journal.db.open) return;
+    try {
+      this.journal.setActiveMs(this.runId, this.elapsedMs(), new Date().toISOString());
+    } catch {
+      // a busy journal: the next checkpoint writes it
+    }
   }
 
   /** Budgets left now. */
@@ -583,6 +643,7 @@ export class RunSession {
       await removeWorktree(this.projectDir, this.worktree);
     }
     if (this.journal.getRun(this.runId)) {
+      this.checkpoint();
       this.journal.updateRun(this.runId, {
         status: s.status,
         stopReason: s.reason,

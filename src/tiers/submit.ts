@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { assertNotEscalated } from '../agents/limits.js';
 import { loadContract } from '../contract/load.js';
 import { readLock, verifyLock } from '../contract/lock.js';
 import { readManifest } from '../data/ingest.js';
@@ -45,6 +46,7 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
       throw new RatchetError(runId ? `no run ${runId}` : 'no run yet', {
         hint: 'start one with `ratchet run`',
       });
+    assertNotEscalated(journal, 'submit');
     const best = bestKept(journal.listExperiments(run.id));
     if (!best || best.score === null) {
       throw new RatchetError(`run ${run.id} has no kept experiment to submit`, {
