@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import { Journal } from '../../src/journal/store.js';
+import { cli, cliAsync, makeProject } from '../helpers/project.js';
+
+const BUDGET_S = 30;
+
+/** The run's active time as the journal records it, ms. */
+function activeMs(dir: string, runId: string): number {
+  const j = Journal.open(dir, { readonly: true });
+  try {
+    return j.getRun(runId)?.activeMs ?? -1;
+  } finally {
+    j.close();
+  }
+}
+
+const statusOf = (dir: string) => JSON.parse(cli(['status', '--dir', dir, '--json'], dir).stdout);
+
+describe('stopping and resuming continues the wall clock', () => {
+  it('run, stop, resume: the run ends for its wall-clock budget at a total active time of about the budget', {
+    timeout: 300_000,
+  }, async () => {
+    const dir = await makeProject({ rows: 1500 });
+    const { done } = cliAsync(
+      ['run', '--dir', dir, '--run', 'clock', '--experiments', '200', '--budget', `${BUDGET_S}s`],
+      dir,
+    );
+    // let two thirds of the budget pass, then stop (the kill switch)
+    let elapsed = 0;
+    const t0 = Date.now();
+    while (elapsed < (2 * BUDGET_S) / 3 && Date.now() - t0 < 120_000) {
+      await new Promise((r) => setTimeout(r, 500));
+      const s = statusOf(dir);
+      elapsed = s.run?.id === 'clock' && s.run.active ? s.budgets.elapsed_s : 0;
+    }
+    const stop = cli(['stop', '--dir', dir, '--json'], dir);
+    expect(JSON.parse(stop.stdout), stop.stderr).toMatchObject({ stopped: true, run: 'clock' });
+    const first = await done;
+    expect(first.stdout).toMatch(/run clock stopped/);
+    const before = activeMs(dir, 'clock');
+    expect(before).toBeGreaterThanOrEqual(((2 * BUDGET_S) / 3) * 1000);
+    // stopped, the clock does not run: status shows the same figure later
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(statusOf(dir).budgets.elapsed_s).toBeCloseTo(before / 1000, 0);
+
+    const resumed = cli(['run', '--dir', dir, '--run', 'clock', '--json'], dir);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(JSON.parse(resumed.stdout)).toMatchObject({
+      status: 'finished',
+      reason: expect.stringMatching(/wall-clock budget used/),
+    });
+    const total = activeMs(dir, 'clock');
+    // about the budget in total (an experiment may overrun it by its last seconds), not budget per resume
+    expect(total).toBeGreaterThanOrEqual(BUDGET_S * 1000);
+    expect(total).toBeLessThan((BUDGET_S + 12) * 1000);
+    expect(statusOf(dir).budgets.elapsed_s).toBeCloseTo(total / 1000, 0);
+  });
+});
