@@ -9,6 +9,14 @@ import { packageDir } from '../util/paths.js';
 import { CONTRACT_FILE, type Contract, loadContract } from './load.js';
 import { computeLock, contractFiles, LOCK_FILE, type Lock, writeLock } from './lock.js';
 import type { Task } from './schema.js';
+import {
+  archiveSplit,
+  recordSplitVersion,
+  resplitPlan,
+  resplitRefusal,
+  restoreSplit,
+  SPLITS_DIR,
+} from './splits.js';
 
 /** Options of `ratchet init --data`: scaffold a contract and a working baseline for any CSV/Parquet file. */
 export interface ScaffoldOptions {
@@ -202,8 +210,16 @@ function ensureGitignore(projectDir: string, extra: string[]): void {
   appendFileSync(path, `${sep}${want.join('\n')}\n`);
 }
 
+/** Options of {@link initProject}. */
+export interface InitOptions {
+  /** Re-split a project that has runs even though its data or contract changed (the old split is kept). */
+  force?: boolean;
+}
+
 /** Result of {@link initProject}. */
 export interface InitResult {
+  /** When a forced re-split kept the earlier split: its version and the new one. */
+  resplit?: { kept: number; version: number; changed: string[] };
   contract: Contract;
   /** Leakage scan warnings (blocking findings stop init). */
   findings: LeakFinding[];
@@ -217,10 +233,40 @@ export interface InitResult {
  * `ratchet init`: validate the contract, keep the raw data out of git, split the data (holdout labels to the
  * vault), lock the contract, and commit the contract, lock and editable files, so the ratchet branch has a
  * clean base. Creates the git repository when there is none.
- * @throws RatchetError for an invalid contract, unreadable data, or a tracked data file
+ * A project that has runs is never re-split silently: when its data or contract changed, init refuses (nothing
+ * changed) unless `force`, and then keeps the earlier split as a version (see splits.ts).
+ * @throws RatchetError for an invalid contract, unreadable data, a tracked data file, or a re-split of a project
+ *   with runs without `force` (exit code 3)
  */
-export async function initProject(projectDir: string, progress: Progress = () => {}): Promise<InitResult> {
+export async function initProject(
+  projectDir: string,
+  progress: Progress = () => {},
+  opts: InitOptions = {},
+): Promise<InitResult> {
   const contract = loadContract(projectDir);
+  const plan = await resplitPlan(projectDir, contract);
+  if (plan && !opts.force) throw resplitRefusal(plan);
+  if (plan) {
+    progress(`keeping the current split as version ${plan.version} (${SPLITS_DIR}/v${plan.version})`);
+    archiveSplit(projectDir, plan.version);
+  }
+  try {
+    const res = await initSplitAndLock(projectDir, contract, progress);
+    if (!plan) return res;
+    const version = recordSplitVersion(projectDir, plan);
+    progress(`split version ${version}: earlier runs are scored on version ${plan.version} by submit`);
+    return { ...res, resplit: { kept: plan.version, version, changed: plan.changed } };
+  } catch (e) {
+    if (plan) restoreSplit(projectDir, plan.version);
+    throw e;
+  }
+}
+
+async function initSplitAndLock(
+  projectDir: string,
+  contract: Contract,
+  progress: Progress,
+): Promise<InitResult> {
   if (!(await isRepo(projectDir))) {
     progress('creating a git repository');
     await git(projectDir, ['init', '-q', '-b', 'main']);

@@ -228,6 +228,17 @@ export class Journal {
     return this.db.transaction(fn)();
   }
 
+  /** A value of the journal's key-value table, or null. */
+  getMeta(key: string): string | null {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+    return row ? String(row['value']) : null;
+  }
+
+  /** Set a value of the journal's key-value table. */
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value);
+  }
+
   /** Reserve the next experiment id (ids are never reused, even when an experiment is interrupted). */
   reserveExperimentId(): number {
     return this.transaction(() => {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { escalationMessage, escalationRefusal, projectEscalation } from '../agents/limits.js';
 import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
+import { currentSplitVersion, runSplitVersion } from '../contract/splits.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
@@ -140,6 +141,8 @@ export class RunSession {
    * continues its wall-clock budget instead of starting it again.
    */
   readonly startedAt: number;
+  /** The split version the run runs on (see contract/splits.ts). */
+  readonly splitVersion: number;
   private readonly controller: AbortController;
   private readonly rule: KeepRule;
   private readonly duck: Duck;
@@ -163,6 +166,7 @@ export class RunSession {
     limits: Limits;
     duck: Duck;
     priorActiveMs: number;
+    splitVersion: number;
   }) {
     const { opts, ready } = init;
     this.projectDir = opts.projectDir;
@@ -182,6 +186,7 @@ export class RunSession {
     this.controller = new AbortController();
     this.signal = this.controller.signal;
     this.startedAt = Date.now() - init.priorActiveMs;
+    this.splitVersion = init.splitVersion;
     this.duck = init.duck;
     this.observers = opts.observers ?? [];
     this.overrides = opts.overrides ?? {};
@@ -281,6 +286,14 @@ export class RunSession {
       });
     }
     const runId = existing?.id ?? opts.runId ?? defaultRunId();
+    const splitVersion = currentSplitVersion(journal);
+    if (existing && runSplitVersion(existing) !== splitVersion) {
+      journal.close();
+      throw new RatchetError(
+        `run ${existing.id} ran on split version ${runSplitVersion(existing)}; the project was re-split since (version ${splitVersion})`,
+        { hint: 'start a new run (omit --run); ratchet submit still scores that run on its own split' },
+      );
+    }
     try {
       acquireRunLock(opts.projectDir, runId);
     } catch (e) {
@@ -299,6 +312,7 @@ export class RunSession {
     // A resumed run continues its wall clock from where it stopped (the sum of its active periods).
     const priorActiveMs = existing ? runActiveMs(existing, false) : 0;
     const s = new RunSession({
+      splitVersion,
       opts,
       ready,
       journal,
@@ -344,7 +358,7 @@ export class RunSession {
         startedAt: new Date().toISOString(),
         unsafe: this.unsafe,
         pid: process.pid,
-        config: { ...this.limits, unsafe: this.unsafe },
+        config: { ...this.limits, unsafe: this.unsafe, splitVersion: this.splitVersion },
       });
     }
     this.checkpoint();
