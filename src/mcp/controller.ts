@@ -740,7 +740,8 @@ export class McpController {
       ...(d.rate_limit
         ? [`rate-limit: at most ${d.rate_limit.max} experiments per ${d.rate_limit.per}`]
         : []),
-      'budget: the run ends when its experiments or wall clock are used; the agent stops at its token/cost caps',
+      'budget: the run ends when its experiments or wall clock are used; the agent stops at its token/cost caps, counted per project across runs (only a person resets them)',
+      'escalated: after an escalation nothing runs and nothing is submitted until a person clears it',
       'write-surface: only files in the surface may change; contract-integrity: contract files never change',
       'the private holdout score is recorded for the person only (submit_direction); it is never returned',
     ];
