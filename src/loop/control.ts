@@ -190,7 +190,9 @@ function takeOver(dir: string, path: string, identity: string): void {
   // is still the stale one (checked once more for locks without a nonce).
   if (identityOf(path) !== identity) return;
   try {
-    renameSync(path, join(dir, `run.json.stale-${process.pid}-${randomBytes(6).toString('hex')}`));
+    const aside = join(dir, `run.json.stale-${process.pid}-${randomBytes(6).toString('hex')}`);
+    renameSync(path, aside);
+    rmSync(aside, { force: true }); // moved aside under a name only this process knows: safe to delete
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
