@@ -553,6 +553,9 @@ export class RunSession {
       };
     }
     if (this.escalation) return { status: 'escalated', reason: this.escalation };
+    // escalated elsewhere meanwhile (e.g. a submit's public-private gap): nothing more runs until a person clears it
+    const elsewhere = projectEscalation(this.journal);
+    if (elsewhere) return { status: 'stopped', reason: `stopped: ${escalationMessage(elsewhere)}` };
     const sus = this.contract.suspicion;
     if (this.consecutiveTrips >= sus.consecutive_trips) {
       return {

@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/store.js';
 import { runLoop } from '../../src/loop/run.js';
@@ -46,9 +50,31 @@ describe('the Studio clears an escalation', () => {
     const noNote = await post({ note: '  ' });
     expect(noNote.status).toBe(400);
     expect((await noNote.json()).error).toMatch(/needs a note/);
-    const ok = await post({ note: 'checked the notes file: harmless' });
-    expect(ok.status).toBe(201);
-    expect(await ok.json()).toMatchObject({ cleared: true, escalation: { run: a.runId } });
+    // the button, in a real browser (Debian's Chromium): shown while escalated, clears with the note, then hidden
+    const profile = mkdtempSync(join(tmpdir(), 'ratchet-chromium-'));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--no-first-run',
+        '--disable-background-networking',
+      ],
+    });
+    try {
+      const tab = await context.newPage();
+      await tab.goto(studio.url);
+      await tab.locator('#escalation').waitFor({ state: 'visible', timeout: 30_000 });
+      expect(await tab.locator('#escalation-msg').textContent()).toMatch(/3 guardrail trips in a row/);
+      await tab.fill('#clear-note', 'checked the notes file: harmless');
+      await tab.click('#clear-escalation');
+      await tab.locator('#escalation').waitFor({ state: 'hidden', timeout: 30_000 });
+    } finally {
+      await context.close().catch(() => undefined);
+      rmSync(profile, { recursive: true, force: true });
+    }
     state = await (await fetch(`${studio.url}api/state`)).json();
     expect(state.status.project_escalation).toBeNull();
     expect((await post({ note: 'again' })).status).toBe(400); // nothing is escalated any more
