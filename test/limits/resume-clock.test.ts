@@ -33,7 +33,11 @@ function periodsMs(dir: string, runId: string): number[] {
   }
 }
 
-const statusOf = (dir: string) => JSON.parse(cli(['status', '--dir', dir, '--json'], dir).stdout);
+/** `ratchet status --json`, or null before the run has created the journal. */
+function statusOf(dir: string) {
+  const r = cli(['status', '--dir', dir, '--json'], dir);
+  return r.code === 0 ? JSON.parse(r.stdout) : null;
+}
 
 describe('stopping and resuming continues the wall clock', () => {
   it('run, stop, resume: the run ends for its wall-clock budget at a total active time of about the budget', {
@@ -50,7 +54,7 @@ describe('stopping and resuming continues the wall clock', () => {
     while (elapsed < (2 * BUDGET_S) / 3 && Date.now() - t0 < 120_000) {
       await new Promise((r) => setTimeout(r, 500));
       const s = statusOf(dir);
-      elapsed = s.run?.id === 'clock' && s.run.active ? s.budgets.elapsed_s : 0;
+      elapsed = s?.run?.id === 'clock' && s.run.active ? s.budgets.elapsed_s : 0;
     }
     const stop = cli(['stop', '--dir', dir, '--json'], dir);
     expect(JSON.parse(stop.stdout), stop.stderr).toMatchObject({ stopped: true, run: 'clock' });
