@@ -95,6 +95,8 @@ describe('escalation through the loop', () => {
     });
     expect(a).toMatchObject({ status: 'escalated', experiments: 2 });
     expect(a.reason).toMatch(/sanity: every prediction is 0.5/);
+    // the project is escalated: a person reviews it and clears it before the next run
+    expect(cli(['clear', '--note', 'constant predictions are the reference point here'], dir).code).toBe(0);
     const b = await runLoop({
       projectDir: dir,
       proposer: async () =>

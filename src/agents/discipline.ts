@@ -260,10 +260,10 @@ export function checkRateLimit(
 /** Kind of the journal event that marks an agent's own conclusion of an experiment. */
 export const CONCLUSION_EVENT = 'agent.conclusion';
 
-/** Ids of the experiments of a run that an agent concluded (from the journal's events). */
-export function concludedIds(journal: Journal, runId: string): Set<number> {
+/** Ids of the experiments that an agent concluded (from the journal's events), of one run or (no id) all. */
+export function concludedIds(journal: Journal, runId?: string): Set<number> {
   const out = new Set<number>();
-  for (const ev of journal.listEvents({ runId, kinds: [CONCLUSION_EVENT] })) {
+  for (const ev of journal.listEvents({ ...(runId ? { runId } : {}), kinds: [CONCLUSION_EVENT] })) {
     const id = Number(ev.data?.['experiment']);
     if (Number.isInteger(id)) out.add(id);
   }

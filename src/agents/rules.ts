@@ -1,7 +1,8 @@
 /**
  * The rules one agent works under in one run, in one object shared by the command, openai and hybrid
  * proposers and the MCP server: the discipline checks, the token/cost ledger and its caps, the pending
- * conclusion, and the brief's ingredients. Every refusal is recorded in the journal with its guardrail id.
+ * conclusion, and the brief's ingredients. The ledger and the pending conclusion are the project's (see
+ * limits.ts): a new run starts with them as the last one left them. Every refusal is recorded in the journal with its guardrail id.
  */
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
@@ -21,9 +22,10 @@ import {
   recordRefusal,
 } from './discipline.js';
 import { digestEntry, historyDigest } from './history.js';
+import { isAgentExperiment, ProjectLedger } from './limits.js';
 import { budgetsLeftFromJournal, runRecords } from './runstate.js';
 import type { AgentSettings } from './settings.js';
-import { capTrip, type Usage, UsageLedger } from './usage.js';
+import { capTrip, type Usage } from './usage.js';
 
 /** How to build {@link AgentRules}. */
 export interface AgentRulesOptions {
@@ -47,7 +49,8 @@ export class AgentRules {
   readonly runId: string;
   readonly source: string;
   readonly journal: Journal;
-  readonly ledger: UsageLedger;
+  /** The agents' usage in the project's budget period (shared by every run and agent; only a person resets it). */
+  readonly ledger: ProjectLedger;
   private readonly ownJournal: boolean;
   private readonly budgets: (() => BudgetsLeft) | undefined;
 
@@ -58,7 +61,7 @@ export class AgentRules {
     this.source = o.source;
     this.ownJournal = !o.journal;
     this.journal = o.journal ?? Journal.open(o.contract.projectDir);
-    this.ledger = new UsageLedger(join(o.stateDir, 'usage.json'));
+    this.ledger = new ProjectLedger(this.journal, join(o.stateDir, 'usage.json'));
     this.budgets = o.budgets;
   }
 
@@ -80,10 +83,16 @@ export class AgentRules {
     return this.ledger.add(u ?? { inputTokens: 0, outputTokens: 0, costUsd: 0, calls: 1 });
   }
 
-  /** The experiment the agent must conclude before the next one, or null. */
+  /**
+   * The experiment an agent must conclude before the next one, or null: the project's latest agent experiment
+   * that ran, in any run (closing a run and opening another does not drop it).
+   */
   pending(): ExperimentRecord | null {
     if (!this.settings.discipline.require_conclusion) return null;
-    return pendingConclusion(this.records().run, concludedIds(this.journal, this.runId));
+    return pendingConclusion(
+      this.journal.listExperiments().filter(isAgentExperiment),
+      concludedIds(this.journal),
+    );
   }
 
   /** The phase gate in force. */

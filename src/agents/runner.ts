@@ -8,6 +8,7 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { CONTRACT_FILE, type Contract } from '../contract/load.js';
+import { SPLITS_DIR } from '../contract/splits.js';
 import { DATA_DIR, VAULT_DIR } from '../data/ingest.js';
 import { agentDecoys } from '../guardrails/canary.js';
 import { JOURNAL_FILE } from '../journal/store.js';
@@ -192,6 +193,7 @@ export async function runAgent(call: AgentCall): Promise<AgentRun> {
   const hidden = [
     resolve(project, contract.data.source), // the raw data: every label, holdouts included
     join(project, VAULT_DIR),
+    join(project, SPLITS_DIR), // earlier splits' vaults
     join(project, JOURNAL_FILE),
     join(project, `${JOURNAL_FILE}-wal`),
     join(project, `${JOURNAL_FILE}-shm`),

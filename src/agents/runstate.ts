@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExperimentRecord, Journal } from '../journal/store.js';
-import { STOP_FILE } from '../loop/control.js';
+import { runActiveMs, STOP_FILE } from '../loop/control.js';
 import type { BudgetsLeft } from './brief.js';
 
 /** The experiments of a run and of the rest of the project, oldest first. */
@@ -17,7 +17,7 @@ export function runRecords(
   return { run: all.filter((e) => e.runId === runId), all };
 }
 
-/** The budgets a run has left, from the limits it started with (null when unknown). */
+/** The budgets a run has left, from the limits it started with (null when unknown); the wall clock counts active time. */
 export function budgetsLeftFromJournal(journal: Journal, runId: string): BudgetsLeft {
   const run = journal.getRun(runId);
   if (!run) return { experiments: null, wallClockMs: null };
@@ -28,7 +28,7 @@ export function budgetsLeftFromJournal(journal: Journal, runId: string): Budgets
     experiments: typeof cfg.maxExperiments === 'number' ? Math.max(0, cfg.maxExperiments - n) : null,
     wallClockMs:
       typeof cfg.maxWallClockMs === 'number'
-        ? Math.max(0, cfg.maxWallClockMs - (Date.now() - Date.parse(run.startedAt)))
+        ? Math.max(0, cfg.maxWallClockMs - runActiveMs(run, run.status === 'running'))
         : null,
   };
 }

@@ -8,6 +8,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerInit } from './commands/init.js';
 import { registerAgents } from './commands/mcp.js';
 import { registerMlflow } from './commands/mlflow.js';
+import { registerPerson } from './commands/person.js';
 import { registerRead } from './commands/read.js';
 import { registerReport } from './commands/report.js';
 import { registerReview } from './commands/review.js';
@@ -37,5 +38,6 @@ registerAudit(program);
 registerMlflow(program);
 registerStudio(program);
 registerReview(program);
+registerPerson(program);
 
 await program.parseAsync(process.argv);

@@ -9,6 +9,14 @@ import { packageDir } from '../util/paths.js';
 import { CONTRACT_FILE, type Contract, loadContract } from './load.js';
 import { computeLock, contractFiles, LOCK_FILE, type Lock, writeLock } from './lock.js';
 import type { Task } from './schema.js';
+import {
+  archiveSplit,
+  recordSplitVersion,
+  resplitPlan,
+  resplitRefusal,
+  restoreSplit,
+  SPLITS_DIR,
+} from './splits.js';
 
 /** Options of `ratchet init --data`: scaffold a contract and a working baseline for any CSV/Parquet file. */
 export interface ScaffoldOptions {
@@ -209,6 +217,8 @@ export interface InitOptions {
    * does). Without it, init refuses there rather than commit into someone else's history.
    */
   ownRepo?: boolean;
+  /** Re-split a project that has runs even though its data or contract changed (the old split is kept). */
+  force?: boolean;
 }
 
 /**
@@ -247,6 +257,8 @@ export async function refuseForeignRepo(projectDir: string, ownRepo: boolean): P
 
 /** Result of {@link initProject}. */
 export interface InitResult {
+  /** When a forced re-split kept the earlier split: its version and the new one. */
+  resplit?: { kept: number; version: number; changed: string[] };
   contract: Contract;
   /** Leakage scan warnings (blocking findings stop init). */
   findings: LeakFinding[];
@@ -260,7 +272,10 @@ export interface InitResult {
  * `ratchet init`: validate the contract, keep the raw data out of git, split the data (holdout labels to the
  * vault), lock the contract, and commit the contract, lock and editable files, so the ratchet branch has a
  * clean base. Creates the git repository when there is none.
- * @throws RatchetError for an invalid contract, unreadable data, or a tracked data file
+ * A project that has runs is never re-split silently: when its data or contract changed, init refuses (nothing
+ * changed) unless `force`, and then keeps the earlier split as a version (see splits.ts).
+ * @throws RatchetError for an invalid contract, unreadable data, a tracked data file, or a re-split of a project
+ *   with runs without `force` (exit code 3)
  */
 export async function initProject(
   projectDir: string,
@@ -269,6 +284,29 @@ export async function initProject(
 ): Promise<InitResult> {
   const contract = loadContract(projectDir);
   await ownRepository(projectDir, Boolean(opts.ownRepo), progress);
+  const plan = await resplitPlan(projectDir, contract);
+  if (plan && !opts.force) throw resplitRefusal(plan);
+  if (plan) {
+    progress(`keeping the current split as version ${plan.version} (${SPLITS_DIR}/v${plan.version})`);
+    archiveSplit(projectDir, plan.version);
+  }
+  try {
+    const res = await initSplitAndLock(projectDir, contract, progress);
+    if (!plan) return res;
+    const version = recordSplitVersion(projectDir, plan);
+    progress(`split version ${version}: earlier runs are scored on version ${plan.version} by submit`);
+    return { ...res, resplit: { kept: plan.version, version, changed: plan.changed } };
+  } catch (e) {
+    if (plan) restoreSplit(projectDir, plan.version);
+    throw e;
+  }
+}
+
+async function initSplitAndLock(
+  projectDir: string,
+  contract: Contract,
+  progress: Progress,
+): Promise<InitResult> {
   const dataRel = relative(projectDir, resolve(projectDir, contract.data.source));
   const inside = !dataRel.startsWith('..');
   if (inside && (await git(projectDir, ['ls-files', '--', dataRel])).trim()) {

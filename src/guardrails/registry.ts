@@ -184,6 +184,13 @@ export const GUARDRAILS: Record<string, Guardrail> = Object.fromEntries(
       false,
     ),
     G(
+      'escalated',
+      'a project escalated to a person runs nothing more (no agent, no run, no submit) until a person clears it',
+      'a person reviews the escalation (ratchet status, the Studio) and clears it: ratchet clear --note "<why>"',
+      'block',
+      false,
+    ),
+    G(
       'sandbox-unsafe',
       'experiments run inside the sandbox',
       'install bubblewrap (apt-get install bubblewrap) and drop --unsafe-no-sandbox',

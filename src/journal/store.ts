@@ -70,6 +70,26 @@ export interface RunRecord {
   pid: number | null;
   /** Budgets and options the run started with. */
   config: Record<string, unknown>;
+  /**
+   * Wall-clock time the run has been active, ms, summed over its active periods (a resumed run continues it),
+   * as of `activeAt`; null for runs recorded before it was kept.
+   */
+  activeMs: number | null;
+  /** When `activeMs` was last written (ISO), or null. */
+  activeAt: string | null;
+}
+
+/** The agents' token and cost usage in one budget period of the project (only a person opens a new one). */
+export interface AgentBudgetRecord {
+  /** 1-based period number (0 before anything was counted). */
+  period: number;
+  openedAt: string | null;
+  /** Why a person opened this period (empty for the first). */
+  note: string;
+  inputTokens: number;
+  outputTokens: number;
+  costUsd: number;
+  calls: number;
 }
 
 /** A journal event: guardrail trips, escalations, run lifecycle, progress. */
@@ -145,6 +165,11 @@ CREATE TABLE IF NOT EXISTS submissions (
   id INTEGER PRIMARY KEY, ts TEXT NOT NULL, run_id TEXT NOT NULL, experiment_id INTEGER NOT NULL,
   commit_sha TEXT, public REAL NOT NULL, private REAL NOT NULL, gap REAL NOT NULL, metrics TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS agent_budget (
+  id INTEGER PRIMARY KEY, opened_at TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
+  input_tokens REAL NOT NULL DEFAULT 0, output_tokens REAL NOT NULL DEFAULT 0, cost_usd REAL NOT NULL DEFAULT 0,
+  calls INTEGER NOT NULL DEFAULT 0
+);
 CREATE TABLE IF NOT EXISTS noise (
   id INTEGER PRIMARY KEY, ts TEXT NOT NULL, commit_sha TEXT NOT NULL, metric TEXT NOT NULL, kind TEXT NOT NULL,
   scores TEXT NOT NULL, mean REAL NOT NULL, sd REAL NOT NULL, outputs TEXT NOT NULL DEFAULT '[]'
@@ -187,6 +212,9 @@ export class Journal {
       const cols = (db.prepare('PRAGMA table_info(noise)').all() as { name: string }[]).map((c) => c.name);
       if (!cols.includes('outputs'))
         db.exec("ALTER TABLE noise ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'");
+      const runCols = (db.prepare('PRAGMA table_info(runs)').all() as { name: string }[]).map((c) => c.name);
+      if (!runCols.includes('active_ms')) db.exec('ALTER TABLE runs ADD COLUMN active_ms REAL');
+      if (!runCols.includes('active_at')) db.exec('ALTER TABLE runs ADD COLUMN active_at TEXT');
     }
     return new Journal(db);
   }
@@ -198,6 +226,17 @@ export class Journal {
   /** Run `fn` in one transaction: all of its writes land, or none. */
   transaction<T>(fn: () => T): T {
     return this.db.transaction(fn)();
+  }
+
+  /** A value of the journal's key-value table, or null. */
+  getMeta(key: string): string | null {
+    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+    return row ? String(row['value']) : null;
+  }
+
+  /** Set a value of the journal's key-value table. */
+  setMeta(key: string, value: string): void {
+    this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value);
   }
 
   /** Reserve the next experiment id (ids are never reused, even when an experiment is interrupted). */
@@ -216,7 +255,7 @@ export class Journal {
   }
 
   /** Insert a new run. */
-  createRun(run: Omit<RunRecord, 'endedAt' | 'stopReason'>): void {
+  createRun(run: Omit<RunRecord, 'endedAt' | 'stopReason' | 'activeMs' | 'activeAt'>): void {
     this.db
       .prepare(
         `INSERT INTO runs (id, branch, worktree, base_commit, proposer, status, started_at, unsafe, pid, config)
@@ -236,6 +275,67 @@ export class Journal {
     const sets = Object.keys(fields).map((k) => `${cols[k]} = @${k}`);
     if (sets.length === 0) return;
     this.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = @id`).run({ ...fields, id });
+  }
+
+  /** Record how long a run has been active so far (ms, summed over its active periods), as of `at`. */
+  setActiveMs(id: string, activeMs: number, at: string): void {
+    this.db.prepare('UPDATE runs SET active_ms = ?, active_at = ? WHERE id = ?').run(activeMs, at, id);
+  }
+
+  /**
+   * The agents' usage in the project's current budget period (zeros, period 0, when nothing was counted yet
+   * or the journal predates the table).
+   */
+  agentBudget(): AgentBudgetRecord {
+    let row: Row | undefined;
+    try {
+      row = this.db.prepare('SELECT * FROM agent_budget ORDER BY id DESC LIMIT 1').get() as Row | undefined;
+    } catch {
+      row = undefined; // a read-only journal written before the table existed
+    }
+    if (!row) {
+      return { period: 0, openedAt: null, note: '', inputTokens: 0, outputTokens: 0, costUsd: 0, calls: 0 };
+    }
+    return {
+      period: Number(row['id']),
+      openedAt: String(row['opened_at']),
+      note: String(row['note']),
+      inputTokens: Number(row['input_tokens']),
+      outputTokens: Number(row['output_tokens']),
+      costUsd: Number(row['cost_usd']),
+      calls: Number(row['calls']),
+    };
+  }
+
+  /**
+   * Count agent usage in the current budget period, atomically: `add` sums it in, `raise` lifts each field to
+   * at least the given value (agents that report cumulative totals) and counts one call.
+   */
+  countAgentUsage(
+    u: { inputTokens: number; outputTokens: number; costUsd: number; calls: number },
+    mode: 'add' | 'raise',
+  ): AgentBudgetRecord {
+    return this.transaction(() => {
+      if (this.agentBudget().period === 0) {
+        this.db.prepare('INSERT INTO agent_budget (opened_at) VALUES (?)').run(new Date().toISOString());
+      }
+      const sql =
+        mode === 'add'
+          ? `UPDATE agent_budget SET input_tokens = input_tokens + @inputTokens, output_tokens = output_tokens + @outputTokens,
+               cost_usd = cost_usd + @costUsd, calls = calls + @calls WHERE id = (SELECT max(id) FROM agent_budget)`
+          : `UPDATE agent_budget SET input_tokens = max(input_tokens, @inputTokens), output_tokens = max(output_tokens, @outputTokens),
+               cost_usd = max(cost_usd, @costUsd), calls = calls + 1 WHERE id = (SELECT max(id) FROM agent_budget)`;
+      this.db.prepare(sql).run(u);
+      return this.agentBudget();
+    });
+  }
+
+  /** Open a new agent budget period (usage back to zero), with the person's note. Returns the new period. */
+  openAgentBudget(note: string): AgentBudgetRecord {
+    this.db
+      .prepare('INSERT INTO agent_budget (opened_at, note) VALUES (?, ?)')
+      .run(new Date().toISOString(), note);
+    return this.agentBudget();
   }
 
   /** A run by id, or the most recent run when id is omitted. */
@@ -456,5 +556,7 @@ function toRun(r: Row): RunRecord {
     unsafe: Number(r['unsafe']) === 1,
     pid: num(r['pid']),
     config: parse<Record<string, unknown>>(r['config']) ?? {},
+    activeMs: num(r['active_ms']),
+    activeAt: (r['active_at'] as string | null | undefined) ?? null,
   };
 }

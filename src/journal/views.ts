@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { CLEAR_COMMAND, projectEscalation } from '../agents/limits.js';
 import type { Contract } from '../contract/load.js';
-import { activeRun } from '../loop/control.js';
+import { activeRun, runActiveMs } from '../loop/control.js';
 import { experimentDir } from '../loop/run.js';
 import { DECISIONS, type ExperimentRecord, type Journal, type RunRecord } from './store.js';
 
@@ -84,6 +85,10 @@ export type StatusView = {
   project: string;
   task: string;
   metric: { name: string; direction: string };
+  /** The project's open escalation (nothing runs until a person clears it), or null. */
+  project_escalation: { at: string; run: string | null; message: string; clear: string } | null;
+  /** The agents' token and cost usage in the project's budget period (`ratchet budget reset` opens a new one). */
+  agent_budget: { period: number; tokens: number; cost_usd: number; calls: number };
 } & (
   | { run: null }
   | {
@@ -124,10 +129,21 @@ export type StatusView = {
 /** `ratchet status --json`: where the latest (or given) run stands. */
 export function statusView(journal: Journal, contract: Contract, runId?: string): StatusView {
   const run = journal.getRun(runId);
+  const esc = projectEscalation(journal);
+  const ab = journal.agentBudget();
   const base = {
     project: contract.name,
     task: contract.task,
     metric: { name: contract.metric.primary, direction: contract.direction },
+    project_escalation: esc
+      ? { at: esc.at, run: esc.runId, message: esc.message, clear: CLEAR_COMMAND }
+      : null,
+    agent_budget: {
+      period: ab.period,
+      tokens: ab.inputTokens + ab.outputTokens,
+      cost_usd: Math.round(ab.costUsd * 1e6) / 1e6,
+      calls: ab.calls,
+    },
   };
   if (!run) return { ...base, run: null };
   const exps = journal.listExperiments(run.id);
@@ -136,7 +152,7 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
   const best = kept[kept.length - 1] ?? null;
   const cfg = run.config as { maxExperiments?: number; maxWallClockMs?: number };
   const live = activeRun(contract.projectDir);
-  const elapsedMs = (run.endedAt ? Date.parse(run.endedAt) : Date.now()) - Date.parse(run.startedAt);
+  const elapsedMs = runActiveMs(run, live?.runId === run.id);
   const submissions = journal.listSubmissions(run.id);
   const last = submissions[submissions.length - 1] ?? null;
   const noise = journal.latestNoise(contract.metric.primary);

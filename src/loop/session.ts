@@ -1,7 +1,9 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { escalationMessage, escalationRefusal, projectEscalation } from '../agents/limits.js';
 import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
+import { currentSplitVersion, runSplitVersion } from '../contract/splits.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
@@ -16,7 +18,7 @@ import type { Proposer } from '../proposers/types.js';
 import type { PythonRuntime } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { formatDuration } from '../util/units.js';
-import { acquireRunLock, isAlive, releaseRunLock, watchStop } from './control.js';
+import { acquireRunLock, isAlive, releaseRunLock, runActiveMs, watchStop } from './control.js';
 import {
   type Best,
   checkLockStats,
@@ -30,6 +32,9 @@ import { preflight } from './preflight.js';
 
 /** Project-relative folder of the ratchet branches' worktrees. */
 export const WORKTREES_DIR = '.ratchet/worktrees';
+
+/** How often an open run writes its active time into the journal, ms. */
+export const ACTIVE_CHECKPOINT_MS = 2000;
 
 /** Decisions that count as failures for the consecutive-failures budget. */
 export const FAILURES: ReadonlySet<Decision> = new Set(['crashed', 'timeout', 'invalid', 'rejected']);
@@ -130,7 +135,14 @@ export class RunSession {
   best: Best | null;
   /** Aborted by the kill switch (stop file, SIGINT/SIGTERM, the caller's signal). */
   readonly signal: AbortSignal;
+  /**
+   * When the run would have started had it never been stopped (ms since the epoch): now minus the active time
+   * of its earlier periods, so `Date.now() - startedAt` is the run's total active time and a resumed run
+   * continues its wall-clock budget instead of starting it again.
+   */
   readonly startedAt: number;
+  /** The split version the run runs on (see contract/splits.ts). */
+  readonly splitVersion: number;
   private readonly controller: AbortController;
   private readonly rule: KeepRule;
   private readonly duck: Duck;
@@ -153,6 +165,8 @@ export class RunSession {
     resumed: boolean;
     limits: Limits;
     duck: Duck;
+    priorActiveMs: number;
+    splitVersion: number;
   }) {
     const { opts, ready } = init;
     this.projectDir = opts.projectDir;
@@ -171,7 +185,8 @@ export class RunSession {
     this.best = null;
     this.controller = new AbortController();
     this.signal = this.controller.signal;
-    this.startedAt = Date.now();
+    this.startedAt = Date.now() - init.priorActiveMs;
+    this.splitVersion = init.splitVersion;
     this.duck = init.duck;
     this.observers = opts.observers ?? [];
     this.overrides = opts.overrides ?? {};
@@ -239,6 +254,26 @@ export class RunSession {
     const unsafe = opts.unsafeNoSandbox ?? false;
     const ready = await preflight(opts.projectDir, { unsafe });
     const journal = Journal.open(opts.projectDir);
+    // An escalated project runs nothing (no proposer, no agent) until a person clears it.
+    const escalation = projectEscalation(journal);
+    if (escalation) {
+      const r = escalationRefusal(escalation);
+      journal.addEvent({
+        ts: new Date().toISOString(),
+        runId: null,
+        experimentId: null,
+        kind: 'guardrail',
+        severity: 'warning',
+        guardrail: r.guardrail,
+        message: `a new run was refused: ${r.message}`,
+        data: r.data ?? null,
+      });
+      journal.close();
+      throw new RatchetError(`the run was refused: ${escalationMessage(escalation)}`, {
+        hint: 'a person reviews it (ratchet status, the Studio) and clears it: ratchet clear --note "<why>"',
+        exitCode: 3,
+      });
+    }
     // `ratchet run` with no id resumes an interrupted run (status running, its process gone: a crash).
     const latest = journal.getRun();
     const interrupted =
@@ -251,6 +286,14 @@ export class RunSession {
       });
     }
     const runId = existing?.id ?? opts.runId ?? defaultRunId();
+    const splitVersion = currentSplitVersion(journal);
+    if (existing && runSplitVersion(existing) !== splitVersion) {
+      journal.close();
+      throw new RatchetError(
+        `run ${existing.id} ran on split version ${runSplitVersion(existing)}; the project was re-split since (version ${splitVersion})`,
+        { hint: 'start a new run (omit --run); ratchet submit still scores that run on its own split' },
+      );
+    }
     try {
       acquireRunLock(opts.projectDir, runId);
     } catch (e) {
@@ -266,7 +309,19 @@ export class RunSession {
       maxConsecutiveFailures: opts.maxConsecutiveFailures ?? c.maxConsecutiveFailures,
     };
     const duck = await openDuck();
-    const s = new RunSession({ opts, ready, journal, runId, resumed: Boolean(existing), limits, duck });
+    // A resumed run continues its wall clock from where it stopped (the sum of its active periods).
+    const priorActiveMs = existing ? runActiveMs(existing, false) : 0;
+    const s = new RunSession({
+      splitVersion,
+      opts,
+      ready,
+      journal,
+      runId,
+      resumed: Boolean(existing),
+      limits,
+      duck,
+      priorActiveMs,
+    });
     try {
       await s.start(opts, ready.head);
     } catch (e) {
@@ -303,9 +358,13 @@ export class RunSession {
         startedAt: new Date().toISOString(),
         unsafe: this.unsafe,
         pid: process.pid,
-        config: { ...this.limits, unsafe: this.unsafe },
+        config: { ...this.limits, unsafe: this.unsafe, splitVersion: this.splitVersion },
       });
     }
+    this.checkpoint();
+    const clock = setInterval(() => this.checkpoint(), ACTIVE_CHECKPOINT_MS);
+    clock.unref();
+    this.cleanups.push(() => clearInterval(clock));
     mkdirSync(join(this.projectDir, WORKTREES_DIR), { recursive: true });
     if (existsSync(this.worktree)) await removeWorktree(this.projectDir, this.worktree);
     rmSync(this.worktree, { recursive: true, force: true });
@@ -441,6 +500,21 @@ export class RunSession {
     });
   }
 
+  /** The run's active time so far, ms: every earlier active period plus this one. */
+  elapsedMs(): number {
+    return Date.now() - this.startedAt;
+  }
+
+  /** Persist the active time (every few seconds and at close), so a crash loses at most a few seconds of it. */
+  private checkpoint(): void {
+    if (!this.journal.db.open) return;
+    try {
+      this.journal.setActiveMs(this.runId, this.elapsedMs(), new Date().toISOString());
+    } catch {
+      // a busy journal: the next checkpoint writes it
+    }
+  }
+
   /** Budgets left now. */
   budgetsLeft(): Budgets {
     return {
@@ -479,6 +553,9 @@ export class RunSession {
       };
     }
     if (this.escalation) return { status: 'escalated', reason: this.escalation };
+    // escalated elsewhere meanwhile (e.g. a submit's public-private gap): nothing more runs until a person clears it
+    const elsewhere = projectEscalation(this.journal);
+    if (elsewhere) return { status: 'stopped', reason: `stopped: ${escalationMessage(elsewhere)}` };
     const sus = this.contract.suspicion;
     if (this.consecutiveTrips >= sus.consecutive_trips) {
       return {
@@ -583,6 +660,7 @@ export class RunSession {
       await removeWorktree(this.projectDir, this.worktree);
     }
     if (this.journal.getRun(this.runId)) {
+      this.checkpoint();
       this.journal.updateRun(this.runId, {
         status: s.status,
         stopReason: s.reason,

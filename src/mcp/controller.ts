@@ -13,12 +13,23 @@ import {
   checkHypothesis,
   checkPhase,
   checkRateLimit,
+  concludedIds,
   conclusionRefusal,
   fingerprint,
+  pendingConclusion,
   type Refusal,
+  recordConclusion,
   recordRefusal,
 } from '../agents/discipline.js';
 import { type DigestEntry, digestEntry } from '../agents/history.js';
+import {
+  CLEAR_COMMAND,
+  escalationMessage,
+  escalationRefusal,
+  isAgentExperiment,
+  projectEscalation,
+  projectStarts,
+} from '../agents/limits.js';
 import { AgentRules } from '../agents/rules.js';
 import { type AgentSettings, agentSettings } from '../agents/settings.js';
 import { parseReportedUsage, totalTokens, type Usage, usageJson } from '../agents/usage.js';
@@ -313,6 +324,15 @@ export class McpController {
    */
   async startExperiment(hypothesis: string, usage: Usage | null, progress: Progress): Promise<StartResult> {
     if (!this.session) {
+      const esc = this.withJournal((j) => projectEscalation(j), null);
+      if (esc) {
+        const r = escalationRefusal(esc);
+        this.refuse(r);
+        return {
+          ...this.refused([r], null),
+          next: `nothing runs until a person clears it (${CLEAR_COMMAND})`,
+        };
+      }
       const h = checkHypothesis(hypothesis, this.settings().discipline.min_hypothesis_chars);
       if (h) {
         this.refuse(h);
@@ -360,9 +380,8 @@ export class McpController {
     const pending = rules.pending();
     if (pending) refusals.push(conclusionRefusal(pending));
     if (d.rate_limit && rules.settings.ratePerMs) {
-      const starts = session.history
-        .filter((e) => e.proposer === 'mcp' && e.seq > 1)
-        .map((e) => Date.parse(e.startedAt));
+      // the window counts the agent's experiments in every run of the project, not only this one
+      const starts = projectStarts(session.journal, 'mcp');
       const r = checkRateLimit(d.rate_limit.max, rules.settings.ratePerMs, starts);
       if (r) refusals.push(r);
     }
@@ -454,18 +473,39 @@ export class McpController {
     pending_conclusion: number | null;
   } {
     const session = this.session;
-    const rules = this.rules;
-    if (!session || !rules)
-      throw new RatchetError('no run is open', { hint: 'open_run (or start_experiment) first' });
+    if (session && this.rules) return this.concludeWith(this.rules, experimentId, conclusion, usage, session);
+    // No open run: the pending conclusion is the project's, so it can (and must) be given between runs.
+    const contract = this.contract();
+    const rules = new AgentRules({
+      contract,
+      settings: this.settings(contract),
+      runId: this.lastRunId ?? 'none',
+      stateDir: join(this.projectDir, '.ratchet', 'proposers', 'mcp'),
+      source: 'mcp agent',
+    });
+    try {
+      return this.concludeWith(rules, experimentId, conclusion, usage, null);
+    } finally {
+      rules.close();
+    }
+  }
+
+  private concludeWith(
+    rules: AgentRules,
+    experimentId: number | undefined,
+    conclusion: string,
+    usage: Usage | null,
+    session: RunSession | null,
+  ): { recorded: boolean; experiment_id: number; pending_conclusion: number | null } {
     if (usage) rules.ledger.raiseTo(usage);
     const id = experimentId ?? rules.pending()?.id;
     if (id === undefined)
       throw new RatchetError('no experiment waits for a conclusion', { field: 'experiment_id' });
-    const rec = session.history.find((e) => e.id === id);
+    const rec = session?.history.find((e) => e.id === id) ?? rules.journal.getExperiment(id);
     if (!rec) {
-      throw new RatchetError(`experiment ${id} is not part of run ${session.runId}`, {
+      throw new RatchetError(`no experiment ${id}`, {
         field: 'experiment_id',
-        hint: 'get_history lists the experiments of the open run',
+        hint: 'get_history lists the experiments (get_status names the one waiting for a conclusion)',
       });
     }
     const text = conclusion.trim();
@@ -479,7 +519,7 @@ export class McpController {
       rules.refuse(r);
       throw new RatchetError(r.message, { field: 'conclusion' });
     }
-    rules.conclude(id, text);
+    recordConclusion(rules.journal, rec.runId, id, text, rules.source);
     rec.conclusion = text;
     return { recorded: true, experiment_id: id, pending_conclusion: rules.pending()?.id ?? null };
   }
@@ -501,6 +541,13 @@ export class McpController {
     note: string;
   }> {
     this.guard('submitting');
+    const esc = this.withJournal((j) => projectEscalation(j), null);
+    if (esc) {
+      this.refuse(escalationRefusal(esc));
+      throw new RatchetError(`submit_direction refused: ${escalationMessage(esc)}`, {
+        hint: `nothing is submitted until a person clears it (${CLEAR_COMMAND})`,
+      });
+    }
     const runId =
       this.session?.runId ?? this.lastRunId ?? this.withJournal((j) => j.getRun()?.id ?? null, null);
     if (!runId) throw new RatchetError('no run to submit', { hint: 'open_run and run experiments first' });
@@ -561,17 +608,49 @@ export class McpController {
       busy: this.busy,
     };
     if (!s || !this.rules) {
-      const last = this.withJournal((j) => j.getRun(), null);
+      const project = this.withJournal<{
+        last: ReturnType<Journal['getRun']>;
+        escalation: ReturnType<typeof projectEscalation>;
+        pending: ExperimentRecord | null;
+        usage: Usage | null;
+      }>(
+        (j) => {
+          const pending = settings.discipline.require_conclusion
+            ? pendingConclusion(j.listExperiments().filter(isAgentExperiment), concludedIds(j))
+            : null;
+          const b = j.agentBudget();
+          return {
+            last: j.getRun(),
+            escalation: projectEscalation(j),
+            pending,
+            usage: {
+              inputTokens: b.inputTokens,
+              outputTokens: b.outputTokens,
+              costUsd: b.costUsd,
+              calls: b.calls,
+            },
+          };
+        },
+        { last: null, escalation: null, pending: null, usage: null },
+      );
+      const { last, escalation, pending } = project;
       return {
         ...base,
         run: null,
         worktree: null,
         last_run: last ? { id: last.id, status: last.status, reason: last.stopReason } : null,
+        escalated: escalation ? escalationMessage(escalation) : null,
         budgets_left: null,
-        pending_conclusion: null,
+        pending_conclusion: pending
+          ? { id: pending.id, decision: pending.decision, hypothesis: pending.hypothesis }
+          : null,
         phase: null,
-        usage: this.usageView(null, settings),
-        next: 'call open_run (or start_experiment) to open a run: it creates a worktree and measures the baseline',
+        usage: this.usageView(project.usage, settings),
+        next: escalation
+          ? `nothing runs until a person clears the escalation (${CLEAR_COMMAND})`
+          : pending
+            ? `log_conclusion for experiment #${pending.id} first; then open_run (or start_experiment)`
+            : 'call open_run (or start_experiment) to open a run: it creates a worktree and measures the baseline',
       };
     }
     const rules = this.rules;
@@ -661,7 +740,8 @@ export class McpController {
       ...(d.rate_limit
         ? [`rate-limit: at most ${d.rate_limit.max} experiments per ${d.rate_limit.per}`]
         : []),
-      'budget: the run ends when its experiments or wall clock are used; the agent stops at its token/cost caps',
+      'budget: the run ends when its experiments or wall clock are used; the agent stops at its token/cost caps, counted per project across runs (only a person resets them)',
+      'escalated: after an escalation nothing runs and nothing is submitted until a person clears it',
       'write-surface: only files in the surface may change; contract-integrity: contract files never change',
       'the private holdout score is recorded for the person only (submit_direction); it is never returned',
     ];

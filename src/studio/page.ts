@@ -130,6 +130,9 @@ const SCRIPT = String.raw`
     pill.className = 'pill ' + (st ? st.status : '');
     pill.setAttribute('data-status', st ? st.status : '');
     $('kill').disabled = !(st && st.active);
+    var pe = s.status && s.status.project_escalation;
+    $('escalation').hidden = !pe;
+    if (pe) $('escalation-msg').textContent = pe.message + ' (' + pe.at + (pe.run ? ', run ' + pe.run : '') + ')';
     renderStats(s);
     $('chart').innerHTML = s.chart;
     renderTable();
@@ -161,7 +164,7 @@ const SCRIPT = String.raw`
     if (!state) return;
     var s = state, b = s.budgets, st = s.status && s.status.run;
     var running = st && st.status === 'running';
-    var elapsed = running && st.started_at ? Date.now() + offset - Date.parse(st.started_at) : b.wallClock.elapsedMs;
+    var elapsed = running && st.active ? b.wallClock.elapsedMs + Math.max(0, Date.now() + offset - Date.parse(s.serverTime)) : b.wallClock.elapsedMs;
     var pw = b.wallClock.maxMs ? Math.min(100, 100 * elapsed / b.wallClock.maxMs) : 0;
     $('budget-clock').innerHTML = '<div class="big">' + dur(elapsed) + '</div><div class="bar"><span style="width:' + pw + '%"></span></div>' +
       '<div class="small muted">' + (b.wallClock.maxMs ? dur(Math.max(0, b.wallClock.maxMs - elapsed)) + ' left of ' + dur(b.wallClock.maxMs) : '') + '</div>';
@@ -305,6 +308,14 @@ const SCRIPT = String.raw`
       .then(function (r) { msg.className = 'msg ok'; msg.textContent = 'submitted #' + r.experimentId + ': private ' + num(r.private, 6) + ', gap ' + signed(r.gap, 6); })
       .catch(function (e) { msg.className = 'msg err'; msg.textContent = e.message; $('submit-best').disabled = false; });
   };
+  $('clear-escalation').onclick = function () {
+    var msg = $('clear-msg');
+    msg.className = 'msg';
+    msg.textContent = 'clearing\u2026';
+    api('/api/clear', { method: 'POST', body: { note: $('clear-note').value } })
+      .then(function () { msg.className = 'msg ok'; msg.textContent = 'cleared'; $('clear-note').value = ''; })
+      .catch(function (e) { msg.className = 'msg err'; msg.textContent = e.message; });
+  };
   $('kill').onclick = function () {
     var id = state && state.run;
     if (!confirm('Stop run ' + id + '? The running experiment is killed and the branch stays at its last kept commit.')) return;
@@ -348,6 +359,11 @@ export function studioPage(): string {
 <span class="spacer"></span><span id="conn">connecting…</span>
 <button id="kill" disabled title="stop the run within a second; the branch stays at its last kept commit">Kill switch</button></header>
 <main>
+<section class="card wide" id="escalation" hidden><h2>Escalated: needs a person</h2>
+<div id="escalation-msg"></div>
+<div class="small muted">Nothing runs and nothing is submitted until a person clears it (also: ratchet clear --note "&lt;why&gt;").</div>
+<textarea id="clear-note" placeholder="note (required): what you checked and why work may go on"></textarea>
+<button class="act" id="clear-escalation">Clear the escalation</button><div class="msg" id="clear-msg"></div></section>
 <section class="card wide"><div class="stats">
 <div><h2>Best score</h2><div id="best"></div></div>
 <div><h2>Experiments</h2><div id="budget-exp"></div><div id="budget-fail"></div></div>

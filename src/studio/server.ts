@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { clearEscalation } from '../agents/limits.js';
 import { type Contract, loadContract } from '../contract/load.js';
 import { JOURNAL_FILE, Journal } from '../journal/store.js';
 import { activeRun, requestStop } from '../loop/control.js';
@@ -15,7 +16,7 @@ import { emptyState, journalVersion, studioExperiment, studioState } from './sta
 /**
  * The Studio server: `node:http`, one page, a JSON API and Server-Sent Events. It reads the journal
  * read-only (SQLite WAL: it never blocks the run that writes it) and polls it for changes; the only writes
- * are the kill switch (`requestStop`), `submit` and reviews, each through the same functions as the CLI.
+ * are the kill switch (`requestStop`), `submit`, reviews and clearing an escalation, each through the same functions as the CLI.
  *
  * Security: bound to 127.0.0.1 by default, where the Host header must name the loopback (no DNS
  * rebinding); bound anywhere else, every request needs the token (`Authorization: Bearer <token>` or
@@ -23,7 +24,8 @@ import { emptyState, journalVersion, studioExperiment, studioState } from './sta
  *
  * API: GET / (the page), GET /api/state?run=, GET /api/stream?run= (SSE `state` events),
  * GET /api/experiments/:id, POST /api/stop {run?}, POST /api/submit {run?},
- * POST /api/review {experiment, decision: promote|reject, note, reviewer?}.
+ * POST /api/review {experiment, decision: promote|reject, note, reviewer?}, POST /api/clear {note} (a person
+ * clears the project's escalation).
  */
 
 /** Options of {@link startStudio}. */
@@ -238,6 +240,20 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
         const run = typeof body['run'] === 'string' && body['run'] ? body['run'] : undefined;
         const r = await submit(projectDir, run);
         return send(res, r.fresh ? 201 : 200, { ...r.submission, fresh: r.fresh });
+      }
+      if (path === '/api/clear') {
+        const j = Journal.open(projectDir);
+        try {
+          const note = typeof body['note'] === 'string' ? body['note'] : '';
+          const e = clearEscalation(j, note, `studio (${req.socket.remoteAddress ?? 'unknown'})`);
+          return send(res, 201, {
+            cleared: true,
+            escalation: { at: e.at, run: e.runId, message: e.message },
+            note: note.trim(),
+          });
+        } finally {
+          j.close();
+        }
       }
       if (path === '/api/review') {
         const decision = body['decision'];

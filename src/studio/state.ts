@@ -1,6 +1,7 @@
 import type { Contract } from '../contract/load.js';
 import type { EventRecord, Journal, SubmissionRecord } from '../journal/store.js';
 import { currentExperiment, type LogEntry, logEntry, showView, statusView } from '../journal/views.js';
+import { activeRun, runActiveMs } from '../loop/control.js';
 import { FAILURES } from '../loop/session.js';
 import { scoreChart } from '../report/chart.js';
 import { latestReviews, listReviews, type ReviewRecord } from '../tiers/review.js';
@@ -153,7 +154,7 @@ export function studioState(journal: Journal, contract: Contract, runId?: string
   let consecutive = 0;
   for (let i = exps.length - 1; i >= 0 && FAILURES.has(exps[i]!.decision); i--) consecutive++;
   const current = currentExperiment(journal, run);
-  const elapsedMs = (run.endedAt ? Date.parse(run.endedAt) : Date.now()) - Date.parse(run.startedAt);
+  const elapsedMs = runActiveMs(run, activeRun(contract.projectDir)?.runId === run.id);
   const events = journal.listEvents({ runId: run.id, kinds: NOTABLE_EVENTS }).reverse().slice(0, 300);
   return {
     project,

@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadContract } from '../contract/load.js';
-import { readLock, verifyLock } from '../contract/lock.js';
+import { assertNotEscalated } from '../agents/limits.js';
+import { type Contract, loadContract } from '../contract/load.js';
+import { LOCK_FILE, readLock, verifyLock } from '../contract/lock.js';
+import { currentSplitVersion, runSplitVersion, SPLITS_DIR, splitVersionDir } from '../contract/splits.js';
 import { readManifest } from '../data/ingest.js';
 import { PRIVATE_PREDICTIONS, scorePrivate } from '../evaluator/evaluate.js';
-import { type ExperimentRecord, Journal, type SubmissionRecord } from '../journal/store.js';
+import { type ExperimentRecord, Journal, type RunRecord, type SubmissionRecord } from '../journal/store.js';
 import { experimentDir } from '../loop/run.js';
 import { resolvePython } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
@@ -21,6 +23,41 @@ export interface SubmitResult {
   escalation: string | null;
 }
 
+/**
+ * The folder holding the split a run ran on: the project for the current version, else the version's kept copy
+ * (checked against its own lock).
+ * @throws RatchetError when the version's copy is missing or altered, or a custom evaluator would need it
+ */
+async function splitRootOf(
+  projectDir: string,
+  run: RunRecord,
+  current: number,
+  contract: Contract,
+): Promise<string> {
+  const v = runSplitVersion(run);
+  if (v === current) return projectDir;
+  const root = splitVersionDir(projectDir, v);
+  if (!existsSync(join(root, LOCK_FILE))) {
+    throw new RatchetError(
+      `run ${run.id} ran on split version ${v}, whose copy is missing (${SPLITS_DIR}/v${v})`,
+      {
+        hint: `the project is on split version ${current}; that run cannot be scored on the holdouts it ran on`,
+        exitCode: 3,
+      },
+    );
+  }
+  if (contract.evaluator) {
+    throw new RatchetError(
+      `run ${run.id} ran on split version ${v}; a custom evaluator scores only the current split (${current})`,
+      {
+        hint: 'submit runs of the current split',
+      },
+    );
+  }
+  await verifyLock({ ...readLock(root), contract: {} }, root, root);
+  return root;
+}
+
 /** The best kept experiment of a run (the last kept one: each kept experiment beat the one before). */
 export function bestKept(experiments: ExperimentRecord[]): ExperimentRecord | null {
   return [...experiments].reverse().find((e) => e.decision === 'kept') ?? null;
@@ -35,9 +72,8 @@ export function bestKept(experiments: ExperimentRecord[]): ExperimentRecord | nu
  * @throws RatchetError when there is no run, no kept experiment, or the predictions were altered
  */
 export async function submit(projectDir: string, runId?: string): Promise<SubmitResult> {
-  const contract = loadContract(projectDir);
+  const current = loadContract(projectDir);
   await verifyLock(readLock(projectDir), projectDir, projectDir);
-  const manifest = readManifest(projectDir);
   const journal = Journal.open(projectDir);
   try {
     const run = journal.getRun(runId);
@@ -45,6 +81,11 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
       throw new RatchetError(runId ? `no run ${runId}` : 'no run yet', {
         hint: 'start one with `ratchet run`',
       });
+    assertNotEscalated(journal, 'submit');
+    // A run is scored on the split it ran on: an earlier version's kept copy after a forced re-split.
+    const splitRoot = await splitRootOf(projectDir, run, currentSplitVersion(journal), current);
+    const contract = splitRoot === projectDir ? current : { ...current, projectDir: splitRoot };
+    const manifest = readManifest(splitRoot);
     const best = bestKept(journal.listExperiments(run.id));
     if (!best || best.score === null) {
       throw new RatchetError(`run ${run.id} has no kept experiment to submit`, {

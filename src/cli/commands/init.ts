@@ -51,7 +51,10 @@ export function registerInit(program: Command): void {
     .option('--positive-class <label>', 'binary: the positive label')
     .option('--seed <n>', 'split seed', undefined)
     .option('--example <name>', `copy a bundled example first (${listExamples().join(', ') || 'none'})`)
-    .option('--force', 'overwrite existing scaffold files / re-lock a changed contract')
+    .option(
+      '--force',
+      'overwrite existing scaffold files / re-lock a changed contract / re-split a project that has runs (the old split is kept as a version)',
+    )
     .option(
       '--own-repo',
       'in a folder inside another git repository: give the project a repository of its own',
@@ -100,10 +103,16 @@ export function registerInit(program: Command): void {
           );
           if (written.length) say(`wrote ${written.join(', ')}`);
         }
-        const res = await initProject(dir, say, { ownRepo: Boolean(o.ownRepo) });
+        const res = await initProject(dir, say, { ownRepo: Boolean(o.ownRepo), force: Boolean(o.force) });
         const m = res.manifest;
         if (o.json) {
-          printJson({ project: res.contract.name, commit: res.commit, manifest: m, lock: res.lock });
+          printJson({
+            project: res.contract.name,
+            commit: res.commit,
+            manifest: m,
+            lock: res.lock,
+            ...(res.resplit ? { resplit: res.resplit } : {}),
+          });
           return;
         }
         say('');

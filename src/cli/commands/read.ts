@@ -38,7 +38,12 @@ export function registerRead(program: Command): void {
         try {
           const v = statusView(journal, contract, o.run);
           if (o.json) return printJson(v);
-          if (!v['run']) return void process.stdout.write('no run yet: ratchet run\n');
+          const pe = v.project_escalation;
+          const escLine = pe
+            ? `ESCALATED (${pe.at}${pe.run ? `, run ${pe.run}` : ''}): ${pe.message}\n  nothing runs and nothing is submitted until a person clears it: ${pe.clear}\n`
+            : '';
+          if (!v['run']) return void process.stdout.write(`${escLine}no run yet: ratchet run\n`);
+          if (escLine) process.stdout.write(escLine);
           const r = v['run'];
           const lines = [
             bold(
