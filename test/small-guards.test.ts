@@ -65,7 +65,10 @@ describe('hypotheses count visible characters; features.json checks that could n
         hypothesis: '\u001b[2J\u001b[H\u001b[31mpredict from a row hash\u001b[0m\u0007\r\u202e',
         files: { 'train.py': noise },
       },
-      { hypothesis: 'features.json that is not JSON', files: { 'train.py': features('"[not json') + noise } },
+      {
+        hypothesis: 'features.json that is not JSON',
+        files: { 'train.py': features('"[not json"') + noise },
+      },
       {
         hypothesis: 'a features.json of two megabytes',
         files: { 'train.py': features('"[" + ",".join(["\\"x\\""] * 500000) + "]"') + noise },
