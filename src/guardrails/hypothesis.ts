@@ -71,7 +71,7 @@ export function checkHypothesis(hypothesis: string | null | undefined, minChars:
         ? `no hypothesis${note}: say what the change is and why it should improve the metric`
         : alnum < MIN_HYPOTHESIS_ALNUM
           ? `the hypothesis has ${alnum} letters or digits (at least ${MIN_HYPOTHESIS_ALNUM})${note}: say what changed and why it should help`
-          : `the hypothesis is too short (${visible} visible characters, at least ${minChars})${note}: say what changed and why it should help`,
+          : `the hypothesis is too short (${visible} characters, at least ${minChars})${note}: say what changed and why it should help`,
     data: { visible, alnum, length: [...raw].length, min: minChars },
   };
 }
