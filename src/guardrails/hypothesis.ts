@@ -11,11 +11,9 @@ import type { Trip } from './registry.js';
 export const MIN_HYPOTHESIS_ALNUM = 3;
 
 // ANSI/VT escape sequences: CSI (ESC [ … final byte), OSC (ESC ] … BEL or ST), and two-byte ESC sequences.
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const ESCAPES =
   /\u001b\[[0-?]*[ -/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)?|\u001b[@-Z\\-_]|\u009b[0-?]*[ -/]*[@-~]/g;
 // Control (Cc) and format (Cf) characters, except tab and line feed (kept, then folded by printers).
-// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]|\p{Cf}/gu;
 // Characters that print as nothing: Cc, Cf, separators and whitespace, combining marks, blank "letters",
 // variation selectors and the braille blank.
