@@ -11,6 +11,7 @@ import { parse as parseYaml } from 'yaml';
 import type { PhaseConfig } from '../contract/agent.js';
 import { git, snapshot } from '../git/git.js';
 import { scanTree } from '../git/tree.js';
+import { checkHypothesis as checkVisibleHypothesis } from '../guardrails/hypothesis.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
 import type { ExperimentRecord, Journal } from '../journal/store.js';
 import { experimentDir } from '../loop/run.js';
@@ -52,17 +53,12 @@ export function earlierResult(e: ExperimentRecord): EarlierResult {
   };
 }
 
-/** hypothesis-required: a hypothesis of at least `minChars` non-blank characters. */
+/**
+ * hypothesis-required: at least `minChars` VISIBLE characters and a few letters or digits (zero-width, format
+ * and control characters do not count; see src/guardrails/hypothesis.ts). Null when the hypothesis may stand.
+ */
 export function checkHypothesis(hypothesis: string | null | undefined, minChars: number): Refusal | null {
-  const h = (hypothesis ?? '').trim();
-  if (h.length >= minChars) return null;
-  return {
-    guardrail: 'hypothesis-required',
-    message:
-      h.length === 0
-        ? 'no hypothesis: say what the change is and why it should improve the metric'
-        : `the hypothesis is too short (${h.length} characters, at least ${minChars}): say what changed and why it should help`,
-  };
+  return checkVisibleHypothesis(hypothesis, minChars);
 }
 
 /** What a worktree's change is: its normalized patch hash and the tree it would run. */
@@ -195,16 +191,20 @@ export interface PhaseState {
   remaining: number;
 }
 
+/** Decisions of experiments that produced a score and so count toward a phase (a crash tried nothing). */
+export const PHASE_DECISIONS: ReadonlySet<string> = new Set(['kept', 'reverted']);
+
 /**
- * The phase in force: the first whose key has not yet taken `distinct` values among the experiments that ran
- * (every decision but `rejected`; the baseline counts).
+ * The phase in force: the first whose key has not yet taken `distinct` values among the experiments that
+ * produced a score (kept or reverted; the baseline counts). A crashed, timed-out, invalid or rejected
+ * experiment tried no model family: it does not advance a phase.
  */
 export async function phaseState(
   projectDir: string,
   phases: PhaseConfig[],
   run: ExperimentRecord[],
 ): Promise<PhaseState> {
-  const ran = run.filter((e) => e.decision !== 'rejected');
+  const ran = run.filter((e) => PHASE_DECISIONS.has(e.decision));
   for (const phase of phases) {
     const tried = new Set<string>();
     for (const e of ran) tried.add(show(await experimentValue(projectDir, e, phase)));

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CLEAR_COMMAND, projectEscalation } from '../agents/limits.js';
 import type { Contract } from '../contract/load.js';
 import { activeRun, runActiveMs } from '../loop/control.js';
+import type { FeatureCheck } from '../loop/experiment.js';
 import { experimentDir } from '../loop/run.js';
 import { DECISIONS, type ExperimentRecord, type Journal, type RunRecord } from './store.js';
 
@@ -56,6 +57,20 @@ export function logEntry(e: ExperimentRecord): LogEntry {
     sandboxed: e.sandboxed,
     started_at: e.startedAt,
   };
+}
+
+/** The `features.json` check an experiment recorded in its meta, or null (it produced no score to check). */
+export function featureCheckOf(e: ExperimentRecord): FeatureCheck | null {
+  const fc = e.meta?.['featureCheck'] as Partial<FeatureCheck> | undefined;
+  if (!fc || (fc.status !== 'checked' && fc.status !== 'not_checked')) return null;
+  return { status: fc.status, reason: String(fc.reason ?? '') };
+}
+
+/** How many of a run's scored experiments had their `features.json` checked, and how many not. */
+export function featureCheckCounts(exps: ExperimentRecord[]): { checked: number; not_checked: number } {
+  const all = exps.map(featureCheckOf).filter((f): f is FeatureCheck => f !== null);
+  const notChecked = all.filter((f) => f.status === 'not_checked').length;
+  return { checked: all.length - notChecked, not_checked: notChecked };
 }
 
 /** The experiment running now, from the events (started but not yet finished or aborted). */
@@ -123,6 +138,8 @@ export type StatusView = {
         at: string;
       } | null;
       escalations: { at: string; message: string }[];
+      /** The leak check of the models' `features.json` over the run's scored experiments. */
+      features: { checked: number; not_checked: number };
     }
 );
 
@@ -198,6 +215,7 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
     escalations: journal
       .listEvents({ runId: run.id, kinds: ['escalation'] })
       .map((e) => ({ at: e.ts, message: e.message })),
+    features: featureCheckCounts(exps),
   };
 }
 
@@ -211,6 +229,8 @@ export type ShowView = LogEntry & {
   stdout: string | null;
   stderr: string | null;
   events: ReturnType<Journal['listEvents']>;
+  /** The leak check of the model's `features.json`; null when the experiment produced no score. */
+  feature_check: FeatureCheck | null;
 };
 
 /** `ratchet show <id> --json`: an experiment with its patch and log tails. */
@@ -241,5 +261,6 @@ export function showView(journal: Journal, projectDir: string, id: number): Show
     stdout: read('stdout.log', 16 * 1024),
     stderr: read('stderr.log', 16 * 1024),
     events: journal.listEvents({}).filter((ev) => ev.experimentId === id),
+    feature_check: featureCheckOf(e),
   };
 }

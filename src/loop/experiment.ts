@@ -9,6 +9,7 @@ import { readFindings } from '../data/scan.js';
 import { evaluateOutput, PRIVATE_PREDICTIONS, PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
 import { commit, resetHard, revParse } from '../git/git.js';
 import { canaryTrips } from '../guardrails/canary.js';
+import { checkHypothesis, cleanHypothesis } from '../guardrails/hypothesis.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
 import { sanityChecks, scoreJump } from '../guardrails/suspicion.js';
 import { appendResult } from '../journal/results.js';
@@ -190,6 +191,8 @@ export async function runExperiment(
         bestParams: x.best!.params,
         history: x.history.map(digest),
         signal: x.signal,
+        onEvent: (ev) =>
+          journal.addEvent({ ...ev, ts: new Date().toISOString(), runId: x.runId, experimentId: id }),
       });
     } catch (e) {
       if (x.signal.aborted) {
@@ -203,10 +206,11 @@ export async function runExperiment(
         message: `the proposer failed: ${(e as Error).message}`,
       });
     }
-    if (!proposal.hypothesis?.trim()) {
-      trips.push({ guardrail: 'hypothesis-required', message: 'the proposal has no hypothesis' });
-    }
+    const h = checkHypothesis(proposal.hypothesis, 1);
+    if (h) trips.push(h);
   }
+  // Stored and printed without terminal escapes or control characters.
+  proposal = { ...proposal, hypothesis: cleanHypothesis(proposal.hypothesis) };
   lap('propose');
   x.onStart(id, proposal.hypothesis);
   journal.addEvent({
@@ -243,6 +247,7 @@ export async function runExperiment(
 
   let runs: Runs = { scores: [], inputs: [] };
   let escalate: string | null = null;
+  let featureCheck: FeatureCheck | null = null;
   const blocking = () => trips.filter((t) => !overridden(x, t));
   if (blocking().length > 0) {
     decision = 'rejected';
@@ -323,7 +328,9 @@ export async function runExperiment(
           trips.push(...sane);
           const insane = sane.filter((t) => !overridden(x, t));
           // The model's own feature list, when it wrote one, against the leakage scan of `ratchet init`.
-          const leaks = usedLeaks(projectDir, outputDir);
+          const used = usedLeaks(projectDir, outputDir);
+          featureCheck = used.check;
+          const leaks = used.trips;
           trips.push(...leaks);
           // Predictions copied from the decoy labels planted in the sandbox: a cheating attempt, escalated.
           const canary = await canaryTrips(contract, x.manifest, ev.input, x.duck);
@@ -446,7 +453,14 @@ export async function runExperiment(
     proposer: baseline ? 'baseline' : x.proposer.name,
     hypothesis: proposal.hypothesis,
     params: proposal.params ?? null,
-    meta: { ...(proposal.meta ?? {}), predictions, tree: check.tree, timings, runs: runs.scores },
+    meta: {
+      ...(proposal.meta ?? {}),
+      predictions,
+      tree: check.tree,
+      timings,
+      runs: runs.scores,
+      ...(featureCheck ? { featureCheck } : {}),
+    },
     decision: decision!,
     reason,
     score,
@@ -514,27 +528,49 @@ export async function runExperiment(
   return { record, best: newBest, escalate };
 }
 
+/** Whether the model's `features.json` was checked against the leakage scan, and why not (meta.featureCheck). */
+export interface FeatureCheck {
+  status: 'checked' | 'not_checked';
+  /** What was checked (the column count) or why nothing was (absent, too large, not JSON, not a list). */
+  reason: string;
+}
+
+/** Largest `features.json` read, bytes. */
+const FEATURES_MAX_BYTES = 1 << 20;
+
 /**
  * The leaking columns a model says it used: `features.json` in its output folder (a JSON list of column
  * names, written by the scaffolded train.py) checked against the blocking findings of `ratchet init`.
+ * @returns the trips, and whether the file could be checked at all (with the why when not)
  */
-function usedLeaks(projectDir: string, outputDir: string): Trip[] {
+function usedLeaks(projectDir: string, outputDir: string): { trips: Trip[]; check: FeatureCheck } {
   const p = join(outputDir, 'features.json');
-  if (!existsSync(p) || !lstatSync(p).isFile() || statSync(p).size > 1 << 20) return [];
+  const not = (reason: string) => ({ trips: [], check: { status: 'not_checked', reason } as FeatureCheck });
+  if (!existsSync(p))
+    return not('no features.json in the output folder: the model did not say which columns it used');
+  if (!lstatSync(p).isFile()) return not('features.json is not a regular file');
+  const size = statSync(p).size;
+  if (size > FEATURES_MAX_BYTES)
+    return not(`features.json is ${size} bytes, over the ${FEATURES_MAX_BYTES}-byte limit: not read`);
   let features: unknown;
   try {
     features = JSON.parse(readFileSync(p, 'utf8'));
-  } catch {
-    return [];
+  } catch (e) {
+    return not(`features.json is not valid JSON (${(e as Error).message})`);
   }
-  if (!Array.isArray(features) || !features.every((f) => typeof f === 'string')) return [];
-  return scanFeatureNames(features, readFindings(projectDir))
+  if (!Array.isArray(features) || !features.every((f) => typeof f === 'string'))
+    return not('features.json is not a JSON list of column names');
+  const trips = scanFeatureNames(features, readFindings(projectDir))
     .filter((f) => f.severity === 'block')
     .map((f) => ({
       guardrail: f.guardrail,
       message: `the model used ${f.column}: ${f.message}`,
       data: f.evidence,
     }));
+  return {
+    trips,
+    check: { status: 'checked', reason: `${features.length} columns checked against the leakage scan` },
+  };
 }
 
 /** Is this trip overridden by the person (`--override <id> --reason ...`) and may it be? */

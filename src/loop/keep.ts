@@ -62,6 +62,13 @@ export interface KeepVerdict {
 const fmt = (x: number) => (x >= 0 ? '+' : '') + x.toPrecision(4);
 
 /**
+ * Said in every keep-rule reason when a custom evaluator scored the experiment: it reports numbers, not
+ * per-row predictions, so stage 2 (the paired bootstrap) cannot run.
+ */
+export const NO_BOOTSTRAP_NOTE =
+  'paired bootstrap skipped: the custom evaluator gives no per-row predictions; decided on the score difference and the noise test only';
+
+/**
  * Decide whether a candidate beats the current best (stages 1 and 2 of the keep rule).
  *
  * Stage 1: the gain must exceed the contract's minimum delta — and, when the run-to-run noise σ was
@@ -71,10 +78,25 @@ const fmt = (x: number) => (x >= 0 ? '+' : '') + x.toPrecision(4);
  * resamples, i.e. the one-sided (1 − confidence) lower quantile of the gain is above zero. The bootstrap
  * only runs when stage 1 holds, and stops as soon as its decision is settled.
  * Stage 3 (seed noise, {@link confirmKeep}) follows when `needsConfirmation` is true.
+ * With a custom evaluator (no per-row predictions) stage 2 cannot run: every reason then ends with
+ * {@link NO_BOOTSTRAP_NOTE}.
  * @param best aligned public predictions of the best kept experiment, and its scores over seeds
  * @param candidate aligned public predictions of the candidate (same rows, same order)
  */
 export function decideKeep(
+  rule: KeepRule,
+  best: { score: number; input: MetricInput | null; runs?: Runs },
+  candidate: { score: number; input: MetricInput | null },
+): KeepVerdict {
+  const v = decideKeepStages(rule, best, candidate);
+  // A custom evaluator reports numbers, not per-row predictions: there is nothing to resample, and the
+  // reason says so whatever the decision.
+  if (best.input && candidate.input) return v;
+  return { ...v, reason: `${v.reason} (${NO_BOOTSTRAP_NOTE})` };
+}
+
+/** {@link decideKeep} before the custom-evaluator note. */
+function decideKeepStages(
   rule: KeepRule,
   best: { score: number; input: MetricInput | null; runs?: Runs },
   candidate: { score: number; input: MetricInput | null },
@@ -120,7 +142,7 @@ export function decideKeep(
     };
   }
   if (!best.input || !candidate.input) {
-    // A custom evaluator reports numbers, not per-row predictions: there is nothing to resample.
+    // No per-row predictions (a custom evaluator): decideKeep adds why there is no bootstrap.
     return {
       keep: true,
       gain,
@@ -128,7 +150,7 @@ export function decideKeep(
       ciLow: null,
       ciHigh: null,
       probImprovement: null,
-      reason: `gain ${fmt(gain)} > ${thresholdText} (custom evaluator: no per-row predictions, so no bootstrap)`,
+      reason: `gain ${fmt(gain)} > ${thresholdText}`,
       needsConfirmation: false,
     };
   }

@@ -4,6 +4,7 @@
  * The orchestrator calls a proposer at PROPOSE only. A proposer edits files in the run's
  * worktree and answers with a hypothesis; it never decides, commits, scores or extends a budget.
  */
+import type { ProposerEvent } from '../guardrails/refused.js';
 
 /** Direction of the primary metric. */
 export type Direction = 'maximize' | 'minimize';
@@ -44,6 +45,11 @@ export interface ProposeContext {
   history: ExperimentDigest[];
   /** Aborted when the run is stopped; a proposer must return or throw promptly. */
   signal: AbortSignal;
+  /**
+   * Record an event in the journal, tied to the experiment being proposed (e.g. an agent's refused tool
+   * call). Absent outside the loop; a proposer then records what it must itself.
+   */
+  onEvent?: (ev: ProposerEvent) => void;
 }
 
 /** A proposer's answer: the change is already in the worktree; this says why. */

@@ -1,4 +1,5 @@
 import type { Contract } from '../contract/load.js';
+import { AGENT_REFUSED_EVENT } from '../guardrails/refused.js';
 import { GUARDRAILS } from '../guardrails/registry.js';
 import {
   DECISIONS,
@@ -9,6 +10,7 @@ import {
   type NoiseRecord,
   type RunRecord,
 } from '../journal/store.js';
+import { featureCheckOf } from '../journal/views.js';
 import { latestReviews, listReviews, type ReviewRecord } from '../tiers/review.js';
 import { RatchetError } from '../util/errors.js';
 
@@ -128,6 +130,11 @@ export interface ReportData {
   /** Up to five reverted experiments that scored better than the best but not significantly. */
   nearMisses: ReportExperiment[];
   failures: FailurePattern[];
+  /**
+   * The leak check of the models' `features.json` over the scored experiments: how many were checked, and
+   * the ones that were not (absent, too large, not JSON) with the why.
+   */
+  features: { checked: number; notChecked: { id: number; reason: string }[] };
   guardrails: GuardrailSummary[];
   escalations: { at: string; message: string }[];
   /** Other warnings and errors in the run's events (observer errors, MLflow errors, ...). */
@@ -207,11 +214,22 @@ export function failurePatterns(exps: ExperimentRecord[]): FailurePattern[] {
   return [...groups.values()].sort((a, b) => b.count - a.count || a.experiments[0]! - b.experiments[0]!);
 }
 
-/** Group guardrail events by guardrail id, most frequent first. */
+/** The `features.json` checks of a run's experiments (those that produced no score have none). */
+export function featureSummary(exps: ExperimentRecord[]): ReportData['features'] {
+  const out: ReportData['features'] = { checked: 0, notChecked: [] };
+  for (const e of exps) {
+    const fc = featureCheckOf(e);
+    if (fc?.status === 'checked') out.checked++;
+    else if (fc) out.notChecked.push({ id: e.id, reason: fc.reason });
+  }
+  return out;
+}
+
+/** Group guardrail events (and an agent's refused tool calls) by guardrail id, most frequent first. */
 export function guardrailSummary(events: EventRecord[]): GuardrailSummary[] {
   const groups = new Map<string, GuardrailSummary>();
   for (const ev of events) {
-    if (ev.kind !== 'guardrail' || !ev.guardrail) continue;
+    if ((ev.kind !== 'guardrail' && ev.kind !== AGENT_REFUSED_EVENT) || !ev.guardrail) continue;
     const g = groups.get(ev.guardrail);
     const def = GUARDRAILS[ev.guardrail];
     if (g) {
@@ -305,7 +323,8 @@ export function buildReport(journal: Journal, contract: Contract, runId?: string
 
   const warnMap = new Map<string, { kind: string; count: number; example: string }>();
   for (const ev of events) {
-    if (ev.kind === 'guardrail' || ev.kind === 'escalation' || ev.kind.startsWith('run.')) continue;
+    if (ev.kind === 'guardrail' || ev.kind === AGENT_REFUSED_EVENT) continue;
+    if (ev.kind === 'escalation' || ev.kind.startsWith('run.')) continue;
     if (ev.severity === 'info') continue;
     if (ev.kind === 'experiment.aborted') continue;
     const w = warnMap.get(ev.kind);
@@ -343,6 +362,7 @@ export function buildReport(journal: Journal, contract: Contract, runId?: string
     wins,
     nearMisses,
     failures: failurePatterns(exps),
+    features: featureSummary(exps),
     guardrails: guardrailSummary(events),
     escalations: events.filter((e) => e.kind === 'escalation').map((e) => ({ at: e.ts, message: e.message })),
     warnings: [...warnMap.values()].sort((a, b) => b.count - a.count),

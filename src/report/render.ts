@@ -59,6 +59,9 @@ export function reportSections(d: ReportData): Section[] {
           `run ${d.run.id} ${d.run.status}${d.run.reason ? `: ${d.run.reason}` : ''}`,
           `proposer ${d.run.proposer}, branch ${d.run.branch}, ${d.run.unsafe ? 'NOT sandboxed (--unsafe-no-sandbox)' : 'every experiment sandboxed'}`,
           `${m} (${d.project.direction}): baseline ${f(d.baseline)} → best ${f(d.best?.score)}${d.best ? ` (#${d.best.id})` : ''}, gain ${sf(d.gain)}${d.noise.gainInNoiseSd === null ? '' : ` = ${d.noise.gainInNoiseSd.toFixed(1)}× the noise sd`}`,
+          d.features.checked + d.features.notChecked.length === 0
+            ? 'features check: no scored experiment'
+            : `features check: ${d.features.notChecked.length} of ${d.features.checked + d.features.notChecked.length} experiments not checked${d.features.notChecked.length ? ` (${d.features.notChecked.map((x) => `#${x.id}: ${one(x.reason, 100)}`).join('; ')})` : ''}`,
           d.timing.meanExperimentSeconds === null
             ? 'no experiment recorded'
             : `an experiment took ${d.timing.meanExperimentSeconds.toFixed(1)} s on average, ${Math.round((d.timing.executeShare ?? 0) * 100)}% of it in the sandboxed command`,

@@ -167,6 +167,7 @@ describe('surface-restricted file tools', () => {
     expect(surfacePath(scope, '/etc/passwd', false)).toHaveProperty('error');
     expect(surfacePath(scope, 'ratchet.yaml', true)).toEqual({
       error: 'ratchet.yaml is locked with the contract: it never changes',
+      guardrail: 'contract-integrity',
     });
     expect((surfacePath(scope, 'src/etc/x.py', true) as { error: string }).error).toMatch(
       /symbolic links are not followed/,

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadContract } from '../../contract/load.js';
+import { cleanHypothesis } from '../../guardrails/hypothesis.js';
 import { Journal } from '../../journal/store.js';
 import { logEntry, showView, statusView } from '../../journal/views.js';
 import { RatchetError } from '../../util/errors.js';
@@ -53,8 +54,11 @@ export function registerRead(program: Command): void {
             `  ${v['metric'].name} (${v['metric'].direction}): baseline ${num(v['baseline'])}, best ${num(v['best']?.score)}${v['best'] ? ` (#${v['best'].id})` : ''}`,
             `  experiments: ${v['experiments'].total} (kept ${v['experiments'].kept}, reverted ${v['experiments'].reverted}, crashed ${v['experiments'].crashed}, timeout ${v['experiments'].timeout}, invalid ${v['experiments'].invalid}, rejected ${v['experiments'].rejected})`,
             `  budgets: ${v['budgets'].experiments_left ?? '?'} experiments left; ${formatDuration(v['budgets'].elapsed_s * 1000)} elapsed of ${v['budgets'].max_wall_clock_s ? formatDuration(v['budgets'].max_wall_clock_s * 1000) : '?'}`,
+            v['features'].checked + v['features'].not_checked > 0
+              ? `  features check: ${v['features'].not_checked} of ${v['features'].checked + v['features'].not_checked} experiments not checked${v['features'].not_checked > 0 ? ' (no readable features.json: see ratchet show <id>)' : ''}`
+              : '',
             v['current']
-              ? `  running #${v['current'].id}: ${v['current'].hypothesis} (${formatDuration(v['current'].elapsedMs)})`
+              ? `  running #${v['current'].id}: ${cleanHypothesis(v['current'].hypothesis)} (${formatDuration(v['current'].elapsedMs)})`
               : '',
             v['noise']
               ? `  noise: sd ${v['noise'].sd.toExponential(2)} over ${v['noise'].runs} ${v['noise'].kind} runs`
@@ -98,7 +102,7 @@ export function registerRead(program: Command): void {
                 num(e.score),
                 signed(e.delta),
                 `${e.duration_s.toFixed(1)}s`,
-                e.hypothesis,
+                cleanHypothesis(e.hypothesis),
               ]),
             ])}\n`,
           );
@@ -126,7 +130,7 @@ export function registerRead(program: Command): void {
           if (o.json) return printJson(v);
           const lines = [
             bold(`#${v['id']} (run ${v['run']}, seq ${v['seq']}) ${decisionColour(v['decision'])}`),
-            `hypothesis: ${v['hypothesis']}`,
+            `hypothesis: ${cleanHypothesis(v['hypothesis'])}`,
             `reason:     ${v['reason']}`,
             `score:      ${num(v['score'])} ${signed(v['delta'])}  (best before ${num(v['best_before'])})`,
             `files:      ${v['files'].join(', ') || '—'}`,
@@ -135,7 +139,17 @@ export function registerRead(program: Command): void {
             `metrics:    ${Object.entries(v['metrics'] as Record<string, number>)
               .map(([k, x]) => `${k}=${x.toFixed(6)}`)
               .join('  ')}`,
+            `features:   ${v['feature_check'] ? `${v['feature_check'].status === 'checked' ? 'checked' : 'NOT CHECKED'}: ${v['feature_check'].reason}` : '— (no score, nothing to check)'}`,
             `trace:      ${v['trace_dir']}`,
+            ...(v['events'].length > 0
+              ? [
+                  dim('--- events'),
+                  ...v['events'].map(
+                    (ev) =>
+                      `${ev.kind}${ev.guardrail ? ` [${ev.guardrail}]` : ''}: ${cleanHypothesis(ev.message)}`,
+                  ),
+                ]
+              : []),
             '',
             dim('--- patch'),
             v['patch'] || '(empty)',

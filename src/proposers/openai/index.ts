@@ -16,15 +16,23 @@ import { usageJson } from '../../agents/usage.js';
 import { CONTRACT_FILE, type Contract } from '../../contract/load.js';
 import { readLock } from '../../contract/lock.js';
 import { resetHard } from '../../git/git.js';
+import { refusalEvent, type ToolRefusal } from '../../guardrails/refused.js';
 import { RatchetError } from '../../util/errors.js';
 import { readFileNoFollow, writeFileNoFollow } from '../../util/fs.js';
 import { paramsOf } from '../command/index.js';
 import type { Outcome, Proposal, ProposeContext, Proposer } from '../types.js';
 import { ChatClient, type ChatMessage } from './client.js';
-import { proposeTools, runFileTool, surfacePath, type ToolScope } from './tools.js';
+import { type PathRefusal, proposeTools, runFileTool, surfacePath, type ToolScope } from './tools.js';
 
 export { ChatClient, type ChatMessage, type Completion, type ToolCall, type ToolSpec } from './client.js';
-export { proposeTools, runFileTool, surfaceFiles, surfacePath, type ToolScope } from './tools.js';
+export {
+  type PathRefusal,
+  proposeTools,
+  runFileTool,
+  surfaceFiles,
+  surfacePath,
+  type ToolScope,
+} from './tools.js';
 
 /** How to build an {@link OpenAIProposer}. */
 export interface OpenAIProposerOptions {
@@ -105,6 +113,22 @@ export class OpenAIProposer implements Proposer {
     }
   }
 
+  /**
+   * Record a refused tool call as a journal event (`agent.refused`, with the guardrail, the tool and the path):
+   * through the loop, tied to the experiment being proposed, or straight into the journal without one.
+   */
+  private recordToolRefusal(ctx: ProposeContext, r: ToolRefusal): void {
+    const ev = refusalEvent(r, this.rules.source);
+    if (ctx.onEvent) ctx.onEvent(ev);
+    else
+      this.rules.journal.addEvent({
+        ...ev,
+        ts: new Date().toISOString(),
+        runId: this.rules.runId,
+        experimentId: null,
+      });
+  }
+
   /** One completion, counted against the caps; stops the run at the cap. */
   private async complete(messages: ChatMessage[], tools: ReturnType<typeof proposeTools> | undefined) {
     const cap = this.rules.capTrip();
@@ -140,6 +164,7 @@ export class OpenAIProposer implements Proposer {
       { role: 'user', content: composeBrief(brief) },
     ];
     let refused = 0;
+    let toolRefusals = 0;
     try {
       for (let turn = 0; turn < settings.openai!.max_turns; turn++) {
         if (ctx.signal.aborted) throw abortError(`the ${this.name} proposer`);
@@ -186,6 +211,7 @@ export class OpenAIProposer implements Proposer {
                     model: settings.openai!.model,
                     turns: turn + 1,
                     refused,
+                    tool_refusals: toolRefusals,
                     run_usage: usageJson(rules.ledger.usage),
                   },
                 },
@@ -224,6 +250,18 @@ export class OpenAIProposer implements Proposer {
             }
           } else {
             result = await runFileTool(this.scope, name, args, ctx.signal);
+          }
+          const refusal = pathRefusal(result);
+          if (refusal) {
+            toolRefusals++;
+            const path =
+              name === 'take_suggestion' ? (this.suggestion?.file ?? null) : (args['path'] ?? null);
+            this.recordToolRefusal(ctx, {
+              guardrail: refusal.guardrail,
+              tool: name,
+              path: path === null ? null : String(path),
+              message: refusal.error,
+            });
           }
           messages.push({ role: 'tool', tool_call_id: call.id, content: JSON.stringify(result) });
         }
@@ -299,6 +337,15 @@ export class OpenAIProposer implements Proposer {
     if ('error' in r) return null;
     return readFileNoFollow(this.scope.worktree, r.rel);
   }
+}
+
+/** A tool result that is a path refused by a guardrail (not a malformed call), or null. */
+function pathRefusal(result: unknown): (PathRefusal & { guardrail: string }) | null {
+  if (result === null || typeof result !== 'object') return null;
+  const r = result as Partial<PathRefusal>;
+  return typeof r.error === 'string' && typeof r.guardrail === 'string'
+    ? { error: r.error, guardrail: r.guardrail }
+    : null;
 }
 
 /**

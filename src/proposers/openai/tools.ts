@@ -6,7 +6,8 @@
  */
 import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, normalize, relative, sep } from 'node:path';
-import { globMatch } from '../../contract/load.js';
+import { CONTRACT_FILE, globMatch } from '../../contract/load.js';
+import { DATA_DIR, VAULT_DIR } from '../../data/ingest.js';
 import { journalQuery, QUERY_LIMITS, SQL_SCHEMA, traceGrep } from '../../traces/index.js';
 import { RatchetError } from '../../util/errors.js';
 import { writeFileNoFollow } from '../../util/fs.js';
@@ -126,16 +127,46 @@ export function proposeTools(opts: { pendingConclusion: boolean; suggestion: boo
   return tools;
 }
 
+/** A path the file tools refused: what the model is told, and the guardrail that refused it. */
+export interface PathRefusal {
+  error: string;
+  /** vault-isolation, contract-integrity or write-surface; absent when the call gave no usable path. */
+  guardrail?: string;
+}
+
+/**
+ * Which guardrail refuses a path the file tools will not touch: vault-isolation for the vault and the split
+ * data (relative, `..` or absolute, in the worktree's or the project's `.ratchet`), contract-integrity for the
+ * contract and the files locked with it, else `otherwise`.
+ */
+function refusingGuardrail(scope: ToolScope, rel: string, otherwise: string): string {
+  const abs = isAbsolute(rel) ? rel : join(scope.worktree, rel);
+  const inside = (root: string, d: string) => {
+    const p = join(root, d);
+    return abs === p || abs.startsWith(`${p}${sep}`);
+  };
+  for (const d of [VAULT_DIR, DATA_DIR]) {
+    const n = normalize(d);
+    if (rel === n || rel.startsWith(`${n}${sep}`) || rel.includes(`${sep}${n}`)) return 'vault-isolation';
+    if (inside(scope.projectDir, d) || inside(scope.worktree, d)) return 'vault-isolation';
+  }
+  for (const root of [scope.projectDir, scope.worktree]) {
+    if (abs === join(root, CONTRACT_FILE)) return 'contract-integrity';
+    for (const f of scope.locked) if (abs === join(root, f)) return 'contract-integrity';
+  }
+  return otherwise;
+}
+
 /**
  * Resolve a path a model gave to an absolute path inside the worktree that the surface allows.
  * @param write also refuse locked files
- * @returns the absolute path, or an error message for the model
+ * @returns the absolute path, or the refusal for the model (with the guardrail that refused it)
  */
 export function surfacePath(
   scope: ToolScope,
   given: unknown,
   write: boolean,
-): { path: string; rel: string } | { error: string } {
+): { path: string; rel: string } | PathRefusal {
   if (typeof given !== 'string' || given.trim() === '' || given.includes('\0'))
     return { error: 'give a file path' };
   const rel = normalize(
@@ -144,22 +175,30 @@ export function surfacePath(
       .replace(/^\.\/+/, '')
       .replace(/^\/workspace\//, ''),
   );
+  const refuse = (error: string, otherwise: string): PathRefusal => ({
+    error,
+    guardrail: refusingGuardrail(scope, rel, otherwise),
+  });
   if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`) || rel.split(sep).includes('..'))
-    return { error: `${given}: only paths inside the working tree (relative, no ..) are allowed` };
+    return refuse(
+      `${given}: only paths inside the working tree (relative, no ..) are allowed`,
+      'write-surface',
+    );
   if (rel === '.git' || rel.startsWith(`.git${sep}`) || rel.split(sep).includes('.git'))
-    return { error: `${given}: .git is not part of the surface` };
+    return refuse(`${given}: .git is not part of the surface`, 'write-surface');
   if (!scope.surface.some((g) => globMatch(g, rel)))
-    return {
-      error: `${rel} is outside the surface (${scope.surface.join(', ')}): you may not ${write ? 'write' : 'read'} it`,
-    };
+    return refuse(
+      `${rel} is outside the surface (${scope.surface.join(', ')}): you may not ${write ? 'write' : 'read'} it`,
+      'write-surface',
+    );
   if (write && scope.locked.has(rel))
-    return { error: `${rel} is locked with the contract: it never changes` };
+    return refuse(`${rel} is locked with the contract: it never changes`, 'contract-integrity');
   // No symlink anywhere on the way (one could point at the vault).
   let cur = scope.worktree;
   for (const part of rel.split(sep)) {
     cur = join(cur, part);
     if (existsSync(cur) && lstatSync(cur).isSymbolicLink())
-      return { error: `${rel}: symbolic links are not followed` };
+      return refuse(`${rel}: symbolic links are not followed`, 'vault-isolation');
   }
   return { path: join(scope.worktree, rel), rel };
 }
