@@ -4,6 +4,7 @@ import { currentExperiment, type LogEntry, logEntry, showView, statusView } from
 import { FAILURES } from '../loop/session.js';
 import { scoreChart } from '../report/chart.js';
 import { latestReviews, listReviews, type ReviewRecord } from '../tiers/review.js';
+import { type MlflowHealth, mlflowHealth } from '../tracking/health.js';
 
 /**
  * What the Studio page shows, computed from the journal: one JSON snapshot per change (sent over
@@ -17,6 +18,7 @@ export const NOTABLE_EVENTS = [
   'submission',
   'review',
   'mlflow.error',
+  'mlflow.recovered',
   'observer.error',
   'experiment.aborted',
   'stop.requested',
@@ -63,6 +65,8 @@ export interface StudioState {
   version: string;
   /** ISO time the snapshot was taken (the page ticks elapsed times from it). */
   serverTime: string;
+  /** The MLflow tracking server's last known reachability (null: never failed, or not used); a banner when down. */
+  mlflow: MlflowHealth | null;
 }
 
 /**
@@ -111,6 +115,7 @@ export function emptyState(contract: Contract, runs: StudioState['runs'], versio
     chart: scoreChart({ points: [], metric: project.metric, direction: project.direction }),
     version,
     serverTime: new Date().toISOString(),
+    mlflow: null,
   };
 }
 
@@ -138,7 +143,8 @@ export function studioState(journal: Journal, contract: Contract, runId?: string
   };
   const serverTime = new Date().toISOString();
   const version = journalVersion(journal);
-  if (!run) return emptyState(contract, runs, version);
+  const mlflow = mlflowHealth(journal);
+  if (!run) return { ...emptyState(contract, runs, version), mlflow };
   const exps = journal.listExperiments(run.id);
   const submissions = journal.listSubmissions(run.id);
   const reviews = listReviews(journal, run.id);
@@ -196,6 +202,7 @@ export function studioState(journal: Journal, contract: Contract, runId?: string
     }),
     version,
     serverTime,
+    mlflow,
   };
 }
 
