@@ -62,6 +62,8 @@ export interface TrackerContext {
    * nothing, logs its contents at the baseline's commit as its params.
    */
   paramsFile?: string;
+  /** The run this tracker observes (outage and recovery events are recorded on it), if any. */
+  runId?: string;
 }
 
 /** Progress of {@link MlflowTracker.drainAll}: one call per job sent or refused. */
@@ -204,6 +206,8 @@ export class MlflowTracker implements ExperimentObserver {
   lastError: MlflowError | null = null;
   /** True while the server is known to be unreachable (since the last failure, until the next success). */
   unreachable = false;
+  /** The journal's last word is an outage of another server: the first success here ends it (for the Studio). */
+  private otherDown = false;
 
   /** @throws Error when the URI is not http(s) */
   constructor(opts: TrackerOptions) {
@@ -232,7 +236,11 @@ export class MlflowTracker implements ExperimentObserver {
     this.adopt();
     try {
       const h = mlflowHealth(ctx.journal);
-      if (h && !h.reachable) this.unreachable = true;
+      // An outage of this server (another one's says nothing about it).
+      if (h && !h.reachable) {
+        if (h.uri === this.client.uri) this.unreachable = true;
+        else this.otherDown = true;
+      }
     } catch {
       // an old journal: no events table yet
     }
@@ -260,6 +268,7 @@ export class MlflowTracker implements ExperimentObserver {
       projectName: session.contract.name,
       journal: session.journal,
       paramsFile: session.contract.search?.params_file ?? 'params.yaml',
+      runId: session.runId,
     });
   }
 
@@ -324,8 +333,7 @@ export class MlflowTracker implements ExperimentObserver {
     this.retryTimer = null;
     this.failStreak = 0;
     this.lastError = null;
-    if (this.draining) await this.draining;
-    const total = this.queue.length;
+    const total = this.queue.length; // the job in flight, if any, included
     let done = 0;
     let sent = 0;
     let refused = 0;
@@ -336,6 +344,7 @@ export class MlflowTracker implements ExperimentObserver {
       onProgress?.({ done, total: Math.max(total, done), ...p });
     };
     try {
+      if (this.draining) await this.draining;
       this.kick();
       if (this.draining) await this.draining;
     } finally {
@@ -395,14 +404,15 @@ export class MlflowTracker implements ExperimentObserver {
 
   /** The server answered: record the recovery once when it had been unreachable. */
   private reachable(job: QueueJob): void {
-    if (!this.unreachable) return;
+    if (!this.unreachable && !this.otherDown) return;
     this.unreachable = false;
+    this.otherDown = false;
     const msg = `MLflow at ${this.client.uri} answers again: sending the ${this.queue.length} queued job${this.queue.length === 1 ? '' : 's'}`;
     this.event(
       'info',
       msg,
       { reachable: true, uri: this.client.uri, pending: this.queue.length },
-      job.runId,
+      this.ctx?.runId ?? job.runId,
       null,
       RECOVERED_EVENT,
     );
@@ -430,8 +440,8 @@ export class MlflowTracker implements ExperimentObserver {
           status: err.status,
           pending: this.queue.length,
         },
-        job.runId,
-        job.experimentId,
+        this.ctx?.runId ?? job.runId,
+        this.ctx?.runId && this.ctx.runId !== job.runId ? null : job.experimentId,
       );
     if (!this.noticedDown) {
       this.noticedDown = true;
