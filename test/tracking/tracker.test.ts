@@ -1,12 +1,13 @@
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { readLock } from '../../src/contract/lock.js';
 import { readManifest } from '../../src/data/ingest.js';
 import { Journal } from '../../src/journal/store.js';
+import { activeRun } from '../../src/loop/control.js';
 import { experimentDir } from '../../src/loop/experiment.js';
 import { startStudio } from '../../src/studio/server.js';
 import { listReviews } from '../../src/tiers/review.js';
@@ -14,7 +15,7 @@ import { MlflowClient, mlflowKey } from '../../src/tracking/client.js';
 import { mlflowHealth } from '../../src/tracking/health.js';
 import { flattenParams } from '../../src/tracking/payload.js';
 import { mlflowExperimentName, readQueue } from '../../src/tracking/tracker.js';
-import { makeProject } from '../helpers/project.js';
+import { EXAMPLE, makeProject } from '../helpers/project.js';
 import {
   freePort,
   hangingServer,
@@ -56,6 +57,8 @@ function journal(dir: string) {
     j.close();
   }
 }
+
+const journalExists = (dir: string) => existsSync(join(dir, '.ratchet', 'ratchet.db'));
 
 /** MLflow runs of a Ratchet run, keyed by the Ratchet experiment id. */
 async function mlflowRuns(runId: string) {
@@ -298,7 +301,8 @@ describe('MLflow tracking of a real run (real MLflow server, real loop)', () => 
     });
     const lines = s2.stderr.trim().split('\n');
     expect(lines).toHaveLength(7);
-    lines.forEach((l, i) => expect(l).toMatch(new RegExp(`^sent ${i + 1}/7: experiment #\\d+ of run `)));
+    for (const [i, l] of lines.entries())
+      expect(l).toMatch(new RegExp(`^sent ${i + 1}/7: experiment #\\d+ of run `));
     const s3 = await runCli(['mlflow', 'sync', '--run', upRun], dir, { MLFLOW_TRACKING_URI: server.uri });
     expect(s3.code, s3.stderr).toBe(0);
     expect(s3.stdout).toMatch(/^sent 1\/2: experiment #\d+ of run up-.*\nsent 2\/2: .*\nsent 2 of 2 to /);
@@ -337,6 +341,43 @@ describe('MLflow tracking of a real run (real MLflow server, real loop)', () => 
     expect(j.health).toMatchObject({ reachable: true });
     expect(readQueue(dir)).toEqual([]);
     expect([...(await mlflowRuns(runId)).keys()].sort()).toEqual(j.exps.map((e) => e.id).sort());
+  });
+
+  it('`ratchet submit` during a run: the run owns the queue, takes the job in and sends private_<metric>', async () => {
+    const slow = readFileSync(join(EXAMPLE, 'train.py'), 'utf8').replace(
+      'from __future__ import annotations\n',
+      'from __future__ import annotations\nimport os, time\nif os.environ.get("RATCHET_EXPERIMENT") != "1":\n    time.sleep(3)\n',
+    );
+    const dir = await makeProject({ rows: 1500, trainPy: slow });
+    const runId = `busy-${suffix()}`;
+    const env = { MLFLOW_TRACKING_URI: server.uri };
+    const running = runCli(['run', '--experiments', '5', '--timeout', '120s', '--run', runId], dir, env);
+    // Once the baseline is kept, submit it while the run goes on.
+    const t0 = Date.now();
+    const keptYet = () => {
+      try {
+        return journalExists(dir) && journal(dir).exps.some((e) => e.decision === 'kept');
+      } catch {
+        return false; // the journal is being created
+      }
+    };
+    while (!keptYet()) {
+      expect(Date.now() - t0, 'no kept baseline').toBeLessThan(240_000);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(activeRun(dir)).not.toBeNull();
+    const sub = await runCli(['submit', '--run', runId], dir, env);
+    expect(sub.code, sub.stderr).toBe(0);
+    expect(activeRun(dir), 'the run ended before the submit: nothing tested').not.toBeNull();
+    const r = await running;
+    expect(r.code, r.stderr).toBe(0);
+    expect(readQueue(dir)).toEqual([]);
+    const j = journal(dir);
+    expect(j.exps).toHaveLength(5);
+    const s = j.submissions.find((x) => x.runId === runId)!;
+    const m = (await mlflowRuns(runId)).get(s.experimentId)!;
+    const metrics = Object.fromEntries(m.data.metrics.map((x) => [x.key, x.value]));
+    for (const [k, v] of Object.entries(s.metrics)) expect(metrics[mlflowKey(`private_${k}`)], k).toBe(v);
   });
 
   it('refuses a tracking URI it cannot use, naming the variable and the fix', async () => {
