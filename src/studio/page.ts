@@ -24,6 +24,7 @@ header select{font:inherit;padding:3px 6px;border-radius:6px}
 #kill{background:#cf222e;color:#fff;border:0;border-radius:6px;padding:6px 14px;font-weight:700;cursor:pointer}
 #kill:disabled{background:#8c959f;cursor:not-allowed}
 #conn{font-size:12px;opacity:.8}
+#mlflow-banner{margin:10px 18px 0;padding:8px 12px;border:1px solid #d4a72c;background:#fff8c5;border-radius:6px;font-size:13px}
 main{padding:14px 18px;display:grid;gap:14px;grid-template-columns:minmax(0,1fr) minmax(0,1fr)}
 .card{background:#fff;border:1px solid #d1d9e0;border-radius:8px;padding:12px 14px;min-width:0}
 .card h2{font-size:13px;text-transform:uppercase;letter-spacing:.04em;color:#59636e;margin:0 0 8px}
@@ -133,6 +134,10 @@ const SCRIPT = String.raw`
     var pe = s.status && s.status.project_escalation;
     $('escalation').hidden = !pe;
     if (pe) $('escalation-msg').textContent = pe.message + ' (' + pe.at + (pe.run ? ', run ' + pe.run : '') + ')';
+    var mb = $('mlflow-banner');
+    mb.hidden = !(s.mlflow && !s.mlflow.reachable);
+    mb.textContent = mb.hidden ? '' : 'MLflow unreachable since ' + s.mlflow.since + ': ' + s.mlflow.message +
+      ' (or send the queue with \u201cratchet mlflow sync\u201d)';
     renderStats(s);
     $('chart').innerHTML = s.chart;
     renderTable();
@@ -358,6 +363,7 @@ export function studioPage(): string {
 <select id="run-select" aria-label="run"></select><span class="pill" id="run-status" data-status="">connecting</span>
 <span class="spacer"></span><span id="conn">connecting…</span>
 <button id="kill" disabled title="stop the run within a second; the branch stays at its last kept commit">Kill switch</button></header>
+<div id="mlflow-banner" role="status" hidden></div>
 <main>
 <section class="card wide" id="escalation" hidden><h2>Escalated: needs a person</h2>
 <div id="escalation-msg"></div>

@@ -5,6 +5,7 @@ import { activeRun, runActiveMs } from '../loop/control.js';
 import { FAILURES } from '../loop/session.js';
 import { scoreChart } from '../report/chart.js';
 import { latestReviews, listReviews, type ReviewRecord } from '../tiers/review.js';
+import { type MlflowHealth, mlflowHealth } from '../tracking/health.js';
 
 /**
  * What the Studio page shows, computed from the journal: one JSON snapshot per change (sent over
@@ -18,6 +19,7 @@ export const NOTABLE_EVENTS = [
   'submission',
   'review',
   'mlflow.error',
+  'mlflow.recovered',
   'observer.error',
   'experiment.aborted',
   'stop.requested',
@@ -64,6 +66,8 @@ export interface StudioState {
   version: string;
   /** ISO time the snapshot was taken (the page ticks elapsed times from it). */
   serverTime: string;
+  /** The MLflow tracking server's last known reachability (null: never failed, or not used); a banner when down. */
+  mlflow: MlflowHealth | null;
 }
 
 /**
@@ -112,6 +116,7 @@ export function emptyState(contract: Contract, runs: StudioState['runs'], versio
     chart: scoreChart({ points: [], metric: project.metric, direction: project.direction }),
     version,
     serverTime: new Date().toISOString(),
+    mlflow: null,
   };
 }
 
@@ -139,7 +144,8 @@ export function studioState(journal: Journal, contract: Contract, runId?: string
   };
   const serverTime = new Date().toISOString();
   const version = journalVersion(journal);
-  if (!run) return emptyState(contract, runs, version);
+  const mlflow = mlflowHealth(journal);
+  if (!run) return { ...emptyState(contract, runs, version), mlflow };
   const exps = journal.listExperiments(run.id);
   const submissions = journal.listSubmissions(run.id);
   const reviews = listReviews(journal, run.id);
@@ -197,6 +203,7 @@ export function studioState(journal: Journal, contract: Contract, runId?: string
     }),
     version,
     serverTime,
+    mlflow,
   };
 }
 

@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os';
 import type Database from 'better-sqlite3';
 import { Journal, type SubmissionRecord } from '../journal/store.js';
+import { trackTier } from '../tracking/notify.js';
 import { RatchetError } from '../util/errors.js';
 
 /**
@@ -166,6 +167,8 @@ export function recordReview(projectDir: string, input: ReviewInput): ReviewReco
       });
       return Number(info.lastInsertRowid);
     });
+    // MLflow (when MLFLOW_TRACKING_URI is set): the decision and note as tags of the run, queued, never awaited.
+    void trackTier(projectDir, exp.runId, exp.id, 'review');
     return {
       id,
       ts,

@@ -9,6 +9,7 @@ import { PRIVATE_PREDICTIONS, scorePrivate } from '../evaluator/evaluate.js';
 import { type ExperimentRecord, Journal, type RunRecord, type SubmissionRecord } from '../journal/store.js';
 import { experimentDir } from '../loop/run.js';
 import { resolvePython } from '../sandbox/index.js';
+import { trackTier } from '../tracking/notify.js';
 import { RatchetError } from '../util/errors.js';
 import { sha256File } from '../util/fs.js';
 import { packageDir } from '../util/paths.js';
@@ -162,6 +163,8 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
       }
       return sid;
     });
+    // MLflow (when MLFLOW_TRACKING_URI is set): private_<metric> on the experiment's run, queued, never awaited.
+    void trackTier(projectDir, run.id, best.id, 'submission');
     return { submission: { ...s, id }, experiment: best, fresh: true, escalation: escalationOf(s.gap) };
   } finally {
     journal.close();

@@ -68,8 +68,23 @@ const Metric = z.object({
   timestamp: z.coerce.number().optional(),
   step: z.coerce.number().optional(),
 });
+const DatasetInputSchema = z.object({
+  dataset: z.object({
+    name: z.string(),
+    digest: z.string(),
+    source_type: z.string().optional().default(''),
+    source: z.string().optional().default(''),
+    schema: z.string().optional(),
+    profile: z.string().optional(),
+  }),
+  tags: z.array(Tag).optional().default([]),
+});
 const Run = z.object({
   info: RunInfo,
+  inputs: z
+    .object({ dataset_inputs: z.array(DatasetInputSchema).optional().default([]) })
+    .optional()
+    .default({ dataset_inputs: [] }),
   data: z
     .object({
       metrics: z.array(Metric).optional().default([]),
@@ -99,6 +114,8 @@ export type MlflowExperiment = z.infer<typeof Experiment>;
 export type MlflowRun = z.infer<typeof Run>;
 /** A file or folder in a run's artifacts. */
 export type MlflowArtifact = z.infer<typeof ArtifactList>['files'][number];
+/** A dataset input of a run, as runs/get returns it. */
+export type MlflowDatasetInput = z.infer<typeof DatasetInputSchema>;
 /** A key/value pair (param or tag). */
 export interface KeyValue {
   key: string;
@@ -450,6 +467,30 @@ export class MlflowClient {
       });
     }
     return parts.length;
+  }
+
+  /**
+   * Log dataset inputs of a run (`runs/log-inputs`): each a dataset (name, digest ≤ 36 characters, source
+   * type, source, schema, profile) with input tags (e.g. `mlflow.data.context`). Logging the same dataset to
+   * the same run again is harmless (the server keeps one input per dataset and run).
+   * @throws MlflowError when the server refuses (e.g. a digest longer than 36 characters)
+   */
+  async logInputs(
+    runId: string,
+    datasets: {
+      dataset: {
+        name: string;
+        digest: string;
+        source_type: string;
+        source: string;
+        schema?: string;
+        profile?: string;
+      };
+      tags: KeyValue[];
+    }[],
+  ): Promise<void> {
+    if (datasets.length === 0) return;
+    await this.request('POST', '/api/2.0/mlflow/runs/log-inputs', { run_id: runId, datasets });
   }
 
   /** End a run: status FINISHED | FAILED | KILLED and its end time (ms since the epoch). */

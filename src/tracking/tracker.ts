@@ -1,12 +1,20 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { git } from '../git/git.js';
 import type { ExperimentRecord, Journal } from '../journal/store.js';
 import { experimentDir } from '../loop/experiment.js';
 import type { ExperimentObserver, RunSession, RunSummary } from '../loop/session.js';
+import { latestReviews, listReviews } from '../tiers/review.js';
 import { RatchetError } from '../util/errors.js';
 import { ensureDir } from '../util/fs.js';
-import { type KeyValue, type MetricValue, MlflowClient, MlflowError } from './client.js';
+import { MlflowClient, MlflowError } from './client.js';
+import { type DatasetInput, projectDatasets } from './dataset.js';
+import { ERROR_EVENT, mlflowHealth, RECOVERED_EVENT } from './health.js';
+import { experimentPayload, mlflowStatus, type TierRecords, tierPayload } from './payload.js';
+
+export { experimentPayload, flattenParams, mlflowStatus } from './payload.js';
 
 /**
  * Ratchet → MLflow: every recorded experiment becomes an MLflow run (params, metrics, tags, the patch and
@@ -23,10 +31,18 @@ export const QUEUE_FILE = '.ratchet/mlflow-queue.jsonl';
 /** Largest artifact uploaded, bytes (longer logs keep their tail, a longer patch its head). */
 export const MAX_ARTIFACT_BYTES = 5 * 1024 * 1024;
 
+/**
+ * What a queued job sends: the whole experiment (after RECORD), or what tier 2 added to it later (the private
+ * score from `ratchet submit`, the decision and note of `ratchet review`) on the experiment's existing run.
+ */
+export type JobKind = 'experiment' | 'submission' | 'review';
+
 /** One experiment waiting to be sent. */
 export interface QueueJob {
   runId: string;
   experimentId: number;
+  /** Default `experiment` (queues written before tier jobs existed have none). */
+  kind?: JobKind;
   /** Failed attempts so far. */
   attempts: number;
   /** When it was queued (ISO 8601). */
@@ -41,6 +57,25 @@ export interface TrackerContext {
   projectDir: string;
   projectName: string;
   journal: Journal;
+  /**
+   * The params file (the contract's `search.params_file`, default `params.yaml`): the baseline, which proposes
+   * nothing, logs its contents at the baseline's commit as its params.
+   */
+  paramsFile?: string;
+  /** The run this tracker observes (outage and recovery events are recorded on it), if any. */
+  runId?: string;
+}
+
+/** Progress of {@link MlflowTracker.drainAll}: one call per job sent or refused. */
+export interface DrainProgress {
+  /** Jobs done so far (sent or refused) out of `total`. */
+  done: number;
+  total: number;
+  job: QueueJob;
+  /** sent, or refused by the server (dropped: retrying would not help). */
+  outcome: 'sent' | 'refused';
+  /** The server's refusal. */
+  error?: string;
 }
 
 /** Options of {@link MlflowTracker}. */
@@ -56,6 +91,24 @@ export interface TrackerOptions {
   maxBackoffMs?: number;
   /** Per-request timeout, ms (default 10 000). */
   timeoutMs?: number;
+  /**
+   * A line for the person watching (the terminal of `ratchet run`): called once when MLflow becomes
+   * unreachable, once when it answers again, and once at the end when work is left in the queue; never per retry.
+   */
+  onNotice?: (line: string) => void;
+}
+
+/** The identity of a queued job: run, experiment, kind and when it was queued. */
+export function jobKey(j: QueueJob): string {
+  return `${j.runId}/${j.experimentId}/${j.kind ?? 'experiment'}@${j.queuedAt}`;
+}
+
+function sameWork(a: QueueJob, b: QueueJob): boolean {
+  return (
+    a.runId === b.runId &&
+    a.experimentId === b.experimentId &&
+    (a.kind ?? 'experiment') === (b.kind ?? 'experiment')
+  );
 }
 
 /** The MLflow experiment of a Ratchet run: `ratchet/<project>/<run id>`. */
@@ -83,6 +136,15 @@ export function readQueue(projectDir: string): QueueJob[] {
   return out;
 }
 
+/**
+ * Add one job to the persistent queue file (read, append, atomic replace), e.g. from `ratchet submit` while a
+ * run's tracker owns the queue: that tracker adopts it at its next write. Never deduplicated against the file:
+ * an equal job there may be in flight in another process with an older view of the journal.
+ */
+export function appendQueue(projectDir: string, job: QueueJob): void {
+  writeQueue(projectDir, [...readQueue(projectDir), job]);
+}
+
 /** Replace the persistent queue atomically (write + rename); an empty queue leaves an empty file. */
 export function writeQueue(projectDir: string, jobs: QueueJob[]): void {
   const path = join(projectDir, QUEUE_FILE);
@@ -90,78 +152,6 @@ export function writeQueue(projectDir: string, jobs: QueueJob[]): void {
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, jobs.map((j) => `${JSON.stringify(j)}\n`).join(''));
   renameSync(tmp, path);
-}
-
-/**
- * Flatten nested params to dotted keys with string values (arrays and deep objects as JSON).
- * `{model: {family: 'lgbm', lr: 0.1}}` → `model.family=lgbm`, `model.lr=0.1`.
- */
-export function flattenParams(params: Record<string, unknown> | null, prefix = '', depth = 0): KeyValue[] {
-  if (!params) return [];
-  const out: KeyValue[] = [];
-  for (const [k, v] of Object.entries(params)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v) && depth < 4) {
-      out.push(...flattenParams(v as Record<string, unknown>, key, depth + 1));
-    } else {
-      out.push({ key, value: typeof v === 'string' ? v : (JSON.stringify(v) ?? 'null') });
-    }
-  }
-  return out;
-}
-
-/** MLflow run status for a Ratchet decision: kept and reverted finished, every other decision failed. */
-export function mlflowStatus(decision: string): 'FINISHED' | 'FAILED' {
-  return decision === 'kept' || decision === 'reverted' ? 'FINISHED' : 'FAILED';
-}
-
-/** Everything one experiment sends: params, metrics, tags (built from the journal record). */
-export function experimentPayload(
-  rec: ExperimentRecord,
-  run: { branch: string; proposer: string } | null,
-  privateMetrics: Record<string, number> = {},
-): { params: KeyValue[]; metrics: MetricValue[]; tags: KeyValue[] } {
-  const ts = Date.parse(rec.endedAt);
-  const metric = (key: string, value: number | null): MetricValue[] =>
-    value === null || value === undefined ? [] : [{ key, value, timestamp: ts, step: rec.seq }];
-  const metrics: MetricValue[] = [
-    ...Object.entries(rec.metrics).flatMap(([k, v]) => metric(k, v)),
-    ...Object.entries(privateMetrics).flatMap(([k, v]) => metric(`private.${k}`, v)),
-    ...metric('ratchet.delta', rec.delta),
-    ...metric('ratchet.best_before', rec.bestBefore),
-    ...metric('ratchet.ci_low', rec.ciLow),
-    ...metric('ratchet.ci_high', rec.ciHigh),
-    ...metric('ratchet.prob_improvement', rec.probImprovement),
-    ...metric('ratchet.duration_s', rec.durationMs / 1000),
-    ...metric('ratchet.execute_s', rec.executeMs === null ? null : rec.executeMs / 1000),
-  ];
-  const note = [
-    `**${rec.decision}**: ${rec.reason}`,
-    '',
-    `Hypothesis: ${rec.hypothesis}`,
-    rec.conclusion ? `\nConclusion: ${rec.conclusion}` : '',
-  ].join('\n');
-  const tags: KeyValue[] = [
-    { key: 'ratchet.run', value: rec.runId },
-    { key: 'ratchet.experiment', value: String(rec.id) },
-    { key: 'ratchet.seq', value: String(rec.seq) },
-    { key: 'ratchet.hypothesis', value: rec.hypothesis },
-    { key: 'ratchet.conclusion', value: rec.conclusion ?? '' },
-    { key: 'ratchet.decision', value: rec.decision },
-    { key: 'ratchet.reason', value: rec.reason },
-    { key: 'ratchet.git_sha', value: rec.commitSha ?? '' },
-    { key: 'ratchet.parent_sha', value: rec.parentSha },
-    { key: 'ratchet.direction', value: run?.branch ?? `ratchet/${rec.runId}` },
-    { key: 'ratchet.proposer', value: rec.proposer },
-    { key: 'ratchet.sandboxed', value: String(rec.sandboxed) },
-    { key: 'ratchet.files', value: rec.files.join(', ') },
-    { key: 'mlflow.source.git.commit', value: rec.commitSha ?? rec.parentSha },
-    { key: 'mlflow.source.name', value: 'ratchet' },
-    { key: 'mlflow.source.type', value: 'LOCAL' },
-    { key: 'mlflow.user', value: 'ratchet' },
-    { key: 'mlflow.note.content', value: note },
-  ];
-  return { params: flattenParams(rec.params), metrics, tags };
 }
 
 /** Read an artifact from the trace folder, capped at {@link MAX_ARTIFACT_BYTES} (null when missing). */
@@ -183,25 +173,41 @@ async function readCapped(path: string, keep: 'head' | 'tail'): Promise<Buffer |
 
 /**
  * The MLflow observer of a run (see `ExperimentObserver` in src/loop/session.ts). Also used without a run
- * by `ratchet mlflow sync` ({@link MlflowTracker.attach} + {@link MlflowTracker.drainAll}).
+ * by `ratchet mlflow sync` ({@link MlflowTracker.attach} + {@link MlflowTracker.drainAll}) and by
+ * `ratchet submit` / `ratchet review` (see src/tracking/notify.ts).
  */
 export class MlflowTracker implements ExperimentObserver {
   readonly name = 'mlflow';
   readonly client: MlflowClient;
-  private readonly opts: Required<Omit<TrackerOptions, 'uri' | 'projectDir'>> & { projectDir: string };
+  private readonly opts: Required<Omit<TrackerOptions, 'uri' | 'projectDir' | 'onNotice'>> & {
+    projectDir: string;
+  };
+  private readonly notice: (line: string) => void;
   private readonly abort = new AbortController();
   private ctx: TrackerContext | null = null;
   private queue: QueueJob[] = [];
+  /** Jobs this tracker sent or dropped (their keys), so that merging the queue file never brings them back. */
+  private readonly done = new Set<string>();
   private draining: Promise<void> | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private failStreak = 0;
   private closed = false;
   private readonly experiments = new Map<string, string>();
   private artifactsWarned = false;
+  private datasets: DatasetInput[] | null = null;
+  private datasetsWarned = false;
+  /** True after this tracker told the person MLflow is unreachable (so it also tells them it recovered). */
+  private noticedDown = false;
+  private progress: ((p: { outcome: 'sent' | 'refused'; job: QueueJob; error?: string }) => void) | null =
+    null;
   /** Experiments sent since the tracker started. */
   sent = 0;
   /** The last error, while MLflow is failing (null when the last attempt worked). */
   lastError: MlflowError | null = null;
+  /** True while the server is known to be unreachable (since the last failure, until the next success). */
+  unreachable = false;
+  /** The journal's last word is an outage of another server: the first success here ends it (for the Studio). */
+  private otherDown = false;
 
   /** @throws Error when the URI is not http(s) */
   constructor(opts: TrackerOptions) {
@@ -212,6 +218,7 @@ export class MlflowTracker implements ExperimentObserver {
       maxBackoffMs: opts.maxBackoffMs ?? 60_000,
       timeoutMs: opts.timeoutMs ?? 10_000,
     };
+    this.notice = opts.onNotice ?? (() => {});
     this.client = new MlflowClient(opts.uri, { timeoutMs: this.opts.timeoutMs, signal: this.abort.signal });
   }
 
@@ -220,19 +227,36 @@ export class MlflowTracker implements ExperimentObserver {
     return this.queue.map((j) => ({ ...j }));
   }
 
-  /** Start with a journal: load the persistent queue and start sending it in the background. */
+  /**
+   * Start with a journal: load the persistent queue and start sending it in the background. The last known
+   * reachability comes from the journal (an outage seen by an earlier process ends with a recovery event).
+   */
   attach(ctx: TrackerContext): void {
     this.ctx = ctx;
-    const known = new Set(this.queue.map((j) => `${j.runId}/${j.experimentId}`));
-    for (const j of readQueue(ctx.projectDir))
-      if (!known.has(`${j.runId}/${j.experimentId}`)) this.queue.push(j);
+    this.adopt();
+    try {
+      const h = mlflowHealth(ctx.journal);
+      // An outage of this server (another one's says nothing about it).
+      if (h && !h.reachable) {
+        if (h.uri === this.client.uri) this.unreachable = true;
+        else this.otherDown = true;
+      }
+    } catch {
+      // an old journal: no events table yet
+    }
     this.kick();
   }
 
-  /** Queue one experiment (persisted at once) and kick the sender; returns immediately. */
-  enqueue(runId: string, experimentId: number): void {
-    if (this.queue.some((j) => j.runId === runId && j.experimentId === experimentId)) return;
-    this.queue.push({ runId, experimentId, attempts: 0, queuedAt: new Date().toISOString() });
+  /**
+   * Queue one job (persisted at once) and kick the sender; returns immediately. The same work already waiting
+   * (not in flight) is not queued twice: it reads the journal when it is sent.
+   */
+  enqueue(runId: string, experimentId: number, kind: JobKind = 'experiment'): void {
+    const job: QueueJob = { runId, experimentId, attempts: 0, queuedAt: new Date().toISOString() };
+    if (kind !== 'experiment') job.kind = kind;
+    const inFlight = this.draining ? this.queue[0] : undefined;
+    if (this.queue.some((j) => j !== inFlight && sameWork(j, job))) return;
+    this.queue.push(job);
     this.persist();
     this.kick();
   }
@@ -243,6 +267,8 @@ export class MlflowTracker implements ExperimentObserver {
       projectDir: session.projectDir,
       projectName: session.contract.name,
       journal: session.journal,
+      paramsFile: session.contract.search?.params_file ?? 'params.yaml',
+      runId: session.runId,
     });
   }
 
@@ -263,14 +289,12 @@ export class MlflowTracker implements ExperimentObserver {
         ? Math.min(500, this.opts.flushMs)
         : this.opts.flushMs;
     await this.flush(bound);
+    this.adopt();
     const left = this.queue.length;
     if (left > 0) {
-      this.event(
-        'warning',
-        `${left} experiment${left === 1 ? '' : 's'} not yet in MLflow${this.lastError ? ` (${this.lastError.message})` : ''}: kept in ${QUEUE_FILE}, sent at the next run start or by \`ratchet mlflow sync\``,
-        { pending: left },
-        summary.runId,
-      );
+      const msg = `${left} experiment${left === 1 ? '' : 's'} not yet in MLflow${this.lastError ? ` (${this.lastError.message})` : ''}: kept in ${QUEUE_FILE}, sent at the next run start or by \`ratchet mlflow sync\``;
+      this.event('warning', msg, { pending: left }, summary.runId);
+      this.notice(`MLflow: ${msg}`);
     }
     this.close();
   }
@@ -298,21 +322,38 @@ export class MlflowTracker implements ExperimentObserver {
 
   /**
    * Send the whole queue now, without time bound, stopping at the first retryable failure
-   * (`ratchet mlflow sync`). @returns how many were sent, how many are left and the error that stopped it
+   * (`ratchet mlflow sync`).
+   * @param onProgress called after each job sent or refused, with the count done and the total
+   * @returns how many were sent, refused (dropped) and left, the total, and the error that stopped it
    */
-  async drainAll(): Promise<{ sent: number; left: number; error: string | null }> {
+  async drainAll(
+    onProgress?: (p: DrainProgress) => void,
+  ): Promise<{ sent: number; refused: number; left: number; total: number; error: string | null }> {
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     this.failStreak = 0;
     this.lastError = null;
-    const before = this.sent;
-    if (this.draining) await this.draining;
-    this.kick();
-    if (this.draining) await this.draining;
+    const total = this.queue.length; // the job in flight, if any, included
+    let done = 0;
+    let sent = 0;
+    let refused = 0;
+    this.progress = (p) => {
+      done++;
+      if (p.outcome === 'sent') sent++;
+      else refused++;
+      onProgress?.({ done, total: Math.max(total, done), ...p });
+    };
+    try {
+      if (this.draining) await this.draining;
+      this.kick();
+      if (this.draining) await this.draining;
+    } finally {
+      this.progress = null;
+    }
     if (this.retryTimer) clearTimeout(this.retryTimer);
     this.retryTimer = null;
     const err = this.lastError as MlflowError | null;
-    return { sent: this.sent - before, left: this.queue.length, error: err?.message ?? null };
+    return { sent, refused, left: this.queue.length, total, error: err?.message ?? null };
   }
 
   /** Stop sending: cancel retries and in-flight requests, persist what is left. Safe to call twice. */
@@ -326,8 +367,28 @@ export class MlflowTracker implements ExperimentObserver {
     this.ctx = null;
   }
 
+  /** Take in jobs another process added to the queue file (e.g. `ratchet submit` during a run). */
+  private adopt(): void {
+    let onDisk: QueueJob[];
+    try {
+      onDisk = readQueue(this.opts.projectDir);
+    } catch {
+      return;
+    }
+    const mine = new Set(this.queue.map(jobKey));
+    for (const j of onDisk) {
+      const k = jobKey(j);
+      if (!mine.has(k) && !this.done.has(k)) {
+        this.queue.push(j);
+        mine.add(k);
+      }
+    }
+  }
+
+  /** Write the queue file: this tracker's queue plus what other processes added meanwhile. */
   private persist(): void {
     try {
+      this.adopt();
       writeQueue(this.opts.projectDir, this.queue);
     } catch {
       // a full disk must not stop the loop; the journal keeps the experiments themselves
@@ -341,16 +402,66 @@ export class MlflowTracker implements ExperimentObserver {
     });
   }
 
+  /** The server answered: record the recovery once when it had been unreachable. */
+  private reachable(job: QueueJob): void {
+    if (!this.unreachable && !this.otherDown) return;
+    this.unreachable = false;
+    this.otherDown = false;
+    const msg = `MLflow at ${this.client.uri} answers again: sending the ${this.queue.length} queued job${this.queue.length === 1 ? '' : 's'}`;
+    this.event(
+      'info',
+      msg,
+      { reachable: true, uri: this.client.uri, pending: this.queue.length },
+      this.ctx?.runId ?? job.runId,
+      null,
+      RECOVERED_EVENT,
+    );
+    if (this.noticedDown) {
+      this.noticedDown = false;
+      this.notice(msg);
+    }
+  }
+
+  /** The server did not answer: record the outage once (not per retry). */
+  private down(job: QueueJob, err: MlflowError): void {
+    if (this.unreachable && this.failStreak > 1) return;
+    const first = !this.unreachable;
+    this.unreachable = true;
+    const msg = `cannot reach MLflow at ${this.client.uri}: ${err.message}; experiments are queued in ${QUEUE_FILE} and retried in the background (the run goes on)`;
+    if (first)
+      this.event(
+        'warning',
+        msg,
+        {
+          reachable: false,
+          uri: this.client.uri,
+          experiment: job.experimentId,
+          code: err.code,
+          status: err.status,
+          pending: this.queue.length,
+        },
+        this.ctx?.runId ?? job.runId,
+        this.ctx?.runId && this.ctx.runId !== job.runId ? null : job.experimentId,
+      );
+    if (!this.noticedDown) {
+      this.noticedDown = true;
+      this.notice(`warning: ${msg}`);
+    }
+  }
+
   private async drain(): Promise<void> {
     while (!this.closed && this.queue.length > 0) {
       const job = this.queue[0]!;
       try {
         await this.send(job);
         this.queue.shift();
+        this.done.add(jobKey(job));
         this.sent++;
         this.failStreak = 0;
         this.lastError = null;
+        this.reachable(job);
         this.persist();
+        this.progress?.({ outcome: 'sent', job });
       } catch (e) {
         if (this.closed) return;
         const err =
@@ -362,28 +473,23 @@ export class MlflowTracker implements ExperimentObserver {
         if (!err.retryable) {
           // The server refuses this experiment's data: retrying will not help. Drop it, loudly.
           this.queue.shift();
+          this.done.add(jobKey(job));
           this.persist();
+          if (err.status > 0) this.reachable(job);
           this.event(
             'error',
-            `MLflow refused experiment ${job.experimentId}: ${err.message}; it will not be retried`,
+            `MLflow refused experiment ${job.experimentId}${job.kind && job.kind !== 'experiment' ? ` (${job.kind})` : ''}: ${err.message}; it will not be retried`,
             { experiment: job.experimentId, code: err.code, status: err.status },
             job.runId,
             job.experimentId,
           );
+          this.progress?.({ outcome: 'refused', job, error: err.message });
           continue;
         }
         this.failStreak++;
         this.lastError = err;
         this.persist();
-        if (this.failStreak === 1) {
-          this.event(
-            'warning',
-            `cannot reach MLflow at ${this.client.uri}: ${err.message}; experiments are queued and retried in the background`,
-            { experiment: job.experimentId, code: err.code, status: err.status, pending: this.queue.length },
-            job.runId,
-            job.experimentId,
-          );
-        }
+        this.down(job, err);
         const delay = Math.min(this.opts.maxBackoffMs, this.opts.backoffMs * 2 ** (this.failStreak - 1));
         this.retryTimer = setTimeout(() => {
           this.retryTimer = null;
@@ -395,13 +501,14 @@ export class MlflowTracker implements ExperimentObserver {
     }
   }
 
-  /** Append an `mlflow.error` event (only while attached to an open journal). */
+  /** Append an `mlflow.error` event, or another MLflow kind (only while attached to an open journal). */
   private event(
-    severity: 'warning' | 'error',
+    severity: 'info' | 'warning' | 'error',
     message: string,
     data: Record<string, unknown>,
     runId: string,
     experimentId: number | null = null,
+    kind: string = ERROR_EVENT,
   ): void {
     if (!this.ctx) return;
     try {
@@ -409,7 +516,7 @@ export class MlflowTracker implements ExperimentObserver {
         ts: new Date().toISOString(),
         runId,
         experimentId,
-        kind: 'mlflow.error',
+        kind,
         severity,
         guardrail: null,
         message,
@@ -438,11 +545,87 @@ export class MlflowTracker implements ExperimentObserver {
     return id;
   }
 
-  /** Send one experiment: find or create its MLflow run, log params/metrics/tags, upload artifacts, end it. */
+  /** The project's datasets (once per tracker); none, with one warning event, when the lock cannot be read. */
+  private projectDatasets(rec: ExperimentRecord): DatasetInput[] {
+    if (this.datasets) return this.datasets;
+    const ctx = this.ctx!;
+    try {
+      this.datasets = projectDatasets(ctx.projectDir, ctx.projectName);
+    } catch (e) {
+      if (!this.datasetsWarned) {
+        this.datasetsWarned = true;
+        this.event(
+          'warning',
+          `no dataset inputs in MLflow: ${(e as Error).message}`,
+          { file: 'ratchet.lock' },
+          rec.runId,
+          rec.id,
+        );
+      }
+      return [];
+    }
+    return this.datasets;
+  }
+
+  /**
+   * The params an experiment ran with: its proposal's, or for the baseline (which proposes nothing) the params
+   * file as committed at the baseline (null when the project has none or it is not a YAML/JSON mapping).
+   */
+  private async paramsOf(rec: ExperimentRecord): Promise<Record<string, unknown> | null> {
+    const ctx = this.ctx!;
+    if (rec.params !== null || rec.proposer !== 'baseline' || !ctx.paramsFile) return rec.params;
+    try {
+      const text = await git(ctx.projectDir, ['show', `${rec.commitSha ?? rec.parentSha}:${ctx.paramsFile}`]);
+      const doc = parseYaml(text) as unknown;
+      return doc && typeof doc === 'object' && !Array.isArray(doc) ? (doc as Record<string, unknown>) : null;
+    } catch {
+      return null; // no params file in this project
+    }
+  }
+
+  /** The experiment's submission and standing review (tier 2), from the journal. */
+  private tierOf(rec: ExperimentRecord): TierRecords {
+    const j = this.ctx!.journal;
+    const submission =
+      j
+        .listSubmissions(rec.runId)
+        .filter((s) => s.experimentId === rec.id)
+        .pop() ?? null;
+    let review = null;
+    try {
+      review = latestReviews(listReviews(j, rec.runId)).get(rec.id) ?? null;
+    } catch {
+      // no reviews table
+    }
+    return { submission, review };
+  }
+
+  /** The MLflow run of an experiment: the one this job created before, or the one tagged with its id. */
+  private async findRun(
+    job: QueueJob,
+    expId: string,
+    rec: ExperimentRecord,
+  ): Promise<{ run_id: string; artifact_uri: string } | null> {
+    if (job.mlflowRunId) {
+      try {
+        return (await this.client.getRun(job.mlflowRunId)).info;
+      } catch (e) {
+        if (!(e instanceof MlflowError && e.code === 'RESOURCE_DOES_NOT_EXIST')) throw e;
+      }
+    }
+    const existing = await this.client.searchRuns([expId], `tags.\`ratchet.experiment\` = '${rec.id}'`, 1);
+    return existing[0]?.info ?? null;
+  }
+
+  /**
+   * Send one job. An experiment: find or create its MLflow run, log params/metrics/tags and the dataset
+   * inputs, upload artifacts, end it. A submission or review: log what tier 2 added on the experiment's run
+   * (the whole experiment when it is not in MLflow yet).
+   */
   private async send(job: QueueJob): Promise<void> {
     const ctx = this.ctx;
     if (!ctx) throw new MlflowError('the tracker is not attached to a journal', 0, 'CLIENT_ERROR');
-    // Read everything from the journal first (synchronously), then only network.
+    // Read everything local first (journal, lock, git), then only network.
     const rec = ctx.journal.getExperiment(job.experimentId);
     if (!rec || rec.runId !== job.runId) {
       throw new MlflowError(
@@ -452,25 +635,20 @@ export class MlflowTracker implements ExperimentObserver {
       );
     }
     const run = ctx.journal.getRun(rec.runId);
-    const sub = ctx.journal
-      .listSubmissions(rec.runId)
-      .filter((s) => s.experimentId === rec.id)
-      .pop();
-    const payload = experimentPayload(rec, run, sub?.metrics ?? {});
-    const dir = experimentDir(ctx.projectDir, rec.id);
+    const tier = this.tierOf(rec);
     const expId = await this.experimentId(rec.runId);
-    let info: { run_id: string; artifact_uri: string } | null = null;
-    if (job.mlflowRunId) {
-      try {
-        info = (await this.client.getRun(job.mlflowRunId)).info;
-      } catch (e) {
-        if (!(e instanceof MlflowError && e.code === 'RESOURCE_DOES_NOT_EXIST')) throw e;
+    let info = await this.findRun(job, expId, rec);
+    if (info && job.kind && job.kind !== 'experiment') {
+      if (job.mlflowRunId !== info.run_id) {
+        job.mlflowRunId = info.run_id;
+        this.persist();
       }
+      await this.client.logBatch(info.run_id, tierPayload(rec, tier));
+      return;
     }
-    if (!info) {
-      const existing = await this.client.searchRuns([expId], `tags.\`ratchet.experiment\` = '${rec.id}'`, 1);
-      info = existing[0]?.info ?? null;
-    }
+    const payload = experimentPayload(rec, run, tier, await this.paramsOf(rec));
+    const datasets = this.projectDatasets(rec);
+    const dir = experimentDir(ctx.projectDir, rec.id);
     if (!info) {
       info = await this.client.createRun(expId, `#${rec.id} ${rec.decision}`, Date.parse(rec.startedAt), [
         { key: 'ratchet.experiment', value: String(rec.id) },
@@ -482,6 +660,7 @@ export class MlflowTracker implements ExperimentObserver {
       this.persist();
     }
     await this.client.logBatch(info.run_id, payload);
+    await this.client.logInputs(info.run_id, datasets);
     const artifacts: [string, string, 'head' | 'tail', string][] = [
       ['patch.diff', 'patch.diff', 'head', 'text/x-diff; charset=utf-8'],
       ['stdout.log', 'logs/stdout.log', 'tail', 'text/plain; charset=utf-8'],
@@ -510,24 +689,30 @@ export class MlflowTracker implements ExperimentObserver {
 
 /**
  * The MLflow observers for a run: one tracker when `MLFLOW_TRACKING_URI` is set, none otherwise.
+ * @param onNotice where the tracker's few lines for the person go (outage, recovery, work left at the end)
  * @throws RatchetError naming MLFLOW_TRACKING_URI when it is set but not an http(s) URL
  */
 export function trackersFromEnv(
   projectDir: string,
   env: NodeJS.ProcessEnv = process.env,
+  onNotice?: (line: string) => void,
 ): ExperimentObserver[] {
   const uri = env[TRACKING_ENV]?.trim();
   if (!uri) return [];
-  return [trackerFor(projectDir, uri)];
+  return [trackerFor(projectDir, uri, onNotice ? { onNotice } : {})];
 }
 
 /**
  * A tracker for `uri`.
  * @throws RatchetError naming MLFLOW_TRACKING_URI when `uri` is not an http(s) URL
  */
-export function trackerFor(projectDir: string, uri: string): MlflowTracker {
+export function trackerFor(
+  projectDir: string,
+  uri: string,
+  opts: Omit<TrackerOptions, 'projectDir' | 'uri'> = {},
+): MlflowTracker {
   try {
-    return new MlflowTracker({ projectDir, uri });
+    return new MlflowTracker({ projectDir, uri, ...opts });
   } catch (e) {
     throw new RatchetError(`${TRACKING_ENV}=${uri}: ${(e as Error).message}`, {
       field: TRACKING_ENV,

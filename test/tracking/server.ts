@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -137,7 +137,12 @@ export async function hangingServer(): Promise<{
  * Run the compiled CLI without blocking the test's event loop (unlike `cli`, so servers living in the test
  * process keep answering), with extra environment variables.
  */
-export function runCli(args: string[], cwd: string, env: Record<string, string> = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+  onStdout?: (soFar: string) => void,
+): Promise<CliResult> {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd,
     env: { ...process.env, NO_COLOR: '1', ...env },
@@ -146,9 +151,51 @@ export function runCli(args: string[], cwd: string, env: Record<string, string> 
   let stderr = '';
   child.stdout.on('data', (d) => {
     stdout += d;
+    onStdout?.(stdout);
   });
   child.stderr.on('data', (d) => {
     stderr += d;
   });
   return new Promise((res) => child.on('close', (code) => res({ code, stdout, stderr })));
+}
+
+/**
+ * A TCP-level stand-in for a tracking server that goes away and comes back: an HTTP proxy to `target` on a
+ * fixed loopback port that listens only while "up" (down = connection refused, like a stopped server).
+ */
+export async function switchableProxy(target: string): Promise<{
+  uri: string;
+  up: () => Promise<void>;
+  down: () => Promise<void>;
+}> {
+  const t = new URL(target);
+  const port = await freePort();
+  let server: Server | null = null;
+  const make = () =>
+    createServer((req, res) => {
+      const fwd = request(
+        { host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers },
+        (r) => {
+          res.writeHead(r.statusCode ?? 502, r.headers);
+          r.pipe(res);
+        },
+      );
+      fwd.on('error', () => res.destroy());
+      req.pipe(fwd);
+    });
+  return {
+    uri: `http://127.0.0.1:${port}`,
+    up: async () => {
+      if (server) return;
+      server = make();
+      await new Promise<void>((r) => server!.listen(port, '127.0.0.1', () => r()));
+    },
+    down: async () => {
+      if (!server) return;
+      const s = server;
+      server = null;
+      s.closeAllConnections();
+      await new Promise<void>((r) => s.close(() => r()));
+    },
+  };
 }

@@ -1,13 +1,29 @@
-import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { readLock } from '../../src/contract/lock.js';
+import { readManifest } from '../../src/data/ingest.js';
 import { Journal } from '../../src/journal/store.js';
+import { activeRun } from '../../src/loop/control.js';
 import { experimentDir } from '../../src/loop/experiment.js';
-import { MlflowClient } from '../../src/tracking/client.js';
-import { flattenParams, mlflowExperimentName, readQueue } from '../../src/tracking/tracker.js';
-import { makeProject } from '../helpers/project.js';
-import { freePort, hangingServer, type MlflowServer, mlflowServer, runCli } from './server.js';
+import { startStudio } from '../../src/studio/server.js';
+import { listReviews } from '../../src/tiers/review.js';
+import { MlflowClient, mlflowKey } from '../../src/tracking/client.js';
+import { mlflowHealth } from '../../src/tracking/health.js';
+import { flattenParams } from '../../src/tracking/payload.js';
+import { mlflowExperimentName, readQueue } from '../../src/tracking/tracker.js';
+import { EXAMPLE, makeProject } from '../helpers/project.js';
+import {
+  freePort,
+  hangingServer,
+  type MlflowServer,
+  mlflowServer,
+  runCli,
+  switchableProxy,
+} from './server.js';
 
 let server: MlflowServer;
 let client: MlflowClient;
@@ -30,11 +46,19 @@ function journal(dir: string) {
       runs: j.listRuns(),
       exps: j.listExperiments(),
       events: j.listEvents({ kinds: ['mlflow.error', 'observer.error'] }),
+      transitions: j
+        .listEvents({ kinds: ['mlflow.error', 'mlflow.recovered'] })
+        .filter((e) => e.data?.['reachable'] !== undefined),
+      submissions: j.listSubmissions(),
+      reviews: listReviews(j),
+      health: mlflowHealth(j),
     };
   } finally {
     j.close();
   }
 }
+
+const journalExists = (dir: string) => existsSync(join(dir, '.ratchet', 'ratchet.db'));
 
 /** MLflow runs of a Ratchet run, keyed by the Ratchet experiment id. */
 async function mlflowRuns(runId: string) {
@@ -51,7 +75,7 @@ async function mlflowRuns(runId: string) {
 }
 
 describe('MLflow tracking of a real run (real MLflow server, real loop)', () => {
-  it('logs every experiment as an MLflow run: params, all public metrics, tags, patch and logs', async () => {
+  it('logs every experiment as an MLflow run: params (the baseline too), public_<metric>, dataset inputs, tags, patch and logs; submit and review land on the submitted run', async () => {
     const dir = await makeProject({ rows: 1500 });
     const runId = `tracked-${suffix()}`;
     const r = await runCli(['run', '--experiments', '4', '--timeout', '120s', '--run', runId], dir, {
@@ -64,6 +88,8 @@ describe('MLflow tracking of a real run (real MLflow server, real loop)', () => 
     expect(readQueue(dir)).toEqual([]);
     const logged = await mlflowRuns(runId);
     expect([...logged.keys()].sort()).toEqual(exps.map((e) => e.id).sort());
+    const manifest = readManifest(dir);
+    const lock = readLock(dir);
     for (const e of exps) {
       const m = logged.get(e.id)!;
       const tags = Object.fromEntries(m.data.tags.map((t) => [t.key, t.value]));
@@ -78,12 +104,53 @@ describe('MLflow tracking of a real run (real MLflow server, real loop)', () => 
       expect(tags['mlflow.source.git.commit']).toBe(e.commitSha ?? e.parentSha);
       expect(tags['ratchet.direction']).toBe(runs[0]!.branch);
       expect(tags['ratchet.proposer']).toBe(e.proposer);
+      // Metric names say which holdout: public_<metric> for every metric, never the bare name.
       const metrics = Object.fromEntries(m.data.metrics.map((x) => [x.key, x.value]));
-      for (const [k, v] of Object.entries(e.metrics)) expect(metrics[k]).toBe(v);
       expect(Object.keys(e.metrics).length).toBeGreaterThanOrEqual(6);
+      for (const [k, v] of Object.entries(e.metrics)) {
+        expect(metrics[mlflowKey(`public_${k}`)], k).toBe(v);
+        expect(metrics[mlflowKey(k)], k).toBeUndefined();
+      }
+      // Params: the proposal's, and for the baseline the params file as committed at the baseline.
       const params = Object.fromEntries(m.data.params.map((p) => [p.key, p.value]));
-      expect(params).toEqual(Object.fromEntries(flattenParams(e.params).map((p) => [p.key, p.value])));
-      if (e.seq > 1) expect(params['model']).toBeTruthy();
+      const ran =
+        e.seq === 1
+          ? (parse(
+              execFileSync('git', ['show', `${e.commitSha}:params.yaml`], { cwd: dir, encoding: 'utf8' }),
+            ) as Record<string, unknown>)
+          : e.params;
+      const want = Object.fromEntries(flattenParams(ran).map((p) => [p.key, p.value]));
+      expect(Object.keys(want).length).toBeGreaterThan(0);
+      expect(params).toEqual(want);
+      expect(params['model']).toBeTruthy();
+      // The dataset inputs, as runs/get returns them: the three splits with digest, source, context and rows.
+      const got = await client.getRun(m.info.run_id);
+      const inputs = got.inputs.dataset_inputs;
+      expect(inputs).toHaveLength(3);
+      for (const [split, context, files] of [
+        ['train', 'training', ['.ratchet/data/train.csv']],
+        ['public', 'validation', ['.ratchet/data/public.csv', '.ratchet/vault/public.parquet']],
+        ['private', 'test', ['.ratchet/data/private.csv', '.ratchet/vault/private.parquet']],
+      ] as const) {
+        const input = inputs.find((i) => i.tags.some((t) => t.key === 'ratchet.split' && t.value === split))!;
+        expect(input, split).toBeTruthy();
+        const itags = Object.fromEntries(input.tags.map((t) => [t.key, t.value]));
+        expect(itags['mlflow.data.context']).toBe(context);
+        expect(itags['ratchet.rows']).toBe(String(manifest.counts[split]));
+        const digest = createHash('sha256')
+          .update(files.map((f) => `${f}=${lock.splits[f]}\n`).join(''))
+          .digest('hex')
+          .slice(0, 32);
+        expect(input.dataset.digest).toBe(digest);
+        expect(input.dataset.name).toBe(`gsoep-outwork/${split}`);
+        expect(input.dataset.source_type).toBe('local');
+        expect(JSON.parse(input.dataset.source)).toEqual({ uri: resolve(dir, 'data.csv') });
+        const profile = JSON.parse(input.dataset.profile!);
+        expect(profile.num_rows).toBe(manifest.counts[split]);
+        for (const f of files) expect(profile.sha256[f]).toBe(lock.splits[f]);
+        const cols = JSON.parse(input.dataset.schema!).mlflow_colspec.map((c: { name: string }) => c.name);
+        expect(cols).toEqual([...manifest.columns.map((c) => c.name), manifest.targetColumn]);
+      }
       const files = (await client.listArtifacts(m.info.run_id)).map((f) => f.path).sort();
       expect(files).toEqual(['experiment.json', 'logs', 'patch.diff']);
       const trace = experimentDir(dir, e.id);
@@ -94,6 +161,41 @@ describe('MLflow tracking of a real run (real MLflow server, real loop)', () => 
         readFileSync(join(trace, 'stdout.log'), 'utf8'),
       );
     }
+
+    // Tier 2: `ratchet submit` puts private_<metric> (every metric) next to public_<metric> on the run.
+    const sub = await runCli(['submit', '--run', runId], dir, { MLFLOW_TRACKING_URI: server.uri });
+    expect(sub.code, sub.stderr).toBe(0);
+    const j = journal(dir);
+    const s = j.submissions.find((x) => x.runId === runId)!;
+    expect(Object.keys(s.metrics).length).toBeGreaterThanOrEqual(6);
+    let run = await client.getRun(logged.get(s.experimentId)!.info.run_id);
+    const metrics = Object.fromEntries(run.data.metrics.map((x) => [x.key, x.value]));
+    for (const [k, v] of Object.entries(s.metrics)) {
+      expect(metrics[mlflowKey(`private_${k}`)], k).toBe(v);
+      expect(metrics[mlflowKey(`public_${k}`)], k).toBeTypeOf('number');
+    }
+    expect(metrics['ratchet.gap']).toBeCloseTo(s.gap, 12);
+    expect(Object.fromEntries(run.data.tags.map((t) => [t.key, t.value]))['ratchet.submitted']).toBe('true');
+    expect(readQueue(dir)).toEqual([]);
+    // ... and `ratchet review` its decision and note as tags.
+    const note = `gap ${s.gap.toFixed(4)} is small; checked the features — ok`;
+    const rev = await runCli(
+      ['review', String(s.experimentId), '--promote', '--note', note, '--reviewer', 'ada'],
+      dir,
+      {
+        MLFLOW_TRACKING_URI: server.uri,
+      },
+    );
+    expect(rev.code, rev.stderr).toBe(0);
+    run = await client.getRun(logged.get(s.experimentId)!.info.run_id);
+    const tags = Object.fromEntries(run.data.tags.map((t) => [t.key, t.value]));
+    expect(tags['ratchet.review.decision']).toBe('promote');
+    expect(tags['ratchet.review.note']).toBe(note);
+    expect(tags['ratchet.review.reviewer']).toBe('ada');
+    expect(tags['mlflow.note.content']).toContain(note);
+    expect(readQueue(dir)).toEqual([]);
+    // Still one MLflow run per experiment.
+    expect((await mlflowRuns(runId)).size).toBe(4);
   });
 
   it('never stops or slows the loop when MLflow hangs or is down, keeps the work, and sends it later', async () => {
@@ -136,12 +238,34 @@ describe('MLflow tracking of a real run (real MLflow server, real loop)', () => 
     expect(j.runs.find((r) => r.id === downRun)!.status).toBe('finished');
     expect(j.events.some((e) => e.runId !== null && /cannot reach MLflow/.test(e.message))).toBe(true);
     expect(readQueue(dir)).toHaveLength(5);
+    // The terminal says so once (not once per retry), and once at the end what is left.
+    expect(r2.stdout.match(/^warning: cannot reach MLflow at .*the run goes on/gm)).toHaveLength(1);
+    expect(r2.stdout).toMatch(/MLflow: 5 experiments not yet in MLflow/);
+    expect(r2.stdout).not.toMatch(/answers again/);
+    // One outage in the journal, and the Studio shows it as a banner.
+    expect(j.transitions.filter((e) => e.runId === downRun).map((e) => e.kind)).toEqual(['mlflow.error']);
+    const studio = await startStudio({ projectDir: dir, port: 0 });
+    try {
+      const state = (await (await fetch(`${studio.url}api/state`)).json()) as {
+        mlflow: { reachable: boolean; uri: string } | null;
+      };
+      expect(state.mlflow).toMatchObject({ reachable: false, uri: closed });
+      expect(await (await fetch(studio.url)).text()).toContain('id="mlflow-banner"');
+    } finally {
+      await studio.close();
+    }
+
+    // `ratchet submit` while MLflow is down: the private score waits in the queue too (submit still succeeds).
+    const sub = await runCli(['submit', '--run', downRun], dir, { MLFLOW_TRACKING_URI: closed });
+    expect(sub.code, sub.stderr).toBe(0);
+    expect(readQueue(dir)).toHaveLength(6);
+    expect(readQueue(dir)[5]).toMatchObject({ runId: downRun, kind: 'submission' });
 
     // `ratchet mlflow sync` against a dead server: says so, exit 1, keeps the queue.
     const s1 = await runCli(['mlflow', 'sync', '--uri', closed], dir);
     expect(s1.code).toBe(1);
-    expect(s1.stdout).toMatch(/sent 0 experiments.*5 left/);
-    expect(readQueue(dir)).toHaveLength(5);
+    expect(s1.stdout).toMatch(/sent 0 of 6 .*6 left/);
+    expect(readQueue(dir)).toHaveLength(6);
     expect(readQueue(dir)[0]!.attempts).toBeGreaterThan(0);
 
     // The next run with MLflow up sends the backlog at its start, then its own experiments.
@@ -156,13 +280,104 @@ describe('MLflow tracking of a real run (real MLflow server, real loop)', () => 
       const want = j.exps.filter((e) => e.runId === id).map((e) => e.id);
       expect([...(await mlflowRuns(id)).keys()].sort()).toEqual(want.sort());
     }
-    // Re-sending whole runs is idempotent: the same MLflow runs are completed, none duplicated.
+    // The queued submission reached the submitted experiment's run.
+    const s = j.submissions.find((x) => x.runId === downRun)!;
+    const subRun = (await mlflowRuns(downRun)).get(s.experimentId)!;
+    const subMetrics = Object.fromEntries(subRun.data.metrics.map((x) => [x.key, x.value]));
+    for (const [k, v] of Object.entries(s.metrics)) expect(subMetrics[mlflowKey(`private_${k}`)], k).toBe(v);
+    // The recovery is in the journal: the Studio's banner is gone.
+    expect(j.health).toMatchObject({ reachable: true, uri: server.uri });
+    // Re-sending whole runs is idempotent: the same MLflow runs are completed, none duplicated; a progress
+    // line per experiment (on stderr with --json) and a final summary.
     const s2 = await runCli(['mlflow', 'sync', '--all', '--json'], dir, { MLFLOW_TRACKING_URI: server.uri });
     expect(s2.code, s2.stderr).toBe(0);
-    expect(JSON.parse(s2.stdout)).toMatchObject({ sent: 7, left: 0, error: null });
+    expect(JSON.parse(s2.stdout)).toEqual({
+      sent: 7,
+      refused: 0,
+      left: 0,
+      total: 7,
+      error: null,
+      uri: server.uri,
+    });
+    const lines = s2.stderr.trim().split('\n');
+    expect(lines).toHaveLength(7);
+    for (const [i, l] of lines.entries())
+      expect(l).toMatch(new RegExp(`^sent ${i + 1}/7: experiment #\\d+ of run `));
+    const s3 = await runCli(['mlflow', 'sync', '--run', upRun], dir, { MLFLOW_TRACKING_URI: server.uri });
+    expect(s3.code, s3.stderr).toBe(0);
+    expect(s3.stdout).toMatch(/^sent 1\/2: experiment #\d+ of run up-.*\nsent 2\/2: .*\nsent 2 of 2 to /);
     for (const id of [hungRun, downRun, upRun]) {
       expect((await mlflowRuns(id)).size).toBe(j.exps.filter((e) => e.runId === id).length);
     }
+  });
+
+  it('an outage during a run: one warning line, one recovery line, the run goes on and everything arrives', async () => {
+    const dir = await makeProject({ rows: 1500 });
+    const proxy = await switchableProxy(server.uri); // down: nothing listens on its port yet
+    const runId = `flaky-${suffix()}`;
+    let revived: Promise<void> | null = null;
+    try {
+      const r = await runCli(
+        ['run', '--experiments', '4', '--timeout', '120s', '--run', runId],
+        dir,
+        { MLFLOW_TRACKING_URI: proxy.uri },
+        (out) => {
+          // The server comes back as soon as the run has said it is gone.
+          if (!revived && /cannot reach MLflow/.test(out)) revived = proxy.up();
+        },
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(revived).not.toBeNull();
+      expect(r.stdout.match(/^warning: cannot reach MLflow at /gm)).toHaveLength(1);
+      expect(r.stdout.match(/^MLflow at .* answers again/gm)).toHaveLength(1);
+      expect(r.stdout.indexOf('cannot reach MLflow')).toBeLessThan(r.stdout.indexOf('answers again'));
+    } finally {
+      await proxy.down();
+    }
+    const j = journal(dir);
+    expect(j.runs[0]!.status).toBe('finished');
+    expect(j.exps).toHaveLength(4);
+    expect(j.transitions.map((e) => e.kind)).toEqual(['mlflow.error', 'mlflow.recovered']);
+    expect(j.health).toMatchObject({ reachable: true });
+    expect(readQueue(dir)).toEqual([]);
+    expect([...(await mlflowRuns(runId)).keys()].sort()).toEqual(j.exps.map((e) => e.id).sort());
+  });
+
+  it('`ratchet submit` during a run: the run owns the queue, takes the job in and sends private_<metric>', async () => {
+    const slow = readFileSync(join(EXAMPLE, 'train.py'), 'utf8').replace(
+      'from __future__ import annotations\n',
+      'from __future__ import annotations\nimport os, time\nif os.environ.get("RATCHET_EXPERIMENT") != "1":\n    time.sleep(3)\n',
+    );
+    const dir = await makeProject({ rows: 1500, trainPy: slow });
+    const runId = `busy-${suffix()}`;
+    const env = { MLFLOW_TRACKING_URI: server.uri };
+    const running = runCli(['run', '--experiments', '5', '--timeout', '120s', '--run', runId], dir, env);
+    // Once the baseline is kept, submit it while the run goes on.
+    const t0 = Date.now();
+    const keptYet = () => {
+      try {
+        return journalExists(dir) && journal(dir).exps.some((e) => e.decision === 'kept');
+      } catch {
+        return false; // the journal is being created
+      }
+    };
+    while (!keptYet()) {
+      expect(Date.now() - t0, 'no kept baseline').toBeLessThan(240_000);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(activeRun(dir)).not.toBeNull();
+    const sub = await runCli(['submit', '--run', runId], dir, env);
+    expect(sub.code, sub.stderr).toBe(0);
+    expect(activeRun(dir), 'the run ended before the submit: nothing tested').not.toBeNull();
+    const r = await running;
+    expect(r.code, r.stderr).toBe(0);
+    expect(readQueue(dir)).toEqual([]);
+    const j = journal(dir);
+    expect(j.exps).toHaveLength(5);
+    const s = j.submissions.find((x) => x.runId === runId)!;
+    const m = (await mlflowRuns(runId)).get(s.experimentId)!;
+    const metrics = Object.fromEntries(m.data.metrics.map((x) => [x.key, x.value]));
+    for (const [k, v] of Object.entries(s.metrics)) expect(metrics[mlflowKey(`private_${k}`)], k).toBe(v);
   });
 
   it('refuses a tracking URI it cannot use, naming the variable and the fix', async () => {

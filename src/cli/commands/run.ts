@@ -181,6 +181,7 @@ export function summaryLine(s: RunSummary): string {
 /** Run the loop with CLI options. */
 export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
   const say = progressWriter(Boolean(o.json));
+  const live = liveStatus(Boolean(o.json));
   const maxExperiments = intOption('--experiments', o.experiments);
   const maxConsecutiveFailures = intOption('--max-failures', o.maxFailures);
   const experimentTimeoutMs = dur('--timeout', o.timeout);
@@ -199,8 +200,9 @@ export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
       ? { overrides: Object.fromEntries(o.override.map((id) => [id, o.reason ?? ''])) }
       : {}),
     // MLflow (when MLFLOW_TRACKING_URI is set): queued and sent in the background, never blocking RECORD.
-    observers: trackersFromEnv(projectDir),
-    onProgress: renderProgress(say, { live: liveStatus(Boolean(o.json)) }),
+    // Its outage and recovery are one line each (never one per retry).
+    observers: trackersFromEnv(projectDir, process.env, (line) => (live ? live.print(line) : say(line))),
+    onProgress: renderProgress(say, { live }),
   });
 }
 

@@ -1,0 +1,50 @@
+import type { Journal } from '../journal/store.js';
+
+/**
+ * Whether the MLflow tracking server answered the last time Ratchet tried, read from the journal: the tracker
+ * records an `mlflow.error` event with `data.reachable = false` when the server stops answering and an
+ * `mlflow.recovered` event (`data.reachable = true`) when it answers again. The Studio's banner and a new
+ * tracker's starting state both come from here, whichever process (run, sync, submit, review) saw it last.
+ */
+
+/** Event kind written when MLflow answers again after an outage. */
+export const RECOVERED_EVENT = 'mlflow.recovered';
+/** Event kind of MLflow failures (an outage has `data.reachable = false`). */
+export const ERROR_EVENT = 'mlflow.error';
+
+/** The last known reachability of the tracking server. */
+export interface MlflowHealth {
+  /** False while the last transition recorded was an outage. */
+  reachable: boolean;
+  /** The server the transition was about. */
+  uri: string | null;
+  /** ISO time of the transition. */
+  since: string;
+  /** The failure (for an outage) or the recovery message. */
+  message: string;
+}
+
+/**
+ * The last reachability transition in the journal, or null when MLflow never failed (or is not used).
+ */
+export function mlflowHealth(journal: Journal): MlflowHealth | null {
+  const row = journal.db
+    .prepare(
+      `SELECT ts, message, data FROM events WHERE kind IN (?, ?)
+       AND json_extract(data, '$.reachable') IS NOT NULL ORDER BY id DESC LIMIT 1`,
+    )
+    .get(ERROR_EVENT, RECOVERED_EVENT) as { ts: string; message: string; data: string } | undefined;
+  if (!row) return null;
+  let data: { reachable?: unknown; uri?: unknown } = {};
+  try {
+    data = JSON.parse(row.data) as typeof data;
+  } catch {
+    return null;
+  }
+  return {
+    reachable: data.reachable === true,
+    uri: typeof data.uri === 'string' ? data.uri : null,
+    since: row.ts,
+    message: row.message,
+  };
+}
