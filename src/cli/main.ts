@@ -14,6 +14,7 @@ import { registerReview } from './commands/review.js';
 import { registerRun } from './commands/run.js';
 import { registerStudio } from './commands/studio.js';
 import { registerSubmit } from './commands/submit.js';
+import { reportError, requireProject } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(packageDir(), 'package.json'), 'utf8')) as { version: string };
 
@@ -25,6 +26,20 @@ program
   )
   .version(pkg.version)
   .showHelpAfterError();
+
+// Every command that works on a project (it has --dir; init and demo make one) refuses, with the same message
+// and a non-zero exit, to run in a folder that is not a Ratchet project.
+const MAKES_A_PROJECT = new Set(['init', 'demo']);
+program.hook('preAction', (_program, cmd) => {
+  const o = cmd.opts() as { dir?: unknown; json?: unknown };
+  if (MAKES_A_PROJECT.has(cmd.name()) || typeof o.dir !== 'string') return;
+  try {
+    requireProject(o.dir);
+  } catch (e) {
+    reportError(e, Boolean(o.json));
+    process.exit(process.exitCode ?? 2);
+  }
+});
 
 registerInit(program);
 registerRun(program);
