@@ -89,7 +89,7 @@ export function action<A extends unknown[]>(
  */
 export function notAProject(dir: string): RatchetError {
   return new RatchetError(`not a Ratchet project: ${dir} has no ratchet.yaml`, {
-    hint: 'cd into a project folder or pass --dir <project>; to start one: ratchet init --data <file> --target <column> --task <binary|multiclass|regression>, or try ratchet demo',
+    hint: 'run `ratchet init --data <file> --target <column> --task <binary|multiclass|regression>` to make one here (or `ratchet demo` for an example), or cd into a project / pass --dir <project>',
     exitCode: 2,
   });
 }

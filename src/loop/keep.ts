@@ -39,6 +39,28 @@ export interface KeepRule {
   confirmSeeds?: 'same' | 'varied';
   /** Seed of the bootstrap (deterministic decisions). */
   seed: number;
+  /** Where `noiseSd` came from (the measurement's kind and its number of runs), named in every reason. */
+  noiseFrom?: NoiseSource | null;
+}
+
+/** A noise measurement behind σ: its kind ('same-seed' | 'varied-seed') and how many baseline runs it took. */
+export interface NoiseSource {
+  kind: string;
+  runs: number;
+}
+
+/**
+ * Which keep rule decides, for the reason line: "rule: noise-aware (σ=6.3e-4 from 3 varied-seed runs)" when
+ * σ > 0 was measured, else "rule: min_delta only (...)" saying why (σ unknown, or measured as 0).
+ * @param sd the run-to-run standard deviation, or null when unmeasured
+ */
+export function ruleLabel(sd: number | null, from?: NoiseSource | null): string {
+  const over = from ? ` from ${from.runs} ${from.kind} run${from.runs === 1 ? '' : 's'}` : '';
+  if (sd !== null && sd > 0) return `rule: noise-aware (σ=${sd.toExponential(1)}${over})`;
+  if (sd === null || !from || from.runs < 2) return 'rule: min_delta only (σ unknown: run ratchet check)';
+  return from.kind === 'same-seed'
+    ? `rule: min_delta only (σ=0${over}: deterministic; seed noise not measured, run ratchet check --seeds varied)`
+    : `rule: min_delta only (σ=0${over})`;
 }
 
 /** The keep rule's verdict with its arithmetic, recorded on every decision. */
@@ -75,6 +97,15 @@ const fmt = (x: number) => (x >= 0 ? '+' : '') + x.toPrecision(4);
  * @param candidate aligned public predictions of the candidate (same rows, same order)
  */
 export function decideKeep(
+  rule: KeepRule,
+  best: { score: number; input: MetricInput | null; runs?: Runs },
+  candidate: { score: number; input: MetricInput | null },
+): KeepVerdict {
+  const v = decideKeepBare(rule, best, candidate);
+  return { ...v, reason: `${v.reason}; ${ruleLabel(rule.noiseSd, rule.noiseFrom)}` };
+}
+
+function decideKeepBare(
   rule: KeepRule,
   best: { score: number; input: MetricInput | null; runs?: Runs },
   candidate: { score: number; input: MetricInput | null },
@@ -202,6 +233,11 @@ export interface Runs {
  * @param candidate the candidate's runs (≥ 1; the first is the experiment's own)
  */
 export function confirmKeep(rule: KeepRule, best: Runs, candidate: Runs): ConfirmVerdict {
+  const v = confirmKeepBare(rule, best, candidate);
+  return { ...v, reason: `${v.reason}; ${ruleLabel(rule.noiseSd, rule.noiseFrom)}` };
+}
+
+function confirmKeepBare(rule: KeepRule, best: Runs, candidate: Runs): ConfirmVerdict {
   const sign = rule.direction === 'maximize' ? 1 : -1;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const nc = candidate.scores.length;

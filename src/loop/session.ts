@@ -194,6 +194,7 @@ export class RunSession {
         ? { prepare: (input) => preparePrimary(ready.contract, input) }
         : {}),
       confirmSeeds: noise?.kind === 'same-seed' ? 'same' : 'varied',
+      noiseFrom: noise ? { kind: noise.kind, runs: noise.scores.length } : null,
       seed: ready.contract.split.seed,
     };
     let failures = 0;
