@@ -51,7 +51,13 @@ function issueHint(issue: z.core.$ZodIssue): string {
 
 /** The fix for a value out of bounds: what a valid value looks like (not the bound's message again). */
 function boundHint(issue: z.core.$ZodIssue, field: string): string {
-  const i = issue as { code: string; origin?: string; minimum?: unknown; maximum?: unknown; inclusive?: boolean };
+  const i = issue as {
+    code: string;
+    origin?: string;
+    minimum?: unknown;
+    maximum?: unknown;
+    inclusive?: boolean;
+  };
   const small = i.code === 'too_small';
   const bound = String(small ? i.minimum : i.maximum);
   if (i.origin === 'string') return small ? 'give a non-empty value' : `give at most ${bound} characters`;

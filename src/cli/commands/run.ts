@@ -2,14 +2,14 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { readFindings } from '../../data/scan.js';
 import { measureBaseline, type NoiseEstimate } from '../../loop/baseline.js';
-import { ruleLabel } from '../../loop/keep.js';
 import { activeRun, requestStop } from '../../loop/control.js';
+import { ruleLabel } from '../../loop/keep.js';
 import { preflight } from '../../loop/preflight.js';
 import { type RunProgress, type RunSummary, runLoop } from '../../loop/run.js';
 import { trackersFromEnv } from '../../tracking/tracker.js';
 import { RatchetError } from '../../util/errors.js';
 import { formatDuration, parseDuration } from '../../util/units.js';
-import { bold, decisionColour, dim, num, signed, table, yellow } from '../format.js';
+import { bold, decisionColour, dim, keptText, num, reasonAfter, signed, table, yellow } from '../format.js';
 import { action, intOption, printJson, progressWriter } from '../output.js';
 import { proposerFactory } from '../proposers.js';
 
@@ -175,7 +175,7 @@ export function summaryLine(s: RunSummary): string {
     ? `best ${num(s.best.score)} (#${s.best.id}, ${s.best.commit.slice(0, 12)})`
     : 'no best';
   return bold(
-    `run ${s.runId} ${s.status}: ${s.reason}. ${s.experiments} experiments, ${s.kept} kept; baseline ${num(s.baselineScore)} → ${best}`,
+    `run ${s.runId} ${s.status}: ${reasonAfter(s.status, s.reason)}. ${s.experiments} experiments, ${keptText(s.kept, s.baselineScore !== null)}; baseline ${num(s.baselineScore)} → ${best}`,
   );
 }
 
