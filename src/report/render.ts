@@ -285,7 +285,7 @@ export function renderMarkdown(d: ReportData): string {
   const out: string[] = [
     `# Ratchet report: ${d.project.name}, run ${d.run.id}`,
     '',
-    `_${d.run.status}${d.run.reason ? `: ${d.run.reason}` : ''}. ${d.project.task} task, ${d.project.metric} (${d.project.direction}). Generated ${d.generatedAt}._`,
+    `_${d.run.status}${d.run.reason ? `: ${reasonAfter(d.run.status, d.run.reason)}` : ''}. ${d.project.task} task, ${d.project.metric} (${d.project.direction}). Generated ${d.generatedAt}._`,
     '',
   ];
   for (const sec of reportSections(d)) {
@@ -335,7 +335,7 @@ export function renderHtml(d: ReportData): string {
   const e = escapeXml;
   const body: string[] = [
     `<h1>Ratchet report: ${e(d.project.name)}, run ${e(d.run.id)}</h1>`,
-    `<p class="sub">${e(d.run.status)}${d.run.reason ? `: ${e(d.run.reason)}` : ''}. ${e(d.project.task)} task, ${e(d.project.metric)} (${e(d.project.direction)}). Generated ${e(d.generatedAt)}.</p>`,
+    `<p class="sub">${e(d.run.status)}${d.run.reason ? `: ${e(reasonAfter(d.run.status, d.run.reason))}` : ''}. ${e(d.project.task)} task, ${e(d.project.metric)} (${e(d.project.direction)}). Generated ${e(d.generatedAt)}.</p>`,
   ];
   for (const sec of reportSections(d)) {
     const id = sec.title.toLowerCase().replace(/[^a-z]+/g, '-');

@@ -5,7 +5,18 @@ import { Journal } from '../../journal/store.js';
 import { logEntry, showView, statusView } from '../../journal/views.js';
 import { RatchetError } from '../../util/errors.js';
 import { formatDuration } from '../../util/units.js';
-import { bold, decisionColour, dim, gapText, keptText, num, signed, table, yellow } from '../format.js';
+import {
+  bold,
+  decisionColour,
+  dim,
+  gapText,
+  keptText,
+  num,
+  reasonAfter,
+  signed,
+  table,
+  yellow,
+} from '../format.js';
 import { action, printJson } from '../output.js';
 
 /** Open the journal read-only, or explain that nothing has run yet. */
@@ -44,7 +55,7 @@ export function registerRead(program: Command): void {
             bold(
               `run ${r.id} (${r.status}${r.active ? ', active' : ''}) on ${r.branch}, proposer ${r.proposer}${r.unsafe ? ', UNSANDBOXED' : ''}`,
             ),
-            r.reason ? `  ${r.reason}` : '',
+            r.reason ? `  ${reasonAfter(r.status, r.reason)}` : '',
             `  ${v['metric'].name} (${v['metric'].direction}): baseline ${num(v['baseline'])}, best ${num(v['best']?.score)}${v['best'] ? ` (#${v['best'].id})` : ''}`,
             `  experiments: ${v['experiments'].total}: ${keptText(v['experiments'].kept, v['experiments'].baseline > 0)}, reverted ${v['experiments'].reverted}, crashed ${v['experiments'].crashed}, timeout ${v['experiments'].timeout}, invalid ${v['experiments'].invalid}, rejected ${v['experiments'].rejected}`,
             `  budgets: ${v['budgets'].experiments_left ?? '?'} experiments left; ${formatDuration(v['budgets'].elapsed_s * 1000)} elapsed of ${v['budgets'].max_wall_clock_s ? formatDuration(v['budgets'].max_wall_clock_s * 1000) : '?'}`,
