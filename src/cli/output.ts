@@ -95,13 +95,15 @@ export function notAProject(dir: string): RatchetError {
 }
 
 /**
- * Check that `dir` is a Ratchet project (it holds ratchet.yaml).
+ * Check that `dir` is a Ratchet project: it holds ratchet.yaml, or at least a journal (.ratchet/ratchet.db,
+ * enough for the read-only commands such as `ratchet traces`).
  * @returns the absolute folder
  * @throws RatchetError ({@link notAProject}) otherwise
  */
 export function requireProject(dir: string): string {
   const abs = resolve(dir);
-  if (!existsSync(join(abs, 'ratchet.yaml'))) throw notAProject(abs);
+  if (!existsSync(join(abs, 'ratchet.yaml')) && !existsSync(join(abs, '.ratchet', 'ratchet.db')))
+    throw notAProject(abs);
   return abs;
 }
 
