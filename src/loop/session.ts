@@ -57,6 +57,7 @@ export interface RunSummary {
   status: 'finished' | 'stopped' | 'escalated' | 'failed';
   reason: string;
   experiments: number;
+  /** Kept changes after the baseline (the baseline is the starting point, not a kept change). */
   kept: number;
   baselineScore: number | null;
   best: { id: number; score: number; commit: string } | null;
