@@ -107,6 +107,15 @@ describe('errors inside a project', () => {
     expect(text.stderr).toMatch(/^ratchet: --experiments must be a positive integer, got "0"\n {2}fix: /);
     expect(text.stderr).not.toMatch(/--experiments: --experiments/);
 
+    // Commander's own errors too (exit 1, as without --json).
+    const unknown = cli(['status', '--json', '--bogus'], dir);
+    expect(unknown.code).toBe(1);
+    expect(JSON.parse(unknown.stdout).error).toMatchObject({
+      message: "unknown option '--bogus'",
+      exitCode: 1,
+    });
+    expect(cli(['status', '--bogus'], dir)).toMatchObject({ code: 1, stdout: '' });
+
     const contract = join(dir, 'ratchet.yaml');
     const original = readFileSync(contract, 'utf8');
     try {

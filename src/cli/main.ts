@@ -14,7 +14,7 @@ import { registerReview } from './commands/review.js';
 import { registerRun } from './commands/run.js';
 import { registerStudio } from './commands/studio.js';
 import { registerSubmit } from './commands/submit.js';
-import { reportError, requireProject } from './output.js';
+import { printJson, reportError, requireProject } from './output.js';
 
 const pkg = JSON.parse(readFileSync(join(packageDir(), 'package.json'), 'utf8')) as { version: string };
 
@@ -25,7 +25,22 @@ program
     'An AutoMLOps harness: a frozen contract, a sandbox, hidden holdouts and a git ratchet that keeps only real improvements.',
   )
   .version(pkg.version)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Commander's own errors (unknown option, missing argument) follow --json too: JSON on stdout, same exit code.
+  .configureOutput({
+    outputError: (text, write) =>
+      process.argv.includes('--json')
+        ? printJson({
+            error: {
+              message: text.replace(/^error: /, '').trim(),
+              file: null,
+              field: null,
+              hint: 'see ratchet <command> --help',
+              exitCode: 1,
+            },
+          })
+        : write(text),
+  });
 
 // Every command that works on a project (it has --dir; init and demo make one) refuses, with the same message
 // and a non-zero exit, to run in a folder that is not a Ratchet project.
