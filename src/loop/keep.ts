@@ -21,7 +21,7 @@ export interface KeepRule {
   confidence: number;
   /** Paired bootstrap resamples (contract keep.resamples). */
   resamples: number;
-  /** Run-to-run standard deviation of the primary metric (ratchet check --determinism), or null if unmeasured. */
+  /** Run-to-run standard deviation of the primary metric (ratchet check, varied seeds by default), or null if unmeasured. */
   noiseSd: number | null;
   /** One-sided normal quantile for the noise test (contract keep.noise_z; default 1.8 ≈ 96.4%). */
   noiseZ: number;
@@ -221,7 +221,7 @@ export interface Runs {
 }
 
 /**
- * Stage 3 of the keep rule, when the run-to-run noise σ was measured (`ratchet check --determinism`): the
+ * Stage 3 of the keep rule, when the run-to-run noise σ was measured (`ratchet check`): the
  * candidate was re-run with other seeds, and is kept only when
  *  (a) its mean score beats the best's mean by more than max(min_delta, z·σ·√(1/n_c + 1/n_b)): a one-sided
  *      two-sample z-test on means with known σ (e.g. Wasserman, All of Statistics, §10.1), which controls the
