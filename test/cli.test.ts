@@ -89,10 +89,10 @@ describe('read commands, submit and bad input through the CLI', () => {
     expect(JSON.stringify(JSON.parse(cli(['log', '--json'], dir).stdout))).not.toContain(
       String(first.private),
     );
-    expect(cli(['show', '999', '--json'], dir)).toMatchObject({
-      code: 2,
-      stderr: expect.stringMatching(/no experiment 999/),
-    });
+    // With --json the error is JSON on stdout (README: Words, counts and errors).
+    const missing = cli(['show', '999', '--json'], dir);
+    expect(missing.code).toBe(2);
+    expect(JSON.parse(missing.stdout).error).toMatchObject({ message: 'no experiment 999', exitCode: 2 });
   });
 
   it('altered private predictions are refused at submit', async () => {

@@ -55,3 +55,5 @@ export function table(rows: string[][], maxLast = 80): string {
     })
     .join('\n');
 }
+
+export { gapText, keptText, reasonAfter } from '../report/words.js';

@@ -45,10 +45,33 @@ function issueHint(issue: z.core.$ZodIssue): string {
       return `use one of: ${issue.values.map((v) => JSON.stringify(v)).join(', ')}`;
     case 'too_small':
     case 'too_big':
-      return issue.message;
+      return boundHint(issue, issue.path.join('.'));
     default:
       return 'see `ratchet schema` for the expected form';
   }
+}
+
+/** The fix for a value out of bounds: what a valid value looks like (not the bound's message again). */
+function boundHint(issue: z.core.$ZodIssue, field: string): string {
+  const i = issue as {
+    code: string;
+    origin?: string;
+    minimum?: unknown;
+    maximum?: unknown;
+    inclusive?: boolean;
+  };
+  const small = i.code === 'too_small';
+  const bound = String(small ? i.minimum : i.maximum);
+  if (i.origin === 'string') return small ? 'give a non-empty value' : `give at most ${bound} characters`;
+  if (i.origin === 'array' || i.origin === 'set')
+    return small ? `give at least ${bound} item(s)` : `give at most ${bound} item(s)`;
+  if (small && bound === '0' && !i.inclusive) {
+    if (/clock|timeout|window|interval/.test(field)) return 'give a positive duration, e.g. 90s, 30m or 2h';
+    if (/memory|disk/.test(field)) return 'give a positive size, e.g. 512MiB or 8GiB';
+    return 'give a positive number (greater than 0), e.g. 10';
+  }
+  const op = small ? (i.inclusive ? 'at least' : 'greater than') : i.inclusive ? 'at most' : 'less than';
+  return `give a number ${op} ${bound}`;
 }
 
 /**
@@ -285,6 +308,27 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
   };
 }
 
+/** The first line of a YAML parser message without its own (possibly out-of-range) "at line N, column M". */
+function yamlMessage(message: string): string {
+  return message
+    .split('\n')[0]!
+    .replace(/\s*at line \d+, column \d+:?\s*$/, '')
+    .trim();
+}
+
+/**
+ * " at line L, column C" for a YAML error position, clamped to the file: an error found at the end of the
+ * file (e.g. an unclosed bracket) is placed on the file's last line, never on a line after it.
+ */
+export function yamlPlace(text: string, pos: { line: number; col: number } | undefined): string {
+  if (!pos) return '';
+  const lines = text.split('\n');
+  if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop();
+  const n = Math.max(1, lines.length);
+  if (pos.line <= n) return ` at line ${pos.line}, column ${pos.col}`;
+  return ` at line ${n}, column ${(lines[n - 1] ?? '').length + 1} (the end of the file)`;
+}
+
 /**
  * Read and validate `ratchet.yaml` in a project root.
  * @throws RatchetError when the file is missing, is not valid YAML, or breaks the schema
@@ -297,10 +341,11 @@ export function loadContract(projectDir: string): Contract {
       hint: 'run `ratchet init --data <file> --target <column> --task <binary|multiclass|regression>` or cd into a project',
     });
   }
-  const doc = parseDocument(readFileSync(path, 'utf8'), { prettyErrors: true });
+  const text = readFileSync(path, 'utf8');
+  const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     const e = doc.errors[0]!;
-    throw new RatchetError(`not valid YAML: ${e.message.split('\n')[0]}`, {
+    throw new RatchetError(`not valid YAML${yamlPlace(text, e.linePos?.[0])}: ${yamlMessage(e.message)}`, {
       file: CONTRACT_FILE,
       hint: 'fix the YAML syntax at the line shown',
     });

@@ -1,11 +1,22 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { CONTRACT_FILE, type Contract } from '../contract/load.js';
 import { RatchetError } from '../util/errors.js';
 import { sha256File, writeFileAtomic } from '../util/fs.js';
-import { type Duck, ident, lit, openDuck, readDoubles, readerFor, readRows, readStrings } from './duck.js';
+import {
+  type Duck,
+  ident,
+  isParquet,
+  lit,
+  openDuck,
+  readDoubles,
+  readerFor,
+  readRows,
+  readStrings,
+} from './duck.js';
 import { assignSplits, SPLIT_NAMES } from './split.js';
+import { firstInvalidUtf8 } from './utf8.js';
 
 /** Name of the id column Ratchet adds when the contract names none (0-based row number in file order). */
 export const GENERATED_ID = 'row_id';
@@ -103,6 +114,15 @@ async function loadSource(duck: Duck, contract: Contract, path: string): Promise
     const typed = await readRows(duck.con, `DESCRIBE SELECT * FROM ${readerFor(path)}`);
     return typed.map((r) => ({ name: String(r['column_name']), type: String(r['column_type']) }));
   } catch (e) {
+    // A text file that is not UTF-8 (e.g. Latin-1 from a spreadsheet) makes DuckDB report a CSV error on
+    // some line; say what is wrong instead.
+    const bad = isParquet(path) ? null : firstInvalidUtf8(path);
+    if (bad !== null) {
+      throw new RatchetError(`${basename(path)} is not UTF-8 text (first bad byte at offset ${bad})`, {
+        file: contract.data.source,
+        hint: `re-encode it, e.g. iconv -f latin1 -t utf-8 ${basename(path)} > ${basename(path, extname(path))}.utf8${extname(path)}`,
+      });
+    }
     throw new RatchetError(`cannot read the data: ${(e as Error).message.split('\n')[0]}`, {
       file: contract.data.source,
       hint: 'give a CSV with a header row or a Parquet file (data.source in ratchet.yaml)',

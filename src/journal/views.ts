@@ -16,7 +16,9 @@ export interface LogEntry {
   hypothesis: string;
   /** Public primary metric. */
   score: number | null;
-  /** Gain over the best before it, in the metric's direction. */
+  /** Gain over the best before it, in the metric's direction (positive = better). */
+  gain: number | null;
+  /** The same number as `gain`, under its old name (kept for existing readers). */
   delta: number | null;
   ci_low: number | null;
   ci_high: number | null;
@@ -42,6 +44,7 @@ export function logEntry(e: ExperimentRecord): LogEntry {
     decision: e.decision,
     hypothesis: e.hypothesis,
     score: e.score,
+    gain: e.delta,
     delta: e.delta,
     ci_low: e.ciLow,
     ci_high: e.ciHigh,
@@ -118,7 +121,12 @@ export type StatusView = {
         reason: string | null;
         unsafe: boolean;
       };
-      experiments: { total: number } & Record<string, number>;
+      /**
+       * Experiments by decision. `total` counts every experiment, the baseline included; `baseline` is 1 once
+       * the baseline is kept; `kept` counts kept CHANGES after the baseline (the same number as the run's
+       * closing line), so total = baseline + kept + reverted + crashed + timeout + invalid + rejected.
+       */
+      experiments: { total: number; baseline: number; kept: number } & Record<string, number>;
       baseline: number | null;
       best: { id: number; score: number | null; commit: string | null; hypothesis: string } | null;
       budgets: {
@@ -129,6 +137,8 @@ export type StatusView = {
       };
       current: ReturnType<typeof currentExperiment>;
       noise: { metric: string; kind: string; sd: number; mean: number; runs: number } | null;
+      /** Whether the keep rule knows the run-to-run noise, and what that means, in one sentence. */
+      noise_note: NoiseNote;
       submission: {
         experiment: number;
         public: number;
@@ -142,6 +152,46 @@ export type StatusView = {
       features: { checked: number; not_checked: number };
     }
 );
+
+/** What a lead needs to know about the keep rule's noise estimate (`measured` false: σ unknown or seed noise unseen). */
+export interface NoiseNote {
+  measured: boolean;
+  /** One sentence, e.g. "noise not measured: gains below 0.0005 cannot be told from seed luck; run ratchet check". */
+  text: string;
+}
+
+/**
+ * Say plainly whether the run-to-run noise the keep rule uses is known.
+ * @param noise the measurement the keep rule uses (varied-seed when there is one, else same-seed), or null
+ * @param minDelta the contract's keep.min_delta, in metric units
+ */
+export function noiseNote(
+  noise: { kind: string; sd: number; scores: number[] } | null,
+  minDelta: number,
+): NoiseNote {
+  const runs = noise?.scores.length ?? 0;
+  if (noise && runs >= 2 && noise.sd > 0) {
+    return {
+      measured: true,
+      text: `noise sd ${noise.sd.toExponential(2)} over ${runs} ${noise.kind} runs: the keep rule is noise-aware`,
+    };
+  }
+  if (noise && runs >= 2 && noise.kind === 'varied-seed') {
+    return {
+      measured: true,
+      text: `noise sd 0 over ${runs} varied-seed runs: the baseline ignores its seed, so the keep rule is min_delta ${minDelta} and the paired bootstrap; re-run ratchet check when the model family changes`,
+    };
+  }
+  const why = !noise
+    ? 'noise not measured'
+    : runs < 2
+      ? `noise not measured (one ${noise.kind} run gives no sd)`
+      : 'seed noise not measured (the same-seed runs agree exactly: deterministic)';
+  return {
+    measured: false,
+    text: `${why}: gains below min_delta ${minDelta} are kept on min_delta alone and cannot be told from seed luck; run ratchet check`,
+  };
+}
 
 /** `ratchet status --json`: where the latest (or given) run stands. */
 export function statusView(journal: Journal, contract: Contract, runId?: string): StatusView {
@@ -165,6 +215,7 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
   if (!run) return { ...base, run: null };
   const exps = journal.listExperiments(run.id);
   const counts = Object.fromEntries(DECISIONS.map((d) => [d, exps.filter((e) => e.decision === d).length]));
+  const baselineKept = exps[0]?.seq === 1 && exps[0].decision === 'kept' ? 1 : 0;
   const kept = exps.filter((e) => e.decision === 'kept');
   const best = kept[kept.length - 1] ?? null;
   const cfg = run.config as { maxExperiments?: number; maxWallClockMs?: number };
@@ -172,7 +223,10 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
   const elapsedMs = runActiveMs(run, live?.runId === run.id);
   const submissions = journal.listSubmissions(run.id);
   const last = submissions[submissions.length - 1] ?? null;
-  const noise = journal.latestNoise(contract.metric.primary);
+  // The measurement the keep rule uses (src/loop/session.ts): varied seeds when measured, else the same seed.
+  const noise =
+    journal.latestNoise(contract.metric.primary, 'varied-seed') ??
+    journal.latestNoise(contract.metric.primary, 'same-seed');
   return {
     ...base,
     run: {
@@ -186,7 +240,12 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
       reason: run.stopReason,
       unsafe: run.unsafe,
     },
-    experiments: { total: exps.length, ...counts },
+    experiments: {
+      total: exps.length,
+      ...counts,
+      baseline: baselineKept,
+      kept: (counts['kept'] ?? 0) - baselineKept,
+    },
     baseline: exps[0]?.score ?? null,
     best: best
       ? { id: best.id, score: best.score, commit: best.commitSha, hypothesis: best.hypothesis }
@@ -202,6 +261,7 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
     noise: noise
       ? { metric: noise.metric, kind: noise.kind, sd: noise.sd, mean: noise.mean, runs: noise.scores.length }
       : null,
+    noise_note: noiseNote(noise, contract.keep.min_delta),
     submission: last
       ? {
           experiment: last.experimentId,

@@ -21,7 +21,7 @@ export interface KeepRule {
   confidence: number;
   /** Paired bootstrap resamples (contract keep.resamples). */
   resamples: number;
-  /** Run-to-run standard deviation of the primary metric (ratchet check --determinism), or null if unmeasured. */
+  /** Run-to-run standard deviation of the primary metric (ratchet check, varied seeds by default), or null if unmeasured. */
   noiseSd: number | null;
   /** One-sided normal quantile for the noise test (contract keep.noise_z; default 1.8 ≈ 96.4%). */
   noiseZ: number;
@@ -39,6 +39,28 @@ export interface KeepRule {
   confirmSeeds?: 'same' | 'varied';
   /** Seed of the bootstrap (deterministic decisions). */
   seed: number;
+  /** Where `noiseSd` came from (the measurement's kind and its number of runs), named in every reason. */
+  noiseFrom?: NoiseSource | null;
+}
+
+/** A noise measurement behind σ: its kind ('same-seed' | 'varied-seed') and how many baseline runs it took. */
+export interface NoiseSource {
+  kind: string;
+  runs: number;
+}
+
+/**
+ * Which keep rule decides, for the reason line: "rule: noise-aware (σ=6.3e-4 from 3 varied-seed runs)" when
+ * σ > 0 was measured, else "rule: min_delta only (...)" saying why (σ unknown, or measured as 0).
+ * @param sd the run-to-run standard deviation, or null when unmeasured
+ */
+export function ruleLabel(sd: number | null, from?: NoiseSource | null): string {
+  const over = from ? ` from ${from.runs} ${from.kind} run${from.runs === 1 ? '' : 's'}` : '';
+  if (sd !== null && sd > 0) return `rule: noise-aware (σ=${sd.toExponential(1)}${over})`;
+  if (sd === null || !from || from.runs < 2) return 'rule: min_delta only (σ unknown: run ratchet check)';
+  return from.kind === 'same-seed'
+    ? `rule: min_delta only (σ=0${over}: deterministic; seed noise not measured, run ratchet check --seeds varied)`
+    : `rule: min_delta only (σ=0${over})`;
 }
 
 /** The keep rule's verdict with its arithmetic, recorded on every decision. */
@@ -90,12 +112,12 @@ export function decideKeep(
 ): KeepVerdict {
   const v = decideKeepStages(rule, best, candidate);
   // A custom evaluator reports numbers, not per-row predictions: there is nothing to resample, and the
-  // reason says so whatever the decision.
-  if (best.input && candidate.input) return v;
-  return { ...v, reason: `${v.reason} (${NO_BOOTSTRAP_NOTE})` };
+  // reason says so whatever the decision. The reason also names the rule that decided.
+  const note = best.input && candidate.input ? '' : ` (${NO_BOOTSTRAP_NOTE})`;
+  return { ...v, reason: `${v.reason}${note}; ${ruleLabel(rule.noiseSd, rule.noiseFrom)}` };
 }
 
-/** {@link decideKeep} before the custom-evaluator note. */
+/** {@link decideKeep} before the custom-evaluator note and the rule's label. */
 function decideKeepStages(
   rule: KeepRule,
   best: { score: number; input: MetricInput | null; runs?: Runs },
@@ -212,7 +234,7 @@ export interface Runs {
 }
 
 /**
- * Stage 3 of the keep rule, when the run-to-run noise σ was measured (`ratchet check --determinism`): the
+ * Stage 3 of the keep rule, when the run-to-run noise σ was measured (`ratchet check`): the
  * candidate was re-run with other seeds, and is kept only when
  *  (a) its mean score beats the best's mean by more than max(min_delta, z·σ·√(1/n_c + 1/n_b)): a one-sided
  *      two-sample z-test on means with known σ (e.g. Wasserman, All of Statistics, §10.1), which controls the
@@ -224,6 +246,11 @@ export interface Runs {
  * @param candidate the candidate's runs (≥ 1; the first is the experiment's own)
  */
 export function confirmKeep(rule: KeepRule, best: Runs, candidate: Runs): ConfirmVerdict {
+  const v = confirmKeepBare(rule, best, candidate);
+  return { ...v, reason: `${v.reason}; ${ruleLabel(rule.noiseSd, rule.noiseFrom)}` };
+}
+
+function confirmKeepBare(rule: KeepRule, best: Runs, candidate: Runs): ConfirmVerdict {
   const sign = rule.direction === 'maximize' ? 1 : -1;
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
   const nc = candidate.scores.length;

@@ -62,6 +62,7 @@ export interface RunSummary {
   status: 'finished' | 'stopped' | 'escalated' | 'failed';
   reason: string;
   experiments: number;
+  /** Kept changes after the baseline (the baseline is the starting point, not a kept change). */
   kept: number;
   baselineScore: number | null;
   best: { id: number; score: number; commit: string } | null;
@@ -209,6 +210,7 @@ export class RunSession {
         ? { prepare: (input) => preparePrimary(ready.contract, input) }
         : {}),
       confirmSeeds: noise?.kind === 'same-seed' ? 'same' : 'varied',
+      noiseFrom: noise ? { kind: noise.kind, runs: noise.scores.length } : null,
       seed: ready.contract.split.seed,
     };
     let failures = 0;

@@ -654,7 +654,8 @@ export class McpController {
       };
     }
     const rules = this.rules;
-    const kept = s.history.filter((e) => e.decision === 'kept');
+    // Kept CHANGES after the baseline: the same count as `ratchet status` and the run's closing line.
+    const kept = s.history.filter((e) => e.decision === 'kept' && e.seq > 1);
     const b = s.budgetsLeft();
     const pending = rules.pending();
     const phase = settings.discipline.phases.length > 0 ? await rules.phase() : null;

@@ -10,9 +10,10 @@ import {
   type NoiseRecord,
   type RunRecord,
 } from '../journal/store.js';
-import { featureCheckOf } from '../journal/views.js';
+import { featureCheckOf, type NoiseNote, noiseNote } from '../journal/views.js';
 import { latestReviews, listReviews, type ReviewRecord } from '../tiers/review.js';
 import { RatchetError } from '../util/errors.js';
+import { gapText } from './words.js';
 
 /**
  * The morning report's facts, computed from the journal alone (no network, no git): what ran, what was kept
@@ -116,7 +117,11 @@ export interface ReportData {
     /** Budgets the run started with (as recorded). */
     config: Record<string, unknown>;
   };
-  counts: Record<Decision, number> & { total: number };
+  /**
+   * Experiments by decision: `total` includes the baseline, `baseline` is 1 once the baseline is kept, and
+   * `kept` counts kept CHANGES after the baseline (as the run's closing line and `ratchet status` do).
+   */
+  counts: Record<Decision, number> & { total: number; baseline: number };
   baseline: number | null;
   best: ReportExperiment | null;
   /** best − baseline in the metric's direction (positive = better); null without both. */
@@ -146,6 +151,8 @@ export interface ReportData {
     noiseZ: number | null;
     /** Best − baseline in units of the largest noise sd (null without a measurement or without a gain). */
     gainInNoiseSd: number | null;
+    /** Whether the keep rule knew the run-to-run noise, in one sentence (see noiseNote). */
+    note: NoiseNote;
   };
   submissions: ReportSubmission[];
   reviews: ReviewRecord[];
@@ -279,6 +286,8 @@ export function buildReport(journal: Journal, contract: Contract, runId?: string
   const events = journal.listEvents({ runId: run.id });
   const counts = Object.fromEntries(DECISIONS.map((d) => [d, 0])) as Record<Decision, number>;
   for (const e of exps) counts[e.decision]++;
+  const baselineKept = exps[0]?.seq === 1 && exps[0].decision === 'kept' ? 1 : 0;
+  counts.kept -= baselineKept;
   const baseline = exps[0]?.decision === 'kept' ? (exps[0].score ?? null) : null;
   let bestRec: ExperimentRecord | null = null;
   let running: number | null = null;
@@ -353,7 +362,7 @@ export function buildReport(journal: Journal, contract: Contract, runId?: string
       unsafe: run.unsafe,
       config: run.config,
     },
-    counts: { ...counts, total: exps.length },
+    counts: { ...counts, total: exps.length, baseline: baselineKept },
     baseline,
     best,
     gain,
@@ -378,6 +387,10 @@ export function buildReport(journal: Journal, contract: Contract, runId?: string
       minDelta: cfgKeep.min_delta,
       noiseZ: cfgKeep.noise_z ?? null,
       gainInNoiseSd: inSd(gain),
+      note: noiseNote(
+        journal.latestNoise(metric, 'varied-seed') ?? journal.latestNoise(metric, 'same-seed'),
+        cfgKeep.min_delta,
+      ),
     },
     submissions,
     reviews,
@@ -420,7 +433,7 @@ export function recommend(d: Omit<ReportData, 'recommendation'>): Recommendation
       headline: `Nothing beat the baseline (${m} ${f6(best.score)}) significantly: keep the current code.`,
       reasons: [
         ...reasons,
-        `${d.counts.total} experiments: ${d.counts.reverted} reverted, ${d.counts.total - d.counts.kept - d.counts.reverted} failed`,
+        `${d.counts.total} experiments: ${d.counts.reverted} reverted, ${d.counts.total - (d.counts.baseline ?? 0) - d.counts.kept - d.counts.reverted} failed`,
         ...d.nearMisses
           .slice(0, 2)
           .map((e) => `near miss #${e.id}: ${f6(e.score)} (${e.delta?.toFixed(6)}), not significant`),
@@ -446,7 +459,7 @@ export function recommend(d: Omit<ReportData, 'recommendation'>): Recommendation
   const sd = d.noise.measurements.length ? Math.max(...d.noise.measurements.map((n) => n.sd)) : null;
   const tolerance = Math.max(d.noise.minDelta, sd === null ? 0 : 3 * sd, d.gain === null ? 0 : d.gain / 2);
   reasons.push(
-    `private ${f6(sub.private)} vs public ${f6(sub.public)}: gap ${sub.gap >= 0 ? '+' : ''}${sub.gap.toFixed(6)} (tolerance ${tolerance.toFixed(6)}: max of min_delta, 3× noise sd, half the gain)`,
+    `private ${f6(sub.private)} vs public ${f6(sub.public)}: ${gapText(sub.gap, 6)} (a worsening is tolerated up to ${tolerance.toFixed(6)}: max of min_delta, 3× noise sd, half the gain)`,
   );
   if (sub.review) {
     reasons.push(`reviewed: ${sub.review.decision} by ${sub.review.reviewer}: ${sub.review.note}`);

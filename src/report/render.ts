@@ -1,6 +1,7 @@
 import { formatDuration } from '../util/units.js';
 import { DECISION_STYLE, escapeXml, scoreChart, sparkline } from './chart.js';
 import type { ReportData, ReportExperiment } from './data.js';
+import { gapText, keptText, reasonAfter } from './words.js';
 
 /**
  * Renderings of the morning report: Markdown (`report.md`) and one self-contained HTML page (`report.html`,
@@ -55,8 +56,8 @@ export function reportSections(d: ReportData): Section[] {
       {
         kind: 'list',
         items: [
-          `${c.total} experiments${cfg.maxExperiments ? ` of a budget of ${cfg.maxExperiments}` : ''} in ${formatDuration(d.run.seconds * 1000)}${cfg.maxWallClockMs ? ` (wall-clock budget ${formatDuration(cfg.maxWallClockMs)})` : ''}: ${(['kept', 'reverted', 'crashed', 'timeout', 'invalid', 'rejected'] as const).map((k) => `${c[k]} ${k}`).join(', ')} (the baseline counts as kept)`,
-          `run ${d.run.id} ${d.run.status}${d.run.reason ? `: ${d.run.reason}` : ''}`,
+          `${c.total} experiments${cfg.maxExperiments ? ` of a budget of ${cfg.maxExperiments}` : ''} in ${formatDuration(d.run.seconds * 1000)}${cfg.maxWallClockMs ? ` (wall-clock budget ${formatDuration(cfg.maxWallClockMs)})` : ''}: ${[keptText(c.kept, (c.baseline ?? 0) > 0), ...(['reverted', 'crashed', 'timeout', 'invalid', 'rejected'] as const).map((k) => `${c[k]} ${k}`)].join(', ')}`,
+          `run ${d.run.id} ${d.run.status}${d.run.reason ? `: ${reasonAfter(d.run.status, d.run.reason)}` : ''}`,
           `proposer ${d.run.proposer}, branch ${d.run.branch}, ${d.run.unsafe ? 'NOT sandboxed (--unsafe-no-sandbox)' : 'every experiment sandboxed'}`,
           `${m} (${d.project.direction}): baseline ${f(d.baseline)} → best ${f(d.best?.score)}${d.best ? ` (#${d.best.id})` : ''}, gain ${sf(d.gain)}${d.noise.gainInNoiseSd === null ? '' : ` = ${d.noise.gainInNoiseSd.toFixed(1)}× the noise sd`}`,
           d.features.checked + d.features.notChecked.length === 0
@@ -191,12 +192,19 @@ export function reportSections(d: ReportData): Section[] {
       ? [
           {
             kind: 'table',
-            head: ['#', 'public', 'private', 'gap (public − private)', 'gap / noise sd', 'review'],
+            head: [
+              '#',
+              'public',
+              'private',
+              `private vs public (${d.project.direction})`,
+              'gap / noise sd',
+              'review',
+            ],
             rows: d.submissions.map((x) => [
               `#${x.experimentId}`,
               f(x.public),
               f(x.private),
-              sf(x.gap),
+              gapText(x.gap, 6),
               x.gapInNoiseSd === null ? '—' : `${x.gapInNoiseSd.toFixed(1)}×`,
               x.review
                 ? `${x.review.decision} (${x.review.reviewer}): ${one(x.review.note, 120)}`
@@ -205,7 +213,7 @@ export function reportSections(d: ReportData): Section[] {
           },
           {
             kind: 'p',
-            text: 'A positive gap means the public holdout flattered the model; the private holdout is scored once per experiment, never shown to a proposer.',
+            text: 'Private worse than public means the public holdout flattered the model; the private holdout is scored once per experiment, never shown to a proposer.',
           },
         ]
       : [
@@ -231,7 +239,10 @@ export function reportSections(d: ReportData): Section[] {
               n.at,
             ]),
           }
-        : { kind: 'p', text: 'Noise not measured: run `ratchet check` (and `--seeds varied`) before a run.' },
+        : { kind: 'p', text: 'No noise measurement: run `ratchet check` before a run.' },
+      ...(d.noise.note?.measured === false
+        ? [{ kind: 'p' as const, text: `WARNING ${d.noise.note.text}.`, strong: true }]
+        : []),
       {
         kind: 'p',
         text: `Keep rule: the gain must exceed min_delta ${d.noise.minDelta}${d.noise.noiseZ === null ? '' : ` and ${d.noise.noiseZ}× the noise`}, and the paired bootstrap on the public holdout must say it is real.`,
@@ -277,7 +288,7 @@ export function renderMarkdown(d: ReportData): string {
   const out: string[] = [
     `# Ratchet report: ${d.project.name}, run ${d.run.id}`,
     '',
-    `_${d.run.status}${d.run.reason ? `: ${d.run.reason}` : ''}. ${d.project.task} task, ${d.project.metric} (${d.project.direction}). Generated ${d.generatedAt}._`,
+    `_${d.run.status}${d.run.reason ? `: ${reasonAfter(d.run.status, d.run.reason)}` : ''}. ${d.project.task} task, ${d.project.metric} (${d.project.direction}). Generated ${d.generatedAt}._`,
     '',
   ];
   for (const sec of reportSections(d)) {
@@ -327,7 +338,7 @@ export function renderHtml(d: ReportData): string {
   const e = escapeXml;
   const body: string[] = [
     `<h1>Ratchet report: ${e(d.project.name)}, run ${e(d.run.id)}</h1>`,
-    `<p class="sub">${e(d.run.status)}${d.run.reason ? `: ${e(d.run.reason)}` : ''}. ${e(d.project.task)} task, ${e(d.project.metric)} (${e(d.project.direction)}). Generated ${e(d.generatedAt)}.</p>`,
+    `<p class="sub">${e(d.run.status)}${d.run.reason ? `: ${e(reasonAfter(d.run.status, d.run.reason))}` : ''}. ${e(d.project.task)} task, ${e(d.project.metric)} (${e(d.project.direction)}). Generated ${e(d.generatedAt)}.</p>`,
   ];
   for (const sec of reportSections(d)) {
     const id = sec.title.toLowerCase().replace(/[^a-z]+/g, '-');

@@ -32,7 +32,7 @@ main{padding:14px 18px;display:grid;gap:14px;grid-template-columns:minmax(0,1fr)
 .stats{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:14px}
 .big{font-size:22px;font-weight:600}.muted{color:#59636e}.small{font-size:12px}
 .bar{height:8px;background:#eaeef2;border-radius:4px;overflow:hidden;margin:6px 0}.bar>span{display:block;height:100%;background:#0969da}
-.bar.warn>span{background:#bc4c00}
+.bar.warn>span{background:#bc4c00}.warn-text{color:#bc4c00;font-weight:600}
 .chip{display:inline-block;border:1px solid #d1d9e0;border-radius:10px;padding:0 7px;margin:2px 2px 0 0;font-size:12px}
 #chart svg{width:100%;height:auto}#chart .pt:hover circle{stroke:#0969da}
 .tools{display:flex;gap:8px;margin-bottom:8px}.tools input,.tools select{font:inherit;padding:4px 8px;border:1px solid #d1d9e0;border-radius:6px}
@@ -82,6 +82,12 @@ const SCRIPT = String.raw`
   }
   function num(v, d) { return v == null || !isFinite(v) ? '\u2014' : Number(v).toFixed(d == null ? 4 : d); }
   function signed(v, d) { return v == null ? '' : (v >= 0 ? '+' : '') + Number(v).toFixed(d == null ? 4 : d); }
+  // The gap is public − private in the metric's direction (src/report/words.ts gapText): > 0 = private worse.
+  function gapText(g, d) {
+    if (g == null || !isFinite(g)) return 'gap \u2014';
+    var a = Math.abs(g).toFixed(d == null ? 4 : d);
+    return Number(a) === 0 ? 'private equal to public' : 'private ' + (g > 0 ? 'worse' : 'better') + ' by ' + a;
+  }
   function dur(ms) {
     if (ms == null || !isFinite(ms)) return '\u2014';
     if (ms < 1000) return Math.round(ms) + 'ms';
@@ -152,12 +158,14 @@ const SCRIPT = String.raw`
     $('best').innerHTML = '<div class="big">' + num(best && best.score) + '</div><div class="muted small">baseline ' + num(st.baseline) +
       (best && st.baseline != null ? ' \u00b7 gain ' + signed(s.project.direction === 'maximize' ? best.score - st.baseline : st.baseline - best.score) : '') +
       (best ? ' \u00b7 #' + best.id : '') + '</div>' +
-      (st.submission ? '<div class="small private">private ' + num(st.submission.private) + ' (gap ' + signed(st.submission.gap) + ')</div>' : '');
+      (st.submission ? '<div class="small private">private ' + num(st.submission.private) + ' (' + gapText(st.submission.gap) + ')</div>' : '') +
+      (st.noise_note ? '<div class="small ' + (st.noise_note.measured ? 'muted' : 'warn-text') + '" id="noise-note">' + (st.noise_note.measured ? '' : 'WARNING ') + esc(st.noise_note.text) + '</div>' : '');
     var b = s.budgets;
     var pe = b.experiments.max ? Math.min(100, 100 * b.experiments.used / b.experiments.max) : 0;
     $('budget-exp').innerHTML = '<div class="big">' + b.experiments.used + (b.experiments.max ? ' / ' + b.experiments.max : '') + '</div>' +
       '<div class="bar"><span style="width:' + pe + '%"></span></div><div class="small">' +
-      ['kept', 'reverted', 'crashed', 'timeout', 'invalid', 'rejected'].map(function (k) {
+      '<span class="chip d-kept" id="kept-count">' + (c.kept || 0) + ' kept change' + (c.kept === 1 ? '' : 's') + ' (' + (c.baseline ? '+ baseline' : 'no baseline') + ')</span>' +
+      ['reverted', 'crashed', 'timeout', 'invalid', 'rejected'].map(function (k) {
         return '<span class="chip d-' + k + '">' + k + ' ' + (c[k] || 0) + '</span>';
       }).join('') + '</div>';
     renderClock();
@@ -238,7 +246,7 @@ const SCRIPT = String.raw`
         '<div class="kv"><b>hypothesis</b><span id="detail-hypothesis">' + esc(d.hypothesis) + '</span>' +
         '<b>conclusion</b><span>' + esc(d.conclusion || '\u2014') + '</span>' +
         '<b>why</b><span>' + esc(d.reason) + '</span>' +
-        '<b>score</b><span>' + num(d.score, 6) + ' ' + signed(d.delta, 6) + ' (best before ' + num(d.best_before, 6) + ')' +
+        '<b>score</b><span>' + num(d.score, 6) + (d.delta == null ? '' : ' gain ' + signed(d.delta, 6)) + ' (best before ' + num(d.best_before, 6) + ')' +
         (d.ci_low != null ? ' \u00b7 95% CI ' + signed(d.ci_low, 5) + '..' + signed(d.ci_high, 5) + ' \u00b7 P(better) ' + num(d.prob_improvement, 3) : '') + '</span>' +
         '<b>files</b><span>' + esc((d.files || []).join(', ') || '\u2014') + '</span>' +
         '<b>params</b><span class="small">' + params + '</span>' +
@@ -280,7 +288,7 @@ const SCRIPT = String.raw`
     var target = $('review-target');
     var cur = target.value;
     target.innerHTML = subs.map(function (x) {
-      return '<option value="' + x.experimentId + '">#' + x.experimentId + ': public ' + num(x.public) + ', private ' + num(x.private) + ', gap ' + signed(x.gap) + '</option>';
+      return '<option value="' + x.experimentId + '">#' + x.experimentId + ': public ' + num(x.public) + ', private ' + num(x.private) + ', ' + gapText(x.gap) + '</option>';
     }).join('');
     if (cur && subs.some(function (x) { return String(x.experimentId) === cur; })) target.value = cur;
     var none = subs.length === 0;
@@ -310,7 +318,7 @@ const SCRIPT = String.raw`
     msg.textContent = 'scoring on the private holdout\u2026';
     $('submit-best').disabled = true;
     api('/api/submit', { method: 'POST', body: { run: state && state.run } })
-      .then(function (r) { msg.className = 'msg ok'; msg.textContent = 'submitted #' + r.experimentId + ': private ' + num(r.private, 6) + ', gap ' + signed(r.gap, 6); })
+      .then(function (r) { msg.className = 'msg ok'; msg.textContent = 'submitted #' + r.experimentId + ': private ' + num(r.private, 6) + ', ' + gapText(r.gap, 6); })
       .catch(function (e) { msg.className = 'msg err'; msg.textContent = e.message; $('submit-best').disabled = false; });
   };
   $('clear-escalation').onclick = function () {

@@ -8,6 +8,7 @@ import { readManifest } from '../data/ingest.js';
 import { PRIVATE_PREDICTIONS, scorePrivate } from '../evaluator/evaluate.js';
 import { type ExperimentRecord, Journal, type RunRecord, type SubmissionRecord } from '../journal/store.js';
 import { experimentDir } from '../loop/run.js';
+import { gapText } from '../report/words.js';
 import { resolvePython } from '../sandbox/index.js';
 import { trackTier } from '../tracking/notify.js';
 import { RatchetError } from '../util/errors.js';
@@ -145,7 +146,7 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
         kind: 'submission',
         severity: 'info',
         guardrail: null,
-        message: `private ${contract.metric.primary} ${priv.toFixed(6)} (public ${s.public.toFixed(6)}, gap ${s.gap >= 0 ? '+' : ''}${s.gap.toFixed(6)})`,
+        message: `private ${contract.metric.primary} ${priv.toFixed(6)} (public ${s.public.toFixed(6)}: ${gapText(s.gap, 6)})`,
         data: { public: s.public, private: s.private, gap: s.gap },
       });
       const limit = contract.suspicion.max_gap;

@@ -26,7 +26,9 @@ export class RatchetError extends Error {
 
   /** One-paragraph rendering for the terminal: `file: field: message\n  hint: ...`. */
   render(): string {
-    const where = [this.file, this.field].filter(Boolean).join(': ');
+    // A message that already starts with its field ("--runs must be ...") is not prefixed with it again.
+    const field = this.field && !this.message.startsWith(this.field) ? this.field : undefined;
+    const where = [this.file, field].filter(Boolean).join(': ');
     return `${where ? `${where}: ` : ''}${this.message}${this.hint ? `\n  fix: ${this.hint}` : ''}`;
   }
 }

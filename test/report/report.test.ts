@@ -93,7 +93,15 @@ describe('ratchet report on a real run', () => {
     r = cli(['report', '--json'], dir);
     d = JSON.parse(r.stdout);
     expect(d.run.id).toBe(runId);
-    expect(d.counts).toMatchObject({ total: 6, kept: 2, crashed: 2, rejected: 1, invalid: 1, reverted: 0 });
+    expect(d.counts).toMatchObject({
+      total: 6,
+      baseline: 1,
+      kept: 1,
+      crashed: 2,
+      rejected: 1,
+      invalid: 1,
+      reverted: 0,
+    });
     expect(d.best?.id).toBe(ids['2']);
     expect(d.gain).toBeGreaterThan(0);
     expect(d.wins.map((w) => w.id)).toEqual([ids['2']]);

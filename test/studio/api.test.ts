@@ -199,7 +199,7 @@ describe('the Studio server', () => {
   it('ratchet studio: bad port is a clear error; off loopback it prints the token URL', async () => {
     const bad = cli(['studio', '--port', 'x80'], dir);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toMatch(/--port: --port must be an integer/);
+    expect(bad.stderr).toMatch(/ratchet: --port must be an integer/);
     const child = spawn(
       process.execPath,
       [CLI, 'studio', '--host', '0.0.0.0', '--port', '0', '--token', 'correct-horse-battery'],

@@ -6,7 +6,7 @@ import { Journal } from '../../journal/store.js';
 import { logEntry } from '../../journal/views.js';
 import { submit } from '../../tiers/submit.js';
 import { RatchetError } from '../../util/errors.js';
-import { bold, decisionColour, num, signed, table } from '../format.js';
+import { bold, decisionColour, gapText, num, signed, table } from '../format.js';
 import { action, intOption, progressWriter } from '../output.js';
 import { checkFromCli, runFromCli } from './run.js';
 
@@ -44,8 +44,16 @@ export function registerDemo(program: Command): void {
           // The demo always owns its repository, even in a folder inside another one (e.g. a clone of Ratchet).
           await initProject(dir, (l) => say(`  ${l}`), { ownRepo: true });
           say(bold('2/4 check: baseline and run-to-run noise'));
-          const { est } = await checkFromCli({ dir, runs: '2', unsafeNoSandbox: o.unsafeNoSandbox });
-          say(`  baseline ${est.metric} ${est.mean.toFixed(6)} (sd ${est.sd.toExponential(2)})`);
+          // 2 runs with the same seed (nondeterminism) + 2 with varied seeds (seed noise): the keep rule gets σ.
+          const { est, rule } = await checkFromCli({
+            dir,
+            runs: '2',
+            seeds: 'both',
+            unsafeNoSandbox: o.unsafeNoSandbox,
+          });
+          say(
+            `  baseline ${est.metric} ${est.mean.toFixed(6)} (sd ${est.sd.toExponential(2)} over ${est.runs.length} ${est.kind} runs); keep ${rule}`,
+          );
           say(bold(`3/4 run: search proposer, ${o.experiments} experiments`));
           const summary = await runFromCli({
             dir,
@@ -62,7 +70,7 @@ export function registerDemo(program: Command): void {
             say(
               table(
                 [
-                  ['id', 'decision', 'score', 'delta', 'hypothesis'],
+                  ['id', 'decision', 'score', 'gain', 'hypothesis'],
                   ...entries.map((e) => [
                     String(e.id),
                     decisionColour(e.decision),
@@ -80,7 +88,7 @@ export function registerDemo(program: Command): void {
           const s = sub.submission;
           say(
             bold(
-              `private ${est.metric}: ${num(s.private, 6)} (public ${num(s.public, 6)}, gap ${signed(s.gap, 6)}); baseline public ${num(summary.baselineScore, 6)}`,
+              `private ${est.metric}: ${num(s.private, 6)} (public ${num(s.public, 6)}: ${gapText(s.gap, 6)}); baseline public ${num(summary.baselineScore, 6)}`,
             ),
           );
           say(

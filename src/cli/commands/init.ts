@@ -11,6 +11,7 @@ import { contractJsonSchema, TaskSchema } from '../../contract/schema.js';
 import { RatchetError } from '../../util/errors.js';
 import { bold, num, table } from '../format.js';
 import { action, printJson, progressWriter } from '../output.js';
+import { actionUndoingOnFailure } from '../rollback.js';
 
 interface InitOptions {
   dir: string;
@@ -61,7 +62,7 @@ export function registerInit(program: Command): void {
     )
     .option('--json', 'print the result as JSON')
     .action(
-      action(async (o: InitOptions) => {
+      actionUndoingOnFailure(async (o: InitOptions) => {
         const dir = resolve(o.dir);
         const say = progressWriter(Boolean(o.json));
         await refuseForeignRepo(dir, Boolean(o.ownRepo));

@@ -6,7 +6,18 @@ import { Journal } from '../../journal/store.js';
 import { logEntry, showView, statusView } from '../../journal/views.js';
 import { RatchetError } from '../../util/errors.js';
 import { formatDuration } from '../../util/units.js';
-import { bold, decisionColour, dim, num, signed, table } from '../format.js';
+import {
+  bold,
+  decisionColour,
+  dim,
+  gapText,
+  keptText,
+  num,
+  reasonAfter,
+  signed,
+  table,
+  yellow,
+} from '../format.js';
 import { action, printJson } from '../output.js';
 
 /** Open the journal read-only, or explain that nothing has run yet. */
@@ -50,9 +61,9 @@ export function registerRead(program: Command): void {
             bold(
               `run ${r.id} (${r.status}${r.active ? ', active' : ''}) on ${r.branch}, proposer ${r.proposer}${r.unsafe ? ', UNSANDBOXED' : ''}`,
             ),
-            r.reason ? `  ${r.reason}` : '',
+            r.reason ? `  ${reasonAfter(r.status, r.reason)}` : '',
             `  ${v['metric'].name} (${v['metric'].direction}): baseline ${num(v['baseline'])}, best ${num(v['best']?.score)}${v['best'] ? ` (#${v['best'].id})` : ''}`,
-            `  experiments: ${v['experiments'].total} (kept ${v['experiments'].kept}, reverted ${v['experiments'].reverted}, crashed ${v['experiments'].crashed}, timeout ${v['experiments'].timeout}, invalid ${v['experiments'].invalid}, rejected ${v['experiments'].rejected})`,
+            `  experiments: ${v['experiments'].total}: ${keptText(v['experiments'].kept, v['experiments'].baseline > 0)}, reverted ${v['experiments'].reverted}, crashed ${v['experiments'].crashed}, timeout ${v['experiments'].timeout}, invalid ${v['experiments'].invalid}, rejected ${v['experiments'].rejected}`,
             `  budgets: ${v['budgets'].experiments_left ?? '?'} experiments left; ${formatDuration(v['budgets'].elapsed_s * 1000)} elapsed of ${v['budgets'].max_wall_clock_s ? formatDuration(v['budgets'].max_wall_clock_s * 1000) : '?'}`,
             v['features'].checked + v['features'].not_checked > 0
               ? `  features check: ${v['features'].not_checked} of ${v['features'].checked + v['features'].not_checked} experiments not checked${v['features'].not_checked > 0 ? ' (no readable features.json: see ratchet show <id>)' : ''}`
@@ -60,11 +71,11 @@ export function registerRead(program: Command): void {
             v['current']
               ? `  running #${v['current'].id}: ${cleanHypothesis(v['current'].hypothesis)} (${formatDuration(v['current'].elapsedMs)})`
               : '',
-            v['noise']
-              ? `  noise: sd ${v['noise'].sd.toExponential(2)} over ${v['noise'].runs} ${v['noise'].kind} runs`
-              : '',
+            v['noise_note'].measured
+              ? `  ${v['noise_note'].text}`
+              : `  ${yellow(`WARNING ${v['noise_note'].text}`)}`,
             v['submission']
-              ? `  submission #${v['submission'].experiment}: public ${num(v['submission'].public)}, private ${num(v['submission'].private)}, gap ${signed(v['submission'].gap)}`
+              ? `  submission #${v['submission'].experiment}: public ${num(v['submission'].public)}, private ${num(v['submission'].private)} (${gapText(v['submission'].gap)})`
               : '  not submitted yet: ratchet submit',
             ...v['escalations'].map((e: { message: string }) => `  escalation: ${e.message}`),
           ];
@@ -77,7 +88,7 @@ export function registerRead(program: Command): void {
 
   program
     .command('log')
-    .description('one line per experiment: decision, score, delta, hypothesis')
+    .description('one line per experiment: decision, score, gain, hypothesis')
     .option('--dir <dir>', 'project folder', '.')
     .option('--run <id>', 'only this run (default: the latest run)')
     .option('--all', 'every run')
@@ -94,7 +105,7 @@ export function registerRead(program: Command): void {
           if (o.json) return printJson(entries);
           process.stdout.write(
             `${table([
-              ['id', 'seq', 'decision', 'score', 'delta', 'time', 'hypothesis'],
+              ['id', 'seq', 'decision', 'score', 'gain', 'time', 'hypothesis'],
               ...entries.map((e) => [
                 String(e.id),
                 String(e.seq),
@@ -132,7 +143,7 @@ export function registerRead(program: Command): void {
             bold(`#${v['id']} (run ${v['run']}, seq ${v['seq']}) ${decisionColour(v['decision'])}`),
             `hypothesis: ${cleanHypothesis(v['hypothesis'])}`,
             `reason:     ${v['reason']}`,
-            `score:      ${num(v['score'])} ${signed(v['delta'])}  (best before ${num(v['best_before'])})`,
+            `score:      ${num(v['score'])}${v['delta'] === null ? '' : `  gain ${signed(v['delta'])}`}  (best before ${num(v['best_before'])})`,
             `files:      ${v['files'].join(', ') || '—'}`,
             `sandbox:    ${v['sandbox'].status} ${v['sandbox'].message}${v['sandboxed'] ? '' : ' (UNSANDBOXED)'}`,
             `commit:     ${v['commit'] ?? '—'} (parent ${String(v['parent']).slice(0, 12)})`,

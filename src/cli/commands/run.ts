@@ -1,14 +1,15 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { readFindings } from '../../data/scan.js';
-import { measureBaseline } from '../../loop/baseline.js';
+import { measureBaseline, type NoiseEstimate } from '../../loop/baseline.js';
 import { activeRun, requestStop } from '../../loop/control.js';
+import { ruleLabel } from '../../loop/keep.js';
 import { preflight } from '../../loop/preflight.js';
 import { type RunProgress, type RunSummary, runLoop } from '../../loop/run.js';
 import { trackersFromEnv } from '../../tracking/tracker.js';
 import { RatchetError } from '../../util/errors.js';
 import { formatDuration, parseDuration } from '../../util/units.js';
-import { bold, decisionColour, dim, num, signed, table } from '../format.js';
+import { bold, decisionColour, dim, keptText, num, reasonAfter, signed, table, yellow } from '../format.js';
 import { action, intOption, printJson, progressWriter } from '../output.js';
 import { proposerFactory } from '../proposers.js';
 
@@ -174,7 +175,7 @@ export function summaryLine(s: RunSummary): string {
     ? `best ${num(s.best.score)} (#${s.best.id}, ${s.best.commit.slice(0, 12)})`
     : 'no best';
   return bold(
-    `run ${s.runId} ${s.status}: ${s.reason}. ${s.experiments} experiments, ${s.kept} kept; baseline ${num(s.baselineScore)} → ${best}`,
+    `run ${s.runId} ${s.status}: ${reasonAfter(s.status, s.reason)}. ${s.experiments} experiments, ${keptText(s.kept, s.baselineScore !== null)}; baseline ${num(s.baselineScore)} → ${best}`,
   );
 }
 
@@ -210,22 +211,40 @@ export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
 export interface CheckCliOptions {
   dir: string;
   runs?: string;
+  /** 'same' (nondeterminism), 'varied' (seed noise) or 'both' (the default). */
   seeds?: string;
+  /** Alias of `seeds: 'both'` (kept for old scripts). */
   determinism?: boolean;
   unsafeNoSandbox?: boolean;
   json?: boolean;
 }
 
+/** Which noise `check` measures: the same seed k times, k varied seeds, or both (the default). */
+export type SeedsChoice = 'same' | 'varied' | 'both';
+
+/** Parse `--seeds`. @throws RatchetError naming the option and its valid values */
+export function seedsOption(v: string | undefined, determinism?: boolean): SeedsChoice {
+  if (determinism || v === undefined) return 'both';
+  if (v === 'same' || v === 'varied' || v === 'both') return v;
+  throw new RatchetError(`--seeds must be same, varied or both, got "${v}"`, {
+    field: '--seeds',
+    hint: 'use --seeds both (the default: nondeterminism and seed noise), same or varied',
+  });
+}
+
 /**
- * Run `ratchet check` and print its findings. With `determinism`, the baseline runs k times with the same
- * seed (nondeterminism) and k times with varied seeds (seed noise), and both estimates are stored; the keep
- * rule then uses the varied-seed σ.
- * @returns the noise estimates (the last one is the one the keep rule uses)
+ * Run `ratchet check` and print its findings. By default (`--seeds both`) the baseline runs k times with
+ * the same seed (nondeterminism) and k times with varied seeds (seed noise), and both estimates are
+ * stored; the keep rule then uses the varied-seed σ.
+ * @returns the noise estimates, `est` being the one the keep rule uses (varied-seed when measured)
+ * @throws RatchetError for a bad option, a broken project or a baseline run that fails
  */
 export async function checkFromCli(o: CheckCliOptions) {
   const dir = resolve(o.dir);
   const say = progressWriter(Boolean(o.json));
   const unsafe = Boolean(o.unsafeNoSandbox);
+  const seeds = seedsOption(o.seeds, o.determinism);
+  const runs = intOption('--runs', o.runs) ?? 3;
   const ready = await preflight(dir, { unsafe });
   say(`contract ${ready.contract.name}: valid and matches ratchet.lock`);
   say(
@@ -236,15 +255,15 @@ export async function checkFromCli(o: CheckCliOptions) {
   say(`leakage scan: ${findings.length === 0 ? 'clean' : `${findings.length} warning(s)`}`);
   for (const f of findings)
     say(`  ${f.guardrail}${f.column ? ` (${f.column})` : ''}: ${f.message}; ${f.hint}`);
-  const runs = intOption('--runs', o.runs) ?? (o.determinism ? 5 : 3);
-  const kinds: ('same-seed' | 'varied-seed')[] = o.determinism
-    ? ['same-seed', 'varied-seed']
-    : [o.seeds === 'varied' ? 'varied-seed' : 'same-seed'];
-  const estimates = [];
+  const kinds: ('same-seed' | 'varied-seed')[] =
+    seeds === 'both' ? ['same-seed', 'varied-seed'] : [seeds === 'varied' ? 'varied-seed' : 'same-seed'];
+  const estimates: NoiseEstimate[] = [];
   const live = liveStatus(Boolean(o.json));
   const line = live ? (l: string) => live.print(l) : say;
   for (const kind of kinds) {
-    line(`running the baseline ${runs} times (${kind}) to measure run-to-run noise`);
+    line(
+      `running the baseline ${runs} times (${kind}) to measure ${kind === 'same-seed' ? 'nondeterminism' : 'seed noise'}`,
+    );
     const started = Date.now();
     let current = 1;
     let runStarted = started;
@@ -275,7 +294,10 @@ export async function checkFromCli(o: CheckCliOptions) {
       stop();
     }
   }
-  return { est: estimates[estimates.length - 1]!, estimates, ready };
+  // The keep rule's choice (src/loop/session.ts): the varied-seed σ when measured, else the same-seed one.
+  const est = estimates.find((e) => e.kind === 'varied-seed') ?? estimates[0]!;
+  const rule = ruleLabel(est.sd, { kind: est.kind, runs: est.runs.length });
+  return { est, estimates, ready, rule };
 }
 
 /** Register `run`, `stop` and `check`. */
@@ -347,45 +369,58 @@ export function registerRun(program: Command): void {
 
   program
     .command('check')
-    .description('validate the contract and sandbox, run the baseline k times and measure run-to-run noise')
-    .option('--dir <dir>', 'project folder', '.')
-    .option('--runs <k>', 'baseline repetitions (default 3; 5 with --determinism)')
-    .option('--seeds <kind>', 'same (nondeterminism) or varied (seed noise)', 'same')
-    .option(
-      '--determinism',
-      'measure both: k runs with the same seed, then k with varied seeds (the keep rule uses σ)',
+    .description(
+      'validate the contract and sandbox, run the baseline k times with the same seed and k times with varied seeds, and measure run-to-run noise',
     )
+    .option('--dir <dir>', 'project folder', '.')
+    .option('--runs <k>', 'baseline repetitions per kind of seed (default 3)')
+    .option(
+      '--seeds <kind>',
+      'same (nondeterminism: k runs, one seed), varied (seed noise: k seeds) or both (default; the keep rule uses the varied-seed σ)',
+    )
+    .option('--determinism', 'the same as --seeds both (kept for old scripts)')
     .option('--unsafe-no-sandbox', 'run without bubblewrap')
     .option('--json', 'print the result as JSON')
     .action(
-      action(
-        async (o: {
-          dir: string;
-          runs?: string;
-          seeds?: string;
-          unsafeNoSandbox?: boolean;
-          json?: boolean;
-        }) => {
-          const { est, ready } = await checkFromCli(o);
-          if (o.json) {
-            printJson({
-              contract: ready.contract.name,
-              commit: est.commit,
-              metric: est.metric,
-              kind: est.kind,
-              mean: est.mean,
-              sd: est.sd,
-              runs: est.runs,
-            });
-            return;
-          }
-          process.stdout.write(
-            `${table([
-              ['metric', 'mean', 'sd', 'runs'],
-              [est.metric, est.mean.toFixed(6), est.sd.toExponential(2), String(est.runs.length)],
-            ])}\nbaseline ok. next: ratchet run --proposer search --experiments 30\n`,
-          );
-        },
-      ),
+      action(async (o: CheckCliOptions) => {
+        const { est, estimates, ready, rule } = await checkFromCli(o);
+        const measured = est.sd > 0 || (est.kind === 'varied-seed' && est.runs.length >= 2);
+        if (o.json) {
+          printJson({
+            contract: ready.contract.name,
+            commit: est.commit,
+            metric: est.metric,
+            kind: est.kind,
+            mean: est.mean,
+            sd: est.sd,
+            runs: est.runs,
+            rule,
+            estimates: estimates.map((e) => ({
+              kind: e.kind,
+              mean: e.mean,
+              sd: e.sd,
+              runs: e.runs.length,
+            })),
+          });
+          return;
+        }
+        const minDelta = ready.contract.keep.min_delta;
+        process.stdout.write(
+          `${table([
+            ['metric', 'seeds', 'mean', 'sd', 'runs'],
+            ...estimates.map((e) => [
+              e.metric,
+              e.kind,
+              e.mean.toFixed(6),
+              e.sd.toExponential(2),
+              String(e.runs.length),
+            ]),
+          ])}\nkeep ${rule}\n${
+            measured
+              ? `baseline ok. next: ratchet run --proposer search --experiments 30\n`
+              : `${yellow(`seed noise not measured: gains below min_delta ${minDelta} may be seed luck.`)} next: ratchet check --seeds varied --runs 3\n`
+          }`,
+        );
+      }),
     );
 }

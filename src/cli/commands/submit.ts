@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { loadContract } from '../../contract/load.js';
 import { submit } from '../../tiers/submit.js';
-import { bold, num, signed } from '../format.js';
+import { bold, gapText, num } from '../format.js';
 import { action, printJson } from '../output.js';
 
 /** Register `ratchet submit`. */
@@ -30,6 +30,7 @@ export function registerSubmit(program: Command): void {
             public: s.public,
             private: s.private,
             gap: s.gap,
+            gap_text: gapText(s.gap, 6),
             metrics: s.metrics,
             fresh: r.fresh,
           });
@@ -40,7 +41,7 @@ export function registerSubmit(program: Command): void {
             bold(
               `${r.fresh ? 'submitted' : 'already submitted'} experiment #${s.experimentId} of run ${s.runId}: ${r.experiment.hypothesis}`,
             ),
-            `  ${contract.metric.primary}: public ${num(s.public, 6)}  private ${num(s.private, 6)}  gap ${signed(s.gap, 6)} (public − private, positive = overfit to the public holdout)`,
+            `  ${contract.metric.primary} (${contract.direction}): public ${num(s.public, 6)}  private ${num(s.private, 6)}: ${gapText(s.gap, 6)}${s.gap > 0 ? ' (the public holdout flattered it)' : ''}`,
             ...(r.escalation ? [`  ESCALATED: ${r.escalation}; review before promoting`] : []),
             `  private metrics: ${Object.entries(s.metrics)
               .map(([k, v]) => `${k}=${v.toFixed(4)}`)

@@ -1,0 +1,87 @@
+import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { action } from './output.js';
+
+/** Files larger than this are not snapshotted for restoring (a scaffold's files are small). */
+const MAX_RESTORE_BYTES = 1 << 20;
+
+/** What {@link snapshotFolder} remembers, and how to put the folder back. */
+export interface FolderSnapshot {
+  /**
+   * Put the folder's top level back as it was: remove entries created since the snapshot (files, folders,
+   * a .git), restore the content of small files that changed, and remove the folder itself when it did not
+   * exist before.
+   * @returns the entries removed or restored, for the user
+   */
+  restore(): string[];
+}
+
+/**
+ * Remember a folder's top level (entry names, and the bytes of files up to 1 MiB) so that a command that
+ * fails half-way (`ratchet init`) can undo what it wrote in that call.
+ * @param dir absolute folder (it may not exist yet)
+ */
+export function snapshotFolder(dir: string): FolderSnapshot {
+  const existed = existsSync(dir);
+  const before = new Map<string, Buffer | null>();
+  if (existed) {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      const st = lstatSync(p);
+      before.set(name, st.isFile() && st.size <= MAX_RESTORE_BYTES ? readFileSync(p) : null);
+    }
+  }
+  return {
+    restore(): string[] {
+      const done: string[] = [];
+      if (!existsSync(dir)) return done;
+      if (!existed) {
+        rmSync(dir, { recursive: true, force: true });
+        return [dir];
+      }
+      for (const name of readdirSync(dir)) {
+        const p = join(dir, name);
+        if (!before.has(name)) {
+          rmSync(p, { recursive: true, force: true });
+          done.push(name);
+          continue;
+        }
+        const old = before.get(name);
+        if (old && lstatSync(p).isFile() && !readFileSync(p).equals(old)) {
+          writeFileSync(p, old);
+          done.push(`${name} (restored)`);
+        }
+      }
+      return done;
+    },
+  };
+}
+
+/**
+ * Wrap a command action over a project folder (`o.dir`) so that, when it throws, the folder's top level is
+ * put back as it was before the call ({@link snapshotFolder}); the error is then rethrown unchanged.
+ */
+export function undoOnFailure<O extends { dir: string; json?: boolean }>(
+  fn: (o: O) => Promise<void>,
+): (o: O) => Promise<void> {
+  return async (o: O) => {
+    const snapshot = snapshotFolder(resolve(o.dir));
+    try {
+      await fn(o);
+    } catch (e) {
+      const undone = snapshot.restore();
+      if (undone.length)
+        (o.json ? process.stderr : process.stdout).write(
+          `init failed; removed what it wrote in this call: ${undone.join(', ')}\n`,
+        );
+      throw e;
+    }
+  };
+}
+
+/** {@link action} over {@link undoOnFailure}: a command action that undoes its writes to `o.dir` when it fails. */
+export function actionUndoingOnFailure<O extends { dir: string; json?: boolean }>(
+  fn: (o: O) => Promise<void>,
+): (o: O) => Promise<void> {
+  return action(undoOnFailure(fn));
+}
