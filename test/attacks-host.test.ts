@@ -167,7 +167,7 @@ class AttackThenSearch implements Proposer {
     if (this.orphanSeen === null) {
       this.orphanSeen = {
         folder: existsSync(experimentDir(ctx.projectDir, this.orphanId)),
-        grep: runFileTool(
+        grep: await runFileTool(
           { worktree: ctx.worktree, projectDir: ctx.projectDir, surface: ['params.yaml'], locked: new Set() },
           'search_traces',
           { pattern: 'HALF-WRITTEN-SECRET', fixed: true },

@@ -118,7 +118,7 @@ describe('escalation through the loop', () => {
     });
   });
 
-  it('guardrail trips in a row escalate; a plateau that used its budget escalates', async () => {
+  it('guardrail trips in a row escalate and block submit; a plateau escalates, blocks the next run, not a submit', async () => {
     const dir = await makeProject({ rows: 1500 });
     const outside = new ScriptedProposer([{ hypothesis: 'notes', files: { 'notes.txt': 'x' } }]);
     const a = await runLoop({
@@ -129,6 +129,7 @@ describe('escalation through the loop', () => {
     });
     expect(a.status).toBe('escalated');
     expect(a.reason).toMatch(/3 guardrail trips in a row/);
+    await expect(submit(dir)).rejects.toThrow(/submit refused: escalated/);
     const plateauDir = await makeProject({ rows: 1500, contract: (y) => `${y}suspicion: { plateau: 2 }\n` });
     const noise = new ScriptedProposer([
       { hypothesis: 'noise', files: { 'train.py': predictingScript(NOISE_PREDICTIONS) } },
@@ -136,6 +137,18 @@ describe('escalation through the loop', () => {
     const b = await runLoop({ projectDir: plateauDir, proposer: async () => noise, maxExperiments: 4 });
     expect(b.status).toBe('escalated');
     expect(b.reason).toMatch(/plateau: .* last 2 experiments kept nothing/);
+    // a stalled search: the person still scores the best kept experiment (the demo's last step), told why
+    const sub = await submit(plateauDir);
+    expect(sub.plateau).toMatch(/^plateau: /);
+    expect(sub.submission.private).toEqual(expect.any(Number));
+    // but nothing more runs until a person clears it
+    await expect(
+      runLoop({ projectDir: plateauDir, proposer: async () => noise, maxExperiments: 1 }),
+    ).rejects.toThrow(/escalated: a person must clear it/);
+    const cleared = cli(['clear', '--note', 'looked: the search space is exhausted', '--dir', plateauDir], plateauDir);
+    expect(cleared.code).toBe(0);
+    const c = await runLoop({ projectDir: plateauDir, proposer: async () => noise, maxExperiments: 1 });
+    expect(c.experiments).toBeGreaterThan(0);
   });
 
   it('a public-private gap over the contract limit escalates at submit', async () => {

@@ -28,14 +28,23 @@ export interface Escalation {
   at: string;
   runId: string | null;
   message: string;
+  /**
+   * Why: `plateau` (the search stalled: a person should look, nothing is suspect) or `integrity` (guardrail trips,
+   * failures, a canary, a public-private gap). Events written before causes existed count as `integrity`.
+   */
+  cause: EscalationCause;
 }
+
+/** Why a project escalated; see {@link Escalation.cause}. */
+export type EscalationCause = 'plateau' | 'integrity';
 
 /** The project's open escalation (the latest `escalation` event after the latest clearing), or null. */
 export function projectEscalation(journal: Journal): Escalation | null {
   const evs = journal.listEvents({ kinds: [ESCALATION_EVENT, CLEARED_EVENT] });
   const last = evs[evs.length - 1];
   if (!last || last.kind !== ESCALATION_EVENT) return null;
-  return { id: last.id, at: last.ts, runId: last.runId, message: last.message };
+  const cause = (last.data as { cause?: unknown } | null | undefined)?.cause === 'plateau' ? 'plateau' : 'integrity';
+  return { id: last.id, at: last.ts, runId: last.runId, message: last.message, cause };
 }
 
 /** The message every refusal of an escalated project carries. */

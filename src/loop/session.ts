@@ -30,6 +30,9 @@ import {
 import type { KeepRule, Runs } from './keep.js';
 import { preflight } from './preflight.js';
 
+
+/** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
+const PLATEAU = 'plateau: ';
 /** Project-relative folder of the ratchet branches' worktrees. */
 export const WORKTREES_DIR = '.ratchet/worktrees';
 
@@ -543,7 +546,7 @@ export class RunSession {
       if (p > 0 && this.history.length > p && !tail.some((e) => e.decision === 'kept')) {
         return {
           status: 'escalated',
-          reason: `plateau: the experiment budget (${this.limits.maxExperiments}) ran out and the last ${p} experiments kept nothing`,
+          reason: `${PLATEAU}the experiment budget (${this.limits.maxExperiments}) ran out and the last ${p} experiments kept nothing`,
         };
       }
       return { status: 'finished', reason: `experiment budget used (${this.limits.maxExperiments})` };
@@ -670,7 +673,8 @@ export class RunSession {
         pid: null,
       });
       const bad = s.status === 'failed' || s.status === 'escalated';
-      if (s.status === 'escalated') this.event('escalation', 'error', s.reason);
+      if (s.status === 'escalated')
+        this.event('escalation', 'error', s.reason, { cause: s.reason.startsWith(PLATEAU) ? 'plateau' : 'integrity' });
       this.event(`run.${s.status}`, bad ? 'error' : 'info', s.reason, {
         experiments: s.experiments,
         kept: s.kept,

@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertNotEscalated } from '../agents/limits.js';
+import { assertNotEscalated, projectEscalation } from '../agents/limits.js';
 import { type Contract, loadContract } from '../contract/load.js';
 import { LOCK_FILE, readLock, verifyLock } from '../contract/lock.js';
 import { currentSplitVersion, runSplitVersion, SPLITS_DIR, splitVersionDir } from '../contract/splits.js';
@@ -23,6 +23,8 @@ export interface SubmitResult {
   fresh: boolean;
   /** Why the submission needs a person (the gap is over the contract's limit), or null. */
   escalation: string | null;
+  /** The project's open plateau escalation (the search stalled; a person clears it before the next run), or null. */
+  plateau: string | null;
 }
 
 /**
@@ -83,7 +85,11 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
       throw new RatchetError(runId ? `no run ${runId}` : 'no run yet', {
         hint: 'start one with `ratchet run`',
       });
-    assertNotEscalated(journal, 'submit');
+    // A plateau asks a person to look at a stalled search; it does not make the kept experiments suspect, and
+    // submit is a person's command: it goes on and says so. Any other escalation refuses until cleared.
+    const open = projectEscalation(journal);
+    if (open?.cause !== 'plateau') assertNotEscalated(journal, 'submit');
+    const plateau = open?.cause === 'plateau' ? open.message : null;
     // A run is scored on the split it ran on: an earlier version's kept copy after a forced re-split.
     const splitRoot = await splitRootOf(projectDir, run, currentSplitVersion(journal), current);
     const contract = splitRoot === projectDir ? current : { ...current, projectDir: splitRoot };
@@ -101,7 +107,7 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
         ? `public-private gap ${gap.toFixed(6)} exceeds the limit ${gapLimit}`
         : null;
     if (earlier)
-      return { submission: earlier, experiment: best, fresh: false, escalation: escalationOf(earlier.gap) };
+      return { submission: earlier, experiment: best, fresh: false, escalation: escalationOf(earlier.gap), plateau };
     const out = join(experimentDir(projectDir, best.id), 'output');
     const file = join(out, PRIVATE_PREDICTIONS);
     const recorded = (best.meta?.['predictions'] as Record<string, string> | undefined)?.[
@@ -166,7 +172,7 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
     });
     // MLflow (when MLFLOW_TRACKING_URI is set): private_<metric> on the experiment's run, queued, never awaited.
     void trackTier(projectDir, run.id, best.id, 'submission');
-    return { submission: { ...s, id }, experiment: best, fresh: true, escalation: escalationOf(s.gap) };
+    return { submission: { ...s, id }, experiment: best, fresh: true, escalation: escalationOf(s.gap), plateau };
   } finally {
     journal.close();
   }

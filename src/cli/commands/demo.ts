@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { copyExample, initProject } from '../../contract/init.js';
 import { Journal } from '../../journal/store.js';
 import { logEntry } from '../../journal/views.js';
+import { CLEAR_COMMAND } from '../../agents/limits.js';
 import { submit } from '../../tiers/submit.js';
 import { RatchetError } from '../../util/errors.js';
 import { bold, decisionColour, gapText, num, signed, table } from '../format.js';
@@ -91,6 +92,10 @@ export function registerDemo(program: Command): void {
               `private ${est.metric}: ${num(s.private, 6)} (public ${num(s.public, 6)}: ${gapText(s.gap, 6)}); baseline public ${num(summary.baselineScore, 6)}`,
             ),
           );
+          if (sub.plateau)
+            say(
+              `the run escalated (${sub.plateau}): a person looks, then clears it before the next run: ${CLEAR_COMMAND}`,
+            );
           say(
             `explore: cd ${dir} && ratchet log | ratchet status | ratchet show ${s.experimentId} | git log ${summary.branch}`,
           );
