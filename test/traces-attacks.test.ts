@@ -88,6 +88,7 @@ describe('ratchet traces sql|grep: runaway queries end at their limit', () => {
     timeout: 120_000,
   }, async () => {
     const dir = tempDir('ratchet-traces-cli-');
+    Journal.open(dir).close(); // a project's journal: the traces commands refuse a folder that is not a project
     const d = join(dir, '.ratchet', 'runs', '0007');
     mkdirSync(d, { recursive: true });
     writeFileSync(join(d, 'stderr.log'), `before\n${'a'.repeat(40)}!\nValueError: Bad C\nafter\n`);

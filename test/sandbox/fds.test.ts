@@ -18,13 +18,17 @@ const FD = 40;
 beforeAll(async () => {
   fx = await makeFixture();
   jsDir = join(fx.root, 'js', 'sandbox');
-  mkdirSync(jsDir, { recursive: true });
-  const srcDir = join(REPO, 'src', 'sandbox');
-  for (const name of readdirSync(srcDir).filter((n) => n.endsWith('.ts'))) {
-    const out = ts.transpileModule(readFileSync(join(srcDir, name), 'utf8'), {
-      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-    });
-    writeFileSync(join(jsDir, name.replace(/\.ts$/, '.js')), out.outputText);
+  // the sandbox and what it imports (src/util), transpiled as they are now
+  for (const part of ['sandbox', 'util']) {
+    const srcDir = join(REPO, 'src', part);
+    const outDir = join(fx.root, 'js', part);
+    mkdirSync(outDir, { recursive: true });
+    for (const name of readdirSync(srcDir).filter((n) => n.endsWith('.ts'))) {
+      const out = ts.transpileModule(readFileSync(join(srcDir, name), 'utf8'), {
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+      });
+      writeFileSync(join(outDir, name.replace(/\.ts$/, '.js')), out.outputText);
+    }
   }
   writeFileSync(
     join(fx.root, 'js', 'holder.mjs'),
