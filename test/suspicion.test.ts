@@ -145,7 +145,10 @@ describe('escalation through the loop', () => {
     await expect(
       runLoop({ projectDir: plateauDir, proposer: async () => noise, maxExperiments: 1 }),
     ).rejects.toThrow(/escalated: a person must clear it/);
-    const cleared = cli(['clear', '--note', 'looked: the search space is exhausted', '--dir', plateauDir], plateauDir);
+    const cleared = cli(
+      ['clear', '--note', 'looked: the search space is exhausted', '--dir', plateauDir],
+      plateauDir,
+    );
     expect(cleared.code).toBe(0);
     const c = await runLoop({ projectDir: plateauDir, proposer: async () => noise, maxExperiments: 1 });
     expect(c.experiments).toBeGreaterThan(0);

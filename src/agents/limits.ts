@@ -43,7 +43,8 @@ export function projectEscalation(journal: Journal): Escalation | null {
   const evs = journal.listEvents({ kinds: [ESCALATION_EVENT, CLEARED_EVENT] });
   const last = evs[evs.length - 1];
   if (!last || last.kind !== ESCALATION_EVENT) return null;
-  const cause = (last.data as { cause?: unknown } | null | undefined)?.cause === 'plateau' ? 'plateau' : 'integrity';
+  const cause =
+    (last.data as { cause?: unknown } | null | undefined)?.cause === 'plateau' ? 'plateau' : 'integrity';
   return { id: last.id, at: last.ts, runId: last.runId, message: last.message, cause };
 }
 

@@ -30,7 +30,6 @@ import {
 import type { KeepRule, Runs } from './keep.js';
 import { preflight } from './preflight.js';
 
-
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
 const PLATEAU = 'plateau: ';
 /** Project-relative folder of the ratchet branches' worktrees. */
@@ -674,7 +673,9 @@ export class RunSession {
       });
       const bad = s.status === 'failed' || s.status === 'escalated';
       if (s.status === 'escalated')
-        this.event('escalation', 'error', s.reason, { cause: s.reason.startsWith(PLATEAU) ? 'plateau' : 'integrity' });
+        this.event('escalation', 'error', s.reason, {
+          cause: s.reason.startsWith(PLATEAU) ? 'plateau' : 'integrity',
+        });
       this.event(`run.${s.status}`, bad ? 'error' : 'info', s.reason, {
         experiments: s.experiments,
         kept: s.kept,

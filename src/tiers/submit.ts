@@ -107,7 +107,13 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
         ? `public-private gap ${gap.toFixed(6)} exceeds the limit ${gapLimit}`
         : null;
     if (earlier)
-      return { submission: earlier, experiment: best, fresh: false, escalation: escalationOf(earlier.gap), plateau };
+      return {
+        submission: earlier,
+        experiment: best,
+        fresh: false,
+        escalation: escalationOf(earlier.gap),
+        plateau,
+      };
     const out = join(experimentDir(projectDir, best.id), 'output');
     const file = join(out, PRIVATE_PREDICTIONS);
     const recorded = (best.meta?.['predictions'] as Record<string, string> | undefined)?.[
@@ -172,7 +178,13 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
     });
     // MLflow (when MLFLOW_TRACKING_URI is set): private_<metric> on the experiment's run, queued, never awaited.
     void trackTier(projectDir, run.id, best.id, 'submission');
-    return { submission: { ...s, id }, experiment: best, fresh: true, escalation: escalationOf(s.gap), plateau };
+    return {
+      submission: { ...s, id },
+      experiment: best,
+      fresh: true,
+      escalation: escalationOf(s.gap),
+      plateau,
+    };
   } finally {
     journal.close();
   }

@@ -12,12 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Fixture, makeFixture, REPO } from './helpers.js';
 
 let fx: Fixture;
-let jsDir: string;
 const FD = 40;
 
 beforeAll(async () => {
   fx = await makeFixture();
-  jsDir = join(fx.root, 'js', 'sandbox');
   // the sandbox and what it imports (src/util), transpiled as they are now
   for (const part of ['sandbox', 'util']) {
     const srcDir = join(REPO, 'src', part);

@@ -1,10 +1,10 @@
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
+import { CLEAR_COMMAND } from '../../agents/limits.js';
 import { copyExample, initProject } from '../../contract/init.js';
 import { Journal } from '../../journal/store.js';
 import { logEntry } from '../../journal/views.js';
-import { CLEAR_COMMAND } from '../../agents/limits.js';
 import { submit } from '../../tiers/submit.js';
 import { RatchetError } from '../../util/errors.js';
 import { bold, decisionColour, gapText, num, signed, table } from '../format.js';

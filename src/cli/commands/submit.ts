@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
-import { loadContract } from '../../contract/load.js';
 import { CLEAR_COMMAND } from '../../agents/limits.js';
+import { loadContract } from '../../contract/load.js';
 import { submit } from '../../tiers/submit.js';
 import { bold, gapText, num } from '../format.js';
 import { action, printJson } from '../output.js';
@@ -47,7 +47,9 @@ export function registerSubmit(program: Command): void {
             `  ${contract.metric.primary} (${contract.direction}): public ${num(s.public, 6)}  private ${num(s.private, 6)}: ${gapText(s.gap, 6)}${s.gap > 0 ? ' (the public holdout flattered it)' : ''}`,
             ...(r.escalation ? [`  ESCALATED: ${r.escalation}; review before promoting`] : []),
             ...(r.plateau
-              ? [`  note: the run escalated (${r.plateau}); the next run waits until a person clears it: ${CLEAR_COMMAND}`]
+              ? [
+                  `  note: the run escalated (${r.plateau}); the next run waits until a person clears it: ${CLEAR_COMMAND}`,
+                ]
               : []),
             `  private metrics: ${Object.entries(s.metrics)
               .map(([k, v]) => `${k}=${v.toFixed(4)}`)
