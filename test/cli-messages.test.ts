@@ -183,6 +183,41 @@ describe('errors inside a project', () => {
   });
 });
 
+describe('init --dir <a folder that does not exist>', () => {
+  it('makes the folder (no stack trace); a failed init removes every folder it made', () => {
+    const d = tempDir();
+    const data = join(EXAMPLE, 'data.csv');
+    const bad = cli(
+      ['init', '--dir', 'new/deeper', '--data', data, '--target', 'no_such_column', '--task', 'binary'],
+      d,
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/no_such_column/);
+    expect(bad.stderr).not.toMatch(/ENOENT|\n\s+at /);
+    expect(readdirSync(d)).toEqual([]); // `new` was made by this call: gone again
+    const ok = cli(
+      [
+        'init',
+        '--dir',
+        'new/deeper',
+        '--data',
+        data,
+        '--target',
+        'outwork',
+        '--task',
+        'binary',
+        '--id',
+        'row_id',
+      ],
+      d,
+    );
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(readdirSync(join(d, 'new', 'deeper'))).toEqual(
+      expect.arrayContaining(['ratchet.yaml', 'train.py', '.git']),
+    );
+  });
+});
+
 describe('one count of kept changes, one word for the gain, the gap in the metric direction', () => {
   it('the closing line, status, status --json and report agree on the kept changes (+ baseline)', () => {
     const m = runOut.match(/(\d+) experiments, (\d+) kept changes? \(\+ baseline\)/);

@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { action } from './output.js';
 
 /** Files larger than this are not snapshotted for restoring (a scaffold's files are small). */
@@ -23,6 +23,9 @@ export interface FolderSnapshot {
  */
 export function snapshotFolder(dir: string): FolderSnapshot {
   const existed = existsSync(dir);
+  // the highest folder that did not exist yet: a failed call that made `a/b/c` removes `a` when `a` was new
+  let created = dir;
+  while (!existsSync(dirname(created)) && dirname(created) !== created) created = dirname(created);
   const before = new Map<string, Buffer | null>();
   if (existed) {
     for (const name of readdirSync(dir)) {
@@ -34,11 +37,12 @@ export function snapshotFolder(dir: string): FolderSnapshot {
   return {
     restore(): string[] {
       const done: string[] = [];
-      if (!existsSync(dir)) return done;
       if (!existed) {
-        rmSync(dir, { recursive: true, force: true });
-        return [dir];
+        if (!existsSync(created)) return done;
+        rmSync(created, { recursive: true, force: true });
+        return [created];
       }
+      if (!existsSync(dir)) return done;
       for (const name of readdirSync(dir)) {
         const p = join(dir, name);
         if (!before.has(name)) {

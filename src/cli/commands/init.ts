@@ -1,3 +1,4 @@
+import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -65,6 +66,8 @@ export function registerInit(program: Command): void {
       actionUndoingOnFailure(async (o: InitOptions) => {
         const dir = resolve(o.dir);
         const say = progressWriter(Boolean(o.json));
+        // A new project's folder is made (like `git init <dir>`); a failed init removes it again (undoOnFailure).
+        if (o.data || o.example) mkdirSync(dir, { recursive: true });
         await refuseForeignRepo(dir, Boolean(o.ownRepo));
         if (o.example) copyExample(o.example, dir, o.force);
         if (o.data) {
