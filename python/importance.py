@@ -141,7 +141,7 @@ def compute(req: dict[str, Any]) -> dict[str, Any]:
         }
         base = {"name": name, "family": family, "trials": len(rows)}
         if len(rows) < min_trials:
-            skipped.append({**base, "reason": f"{len(rows)} trials (fewer than {min_trials})"})
+            skipped.append({**base, "reason": f"{len(rows)} trial{'' if len(rows) == 1 else 's'} (fewer than {min_trials})"})
             return
         if not varying:
             skipped.append({**base, "reason": "no parameter varied over these trials"})

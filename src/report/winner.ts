@@ -70,6 +70,8 @@ function panel(o: {
   xr: [number, number];
   yr: [number, number];
   series: Series[];
+  /** Where the legend goes (inside the plot, right-aligned): where the curves usually are not. */
+  legend?: 'top' | 'bottom';
 }): string {
   const m = { left: 52, right: 10, top: 24, bottom: 40 };
   const pw = o.w - m.left - m.right;
@@ -103,7 +105,8 @@ function panel(o: {
     `<text x="${fx(o.x0 + m.left + pw / 2)}" y="${fx(o.y0 + o.h - 6)}" text-anchor="middle" fill="#57606a">${escapeXml(o.xlabel)}</text>`,
     `<text transform="translate(${fx(o.x0 + 12)} ${fx(o.y0 + m.top + ph / 2)}) rotate(-90)" text-anchor="middle" fill="#57606a">${escapeXml(o.ylabel)}</text>`,
   );
-  let ly = o.y0 + m.top + 12;
+  const labelled = o.series.filter((x) => x.label).length;
+  let ly = o.legend === 'bottom' ? o.y0 + m.top + ph - 8 - 14 * (labelled - 1) : o.y0 + m.top + 12;
   for (const s of o.series) {
     if (s.kind === 'dots') {
       out.push(
@@ -163,6 +166,7 @@ export function plotWinner(input: MetricInput, experimentId: number, classes: st
         w: half,
         h: H,
         title: `ROC curve (AUC ${auc.toFixed(4)})`,
+        legend: 'bottom',
         xlabel: 'false positive rate',
         ylabel: 'true positive rate',
         xr: [0, 1],
@@ -236,6 +240,7 @@ export function plotWinner(input: MetricInput, experimentId: number, classes: st
         w: W,
         h: H,
         title: 'One-vs-rest ROC curves per class',
+        legend: 'bottom',
         xlabel: 'false positive rate',
         ylabel: 'true positive rate',
         xr: [0, 1],
