@@ -3,14 +3,18 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { proposerFactory } from '../../src/cli/proposers.js';
+import { loadContract } from '../../src/contract/load.js';
+import { readManifest } from '../../src/data/ingest.js';
 import { Journal } from '../../src/journal/store.js';
 import { runLoop } from '../../src/loop/run.js';
 import { aurocUnweighted } from '../../src/metrics/ranking.js';
 import type { ParamSpace } from '../../src/proposers/search/space.js';
 import { prCurve, rocCurve, trapezoid } from '../../src/report/curves.js';
+import { describeDataset } from '../../src/report/dataset.js';
 import { computeImportance, flattenTrialParams, importanceScriptPath } from '../../src/report/importance.js';
 import { writeReport } from '../../src/report/index.js';
 import { nextSteps } from '../../src/report/insights.js';
+import { plotWinner } from '../../src/report/winner.js';
 import { cli, makeProject, ROOT, tempDir } from '../helpers/project.js';
 
 /** Python with optuna and scikit-learn: $RATCHET_PYTHON, else the repo's .venv, else python3. */
@@ -329,5 +333,70 @@ describe('the report of a real search run', () => {
       'report-progress.svg',
       'report-winner.svg',
     ]);
+  });
+});
+
+describe('data facts and winner plots of other tasks', () => {
+  it('summarises a regression target in train and the public holdout', async () => {
+    const dir = await makeProject({
+      rows: 900,
+      contract: (y) =>
+        y
+          .replace('task: binary', 'task: regression')
+          .replace('target: outwork', 'target: hhninc')
+          .replace('  positive_class: "1"\n', '')
+          .replace('primary: auroc', 'primary: rmse')
+          .replace('also: [average_precision, log_loss, brier, accuracy, f1]', 'also: [mae]'),
+    });
+    const manifest = readManifest(dir);
+    const facts = await describeDataset(loadContract(dir), manifest, dir);
+    expect(facts.classes).toBeNull();
+    const train = readFileSync(join(dir, '.ratchet/data/train.csv'), 'utf8').trimEnd().split('\n');
+    const ti = train[0]!.split(',').indexOf('hhninc');
+    const v = train.slice(1).map((l) => Number(l.split(',')[ti]));
+    const mean = v.reduce((a, x) => a + x, 0) / v.length;
+    const sd = Math.sqrt(v.reduce((a, x) => a + (x - mean) ** 2, 0) / (v.length - 1));
+    const t = facts.target_summary!.train;
+    expect(t.rows).toBe(manifest.counts.train);
+    expect(t.mean).toBeCloseTo(mean, 9);
+    expect(t.sd).toBeCloseTo(sd, 9);
+    expect(t.min).toBe(Math.min(...v));
+    expect(t.max).toBe(Math.max(...v));
+    expect(facts.target_summary!.public.rows).toBe(manifest.counts.public);
+  });
+
+  it('draws predicted vs actual for regression and one-vs-rest ROC plus a confusion matrix for multiclass', () => {
+    const reg = plotWinner(
+      { task: 'regression', y: Float64Array.from([1, 2, 3, 4]), p: Float64Array.from([1.5, 2, 2.5, 4]) },
+      7,
+      null,
+    );
+    expect(reg.status).toBe('ok');
+    if (reg.status === 'ok') {
+      expect(reg.svg).toMatch(/^<svg [^>]*>.*Predicted vs actual.*<\/svg>$/s);
+      expect(reg.summary[0]).toContain(`RMSE ${Math.sqrt(0.5 / 4).toFixed(6)}`);
+    }
+    const y = Int32Array.from([0, 1, 2, 0, 1, 2]);
+    const pred = Int32Array.from([0, 1, 1, 0, 2, 2]);
+    const proba = Float64Array.from([
+      0.8, 0.1, 0.1, 0.1, 0.7, 0.2, 0.1, 0.5, 0.4, 0.6, 0.2, 0.2, 0.2, 0.3, 0.5, 0.1, 0.2, 0.7,
+    ]);
+    const mc = plotWinner({ task: 'multiclass', y, k: 3, pred, proba }, 9, ['a', 'b', 'c']);
+    expect(mc.status).toBe('ok');
+    if (mc.status === 'ok') {
+      expect(mc.confusion).toEqual({
+        labels: ['a', 'b', 'c'],
+        matrix: [
+          [2, 0, 0],
+          [0, 1, 1],
+          [0, 1, 1],
+        ],
+      });
+      expect(mc.svg).toContain('One-vs-rest ROC curves per class');
+      expect(mc.summary).toContain('class a: one-vs-rest ROC AUC 1.000000');
+    }
+    expect(
+      plotWinner({ task: 'binary', y: Uint8Array.from([1, 1]), p: Float64Array.from([0.2, 0.3]) }, 1, null),
+    ).toMatchObject({ status: 'unavailable' });
   });
 });
