@@ -202,8 +202,8 @@ export function nextSteps(o: {
   if (o.space) {
     const sign = o.direction === 'maximize' ? -1 : 1;
     const top = [...scored].sort((a, b) => sign * (a.e.score! - b.e.score!)).slice(0, 3);
-    const edges = new Map<string, { lowHigh: string; n: number; range: string }>();
-    for (const { params } of top) {
+    const edges = new Map<string, { lowHigh: string; n: number; range: string; best: boolean }>();
+    for (const [rank, { params }] of top.entries()) {
       const visit = (space: ParamSpace, p: Record<string, unknown>, prefix: string) => {
         for (const [name, spec] of Object.entries(space)) {
           const v = p[name];
@@ -221,15 +221,21 @@ export function nextSteps(o: {
           if (!side) continue;
           const key = `${prefix}${name}:${side}`;
           const cur = edges.get(key);
-          edges.set(key, { lowHigh: side, n: (cur?.n ?? 0) + 1, range: `[${spec.low}, ${spec.high}]` });
+          edges.set(key, {
+            lowHigh: side,
+            n: (cur?.n ?? 0) + 1,
+            range: `[${spec.low}, ${spec.high}]`,
+            best: (cur?.best ?? false) || rank === 0,
+          });
         }
       };
       visit(o.space, params!, '');
     }
     for (const [key, v] of edges) {
+      if (v.n < 2 && !v.best) continue; // one trial of the three that is not the best says little
       const name = key.slice(0, key.lastIndexOf(':'));
       items.push(
-        `${name} sits at the ${v.lowHigh} of its range ${v.range} in ${v.n} of the ${top.length} best trials: widen search_space.yaml ${v.lowHigh === 'top' ? 'upwards' : 'downwards'}`,
+        `${name} sits at the ${v.lowHigh} of its range ${v.range} in ${v.n} of the ${top.length} best trials${v.best ? ' (the best one included)' : ''}: widen search_space.yaml ${v.lowHigh === 'top' ? 'upwards' : 'downwards'}`,
       );
     }
   }
@@ -238,7 +244,9 @@ export function nextSteps(o: {
     const first = all ? Object.entries(all.importances)[0] : undefined;
     if (first && first[1] >= 0.5)
       items.push(
-        `${first[0]} explains ${(first[1] * 100).toFixed(0)}% of the score's variance over all trials: search it more finely, the rest matters little`,
+        first[0] === fam
+          ? `the ${fam} choice explains ${(first[1] * 100).toFixed(0)}% of the score's variance over all trials: narrow the search to the best families (see Model families)`
+          : `${first[0]} explains ${(first[1] * 100).toFixed(0)}% of the score's variance over all trials: search it more finely, the rest matters little`,
       );
   }
   if (o.proposer === 'search')
@@ -248,7 +256,9 @@ export function nextSteps(o: {
   const startup = o.startupTrials ?? 10;
   if (scored.length <= startup * 2)
     items.push(
-      `only ${scored.length} scored trials, ${startup} of them TPE's random start-up: raise budgets.max_experiments so the model-based search gets going`,
+      scored.length <= startup
+        ? `only ${scored.length} scored trials, all within TPE's ${startup} random start-up trials: raise budgets.max_experiments so the model-based search gets going`
+        : `only ${scored.length} scored trials, ${startup} of them TPE's random start-up: raise budgets.max_experiments so the model-based search gets going`,
     );
   return { trigger, items };
 }

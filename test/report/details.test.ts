@@ -226,7 +226,8 @@ describe('the report of a real search run', () => {
   let runId: string;
 
   beforeAll(async () => {
-    dir = await makeProject({ rows: 3000 });
+    // A short plateau window, so the run (8 experiments) may stall and the report then suggests what to try next.
+    dir = await makeProject({ rows: 3000, contract: (y) => `${y}suspicion:\n  plateau: 2\n` });
     const s = await runLoop({
       projectDir: dir,
       proposer: proposerFactory('search'),
@@ -322,7 +323,17 @@ describe('the report of a real search run', () => {
     } else {
       expect(md).toContain(`parameter importance: not available (${imp.reason})`);
     }
-    if (d.nextSteps.trigger) expect(md).toContain('## What to try next');
+    // The next steps appear exactly when the last 2 experiments kept nothing (computed here from the journal).
+    const jj = Journal.open(dir, { readonly: true });
+    const decisions = jj.listExperiments(runId).map((e) => e.decision);
+    jj.close();
+    const stalled = !decisions.slice(-2).includes('kept');
+    expect(Boolean(d.nextSteps.trigger)).toBe(stalled);
+    if (stalled) {
+      expect(d.run.status).toBe('escalated');
+      expect(md).toContain('## What to try next');
+      expect(md).toMatch(/--proposer hybrid/);
+    } else expect(md).not.toContain('## What to try next');
 
     // The CLI prints the chart files and keeps the SVG out of its JSON.
     const j = cli(['report', '--json'], dir);
