@@ -150,7 +150,10 @@ def compute(req: dict[str, Any]) -> dict[str, Any]:
         if max(values) - min(values) == 0:
             skipped.append({**base, "reason": "every trial scored the same"})
             return
-        groups.append({**base, "importances": importance(varying, rows, direction, seed)})
+        try:
+            groups.append({**base, "importances": importance(varying, rows, direction, seed)})
+        except Exception as e:  # noqa: BLE001 - one group failing leaves the others
+            skipped.append({**base, "reason": f"fANOVA failed: {type(e).__name__}: {e}"})
 
     run("all trials", None, top, trials)
     for chooser, key, name, dists in branches:
