@@ -123,7 +123,7 @@ describe('hypotheses count visible characters; features.json checks that could n
     expect(status.stdout).toContain('features check: 3 of 4 experiments not checked');
     const statusJson = JSON.parse(cli(['status', '--dir', dir, '--json'], dir).stdout);
     expect(statusJson.features).toEqual({ checked: 1, not_checked: 3 });
-    const report = writeReport(dir, { outDir: tempDir() });
+    const report = await writeReport(dir, { outDir: tempDir() });
     const md = readFileSync(report.markdown, 'utf8');
     expect(md).toContain('features check: 3 of 4 experiments not checked');
     expect(md).toContain(`#${esc!.id}: no features.json in the output folder`);
@@ -303,7 +303,7 @@ describe('openai proposer: refused tool calls are journal events', () => {
     expect(show.stdout).toMatch(/agent\.refused \[contract-integrity\]: .*write_file\("ratchet\.yaml"\)/);
     const showJson = JSON.parse(cli(['show', String(exps[1]!.id), '--dir', dir, '--json'], dir).stdout);
     expect(showJson.events.filter((e: { kind: string }) => e.kind === 'agent.refused')).toHaveLength(5);
-    const md = readFileSync(writeReport(dir, { outDir: tempDir() }).markdown, 'utf8');
+    const md = readFileSync((await writeReport(dir, { outDir: tempDir() })).markdown, 'utf8');
     expect(md).toMatch(/vault-isolation \| 2 \|/);
   });
 });

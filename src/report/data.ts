@@ -1,3 +1,6 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import type { Contract } from '../contract/load.js';
 import { AGENT_REFUSED_EVENT } from '../guardrails/refused.js';
 import { GUARDRAILS } from '../guardrails/registry.js';
@@ -11,8 +14,21 @@ import {
   type RunRecord,
 } from '../journal/store.js';
 import { featureCheckOf, type NoiseNote, noiseNote } from '../journal/views.js';
+import { loadSearchSpace, type ParamSpace } from '../proposers/search/space.js';
 import { latestReviews, listReviews, type ReviewRecord } from '../tiers/review.js';
 import { RatchetError } from '../util/errors.js';
+import type { DatasetFacts } from './dataset.js';
+import type { ImportanceResult } from './importance.js';
+import {
+  type FamilyRow,
+  familyParam,
+  familyTable,
+  type NextSteps,
+  nextSteps,
+  type SecondaryMetric,
+  secondaryMetrics,
+} from './insights.js';
+import type { WinnerPlot } from './winner.js';
 import { gapText } from './words.js';
 
 /**
@@ -99,6 +115,9 @@ export interface Recommendation {
   next: string[];
 }
 
+/** Keys of the report's detail sections (data, metrics, families, importance, winner plot, next steps). */
+export type ReportDetail = 'dataset' | 'secondary' | 'families' | 'importance' | 'winner' | 'nextSteps';
+
 /** Everything `ratchet report` says about one run. */
 export interface ReportData {
   generatedAt: string;
@@ -163,6 +182,51 @@ export interface ReportData {
     executeShare: number | null;
   };
   recommendation: Recommendation;
+  /** The data and its splits (null until {@link ReportData} is completed by `writeReport`, or without a split). */
+  dataset: DatasetFacts | null;
+  /** The best kept experiment's public metrics against the baseline's (empty without both). */
+  secondary: SecondaryMetric[];
+  /** Best public score per model family (null when the search space has no family parameter). */
+  families: { param: string; rows: FamilyRow[] } | null;
+  /** Which parameters mattered (fANOVA over the run's trials); null until computed by `writeReport`. */
+  importance: ImportanceResult | null;
+  /** The winner's public-holdout plot (ROC/PR, OvR ROC, residuals); null until computed by `writeReport`. */
+  winner: WinnerPlot | null;
+  /** Suggestions after a plateau (no items when the run did not stall). */
+  nextSteps: NextSteps;
+}
+
+/** The search space and the baseline's params of a project, as far as they can be read (null otherwise). */
+export function searchContext(contract: Contract): {
+  space: ParamSpace | null;
+  baselineParams: Record<string, unknown> | null;
+} {
+  const search = contract.search;
+  if (!search) return { space: null, baselineParams: null };
+  let space: ParamSpace | null = null;
+  try {
+    space = loadSearchSpace(join(contract.projectDir, search.space)).space;
+  } catch {
+    space = null;
+  }
+  let baselineParams: Record<string, unknown> | null = null;
+  const pf = join(contract.projectDir, search.params_file);
+  try {
+    if (existsSync(pf)) {
+      const doc = parseYaml(readFileSync(pf, 'utf8'), { version: '1.1' }) as unknown;
+      if (doc && typeof doc === 'object' && !Array.isArray(doc))
+        baselineParams = doc as Record<string, unknown>;
+    }
+  } catch {
+    baselineParams = null;
+  }
+  return { space, baselineParams };
+}
+
+/** Experiments without a kept change that count as a stall for the next-steps list. */
+export function plateauWindow(contract: Contract): number {
+  const p = (contract.suspicion as { plateau?: number }).plateau ?? 20;
+  return p > 0 ? Math.min(p, 10) : 10;
 }
 
 function toReportExperiment(e: ExperimentRecord): ReportExperiment {
@@ -347,7 +411,7 @@ export function buildReport(journal: Journal, contract: Contract, runId?: string
   const endMs = run.endedAt ? Date.parse(run.endedAt) : Date.now();
   const cfgKeep = contract.keep as { min_delta: number; noise_z?: number };
 
-  const data: Omit<ReportData, 'recommendation'> = {
+  const data: Omit<ReportData, 'recommendation' | ReportDetail> = {
     generatedAt: new Date().toISOString(),
     project: { name: contract.name, task: contract.task, metric, direction, dir: contract.projectDir },
     run: {
@@ -399,7 +463,31 @@ export function buildReport(journal: Journal, contract: Contract, runId?: string
       executeShare: totalMs > 0 ? Math.round((execMs / totalMs) * 1000) / 1000 : null,
     },
   };
-  return { ...data, recommendation: recommend(data) };
+  const { space, baselineParams } = searchContext(contract);
+  const fam = familyParam(space);
+  const extra = {
+    dataset: null,
+    secondary: secondaryMetrics(exps[0]?.decision === 'kept' ? exps[0] : null, bestRec, {
+      primary: metric,
+      also: contract.metric.also ?? [],
+      task: contract.task,
+      primaryDirection: direction,
+    }),
+    families: fam ? { param: fam, rows: familyTable(exps, fam, direction, baselineParams) } : null,
+    importance: null,
+    winner: null,
+    nextSteps: nextSteps({
+      exps,
+      stopReason: run.stopReason,
+      window: plateauWindow(contract),
+      space,
+      direction,
+      proposer: run.proposer,
+      importance: null,
+      baselineParams,
+    }),
+  };
+  return { ...data, ...extra, recommendation: recommend(data) };
 }
 
 const f6 = (v: number | null | undefined) => (v === null || v === undefined ? 'â€”' : v.toFixed(6));
@@ -409,7 +497,7 @@ const f6 = (v: number | null | undefined) => (v === null || v === undefined ? 'â
  * submit a best that has not been scored privately, reject one the private holdout contradicts, flag
  * escalations and unsandboxed runs, or say that nothing beat the baseline.
  */
-export function recommend(d: Omit<ReportData, 'recommendation'>): Recommendation {
+export function recommend(d: Omit<ReportData, 'recommendation' | ReportDetail>): Recommendation {
   const reasons: string[] = [];
   const m = d.project.metric;
   if (d.run.unsafe)

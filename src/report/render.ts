@@ -1,6 +1,7 @@
 import { formatDuration } from '../util/units.js';
 import { DECISION_STYLE, escapeXml, scoreChart, sparkline } from './chart.js';
 import type { ReportData, ReportExperiment } from './data.js';
+import { dataBlocks, detailSections } from './sections.js';
 import { gapText, keptText, reasonAfter } from './words.js';
 
 /**
@@ -14,7 +15,12 @@ export type Block =
   | { kind: 'p'; text: string; strong?: boolean }
   | { kind: 'list'; items: string[]; ordered?: boolean }
   | { kind: 'table'; head: string[]; rows: string[][] }
-  | { kind: 'chart'; svg: string; alt: string }
+  | {
+      kind: 'chart';
+      svg: string;
+      alt: string /** File name beside report.md (linked from it). */;
+      file: string;
+    }
   | { kind: 'code'; text: string };
 
 /** A titled section of the report. */
@@ -70,6 +76,7 @@ export function reportSections(d: ReportData): Section[] {
       },
     ],
   });
+  s.push({ title: 'Data and splits', blocks: dataBlocks(d) });
   const privateScores: Record<number, number> = {};
   for (const sub of d.submissions) privateScores[sub.experimentId] = sub.private;
   const bestSeries = d.progression.map((p) => p.runningBest).filter((v): v is number => v !== null);
@@ -79,6 +86,7 @@ export function reportSections(d: ReportData): Section[] {
       {
         kind: 'chart',
         alt: `${m} over experiments`,
+        file: 'report-progress.svg',
         svg: scoreChart({
           points: d.progression.map((p) => ({
             id: p.id,
@@ -100,6 +108,7 @@ export function reportSections(d: ReportData): Section[] {
       },
     ],
   });
+  s.push(...detailSections(d));
   s.push({
     title: 'What was kept and why',
     blocks: d.kept.length
@@ -283,7 +292,17 @@ export function reportSections(d: ReportData): Section[] {
 
 const mdCell = (t: string) => t.replaceAll('|', '\\|').replace(/\s+/g, ' ');
 
-/** Render the report as Markdown (the chart inline as an SVG data URI, plus a sparkline). */
+/** The charts of the report (SVG and the file name report.md links to), in reading order. */
+export function reportCharts(d: ReportData): { file: string; svg: string; alt: string }[] {
+  return reportSections(d).flatMap((sec) =>
+    sec.blocks.flatMap((b) => (b.kind === 'chart' ? [{ file: b.file, svg: b.svg, alt: b.alt }] : [])),
+  );
+}
+
+/**
+ * Render the report as Markdown, text first: every chart is a relative image link to its SVG file beside
+ * report.md (written by `writeReport`), never inline data.
+ */
 export function renderMarkdown(d: ReportData): string {
   const out: string[] = [
     `# Ratchet report: ${d.project.name}, run ${d.run.id}`,
@@ -310,7 +329,7 @@ export function renderMarkdown(d: ReportData): string {
           );
           break;
         case 'chart':
-          out.push(`![${b.alt}](data:image/svg+xml;base64,${Buffer.from(b.svg).toString('base64')})`, '');
+          out.push(`![${b.alt}](${b.file})`, '');
           break;
         case 'code':
           out.push('```', b.text, '```', '');

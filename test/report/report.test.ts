@@ -124,7 +124,7 @@ describe('ratchet report on a real run', () => {
     expect(d.progression.map((p) => p.runningBest).every((v, i, a) => i === 0 || v! >= a[i - 1]!)).toBe(true);
   });
 
-  it('writes report.md and a self-contained report.html with the chart inline', () => {
+  it('writes report.md with linked SVG charts and a self-contained report.html with the charts inline', () => {
     const r = cli(['report'], dir);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/report of run .*: .*#\d+ was promoted by ana/);
@@ -145,8 +145,10 @@ describe('ratchet report on a real run', () => {
       expect(md).toContain(`## ${h}`);
       expect(html).toContain(`<h2>${h}</h2>`);
     }
-    expect(md).toMatch(/!\[auroc over experiments\]\(data:image\/svg\+xml;base64,[A-Za-z0-9+/=]+\)/);
-    const svg = Buffer.from(/base64,([A-Za-z0-9+/=]+)\)/.exec(md)![1]!, 'base64').toString('utf8');
+    // Text first: the chart is a file beside report.md, linked, never inline base64.
+    expect(md).toContain('![auroc over experiments](report-progress.svg)');
+    expect(md).not.toContain('base64');
+    const svg = readFileSync(join(dir, 'report-progress.svg'), 'utf8');
     expect(svg).toMatch(/^<svg /);
     expect(svg.match(/class="pt" data-id/g)).toHaveLength(6);
     expect(md).toContain('ValueError: boom N');

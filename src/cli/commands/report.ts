@@ -9,7 +9,7 @@ export function registerReport(program: Command): void {
   program
     .command('report')
     .description(
-      'the morning report of a run: what ran, what was kept and why, progression, wins, failures, guardrails, noise, public-private gap, recommendation (writes report.md and report.html)',
+      'the morning report of a run: what ran, what was kept and why, progression, wins, failures, guardrails, noise, public-private gap, recommendation (writes report.md, report.html and the charts report-progress.svg, report-winner.svg)',
     )
     .option('--dir <dir>', 'project folder', '.')
     .option('--run <id>', 'a specific run (default: the latest)')
@@ -18,11 +18,17 @@ export function registerReport(program: Command): void {
     .action(
       action(async (o: { dir: string; run?: string; out?: string; json?: boolean }) => {
         const dir = resolve(o.dir);
-        const r = writeReport(dir, {
+        const r = await writeReport(dir, {
           ...(o.run ? { runId: o.run } : {}),
           ...(o.out ? { outDir: resolve(o.out) } : {}),
         });
-        if (o.json) return printJson({ ...r.data, files: { markdown: r.markdown, html: r.html } });
+        if (o.json)
+          return printJson({
+            ...r.data,
+            // the SVG is in report-winner.svg; the JSON keeps the facts
+            winner: r.data.winner?.status === 'ok' ? { ...r.data.winner, svg: undefined } : r.data.winner,
+            files: { markdown: r.markdown, html: r.html, charts: r.charts },
+          });
         const rec = r.data.recommendation;
         process.stdout.write(
           `${[
@@ -31,6 +37,7 @@ export function registerReport(program: Command): void {
             ...rec.next.map((x) => `  next: ${x}`),
             `wrote ${r.markdown}`,
             `wrote ${r.html}`,
+            ...r.charts.map((c) => `wrote ${c}`),
           ].join('\n')}\n`,
         );
       }),
