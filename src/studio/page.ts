@@ -211,10 +211,10 @@ const SCRIPT = String.raw`
       }).join('');
       var head = '<thead><tr><th scope="col"></th><th scope="col">#' + c.a.id + ' <span class="d-' + esc(c.a.decision) + '">' + esc(c.a.decision) + '</span></th><th scope="col">#' + c.b.id + ' <span class="d-' + esc(c.b.decision) + '">' + esc(c.b.decision) + '</span></th></tr></thead>';
       out.innerHTML = '<div class="cmp"><div><h3 class="small muted">hypotheses</h3><div class="kv"><b>#' + c.a.id + '</b><span>' + esc(c.a.hypothesis) + '</span><b>#' + c.b.id + '</b><span>' + esc(c.b.hypothesis) + '</span></div>' +
-        '<h3 class="small muted">public metrics</h3><div class="scroll"><table id="compare-metrics">' + head + '<tbody><tr><th scope="row">score</th><td class="num">' + num(c.a.score, 6) + '</td><td class="num">' + num(c.b.score, 6) + '</td></tr>' + mrow + '</tbody></table></div></div>' +
-        '<div><h3 class="small muted">params</h3><div class="scroll"><table id="compare-params">' + head + '<tbody>' + (prow || '<tr><td colspan="3">no params</td></tr>') + '</tbody></table></div></div></div>' +
+        '<h3 class="small muted">public metrics</h3><div class="scroll" tabindex="0" role="region" aria-label="public metrics compared"><table id="compare-metrics">' + head + '<tbody><tr><th scope="row">score</th><td class="num">' + num(c.a.score, 6) + '</td><td class="num">' + num(c.b.score, 6) + '</td></tr>' + mrow + '</tbody></table></div></div>' +
+        '<div><h3 class="small muted">params</h3><div class="scroll" tabindex="0" role="region" aria-label="params compared"><table id="compare-params">' + head + '<tbody>' + (prow || '<tr><td colspan="3">no params</td></tr>') + '</tbody></table></div></div></div>' +
         '<h3 class="small muted">git diff #' + c.a.id + ' \u2192 #' + c.b.id + '</h3>' + (c.diff_note ? '<div class="small warn-text">' + esc(c.diff_note) + '</div>' : '') +
-        '<pre class="diff" id="compare-diff">' + (c.diff == null ? '' : c.diff ? diffHtml(c.diff) : '(no difference)') + '</pre>';
+        '<pre class="diff" id="compare-diff" tabindex="0" aria-label="git diff">' + (c.diff == null ? '' : c.diff ? diffHtml(c.diff) : '(no difference)') + '</pre>';
     }).catch(function (e) { out.innerHTML = '<div class="msg err">' + esc(e.message) + '</div>'; });
   }
   $('compare-go').onclick = function () { compare($('compare-a').value, $('compare-b').value); };
@@ -286,10 +286,10 @@ const SCRIPT = String.raw`
         '<b>sandbox</b><span>' + esc(d.sandbox.status) + ' ' + esc(d.sandbox.message) + (d.sandboxed ? '' : ' (UNSANDBOXED)') + '</span>' +
         '<b>commit</b><span>' + esc(d.commit || '\u2014') + '</span>' +
         '<b>proposer</b><span>' + esc(d.proposer) + ', ' + d.duration_s.toFixed(1) + ' s</span></div>' +
-        (m ? '<table class="small" style="margin-top:8px"><thead><tr><th>metric</th><th class="num">public</th><th class="num">private</th></tr></thead><tbody>' + m + '</tbody></table>' : '') +
-        '<h2 style="margin-top:10px">Diff</h2><pre class="diff" id="diff">' + diffHtml(d.patch) + '</pre>' +
-        '<h2>stdout</h2><pre id="stdout">' + esc(tail(d.stdout)) + '</pre>' +
-        '<h2>stderr</h2><pre id="stderr">' + esc(tail(d.stderr)) + '</pre>' +
+        (m ? '<div class="scroll" tabindex="0" role="region" aria-label="metrics"><table class="small" style="margin-top:8px"><thead><tr><th>metric</th><th class="num">public</th><th class="num">private</th></tr></thead><tbody>' + m + '</tbody></table></div>' : '') +
+        '<h2 style="margin-top:10px">Diff</h2><pre class="diff" id="diff" tabindex="0" aria-label="diff">' + diffHtml(d.patch) + '</pre>' +
+        '<h2>stdout</h2><pre id="stdout" tabindex="0" aria-label="stdout">' + esc(tail(d.stdout)) + '</pre>' +
+        '<h2>stderr</h2><pre id="stderr" tabindex="0" aria-label="stderr">' + esc(tail(d.stderr)) + '</pre>' +
         (d.events.length ? '<h2>Events</h2>' + d.events.map(evHtml).join('') : '') +
         (d.reviews.length ? '<h2>Reviews</h2>' + d.reviews.map(function (r) {
           return '<div class="ev"><span class="k">' + esc(r.decision) + '</span> by ' + esc(r.reviewer) + ' \u00b7 ' + esc(r.ts) + ': ' + esc(r.note) + '</div>';
@@ -451,11 +451,11 @@ export function studioPage(): string {
 <tbody id="exp-body"></tbody></table></div></section>
 <section class="card" id="detail"><div class="muted">click an experiment (a row, or a mark on the chart) to see its hypothesis, diff, logs and metrics</div></section>
 <section class="card wide" id="live" hidden><h2>Running experiment: live</h2><div id="live-head"></div>
-<h3 class="small muted">stdout (last 50 lines)</h3><pre id="live-stdout"></pre><h3 class="small muted">stderr (last 50 lines)</h3><pre id="live-stderr"></pre></section>
+<h3 class="small muted">stdout (last 50 lines)</h3><pre id="live-stdout" tabindex="0" aria-label="stdout of the running experiment"></pre><h3 class="small muted">stderr (last 50 lines)</h3><pre id="live-stderr" tabindex="0" aria-label="stderr of the running experiment"></pre></section>
 <section class="card wide" id="compare"><h2>Compare two experiments</h2>
 <div class="tools"><label for="compare-a">experiment A</label><select id="compare-a"></select><label for="compare-b">experiment B</label><select id="compare-b"></select>
 <button class="act" id="compare-go" type="button">Compare</button></div><div id="compare-out"></div></section>
-<section class="card"><h2>Guardrails, escalations and events</h2><div class="scroll" id="events"></div></section>
+<section class="card"><h2>Guardrails, escalations and events</h2><div class="scroll" id="events" tabindex="0" role="region" aria-label="guardrails, escalations and events"></div></section>
 <section class="card" id="review"><h2>Tier-2 review</h2>
 <button class="act" id="submit-best" disabled>nothing to submit</button> <span class="small muted" id="submit-note"></span>
 <div style="margin-top:10px"><label class="small muted" for="review-target">submitted candidate</label><br><select id="review-target" style="max-width:100%"></select></div>

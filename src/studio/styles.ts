@@ -80,9 +80,9 @@ a{color:#0550ae}
 .msg{font-size:13px;margin-top:6px}.msg.err{color:#a40e26}.msg.ok{color:#116329}
 .private{color:${PRIVATE_COLOUR}}
 .phase{display:inline-block;padding:0 6px;border-radius:8px;background:#ddf4ff;color:#0550ae;font-size:12px;font-weight:600}
-.cmp{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:10px}
+.cmp{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:10px}.cmp>div{min-width:0}
 .cmp td.diff-cell{background:#fff8c5}
 ${decisionCss}
 @media (max-width:1000px){main{grid-template-columns:1fr}.stats{grid-template-columns:1fr 1fr}}
-@media (max-width:600px){header{padding:8px 10px}main{padding:10px 8px}.stats{grid-template-columns:1fr}.cmp{grid-template-columns:1fr}.kv{grid-template-columns:90px minmax(0,1fr)}}
+@media (max-width:600px){header{padding:8px 10px}main{padding:10px 8px}.stats{grid-template-columns:1fr}.cmp{grid-template-columns:minmax(0,1fr)}.kv{grid-template-columns:90px minmax(0,1fr)}}
 `;

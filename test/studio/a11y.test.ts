@@ -52,6 +52,17 @@ async function open(width: number, hash = ''): Promise<Page> {
   return page;
 }
 
+/** The page's width, with the elements sticking out on the right (to say what overflows). */
+const overflow = (page: Page) =>
+  page.evaluate(() => {
+    const w = document.documentElement.clientWidth;
+    const out = [...document.querySelectorAll('body *')]
+      .filter((el) => el.getBoundingClientRect().right > w + 1 && !el.closest('.scroll, pre, #chart'))
+      .slice(0, 5)
+      .map((el) => `${el.tagName.toLowerCase()}#${el.id}.${el.className}`);
+    return { width: document.documentElement.scrollWidth, out };
+  });
+
 /** True when the element's box lies inside the viewport. */
 const inViewport = (page: Page, sel: string) =>
   page.evaluate((s) => {
@@ -76,7 +87,7 @@ describe('the Studio on a phone and from the keyboard', () => {
   for (const width of [1400, 390]) {
     it(`at ${width} px: no horizontal overflow, the kill switch in view, legible chart text, no axe violation`, async () => {
       const page = await open(width);
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      expect((await overflow(page)).width).toBeLessThanOrEqual(width);
       expect(await inViewport(page, '#kill')).toBe(true);
       await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
       expect(await inViewport(page, '#kill')).toBe(true);
@@ -110,7 +121,9 @@ describe('the Studio on a phone and from the keyboard', () => {
       await expect.poll(() => page.locator('#detail-hypothesis').count()).toBe(1);
       await page.locator('#compare-go').click();
       await expect.poll(() => page.locator('#compare-metrics').count(), { timeout: 10_000 }).toBe(1);
-      expect(await page.evaluate(() => document.documentElement.scrollWidth)).toBeLessThanOrEqual(width);
+      const after = await overflow(page);
+      expect(after.width, after.out.join(' ')).toBeLessThanOrEqual(width);
+      expect(await inViewport(page, '#kill')).toBe(true);
       expect(await axeViolations(page)).toEqual([]);
       await page.close();
     });
