@@ -116,6 +116,23 @@ describe('the Studio in Chromium, live during a real run', () => {
       42,
     );
 
+    // The running experiment: its phase, a live tail of its logs, an ETA; Submit best waits for the run's end.
+    await expect
+      .poll(() => page.locator('#current-phase').textContent(), { timeout: 30_000 })
+      .toMatch(/^(propose|check|execute|evaluate)$/);
+    await expect
+      .poll(() => page.locator('#eta').textContent(), { timeout: 30_000 })
+      .toMatch(/^about \S+ left/);
+    await expect
+      .poll(() => page.locator('#live-stdout').textContent(), { timeout: 60_000 })
+      .toContain('[train]');
+    expect(await page.locator('#submit-best').isDisabled()).toBe(true);
+    expect(await page.locator('#submit-best').getAttribute('title')).toMatch(
+      /disabled while the run is active/,
+    );
+    // The running experiment's mark is in the legend.
+    expect(await page.locator('#chart g.legend[data-key="running"]').count()).toBe(1);
+
     // Open experiment 2 from its mark on the chart: its diff is the change TPE made to params.yaml.
     await page.locator('#chart g.pt[data-seq="2"]').click();
     await expect
