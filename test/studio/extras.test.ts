@@ -1,11 +1,11 @@
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/store.js';
 import { runLoop } from '../../src/loop/run.js';
-import { csvCell } from '../../src/studio/extras.js';
+import { csvCell, liveExperiment, logTail, readTailNoFollow } from '../../src/studio/extras.js';
 import { type StudioServer, startStudio } from '../../src/studio/server.js';
-import { makeProject } from '../helpers/project.js';
+import { makeProject, tempDir } from '../helpers/project.js';
 import { ScriptedProposer } from '../helpers/scripted.js';
 
 const FORMULA = '=HYPERLINK("http://evil.example","click") stronger regularisation';
@@ -92,5 +92,29 @@ describe('the Studio: CSV export and the comparison of two experiments', () => {
     const missing = await fetch(`${studio.url}api/compare?a=${ids[0]}&b=9999`);
     expect(missing.status).toBe(404);
     expect((await missing.json()).error).toBe('no experiment 9999');
+  });
+
+  it("reads a running experiment's logs safely: no links followed, capped, terminal escapes stripped", () => {
+    const root = tempDir();
+    const run = join(root, '.ratchet', 'runs', '0042');
+    mkdirSync(run, { recursive: true });
+    expect(liveExperiment(root, 42).phase).toBe('check');
+    const lines = Array.from({ length: 200 }, (_, i) => `line ${i} \u001b[31mred\u001b[0m\u0007`);
+    writeFileSync(join(run, 'stdout.log'), `${lines.join('\n')}\n`);
+    writeFileSync(join(root, 'secret.txt'), 'do not show');
+    symlinkSync(join(root, 'secret.txt'), join(run, 'stderr.log'));
+    const live = liveExperiment(root, 42);
+    expect(live.phase).toBe('execute');
+    expect(live.stdout.split('\n')).toHaveLength(50);
+    expect(live.stdout.split('\n').at(-1)).toBe('line 199 red');
+    expect(live.stdout).not.toMatch(/[\u0000-\u0008\u001b]/);
+    expect(live.stderr).toBe('');
+    expect(readTailNoFollow(root, '.ratchet/runs/0042/stderr.log', 1024)).toBeNull();
+    const tail = readTailNoFollow(root, '.ratchet/runs/0042/stdout.log', 100)!;
+    expect(tail.length).toBeLessThanOrEqual(100);
+    expect(tail.startsWith('line ')).toBe(true);
+    writeFileSync(join(run, 'sandbox.json'), '{}');
+    expect(liveExperiment(root, 42).phase).toBe('evaluate');
+    expect(logTail('a\r\nb\rc\u001b]0;title\u0007')).toBe('a\nb\nc');
   });
 });
