@@ -23,6 +23,7 @@ const decisionCss = Object.entries(DECISION_STYLE)
 /** The Studio page's style sheet (phone-first: nothing overflows at 390 px, the kill switch stays in view). */
 export const CSS = `
 *{box-sizing:border-box}
+html{scroll-padding-top:70px}
 body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;background:#f6f8fa}
 header{position:sticky;top:0;z-index:20;display:flex;flex-wrap:wrap;align-items:center;gap:8px 12px;padding:8px 18px;background:#24292f;color:#fff}
 header h1{font-size:16px;margin:0;font-weight:600}header .proj{color:#d1d9e0;overflow-wrap:anywhere;min-width:0}
@@ -84,5 +85,5 @@ a{color:#0550ae}
 .cmp td.diff-cell{background:#fff8c5}
 ${decisionCss}
 @media (max-width:1000px){main{grid-template-columns:1fr}.stats{grid-template-columns:1fr 1fr}}
-@media (max-width:600px){header{padding:8px 10px}main{padding:10px 8px}.stats{grid-template-columns:1fr}.cmp{grid-template-columns:minmax(0,1fr)}.kv{grid-template-columns:90px minmax(0,1fr)}}
+@media (max-width:600px){html{scroll-padding-top:150px}header{padding:6px 10px;gap:6px 10px}header h1{font-size:15px}main{padding:10px 8px}.stats{grid-template-columns:1fr}.cmp{grid-template-columns:minmax(0,1fr)}.kv{grid-template-columns:90px minmax(0,1fr)}}
 `;
