@@ -28,6 +28,11 @@ export interface ChartInput {
   runningSeq?: number | null;
   /** Budget of experiments: the x axis extends to it when known (so progress is visible). */
   maxSeq?: number | null;
+  /**
+   * Keyboard and screen-reader use (the Studio): the svg is a group and every mark a focusable button named
+   * e.g. "#7 kept 0.8956". The report's static chart leaves it off (one image).
+   */
+  interactive?: boolean;
   /** Pixels (default 760 × 300). */
   width?: number;
   height?: number;
@@ -91,6 +96,30 @@ function fmt(v: number): string {
 }
 
 /**
+ * The mark of a decision at (x, y): a distinct shape per decision, so colour is never the only difference
+ * (kept ● filled circle, reverted ○ open circle, crashed ✕, timeout ▼, invalid ▲, rejected ■).
+ */
+export function decisionShape(decision: string, xx: number, yy: number): string {
+  const colour = (DECISION_STYLE[decision] ?? { colour: '#24292f' }).colour;
+  const X = fmt(xx);
+  const Y = fmt(yy);
+  switch (decision) {
+    case 'kept':
+      return `<circle cx="${X}" cy="${Y}" r="5" fill="${colour}"/>`;
+    case 'reverted':
+      return `<circle cx="${X}" cy="${Y}" r="4" fill="#ffffff" stroke="${colour}" stroke-width="1.5"/>`;
+    case 'invalid':
+      return `<path d="M${X} ${fmt(yy - 5)} L${fmt(xx + 5)} ${fmt(yy + 4)} L${fmt(xx - 5)} ${fmt(yy + 4)} Z" fill="${colour}"/>`;
+    case 'timeout':
+      return `<path d="M${X} ${fmt(yy + 5)} L${fmt(xx + 5)} ${fmt(yy - 4)} L${fmt(xx - 5)} ${fmt(yy - 4)} Z" fill="${colour}"/>`;
+    case 'rejected':
+      return `<rect x="${fmt(xx - 4)}" y="${fmt(yy - 4)}" width="8" height="8" fill="${colour}"/>`;
+    default: // crashed (and anything unknown)
+      return `<path d="M${fmt(xx - 4)} ${fmt(yy - 4)} L${fmt(xx + 4)} ${fmt(yy + 4)} M${fmt(xx + 4)} ${fmt(yy - 4)} L${fmt(xx - 4)} ${fmt(yy + 4)}" stroke="${colour}" stroke-width="2.2"/>`;
+  }
+}
+
+/**
  * Render the chart: each experiment a mark by decision (experiments without a score sit in a band under the
  * axis), the running best kept score as a step line, private-holdout scores as blue diamonds, and the
  * running experiment as a dashed marker. Every mark is a `<g class="pt" data-id=… data-decision=…>` with a
@@ -100,7 +129,29 @@ function fmt(v: number): string {
 export function scoreChart(input: ChartInput): string {
   const W = input.width ?? 760;
   const H = input.height ?? 300;
-  const m = { left: 64, right: 18, top: 34, bottom: 54 };
+  // Legend entries and their rows (wrapped to the width), measured before the plot so it sits below them.
+  const legendItems = [
+    ...Object.keys(DECISION_STYLE).map((k) => ({ key: k, text: DECISION_STYLE[k]!.label })),
+    { key: 'running', text: 'running now' },
+    { key: 'private', text: 'private holdout' },
+    { key: 'best', text: 'running best' },
+  ];
+  const legendRows: { key: string; text: string; x: number; row: number }[] = [];
+  {
+    let lx = 64;
+    let row = 0;
+    for (const it of legendItems) {
+      const w = 20 + it.text.length * 6.8 + 14;
+      if (lx + w > W - 18 && lx > 64) {
+        row++;
+        lx = 64;
+      }
+      legendRows.push({ ...it, x: lx, row });
+      lx += w;
+    }
+  }
+  const legendH = 16 * ((legendRows[legendRows.length - 1]?.row ?? 0) + 1);
+  const m = { left: 64, right: 18, top: 18 + legendH, bottom: 54 };
   const band = 18; // the no-score band under the plot
   const plotH = H - m.top - m.bottom - band;
   const plotW = W - m.left - m.right;
@@ -134,7 +185,7 @@ export function scoreChart(input: ChartInput): string {
   const bandY = m.top + plotH + band / 2 + 4;
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(`${input.metric} over experiments`)}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="${input.interactive ? 'group' : 'img'}" aria-label="${escapeXml(`${input.metric} over experiments`)}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
   );
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
   // y grid and labels
@@ -158,7 +209,7 @@ export function scoreChart(input: ChartInput): string {
   out.push(
     `<line x1="${m.left}" x2="${W - m.right}" y1="${m.top + plotH}" y2="${m.top + plotH}" stroke="#8c959f"/>`,
     `<rect x="${m.left}" y="${m.top + plotH + 2}" width="${plotW}" height="${band}" fill="#f6f8fa"/>`,
-    `<text x="${m.left - 6}" y="${fmt(bandY)}" text-anchor="end" dominant-baseline="middle" fill="#8c959f">no score</text>`,
+    `<text x="${m.left - 6}" y="${fmt(bandY)}" text-anchor="end" dominant-baseline="middle" fill="#57606a">no score</text>`,
     `<text x="${m.left + plotW / 2}" y="${H - 8}" text-anchor="middle" fill="#57606a">experiment (seq in run)</text>`,
     `<text transform="translate(14 ${m.top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#57606a">${escapeXml(`${input.metric} (${input.direction === 'maximize' ? 'higher' : 'lower'} is better)`)}</text>`,
   );
@@ -187,27 +238,13 @@ export function scoreChart(input: ChartInput): string {
     const hasScore = p.score !== null && Number.isFinite(p.score);
     const yy = hasScore ? y(p.score as number) : bandY;
     const tip = `#${p.id} (seq ${p.seq}) ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(5)}` : ''}: ${p.hypothesis}`;
-    let shape: string;
     const X = fmt(xx);
     const Y = fmt(yy);
-    switch (p.decision) {
-      case 'kept':
-        shape = `<circle cx="${X}" cy="${Y}" r="5" fill="${st.colour}"/>`;
-        break;
-      case 'reverted':
-        shape = `<circle cx="${X}" cy="${Y}" r="4" fill="#ffffff" stroke="${st.colour}" stroke-width="1.5"/>`;
-        break;
-      case 'invalid':
-        shape = `<path d="M${fmt(xx)} ${fmt(yy - 5)} L${fmt(xx + 5)} ${fmt(yy + 4)} L${fmt(xx - 5)} ${fmt(yy + 4)} Z" fill="${st.colour}"/>`;
-        break;
-      case 'rejected':
-        shape = `<rect x="${fmt(xx - 4)}" y="${fmt(yy - 4)}" width="8" height="8" fill="${st.colour}"/>`;
-        break;
-      default: // crashed, timeout
-        shape = `<path d="M${fmt(xx - 4)} ${fmt(yy - 4)} L${fmt(xx + 4)} ${fmt(yy + 4)} M${fmt(xx + 4)} ${fmt(yy - 4)} L${fmt(xx - 4)} ${fmt(yy + 4)}" stroke="${st.colour}" stroke-width="2.2"/>`;
-    }
+    const shape = decisionShape(p.decision, xx, yy);
+    const name = `#${p.id} ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(4)}` : ' no score'}`;
+    const a11y = input.interactive ? ` tabindex="0" role="button" aria-label="${escapeXml(name)}"` : '';
     out.push(
-      `<g class="pt" data-id="${p.id}" data-seq="${p.seq}" data-decision="${escapeXml(p.decision)}" style="cursor:pointer"><title>${escapeXml(tip)}</title><circle cx="${X}" cy="${Y}" r="9" fill="transparent"/>${shape}</g>`,
+      `<g class="pt" data-id="${p.id}" data-seq="${p.seq}" data-decision="${escapeXml(p.decision)}"${a11y} style="cursor:pointer"><title>${escapeXml(tip)}</title><circle cx="${X}" cy="${Y}" r="9" fill="transparent"/>${shape}</g>`,
     );
     const pv = priv.get(p.id);
     if (pv !== undefined && Number.isFinite(pv)) {
@@ -223,24 +260,21 @@ export function scoreChart(input: ChartInput): string {
       `<g class="running" data-seq="${input.runningSeq}"><title>running now (seq ${input.runningSeq})</title><line x1="${xx}" x2="${xx}" y1="${m.top}" y2="${m.top + plotH}" stroke="#0969da" stroke-dasharray="4 3"/><circle cx="${xx}" cy="${fmt(bandY)}" r="4" fill="none" stroke="#0969da" stroke-width="1.5"/></g>`,
     );
   }
-  // legend
-  const legend: [string, string][] = [
-    ...Object.entries(DECISION_STYLE).map(([k, v]) => [k, v.colour] as [string, string]),
-    ['private', PRIVATE_COLOUR],
-    ['best', DECISION_STYLE['kept']!.colour],
-  ];
-  let lx = m.left;
-  for (const [name, colour] of legend) {
+  // legend: every mark the chart can show, each with its own shape
+  for (const it of legendRows) {
+    const cy = 12 + it.row * 16;
+    const lx = it.x;
     const mark =
-      name === 'best'
-        ? `<line x1="${lx}" x2="${lx + 14}" y1="14" y2="14" stroke="${colour}" stroke-width="2" stroke-opacity="0.55"/>`
-        : name === 'reverted'
-          ? `<circle cx="${lx + 5}" cy="14" r="4" fill="#fff" stroke="${colour}" stroke-width="1.5"/>`
-          : `<rect x="${lx + 1}" y="10" width="8" height="8" fill="${colour}"/>`;
+      it.key === 'best'
+        ? `<line x1="${lx}" x2="${lx + 14}" y1="${cy}" y2="${cy}" stroke="${DECISION_STYLE['kept']!.colour}" stroke-width="2" stroke-opacity="0.55"/>`
+        : it.key === 'running'
+          ? `<line x1="${lx + 7}" x2="${lx + 7}" y1="${cy - 7}" y2="${cy + 7}" stroke="#0969da" stroke-dasharray="3 2"/><circle cx="${lx + 7}" cy="${cy}" r="4" fill="#ffffff" stroke="#0969da" stroke-width="1.5"/>`
+          : it.key === 'private'
+            ? `<path d="M${lx + 7} ${cy - 6} L${lx + 13} ${cy} L${lx + 7} ${cy + 6} L${lx + 1} ${cy} Z" fill="${PRIVATE_COLOUR}"/>`
+            : decisionShape(it.key, lx + 7, cy);
     out.push(
-      `${mark}<text x="${lx + (name === 'best' ? 18 : 13)}" y="14" dominant-baseline="middle" fill="#24292f">${name === 'best' ? 'running best' : name}</text>`,
+      `<g class="legend" data-key="${it.key}">${mark}<text x="${lx + 20}" y="${cy}" dominant-baseline="middle" fill="#24292f">${escapeXml(it.text)}</text></g>`,
     );
-    lx += (name === 'best' ? 98 : 20) + name.length * 6.2;
   }
   out.push('</svg>');
   return out.join('');

@@ -1,66 +1,10 @@
-import { DECISION_STYLE, PRIVATE_COLOUR } from '../report/chart.js';
+import { CSS } from './styles.js';
 
 /**
  * The Studio's single page: plain HTML, CSS and JavaScript (no framework, no build step, no CDN). It reads
  * the JSON API, listens to `/api/stream` (Server-Sent Events) for live snapshots, and posts the kill switch,
  * submissions and reviews. The client script avoids template literals so it can live in this TS string.
  */
-
-const decisionCss = Object.entries(DECISION_STYLE)
-  .map(
-    ([k, v]) => `.d-${k}{color:${v.colour}}.chip.d-${k}{background:${v.colour}1a;border-color:${v.colour}55}`,
-  )
-  .join('\n');
-
-const CSS = `
-*{box-sizing:border-box}
-body{margin:0;font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#1f2328;background:#f6f8fa}
-header{display:flex;align-items:center;gap:12px;padding:10px 18px;background:#24292f;color:#fff}
-header h1{font-size:16px;margin:0;font-weight:600}header .proj{opacity:.8}
-header select{font:inherit;padding:3px 6px;border-radius:6px}
-.pill{padding:2px 10px;border-radius:12px;font-size:12px;font-weight:600;background:#57606a}
-.pill.running{background:#1f883d}.pill.stopped{background:#9a6700}.pill.failed,.pill.escalated{background:#cf222e}.pill.finished{background:#0969da}
-.spacer{flex:1}
-#kill{background:#cf222e;color:#fff;border:0;border-radius:6px;padding:6px 14px;font-weight:700;cursor:pointer}
-#kill:disabled{background:#8c959f;cursor:not-allowed}
-#conn{font-size:12px;opacity:.8}
-#mlflow-banner{margin:10px 18px 0;padding:8px 12px;border:1px solid #d4a72c;background:#fff8c5;border-radius:6px;font-size:13px}
-main{padding:14px 18px;display:grid;gap:14px;grid-template-columns:minmax(0,1fr) minmax(0,1fr)}
-.card{background:#fff;border:1px solid #d1d9e0;border-radius:8px;padding:12px 14px;min-width:0}
-.card h2{font-size:13px;text-transform:uppercase;letter-spacing:.04em;color:#59636e;margin:0 0 8px}
-.wide{grid-column:1 / -1}
-.stats{display:grid;grid-template-columns:repeat(4,minmax(0,1fr));gap:14px}
-.big{font-size:22px;font-weight:600}.muted{color:#59636e}.small{font-size:12px}
-.bar{height:8px;background:#eaeef2;border-radius:4px;overflow:hidden;margin:6px 0}.bar>span{display:block;height:100%;background:#0969da}
-.bar.warn>span{background:#bc4c00}.warn-text{color:#bc4c00;font-weight:600}
-.chip{display:inline-block;border:1px solid #d1d9e0;border-radius:10px;padding:0 7px;margin:2px 2px 0 0;font-size:12px}
-#chart svg{width:100%;height:auto}#chart .pt:hover circle{stroke:#0969da}
-.tools{display:flex;gap:8px;margin-bottom:8px}.tools input,.tools select{font:inherit;padding:4px 8px;border:1px solid #d1d9e0;border-radius:6px}
-.tools input{flex:1}
-.scroll{max-height:520px;overflow:auto}
-table{border-collapse:collapse;width:100%;font-size:13px}
-th,td{padding:4px 6px;border-bottom:1px solid #eaeef2;text-align:left;vertical-align:top}
-th{position:sticky;top:0;background:#f6f8fa;cursor:pointer;user-select:none;white-space:nowrap}
-th.sorted:after{content:" \\25BE"}th.sorted.asc:after{content:" \\25B4"}
-tbody tr{cursor:pointer}tbody tr:hover{background:#f6f8fa}tbody tr.sel{background:#ddf4ff}
-td.num,th.num{font-variant-numeric:tabular-nums;text-align:right;white-space:nowrap}
-.hyp{max-width:420px;overflow:hidden;text-overflow:ellipsis;white-space:nowrap}
-pre{background:#f6f8fa;border:1px solid #eaeef2;border-radius:6px;padding:8px;overflow:auto;max-height:360px;font-size:12px;margin:6px 0}
-#diff .add{color:#1a7f37;background:#dafbe1;display:block}#diff .del{color:#cf222e;background:#ffebe9;display:block}
-#diff .hunk{color:#8250df;display:block}#diff .meta{color:#57606a;font-weight:600;display:block}
-.kv{display:grid;grid-template-columns:110px minmax(0,1fr);gap:2px 10px;font-size:13px}.kv>span{overflow-wrap:anywhere}.kv b{color:#59636e;font-weight:500}
-.ev{border-left:3px solid #d1d9e0;padding:2px 8px;margin:4px 0;font-size:13px}
-.ev.warning{border-color:#bc4c00}.ev.error{border-color:#cf222e}.ev .k{font-weight:600}
-textarea{width:100%;min-height:60px;font:inherit;border:1px solid #d1d9e0;border-radius:6px;padding:6px}
-input.reviewer{font:inherit;border:1px solid #d1d9e0;border-radius:6px;padding:4px 8px}
-button.act{font:inherit;border:1px solid #d1d9e0;background:#f6f8fa;border-radius:6px;padding:5px 12px;cursor:pointer;font-weight:600}
-button.promote{background:#1f883d;color:#fff;border-color:#1f883d}button.reject{background:#cf222e;color:#fff;border-color:#cf222e}
-button.act:disabled{opacity:.5;cursor:not-allowed}
-.msg{font-size:13px;margin-top:6px}.msg.err{color:#cf222e}.msg.ok{color:#1a7f37}
-.private{color:${PRIVATE_COLOUR}}
-${decisionCss}
-@media (max-width:1000px){main{grid-template-columns:1fr}.stats{grid-template-columns:1fr 1fr}}
-`;
 
 const SCRIPT = String.raw`
 (function () {
@@ -145,7 +89,13 @@ const SCRIPT = String.raw`
     mb.textContent = mb.hidden ? '' : 'MLflow unreachable since ' + s.mlflow.since + ': ' + s.mlflow.message +
       ' (or send the queue with \u201cratchet mlflow sync\u201d)';
     renderStats(s);
-    $('chart').innerHTML = s.chart;
+    keepFocus($('chart'), s.chart, 'data-id');
+    renderLive(s);
+    renderCompareChoices(s);
+    var cq = new URLSearchParams();
+    if (s.run) cq.set('run', s.run);
+    if (token) cq.set('token', token);
+    $('csv-link').setAttribute('href', '/api/experiments.csv' + (cq.toString() ? '?' + cq.toString() : ''));
     renderTable();
     renderEvents(s);
     renderReview(s);
@@ -182,10 +132,92 @@ const SCRIPT = String.raw`
     $('budget-clock').innerHTML = '<div class="big">' + dur(elapsed) + '</div><div class="bar"><span style="width:' + pw + '%"></span></div>' +
       '<div class="small muted">' + (b.wallClock.maxMs ? dur(Math.max(0, b.wallClock.maxMs - elapsed)) + ' left of ' + dur(b.wallClock.maxMs) : '') + '</div>';
     var cur = s.current;
-    $('current').innerHTML = cur
+    var eta = etaMs(s, elapsed, cur);
+    var phase = cur ? (cur.live ? cur.live.phase : 'execute') : running && st.active ? 'propose' : '';
+    $('current').innerHTML = (cur
       ? '<div class="big">#' + cur.id + ' <span class="small muted">seq ' + cur.seq + '</span> <span id="current-elapsed">' + dur(Date.now() + offset - Date.parse(cur.startedAt)) + '</span></div><div class="small hyp" title="' + esc(cur.hypothesis) + '">' + esc(cur.hypothesis) + '</div>'
-      : '<div class="muted">' + (running ? 'between experiments' : 'nothing running') + '</div>';
+      : '<div class="muted">' + (running ? 'between experiments' : 'nothing running') + '</div>') +
+      (phase ? '<div class="small">phase <span class="phase" id="current-phase">' + phase + '</span></div>' : '') +
+      (eta != null ? '<div class="small muted" id="eta">about ' + dur(eta) + ' left (median experiment ' + dur(medianMs(s)) + ')</div>' : '');
   }
+  function medianMs(s) {
+    var d = s.experiments.map(function (e) { return e.duration_s * 1000; }).filter(function (v) { return v > 0; }).sort(function (a, b) { return a - b; });
+    if (!d.length) return null;
+    var h = Math.floor(d.length / 2);
+    return d.length % 2 ? d[h] : (d[h - 1] + d[h]) / 2;
+  }
+  // ETA: the median finished experiment times the experiments left (the running one counted as half done),
+  // capped by the wall clock left. Null when nothing runs or nothing bounds the run.
+  function etaMs(s, elapsed, cur) {
+    var st = s.status && s.status.run;
+    if (!st || !st.active) return null;
+    var med = medianMs(s), b = s.budgets, best = null;
+    if (med != null && b.experiments.max) {
+      var left = Math.max(0, b.experiments.max - b.experiments.used);
+      var curLeft = cur ? Math.max(0, med - (Date.now() + offset - Date.parse(cur.startedAt))) : 0;
+      best = Math.max(0, (left - (cur ? 1 : 0)) * med + curLeft);
+    }
+    if (b.wallClock.maxMs) {
+      var w = Math.max(0, b.wallClock.maxMs - elapsed);
+      best = best == null ? w : Math.min(best, w);
+    }
+    return best;
+  }
+  function renderLive(s) {
+    var cur = s.current, box = $('live');
+    box.hidden = !(cur && cur.live);
+    if (box.hidden) return;
+    $('live-head').innerHTML = '#' + cur.id + ' \u00b7 phase <span class="phase">' + esc(cur.live.phase) + '</span>';
+    $('live-stdout').textContent = cur.live.stdout || '(nothing yet)';
+    $('live-stderr').textContent = cur.live.stderr || '(nothing yet)';
+  }
+  // Re-render a container's HTML and give focus back to the element (by selector) that had it.
+  function keepFocus(el, html, attr) {
+    var a = document.activeElement, key = a && el.contains(a) && a.getAttribute(attr);
+    el.innerHTML = html;
+    if (key) {
+      var again = el.querySelector('[' + attr + '="' + key + '"]');
+      if (again) again.focus();
+    }
+  }
+  function renderCompareChoices(s) {
+    var opts = s.experiments.map(function (e) {
+      return '<option value="' + e.id + '">#' + e.id + ' ' + esc(e.decision) + ' ' + num(e.score) + '</option>';
+    }).join('');
+    ['compare-a', 'compare-b'].forEach(function (id, i) {
+      var el = $(id), cur = el.value;
+      if (el.getAttribute('data-opts') === opts) return;
+      el.setAttribute('data-opts', opts);
+      el.innerHTML = opts;
+      if (cur) el.value = cur;
+      else if (s.experiments.length > i) el.value = String(s.experiments[Math.min(s.experiments.length - 1, s.experiments.length - 2 + i < 0 ? 0 : s.experiments.length - 2 + i)].id);
+    });
+  }
+  function compare(a, b) {
+    var out = $('compare-out');
+    out.innerHTML = '<div class="muted">comparing\u2026</div>';
+    api('/api/compare?a=' + encodeURIComponent(a) + '&b=' + encodeURIComponent(b)).then(function (c) {
+      var keys = {};
+      [c.a.params || {}, c.b.params || {}].forEach(function (p) { Object.keys(p).forEach(function (k) { keys[k] = 1; }); });
+      var prow = Object.keys(keys).sort().map(function (k) {
+        var x = JSON.stringify((c.a.params || {})[k]), y = JSON.stringify((c.b.params || {})[k]);
+        var cls = x === y ? '' : ' class="diff-cell"';
+        return '<tr><th scope="row">' + esc(k) + '</th><td' + cls + '>' + esc(x == null ? '\u2014' : x) + '</td><td' + cls + '>' + esc(y == null ? '\u2014' : y) + '</td></tr>';
+      }).join('');
+      var mk = {};
+      [c.a.metrics || {}, c.b.metrics || {}].forEach(function (m) { Object.keys(m).forEach(function (k) { mk[k] = 1; }); });
+      var mrow = Object.keys(mk).sort().map(function (k) {
+        return '<tr><th scope="row">' + esc(k) + '</th><td class="num">' + num(c.a.metrics[k], 6) + '</td><td class="num">' + num(c.b.metrics[k], 6) + '</td></tr>';
+      }).join('');
+      var head = '<thead><tr><th scope="col"></th><th scope="col">#' + c.a.id + ' <span class="d-' + esc(c.a.decision) + '">' + esc(c.a.decision) + '</span></th><th scope="col">#' + c.b.id + ' <span class="d-' + esc(c.b.decision) + '">' + esc(c.b.decision) + '</span></th></tr></thead>';
+      out.innerHTML = '<div class="cmp"><div><h3 class="small muted">hypotheses</h3><div class="kv"><b>#' + c.a.id + '</b><span>' + esc(c.a.hypothesis) + '</span><b>#' + c.b.id + '</b><span>' + esc(c.b.hypothesis) + '</span></div>' +
+        '<h3 class="small muted">public metrics</h3><div class="scroll" tabindex="0" role="region" aria-label="public metrics compared"><table id="compare-metrics">' + head + '<tbody><tr><th scope="row">score</th><td class="num">' + num(c.a.score, 6) + '</td><td class="num">' + num(c.b.score, 6) + '</td></tr>' + mrow + '</tbody></table></div></div>' +
+        '<div><h3 class="small muted">params</h3><div class="scroll" tabindex="0" role="region" aria-label="params compared"><table id="compare-params">' + head + '<tbody>' + (prow || '<tr><td colspan="3">no params</td></tr>') + '</tbody></table></div></div></div>' +
+        '<h3 class="small muted">git diff #' + c.a.id + ' \u2192 #' + c.b.id + '</h3>' + (c.diff_note ? '<div class="small warn-text">' + esc(c.diff_note) + '</div>' : '') +
+        '<pre class="diff" id="compare-diff" tabindex="0" aria-label="git diff">' + (c.diff == null ? '' : c.diff ? diffHtml(c.diff) : '(no difference)') + '</pre>';
+    }).catch(function (e) { out.innerHTML = '<div class="msg err">' + esc(e.message) + '</div>'; });
+  }
+  $('compare-go').onclick = function () { compare($('compare-a').value, $('compare-b').value); };
   function rows() {
     if (!state) return [];
     var text = $('filter').value.toLowerCase(), dec = $('decision-filter').value;
@@ -208,17 +240,16 @@ const SCRIPT = String.raw`
     var list = rows();
     $('exp-count').textContent = list.length + ' of ' + (state ? state.experiments.length : 0);
     document.querySelectorAll('#exp-table th').forEach(function (th) {
-      th.classList.toggle('sorted', th.getAttribute('data-k') === sortKey);
-      th.classList.toggle('asc', th.getAttribute('data-k') === sortKey && sortAsc);
+      th.setAttribute('aria-sort', th.getAttribute('data-k') === sortKey ? (sortAsc ? 'ascending' : 'descending') : 'none');
     });
-    $('exp-body').innerHTML = list.map(function (e) {
-      return '<tr data-id="' + e.id + '" class="' + (e.id === selected ? 'sel' : '') + '">' +
+    keepFocus($('exp-body'), list.map(function (e) {
+      return '<tr data-id="' + e.id + '" tabindex="0" aria-label="experiment #' + e.id + ' ' + esc(e.decision) + ' ' + (e.score == null ? 'no score' : num(e.score)) + ', Enter opens it"' + (e.id === selected ? ' class="sel" aria-current="true"' : '') + '>' +
         '<td class="num">' + e.id + '</td><td class="num">' + e.seq + '</td>' +
         '<td class="d-' + esc(e.decision) + '">' + esc(e.decision) + (e.review ? ' \u00b7 ' + esc(e.review) : '') + '</td>' +
         '<td class="num">' + num(e.score) + (e.private != null ? '<br><span class="private">' + num(e.private) + '</span>' : '') + '</td>' +
         '<td class="num">' + signed(e.delta) + '</td><td class="num">' + e.duration_s.toFixed(1) + 's</td>' +
         '<td class="hyp" title="' + esc(e.hypothesis) + '">' + esc(e.hypothesis) + '</td></tr>';
-    }).join('');
+    }).join(''), 'data-id');
   }
   function diffHtml(p) {
     if (!p) return '<span class="muted">(empty patch: the baseline, or nothing changed)</span>';
@@ -230,6 +261,7 @@ const SCRIPT = String.raw`
   }
   function loadDetail(id, scroll) {
     selected = id;
+    if (location.hash !== '#/experiment/' + id) history.replaceState(null, '', location.pathname + location.search + '#/experiment/' + id);
     renderTable();
     api('/api/experiments/' + id).then(function (d) {
       var v = JSON.stringify([d.decision, d.conclusion, d.events.length, d.reviews.length, d.private && d.private.score]);
@@ -243,6 +275,7 @@ const SCRIPT = String.raw`
       $('detail').setAttribute('data-id', String(id));
       $('detail').innerHTML =
         '<h2>Experiment #' + d.id + ' <span class="d-' + esc(d.decision) + '">' + esc(d.decision) + '</span></h2>' +
+        '<div class="small"><a id="detail-link" href="#/experiment/' + d.id + '">link to this experiment</a> <button type="button" class="act" id="copy-link">Copy link</button> <span id="copy-msg" class="small muted" role="status"></span></div>' +
         '<div class="kv"><b>hypothesis</b><span id="detail-hypothesis">' + esc(d.hypothesis) + '</span>' +
         '<b>conclusion</b><span>' + esc(d.conclusion || '\u2014') + '</span>' +
         '<b>why</b><span>' + esc(d.reason) + '</span>' +
@@ -253,14 +286,20 @@ const SCRIPT = String.raw`
         '<b>sandbox</b><span>' + esc(d.sandbox.status) + ' ' + esc(d.sandbox.message) + (d.sandboxed ? '' : ' (UNSANDBOXED)') + '</span>' +
         '<b>commit</b><span>' + esc(d.commit || '\u2014') + '</span>' +
         '<b>proposer</b><span>' + esc(d.proposer) + ', ' + d.duration_s.toFixed(1) + ' s</span></div>' +
-        (m ? '<table class="small" style="margin-top:8px"><thead><tr><th>metric</th><th class="num">public</th><th class="num">private</th></tr></thead><tbody>' + m + '</tbody></table>' : '') +
-        '<h2 style="margin-top:10px">Diff</h2><pre id="diff">' + diffHtml(d.patch) + '</pre>' +
-        '<h2>stdout</h2><pre id="stdout">' + esc(tail(d.stdout)) + '</pre>' +
-        '<h2>stderr</h2><pre id="stderr">' + esc(tail(d.stderr)) + '</pre>' +
+        (m ? '<div class="scroll" tabindex="0" role="region" aria-label="metrics"><table class="small" style="margin-top:8px"><thead><tr><th>metric</th><th class="num">public</th><th class="num">private</th></tr></thead><tbody>' + m + '</tbody></table></div>' : '') +
+        '<h2 style="margin-top:10px">Diff</h2><pre class="diff" id="diff" tabindex="0" aria-label="diff">' + diffHtml(d.patch) + '</pre>' +
+        '<h2>stdout</h2><pre id="stdout" tabindex="0" aria-label="stdout">' + esc(tail(d.stdout)) + '</pre>' +
+        '<h2>stderr</h2><pre id="stderr" tabindex="0" aria-label="stderr">' + esc(tail(d.stderr)) + '</pre>' +
         (d.events.length ? '<h2>Events</h2>' + d.events.map(evHtml).join('') : '') +
         (d.reviews.length ? '<h2>Reviews</h2>' + d.reviews.map(function (r) {
           return '<div class="ev"><span class="k">' + esc(r.decision) + '</span> by ' + esc(r.reviewer) + ' \u00b7 ' + esc(r.ts) + ': ' + esc(r.note) + '</div>';
         }).join('') : '');
+      $('copy-link').onclick = function () {
+        var link = location.href.split('#')[0] + '#/experiment/' + d.id;
+        var done = function () { $('copy-msg').textContent = 'copied'; };
+        if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(link).then(done, function () { $('copy-msg').textContent = link; });
+        else $('copy-msg').textContent = link;
+      };
       if (scroll) $('detail').scrollIntoView({ block: 'nearest' });
     }).catch(function (e) { $('detail').innerHTML = '<div class="msg err">' + esc(e.message) + '</div>'; });
   }
@@ -282,9 +321,11 @@ const SCRIPT = String.raw`
     var subs = s.submissions.slice().reverse();
     var st = s.status && s.status.run;
     var submitted = best && subs.some(function (x) { return x.experimentId === best.id; });
-    $('submit-best').disabled = !best || submitted;
+    var active = !!(st && st.active);
+    $('submit-best').disabled = !best || submitted || active;
+    $('submit-best').title = active ? 'disabled while the run is active: stop it (kill switch) or let it finish, then submit its best' : '';
     $('submit-best').textContent = best ? (submitted ? 'best #' + best.id + ' is submitted' : 'Submit best #' + best.id + ' to the private holdout') : 'nothing to submit';
-    $('submit-note').textContent = st && st.status === 'running' ? 'the run is still going: a later best can be submitted again' : '';
+    $('submit-note').textContent = active ? 'the run is still going: submit once it has ended (a later best may replace this one)' : '';
     var target = $('review-target');
     var cur = target.value;
     target.innerHTML = subs.map(function (x) {
@@ -342,7 +383,7 @@ const SCRIPT = String.raw`
   $('filter').oninput = renderTable;
   $('decision-filter').onchange = renderTable;
   document.querySelectorAll('#exp-table th').forEach(function (th) {
-    th.onclick = function () {
+    th.querySelector('button').onclick = function () {
       var k = th.getAttribute('data-k');
       if (sortKey === k) sortAsc = !sortAsc; else { sortKey = k; sortAsc = k === 'hypothesis'; }
       renderTable();
@@ -356,6 +397,23 @@ const SCRIPT = String.raw`
     var g = ev.target.closest('.pt');
     if (g) loadDetail(Number(g.getAttribute('data-id')), true);
   };
+  function activateOnKey(container, selector) {
+    container.addEventListener('keydown', function (ev) {
+      if (ev.key !== 'Enter' && ev.key !== ' ') return;
+      var el = ev.target.closest(selector);
+      if (!el || el !== ev.target) return;
+      ev.preventDefault();
+      loadDetail(Number(el.getAttribute('data-id')), true);
+    });
+  }
+  activateOnKey($('exp-body'), 'tr[data-id]');
+  activateOnKey($('chart'), '.pt[data-id]');
+  function fromHash() {
+    var m = /^#\/experiment\/(\d+)$/.exec(location.hash);
+    if (m && Number(m[1]) !== selected) loadDetail(Number(m[1]), true);
+  }
+  window.addEventListener('hashchange', fromHash);
+  fromHash();
   setInterval(renderClock, 1000);
   connect();
 })();
@@ -368,7 +426,7 @@ export function studioPage(): string {
 <title>Ratchet Studio</title><style>${CSS}</style></head>
 <body>
 <header><h1>Ratchet Studio</h1><span class="proj" id="proj"></span>
-<select id="run-select" aria-label="run"></select><span class="pill" id="run-status" data-status="">connecting</span>
+<label for="run-select">run</label><select id="run-select"></select><span class="pill" id="run-status" data-status="">connecting</span>
 <span class="spacer"></span><span id="conn">connecting…</span>
 <button id="kill" disabled title="stop the run within a second; the branch stays at its last kept commit">Kill switch</button></header>
 <div id="mlflow-banner" role="status" hidden></div>
@@ -376,7 +434,7 @@ export function studioPage(): string {
 <section class="card wide" id="escalation" hidden><h2>Escalated: needs a person</h2>
 <div id="escalation-msg"></div>
 <div class="small muted">Nothing runs and nothing is submitted until a person clears it (also: ratchet clear --note "&lt;why&gt;").</div>
-<textarea id="clear-note" placeholder="note (required): what you checked and why work may go on"></textarea>
+<label class="field" for="clear-note">note (required)</label><textarea id="clear-note" placeholder="what you checked and why work may go on"></textarea>
 <button class="act" id="clear-escalation">Clear the escalation</button><div class="msg" id="clear-msg"></div></section>
 <section class="card wide"><div class="stats">
 <div><h2>Best score</h2><div id="best"></div></div>
@@ -386,17 +444,24 @@ export function studioPage(): string {
 </div></section>
 <section class="card wide"><h2>Score over experiments</h2><div id="chart"></div></section>
 <section class="card"><h2>Experiments <span class="muted" id="exp-count"></span></h2>
-<div class="tools"><input id="filter" placeholder="filter: hypothesis, reason, conclusion, #id">
-<select id="decision-filter"><option value="">all decisions</option><option>kept</option><option>reverted</option><option>crashed</option><option>timeout</option><option>invalid</option><option>rejected</option></select></div>
-<div class="scroll"><table id="exp-table"><thead><tr><th data-k="id">#</th><th data-k="seq">seq</th><th data-k="decision">decision</th><th data-k="score" class="num">score</th><th data-k="delta" class="num">gain</th><th data-k="duration_s" class="num">time</th><th data-k="hypothesis">hypothesis</th></tr></thead>
+<div class="tools"><label for="filter">filter</label><input id="filter" placeholder="hypothesis, reason, conclusion, #id">
+<label for="decision-filter">decision</label><select id="decision-filter"><option value="">all decisions</option><option>kept</option><option>reverted</option><option>crashed</option><option>timeout</option><option>invalid</option><option>rejected</option></select></div>
+<a id="csv-link" href="/api/experiments.csv" download>Download CSV</a></div>
+<p class="small muted" id="exp-hint" style="margin:0 0 4px">Tab to a row and press Enter to open it; the column buttons sort.</p>
+<div class="scroll"><table id="exp-table" aria-label="experiments" aria-describedby="exp-hint"><thead><tr><th data-k="id" aria-sort="descending"><button type="button">#</button></th><th data-k="seq" aria-sort="none"><button type="button">seq</button></th><th data-k="decision" aria-sort="none"><button type="button">decision</button></th><th data-k="score" class="num" aria-sort="none"><button type="button">score</button></th><th data-k="delta" class="num" aria-sort="none"><button type="button">gain</button></th><th data-k="duration_s" class="num" aria-sort="none"><button type="button">time</button></th><th data-k="hypothesis" aria-sort="none"><button type="button">hypothesis</button></th></tr></thead>
 <tbody id="exp-body"></tbody></table></div></section>
 <section class="card" id="detail"><div class="muted">click an experiment (a row, or a mark on the chart) to see its hypothesis, diff, logs and metrics</div></section>
-<section class="card"><h2>Guardrails, escalations and events</h2><div class="scroll" id="events"></div></section>
+<section class="card wide" id="live" hidden><h2>Running experiment: live</h2><div id="live-head"></div>
+<h3 class="small muted">stdout (last 50 lines)</h3><pre id="live-stdout" tabindex="0" aria-label="stdout of the running experiment"></pre><h3 class="small muted">stderr (last 50 lines)</h3><pre id="live-stderr" tabindex="0" aria-label="stderr of the running experiment"></pre></section>
+<section class="card wide" id="compare"><h2>Compare two experiments</h2>
+<div class="tools"><label for="compare-a">experiment A</label><select id="compare-a"></select><label for="compare-b">experiment B</label><select id="compare-b"></select>
+<button class="act" id="compare-go" type="button">Compare</button></div><div id="compare-out"></div></section>
+<section class="card"><h2>Guardrails, escalations and events</h2><div class="scroll" id="events" tabindex="0" role="region" aria-label="guardrails, escalations and events"></div></section>
 <section class="card" id="review"><h2>Tier-2 review</h2>
 <button class="act" id="submit-best" disabled>nothing to submit</button> <span class="small muted" id="submit-note"></span>
-<div style="margin-top:10px"><label class="small muted" for="review-target">submitted candidate</label><br><select id="review-target"></select></div>
-<textarea id="review-note" placeholder="note (required): what you checked and why you decide so"></textarea>
-<div style="display:flex;gap:8px;align-items:center"><input class="reviewer" id="review-reviewer" placeholder="reviewer (default: the Studio's user)">
+<div style="margin-top:10px"><label class="small muted" for="review-target">submitted candidate</label><br><select id="review-target" style="max-width:100%"></select></div>
+<label class="field" for="review-note">note (required)</label><textarea id="review-note" placeholder="what you checked and why you decide so"></textarea>
+<label class="field" for="review-reviewer">reviewer</label><div style="display:flex;flex-wrap:wrap;gap:8px;align-items:center"><input class="reviewer" id="review-reviewer" placeholder="default: the Studio's user">
 <button class="act promote" id="promote" disabled>Promote</button><button class="act reject" id="reject" disabled>Reject</button></div>
 <div class="msg" id="review-msg"></div><div id="reviews"></div></section>
 </main>

@@ -6,10 +6,12 @@ import { join } from 'node:path';
 import { clearEscalation } from '../agents/limits.js';
 import { type Contract, loadContract } from '../contract/load.js';
 import { JOURNAL_FILE, Journal } from '../journal/store.js';
+import { currentExperiment } from '../journal/views.js';
 import { activeRun, requestStop } from '../loop/control.js';
 import { recordReview } from '../tiers/review.js';
 import { submit } from '../tiers/submit.js';
 import { RatchetError } from '../util/errors.js';
+import { compareExperiments, experimentsCsv, liveStamp, parseId } from './extras.js';
 import { studioPage } from './page.js';
 import { emptyState, journalVersion, studioExperiment, studioState } from './state.js';
 
@@ -23,7 +25,8 @@ import { emptyState, journalVersion, studioExperiment, studioState } from './sta
  * `?token=`), else 401. Writes need a JSON body from the same origin.
  *
  * API: GET / (the page), GET /api/state?run=, GET /api/stream?run= (SSE `state` events),
- * GET /api/experiments/:id, POST /api/stop {run?}, POST /api/submit {run?},
+ * GET /api/experiments/:id, GET /api/experiments.csv?run= (the table as CSV), GET /api/compare?a=&b= (two
+ * experiments side by side: params, public metrics, the git diff between their commits), POST /api/stop {run?}, POST /api/submit {run?},
  * POST /api/review {experiment, decision: promote|reject, note, reviewer?}, POST /api/clear {note} (a person
  * clears the project's escalation).
  */
@@ -212,6 +215,33 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
     }
     if (req.method === 'GET' && path === '/api/state') return send(res, 200, snapshot(runParam));
     if (req.method === 'GET' && path === '/api/stream') return stream(req, res, runParam);
+    if (req.method === 'GET' && path === '/api/experiments.csv') {
+      const j = getJournal();
+      const csv = j ? experimentsCsv(j, runParam) : 'id\r\n';
+      res.writeHead(200, {
+        'content-type': 'text/csv; charset=utf-8',
+        'content-disposition': `attachment; filename="ratchet-${(runParam ?? 'latest').replace(/[^\w.-]/g, '_')}-experiments.csv"`,
+        'cache-control': 'no-store',
+        'x-content-type-options': 'nosniff',
+      });
+      res.end(csv);
+      return;
+    }
+    if (req.method === 'GET' && path === '/api/compare') {
+      const a = parseId(url.searchParams.get('a'));
+      const b = parseId(url.searchParams.get('b'));
+      if (a === null || b === null)
+        throw new HttpError(
+          400,
+          `a and b must be experiment ids (positive integers), got a=${JSON.stringify(url.searchParams.get('a'))} b=${JSON.stringify(url.searchParams.get('b'))}`,
+          'e.g. /api/compare?a=3&b=7',
+        );
+      const j = getJournal();
+      if (!j) throw new HttpError(404, `no experiment ${a}`);
+      const r = await compareExperiments(j, projectDir, a, b);
+      if ('missing' in r) throw new HttpError(404, `no experiment ${r.missing}`);
+      return send(res, 200, r);
+    }
     const m = /^\/api\/experiments\/(\d+)$/.exec(path);
     if (req.method === 'GET' && m) {
       const j = getJournal();
@@ -285,7 +315,14 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
     const tick = () => {
       try {
         const j = getJournal();
-        const v = j ? `${journalVersion(j)}|${activeRun(projectDir)?.pid ?? ''}` : 'no-journal';
+        const live = j ? activeRun(projectDir) : null;
+        let stamp = '';
+        if (j && live) {
+          const run = j.getRun(runId);
+          const cur = run ? currentExperiment(j, run) : null;
+          stamp = liveStamp(projectDir, cur?.id ?? null);
+        }
+        const v = j ? `${journalVersion(j)}|${live?.pid ?? ''}|${stamp}` : 'no-journal';
         if (v !== last) {
           last = v;
           res.write(`event: state\ndata: ${JSON.stringify(snapshot(runId))}\n\n`);

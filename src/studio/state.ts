@@ -6,6 +6,7 @@ import { FAILURES } from '../loop/session.js';
 import { scoreChart } from '../report/chart.js';
 import { latestReviews, listReviews, type ReviewRecord } from '../tiers/review.js';
 import { type MlflowHealth, mlflowHealth } from '../tracking/health.js';
+import { type LiveExperiment, liveExperiment } from './extras.js';
 
 /**
  * What the Studio page shows, computed from the journal: one JSON snapshot per change (sent over
@@ -58,8 +59,12 @@ export interface StudioState {
     wallClock: { elapsedMs: number; maxMs: number | null };
     failures: { consecutive: number; max: number | null };
   };
-  /** The experiment running now (null when none). */
-  current: { id: number; seq: number; hypothesis: string; startedAt: string; elapsedMs: number } | null;
+  /** The experiment running now (null when none), with its phase and log tails. */
+  current:
+    | ({ id: number; seq: number; hypothesis: string; startedAt: string; elapsedMs: number } & {
+        live: LiveExperiment;
+      })
+    | null;
   /** The score chart as an SVG string (see scoreChart). */
   chart: string;
   /** Changes whenever anything shown changes. */
@@ -159,7 +164,8 @@ export function studioState(journal: Journal, contract: Contract, runId?: string
   };
   let consecutive = 0;
   for (let i = exps.length - 1; i >= 0 && FAILURES.has(exps[i]!.decision); i--) consecutive++;
-  const current = currentExperiment(journal, run);
+  const started = currentExperiment(journal, run);
+  const current = started ? { ...started, live: liveExperiment(contract.projectDir, started.id) } : null;
   const elapsedMs = runActiveMs(run, activeRun(contract.projectDir)?.runId === run.id);
   const events = journal.listEvents({ runId: run.id, kinds: NOTABLE_EVENTS }).reverse().slice(0, 300);
   return {
@@ -200,6 +206,7 @@ export function studioState(journal: Journal, contract: Contract, runId?: string
           : null,
       width: 900,
       height: 300,
+      interactive: true,
     }),
     version,
     serverTime,

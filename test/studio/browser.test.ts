@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -115,6 +116,34 @@ describe('the Studio in Chromium, live during a real run', () => {
     expect(await page.evaluate(() => (window as unknown as { __studioMarker?: number }).__studioMarker)).toBe(
       42,
     );
+
+    // The running experiment: its phase, a live tail of its logs, an ETA; Submit best waits for the run's end.
+    await expect
+      .poll(() => page.locator('#current-phase').textContent(), { timeout: 30_000 })
+      .toMatch(/^(propose|check|execute|evaluate)$/);
+    await expect
+      .poll(() => page.locator('#eta').textContent(), { timeout: 30_000 })
+      .toMatch(/^about \S+ left/);
+    await expect
+      .poll(() => page.locator('#live-stdout').textContent(), { timeout: 60_000 })
+      .toContain('[train]');
+    expect(await page.locator('#submit-best').isDisabled()).toBe(true);
+    expect(await page.locator('#submit-best').getAttribute('title')).toMatch(
+      /disabled while the run is active/,
+    );
+    // The running experiment's mark is in the legend.
+    expect(await page.locator('#chart g.legend[data-key="running"]').count()).toBe(1);
+    // No WCAG 2 A/AA violation while the run is live (the live panel and the running pill included).
+    await page.addScriptTag({
+      content: readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
+    });
+    const violations = await page.evaluate(async () => {
+      type Result = { violations: { id: string; nodes: { html: string }[] }[] };
+      const axe = (window as unknown as { axe: { run: (c: unknown, o: unknown) => Promise<Result> } }).axe;
+      const r = await axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
+      return r.violations.map((v) => `${v.id}: ${v.nodes[0]?.html}`);
+    });
+    expect(violations).toEqual([]);
 
     // Open experiment 2 from its mark on the chart: its diff is the change TPE made to params.yaml.
     await page.locator('#chart g.pt[data-seq="2"]').click();
