@@ -233,7 +233,6 @@ export function scoreChart(input: ChartInput): string {
   }
   // marks
   for (const p of pts) {
-    const st = DECISION_STYLE[p.decision] ?? { colour: '#24292f', label: p.decision };
     const xx = x(p.seq);
     const hasScore = p.score !== null && Number.isFinite(p.score);
     const yy = hasScore ? y(p.score as number) : bandY;
