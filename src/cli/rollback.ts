@@ -1,6 +1,11 @@
 import { existsSync, lstatSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { CONTRACT_FILE } from '../contract/load.js';
+import { RatchetError } from '../util/errors.js';
 import { action } from './output.js';
+
+/** Files `ratchet init --data` scaffolds, kept after a refusal whose fix is an edit to ratchet.yaml. */
+const SCAFFOLD_FILES = [CONTRACT_FILE, 'train.py', 'params.yaml', 'search_space.yaml', '.gitignore'];
 
 /** Files larger than this are not snapshotted for restoring (a scaffold's files are small). */
 const MAX_RESTORE_BYTES = 1 << 20;
@@ -10,10 +15,10 @@ export interface FolderSnapshot {
   /**
    * Put the folder's top level back as it was: remove entries created since the snapshot (files, folders,
    * a .git), restore the content of small files that changed, and remove the folder itself when it did not
-   * exist before.
+   * exist before. Entries created since the snapshot for which `keep` says true stay (and so does the folder).
    * @returns the entries removed or restored, for the user
    */
-  restore(): string[];
+  restore(keep?: (name: string) => boolean): string[];
 }
 
 /**
@@ -35,9 +40,9 @@ export function snapshotFolder(dir: string): FolderSnapshot {
     }
   }
   return {
-    restore(): string[] {
+    restore(keep: (name: string) => boolean = () => false): string[] {
       const done: string[] = [];
-      if (!existed) {
+      if (!existed && !(existsSync(dir) && readdirSync(dir).some(keep))) {
         if (!existsSync(created)) return done;
         rmSync(created, { recursive: true, force: true });
         return [created];
@@ -46,6 +51,7 @@ export function snapshotFolder(dir: string): FolderSnapshot {
       for (const name of readdirSync(dir)) {
         const p = join(dir, name);
         if (!before.has(name)) {
+          if (keep(name)) continue;
           rmSync(p, { recursive: true, force: true });
           done.push(name);
           continue;
@@ -73,11 +79,16 @@ export function undoOnFailure<O extends { dir: string; json?: boolean }>(
     try {
       await fn(o);
     } catch (e) {
-      const undone = snapshot.restore();
-      if (undone.length)
-        (o.json ? process.stderr : process.stdout).write(
-          `init failed; removed what it wrote in this call: ${undone.join(', ')}\n`,
-        );
+      // A refusal whose fix is an edit to the new ratchet.yaml (e.g. a leaking column for data.drop) keeps the
+      // scaffold so the person can make that edit; the repository and the split go, as for any other failure.
+      const fixInContract = e instanceof RatchetError && e.file === CONTRACT_FILE;
+      const undone = snapshot.restore(fixInContract ? (n) => SCAFFOLD_FILES.includes(n) : undefined);
+      const out = o.json ? process.stderr : process.stdout;
+      if (undone.length) out.write(`init failed; removed what it wrote in this call: ${undone.join(', ')}\n`);
+      if (fixInContract) {
+        const kept = SCAFFOLD_FILES.filter((n) => existsSync(join(resolve(o.dir), n)));
+        if (kept.length) out.write(`kept the scaffold (${kept.join(', ')}) for the fix below\n`);
+      }
       throw e;
     }
   };

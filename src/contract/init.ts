@@ -6,8 +6,9 @@ import { refuseBlockingFindings, scanProject } from '../data/scan.js';
 import { foreignRepo, git, repoTop } from '../git/git.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
+import { fillContract } from './fill.js';
 import { CONTRACT_FILE, type Contract, loadContract } from './load.js';
-import { computeLock, contractFiles, LOCK_FILE, type Lock, writeLock } from './lock.js';
+import { computeLock, contractFiles, LOCK_FILE, type Lock, readLock, writeLock } from './lock.js';
 import type { Task } from './schema.js';
 import {
   archiveSplit,
@@ -143,12 +144,24 @@ export function renderTemplate(text: string, values: Record<string, string>): st
   return text.replace(/\{\{([A-Z_]+)\}\}/g, (m, k: string) => (k in values ? values[k]! : m));
 }
 
+/** Result of {@link scaffoldProject}. */
+export interface ScaffoldResult {
+  /** Project-relative files written (a filled `ratchet.yaml` is named with what was filled). */
+  written: string[];
+  /** Files that existed and were kept as they are (the person's edits win). */
+  keptFiles: string[];
+  /** Flags not applied because ratchet.yaml already sets the field (see fill.ts). */
+  ignoredFlags: string[];
+}
+
 /**
  * Write `ratchet.yaml`, `train.py`, `params.yaml` and `search_space.yaml` for a new dataset, from the
- * tabular templates. Existing files are kept unless `force`.
- * @returns project-relative paths written
+ * tabular templates. A file that exists is never overwritten (with or without `--force`): an existing
+ * `ratchet.yaml` gets only the fields it lacks from the flags ({@link fillContract}), and an existing
+ * `train.py` whose POSITIVE_CLASS is empty gets the positive class. Delete a file to scaffold it afresh.
+ * @throws RatchetError when the data file does not exist
  */
-export function scaffoldProject(projectDir: string, o: ScaffoldOptions, force = false): string[] {
+export function scaffoldProject(projectDir: string, o: ScaffoldOptions): ScaffoldResult {
   const dataAbs = resolve(projectDir, o.data);
   if (!existsSync(dataAbs)) {
     throw new RatchetError(`data file ${o.data} does not exist`, {
@@ -162,13 +175,41 @@ export function scaffoldProject(projectDir: string, o: ScaffoldOptions, force = 
       .replace(/[^A-Za-z0-9._-]+/g, '-')
       .replace(/^[^A-Za-z0-9]+/, '') || 'project';
   const written: string[] = [];
+  const keptFiles: string[] = [];
+  let ignoredFlags: string[] = [];
   const write = (rel: string, text: string) => {
     const p = join(projectDir, rel);
-    if (existsSync(p) && !force) return;
+    if (existsSync(p)) {
+      keptFiles.push(rel);
+      return;
+    }
     writeFileSync(p, text);
     written.push(rel);
   };
-  write(CONTRACT_FILE, scaffoldContractText(name, dataRel.startsWith('..') ? dataAbs : dataRel, o));
+  const source = dataRel.startsWith('..') ? dataAbs : dataRel;
+  const contractPath = join(projectDir, CONTRACT_FILE);
+  if (existsSync(contractPath)) {
+    const before = readFileSync(contractPath, 'utf8');
+    const group = o.task === 'ranking' ? o.query : o.group;
+    const fill = fillContract(before, [
+      { path: ['task'], flag: '--task', value: o.task },
+      { path: ['data', 'source'], flag: '--data', value: source },
+      { path: ['data', 'target'], flag: '--target', value: o.target },
+      { path: ['data', 'id'], flag: '--id', value: o.id },
+      { path: ['data', 'time'], flag: '--time', value: o.time },
+      { path: ['data', 'group'], flag: '--group', value: group },
+      { path: ['data', 'query'], flag: '--query', value: o.query },
+      { path: ['data', 'positive_class'], flag: '--positive-class', value: o.positiveClass },
+      { path: ['split', 'strategy'], flag: '--split', value: o.split },
+      { path: ['split', 'seed'], flag: '--seed', value: o.seed },
+      { path: ['metric', 'primary'], flag: '--metric', value: o.metric },
+    ]);
+    ignoredFlags = fill.kept;
+    if (fill.filled.length) {
+      writeFileSync(contractPath, fill.text);
+      written.push(`${CONTRACT_FILE} (filled ${fill.filled.join(', ')})`);
+    } else keptFiles.push(CONTRACT_FILE);
+  } else write(CONTRACT_FILE, scaffoldContractText(name, source, o));
   const tdir = join(packageDir(), 'templates', 'tabular');
   // A ranking model here is a regression on the relevance: its predictions are the scores rows are ranked by.
   const learn = o.task === 'ranking' ? 'regression' : o.task;
@@ -193,7 +234,18 @@ export function scaffoldProject(projectDir: string, o: ScaffoldOptions, force = 
       text = text.replace('drop_columns: []', `drop_columns: [${JSON.stringify(o.query)}]`);
     write(out, text);
   }
-  return written;
+  // An earlier scaffold without a positive class: give train.py the one now known (nothing else changes).
+  const trainPy = join(projectDir, 'train.py');
+  if (o.positiveClass !== undefined && keptFiles.includes('train.py')) {
+    const py = readFileSync(trainPy, 'utf8');
+    const empty = /^POSITIVE_CLASS = ""(.*)$/m;
+    if (empty.test(py)) {
+      writeFileSync(trainPy, py.replace(empty, `POSITIVE_CLASS = ${JSON.stringify(o.positiveClass)}$1`));
+      keptFiles.splice(keptFiles.indexOf('train.py'), 1);
+      written.push('train.py (POSITIVE_CLASS filled)');
+    }
+  }
+  return { written, keptFiles, ignoredFlags };
 }
 
 /** Lines Ratchet needs in the project's .gitignore. */
@@ -302,6 +354,19 @@ export async function initProject(
   }
 }
 
+/** The project's current lock when it records the same hashes as `fresh` (only its time would differ), else null. */
+function unchangedLock(projectDir: string, fresh: Lock): Lock | null {
+  let old: Lock;
+  try {
+    old = readLock(projectDir);
+  } catch {
+    return null;
+  }
+  const same = (a: Record<string, string>, b: Record<string, string>) =>
+    JSON.stringify(Object.entries(a).sort()) === JSON.stringify(Object.entries(b).sort());
+  return same(old.contract, fresh.contract) && same(old.splits, fresh.splits) ? old : null;
+}
+
 async function initSplitAndLock(
   projectDir: string,
   contract: Contract,
@@ -329,8 +394,10 @@ async function initSplitAndLock(
   for (const f of findings.filter((x) => x.severity === 'warn'))
     progress(`warning ${f.guardrail}: ${f.message} (${f.hint})`);
   refuseBlockingFindings(findings);
-  const lock = await computeLock(contract);
-  writeLock(projectDir, lock);
+  const fresh = await computeLock(contract);
+  // Nothing changed (an `init --force` over an intact project): keep the lock as it is, so no empty commit.
+  const lock = unchangedLock(projectDir, fresh) ?? fresh;
+  if (lock === fresh) writeLock(projectDir, lock);
   progress(
     `locked ${Object.keys(lock.contract).length} contract files and ${Object.keys(lock.splits).length} split files`,
   );

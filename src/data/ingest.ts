@@ -397,6 +397,26 @@ export async function splitData(contract: Contract, progress: Progress = () => {
           : `SELECT ${balanceExpr} ${from} WHERE split = ${code}`;
       balance[name] = Number((await readDoubles(duck.con, sql))[0] ?? Number.NaN);
     }
+    // A temporal or group split can leave a class out of a holdout: say so now, with the labels, since metrics
+    // such as auroc_ovr are undefined there (reported as undefined; a primary one makes every experiment invalid).
+    if (classes && classes.length > 1) {
+      for (const [code, name] of SPLIT_NAMES.entries()) {
+        if (code === 0 || counts[name] === 0) continue;
+        const present = new Set(
+          (
+            await readStrings(
+              duck.con,
+              `SELECT DISTINCT ${ident(target)}::VARCHAR ${from} WHERE split = ${code} AND ${ident(target)} IS NOT NULL`,
+            )
+          ).map(String),
+        );
+        const missing = classes.filter((c) => !present.has(c));
+        if (missing.length)
+          progress(
+            `warning: the ${name} holdout has no rows of class${missing.length > 1 ? 'es' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')} (${contract.split.strategy} split): per-class metrics such as auroc_ovr are undefined there; a stratified split, more data or other fractions avoid it`,
+          );
+      }
+    }
     for (const name of SPLIT_NAMES) {
       if (counts[name] === 0) {
         throw contractError(

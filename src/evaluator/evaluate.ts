@@ -22,6 +22,8 @@ export type Evaluation =
       input: ScoredInput | null;
       /** Constraints the predictions break (the change is then rejected whatever its score). */
       violations: string[];
+      /** Reported-only metrics undefined on the public holdout, with the reason (they never fail it). */
+      undefinedMetrics: Record<string, string>;
     }
   | { status: 'invalid'; reason: string };
 
@@ -47,6 +49,7 @@ export async function evaluateOutput(
       score: r.metrics[contract.metric.primary]!,
       input: null,
       violations: metricViolations(contract, r.metrics),
+      undefinedMetrics: {},
     };
   }
   const vault = join(contract.projectDir, VAULT_DIR);
@@ -73,9 +76,16 @@ export async function evaluateOutput(
     ]);
     if (!pub.ok) return { status: 'invalid', reason: pub.reason };
     if (!priv.ok) return { status: 'invalid', reason: priv.reason };
-    const s = scoreInput(contract, pub.input);
+    const s = scoreInput(contract, pub.input, manifest.classes ?? undefined);
     if (!s.ok) return { status: 'invalid', reason: s.reason };
-    return { status: 'ok', metrics: s.metrics, score: s.score, input: pub.input, violations: s.violations };
+    return {
+      status: 'ok',
+      metrics: s.metrics,
+      score: s.score,
+      input: pub.input,
+      violations: s.violations,
+      undefinedMetrics: s.undefinedMetrics,
+    };
   } finally {
     if (!shared) duck.close();
   }
@@ -101,6 +111,6 @@ export async function scorePrivate(
     manifest,
   });
   if (!priv.ok) return priv;
-  const s = scoreInput(contract, priv.input);
+  const s = scoreInput(contract, priv.input, manifest.classes ?? undefined);
   return s.ok ? { ok: true, metrics: s.metrics } : s;
 }

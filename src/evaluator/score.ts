@@ -29,6 +29,11 @@ export type ScoreResult =
       score: number;
       /** Constraints the predictions break, one sentence each (empty when all hold). */
       violations: string[];
+      /**
+       * Reported-only metrics (`metric.also`, read by nothing else) that are undefined on these rows, with the
+       * reason (e.g. auroc_ovr when a class is absent from the holdout). They never fail the experiment.
+       */
+      undefinedMetrics: Record<string, string>;
     }
   | { ok: false; reason: string };
 
@@ -77,8 +82,10 @@ export function neededMetrics(contract: Contract): string[] {
  * score, and the constraints (floors, ceilings, fairness gates across groups, per-group floors).
  * @returns the values and the violated constraints, or the reason the predictions cannot be scored
  */
-export function scoreInput(contract: Contract, input: ScoredInput): ScoreResult {
+export function scoreInput(contract: Contract, input: ScoredInput, classNames?: string[]): ScoreResult {
   const metrics: Record<string, number> = {};
+  const undefinedMetrics: Record<string, string> = {};
+  const reportedOnly = reportedOnlyMetrics(contract);
   try {
     for (const n of neededMetrics(contract)) {
       if (input.task === 'multiclass' && !input.proba && metricSpec(n, contract.task).needsProba) {
@@ -90,14 +97,23 @@ export function scoreInput(contract: Contract, input: ScoredInput): ScoreResult 
         }
         continue;
       }
-      metrics[n] = computeMetric(n, input);
+      if (!reportedOnly.has(n)) {
+        metrics[n] = computeMetric(n, input);
+        continue;
+      }
+      try {
+        metrics[n] = computeMetric(n, input);
+      } catch (e) {
+        if (!(e instanceof RangeError)) throw e;
+        undefinedMetrics[n] = withClassNames(e.message, classNames);
+      }
     }
     for (const name of Object.keys(contract.proxies))
       metrics[name] = computeProxy(proxyDef(contract, name), proxyData(input));
     if (contract.metric.composite)
       metrics[COMPOSITE] = evaluate(parseComposite(contract.metric.composite).expr, metrics);
   } catch (e) {
-    return { ok: false, reason: `cannot score: ${(e as Error).message}` };
+    return { ok: false, reason: `cannot score: ${withClassNames((e as Error).message, classNames)}` };
   }
   const violations: string[] = [];
   const bound = (label: string, v: number, min?: number, max?: number) => {
@@ -138,7 +154,31 @@ export function scoreInput(contract: Contract, input: ScoredInput): ScoreResult 
   if (score === undefined || !Number.isFinite(score)) {
     return { ok: false, reason: `the primary score ${contract.metric.primary} is not a finite number` };
   }
-  return { ok: true, metrics, score, violations };
+  return { ok: true, metrics, score, violations, undefinedMetrics };
+}
+
+/** Metrics of `metric.also` that nothing but the report reads (not the primary, the composite or a constraint). */
+function reportedOnlyMetrics(contract: Contract): Set<string> {
+  const read = new Set<string>([contract.metric.primary]);
+  if (contract.metric.composite)
+    for (const v of parseComposite(contract.metric.composite).variables) read.add(v);
+  for (const c of contract.constraints) {
+    if ('metric' in c) read.add(c.metric);
+    if ('per_group' in c) read.add(c.per_group);
+  }
+  return new Set(contract.metric.also.filter((n) => !read.has(n)));
+}
+
+/**
+ * The metric engine names classes by their index (0..k-1, in the manifest's label order); a person knows the
+ * labels. Rewrites "class <i> of k = <k>" into "class "<label>" (<i> of k = <k>)".
+ */
+function withClassNames(message: string, classNames?: string[]): string {
+  if (!classNames) return message;
+  return message.replace(/class (\d+) of k = (\d+)/g, (m, i: string, k: string) => {
+    const name = classNames[Number(i)];
+    return name === undefined ? m : `class ${JSON.stringify(name)} (index ${i} of k = ${k})`;
+  });
 }
 
 /** Floors and ceilings on reported metrics (the constraints a custom evaluator's numbers can be checked against). */

@@ -291,6 +291,8 @@ export type ShowView = LogEntry & {
   events: ReturnType<Journal['listEvents']>;
   /** The leak check of the model's `features.json`; null when the experiment produced no score. */
   feature_check: FeatureCheck | null;
+  /** Reported-only metrics undefined on the public holdout (name → why); they never fail an experiment. */
+  undefined_metrics: Record<string, string>;
 };
 
 /** `ratchet show <id> --json`: an experiment with its patch and log tails. */
@@ -322,5 +324,6 @@ export function showView(journal: Journal, projectDir: string, id: number): Show
     stderr: read('stderr.log', 16 * 1024),
     events: journal.listEvents({}).filter((ev) => ev.experimentId === id),
     feature_check: featureCheckOf(e),
+    undefined_metrics: (e.meta?.['undefinedMetrics'] as Record<string, string> | undefined) ?? {},
   };
 }

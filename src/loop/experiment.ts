@@ -248,6 +248,8 @@ export async function runExperiment(
   let runs: Runs = { scores: [], inputs: [] };
   let escalate: string | null = null;
   let featureCheck: FeatureCheck | null = null;
+  // Reported-only metrics undefined on the public holdout (name → why), kept in meta.undefinedMetrics.
+  let undefinedMetrics: Record<string, string> | null = null;
   const blocking = () => trips.filter((t) => !overridden(x, t));
   if (blocking().length > 0) {
     decision = 'rejected';
@@ -320,6 +322,7 @@ export async function runExperiment(
           reason = sandbox.message.includes('removed') ? `${ev.reason} (${sandbox.message})` : ev.reason;
         } else {
           metrics = ev.metrics;
+          if (Object.keys(ev.undefinedMetrics).length) undefinedMetrics = ev.undefinedMetrics;
           score = ev.score;
           input = ev.input;
           runs = { scores: [ev.score], inputs: [ev.input] };
@@ -460,6 +463,7 @@ export async function runExperiment(
       timings,
       runs: runs.scores,
       ...(featureCheck ? { featureCheck } : {}),
+      ...(undefinedMetrics ? { undefinedMetrics } : {}),
     },
     decision: decision!,
     reason,

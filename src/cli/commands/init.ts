@@ -8,6 +8,7 @@ import {
   refuseForeignRepo,
   scaffoldProject,
 } from '../../contract/init.js';
+import { choosePositiveClass } from '../../contract/positive.js';
 import { contractJsonSchema, TaskSchema } from '../../contract/schema.js';
 import { RatchetError } from '../../util/errors.js';
 import { bold, num, table } from '../format.js';
@@ -55,7 +56,7 @@ export function registerInit(program: Command): void {
     .option('--example <name>', `copy a bundled example first (${listExamples().join(', ') || 'none'})`)
     .option(
       '--force',
-      'overwrite existing scaffold files / re-lock a changed contract / re-split a project that has runs (the old split is kept as a version)',
+      're-lock a changed contract / re-split a project that has runs (the old split is kept as a version); scaffold files are never overwritten (flags fill only what ratchet.yaml lacks); with --example, its files are copied over',
     )
     .option(
       '--own-repo',
@@ -88,24 +89,31 @@ export function registerInit(program: Command): void {
               field: '--query',
             });
           }
-          const written = scaffoldProject(
-            dir,
-            {
-              data: o.data,
-              target: o.target,
-              task: task.data,
-              ...(o.id ? { id: o.id } : {}),
-              ...(o.time ? { time: o.time } : {}),
-              ...(o.group ? { group: o.group } : {}),
-              ...(o.query ? { query: o.query } : {}),
-              ...(o.split ? { split: o.split } : {}),
-              ...(o.metric ? { metric: o.metric } : {}),
-              ...(o.positiveClass !== undefined ? { positiveClass: o.positiveClass } : {}),
-              ...(o.seed ? { seed: Number(o.seed) } : {}),
-            },
-            o.force,
-          );
-          if (written.length) say(`wrote ${written.join(', ')}`);
+          let positiveClass = o.positiveClass;
+          if (task.data === 'binary' && positiveClass === undefined) {
+            const chosen = await choosePositiveClass(dir, o.data, o.target);
+            if (chosen) {
+              positiveClass = chosen.label;
+              say(chosen.note);
+            }
+          }
+          const scaffold = scaffoldProject(dir, {
+            data: o.data,
+            target: o.target,
+            task: task.data,
+            ...(o.id ? { id: o.id } : {}),
+            ...(o.time ? { time: o.time } : {}),
+            ...(o.group ? { group: o.group } : {}),
+            ...(o.query ? { query: o.query } : {}),
+            ...(o.split ? { split: o.split } : {}),
+            ...(o.metric ? { metric: o.metric } : {}),
+            ...(positiveClass !== undefined ? { positiveClass } : {}),
+            ...(o.seed ? { seed: Number(o.seed) } : {}),
+          });
+          if (scaffold.written.length) say(`wrote ${scaffold.written.join(', ')}`);
+          if (scaffold.keptFiles.length)
+            say(`kept ${scaffold.keptFiles.join(', ')} as they are (delete a file to scaffold it afresh)`);
+          for (const k of scaffold.ignoredFlags) say(`not applied: ${k}; edit ratchet.yaml to change it`);
         }
         const res = await initProject(dir, say, { ownRepo: Boolean(o.ownRepo), force: Boolean(o.force) });
         const m = res.manifest;

@@ -150,6 +150,9 @@ export function registerRead(program: Command): void {
             `metrics:    ${Object.entries(v['metrics'] as Record<string, number>)
               .map(([k, x]) => `${k}=${x.toFixed(6)}`)
               .join('  ')}`,
+            ...Object.entries(v['undefined_metrics'] as Record<string, string>).map(
+              ([k, why]) => `            ${k} undefined on the public holdout: ${why}`,
+            ),
             `features:   ${v['feature_check'] ? `${v['feature_check'].status === 'checked' ? 'checked' : 'NOT CHECKED'}: ${v['feature_check'].reason}` : '— (no score, nothing to check)'}`,
             `trace:      ${v['trace_dir']}`,
             ...(v['events'].length > 0
