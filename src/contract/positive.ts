@@ -62,7 +62,7 @@ export async function choosePositiveClass(
     if (have !== undefined && have !== null) return null;
   }
   const labels = await targetLabels(resolve(projectDir, data), target);
-  if (!labels || labels.length !== 2) return null;
+  if (labels?.length !== 2) return null;
   const chosen = defaultPositiveClass(labels);
   if (chosen === null) {
     throw new RatchetError(
