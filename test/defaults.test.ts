@@ -2,6 +2,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultPositiveClass } from '../src/contract/positive.js';
+import { sampleSd } from '../src/loop/baseline.js';
 import { cli, gitOut, tempDir } from './helpers/project.js';
 
 /** A binary table: x is informative, `leak` copies the target; labels as given. */
@@ -160,5 +161,16 @@ describe('a multiclass holdout without one class (temporal split)', () => {
     );
     const text = cli(['show', '1'], d).stdout;
     expect(text).toMatch(/auroc_ovr undefined on the public holdout: .*class "rare"/);
+  });
+});
+
+describe('rounding is not noise', () => {
+  it('a spread at floating-point rounding level counts as zero; a real one is kept', () => {
+    const a = 0.7168726645587813;
+    // the same score summed in another order: 1 ulp apart
+    expect(sampleSd([a, a + Number.EPSILON * a, a])).toBe(0);
+    expect(sampleSd([1234.5, 1234.5 + 1e-10])).toBe(0); // relative to |mean| for large-valued metrics (rmse)
+    expect(sampleSd([a, a + 1e-6])).toBeCloseTo(1e-6 / Math.SQRT2, 12);
+    expect(sampleSd([a])).toBe(0);
   });
 });

@@ -44,11 +44,22 @@ export interface BaselineOptions {
   ready?: Ready;
 }
 
-/** Sample standard deviation (denominator n − 1); 0 when fewer than two values. */
+/**
+ * Relative size below which a spread of scores is floating-point rounding, not noise: metrics summed in a
+ * different order differ by ~1e-16 relative; a real run-to-run difference on a holdout of any size is far larger.
+ */
+export const ROUNDING_TOLERANCE = 1e-12;
+
+/**
+ * Sample standard deviation (denominator n − 1); 0 when fewer than two values, and 0 when the spread is at
+ * rounding level (sd ≤ {@link ROUNDING_TOLERANCE} × max(1, |mean|)), so rounding never counts as noise (it
+ * would start confirmation runs and make "gain in noise sd" figures meaningless).
+ */
 export function sampleSd(xs: number[]): number {
   if (xs.length < 2) return 0;
   const m = xs.reduce((a, b) => a + b, 0) / xs.length;
-  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+  const sd = Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / (xs.length - 1));
+  return sd <= ROUNDING_TOLERANCE * Math.max(1, Math.abs(m)) ? 0 : sd;
 }
 
 /**

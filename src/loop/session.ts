@@ -18,6 +18,7 @@ import type { Proposer } from '../proposers/types.js';
 import type { PythonRuntime } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { formatDuration } from '../util/units.js';
+import { sampleSd } from './baseline.js';
 import { acquireRunLock, isAlive, releaseRunLock, runActiveMs, watchStop } from './control.js';
 import {
   type Best,
@@ -205,7 +206,8 @@ export class RunSession {
       minDelta: ready.contract.keep.min_delta,
       confidence: ready.contract.keep.confidence,
       resamples: ready.contract.keep.resamples,
-      noiseSd: noise?.sd ?? null,
+      // recomputed from the scores: a spread at rounding level (older journals stored it) is no noise
+      noiseSd: noise ? sampleSd(noise.scores) : null,
       noiseZ: ready.contract.keep.noise_z,
       confirmRuns: ready.contract.keep.confirm_runs,
       ...(ready.contract.metric.composite

@@ -14,6 +14,7 @@ import {
   type RunRecord,
 } from '../journal/store.js';
 import { featureCheckOf, type NoiseNote, noiseNote } from '../journal/views.js';
+import { ROUNDING_TOLERANCE } from '../loop/baseline.js';
 import { loadSearchSpace, type ParamSpace } from '../proposers/search/space.js';
 import { latestReviews, listReviews, type ReviewRecord } from '../tiers/review.js';
 import { RatchetError } from '../util/errors.js';
@@ -377,7 +378,7 @@ export function buildReport(journal: Journal, contract: Contract, runId?: string
   const noise = noiseOf(journal, metric);
   const maxSd = noise.length ? Math.max(...noise.map((n) => n.sd)) : null;
   const inSd = (v: number | null) =>
-    v === null || maxSd === null || !(maxSd > 0) ? null : Math.abs(v) / maxSd;
+    v === null || maxSd === null || !(maxSd > ROUNDING_TOLERANCE) ? null : Math.abs(v) / maxSd;
   const reviews = listReviews(journal, run.id);
   const standing = latestReviews(reviews);
   const submissions: ReportSubmission[] = journal.listSubmissions(run.id).map((s) => {
