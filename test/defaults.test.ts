@@ -161,6 +161,12 @@ describe('a multiclass holdout without one class (temporal split)', () => {
     );
     const text = cli(['show', '1'], d).stdout;
     expect(text).toMatch(/auroc_ovr undefined on the public holdout: .*class "rare"/);
+    // the report's winner-vs-baseline table says so too
+    const rep = cli(['report', '--out', join(d, 'rep')], d);
+    expect(rep.code, rep.stderr).toBe(0);
+    expect(readFileSync(join(d, 'rep', 'report.md'), 'utf8')).toMatch(
+      /\| auroc_ovr \| higher is better \| — \| — \| undefined: auroc_ovr is undefined: class "rare"/,
+    );
   });
 });
 

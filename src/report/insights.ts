@@ -19,6 +19,8 @@ export interface SecondaryMetric {
   change: number | null;
   /** The change in the metric's direction (positive = better), null without a known direction. */
   gain: number | null;
+  /** Why the metric has no value on the baseline or the best (undefined on the public holdout), else absent. */
+  undefinedReason?: string;
 }
 
 /**
@@ -40,7 +42,9 @@ export function secondaryMetrics(
       ...Object.keys(baseline.metrics),
       ...Object.keys(best.metrics),
     ]),
-  ].filter((m) => m in baseline.metrics || m in best.metrics);
+  ].filter(
+    (m) => m in baseline.metrics || m in best.metrics || m in undefinedOf(baseline) || m in undefinedOf(best),
+  );
   return names.map((metric) => {
     let direction: SecondaryMetric['direction'] = null;
     if (metric === order.primary) direction = order.primaryDirection;
@@ -55,8 +59,22 @@ export function secondaryMetrics(
     const w = best.metrics[metric] ?? null;
     const change = b !== null && w !== null ? w - b : null;
     const gain = change === null || direction === null ? null : direction === 'maximize' ? change : -change;
-    return { metric, direction, baseline: b, best: w, change, gain };
+    const why = undefinedOf(best)[metric] ?? undefinedOf(baseline)[metric];
+    return {
+      metric,
+      direction,
+      baseline: b,
+      best: w,
+      change,
+      gain,
+      ...(why ? { undefinedReason: why } : {}),
+    };
   });
+}
+
+/** Reported-only metrics the experiment could not compute on the public holdout (meta.undefinedMetrics). */
+function undefinedOf(e: ExperimentRecord): Record<string, string> {
+  return (e.meta?.['undefinedMetrics'] as Record<string, string> | undefined) ?? {};
 }
 
 /** One row of the per-family table. */

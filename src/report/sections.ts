@@ -101,7 +101,9 @@ export function detailSections(d: ReportData): Section[] {
                 f(m.best),
                 m.gain === null
                   ? m.change === null
-                    ? '—'
+                    ? m.undefinedReason
+                      ? `undefined: ${m.undefinedReason}`
+                      : '—'
                     : `${m.change >= 0 ? '+' : ''}${m.change.toFixed(6)} (raw)`
                   : `${m.gain >= 0 ? '+' : ''}${m.gain.toFixed(6)} ${m.gain > 0 ? 'better' : m.gain < 0 ? 'worse' : 'same'}`,
               ]),
