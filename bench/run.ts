@@ -1,19 +1,45 @@
 /**
- * `npm run bench`: every benchmark, figures printed (targets are stated next to them, not asserted).
- *   - harness overhead per experiment at 100k and 3M rows per holdout (target ≤ 0.3 s and ≤ 3 s)
- *   - metric engine vs scikit-learn at 1M and 10M rows (target ≥ 2× faster, identical values)
- *   - the kill switch: ratchet stop to the run's exit (target ≤ 1 s)
- *   - the process-tree watchdog: host CPU per tick for a tree of 20 processes (target ≤ 5 ms)
- * Pass `--quick` for smaller sizes.
+ * `npm run bench [-- <suite...>] [--quick]`: benchmarks that print figures (targets are stated next to them, not
+ * asserted). Suites (default: all, in this order):
+ *   - overhead: harness overhead per experiment at 100k and 3M rows per holdout
+ *   - metrics: metric engine vs scikit-learn at 1M and 10M rows (identical values, speed ratio)
+ *   - stop: the kill switch, ratchet stop to the run's exit (target ≤ 1 s)
+ *   - watchdog: the process-tree watchdog's host CPU per tick for a tree of 20 processes (target ≤ 5 ms)
+ * `--quick` uses smaller sizes; `--help` prints the usage.
  */
+import { Command, InvalidArgumentError } from 'commander';
 import { benchMetrics } from './metrics.js';
 import { benchOverhead } from './overhead.js';
 import { benchStop } from './stop.js';
 import { benchWatchdog } from './watchdog.js';
 
-const quick = process.argv.includes('--quick');
-console.log(`# Ratchet benchmarks (${new Date().toISOString()}, node ${process.version})`);
-await benchOverhead(quick ? [100_000] : [100_000, 3_000_000]);
-await benchMetrics(quick ? { sizes: [1_000_000], bootstrapSizes: [100_000] } : {});
-await benchStop(quick ? 1 : 3);
-await benchWatchdog();
+const SUITES = {
+  overhead: (quick: boolean) => benchOverhead(quick ? [100_000] : [100_000, 3_000_000]),
+  metrics: (quick: boolean) =>
+    benchMetrics(quick ? { sizes: [1_000_000], bootstrapSizes: [100_000] } : {}),
+  stop: (quick: boolean) => benchStop(quick ? 1 : 3),
+  watchdog: (_quick: boolean) => benchWatchdog(),
+} as const;
+type Suite = keyof typeof SUITES;
+
+const program = new Command('npm run bench --')
+  .description('Ratchet benchmarks: print figures (targets are stated beside them, never asserted)')
+  .argument('[suite...]', `which to run: ${Object.keys(SUITES).join(', ')} (default: all)`)
+  .option('--quick', 'smaller sizes (100k rows overhead, 1M rows metrics, one stop)')
+  .action(async (suites: string[], o: { quick?: boolean }) => {
+    for (const s of suites)
+      if (!(s in SUITES))
+        throw new InvalidArgumentError(`unknown suite "${s}": use ${Object.keys(SUITES).join(', ')}`);
+    const run = (suites.length ? suites : Object.keys(SUITES)) as Suite[];
+    console.log(
+      `# Ratchet benchmarks: ${run.join(', ')}${o.quick ? ' (quick)' : ''} (${new Date().toISOString()}, node ${process.version})`,
+    );
+    for (const s of run) await SUITES[s](Boolean(o.quick));
+  });
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  console.error(`bench: ${(e as Error).message}`);
+  process.exitCode = 2;
+}
