@@ -33,7 +33,10 @@ export const PhaseSchema = z
   })
   .strict();
 
-/** Server-side experiment discipline (DESIGN.md, "Guardrails"): each rule is enforced, never just asked for. */
+/**
+ * Server-side experiment discipline (docs/architecture.md, "Agents and MCP"): each rule is enforced, never just
+ * asked for.
+ */
 export const DisciplineSchema = z
   .object({
     min_hypothesis_chars: z

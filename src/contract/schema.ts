@@ -185,7 +185,7 @@ export const KeepSchema = z
   })
   .strict();
 
-/** When to stop a run and hand it to a person (DESIGN.md, "Escalation"). */
+/** When to stop a run and hand it to a person (docs/architecture.md, "Escalation"). */
 export const SuspicionSchema = z
   .object({
     max_headroom_closed: z

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 /** Project-relative path of the journal. */
 export const JOURNAL_FILE = '.ratchet/ratchet.db';
 
-/** Decisions an experiment can end with (DESIGN.md, "decision"). */
+/** Decisions an experiment can end with (docs/glossary.md, "decision"). */
 export const DECISIONS = ['kept', 'reverted', 'crashed', 'timeout', 'invalid', 'rejected'] as const;
 export type Decision = (typeof DECISIONS)[number];
 

@@ -27,7 +27,8 @@ import { confirmKeep, decideKeep, type KeepRule, type Runs } from './keep.js';
 import { pruneOutputs, tidyTraces } from './tidy.js';
 
 /**
- * One experiment: PROPOSE → APPLY → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD (DESIGN.md, "The loop").
+ * One experiment: PROPOSE → APPLY → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD
+ * (docs/architecture.md, "The loop").
  */
 
 /** Project-relative folder of the experiments' traces. */

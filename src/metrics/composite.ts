@@ -1,6 +1,6 @@
 /**
- * Composite scores and business proxies (DESIGN.md, "The evaluator": "A composite score is an
- * expression over metrics and business proxies (`0.6*ndcg@10 + 0.4*revenue_per_session`)").
+ * Composite scores and business proxies (docs/architecture.md, "The metric engine"): a composite score is an
+ * expression over metrics and business proxies, e.g. `0.6*ndcg@10 + 0.4*revenue_per_session`.
  *
  * 1. A small, safe expression language, parsed by a hand-written lexer and recursive-descent parser
  *    (no eval, no Function, no property access: the only names are variables and min/max):

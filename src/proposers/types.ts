@@ -1,5 +1,5 @@
 /**
- * The proposer interface: whatever suggests the next change (DESIGN.md, "proposer").
+ * The proposer interface: whatever suggests the next change (docs/glossary.md, "proposer").
  *
  * The orchestrator calls a proposer at PROPOSE only. A proposer edits files in the run's
  * worktree and answers with a hypothesis; it never decides, commits, scores or extends a budget.

@@ -5,7 +5,7 @@ import { trackTier } from '../tracking/notify.js';
 import { RatchetError } from '../util/errors.js';
 
 /**
- * Tier 2's human gate (DESIGN.md, "tier 1 / 2 / 3"): after `ratchet submit` scored a run's best kept
+ * Tier 2's human gate (docs/glossary.md, "tier 1 / 2 / 3"): after `ratchet submit` scored a run's best kept
  * experiment on the private holdout, a person promotes or rejects it, with a note saying why. Reviews live in
  * their own journal table `reviews` (created on first use) and each one is also a `review` event, so the
  * Studio, the report and `ratchet review` all see the same record. A later review of the same experiment
