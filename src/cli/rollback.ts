@@ -79,9 +79,11 @@ export function undoOnFailure<O extends { dir: string; json?: boolean }>(
     try {
       await fn(o);
     } catch (e) {
-      // A refusal whose fix is an edit to the new ratchet.yaml (e.g. a leaking column for data.drop) keeps the
-      // scaffold so the person can make that edit; the repository and the split go, as for any other failure.
-      const fixInContract = e instanceof RatchetError && e.file === CONTRACT_FILE;
+      // The leakage scan's refusal (exit code 3, naming ratchet.yaml: a leaking column for data.drop, duplicates
+      // for a group split) asks for an edit to the new ratchet.yaml: the scaffold stays for that edit; the
+      // repository and the split go, as for any other failure. A bad flag (exit code 2) removes everything, so
+      // the corrected command scaffolds afresh.
+      const fixInContract = e instanceof RatchetError && e.file === CONTRACT_FILE && e.exitCode === 3;
       const undone = snapshot.restore(fixInContract ? (n) => SCAFFOLD_FILES.includes(n) : undefined);
       const out = o.json ? process.stderr : process.stdout;
       if (undone.length) out.write(`init failed; removed what it wrote in this call: ${undone.join(', ')}\n`);
