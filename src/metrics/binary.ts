@@ -22,7 +22,7 @@ import { validateBinary } from './validate.js';
 /** Machine epsilon of float64, the clipping bound scikit-learn's log_loss uses (`np.finfo(float64).eps`). */
 export const LOG_LOSS_EPS = Number.EPSILON;
 const ONE_MINUS_EPS = 1 - LOG_LOSS_EPS;
-/** Threshold of the thresholded metrics: the predicted label is `p >= THRESHOLD`. */
+/** Threshold of the thresholded metrics: the predicted label is `p > THRESHOLD` (scikit-learn's `predict`, `(p > 0.5)`). */
 export const THRESHOLD = 0.5;
 /** Number of equal-width ECE bins on [0, 1]. */
 export const ECE_BINS = 10;
@@ -90,7 +90,8 @@ const averagePrecision: MetricImpl<BinaryInput> = {
     'maximize',
     true,
     'AP = sum_n (R_n - R_{n-1}) P_n over distinct thresholds in decreasing order (no interpolation); ' +
-      'equals sklearn.metrics.average_precision_score. 0.0 when y has no positive (as scikit-learn).',
+      'equals sklearn.metrics.average_precision_score. Throws a RangeError when y has no positive (single-class ' +
+      'policy, docs/glossary.md; scikit-learn returns 0.0 with a warning).',
   ),
   validate: scoreCheck('average_precision'),
   compute(input, weights) {
@@ -156,17 +157,17 @@ const accuracy = meanMetric<BinaryInput>(
     'accuracy',
     'maximize',
     false,
-    'Fraction of rows with (p >= 0.5) == y; equals sklearn.metrics.accuracy_score on the thresholded labels.',
+    'Fraction of rows with (p > 0.5) == y; equals sklearn.metrics.accuracy_score on the thresholded labels.',
   ),
   scoreCheck('accuracy'),
   rows,
   (input, start, end, out) => {
     const { y, p } = input;
-    for (let i = start; i < end; i++) out[i - start] = Number(Number(p[i]! >= THRESHOLD) === y[i]);
+    for (let i = start; i < end; i++) out[i - start] = Number(Number(p[i]! > THRESHOLD) === y[i]);
   },
 );
 
-/** Weighted confusion counts at the 0.5 threshold: [tp, predicted positives, true positives]. */
+/** Weighted confusion counts at p > 0.5: [tp, predicted positives, true positives]. */
 function confusion(input: BinaryInput, weights: Float64Array | null): [number, number, number] {
   const { y, p } = input;
   const n = y.length;
@@ -181,7 +182,7 @@ function confusion(input: BinaryInput, weights: Float64Array | null): [number, n
     for (let i = start; i < end; i++) {
       const w = weights === null ? 1 : weights[i]!;
       const yi = y[i]!;
-      const pw = w * Number(p[i]! >= THRESHOLD);
+      const pw = w * Number(p[i]! > THRESHOLD);
       a += yi * pw;
       b += pw;
       c += yi * w;
@@ -198,7 +199,7 @@ function preparedConfusion(input: BinaryInput) {
   const n = input.y.length;
   const yf = Float64Array.from(input.y);
   const pf = new Float64Array(n);
-  for (let i = 0; i < n; i++) pf[i] = Number(input.p[i]! >= THRESHOLD);
+  for (let i = 0; i < n; i++) pf[i] = Number(input.p[i]! > THRESHOLD);
   const unweighted = confusion(input, null);
   return (weights: Float64Array | null): [number, number, number] => {
     if (weights === null) return unweighted;
@@ -250,7 +251,7 @@ const precision = countMetric(
     'precision',
     'maximize',
     false,
-    'tp / (tp + fp) at the 0.5 threshold; 0.0 when nothing is predicted positive. Equals ' +
+    'tp / (tp + fp) at p > 0.5; 0.0 when nothing is predicted positive. Equals ' +
       'sklearn.metrics.precision_score (pos_label=1, zero_division="warn" -> 0.0).',
   ),
   (tp, pp) => (pp === 0 ? 0 : tp / pp),
@@ -261,7 +262,7 @@ const recall = countMetric(
     'recall',
     'maximize',
     false,
-    'tp / (tp + fn) at the 0.5 threshold; 0.0 when y has no positive. Equals ' +
+    'tp / (tp + fn) at p > 0.5; 0.0 when y has no positive. Equals ' +
       'sklearn.metrics.recall_score (pos_label=1, zero_division="warn" -> 0.0).',
   ),
   (tp, _pp, ap) => (ap === 0 ? 0 : tp / ap),
@@ -272,7 +273,7 @@ const f1 = countMetric(
     'f1',
     'maximize',
     false,
-    '2 tp / (2 tp + fp + fn) at the 0.5 threshold; 0.0 when there is no positive in y nor in the ' +
+    '2 tp / (2 tp + fp + fn) at p > 0.5; 0.0 when there is no positive in y nor in the ' +
       'predictions. Equals sklearn.metrics.f1_score (pos_label=1, zero_division="warn" -> 0.0).',
   ),
   (tp, pp, ap) => (pp + ap === 0 ? 0 : (2 * tp) / (ap + pp)),

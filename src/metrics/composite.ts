@@ -513,7 +513,7 @@ function checkFiniteArray(what: string, a: Float64Array, n: number): void {
 }
 
 /**
- * Per-row values of a cost matrix: with the decision d = (p >= threshold), row i is worth tp (y = 1,
+ * Per-row values of a cost matrix: with the decision d = (p > threshold), row i is worth tp (y = 1,
  * d), fp (y = 0, d), fn (y = 1, not d) or tn (y = 0, not d). (Elkan 2001, "The foundations of
  * cost-sensitive learning", IJCAI: the expected value of decisions under a cost/benefit matrix.)
  * @throws RangeError for invalid labels, scores, matrix or threshold.
@@ -540,7 +540,7 @@ export function costMatrixTerms(
   for (let i = 0; i < n; i++) {
     const yi = y[i]!;
     if (yi > 1) proxyFail(`cost_matrix: y[${i}] = ${yi} is not a binary label (0 or 1)`);
-    const d = p[i]! >= threshold;
+    const d = p[i]! > threshold;
     out[i] = yi === 1 ? (d ? matrix.tp : matrix.fn) : d ? matrix.fp : matrix.tn;
   }
   return out;

@@ -12,7 +12,7 @@
  *   (`fairlearn.metrics.equal_opportunity_difference`, `true_positive_rate`);
  * - `equalized_odds_difference`: max(TPR difference, FPR difference), FPR = P(pred = 1 | y = 0, g)
  *   (`fairlearn.metrics.equalized_odds_difference`, agg="worst_case").
- * The predicted label is `p >= threshold` (default 0.5, as the engine's thresholded metrics).
+ * The predicted label is `p > threshold` (default 0.5, as the engine's thresholded metrics).
  * fairlearn takes a group's TPR (FPR) as 0 when the group has no positive (negative) row: its
  * rates come from `sklearn.metrics.confusion_matrix(normalize="true")`, which maps 0/0 to 0
  * (`nan_to_num`); the engine does the same. All three are 0 for a single group and are minimized.
@@ -48,14 +48,14 @@ export const FAIRNESS_METRICS: ReadonlyArray<FairnessSpec> = [
     name: 'demographic_parity_difference',
     direction: 'minimize',
     description:
-      'max - min over groups of the selection rate P(p >= threshold | group); equals ' +
+      'max - min over groups of the selection rate P(p > threshold | group); equals ' +
       'fairlearn.metrics.demographic_parity_difference(method="between_groups").',
   },
   {
     name: 'equal_opportunity_difference',
     direction: 'minimize',
     description:
-      'max - min over groups of the true positive rate P(p >= threshold | y = 1, group), 0 for a group ' +
+      'max - min over groups of the true positive rate P(p > threshold | y = 1, group), 0 for a group ' +
       'without positives; equals fairlearn.metrics.equal_opportunity_difference(method="between_groups").',
   },
   {
@@ -83,7 +83,7 @@ export function fairnessSpec(name: string): FairnessSpec {
 
 /** Options of the fairness metrics. */
 export interface FairnessOptions {
-  /** The predicted label is `p >= threshold`; a finite number, default 0.5. */
+  /** The predicted label is `p > threshold`; a finite number, default 0.5. */
   threshold?: number;
 }
 
@@ -93,11 +93,11 @@ export interface GroupRates {
   group: number;
   /** Total weight (row count when unweighted) of the group's rows. */
   weight: number;
-  /** Weighted fraction of the group's rows with p >= threshold. */
+  /** Weighted fraction of the group's rows with p > threshold. */
   selectionRate: number;
-  /** Weighted fraction of the group's positives with p >= threshold; 0 without positives. */
+  /** Weighted fraction of the group's positives with p > threshold; 0 without positives. */
   truePositiveRate: number;
-  /** Weighted fraction of the group's negatives with p >= threshold; 0 without negatives. */
+  /** Weighted fraction of the group's negatives with p > threshold; 0 without negatives. */
   falsePositiveRate: number;
 }
 
@@ -234,7 +234,7 @@ function prepareGroups(
   validateBinary(metric, input, false);
   validateGroups(metric, group, input.y.length);
   const t = thresholdOf(metric, opts);
-  const selected = Uint8Array.from(input.p, (v) => Number(v >= t));
+  const selected = Uint8Array.from(input.p, (v) => Number(v > t));
   return { ...slots(group), selected };
 }
 
@@ -263,7 +263,7 @@ export function groupRates(
 /**
  * A fairness metric (see `FAIRNESS_METRICS`) of one model on one holdout.
  * @param name demographic_parity_difference, equal_opportunity_difference or equalized_odds_difference.
- * @param input binary labels y and scores p; the predicted label is p >= threshold.
+ * @param input binary labels y and scores p; the predicted label is p > threshold.
  * @param group n group indices (>= 0) of the sensitive feature.
  * @param opts threshold (default 0.5) and optional n per-row weights (multiplicities; fairlearn's
  *   sample_weight for positive weights).

@@ -59,6 +59,30 @@ function oneClassError(metric: string, nPos: number, nNeg: number, weighted: boo
   );
 }
 
+/**
+ * The single-class policy's error for average precision (docs/glossary.md, "single-class policy"):
+ * AP = sum_n (R_n - R_{n-1}) P_n needs recall, tp / P, which is 0/0 without a positive row.
+ * scikit-learn 1.9.1 returns 0.0 with a warning there; the engine refuses instead.
+ */
+export function noPositiveError(metric: string, weighted: boolean): RangeError {
+  return new RangeError(
+    `${metric} is undefined: y holds only one class (no positive rows${weighted ? ' with non-zero weight' : ''}); ` +
+      "recall is 0/0. scikit-learn's average_precision_score returns 0.0 with a warning here.",
+  );
+}
+
+/**
+ * Neumaier step on a scalar pair held in a two-slot array (see sum.ts): the total of
+ * acc[0] + acc[1] after adding x. Inline-friendly; used by the AP walks for the sum of
+ * (tp_n - tp_{n-1}) * P_n, whose naive sum accumulates O(number of thresholds) roundings.
+ */
+function nAdd(acc: Float64Array, x: number): void {
+  const s = acc[0]!;
+  const t = s + x;
+  acc[1]! += Math.abs(s) >= Math.abs(x) ? s - t + x : x - t + s;
+  acc[0] = t;
+}
+
 /** Splits the scores of positives and negatives into two arrays, each sorted ascending. */
 function splitSorted(scores: Float64Array, positive: Uint8Array): [Float64Array, Float64Array] {
   const n = scores.length;
@@ -117,18 +141,25 @@ export function aurocUnweighted(scores: Float64Array, positive: Uint8Array, metr
 
 /**
  * Unweighted average precision (scikit-learn's definition, see the module comment), from the
- * separately sorted positive and negative scores. Returns 0 when there is no positive row, as
- * scikit-learn does (with a warning).
+ * separately sorted positive and negative scores. The sum over thresholds is compensated (Neumaier),
+ * so its error does not grow with the number of thresholds; tp and fp are exact integers.
+ * @param scores n finite scores.
+ * @param positive n flags (1 = positive).
+ * @throws RangeError when there is no positive row (single-class policy; scikit-learn returns 0.0).
  */
-export function averagePrecisionUnweighted(scores: Float64Array, positive: Uint8Array): number {
+export function averagePrecisionUnweighted(
+  scores: Float64Array,
+  positive: Uint8Array,
+  metric = 'average_precision',
+): number {
   const [pos, neg] = splitSorted(scores, positive);
   const P = pos.length;
-  if (P === 0) return 0;
+  if (P === 0) throw noPositiveError(metric, false);
   let i = P - 1;
   let j = neg.length - 1;
   let tp = 0;
   let fp = 0;
-  let acc = 0; // sum over thresholds of (tp_n - tp_{n-1}) * precision_n
+  const acc = new Float64Array(2); // compensated sum over thresholds of (tp_n - tp_{n-1}) * precision_n
   while (i >= 0 || j >= 0) {
     let s: number;
     if (i < 0) s = neg[j]!;
@@ -143,9 +174,9 @@ export function averagePrecisionUnweighted(scores: Float64Array, positive: Uint8
       fp++;
       j--;
     }
-    if (tp > tpPrev) acc += (tp - tpPrev) * (tp / (tp + fp));
+    if (tp > tpPrev) nAdd(acc, (tp - tpPrev) * (tp / (tp + fp)));
   }
-  return acc / P;
+  return (acc[0]! + acc[1]!) / P;
 }
 
 /**
@@ -207,31 +238,41 @@ export function aurocWeighted(idx: RankIndex, weights: Float64Array | null, metr
 
 /**
  * Weighted average precision over a prepared `RankIndex`: one O(n) walk in descending score order.
- * Equals scikit-learn's `average_precision_score` with `sample_weight`; 0 when the weighted rows hold
- * no positive.
+ * Equals scikit-learn's `average_precision_score` with `sample_weight`. The running weights tp, fp
+ * and the sum over thresholds are compensated (Neumaier), so the error does not grow with n.
  * @param weights n non-negative row weights, or null for unit weights.
+ * @throws RangeError when the weighted rows hold no positive (single-class policy).
  */
-export function averagePrecisionWeighted(idx: RankIndex, weights: Float64Array | null): number {
+export function averagePrecisionWeighted(
+  idx: RankIndex,
+  weights: Float64Array | null,
+  metric = 'average_precision',
+): number {
   const { n, order, pos, groupEnd } = idx;
-  let tp = 0;
-  let fp = 0;
+  const tp = new Float64Array(2);
+  const fp = new Float64Array(2);
+  const acc = new Float64Array(2);
   let gtp = 0;
   let gfp = 0;
-  let acc = 0;
   for (let i = n - 1; i >= 0; i--) {
     const w = weights === null ? 1 : weights[order[i]!]!;
     const wp = w * pos[i]!;
     gtp += wp;
     gfp += w - wp;
     if (i === 0 || groupEnd[i - 1] === 1) {
-      tp += gtp;
-      fp += gfp;
-      if (gtp > 0) acc += gtp * (tp / (tp + fp));
+      nAdd(tp, gtp);
+      nAdd(fp, gfp);
+      if (gtp > 0) {
+        const t = tp[0]! + tp[1]!;
+        nAdd(acc, gtp * (t / (t + fp[0]! + fp[1]!)));
+      }
       gtp = 0;
       gfp = 0;
     }
   }
-  return tp > 0 ? acc / tp : 0;
+  const total = tp[0]! + tp[1]!;
+  if (!(total > 0)) throw noPositiveError(metric, weights !== null);
+  return (acc[0]! + acc[1]!) / total;
 }
 
 /**
@@ -293,15 +334,22 @@ export function aurocCounts(
 
 /**
  * Average precision under multinomial counts held as bytes (see `aurocCounts` for `perm`). Same
- * value as `averagePrecisionWeighted` with the corresponding row weights.
+ * value as `averagePrecisionWeighted` with the corresponding row weights; tp and fp are exact
+ * integers here, the sum over thresholds is compensated.
+ * @throws RangeError when the counted rows hold no positive (single-class policy; the bootstrap redraws).
  */
-export function averagePrecisionCounts(idx: RankIndex, counts: Uint8Array, perm: Int32Array | null): number {
+export function averagePrecisionCounts(
+  idx: RankIndex,
+  counts: Uint8Array,
+  perm: Int32Array | null,
+  metric = 'average_precision',
+): number {
   const { n, pos, groupEnd } = idx;
   let tp = 0;
   let fp = 0;
   let gtp = 0;
   let gfp = 0;
-  let acc = 0;
+  const acc = new Float64Array(2);
   for (let i = n - 1; i >= 0; i--) {
     const w = perm === null ? counts[i]! : counts[perm[i]!]!;
     const wp = w * pos[i]!;
@@ -310,12 +358,13 @@ export function averagePrecisionCounts(idx: RankIndex, counts: Uint8Array, perm:
     if (i === 0 || groupEnd[i - 1] === 1) {
       tp += gtp;
       fp += gfp;
-      if (gtp > 0) acc += gtp * (tp / (tp + fp));
+      if (gtp > 0) nAdd(acc, gtp * (tp / (tp + fp)));
       gtp = 0;
       gfp = 0;
     }
   }
-  return tp > 0 ? acc / tp : 0;
+  if (!(tp > 0)) throw noPositiveError(metric, true);
+  return (acc[0]! + acc[1]!) / tp;
 }
 
 /**

@@ -16,7 +16,7 @@ export type MetricDirection = 'maximize' | 'minimize';
  * - `y`: n true labels, each 0 or 1.
  * - `p`: n predicted probabilities P(y = 1). Ranking metrics (auroc, average_precision) accept any
  *   finite score; log_loss, brier and ece require values in [0, 1]. Thresholded metrics use the
- *   predicted label `p >= 0.5`.
+ *   predicted label `p > 0.5`.
  */
 export interface BinaryInput {
   task: 'binary';

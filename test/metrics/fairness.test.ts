@@ -82,7 +82,7 @@ describe(`fairness metrics vs fairlearn ${fixture.cases[0]!.fairlearn_version}`,
 });
 
 describe('fairness conventions', () => {
-  // groups 0: rows 0-2, 1: rows 3-5; labels p >= 0.5 = [1, 0, 0 | 0, 1, 1]
+  // groups 0: rows 0-2, 1: rows 3-5; labels p > 0.5 = [1, 0, 0 | 0, 1, 1]
   const input = binary([1, 0, 1, 0, 1, 1], [0.9, 0.2, 0.4, 0.1, 0.8, 0.6]);
   const group = Int32Array.of(0, 0, 0, 1, 1, 1);
 

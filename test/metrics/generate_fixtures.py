@@ -97,6 +97,18 @@ def ece_reference(y: np.ndarray, p: np.ndarray, w: np.ndarray | None) -> float:
 # ---------------------------------------------------------------- expected values
 
 
+def average_precision_policy(y_true, y_score, sample_weight=None):
+    """average_precision_score under the engine's single-class policy (docs/glossary.md, "single-class
+    policy"): without a positive row (of non-zero weight) AP is undefined, so this raises ValueError
+    where scikit-learn 1.9.1 returns 0.0 with the warning "No positive class found in y_true"."""
+    y_true = np.asarray(y_true)
+    w = np.ones(len(y_true)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    if not np.any((y_true == 1) & (w > 0)):
+        raise ValueError("undefined: y holds no positive row (scikit-learn 1.9.1 returns 0.0 with a warning)")
+    return average_precision_score(y_true, y_score, sample_weight=sample_weight)
+
+
+
 def call(fn, *args, **kwargs):
     """Run a scikit-learn metric; return (value, None) or (None, reason) for NaN or an exception."""
     with warnings.catch_warnings():
@@ -123,11 +135,11 @@ def auroc_exact(y: np.ndarray, p: np.ndarray) -> float | None:
 
 
 def binary_expected(y, p, w):
-    pred = (p >= 0.5).astype(np.int64)
+    pred = (p > 0.5).astype(np.int64)
     sw = {} if w is None else {"sample_weight": w}
     fns = {
         "auroc": lambda: call(roc_auc_score, y, p, **sw),
-        "average_precision": lambda: call(average_precision_score, y, p, **sw),
+        "average_precision": lambda: call(average_precision_policy, y, p, **sw),
         "log_loss": lambda: call(log_loss, y, p, labels=[0, 1], **sw),
         "brier": lambda: call(brier_score_loss, y, p, labels=[0, 1], **sw),
         "accuracy": lambda: call(accuracy_score, y, pred, **sw),
@@ -234,6 +246,14 @@ def binary_cases(rng: np.random.Generator) -> list[dict]:
     add("sample_weight", y, p, rng.uniform(0.2, 3.0, size=300), "sample_weight")
     add("sample_weight_ties", y, np.round(p, 1), rng.uniform(0.2, 3.0, size=300), "sample_weight")
     add("multiplicity", y, np.round(p, 2), rng.integers(0, 4, size=300).astype(np.float64), "multiplicity")
+    # Rows at exactly p = 0.5 (negative under scikit-learn's rule p > 0.5). Their own generator keeps
+    # the shared stream, hence the multiclass and regression fixtures, as they were.
+    r2 = np.random.default_rng([SEED, 4])
+    ph = np.where(r2.random(200) < 0.4, 0.5, np.round(r2.random(200), 1))
+    yh = (r2.random(200) < ph).astype(np.int64)
+    add("threshold_exactly_half", yh, ph)
+    add("threshold_exactly_half_weighted", yh, ph, r2.uniform(0.2, 3.0, size=200), "sample_weight")
+    add("all_exactly_half", [0, 1, 1, 0, 1], [0.5, 0.5, 0.5, 0.5, 0.5])
     return cases
 
 
@@ -514,6 +534,15 @@ def ranking_cases(rng: np.random.Generator) -> list[dict]:
     add("sample_weight", y, np.round(p, 1), query, rng.uniform(0.2, 3.0, size=40), "sample_weight")
     wm = rng.integers(0, 4, size=40).astype(np.float64)
     add("multiplicity", y, np.round(p, 1), query, wm, "multiplicity")
+    # Tie-heavy cases: few distinct scores, so tie groups straddle every cutoff k; query sizes from 1
+    # (single items) to well above 10, so k is larger than some queries and smaller than others.
+    yt, pt, qt = model(60, 1, 45)
+    add("tie_heavy_three_levels", yt, np.floor(pt).clip(-1, 1), qt)
+    add("tie_heavy_two_levels", yt, (pt > 0).astype(np.float64), qt)
+    add("tie_heavy_rounded", yt, np.round(pt * 2) / 2, qt)
+    ya, pa, qa = model(50, 1, 14)
+    add("tie_heavy_k_above_size", ya, np.round(pa), qa)
+    add("tie_heavy_interleaved", yt[perm2 := rng.permutation(len(qt))], np.floor(pt).clip(-1, 1)[perm2], qt[perm2])
     return cases
 
 
@@ -545,7 +574,7 @@ def fairness_expected(y, p, group, threshold, w):
         equalized_odds_difference,
     )
 
-    pred = (p >= threshold).astype(np.int64)
+    pred = (p > threshold).astype(np.int64)
     sw = {} if w is None else {"sample_weight": w}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -561,11 +590,11 @@ def fairness_expected(y, p, group, threshold, w):
             ),
         }
     # Per-group values of every binary metric: fairlearn's MetricFrame.by_group over the engine's
-    # scikit-learn definitions (the ranking metrics read p, the thresholded ones p >= 0.5).
-    label = lambda fn: (lambda yt, sc, **kw: fn(yt, (sc >= 0.5).astype(np.int64), **kw))  # noqa: E731
+    # scikit-learn definitions (the ranking metrics read p, the thresholded ones p > 0.5).
+    label = lambda fn: (lambda yt, sc, **kw: fn(yt, (sc > 0.5).astype(np.int64), **kw))  # noqa: E731
     fns = {
         "auroc": roc_auc_score,
-        "average_precision": average_precision_score,
+        "average_precision": average_precision_policy,
         "log_loss": lambda yt, sc, **kw: log_loss(yt, sc, labels=[0, 1], **kw),
         "brier": lambda yt, sc, **kw: brier_score_loss(yt, sc, labels=[0, 1], **kw),
         "accuracy": label(accuracy_score),
@@ -638,6 +667,8 @@ def fairness_cases(rng: np.random.Generator) -> list[dict]:
     wm = rng.integers(0, 4, size=n).astype(np.float64)
     wm[group == 2] = 0  # group 2 absent from the repeated rows
     add("multiplicity", y, np.round(p, 2), group, w=wm, kind="multiplicity")
+    ph = np.round(p, 1)  # about 10% of the rows at exactly 0.5: negative under p > 0.5
+    add("threshold_exactly_half", y, ph, group)
     add("tiny", [1, 0, 1, 0, 1, 1], [0.9, 0.2, 0.4, 0.1, 0.8, 0.6], [0, 0, 0, 1, 1, 1])
     return cases
 
@@ -646,9 +677,9 @@ def fairness_cases(rng: np.random.Generator) -> list[dict]:
 
 
 def cost_matrix_reference(y, p, matrix, threshold, w):
-    """Mean value per decision: value[outcome] per row (tp, fp, fn, tn at p >= threshold), averaged
+    """Mean value per decision: value[outcome] per row (tp, fp, fn, tn at p > threshold), averaged
     with weights (np.average)."""
-    pred = p >= threshold
+    pred = p > threshold
     value = np.select(
         [(y == 1) & pred, (y == 0) & pred, (y == 1) & ~pred],
         [matrix["tp"], matrix["fp"], matrix["fn"]],

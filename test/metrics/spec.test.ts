@@ -82,7 +82,7 @@ describe('registry', () => {
     expect(computeMetrics(['auroc', 'average_precision', 'accuracy'], input)).toEqual({
       auroc: 0.75,
       average_precision: 0.8333333333333333,
-      accuracy: 0.75, // labels p >= 0.5 = [0, 0, 0, 1]
+      accuracy: 0.75, // labels p > 0.5 = [0, 0, 0, 1]
     });
   });
 });
