@@ -2,7 +2,8 @@
  * The ranking task (learning to rank): ndcg, ndcg@k, mrr, map and map@k over queries.
  *
  * Every ranking metric is a mean over queries of a per-query value, so the engine computes the q
- * per-query values once (one radix argsort of all scores, one counting sort by query) and a
+ * per-query values once (one radix argsort of all scores, one counting sort by query; ndcg@k with
+ * k <= 64 skips the global sort: one counting pass by query, then a top-k selection per query) and a
  * weighted evaluation is a weighted mean of those values under per-QUERY weights: the bootstrap
  * resamples queries, not rows (a cluster bootstrap; the rows of one query are not independent).
  *
@@ -214,6 +215,166 @@ function ndcgPerQuery(input: RankingInput, idx: QueryIndex, k: number | null): F
   return out;
 }
 
+/** Largest cutoff k served by `ndcgTopK` (per-query selection); larger k and plain ndcg sort. */
+export const NDCG_SELECT_MAX_K = 64;
+
+/**
+ * Rows grouped by query in ONE counting pass (no sort by score): the rows of query j are
+ * `rows[start[j] .. start[j + 1] - 1]` in row order, or `start[j] .. start[j + 1] - 1` themselves
+ * when `rows` is null (the input's queries are already contiguous and ascending).
+ */
+export function bucketByQuery(query: Int32Array, q: number): { start: Int32Array; rows: Int32Array | null } {
+  const n = query.length;
+  const start = new Int32Array(q + 1);
+  let sorted = true;
+  let prev = 0;
+  for (let i = 0; i < n; i++) {
+    const g = query[i]!;
+    start[g + 1]!++;
+    if (g < prev) sorted = false;
+    prev = g;
+  }
+  for (let j = 0; j < q; j++) start[j + 1]! += start[j]!;
+  if (sorted) return { start, rows: null };
+  const next = start.slice(0, q);
+  const rows = new Int32Array(n);
+  for (let i = 0; i < n; i++) rows[next[query[i]!]!++] = i;
+  return { start, rows };
+}
+
+/**
+ * The K-th largest of `vals[0..m-1]` counted with multiplicity (K <= m), by a size-K min-heap in
+ * `heap`: O(m log K). The heap holds the multiset of the K largest values, its root is their minimum.
+ */
+function kthLargest(vals: Float64Array, m: number, K: number, heap: Float64Array): number {
+  for (let t = 0; t < K; t++) {
+    // sift up
+    let c = t;
+    const v = vals[t]!;
+    while (c > 0) {
+      const parent = (c - 1) >> 1;
+      if (heap[parent]! <= v) break;
+      heap[c] = heap[parent]!;
+      c = parent;
+    }
+    heap[c] = v;
+  }
+  for (let t = K; t < m; t++) {
+    const v = vals[t]!;
+    if (v <= heap[0]!) continue;
+    // replace the root, sift down
+    let c = 0;
+    for (;;) {
+      const l = 2 * c + 1;
+      if (l >= K) break;
+      const r = l + 1;
+      const child = r < K && heap[r]! < heap[l]! ? r : l;
+      if (heap[child]! >= v) break;
+      heap[c] = heap[child]!;
+      c = child;
+    }
+    heap[c] = v;
+  }
+  return heap[0]!;
+}
+
+/**
+ * ndcg@k of every query for small k (k <= NDCG_SELECT_MAX_K) without any global sort: the rows are
+ * bucketed by query in one counting pass, and per query only the top of the ranking is built. With
+ * tau the K-th largest score (K = min(k, m)), every item scored above tau has a rank below K and
+ * there are at most K - 1 of them (sorted by insertion); the items scored exactly tau form ONE tie
+ * group whose gain is averaged over all its members, including those beyond rank K
+ * (scikit-learn's `_tie_averaged_dcg`), and that group is the last one with a rank below K. The ideal
+ * DCG takes the K largest relevances the same way. Same values as `ndcgPerQuery` (up to the
+ * order of the additions inside a tie group's gain), O(n log k) in all.
+ */
+function ndcgTopK(input: RankingInput, q: number, k: number): Float64Array {
+  const { y, p, query } = input;
+  const { start, rows } = bucketByQuery(query, q);
+  let maxSize = 0;
+  for (let j = 0; j < q; j++) maxSize = Math.max(maxSize, start[j + 1]! - start[j]!);
+  const [disc, cum] = discounts(Math.min(k, maxSize));
+  const out = new Float64Array(q);
+  const ys = new Float64Array(maxSize);
+  const ps = new Float64Array(maxSize);
+  const heap = new Float64Array(k);
+  const topP = new Float64Array(k);
+  const topY = new Float64Array(k);
+  for (let j = 0; j < q; j++) {
+    const s = start[j]!;
+    const m = start[j + 1]! - s;
+    const K = Math.min(k, m);
+    if (rows === null) {
+      ys.set(y.subarray(s, s + m));
+      ps.set(p.subarray(s, s + m));
+    } else {
+      for (let t = 0; t < m; t++) {
+        const r = rows[s + t]!;
+        ys[t] = y[r]!;
+        ps[t] = p[r]!;
+      }
+    }
+    // Ideal DCG: the K largest relevances in decreasing order against the first K discounts.
+    const tauY = kthLargest(ys, m, K, heap);
+    let c = 0;
+    for (let t = 0; t < m; t++) {
+      const v = ys[t]!;
+      if (v > tauY) {
+        let u = c++;
+        while (u > 0 && topY[u - 1]! < v) {
+          topY[u] = topY[u - 1]!;
+          u--;
+        }
+        topY[u] = v;
+      }
+    }
+    let ideal = 0;
+    for (let t = 0; t < K; t++) ideal += (t < c ? topY[t]! : tauY) * disc[t]!;
+    if (ideal === 0) {
+      out[j] = 0; // scikit-learn: a query with ideal DCG 0 scores 0
+      continue;
+    }
+    // DCG: items above tau sorted by decreasing score (at most K - 1), then the tie group at tau.
+    const tau = kthLargest(ps, m, K, heap);
+    c = 0;
+    let tieGain = 0;
+    let tieCount = 0;
+    for (let t = 0; t < m; t++) {
+      const v = ps[t]!;
+      if (v > tau) {
+        let u = c++;
+        while (u > 0 && topP[u - 1]! < v) {
+          topP[u] = topP[u - 1]!;
+          topY[u] = topY[u - 1]!;
+          u--;
+        }
+        topP[u] = v;
+        topY[u] = ys[t]!;
+      } else if (v === tau) {
+        tieGain += ys[t]!;
+        tieCount++;
+      }
+    }
+    let dcg = 0;
+    let a = 0; // rank of the first item of the current group
+    let gain = 0;
+    for (let t = 0; t < c; t++) {
+      gain += topY[t]!;
+      if (t === c - 1 || topP[t + 1]! !== topP[t]!) {
+        const lo = a === 0 ? 0 : cum[a - 1]!;
+        dcg += (gain / (t - a + 1)) * (cum[t]! - lo);
+        a = t + 1;
+        gain = 0;
+      }
+    }
+    // The tie group at tau: ranks c .. c + tieCount - 1, discounts beyond K - 1 are zero.
+    const lo = c === 0 ? 0 : cum[c - 1]!;
+    dcg += (tieGain / tieCount) * (cum[K - 1]! - lo);
+    out[j] = dcg / ideal;
+  }
+  return out;
+}
+
 /** Reciprocal rank of every query, ties broken pessimistically (irrelevant items first). */
 function mrrPerQuery(input: RankingInput, idx: QueryIndex): Float64Array {
   const { y, p } = input;
@@ -289,6 +450,9 @@ function mapPerQuery(input: RankingInput, idx: QueryIndex, k: number | null): Fl
 export function rankingPerQuery(name: string, input: RankingInput): Float64Array {
   const parsed = parseRankingMetricName(name);
   if (parsed === null) throw new Error(`'${name}' is not a ranking metric name`);
+  if (parsed.family === 'ndcg' && parsed.k !== null && parsed.k <= NDCG_SELECT_MAX_K) {
+    return ndcgTopK(input, queryCount(input), parsed.k);
+  }
   const idx = buildQueryIndex(input);
   if (parsed.family === 'ndcg') return ndcgPerQuery(input, idx, parsed.k);
   if (parsed.family === 'mrr') return mrrPerQuery(input, idx);
