@@ -3,9 +3,12 @@
  *
  * Generates seeded binary and regression data (1M and 10M rows by default), writes it as raw
  * little-endian arrays to a temporary directory so that Python reads exactly the same numbers, times
- * auroc, log_loss and rmse in Node (`performance.now()` around `computeMetric`, one warm-up call,
+ * the metrics in Node (`performance.now()` around `computeMetric`, one warm-up call,
  * median of 3) and in scikit-learn (bench/metrics_sklearn.py, `time.perf_counter()` the same way),
- * and prints a table: metric, n, node ms, sklearn ms, speedup, |difference|. Then times
+ * and prints a table: metric, n, node ms, sklearn ms, speedup, |difference|. Metrics: auroc,
+ * log_loss, average_precision (binary), rmse (regression) and ndcg@10 (ranking: n rows in n / 100
+ * queries of 100 rows, grades 0..4, rows of the queries interleaved on the Node side; scikit-learn
+ * gets the (q, 100) matrix its `ndcg_score` needs, built outside the timing). Then times
  * `pairedBootstrap` (auroc, 1000 resamples) at 100k and 3M rows. Figures are printed, not asserted.
  *
  * Run: `npm run bench` (another module wires it), or after `tsc`: `node dist/bench/metrics.js`.
@@ -34,7 +37,11 @@ export interface BenchMetricsOptions {
 interface BenchData {
   binary: MetricInput & { task: 'binary' };
   regression: MetricInput & { task: 'regression' };
+  ranking: MetricInput & { task: 'ranking' };
 }
+
+/** Rows per query of the ranking workload. */
+const QUERY_SIZE = 100;
 
 /** Standard normal draw (Box-Muller). */
 function normal(rng: Xoshiro128): number {
@@ -59,15 +66,35 @@ function makeData(n: number, seed: number): BenchData {
     ry[i] = 10 + 3 * normal(rng);
     rp[i] = ry[i]! + normal(rng);
   }
-  return { binary: { task: 'binary', y, p }, regression: { task: 'regression', y: ry, p: rp } };
+  // Ranking: query i % q for row i (the rows of one query are interleaved with all others), grade
+  // floor(latent) clipped to 0..4, score latent + N(0, 1).
+  const q = Math.max(1, Math.floor(n / QUERY_SIZE));
+  const qy = new Float64Array(n);
+  const qp = new Float64Array(n);
+  const query = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const latent = normal(rng);
+    query[i] = i % q;
+    qy[i] = Math.min(4, Math.max(0, Math.floor(1.2 * latent + 0.5)));
+    qp[i] = latent + normal(rng);
+  }
+  return {
+    binary: { task: 'binary', y, p },
+    regression: { task: 'regression', y: ry, p: rp },
+    ranking: { task: 'ranking', y: qy, p: qp, query },
+  };
 }
 
 function writeData(dir: string, n: number, d: BenchData): void {
-  const raw = (a: Uint8Array | Float64Array) => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+  const raw = (a: Uint8Array | Float64Array | Int32Array) =>
+    new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
   writeFileSync(join(dir, `y_${n}.u8`), raw(d.binary.y));
   writeFileSync(join(dir, `p_${n}.f64`), raw(d.binary.p));
   writeFileSync(join(dir, `ry_${n}.f64`), raw(d.regression.y));
   writeFileSync(join(dir, `rp_${n}.f64`), raw(d.regression.p));
+  writeFileSync(join(dir, `qy_${n}.f64`), raw(d.ranking.y));
+  writeFileSync(join(dir, `qp_${n}.f64`), raw(d.ranking.p));
+  writeFileSync(join(dir, `qq_${n}.i32`), raw(d.ranking.query));
 }
 
 /** One warm-up call, then the median of three timed calls (ms) and the last value. */
@@ -131,17 +158,17 @@ export async function benchMetrics(opts: BenchMetricsOptions = {}): Promise<void
       .join(' ')}`,
   );
   try {
-    const node: Record<string, Record<number, { ms: number; value: number }>> = {
-      auroc: {},
-      log_loss: {},
-      rmse: {},
-    };
+    const metrics = ['auroc', 'log_loss', 'rmse', 'average_precision', 'ndcg@10'] as const;
+    const node: Record<string, Record<number, { ms: number; value: number }>> = {};
+    for (const m of metrics) node[m] = {};
     for (const n of sizes) {
       const d = makeData(n, 20240611 + n);
       writeData(dir, n, d);
       node.auroc![n] = timed(() => computeMetric('auroc', d.binary));
       node.log_loss![n] = timed(() => computeMetric('log_loss', d.binary));
       node.rmse![n] = timed(() => computeMetric('rmse', d.regression));
+      node.average_precision![n] = timed(() => computeMetric('average_precision', d.binary));
+      node['ndcg@10']![n] = timed(() => computeMetric('ndcg@10', d.ranking));
     }
     const out = execFileSync(python, [join(root, 'bench', 'metrics_sklearn.py'), dir, ...sizes.map(String)], {
       encoding: 'utf8',
@@ -154,7 +181,7 @@ export async function benchMetrics(opts: BenchMetricsOptions = {}): Promise<void
       results: Record<string, Record<string, { ms: number; value: number }>>;
     };
     const rows: string[][] = [];
-    for (const metric of ['auroc', 'log_loss', 'rmse']) {
+    for (const metric of metrics) {
       for (const n of sizes) {
         const a = node[metric]![n]!;
         const b = py.results[metric]![String(n)]!;

@@ -765,6 +765,62 @@ def proxy_cases(rng: np.random.Generator) -> dict:
     }
 
 
+# ---------------------------------------------------------------- average precision, exact reference
+
+AP_EXACT_N = 3_000_000
+
+
+def ap_exact_data(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer-defined data the TypeScript test rebuilds bit for bit (test/metrics/ap-exact.test.ts):
+    h = i * 2654435761 mod 2^32, p = (h >> 12) / 2^20 (1M score levels: many ties), g = (i ^
+    0x5bd1e995) * 40503 mod 2^32, y = 1 when g mod 1000 < 200 + (h >> 23), w = 1 + i mod 3."""
+    i = np.arange(n, dtype=np.uint64)
+    h = (i * np.uint64(2654435761)) & np.uint64(0xFFFFFFFF)
+    g = ((i ^ np.uint64(0x5BD1E995)) * np.uint64(40503)) & np.uint64(0xFFFFFFFF)
+    p = (h >> np.uint64(12)).astype(np.float64) / 2.0**20
+    y = ((g % np.uint64(1000)) < (np.uint64(200) + (h >> np.uint64(23)))).astype(np.int64)
+    w = (1 + i % np.uint64(3)).astype(np.int64)
+    return y, p, w
+
+
+def ap_exact(y: np.ndarray, p: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Average precision (scikit-learn's definition, weighted by the integer weights w) in 60-digit
+    decimal arithmetic, i.e. exact to far below a double's resolution, and the same sum accumulated
+    naively in doubles (for comparison). tp and fp are exact integers in both."""
+    from decimal import Decimal, getcontext
+
+    getcontext().prec = 60
+    order = np.argsort(-p, kind="stable")
+    ps, ys, ws = p[order], y[order], w[order]
+    ends = np.flatnonzero(np.diff(ps) != 0)
+    ends = np.concatenate([ends, [len(ps) - 1]])
+    tp_c = np.cumsum(ys * ws)[ends]
+    fp_c = np.cumsum((1 - ys) * ws)[ends]
+    dtp = np.diff(np.concatenate([[0], tp_c]))
+    exact = Decimal(0)
+    naive = 0.0
+    for d, t, f in zip(dtp.tolist(), tp_c.tolist(), fp_c.tolist()):
+        if d > 0:
+            exact += Decimal(d) * Decimal(t) / Decimal(t + f)
+            naive += d * (t / (t + f))
+    P = int(tp_c[-1])
+    return float(exact / Decimal(P)), naive / P
+
+
+def ap_exact_doc() -> dict:
+    y, p, w = ap_exact_data(AP_EXACT_N)
+    unweighted, naive_u = ap_exact(y, p, np.ones_like(w))
+    weighted, naive_w = ap_exact(y, p, w)
+    sk_u = float(average_precision_score(y, p))
+    sk_w = float(average_precision_score(y, p, sample_weight=w.astype(np.float64)))
+    return {
+        "n": AP_EXACT_N,
+        "exact": {"unweighted": unweighted, "weighted": weighted},
+        "naive_double_sum": {"unweighted": naive_u, "weighted": naive_w},
+        "sklearn": {"unweighted": sk_u, "weighted": sk_w},
+    }
+
+
 def write_doc(stem: str, doc: dict) -> None:
     doc = {"generator": "test/metrics/generate_fixtures.py", "seed": SEED, "sklearn_version": sklearn.__version__,
            "numpy_version": np.__version__, **doc}
@@ -795,7 +851,7 @@ def format_with_biome() -> None:
     if not biome.exists():
         print("note: node_modules/.bin/biome not found; fixtures left unformatted")
         return
-    stems = ("binary", "multiclass", "regression", "ranking", "fairness", "proxies")
+    stems = ("binary", "multiclass", "regression", "ranking", "fairness", "proxies", "ap_exact")
     files = [str(OUT / f"{t}.json") for t in stems]
     subprocess.run([str(biome), "format", "--write", *files], cwd=root, check=True, capture_output=True)
 
@@ -809,6 +865,7 @@ def main() -> None:
     write("ranking", ranking_cases(np.random.default_rng([SEED, 1])))
     write_doc("fairness", {"task": "binary", "cases": fairness_cases(np.random.default_rng([SEED, 2]))})
     write_doc("proxies", proxy_cases(np.random.default_rng([SEED, 3])))
+    write_doc("ap_exact", ap_exact_doc())
     format_with_biome()
 
 
