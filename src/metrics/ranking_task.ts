@@ -219,11 +219,15 @@ function ndcgPerQuery(input: RankingInput, idx: QueryIndex, k: number | null): F
 export const NDCG_SELECT_MAX_K = 64;
 
 /**
- * Rows grouped by query in ONE counting pass (no sort by score): the rows of query j are
- * `rows[start[j] .. start[j + 1] - 1]` in row order, or `start[j] .. start[j + 1] - 1` themselves
- * when `rows` is null (the input's queries are already contiguous and ascending).
+ * Relevances and scores grouped by query in ONE counting pass (no sort by score): query j's values
+ * are `ys[start[j] .. start[j + 1] - 1]` and the same slice of `ps`, in row order. When the input's
+ * queries are already contiguous and ascending, `ys` and `ps` are the input arrays themselves.
  */
-export function bucketByQuery(query: Int32Array, q: number): { start: Int32Array; rows: Int32Array | null } {
+export function bucketByQuery(
+  input: RankingInput,
+  q: number,
+): { start: Int32Array; ys: Float64Array; ps: Float64Array } {
+  const { y, p, query } = input;
   const n = query.length;
   const start = new Int32Array(q + 1);
   let sorted = true;
@@ -235,22 +239,27 @@ export function bucketByQuery(query: Int32Array, q: number): { start: Int32Array
     prev = g;
   }
   for (let j = 0; j < q; j++) start[j + 1]! += start[j]!;
-  if (sorted) return { start, rows: null };
+  if (sorted) return { start, ys: y, ps: p };
   const next = start.slice(0, q);
-  const rows = new Int32Array(n);
-  for (let i = 0; i < n; i++) rows[next[query[i]!]!++] = i;
-  return { start, rows };
+  const ys = new Float64Array(n);
+  const ps = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const at = next[query[i]!]!++;
+    ys[at] = y[i]!;
+    ps[at] = p[i]!;
+  }
+  return { start, ys, ps };
 }
 
 /**
- * The K-th largest of `vals[0..m-1]` counted with multiplicity (K <= m), by a size-K min-heap in
+ * The K-th largest of `vals[s..s+m-1]` counted with multiplicity (K <= m), by a size-K min-heap in
  * `heap`: O(m log K). The heap holds the multiset of the K largest values, its root is their minimum.
  */
-function kthLargest(vals: Float64Array, m: number, K: number, heap: Float64Array): number {
+function kthLargest(vals: Float64Array, s: number, m: number, K: number, heap: Float64Array): number {
   for (let t = 0; t < K; t++) {
     // sift up
     let c = t;
-    const v = vals[t]!;
+    const v = vals[s + t]!;
     while (c > 0) {
       const parent = (c - 1) >> 1;
       if (heap[parent]! <= v) break;
@@ -259,9 +268,10 @@ function kthLargest(vals: Float64Array, m: number, K: number, heap: Float64Array
     }
     heap[c] = v;
   }
-  for (let t = K; t < m; t++) {
+  let root = heap[0]!;
+  for (let t = s + K; t < s + m; t++) {
     const v = vals[t]!;
-    if (v <= heap[0]!) continue;
+    if (v <= root) continue;
     // replace the root, sift down
     let c = 0;
     for (;;) {
@@ -274,8 +284,9 @@ function kthLargest(vals: Float64Array, m: number, K: number, heap: Float64Array
       c = child;
     }
     heap[c] = v;
+    root = heap[0]!;
   }
-  return heap[0]!;
+  return root;
 }
 
 /**
@@ -289,14 +300,11 @@ function kthLargest(vals: Float64Array, m: number, K: number, heap: Float64Array
  * order of the additions inside a tie group's gain), O(n log k) in all.
  */
 function ndcgTopK(input: RankingInput, q: number, k: number): Float64Array {
-  const { y, p, query } = input;
-  const { start, rows } = bucketByQuery(query, q);
+  const { start, ys: yAll, ps: pAll } = bucketByQuery(input, q);
   let maxSize = 0;
   for (let j = 0; j < q; j++) maxSize = Math.max(maxSize, start[j + 1]! - start[j]!);
   const [disc, cum] = discounts(Math.min(k, maxSize));
   const out = new Float64Array(q);
-  const ys = new Float64Array(maxSize);
-  const ps = new Float64Array(maxSize);
   const heap = new Float64Array(k);
   const topP = new Float64Array(k);
   const topY = new Float64Array(k);
@@ -304,21 +312,11 @@ function ndcgTopK(input: RankingInput, q: number, k: number): Float64Array {
     const s = start[j]!;
     const m = start[j + 1]! - s;
     const K = Math.min(k, m);
-    if (rows === null) {
-      ys.set(y.subarray(s, s + m));
-      ps.set(p.subarray(s, s + m));
-    } else {
-      for (let t = 0; t < m; t++) {
-        const r = rows[s + t]!;
-        ys[t] = y[r]!;
-        ps[t] = p[r]!;
-      }
-    }
     // Ideal DCG: the K largest relevances in decreasing order against the first K discounts.
-    const tauY = kthLargest(ys, m, K, heap);
+    const tauY = kthLargest(yAll, s, m, K, heap);
     let c = 0;
-    for (let t = 0; t < m; t++) {
-      const v = ys[t]!;
+    for (let t = s; t < s + m; t++) {
+      const v = yAll[t]!;
       if (v > tauY) {
         let u = c++;
         while (u > 0 && topY[u - 1]! < v) {
@@ -335,12 +333,12 @@ function ndcgTopK(input: RankingInput, q: number, k: number): Float64Array {
       continue;
     }
     // DCG: items above tau sorted by decreasing score (at most K - 1), then the tie group at tau.
-    const tau = kthLargest(ps, m, K, heap);
+    const tau = kthLargest(pAll, s, m, K, heap);
     c = 0;
     let tieGain = 0;
     let tieCount = 0;
-    for (let t = 0; t < m; t++) {
-      const v = ps[t]!;
+    for (let t = s; t < s + m; t++) {
+      const v = pAll[t]!;
       if (v > tau) {
         let u = c++;
         while (u > 0 && topP[u - 1]! < v) {
@@ -349,9 +347,9 @@ function ndcgTopK(input: RankingInput, q: number, k: number): Float64Array {
           u--;
         }
         topP[u] = v;
-        topY[u] = ys[t]!;
+        topY[u] = yAll[t]!;
       } else if (v === tau) {
-        tieGain += ys[t]!;
+        tieGain += yAll[t]!;
         tieCount++;
       }
     }
