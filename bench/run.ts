@@ -2,7 +2,8 @@
  * `npm run bench [-- <suite...>] [--quick]`: benchmarks that print figures (targets are stated next to them, not
  * asserted). Suites (default: all, in this order):
  *   - overhead: harness overhead per experiment at 100k and 3M rows per holdout
- *   - metrics: metric engine vs scikit-learn at 1M and 10M rows (identical values, speed ratio)
+ *   - metrics: metric engine vs scikit-learn at 1M and 10M rows (auroc, log_loss, rmse, average_precision,
+ *     ndcg@10; max abs difference and speed ratio per metric and size)
  *   - stop: the kill switch, ratchet stop to the run's exit (target ≤ 1 s)
  *   - watchdog: the process-tree watchdog's host CPU per tick for a tree of 20 processes (target ≤ 5 ms)
  * `--quick` uses smaller sizes; `--help` prints the usage.
