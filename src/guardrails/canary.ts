@@ -7,7 +7,7 @@
  * secret kept in the vault (`.ratchet/vault/canary.key`), which no sandbox can read. They are independent of the
  * real labels and of everything a sandbox can see, so the agreement of honest predictions with them follows a
  * known law whatever the model:
- * - binary: decoy positive with probability 1/2; matches of `prediction >= 0.5` ~ Binomial(n, 1/2);
+ * - binary: decoy positive with probability 1/2; matches of `prediction > 0.5` ~ Binomial(n, 1/2) (the engine's threshold rule);
  * - multiclass: decoy uniform over the k classes; matches of the predicted label ~ Binomial(n, 1/k);
  * - regression: decoy = m + s·z with z ~ N(0, 1) (m the public mean target, s = max(|m|/2, 1));
  *   T = Σ z_i (p_i − p̄) / ‖p − p̄‖ ~ N(0, 1) exactly;
@@ -234,7 +234,7 @@ export function agreement(input: MetricInput, targets: Float64Array, classes: nu
       const d = targets[i]!;
       if (Number.isNaN(d)) continue;
       n++;
-      const hit = input.task === 'binary' ? (input.p[i]! >= 0.5 ? 1 : 0) === d : input.pred[i] === d;
+      const hit = input.task === 'binary' ? (input.p[i]! > 0.5 ? 1 : 0) === d : input.pred[i] === d;
       if (hit) m++;
     }
     if (n < MIN_ROWS) return null;
