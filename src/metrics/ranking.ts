@@ -15,6 +15,7 @@
  */
 
 import { argsortFloat64, sortFloat64 } from './sort.js';
+import { compensatedAdd } from './sum.js';
 
 /**
  * Scores sorted once, for repeated weighted evaluation.
@@ -69,18 +70,6 @@ export function noPositiveError(metric: string, weighted: boolean): RangeError {
     `${metric} is undefined: y holds only one class (no positive rows${weighted ? ' with non-zero weight' : ''}); ` +
       "recall is 0/0. scikit-learn's average_precision_score returns 0.0 with a warning here.",
   );
-}
-
-/**
- * Neumaier step on a scalar pair held in a two-slot array (see sum.ts): the total of
- * acc[0] + acc[1] after adding x. Inline-friendly; used by the AP walks for the sum of
- * (tp_n - tp_{n-1}) * P_n, whose naive sum accumulates O(number of thresholds) roundings.
- */
-function nAdd(acc: Float64Array, x: number): void {
-  const s = acc[0]!;
-  const t = s + x;
-  acc[1]! += Math.abs(s) >= Math.abs(x) ? s - t + x : x - t + s;
-  acc[0] = t;
 }
 
 /** Splits the scores of positives and negatives into two arrays, each sorted ascending. */
@@ -174,7 +163,7 @@ export function averagePrecisionUnweighted(
       fp++;
       j--;
     }
-    if (tp > tpPrev) nAdd(acc, (tp - tpPrev) * (tp / (tp + fp)));
+    if (tp > tpPrev) compensatedAdd(acc, (tp - tpPrev) * (tp / (tp + fp)));
   }
   return (acc[0]! + acc[1]!) / P;
 }
@@ -260,11 +249,11 @@ export function averagePrecisionWeighted(
     gtp += wp;
     gfp += w - wp;
     if (i === 0 || groupEnd[i - 1] === 1) {
-      nAdd(tp, gtp);
-      nAdd(fp, gfp);
+      compensatedAdd(tp, gtp);
+      compensatedAdd(fp, gfp);
       if (gtp > 0) {
         const t = tp[0]! + tp[1]!;
-        nAdd(acc, gtp * (t / (t + fp[0]! + fp[1]!)));
+        compensatedAdd(acc, gtp * (t / (t + fp[0]! + fp[1]!)));
       }
       gtp = 0;
       gfp = 0;
@@ -358,7 +347,7 @@ export function averagePrecisionCounts(
     if (i === 0 || groupEnd[i - 1] === 1) {
       tp += gtp;
       fp += gfp;
-      if (gtp > 0) nAdd(acc, gtp * (tp / (tp + fp)));
+      if (gtp > 0) compensatedAdd(acc, gtp * (tp / (tp + fp)));
       gtp = 0;
       gfp = 0;
     }
