@@ -163,6 +163,19 @@ function scaffoldValues(roles: ColumnRoles, sizing: Sizing, query?: string): Rec
   return { ...sizingValues(sizing), COLUMN_ROLES: rolesYaml(roles, query ? [query] : []), PENDING: '' };
 }
 
+/**
+ * Placeholder values of params.yaml and search_space.yaml before the split is known: no column roles and the
+ * small-data sizing (10k rows × 20 columns, 10-minute timeout), without the pending mark.
+ * @param query a ranking task's query column (dropped from the features)
+ */
+export function scaffoldDefaultValues(query?: string): Record<string, string> {
+  return scaffoldValues(
+    { date: [], drop: [], highCardinality: [], rows: 0 },
+    sizeSearchSpace(10_000, 20, 600),
+    query,
+  );
+}
+
 /** Calendar features train.py derives from one date column (see templates/tabular/train.py.tmpl). */
 const CALENDAR_FEATURES = 8;
 
@@ -298,11 +311,7 @@ export function scaffoldProject(projectDir: string, o: ScaffoldOptions): Scaffol
       ? Object.fromEntries(Object.entries(values).map(([k, v]) => [k, JSON.stringify(v).slice(1, -1)]))
       : {
           ...values,
-          ...scaffoldValues(
-            { date: [], drop: [], highCardinality: [], rows: 0 },
-            sizeSearchSpace(10_000, 20, 600),
-            o.query,
-          ),
+          ...scaffoldDefaultValues(o.query),
           PENDING: `${PENDING_MARK}\n`,
         };
     write(out, renderTemplate(readFileSync(tmpl, 'utf8'), vals));
