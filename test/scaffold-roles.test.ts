@@ -21,7 +21,18 @@ function temporalCsv(dir: string, rows = 900): void {
     seed = (seed * 1103515245 + 12345) % 2 ** 31;
     return seed / 2 ** 31;
   };
-  const words = ['late', 'parcel', 'refund', 'friendly', 'asked', 'twice', 'about', 'the', 'invoice', 'colour'];
+  const words = [
+    'late',
+    'parcel',
+    'refund',
+    'friendly',
+    'asked',
+    'twice',
+    'about',
+    'the',
+    'invoice',
+    'colour',
+  ];
   const lines = ['event_time,ref,note,city,x,color,y'];
   const start = Date.UTC(2023, 0, 2, 0, 0, 0);
   for (let i = 0; i < rows; i++) {
@@ -87,7 +98,12 @@ describe('column roles decided at init', () => {
     const plan = JSON.parse(planLine!.slice('[train] feature plan: '.length));
     expect(plan.onehot).toEqual({ columns: ['color'], sparse: true });
     expect(plan.date.event_time).toEqual(
-      expect.arrayContaining(['event_time__year', 'event_time__weekday', 'event_time__hour', 'event_time__days']),
+      expect.arrayContaining([
+        'event_time__year',
+        'event_time__weekday',
+        'event_time__hour',
+        'event_time__days',
+      ]),
     );
     expect(plan.high_cardinality).toEqual({ columns: ['city'], encoding: 'target encoder' });
     expect(plan.numeric).toEqual(['x']);
@@ -171,7 +187,9 @@ describe('sizeSearchSpace', () => {
     // The cost model's worst forest point fits the fit budget (40% of the timeout on 2 threads).
     const worst = s.forestTreesHigh * s.forestMaxSamples! * 0.8 * 30 * s.forestDepthHigh * 1e-7;
     expect(worst).toBeLessThanOrEqual(0.4 * 600 * 2 + 1e-9);
-    expect(s.bounded.join('\n')).toMatch(/forests: n_estimators ≤ \d+, max_depth ≤ 16, each tree on max_samples/);
+    expect(s.bounded.join('\n')).toMatch(
+      /forests: n_estimators ≤ \d+, max_depth ≤ 16, each tree on max_samples/,
+    );
     expect(s.logisticMaxIter).toBeLessThan(2000);
   });
 });

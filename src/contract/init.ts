@@ -8,10 +8,10 @@ import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
 import { fillContract } from './fill.js';
 import { CONTRACT_FILE, type Contract, loadContract } from './load.js';
-import { type ColumnRoles, decideRoles, profileColumns, rolesNotes, rolesYaml } from './roles.js';
-import { type Sizing, sizeSearchSpace, sizingNote, sizingValues } from './sizing.js';
 import { computeLock, contractFiles, LOCK_FILE, type Lock, readLock, writeLock } from './lock.js';
+import { type ColumnRoles, decideRoles, profileColumns, rolesNotes, rolesYaml } from './roles.js';
 import type { Task } from './schema.js';
+import { type Sizing, sizeSearchSpace, sizingNote, sizingValues } from './sizing.js';
 import {
   archiveSplit,
   recordSplitVersion,

@@ -164,9 +164,7 @@ export function rolesNotes(roles: ColumnRoles): string[] {
   if (roles.date.length)
     out.push(`column roles: dates expanded into calendar features: ${roles.date.join(', ')}`);
   if (roles.highCardinality.length)
-    out.push(
-      `column roles: high-cardinality categoricals (no one-hot): ${roles.highCardinality.join(', ')}`,
-    );
+    out.push(`column roles: high-cardinality categoricals (no one-hot): ${roles.highCardinality.join(', ')}`);
   for (const d of roles.drop)
     out.push(
       `column roles: left out ${d.column} (${d.detail}); to use it, delete its line under drop_columns in params.yaml`,

@@ -92,7 +92,8 @@ export function sizeSearchSpace(rows: number, columns: number, timeoutSeconds: n
     100,
     Math.min(DEFAULT.logisticIter, Math.floor(fitBudget / (n * p * K_LINEAR))),
   );
-  if (logisticIter < DEFAULT.logisticIter) bounded.push(`logistic_regression: lbfgs max_iter = ${logisticIter}`);
+  if (logisticIter < DEFAULT.logisticIter)
+    bounded.push(`logistic_regression: lbfgs max_iter = ${logisticIter}`);
   return {
     rows: n,
     columns: p,
