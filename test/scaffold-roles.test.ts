@@ -3,8 +3,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { renderTemplate } from '../src/contract/init.js';
 import { decideRoles } from '../src/contract/roles.js';
-import { LARGE_ROWS, sizeSearchSpace } from '../src/contract/sizing.js';
+import { LARGE_ROWS, sizeSearchSpace, sizingValues } from '../src/contract/sizing.js';
+import { loadSearchSpace } from '../src/proposers/search/space.js';
 import { cli, ROOT, tempDir } from './helpers/project.js';
 
 const PYTHON = join(ROOT, '.venv', 'bin', 'python');
@@ -191,5 +193,30 @@ describe('sizeSearchSpace', () => {
       /forests: n_estimators ≤ \d+, max_depth ≤ 16, each tree on max_samples/,
     );
     expect(s.logisticMaxIter).toBeLessThan(2000);
+
+    // The rendered search space is valid and carries the bounds; the baseline's forest sections subsample.
+    const dir = tempDir();
+    const values = sizingValues(s);
+    const spaceText = renderTemplate(
+      readFileSync(join(ROOT, 'templates/tabular/search_space.yaml.tmpl'), 'utf8'),
+      { ...values, PENDING: '' },
+    );
+    expect(spaceText).toContain(`# Sized by \`ratchet init\` for ${rows} train rows × 30 feature columns`);
+    writeFileSync(join(dir, 'search_space.yaml'), spaceText);
+    const space = loadSearchSpace(join(dir, 'search_space.yaml'));
+    const forest = (space.space.model as { conditional: Record<string, Record<string, { high: number }>> })
+      .conditional.random_forest!;
+    expect(forest.n_estimators!.high).toBe(s.forestTreesHigh);
+    expect(forest.max_depth!.high).toBe(16);
+    const params = parse(
+      renderTemplate(readFileSync(join(ROOT, 'templates/tabular/params.yaml.tmpl'), 'utf8'), {
+        ...values,
+        COLUMN_ROLES: 'drop_columns: []',
+        PENDING: '',
+      }),
+    ) as Record<string, Record<string, unknown>>;
+    expect(params.random_forest).toEqual({ max_samples: s.forestMaxSamples });
+    expect(params.extra_trees).toEqual({ bootstrap: true, max_samples: s.forestMaxSamples });
+    expect(params.logistic_regression!.max_iter).toBe(s.logisticMaxIter);
   });
 });
