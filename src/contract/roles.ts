@@ -142,7 +142,7 @@ export function rolesYaml(roles: ColumnRoles, extraDrop: string[] = []): string 
     `high_cardinality_columns: [${roles.highCardinality.map(q).join(', ')}]`,
   ];
   const drops = [...extraDrop.map((c) => ({ column: c, detail: '' })), ...roles.drop];
-  if (drops.length === 0) lines.push('drop_columns: []');
+  if (roles.drop.length === 0) lines.push(`drop_columns: [${extraDrop.map(q).join(', ')}]`);
   else {
     lines.push('drop_columns:');
     for (const d of drops) {
