@@ -25,6 +25,11 @@ Everything tunable lives in params.yaml (the search proposer rewrites it):
   onehot_max_categories: at most this many one-hot columns per categorical column (default 50)
   drop_columns:          columns never used as features (the id and target are always dropped)
   categorical_columns:   numeric-looking columns to one-hot encode anyway (codes, not quantities)
+  date_columns:          dates/timestamps, expanded into calendar features (never one-hot encoded raw)
+  high_cardinality_columns: categoricals with many values: no one-hot (LightGBM: native categoricals;
+                         forests: ordinal codes; linear models and HistGradientBoosting: TargetEncoder)
+`ratchet init` fills date_columns, high_cardinality_columns and drop_columns from the train split.
+The line "[train] feature plan: {...}" says how every column is used.
 """
 
 from __future__ import annotations
@@ -62,7 +67,10 @@ PREPROCESSING_KEYS = (
     "onehot_max_categories",
     "drop_columns",
     "categorical_columns",
+    "date_columns",
+    "high_cardinality_columns",
 )
+LINEAR = ("logistic_regression", "linear_regression")
 
 
 def log(message: str) -> None:
@@ -151,65 +159,144 @@ def as_text(series: pd.Series) -> pd.Series:
     return series.map(lambda v: v if pd.isna(v) else str(v)).astype(object)
 
 
-def feature_columns(train: pd.DataFrame, params: dict[str, Any]) -> tuple[list[str], list[str]]:
+def feature_plan(train: pd.DataFrame, params: dict[str, Any]) -> dict[str, list[str]]:
+    """How each column of the train split is used: numeric, one-hot categorical, date, high-cardinality."""
     drop = list(params.get("drop_columns") or [])
     forced = list(params.get("categorical_columns") or [])
-    for key, names in (("drop_columns", drop), ("categorical_columns", forced)):
+    dates = list(params.get("date_columns") or [])
+    high = list(params.get("high_cardinality_columns") or [])
+    for key, names in (("drop_columns", drop), ("categorical_columns", forced), ("date_columns", dates),
+                       ("high_cardinality_columns", high)):
         absent = [c for c in names if c not in train.columns]
         if absent:
             fail(f"{PARAMS_FILE.name}: {key} names columns the data does not have: {absent}")
     features = [c for c in train.columns if c not in {TARGET, ID, *drop}]
-    numeric, categorical = [], []
+    plan: dict[str, list[str]] = {"numeric": [], "categorical": [], "date": [], "date_time": [], "high": []}
     for column in features:
         series = train[column]
-        if column in forced or series.dtype == bool or not pd.api.types.is_numeric_dtype(series):
-            categorical.append(column)
+        if column in dates:
+            plan["date"].append(column)
+            parsed = parse_dates(series)
+            if ((parsed.dt.hour != 0) | (parsed.dt.minute != 0)).any():
+                plan["date_time"].append(column)  # hour and minute only when the values have a time part
+        elif column in high:
+            plan["high"].append(column)
+        elif column in forced or series.dtype == bool or not pd.api.types.is_numeric_dtype(series):
+            plan["categorical"].append(column)
         else:
-            numeric.append(column)
-    return numeric, categorical
+            plan["numeric"].append(column)
+    return plan
 
 
-def features(frame: pd.DataFrame, numeric: list[str], categorical: list[str], path: Path) -> pd.DataFrame:
-    absent = [c for c in numeric + categorical if c not in frame.columns]
+def used_columns(plan: dict[str, list[str]]) -> list[str]:
+    """The data's columns the model reads (features.json)."""
+    return plan["numeric"] + plan["date"] + plan["categorical"] + plan["high"]
+
+
+def parse_dates(series: pd.Series) -> pd.Series:
+    """ISO dates/timestamps as naive UTC datetimes; values that do not parse become NaT."""
+    if not pd.api.types.is_datetime64_any_dtype(series):
+        series = pd.to_datetime(series.astype("string").str.strip(), errors="coerce", format="ISO8601", utc=True)
+    if getattr(series.dt, "tz", None) is not None:
+        series = series.dt.tz_convert("UTC").dt.tz_localize(None)
+    return series
+
+
+CALENDAR = ("year", "month", "day", "weekday", "dayofyear")
+
+
+def date_features(plan: dict[str, list[str]]) -> list[str]:
+    """Names of the calendar features: <column>__year, ..., <column>__days (days since 1970-01-01)."""
+    out = []
+    for column in plan["date"]:
+        parts = CALENDAR + (("hour", "minute") if column in plan["date_time"] else ()) + ("days",)
+        out += [f"{column}__{p}" for p in parts]
+    return out
+
+
+def features(frame: pd.DataFrame, plan: dict[str, list[str]], path: Path) -> pd.DataFrame:
+    absent = [c for c in used_columns(plan) if c not in frame.columns]
     if absent:
         fail(f"{path} lacks feature columns present in the train split: {absent}")
-    out = pd.DataFrame(index=frame.index)
-    for column in numeric:
+    out: dict[str, pd.Series] = {}
+    for column in plan["numeric"]:
         out[column] = pd.to_numeric(frame[column], errors="coerce").astype(float)
-    for column in categorical:
+    for column in plan["date"]:
+        parsed = parse_dates(frame[column])
+        stamp = parsed.dt
+        values = {"year": stamp.year, "month": stamp.month, "day": stamp.day, "weekday": stamp.dayofweek,
+                  "dayofyear": stamp.dayofyear, "hour": stamp.hour, "minute": stamp.minute,
+                  "days": (parsed - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)}
+        parts = CALENDAR + (("hour", "minute") if column in plan["date_time"] else ()) + ("days",)
+        for p in parts:
+            out[f"{column}__{p}"] = values[p].astype(float)
+    for column in plan["categorical"] + plan["high"]:
         out[column] = as_text(frame[column])
-    return out
+    return pd.DataFrame(out, index=frame.index)
 
 
 # ---------------------------------------------------------------------------------------- models
 
 
-def build_preprocessor(numeric: list[str], categorical: list[str], params: dict[str, Any]) -> Any:
+def build_preprocessor(plan: dict[str, list[str]], params: dict[str, Any], family: str, seed: int) -> Any:
+    """The ColumnTransformer for a model family. High-cardinality columns come first (LightGBM is told their
+    indices). One-hot output is sparse for the linear models (they take sparse input and a wide one-hot
+    stays cheap); the tree families get a dense matrix: HistGradientBoosting accepts no sparse input, and
+    for the forests and LightGBM the one-hot is capped (onehot_max_categories) so dense stays small."""
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
     from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler, TargetEncoder
 
+    linear = family in LINEAR
+    numeric = plan["numeric"] + date_features(plan)
     parts = []
+    if plan["high"]:
+        if family == "lightgbm":
+            # Native categoricals: codes fitted on the training split only; unseen and missing values → NaN,
+            # which LightGBM sends down the missing-value branch (the indices go to fit as categorical_feature).
+            encoder: Any = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                          encoded_missing_value=np.nan)
+        elif family in ("random_forest", "extra_trees"):
+            # Trees split ordinal codes well enough; unseen and missing values get their own code, -1.
+            encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1)
+        else:
+            # Linear models and HistGradientBoosting (whose native categoricals stop at 255 values): the
+            # target mean per value, cross-fitted on the training split so a row never sees its own label.
+            encoder = TargetEncoder(random_state=seed)
+        parts.append(("high_cardinality", encoder, plan["high"]))
     if numeric:
         steps: list[tuple[str, Any]] = [("impute", SimpleImputer(strategy="median"))]
         if params.get("scale_numeric", True):
             steps.append(("scale", StandardScaler()))
         parts.append(("numeric", Pipeline(steps), numeric))
-    if categorical:
+    if plan["categorical"]:
         min_frequency = params.get("onehot_min_frequency", 1)
         max_categories = params.get("onehot_max_categories", 50)
         encoder = OneHotEncoder(
             handle_unknown="ignore",
             min_frequency=min_frequency if min_frequency not in (None, 0, 1) else None,
             max_categories=max_categories,
-            sparse_output=False,
+            sparse_output=linear,
         )
         impute = SimpleImputer(strategy="most_frequent")
-        parts.append(("categorical", Pipeline([("impute", impute), ("onehot", encoder)]), categorical))
+        parts.append(("categorical", Pipeline([("impute", impute), ("onehot", encoder)]), plan["categorical"]))
     if not parts:
         fail("no feature columns left after dropping the id, the target and drop_columns")
-    return ColumnTransformer(parts, remainder="drop", sparse_threshold=0.0)
+    # sparse_threshold=1: the linear models get a sparse matrix whenever a part is sparse; 0: always dense.
+    return ColumnTransformer(parts, remainder="drop", sparse_threshold=1.0 if linear else 0.0)
+
+
+def describe_plan(plan: dict[str, list[str]], family: str) -> dict[str, Any]:
+    """The feature plan printed before fitting: how every used column enters the model."""
+    high = ("lightgbm native categorical" if family == "lightgbm"
+            else "ordinal codes" if family in ("random_forest", "extra_trees") else "target encoder")
+    return {
+        "numeric": plan["numeric"],
+        "date": {c: [f for f in date_features(plan) if f.startswith(f"{c}__")] for c in plan["date"]},
+        "onehot": {"columns": plan["categorical"], "sparse": family in LINEAR},
+        "high_cardinality": {"columns": plan["high"], "encoding": high},
+    }
 
 
 def build_model(params: dict[str, Any], seed: int) -> tuple[str, dict[str, Any], Any]:
@@ -218,6 +305,8 @@ def build_model(params: dict[str, Any], seed: int) -> tuple[str, dict[str, Any],
     classify = TASK in ("binary", "multiclass")
     if family in ("random_forest", "extra_trees", "hist_gradient_boosting") and hp.get("max_depth") == 0:
         hp["max_depth"] = None  # 0 means "no limit"
+    if family == "extra_trees" and hp.get("max_samples") is not None:
+        hp.setdefault("bootstrap", True)  # ExtraTrees subsamples rows (max_samples) only with bootstrap
 
     if family == "logistic_regression":
         from sklearn.linear_model import LogisticRegression
@@ -292,31 +381,35 @@ def main() -> None:
     else:
         y = train[TARGET].astype(float).to_numpy()
 
-    numeric, categorical = feature_columns(train, params)
-    x_train = features(train, numeric, categorical, train_path)
+    plan = feature_plan(train, params)
+    x_train = features(train, plan, train_path)
     family, hp, model = build_model(params, seed)
     preprocessing = {k: params[k] for k in PREPROCESSING_KEYS if k in params and params[k] not in (None, [])}
 
     from sklearn.pipeline import Pipeline
 
-    pipeline = Pipeline([("prep", build_preprocessor(numeric, categorical, params)), ("model", model)])
+    pipeline = Pipeline([("prep", build_preprocessor(plan, params, family, seed)), ("model", model)])
     log(f"task={TASK} target={TARGET} id={ID} seed={seed}")
-    log(f"train rows={len(x_train)} features={len(numeric) + len(categorical)} "
-        f"(numeric={len(numeric)}, categorical={len(categorical)})")
+    log(f"train rows={len(x_train)} features={len(used_columns(plan))} (numeric={len(plan['numeric'])}, "
+        f"categorical={len(plan['categorical'])}) date={len(plan['date'])} high_cardinality={len(plan['high'])}")
+    log(f"feature plan: {json.dumps(describe_plan(plan, family))}")
     log(f"model={family} params={hp} preprocessing={preprocessing}")
 
+    fit_params = {}
+    if family == "lightgbm" and plan["high"]:
+        fit_params["model__categorical_feature"] = list(range(len(plan["high"])))  # first in the transformer
     fit_started = time.monotonic()
-    pipeline.fit(x_train, y)
+    pipeline.fit(x_train, y, **fit_params)
     log(f"fit {time.monotonic() - fit_started:.1f}s")
 
     output_dir.mkdir(parents=True, exist_ok=True)
     # The columns the model used: Ratchet checks them against the leakage scan of `ratchet init`.
-    (output_dir / "features.json").write_text(json.dumps(numeric + categorical))
+    (output_dir / "features.json").write_text(json.dumps(used_columns(plan)))
     # Every class of the target (Ratchet passes them), so a class unseen in training still gets a column.
     all_classes = json.loads(os.environ.get("RATCHET_CLASSES", "[]"))
     for name, path in (("public", public_path), ("private", private_path)):
         holdout = read_csv(path, with_target=False)
-        x = features(holdout, numeric, categorical, path)
+        x = features(holdout, plan, path)
         result = pd.DataFrame({ID: holdout[ID].to_numpy()})
         if TASK == "binary":
             proba = pipeline.predict_proba(x)

@@ -1,6 +1,6 @@
 import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
-import { GENERATED_ID, type Progress, type SplitManifest, splitData } from '../data/ingest.js';
+import { DATA_DIR, GENERATED_ID, type Progress, type SplitManifest, splitData } from '../data/ingest.js';
 import type { LeakFinding } from '../data/leakage.js';
 import { refuseBlockingFindings, scanProject } from '../data/scan.js';
 import { foreignRepo, git, repoTop } from '../git/git.js';
@@ -9,7 +9,9 @@ import { packageDir } from '../util/paths.js';
 import { fillContract } from './fill.js';
 import { CONTRACT_FILE, type Contract, loadContract } from './load.js';
 import { computeLock, contractFiles, LOCK_FILE, type Lock, readLock, writeLock } from './lock.js';
+import { type ColumnRoles, decideRoles, profileColumns, rolesNotes, rolesYaml } from './roles.js';
 import type { Task } from './schema.js';
+import { type Sizing, sizeSearchSpace, sizingNote, sizingValues } from './sizing.js';
 import {
   archiveSplit,
   recordSplitVersion,
@@ -139,6 +141,88 @@ export function scaffoldContractText(name: string, dataRel: string, o: ScaffoldO
   return lines.join('\n');
 }
 
+/**
+ * First line of a scaffolded params.yaml / search_space.yaml whose column roles and sizing are still the
+ * small-data defaults: `ratchet init` replaces such a file after the split (a person's edit that keeps the
+ * line is replaced too; delete the line to keep a file as it is).
+ */
+export const PENDING_MARK =
+  '# ratchet init: pending (column roles and sizing are filled in from the train split; delete this line to keep the file as is)';
+
+/** The tabular template for an output file; a task-specific one (params.regression.yaml.tmpl) wins. */
+function templatePath(out: string, learn: string): string {
+  const tdir = join(packageDir(), 'templates', 'tabular');
+  const dot = out.lastIndexOf('.');
+  const specific = join(tdir, `${out.slice(0, dot)}.${learn}${out.slice(dot)}.tmpl`);
+  return existsSync(specific) ? specific : join(tdir, `${out}.tmpl`);
+}
+
+/** Placeholder values of params.yaml and search_space.yaml for given roles and sizing. */
+function scaffoldValues(roles: ColumnRoles, sizing: Sizing, query?: string): Record<string, string> {
+  // A ranking task's query id is a key, not a feature.
+  return { ...sizingValues(sizing), COLUMN_ROLES: rolesYaml(roles, query ? [query] : []), PENDING: '' };
+}
+
+/**
+ * Placeholder values of params.yaml and search_space.yaml before the split is known: no column roles and the
+ * small-data sizing (10k rows × 20 columns, 10-minute timeout), without the pending mark.
+ * @param query a ranking task's query column (dropped from the features)
+ */
+export function scaffoldDefaultValues(query?: string): Record<string, string> {
+  return scaffoldValues(
+    { date: [], drop: [], highCardinality: [], rows: 0 },
+    sizeSearchSpace(10_000, 20, 600),
+    query,
+  );
+}
+
+/** Calendar features train.py derives from one date column (see templates/tabular/train.py.tmpl). */
+const CALENDAR_FEATURES = 8;
+
+/**
+ * After the split: decide the column roles from the train split and size the search space to its rows,
+ * columns and the experiment timeout, then rewrite the scaffolded params file and search space when they
+ * still carry {@link PENDING_MARK}. Prints the roles and the sizing.
+ * @returns the roles and sizing, or null when no file was pending
+ */
+export async function sizeScaffold(
+  contract: Contract,
+  manifest: SplitManifest,
+  progress: Progress,
+): Promise<{ roles: ColumnRoles; sizing: Sizing } | null> {
+  const root = contract.projectDir;
+  const files = [contract.search?.params_file ?? 'params.yaml', contract.search?.space ?? 'search_space.yaml']
+    .map((rel) => ({ rel, abs: join(root, rel) }))
+    .filter((f) => existsSync(f.abs) && readFileSync(f.abs, 'utf8').startsWith(PENDING_MARK));
+  if (files.length === 0) return null;
+  const notFeatures = [
+    manifest.idColumn,
+    manifest.targetColumn,
+    ...(contract.data.query ? [contract.data.query] : []),
+  ];
+  const { profiles, rows } = await profileColumns(join(root, DATA_DIR, 'train.csv'), notFeatures);
+  const roles = decideRoles(profiles, rows);
+  const dropped = new Set(roles.drop.map((d) => d.column));
+  const high = new Set(roles.highCardinality);
+  const columns = profiles
+    .filter((p) => !dropped.has(p.name))
+    .reduce((sum, p) => {
+      if (roles.date.includes(p.name)) return sum + CALENDAR_FEATURES;
+      if (/^(VARCHAR|BOOLEAN)$/i.test(p.type) && !high.has(p.name)) return sum + Math.max(1, p.distinct);
+      return sum + 1;
+    }, 0);
+  const sizing = sizeSearchSpace(rows, columns, contract.limits.experimentTimeoutMs / 1000);
+  const learn = contract.task === 'ranking' ? 'regression' : contract.task;
+  const values = scaffoldValues(roles, sizing, contract.data.query);
+  for (const f of files) {
+    const out = basename(f.rel).includes('search') ? 'search_space.yaml' : 'params.yaml';
+    writeFileSync(f.abs, renderTemplate(readFileSync(templatePath(out, learn), 'utf8'), values));
+  }
+  for (const line of rolesNotes(roles)) progress(line);
+  progress(sizingNote(sizing));
+  return { roles, sizing };
+}
+
 /** Fill `{{KEY}}` placeholders of a template. */
 export function renderTemplate(text: string, values: Record<string, string>): string {
   return text.replace(/\{\{([A-Z_]+)\}\}/g, (m, k: string) => (k in values ? values[k]! : m));
@@ -210,7 +294,6 @@ export function scaffoldProject(projectDir: string, o: ScaffoldOptions): Scaffol
       written.push(`${CONTRACT_FILE} (filled ${fill.filled.join(', ')})`);
     } else keptFiles.push(CONTRACT_FILE);
   } else write(CONTRACT_FILE, scaffoldContractText(name, source, o));
-  const tdir = join(packageDir(), 'templates', 'tabular');
   // A ranking model here is a regression on the relevance: its predictions are the scores rows are ranked by.
   const learn = o.task === 'ranking' ? 'regression' : o.task;
   const values = {
@@ -220,19 +303,18 @@ export function scaffoldProject(projectDir: string, o: ScaffoldOptions): Scaffol
     POSITIVE_CLASS: o.positiveClass ?? '',
   };
   for (const out of ['train.py', 'params.yaml', 'search_space.yaml']) {
-    // A task-specific template (params.regression.yaml.tmpl) wins over the generic one (params.yaml.tmpl).
-    const dot = out.lastIndexOf('.');
-    const specific = join(tdir, `${out.slice(0, dot)}.${learn}${out.slice(dot)}.tmpl`);
-    const tmpl = existsSync(specific) ? specific : join(tdir, `${out}.tmpl`);
+    const tmpl = templatePath(out, learn);
     // Values land inside Python string literals in train.py: escape them as JSON (a valid Python string body).
+    // params.yaml and search_space.yaml get small-data defaults and the pending mark: init sizes them to the
+    // train split (sizeScaffold) before it locks the contract.
     const vals = out.endsWith('.py')
       ? Object.fromEntries(Object.entries(values).map(([k, v]) => [k, JSON.stringify(v).slice(1, -1)]))
-      : values;
-    let text = renderTemplate(readFileSync(tmpl, 'utf8'), vals);
-    // The query id is a key, not a feature.
-    if (out === 'params.yaml' && o.query)
-      text = text.replace('drop_columns: []', `drop_columns: [${JSON.stringify(o.query)}]`);
-    write(out, text);
+      : {
+          ...values,
+          ...scaffoldDefaultValues(o.query),
+          PENDING: `${PENDING_MARK}\n`,
+        };
+    write(out, renderTemplate(readFileSync(tmpl, 'utf8'), vals));
   }
   // An earlier scaffold without a positive class: give train.py the one now known (nothing else changes).
   const trainPy = join(projectDir, 'train.py');
@@ -394,6 +476,7 @@ async function initSplitAndLock(
   for (const f of findings.filter((x) => x.severity === 'warn'))
     progress(`warning ${f.guardrail}: ${f.message} (${f.hint})`);
   refuseBlockingFindings(findings);
+  await sizeScaffold(contract, manifest, progress);
   const fresh = await computeLock(contract);
   // Nothing changed (an `init --force` over an intact project): keep the lock as it is, so no empty commit.
   const lock = unchangedLock(projectDir, fresh) ?? fresh;

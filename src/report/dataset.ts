@@ -8,8 +8,9 @@
  * evaluator reads for every experiment). The private holdout appears by its size only: its labels are never
  * read, and the manifest's private balance is not shown.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import type { Contract } from '../contract/load.js';
 import { ident, openDuck, readerFor, readRows } from '../data/duck.js';
 import { DATA_DIR, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
@@ -66,6 +67,32 @@ export interface DatasetFacts {
   target_summary: { train: TargetSummary; public: TargetSummary } | null;
   /** Why the class balance or the target summary could not be computed, when it could not. */
   note: string | null;
+  /**
+   * Column roles of the baseline's params file as committed in the project (date, high-cardinality and left-out
+   * columns, decided at `ratchet init` for a scaffolded project); absent when the file has none of the keys.
+   */
+  roles?: { date: string[]; highCardinality: string[]; drop: string[] };
+}
+
+/** The column-role keys of the project's params file (null when it is missing, unreadable or has none). */
+export function readRoles(contract: Contract): DatasetFacts['roles'] | null {
+  const path = join(contract.projectDir, contract.search?.params_file ?? 'params.yaml');
+  if (!existsSync(path)) return null;
+  let doc: unknown;
+  try {
+    doc = parse(readFileSync(path, 'utf8'));
+  } catch {
+    return null;
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return null;
+  const p = doc as Record<string, unknown>;
+  if (!('date_columns' in p || 'high_cardinality_columns' in p || 'drop_columns' in p)) return null;
+  const names = (v: unknown) => (Array.isArray(v) ? v.map(String) : []);
+  return {
+    date: names(p.date_columns),
+    highCardinality: names(p.high_cardinality_columns),
+    drop: names(p.drop_columns),
+  };
 }
 
 /**
@@ -108,6 +135,8 @@ export async function describeDataset(
     target_summary: null,
     note: null,
   };
+  const roles = readRoles(contract);
+  if (roles) facts.roles = roles;
   const train = join(splitRoot, DATA_DIR, 'train.csv');
   const pub = join(splitRoot, VAULT_DIR, 'public.parquet');
   if (!existsSync(train) || !existsSync(pub)) {

@@ -24,6 +24,11 @@ export function dataBlocks(d: ReportData): Block[] {
         `data file ${x.source}: ${int(x.rows)} rows${x.droppedNullTarget ? ` (${int(x.droppedNullTarget)} more dropped for an empty target)` : ''}, ${x.columns} feature columns (id ${x.idColumn} included, target excluded)`,
         `${x.task} task, target ${x.target}${x.positiveClass !== null ? ` (positive class ${x.positiveClass})` : ''}`,
         `split ${x.split.strategy}${x.split.column ? ` by ${x.split.column}` : ''}, seed ${x.split.seed}, fractions ${x.split.fractions.train} / ${x.split.fractions.public} / ${x.split.fractions.private}`,
+        ...(x.roles
+          ? [
+              `column roles in the baseline's params: dates as calendar features: ${x.roles.date.join(', ') || 'none'}; high-cardinality categoricals (no one-hot): ${x.roles.highCardinality.join(', ') || 'none'}; left out: ${x.roles.drop.join(', ') || 'none'}`,
+            ]
+          : []),
       ],
     },
     {

@@ -1,6 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { renderTemplate, scaffoldDefaultValues } from '../../src/contract/init.js';
 import {
   loadSearchSpace,
   parameterNames,
@@ -38,8 +40,13 @@ describe('search space files shipped with Ratchet', () => {
     'templates/tabular/search_space.yaml.tmpl',
     'templates/tabular/search_space.regression.yaml.tmpl',
     'examples/gsoep-outwork/search_space.yaml',
-  ])('%s is valid', (file) => {
-    const space = loadSearchSpace(join(ROOT, file));
+  ])('%s is valid (templates rendered with the scaffold defaults)', (file) => {
+    let path = join(ROOT, file);
+    if (file.endsWith('.tmpl')) {
+      path = join(mkdtempSync(join(tmpdir(), 'ratchet-space-')), 'search_space.yaml');
+      writeFileSync(path, renderTemplate(readFileSync(join(ROOT, file), 'utf8'), scaffoldDefaultValues()));
+    }
+    const space = loadSearchSpace(path);
     expect(space.params_file).toBe('params.yaml');
     const model = space.space.model;
     expect(model?.type).toBe('categorical');

@@ -2,10 +2,12 @@
  * The tabular template end to end: the search proposer writes params files, the template's train.py
  * (run for real with the RATCHET_* variables) accepts them and writes valid predictions files.
  */
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { scaffoldDefaultValues } from '../../src/contract/init.js';
 import { createSearchProposer } from '../../src/proposers/search/proposer.js';
 import { loadSearchSpace } from '../../src/proposers/search/space.js';
 import type { ProposeContext } from '../../src/proposers/types.js';
@@ -29,12 +31,16 @@ afterEach(async () => {
 
 const TEMPLATE = repoFile('templates/tabular/train.py.tmpl');
 
+/** A params or search-space template rendered with the scaffold's defaults (no column roles, small-data sizing). */
 function templateFor(task: Task, kind: 'params' | 'search_space'): string {
-  return join(
+  const src = join(
     ROOT,
     'templates/tabular',
     task === 'regression' ? `${kind}.regression.yaml.tmpl` : `${kind}.yaml.tmpl`,
   );
+  const out = join(mkdtempSync(join(tmpdir(), 'ratchet-tmpl-')), `${kind}.yaml`);
+  writeFileSync(out, renderTemplate(readFileSync(src, 'utf8'), scaffoldDefaultValues()));
+  return out;
 }
 
 async function runTrain(worktree: string, data: GeneratedData, output: string) {
