@@ -1,7 +1,16 @@
 import { closeSync, existsSync, lstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { type Duck, ident, lit, openDuck, readDoubleColumns, readRows, readStrings } from '../data/duck.js';
+import {
+  type Duck,
+  ident,
+  isParquet,
+  lit,
+  openDuck,
+  readDoubleColumns,
+  readRows,
+  readStrings,
+} from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
 import type { MetricInput } from '../metrics/index.js';
 
@@ -26,7 +35,7 @@ export type Aligned = { ok: true; input: ScoredInput; rows: number } | { ok: fal
 
 /** What a holdout's predictions are checked against. */
 export interface AlignOptions {
-  /** Predictions file written by the sandboxed command (`<output>/public.csv`). */
+  /** Predictions file written by the sandboxed command (`<output>/public.parquet` or `<output>/public.csv`). */
   predictionsPath: string;
   /** Vault file with the holdout's `id` and `label` columns. */
   labelsPath: string;
@@ -98,6 +107,55 @@ export function csvHeader(path: string): string[] | null {
   }
 }
 
+/** DuckDB column types a numeric Parquet column may have. */
+const NUMERIC_TYPE = /^(DOUBLE|FLOAT|REAL|DECIMAL.*|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)$/;
+
+/**
+ * Load a Parquet predictions file into table `table`, the id column (any type) and a multiclass `prediction`
+ * as text so they compare with the vault's text ids and labels; other columns keep their types.
+ * @returns the column names, or the reason the file is refused (unreadable, missing columns, a numeric
+ *   column of another type) naming the file, the column and the fix
+ */
+async function loadParquet(
+  con: DuckDBConnection,
+  table: string,
+  path: string,
+  file: string,
+  idCol: string,
+  task: SplitManifest['task'],
+): Promise<string[] | string> {
+  let types: { name: string; type: string }[];
+  try {
+    types = (await readRows(con, `DESCRIBE SELECT * FROM read_parquet(${lit(path)})`)).map((r) => ({
+      name: String(r['column_name']),
+      type: String(r['column_type']),
+    }));
+  } catch (e) {
+    return `${file} is not a readable Parquet file: ${(e as Error).message.split('\n')[0]}`;
+  }
+  const names = types.map((t) => t.name);
+  if (!names.includes(idCol) || !names.includes(PREDICTION_COLUMN)) {
+    return `${file} must have the columns ${idCol},${PREDICTION_COLUMN}; it has ${names.join(',')}`;
+  }
+  const numeric = types.filter(
+    (t) => (t.name === PREDICTION_COLUMN && task !== 'multiclass') || t.name.startsWith(PROBA_PREFIX),
+  );
+  const wrong = numeric.find((t) => !NUMERIC_TYPE.test(t.type));
+  if (wrong) {
+    return `${file}: column ${wrong.name} has type ${wrong.type}; write it as a float64 column`;
+  }
+  const asText = [idCol, ...(task === 'multiclass' ? [PREDICTION_COLUMN] : [])];
+  const select = types
+    .map((t) => (asText.includes(t.name) ? `CAST(${ident(t.name)} AS VARCHAR) AS ${ident(t.name)}` : ident(t.name)))
+    .join(', ');
+  try {
+    await con.run(`CREATE TABLE ${table} AS SELECT ${select} FROM read_parquet(${lit(path)})`);
+  } catch (e) {
+    return `${file} is not a readable Parquet file: ${(e as Error).message.split('\n')[0]}`;
+  }
+  return names;
+}
+
 const fail = (reason: string): Aligned => ({ ok: false, reason });
 
 async function firstRows(con: DuckDBConnection, sql: string): Promise<string> {
@@ -108,7 +166,7 @@ async function firstRows(con: DuckDBConnection, sql: string): Promise<string> {
  * Validate a predictions file and align it with the hidden labels, row for row.
  *
  * Checks, in order (the first failure is the reason): the file exists and is a regular file (never a symlink),
- * parses as CSV with a header, has the id column and `prediction`, has no duplicate, missing or unknown ids,
+ * parses as CSV with a header or as Parquet (typed: numeric columns must be numbers), has the id column and `prediction`, has no duplicate, missing or unknown ids,
  * and every value is valid for the task: binary → a finite probability in [0, 1]; regression → a finite
  * number; multiclass → a known class label, plus optional `proba_<class>` columns (all classes, each in
  * [0, 1], rows summing to 1 ± 1e-3).
@@ -132,24 +190,35 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
   const C = `c_${t}`;
   try {
     await con.run(`DROP TABLE IF EXISTS ${P}; DROP TABLE IF EXISTS ${L}`);
-    // Every column as text: the header is read here (cheap), so DuckDB does not sniff the file.
-    const header = csvHeader(predictionsPath);
-    const reader = header
-      ? `read_csv(${lit(predictionsPath)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = {${header.map((h) => `${lit(h)}: 'VARCHAR'`).join(', ')}})`
-      : `read_csv(${lit(predictionsPath)}, header = true, all_varchar = true, auto_detect = true)`;
-    try {
-      await con.run(`CREATE TABLE ${P} AS SELECT * FROM ${reader}`);
-    } catch (e) {
-      return fail(`${file} is not a readable CSV: ${(e as Error).message.split('\n')[0]}`);
-    }
-    const cols = header ?? (await readRows(con, `DESCRIBE ${P}`)).map((r) => String(r['column_name']));
     const idCol = manifest.idColumn;
-    if (!cols.includes(idCol) || !cols.includes(PREDICTION_COLUMN)) {
-      return fail(`${file} must have the columns ${idCol},${PREDICTION_COLUMN}; it has ${cols.join(',')}`);
+    const parquet = isParquet(predictionsPath);
+    let cols: string[];
+    if (parquet) {
+      const loaded = await loadParquet(con, P, predictionsPath, file, idCol, manifest.task);
+      if (typeof loaded === 'string') return fail(loaded);
+      cols = loaded;
+    } else {
+      // Every column as text: the header is read here (cheap), so DuckDB does not sniff the file.
+      const header = csvHeader(predictionsPath);
+      const reader = header
+        ? `read_csv(${lit(predictionsPath)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = {${header.map((h) => `${lit(h)}: 'VARCHAR'`).join(', ')}})`
+        : `read_csv(${lit(predictionsPath)}, header = true, all_varchar = true, auto_detect = true)`;
+      try {
+        await con.run(`CREATE TABLE ${P} AS SELECT * FROM ${reader}`);
+      } catch (e) {
+        return fail(`${file} is not a readable CSV: ${(e as Error).message.split('\n')[0]}`);
+      }
+      cols = header ?? (await readRows(con, `DESCRIBE ${P}`)).map((r) => String(r['column_name']));
+      if (!cols.includes(idCol) || !cols.includes(PREDICTION_COLUMN)) {
+        return fail(`${file} must have the columns ${idCol},${PREDICTION_COLUMN}; it has ${cols.join(',')}`);
+      }
     }
     const id = `${P}.${ident(idCol)}`;
     const pred = `${P}.${ident(PREDICTION_COLUMN)}`;
-    const num = `TRY_CAST(${pred} AS DOUBLE)`;
+    // Parquet columns are typed (checked by loadParquet); CSV columns are text and parsed here.
+    const num = parquet ? `${pred}::DOUBLE` : `TRY_CAST(${pred} AS DOUBLE)`;
+    const blank = parquet ? `${pred} IS NULL` : `${pred} IS NULL OR trim(${pred}) = ''`;
+    const notNumber = parquet ? 'false' : `trim(${pred}) <> '' AND ${num} IS NULL`;
     await con.run(
       `CREATE TABLE ${L} AS SELECT *, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(opts.labelsPath)})`,
     );
@@ -160,8 +229,8 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
         `SELECT (SELECT count(*) FROM ${L}) AS expected, count(*) AS got,
            count(*) FILTER (WHERE ${id} IS NULL) AS null_ids,
            count(${id}) - count(DISTINCT ${id}) AS dups,
-           count(*) FILTER (WHERE ${pred} IS NULL OR trim(${pred}) = '') AS empty,
-           count(*) FILTER (WHERE trim(${pred}) <> '' AND ${num} IS NULL) AS nonnum,
+           count(*) FILTER (WHERE ${blank}) AS empty,
+           count(*) FILTER (WHERE ${notNumber}) AS nonnum,
            count(*) FILTER (WHERE NOT isfinite(${num})) AS nonfinite,
            count(*) FILTER (WHERE ${num} < 0 OR ${num} > 1) AS outside
          FROM ${P}`,
@@ -195,9 +264,11 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     if (c('empty') > 0) {
       const empty = await firstRows(
         con,
-        `SELECT ${id} FROM ${P} WHERE ${pred} IS NULL OR trim(${pred}) = '' LIMIT 3`,
+        `SELECT ${id} FROM ${P} WHERE ${blank} LIMIT 3`,
       );
-      return fail(`${file}: ${PREDICTION_COLUMN} is empty (NaN written as a blank?) for ids ${empty}`);
+      return fail(
+        `${file}: ${PREDICTION_COLUMN} is ${parquet ? 'null' : 'empty (NaN written as a blank?)'} for ids ${empty}`,
+      );
     }
     if (manifest.task === 'binary' || manifest.task === 'regression' || manifest.task === 'ranking') {
       if (c('nonnum') > 0) {

@@ -6,7 +6,7 @@ import type { Duck } from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
 import { scanFeatureNames } from '../data/leakage.js';
 import { readFindings } from '../data/scan.js';
-import { evaluateOutput, PRIVATE_PREDICTIONS, PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
+import { evaluateOutput } from '../evaluator/evaluate.js';
 import { commit, resetHard, revParse } from '../git/git.js';
 import { canaryTrips } from '../guardrails/canary.js';
 import { checkHypothesis, cleanHypothesis } from '../guardrails/hypothesis.js';
@@ -446,7 +446,8 @@ export async function runExperiment(
   }
   const endedAt = new Date();
   const predictions: Record<string, string> = {};
-  for (const f of [PUBLIC_PREDICTIONS, PRIVATE_PREDICTIONS]) {
+  // Recorded by the name written (public.csv or public.parquet); submit re-checks the one it reads.
+  for (const f of ['public.csv', 'private.csv', 'public.parquet', 'private.parquet']) {
     const p = join(outputDir, f);
     if (existsSync(p) && statSync(p).isFile()) predictions[f] = await sha256File(p);
   }
