@@ -18,7 +18,10 @@ export const PRIVATE_PREDICTIONS = 'private.csv';
  * @returns the path to read (the CSV path when neither exists, so the error names the expected file), or
  *   `{ conflict }` when both exist: Ratchet refuses to guess which one is meant
  */
-export function predictionsFile(outputDir: string, name: 'public' | 'private'): string | { conflict: string } {
+export function predictionsFile(
+  outputDir: string,
+  name: 'public' | 'private',
+): string | { conflict: string } {
   const parquet = join(outputDir, `${name}.parquet`);
   const csv = join(outputDir, `${name}.csv`);
   const has = (p: string) => {

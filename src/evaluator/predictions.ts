@@ -108,7 +108,8 @@ export function csvHeader(path: string): string[] | null {
 }
 
 /** DuckDB column types a numeric Parquet column may have. */
-const NUMERIC_TYPE = /^(DOUBLE|FLOAT|REAL|DECIMAL.*|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)$/;
+const NUMERIC_TYPE =
+  /^(DOUBLE|FLOAT|REAL|DECIMAL.*|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)$/;
 
 /**
  * Load a Parquet predictions file into table `table`, the id column (any type) and a multiclass `prediction`
@@ -146,7 +147,9 @@ async function loadParquet(
   }
   const asText = [idCol, ...(task === 'multiclass' ? [PREDICTION_COLUMN] : [])];
   const select = types
-    .map((t) => (asText.includes(t.name) ? `CAST(${ident(t.name)} AS VARCHAR) AS ${ident(t.name)}` : ident(t.name)))
+    .map((t) =>
+      asText.includes(t.name) ? `CAST(${ident(t.name)} AS VARCHAR) AS ${ident(t.name)}` : ident(t.name),
+    )
     .join(', ');
   try {
     await con.run(`CREATE TABLE ${table} AS SELECT ${select} FROM read_parquet(${lit(path)})`);
@@ -262,10 +265,7 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     if (got !== expected) return await idMismatch();
     const joined = `FROM ${L} JOIN ${P} ON ${L}.id = ${id} ORDER BY ${L}.__i`;
     if (c('empty') > 0) {
-      const empty = await firstRows(
-        con,
-        `SELECT ${id} FROM ${P} WHERE ${blank} LIMIT 3`,
-      );
+      const empty = await firstRows(con, `SELECT ${id} FROM ${P} WHERE ${blank} LIMIT 3`);
       return fail(
         `${file}: ${PREDICTION_COLUMN} is ${parquet ? 'null' : 'empty (NaN written as a blank?)'} for ids ${empty}`,
       );
