@@ -24,7 +24,7 @@ import { sha256File } from '../util/fs.js';
 import { checkChange, treeAfterExecute } from './check.js';
 import { execute } from './execute.js';
 import { confirmKeep, decideKeep, type KeepRule, type Runs } from './keep.js';
-import { pruneOutputs, tidyTraces } from './tidy.js';
+import { pruneOutputs, retentionEvent, tidyTraces } from './tidy.js';
 
 /**
  * One experiment: PROPOSE → APPLY → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD
@@ -159,7 +159,13 @@ export async function runExperiment(
   const { projectDir, contract, journal, worktree } = x;
   const baseline = x.best === null;
   // Proposers see finished experiments only (a crash's half-written folder goes aside); old outputs are pruned.
-  tidyTraces(projectDir, join(projectDir, RUNS_DIR), journal.listExperiments());
+  const tidy = tidyTraces(
+    projectDir,
+    join(projectDir, RUNS_DIR),
+    journal.listExperiments(),
+    contract.retention.keep_last,
+  );
+  if (tidy.pruned.length > 0) journal.addEvent(retentionEvent(x.runId, tidy.pruned));
   const id = journal.reserveExperimentId();
   const dir = experimentDir(projectDir, id);
   const outputDir = join(dir, 'output');
