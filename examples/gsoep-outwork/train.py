@@ -8,8 +8,8 @@ How Ratchet runs it: `python train.py` in a sandbox, cwd = the project's worktre
   (RATCHET_TRAIN, RATCHET_PUBLIC, RATCHET_PRIVATE: the same splits as CSV, read when no Parquet is given)
   RATCHET_OUTPUT   the only writable folder: public.parquet and private.parquet go there
   RATCHET_SEED     integer seed
-By hand (no RATCHET_* variables) it reads .ratchet/data/{train,public,private}.parquet (or .csv) and writes
-to .ratchet/manual-output/.
+By hand (no RATCHET_* variables) it reads .ratchet/data/train.parquet and {public,private}_features.parquet
+(or the .csv files) and writes to .ratchet/manual-output/.
 
 Each predictions file (Parquet; Ratchet also accepts CSV) has the columns `<id>`, `prediction` and one row
 per holdout id:
@@ -131,9 +131,10 @@ def data_paths() -> tuple[Path, Path, Path, Path]:
         paths = [Path(env.get(f"RATCHET_{n}_PARQUET") or env[f"RATCHET_{n}"]) for n in ("TRAIN", "PUBLIC", "PRIVATE")]
         return paths[0], paths[1], paths[2], Path(env["RATCHET_OUTPUT"])
     base = Path(".ratchet/data")
-    ext = "parquet" if (base / "train.parquet").exists() else "csv"
-    return (base / f"train.{ext}", base / f"public.{ext}", base / f"private.{ext}",
-            Path(".ratchet/manual-output"))
+    if (base / "train.parquet").exists():
+        return (base / "train.parquet", base / "public_features.parquet", base / "private_features.parquet",
+                Path(".ratchet/manual-output"))
+    return base / "train.csv", base / "public.csv", base / "private.csv", Path(".ratchet/manual-output")
 
 
 def read_csv(path: Path, with_target: bool) -> pd.DataFrame:

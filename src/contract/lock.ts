@@ -24,8 +24,8 @@ export const SPLIT_FILES = [
  */
 export const PARQUET_SPLIT_FILES = [
   '.ratchet/data/train.parquet',
-  '.ratchet/data/public.parquet',
-  '.ratchet/data/private.parquet',
+  '.ratchet/data/public_features.parquet',
+  '.ratchet/data/private_features.parquet',
 ] as const;
 
 /** The lock: SHA-256 of every file the evaluation depends on, taken at `ratchet init`. */

@@ -146,3 +146,29 @@ export async function readDoubleColumns(
   }
   return out.map((col) => col.slice(0, off));
 }
+
+/**
+ * Run a query and hand its first `k` columns to `visit` chunk by chunk as Float64Arrays (NULL becomes NaN),
+ * streaming: neither DuckDB nor this function holds the whole result. The arrays are reused between calls.
+ * @returns the number of rows visited
+ */
+export async function streamDoubleColumns(
+  con: DuckDBConnection,
+  sql: string,
+  k: number,
+  visit: (cols: Float64Array[], rows: number) => boolean | undefined,
+): Promise<number> {
+  const res = await con.stream(sql);
+  let bufs: Float64Array[] = Array.from({ length: k }, () => new Float64Array(2048));
+  let total = 0;
+  for (;;) {
+    const chunk = await res.fetchChunk();
+    if (!chunk || chunk.rowCount === 0) break;
+    const m = chunk.rowCount;
+    if (m > bufs[0]!.length) bufs = Array.from({ length: k }, () => new Float64Array(m));
+    for (let j = 0; j < k; j++) copyVector(chunk.getColumnVector(j), m, bufs[j]!, 0);
+    total += m;
+    if (visit(bufs, m) === false) break;
+  }
+  return total;
+}

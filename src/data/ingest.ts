@@ -412,7 +412,7 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       [2, 'private'],
     ] as const) {
       await duck.con.run(
-        `COPY (SELECT ${typedCols} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpData, `${name}.parquet`))} (FORMAT parquet)`,
+        `COPY (SELECT ${typedCols} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpData, `${name}_features.parquet`))} (FORMAT parquet)`,
       );
     }
 

@@ -10,6 +10,7 @@ import {
   readDoubleColumns,
   readRows,
   readStrings,
+  streamDoubleColumns,
 } from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
 import type { MetricInput } from '../metrics/index.js';
@@ -112,19 +113,19 @@ const NUMERIC_TYPE =
   /^(DOUBLE|FLOAT|REAL|DECIMAL.*|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)$/;
 
 /**
- * Load a Parquet predictions file into table `table`, the id column (any type) and a multiclass `prediction`
- * as text so they compare with the vault's text ids and labels; other columns keep their types.
- * @returns the column names, or the reason the file is refused (unreadable, missing columns, a numeric
- *   column of another type) naming the file, the column and the fix
+ * Check a Parquet predictions file's columns and types, and give the relation that reads it: the id column
+ * (any type) and a multiclass `prediction` as text so they compare with the vault's text ids and labels;
+ * other columns keep their types.
+ * @returns the column names and the relation (an SQL subquery), or the reason the file is refused
+ *   (unreadable, missing columns, a numeric column of another type) naming the file, the column and the fix
  */
-async function loadParquet(
+async function describeParquet(
   con: DuckDBConnection,
-  table: string,
   path: string,
   file: string,
   idCol: string,
   task: SplitManifest['task'],
-): Promise<string[] | string> {
+): Promise<{ cols: string[]; source: string } | string> {
   let types: { name: string; type: string }[];
   try {
     types = (await readRows(con, `DESCRIBE SELECT * FROM read_parquet(${lit(path)})`)).map((r) => ({
@@ -151,18 +152,98 @@ async function loadParquet(
       asText.includes(t.name) ? `CAST(${ident(t.name)} AS VARCHAR) AS ${ident(t.name)}` : ident(t.name),
     )
     .join(', ');
-  try {
-    await con.run(`CREATE TABLE ${table} AS SELECT ${select} FROM read_parquet(${lit(path)})`);
-  } catch (e) {
-    return `${file} is not a readable Parquet file: ${(e as Error).message.split('\n')[0]}`;
-  }
-  return names;
+  return { cols: names, source: `(SELECT ${select} FROM read_parquet(${lit(path)}))` };
 }
 
 const fail = (reason: string): Aligned => ({ ok: false, reason });
 
 async function firstRows(con: DuckDBConnection, sql: string): Promise<string> {
   return (await readStrings(con, sql)).map((v) => JSON.stringify(v)).join(', ');
+}
+
+/** True when the contract needs hidden vault columns (outcomes, groups) next to the labels. */
+function hasExtra(manifest: SplitManifest): boolean {
+  const v = manifest.vault;
+  return Boolean(v && (v.outcomes.length > 0 || v.groups.length > 0));
+}
+
+/**
+ * The metric input of a binary, regression or ranking holdout from labels `y` and predictions `p` in vault
+ * order; ranking query codes and hidden columns are read from table `L` (the vault with `__i`).
+ */
+async function finishNumeric(
+  con: DuckDBConnection,
+  L: string,
+  manifest: SplitManifest,
+  y: Float64Array,
+  p: Float64Array,
+): Promise<ScoredInput> {
+  let input: MetricInput;
+  if (manifest.task === 'binary') input = { task: 'binary', y: Uint8Array.from(y), p };
+  else if (manifest.task === 'regression') input = { task: 'regression', y, p };
+  else {
+    const q = manifest.vault?.query;
+    const [codes] = await readDoubleColumns(
+      con,
+      `SELECT (dense_rank() OVER (ORDER BY ${ident(`q__${q}`)}) - 1)::DOUBLE FROM ${L} ORDER BY __i`,
+      1,
+    );
+    input = { task: 'ranking', y, p, query: Int32Array.from(codes!) };
+  }
+  return withExtra(con, L, manifest, input);
+}
+
+/**
+ * The fast path for numeric predictions: one hash join of the file with the vault, streamed into vault order
+ * by each row's position in the vault (no sort, no per-row objects). It proves in passing that every holdout
+ * id appears exactly once, no other id appears, and every value is valid (finite; binary in [0, 1]).
+ * @returns y and p in vault order, or null when anything is off (the caller's SQL screening then finds and
+ *   names the problem)
+ */
+async function fastAlign(
+  con: DuckDBConnection,
+  source: string,
+  labels: string,
+  idCol: string,
+  manifest: SplitManifest,
+  parquet: boolean,
+): Promise<{ y: Float64Array; p: Float64Array } | null> {
+  const expected = Number((await readRows(con, `SELECT count(*) AS n FROM ${labels}`))[0]!['n']);
+  const pred = `s.${ident(PREDICTION_COLUMN)}`;
+  const num = parquet ? `${pred}::DOUBLE` : `TRY_CAST(${pred} AS DOUBLE)`;
+  const yExpr =
+    manifest.task === 'binary' ? `(l.label = ${lit(manifest.positiveClass!)})::DOUBLE` : `l.label::DOUBLE`;
+  const y = new Float64Array(expected);
+  const p = new Float64Array(expected);
+  const seen = new Uint8Array(expected);
+  const binary = manifest.task === 'binary';
+  let ok = true;
+  const rows = await streamDoubleColumns(
+    con,
+    `SELECT l.file_row_number::DOUBLE, ${yExpr}, ${num} FROM ${source} s LEFT JOIN ${labels} l ON l.id = s.${ident(idCol)}`,
+    3,
+    ([is, ys, ps], m) => {
+      for (let r = 0; r < m; r++) {
+        const i = is![r]!;
+        const v = ps![r]!;
+        // NaN index: an id not in the holdout (or empty); a repeat: a duplicate id.
+        if (
+          !(i >= 0 && i < expected) ||
+          seen[i] === 1 ||
+          !Number.isFinite(v) ||
+          (binary && (v < 0 || v > 1))
+        ) {
+          ok = false;
+          return false;
+        }
+        seen[i] = 1;
+        y[i] = ys![r]!;
+        p[i] = v;
+      }
+      return true;
+    },
+  );
+  return ok && rows === expected ? { y, p } : null;
 }
 
 /**
@@ -196,25 +277,55 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     const idCol = manifest.idColumn;
     const parquet = isParquet(predictionsPath);
     let cols: string[];
+    let source: string;
     if (parquet) {
-      const loaded = await loadParquet(con, P, predictionsPath, file, idCol, manifest.task);
-      if (typeof loaded === 'string') return fail(loaded);
-      cols = loaded;
+      const described = await describeParquet(con, predictionsPath, file, idCol, manifest.task);
+      if (typeof described === 'string') return fail(described);
+      cols = described.cols;
+      source = described.source;
     } else {
       // Every column as text: the header is read here (cheap), so DuckDB does not sniff the file.
       const header = csvHeader(predictionsPath);
       const reader = header
         ? `read_csv(${lit(predictionsPath)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = {${header.map((h) => `${lit(h)}: 'VARCHAR'`).join(', ')}})`
         : `read_csv(${lit(predictionsPath)}, header = true, all_varchar = true, auto_detect = true)`;
+      source = `(SELECT * FROM ${reader})`;
       try {
-        await con.run(`CREATE TABLE ${P} AS SELECT * FROM ${reader}`);
+        cols =
+          header ??
+          (await readRows(con, `DESCRIBE SELECT * FROM ${source}`)).map((r) => String(r['column_name']));
       } catch (e) {
         return fail(`${file} is not a readable CSV: ${(e as Error).message.split('\n')[0]}`);
       }
-      cols = header ?? (await readRows(con, `DESCRIBE ${P}`)).map((r) => String(r['column_name']));
       if (!cols.includes(idCol) || !cols.includes(PREDICTION_COLUMN)) {
         return fail(`${file} must have the columns ${idCol},${PREDICTION_COLUMN}; it has ${cols.join(',')}`);
       }
+    }
+    const labels = `read_parquet(${lit(opts.labelsPath)}, file_row_number = true)`;
+    if (manifest.task !== 'multiclass') {
+      let fast: { y: Float64Array; p: Float64Array } | null = null;
+      try {
+        fast = await fastAlign(con, source, labels, idCol, manifest, parquet);
+      } catch {
+        fast = null; // unreadable or unexpected: the diagnostic path below names the problem
+      }
+      if (fast) {
+        const needsL = manifest.task === 'ranking' || hasExtra(manifest);
+        if (needsL) await con.run(`CREATE TABLE ${L} AS SELECT *, file_row_number AS __i FROM ${labels}`);
+        return {
+          ok: true,
+          rows: fast.y.length,
+          input: await finishNumeric(con, L, manifest, fast.y, fast.p),
+        };
+      }
+    }
+    // Slow path: load the file into a table and screen it in SQL, so the reason names the problem and ids.
+    try {
+      await con.run(`CREATE TABLE ${P} AS SELECT * FROM ${source}`);
+    } catch (e) {
+      return fail(
+        `${file} is not a readable ${parquet ? 'Parquet file' : 'CSV'}: ${(e as Error).message.split('\n')[0]}`,
+      );
     }
     const id = `${P}.${ident(idCol)}`;
     const pred = `${P}.${ident(PREDICTION_COLUMN)}`;
@@ -222,9 +333,7 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     const num = parquet ? `${pred}::DOUBLE` : `TRY_CAST(${pred} AS DOUBLE)`;
     const blank = parquet ? `${pred} IS NULL` : `${pred} IS NULL OR trim(${pred}) = ''`;
     const notNumber = parquet ? 'false' : `trim(${pred}) <> '' AND ${num} IS NULL`;
-    await con.run(
-      `CREATE TABLE ${L} AS SELECT *, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(opts.labelsPath)})`,
-    );
+    await con.run(`CREATE TABLE ${L} AS SELECT *, file_row_number AS __i FROM ${labels}`);
     // One scan screens the file; the example queries below run only when something is wrong.
     const st = (
       await readRows(
@@ -291,19 +400,7 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
           : `${L}.label::DOUBLE`;
       const [y, p] = await readDoubleColumns(con, `SELECT ${yExpr}, ${num} ${joined}`, 2);
       if (y!.length !== expected) return await idMismatch();
-      let input: MetricInput;
-      if (manifest.task === 'binary') input = { task: 'binary', y: Uint8Array.from(y!), p: p! };
-      else if (manifest.task === 'regression') input = { task: 'regression', y: y!, p: p! };
-      else {
-        const q = manifest.vault?.query;
-        const [codes] = await readDoubleColumns(
-          con,
-          `SELECT (dense_rank() OVER (ORDER BY ${ident(`q__${q}`)}) - 1)::DOUBLE FROM ${L} ORDER BY __i`,
-          1,
-        );
-        input = { task: 'ranking', y: y!, p: p!, query: Int32Array.from(codes!) };
-      }
-      return { ok: true, rows: expected, input: await withExtra(con, L, manifest, input) };
+      return { ok: true, rows: expected, input: await finishNumeric(con, L, manifest, y!, p!) };
     }
     // multiclass
     const classes = manifest.classes!;

@@ -41,12 +41,14 @@ export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
   const unsafe = opts.unsafeNoSandbox;
   const dataPath = (f: string) => (unsafe ? join(hostData, f) : `${SANDBOX_DATA}/${f}`);
   // Projects initialized before the Parquet splits existed have only the CSV files.
-  const parquet = ['train', 'public', 'private'].filter((n) => existsSync(join(hostData, `${n}.parquet`)));
+  // (The holdouts' files are named *_features.parquet: never confused with the vault's label files.)
+  const parquetFile = (n: string) => (n === 'train' ? 'train.parquet' : `${n}_features.parquet`);
+  const parquet = ['train', 'public', 'private'].filter((n) => existsSync(join(hostData, parquetFile(n))));
   return runSandboxed({
     argv: ['/bin/sh', '-c', contract.run.command],
     workdir: opts.worktree,
     readOnly: [
-      ...['train.csv', 'public.csv', 'private.csv', ...parquet.map((n) => `${n}.parquet`)].map((f) => ({
+      ...['train.csv', 'public.csv', 'private.csv', ...parquet.map(parquetFile)].map((f) => ({
         host: join(hostData, f),
         target: `${SANDBOX_DATA}/${f}`,
       })),
@@ -58,7 +60,7 @@ export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
       RATCHET_PUBLIC: dataPath('public.csv'),
       RATCHET_PRIVATE: dataPath('private.csv'),
       ...Object.fromEntries(
-        parquet.map((n) => [`RATCHET_${n.toUpperCase()}_PARQUET`, dataPath(`${n}.parquet`)]),
+        parquet.map((n) => [`RATCHET_${n.toUpperCase()}_PARQUET`, dataPath(parquetFile(n))]),
       ),
       RATCHET_OUTPUT: unsafe ? opts.outputDir : SANDBOX_OUTPUT,
       RATCHET_SEED: String(opts.seed),
