@@ -1,3 +1,5 @@
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 
 /** An open in-memory DuckDB connection and the means to close it. */
@@ -8,9 +10,24 @@ export interface Duck {
   close(): void;
 }
 
-/** Open an in-memory DuckDB with `threads` worker threads (default 2: the machines Ratchet targets). */
+/**
+ * DuckDB's memory limit inside Ratchet's own process (init, check, run, report): large joins and sorts spill
+ * to a temporary folder instead of growing the node process past a few hundred MB. `RATCHET_DUCKDB_MEMORY`
+ * (a DuckDB size such as `1GB`) overrides it.
+ */
+export const DUCKDB_MEMORY_LIMIT = '160MB';
+
+/**
+ * Open an in-memory DuckDB with `threads` worker threads (default 2: the machines Ratchet targets), a memory
+ * limit ({@link DUCKDB_MEMORY_LIMIT}) and a spill folder under the system's temporary folder.
+ */
 export async function openDuck(threads = 2): Promise<Duck> {
-  const instance = await DuckDBInstance.create(':memory:', { threads: String(threads) });
+  const instance = await DuckDBInstance.create(':memory:', {
+    threads: String(threads),
+    memory_limit: process.env['RATCHET_DUCKDB_MEMORY'] || DUCKDB_MEMORY_LIMIT,
+    temp_directory: join(tmpdir(), 'ratchet-duckdb-spill'),
+    preserve_insertion_order: 'true',
+  });
   const con = await instance.connect();
   return {
     con,
