@@ -93,7 +93,7 @@ function measure(dir: string, args: string[]): { mb: number; s: number; ok: bool
     mb: kb / 1024,
     s: (performance.now() - t) / 1000,
     ok: r.status === 0,
-    err: r.status === 0 ? '' : `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-3).join(' | '),
+    err: r.status === 0 ? '' : `${r.stdout}\n${r.stderr}`.trim().split('\n').slice(-6).join(' | '),
   };
 }
 

@@ -15,7 +15,7 @@ export interface Duck {
  * to a temporary folder instead of growing the node process past a few hundred MB. `RATCHET_DUCKDB_MEMORY`
  * (a DuckDB size such as `1GB`) overrides it.
  */
-export const DUCKDB_MEMORY_LIMIT = '160MB';
+export const DUCKDB_MEMORY_LIMIT = '512MB';
 
 /**
  * Open an in-memory DuckDB with `threads` worker threads (default 2: the machines Ratchet targets), a memory
