@@ -11,22 +11,17 @@ export interface Duck {
 }
 
 /**
- * DuckDB's memory limit inside Ratchet's own process (init, check, run, report): large joins and sorts spill
- * to a temporary folder instead of growing the node process past a few hundred MB. `RATCHET_DUCKDB_MEMORY`
- * (a DuckDB size such as `1GB`) overrides it.
- */
-export const DUCKDB_MEMORY_LIMIT = '512MB';
-
-/**
- * Open an in-memory DuckDB with `threads` worker threads (default 2: the machines Ratchet targets), a memory
- * limit ({@link DUCKDB_MEMORY_LIMIT}) and a spill folder under the system's temporary folder.
+ * Open an in-memory DuckDB with `threads` worker threads (default 2: the machines Ratchet targets) and a spill
+ * folder under the system's temporary folder. DuckDB's own memory limit (default: 80% of RAM) can be set with
+ * `RATCHET_DUCKDB_MEMORY` (a DuckDB size such as `512MB`): a limit too low for a step fails it out of memory
+ * (at 512MB, `init` of 6.7M rows does), so none is imposed by default.
  */
 export async function openDuck(threads = 2): Promise<Duck> {
+  const limit = process.env['RATCHET_DUCKDB_MEMORY'];
   const instance = await DuckDBInstance.create(':memory:', {
     threads: String(threads),
-    memory_limit: process.env['RATCHET_DUCKDB_MEMORY'] || DUCKDB_MEMORY_LIMIT,
     temp_directory: join(tmpdir(), 'ratchet-duckdb-spill'),
-    preserve_insertion_order: 'true',
+    ...(limit ? { memory_limit: limit } : {}),
   });
   const con = await instance.connect();
   return {
