@@ -330,9 +330,11 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     const id = `${P}.${ident(idCol)}`;
     const pred = `${P}.${ident(PREDICTION_COLUMN)}`;
     // Parquet columns are typed (checked by loadParquet); CSV columns are text and parsed here.
-    const num = parquet ? `${pred}::DOUBLE` : `TRY_CAST(${pred} AS DOUBLE)`;
-    const blank = parquet ? `${pred} IS NULL` : `${pred} IS NULL OR trim(${pred}) = ''`;
-    const notNumber = parquet ? 'false' : `trim(${pred}) <> '' AND ${num} IS NULL`;
+    // (A multiclass prediction is a label: text in both forms.)
+    const typed = parquet && manifest.task !== 'multiclass';
+    const num = typed ? `${pred}::DOUBLE` : `TRY_CAST(${pred} AS DOUBLE)`;
+    const blank = typed ? `${pred} IS NULL` : `${pred} IS NULL OR trim(${pred}) = ''`;
+    const notNumber = typed ? 'false' : `trim(${pred}) <> '' AND ${num} IS NULL`;
     await con.run(`CREATE TABLE ${L} AS SELECT *, file_row_number AS __i FROM ${labels}`);
     // One scan screens the file; the example queries below run only when something is wrong.
     const st = (
@@ -376,7 +378,7 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     if (c('empty') > 0) {
       const empty = await firstRows(con, `SELECT ${id} FROM ${P} WHERE ${blank} LIMIT 3`);
       return fail(
-        `${file}: ${PREDICTION_COLUMN} is ${parquet ? 'null' : 'empty (NaN written as a blank?)'} for ids ${empty}`,
+        `${file}: ${PREDICTION_COLUMN} is ${typed ? 'null' : 'empty (NaN written as a blank?)'} for ids ${empty}`,
       );
     }
     if (manifest.task === 'binary' || manifest.task === 'regression' || manifest.task === 'ranking') {
