@@ -6,9 +6,11 @@
  *     ndcg@10; max abs difference and speed ratio per metric and size)
  *   - stop: the kill switch, ratchet stop to the run's exit (target ≤ 1 s)
  *   - watchdog: the process-tree watchdog's host CPU per tick for a tree of 20 processes (target ≤ 5 ms)
+ *   - memory: peak RSS of the node process in init, check and a short run at 3M rows per holdout (target ≤ 300 MB)
  * `--quick` uses smaller sizes; `--help` prints the usage.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { benchMemory } from './memory.js';
 import { benchMetrics } from './metrics.js';
 import { benchOverhead } from './overhead.js';
 import { benchStop } from './stop.js';
@@ -19,6 +21,7 @@ const SUITES = {
   metrics: (quick: boolean) => benchMetrics(quick ? { sizes: [1_000_000], bootstrapSizes: [100_000] } : {}),
   stop: (quick: boolean) => benchStop(quick ? 1 : 3),
   watchdog: (_quick: boolean) => benchWatchdog(),
+  memory: (quick: boolean) => benchMemory(quick ? 100_000 : 3_000_000),
 } as const;
 type Suite = keyof typeof SUITES;
 

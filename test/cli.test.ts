@@ -98,9 +98,10 @@ describe('read commands, submit and bad input through the CLI', () => {
   it('altered private predictions are refused at submit', async () => {
     const dir = await makeProject({ rows: 1500 });
     expect(cli(['run', '--experiments', '1'], dir).code).toBe(0);
-    const file = join(dir, '.ratchet/runs/0001/output/private.csv');
+    const file = join(dir, '.ratchet/runs/0001/output/private.parquet');
     spawnSync('chmod', ['u+w', file]);
-    writeFileSync(file, readFileSync(file, 'utf8').replace(/,0\.\d+/, ',0.999'));
+    // One byte more: any change to the file's bytes changes its SHA-256.
+    writeFileSync(file, Buffer.concat([readFileSync(file), Buffer.from([0])]));
     const r = cli(['submit'], dir);
     expect(r.code).toBe(3);
     expect(r.stderr).toMatch(/missing or were altered after EVALUATE/);

@@ -15,7 +15,8 @@ const EVAL = `import json, os, sys
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 holdout = os.environ["RATCHET_HOLDOUT"]
-pred = pd.read_csv(os.path.join(os.environ["RATCHET_OUTPUT"], holdout + ".csv"), dtype={"row_id": str})
+pred = pd.read_parquet(os.path.join(os.environ["RATCHET_OUTPUT"], holdout + ".parquet"))
+pred["row_id"] = pred["row_id"].astype(str)
 labels = pd.read_parquet(os.path.join(os.environ["RATCHET_VAULT"], holdout + ".parquet"))
 m = labels.merge(pred, left_on="id", right_on="row_id")
 if len(m) != len(labels):

@@ -86,7 +86,7 @@ describe('the loop with the search proposer, end to end (real git, bubblewrap, P
       ]),
     );
     expect(readFileSync(join(trace, 'patch.diff'), 'utf8')).toMatch(/params.yaml/);
-    expect(statSync(join(trace, 'output', 'public.csv')).mode & 0o222).toBe(0);
+    expect(statSync(join(trace, 'output', 'public.parquet')).mode & 0o222).toBe(0);
   });
 });
 

@@ -325,7 +325,9 @@ describe('custom evaluator: the keep rule says the paired bootstrap was skipped'
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 h = os.environ["RATCHET_HOLDOUT"]
-pred = pd.read_csv(os.path.join(os.environ["RATCHET_OUTPUT"], h + ".csv"), dtype={"row_id": str})
+base = os.path.join(os.environ["RATCHET_OUTPUT"], h)
+pred = pd.read_parquet(base + ".parquet") if os.path.exists(base + ".parquet") else pd.read_csv(base + ".csv")
+pred["row_id"] = pred["row_id"].astype(str)
 labels = pd.read_parquet(os.path.join(os.environ["RATCHET_VAULT"], h + ".parquet"))
 m = labels.merge(pred, left_on="id", right_on="row_id")
 print(json.dumps({"auc_eval": roc_auc_score(m["label"].astype(int), m["prediction"])}))

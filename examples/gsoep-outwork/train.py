@@ -2,15 +2,17 @@
 """Tabular baseline scaffolded by `ratchet init`: a scikit-learn / LightGBM pipeline driven by params.yaml.
 
 How Ratchet runs it: `python train.py` in a sandbox, cwd = the project's worktree (read-only), with
-  RATCHET_TRAIN    CSV of the train split, every column including the target
-  RATCHET_PUBLIC   CSV of the public holdout, features only
-  RATCHET_PRIVATE  CSV of the private holdout, features only
-  RATCHET_OUTPUT   the only writable folder: public.csv and private.csv go there
+  RATCHET_TRAIN_PARQUET    Parquet of the train split, every column including the target
+  RATCHET_PUBLIC_PARQUET   Parquet of the public holdout, features only
+  RATCHET_PRIVATE_PARQUET  Parquet of the private holdout, features only
+  (RATCHET_TRAIN, RATCHET_PUBLIC, RATCHET_PRIVATE: the same splits as CSV, read when no Parquet is given)
+  RATCHET_OUTPUT   the only writable folder: public.parquet and private.parquet go there
   RATCHET_SEED     integer seed
-By hand (no RATCHET_* variables) it reads .ratchet/data/{train,public,private}.csv and writes to
-.ratchet/manual-output/.
+By hand (no RATCHET_* variables) it reads .ratchet/data/train.parquet and {public,private}_features.parquet
+(or the .csv files) and writes to .ratchet/manual-output/.
 
-Each predictions file has the header `<id>,prediction` and one row per holdout id:
+Each predictions file (Parquet; Ratchet also accepts CSV) has the columns `<id>`, `prediction` and one row
+per holdout id:
   binary      prediction = probability of POSITIVE_CLASS
   multiclass  prediction = predicted label, plus proba_<label> columns (one per class)
   regression  prediction = predicted value
@@ -128,30 +130,48 @@ def load_params() -> dict[str, Any]:
 
 
 def data_paths() -> tuple[Path, Path, Path, Path]:
+    """The train, public and private split files (Parquet when Ratchet provides it, else CSV) and the output folder."""
     env = os.environ
-    if "RATCHET_TRAIN" in env:
+    if "RATCHET_TRAIN" in env or "RATCHET_TRAIN_PARQUET" in env:
         missing = [k for k in ("RATCHET_PUBLIC", "RATCHET_PRIVATE", "RATCHET_OUTPUT") if not env.get(k)]
         if missing:
             fail(f"RATCHET_TRAIN is set but {', '.join(missing)} is not")
-        return (Path(env["RATCHET_TRAIN"]), Path(env["RATCHET_PUBLIC"]), Path(env["RATCHET_PRIVATE"]),
-                Path(env["RATCHET_OUTPUT"]))
+        paths = [Path(env.get(f"RATCHET_{n}_PARQUET") or env[f"RATCHET_{n}"]) for n in ("TRAIN", "PUBLIC", "PRIVATE")]
+        return paths[0], paths[1], paths[2], Path(env["RATCHET_OUTPUT"])
     base = Path(".ratchet/data")
+    if (base / "train.parquet").exists():
+        return (base / "train.parquet", base / "public_features.parquet", base / "private_features.parquet",
+                Path(".ratchet/manual-output"))
     return base / "train.csv", base / "public.csv", base / "private.csv", Path(".ratchet/manual-output")
 
 
 def read_csv(path: Path, with_target: bool) -> pd.DataFrame:
+    """Read a split file (Parquet or CSV, by its suffix); ids and class labels as text."""
     if not path.exists():
         fail(f"{path} does not exist")
     # Ids and labels are read as text, exactly as written, so they round-trip unchanged.
     dtypes = {ID: str}
     if with_target and TASK != "regression":
         dtypes[TARGET] = str
-    frame = pd.read_csv(path, dtype=dtypes, low_memory=False)
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        for column, dtype in dtypes.items():
+            if column in frame.columns:
+                frame[column] = frame[column].astype(dtype)
+    else:
+        frame = pd.read_csv(path, dtype=dtypes, low_memory=False)
     if ID not in frame.columns:
         fail(f"{path} has no id column {ID!r}")
     if with_target and TARGET not in frame.columns:
         fail(f"{path} has no target column {TARGET!r}")
     return frame
+
+
+def write_predictions(result: pd.DataFrame, output_dir: Path, name: str) -> Path:
+    """Write one holdout's predictions as `<name>.parquet` (Ratchet reads it without parsing text)."""
+    out = output_dir / f"{name}.parquet"
+    result.to_parquet(out, index=False)
+    return out
 
 
 def as_text(series: pd.Series) -> pd.Series:
@@ -426,8 +446,7 @@ def main() -> None:
                     result[f"proba_{label}"] = 0.0
         else:
             result["prediction"] = pipeline.predict(x).astype(float)
-        out = output_dir / f"{name}.csv"
-        result.to_csv(out, index=False)
+        out = write_predictions(result, output_dir, name)
         log(f"wrote {out} ({len(result)} rows)")
     log(f"elapsed {time.monotonic() - started:.1f}s")
 

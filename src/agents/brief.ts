@@ -145,7 +145,7 @@ function rules(b: BriefInput): string[] {
   const out = [
     `- Edit only files in the surface: ${s.surface.join(', ')}. A change to any other file, or to a contract file (${s.frozen.join(', ')}), rejects the experiment (write-surface, contract-integrity).`,
     `- Ratchet runs \`${s.run}\` on your change in a sandbox (no network, no hidden labels), scores it on the public holdout and keeps it only when the gain in ${s.metric.primary} clears the keep rule (min_delta ${s.keep.min_delta}, a paired bootstrap at ${s.keep.confidence}); otherwise the change is reverted. You never commit.`,
-    '- The training command reads RATCHET_TRAIN, RATCHET_PUBLIC, RATCHET_PRIVATE (CSV paths) and must write public.csv and private.csv (header `<id>,prediction`) into RATCHET_OUTPUT. A metric your code prints is never read.',
+    '- The training command reads RATCHET_TRAIN, RATCHET_PUBLIC, RATCHET_PRIVATE (CSV paths; the same splits as Parquet in RATCHET_TRAIN_PARQUET, RATCHET_PUBLIC_PARQUET, RATCHET_PRIVATE_PARQUET) and must write public.parquet and private.parquet (or public.csv and private.csv, header `<id>,prediction`; not both) into RATCHET_OUTPUT. A metric your code prints is never read.',
     `- Every experiment needs a hypothesis of at least ${d.min_hypothesis_chars} characters: what you changed and why it should improve ${s.metric.primary} (hypothesis-required).`,
   ];
   if (d.require_conclusion)

@@ -5,6 +5,7 @@ import { Command } from 'commander';
 import { packageDir } from '../util/paths.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDemo } from './commands/demo.js';
+import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
 import { registerAgents } from './commands/mcp.js';
 import { registerMlflow } from './commands/mlflow.js';
@@ -69,5 +70,6 @@ registerMlflow(program);
 registerStudio(program);
 registerReview(program);
 registerPerson(program);
+registerGc(program);
 
 await program.parseAsync(process.argv);

@@ -18,6 +18,16 @@ export const SPLIT_FILES = [
   '.ratchet/vault/private.parquet',
 ] as const;
 
+/**
+ * The Parquet copies of the splits (written by `ratchet init` since Parquet splits exist): locked when present,
+ * so projects initialized before them still verify.
+ */
+export const PARQUET_SPLIT_FILES = [
+  '.ratchet/data/train.parquet',
+  '.ratchet/data/public_features.parquet',
+  '.ratchet/data/private_features.parquet',
+] as const;
+
 /** The lock: SHA-256 of every file the evaluation depends on, taken at `ratchet init`. */
 export interface Lock {
   version: 1;
@@ -89,7 +99,10 @@ export async function computeLock(contract: Contract): Promise<Lock> {
     version: 1,
     created: new Date().toISOString(),
     contract: await hashAll(root, contractFiles(contract)),
-    splits: await hashAll(root, SPLIT_FILES),
+    splits: await hashAll(root, [
+      ...SPLIT_FILES,
+      ...PARQUET_SPLIT_FILES.filter((f) => existsSync(join(root, f))),
+    ]),
   };
 }
 

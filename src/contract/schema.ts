@@ -186,6 +186,21 @@ export const KeepSchema = z
   .strict();
 
 /** When to stop a run and hand it to a person (docs/architecture.md, "Escalation"). */
+/** How many experiments' outputs (predictions) stay on disk: see docs/architecture.md, "Retention". */
+export const RetentionSchema = z
+  .object({
+    keep_last: z
+      .number()
+      .int()
+      .min(0)
+      .default(20)
+      .describe(
+        'output folders kept for the newest N experiments that were not kept; kept experiments (the baseline and the best among them) always keep theirs',
+      ),
+  })
+  .strict()
+  .describe('pruning of old experiment outputs and check outputs');
+
 export const SuspicionSchema = z
   .object({
     max_headroom_closed: z
@@ -345,6 +360,7 @@ export const ContractSchema = z
       plateau: 20,
     }),
     agent: AgentSchema.optional().describe('how LLM proposers are briefed and bounded'),
+    retention: RetentionSchema.default({ keep_last: 20 }),
   })
   .strict();
 

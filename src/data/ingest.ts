@@ -105,6 +105,20 @@ export function sortLabels(labels: string[]): string[] {
   );
 }
 
+/** DuckDB types written as DOUBLE in the Parquet splits (everything else stays text, as in the CSV). */
+const NUMERIC_SPLIT_TYPE =
+  /^(DOUBLE|FLOAT|REAL|DECIMAL.*|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)$/;
+
+/**
+ * The SELECT expression of one feature column in the Parquet splits: numbers (as DuckDB infers the column's
+ * type from the source) as DOUBLE, the id column and every other type as the text the CSV splits hold.
+ */
+export function parquetColumn(c: ColumnInfo, isId: boolean): string {
+  if (!isId && NUMERIC_SPLIT_TYPE.test(c.type))
+    return `TRY_CAST(${ident(c.name)} AS DOUBLE) AS ${ident(c.name)}`;
+  return ident(c.name);
+}
+
 async function loadSource(duck: Duck, contract: Contract, path: string): Promise<ColumnInfo[]> {
   try {
     await duck.con.run(
@@ -378,6 +392,27 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       );
       await duck.con.run(
         `COPY (SELECT ${[`${idExpr} AS id`, `${labelExpr} AS label`, ...vaultExtra].join(', ')} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpVault, `${name}.parquet`))} (FORMAT parquet)`,
+      );
+    }
+
+    // The same splits as Parquet with typed columns (numbers as DOUBLE, the id and everything else as the
+    // text the CSV holds), for commands that read Parquet (RATCHET_TRAIN_PARQUET, ...): no CSV parsing.
+    const typedCols = [
+      ...(generatedId ? [`__row::VARCHAR AS ${ident(GENERATED_ID)}`] : []),
+      ...features.map((c) => parquetColumn(c, c.name === idCol)),
+    ].join(', ');
+    const typedTarget = numericTarget
+      ? `TRY_CAST(${ident(target)} AS DOUBLE) AS ${ident(target)}`
+      : ident(target);
+    await duck.con.run(
+      `COPY (SELECT ${typedCols}, ${typedTarget} ${from} WHERE split = 0 ${order}) TO ${lit(join(tmpData, 'train.parquet'))} (FORMAT parquet)`,
+    );
+    for (const [code, name] of [
+      [1, 'public'],
+      [2, 'private'],
+    ] as const) {
+      await duck.con.run(
+        `COPY (SELECT ${typedCols} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpData, `${name}_features.parquet`))} (FORMAT parquet)`,
       );
     }
 

@@ -1,3 +1,4 @@
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { type Duck, openDuck } from '../data/duck.js';
@@ -6,9 +7,38 @@ import { runCustomEvaluator } from './custom.js';
 import { alignPredictions, type ScoredInput } from './predictions.js';
 import { metricViolations, scoreInput } from './score.js';
 
-/** File names the sandboxed command must write into its output folder. */
+/** File names the sandboxed command must write into its output folder (CSV form; Parquet is also accepted). */
 export const PUBLIC_PREDICTIONS = 'public.csv';
 export const PRIVATE_PREDICTIONS = 'private.csv';
+
+/**
+ * The predictions file of one holdout in an output folder: `<name>.parquet` or `<name>.csv`.
+ * Existence is tested with lstat, so a symlink counts as written (and is refused by the validation).
+ * @param name `public` or `private`
+ * @returns the path to read (the CSV path when neither exists, so the error names the expected file), or
+ *   `{ conflict }` when both exist: Ratchet refuses to guess which one is meant
+ */
+export function predictionsFile(
+  outputDir: string,
+  name: 'public' | 'private',
+): string | { conflict: string } {
+  const parquet = join(outputDir, `${name}.parquet`);
+  const csv = join(outputDir, `${name}.csv`);
+  const has = (p: string) => {
+    try {
+      lstatSync(p);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (has(parquet) && has(csv)) {
+    return {
+      conflict: `both ${name}.parquet and ${name}.csv were written to the output folder; write only one of them (Parquet is faster)`,
+    };
+  }
+  return has(parquet) ? parquet : csv;
+}
 
 /** The evaluator's verdict on one experiment's output folder. */
 export type Evaluation =
@@ -53,12 +83,16 @@ export async function evaluateOutput(
     };
   }
   const vault = join(contract.projectDir, VAULT_DIR);
+  const pubPath = predictionsFile(outputDir, 'public');
+  const privPath = predictionsFile(outputDir, 'private');
+  if (typeof pubPath !== 'string') return { status: 'invalid', reason: pubPath.conflict };
+  if (typeof privPath !== 'string') return { status: 'invalid', reason: privPath.conflict };
   const duck = shared ?? (await openDuck());
   try {
     // Public and private files are checked concurrently, on two connections of one database.
     const [pub, priv] = await Promise.all([
       alignPredictions({
-        predictionsPath: join(outputDir, PUBLIC_PREDICTIONS),
+        predictionsPath: pubPath,
         labelsPath: join(vault, 'public.parquet'),
         manifest,
         con: duck.con,
@@ -66,7 +100,7 @@ export async function evaluateOutput(
       }),
       duck.connect().then((con) =>
         alignPredictions({
-          predictionsPath: join(outputDir, PRIVATE_PREDICTIONS),
+          predictionsPath: privPath,
           labelsPath: join(vault, 'private.parquet'),
           manifest,
           con,
@@ -105,8 +139,10 @@ export async function scorePrivate(
     const r = await runCustomEvaluator(contract, outputDir, 'private', binDir ?? null);
     return r.ok ? { ok: true, metrics: r.metrics } : r;
   }
+  const privPath = predictionsFile(outputDir, 'private');
+  if (typeof privPath !== 'string') return { ok: false, reason: privPath.conflict };
   const priv = await alignPredictions({
-    predictionsPath: join(outputDir, PRIVATE_PREDICTIONS),
+    predictionsPath: privPath,
     labelsPath: join(contract.projectDir, VAULT_DIR, 'private.parquet'),
     manifest,
   });

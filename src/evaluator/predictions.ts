@@ -1,7 +1,17 @@
 import { closeSync, existsSync, lstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { type Duck, ident, lit, openDuck, readDoubleColumns, readRows, readStrings } from '../data/duck.js';
+import {
+  type Duck,
+  ident,
+  isParquet,
+  lit,
+  openDuck,
+  readDoubleColumns,
+  readRows,
+  readStrings,
+  streamDoubleColumns,
+} from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
 import type { MetricInput } from '../metrics/index.js';
 
@@ -26,7 +36,7 @@ export type Aligned = { ok: true; input: ScoredInput; rows: number } | { ok: fal
 
 /** What a holdout's predictions are checked against. */
 export interface AlignOptions {
-  /** Predictions file written by the sandboxed command (`<output>/public.csv`). */
+  /** Predictions file written by the sandboxed command (`<output>/public.parquet` or `<output>/public.csv`). */
   predictionsPath: string;
   /** Vault file with the holdout's `id` and `label` columns. */
   labelsPath: string;
@@ -98,17 +108,149 @@ export function csvHeader(path: string): string[] | null {
   }
 }
 
+/** DuckDB column types a numeric Parquet column may have. */
+const NUMERIC_TYPE =
+  /^(DOUBLE|FLOAT|REAL|DECIMAL.*|TINYINT|SMALLINT|INTEGER|BIGINT|HUGEINT|UTINYINT|USMALLINT|UINTEGER|UBIGINT)$/;
+
+/**
+ * Check a Parquet predictions file's columns and types, and give the relation that reads it: the id column
+ * (any type) and a multiclass `prediction` as text so they compare with the vault's text ids and labels;
+ * other columns keep their types.
+ * @returns the column names and the relation (an SQL subquery), or the reason the file is refused
+ *   (unreadable, missing columns, a numeric column of another type) naming the file, the column and the fix
+ */
+async function describeParquet(
+  con: DuckDBConnection,
+  path: string,
+  file: string,
+  idCol: string,
+  task: SplitManifest['task'],
+): Promise<{ cols: string[]; source: string } | string> {
+  let types: { name: string; type: string }[];
+  try {
+    types = (await readRows(con, `DESCRIBE SELECT * FROM read_parquet(${lit(path)})`)).map((r) => ({
+      name: String(r['column_name']),
+      type: String(r['column_type']),
+    }));
+  } catch (e) {
+    return `${file} is not a readable Parquet file: ${(e as Error).message.split('\n')[0]}`;
+  }
+  const names = types.map((t) => t.name);
+  if (!names.includes(idCol) || !names.includes(PREDICTION_COLUMN)) {
+    return `${file} must have the columns ${idCol},${PREDICTION_COLUMN}; it has ${names.join(',')}`;
+  }
+  const numeric = types.filter(
+    (t) => (t.name === PREDICTION_COLUMN && task !== 'multiclass') || t.name.startsWith(PROBA_PREFIX),
+  );
+  const wrong = numeric.find((t) => !NUMERIC_TYPE.test(t.type));
+  if (wrong) {
+    return `${file}: column ${wrong.name} has type ${wrong.type}; write it as a float64 column`;
+  }
+  const asText = [idCol, ...(task === 'multiclass' ? [PREDICTION_COLUMN] : [])];
+  const select = types
+    .map((t) =>
+      asText.includes(t.name) ? `CAST(${ident(t.name)} AS VARCHAR) AS ${ident(t.name)}` : ident(t.name),
+    )
+    .join(', ');
+  return { cols: names, source: `(SELECT ${select} FROM read_parquet(${lit(path)}))` };
+}
+
 const fail = (reason: string): Aligned => ({ ok: false, reason });
 
 async function firstRows(con: DuckDBConnection, sql: string): Promise<string> {
   return (await readStrings(con, sql)).map((v) => JSON.stringify(v)).join(', ');
 }
 
+/** True when the contract needs hidden vault columns (outcomes, groups) next to the labels. */
+function hasExtra(manifest: SplitManifest): boolean {
+  const v = manifest.vault;
+  return Boolean(v && (v.outcomes.length > 0 || v.groups.length > 0));
+}
+
+/**
+ * The metric input of a binary, regression or ranking holdout from labels `y` and predictions `p` in vault
+ * order; ranking query codes and hidden columns are read from table `L` (the vault with `__i`).
+ */
+async function finishNumeric(
+  con: DuckDBConnection,
+  L: string,
+  manifest: SplitManifest,
+  y: Float64Array,
+  p: Float64Array,
+): Promise<ScoredInput> {
+  let input: MetricInput;
+  if (manifest.task === 'binary') input = { task: 'binary', y: Uint8Array.from(y), p };
+  else if (manifest.task === 'regression') input = { task: 'regression', y, p };
+  else {
+    const q = manifest.vault?.query;
+    const [codes] = await readDoubleColumns(
+      con,
+      `SELECT (dense_rank() OVER (ORDER BY ${ident(`q__${q}`)}) - 1)::DOUBLE FROM ${L} ORDER BY __i`,
+      1,
+    );
+    input = { task: 'ranking', y, p, query: Int32Array.from(codes!) };
+  }
+  return withExtra(con, L, manifest, input);
+}
+
+/**
+ * The fast path for numeric predictions: one hash join of the file with the vault, streamed into vault order
+ * by each row's position in the vault (no sort, no per-row objects). It proves in passing that every holdout
+ * id appears exactly once, no other id appears, and every value is valid (finite; binary in [0, 1]).
+ * @returns y and p in vault order, or null when anything is off (the caller's SQL screening then finds and
+ *   names the problem)
+ */
+async function fastAlign(
+  con: DuckDBConnection,
+  source: string,
+  labels: string,
+  idCol: string,
+  manifest: SplitManifest,
+  parquet: boolean,
+): Promise<{ y: Float64Array; p: Float64Array } | null> {
+  const expected = Number((await readRows(con, `SELECT count(*) AS n FROM ${labels}`))[0]!['n']);
+  const pred = `s.${ident(PREDICTION_COLUMN)}`;
+  const num = parquet ? `${pred}::DOUBLE` : `TRY_CAST(${pred} AS DOUBLE)`;
+  const yExpr =
+    manifest.task === 'binary' ? `(l.label = ${lit(manifest.positiveClass!)})::DOUBLE` : `l.label::DOUBLE`;
+  const y = new Float64Array(expected);
+  const p = new Float64Array(expected);
+  const seen = new Uint8Array(expected);
+  const binary = manifest.task === 'binary';
+  let ok = true;
+  const rows = await streamDoubleColumns(
+    con,
+    `SELECT l.file_row_number::DOUBLE, ${yExpr}, ${num} FROM ${source} s LEFT JOIN ${labels} l ON l.id = s.${ident(idCol)}`,
+    3,
+    ([is, ys, ps], m) => {
+      for (let r = 0; r < m; r++) {
+        const i = is![r]!;
+        const v = ps![r]!;
+        // NaN index: an id not in the holdout (or empty); a repeat: a duplicate id.
+        if (
+          !(i >= 0 && i < expected) ||
+          seen[i] === 1 ||
+          !Number.isFinite(v) ||
+          (binary && (v < 0 || v > 1))
+        ) {
+          ok = false;
+          return false;
+        }
+        seen[i] = 1;
+        y[i] = ys![r]!;
+        p[i] = v;
+      }
+      return true;
+    },
+  );
+  return ok && rows === expected ? { y, p } : null;
+}
+
 /**
  * Validate a predictions file and align it with the hidden labels, row for row.
  *
  * Checks, in order (the first failure is the reason): the file exists and is a regular file (never a symlink),
- * parses as CSV with a header, has the id column and `prediction`, has no duplicate, missing or unknown ids,
+ * parses as CSV with a header or as Parquet (typed: numeric columns must be numbers), has the id column and `prediction`, has no duplicate, missing or unknown ids,
  * and every value is valid for the task: binary → a finite probability in [0, 1]; regression → a finite
  * number; multiclass → a known class label, plus optional `proba_<class>` columns (all classes, each in
  * [0, 1], rows summing to 1 ± 1e-3).
@@ -132,27 +274,68 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
   const C = `c_${t}`;
   try {
     await con.run(`DROP TABLE IF EXISTS ${P}; DROP TABLE IF EXISTS ${L}`);
-    // Every column as text: the header is read here (cheap), so DuckDB does not sniff the file.
-    const header = csvHeader(predictionsPath);
-    const reader = header
-      ? `read_csv(${lit(predictionsPath)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = {${header.map((h) => `${lit(h)}: 'VARCHAR'`).join(', ')}})`
-      : `read_csv(${lit(predictionsPath)}, header = true, all_varchar = true, auto_detect = true)`;
-    try {
-      await con.run(`CREATE TABLE ${P} AS SELECT * FROM ${reader}`);
-    } catch (e) {
-      return fail(`${file} is not a readable CSV: ${(e as Error).message.split('\n')[0]}`);
-    }
-    const cols = header ?? (await readRows(con, `DESCRIBE ${P}`)).map((r) => String(r['column_name']));
     const idCol = manifest.idColumn;
-    if (!cols.includes(idCol) || !cols.includes(PREDICTION_COLUMN)) {
-      return fail(`${file} must have the columns ${idCol},${PREDICTION_COLUMN}; it has ${cols.join(',')}`);
+    const parquet = isParquet(predictionsPath);
+    let cols: string[];
+    let source: string;
+    if (parquet) {
+      const described = await describeParquet(con, predictionsPath, file, idCol, manifest.task);
+      if (typeof described === 'string') return fail(described);
+      cols = described.cols;
+      source = described.source;
+    } else {
+      // Every column as text: the header is read here (cheap), so DuckDB does not sniff the file.
+      const header = csvHeader(predictionsPath);
+      const reader = header
+        ? `read_csv(${lit(predictionsPath)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = {${header.map((h) => `${lit(h)}: 'VARCHAR'`).join(', ')}})`
+        : `read_csv(${lit(predictionsPath)}, header = true, all_varchar = true, auto_detect = true)`;
+      source = `(SELECT * FROM ${reader})`;
+      try {
+        cols =
+          header ??
+          (await readRows(con, `DESCRIBE SELECT * FROM ${source}`)).map((r) => String(r['column_name']));
+      } catch (e) {
+        return fail(`${file} is not a readable CSV: ${(e as Error).message.split('\n')[0]}`);
+      }
+      if (!cols.includes(idCol) || !cols.includes(PREDICTION_COLUMN)) {
+        return fail(`${file} must have the columns ${idCol},${PREDICTION_COLUMN}; it has ${cols.join(',')}`);
+      }
+    }
+    const labels = `read_parquet(${lit(opts.labelsPath)}, file_row_number = true)`;
+    if (manifest.task !== 'multiclass') {
+      let fast: { y: Float64Array; p: Float64Array } | null = null;
+      try {
+        fast = await fastAlign(con, source, labels, idCol, manifest, parquet);
+      } catch {
+        fast = null; // unreadable or unexpected: the diagnostic path below names the problem
+      }
+      if (fast) {
+        const needsL = manifest.task === 'ranking' || hasExtra(manifest);
+        if (needsL) await con.run(`CREATE TABLE ${L} AS SELECT *, file_row_number AS __i FROM ${labels}`);
+        return {
+          ok: true,
+          rows: fast.y.length,
+          input: await finishNumeric(con, L, manifest, fast.y, fast.p),
+        };
+      }
+    }
+    // Slow path: load the file into a table and screen it in SQL, so the reason names the problem and ids.
+    try {
+      await con.run(`CREATE TABLE ${P} AS SELECT * FROM ${source}`);
+    } catch (e) {
+      return fail(
+        `${file} is not a readable ${parquet ? 'Parquet file' : 'CSV'}: ${(e as Error).message.split('\n')[0]}`,
+      );
     }
     const id = `${P}.${ident(idCol)}`;
     const pred = `${P}.${ident(PREDICTION_COLUMN)}`;
-    const num = `TRY_CAST(${pred} AS DOUBLE)`;
-    await con.run(
-      `CREATE TABLE ${L} AS SELECT *, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(opts.labelsPath)})`,
-    );
+    // Parquet columns are typed (checked by loadParquet); CSV columns are text and parsed here.
+    // (A multiclass prediction is a label: text in both forms.)
+    const typed = parquet && manifest.task !== 'multiclass';
+    const num = typed ? `${pred}::DOUBLE` : `TRY_CAST(${pred} AS DOUBLE)`;
+    const blank = typed ? `${pred} IS NULL` : `${pred} IS NULL OR trim(${pred}) = ''`;
+    const notNumber = typed ? 'false' : `trim(${pred}) <> '' AND ${num} IS NULL`;
+    await con.run(`CREATE TABLE ${L} AS SELECT *, file_row_number AS __i FROM ${labels}`);
     // One scan screens the file; the example queries below run only when something is wrong.
     const st = (
       await readRows(
@@ -160,8 +343,8 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
         `SELECT (SELECT count(*) FROM ${L}) AS expected, count(*) AS got,
            count(*) FILTER (WHERE ${id} IS NULL) AS null_ids,
            count(${id}) - count(DISTINCT ${id}) AS dups,
-           count(*) FILTER (WHERE ${pred} IS NULL OR trim(${pred}) = '') AS empty,
-           count(*) FILTER (WHERE trim(${pred}) <> '' AND ${num} IS NULL) AS nonnum,
+           count(*) FILTER (WHERE ${blank}) AS empty,
+           count(*) FILTER (WHERE ${notNumber}) AS nonnum,
            count(*) FILTER (WHERE NOT isfinite(${num})) AS nonfinite,
            count(*) FILTER (WHERE ${num} < 0 OR ${num} > 1) AS outside
          FROM ${P}`,
@@ -193,11 +376,10 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     if (got !== expected) return await idMismatch();
     const joined = `FROM ${L} JOIN ${P} ON ${L}.id = ${id} ORDER BY ${L}.__i`;
     if (c('empty') > 0) {
-      const empty = await firstRows(
-        con,
-        `SELECT ${id} FROM ${P} WHERE ${pred} IS NULL OR trim(${pred}) = '' LIMIT 3`,
+      const empty = await firstRows(con, `SELECT ${id} FROM ${P} WHERE ${blank} LIMIT 3`);
+      return fail(
+        `${file}: ${PREDICTION_COLUMN} is ${typed ? 'null' : 'empty (NaN written as a blank?)'} for ids ${empty}`,
       );
-      return fail(`${file}: ${PREDICTION_COLUMN} is empty (NaN written as a blank?) for ids ${empty}`);
     }
     if (manifest.task === 'binary' || manifest.task === 'regression' || manifest.task === 'ranking') {
       if (c('nonnum') > 0) {
@@ -220,19 +402,7 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
           : `${L}.label::DOUBLE`;
       const [y, p] = await readDoubleColumns(con, `SELECT ${yExpr}, ${num} ${joined}`, 2);
       if (y!.length !== expected) return await idMismatch();
-      let input: MetricInput;
-      if (manifest.task === 'binary') input = { task: 'binary', y: Uint8Array.from(y!), p: p! };
-      else if (manifest.task === 'regression') input = { task: 'regression', y: y!, p: p! };
-      else {
-        const q = manifest.vault?.query;
-        const [codes] = await readDoubleColumns(
-          con,
-          `SELECT (dense_rank() OVER (ORDER BY ${ident(`q__${q}`)}) - 1)::DOUBLE FROM ${L} ORDER BY __i`,
-          1,
-        );
-        input = { task: 'ranking', y: y!, p: p!, query: Int32Array.from(codes!) };
-      }
-      return { ok: true, rows: expected, input: await withExtra(con, L, manifest, input) };
+      return { ok: true, rows: expected, input: await finishNumeric(con, L, manifest, y!, p!) };
     }
     // multiclass
     const classes = manifest.classes!;

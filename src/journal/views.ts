@@ -5,6 +5,7 @@ import type { Contract } from '../contract/load.js';
 import { activeRun, runActiveMs } from '../loop/control.js';
 import type { FeatureCheck } from '../loop/experiment.js';
 import { experimentDir } from '../loop/run.js';
+import { PRUNED_NOTE } from '../loop/tidy.js';
 import { DECISIONS, type ExperimentRecord, type Journal, type RunRecord } from './store.js';
 
 /** One experiment as `ratchet log --json` prints it (also the MCP history tool's item). */
@@ -285,6 +286,8 @@ export type ShowView = LogEntry & {
   best_before: number | null;
   sandbox: { status: string; message: string; exit_code: number | null; execute_s: number | null };
   trace_dir: string;
+  /** Where the predictions are: `on disk`, or `predictions pruned by retention` (docs/architecture.md, "Retention"). */
+  predictions: string;
   patch: string | null;
   stdout: string | null;
   stderr: string | null;
@@ -319,6 +322,7 @@ export function showView(journal: Journal, projectDir: string, id: number): Show
       execute_s: e.executeMs === null ? null : e.executeMs / 1000,
     },
     trace_dir: dir,
+    predictions: existsSync(join(dir, PRUNED_NOTE)) ? 'predictions pruned by retention' : 'on disk',
     patch: read('patch.diff'),
     stdout: read('stdout.log', 16 * 1024),
     stderr: read('stderr.log', 16 * 1024),

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { DATA_DIR, readManifest } from '../data/ingest.js';
@@ -27,7 +28,9 @@ export interface ExecuteOptions {
 /**
  * EXECUTE: run the contract's command in the sandbox with the train split and both holdouts' features
  * (read-only), the output folder writable, the vault absent, and the contract's limits.
- * The command sees RATCHET_TRAIN, RATCHET_PUBLIC, RATCHET_PRIVATE, RATCHET_OUTPUT, RATCHET_SEED,
+ * The command sees RATCHET_TRAIN, RATCHET_PUBLIC, RATCHET_PRIVATE (CSV), RATCHET_TRAIN_PARQUET,
+ * RATCHET_PUBLIC_PARQUET, RATCHET_PRIVATE_PARQUET (the same splits as Parquet, when `init` wrote them),
+ * RATCHET_OUTPUT, RATCHET_SEED,
  * RATCHET_CLASSES (JSON list, classification) and RATCHET_EXPERIMENT (paths inside the sandbox; host paths with --unsafe-no-sandbox).
  */
 export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
@@ -37,11 +40,15 @@ export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
   const hostData = join(contract.projectDir, DATA_DIR);
   const unsafe = opts.unsafeNoSandbox;
   const dataPath = (f: string) => (unsafe ? join(hostData, f) : `${SANDBOX_DATA}/${f}`);
+  // Projects initialized before the Parquet splits existed have only the CSV files.
+  // (The holdouts' files are named *_features.parquet: never confused with the vault's label files.)
+  const parquetFile = (n: string) => (n === 'train' ? 'train.parquet' : `${n}_features.parquet`);
+  const parquet = ['train', 'public', 'private'].filter((n) => existsSync(join(hostData, parquetFile(n))));
   return runSandboxed({
     argv: ['/bin/sh', '-c', contract.run.command],
     workdir: opts.worktree,
     readOnly: [
-      ...['train.csv', 'public.csv', 'private.csv'].map((f) => ({
+      ...['train.csv', 'public.csv', 'private.csv', ...parquet.map(parquetFile)].map((f) => ({
         host: join(hostData, f),
         target: `${SANDBOX_DATA}/${f}`,
       })),
@@ -52,6 +59,9 @@ export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
       RATCHET_TRAIN: dataPath('train.csv'),
       RATCHET_PUBLIC: dataPath('public.csv'),
       RATCHET_PRIVATE: dataPath('private.csv'),
+      ...Object.fromEntries(
+        parquet.map((n) => [`RATCHET_${n.toUpperCase()}_PARQUET`, dataPath(parquetFile(n))]),
+      ),
       RATCHET_OUTPUT: unsafe ? opts.outputDir : SANDBOX_OUTPUT,
       RATCHET_SEED: String(opts.seed),
       RATCHET_EXPERIMENT: String(opts.experimentId),

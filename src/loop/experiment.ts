@@ -6,7 +6,7 @@ import type { Duck } from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
 import { scanFeatureNames } from '../data/leakage.js';
 import { readFindings } from '../data/scan.js';
-import { evaluateOutput, PRIVATE_PREDICTIONS, PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
+import { evaluateOutput } from '../evaluator/evaluate.js';
 import { commit, resetHard, revParse } from '../git/git.js';
 import { canaryTrips } from '../guardrails/canary.js';
 import { checkHypothesis, cleanHypothesis } from '../guardrails/hypothesis.js';
@@ -24,7 +24,7 @@ import { sha256File } from '../util/fs.js';
 import { checkChange, treeAfterExecute } from './check.js';
 import { execute } from './execute.js';
 import { confirmKeep, decideKeep, type KeepRule, type Runs } from './keep.js';
-import { pruneOutputs, tidyTraces } from './tidy.js';
+import { pruneOutputs, retentionEvent, tidyTraces } from './tidy.js';
 
 /**
  * One experiment: PROPOSE → APPLY → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD
@@ -159,7 +159,13 @@ export async function runExperiment(
   const { projectDir, contract, journal, worktree } = x;
   const baseline = x.best === null;
   // Proposers see finished experiments only (a crash's half-written folder goes aside); old outputs are pruned.
-  tidyTraces(projectDir, join(projectDir, RUNS_DIR), journal.listExperiments());
+  const tidy = tidyTraces(
+    projectDir,
+    join(projectDir, RUNS_DIR),
+    journal.listExperiments(),
+    contract.retention.keep_last,
+  );
+  if (tidy.pruned.length > 0) journal.addEvent(retentionEvent(x.runId, tidy.pruned));
   const id = journal.reserveExperimentId();
   const dir = experimentDir(projectDir, id);
   const outputDir = join(dir, 'output');
@@ -446,7 +452,8 @@ export async function runExperiment(
   }
   const endedAt = new Date();
   const predictions: Record<string, string> = {};
-  for (const f of [PUBLIC_PREDICTIONS, PRIVATE_PREDICTIONS]) {
+  // Recorded by the name written (public.csv or public.parquet); submit re-checks the one it reads.
+  for (const f of ['public.csv', 'private.csv', 'public.parquet', 'private.parquet']) {
     const p = join(outputDir, f);
     if (existsSync(p) && statSync(p).isFile()) predictions[f] = await sha256File(p);
   }

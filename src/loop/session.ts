@@ -6,7 +6,7 @@ import { type Lock, verifyLock } from '../contract/lock.js';
 import { currentSplitVersion, runSplitVersion } from '../contract/splits.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
-import { PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
+import { predictionsFile } from '../evaluator/evaluate.js';
 import { alignPredictions } from '../evaluator/predictions.js';
 import { preparePrimary } from '../evaluator/score.js';
 import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
@@ -450,8 +450,10 @@ export class RunSession {
     if (this.contract.evaluator) return dirs.map(() => null);
     const out: MetricInput[] = [];
     for (const d of dirs) {
+      const path = predictionsFile(d, 'public');
+      if (typeof path !== 'string') return null;
       const a = await alignPredictions({
-        predictionsPath: join(d, PUBLIC_PREDICTIONS),
+        predictionsPath: path,
         labelsPath: join(this.projectDir, VAULT_DIR, 'public.parquet'),
         manifest: this.manifest,
       });

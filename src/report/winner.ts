@@ -7,11 +7,12 @@
  * public vault file only): the host reads public labels exactly as EVALUATE did. Private labels are never read.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { SplitManifest } from '../data/ingest.js';
 import { VAULT_DIR } from '../data/ingest.js';
-import { PUBLIC_PREDICTIONS } from '../evaluator/evaluate.js';
+import { predictionsFile } from '../evaluator/evaluate.js';
 import { alignPredictions } from '../evaluator/predictions.js';
+import { PRUNED_NOTE } from '../loop/tidy.js';
 import type { MetricInput } from '../metrics/types.js';
 import { escapeXml, niceStep } from './chart.js';
 import { confusionMatrix, ovrRocCurves, prCurve, rocCurve, trapezoid } from './curves.js';
@@ -376,14 +377,21 @@ export async function winnerPlot(
   experimentId: number,
   customEvaluator: boolean,
 ): Promise<WinnerPlot> {
-  const predictionsPath = join(outputDir, PUBLIC_PREDICTIONS);
+  const resolved = predictionsFile(outputDir, 'public');
+  if (typeof resolved !== 'string') return { status: 'unavailable', reason: resolved.conflict };
+  const predictionsPath = resolved;
   if (customEvaluator)
     return {
       status: 'unavailable',
       reason: 'the contract scores with a custom evaluator (no per-row labels)',
     };
   if (!existsSync(predictionsPath))
-    return { status: 'unavailable', reason: `#${experimentId}'s ${PUBLIC_PREDICTIONS} is no longer on disk` };
+    return {
+      status: 'unavailable',
+      reason: existsSync(join(outputDir, '..', PRUNED_NOTE))
+        ? `#${experimentId}'s predictions pruned by retention`
+        : `#${experimentId}'s ${basename(predictionsPath)} is no longer on disk`,
+    };
   const aligned = await alignPredictions({
     predictionsPath,
     labelsPath: join(splitRoot, VAULT_DIR, 'public.parquet'),

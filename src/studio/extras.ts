@@ -1,10 +1,11 @@
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { git } from '../git/git.js';
 import { cleanHypothesis } from '../guardrails/hypothesis.js';
 import type { Journal } from '../journal/store.js';
 import { logEntry } from '../journal/views.js';
 import { experimentDir } from '../loop/run.js';
+import { PRUNED_NOTE } from '../loop/tidy.js';
 
 /**
  * The Studio's extra reads: the side-by-side comparison of two experiments, the CSV export of a run's
@@ -102,6 +103,9 @@ export async function compareExperiments(
       notes.push(
         `#${x.id} was ${x.decision} and made no commit: its parent ${x.parent.slice(0, 12)} is compared (its own change is in its diff)`,
       );
+  for (const x of [sa, sb])
+    if (existsSync(join(experimentDir(projectDir, x.id), PRUNED_NOTE)))
+      notes.push(`#${x.id}: predictions pruned by retention (its metrics, patch and logs are kept)`);
   let diff: string | null = null;
   let truncated = false;
   if (!hex.test(ra) || !hex.test(rb)) {

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { assertNotEscalated, projectEscalation } from '../agents/limits.js';
 import { type Contract, loadContract } from '../contract/load.js';
 import { LOCK_FILE, readLock, verifyLock } from '../contract/lock.js';
 import { currentSplitVersion, runSplitVersion, SPLITS_DIR, splitVersionDir } from '../contract/splits.js';
 import { readManifest } from '../data/ingest.js';
-import { PRIVATE_PREDICTIONS, scorePrivate } from '../evaluator/evaluate.js';
+import { predictionsFile, scorePrivate } from '../evaluator/evaluate.js';
 import { type ExperimentRecord, Journal, type RunRecord, type SubmissionRecord } from '../journal/store.js';
 import { experimentDir } from '../loop/run.js';
 import { gapText } from '../report/words.js';
@@ -115,10 +115,9 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
         plateau,
       };
     const out = join(experimentDir(projectDir, best.id), 'output');
-    const file = join(out, PRIVATE_PREDICTIONS);
-    const recorded = (best.meta?.['predictions'] as Record<string, string> | undefined)?.[
-      PRIVATE_PREDICTIONS
-    ];
+    const resolved = predictionsFile(out, 'private');
+    const file = typeof resolved === 'string' ? resolved : join(out, 'private.csv');
+    const recorded = (best.meta?.['predictions'] as Record<string, string> | undefined)?.[basename(file)];
     if (!existsSync(file) || !recorded || (await sha256File(file)) !== recorded) {
       throw new RatchetError(
         `the private predictions of experiment ${best.id} are missing or were altered after EVALUATE`,

@@ -160,3 +160,18 @@ export function readCsv(path: string): { header: string[]; rows: string[][] } {
   const lines = readFileSync(path, 'utf8').trimEnd().split('\n');
   return { header: lines[0]!.split(','), rows: lines.slice(1).map((l) => l.split(',')) };
 }
+
+/** Read a Parquet file (predictions) with DuckDB as a header and rows of text, like {@link readCsv}. */
+export async function readParquet(path: string): Promise<{ header: string[]; rows: string[][] }> {
+  const { openDuck, readRows, lit } = await import('../../src/data/duck.js');
+  const duck = await openDuck();
+  try {
+    const rows = await readRows(duck.con, `SELECT * FROM read_parquet(${lit(path)})`);
+    const header = (await readRows(duck.con, `DESCRIBE SELECT * FROM read_parquet(${lit(path)})`)).map((r) =>
+      String(r['column_name']),
+    );
+    return { header, rows: rows.map((r) => header.map((h) => String(r[h]))) };
+  } finally {
+    duck.close();
+  }
+}

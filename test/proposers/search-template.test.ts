@@ -16,7 +16,7 @@ import {
   generateData,
   PYTHON,
   ROOT,
-  readCsv,
+  readParquet,
   renderTemplate,
   repoFile,
   run,
@@ -56,8 +56,8 @@ async function runTrain(worktree: string, data: GeneratedData, output: string) {
   });
 }
 
-function checkPredictions(path: string, ids: string[], task: Task, classes: string[]): void {
-  const { header, rows } = readCsv(path);
+async function checkPredictions(path: string, ids: string[], task: Task, classes: string[]): Promise<void> {
+  const { header, rows } = await readParquet(path);
   const expectedHeader = [
     'row_id',
     'prediction',
@@ -148,8 +148,8 @@ describe('tabular template driven by the search proposer', () => {
         expect(result.code, context).toBe(0);
         expect(result.stdout).toContain(`model=${model}`);
         expect(result.stdout).toMatch(/train rows=240 features=5 \(numeric=2, categorical=3\)/);
-        checkPredictions(join(output, 'public.csv'), data.publicIds, task, data.classes);
-        checkPredictions(join(output, 'private.csv'), data.privateIds, task, data.classes);
+        await checkPredictions(join(output, 'public.parquet'), data.publicIds, task, data.classes);
+        await checkPredictions(join(output, 'private.parquet'), data.privateIds, task, data.classes);
         await proposer.observe({ seq, decision: 'reverted', score: 0.5 + seq / 100, meta: proposal.meta });
       }
       expect(new Set(seen)).toEqual(new Set(families));
@@ -246,7 +246,9 @@ describe('the gsoep-outwork example', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('model=logistic_regression');
     expect(result.stdout).toMatch(/numeric=15, categorical=0/);
-    const predicted = new Map(readCsv(join(t.dir, 'out/public.csv')).rows.map((r) => [r[0]!, Number(r[1])]));
+    const predicted = new Map(
+      (await readParquet(join(t.dir, 'out/public.parquet'))).rows.map((r) => [r[0]!, Number(r[1])]),
+    );
     // AUROC by pair counting: the baseline should be far better than chance
     const pos = pub.filter((r) => r[target] === '1').map((r) => predicted.get(r[0]!)!);
     const neg = pub.filter((r) => r[target] === '0').map((r) => predicted.get(r[0]!)!);

@@ -155,6 +155,7 @@ export function registerRead(program: Command): void {
             ),
             `features:   ${v['feature_check'] ? `${v['feature_check'].status === 'checked' ? 'checked' : 'NOT CHECKED'}: ${v['feature_check'].reason}` : '— (no score, nothing to check)'}`,
             `trace:      ${v['trace_dir']}`,
+            `outputs:    ${v['predictions']}`,
             ...(v['events'].length > 0
               ? [
                   dim('--- events'),
