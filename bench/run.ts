@@ -15,8 +15,7 @@ import { benchWatchdog } from './watchdog.js';
 
 const SUITES = {
   overhead: (quick: boolean) => benchOverhead(quick ? [100_000] : [100_000, 3_000_000]),
-  metrics: (quick: boolean) =>
-    benchMetrics(quick ? { sizes: [1_000_000], bootstrapSizes: [100_000] } : {}),
+  metrics: (quick: boolean) => benchMetrics(quick ? { sizes: [1_000_000], bootstrapSizes: [100_000] } : {}),
   stop: (quick: boolean) => benchStop(quick ? 1 : 3),
   watchdog: (_quick: boolean) => benchWatchdog(),
 } as const;

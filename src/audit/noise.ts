@@ -232,6 +232,7 @@ export async function auditNoise(opts: AuditOptions): Promise<AuditResult> {
     minDelta: contract.keep.min_delta,
     confidence: contract.keep.confidence,
     resamples: contract.keep.resamples,
+    test: contract.keep.test,
     noiseSd: sigma,
     noiseZ: contract.keep.noise_z,
     confirmRuns,

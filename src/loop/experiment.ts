@@ -395,6 +395,7 @@ export async function runExperiment(
                   ciLow: c.ciLow,
                   ciHigh: c.ciHigh,
                   probImprovement: c.probImprovement,
+                  test: c.probImprovement === null ? 'none' : 'bootstrap',
                   gain: c.meanGain,
                 };
               }
@@ -474,6 +475,7 @@ export async function runExperiment(
     ciLow: verdict?.ciLow ?? null,
     ciHigh: verdict?.ciHigh ?? null,
     probImprovement: verdict?.probImprovement ?? null,
+    keepTest: verdict?.test ?? null,
     commitSha,
     parentSha,
     files: check.files,

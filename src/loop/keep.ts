@@ -1,7 +1,11 @@
 import {
+  delongTest,
+  hasPairedZ,
   type MetricInput,
+  type PairedTestResult,
   pairedBootstrap,
   pairedBootstrapPrepared,
+  pairedZTest,
   prepareMetric,
   type WeightedMetric,
   weightLength,
@@ -21,6 +25,11 @@ export interface KeepRule {
   confidence: number;
   /** Paired bootstrap resamples (contract keep.resamples). */
   resamples: number;
+  /**
+   * Stage 2's test (contract keep.test): 'auto' (default) picks the analytic test when one applies
+   * ({@link chooseKeepTest}); 'bootstrap' always runs the paired bootstrap.
+   */
+  test?: 'auto' | 'bootstrap';
   /** Run-to-run standard deviation of the primary metric (ratchet check, varied seeds by default), or null if unmeasured. */
   noiseSd: number | null;
   /** One-sided normal quantile for the noise test (contract keep.noise_z; default 1.8 ≈ 96.4%). */
@@ -63,6 +72,13 @@ export function ruleLabel(sd: number | null, from?: NoiseSource | null): string 
     : `rule: min_delta only (σ=0${over})`;
 }
 
+/**
+ * The test that decided stage 2 of the keep rule: DeLong's AUROC test, the paired z-test on per-row
+ * losses, the paired bootstrap, or none (stage 1 decided, a custom evaluator gave no per-row
+ * predictions, or the single run only screened for confirmation over seeds).
+ */
+export type KeepTest = 'delong' | 'paired-z' | 'bootstrap' | 'none';
+
 /** The keep rule's verdict with its arithmetic, recorded on every decision. */
 export interface KeepVerdict {
   keep: boolean;
@@ -73,8 +89,13 @@ export interface KeepVerdict {
   /** Two-sided bootstrap interval of the gain at the contract's confidence (null when not bootstrapped). */
   ciLow: number | null;
   ciHigh: number | null;
-  /** Share of bootstrap resamples in which the candidate beat the best (null when not bootstrapped). */
+  /**
+   * Confidence that the candidate is better: the share of bootstrap resamples in which it beat the best,
+   * or Φ(z) of DeLong's test / the paired z-test (null when no test ran).
+   */
   probImprovement: number | null;
+  /** Which test decided stage 2 (see {@link KeepTest}). */
+  test: KeepTest;
   /** One sentence with the numbers, e.g. "gain +0.0123 > 0.0010 and P(better) 0.999 ≥ 0.95". */
   reason: string;
   /** True when the candidate passed and must now be confirmed over `confirmRuns` more seeds ({@link confirmKeep}). */
@@ -138,6 +159,7 @@ function decideKeepStages(
       ciLow: null,
       ciHigh: null,
       probImprovement: null,
+      test: 'none',
       reason:
         gain > 0
           ? `single-run gain ${fmt(gain)} > 0: confirming over seeds`
@@ -159,6 +181,7 @@ function decideKeepStages(
       ciLow: null,
       ciHigh: null,
       probImprovement: null,
+      test: 'none',
       reason: `gain ${fmt(gain)} does not exceed ${thresholdText}`,
       needsConfirmation: false,
     };
@@ -172,7 +195,32 @@ function decideKeepStages(
       ciLow: null,
       ciHigh: null,
       probImprovement: null,
+      test: 'none',
       reason: `gain ${fmt(gain)} > ${thresholdText}`,
+      needsConfirmation: false,
+    };
+  }
+  const choice = chooseKeepTest(rule, best.input);
+  const pct = `${Math.round(rule.confidence * 100)}%`;
+  if (choice !== 'bootstrap') {
+    const t = analyticTest(choice, rule, best.input, candidate.input);
+    // The tests' delta is metric(candidate) − metric(best); turn it into a gain.
+    const lo = sign > 0 ? t.low : -t.high;
+    const hi = sign > 0 ? t.high : -t.low;
+    const keep = t.probImprovement >= rule.confidence;
+    const name = choice === 'delong' ? 'DeLong' : `paired z-test on per-row ${lossName(rule.metric)}`;
+    const stat = `${name} P(better) ${t.probImprovement.toFixed(3)} ${keep ? '≥' : '<'} ${rule.confidence} (z=${t.z.toFixed(2)}, ${pct} CI ${fmt(lo)}..${fmt(hi)})`;
+    return {
+      keep,
+      gain,
+      threshold,
+      ciLow: lo,
+      ciHigh: hi,
+      probImprovement: t.probImprovement,
+      test: choice,
+      reason: keep
+        ? `gain ${fmt(gain)} > ${thresholdText}; ${stat}`
+        : `gain ${fmt(gain)} > ${thresholdText} but not significant: ${stat}`,
       needsConfirmation: false,
     };
   }
@@ -196,8 +244,8 @@ function decideKeepStages(
   const lo = sign > 0 ? boot.low : -boot.high;
   const hi = sign > 0 ? boot.high : -boot.low;
   const keep = boot.probImprovement >= rule.confidence;
-  const pct = `${Math.round(rule.confidence * 100)}%`;
   const n = boot.stoppedEarly ? `, settled after ${boot.resamples} resamples` : '';
+  const stat = `paired bootstrap (${boot.resamples} resamples) P(better) ${boot.probImprovement.toFixed(3)} ${keep ? '≥' : '<'} ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)}${n})`;
   return {
     keep,
     gain,
@@ -205,11 +253,57 @@ function decideKeepStages(
     ciLow: lo,
     ciHigh: hi,
     probImprovement: boot.probImprovement,
+    test: 'bootstrap',
     reason: keep
-      ? `gain ${fmt(gain)} > ${thresholdText}; paired bootstrap P(better) ${boot.probImprovement.toFixed(3)} ≥ ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)}${n})`
-      : `gain ${fmt(gain)} > ${thresholdText} but not significant: paired bootstrap P(better) ${boot.probImprovement.toFixed(3)} < ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)}${n})`,
+      ? `gain ${fmt(gain)} > ${thresholdText}; ${stat}`
+      : `gain ${fmt(gain)} > ${thresholdText} but not significant: ${stat}`,
     needsConfirmation: false,
   };
+}
+
+/** The per-row loss a paired z-test compares, for the reason line (rmse is decided on squared errors). */
+function lossName(metric: string): string {
+  if (metric === 'rmse') return 'squared error';
+  if (metric === 'accuracy') return 'correctness';
+  return metric.replace(/_/g, ' ');
+}
+
+/**
+ * Which test stage 2 of the keep rule runs for a rule and its inputs:
+ *  - 'delong' for a plain binary `auroc` (DeLong et al. 1988, {@link delongTest});
+ *  - 'paired-z' for a plain metric that is a mean of per-row losses (log_loss, brier, accuracy, rmse,
+ *    mae, mape; {@link pairedZTest});
+ *  - 'bootstrap' otherwise: a composite or proxy primary (`rule.prepare`, a weighted evaluator),
+ *    rank metrics other than binary auroc, f1, ndcg, average precision..., or when the contract forces
+ *    it (`keep.test: bootstrap`).
+ * @param input one side's predictions (the task decides the test).
+ */
+export function chooseKeepTest(rule: KeepRule, input: MetricInput): 'delong' | 'paired-z' | 'bootstrap' {
+  if (rule.test === 'bootstrap' || rule.prepare) return 'bootstrap';
+  if (input.task === 'binary' && rule.metric === 'auroc') return 'delong';
+  if (input.task !== 'ranking' && hasPairedZ(rule.metric, input.task)) return 'paired-z';
+  return 'bootstrap';
+}
+
+/** Runs DeLong's test or the paired z-test of metric(candidate) − metric(best) at the rule's confidence. */
+function analyticTest(
+  choice: 'delong' | 'paired-z',
+  rule: KeepRule,
+  best: MetricInput,
+  candidate: MetricInput,
+): PairedTestResult {
+  if (choice === 'paired-z') return pairedZTest(rule.metric, best, candidate, rule.confidence);
+  if (best.task !== 'binary' || candidate.task !== 'binary') throw new Error('DeLong needs binary inputs');
+  if (best.y !== candidate.y && best.y.length === candidate.y.length) {
+    for (let i = 0; i < best.y.length; i++) {
+      if (best.y[i] !== candidate.y[i]) {
+        throw new RangeError(
+          `keep rule: best and candidate must be scored on the same rows; y differs at row ${i}`,
+        );
+      }
+    }
+  }
+  return delongTest(best.y, best.p, candidate.p, rule.confidence);
 }
 
 /** The seed-noise stage of the keep rule, recorded with the decision. */
