@@ -5,13 +5,16 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { chooseKeepTest, decideKeep, type KeepRule } from '../src/loop/keep.js';
+import { chooseKeepTest, confirmKeep, decideKeep, type KeepRule } from '../src/loop/keep.js';
 import {
   type BinaryInput,
   computeMetric,
+  delongMeanTest,
   delongTest,
   type MetricInput,
   pairedBootstrap,
+  pairedZMeanTest,
+  pairedZTest,
   prepareMetric,
 } from '../src/metrics/index.js';
 
@@ -212,5 +215,61 @@ describe('keep rule: the test that decides', () => {
     });
     expect(v.probImprovement).toBe(b.probImprovement);
     expect(v.ciLow).toBe(b.low);
+  });
+});
+
+describe('confirmation over seeds: the analytic tests of mean metrics', () => {
+  const bestRuns = [binary(2000, 0.6, 40), binary(2000, 0.6, 41)];
+  const candRuns = [binary(2000, 0.9, 50), binary(2000, 0.9, 51), binary(2000, 0.9, 52)];
+
+  it('delongMeanTest with one run per side equals delongTest', () => {
+    const a = bestRuns[0]!;
+    const b = candRuns[0]!;
+    const one = delongTest(a.y, a.p, b.p, 0.95);
+    const mean = delongMeanTest(a.y, [a.p], [b.p], 0.95);
+    expect(mean.delta).toBeCloseTo(one.delta, 14);
+    expect(mean.se).toBeCloseTo(one.se, 12);
+    expect(mean.z).toBeCloseTo(one.z, 9);
+  });
+
+  it('delongMeanTest: the delta is the difference of mean AUCs', () => {
+    const y = bestRuns[0]!.y;
+    const r = delongMeanTest(
+      y,
+      bestRuns.map((x) => x.p),
+      candRuns.map((x) => x.p),
+      0.95,
+    );
+    const m = (xs: BinaryInput[]) => xs.reduce((s, x) => s + computeMetric('auroc', x), 0) / xs.length;
+    expect(r.delta).toBeCloseTo(m(candRuns) - m(bestRuns), 12);
+    expect(r.z).toBeGreaterThan(3);
+  });
+
+  it('pairedZMeanTest with one run per side equals pairedZTest (linear metrics)', () => {
+    const a = bestRuns[0]!;
+    const b = candRuns[0]!;
+    for (const metric of ['log_loss', 'brier', 'accuracy']) {
+      const one = pairedZTest(metric, a, b, 0.95);
+      const mean = pairedZMeanTest(metric, [a], [b], 0.95);
+      expect(mean.delta).toBeCloseTo(one.delta, 14);
+      expect(mean.se).toBeCloseTo(one.se, 12);
+      expect(mean.z).toBeCloseTo(one.z, 8);
+    }
+  });
+
+  it('confirmKeep uses the analytic test of the means and names it', () => {
+    const rule = {
+      ...base,
+      metric: 'log_loss',
+      direction: 'minimize' as const,
+      minDelta: 0,
+      noiseSd: 0.001,
+      confirmRuns: 2,
+    };
+    const runs = (xs: BinaryInput[]) => ({ scores: xs.map((x) => computeMetric('log_loss', x)), inputs: xs });
+    const c = confirmKeep(rule, runs(bestRuns), runs(candRuns));
+    expect(c.test).toBe('paired-z');
+    expect(c.keep).toBe(true);
+    expect(c.reason).toMatch(/paired z-test of the means on per-row log loss P\(better\) 1\.000 ≥ 0\.95/);
   });
 });

@@ -395,7 +395,7 @@ export async function runExperiment(
                   ciLow: c.ciLow,
                   ciHigh: c.ciHigh,
                   probImprovement: c.probImprovement,
-                  test: c.probImprovement === null ? 'none' : 'bootstrap',
+                  test: c.test,
                   gain: c.meanGain,
                 };
               }

@@ -1,10 +1,12 @@
 import {
+  delongMeanTest,
   delongTest,
   hasPairedZ,
   type MetricInput,
   type PairedTestResult,
   pairedBootstrap,
   pairedBootstrapPrepared,
+  pairedZMeanTest,
   pairedZTest,
   prepareMetric,
   type WeightedMetric,
@@ -317,6 +319,8 @@ export interface ConfirmVerdict {
   ciLow: number | null;
   ciHigh: number | null;
   probImprovement: number | null;
+  /** Which test decided (b): the analytic test of the means when one applies, else the bootstrap ('none': skipped). */
+  test: KeepTest;
   reason: string;
 }
 
@@ -363,6 +367,7 @@ function confirmKeepBare(rule: KeepRule, best: Runs, candidate: Runs): ConfirmVe
       ciLow: null,
       ciHigh: null,
       probImprovement: null,
+      test: 'none',
       reason: `not confirmed over seeds: ${what} ≤ ${test}`,
     };
   }
@@ -374,7 +379,41 @@ function confirmKeepBare(rule: KeepRule, best: Runs, candidate: Runs): ConfirmVe
       ciLow: null,
       ciHigh: null,
       probImprovement: null,
+      test: 'none',
       reason: `confirmed: ${what} > ${test} (no per-row predictions: no bootstrap)`,
+    };
+  }
+  const choice = chooseKeepTest(rule, best.inputs[0]!);
+  if (choice !== 'bootstrap') {
+    const bi = best.inputs as MetricInput[];
+    const ci = candidate.inputs as MetricInput[];
+    const t =
+      choice === 'paired-z'
+        ? pairedZMeanTest(rule.metric, bi, ci, rule.confidence)
+        : delongMeanTest(
+            (bi[0] as Extract<MetricInput, { task: 'binary' }>).y,
+            bi.map((i) => (i as Extract<MetricInput, { task: 'binary' }>).p),
+            ci.map((i) => (i as Extract<MetricInput, { task: 'binary' }>).p),
+            rule.confidence,
+          );
+    const lo = sign > 0 ? t.low : -t.high;
+    const hi = sign > 0 ? t.high : -t.low;
+    const keep = t.probImprovement >= rule.confidence;
+    const pct = `${Math.round(rule.confidence * 100)}%`;
+    const name =
+      choice === 'delong'
+        ? 'DeLong test of the mean AUROCs'
+        : `paired z-test of the means on per-row ${lossName(rule.metric)}`;
+    const stat = `${name} P(better) ${t.probImprovement.toFixed(3)} ${keep ? '≥' : '<'} ${rule.confidence} (z=${t.z.toFixed(2)}, ${pct} CI ${fmt(lo)}..${fmt(hi)})`;
+    return {
+      keep,
+      meanGain,
+      threshold,
+      ciLow: lo,
+      ciHigh: hi,
+      probImprovement: t.probImprovement,
+      test: choice,
+      reason: keep ? `confirmed: ${what} > ${test}; ${stat}` : `not confirmed: ${what} > ${test} but ${stat}`,
     };
   }
   const units = weightLength(best.inputs[0]!);
@@ -402,6 +441,7 @@ function confirmKeepBare(rule: KeepRule, best: Runs, candidate: Runs): ConfirmVe
     ciLow: lo,
     ciHigh: hi,
     probImprovement: boot.probImprovement,
+    test: 'bootstrap',
     reason: keep ? `confirmed: ${what} > ${test}; ${boots}` : `not confirmed: ${what} > ${test} but ${boots}`,
   };
 }

@@ -49,7 +49,7 @@ export {
   rowEvaluatorByQuery,
   variables,
 } from './composite.js';
-export { type DeLongResult, delongTest } from './delong.js';
+export { type DeLongResult, delongMeanTest, delongTest } from './delong.js';
 export {
   computeFairness,
   FAIRNESS_METRICS,
@@ -66,7 +66,7 @@ export {
   validateGroups,
 } from './fairness.js';
 export { normalCdf, normalQuantile } from './normal.js';
-export { hasPairedZ, type PairedTestResult, pairedZTest } from './paired_z.js';
+export { hasPairedZ, type PairedTestResult, pairedZMeanTest, pairedZTest } from './paired_z.js';
 export { Xoshiro128 } from './random.js';
 export {
   MAX_RANK_CUTOFF,

@@ -134,3 +134,80 @@ export function pairedZTest(
     n,
   };
 }
+
+/**
+ * The paired z-test of a difference of MEAN metrics over several runs scored on the same rows: mean
+ * metric of the candidate's runs `bs` minus mean metric of the baseline's runs `as` (the keep rule's
+ * confirmation over seeds). Each run's metric is f(mean of its per-row terms), so by the delta method
+ * (Wasserman, "All of Statistics", §5.5) the difference is, to first order, the mean over rows of the
+ * influences u_i = Σ_b f'(m_b) t^b_i / |bs| − Σ_a f'(m_a) t^a_i / |as|, with standard error sd(u)/√n;
+ * z = ±delta/se (positive = B better). Exact (no linearisation) for linear f (all but rmse).
+ * @param name a metric that is a mean of per-row terms; @param as ≥ 1 baseline runs; @param bs ≥ 1
+ *   candidate runs, all on the same rows. @param confidence two-sided confidence, in (0, 1).
+ * @throws as {@link pairedZTest}, or when a side has no run.
+ */
+export function pairedZMeanTest(
+  name: string,
+  as: MetricInput[],
+  bs: MetricInput[],
+  confidence: number,
+): PairedTestResult {
+  if (as.length === 0 || bs.length === 0) throw new RangeError('pairedZMeanTest: each side needs a run');
+  const first = as[0]!;
+  const impl = metricImpl(name, first.task);
+  const dec = impl.decomposed;
+  if (!dec) throw new Error(`pairedZMeanTest: ${name} is not a mean of per-row terms`);
+  if (!(confidence > 0 && confidence < 1)) {
+    throw new RangeError(`pairedZMeanTest: confidence must be in (0, 1), got ${confidence}`);
+  }
+  const n = weightedRows(first);
+  if (n < 2) throw new RangeError(`pairedZMeanTest: needs at least 2 rows, got ${n}`);
+  const u = new Float64Array(n);
+  let a = 0;
+  let b = 0;
+  const add = (input: MetricInput, c: number) => {
+    sameTruth(first, input);
+    impl.validate(input);
+    const t = dec.terms(input);
+    const mean = weightedMean(t, null);
+    const g = c * slope(dec.finish, mean);
+    for (let i = 0; i < n; i++) u[i]! += g * t[i]!;
+    return dec.finish(mean);
+  };
+  for (const x of as) a += add(x, -1 / as.length) / as.length;
+  for (const x of bs) b += add(x, 1 / bs.length) / bs.length;
+  const mu = sumArray(u) / n;
+  for (let i = 0; i < n; i++) {
+    const d = u[i]! - mu;
+    u[i] = d * d;
+  }
+  const se0 = Math.sqrt(sumArray(u) / (n - 1) / n);
+  // Averages of runs do not cancel exactly: a difference and an se at rounding level is a tie.
+  const ulp = 64 * Number.EPSILON * Math.max(Math.abs(a), Math.abs(b), Number.MIN_VALUE);
+  const delta = Math.abs(b - a) <= ulp && se0 <= ulp ? 0 : b - a;
+  const se = delta === 0 && se0 <= ulp ? 0 : se0;
+  const sign = impl.spec.direction === 'maximize' ? 1 : -1;
+  let z: number;
+  if (se > 0) z = (sign * delta) / se;
+  else z = delta === 0 ? 0 : sign * delta > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  const probImprovement = se === 0 && delta === 0 ? 0 : normalCdf(z);
+  const half = normalQuantile((1 + confidence) / 2) * se;
+  return {
+    test: 'paired-z',
+    a,
+    b,
+    delta,
+    se,
+    z,
+    probImprovement,
+    low: delta - half,
+    high: delta + half,
+    confidence,
+    n,
+  };
+}
+
+/** Rows of an input (its per-row terms). */
+function weightedRows(input: MetricInput): number {
+  return input.y.length;
+}
