@@ -3,11 +3,13 @@
  * asserted). Suites (default: all, in this order):
  *   - overhead: harness overhead per experiment at 100k and 3M rows per holdout
  *   - metrics: metric engine vs scikit-learn at 1M and 10M rows (identical values, speed ratio)
+ *   - keep: the keep rule's tests (DeLong, paired z, paired bootstrap) at 100k, 1M and 3M rows
  *   - stop: the kill switch, ratchet stop to the run's exit (target ≤ 1 s)
  *   - watchdog: the process-tree watchdog's host CPU per tick for a tree of 20 processes (target ≤ 5 ms)
  * `--quick` uses smaller sizes; `--help` prints the usage.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { benchKeep } from './keep.js';
 import { benchMetrics } from './metrics.js';
 import { benchOverhead } from './overhead.js';
 import { benchStop } from './stop.js';
@@ -16,6 +18,8 @@ import { benchWatchdog } from './watchdog.js';
 const SUITES = {
   overhead: (quick: boolean) => benchOverhead(quick ? [100_000] : [100_000, 3_000_000]),
   metrics: (quick: boolean) => benchMetrics(quick ? { sizes: [1_000_000], bootstrapSizes: [100_000] } : {}),
+  keep: (quick: boolean) =>
+    quick ? benchKeep([100_000, 1_000_000], 100_000) : benchKeep([100_000, 1_000_000, 3_000_000]),
   stop: (quick: boolean) => benchStop(quick ? 1 : 3),
   watchdog: (_quick: boolean) => benchWatchdog(),
 } as const;
