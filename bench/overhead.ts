@@ -165,7 +165,7 @@ export async function benchOverhead(sizes = [100_000, 3_000_000]): Promise<void>
         const tested = test !== '—' && test !== 'none';
         if (e.seq > 1) over[tested ? 'tested' : 'none']!.push(wall - cmd);
         const t = (e.meta?.['timings'] ?? {}) as Record<string, number>;
-        if (tested && t['decide'] !== undefined) (decide[test] ??= []).push(t['decide']);
+        if (tested && t['decide'] !== undefined) decide[test] = [...(decide[test] ?? []), t['decide']];
         console.log(
           `| ${e.seq} | ${(e.params?.['variant'] as string) ?? 'baseline'} | ${e.decision} | ${test} | ${n} | ${t['decide'] ?? '—'} | ${wall.toFixed(3)} | ${cmd.toFixed(3)} | ${(wall - cmd).toFixed(3)} | ${Object.entries(
             t,
