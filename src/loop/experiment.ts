@@ -23,7 +23,7 @@ import { failpoint } from '../util/failpoint.js';
 import { sha256File } from '../util/fs.js';
 import { checkChange, treeAfterExecute } from './check.js';
 import { execute } from './execute.js';
-import { confirmKeep, decideKeep, type KeepRule, type Runs } from './keep.js';
+import { confirmKeep, type decideKeep, decideKeepAsync, type KeepRule, type Runs } from './keep.js';
 import { pruneOutputs, tidyTraces } from './tidy.js';
 
 /**
@@ -372,7 +372,7 @@ export async function runExperiment(
             decision = 'kept';
             reason = `baseline ${contract.metric.primary} ${ev.score.toFixed(6)}`;
           } else {
-            verdict = decideKeep(
+            verdict = await decideKeepAsync(
               x.rule,
               { score: x.best!.score, input: x.best!.input, runs: x.best!.runs },
               { score: ev.score, input: ev.input },

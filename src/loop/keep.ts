@@ -1,8 +1,11 @@
+import { pairedBootstrapInWorker } from '../metrics/bootstrap_worker.js';
 import {
   delongMeanTest,
   delongTest,
   hasPairedZ,
   type MetricInput,
+  type PairedBootstrapOptions,
+  type PairedBootstrapResult,
   type PairedTestResult,
   pairedBootstrap,
   pairedBootstrapPrepared,
@@ -132,12 +135,58 @@ export function decideKeep(
   rule: KeepRule,
   best: { score: number; input: MetricInput | null; runs?: Runs },
   candidate: { score: number; input: MetricInput | null },
+  pre?: PairedBootstrapResult,
 ): KeepVerdict {
-  const v = decideKeepStages(rule, best, candidate);
+  const v = decideKeepStages(rule, best, candidate, pre);
   // A custom evaluator reports numbers, not per-row predictions: there is nothing to resample, and the
   // reason says so whatever the decision. The reason also names the rule that decided.
   const note = best.input && candidate.input ? '' : ` (${NO_BOOTSTRAP_NOTE})`;
   return { ...v, reason: `${v.reason}${note}; ${ruleLabel(rule.noiseSd, rule.noiseFrom)}` };
+}
+
+/**
+ * {@link decideKeep} with a plain-metric paired bootstrap run in a worker thread
+ * ({@link pairedBootstrapInWorker}), so the event loop stays free during a long bootstrap. Same verdict
+ * as {@link decideKeep} (same code, same seed); analytic tests and composite bootstraps (whose prepared
+ * evaluators are closures, which cannot cross to a worker) run in the calling thread.
+ */
+export async function decideKeepAsync(
+  rule: KeepRule,
+  best: { score: number; input: MetricInput | null; runs?: Runs },
+  candidate: { score: number; input: MetricInput | null },
+): Promise<KeepVerdict> {
+  const opts = plainBootstrapPlan(rule, best, candidate);
+  if (!opts || !best.input || !candidate.input) return decideKeep(rule, best, candidate);
+  const pre = await pairedBootstrapInWorker(rule.metric, best.input, candidate.input, opts);
+  return decideKeep(rule, best, candidate, pre);
+}
+
+/** The options of the plain-metric bootstrap stage 2 will run, or null when it will not run one. */
+function plainBootstrapPlan(
+  rule: KeepRule,
+  best: { score: number; input: MetricInput | null; runs?: Runs },
+  candidate: { score: number; input: MetricInput | null },
+): PairedBootstrapOptions | null {
+  if (!best.input || !candidate.input || rule.prepare) return null;
+  const sign = rule.direction === 'maximize' ? 1 : -1;
+  const gain = sign * (candidate.score - best.score);
+  const sigma = rule.noiseSd ?? 0;
+  if (sigma > 0 && rule.confirmRuns > 0) return null;
+  const nBest = best.runs?.scores.length ?? 1;
+  const noiseFloor = sigma > 0 ? rule.noiseZ * sigma * Math.sqrt(1 + 1 / nBest) : 0;
+  if (!(gain > Math.max(rule.minDelta, noiseFloor))) return null;
+  if (chooseKeepTest(rule, best.input) !== 'bootstrap') return null;
+  return bootstrapOptions(rule);
+}
+
+/** The keep rule's bootstrap options: the contract's resamples and confidence, early stop at the confidence. */
+function bootstrapOptions(rule: KeepRule): PairedBootstrapOptions {
+  return {
+    resamples: rule.resamples,
+    confidence: rule.confidence,
+    seed: rule.seed,
+    decideAt: rule.confidence,
+  };
 }
 
 /** {@link decideKeep} before the custom-evaluator note and the rule's label. */
@@ -145,6 +194,7 @@ function decideKeepStages(
   rule: KeepRule,
   best: { score: number; input: MetricInput | null; runs?: Runs },
   candidate: { score: number; input: MetricInput | null },
+  pre?: PairedBootstrapResult,
 ): KeepVerdict {
   const sign = rule.direction === 'maximize' ? 1 : -1;
   const gain = sign * (candidate.score - best.score);
@@ -226,12 +276,7 @@ function decideKeepStages(
       needsConfirmation: false,
     };
   }
-  const opts = {
-    resamples: rule.resamples,
-    confidence: rule.confidence,
-    seed: rule.seed,
-    decideAt: rule.confidence,
-  };
+  const opts = bootstrapOptions(rule);
   const boot = rule.prepare
     ? pairedBootstrapPrepared(
         rule.metric,
@@ -241,7 +286,7 @@ function decideKeepStages(
         rule.prepare(candidate.input),
         opts,
       )
-    : pairedBootstrap(rule.metric, best.input, candidate.input, opts);
+    : (pre ?? pairedBootstrap(rule.metric, best.input, candidate.input, opts));
   // pairedBootstrap's delta is metric(candidate) − metric(best); turn it into a gain.
   const lo = sign > 0 ? boot.low : -boot.high;
   const hi = sign > 0 ? boot.high : -boot.low;
