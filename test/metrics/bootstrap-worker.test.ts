@@ -6,7 +6,10 @@
 
 import { describe, expect, it } from 'vitest';
 import { decideKeep, decideKeepAsync, type KeepRule } from '../../dist/src/loop/keep.js';
-import { bootstrapWorkerAvailable, pairedBootstrapInWorker } from '../../dist/src/metrics/bootstrap_worker.js';
+import {
+  bootstrapWorkerAvailable,
+  pairedBootstrapInWorker,
+} from '../../dist/src/metrics/bootstrap_worker.js';
 import { computeMetric, pairedBootstrap, Xoshiro128 } from '../../dist/src/metrics/index.js';
 
 function binary(n: number, signal: number, seed: number) {
@@ -41,9 +44,9 @@ describe('paired bootstrap in a worker thread', () => {
 
   it('rejects with the same RangeError as the main thread', async () => {
     const c = { ...b, y: new Uint8Array(b.y.length) };
-    await expect(pairedBootstrapInWorker('f1', a, c, { resamples: 100, confidence: 0.9, seed: 1 })).rejects.toThrow(
-      /y differs at row/,
-    );
+    await expect(
+      pairedBootstrapInWorker('f1', a, c, { resamples: 100, confidence: 0.9, seed: 1 }),
+    ).rejects.toThrow(/y differs at row/);
   });
 
   it('decideKeepAsync (bootstrap in the worker) equals decideKeep', async () => {
