@@ -35,53 +35,72 @@ export interface DeLongResult extends PairedTestResult {
   variance: number;
 }
 
+/** Structural components of one score vector (see {@link components}). */
+interface Components {
+  v10: Float64Array;
+  v01: Float64Array;
+  auc: number;
+}
+
+/**
+ * Components already computed, per score vector and label vector (the keep rule compares every
+ * candidate with the same best model: its sort is done once). Weak: dropped with the arrays.
+ */
+const CACHE = new WeakMap<Float64Array, { y: Uint8Array; c: Components }>();
+
 /**
  * Structural components of one score vector: V10 over the positives (in row order) and V01 over the
- * negatives (in row order), and the AUC from exact counts. One stable argsort, one pass over the
- * tie groups: a positive's V10 is (negatives below it + half the negatives tied with it)/n, a
- * negative's V01 is 1 − (positives below + half the tied positives)/m — the midrank formulas of
- * Sun & Xu 2014, eq. 6-8, in counting form.
+ * negatives (in row order), and the AUC from exact counts. One stable argsort, one sequential pass over
+ * the tie groups of the sorted values: a positive's V10 is (negatives below it + half the negatives
+ * tied with it)/n, a negative's V01 is 1 − (positives below + half the tied positives)/m — the midrank
+ * formulas of Sun & Xu 2014, eq. 6-8, in counting form. Cached per (score, labels) arrays, which the
+ * callers never modify.
  */
-function components(
-  pos: Uint8Array,
-  score: Float64Array,
-  m: number,
-  n: number,
-): { v10: Float64Array; v01: Float64Array; auc: number } {
+function components(pos: Uint8Array, score: Float64Array, m: number, n: number): Components {
+  const hit = CACHE.get(score);
+  if (hit && hit.y === pos) return hit.c;
   const rows = score.length;
   const order = argsortFloat64(score);
-  // Index of each row among the positives / among the negatives (row order).
-  const v10 = new Float64Array(m);
-  const v01 = new Float64Array(n);
-  const slot = new Int32Array(rows);
-  for (let i = 0, ip = 0, ineg = 0; i < rows; i++) slot[i] = pos[i] ? ip++ : ineg++;
+  // Gather the sorted scores and labels once, so the tie-group pass is sequential.
+  const sv = new Float64Array(rows);
+  const sp = new Uint8Array(rows);
+  for (let k = 0; k < rows; k++) {
+    const r = order[k]!;
+    sv[k] = score[r]!;
+    sp[k] = pos[r] === 1 ? 1 : 0;
+  }
+  // Per-row component (V10 for a positive row, V01 for a negative one), scattered by row.
+  const perRow = new Float64Array(rows);
   let posBelow = 0;
   let negBelow = 0;
   // Twice the Mann-Whitney count Σ_i Σ_j ψ, an integer (exact below 2^53).
   let twiceU = 0;
   for (let s = 0; s < rows; ) {
-    const v = score[order[s]!]!;
+    const v = sv[s]!;
     let e = s;
     let gp = 0;
-    let gn = 0;
-    while (e < rows && score[order[e]!] === v) {
-      if (pos[order[e]!]) gp++;
-      else gn++;
+    while (e < rows && sv[e] === v) {
+      gp += sp[e]!;
       e++;
     }
+    const gn = e - s - gp;
     const aboveNeg = (negBelow + gn / 2) / n;
     const belowPos = 1 - (posBelow + gp / 2) / m;
-    for (let k = s; k < e; k++) {
-      const r = order[k]!;
-      if (pos[r]) v10[slot[r]!] = aboveNeg;
-      else v01[slot[r]!] = belowPos;
-    }
+    for (let k = s; k < e; k++) perRow[order[k]!] = sp[k] ? aboveNeg : belowPos;
     twiceU += gp * (2 * negBelow + gn);
     posBelow += gp;
     negBelow += gn;
     s = e;
   }
-  return { v10, v01, auc: twiceU / (2 * m * n) };
+  const v10 = new Float64Array(m);
+  const v01 = new Float64Array(n);
+  for (let i = 0, ip = 0, ineg = 0; i < rows; i++) {
+    if (pos[i] === 1) v10[ip++] = perRow[i]!;
+    else v01[ineg++] = perRow[i]!;
+  }
+  const c = { v10, v01, auc: twiceU / (2 * m * n) };
+  CACHE.set(score, { y: pos, c });
+  return c;
 }
 
 /** Sample covariance matrix [AA, AB, BB] of two equal-length vectors (divisor length − 1; 0 for length 1). */
