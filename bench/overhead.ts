@@ -5,11 +5,12 @@
  * (`cp`), at a given number of rows per holdout (public and private each), and runs the real loop on it:
  * real git worktree, real bubblewrap sandbox, real evaluator (DuckDB validation + metric engine), real
  * keep rule, real journal. A scripted proposer switches between prediction sets so the loop sees:
- *   - `better`: a real gain → the paired bootstrap runs → kept
- *   - `same`:   identical predictions → gain 0 ≤ min delta → reverted without bootstrap
- *   - `noise`:  a tiny random perturbation → gain within noise → bootstrap → reverted
- * It prints, per experiment, the wall time, the time of the sandboxed command, and the harness overhead
- * (wall − command), plus the medians. Figures are printed, not asserted.
+ *   - `better`: a real gain → the keep rule's test runs (DeLong for this auroc contract) → kept
+ *   - `same`:   identical predictions → gain 0 ≤ min delta → reverted without a test
+ *   - `noise`:  a tiny random perturbation → gain within noise → reverted (by stage 1 or the test)
+ * It prints, per experiment, the keep rule's test and the decide step's time, the wall time, the time of
+ * the sandboxed command, and the harness overhead (wall − command), plus the medians. Figures are
+ * printed, not asserted.
  *
  * Run: `npm run bench` (all benchmarks) or `node dist/bench/overhead.js [rows...]` after `npm run build`.
  */
@@ -150,19 +151,23 @@ export async function benchOverhead(sizes = [100_000, 3_000_000]): Promise<void>
       const exps = j.listExperiments(s.runId);
       j.close();
       console.log(
-        '| exp | predictions | decision | bootstrap resamples | wall s | command s | overhead s | steps (ms) |',
+        '| exp | predictions | decision | keep test | bootstrap resamples | decide ms | wall s | command s | overhead s | steps (ms) |',
       );
-      console.log('|---|---|---|---|---|---|---|---|');
-      const over: Record<string, number[]> = { bootstrap: [], none: [] };
+      console.log('|---|---|---|---|---|---|---|---|---|---|');
+      const over: Record<string, number[]> = { tested: [], none: [] };
+      const decide: Record<string, number[]> = {};
       for (const e of exps) {
         const cmd = (e.executeMs ?? 0) / 1000;
         const wall = e.durationMs / 1000;
-        const boot = /resamples|P\(better\)/.test(e.reason);
-        const n = /settled after (\d+) resamples/.exec(e.reason)?.[1] ?? (boot ? '1000' : '—');
-        if (e.seq > 1) over[boot ? 'bootstrap' : 'none']!.push(wall - cmd);
+        const test = e.keepTest ?? '—';
+        const boot = test === 'bootstrap';
+        const n = boot ? (/\((\d+) resamples\)/.exec(e.reason)?.[1] ?? '?') : '—';
+        const tested = test !== '—' && test !== 'none';
+        if (e.seq > 1) over[tested ? 'tested' : 'none']!.push(wall - cmd);
         const t = (e.meta?.['timings'] ?? {}) as Record<string, number>;
+        if (tested && t['decide'] !== undefined) decide[test] = [...(decide[test] ?? []), t['decide']];
         console.log(
-          `| ${e.seq} | ${(e.params?.['variant'] as string) ?? 'baseline'} | ${e.decision} | ${n} | ${wall.toFixed(3)} | ${cmd.toFixed(3)} | ${(wall - cmd).toFixed(3)} | ${Object.entries(
+          `| ${e.seq} | ${(e.params?.['variant'] as string) ?? 'baseline'} | ${e.decision} | ${test} | ${n} | ${t['decide'] ?? '—'} | ${wall.toFixed(3)} | ${cmd.toFixed(3)} | ${(wall - cmd).toFixed(3)} | ${Object.entries(
             t,
           )
             .map(([k, v]) => `${k} ${v}`)
@@ -170,8 +175,13 @@ export async function benchOverhead(sizes = [100_000, 3_000_000]): Promise<void>
         );
       }
       console.log(
-        `median overhead: ${over['none']!.length ? median(over['none']!).toFixed(3) : '—'} s without bootstrap, ` +
-          `${over['bootstrap']!.length ? median(over['bootstrap']!).toFixed(3) : '—'} s with the paired bootstrap`,
+        `median overhead: ${over['none']!.length ? median(over['none']!).toFixed(3) : '—'} s when stage 1 decides, ` +
+          `${over['tested']!.length ? median(over['tested']!).toFixed(3) : '—'} s with the keep rule's test (target ≤ ${rows > 1e6 ? 2 : 0.1} s); ` +
+          `decide step alone: ${
+            Object.entries(decide)
+              .map(([k, v]) => `${k} ${median(v).toFixed(0)} ms`)
+              .join(', ') || '—'
+          }`,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });

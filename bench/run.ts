@@ -4,6 +4,7 @@
  *   - overhead: harness overhead per experiment at 100k and 3M rows per holdout
  *   - metrics: metric engine vs scikit-learn at 1M and 10M rows (auroc, log_loss, rmse, average_precision,
  *     ndcg@10; max abs difference and speed ratio per metric and size)
+ *   - keep: the keep rule's tests (DeLong, paired z, paired bootstrap) at 100k, 1M and 3M rows
  *   - stop: the kill switch, ratchet stop to the run's exit (target ≤ 1 s)
  *   - watchdog: the process-tree watchdog's host CPU per tick for a tree of 20 processes (target ≤ 5 ms)
  *   - memory: peak RSS of the node process in init, check and a short run at 3M rows per holdout (target ≤ 300 MB)
@@ -11,6 +12,7 @@
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { benchMemory } from './memory.js';
+import { benchKeep } from './keep.js';
 import { benchMetrics } from './metrics.js';
 import { benchOverhead } from './overhead.js';
 import { benchStop } from './stop.js';
@@ -19,6 +21,8 @@ import { benchWatchdog } from './watchdog.js';
 const SUITES = {
   overhead: (quick: boolean) => benchOverhead(quick ? [100_000] : [100_000, 3_000_000]),
   metrics: (quick: boolean) => benchMetrics(quick ? { sizes: [1_000_000], bootstrapSizes: [100_000] } : {}),
+  keep: (quick: boolean) =>
+    quick ? benchKeep([100_000, 1_000_000], 100_000) : benchKeep([100_000, 1_000_000, 3_000_000]),
   stop: (quick: boolean) => benchStop(quick ? 1 : 3),
   watchdog: (_quick: boolean) => benchWatchdog(),
   memory: (quick: boolean) => benchMemory(quick ? 100_000 : 3_000_000),

@@ -160,7 +160,16 @@ describe('keep rule', () => {
       inputs: best.inputs,
     });
     expect(tiny.keep).toBe(false);
-    expect(tiny.reason).toMatch(/but paired bootstrap of the means/);
+    expect(tiny.test).toBe('delong');
+    expect(tiny.reason).toMatch(/but DeLong test of the mean AUROCs P\(better\) 0\.000 < 0\.95/);
+    // The same with the bootstrap forced (contract keep.test: bootstrap).
+    const tinyBoot = confirmKeep({ ...r, noiseSd: 1e-9, minDelta: 0, test: 'bootstrap' }, best, {
+      scores: best.scores.map((s) => s + 1e-6),
+      inputs: best.inputs,
+    });
+    expect(tinyBoot.keep).toBe(false);
+    expect(tinyBoot.test).toBe('bootstrap');
+    expect(tinyBoot.reason).toMatch(/but paired bootstrap of the means/);
   });
 
   it('normalQuantile matches known quantiles (AS 241)', () => {

@@ -5,7 +5,7 @@ import { git, removeWorktree, revParse } from '../git/git.js';
 import { Journal } from '../journal/store.js';
 import { sampleSd } from '../loop/baseline.js';
 import { execute } from '../loop/execute.js';
-import { confirmKeep, decideKeep, type KeepRule } from '../loop/keep.js';
+import { confirmKeep, decideKeep, type KeepRule, type KeepTest } from '../loop/keep.js';
 import { preflight } from '../loop/preflight.js';
 import { WORKTREES_DIR } from '../loop/session.js';
 import { computeMetric, type MetricInput, Xoshiro128 } from '../metrics/index.js';
@@ -40,8 +40,16 @@ export interface RuleFigures {
   power: number;
   false_keep_ci: [number, number];
   power_ci: [number, number];
-  /** Ratchet's rule only: which stage turned down the planted improvements it missed. */
+  /**
+   * Ratchet's rule only: which stage turned down the planted improvements it missed ('bootstrap' counts
+   * stage 2 whatever its test: DeLong, the paired z-test or the bootstrap; see `tests`).
+   */
   missed_by?: { min_delta_or_noise: number; bootstrap: number; confirmation: number };
+  /**
+   * Ratchet's rule only: how many decisions (no-op and planted) each significance test decided —
+   * stage 2 of decideKeep and, with confirmation runs, the test of the means in confirmKeep.
+   */
+  tests?: Record<KeepTest, number>;
 }
 
 /** Result of {@link auditNoise} (`ratchet audit noise --json`). */
@@ -232,6 +240,7 @@ export async function auditNoise(opts: AuditOptions): Promise<AuditResult> {
     minDelta: contract.keep.min_delta,
     confidence: contract.keep.confidence,
     resamples: contract.keep.resamples,
+    test: contract.keep.test,
     noiseSd: sigma,
     noiseZ: contract.keep.noise_z,
     confirmRuns,
@@ -241,6 +250,7 @@ export async function auditNoise(opts: AuditOptions): Promise<AuditResult> {
   const rng = new Xoshiro128(opts.seed ?? contract.split.seed);
   const counts = { ratchet: { noop: 0, planted: 0 }, naive: { noop: 0, planted: 0 } };
   const missed = { min_delta_or_noise: 0, bootstrap: 0, confirmation: 0 };
+  const tests: Record<KeepTest, number> = { delong: 0, 'paired-z': 0, bootstrap: 0, none: 0 };
   for (let t = 0; t < trials; t++) {
     const idx = draw(rng, poolSize, 2 * per);
     const best = idx.slice(0, per).map((i) => pool[i]!);
@@ -254,13 +264,17 @@ export async function auditNoise(opts: AuditOptions): Promise<AuditResult> {
       );
       let keep = v.keep;
       let confirmFailed = false;
+      let test = v.test;
       if (keep && v.needsConfirmation) {
-        keep = confirmKeep(rule, bestRuns, {
+        const c = confirmKeep(rule, bestRuns, {
           scores: cand.map((c) => c.score),
           inputs: cand.map((c) => c.input),
-        }).keep;
+        });
+        keep = c.keep;
+        test = c.test;
         confirmFailed = !keep;
       }
+      tests[test]++;
       if (keep) counts.ratchet[kind]++;
       else if (kind === 'planted') {
         if (confirmFailed) missed.confirmation++;
@@ -278,7 +292,7 @@ export async function auditNoise(opts: AuditOptions): Promise<AuditResult> {
     power_ci: wilson(c.planted, trials),
   });
   const result: AuditResult = {
-    ratchet: { ...figures(counts.ratchet), missed_by: missed },
+    ratchet: { ...figures(counts.ratchet), missed_by: missed, tests },
     naive: figures(counts.naive),
     metric,
     direction: contract.direction,

@@ -164,6 +164,13 @@ export const KeepSchema = z
       .default(0.95)
       .describe('the lower end of the bootstrap interval of the gain at this level must be above zero'),
     resamples: z.number().int().min(100).max(100_000).default(1000).describe('paired bootstrap resamples'),
+    test: z
+      .enum(['auto', 'bootstrap'])
+      .default('auto')
+      .describe(
+        "the significance test of stage 2: 'auto' uses DeLong's test for a plain auroc, the paired z-test for a mean " +
+          "of per-row losses (log_loss, brier, accuracy, rmse, mae, mape) and the paired bootstrap otherwise; 'bootstrap' always bootstraps",
+      ),
     noise_z: z
       .number()
       .nonnegative()
@@ -325,6 +332,7 @@ export const ContractSchema = z
       min_delta: 0,
       confidence: 0.95,
       resamples: 1000,
+      test: 'auto',
       noise_z: 1.8,
       confirm_runs: 4,
     }),

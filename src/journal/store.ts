@@ -31,6 +31,11 @@ export interface ExperimentRecord {
   ciLow: number | null;
   ciHigh: number | null;
   probImprovement: number | null;
+  /**
+   * The test that decided stage 2 of the keep rule ('delong' | 'paired-z' | 'bootstrap' | 'none'; null for
+   * the baseline, a rejected or failed experiment, and journals written before it was recorded).
+   */
+  keepTest?: string | null;
   /** Commit of a kept experiment on the ratchet branch. */
   commitSha: string | null;
   /** Commit the change was made on (the best kept commit at the time). */
@@ -215,6 +220,10 @@ export class Journal {
       const runCols = (db.prepare('PRAGMA table_info(runs)').all() as { name: string }[]).map((c) => c.name);
       if (!runCols.includes('active_ms')) db.exec('ALTER TABLE runs ADD COLUMN active_ms REAL');
       if (!runCols.includes('active_at')) db.exec('ALTER TABLE runs ADD COLUMN active_at TEXT');
+      const expCols = (db.prepare('PRAGMA table_info(experiments)').all() as { name: string }[]).map(
+        (c) => c.name,
+      );
+      if (!expCols.includes('keep_test')) db.exec('ALTER TABLE experiments ADD COLUMN keep_test TEXT');
     }
     return new Journal(db);
   }
@@ -363,10 +372,10 @@ export class Journal {
         .prepare(
           `INSERT INTO experiments (id, run_id, seq, proposer, hypothesis, params, meta, decision, reason, score,
              best_before, delta, ci_low, ci_high, prob_improvement, commit_sha, parent_sha, files, sandbox_status,
-             sandbox_message, exit_code, sandboxed, started_at, ended_at, duration_ms, execute_ms, conclusion)
+             sandbox_message, exit_code, sandboxed, started_at, ended_at, duration_ms, execute_ms, conclusion, keep_test)
            VALUES (@id, @runId, @seq, @proposer, @hypothesis, @params, @meta, @decision, @reason, @score,
              @bestBefore, @delta, @ciLow, @ciHigh, @probImprovement, @commitSha, @parentSha, @files, @sandboxStatus,
-             @sandboxMessage, @exitCode, @sandboxed, @startedAt, @endedAt, @durationMs, @executeMs, @conclusion)`,
+             @sandboxMessage, @exitCode, @sandboxed, @startedAt, @endedAt, @durationMs, @executeMs, @conclusion, @keepTest)`,
         )
         .run({
           ...e,
@@ -374,6 +383,7 @@ export class Journal {
           meta: json(e.meta),
           files: JSON.stringify(e.files),
           sandboxed: e.sandboxed ? 1 : 0,
+          keepTest: e.keepTest ?? null,
         });
       const m = this.db.prepare(
         'INSERT INTO metrics (experiment_id, holdout, name, value) VALUES (?, ?, ?, ?)',
@@ -525,6 +535,7 @@ export class Journal {
       ciLow: num(r['ci_low']),
       ciHigh: num(r['ci_high']),
       probImprovement: num(r['prob_improvement']),
+      keepTest: (r['keep_test'] as string | null | undefined) ?? null,
       commitSha: (r['commit_sha'] as string | null) ?? null,
       parentSha: String(r['parent_sha']),
       files: parse<string[]>(r['files']) ?? [],

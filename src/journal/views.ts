@@ -24,6 +24,8 @@ export interface LogEntry {
   ci_low: number | null;
   ci_high: number | null;
   prob_improvement: number | null;
+  /** The keep rule's stage-2 test: 'delong' | 'paired-z' | 'bootstrap' | 'none' (null when the keep rule did not run). */
+  keep_test: string | null;
   reason: string;
   proposer: string;
   commit: string | null;
@@ -50,6 +52,7 @@ export function logEntry(e: ExperimentRecord): LogEntry {
     ci_low: e.ciLow,
     ci_high: e.ciHigh,
     prob_improvement: e.probImprovement,
+    keep_test: e.keepTest ?? null,
     reason: e.reason,
     proposer: e.proposer,
     commit: e.commitSha,

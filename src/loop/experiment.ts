@@ -23,7 +23,7 @@ import { failpoint } from '../util/failpoint.js';
 import { sha256File } from '../util/fs.js';
 import { checkChange, treeAfterExecute } from './check.js';
 import { execute } from './execute.js';
-import { confirmKeep, decideKeep, type KeepRule, type Runs } from './keep.js';
+import { confirmKeep, type decideKeep, decideKeepAsync, type KeepRule, type Runs } from './keep.js';
 import { pruneOutputs, retentionEvent, tidyTraces } from './tidy.js';
 
 /**
@@ -378,7 +378,7 @@ export async function runExperiment(
             decision = 'kept';
             reason = `baseline ${contract.metric.primary} ${ev.score.toFixed(6)}`;
           } else {
-            verdict = decideKeep(
+            verdict = await decideKeepAsync(
               x.rule,
               { score: x.best!.score, input: x.best!.input, runs: x.best!.runs },
               { score: ev.score, input: ev.input },
@@ -401,6 +401,7 @@ export async function runExperiment(
                   ciLow: c.ciLow,
                   ciHigh: c.ciHigh,
                   probImprovement: c.probImprovement,
+                  test: c.test,
                   gain: c.meanGain,
                 };
               }
@@ -481,6 +482,7 @@ export async function runExperiment(
     ciLow: verdict?.ciLow ?? null,
     ciHigh: verdict?.ciHigh ?? null,
     probImprovement: verdict?.probImprovement ?? null,
+    keepTest: verdict?.test ?? null,
     commitSha,
     parentSha,
     files: check.files,

@@ -1,7 +1,16 @@
+import { pairedBootstrapInWorker } from '../metrics/bootstrap_worker.js';
 import {
+  delongMeanTest,
+  delongTest,
+  hasPairedZ,
   type MetricInput,
+  type PairedBootstrapOptions,
+  type PairedBootstrapResult,
+  type PairedTestResult,
   pairedBootstrap,
   pairedBootstrapPrepared,
+  pairedZMeanTest,
+  pairedZTest,
   prepareMetric,
   type WeightedMetric,
   weightLength,
@@ -21,6 +30,11 @@ export interface KeepRule {
   confidence: number;
   /** Paired bootstrap resamples (contract keep.resamples). */
   resamples: number;
+  /**
+   * Stage 2's test (contract keep.test): 'auto' (default) picks the analytic test when one applies
+   * ({@link chooseKeepTest}); 'bootstrap' always runs the paired bootstrap.
+   */
+  test?: 'auto' | 'bootstrap';
   /** Run-to-run standard deviation of the primary metric (ratchet check, varied seeds by default), or null if unmeasured. */
   noiseSd: number | null;
   /** One-sided normal quantile for the noise test (contract keep.noise_z; default 1.8 ≈ 96.4%). */
@@ -63,6 +77,13 @@ export function ruleLabel(sd: number | null, from?: NoiseSource | null): string 
     : `rule: min_delta only (σ=0${over})`;
 }
 
+/**
+ * The test that decided stage 2 of the keep rule: DeLong's AUROC test, the paired z-test on per-row
+ * losses, the paired bootstrap, or none (stage 1 decided, a custom evaluator gave no per-row
+ * predictions, or the single run only screened for confirmation over seeds).
+ */
+export type KeepTest = 'delong' | 'paired-z' | 'bootstrap' | 'none';
+
 /** The keep rule's verdict with its arithmetic, recorded on every decision. */
 export interface KeepVerdict {
   keep: boolean;
@@ -73,8 +94,13 @@ export interface KeepVerdict {
   /** Two-sided bootstrap interval of the gain at the contract's confidence (null when not bootstrapped). */
   ciLow: number | null;
   ciHigh: number | null;
-  /** Share of bootstrap resamples in which the candidate beat the best (null when not bootstrapped). */
+  /**
+   * Confidence that the candidate is better: the share of bootstrap resamples in which it beat the best,
+   * or Φ(z) of DeLong's test / the paired z-test (null when no test ran).
+   */
   probImprovement: number | null;
+  /** Which test decided stage 2 (see {@link KeepTest}). */
+  test: KeepTest;
   /** One sentence with the numbers, e.g. "gain +0.0123 > 0.0010 and P(better) 0.999 ≥ 0.95". */
   reason: string;
   /** True when the candidate passed and must now be confirmed over `confirmRuns` more seeds ({@link confirmKeep}). */
@@ -109,12 +135,58 @@ export function decideKeep(
   rule: KeepRule,
   best: { score: number; input: MetricInput | null; runs?: Runs },
   candidate: { score: number; input: MetricInput | null },
+  pre?: PairedBootstrapResult,
 ): KeepVerdict {
-  const v = decideKeepStages(rule, best, candidate);
+  const v = decideKeepStages(rule, best, candidate, pre);
   // A custom evaluator reports numbers, not per-row predictions: there is nothing to resample, and the
   // reason says so whatever the decision. The reason also names the rule that decided.
   const note = best.input && candidate.input ? '' : ` (${NO_BOOTSTRAP_NOTE})`;
   return { ...v, reason: `${v.reason}${note}; ${ruleLabel(rule.noiseSd, rule.noiseFrom)}` };
+}
+
+/**
+ * {@link decideKeep} with a plain-metric paired bootstrap run in a worker thread
+ * ({@link pairedBootstrapInWorker}), so the event loop stays free during a long bootstrap. Same verdict
+ * as {@link decideKeep} (same code, same seed); analytic tests and composite bootstraps (whose prepared
+ * evaluators are closures, which cannot cross to a worker) run in the calling thread.
+ */
+export async function decideKeepAsync(
+  rule: KeepRule,
+  best: { score: number; input: MetricInput | null; runs?: Runs },
+  candidate: { score: number; input: MetricInput | null },
+): Promise<KeepVerdict> {
+  const opts = plainBootstrapPlan(rule, best, candidate);
+  if (!opts || !best.input || !candidate.input) return decideKeep(rule, best, candidate);
+  const pre = await pairedBootstrapInWorker(rule.metric, best.input, candidate.input, opts);
+  return decideKeep(rule, best, candidate, pre);
+}
+
+/** The options of the plain-metric bootstrap stage 2 will run, or null when it will not run one. */
+function plainBootstrapPlan(
+  rule: KeepRule,
+  best: { score: number; input: MetricInput | null; runs?: Runs },
+  candidate: { score: number; input: MetricInput | null },
+): PairedBootstrapOptions | null {
+  if (!best.input || !candidate.input || rule.prepare) return null;
+  const sign = rule.direction === 'maximize' ? 1 : -1;
+  const gain = sign * (candidate.score - best.score);
+  const sigma = rule.noiseSd ?? 0;
+  if (sigma > 0 && rule.confirmRuns > 0) return null;
+  const nBest = best.runs?.scores.length ?? 1;
+  const noiseFloor = sigma > 0 ? rule.noiseZ * sigma * Math.sqrt(1 + 1 / nBest) : 0;
+  if (!(gain > Math.max(rule.minDelta, noiseFloor))) return null;
+  if (chooseKeepTest(rule, best.input) !== 'bootstrap') return null;
+  return bootstrapOptions(rule);
+}
+
+/** The keep rule's bootstrap options: the contract's resamples and confidence, early stop at the confidence. */
+function bootstrapOptions(rule: KeepRule): PairedBootstrapOptions {
+  return {
+    resamples: rule.resamples,
+    confidence: rule.confidence,
+    seed: rule.seed,
+    decideAt: rule.confidence,
+  };
 }
 
 /** {@link decideKeep} before the custom-evaluator note and the rule's label. */
@@ -122,6 +194,7 @@ function decideKeepStages(
   rule: KeepRule,
   best: { score: number; input: MetricInput | null; runs?: Runs },
   candidate: { score: number; input: MetricInput | null },
+  pre?: PairedBootstrapResult,
 ): KeepVerdict {
   const sign = rule.direction === 'maximize' ? 1 : -1;
   const gain = sign * (candidate.score - best.score);
@@ -138,6 +211,7 @@ function decideKeepStages(
       ciLow: null,
       ciHigh: null,
       probImprovement: null,
+      test: 'none',
       reason:
         gain > 0
           ? `single-run gain ${fmt(gain)} > 0: confirming over seeds`
@@ -159,6 +233,7 @@ function decideKeepStages(
       ciLow: null,
       ciHigh: null,
       probImprovement: null,
+      test: 'none',
       reason: `gain ${fmt(gain)} does not exceed ${thresholdText}`,
       needsConfirmation: false,
     };
@@ -172,16 +247,36 @@ function decideKeepStages(
       ciLow: null,
       ciHigh: null,
       probImprovement: null,
+      test: 'none',
       reason: `gain ${fmt(gain)} > ${thresholdText}`,
       needsConfirmation: false,
     };
   }
-  const opts = {
-    resamples: rule.resamples,
-    confidence: rule.confidence,
-    seed: rule.seed,
-    decideAt: rule.confidence,
-  };
+  const choice = chooseKeepTest(rule, best.input);
+  const pct = `${Math.round(rule.confidence * 100)}%`;
+  if (choice !== 'bootstrap') {
+    const t = analyticTest(choice, rule, best.input, candidate.input);
+    // The tests' delta is metric(candidate) − metric(best); turn it into a gain.
+    const lo = sign > 0 ? t.low : -t.high;
+    const hi = sign > 0 ? t.high : -t.low;
+    const keep = t.probImprovement >= rule.confidence;
+    const name = choice === 'delong' ? 'DeLong' : `paired z-test on per-row ${lossName(rule.metric)}`;
+    const stat = `${name} P(better) ${t.probImprovement.toFixed(3)} ${keep ? '≥' : '<'} ${rule.confidence} (z=${t.z.toFixed(2)}, ${pct} CI ${fmt(lo)}..${fmt(hi)})`;
+    return {
+      keep,
+      gain,
+      threshold,
+      ciLow: lo,
+      ciHigh: hi,
+      probImprovement: t.probImprovement,
+      test: choice,
+      reason: keep
+        ? `gain ${fmt(gain)} > ${thresholdText}; ${stat}`
+        : `gain ${fmt(gain)} > ${thresholdText} but not significant: ${stat}`,
+      needsConfirmation: false,
+    };
+  }
+  const opts = bootstrapOptions(rule);
   const boot = rule.prepare
     ? pairedBootstrapPrepared(
         rule.metric,
@@ -191,13 +286,13 @@ function decideKeepStages(
         rule.prepare(candidate.input),
         opts,
       )
-    : pairedBootstrap(rule.metric, best.input, candidate.input, opts);
+    : (pre ?? pairedBootstrap(rule.metric, best.input, candidate.input, opts));
   // pairedBootstrap's delta is metric(candidate) − metric(best); turn it into a gain.
   const lo = sign > 0 ? boot.low : -boot.high;
   const hi = sign > 0 ? boot.high : -boot.low;
   const keep = boot.probImprovement >= rule.confidence;
-  const pct = `${Math.round(rule.confidence * 100)}%`;
   const n = boot.stoppedEarly ? `, settled after ${boot.resamples} resamples` : '';
+  const stat = `paired bootstrap (${boot.resamples} resamples) P(better) ${boot.probImprovement.toFixed(3)} ${keep ? '≥' : '<'} ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)}${n})`;
   return {
     keep,
     gain,
@@ -205,11 +300,57 @@ function decideKeepStages(
     ciLow: lo,
     ciHigh: hi,
     probImprovement: boot.probImprovement,
+    test: 'bootstrap',
     reason: keep
-      ? `gain ${fmt(gain)} > ${thresholdText}; paired bootstrap P(better) ${boot.probImprovement.toFixed(3)} ≥ ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)}${n})`
-      : `gain ${fmt(gain)} > ${thresholdText} but not significant: paired bootstrap P(better) ${boot.probImprovement.toFixed(3)} < ${rule.confidence} (${pct} CI ${fmt(lo)}..${fmt(hi)}${n})`,
+      ? `gain ${fmt(gain)} > ${thresholdText}; ${stat}`
+      : `gain ${fmt(gain)} > ${thresholdText} but not significant: ${stat}`,
     needsConfirmation: false,
   };
+}
+
+/** The per-row loss a paired z-test compares, for the reason line (rmse is decided on squared errors). */
+function lossName(metric: string): string {
+  if (metric === 'rmse') return 'squared error';
+  if (metric === 'accuracy') return 'correctness';
+  return metric.replace(/_/g, ' ');
+}
+
+/**
+ * Which test stage 2 of the keep rule runs for a rule and its inputs:
+ *  - 'delong' for a plain binary `auroc` (DeLong et al. 1988, {@link delongTest});
+ *  - 'paired-z' for a plain metric that is a mean of per-row losses (log_loss, brier, accuracy, rmse,
+ *    mae, mape; {@link pairedZTest});
+ *  - 'bootstrap' otherwise: a composite or proxy primary (`rule.prepare`, a weighted evaluator),
+ *    rank metrics other than binary auroc, f1, ndcg, average precision..., or when the contract forces
+ *    it (`keep.test: bootstrap`).
+ * @param input one side's predictions (the task decides the test).
+ */
+export function chooseKeepTest(rule: KeepRule, input: MetricInput): 'delong' | 'paired-z' | 'bootstrap' {
+  if (rule.test === 'bootstrap' || rule.prepare) return 'bootstrap';
+  if (input.task === 'binary' && rule.metric === 'auroc') return 'delong';
+  if (input.task !== 'ranking' && hasPairedZ(rule.metric, input.task)) return 'paired-z';
+  return 'bootstrap';
+}
+
+/** Runs DeLong's test or the paired z-test of metric(candidate) − metric(best) at the rule's confidence. */
+function analyticTest(
+  choice: 'delong' | 'paired-z',
+  rule: KeepRule,
+  best: MetricInput,
+  candidate: MetricInput,
+): PairedTestResult {
+  if (choice === 'paired-z') return pairedZTest(rule.metric, best, candidate, rule.confidence);
+  if (best.task !== 'binary' || candidate.task !== 'binary') throw new Error('DeLong needs binary inputs');
+  if (best.y !== candidate.y && best.y.length === candidate.y.length) {
+    for (let i = 0; i < best.y.length; i++) {
+      if (best.y[i] !== candidate.y[i]) {
+        throw new RangeError(
+          `keep rule: best and candidate must be scored on the same rows; y differs at row ${i}`,
+        );
+      }
+    }
+  }
+  return delongTest(best.y, best.p, candidate.p, rule.confidence);
 }
 
 /** The seed-noise stage of the keep rule, recorded with the decision. */
@@ -223,6 +364,8 @@ export interface ConfirmVerdict {
   ciLow: number | null;
   ciHigh: number | null;
   probImprovement: number | null;
+  /** Which test decided (b): the analytic test of the means when one applies, else the bootstrap ('none': skipped). */
+  test: KeepTest;
   reason: string;
 }
 
@@ -269,6 +412,7 @@ function confirmKeepBare(rule: KeepRule, best: Runs, candidate: Runs): ConfirmVe
       ciLow: null,
       ciHigh: null,
       probImprovement: null,
+      test: 'none',
       reason: `not confirmed over seeds: ${what} ≤ ${test}`,
     };
   }
@@ -280,7 +424,41 @@ function confirmKeepBare(rule: KeepRule, best: Runs, candidate: Runs): ConfirmVe
       ciLow: null,
       ciHigh: null,
       probImprovement: null,
+      test: 'none',
       reason: `confirmed: ${what} > ${test} (no per-row predictions: no bootstrap)`,
+    };
+  }
+  const choice = chooseKeepTest(rule, best.inputs[0]!);
+  if (choice !== 'bootstrap') {
+    const bi = best.inputs as MetricInput[];
+    const ci = candidate.inputs as MetricInput[];
+    const t =
+      choice === 'paired-z'
+        ? pairedZMeanTest(rule.metric, bi, ci, rule.confidence)
+        : delongMeanTest(
+            (bi[0] as Extract<MetricInput, { task: 'binary' }>).y,
+            bi.map((i) => (i as Extract<MetricInput, { task: 'binary' }>).p),
+            ci.map((i) => (i as Extract<MetricInput, { task: 'binary' }>).p),
+            rule.confidence,
+          );
+    const lo = sign > 0 ? t.low : -t.high;
+    const hi = sign > 0 ? t.high : -t.low;
+    const keep = t.probImprovement >= rule.confidence;
+    const pct = `${Math.round(rule.confidence * 100)}%`;
+    const name =
+      choice === 'delong'
+        ? 'DeLong test of the mean AUROCs'
+        : `paired z-test of the means on per-row ${lossName(rule.metric)}`;
+    const stat = `${name} P(better) ${t.probImprovement.toFixed(3)} ${keep ? '≥' : '<'} ${rule.confidence} (z=${t.z.toFixed(2)}, ${pct} CI ${fmt(lo)}..${fmt(hi)})`;
+    return {
+      keep,
+      meanGain,
+      threshold,
+      ciLow: lo,
+      ciHigh: hi,
+      probImprovement: t.probImprovement,
+      test: choice,
+      reason: keep ? `confirmed: ${what} > ${test}; ${stat}` : `not confirmed: ${what} > ${test} but ${stat}`,
     };
   }
   const units = weightLength(best.inputs[0]!);
@@ -308,6 +486,7 @@ function confirmKeepBare(rule: KeepRule, best: Runs, candidate: Runs): ConfirmVe
     ciLow: lo,
     ciHigh: hi,
     probImprovement: boot.probImprovement,
+    test: 'bootstrap',
     reason: keep ? `confirmed: ${what} > ${test}; ${boots}` : `not confirmed: ${what} > ${test} but ${boots}`,
   };
 }

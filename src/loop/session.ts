@@ -206,6 +206,7 @@ export class RunSession {
       minDelta: ready.contract.keep.min_delta,
       confidence: ready.contract.keep.confidence,
       resamples: ready.contract.keep.resamples,
+      test: ready.contract.keep.test,
       // recomputed from the scores: a spread at rounding level (older journals stored it) is no noise
       noiseSd: noise ? sampleSd(noise.scores) : null,
       noiseZ: ready.contract.keep.noise_z,

@@ -101,7 +101,8 @@ export function quantileSorted(sorted: Float64Array, q: number): number {
   return a === b ? a : a + (h - lo) * (b - a);
 }
 
-function sameTruth(a: MetricInput, b: MetricInput): void {
+/** Throws unless A and B have the same task, rows and y (and k, queries): a paired test needs the same rows. */
+export function sameTruth(a: MetricInput, b: MetricInput): void {
   if (a.task !== b.task)
     throw new Error(`pairedBootstrap: task '${a.task}' of A differs from task '${b.task}' of B`);
   if (a.y.length !== b.y.length) {

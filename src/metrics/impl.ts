@@ -40,6 +40,12 @@ export interface MetricImpl<I extends MetricInput = MetricInput> {
    * to reference positions (null when index j is the reference itself).
    */
   ranked?: RankedForm<I>;
+  /**
+   * Present for metrics that are `finish(mean of per-row terms)` (built by `meanMetric`): the per-row
+   * terms of a validated input (n values) and the increasing transform `finish` of their mean
+   * (identity, x/2 for brier, sqrt for rmse). The paired z-test (`paired_z.ts`) tests on these.
+   */
+  decomposed?: { terms(input: I): Float64Array; finish(mean: number): number };
 }
 
 /** See `MetricImpl.ranked`. */

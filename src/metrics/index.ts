@@ -10,6 +10,8 @@
  * - `prepareMetric`: sort once, then evaluate under many weight vectors in O(n) each.
  * - `pairedBootstrap`: confidence interval and win rate of metric(B) - metric(A) (rows resampled, or
  *   queries for ranking); `pairedBootstrapPrepared`: the same for any prepared evaluator (composites).
+ * - `delongTest`: DeLong's analytic test of an AUROC difference; `pairedZTest`: the paired z-test of a
+ *   metric that is a mean of per-row losses (log_loss, brier, accuracy, rmse, mae, mape).
  * - ranking (`ranking_task.ts`): ndcg, ndcg@k, mrr, map, map@k with per-query weights.
  * - fairness (`fairness.ts`): fairlearn's between-group differences and per-group metric values.
  * - composites (`composite.ts`): the safe expression language, business proxies, and the weighted
@@ -47,6 +49,7 @@ export {
   rowEvaluatorByQuery,
   variables,
 } from './composite.js';
+export { type DeLongResult, delongMeanTest, delongTest } from './delong.js';
 export {
   computeFairness,
   FAIRNESS_METRICS,
@@ -62,6 +65,8 @@ export {
   preparePerGroup,
   validateGroups,
 } from './fairness.js';
+export { normalCdf, normalQuantile } from './normal.js';
+export { hasPairedZ, type PairedTestResult, pairedZMeanTest, pairedZTest } from './paired_z.js';
 export { Xoshiro128 } from './random.js';
 export {
   MAX_RANK_CUTOFF,

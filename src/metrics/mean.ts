@@ -35,13 +35,19 @@ export function meanMetric<I extends MetricInput>(
       return finish(weightedMeanChunked(rows(input), (s, e, out) => filler(input, s, e, out), weights));
     },
     prepare(input) {
-      const n = rows(input);
-      const terms = new Float64Array(n);
-      for (let start = 0; start < n; start += 65536) {
-        const end = Math.min(n, start + 65536);
-        filler(input, start, end, terms.subarray(start, end));
-      }
+      const terms = allTerms(input);
       return (weights) => finish(weightedMean(terms, weights));
     },
+    decomposed: { terms: allTerms, finish },
   };
+
+  function allTerms(input: I): Float64Array {
+    const n = rows(input);
+    const terms = new Float64Array(n);
+    for (let start = 0; start < n; start += 65536) {
+      const end = Math.min(n, start + 65536);
+      filler(input, start, end, terms.subarray(start, end));
+    }
+    return terms;
+  }
 }

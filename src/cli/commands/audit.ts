@@ -69,6 +69,11 @@ export function registerAudit(program: Command): void {
               ],
             ]),
           );
+          const used = Object.entries(r.ratchet.tests ?? {})
+            .filter(([, k]) => k > 0)
+            .map(([t, k]) => `${t} ${k}`)
+            .join(', ');
+          say(`significance tests used (decisions per test): ${used || '—'}`);
           say(
             `keep rule: min_delta ${r.rule.min_delta}, bootstrap confidence ${r.rule.confidence}, noise z ${r.rule.noise_z}, confirm runs ${r.rule.confirm_runs}; ${r.seconds.toFixed(0)} s`,
           );

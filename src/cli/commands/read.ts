@@ -143,6 +143,7 @@ export function registerRead(program: Command): void {
             bold(`#${v['id']} (run ${v['run']}, seq ${v['seq']}) ${decisionColour(v['decision'])}`),
             `hypothesis: ${cleanHypothesis(v['hypothesis'])}`,
             `reason:     ${v['reason']}`,
+            ...(v['keep_test'] ? [`keep test:  ${v['keep_test']}`] : []),
             `score:      ${num(v['score'])}${v['delta'] === null ? '' : `  gain ${signed(v['delta'])}`}  (best before ${num(v['best_before'])})`,
             `files:      ${v['files'].join(', ') || '—'}`,
             `sandbox:    ${v['sandbox'].status} ${v['sandbox'].message}${v['sandboxed'] ? '' : ' (UNSANDBOXED)'}`,

@@ -1,0 +1,292 @@
+/**
+ * DeLong's test for the difference of two correlated AUROCs measured on the same rows (DeLong,
+ * DeLong & Clarke-Pearson 1988, "Comparing the areas under two or more correlated receiver operating
+ * characteristic curves: a nonparametric approach", Biometrics 44:837), computed in O(n log n) with
+ * midranks as in Sun & Xu 2014 ("Fast implementation of DeLong's algorithm for comparing the areas
+ * under correlated receiver operating characteristic curves", IEEE Signal Processing Letters
+ * 21(11):1389).
+ *
+ * With m positives X_i and n negatives Y_j, model r's AUC is the Mann-Whitney statistic
+ * θ_r = (1/mn) Σ_i Σ_j ψ(X_i, Y_j), ψ = 1 if X > Y, 1/2 if tied, 0 otherwise (ties count 1/2, as
+ * scikit-learn's roc_auc_score). Its structural components are
+ *   V10_r(X_i) = (1/n) Σ_j ψ(X_i, Y_j) = (T_z(i) − T_x(i)) / n,
+ *   V01_r(Y_j) = (1/m) Σ_i ψ(X_i, Y_j) = 1 − (T_z(j) − T_y(j)) / m,
+ * with T_z, T_x, T_y the midranks of a score among all rows, among the positives and among the
+ * negatives (Sun & Xu, eq. 6-8). S10 and S01 are the 2×2 sample covariances (divisor m − 1 and n − 1)
+ * of the V10 and V01 of both models, and S = S10/m + S01/n (DeLong et al., eq. 5). The variance of
+ * θ_B − θ_A is S_AA + S_BB − 2 S_AB, and z = (θ_B − θ_A)/√var is compared with the standard normal.
+ */
+
+import { normalCdf, normalQuantile } from './normal.js';
+import type { PairedTestResult } from './paired_z.js';
+import { argsortFloat64 } from './sort.js';
+
+/** Result of {@link delongTest}: a {@link PairedTestResult} with DeLong's components. */
+export interface DeLongResult extends PairedTestResult {
+  test: 'delong';
+  /** Number of positive rows (m) and negative rows (n). */
+  positives: number;
+  negatives: number;
+  /** S10: sample covariance of the V10 components over the positives, [AA, AB, BB]. */
+  s10: [number, number, number];
+  /** S01: sample covariance of the V01 components over the negatives, [AA, AB, BB]. */
+  s01: [number, number, number];
+  /** Var(θ_B − θ_A) = S_AA + S_BB − 2 S_AB with S = S10/m + S01/n. */
+  variance: number;
+}
+
+/** Structural components of one score vector (see {@link components}). */
+interface Components {
+  v10: Float64Array;
+  v01: Float64Array;
+  auc: number;
+}
+
+/**
+ * Components already computed, per score vector and label vector (the keep rule compares every
+ * candidate with the same best model: its sort is done once). Weak: dropped with the arrays.
+ */
+const CACHE = new WeakMap<Float64Array, { y: Uint8Array; c: Components }>();
+
+/**
+ * Structural components of one score vector: V10 over the positives (in row order) and V01 over the
+ * negatives (in row order), and the AUC from exact counts. One stable argsort, one sequential pass over
+ * the tie groups of the sorted values: a positive's V10 is (negatives below it + half the negatives
+ * tied with it)/n, a negative's V01 is 1 − (positives below + half the tied positives)/m — the midrank
+ * formulas of Sun & Xu 2014, eq. 6-8, in counting form. Cached per (score, labels) arrays, which the
+ * callers never modify.
+ */
+function components(pos: Uint8Array, score: Float64Array, m: number, n: number): Components {
+  const hit = CACHE.get(score);
+  if (hit && hit.y === pos) return hit.c;
+  const rows = score.length;
+  const order = argsortFloat64(score);
+  // Gather the sorted scores and labels once, so the tie-group pass is sequential.
+  const sv = new Float64Array(rows);
+  const sp = new Uint8Array(rows);
+  for (let k = 0; k < rows; k++) {
+    const r = order[k]!;
+    sv[k] = score[r]!;
+    sp[k] = pos[r] === 1 ? 1 : 0;
+  }
+  // Per-row component (V10 for a positive row, V01 for a negative one), scattered by row.
+  const perRow = new Float64Array(rows);
+  let posBelow = 0;
+  let negBelow = 0;
+  // Twice the Mann-Whitney count Σ_i Σ_j ψ, an integer (exact below 2^53).
+  let twiceU = 0;
+  for (let s = 0; s < rows; ) {
+    const v = sv[s]!;
+    let e = s;
+    let gp = 0;
+    while (e < rows && sv[e] === v) {
+      gp += sp[e]!;
+      e++;
+    }
+    const gn = e - s - gp;
+    const aboveNeg = (negBelow + gn / 2) / n;
+    const belowPos = 1 - (posBelow + gp / 2) / m;
+    for (let k = s; k < e; k++) perRow[order[k]!] = sp[k] ? aboveNeg : belowPos;
+    twiceU += gp * (2 * negBelow + gn);
+    posBelow += gp;
+    negBelow += gn;
+    s = e;
+  }
+  const v10 = new Float64Array(m);
+  const v01 = new Float64Array(n);
+  for (let i = 0, ip = 0, ineg = 0; i < rows; i++) {
+    if (pos[i] === 1) v10[ip++] = perRow[i]!;
+    else v01[ineg++] = perRow[i]!;
+  }
+  const c = { v10, v01, auc: twiceU / (2 * m * n) };
+  CACHE.set(score, { y: pos, c });
+  return c;
+}
+
+/** Sample covariance matrix [AA, AB, BB] of two equal-length vectors (divisor length − 1; 0 for length 1). */
+function cov2(a: Float64Array, b: Float64Array): [number, number, number] {
+  const k = a.length;
+  if (k < 2) return [0, 0, 0];
+  let sa = 0;
+  let sb = 0;
+  for (let i = 0; i < k; i++) {
+    sa += a[i]!;
+    sb += b[i]!;
+  }
+  const ma = sa / k;
+  const mb = sb / k;
+  let aa = 0;
+  let ab = 0;
+  let bb = 0;
+  for (let i = 0; i < k; i++) {
+    const da = a[i]! - ma;
+    const db = b[i]! - mb;
+    aa += da * da;
+    ab += da * db;
+    bb += db * db;
+  }
+  return [aa / (k - 1), ab / (k - 1), bb / (k - 1)];
+}
+
+/**
+ * DeLong's paired test of AUROC(B) − AUROC(A) on the same rows.
+ * @param y n labels, 0 or 1 (1 = positive).
+ * @param pa n finite scores of the baseline model A (larger = more positive).
+ * @param pb n finite scores of the candidate model B on the same rows.
+ * @param confidence two-sided confidence of the reported interval, in (0, 1) (e.g. 0.95).
+ * @returns both AUCs (exactly scikit-learn's roc_auc_score, ties as 1/2), delta = θ_B − θ_A, its
+ *   variance and standard error, z = delta/se, probImprovement = Φ(z) (the one-sided normal
+ *   confidence that B is better; 1 − p of the one-sided test), and the interval delta ± z_{(1+c)/2}·se.
+ *   When the variance is 0 (e.g. identical models), z is +∞ / −∞ for a positive / negative delta and
+ *   0 with probImprovement 0 for delta 0 (a tie is no improvement, as in the bootstrap).
+ * @throws RangeError for mismatched lengths, non-finite scores, a bad confidence, or labels with
+ *   only one class (the AUC is undefined).
+ */
+export function delongTest(
+  y: Uint8Array,
+  pa: Float64Array,
+  pb: Float64Array,
+  confidence: number,
+): DeLongResult {
+  const rows = y.length;
+  if (pa.length !== rows || pb.length !== rows) {
+    throw new RangeError(`delongTest: ${rows} labels but ${pa.length} and ${pb.length} scores`);
+  }
+  if (!(confidence > 0 && confidence < 1)) {
+    throw new RangeError(`delongTest: confidence must be in (0, 1), got ${confidence}`);
+  }
+  let m = 0;
+  for (let i = 0; i < rows; i++) {
+    if (!Number.isFinite(pa[i]!) || !Number.isFinite(pb[i]!)) {
+      throw new RangeError(`delongTest: scores must be finite; row ${i} is not`);
+    }
+    m += y[i] === 1 ? 1 : 0;
+  }
+  const n = rows - m;
+  if (m === 0 || n === 0) {
+    throw new RangeError(`delongTest: the AUC needs both classes; got ${m} positives and ${n} negatives`);
+  }
+  const A = components(y, pa, m, n);
+  const B = components(y, pb, m, n);
+  const s10 = cov2(A.v10, B.v10);
+  const s01 = cov2(A.v01, B.v01);
+  const sAA = s10[0] / m + s01[0] / n;
+  const sAB = s10[1] / m + s01[1] / n;
+  const sBB = s10[2] / m + s01[2] / n;
+  const variance = Math.max(0, sAA + sBB - 2 * sAB);
+  const delta = B.auc - A.auc;
+  const se = Math.sqrt(variance);
+  let z: number;
+  if (se > 0) z = delta / se;
+  else z = delta > 0 ? Number.POSITIVE_INFINITY : delta < 0 ? Number.NEGATIVE_INFINITY : 0;
+  const probImprovement = se === 0 && delta === 0 ? 0 : normalCdf(z);
+  const half = normalQuantile((1 + confidence) / 2) * se;
+  return {
+    test: 'delong',
+    a: A.auc,
+    b: B.auc,
+    delta,
+    se,
+    z,
+    probImprovement,
+    low: delta - half,
+    high: delta + half,
+    confidence,
+    n: rows,
+    positives: m,
+    negatives: n,
+    s10,
+    s01,
+    variance,
+  };
+}
+
+/** Sample variance (divisor length − 1; 0 for length 1) of a vector, two-pass. */
+function variance1(a: Float64Array): number {
+  const k = a.length;
+  if (k < 2) return 0;
+  let s = 0;
+  for (let i = 0; i < k; i++) s += a[i]!;
+  const m = s / k;
+  let ss = 0;
+  for (let i = 0; i < k; i++) {
+    const d = a[i]! - m;
+    ss += d * d;
+  }
+  return ss / (k - 1);
+}
+
+/**
+ * DeLong's test of a contrast of several correlated AUROCs on the same rows: mean AUROC of the
+ * candidate's runs `bs` minus mean AUROC of the baseline's runs `as` (the confirmation stage of the
+ * keep rule, where each side was run with several seeds). DeLong et al. 1988 test any contrast c of
+ * the k AUCs with Var(cᵀθ) = cᵀ S10 c / m + cᵀ S01 c / n; cᵀ S10 c is the sample variance of the
+ * combined components Σ_r c_r V10_r(X_i), which is how it is computed here (O(k·n log n)).
+ * With one run per side it equals {@link delongTest} (same delta, variance and z up to rounding).
+ * @param y n labels 0/1; @param as ≥ 1 score vectors of the baseline; @param bs ≥ 1 of the candidate.
+ * @param confidence two-sided confidence of the interval, in (0, 1).
+ * @returns a = mean AUC of `as`, b = mean AUC of `bs`, delta = b − a, se, z = delta/se,
+ *   probImprovement = Φ(z), the interval (same conventions as {@link delongTest}).
+ * @throws RangeError as {@link delongTest}, or when a side has no score vector.
+ */
+export function delongMeanTest(
+  y: Uint8Array,
+  as: Float64Array[],
+  bs: Float64Array[],
+  confidence: number,
+): PairedTestResult {
+  if (as.length === 0 || bs.length === 0)
+    throw new RangeError('delongMeanTest: each side needs a score vector');
+  if (!(confidence > 0 && confidence < 1)) {
+    throw new RangeError(`delongMeanTest: confidence must be in (0, 1), got ${confidence}`);
+  }
+  const rows = y.length;
+  let m = 0;
+  for (let i = 0; i < rows; i++) m += y[i] === 1 ? 1 : 0;
+  const n = rows - m;
+  if (m === 0 || n === 0) {
+    throw new RangeError(`delongMeanTest: the AUC needs both classes; got ${m} positives and ${n} negatives`);
+  }
+  const w10 = new Float64Array(m);
+  const w01 = new Float64Array(n);
+  let a = 0;
+  let b = 0;
+  const add = (score: Float64Array, c: number) => {
+    if (score.length !== rows)
+      throw new RangeError(`delongMeanTest: ${rows} labels but ${score.length} scores`);
+    for (let i = 0; i < rows; i++) {
+      if (!Number.isFinite(score[i]!))
+        throw new RangeError(`delongMeanTest: scores must be finite; row ${i} is not`);
+    }
+    const k = components(y, score, m, n);
+    for (let i = 0; i < m; i++) w10[i]! += c * k.v10[i]!;
+    for (let j = 0; j < n; j++) w01[j]! += c * k.v01[j]!;
+    return k.auc;
+  };
+  for (const s of as) a += add(s, -1 / as.length) / as.length;
+  for (const s of bs) b += add(s, 1 / bs.length) / bs.length;
+  const variance = Math.max(0, variance1(w10) / m + variance1(w01) / n);
+  const se0 = Math.sqrt(variance);
+  // Averages of runs do not cancel exactly: a difference and an se at rounding level is a tie.
+  const ulp = 64 * Number.EPSILON * Math.max(Math.abs(a), Math.abs(b), Number.MIN_VALUE);
+  const delta = Math.abs(b - a) <= ulp && se0 <= ulp ? 0 : b - a;
+  const se = delta === 0 && se0 <= ulp ? 0 : se0;
+  let z: number;
+  if (se > 0) z = delta / se;
+  else z = delta > 0 ? Number.POSITIVE_INFINITY : delta < 0 ? Number.NEGATIVE_INFINITY : 0;
+  const probImprovement = se === 0 && delta === 0 ? 0 : normalCdf(z);
+  const half = normalQuantile((1 + confidence) / 2) * se;
+  return {
+    test: 'delong',
+    a,
+    b,
+    delta,
+    se,
+    z,
+    probImprovement,
+    low: delta - half,
+    high: delta + half,
+    confidence,
+    n: rows,
+  };
+}

@@ -1,0 +1,156 @@
+/**
+ * The keep rule's analytic tests against the committed fixtures (generate_paired_fixtures.py):
+ * DeLong's test versus scikit-learn's roc_auc_score and an independent O(m·n) numpy implementation
+ * of DeLong et al. 1988, and the paired z-test versus scikit-learn's metrics and numpy on the
+ * per-row losses.
+ */
+
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import {
+  type BinaryInput,
+  computeMetric,
+  delongTest,
+  type MetricInput,
+  normalCdf,
+  pairedZTest,
+  type RegressionInput,
+} from '../../src/metrics/index.js';
+
+interface DeLongCase {
+  name: string;
+  y: number[];
+  a: number[];
+  b: number[];
+  auc_a: number;
+  auc_b: number;
+  delta: number;
+  s10: number[];
+  s01: number[];
+  variance: number;
+  z: number;
+  p_better: number;
+}
+
+interface PairedZCase {
+  name: string;
+  task: 'binary' | 'regression';
+  metric: string;
+  y: number[];
+  a: number[];
+  b: number[];
+  value_a: number;
+  value_b: number;
+  mean_d: number;
+  se_d: number;
+  z: number;
+  p_better: number;
+  se_metric?: number;
+}
+
+const doc = JSON.parse(readFileSync(new URL('./fixtures/paired.json', import.meta.url), 'utf8')) as {
+  delong: DeLongCase[];
+  pairedz: PairedZCase[];
+};
+
+const rel = (x: number, y: number, tol: number) =>
+  expect(Math.abs(x - y)).toBeLessThanOrEqual(tol * Math.max(1, Math.abs(y)));
+
+describe('DeLong test vs scikit-learn and the O(m·n) 1988 formulas', () => {
+  it('has the five fixture cases', () => expect(doc.delong.map((c) => c.name)).toHaveLength(5));
+  for (const c of doc.delong) {
+    it(`${c.name}: AUCs to 1e-12, covariance, variance and z to 1e-9`, () => {
+      const y = Uint8Array.from(c.y);
+      const r = delongTest(y, Float64Array.from(c.a), Float64Array.from(c.b), 0.95);
+      rel(r.a, c.auc_a, 1e-12);
+      rel(r.b, c.auc_b, 1e-12);
+      rel(r.delta, c.delta, 1e-12);
+      for (let k = 0; k < 3; k++) {
+        rel(r.s10[k]!, c.s10[k]!, 1e-9);
+        rel(r.s01[k]!, c.s01[k]!, 1e-9);
+      }
+      rel(r.variance, c.variance, 1e-9);
+      rel(r.z, c.z, 1e-9);
+      rel(r.probImprovement, c.p_better, 1e-9);
+      // the engine's own auroc agrees
+      rel(computeMetric('auroc', { task: 'binary', y, p: Float64Array.from(c.b) }), c.auc_b, 1e-12);
+      // interval: delta ± 1.959963985·se
+      rel(r.high - r.delta, 1.959963984540054 * Math.sqrt(c.variance), 1e-9);
+    });
+  }
+
+  it('identical models: delta 0, variance 0, P(better) 0', () => {
+    const c = doc.delong[0]!;
+    const p = Float64Array.from(c.a);
+    const r = delongTest(Uint8Array.from(c.y), p, p, 0.95);
+    expect(r.delta).toBe(0);
+    expect(r.variance).toBe(0);
+    expect(r.probImprovement).toBe(0);
+  });
+
+  it('swapping the models negates z', () => {
+    const c = doc.delong[2]!;
+    const y = Uint8Array.from(c.y);
+    const r = delongTest(y, Float64Array.from(c.b), Float64Array.from(c.a), 0.95);
+    rel(r.z, -c.z, 1e-9);
+    rel(r.probImprovement, 1 - c.p_better, 1e-9);
+  });
+
+  it('throws on one class only and on mismatched lengths', () => {
+    const p = new Float64Array([0.1, 0.2, 0.3]);
+    expect(() => delongTest(new Uint8Array([1, 1, 1]), p, p, 0.95)).toThrow(RangeError);
+    expect(() => delongTest(new Uint8Array([1, 0]), p, p, 0.95)).toThrow(RangeError);
+  });
+});
+
+function inputs(c: PairedZCase): [MetricInput, MetricInput] {
+  if (c.task === 'binary') {
+    const y = Uint8Array.from(c.y);
+    const a: BinaryInput = { task: 'binary', y, p: Float64Array.from(c.a) };
+    return [a, { task: 'binary', y, p: Float64Array.from(c.b) }];
+  }
+  const y = Float64Array.from(c.y);
+  const a: RegressionInput = { task: 'regression', y, p: Float64Array.from(c.a) };
+  return [a, { task: 'regression', y, p: Float64Array.from(c.b) }];
+}
+
+describe('paired z-test vs scikit-learn and numpy', () => {
+  it('has the five fixture cases', () => expect(doc.pairedz).toHaveLength(5));
+  for (const c of doc.pairedz) {
+    it(`${c.name}: the mean of per-row terms is the engine's metric (1e-12); z to 1e-9`, () => {
+      const [a, b] = inputs(c);
+      const r = pairedZTest(c.metric, a, b, 0.95);
+      rel(r.a, c.value_a, 1e-12);
+      rel(r.b, c.value_b, 1e-12);
+      rel(r.a, computeMetric(c.metric, a), 1e-12);
+      rel(r.b, computeMetric(c.metric, b), 1e-12);
+      rel(r.z, c.z, 1e-9);
+      rel(r.probImprovement, c.p_better, 1e-9);
+      // brier: the engine's terms are 2(y − p)² and finish halves them, so se is numpy's se of (y − p)².
+      if (c.se_metric !== undefined) rel(r.se, c.se_metric, 1e-6);
+      else rel(r.se, c.se_d, 1e-9);
+    });
+  }
+
+  it('identical predictions: z 0 and P(better) 0', () => {
+    const [a] = inputs(doc.pairedz[0]!);
+    const r = pairedZTest('log_loss', a, a, 0.95);
+    expect(r.z).toBe(0);
+    expect(r.probImprovement).toBe(0);
+  });
+
+  it('refuses a metric that is not a mean of per-row terms', () => {
+    const [a, b] = inputs(doc.pairedz[0]!);
+    expect(() => pairedZTest('f1', a, b, 0.95)).toThrow(/not a mean of per-row terms/);
+  });
+});
+
+describe('normalCdf', () => {
+  it('matches erfc-based values', () => {
+    rel(normalCdf(0), 0.5, 1e-15);
+    rel(normalCdf(1.959963984540054), 0.975, 1e-14);
+    rel(normalCdf(-3), 0.0013498980316300946, 1e-13);
+    rel(normalCdf(8), 1 - 6.22096057427178e-16, 1e-15);
+    expect(normalCdf(Number.POSITIVE_INFINITY)).toBe(1);
+  });
+});
