@@ -1,0 +1,46 @@
+#!/usr/bin/env python3
+"""Public datasets of the proposer benchmark, written as CSV: `python datasets.py <name> <out.csv>`.
+
+Each comes inside a package from PyPI (no download at run time), so the benchmark runs offline:
+  fair     statsmodels `fair` (Fair 1978, affairs survey; 6,366 rows): binary target `affair` = affairs > 0
+  randhie  statsmodels `randhie` (RAND Health Insurance Experiment; 20,190 rows): regression target `mdvis`
+  digits   scikit-learn `load_digits` (UCI optical digits, test set; 1,797 rows, 64 pixels): multiclass `digit`
+Prints one JSON line: {"name", "rows", "target", "task"}.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main(name: str, out: str) -> None:
+    if name == "fair":
+        import statsmodels.api as sm
+
+        frame = sm.datasets.fair.load_pandas().data
+        frame["affair"] = (frame.pop("affairs") > 0).astype(int)
+        target, task = "affair", "binary"
+    elif name == "randhie":
+        import statsmodels.api as sm
+
+        frame = sm.datasets.randhie.load_pandas().data
+        target, task = "mdvis", "regression"
+    elif name == "digits":
+        import pandas as pd
+        from sklearn.datasets import load_digits
+
+        bunch = load_digits()
+        frame = pd.DataFrame(bunch.data.astype(int), columns=[f"px{i}" for i in range(bunch.data.shape[1])])
+        frame["digit"] = [f"d{v}" for v in bunch.target]
+        target, task = "digit", "multiclass"
+    else:
+        raise SystemExit(f"unknown dataset {name!r}: use fair, randhie or digits")
+    frame.to_csv(out, index=False)
+    print(json.dumps({"name": name, "rows": len(frame), "target": target, "task": task}))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        raise SystemExit("usage: datasets.py <fair|randhie|digits> <out.csv>")
+    main(sys.argv[1], sys.argv[2])

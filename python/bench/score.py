@@ -1,0 +1,90 @@
+"""Scoring shared by the proposer benchmark's baselines (`npm run bench -- proposer`).
+
+Reads a Ratchet project's contract (ratchet.yaml), its holdout labels (.ratchet/vault/{public,private}.parquet,
+columns `id` and `label`, both text) and a predictions file in the scaffold's format (CSV or Parquet:
+`<id>,prediction` plus `proba_<label>` columns for multiclass), and scores them with scikit-learn, the
+reference Ratchet's metric engine is tested against. Only the primary metrics the scaffold chooses are
+supported: auroc (binary), log_loss (multiclass), rmse (regression), plus accuracy and mae.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+
+#: Direction of each supported primary metric.
+DIRECTIONS = {"auroc": "maximize", "log_loss": "minimize", "rmse": "minimize", "mae": "minimize", "accuracy": "maximize"}
+
+
+def load_contract(project: Path) -> dict[str, Any]:
+    """The project's ratchet.yaml as a dict, with the fields the benchmark needs checked."""
+    with open(project / "ratchet.yaml", encoding="utf-8") as fh:
+        contract = yaml.safe_load(fh)
+    metric = contract["metric"]["primary"]
+    if metric not in DIRECTIONS:
+        raise SystemExit(f"{project}/ratchet.yaml: metric.primary {metric!r} is not supported by the benchmark")
+    return contract
+
+
+def labels(project: Path, holdout: str) -> pd.DataFrame:
+    """Hidden labels of one holdout ('public' | 'private'): columns id, label (text)."""
+    return pd.read_parquet(project / ".ratchet" / "vault" / f"{holdout}.parquet").astype({"id": str})
+
+
+def read_predictions(folder: Path, holdout: str) -> pd.DataFrame:
+    """The predictions file `<holdout>.parquet` or `<holdout>.csv` in folder, ids as text."""
+    parquet, csv = folder / f"{holdout}.parquet", folder / f"{holdout}.csv"
+    if parquet.exists():
+        frame = pd.read_parquet(parquet)
+    elif csv.exists():
+        frame = pd.read_csv(csv, dtype={0: str}, low_memory=False)
+    else:
+        raise FileNotFoundError(f"no {holdout}.parquet or {holdout}.csv in {folder}")
+    first = frame.columns[0]
+    return frame.rename(columns={first: "id"}).astype({"id": str})
+
+
+def score(contract: dict[str, Any], truth: pd.DataFrame, predicted: pd.DataFrame) -> float:
+    """The primary metric of predictions against the holdout's labels (rows aligned by id)."""
+    from sklearn import metrics
+
+    merged = truth.merge(predicted, on="id", how="left", validate="one_to_one")
+    if merged["prediction"].isna().any():
+        raise ValueError("predictions miss holdout ids")
+    metric = contract["metric"]["primary"]
+    task = contract["task"]
+    if task == "binary":
+        positive = str(contract["data"]["positive_class"])
+        y = (merged["label"].astype(str) == positive).to_numpy()
+        p = merged["prediction"].astype(float).to_numpy()
+        if metric == "auroc":
+            return float(metrics.roc_auc_score(y, p))
+        if metric == "accuracy":
+            return float(metrics.accuracy_score(y, p > 0.5))
+    if task == "multiclass":
+        classes = sorted(merged["label"].astype(str).unique().tolist() + [
+            c[len("proba_"):] for c in merged.columns if c.startswith("proba_")
+        ])
+        classes = sorted(set(classes))
+        if metric == "log_loss":
+            proba = np.column_stack([
+                merged[f"proba_{c}"].astype(float).to_numpy() if f"proba_{c}" in merged else np.zeros(len(merged))
+                for c in classes
+            ])
+            proba = proba / proba.sum(axis=1, keepdims=True)
+            return float(metrics.log_loss(merged["label"].astype(str), proba, labels=classes))
+        if metric == "accuracy":
+            return float(metrics.accuracy_score(merged["label"].astype(str), merged["prediction"].astype(str)))
+    if task == "regression":
+        y = merged["label"].astype(float).to_numpy()
+        p = merged["prediction"].astype(float).to_numpy()
+        if metric == "rmse":
+            return math.sqrt(metrics.mean_squared_error(y, p))
+        if metric == "mae":
+            return float(metrics.mean_absolute_error(y, p))
+    raise SystemExit(f"metric {metric!r} is not supported for task {task!r} by the benchmark")
