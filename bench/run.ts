@@ -11,8 +11,8 @@
  * `--quick` uses smaller sizes; `--help` prints the usage.
  */
 import { Command, InvalidArgumentError } from 'commander';
-import { benchMemory } from './memory.js';
 import { benchKeep } from './keep.js';
+import { benchMemory } from './memory.js';
 import { benchMetrics } from './metrics.js';
 import { benchOverhead } from './overhead.js';
 import { benchStop } from './stop.js';
