@@ -134,7 +134,7 @@ describe('column roles decided at init', () => {
       const p = JSON.parse(line.slice('[train] feature plan: '.length));
       expect(p.onehot).toEqual({ columns: ['color'], sparse: false });
       expect(p.high_cardinality.encoding).toBe(encodings[family]);
-      expect(r.stdout).toContain('public.csv');
+      expect(r.stdout).toContain('public.parquet');
     }
     writeFileSync(join(d, 'params.yaml'), text);
 

@@ -4,6 +4,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { renderTemplate as renderScaffold, scaffoldDefaultValues } from '../../src/contract/init.js';
 
 /** Repository root. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -43,6 +44,19 @@ export function renderTemplate(text: string, values: Record<string, string>): st
   return text.replace(/\{\{([A-Z_]+)\}\}/g, (whole, key: string) =>
     key in values ? JSON.stringify(values[key]).slice(1, -1) : whole,
   );
+}
+
+/**
+ * A scaffold template (templates/tabular/*.tmpl) rendered the way `ratchet init` writes it before the split is
+ * known (scaffoldDefaultValues: small-data sizing, no column roles), as an absolute path of a temp file that
+ * lives as long as the test process.
+ */
+export function renderedScaffold(template: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ratchet-scaffold-'));
+  const out = join(dir, template.split('/').pop()!.replace(/\.tmpl$/, ''));
+  writeFileSync(out, renderScaffold(readFileSync(join(ROOT, template), 'utf8'), scaffoldDefaultValues()));
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  return out;
 }
 
 /** Read a file of the repository. */

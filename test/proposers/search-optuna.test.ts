@@ -3,9 +3,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { OptunaHelperError, OptunaSession } from '../../src/proposers/search/optuna.js';
 import { loadSearchSpace, type SearchSpace } from '../../src/proposers/search/space.js';
-import { PYTHON, ROOT, tempDir } from './helpers.js';
+import { PYTHON, renderedScaffold, tempDir } from './helpers.js';
 
-const space: SearchSpace = loadSearchSpace(join(ROOT, 'templates/tabular/search_space.yaml.tmpl'));
+const space: SearchSpace = loadSearchSpace(renderedScaffold('templates/tabular/search_space.yaml.tmpl'));
 const families = (space.space.model as { choices: string[] }).choices;
 
 const cleanups: Array<() => void | Promise<void>> = [];

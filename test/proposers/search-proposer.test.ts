@@ -8,14 +8,15 @@ import {
   studyStoragePath,
 } from '../../src/proposers/search/proposer.js';
 import type { ExperimentDigest, ProposeContext } from '../../src/proposers/types.js';
-import { PYTHON, ROOT, repoFile, tempDir } from './helpers.js';
+import { PYTHON, ROOT, renderedScaffold, tempDir } from './helpers.js';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const BASELINE_FILE = repoFile('templates/tabular/params.yaml.tmpl');
+const BASELINE_FILE = readFileSync(renderedScaffold('templates/tabular/params.yaml.tmpl'), 'utf8');
+const SPACE_FILE = renderedScaffold('templates/tabular/search_space.yaml.tmpl');
 
 interface Setup {
   proposer: SearchProposer;
@@ -35,7 +36,7 @@ function setup(opts: { baselineParams?: Record<string, unknown>; seed?: number }
     projectDir: ROOT,
     statePath: state,
     studyName: 'run-1',
-    spacePath: 'templates/tabular/search_space.yaml.tmpl',
+    spacePath: SPACE_FILE,
     paramsFile: 'params.yaml',
     direction: 'maximize',
     seed: opts.seed ?? 3,
@@ -86,7 +87,7 @@ describe('createSearchProposer', () => {
     expect(() =>
       createSearchProposer({
         ...base,
-        spacePath: 'templates/tabular/search_space.yaml.tmpl',
+        spacePath: SPACE_FILE,
         paramsFile: '../x.yaml',
       }),
     ).toThrow(/inside the worktree/);
@@ -163,7 +164,7 @@ describe('search proposer with the real helper', () => {
       projectDir: ROOT,
       statePath: first.state,
       studyName: 'run-1',
-      spacePath: 'templates/tabular/search_space.yaml.tmpl',
+      spacePath: SPACE_FILE,
       paramsFile: 'params.yaml',
       direction: 'maximize',
       seed: 3,
