@@ -89,7 +89,9 @@ describe('command proposer: the cage holds', () => {
       expect(a[k], k).toMatch(/Read-only file system|Permission denied|Device or resource busy/);
     }
     // The private predictions of earlier experiments (CSV or Parquet) are covered in /traces (unreadable or empty).
-    expect(a['read_private_predictions']).toMatch(/^PermissionError: .*private\.(csv|parquet)|^ok: \[\('private\.(csv|parquet)', 0\)\]$/);
+    expect(a['read_private_predictions']).toMatch(
+      /^PermissionError: .*private\.(csv|parquet)|^ok: \[\('private\.(csv|parquet)', 0\)\]$/,
+    );
     expect(a['network']).not.toMatch(/^ok/);
     expect(a['environment']).toBe('ok: []');
     // Nothing changed where the agent aimed; the worktree is back at the baseline.
@@ -110,7 +112,9 @@ describe('command proposer: the cage holds', () => {
     expect(a['list_vault']).toBe('ok: []');
     expect(a['read_journal']).toMatch(/^PermissionError/);
     expect(a['read_raw_data']).toMatch(/^PermissionError/);
-    expect(a['read_private_predictions']).toMatch(/^PermissionError: .*private\.(csv|parquet)|^ok: \[\('private\.(csv|parquet)', 0\)\]$/);
+    expect(a['read_private_predictions']).toMatch(
+      /^PermissionError: .*private\.(csv|parquet)|^ok: \[\('private\.(csv|parquet)', 0\)\]$/,
+    );
     expect(journalOf(dir, s.runId).exps[1]!.decision).toBe('rejected');
   });
 

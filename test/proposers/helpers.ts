@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderTemplate as renderScaffold, scaffoldDefaultValues } from '../../src/contract/init.js';
 
@@ -53,7 +53,7 @@ export function renderTemplate(text: string, values: Record<string, string>): st
  */
 export function renderedScaffold(template: string): string {
   const dir = mkdtempSync(join(tmpdir(), 'ratchet-scaffold-'));
-  const out = join(dir, template.split('/').pop()!.replace(/\.tmpl$/, ''));
+  const out = join(dir, basename(template).replace(/\.tmpl$/, ''));
   writeFileSync(out, renderScaffold(readFileSync(join(ROOT, template), 'utf8'), scaffoldDefaultValues()));
   process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
   return out;
