@@ -8,11 +8,16 @@
  *   - `better`: a real gain → the keep rule's test runs (DeLong for this auroc contract) → kept
  *   - `same`:   identical predictions → gain 0 ≤ min delta → reverted without a test
  *   - `noise`:  a tiny random perturbation → gain within noise → reverted (by stage 1 or the test)
+ * Predictions are Parquet files (`public.parquet`, `private.parquet`: what the scaffold's train.py writes);
+ * a second, shorter run with the same predictions as CSV gives one summary line for that form.
  * It prints, per experiment, the keep rule's test and the decide step's time, the wall time, the time of
- * the sandboxed command, and the harness overhead (wall − command), plus the medians. Figures are
- * printed, not asserted.
+ * the sandboxed command, the harness overhead (wall − command) and the full cycle's overhead (from one
+ * experiment's end to the next's, minus the command: it adds the journal write, the stop checks and the
+ * trace tidying the experiment's own wall time leaves out), plus the medians. Figures are printed, not
+ * asserted.
  *
- * Run: `npm run bench` (all benchmarks) or `node dist/bench/overhead.js [rows...]` after `npm run build`.
+ * Run: `npm run bench -- overhead` (`--quick`: 100k only) or `node dist/bench/overhead.js [rows...]` after
+ * `npm run build`.
  */
 
 import { execFileSync } from 'node:child_process';
@@ -21,12 +26,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { initProject } from '../src/contract/init.js';
+import { lit, openDuck } from '../src/data/duck.js';
 import { Journal } from '../src/journal/store.js';
 import { runLoop } from '../src/loop/run.js';
 import { Xoshiro128 } from '../src/metrics/index.js';
 import type { Proposal, ProposeContext, Proposer } from '../src/proposers/types.js';
 
 const VARIANTS = ['better', 'same', 'noise', 'same', 'noise', 'same'] as const;
+/** The shorter CSV run: enough for a median of each kind. */
+const CSV_VARIANTS = ['better', 'same', 'noise', 'same'] as const;
+type Format = 'parquet' | 'csv';
 
 /** Write `n` lines of CSV quickly (chunked string building). */
 function writeCsv(path: string, header: string, n: number, line: (i: number) => string): void {
@@ -47,9 +56,13 @@ function writeCsv(path: string, header: string, n: number, line: (i: number) => 
 class VariantProposer implements Proposer {
   readonly name = 'bench';
   private i = 0;
+  constructor(
+    private readonly format: Format,
+    private readonly variants: readonly string[],
+  ) {}
   async propose(ctx: ProposeContext): Promise<Proposal> {
-    const v = VARIANTS[this.i++ % VARIANTS.length]!;
-    writeFileSync(join(ctx.worktree, 'variant.txt'), `${v}\n`);
+    const v = this.variants[this.i++ % this.variants.length]!;
+    writeFileSync(join(ctx.worktree, 'variant.txt'), `${this.format}/${v}\n`);
     return { hypothesis: `use the ${v} predictions`, params: { variant: v } };
   }
   async observe(): Promise<void> {}
@@ -60,7 +73,7 @@ class VariantProposer implements Proposer {
  * Build the benchmark project: data with `rows` rows per holdout (plus a small train split), and the
  * precomputed prediction sets (committed in the project, as a user's artefacts would be).
  */
-async function buildProject(rows: number): Promise<string> {
+export async function buildProject(rows: number): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), `ratchet-bench-${rows}-`));
   const total = Math.round(rows / 0.45);
   const rng = new Xoshiro128(rows);
@@ -82,12 +95,12 @@ async function buildProject(rows: number): Promise<string> {
       'metric: { primary: auroc, also: [log_loss, accuracy] }',
       'keep: { min_delta: 0.0001, confidence: 0.95, resamples: 1000 }',
       'surface: [variant.txt]',
-      'run: { command: \'cp preds/$(cat variant.txt)/public.csv preds/$(cat variant.txt)/private.csv "$RATCHET_OUTPUT"/\' }',
+      'run: { command: \'cp preds/$(cat variant.txt)/* "$RATCHET_OUTPUT"/\' }',
       'budgets: { max_experiments: 100, experiment_timeout: 10m, max_wall_clock: 2h }',
       '',
     ].join('\n'),
   );
-  writeFileSync(join(dir, 'variant.txt'), 'baseline\n');
+  writeFileSync(join(dir, 'variant.txt'), 'parquet/baseline\n');
   // Prediction sets: the model score is a noisy function of y; `better` has less noise.
   const noise = new Xoshiro128(7);
   const u = Float64Array.from(y, () => noise.nextFloat());
@@ -98,23 +111,41 @@ async function buildProject(rows: number): Promise<string> {
   );
   const sets: Record<string, Float64Array> = { baseline, same: baseline, better, noise: jitter };
   await initProject(dir); // splits the data; the split files tell which ids are public/private
-  for (const [name, p] of Object.entries(sets)) {
-    mkdirSync(join(dir, 'preds', name), { recursive: true });
-    for (const h of ['public', 'private']) {
-      const ids = execFileSync('cut', ['-d,', '-f1', join(dir, '.ratchet/data', `${h}.csv`)], {
-        maxBuffer: 1 << 30,
-        encoding: 'utf8',
-      })
-        .trim()
-        .split('\n')
-        .slice(1);
-      writeCsv(
-        join(dir, 'preds', name, `${h}.csv`),
-        'id,prediction',
-        ids.length,
-        (i) => `${ids[i]},${p[Number(ids[i])]!.toFixed(6)}`,
-      );
+  const ids: Record<string, string[]> = {};
+  for (const h of ['public', 'private']) {
+    ids[h] = execFileSync('cut', ['-d,', '-f1', join(dir, '.ratchet/data', `${h}.csv`)], {
+      maxBuffer: 1 << 30,
+      encoding: 'utf8',
+    })
+      .trim()
+      .split('\n')
+      .slice(1);
+  }
+  const duck = await openDuck();
+  try {
+    for (const [name, p] of Object.entries(sets)) {
+      mkdirSync(join(dir, 'preds', 'csv', name), { recursive: true });
+      mkdirSync(join(dir, 'preds', 'parquet', name), { recursive: true });
+      for (const h of ['public', 'private']) {
+        const hid = ids[h]!;
+        // CSV as a person's script would write it (6 decimals); Parquet as the scaffold's train.py writes it
+        // (pandas: the id as the text the split holds, the prediction as a full float64).
+        writeCsv(
+          join(dir, 'preds', 'csv', name, `${h}.csv`),
+          'id,prediction',
+          hid.length,
+          (i) => `${hid[i]},${p[Number(hid[i])]!.toFixed(6)}`,
+        );
+        const full = join(dir, `full-${h}.csv`);
+        writeCsv(full, 'id,prediction', hid.length, (i) => `${hid[i]},${p[Number(hid[i])]!}`);
+        await duck.con.run(
+          `COPY (SELECT id, prediction::DOUBLE AS prediction FROM read_csv(${lit(full)}, header = true, all_varchar = true)) TO ${lit(join(dir, 'preds', 'parquet', name, `${h}.parquet`))} (FORMAT parquet)`,
+        );
+        rmSync(full);
+      }
     }
+  } finally {
+    duck.close();
   }
   // Commit the prediction sets so the worktree has them.
   const git = (...args: string[]) =>
@@ -129,8 +160,98 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
+/** One experiment's figures. */
+interface Row {
+  seq: number;
+  tested: boolean;
+  test: string;
+  decide: number | undefined;
+  /** The experiment's own overhead (wall − command), s. */
+  over: number;
+  /** The full cycle's overhead (previous experiment's end to this one's, minus the command), s. */
+  cycle: number | null;
+}
+
 /**
- * Run the overhead benchmark at each size (rows per holdout) and print a table.
+ * Run the loop once on the project with the given predictions and print its rows when `table` is set.
+ * @returns one row per experiment (the baseline first)
+ */
+async function runOnce(
+  dir: string,
+  format: Format,
+  variants: readonly string[],
+  table: boolean,
+): Promise<Row[]> {
+  const ends = new Map<number, number>();
+  const s = await runLoop({
+    projectDir: dir,
+    proposer: async () => new VariantProposer(format, variants),
+    maxExperiments: 1 + variants.length,
+    onProgress: (p) => {
+      if (p.type === 'experiment-end') ends.set(p.record.seq, performance.now());
+    },
+  });
+  const j = Journal.open(dir, { readonly: true });
+  const exps = j.listExperiments(s.runId);
+  j.close();
+  if (table) {
+    console.log(
+      '| exp | predictions | decision | keep test | bootstrap resamples | decide ms | wall s | command s | overhead s | cycle overhead s | steps (ms) |',
+    );
+    console.log('|---|---|---|---|---|---|---|---|---|---|---|');
+  }
+  const rows: Row[] = [];
+  for (const e of exps) {
+    const cmd = (e.executeMs ?? 0) / 1000;
+    const wall = e.durationMs / 1000;
+    const test = e.keepTest ?? '—';
+    const boot = test === 'bootstrap';
+    const n = boot ? (/\((\d+) resamples\)/.exec(e.reason)?.[1] ?? '?') : '—';
+    const tested = test !== '—' && test !== 'none';
+    const t = (e.meta?.['timings'] ?? {}) as Record<string, number>;
+    const prev = ends.get(e.seq - 1);
+    const end = ends.get(e.seq);
+    const cycle = prev !== undefined && end !== undefined ? (end - prev) / 1000 - cmd : null;
+    rows.push({ seq: e.seq, tested, test, decide: t['decide'], over: wall - cmd, cycle });
+    if (table)
+      console.log(
+        `| ${e.seq} | ${(e.params?.['variant'] as string) ?? 'baseline'} | ${e.decision} | ${test} | ${n} | ${t['decide'] ?? '—'} | ${wall.toFixed(3)} | ${cmd.toFixed(3)} | ${(wall - cmd).toFixed(3)} | ${cycle === null ? '—' : cycle.toFixed(3)} | ${Object.entries(
+          t,
+        )
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')} |`,
+      );
+  }
+  return rows;
+}
+
+/** The median of a list, formatted in s ('—' when empty). */
+function med(xs: number[]): string {
+  return xs.length ? median(xs).toFixed(3) : '—';
+}
+
+/** One line of medians: overhead when stage 1 decides and with the keep rule's test, and the decide step. */
+function summary(rows: Row[], target: number): string {
+  const after = rows.filter((r) => r.seq > 1);
+  const none = after.filter((r) => !r.tested);
+  const tested = after.filter((r) => r.tested);
+  const decide: Record<string, number[]> = {};
+  for (const r of tested) if (r.decide !== undefined) decide[r.test] = [...(decide[r.test] ?? []), r.decide];
+  const cyc = (rs: Row[]) => med(rs.flatMap((r) => (r.cycle === null ? [] : [r.cycle])));
+  return (
+    `median overhead: ${med(none.map((r) => r.over))} s when stage 1 decides, ` +
+    `${med(tested.map((r) => r.over))} s with the keep rule's test (target ≤ ${target} s); ` +
+    `full cycle: ${cyc(none)} s / ${cyc(tested)} s; decide step alone: ${
+      Object.entries(decide)
+        .map(([k, v]) => `${k} ${median(v).toFixed(0)} ms`)
+        .join(', ') || '—'
+    }`
+  );
+}
+
+/**
+ * Run the overhead benchmark at each size (rows per holdout) and print a table (Parquet predictions) and a
+ * summary line for CSV predictions.
  * @param sizes rows per holdout (default 100k and 3M)
  */
 export async function benchOverhead(sizes = [100_000, 3_000_000]): Promise<void> {
@@ -138,50 +259,16 @@ export async function benchOverhead(sizes = [100_000, 3_000_000]): Promise<void>
   for (const rows of sizes) {
     const t0 = performance.now();
     const dir = await buildProject(rows);
+    const target = rows > 1e6 ? 2 : 0.1;
     console.log(
       `\n${rows.toLocaleString('en')} rows per holdout (public and private); project built in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
     );
     try {
-      const s = await runLoop({
-        projectDir: dir,
-        proposer: async () => new VariantProposer(),
-        maxExperiments: 1 + VARIANTS.length,
-      });
-      const j = Journal.open(dir, { readonly: true });
-      const exps = j.listExperiments(s.runId);
-      j.close();
+      console.log('\nParquet predictions (public.parquet, private.parquet):');
+      console.log(summary(await runOnce(dir, 'parquet', VARIANTS, true), target));
+      const csv = await runOnce(dir, 'csv', CSV_VARIANTS, false);
       console.log(
-        '| exp | predictions | decision | keep test | bootstrap resamples | decide ms | wall s | command s | overhead s | steps (ms) |',
-      );
-      console.log('|---|---|---|---|---|---|---|---|---|---|');
-      const over: Record<string, number[]> = { tested: [], none: [] };
-      const decide: Record<string, number[]> = {};
-      for (const e of exps) {
-        const cmd = (e.executeMs ?? 0) / 1000;
-        const wall = e.durationMs / 1000;
-        const test = e.keepTest ?? '—';
-        const boot = test === 'bootstrap';
-        const n = boot ? (/\((\d+) resamples\)/.exec(e.reason)?.[1] ?? '?') : '—';
-        const tested = test !== '—' && test !== 'none';
-        if (e.seq > 1) over[tested ? 'tested' : 'none']!.push(wall - cmd);
-        const t = (e.meta?.['timings'] ?? {}) as Record<string, number>;
-        if (tested && t['decide'] !== undefined) decide[test] = [...(decide[test] ?? []), t['decide']];
-        console.log(
-          `| ${e.seq} | ${(e.params?.['variant'] as string) ?? 'baseline'} | ${e.decision} | ${test} | ${n} | ${t['decide'] ?? '—'} | ${wall.toFixed(3)} | ${cmd.toFixed(3)} | ${(wall - cmd).toFixed(3)} | ${Object.entries(
-            t,
-          )
-            .map(([k, v]) => `${k} ${v}`)
-            .join(', ')} |`,
-        );
-      }
-      console.log(
-        `median overhead: ${over['none']!.length ? median(over['none']!).toFixed(3) : '—'} s when stage 1 decides, ` +
-          `${over['tested']!.length ? median(over['tested']!).toFixed(3) : '—'} s with the keep rule's test (target ≤ ${rows > 1e6 ? 2 : 0.1} s); ` +
-          `decide step alone: ${
-            Object.entries(decide)
-              .map(([k, v]) => `${k} ${median(v).toFixed(0)} ms`)
-              .join(', ') || '—'
-          }`,
+        `\nCSV predictions (public.csv, private.csv), ${csv.length} experiments: ${summary(csv, target)}`,
       );
     } finally {
       rmSync(dir, { recursive: true, force: true });
