@@ -1,11 +1,12 @@
-import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { validateContract } from '../src/contract/load.js';
 import { lit, openDuck, readRows } from '../src/data/duck.js';
 import { type SplitManifest, splitData } from '../src/data/ingest.js';
 import { evaluateOutput } from '../src/evaluator/evaluate.js';
-import { alignPredictions } from '../src/evaluator/predictions.js';
+import { alignPredictions, checkPredictions } from '../src/evaluator/predictions.js';
+import { VaultCache } from '../src/evaluator/vault.js';
 import { computeMetric } from '../src/metrics/index.js';
 import { mkdirp, tempDir } from './helpers/project.js';
 
@@ -102,6 +103,97 @@ describe('binary predictions', () => {
     if (ev.status === 'ok') expect(ev.score).toBe(computeMetric('auroc', { task: 'binary', y, p }));
   });
 
+  it('aligns files in vault order (positional path) and in any other order (hash join) the same way', async () => {
+    const y = Uint8Array.from(f.publicIds, (id) => (f.labels.get(id) === '1' ? 1 : 0));
+    const p = Float64Array.from(f.publicIds, score);
+    const inOrder = f.publicIds.map((id) => `${id},${score(id)}`);
+    // Vault order, with two neighbours swapped (the positional pairing fails there; the hash join places them).
+    const swapped = [...inOrder];
+    [swapped[5], swapped[6]] = [swapped[6]!, swapped[5]!];
+    const vault = new VaultCache();
+    const duck = await openDuck();
+    try {
+      for (const [name, lines] of [
+        ['in order', inOrder],
+        ['swapped', swapped],
+        ['reversed', [...inOrder].reverse()],
+      ] as const) {
+        for (const cache of [undefined, vault]) {
+          const a = await alignPredictions({
+            predictionsPath: join(write(`order-${name}`, [...lines]), 'public.csv'),
+            labelsPath: join(f.dir, '.ratchet/vault/public.parquet'),
+            manifest: f.manifest,
+            con: duck.con,
+            ...(cache ? { vault: cache } : {}),
+          });
+          expect(a.ok, name).toBe(true);
+          if (!a.ok || a.input.task !== 'binary') return;
+          expect(Array.from(a.input.y), name).toEqual(Array.from(y));
+          expect(Array.from(a.input.p), name).toEqual(Array.from(p));
+        }
+      }
+      // In vault order, an id replaced by its neighbour's (one repeated, one missing) is still refused.
+      const repeated = inOrder.map((l, i) => (i === 7 ? inOrder[6]! : l));
+      const a = await alignPredictions({
+        predictionsPath: join(write('repeated', repeated), 'public.csv'),
+        labelsPath: join(f.dir, '.ratchet/vault/public.parquet'),
+        manifest: f.manifest,
+        con: duck.con,
+        vault,
+      });
+      expect(a).toEqual({ ok: false, reason: expect.stringMatching(/repeats ids/) });
+    } finally {
+      duck.close();
+    }
+  });
+
+  it("the run's label cache serves unchanged vault files and re-reads a changed one", async () => {
+    const dir = tempDir();
+    const vaultDir = mkdirp(join(dir, '.ratchet/vault'));
+    const duck = await openDuck();
+    const copyVault = async (flip: boolean) => {
+      for (const h of ['public', 'private']) {
+        const src = join(f.dir, `.ratchet/vault/${h}.parquet`);
+        const label = flip ? `CASE WHEN label = '1' THEN '0' ELSE '1' END AS label` : 'label';
+        await duck.con.run(
+          `COPY (SELECT id, ${label} FROM read_parquet(${lit(src)})) TO ${lit(join(vaultDir, `${h}.parquet.tmp`))} (FORMAT parquet)`,
+        );
+        renameSync(join(vaultDir, `${h}.parquet.tmp`), join(vaultDir, `${h}.parquet`));
+      }
+    };
+    try {
+      await copyVault(false);
+      const contract = { ...f.contract, projectDir: dir };
+      const out = write(
+        'cached',
+        f.publicIds.map((id) => `${id},${score(id)}`),
+      );
+      const y = Uint8Array.from(f.publicIds, (id) => (f.labels.get(id) === '1' ? 1 : 0));
+      const p = Float64Array.from(f.publicIds, score);
+      const vault = new VaultCache();
+      const first = await evaluateOutput(contract, f.manifest, out, duck, undefined, { vault });
+      const second = await evaluateOutput(contract, f.manifest, out, duck, undefined, { vault });
+      expect(vault.reads).toBe(1); // the public labels, once (the private file is only validated)
+      if (first.status !== 'ok' || second.status !== 'ok') throw new Error('not scored');
+      expect(first.score).toBe(computeMetric('auroc', { task: 'binary', y, p }));
+      expect(second.score).toBe(first.score);
+      // The same label array twice (DeLong's per-array cache of the best model keeps hitting).
+      expect(second.input!.task === 'binary' && first.input!.task === 'binary').toBe(true);
+      if (second.input!.task === 'binary' && first.input!.task === 'binary')
+        expect(second.input!.y).toBe(first.input!.y);
+      // A new vault (labels flipped): read again, never scored with the stale labels.
+      await copyVault(true);
+      const third = await evaluateOutput(contract, f.manifest, out, duck, undefined, { vault });
+      expect(vault.reads).toBe(2);
+      if (third.status !== 'ok') throw new Error('not scored');
+      const flipped = Uint8Array.from(y, (v) => 1 - v);
+      expect(third.score).toBe(computeMetric('auroc', { task: 'binary', y: flipped, p }));
+      expect(third.score).not.toBe(first.score);
+    } finally {
+      duck.close();
+    }
+  });
+
   it('a missing file is invalid', async () => {
     const out = mkdirp(join(f.dir, 'out', 'empty'));
     expect(await align(out)).toEqual({
@@ -125,10 +217,23 @@ describe('binary predictions', () => {
       ['wrong ids', good.map((l) => `x${l}`), /missing ids e.g.[\s\S]*ids not in the holdout e.g. "xid/],
       ['private ids', f.privateIds.map((id) => `${id},0.5`), /ids not in the holdout/],
     ];
+    const check = (out: string) =>
+      checkPredictions({
+        predictionsPath: join(out, 'public.csv'),
+        labelsPath: join(f.dir, '.ratchet/vault/public.parquet'),
+        manifest: f.manifest,
+      });
     for (const [name, lines, re, header] of cases) {
       const a = await align(write(name, lines, header));
       expect(a, name).toEqual({ ok: false, reason: expect.stringMatching(re) });
+      // Validation without alignment (the private file's) refuses the same files for the same reasons.
+      expect(await check(write(name, lines, header)), name).toEqual({
+        ok: false,
+        reason: expect.stringMatching(re),
+      });
     }
+    expect(await check(write('good', good))).toEqual({ ok: true, rows: good.length });
+    expect(await check(write('good reversed', [...good].reverse()))).toEqual({ ok: true, rows: good.length });
   });
 
   it('never follows a symlink out of the output folder', async () => {

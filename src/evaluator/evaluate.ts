@@ -4,8 +4,9 @@ import type { Contract } from '../contract/load.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { runCustomEvaluator } from './custom.js';
-import { alignPredictions, type ScoredInput } from './predictions.js';
+import { alignPredictions, checkPredictions, type ScoredInput } from './predictions.js';
 import { metricViolations, scoreInput } from './score.js';
+import type { VaultCache } from './vault.js';
 
 /** File names the sandboxed command must write into its output folder (CSV form; Parquet is also accepted). */
 export const PUBLIC_PREDICTIONS = 'public.csv';
@@ -57,10 +58,24 @@ export type Evaluation =
     }
   | { status: 'invalid'; reason: string };
 
+/** Options of {@link evaluateOutput} a run gives (a one-off evaluation needs none). */
+export interface EvaluateOptions {
+  /** The run's cache of the vault's labels: read once per run instead of once per evaluation. */
+  vault?: VaultCache;
+  /**
+   * Filled with the wall time of each sub-step, ms: `eval_public` (validation and alignment of the public file),
+   * `eval_score` (every contract metric on the public rows), `eval_private` (validation of the private file,
+   * from the start: it runs concurrently with both) and `eval_private_wait` (what was left of it after scoring).
+   */
+  timings?: Record<string, number>;
+}
+
 /**
  * Validate both predictions files of an experiment and score the public one against the vault.
  * The private file is validated (ids, values) but never scored here: private scores exist only at `submit`.
  * @param outputDir the experiment's output folder (written by the sandbox, read-only to it afterwards)
+ * @param shared the run's DuckDB (a private one is opened and closed otherwise)
+ * @param binDir the run's Python bin folder, for a custom evaluator
  * @returns `ok` with the public metrics, or `invalid` with the reason (a bad file is never scored)
  */
 export async function evaluateOutput(
@@ -69,6 +84,7 @@ export async function evaluateOutput(
   outputDir: string,
   shared?: Duck,
   binDir?: string,
+  opts: EvaluateOptions = {},
 ): Promise<Evaluation> {
   if (contract.evaluator) {
     const r = await runCustomEvaluator(contract, outputDir, 'public', binDir ?? null);
@@ -88,29 +104,49 @@ export async function evaluateOutput(
   if (typeof pubPath !== 'string') return { status: 'invalid', reason: pubPath.conflict };
   if (typeof privPath !== 'string') return { status: 'invalid', reason: privPath.conflict };
   const duck = shared ?? (await openDuck());
+  const lap = (step: string, since: number) => {
+    if (opts.timings) opts.timings[step] = Math.round((performance.now() - since) * 10) / 10;
+  };
   try {
-    // Public and private files are checked concurrently, on two connections of one database.
-    const [pub, priv] = await Promise.all([
-      alignPredictions({
-        predictionsPath: pubPath,
-        labelsPath: join(vault, 'public.parquet'),
+    // The private file is only validated: one query inside DuckDB (for a file in vault order) that runs on its
+    // own connection while the public file is aligned and scored here.
+    const t0 = performance.now();
+    const privCheck = duck.connect().then((con) =>
+      checkPredictions({
+        predictionsPath: privPath,
+        labelsPath: join(vault, 'private.parquet'),
         manifest,
-        con: duck.con,
-        tag: 'public',
-      }),
-      duck.connect().then((con) =>
-        alignPredictions({
-          predictionsPath: privPath,
-          labelsPath: join(vault, 'private.parquet'),
-          manifest,
-          con,
-          tag: 'private',
-        }).finally(() => con.closeSync()),
-      ),
-    ]);
-    if (!pub.ok) return { status: 'invalid', reason: pub.reason };
-    if (!priv.ok) return { status: 'invalid', reason: priv.reason };
+        con,
+        tag: 'private',
+        ...(opts.vault ? { vault: opts.vault } : {}),
+      })
+        .finally(() => con.closeSync())
+        .then((r) => {
+          lap('eval_private', t0);
+          return r;
+        }),
+    );
+    privCheck.catch(() => undefined); // awaited below; a public failure returns first
+    const pub = await alignPredictions({
+      predictionsPath: pubPath,
+      labelsPath: join(vault, 'public.parquet'),
+      manifest,
+      con: duck.con,
+      tag: 'public',
+      ...(opts.vault ? { vault: opts.vault } : {}),
+    });
+    lap('eval_public', t0);
+    if (!pub.ok) {
+      await privCheck.catch(() => undefined); // its connection is closed before the database
+      return { status: 'invalid', reason: pub.reason };
+    }
+    const t1 = performance.now();
     const s = scoreInput(contract, pub.input, manifest.classes ?? undefined);
+    lap('eval_score', t1);
+    const t2 = performance.now();
+    const priv = await privCheck;
+    lap('eval_private_wait', t2);
+    if (!priv.ok) return { status: 'invalid', reason: priv.reason };
     if (!s.ok) return { status: 'invalid', reason: s.reason };
     return {
       status: 'ok',

@@ -14,6 +14,7 @@ import {
 } from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
 import type { MetricInput } from '../metrics/index.js';
+import { labelExpr, type VaultCache, type VaultLabels } from './vault.js';
 
 /** Column holding the prediction in a predictions file. */
 export const PREDICTION_COLUMN = 'prediction';
@@ -45,6 +46,8 @@ export interface AlignOptions {
   con?: DuckDBConnection;
   /** Prefix of the temporary tables, so several alignments can share a database. */
   tag?: string;
+  /** The run's cache of the vault's labels (read from the vault file on every call otherwise). */
+  vault?: VaultCache;
 }
 
 /** Attach the vault's hidden columns (outcomes, groups) to an aligned input, in vault row order. */
@@ -169,17 +172,19 @@ function hasExtra(manifest: SplitManifest): boolean {
 
 /**
  * The metric input of a binary, regression or ranking holdout from labels `y` and predictions `p` in vault
- * order; ranking query codes and hidden columns are read from table `L` (the vault with `__i`).
+ * order (`y8`: the binary labels as bytes when already made); ranking query codes and hidden columns are read
+ * from table `L` (the vault with `__i`).
  */
 async function finishNumeric(
   con: DuckDBConnection,
   L: string,
   manifest: SplitManifest,
   y: Float64Array,
+  y8: Uint8Array | null,
   p: Float64Array,
 ): Promise<ScoredInput> {
   let input: MetricInput;
-  if (manifest.task === 'binary') input = { task: 'binary', y: Uint8Array.from(y), p };
+  if (manifest.task === 'binary') input = { task: 'binary', y: y8 ?? Uint8Array.from(y), p };
   else if (manifest.task === 'regression') input = { task: 'regression', y, p };
   else {
     const q = manifest.vault?.query;
@@ -193,57 +198,89 @@ async function finishNumeric(
   return withExtra(con, L, manifest, input);
 }
 
+/** Outcome of {@link streamAlign}. */
+type Streamed =
+  | { ok: true; y: Float64Array; y8: Uint8Array | null; p: Float64Array }
+  /** An id that is not the vault's id at that position (or the row counts differ): try the hash join. */
+  | { ok: false; why: 'order' }
+  /** Something else is off (an id out of the holdout or repeated, a bad value): the SQL screening names it. */
+  | { ok: false; why: 'invalid' };
+
 /**
- * The fast path for numeric predictions: one hash join of the file with the vault, streamed into vault order
- * by each row's position in the vault (no sort, no per-row objects). It proves in passing that every holdout
- * id appears exactly once, no other id appears, and every value is valid (finite; binary in [0, 1]).
- * @returns y and p in vault order, or null when anything is off (the caller's SQL screening then finds and
- *   names the problem)
+ * The fast paths for numeric predictions, streamed into vault order by each row's position in the vault (no
+ * sort, no per-row objects):
+ *   - `positional`: row k of the file is paired with row k of the vault, and kept only when both ids are
+ *     equal; it succeeds when the file lists the holdout's ids in the vault's order (the order of the split
+ *     files, so what a script that keeps the rows' order writes) and costs no hash table;
+ *   - `hash`: one hash join of the file with the vault, for any order.
+ * Either way it proves in passing that every holdout id appears exactly once (each file row lands on the vault
+ * row whose id equals its own, no vault row twice, as many rows as the holdout), no other id appears, and
+ * every value is valid (finite; binary in [0, 1]).
+ * @param known the holdout's labels when cached (then the vault's label column is not read)
+ * @returns y and p in vault order, or why not (the caller then tries the hash join or the SQL screening,
+ *   which finds and names the problem)
  */
-async function fastAlign(
+async function streamAlign(
   con: DuckDBConnection,
   source: string,
-  labels: string,
+  labelsPath: string,
   idCol: string,
   manifest: SplitManifest,
   parquet: boolean,
-): Promise<{ y: Float64Array; p: Float64Array } | null> {
-  const expected = Number((await readRows(con, `SELECT count(*) AS n FROM ${labels}`))[0]!['n']);
+  join: 'positional' | 'hash',
+  known: VaultLabels | null,
+): Promise<Streamed> {
+  const labels = `read_parquet(${lit(labelsPath)}, file_row_number = true)`;
+  const expected = known?.n ?? Number((await readRows(con, `SELECT count(*) AS n FROM ${labels}`))[0]!['n']);
   const pred = `s.${ident(PREDICTION_COLUMN)}`;
   const num = parquet ? `${pred}::DOUBLE` : `TRY_CAST(${pred} AS DOUBLE)`;
-  const yExpr =
-    manifest.task === 'binary' ? `(l.label = ${lit(manifest.positiveClass!)})::DOUBLE` : `l.label::DOUBLE`;
-  const y = new Float64Array(expected);
+  const sid = `s.${ident(idCol)}`;
+  const cols =
+    join === 'positional'
+      ? [`(CASE WHEN ${sid} = l.id THEN l.file_row_number END)::DOUBLE`]
+      : ['l.file_row_number::DOUBLE'];
+  if (!known) cols.push(labelExpr(manifest, 'l.label'));
+  cols.push(num);
+  const from =
+    join === 'positional'
+      ? `${source} s POSITIONAL JOIN (SELECT id, label, file_row_number FROM ${labels}) l`
+      : `${source} s LEFT JOIN ${labels} l ON l.id = ${sid}`;
+  const y = known ? known.y : new Float64Array(expected);
   const p = new Float64Array(expected);
   const seen = new Uint8Array(expected);
   const binary = manifest.task === 'binary';
-  let ok = true;
+  let why: 'order' | 'invalid' | null = null;
   const rows = await streamDoubleColumns(
     con,
-    `SELECT l.file_row_number::DOUBLE, ${yExpr}, ${num} FROM ${source} s LEFT JOIN ${labels} l ON l.id = s.${ident(idCol)}`,
-    3,
-    ([is, ys, ps], m) => {
+    `SELECT ${cols.join(', ')} FROM ${from}`,
+    cols.length,
+    (c, m) => {
+      const is = c[0]!;
+      const ys = known ? null : c[1]!;
+      const ps = c[c.length - 1]!;
       for (let r = 0; r < m; r++) {
-        const i = is![r]!;
-        const v = ps![r]!;
-        // NaN index: an id not in the holdout (or empty); a repeat: a duplicate id.
-        if (
-          !(i >= 0 && i < expected) ||
-          seen[i] === 1 ||
-          !Number.isFinite(v) ||
-          (binary && (v < 0 || v > 1))
-        ) {
-          ok = false;
+        const i = is[r]!;
+        const v = ps[r]!;
+        // NaN index: an id not in the holdout (or empty), or not the vault's id at this position; a repeat: a
+        // duplicate id.
+        if (!(i >= 0 && i < expected)) {
+          why = join === 'positional' ? 'order' : 'invalid';
+          return false;
+        }
+        if (seen[i] === 1 || !Number.isFinite(v) || (binary && (v < 0 || v > 1))) {
+          why = 'invalid';
           return false;
         }
         seen[i] = 1;
-        y[i] = ys![r]!;
+        if (ys) y[i] = ys[r]!;
         p[i] = v;
       }
       return true;
     },
   );
-  return ok && rows === expected ? { y, p } : null;
+  if (why) return { ok: false, why };
+  if (rows !== expected) return { ok: false, why: join === 'positional' ? 'order' : 'invalid' };
+  return { ok: true, y, y8: known ? known.y8 : null, p };
 }
 
 /**
@@ -258,6 +295,31 @@ async function fastAlign(
  *   the problem and example ids — the experiment is then `invalid`, never scored
  */
 export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
+  return (await alignOrCheck(opts, false)) as Aligned;
+}
+
+/** A predictions file proven valid without its rows being read into memory. */
+export type Checked = { ok: true; rows: number } | { ok: false; reason: string };
+
+/**
+ * Validate a predictions file exactly as {@link alignPredictions} does, without aligning it: for a file that
+ * lists the holdout's ids in the vault's order, one aggregate query inside DuckDB proves that every holdout id
+ * appears exactly once and no other id does (the file has as many rows as the holdout, each with the vault's
+ * id at the same position) and that every value is valid, and no per-row data reaches JavaScript (so it runs
+ * while the caller scores another file). Any other file (other order, a problem, multiclass) takes the full
+ * alignment, which accepts it or names the problem.
+ * @returns the row count, or `{ ok: false, reason }` as {@link alignPredictions} gives it
+ */
+export async function checkPredictions(opts: AlignOptions): Promise<Checked> {
+  const r = await alignOrCheck(opts, true);
+  return r.ok ? { ok: true, rows: r.rows } : r;
+}
+
+/** {@link alignPredictions}, or with `checkOnly` {@link checkPredictions} (then `input` is null on success). */
+async function alignOrCheck(
+  opts: AlignOptions,
+  checkOnly: boolean,
+): Promise<Aligned | { ok: true; rows: number; input: null }> {
   const { predictionsPath, manifest } = opts;
   const file = basename(predictionsPath);
   if (!existsSync(predictionsPath)) return fail(`${file} was not written to the output folder`);
@@ -302,20 +364,44 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
       }
     }
     const labels = `read_parquet(${lit(opts.labelsPath)}, file_row_number = true)`;
-    if (manifest.task !== 'multiclass') {
-      let fast: { y: Float64Array; p: Float64Array } | null = null;
+    if (manifest.task !== 'multiclass' && checkOnly) {
       try {
-        fast = await fastAlign(con, source, labels, idCol, manifest, parquet);
+        // The row count comes from the Parquet footer (the labels are not needed: nothing is scored).
+        const n = Number((await readRows(con, `SELECT count(*) AS n FROM ${labels}`))[0]!['n']);
+        const pred = `s.${ident(PREDICTION_COLUMN)}`;
+        const num = parquet ? `${pred}::DOUBLE` : `TRY_CAST(${pred} AS DOUBLE)`;
+        const valid = `coalesce(isfinite(${num})${manifest.task === 'binary' ? ` AND ${num} >= 0 AND ${num} <= 1` : ''}, false)`;
+        const r = (
+          await readRows(
+            con,
+            `SELECT count(*) AS n_rows, count(*) FILTER (WHERE s.${ident(idCol)} = l.id) AS same,
+               count(*) FILTER (WHERE NOT ${valid}) AS bad
+             FROM ${source} s POSITIONAL JOIN (SELECT id FROM ${labels}) l`,
+          )
+        )[0]!;
+        if (Number(r['n_rows']) === n && Number(r['same']) === n && Number(r['bad']) === 0)
+          return { ok: true, rows: n, input: null };
       } catch {
-        fast = null; // unreadable or unexpected: the diagnostic path below names the problem
+        // unreadable or unexpected: the alignment below names the problem
       }
-      if (fast) {
+    }
+    if (manifest.task !== 'multiclass') {
+      let fast: Streamed = { ok: false, why: 'invalid' };
+      try {
+        const known = opts.vault ? await opts.vault.get(con, opts.labelsPath, manifest) : null;
+        const args = [con, source, opts.labelsPath, idCol, manifest, parquet] as const;
+        fast = await streamAlign(...args, 'positional', known);
+        if (!fast.ok && fast.why === 'order') fast = await streamAlign(...args, 'hash', known);
+      } catch {
+        fast = { ok: false, why: 'invalid' }; // unreadable or unexpected: the diagnostic path below names the problem
+      }
+      if (fast.ok) {
         const needsL = manifest.task === 'ranking' || hasExtra(manifest);
         if (needsL) await con.run(`CREATE TABLE ${L} AS SELECT *, file_row_number AS __i FROM ${labels}`);
         return {
           ok: true,
-          rows: fast.y.length,
-          input: await finishNumeric(con, L, manifest, fast.y, fast.p),
+          rows: fast.p.length,
+          input: await finishNumeric(con, L, manifest, fast.y, fast.y8, fast.p),
         };
       }
     }
@@ -402,7 +488,7 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
           : `${L}.label::DOUBLE`;
       const [y, p] = await readDoubleColumns(con, `SELECT ${yExpr}, ${num} ${joined}`, 2);
       if (y!.length !== expected) return await idMismatch();
-      return { ok: true, rows: expected, input: await finishNumeric(con, L, manifest, y!, p!) };
+      return { ok: true, rows: expected, input: await finishNumeric(con, L, manifest, y!, null, p!) };
     }
     // multiclass
     const classes = manifest.classes!;

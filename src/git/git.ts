@@ -189,9 +189,10 @@ export async function snapshot(dir: string): Promise<{ tree: string; patch: stri
   return { tree, patch };
 }
 
-/** SHA of the tree the worktree holds now (staging everything first). */
+/** SHA of the tree the worktree holds now (staging everything first, as {@link snapshot} does; no patch). */
 export async function currentTree(dir: string): Promise<string> {
-  return (await snapshot(dir)).tree;
+  await git(dir, ['add', '-A', '-f', '.']);
+  return (await git(dir, ['write-tree'])).trim();
 }
 
 /**

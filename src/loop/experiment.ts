@@ -7,6 +7,7 @@ import type { SplitManifest } from '../data/ingest.js';
 import { scanFeatureNames } from '../data/leakage.js';
 import { readFindings } from '../data/scan.js';
 import { evaluateOutput } from '../evaluator/evaluate.js';
+import type { VaultCache } from '../evaluator/vault.js';
 import { commit, resetHard, revParse } from '../git/git.js';
 import { canaryTrips } from '../guardrails/canary.js';
 import { checkHypothesis, cleanHypothesis } from '../guardrails/hypothesis.js';
@@ -130,6 +131,8 @@ export interface ExperimentInput {
   overrides: Record<string, string>;
   /** The run's DuckDB, shared by every EVALUATE. */
   duck: Duck;
+  /** The run's cache of the vault's labels, shared by every EVALUATE. */
+  vault: VaultCache;
   onStart: (id: number, hypothesis: string) => void;
 }
 
@@ -247,6 +250,7 @@ export async function runExperiment(
   let decision: Decision | null = null;
   let reason = '';
   let sandbox: SandboxResult | null = null;
+  let hashes: Promise<Record<string, string>> | null = null;
   let metrics: Record<string, number> = {};
   let score: number | null = null;
   let verdict: ReturnType<typeof decideKeep> | null = null;
@@ -298,6 +302,10 @@ export async function runExperiment(
       ? `the command left entries host code must never follow in the output folder (${sandbox.message})`
       : null;
     const unprotected = protectOutput(outputDir) ?? planted;
+    // The predictions' hashes (recorded at RECORD) are taken now, while EVALUATE reads them: the files are
+    // read-only from here on, and hashing overlaps DuckDB's work instead of adding to the record step.
+    hashes = hashPredictions(outputDir);
+    hashes.catch(() => undefined); // awaited at RECORD; a step that throws first must not leave it unhandled
     // The tree that ran must be the tree CHECK approved (and as clean: tree-integrity before git reads it).
     const { tree: after, trip: treeTrip } = await treeAfterExecute(worktree);
     lap('verify_tree');
@@ -321,8 +329,13 @@ export async function runExperiment(
         reason = sd.reason + (errTail && sd.decision === 'crashed' ? ` — ${errTail.split('\n').pop()}` : '');
       } else {
         // EVALUATE
-        const ev = await evaluateOutput(contract, x.manifest, outputDir, x.duck, x.python.binDir);
+        const evTimings: Record<string, number> = {};
+        const ev = await evaluateOutput(contract, x.manifest, outputDir, x.duck, x.python.binDir, {
+          vault: x.vault,
+          timings: evTimings,
+        });
         lap('evaluate');
+        Object.assign(timings, evTimings);
         if (ev.status === 'invalid') {
           decision = 'invalid';
           // The sandbox's note matters here (e.g. a symlink it removed from the output folder).
@@ -452,12 +465,8 @@ export async function runExperiment(
     await resetHard(worktree, parentSha);
   }
   const endedAt = new Date();
-  const predictions: Record<string, string> = {};
   // Recorded by the name written (public.csv or public.parquet); submit re-checks the one it reads.
-  for (const f of ['public.csv', 'private.csv', 'public.parquet', 'private.parquet']) {
-    const p = join(outputDir, f);
-    if (existsSync(p) && statSync(p).isFile()) predictions[f] = await sha256File(p);
-  }
+  const predictions = await (hashes ?? hashPredictions(outputDir));
   const record: ExperimentRecord = {
     id,
     runId: x.runId,
@@ -540,6 +549,22 @@ export async function runExperiment(
       ? { id, score: score!, input: input!, commit: commitSha!, params: proposal.params ?? null, runs }
       : null;
   return { record, best: newBest, escalate };
+}
+
+/** Names of the predictions files an output folder may hold. */
+const PREDICTION_FILES = ['public.csv', 'private.csv', 'public.parquet', 'private.parquet'];
+
+/**
+ * SHA-256 (hex) of each predictions file in an output folder, by file name (absent names are left out).
+ * Files are read concurrently; an unreadable file fails the promise (as it failed the record before).
+ */
+async function hashPredictions(outputDir: string): Promise<Record<string, string>> {
+  const names = PREDICTION_FILES.filter((f) => {
+    const p = join(outputDir, f);
+    return existsSync(p) && statSync(p).isFile();
+  });
+  const sums = await Promise.all(names.map((f) => sha256File(join(outputDir, f))));
+  return Object.fromEntries(names.map((f, i) => [f, sums[i]!]));
 }
 
 /** Whether the model's `features.json` was checked against the leakage scan, and why not (meta.featureCheck). */
@@ -667,7 +692,9 @@ async function confirmOverSeeds(
     });
     if (res.status !== 'ok')
       return { runs, failure: `confirmation run ${j} did not finish (${res.message})` };
-    const ev = await evaluateOutput(x.contract, x.manifest, outputDir, x.duck, x.python.binDir);
+    const ev = await evaluateOutput(x.contract, x.manifest, outputDir, x.duck, x.python.binDir, {
+      vault: x.vault,
+    });
     if (ev.status !== 'ok') return { runs, failure: `confirmation run ${j} was invalid (${ev.reason})` };
     runs.scores.push(ev.score);
     runs.inputs.push(ev.input);

@@ -9,6 +9,7 @@ import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { predictionsFile } from '../evaluator/evaluate.js';
 import { alignPredictions } from '../evaluator/predictions.js';
 import { preparePrimary } from '../evaluator/score.js';
+import { VaultCache } from '../evaluator/vault.js';
 import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
 import { GUARDRAILS, guardrail } from '../guardrails/registry.js';
 import { rewriteResults } from '../journal/results.js';
@@ -150,6 +151,8 @@ export class RunSession {
   private readonly controller: AbortController;
   private readonly rule: KeepRule;
   private readonly duck: Duck;
+  /** The holdouts' labels, read once per run (re-read when a vault file changes). */
+  private readonly vault = new VaultCache();
   private readonly splitStamps: Record<string, StatStamp>;
   private readonly cleanups: (() => void)[] = [];
   private consecutiveFailures: number;
@@ -457,6 +460,8 @@ export class RunSession {
         predictionsPath: path,
         labelsPath: join(this.projectDir, VAULT_DIR, 'public.parquet'),
         manifest: this.manifest,
+        con: this.duck.con,
+        vault: this.vault,
       });
       if (!a.ok) return null;
       out.push(a.input);
@@ -612,6 +617,7 @@ export class RunSession {
       signal: this.signal,
       rule: this.rule,
       duck: this.duck,
+      vault: this.vault,
       overrides: this.overrides,
       onStart,
     });

@@ -36,7 +36,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 export function sha256File(path: string): Promise<string> {
   return new Promise((resolve, reject) => {
     const h = createHash('sha256');
-    createReadStream(path)
+    createReadStream(path, { highWaterMark: 1 << 20 })
       .on('data', (chunk) => h.update(chunk))
       .on('error', reject)
       .on('end', () => resolve(h.digest('hex')));

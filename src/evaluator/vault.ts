@@ -1,0 +1,83 @@
+import { statSync } from 'node:fs';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import { lit, readDoubleColumns } from '../data/duck.js';
+import type { SplitManifest } from '../data/ingest.js';
+
+/** A holdout's labels as read from its vault file, in vault row order. */
+export interface VaultLabels {
+  /** Rows of the holdout. */
+  n: number;
+  /** The labels as numbers: binary 1 for the positive class and 0 otherwise; regression and ranking the value. */
+  y: Float64Array;
+  /**
+   * Binary labels as 0/1 bytes (null for other tasks). The same array is handed out while the vault file is
+   * unchanged, so per-array caches downstream (DeLong's sort of the best model) keep hitting: never modify it.
+   */
+  y8: Uint8Array | null;
+}
+
+/** What identifies one version of a vault file: device, inode, size, modification and change times. */
+function stampOf(path: string): string {
+  const st = statSync(path, { bigint: true });
+  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
+}
+
+/**
+ * The expression of a holdout's label as a number (binary: 1 for the positive class), over a relation whose
+ * label column is `col`.
+ */
+export function labelExpr(manifest: SplitManifest, col: string): string {
+  return manifest.task === 'binary' ? `(${col} = ${lit(manifest.positiveClass!)})::DOUBLE` : `${col}::DOUBLE`;
+}
+
+/**
+ * Read a holdout's labels from its vault file (`id`, `label` columns) in file order.
+ * @throws Error when the file cannot be read
+ */
+export async function readVaultLabels(
+  con: DuckDBConnection,
+  labelsPath: string,
+  manifest: SplitManifest,
+): Promise<VaultLabels> {
+  const [y] = await readDoubleColumns(
+    con,
+    `SELECT ${labelExpr(manifest, 'label')} FROM read_parquet(${lit(labelsPath)})`,
+    1,
+  );
+  return { n: y!.length, y: y!, y8: manifest.task === 'binary' ? Uint8Array.from(y!) : null };
+}
+
+/**
+ * The holdouts' labels, read once per run and kept across experiments (they do not change during a run).
+ * Every lookup re-stats the vault file: a file with another device, inode, size, modification or change time
+ * (rewritten, replaced, touched) is read again, so a changed vault is never scored with stale labels.
+ * Entries are keyed by file, task and positive class. Not for multiclass (its labels are class codes read
+ * with the predictions).
+ */
+export class VaultCache {
+  private readonly entries = new Map<string, { stamp: string; labels: VaultLabels }>();
+  /** Reads of vault files so far (a hit does not count), for tests and timings. */
+  reads = 0;
+
+  /**
+   * The labels of the holdout whose vault file is `labelsPath`, from the cache when the file is unchanged.
+   * @throws Error when the file is missing or cannot be read
+   */
+  async get(con: DuckDBConnection, labelsPath: string, manifest: SplitManifest): Promise<VaultLabels> {
+    const key = JSON.stringify([labelsPath, manifest.task, manifest.positiveClass ?? null]);
+    const stamp = stampOf(labelsPath);
+    const hit = this.entries.get(key);
+    if (hit && hit.stamp === stamp) return hit.labels;
+    this.entries.delete(key);
+    const labels = await readVaultLabels(con, labelsPath, manifest);
+    this.reads++;
+    // Stamped before and after the read: a file replaced meanwhile is not cached (it is re-read next time).
+    if (stampOf(labelsPath) === stamp) this.entries.set(key, { stamp, labels });
+    return labels;
+  }
+
+  /** Forget every entry. */
+  clear(): void {
+    this.entries.clear();
+  }
+}
