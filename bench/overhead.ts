@@ -176,7 +176,7 @@ interface Row {
  * Run the loop once on the project with the given predictions and print its rows when `table` is set.
  * @returns one row per experiment (the baseline first)
  */
-async function runOnce(
+export async function runOnce(
   dir: string,
   format: Format,
   variants: readonly string[],
@@ -231,7 +231,7 @@ function med(xs: number[]): string {
 }
 
 /** One line of medians: overhead when stage 1 decides and with the keep rule's test, and the decide step. */
-function summary(rows: Row[], target: number): string {
+export function summary(rows: Row[], target: number): string {
   const after = rows.filter((r) => r.seq > 1);
   const none = after.filter((r) => !r.tested);
   const tested = after.filter((r) => r.tested);

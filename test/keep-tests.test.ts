@@ -5,7 +5,7 @@
  */
 
 import { describe, expect, it } from 'vitest';
-import { chooseKeepTest, confirmKeep, decideKeep, type KeepRule } from '../src/loop/keep.js';
+import { chooseKeepTest, confirmKeep, decideKeep, type KeepRule, prepareBest } from '../src/loop/keep.js';
 import {
   type BinaryInput,
   computeMetric,
@@ -192,6 +192,25 @@ describe('keep rule: the test that decides', () => {
     expect(v.ciLow!).toBeGreaterThan(0);
     expect(v.ciLow!).toBeLessThan(v.gain);
     expect(v.ciHigh!).toBeGreaterThan(v.gain);
+  });
+
+  it("preparing the best model's DeLong side ahead (prepareBest) leaves every verdict unchanged", () => {
+    // Fresh copies: the cold verdict computes both sides; the warm one finds the best side prepared.
+    const a = binary(3000, 0.6, 70);
+    const b = binary(3000, 0.7, 71);
+    const cold = delongTest(a.y.slice(), a.p.slice(), b.p.slice(), 0.95);
+    const best = { ...a, y: a.y.slice(), p: a.p.slice() };
+    prepareBest(base, best);
+    const warm = delongTest(best.y, best.p, b.p.slice(), 0.95);
+    expect(warm).toEqual(cold);
+    // Prepared under other labels: the cache is keyed by the label array too, so it is not used wrongly.
+    const flipped = Uint8Array.from(best.y, (v) => 1 - v);
+    const other = delongTest(flipped, best.p, b.p.slice(), 0.95);
+    expect(other).toEqual(delongTest(flipped.slice(), best.p.slice(), b.p.slice(), 0.95));
+    expect(other.a).toBeCloseTo(1 - cold.a, 12);
+    // Not a DeLong rule: nothing to prepare, nothing breaks.
+    prepareBest({ ...base, metric: 'brier' }, best);
+    prepareBest(base, null);
   });
 
   it('chooseKeepTest per metric and task', () => {

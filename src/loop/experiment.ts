@@ -24,7 +24,14 @@ import { failpoint } from '../util/failpoint.js';
 import { sha256File } from '../util/fs.js';
 import { checkChange, treeAfterExecute } from './check.js';
 import { execute } from './execute.js';
-import { confirmKeep, type decideKeep, decideKeepAsync, type KeepRule, type Runs } from './keep.js';
+import {
+  confirmKeep,
+  type decideKeep,
+  decideKeepAsync,
+  type KeepRule,
+  prepareBest,
+  type Runs,
+} from './keep.js';
 import { pruneOutputs, retentionEvent, tidyTraces } from './tidy.js';
 
 /**
@@ -390,6 +397,10 @@ export async function runExperiment(
           } else if (baseline) {
             decision = 'kept';
             reason = `baseline ${contract.metric.primary} ${ev.score.toFixed(6)}`;
+            // Once per run: what the keep rule's test needs of the best model (a kept candidate's test has
+            // already prepared it), so each later experiment pays only for its own side.
+            prepareBest(x.rule, ev.input);
+            lap('decide');
           } else {
             verdict = await decideKeepAsync(
               x.rule,

@@ -11,6 +11,7 @@ import {
   pairedBootstrapPrepared,
   pairedZMeanTest,
   pairedZTest,
+  prepareDelong,
   prepareMetric,
   type WeightedMetric,
   weightLength,
@@ -330,6 +331,17 @@ export function chooseKeepTest(rule: KeepRule, input: MetricInput): 'delong' | '
   if (input.task === 'binary' && rule.metric === 'auroc') return 'delong';
   if (input.task !== 'ranking' && hasPairedZ(rule.metric, input.task)) return 'paired-z';
   return 'bootstrap';
+}
+
+/**
+ * Prepare what stage 2 of the keep rule needs of a model that just became the best one, so the next candidate's
+ * test pays only for its own side: DeLong's sort of its scores (cached per array, see {@link prepareDelong}).
+ * Other tests need nothing ahead. Never throws (a problem shows when the test runs).
+ * @param input the new best model's aligned public predictions (null with a custom evaluator: nothing to do)
+ */
+export function prepareBest(rule: KeepRule, input: MetricInput | null): void {
+  if (input?.task !== 'binary' || chooseKeepTest(rule, input) !== 'delong') return;
+  prepareDelong(input.y, input.p);
 }
 
 /** Runs DeLong's test or the paired z-test of metric(candidate) − metric(best) at the rule's confidence. */

@@ -29,7 +29,7 @@ import {
   runExperiment,
   type StatStamp,
 } from './experiment.js';
-import type { KeepRule, Runs } from './keep.js';
+import { type KeepRule, prepareBest, type Runs } from './keep.js';
 import { preflight } from './preflight.js';
 
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
@@ -430,6 +430,7 @@ export class RunSession {
         params: lastKept.params,
         runs,
       };
+      prepareBest(this.rule, this.best.input);
     }
     await this.notify('onRunStart', (o) => o.onRunStart?.(this));
   }

@@ -103,6 +103,26 @@ function components(pos: Uint8Array, score: Float64Array, m: number, n: number):
   return c;
 }
 
+/**
+ * Compute and cache one model's structural components ahead of {@link delongTest}, e.g. when a model becomes
+ * the best one (every later candidate is compared with it: its sort is then already done). The cache is keyed
+ * by the two arrays themselves (never modify them afterwards); a call that finds them cached does nothing.
+ * @param y n labels, 0 or 1 (1 = positive)
+ * @param score n finite scores
+ * @returns nothing; does nothing when the lengths differ, a score is not finite or a class is absent
+ *   (delongTest then reports the problem)
+ */
+export function prepareDelong(y: Uint8Array, score: Float64Array): void {
+  if (y.length !== score.length) return;
+  let m = 0;
+  for (let i = 0; i < y.length; i++) {
+    if (!Number.isFinite(score[i]!)) return;
+    m += y[i] === 1 ? 1 : 0;
+  }
+  const n = y.length - m;
+  if (m > 0 && n > 0) components(y, score, m, n);
+}
+
 /** Sample covariance matrix [AA, AB, BB] of two equal-length vectors (divisor length − 1; 0 for length 1). */
 function cov2(a: Float64Array, b: Float64Array): [number, number, number] {
   const k = a.length;
