@@ -189,6 +189,7 @@ async function ratchetMethod(dir: string, budgetS: number, unsafe: string[]): Pr
   const cli = (args: string[], timeoutS: number) =>
     sh(process.execPath, [CLI, ...args, '--dir', dir, ...unsafe], dir, timeoutS);
   await cli(['check', '--runs', '2'], budgetS + 600);
+  const checkS = since(t);
   const rest = Math.max(1, Math.floor(budgetS - since(t)));
   let note: string | undefined;
   try {
@@ -202,7 +203,14 @@ async function ratchetMethod(dir: string, budgetS: number, unsafe: string[]): Pr
   }
   const seconds = since(t);
   const status = JSON.parse(await cli(['status', '--json'], 600)) as { experiments: { total: number } };
-  const sub = JSON.parse(await cli(['submit', '--json'], 600)) as { public: number; private: number };
+  let sub: { public: number; private: number };
+  try {
+    sub = JSON.parse(await cli(['submit', '--json'], 600)) as typeof sub;
+  } catch (e) {
+    throw new Error(
+      `nothing to submit after check (${checkS.toFixed(0)} s) and run (${(seconds - checkS).toFixed(0)} s): ${note ?? (e as Error).message.slice(-120)}`,
+    );
+  }
   return {
     public: sub.public,
     private: sub.private,
