@@ -282,6 +282,12 @@ export async function benchProposer(opts: ProposerBenchOptions = {}): Promise<Da
   const results: DatasetResult[] = [];
   for (const name of opts.datasets ?? DATASETS) {
     const dir = mkdtempSync(join(tmpdir(), `ratchet-bench-proposer-${name}-`));
+    // Ctrl-C ends the children too (same process group); the folder would outlive them without this.
+    const onInt = () => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(130);
+    };
+    process.once('SIGINT', onInt);
     try {
       const made = JSON.parse(
         await sh(py.bench, [join(BENCH_PY, 'datasets.py'), name, join(dir, `${name}.csv`)], dir, 300),
@@ -335,6 +341,7 @@ export async function benchProposer(opts: ProposerBenchOptions = {}): Promise<Da
         autogluon,
       });
     } finally {
+      process.removeListener('SIGINT', onInt);
       rmSync(dir, { recursive: true, force: true });
     }
   }
