@@ -187,14 +187,14 @@ async function hasAutoGluon(python: string): Promise<boolean> {
 async function ratchetMethod(dir: string, budgetS: number, unsafe: string[]): Promise<MethodResult> {
   const t = performance.now();
   const cli = (args: string[], timeoutS: number) =>
-    sh(process.execPath, [CLI, ...args, '--dir', dir, ...unsafe], dir, timeoutS);
-  await cli(['check', '--runs', '2'], budgetS + 600);
+    sh(process.execPath, [CLI, ...args, '--dir', dir], dir, timeoutS);
+  await cli(['check', '--runs', '2', ...unsafe], budgetS + 600);
   const checkS = since(t);
   const rest = Math.max(1, Math.floor(budgetS - since(t)));
   let note: string | undefined;
   try {
     await cli(
-      ['run', '--proposer', 'search', '--budget', `${rest}s`, '--experiments', '100000', '--json'],
+      ['run', '--proposer', 'search', '--budget', `${rest}s`, '--experiments', '100000', '--json', ...unsafe],
       rest + 900,
     );
   } catch (e) {
