@@ -8,15 +8,23 @@
  *   - stop: the kill switch, ratchet stop to the run's exit (target ≤ 1 s)
  *   - watchdog: the process-tree watchdog's host CPU per tick for a tree of 20 processes (target ≤ 5 ms)
  *   - memory: peak RSS of the node process in init, check and a short run at 3M rows per holdout (target ≤ 300 MB)
- * `--quick` uses smaller sizes; `--help` prints the usage.
+ *   - proposer: the search proposer vs Optuna TPE alone vs AutoGluon medium_quality on three public datasets,
+ *     150 s wall clock per method and dataset (60 s with --quick); needs .venv-bench (scripts/setup.sh --with-bench)
+ * `--quick` uses smaller sizes; `--json <file>` writes the proposer table as JSON; `--help` prints the usage.
  */
 import { Command, InvalidArgumentError } from 'commander';
 import { benchKeep } from './keep.js';
 import { benchMemory } from './memory.js';
 import { benchMetrics } from './metrics.js';
 import { benchOverhead } from './overhead.js';
+import { benchProposer, DEFAULT_BUDGET_S, QUICK_BUDGET_S } from './proposer.js';
 import { benchStop } from './stop.js';
 import { benchWatchdog } from './watchdog.js';
+
+interface BenchOptions {
+  quick?: boolean;
+  json?: string;
+}
 
 const SUITES = {
   overhead: (quick: boolean) => benchOverhead(quick ? [100_000] : [100_000, 3_000_000]),
@@ -26,14 +34,21 @@ const SUITES = {
   stop: (quick: boolean) => benchStop(quick ? 1 : 3),
   watchdog: (_quick: boolean) => benchWatchdog(),
   memory: (quick: boolean) => benchMemory(quick ? 100_000 : 3_000_000),
+  proposer: async (quick: boolean, o: BenchOptions) => {
+    await benchProposer({
+      budgetS: quick ? QUICK_BUDGET_S : DEFAULT_BUDGET_S,
+      ...(o.json ? { jsonPath: o.json } : {}),
+    });
+  },
 } as const;
 type Suite = keyof typeof SUITES;
 
 const program = new Command('npm run bench --')
   .description('Ratchet benchmarks: print figures (targets are stated beside them, never asserted)')
   .argument('[suite...]', `which to run: ${Object.keys(SUITES).join(', ')} (default: all)`)
-  .option('--quick', 'smaller sizes (100k rows overhead, 1M rows metrics, one stop)')
-  .action(async (suites: string[], o: { quick?: boolean }) => {
+  .option('--quick', 'smaller sizes (100k rows overhead, 1M rows metrics, one stop, 60 s proposer budget)')
+  .option('--json <file>', 'proposer: also write its table as JSON to this file')
+  .action(async (suites: string[], o: BenchOptions) => {
     for (const s of suites)
       if (!(s in SUITES))
         throw new InvalidArgumentError(`unknown suite "${s}": use ${Object.keys(SUITES).join(', ')}`);
@@ -41,7 +56,7 @@ const program = new Command('npm run bench --')
     console.log(
       `# Ratchet benchmarks: ${run.join(', ')}${o.quick ? ' (quick)' : ''} (${new Date().toISOString()}, node ${process.version})`,
     );
-    for (const s of run) await SUITES[s](Boolean(o.quick));
+    for (const s of run) await SUITES[s](Boolean(o.quick), o);
   });
 
 try {

@@ -4,16 +4,21 @@
 #   the npm packages, and the compiled CLI in dist/.
 #   --with-browser  also Debian's chromium (the Studio's browser tests drive it with playwright-core)
 #   --with-mlflow   also an MLflow tracking server in .venv-mlflow (python/requirements-mlflow.txt; the MLflow tests)
-# Idempotent: re-running skips what is already there. Usage: bash scripts/setup.sh [--with-browser] [--with-mlflow]
+#   --with-bench    also .venv-bench for `npm run bench -- proposer` (python/requirements-bench.txt: AutoGluon,
+#                   statsmodels); when AutoGluon does not install, only the datasets' packages, and the bench says so
+# Idempotent: re-running skips what is already there.
+# Usage: bash scripts/setup.sh [--with-browser] [--with-mlflow] [--with-bench]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_browser=0
 with_mlflow=0
+with_bench=0
 for arg in "$@"; do
   case "$arg" in
     --with-browser) with_browser=1 ;;
     --with-mlflow) with_mlflow=1 ;;
+    --with-bench) with_bench=1 ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
 done
@@ -61,6 +66,18 @@ if [ "$with_mlflow" = 1 ]; then
     say "installing MLflow $want into .venv-mlflow (python/requirements-mlflow.txt)"
     [ -x .venv-mlflow/bin/python ] || $py -m venv .venv-mlflow
     .venv-mlflow/bin/pip install -q --disable-pip-version-check -r python/requirements-mlflow.txt
+  fi
+fi
+
+# 2c. The proposer benchmark's baselines and datasets, in their own venv (AutoGluon pins pandas<2.4).
+if [ "$with_bench" = 1 ]; then
+  [ -x .venv-bench/bin/python ] || { say "creating .venv-bench with $($py --version)"; $py -m venv .venv-bench; }
+  if ! .venv-bench/bin/python -c 'import autogluon.tabular, statsmodels, sklearn, pandas, pyarrow, yaml' >/dev/null 2>&1; then
+    say "installing AutoGluon and statsmodels into .venv-bench (python/requirements-bench.txt; a few minutes)"
+    if ! .venv-bench/bin/pip install -q --disable-pip-version-check -r python/requirements-bench.txt; then
+      say "WARNING: AutoGluon did not install; installing only the datasets' packages (the bench reports AutoGluon as not installed)"
+      grep -v '^autogluon' python/requirements-bench.txt | .venv-bench/bin/pip install -q --disable-pip-version-check -r /dev/stdin
+    fi
   fi
 fi
 

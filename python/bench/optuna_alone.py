@@ -7,7 +7,8 @@ What a user would do without Ratchet: one Optuna study (the same TPE settings as
 python/optuna_helper.py) over the project's search_space.yaml, each trial writing params.yaml next to a copy
 of the project's train.py and running it directly (no sandbox, no keep rule, no confirmation runs), the
 objective being the primary metric on the public holdout. After the wall-clock budget, the trial best on the
-public holdout is scored on the private holdout. Writes one JSON object to --out.
+public holdout is scored on the private holdout. A trial still running when the budget ends is killed (and
+fails), as Ratchet kills an experiment at the end of its run's wall clock. Writes one JSON object to --out.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def main() -> None:
             "RATCHET_SEED": str(a.seed),
         }
         left = max(1.0, a.budget - (time.monotonic() - started))
-        done = subprocess.run([sys.executable, "train.py"], cwd=folder, env=env, capture_output=True, timeout=left + 60)
+        done = subprocess.run([sys.executable, "train.py"], cwd=folder, env=env, capture_output=True, timeout=left)
         if done.returncode != 0:
             raise RuntimeError(done.stderr.decode(errors="replace")[-400:])
         value = score(contract, public, read_predictions(folder / "out", "public"))

@@ -9,6 +9,7 @@ supported: auroc (binary), log_loss (multiclass), rmse (regression), plus accura
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -22,13 +23,35 @@ DIRECTIONS = {"auroc": "maximize", "log_loss": "minimize", "rmse": "minimize", "
 
 
 def load_contract(project: Path) -> dict[str, Any]:
-    """The project's ratchet.yaml as a dict, with the fields the benchmark needs checked."""
+    """The project's ratchet.yaml as a dict, with the fields the benchmark needs checked; a binary task's
+    data.positive_class is filled from split.json when the contract leaves it out."""
     with open(project / "ratchet.yaml", encoding="utf-8") as fh:
         contract = yaml.safe_load(fh)
+    if contract["task"] == "binary" and contract["data"].get("positive_class") is None:
+        contract["data"]["positive_class"] = positive_class(contract, project)
     metric = contract["metric"]["primary"]
     if metric not in DIRECTIONS:
         raise SystemExit(f"{project}/ratchet.yaml: metric.primary {metric!r} is not supported by the benchmark")
     return contract
+
+
+def split_info(project: Path) -> dict[str, Any]:
+    """What `ratchet init` recorded about the split (.ratchet/data/split.json): idColumn, targetColumn,
+    positiveClass (binary), classes, counts. The id column is there even when Ratchet generated it (`row_id`)."""
+    path = project / ".ratchet" / "data" / "split.json"
+    if not path.exists():
+        raise SystemExit(f"{path} is missing: run `ratchet init` in {project} first")
+    with open(path, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def positive_class(contract: dict[str, Any], project: Path | None = None) -> str:
+    """The binary task's positive label as text: ratchet.yaml's data.positive_class, else split.json's."""
+    if contract["data"].get("positive_class") is not None:
+        return str(contract["data"]["positive_class"])
+    if project is not None and split_info(project).get("positiveClass") is not None:
+        return str(split_info(project)["positiveClass"])
+    raise SystemExit("ratchet.yaml has no data.positive_class: set it (the label scored as positive)")
 
 
 def labels(project: Path, holdout: str) -> pd.DataFrame:
@@ -59,7 +82,7 @@ def score(contract: dict[str, Any], truth: pd.DataFrame, predicted: pd.DataFrame
     metric = contract["metric"]["primary"]
     task = contract["task"]
     if task == "binary":
-        positive = str(contract["data"]["positive_class"])
+        positive = positive_class(contract)
         y = (merged["label"].astype(str) == positive).to_numpy()
         p = merged["prediction"].astype(float).to_numpy()
         if metric == "auroc":

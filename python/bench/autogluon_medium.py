@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """AutoGluon's `medium_quality` preset on a Ratchet project's splits: a baseline of `npm run bench -- proposer`.
 
-`python autogluon.py --project DIR --budget SECONDS --out result.json`
+`python autogluon_medium.py --project DIR --budget SECONDS --out result.json`
 
 Fits `TabularPredictor(...).fit(train, presets="medium_quality", time_limit=budget)` on the project's train
 split (AutoGluon holds out its own validation rows from it; it never sees the public labels), predicts both
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from score import labels, load_contract, score  # noqa: E402
+from score import labels, load_contract, positive_class, score, split_info  # noqa: E402
 
 EVAL_METRIC = {"auroc": "roc_auc", "log_loss": "log_loss", "rmse": "root_mean_squared_error",
                "mae": "mean_absolute_error", "accuracy": "accuracy"}
@@ -37,7 +37,8 @@ def main() -> None:
     a = ap.parse_args()
     project = a.project.resolve()
     contract = load_contract(project)
-    task, target, id_col = contract["task"], contract["data"]["target"], contract["data"]["id"]
+    info = split_info(project)
+    task, target, id_col = contract["task"], info["targetColumn"], info["idColumn"]
     data = project / ".ratchet" / "data"
     text = {id_col: str} if task == "regression" else {id_col: str, target: str}
     train = pd.read_csv(data / "train.csv", dtype=text, low_memory=False).drop(columns=[id_col])
@@ -52,7 +53,7 @@ def main() -> None:
             features = frame.drop(columns=[id_col])
             out = pd.DataFrame({"id": frame[id_col].astype(str)})
             if task == "binary":
-                positive = str(contract["data"]["positive_class"])
+                positive = positive_class(contract, project)
                 proba = predictor.predict_proba(features)
                 out["prediction"] = proba[positive].to_numpy() if positive in proba else proba.iloc[:, -1].to_numpy()
             elif task == "multiclass":
