@@ -37,6 +37,8 @@ export interface ScanOptions {
   onStep?: (step: string, ms: number) => void;
   /** Called with every target-leakage statistic computed, tripped or not (column, test, value): for calibration. */
   onStatistic?: (column: string, test: string, value: number) => void;
+  /** Folder under which DuckDB spills (see `openDuck`); default the system's temporary folder. */
+  spillDir?: string;
 }
 
 /** Report order of the guardrails (most serious first within a severity). */
@@ -63,7 +65,7 @@ const ORDER: LeakGuardrail[] = [
  */
 export async function scanSplits(input: ScanInput, opts: ScanOptions = {}): Promise<LeakFinding[]> {
   const th: LeakThresholds = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
-  const duck = await openDuck();
+  const duck = await openDuck(2, opts.spillDir ? { spillDir: opts.spillDir } : {});
   const second = await duck.connect();
   try {
     const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {

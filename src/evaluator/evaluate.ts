@@ -105,6 +105,7 @@ export async function evaluateOutput(
           manifest,
           con,
           tag: 'private',
+          validateOnly: true,
         }).finally(() => con.closeSync()),
       ),
     ]);

@@ -2,6 +2,7 @@ import { closeSync, existsSync, lstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
+  CSV_BUFFER,
   type Duck,
   ident,
   isParquet,
@@ -45,6 +46,12 @@ export interface AlignOptions {
   con?: DuckDBConnection;
   /** Prefix of the temporary tables, so several alignments can share a database. */
   tag?: string;
+  /**
+   * Validate only (the private holdout at EVALUATE): on the fast path no per-row arrays are kept and the
+   * result's input has zero rows (`rows` still counts the file's rows). A file the fast path rejects is
+   * screened as usual.
+   */
+  validateOnly?: boolean;
 }
 
 /** Attach the vault's hidden columns (outcomes, groups) to an aligned input, in vault row order. */
@@ -175,12 +182,14 @@ async function finishNumeric(
   con: DuckDBConnection,
   L: string,
   manifest: SplitManifest,
-  y: Float64Array,
+  yIn: Float64Array | Uint8Array,
   p: Float64Array,
 ): Promise<ScoredInput> {
   let input: MetricInput;
-  if (manifest.task === 'binary') input = { task: 'binary', y: Uint8Array.from(y), p };
-  else if (manifest.task === 'regression') input = { task: 'regression', y, p };
+  const y = () => (yIn instanceof Float64Array ? yIn : Float64Array.from(yIn));
+  if (manifest.task === 'binary')
+    input = { task: 'binary', y: yIn instanceof Uint8Array ? yIn : Uint8Array.from(yIn), p };
+  else if (manifest.task === 'regression') input = { task: 'regression', y: y(), p };
   else {
     const q = manifest.vault?.query;
     const [codes] = await readDoubleColumns(
@@ -188,9 +197,29 @@ async function finishNumeric(
       `SELECT (dense_rank() OVER (ORDER BY ${ident(`q__${q}`)}) - 1)::DOUBLE FROM ${L} ORDER BY __i`,
       1,
     );
-    input = { task: 'ranking', y, p, query: Int32Array.from(codes!) };
+    input = { task: 'ranking', y: y(), p, query: Int32Array.from(codes!) };
   }
   return withExtra(con, L, manifest, input);
+}
+
+/** A metric input of the manifest's task with no rows (what a validate-only alignment returns). */
+function emptyInput(manifest: SplitManifest): ScoredInput {
+  const p = new Float64Array(0);
+  switch (manifest.task) {
+    case 'binary':
+      return { task: 'binary', y: new Uint8Array(0), p };
+    case 'ranking':
+      return { task: 'ranking', y: new Float64Array(0), p, query: new Int32Array(0) };
+    case 'multiclass':
+      return {
+        task: 'multiclass',
+        k: manifest.classes?.length ?? 0,
+        y: new Int32Array(0),
+        pred: new Int32Array(0),
+      };
+    default:
+      return { task: 'regression', y: new Float64Array(0), p };
+  }
 }
 
 /**
@@ -207,16 +236,19 @@ async function fastAlign(
   idCol: string,
   manifest: SplitManifest,
   parquet: boolean,
-): Promise<{ y: Float64Array; p: Float64Array } | null> {
+  keep = true,
+): Promise<{ y: Float64Array | Uint8Array; p: Float64Array; rows: number } | null> {
   const expected = Number((await readRows(con, `SELECT count(*) AS n FROM ${labels}`))[0]!['n']);
   const pred = `s.${ident(PREDICTION_COLUMN)}`;
   const num = parquet ? `${pred}::DOUBLE` : `TRY_CAST(${pred} AS DOUBLE)`;
   const yExpr =
     manifest.task === 'binary' ? `(l.label = ${lit(manifest.positiveClass!)})::DOUBLE` : `l.label::DOUBLE`;
-  const y = new Float64Array(expected);
-  const p = new Float64Array(expected);
-  const seen = new Uint8Array(expected);
   const binary = manifest.task === 'binary';
+  // Binary labels are 0/1: one byte each, the metric engine's own form. Nothing is kept when validating only.
+  const size = keep ? expected : 0;
+  const y = binary ? new Uint8Array(size) : new Float64Array(size);
+  const p = new Float64Array(size);
+  const seen = new Uint8Array(expected);
   let ok = true;
   const rows = await streamDoubleColumns(
     con,
@@ -237,13 +269,15 @@ async function fastAlign(
           return false;
         }
         seen[i] = 1;
-        y[i] = ys![r]!;
-        p[i] = v;
+        if (keep) {
+          y[i] = ys![r]!;
+          p[i] = v;
+        }
       }
       return true;
     },
   );
-  return ok && rows === expected ? { y, p } : null;
+  return ok && rows === expected ? { y, p, rows } : null;
 }
 
 /**
@@ -287,8 +321,8 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
       // Every column as text: the header is read here (cheap), so DuckDB does not sniff the file.
       const header = csvHeader(predictionsPath);
       const reader = header
-        ? `read_csv(${lit(predictionsPath)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = {${header.map((h) => `${lit(h)}: 'VARCHAR'`).join(', ')}})`
-        : `read_csv(${lit(predictionsPath)}, header = true, all_varchar = true, auto_detect = true)`;
+        ? `read_csv(${lit(predictionsPath)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', ${CSV_BUFFER}, columns = {${header.map((h) => `${lit(h)}: 'VARCHAR'`).join(', ')}})`
+        : `read_csv(${lit(predictionsPath)}, header = true, all_varchar = true, auto_detect = true, ${CSV_BUFFER})`;
       source = `(SELECT * FROM ${reader})`;
       try {
         cols =
@@ -303,18 +337,21 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     }
     const labels = `read_parquet(${lit(opts.labelsPath)}, file_row_number = true)`;
     if (manifest.task !== 'multiclass') {
-      let fast: { y: Float64Array; p: Float64Array } | null = null;
+      let fast: Awaited<ReturnType<typeof fastAlign>> = null;
       try {
-        fast = await fastAlign(con, source, labels, idCol, manifest, parquet);
+        fast = await fastAlign(con, source, labels, idCol, manifest, parquet, !opts.validateOnly);
       } catch {
         fast = null; // unreadable or unexpected: the diagnostic path below names the problem
+      }
+      if (fast && opts.validateOnly) {
+        return { ok: true, rows: fast.rows, input: emptyInput(manifest) };
       }
       if (fast) {
         const needsL = manifest.task === 'ranking' || hasExtra(manifest);
         if (needsL) await con.run(`CREATE TABLE ${L} AS SELECT *, file_row_number AS __i FROM ${labels}`);
         return {
           ok: true,
-          rows: fast.y.length,
+          rows: fast.rows,
           input: await finishNumeric(con, L, manifest, fast.y, fast.p),
         };
       }

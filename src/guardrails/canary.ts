@@ -17,10 +17,29 @@
  */
 
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
-import { type Duck, ident, lit, openDuck, readDoubleColumns, readStrings } from '../data/duck.js';
+import {
+  CSV_BUFFER,
+  type Duck,
+  ident,
+  lit,
+  openDuck,
+  readRows,
+  streamDoubleColumns,
+  streamStrings,
+} from '../data/duck.js';
 import { DATA_DIR, readManifest, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import type { MetricInput } from '../metrics/index.js';
 import type { Trip } from './registry.js';
@@ -121,17 +140,26 @@ export async function plantDecoys(
   const duck = await openDuck(1);
   try {
     for (const [i, split] of SPLITS.entries()) {
-      const ids = await readStrings(
-        duck.con,
-        `SELECT ${ident(manifest.idColumn)} FROM read_csv(${lit(sources[i]!)}, header = true, all_varchar = true)`,
-      );
-      const lines = [`${csvField(manifest.idColumn)},${csvField(manifest.targetColumn)}`];
-      for (const id of ids) {
-        if (id === null) continue;
-        lines.push(`${csvField(id)},${csvField(decoyLabel(key, manifest, split, id))}`);
-      }
+      // Streamed: ids come a chunk at a time and their lines go straight to the file (no array of every id).
       const tmp = `${binds[i]!.host}.tmp`;
-      writeFileSync(tmp, `${lines.join('\n')}\n`, { mode: 0o644 });
+      const fd = openSync(tmp, 'w', 0o644);
+      try {
+        writeSync(fd, `${csvField(manifest.idColumn)},${csvField(manifest.targetColumn)}\n`);
+        await streamStrings(
+          duck.con,
+          `SELECT ${ident(manifest.idColumn)} FROM read_csv(${lit(sources[i]!)}, header = true, all_varchar = true, ${CSV_BUFFER})`,
+          (ids) => {
+            let text = '';
+            for (const id of ids) {
+              if (id === null) continue;
+              text += `${csvField(id)},${csvField(decoyLabel(key, manifest, split, id))}\n`;
+            }
+            if (text) writeSync(fd, text);
+          },
+        );
+      } finally {
+        closeSync(fd);
+      }
       renameSync(tmp, binds[i]!.host);
     }
     writeFileSync(stampPath, `${stamp}\n`);
@@ -213,14 +241,26 @@ async function publicTargets(
       manifest.task === 'ranking' ? { mean: 1.5, sd: Math.sqrt(1.25) } : regressionScale(manifest);
     expr = `(TRY_CAST(${t} AS DOUBLE) - ${mean}) / ${sd}`;
   }
-  const [col] = await readDoubleColumns(
-    duck.con,
-    `SELECT ${expr} FROM (SELECT id, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(vault)})) v ` +
-      `LEFT JOIN read_csv(${lit(decoy)}, header = true, all_varchar = true) d ON v.id = d.${ident(manifest.idColumn)} ORDER BY v.__i`,
-    1,
+  // Streamed into place by each row's position in the vault (no window, no sort of the holdout).
+  const n = Number(
+    (await readRows(duck.con, `SELECT count(*) AS n FROM read_parquet(${lit(vault)})`))[0]!['n'],
   );
-  targetsCache.set(contract.projectDir, { stamp, targets: col! });
-  return col!;
+  const col = new Float64Array(n).fill(Number.NaN);
+  await streamDoubleColumns(
+    duck.con,
+    `SELECT v.file_row_number::DOUBLE, ${expr} FROM read_parquet(${lit(vault)}, file_row_number = true) v ` +
+      `LEFT JOIN read_csv(${lit(decoy)}, header = true, all_varchar = true, ${CSV_BUFFER}) d ON v.id = d.${ident(manifest.idColumn)}`,
+    2,
+    ([is, ds], m) => {
+      for (let r = 0; r < m; r++) {
+        const i = is![r]!;
+        if (i >= 0 && i < n) col[i] = ds![r]!;
+      }
+      return true;
+    },
+  );
+  targetsCache.set(contract.projectDir, { stamp, targets: col });
+  return col;
 }
 
 /** Compare aligned public predictions with the decoy targets (rows without a decoy are skipped). */
