@@ -8,9 +8,9 @@ import {
   type Duck,
   ident,
   isParquet,
+  limitForColumns,
   lit,
   openDuck,
-  readDoubles,
   readerFor,
   readRows,
   readStrings,
@@ -126,6 +126,7 @@ async function loadSource(duck: Duck, contract: Contract, path: string): Promise
     // Types as DuckDB infers them (for reports and scans); the split files copy the text as written.
     const typed = await readRows(duck.con, `DESCRIBE SELECT * FROM ${readerFor(path)}`);
     const columns = typed.map((r) => ({ name: String(r['column_name']), type: String(r['column_type']) }));
+    await limitForColumns(duck.con, columns.length);
     if (columns.some((c) => c.name.toLowerCase() === 'rowid')) {
       // A column named rowid hides DuckDB's row number: number the rows with a window instead (slower).
       await duck.con.run(
@@ -423,34 +424,38 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     const counts = { train: 0, public: 0, private: 0 };
     for (const r of await readRows(duck.con, 'SELECT split, count(*) AS c FROM assign GROUP BY split'))
       counts[SPLIT_NAMES[Number(r['split'])]!] = Number(r['c']);
-    const balanceExpr =
-      contract.task === 'binary'
-        ? `avg((${ident(target)}::VARCHAR = ${lit(positiveClass!)})::INT)`
-        : contract.task === 'multiclass'
-          ? `max(cnt) / sum(cnt)`
-          : `avg(${ident(target)}::DOUBLE)`;
-    const balance = { train: 0, public: 0, private: 0 };
-    for (const [code, name] of SPLIT_NAMES.entries()) {
-      const sql =
-        contract.task === 'multiclass'
-          ? `SELECT ${balanceExpr} FROM (SELECT count(*) AS cnt ${from} WHERE split = ${code} GROUP BY ${ident(target)})`
-          : `SELECT ${balanceExpr} ${from} WHERE split = ${code}`;
-      balance[name] = Number((await readDoubles(duck.con, sql))[0] ?? Number.NaN);
+    // One scan of the data for the balance and the classes present per split (per class counts are small).
+    const balance = { train: Number.NaN, public: Number.NaN, private: Number.NaN };
+    const present: Set<string>[] = SPLIT_NAMES.map(() => new Set<string>());
+    if (contract.task === 'binary' || contract.task === 'multiclass') {
+      const perClass = await readRows(
+        duck.con,
+        `SELECT split, ${ident(target)}::VARCHAR AS y, count(*) AS c ${from} GROUP BY ALL`,
+      );
+      for (const code of SPLIT_NAMES.keys()) {
+        const rows = perClass.filter((r) => Number(r['split']) === code);
+        const total = rows.reduce((t, r) => t + Number(r['c']), 0);
+        for (const r of rows) if (r['y'] !== null) present[code]!.add(String(r['y']));
+        if (total === 0) continue;
+        // Binary: share of positives; multiclass: share of the most frequent class.
+        balance[SPLIT_NAMES[code]!] =
+          contract.task === 'binary'
+            ? rows.filter((r) => r['y'] === positiveClass).reduce((t, r) => t + Number(r['c']), 0) / total
+            : Math.max(...rows.map((r) => Number(r['c']))) / total;
+      }
+    } else {
+      const means = await readRows(
+        duck.con,
+        `SELECT split, avg(${ident(target)}::DOUBLE) AS m ${from} GROUP BY split`,
+      );
+      for (const r of means) balance[SPLIT_NAMES[Number(r['split'])]!] = Number(r['m'] ?? Number.NaN);
     }
     // A temporal or group split can leave a class out of a holdout: say so now, with the labels, since metrics
     // such as auroc_ovr are undefined there (reported as undefined; a primary one makes every experiment invalid).
     if (classes && classes.length > 1) {
       for (const [code, name] of SPLIT_NAMES.entries()) {
         if (code === 0 || counts[name] === 0) continue;
-        const present = new Set(
-          (
-            await readStrings(
-              duck.con,
-              `SELECT DISTINCT ${ident(target)}::VARCHAR ${from} WHERE split = ${code} AND ${ident(target)} IS NOT NULL`,
-            )
-          ).map(String),
-        );
-        const missing = classes.filter((c) => !present.has(c));
+        const missing = classes.filter((c) => !present[code]!.has(c));
         if (missing.length)
           progress(
             `warning: the ${name} holdout has no rows of class${missing.length > 1 ? 'es' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')} (${contract.split.strategy} split): per-class metrics such as auroc_ovr are undefined there; a stratified split, more data or other fractions avoid it`,

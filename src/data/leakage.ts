@@ -14,9 +14,9 @@
  *
  * {@link scanFeatureNames} then tells which of the features a model says it used are known leaks.
  */
-import { openDuck } from './duck.js';
+import { limitForColumns, openDuck } from './duck.js';
 import { scanDuplicates, scanGroups, scanIdLike, scanTemporal } from './leakage/integrity.js';
-import { loadSplits } from './leakage/load.js';
+import { headerNames, loadSplits } from './leakage/load.js';
 import { prepareSample, type ScanContext, scanTargetLeakage } from './leakage/target.js';
 import {
   DEFAULT_THRESHOLDS,
@@ -74,6 +74,8 @@ export async function scanSplits(input: ScanInput, opts: ScanOptions = {}): Prom
       opts.onStep?.(name, performance.now() - t0);
       return out;
     };
+    // Wide data needs more of DuckDB's memory (CSV buffers, row groups): the limit grows with the columns.
+    await limitForColumns(duck.con, headerNames(input.train).length);
     const frame = await step('load', () => loadSplits(duck.con, input));
     const ctx: ScanContext = {
       con: duck.con,

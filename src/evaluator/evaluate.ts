@@ -4,7 +4,7 @@ import type { Contract } from '../contract/load.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { runCustomEvaluator } from './custom.js';
-import { alignPredictions, type ScoredInput } from './predictions.js';
+import { alignPredictions, evalMemoryMB, type ScoredInput } from './predictions.js';
 import { metricViolations, scoreInput } from './score.js';
 
 /** File names the sandboxed command must write into its output folder (CSV form; Parquet is also accepted). */
@@ -87,28 +87,26 @@ export async function evaluateOutput(
   const privPath = predictionsFile(outputDir, 'private');
   if (typeof pubPath !== 'string') return { status: 'invalid', reason: pubPath.conflict };
   if (typeof privPath !== 'string') return { status: 'invalid', reason: privPath.conflict };
-  const duck = shared ?? (await openDuck());
+  const duck = shared ?? (await openDuck(2, { memoryMB: evalMemoryMB(manifest) }));
   try {
-    // Public and private files are checked concurrently, on two connections of one database.
-    const [pub, priv] = await Promise.all([
-      alignPredictions({
-        predictionsPath: pubPath,
-        labelsPath: join(vault, 'public.parquet'),
-        manifest,
-        con: duck.con,
-        tag: 'public',
-      }),
-      duck.connect().then((con) =>
-        alignPredictions({
-          predictionsPath: privPath,
-          labelsPath: join(vault, 'private.parquet'),
-          manifest,
-          con,
-          tag: 'private',
-          validateOnly: true,
-        }).finally(() => con.closeSync()),
-      ),
-    ]);
+    // Public and private files are checked one after the other: side by side, two hash joins of a holdout's
+    // ids would double the memory DuckDB holds outside its limit (issue 10). The private file is validated
+    // only (one SQL aggregate; no per-row arrays): it is scored at submit.
+    const pub = await alignPredictions({
+      predictionsPath: pubPath,
+      labelsPath: join(vault, 'public.parquet'),
+      manifest,
+      con: duck.con,
+      tag: 'public',
+    });
+    const priv = await alignPredictions({
+      predictionsPath: privPath,
+      labelsPath: join(vault, 'private.parquet'),
+      manifest,
+      con: duck.con,
+      tag: 'private',
+      validateOnly: true,
+    });
     if (!pub.ok) return { status: 'invalid', reason: pub.reason };
     if (!priv.ok) return { status: 'invalid', reason: priv.reason };
     const s = scoreInput(contract, pub.input, manifest.classes ?? undefined);

@@ -4,6 +4,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import {
   CSV_BUFFER,
   type Duck,
+  EVAL_MEMORY_MB,
   ident,
   isParquet,
   lit,
@@ -52,6 +53,14 @@ export interface AlignOptions {
    * screened as usual.
    */
   validateOnly?: boolean;
+}
+
+/**
+ * DuckDB's memory limit (MB) for aligning a holdout's predictions: {@link EVAL_MEMORY_MB}, plus 2 MB per class
+ * of a multiclass task (its `proba_<class>` columns widen the joined rows).
+ */
+export function evalMemoryMB(manifest: SplitManifest): number {
+  return EVAL_MEMORY_MB + (manifest.task === 'multiclass' ? 2 * (manifest.classes?.length ?? 0) : 0);
 }
 
 /** Attach the vault's hidden columns (outcomes, groups) to an aligned input, in vault row order. */
@@ -244,7 +253,8 @@ async function fastAlign(
   const yExpr =
     manifest.task === 'binary' ? `(l.label = ${lit(manifest.positiveClass!)})::DOUBLE` : `l.label::DOUBLE`;
   const binary = manifest.task === 'binary';
-  // Binary labels are 0/1: one byte each, the metric engine's own form. Nothing is kept when validating only.
+  // Binary labels are 0/1: one byte each, the metric engine's own form. Validation only keeps no values, just
+  // which holdout rows were seen.
   const size = keep ? expected : 0;
   const y = binary ? new Uint8Array(size) : new Float64Array(size);
   const p = new Float64Array(size);
@@ -300,7 +310,7 @@ export async function alignPredictions(opts: AlignOptions): Promise<Aligned> {
     return fail(`${file} is a symlink; Ratchet never follows links out of the output folder`);
   if (!st.isFile()) return fail(`${file} is not a regular file`);
   if (st.size === 0) return fail(`${file} is empty`);
-  const own: Duck | null = opts.con ? null : await openDuck();
+  const own: Duck | null = opts.con ? null : await openDuck(2, { memoryMB: evalMemoryMB(manifest) });
   const con = opts.con ?? own!.con;
   const t = opts.tag ?? 'x';
   const P = `p_${t}`;
