@@ -8,14 +8,14 @@ import {
   type Duck,
   ident,
   isParquet,
+  limitForColumns,
   lit,
   openDuck,
-  readDoubles,
   readerFor,
   readRows,
   readStrings,
 } from './duck.js';
-import { assignSplits, SPLIT_NAMES } from './split.js';
+import { assignSplitsSql, SPLIT_NAMES } from './split.js';
 import { firstInvalidUtf8 } from './utf8.js';
 
 /** Name of the id column Ratchet adds when the contract names none (0-based row number in file order). */
@@ -24,6 +24,8 @@ export const GENERATED_ID = 'row_id';
 /** Project-relative folders of the visible splits and of the vault. */
 export const DATA_DIR = '.ratchet/data';
 export const VAULT_DIR = '.ratchet/vault';
+/** Project-relative folder under which Ratchet's in-process DuckDB spills (one fresh folder per instance). */
+export const SPILL_DIR = '.ratchet/tmp';
 
 /** One column of the source data. */
 export interface ColumnInfo {
@@ -121,12 +123,23 @@ export function parquetColumn(c: ColumnInfo, isId: boolean): string {
 
 async function loadSource(duck: Duck, contract: Contract, path: string): Promise<ColumnInfo[]> {
   try {
-    await duck.con.run(
-      `CREATE TABLE src AS SELECT (row_number() OVER () - 1)::BIGINT AS __row, * FROM ${readerFor(path, true)}`,
-    );
     // Types as DuckDB infers them (for reports and scans); the split files copy the text as written.
     const typed = await readRows(duck.con, `DESCRIBE SELECT * FROM ${readerFor(path)}`);
-    return typed.map((r) => ({ name: String(r['column_name']), type: String(r['column_type']) }));
+    const columns = typed.map((r) => ({ name: String(r['column_name']), type: String(r['column_type']) }));
+    await limitForColumns(duck.con, columns.length);
+    if (columns.some((c) => c.name.toLowerCase() === 'rowid')) {
+      // A column named rowid hides DuckDB's row number: number the rows with a window instead (slower).
+      await duck.con.run(
+        `CREATE TABLE src_t AS SELECT (row_number() OVER () - 1)::BIGINT AS __row, * FROM ${readerFor(path, true)}`,
+      );
+      await duck.con.run('CREATE VIEW src AS SELECT * FROM src_t');
+    } else {
+      // The table keeps file order (insertion order), so its rowid is the 0-based row number in the file, and it
+      // stays so after rows are deleted.
+      await duck.con.run(`CREATE TABLE src_t AS SELECT * FROM ${readerFor(path, true)}`);
+      await duck.con.run('CREATE VIEW src AS SELECT rowid AS __row, * FROM src_t');
+    }
+    return columns;
   } catch (e) {
     // A text file that is not UTF-8 (e.g. Latin-1 from a spreadsheet) makes DuckDB report a CSV error on
     // some line; say what is wrong instead.
@@ -167,7 +180,7 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       'give the path of a CSV or Parquet file relative to the project root',
     );
   }
-  const duck = await openDuck();
+  const duck = await openDuck(2, { spillDir: join(root, SPILL_DIR) });
   try {
     progress(`reading ${contract.data.source}`);
     const columns = await loadSource(duck, contract, sourcePath);
@@ -227,7 +240,7 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     );
     if (droppedNullTarget > 0) {
       progress(`dropping ${droppedNullTarget} rows with an empty target`);
-      await duck.con.run(`DELETE FROM src WHERE ${ident(target)} IS NULL`);
+      await duck.con.run(`DELETE FROM src_t WHERE ${ident(target)} IS NULL`);
     }
     const n = total - droppedNullTarget;
     if (n === 0) {
@@ -311,51 +324,35 @@ export async function splitData(contract: Contract, progress: Progress = () => {
 
     progress(`splitting ${n} rows (${contract.split.strategy}, seed ${contract.split.seed})`);
     const order = 'ORDER BY __row';
-    const ids = (await readStrings(duck.con, `SELECT ${idExpr} FROM src ${order}`)) as string[];
-    let times: Float64Array | undefined;
+    // The assignment runs in DuckDB (assignSplitsSql: the same codes as assignSplits, no rows in JavaScript).
+    let time: string | undefined;
     if (contract.split.strategy === 'temporal') {
       const t = contract.data.time!;
       // Numbers (e.g. a year) sort as numbers; dates and timestamps by their epoch seconds.
-      const expr = `coalesce(TRY_CAST(${ident(t)} AS DOUBLE), epoch(TRY_CAST(${ident(t)} AS TIMESTAMP)))`;
-      times = await readDoubles(duck.con, `SELECT ${expr} FROM src ${order}`);
-      const bad = times.findIndex((v) => Number.isNaN(v));
-      if (bad >= 0) {
-        throw new RatchetError(`time column "${t}" has an empty or unreadable value (row id ${ids[bad]})`, {
+      time = `coalesce(TRY_CAST(${ident(t)} AS DOUBLE), epoch(TRY_CAST(${ident(t)} AS TIMESTAMP)))`;
+      const bad = await readStrings(
+        duck.con,
+        `SELECT ${idExpr} FROM src WHERE ${time} IS NULL OR isnan(${time}) ${order} LIMIT 1`,
+      );
+      if (bad.length > 0) {
+        throw new RatchetError(`time column "${t}" has an empty or unreadable value (row id ${bad[0]})`, {
           file: contract.data.source,
           field: 'data.time',
           hint: 'use a numeric, date or timestamp column with no gaps',
         });
       }
     }
-    const groups =
-      contract.split.strategy === 'group'
-        ? (
-            await readStrings(duck.con, `SELECT ${ident(contract.data.group!)}::VARCHAR FROM src ${order}`)
-          ).map((g) => g ?? '\u0000null')
-        : undefined;
-    const labels =
-      contract.split.strategy === 'stratified'
-        ? ((await readStrings(duck.con, `SELECT ${ident(target)}::VARCHAR FROM src ${order}`)) as string[])
-        : undefined;
-    const codes = assignSplits({
+    await assignSplitsSql(duck.con, {
       strategy: contract.split.strategy,
       seed: contract.split.seed,
       fractions: contract.split.fractions,
-      ids,
-      labels,
-      times,
-      groups,
+      table: 'src',
+      row: '__row',
+      id: idExpr,
+      ...(contract.split.strategy === 'stratified' ? { label: `${ident(target)}::VARCHAR` } : {}),
+      ...(time ? { time } : {}),
+      ...(contract.split.strategy === 'group' ? { group: `${ident(contract.data.group!)}::VARCHAR` } : {}),
     });
-
-    await duck.con.run('CREATE TABLE assign (__row BIGINT, split UTINYINT)');
-    const rows = await readDoubles(duck.con, `SELECT __row FROM src ${order}`);
-    const appender = await duck.con.createAppender('assign');
-    for (let i = 0; i < rows.length; i++) {
-      appender.appendBigInt(BigInt(rows[i]!));
-      appender.appendUTinyInt(codes[i]!);
-      appender.endRow();
-    }
-    appender.closeSync();
 
     const hidden = new Set([...contract.data.drop, ...contract.data.outcome_columns]);
     const features = columns.filter((c) => c.name !== target && !hidden.has(c.name));
@@ -369,7 +366,15 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       rmSync(d, { recursive: true, force: true });
       mkdirSync(d, { recursive: true });
     }
-    const from = 'FROM src JOIN assign USING (__row)';
+    // \`assign\` is in file order, row for row with \`src\`: a positional join pairs them without a hash table,
+    // and the rows come out in file order without a sort (checked once here).
+    const from = 'FROM src POSITIONAL JOIN (SELECT split FROM assign) AS a';
+    const misaligned = await count(
+      duck.con,
+      'SELECT count(*) FROM src POSITIONAL JOIN assign AS a WHERE src.__row IS DISTINCT FROM a.__row',
+    );
+    if (misaligned > 0)
+      throw new Error(`internal: the split assignment is out of file order (${misaligned} rows)`);
     const numericTarget = contract.task === 'regression' || contract.task === 'ranking';
     const labelExpr = numericTarget ? `${ident(target)}::DOUBLE` : `${ident(target)}::VARCHAR`;
     // Hidden per-row columns the evaluator needs next to the labels: outcomes for proxies, groups for
@@ -381,17 +386,17 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     ];
     progress('writing train, public and private splits; holdout labels go to the vault');
     await duck.con.run(
-      `COPY (SELECT ${featureCols}, ${ident(target)} ${from} WHERE split = 0 ${order}) TO ${lit(join(tmpData, 'train.csv'))} (HEADER, DELIMITER ',')`,
+      `COPY (SELECT ${featureCols}, ${ident(target)} ${from} WHERE split = 0) TO ${lit(join(tmpData, 'train.csv'))} (HEADER, DELIMITER ',')`,
     );
     for (const [code, name] of [
       [1, 'public'],
       [2, 'private'],
     ] as const) {
       await duck.con.run(
-        `COPY (SELECT ${featureCols} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpData, `${name}.csv`))} (HEADER, DELIMITER ',')`,
+        `COPY (SELECT ${featureCols} ${from} WHERE split = ${code}) TO ${lit(join(tmpData, `${name}.csv`))} (HEADER, DELIMITER ',')`,
       );
       await duck.con.run(
-        `COPY (SELECT ${[`${idExpr} AS id`, `${labelExpr} AS label`, ...vaultExtra].join(', ')} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpVault, `${name}.parquet`))} (FORMAT parquet)`,
+        `COPY (SELECT ${[`${idExpr} AS id`, `${labelExpr} AS label`, ...vaultExtra].join(', ')} ${from} WHERE split = ${code}) TO ${lit(join(tmpVault, `${name}.parquet`))} (FORMAT parquet)`,
       );
     }
 
@@ -405,47 +410,52 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       ? `TRY_CAST(${ident(target)} AS DOUBLE) AS ${ident(target)}`
       : ident(target);
     await duck.con.run(
-      `COPY (SELECT ${typedCols}, ${typedTarget} ${from} WHERE split = 0 ${order}) TO ${lit(join(tmpData, 'train.parquet'))} (FORMAT parquet)`,
+      `COPY (SELECT ${typedCols}, ${typedTarget} ${from} WHERE split = 0) TO ${lit(join(tmpData, 'train.parquet'))} (FORMAT parquet)`,
     );
     for (const [code, name] of [
       [1, 'public'],
       [2, 'private'],
     ] as const) {
       await duck.con.run(
-        `COPY (SELECT ${typedCols} ${from} WHERE split = ${code} ${order}) TO ${lit(join(tmpData, `${name}_features.parquet`))} (FORMAT parquet)`,
+        `COPY (SELECT ${typedCols} ${from} WHERE split = ${code}) TO ${lit(join(tmpData, `${name}_features.parquet`))} (FORMAT parquet)`,
       );
     }
 
     const counts = { train: 0, public: 0, private: 0 };
-    for (const c of codes) counts[SPLIT_NAMES[c]!]++;
-    const balanceExpr =
-      contract.task === 'binary'
-        ? `avg((${ident(target)}::VARCHAR = ${lit(positiveClass!)})::INT)`
-        : contract.task === 'multiclass'
-          ? `max(cnt) / sum(cnt)`
-          : `avg(${ident(target)}::DOUBLE)`;
-    const balance = { train: 0, public: 0, private: 0 };
-    for (const [code, name] of SPLIT_NAMES.entries()) {
-      const sql =
-        contract.task === 'multiclass'
-          ? `SELECT ${balanceExpr} FROM (SELECT count(*) AS cnt ${from} WHERE split = ${code} GROUP BY ${ident(target)})`
-          : `SELECT ${balanceExpr} ${from} WHERE split = ${code}`;
-      balance[name] = Number((await readDoubles(duck.con, sql))[0] ?? Number.NaN);
+    for (const r of await readRows(duck.con, 'SELECT split, count(*) AS c FROM assign GROUP BY split'))
+      counts[SPLIT_NAMES[Number(r['split'])]!] = Number(r['c']);
+    // One scan of the data for the balance and the classes present per split (per class counts are small).
+    const balance = { train: Number.NaN, public: Number.NaN, private: Number.NaN };
+    const present: Set<string>[] = SPLIT_NAMES.map(() => new Set<string>());
+    if (contract.task === 'binary' || contract.task === 'multiclass') {
+      const perClass = await readRows(
+        duck.con,
+        `SELECT split, ${ident(target)}::VARCHAR AS y, count(*) AS c ${from} GROUP BY ALL`,
+      );
+      for (const code of SPLIT_NAMES.keys()) {
+        const rows = perClass.filter((r) => Number(r['split']) === code);
+        const total = rows.reduce((t, r) => t + Number(r['c']), 0);
+        for (const r of rows) if (r['y'] !== null) present[code]!.add(String(r['y']));
+        if (total === 0) continue;
+        // Binary: share of positives; multiclass: share of the most frequent class.
+        balance[SPLIT_NAMES[code]!] =
+          contract.task === 'binary'
+            ? rows.filter((r) => r['y'] === positiveClass).reduce((t, r) => t + Number(r['c']), 0) / total
+            : Math.max(...rows.map((r) => Number(r['c']))) / total;
+      }
+    } else {
+      const means = await readRows(
+        duck.con,
+        `SELECT split, avg(${ident(target)}::DOUBLE) AS m ${from} GROUP BY split`,
+      );
+      for (const r of means) balance[SPLIT_NAMES[Number(r['split'])]!] = Number(r['m'] ?? Number.NaN);
     }
     // A temporal or group split can leave a class out of a holdout: say so now, with the labels, since metrics
     // such as auroc_ovr are undefined there (reported as undefined; a primary one makes every experiment invalid).
     if (classes && classes.length > 1) {
       for (const [code, name] of SPLIT_NAMES.entries()) {
         if (code === 0 || counts[name] === 0) continue;
-        const present = new Set(
-          (
-            await readStrings(
-              duck.con,
-              `SELECT DISTINCT ${ident(target)}::VARCHAR ${from} WHERE split = ${code} AND ${ident(target)} IS NOT NULL`,
-            )
-          ).map(String),
-        );
-        const missing = classes.filter((c) => !present.has(c));
+        const missing = classes.filter((c) => !present[code]!.has(c));
         if (missing.length)
           progress(
             `warning: the ${name} holdout has no rows of class${missing.length > 1 ? 'es' : ''} ${missing.map((c) => JSON.stringify(c)).join(', ')} (${contract.split.strategy} split): per-class metrics such as auroc_ovr are undefined there; a stratified split, more data or other fractions avoid it`,

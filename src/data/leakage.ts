@@ -14,9 +14,9 @@
  *
  * {@link scanFeatureNames} then tells which of the features a model says it used are known leaks.
  */
-import { openDuck } from './duck.js';
+import { limitForColumns, openDuck } from './duck.js';
 import { scanDuplicates, scanGroups, scanIdLike, scanTemporal } from './leakage/integrity.js';
-import { loadSplits } from './leakage/load.js';
+import { headerNames, loadSplits } from './leakage/load.js';
 import { prepareSample, type ScanContext, scanTargetLeakage } from './leakage/target.js';
 import {
   DEFAULT_THRESHOLDS,
@@ -37,6 +37,8 @@ export interface ScanOptions {
   onStep?: (step: string, ms: number) => void;
   /** Called with every target-leakage statistic computed, tripped or not (column, test, value): for calibration. */
   onStatistic?: (column: string, test: string, value: number) => void;
+  /** Folder under which DuckDB spills (see `openDuck`); default the system's temporary folder. */
+  spillDir?: string;
 }
 
 /** Report order of the guardrails (most serious first within a severity). */
@@ -63,7 +65,7 @@ const ORDER: LeakGuardrail[] = [
  */
 export async function scanSplits(input: ScanInput, opts: ScanOptions = {}): Promise<LeakFinding[]> {
   const th: LeakThresholds = { ...DEFAULT_THRESHOLDS, ...opts.thresholds };
-  const duck = await openDuck();
+  const duck = await openDuck(2, opts.spillDir ? { spillDir: opts.spillDir } : {});
   const second = await duck.connect();
   try {
     const step = async <T>(name: string, fn: () => Promise<T>): Promise<T> => {
@@ -72,6 +74,8 @@ export async function scanSplits(input: ScanInput, opts: ScanOptions = {}): Prom
       opts.onStep?.(name, performance.now() - t0);
       return out;
     };
+    // Wide data needs more of DuckDB's memory (CSV buffers, row groups): the limit grows with the columns.
+    await limitForColumns(duck.con, headerNames(input.train).length);
     const frame = await step('load', () => loadSplits(duck.con, input));
     const ctx: ScanContext = {
       con: duck.con,

@@ -4,7 +4,7 @@ import type { Contract } from '../contract/load.js';
 import { CONTRACT_FILE } from '../contract/load.js';
 import { RatchetError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
-import { DATA_DIR, type SplitManifest, VAULT_DIR } from './ingest.js';
+import { DATA_DIR, SPILL_DIR, type SplitManifest, VAULT_DIR } from './ingest.js';
 import { type LeakFinding, scanSplits } from './leakage.js';
 
 /** Project-relative path of the leakage findings of `ratchet init` (read by check, run and the evaluator). */
@@ -16,20 +16,23 @@ export const LEAKAGE_FILE = `${DATA_DIR}/leakage.json`;
  */
 export async function scanProject(contract: Contract, manifest: SplitManifest): Promise<LeakFinding[]> {
   const root = contract.projectDir;
-  const findings = await scanSplits({
-    train: join(root, DATA_DIR, 'train.csv'),
-    public: join(root, DATA_DIR, 'public.csv'),
-    private: join(root, DATA_DIR, 'private.csv'),
-    publicLabels: join(root, VAULT_DIR, 'public.parquet'),
-    privateLabels: join(root, VAULT_DIR, 'private.parquet'),
-    idColumn: manifest.idColumn,
-    target: manifest.targetColumn,
-    task: manifest.task === 'ranking' ? 'regression' : manifest.task,
-    positiveClass: manifest.positiveClass,
-    ...(contract.data.time ? { time: contract.data.time } : {}),
-    ...(contract.data.group ? { group: contract.data.group } : {}),
-    strategy: contract.split.strategy,
-  });
+  const findings = await scanSplits(
+    {
+      train: join(root, DATA_DIR, 'train.csv'),
+      public: join(root, DATA_DIR, 'public.csv'),
+      private: join(root, DATA_DIR, 'private.csv'),
+      publicLabels: join(root, VAULT_DIR, 'public.parquet'),
+      privateLabels: join(root, VAULT_DIR, 'private.parquet'),
+      idColumn: manifest.idColumn,
+      target: manifest.targetColumn,
+      task: manifest.task === 'ranking' ? 'regression' : manifest.task,
+      positiveClass: manifest.positiveClass,
+      ...(contract.data.time ? { time: contract.data.time } : {}),
+      ...(contract.data.group ? { group: contract.data.group } : {}),
+      strategy: contract.split.strategy,
+    },
+    { spillDir: join(root, SPILL_DIR) },
+  );
   writeFileAtomic(join(root, LEAKAGE_FILE), `${JSON.stringify(findings, null, 2)}\n`);
   return findings;
 }

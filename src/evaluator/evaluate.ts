@@ -4,7 +4,7 @@ import type { Contract } from '../contract/load.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { runCustomEvaluator } from './custom.js';
-import { alignPredictions, checkPredictions, type ScoredInput } from './predictions.js';
+import { alignPredictions, checkPredictions, evalMemoryMB, type ScoredInput } from './predictions.js';
 import { metricViolations, scoreInput } from './score.js';
 import type { VaultCache } from './vault.js';
 
@@ -103,7 +103,7 @@ export async function evaluateOutput(
   const privPath = predictionsFile(outputDir, 'private');
   if (typeof pubPath !== 'string') return { status: 'invalid', reason: pubPath.conflict };
   if (typeof privPath !== 'string') return { status: 'invalid', reason: privPath.conflict };
-  const duck = shared ?? (await openDuck());
+  const duck = shared ?? (await openDuck(2, { memoryMB: evalMemoryMB(manifest) }));
   const lap = (step: string, since: number) => {
     if (opts.timings) opts.timings[step] = Math.round((performance.now() - since) * 10) / 10;
   };

@@ -2,7 +2,9 @@ import { closeSync, existsSync, lstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import {
+  CSV_BUFFER,
   type Duck,
+  EVAL_MEMORY_MB,
   ident,
   isParquet,
   lit,
@@ -48,6 +50,14 @@ export interface AlignOptions {
   tag?: string;
   /** The run's cache of the vault's labels (read from the vault file on every call otherwise). */
   vault?: VaultCache;
+}
+
+/**
+ * DuckDB's memory limit (MB) for aligning a holdout's predictions: {@link EVAL_MEMORY_MB}, plus 2 MB per class
+ * of a multiclass task (its `proba_<class>` columns widen the joined rows).
+ */
+export function evalMemoryMB(manifest: SplitManifest): number {
+  return EVAL_MEMORY_MB + (manifest.task === 'multiclass' ? 2 * (manifest.classes?.length ?? 0) : 0);
 }
 
 /** Attach the vault's hidden columns (outcomes, groups) to an aligned input, in vault row order. */
@@ -179,13 +189,13 @@ async function finishNumeric(
   con: DuckDBConnection,
   L: string,
   manifest: SplitManifest,
-  y: Float64Array,
+  y: Float64Array | null,
   y8: Uint8Array | null,
   p: Float64Array,
 ): Promise<ScoredInput> {
   let input: MetricInput;
-  if (manifest.task === 'binary') input = { task: 'binary', y: y8 ?? Uint8Array.from(y), p };
-  else if (manifest.task === 'regression') input = { task: 'regression', y, p };
+  if (manifest.task === 'binary') input = { task: 'binary', y: y8 ?? Uint8Array.from(y!), p };
+  else if (manifest.task === 'regression') input = { task: 'regression', y: y!, p };
   else {
     const q = manifest.vault?.query;
     const [codes] = await readDoubleColumns(
@@ -193,14 +203,14 @@ async function finishNumeric(
       `SELECT (dense_rank() OVER (ORDER BY ${ident(`q__${q}`)}) - 1)::DOUBLE FROM ${L} ORDER BY __i`,
       1,
     );
-    input = { task: 'ranking', y, p, query: Int32Array.from(codes!) };
+    input = { task: 'ranking', y: y!, p, query: Int32Array.from(codes!) };
   }
   return withExtra(con, L, manifest, input);
 }
 
 /** Outcome of {@link streamAlign}. */
 type Streamed =
-  | { ok: true; y: Float64Array; y8: Uint8Array | null; p: Float64Array }
+  | { ok: true; y: Float64Array | null; y8: Uint8Array | null; p: Float64Array }
   /** An id that is not the vault's id at that position (or the row counts differ): try the hash join. */
   | { ok: false; why: 'order' }
   /** Something else is off (an id out of the holdout or repeated, a bad value): the SQL screening names it. */
@@ -272,7 +282,7 @@ async function streamAlign(
           return false;
         }
         seen[i] = 1;
-        if (ys) y[i] = ys[r]!;
+        if (ys) y![i] = ys[r]!;
         p[i] = v;
       }
       return true;
@@ -349,8 +359,8 @@ async function alignOrCheck(
       // Every column as text: the header is read here (cheap), so DuckDB does not sniff the file.
       const header = csvHeader(predictionsPath);
       const reader = header
-        ? `read_csv(${lit(predictionsPath)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', columns = {${header.map((h) => `${lit(h)}: 'VARCHAR'`).join(', ')}})`
-        : `read_csv(${lit(predictionsPath)}, header = true, all_varchar = true, auto_detect = true)`;
+        ? `read_csv(${lit(predictionsPath)}, header = true, auto_detect = false, delim = ',', quote = '"', escape = '"', ${CSV_BUFFER}, columns = {${header.map((h) => `${lit(h)}: 'VARCHAR'`).join(', ')}})`
+        : `read_csv(${lit(predictionsPath)}, header = true, all_varchar = true, auto_detect = true, ${CSV_BUFFER})`;
       source = `(SELECT * FROM ${reader})`;
       try {
         cols =

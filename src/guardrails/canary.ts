@@ -17,10 +17,20 @@
  */
 
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
-import { type Duck, ident, lit, openDuck, readDoubleColumns, readStrings } from '../data/duck.js';
+import { CSV_BUFFER, type Duck, ident, lit, openDuck, readRows, streamStrings } from '../data/duck.js';
 import { DATA_DIR, readManifest, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import type { MetricInput } from '../metrics/index.js';
 import type { Trip } from './registry.js';
@@ -121,17 +131,26 @@ export async function plantDecoys(
   const duck = await openDuck(1);
   try {
     for (const [i, split] of SPLITS.entries()) {
-      const ids = await readStrings(
-        duck.con,
-        `SELECT ${ident(manifest.idColumn)} FROM read_csv(${lit(sources[i]!)}, header = true, all_varchar = true)`,
-      );
-      const lines = [`${csvField(manifest.idColumn)},${csvField(manifest.targetColumn)}`];
-      for (const id of ids) {
-        if (id === null) continue;
-        lines.push(`${csvField(id)},${csvField(decoyLabel(key, manifest, split, id))}`);
-      }
+      // Streamed: ids come a chunk at a time and their lines go straight to the file (no array of every id).
       const tmp = `${binds[i]!.host}.tmp`;
-      writeFileSync(tmp, `${lines.join('\n')}\n`, { mode: 0o644 });
+      const fd = openSync(tmp, 'w', 0o644);
+      try {
+        writeSync(fd, `${csvField(manifest.idColumn)},${csvField(manifest.targetColumn)}\n`);
+        await streamStrings(
+          duck.con,
+          `SELECT ${ident(manifest.idColumn)} FROM read_csv(${lit(sources[i]!)}, header = true, all_varchar = true, ${CSV_BUFFER})`,
+          (ids) => {
+            let text = '';
+            for (const id of ids) {
+              if (id === null) continue;
+              text += `${csvField(id)},${csvField(decoyLabel(key, manifest, split, id))}\n`;
+            }
+            if (text) writeSync(fd, text);
+          },
+        );
+      } finally {
+        closeSync(fd);
+      }
       renameSync(tmp, binds[i]!.host);
     }
     writeFileSync(stampPath, `${stamp}\n`);
@@ -202,25 +221,34 @@ async function publicTargets(
   const stamp = stampOf([vault, decoy]);
   const hit = targetsCache.get(contract.projectDir);
   if (hit?.stamp === stamp) return hit.targets;
-  const t = `d.${ident(manifest.targetColumn)}`;
-  let expr: string;
-  if (manifest.task === 'binary') expr = `(${t} = ${lit(manifest.positiveClass ?? '1')})::DOUBLE`;
-  else if (manifest.task === 'multiclass') {
-    const cases = (manifest.classes ?? []).map((c, i) => `WHEN ${lit(c)} THEN ${i}`).join(' ');
-    expr = `(CASE ${t} ${cases} ELSE NULL END)::DOUBLE`;
-  } else {
-    const { mean, sd } =
-      manifest.task === 'ranking' ? { mean: 1.5, sd: Math.sqrt(1.25) } : regressionScale(manifest);
-    expr = `(TRY_CAST(${t} AS DOUBLE) - ${mean}) / ${sd}`;
-  }
-  const [col] = await readDoubleColumns(
-    duck.con,
-    `SELECT ${expr} FROM (SELECT id, (row_number() OVER ())::BIGINT AS __i FROM read_parquet(${lit(vault)})) v ` +
-      `LEFT JOIN read_csv(${lit(decoy)}, header = true, all_varchar = true) d ON v.id = d.${ident(manifest.idColumn)} ORDER BY v.__i`,
-    1,
+  // The decoy of an id is a function of the id (decoyLabel, the HMAC the decoy file was written with), so the
+  // targets are computed from the vault's ids streamed in vault order: no join with the decoy file, no ids
+  // held in JavaScript (the join of 3M ids did not fit the evaluator's DuckDB limit).
+  const key = canarySecret(contract.projectDir);
+  const classes = manifest.classes ?? [];
+  const { mean, sd } =
+    manifest.task === 'ranking' ? { mean: 1.5, sd: Math.sqrt(1.25) } : regressionScale(manifest);
+  const target = (label: string): number => {
+    if (manifest.task === 'binary') return label === (manifest.positiveClass ?? '1') ? 1 : 0;
+    if (manifest.task === 'multiclass') {
+      const k = classes.indexOf(label);
+      return k < 0 ? Number.NaN : k;
+    }
+    return (Number(label) - mean) / sd;
+  };
+  const n = Number(
+    (await readRows(duck.con, `SELECT count(*) AS n FROM read_parquet(${lit(vault)})`))[0]!['n'],
   );
-  targetsCache.set(contract.projectDir, { stamp, targets: col! });
-  return col!;
+  const col = new Float64Array(n).fill(Number.NaN);
+  let i = 0;
+  await streamStrings(duck.con, `SELECT id::VARCHAR FROM read_parquet(${lit(vault)})`, (ids) => {
+    for (const id of ids) {
+      if (id !== null && i < n) col[i] = target(decoyLabel(key, manifest, 'public', id));
+      i++;
+    }
+  });
+  targetsCache.set(contract.projectDir, { stamp, targets: col });
+  return col;
 }
 
 /** Compare aligned public predictions with the decoy targets (rows without a decoy are skipped). */

@@ -5,9 +5,9 @@ import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
 import { currentSplitVersion, runSplitVersion } from '../contract/splits.js';
 import { type Duck, openDuck } from '../data/duck.js';
-import { type SplitManifest, VAULT_DIR } from '../data/ingest.js';
+import { SPILL_DIR, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { predictionsFile } from '../evaluator/evaluate.js';
-import { alignPredictions } from '../evaluator/predictions.js';
+import { alignPredictions, evalMemoryMB } from '../evaluator/predictions.js';
 import { preparePrimary } from '../evaluator/score.js';
 import { VaultCache } from '../evaluator/vault.js';
 import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
@@ -318,7 +318,10 @@ export class RunSession {
       experimentTimeoutMs: opts.experimentTimeoutMs ?? c.experimentTimeoutMs,
       maxConsecutiveFailures: opts.maxConsecutiveFailures ?? c.maxConsecutiveFailures,
     };
-    const duck = await openDuck();
+    const duck = await openDuck(2, {
+      spillDir: join(opts.projectDir, SPILL_DIR),
+      memoryMB: evalMemoryMB(ready.manifest),
+    });
     // A resumed run continues its wall clock from where it stopped (the sum of its active periods).
     const priorActiveMs = existing ? runActiveMs(existing, false) : 0;
     const s = new RunSession({

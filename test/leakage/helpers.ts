@@ -110,10 +110,14 @@ export async function derive(src: string, dest: string, select: string): Promise
   }
 }
 
-/** Run a DuckDB statement list on a fresh in-memory database (test plumbing: rewrite split files). */
+/**
+ * Run a DuckDB statement list on a fresh in-memory database (test plumbing: rewrite split files). Fixtures are
+ * built without Ratchet's default memory limit (a sort of a million wide rows does not spill at 128MB).
+ */
 export async function duckRun(...sql: string[]): Promise<void> {
   const duck = await openDuck();
   try {
+    await duck.con.run("SET memory_limit = '2GB'");
     for (const s of sql) await duck.con.run(s);
   } finally {
     duck.close();

@@ -149,10 +149,21 @@ export async function scanDuplicates(ctx: ScanContext): Promise<LeakFinding[]> {
   if (cols.length === 0) return [];
   const on = cols.map((c) => `t.${ident(c.name)} IS NOT DISTINCT FROM h.${ident(c.name)}`).join(' AND ');
   const id = ident(input.idColumn);
+  // Two stages, so the join never builds a hash table of every train row with all its columns: holdout rows
+  // whose feature hash (DuckDB's hash() of all feature columns: NULL equals NULL, -0 equals 0, as IS NOT
+  // DISTINCT FROM) is among train's are the candidates; they are then compared column by column with the train
+  // rows of the same hash, so a hash collision never counts as a duplicate.
+  const fh = (q: string) => `hash(${cols.map((c) => `${q}${ident(c.name)}`).join(', ')})`;
+  await con.run(
+    `CREATE OR REPLACE TEMP TABLE __dupc AS SELECT h.* FROM (SELECT *, ${fh('')} AS __fh FROM ho) AS h
+       SEMI JOIN (SELECT ${fh('')} AS __fh FROM tr) AS t ON t.__fh = h.__fh`,
+  );
   const rows = await readRows(
     con,
-    `SELECT h.__split AS s, count(*) AS n, list(h.${id} ORDER BY h.${id})[1:5] AS ex FROM ho AS h SEMI JOIN tr AS t ON ${on} GROUP BY h.__split`,
+    `SELECT h.__split AS s, count(*) AS n, min(h.${id}, 5) AS ex FROM __dupc AS h
+       SEMI JOIN (SELECT * FROM tr WHERE ${fh('')} IN (SELECT __fh FROM __dupc)) AS t ON ${on} GROUP BY h.__split`,
   );
+  await con.run('DROP TABLE __dupc');
   const out: LeakFinding[] = [];
   // How often train repeats its own rows: high when the feature space is small (a few categorical columns),
   // where identical rows are natural; reported so a person can tell that from copied records.

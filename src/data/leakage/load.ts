@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { ident, lit, readRows } from '../duck.js';
+import { CSV_BUFFER, ident, lit, readRows } from '../duck.js';
 import { sortLabels } from '../ingest.js';
 import type { ScanInput } from './types.js';
 
@@ -103,7 +103,7 @@ function typesStruct(cols: Column[]): string {
 }
 
 function csv(path: string, extra: string): string {
-  return `read_csv(${lit(path)}, header = true${extra})`;
+  return `read_csv(${lit(path)}, header = true, ${CSV_BUFFER}${extra})`;
 }
 
 async function header(con: DuckDBConnection, path: string): Promise<Column[]> {

@@ -542,7 +542,6 @@ async function shiftedTargets(ctx: ScanContext, skip: Set<string>): Promise<Leak
     ...(frame.idOrdersRows ? [`TRY_CAST(${q}${id} AS DOUBLE) AS __ik`] : []),
   ];
   const order = [...(timeCol ? ['__te'] : []), ...(frame.idOrdersRows ? ['__ik'] : []), '__split', '__pos'];
-  const partition = input.group ? 'PARTITION BY __g ' : '';
   // With groups, whole groups are sampled (their sequences stay complete); without, every row is ordered and
   // the train rows of the sample compared.
   const labelled = frame.rows.train + frame.rows.public + frame.rows.private;
@@ -552,18 +551,34 @@ async function shiftedTargets(ctx: ScanContext, skip: Set<string>): Promise<Leak
       ? `WHERE hash(__g) % ${mod} < ${Math.ceil((mod * th.maxRows) / labelled)}`
       : '';
   const rowSample = input.group ? 'true' : sampleCond(ctx, '__pos');
+  // All labelled rows (or the sampled groups) are sorted once into a table, whose rowid is then the position
+  // along the order (insertion order is kept); a row's neighbours are the rows at rowid ± 1 of the same group.
+  // This is lag/lead over the same window, but the sort can spill to disk where a window over all rows could not
+  // (a one-partition window holds its rows in memory: out of memory at 3M rows per holdout under a 128MB limit).
+  // (The join with the vault and the sort run as two statements: in one, the join's and the sort's pinned
+  // blocks together did not fit the limit.)
+  await con.run(
+    `CREATE OR REPLACE TEMP TABLE __lab0 AS
+     SELECT * FROM (
+       SELECT 0::UTINYINT AS __split, rowid AS __pos, ${[...keys(''), `${ident(input.target)}::VARCHAR AS __t`].join(', ')} FROM tr
+       UNION ALL
+       SELECT ho.__split, ho.rowid AS __pos, ${[...keys('ho.'), 'vault.label::VARCHAR AS __t'].join(', ')}
+       FROM ho LEFT JOIN vault ON vault.__split = ho.__split AND vault.id = ho.${id}) ${groupSample}`,
+  );
+  await con.run(
+    `CREATE OR REPLACE TEMP TABLE __lab AS SELECT * FROM __lab0 ORDER BY ${[...(input.group ? ['__g'] : []), ...order].join(', ')}`,
+  );
+  await con.run('DROP TABLE __lab0');
+  const sameGroup = (q: string) => (input.group ? ` AND ${q}.__g IS NOT DISTINCT FROM o.__g` : '');
+  const side = `(SELECT rowid AS __k, ${input.group ? '__g, ' : ''}__t FROM __lab)`;
   await con.run(
     `CREATE OR REPLACE TABLE __nb AS
-     SELECT __pos, TRY_CAST(pt AS DOUBLE) AS pn, TRY_CAST(nt AS DOUBLE) AS nn, lower(trim(pt)) AS pt, lower(trim(nt)) AS nt
-     FROM (
-       SELECT __split, __pos, lag(__t) OVER w AS pt, lead(__t) OVER w AS nt FROM (
-         SELECT 0::UTINYINT AS __split, rowid AS __pos, ${[...keys(''), `${ident(input.target)}::VARCHAR AS __t`].join(', ')} FROM tr
-         UNION ALL
-         SELECT ho.__split, ho.rowid AS __pos, ${[...keys('ho.'), 'vault.label::VARCHAR AS __t'].join(', ')}
-         FROM ho LEFT JOIN vault ON vault.__split = ho.__split AND vault.id = ho.${id}) ${groupSample}
-       WINDOW w AS (${partition}ORDER BY ${order.join(', ')}))
-     WHERE __split = 0 AND ${rowSample}`,
+     SELECT o.__pos, TRY_CAST(p.__t AS DOUBLE) AS pn, TRY_CAST(x.__t AS DOUBLE) AS nn, lower(trim(p.__t)) AS pt, lower(trim(x.__t)) AS nt
+     FROM (SELECT rowid AS __k, * FROM __lab WHERE __split = 0 AND ${rowSample}) AS o
+       LEFT JOIN ${side} AS p ON p.__k = o.__k - 1${sameGroup('p')}
+       LEFT JOIN ${side} AS x ON x.__k = o.__k + 1${sameGroup('x')}`,
   );
+  await con.run('DROP TABLE __lab');
   const along = timeCol
     ? `by ${input.time}${input.group ? ` within ${input.group}` : ''}`
     : `${input.group ? `within ${input.group} ` : ''}in ${frame.idOrdersRows ? 'id' : 'file'} order`;
