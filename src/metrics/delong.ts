@@ -17,8 +17,7 @@
  * θ_B − θ_A is S_AA + S_BB − 2 S_AB, and z = (θ_B − θ_A)/√var is compared with the standard normal.
  */
 
-import { normalCdf, normalQuantile } from './normal.js';
-import type { PairedTestResult } from './paired_z.js';
+import { normalTestResult, type PairedTestResult, signedZ, tieAtRounding } from './paired_z.js';
 import { argsortFloat64 } from './sort.js';
 
 /** Result of {@link delongTest}: a {@link PairedTestResult} with DeLong's components. */
@@ -196,23 +195,17 @@ export function delongTest(
   const variance = Math.max(0, sAA + sBB - 2 * sAB);
   const delta = B.auc - A.auc;
   const se = Math.sqrt(variance);
-  let z: number;
-  if (se > 0) z = delta / se;
-  else z = delta > 0 ? Number.POSITIVE_INFINITY : delta < 0 ? Number.NEGATIVE_INFINITY : 0;
-  const probImprovement = se === 0 && delta === 0 ? 0 : normalCdf(z);
-  const half = normalQuantile((1 + confidence) / 2) * se;
   return {
-    test: 'delong',
-    a: A.auc,
-    b: B.auc,
-    delta,
-    se,
-    z,
-    probImprovement,
-    low: delta - half,
-    high: delta + half,
-    confidence,
-    n: rows,
+    ...normalTestResult('delong', {
+      a: A.auc,
+      b: B.auc,
+      delta,
+      se,
+      z: signedZ(delta, se, 1),
+      tie: se === 0 && delta === 0,
+      confidence,
+      n: rows,
+    }),
     positives: m,
     negatives: n,
     s10,
@@ -287,26 +280,15 @@ export function delongMeanTest(
   for (const s of bs) b += add(s, 1 / bs.length) / bs.length;
   const variance = Math.max(0, variance1(w10) / m + variance1(w01) / n);
   const se0 = Math.sqrt(variance);
-  // Averages of runs do not cancel exactly: a difference and an se at rounding level is a tie.
-  const ulp = 64 * Number.EPSILON * Math.max(Math.abs(a), Math.abs(b), Number.MIN_VALUE);
-  const delta = Math.abs(b - a) <= ulp && se0 <= ulp ? 0 : b - a;
-  const se = delta === 0 && se0 <= ulp ? 0 : se0;
-  let z: number;
-  if (se > 0) z = delta / se;
-  else z = delta > 0 ? Number.POSITIVE_INFINITY : delta < 0 ? Number.NEGATIVE_INFINITY : 0;
-  const probImprovement = se === 0 && delta === 0 ? 0 : normalCdf(z);
-  const half = normalQuantile((1 + confidence) / 2) * se;
-  return {
-    test: 'delong',
+  const { delta, se } = tieAtRounding(a, b, se0);
+  return normalTestResult('delong', {
     a,
     b,
     delta,
     se,
-    z,
-    probImprovement,
-    low: delta - half,
-    high: delta + half,
+    z: signedZ(delta, se, 1),
+    tie: se === 0 && delta === 0,
     confidence,
     n: rows,
-  };
+  });
 }

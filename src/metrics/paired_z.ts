@@ -49,6 +49,61 @@ export interface PairedTestResult {
   n: number;
 }
 
+/**
+ * The statistic of a paired normal test: z = sign·diff/se, oriented so that positive means B is better
+ * (sign +1 when the metric is maximized, −1 when minimized); with se = 0 it is ±∞ for a nonzero difference
+ * and 0 for a tie.
+ */
+export function signedZ(diff: number, se: number, sign: 1 | -1): number {
+  if (se > 0) return (sign * diff) / se;
+  return diff === 0 ? 0 : sign * diff > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+}
+
+/**
+ * Assemble a {@link PairedTestResult} from the scores, the difference and its standard error (metric units)
+ * and the statistic z: the one-sided normal confidence Φ(z) that B is better (0 for an exact tie, where the
+ * difference and its standard error are both 0) and the two-sided interval delta ± z_{(1+confidence)/2}·se.
+ */
+export function normalTestResult<T extends PairedTestResult['test']>(
+  test: T,
+  r: {
+    a: number;
+    b: number;
+    delta: number;
+    se: number;
+    z: number;
+    tie: boolean;
+    confidence: number;
+    n: number;
+  },
+): PairedTestResult & { test: T } {
+  const half = normalQuantile((1 + r.confidence) / 2) * r.se;
+  return {
+    test,
+    a: r.a,
+    b: r.b,
+    delta: r.delta,
+    se: r.se,
+    z: r.z,
+    probImprovement: r.tie ? 0 : normalCdf(r.z),
+    low: r.delta - half,
+    high: r.delta + half,
+    confidence: r.confidence,
+    n: r.n,
+  };
+}
+
+/**
+ * The difference b − a of two averages over runs and its standard error, with a tie at rounding level: the
+ * averages of runs do not cancel exactly, so a difference and a standard error both within 64 ulp of the scores
+ * count as 0 (an exact tie).
+ */
+export function tieAtRounding(a: number, b: number, se0: number): { delta: number; se: number } {
+  const ulp = 64 * Number.EPSILON * Math.max(Math.abs(a), Math.abs(b), Number.MIN_VALUE);
+  const delta = Math.abs(b - a) <= ulp && se0 <= ulp ? 0 : b - a;
+  return { delta, se: delta === 0 && se0 <= ulp ? 0 : se0 };
+}
+
 /** True when `name` on `task` is a mean of per-row terms, so {@link pairedZTest} applies. */
 export function hasPairedZ(name: string, task: MetricInput['task']): boolean {
   return metricImpl(name, task).decomposed !== undefined;
@@ -114,25 +169,17 @@ export function pairedZTest(
   }
   const seD = Math.sqrt(sumArray(d) / (n - 1) / n);
   const se = Math.sqrt(sumArray(u) / (n - 1) / n);
-  let z: number;
-  if (seD > 0) z = (sign * md) / seD;
-  else z = md === 0 ? 0 : sign * md > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
-  const probImprovement = seD === 0 && md === 0 ? 0 : normalCdf(z);
-  const delta = vb - va;
-  const half = normalQuantile((1 + confidence) / 2) * se;
-  return {
-    test: 'paired-z',
+  const z = signedZ(md, seD, sign);
+  return normalTestResult('paired-z', {
     a: va,
     b: vb,
-    delta,
+    delta: vb - va,
     se,
     z,
-    probImprovement,
-    low: delta - half,
-    high: delta + half,
+    tie: seD === 0 && md === 0,
     confidence,
     n,
-  };
+  });
 }
 
 /**
@@ -182,29 +229,10 @@ export function pairedZMeanTest(
     u[i] = d * d;
   }
   const se0 = Math.sqrt(sumArray(u) / (n - 1) / n);
-  // Averages of runs do not cancel exactly: a difference and an se at rounding level is a tie.
-  const ulp = 64 * Number.EPSILON * Math.max(Math.abs(a), Math.abs(b), Number.MIN_VALUE);
-  const delta = Math.abs(b - a) <= ulp && se0 <= ulp ? 0 : b - a;
-  const se = delta === 0 && se0 <= ulp ? 0 : se0;
+  const { delta, se } = tieAtRounding(a, b, se0);
   const sign = impl.spec.direction === 'maximize' ? 1 : -1;
-  let z: number;
-  if (se > 0) z = (sign * delta) / se;
-  else z = delta === 0 ? 0 : sign * delta > 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
-  const probImprovement = se === 0 && delta === 0 ? 0 : normalCdf(z);
-  const half = normalQuantile((1 + confidence) / 2) * se;
-  return {
-    test: 'paired-z',
-    a,
-    b,
-    delta,
-    se,
-    z,
-    probImprovement,
-    low: delta - half,
-    high: delta + half,
-    confidence,
-    n,
-  };
+  const z = signedZ(delta, se, sign);
+  return normalTestResult('paired-z', { a, b, delta, se, z, tie: se === 0 && delta === 0, confidence, n });
 }
 
 /** Rows of an input (its per-row terms). */
