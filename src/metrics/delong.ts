@@ -196,16 +196,7 @@ export function delongTest(
   const delta = B.auc - A.auc;
   const se = Math.sqrt(variance);
   return {
-    ...normalTestResult('delong', {
-      a: A.auc,
-      b: B.auc,
-      delta,
-      se,
-      z: signedZ(delta, se, 1),
-      tie: se === 0 && delta === 0,
-      confidence,
-      n: rows,
-    }),
+    ...delongResult(A.auc, B.auc, delta, se, confidence, rows),
     positives: m,
     negatives: n,
     s10,
@@ -281,6 +272,11 @@ export function delongMeanTest(
   const variance = Math.max(0, variance1(w10) / m + variance1(w01) / n);
   const se0 = Math.sqrt(variance);
   const { delta, se } = tieAtRounding(a, b, se0);
+  return delongResult(a, b, delta, se, confidence, rows);
+}
+
+/** The shared fields of a DeLong result: AUROC is maximized, so z = delta/se (see {@link signedZ}). */
+function delongResult(a: number, b: number, delta: number, se: number, confidence: number, n: number) {
   return normalTestResult('delong', {
     a,
     b,
@@ -289,6 +285,6 @@ export function delongMeanTest(
     z: signedZ(delta, se, 1),
     tie: se === 0 && delta === 0,
     confidence,
-    n: rows,
+    n,
   });
 }
