@@ -6,7 +6,7 @@
  * any case), no symlink, FIFO, socket or device, no control character in a name. The worktree's own `.git`
  * (the file pointing at the project's repository) must be a regular file or folder.
  */
-import { chmodSync, type Dirent, lstatSync, readdirSync } from 'node:fs';
+import { chmodSync, type Dirent, lstatSync, readdirSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { removeNoFollow } from '../util/fs.js';
 
@@ -96,6 +96,42 @@ export function scanTree(root: string): TreeProblem[] {
     }
   }
   return out.sort((a, b) => (a.raw < b.raw ? -1 : a.raw > b.raw ? 1 : 0));
+}
+
+/**
+ * Delete every empty folder below `root` (and folders holding only empty folders), never following a link and
+ * never entering the root's own `.git`: what `git clean -d` removes from a tree whose files are all tracked.
+ * @returns the number of folders removed
+ */
+export function removeEmptyFolders(root: string): number {
+  let removed = 0;
+  const visit = (abs: string, top: boolean): boolean => {
+    let entries: Dirent[];
+    try {
+      entries = readdirSync(abs, { withFileTypes: true });
+    } catch {
+      return false;
+    }
+    let left = 0;
+    for (const e of entries) {
+      if (top && e.name === '.git') {
+        left++;
+        continue;
+      }
+      if (e.isDirectory() && !e.isSymbolicLink() && visit(join(abs, e.name), false)) continue;
+      left++;
+    }
+    if (top || left > 0) return false;
+    try {
+      rmdirSync(abs);
+      removed++;
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  visit(root, true);
+  return removed;
 }
 
 /**

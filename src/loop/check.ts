@@ -1,6 +1,6 @@
 import { globMatch } from '../contract/load.js';
 import { LOCK_FILE, type Lock } from '../contract/lock.js';
-import { changes, currentTree, snapshot } from '../git/git.js';
+import { changes, currentTree, treePatch } from '../git/git.js';
 import { describeProblems, purgeTree, scanTree } from '../git/tree.js';
 import type { Trip } from '../guardrails/registry.js';
 
@@ -10,8 +10,11 @@ export interface CheckResult {
   files: string[];
   /** SHA of the staged tree: the snapshot approved for EXECUTE. */
   tree: string;
-  /** The change as a binary-safe git patch against the last kept commit. */
-  patch: string;
+  /**
+   * The change as a binary-safe git patch against the last kept commit, read from git's objects in the
+   * background (it overlaps EXECUTE); it never rejects (a failure gives the error's text as a comment line).
+   */
+  patch: Promise<string>;
   /** Guardrails that tripped (empty when approved). */
   trips: Trip[];
 }
@@ -37,10 +40,16 @@ export function treeIntegrity(worktree: string, when: string): Trip | null {
  * CHECK: refuse a tree host git must not read (tree-integrity, checked first), any change outside the surface,
  * any change to a locked file or to `ratchet.lock` itself, and an empty change; then snapshot the worktree so
  * EXECUTE can prove it ran exactly what was approved.
+ * @param parent the commit the change is made on (HEAD of the worktree): the patch's base
  * @param surface the contract's surface globs
  * @param lock the project's lock (its contract files may never change, even if a surface glob matches them)
  */
-export async function checkChange(worktree: string, surface: string[], lock: Lock): Promise<CheckResult> {
+export async function checkChange(
+  worktree: string,
+  surface: string[],
+  lock: Lock,
+  parent: string,
+): Promise<CheckResult> {
   const trips: Trip[] = [];
   const tree = treeIntegrity(worktree, 'after PROPOSE');
   if (tree) trips.push(tree);
@@ -63,12 +72,14 @@ export async function checkChange(worktree: string, surface: string[], lock: Loc
       data: { files: outside, surface },
     });
   }
-  const snap = await snapshot(worktree);
+  const staged = await currentTree(worktree);
   if (files.length === 0 && !tree) trips.push({ guardrail: 'no-op', message: 'the change is empty' });
   return {
     files: [...new Set([...files, ...((tree?.data?.['files'] as string[]) ?? [])])].sort(),
-    tree: snap.tree,
-    patch: snap.patch,
+    tree: staged,
+    patch: treePatch(worktree, parent, staged).catch(
+      (e) => `# the patch could not be made: ${(e as Error).message}\n`,
+    ),
     trips,
   };
 }

@@ -8,7 +8,7 @@ import { scanFeatureNames } from '../data/leakage.js';
 import { readFindings } from '../data/scan.js';
 import { evaluateOutput } from '../evaluator/evaluate.js';
 import type { VaultCache } from '../evaluator/vault.js';
-import { commit, resetHard, revParse } from '../git/git.js';
+import { commit, resetHard, resetStaged, revParse } from '../git/git.js';
 import { canaryTrips } from '../guardrails/canary.js';
 import { checkHypothesis, cleanHypothesis } from '../guardrails/hypothesis.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
@@ -243,8 +243,13 @@ export async function runExperiment(
 
   // CHECK
   mark = performance.now();
-  const check = await checkChange(worktree, contract.surface, x.lock);
-  writeFileSync(join(dir, 'patch.diff'), check.patch);
+  const check = await checkChange(worktree, contract.surface, x.lock, parentSha);
+  // The patch is read from git's objects while EXECUTE runs; it is on disk before RECORD (and before any return).
+  const patchWritten = check.patch
+    .then((p) => writeFileSync(join(dir, 'patch.diff'), p))
+    .catch(() => undefined);
+  // Every file of the worktree is staged from here on (CHECK, then verify_tree, stage all): a revert needs no clean.
+  let staged = true;
   if (!baseline) trips.push(...check.trips);
   else trips.push(...check.trips.filter((t) => t.guardrail !== 'no-op'));
   try {
@@ -291,6 +296,7 @@ export async function runExperiment(
     lap('execute');
     writeFileSync(join(dir, 'sandbox.json'), `${JSON.stringify(sandbox, null, 2)}\n`);
     if (sandbox.status === 'aborted' || x.signal.aborted) {
+      await patchWritten;
       await resetHard(worktree, parentSha);
       journal.addEvent({
         ts: new Date().toISOString(),
@@ -313,10 +319,31 @@ export async function runExperiment(
     // read-only from here on, and hashing overlaps DuckDB's work instead of adding to the record step.
     hashes = hashPredictions(outputDir);
     hashes.catch(() => undefined); // awaited at RECORD; a step that throws first must not leave it unhandled
+    const sd = sandboxDecision(sandbox);
+    // EVALUATE reads only the (read-only) output folder and the vault, never the worktree: it starts now and runs
+    // while git proves the tree that ran is the tree CHECK approved; its result counts only if the proof holds.
+    const evTimings: Record<string, number> = {};
+    const evaluating =
+      unprotected === null && sd === null
+        ? evaluateOutput(contract, x.manifest, outputDir, x.duck, x.python.binDir, {
+            vault: x.vault,
+            timings: evTimings,
+          })
+        : null;
+    evaluating?.catch(() => undefined); // awaited below (or settled before returning)
     // The tree that ran must be the tree CHECK approved (and as clean: tree-integrity before git reads it).
-    const { tree: after, trip: treeTrip } = await treeAfterExecute(worktree);
+    staged = false;
+    const verified = await treeAfterExecute(worktree).catch((e: unknown) => e as Error);
+    if (verified instanceof Error) {
+      await evaluating?.catch(() => undefined);
+      throw verified;
+    }
+    staged = true;
+    await patchWritten; // its `git diff` finished before the index moves again
+    const { tree: after, trip: treeTrip } = verified;
     lap('verify_tree');
     if (treeTrip || after !== check.tree) {
+      await evaluating?.catch(() => undefined);
       decision = 'rejected';
       if (treeTrip) trips.push(treeTrip);
       if (after !== check.tree)
@@ -329,18 +356,13 @@ export async function runExperiment(
       decision = 'invalid';
       reason = unprotected;
     } else {
-      const sd = sandboxDecision(sandbox);
       if (sd) {
         decision = sd.decision;
         const errTail = tail(join(dir, 'stderr.log'), 3);
         reason = sd.reason + (errTail && sd.decision === 'crashed' ? ` — ${errTail.split('\n').pop()}` : '');
       } else {
-        // EVALUATE
-        const evTimings: Record<string, number> = {};
-        const ev = await evaluateOutput(contract, x.manifest, outputDir, x.duck, x.python.binDir, {
-          vault: x.vault,
-          timings: evTimings,
-        });
+        // EVALUATE (started above, alongside verify_tree)
+        const ev = await evaluating!;
         lap('evaluate');
         Object.assign(timings, evTimings);
         if (ev.status === 'invalid') {
@@ -472,9 +494,12 @@ export async function runExperiment(
       : `ratchet: ${truncate(proposal.hypothesis, 68)}`;
     commitSha = await commit(worktree, subject, reason, trailers);
     failpoint('record:after-commit');
+  } else if (staged) {
+    await resetStaged(worktree, parentSha);
   } else {
     await resetHard(worktree, parentSha);
   }
+  await patchWritten;
   const endedAt = new Date();
   // Recorded by the name written (public.csv or public.parquet); submit re-checks the one it reads.
   const predictions = await (hashes ?? hashPredictions(outputDir));
