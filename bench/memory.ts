@@ -21,7 +21,7 @@ const TARGET_MB = 300;
 const CLI = resolve(import.meta.dirname, '..', 'src', 'cli', 'main.js');
 
 /** Build the project: data.parquet (total rows = rows / 0.45), contract, committed predictions after init. */
-async function buildProject(rows: number): Promise<string> {
+export async function buildProject(rows: number): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), `ratchet-mem-${rows}-`));
   const total = Math.round(rows / 0.45);
   const duck = await openDuck();
@@ -60,7 +60,7 @@ async function buildProject(rows: number): Promise<string> {
 }
 
 /** Write the precomputed predictions for the split `init` made, and commit them. */
-async function writePredictions(dir: string): Promise<void> {
+export async function writePredictions(dir: string): Promise<void> {
   mkdirSync(join(dir, 'preds'), { recursive: true });
   const duck = await openDuck();
   try {

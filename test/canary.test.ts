@@ -10,9 +10,9 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { proposerFactory } from '../src/cli/proposers.js';
 import { loadContract } from '../src/contract/load.js';
 import { openDuck, readRows } from '../src/data/duck.js';
-import { readManifest } from '../src/data/ingest.js';
+import { readManifest, type SplitManifest } from '../src/data/ingest.js';
 import { evaluateOutput } from '../src/evaluator/evaluate.js';
-import { canaryTrips, DECOY_HOST_DIR, plantDecoys } from '../src/guardrails/canary.js';
+import { canaryTrips, DECOY_HOST_DIR, decoyLabel, decoySql, plantDecoys } from '../src/guardrails/canary.js';
 import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { runLoop } from '../src/loop/run.js';
 import { agentProject, journalOf } from './agents/helpers.js';
@@ -104,6 +104,46 @@ describe('canaries', () => {
     expect(pos).toBeGreaterThan(0.35);
     expect(pos).toBeLessThan(0.65);
   });
+});
+
+describe('the decoy derivation', () => {
+  const manifests = {
+    binary: { task: 'binary', positiveClass: 'yes', classes: ['no', 'yes'] },
+    multiclass: { task: 'multiclass', classes: ['a', 'b,c', 'd"e'] },
+    ranking: { task: 'ranking' },
+  } as unknown as Record<string, SplitManifest>;
+  for (const [task, manifest] of Object.entries(manifests)) {
+    it(`${task}: DuckDB's decoys (decoySql) are decoyLabel's, id for id, including odd ids`, async () => {
+      const key = Buffer.alloc(32, 7);
+      const ids = [
+        '1',
+        '42',
+        'a,b',
+        'quote"d',
+        'ünï',
+        ' ',
+        'x'.repeat(300),
+        ...Array.from({ length: 300 }, (_, i) => `id${i}`),
+      ];
+      const duck = await openDuck(1);
+      try {
+        const { label, target } = decoySql(key, manifest, 'public', 'id');
+        const rows = await readRows(
+          duck.con,
+          `SELECT id, ${label} AS label, ${target} AS target FROM (SELECT unnest([${ids.map((i) => `'${i.replaceAll("'", "''")}'`).join(', ')}]) AS id)`,
+        );
+        expect(rows.map((r) => r['id'])).toEqual(ids);
+        expect(rows.map((r) => r['label'])).toEqual(ids.map((id) => decoyLabel(key, manifest, 'public', id)));
+        // The split is part of the hashed text: the private decoys are others.
+        const priv = ids.map((id) => decoyLabel(key, manifest, 'private', id));
+        expect(priv).not.toEqual(rows.map((r) => r['label']));
+        if (task === 'binary')
+          expect(rows.map((r) => r['target'])).toEqual(rows.map((r) => (r['label'] === 'yes' ? 1 : 0)));
+      } finally {
+        duck.close();
+      }
+    });
+  }
 });
 
 /** Score an output folder with the real evaluator, then run the canary check on its aligned public input. */

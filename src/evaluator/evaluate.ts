@@ -68,6 +68,11 @@ export interface EvaluateOptions {
    * from the start: it runs concurrently with both) and `eval_private_wait` (what was left of it after scoring).
    */
   timings?: Record<string, number>;
+  /**
+   * Called once with the public rows as soon as they are aligned and valid, before they are scored (e.g. to
+   * start the keep rule's sort in a worker while the metrics are computed). Must not modify the input.
+   */
+  onAligned?: (input: ScoredInput) => void;
 }
 
 /**
@@ -140,6 +145,7 @@ export async function evaluateOutput(
       await privCheck.catch(() => undefined); // its connection is closed before the database
       return { status: 'invalid', reason: pub.reason };
     }
+    opts.onAligned?.(pub.input);
     const t1 = performance.now();
     const s = scoreInput(contract, pub.input, manifest.classes ?? undefined);
     lap('eval_score', t1);

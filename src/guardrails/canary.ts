@@ -3,8 +3,13 @@
  * (`/data/.vault/public.csv` and `/data/.vault/private.csv` inside every sandbox), and the check that catches
  * predictions copied from them.
  *
- * The decoy labels are random but fixed per project: each is derived from the holdout id with HMAC-SHA256 under a
- * secret kept in the vault (`.ratchet/vault/canary.key`), which no sandbox can read. They are independent of the
+ * The decoy labels are random but fixed per project: each is derived from the holdout id with SHA-256 keyed by a
+ * 256-bit secret kept in the vault (`.ratchet/vault/canary.key`, which no sandbox can read) as a prefix of the
+ * hashed text (`<secret hex> NUL <split> NUL <id>`). A sandbox sees one bit (or one class, or a rounded value)
+ * of each digest, never a digest, so neither the secret nor other ids' decoys can be recovered from the files
+ * (length extension needs the digest). The hashes are computed inside DuckDB ({@link decoySql}), a few seconds
+ * for millions of ids where a per-id HMAC in JavaScript took tens; {@link decoyLabel} is the same function in
+ * JavaScript, for reference and tests. They are independent of the
  * real labels and of everything a sandbox can see, so the agreement of honest predictions with them follows a
  * known law whatever the model:
  * - binary: decoy positive with probability 1/2; matches of `prediction > 0.5` ~ Binomial(n, 1/2) (the engine's threshold rule);
@@ -16,21 +21,11 @@
  * p-value is smaller still) trips the non-overridable guardrail `canary`: it is rejected and the run escalates.
  */
 
-import { createHash, createHmac, randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-  writeSync,
-} from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
-import { CSV_BUFFER, type Duck, ident, lit, openDuck, readRows, streamStrings } from '../data/duck.js';
+import { CSV_BUFFER, type Duck, ident, lit, openDuck, readRows, streamDoubleColumns } from '../data/duck.js';
 import { DATA_DIR, readManifest, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import type { MetricInput } from '../metrics/index.js';
 import type { Trip } from './registry.js';
@@ -66,13 +61,25 @@ function regressionScale(manifest: SplitManifest): { mean: number; sd: number } 
   return { mean, sd: Math.max(Math.abs(mean) / 2, 1) };
 }
 
-/** Two uniforms in (0, 1) from an id's HMAC. */
+/** Version of the decoy derivation, part of the stamp: decoys planted by another derivation are replanted. */
+const DERIVATION = 'sha256-prefix-v2';
+
+/** Two uniforms in (0, 1) from an id's keyed SHA-256: the first two 32-bit big-endian words of the digest, + 1/2. */
 function uniforms(key: Buffer, split: string, id: string): [number, number] {
-  const h = createHmac('sha256', key).update(`${split}\0${id}`).digest();
-  return [(h.readUInt32LE(0) + 0.5) / 2 ** 32, (h.readUInt32LE(4) + 0.5) / 2 ** 32];
+  const hex = createHash('sha256')
+    .update(`${key.toString('hex')}\0${split}\0${id}`)
+    .digest('hex');
+  return [
+    (Number.parseInt(hex.slice(0, 8), 16) + 0.5) / 2 ** 32,
+    (Number.parseInt(hex.slice(8, 16), 16) + 0.5) / 2 ** 32,
+  ];
 }
 
-/** The decoy label (as written in the decoy file) of one holdout id. */
+/**
+ * The decoy label (as written in the decoy file) of one holdout id: the JavaScript form of {@link decoySql}
+ * (identical for binary, multiclass and ranking; for regression the file's value comes from DuckDB's `ln`, `cos`
+ * and `printf`, which may differ from this one in the last printed digit).
+ */
 export function decoyLabel(key: Buffer, manifest: SplitManifest, split: string, id: string): string {
   const [u, v] = uniforms(key, split, id);
   switch (manifest.task) {
@@ -95,8 +102,48 @@ export function decoyLabel(key: Buffer, manifest: SplitManifest, split: string, 
   }
 }
 
-function csvField(s: string): string {
-  return /[",\n\r]/.test(s) ? `"${s.replaceAll('"', '""')}"` : s;
+/**
+ * SQL for the decoys of the ids in `idExpr` (a VARCHAR expression) of one split: the decoy label as the file
+ * writes it (`label`, VARCHAR) and as the check compares it (`target`, DOUBLE: binary 1 = positive; multiclass
+ * the class index; regression and ranking the standardized decoy z). The derivation of {@link decoyLabel}.
+ */
+export function decoySql(
+  key: Buffer,
+  manifest: SplitManifest,
+  split: string,
+  idExpr: string,
+): { label: string; target: string } {
+  const h = `sha256(${lit(key.toString('hex'))} || chr(0) || ${lit(split)} || chr(0) || ${idExpr})`;
+  const word = (from: number) =>
+    `((('0x' || substr(${h}, ${from}, 8))::UBIGINT)::DOUBLE + 0.5) / 4294967296.0`;
+  const u = word(1);
+  switch (manifest.task) {
+    case 'binary': {
+      const pos = manifest.positiveClass ?? '1';
+      const neg = (manifest.classes ?? ['0', '1']).find((c) => c !== pos) ?? '0';
+      return {
+        label: `CASE WHEN ${u} < 0.5 THEN ${lit(pos)} ELSE ${lit(neg)} END`,
+        target: `CASE WHEN ${u} < 0.5 THEN 1.0 ELSE 0.0 END`,
+      };
+    }
+    case 'multiclass': {
+      const classes = manifest.classes ?? [];
+      const k = `least(${Math.max(classes.length - 1, 0)}, floor(${u} * ${classes.length})::INTEGER)`;
+      return {
+        label: `([${classes.map(lit).join(', ')}]::VARCHAR[])[${k} + 1]`,
+        target: `${k}::DOUBLE`,
+      };
+    }
+    case 'ranking': {
+      const k = `least(3, floor(${u} * 4)::INTEGER)`;
+      return { label: `${k}::VARCHAR`, target: `(${k} - 1.5) / sqrt(1.25)` };
+    }
+    default: {
+      const { mean, sd } = regressionScale(manifest);
+      const z = `(sqrt(-2 * ln(${u})) * cos(2 * pi() * ${word(9)}))`;
+      return { label: `printf('%.6f', ${mean} + ${sd} * ${z})`, target: z };
+    }
+  }
 }
 
 /**
@@ -120,7 +167,14 @@ export async function plantDecoys(
   // The decoys belong to one split of the data and one secret: a re-split (`ratchet init --force`) replants them.
   const stamp = createHash('sha256')
     .update(
-      JSON.stringify([manifest.source, manifest.seed, manifest.counts, manifest.idColumn, manifest.task]),
+      JSON.stringify([
+        DERIVATION,
+        manifest.source,
+        manifest.seed,
+        manifest.counts,
+        manifest.idColumn,
+        manifest.task,
+      ]),
     )
     .update(key)
     .digest('hex');
@@ -128,29 +182,20 @@ export async function plantDecoys(
   const current = existsSync(stampPath) ? readFileSync(stampPath, 'utf8').trim() : null;
   if (current === stamp && binds.every((b) => existsSync(b.host))) return binds;
   mkdirSync(dir, { recursive: true });
-  const duck = await openDuck(1);
+  const duck = await openDuck(2);
   try {
     for (const [i, split] of SPLITS.entries()) {
-      // Streamed: ids come a chunk at a time and their lines go straight to the file (no array of every id).
+      // One streamed COPY inside DuckDB: the ids in split-file order, their decoys, the CSV quoting.
       const tmp = `${binds[i]!.host}.tmp`;
-      const fd = openSync(tmp, 'w', 0o644);
-      try {
-        writeSync(fd, `${csvField(manifest.idColumn)},${csvField(manifest.targetColumn)}\n`);
-        await streamStrings(
-          duck.con,
-          `SELECT ${ident(manifest.idColumn)} FROM read_csv(${lit(sources[i]!)}, header = true, all_varchar = true, ${CSV_BUFFER})`,
-          (ids) => {
-            let text = '';
-            for (const id of ids) {
-              if (id === null) continue;
-              text += `${csvField(id)},${csvField(decoyLabel(key, manifest, split, id))}\n`;
-            }
-            if (text) writeSync(fd, text);
-          },
-        );
-      } finally {
-        closeSync(fd);
-      }
+      const id = ident(manifest.idColumn);
+      const { label } = decoySql(key, manifest, split, id);
+      await duck.con.run(
+        `COPY (SELECT ${id} AS ${ident(manifest.idColumn)}, ${label} AS ${ident(manifest.targetColumn)}
+           FROM read_csv(${lit(sources[i]!)}, header = true, all_varchar = true, ${CSV_BUFFER})
+           WHERE ${id} IS NOT NULL)
+         TO ${lit(tmp)} (FORMAT csv, HEADER true)`,
+      );
+      chmodSync(tmp, 0o644);
       renameSync(tmp, binds[i]!.host);
     }
     writeFileSync(stampPath, `${stamp}\n`);
@@ -194,7 +239,7 @@ export interface CanaryCheck {
 }
 
 /** Decoy targets of the public holdout in vault row order (the evaluator's alignment), cached per file version. */
-const targetsCache = new Map<string, { stamp: string; targets: Float64Array }>();
+const targetsCache = new Map<string, { stamp: string; targets: Float32Array }>();
 
 function stampOf(paths: string[]): string {
   return paths
@@ -207,52 +252,47 @@ function stampOf(paths: string[]): string {
 
 /**
  * The public decoys as numbers aligned with the evaluator's rows (vault order): binary 1 = positive; multiclass
- * the class index; regression/ranking the standardized decoy z. NaN where a holdout id has no decoy.
- * Read once per version of the vault and decoy files (a DuckDB join), then served from memory.
+ * the class index; regression/ranking the standardized decoy z (single precision: 12 MB at 3M rows; the check is
+ * a z-test). NaN where a holdout id has none. Computed once per version of the vault and decoy files from the
+ * vault's ids in vault order (the decoy is a function of the id: {@link decoySql}), then served from memory.
  */
 async function publicTargets(
   contract: Contract,
   manifest: SplitManifest,
   duck: Duck,
-): Promise<Float64Array | null> {
+): Promise<Float32Array | null> {
   const vault = join(contract.projectDir, VAULT_DIR, 'public.parquet');
   const decoy = join(contract.projectDir, DECOY_HOST_DIR, 'public.csv');
   if (!existsSync(vault) || !existsSync(decoy)) return null;
   const stamp = stampOf([vault, decoy]);
   const hit = targetsCache.get(contract.projectDir);
   if (hit?.stamp === stamp) return hit.targets;
-  // The decoy of an id is a function of the id (decoyLabel, the HMAC the decoy file was written with), so the
-  // targets are computed from the vault's ids streamed in vault order: no join with the decoy file, no ids
-  // held in JavaScript (the join of 3M ids did not fit the evaluator's DuckDB limit).
   const key = canarySecret(contract.projectDir);
-  const classes = manifest.classes ?? [];
-  const { mean, sd } =
-    manifest.task === 'ranking' ? { mean: 1.5, sd: Math.sqrt(1.25) } : regressionScale(manifest);
-  const target = (label: string): number => {
-    if (manifest.task === 'binary') return label === (manifest.positiveClass ?? '1') ? 1 : 0;
-    if (manifest.task === 'multiclass') {
-      const k = classes.indexOf(label);
-      return k < 0 ? Number.NaN : k;
-    }
-    return (Number(label) - mean) / sd;
-  };
   const n = Number(
     (await readRows(duck.con, `SELECT count(*) AS n FROM read_parquet(${lit(vault)})`))[0]!['n'],
   );
-  const col = new Float64Array(n).fill(Number.NaN);
+  const col = new Float32Array(n).fill(Number.NaN);
+  const { target } = decoySql(key, manifest, 'public', 'id::VARCHAR');
   let i = 0;
-  await streamStrings(duck.con, `SELECT id::VARCHAR FROM read_parquet(${lit(vault)})`, (ids) => {
-    for (const id of ids) {
-      if (id !== null && i < n) col[i] = target(decoyLabel(key, manifest, 'public', id));
-      i++;
-    }
-  });
+  await streamDoubleColumns(
+    duck.con,
+    `SELECT CASE WHEN id IS NULL THEN 'NaN'::DOUBLE ELSE ${target} END FROM read_parquet(${lit(vault)})`,
+    1,
+    ([t], m) => {
+      for (let r = 0; r < m && i < n; r++) col[i++] = t![r]!;
+      return true;
+    },
+  );
   targetsCache.set(contract.projectDir, { stamp, targets: col });
   return col;
 }
 
 /** Compare aligned public predictions with the decoy targets (rows without a decoy are skipped). */
-export function agreement(input: MetricInput, targets: Float64Array, classes: number): CanaryCheck | null {
+export function agreement(
+  input: MetricInput,
+  targets: Float32Array | Float64Array,
+  classes: number,
+): CanaryCheck | null {
   const n0 = targets.length;
   if (n0 === 0) return null;
   if (input.task === 'binary' || input.task === 'multiclass') {

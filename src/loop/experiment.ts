@@ -15,6 +15,7 @@ import { guardrail, type Trip } from '../guardrails/registry.js';
 import { sanityChecks, scoreJump } from '../guardrails/suspicion.js';
 import { appendResult } from '../journal/results.js';
 import type { Decision, EventRecord, ExperimentRecord, Journal } from '../journal/store.js';
+import type { PreparedComponents } from '../metrics/delong_worker.js';
 import type { MetricInput } from '../metrics/index.js';
 import type { ExperimentDigest, Proposal, Proposer } from '../proposers/types.js';
 import type { PythonRuntime, SandboxResult } from '../sandbox/index.js';
@@ -30,6 +31,7 @@ import {
   decideKeepAsync,
   type KeepRule,
   prepareBest,
+  prepareCandidate,
   type Runs,
 } from './keep.js';
 import { pruneOutputs, retentionEvent, tidyTraces } from './tidy.js';
@@ -267,6 +269,8 @@ export async function runExperiment(
   let score: number | null = null;
   let verdict: ReturnType<typeof decideKeep> | null = null;
   let input: MetricInput | null = null;
+  // The keep rule's work started in a worker while EVALUATE scores (stopped at RECORD when unused).
+  const prepared: { c: PreparedComponents | null } = { c: null };
 
   let runs: Runs = { scores: [], inputs: [] };
   let escalate: string | null = null;
@@ -328,6 +332,10 @@ export async function runExperiment(
         ? evaluateOutput(contract, x.manifest, outputDir, x.duck, x.python.binDir, {
             vault: x.vault,
             timings: evTimings,
+            // The keep rule's sort of the candidate (DeLong) starts in a worker while the metrics are scored.
+            onAligned: (input) => {
+              if (!baseline) prepared.c = prepareCandidate(x.rule, x.best!.input, input);
+            },
           })
         : null;
     evaluating?.catch(() => undefined); // awaited below (or settled before returning)
@@ -428,6 +436,7 @@ export async function runExperiment(
               x.rule,
               { score: x.best!.score, input: x.best!.input, runs: x.best!.runs },
               { score: ev.score, input: ev.input },
+              prepared.c,
             );
             decision = verdict.keep ? 'kept' : 'reverted';
             reason = verdict.reason;
@@ -479,6 +488,7 @@ export async function runExperiment(
   }
 
   // RECORD
+  prepared.c?.cancel();
   mark = performance.now();
   let commitSha: string | null = null;
   if (decision === 'kept') {

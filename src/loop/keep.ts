@@ -1,4 +1,5 @@
 import { pairedBootstrapInWorker } from '../metrics/bootstrap_worker.js';
+import { type PreparedComponents, prepareDelongInWorker } from '../metrics/delong_worker.js';
 import {
   delongMeanTest,
   delongTest,
@@ -155,11 +156,36 @@ export async function decideKeepAsync(
   rule: KeepRule,
   best: { score: number; input: MetricInput | null; runs?: Runs },
   candidate: { score: number; input: MetricInput | null },
+  prepared?: PreparedComponents | null,
 ): Promise<KeepVerdict> {
+  if (prepared) {
+    // DeLong's components of the candidate, started in a worker when it was aligned: needed only if the test runs.
+    if (testRuns(rule, best, candidate)) await prepared.done;
+    else prepared.cancel();
+  }
   const opts = plainBootstrapPlan(rule, best, candidate);
   if (!opts || !best.input || !candidate.input) return decideKeep(rule, best, candidate);
   const pre = await pairedBootstrapInWorker(rule.metric, best.input, candidate.input, opts);
   return decideKeep(rule, best, candidate, pre);
+}
+
+/**
+ * True when stage 2 will run a test on this pair in {@link decideKeep}: per-row predictions on both sides, one run
+ * decides (no seed-noise confirmation), and the gain passes stage 1 (above the minimum delta and the noise floor).
+ */
+function testRuns(
+  rule: KeepRule,
+  best: { score: number; input: MetricInput | null; runs?: Runs },
+  candidate: { score: number; input: MetricInput | null },
+): boolean {
+  if (!best.input || !candidate.input) return false;
+  const sign = rule.direction === 'maximize' ? 1 : -1;
+  const gain = sign * (candidate.score - best.score);
+  const sigma = rule.noiseSd ?? 0;
+  if (sigma > 0 && rule.confirmRuns > 0) return false;
+  const nBest = best.runs?.scores.length ?? 1;
+  const noiseFloor = sigma > 0 ? rule.noiseZ * sigma * Math.sqrt(1 + 1 / nBest) : 0;
+  return gain > Math.max(rule.minDelta, noiseFloor);
 }
 
 /** The options of the plain-metric bootstrap stage 2 will run, or null when it will not run one. */
@@ -168,15 +194,8 @@ function plainBootstrapPlan(
   best: { score: number; input: MetricInput | null; runs?: Runs },
   candidate: { score: number; input: MetricInput | null },
 ): PairedBootstrapOptions | null {
-  if (!best.input || !candidate.input || rule.prepare) return null;
-  const sign = rule.direction === 'maximize' ? 1 : -1;
-  const gain = sign * (candidate.score - best.score);
-  const sigma = rule.noiseSd ?? 0;
-  if (sigma > 0 && rule.confirmRuns > 0) return null;
-  const nBest = best.runs?.scores.length ?? 1;
-  const noiseFloor = sigma > 0 ? rule.noiseZ * sigma * Math.sqrt(1 + 1 / nBest) : 0;
-  if (!(gain > Math.max(rule.minDelta, noiseFloor))) return null;
-  if (chooseKeepTest(rule, best.input) !== 'bootstrap') return null;
+  if (rule.prepare || !testRuns(rule, best, candidate)) return null;
+  if (chooseKeepTest(rule, best.input!) !== 'bootstrap') return null;
   return bootstrapOptions(rule);
 }
 
@@ -342,6 +361,27 @@ export function chooseKeepTest(rule: KeepRule, input: MetricInput): 'delong' | '
 export function prepareBest(rule: KeepRule, input: MetricInput | null): void {
   if (input?.task !== 'binary' || chooseKeepTest(rule, input) !== 'delong') return;
   prepareDelong(input.y, input.p);
+}
+
+/**
+ * Start, in a worker thread, what stage 2 would need of a candidate whose predictions were just aligned, while
+ * the caller goes on scoring it: DeLong's components of its scores ({@link prepareDelongInWorker}), when the
+ * rule tests AUROC with DeLong and one run decides (no seed-noise confirmation). Hand the result to
+ * {@link decideKeepAsync}, which waits for it only if the test runs and stops it otherwise.
+ * @param best the best model's aligned public predictions; @param candidate the candidate's (same rows)
+ * @returns the computation under way, or null when there is nothing to start
+ */
+export function prepareCandidate(
+  rule: KeepRule,
+  best: MetricInput | null,
+  candidate: MetricInput,
+): PreparedComponents | null {
+  if (best?.task !== 'binary' || candidate.task !== 'binary' || best.y.length !== candidate.y.length)
+    return null;
+  if (chooseKeepTest(rule, candidate) !== 'delong' || ((rule.noiseSd ?? 0) > 0 && rule.confirmRuns > 0))
+    return null;
+  // Keyed by the labels delongTest will read (the best's): the same array when the vault's labels are cached.
+  return prepareDelongInWorker(best.y, candidate.p);
 }
 
 /** Runs DeLong's test or the paired z-test of metric(candidate) − metric(best) at the rule's confidence. */

@@ -18,7 +18,7 @@
  */
 
 import { normalTestResult, type PairedTestResult, signedZ, tieAtRounding } from './paired_z.js';
-import { argsortFloat64 } from './sort.js';
+import { argsortWithValues } from './sort.js';
 
 /** Result of {@link delongTest}: a {@link PairedTestResult} with DeLong's components. */
 export interface DeLongResult extends PairedTestResult {
@@ -35,7 +35,7 @@ export interface DeLongResult extends PairedTestResult {
 }
 
 /** Structural components of one score vector (see {@link components}). */
-interface Components {
+export interface Components {
   v10: Float64Array;
   v01: Float64Array;
   auc: number;
@@ -58,18 +58,24 @@ const CACHE = new WeakMap<Float64Array, { y: Uint8Array; c: Components }>();
 function components(pos: Uint8Array, score: Float64Array, m: number, n: number): Components {
   const hit = CACHE.get(score);
   if (hit && hit.y === pos) return hit.c;
+  const c = structuralComponents(pos, score, m, n);
+  CACHE.set(score, { y: pos, c });
+  return c;
+}
+
+/**
+ * The uncached computation of {@link components} (see there): V10 over the positives and V01 over the
+ * negatives, each in row order, and the AUC. Runs in the caller's thread (or a worker: delong_worker.ts).
+ * @param pos n labels 0/1; @param score n finite scores; @param m positives; @param n negatives (m + n rows)
+ */
+export function structuralComponents(pos: Uint8Array, score: Float64Array, m: number, n: number): Components {
   const rows = score.length;
-  const order = argsortFloat64(score);
-  // Gather the sorted scores and labels once, so the tie-group pass is sequential.
-  const sv = new Float64Array(rows);
+  // The sort hands back the sorted scores (no gather pass) and a spare buffer for the per-row components.
+  const { order, sorted: sv, spare } = argsortWithValues(score);
   const sp = new Uint8Array(rows);
-  for (let k = 0; k < rows; k++) {
-    const r = order[k]!;
-    sv[k] = score[r]!;
-    sp[k] = pos[r] === 1 ? 1 : 0;
-  }
+  for (let k = 0; k < rows; k++) sp[k] = pos[order[k]!] === 1 ? 1 : 0;
   // Per-row component (V10 for a positive row, V01 for a negative one), scattered by row.
-  const perRow = new Float64Array(rows);
+  const perRow = new Float64Array(spare, 0, rows);
   let posBelow = 0;
   let negBelow = 0;
   // Twice the Mann-Whitney count Σ_i Σ_j ψ, an integer (exact below 2^53).
@@ -97,9 +103,15 @@ function components(pos: Uint8Array, score: Float64Array, m: number, n: number):
     if (pos[i] === 1) v10[ip++] = perRow[i]!;
     else v01[ineg++] = perRow[i]!;
   }
-  const c = { v10, v01, auc: twiceU / (2 * m * n) };
-  CACHE.set(score, { y: pos, c });
-  return c;
+  return { v10, v01, auc: twiceU / (2 * m * n) };
+}
+
+/**
+ * Store components computed elsewhere (a worker, delong_worker.ts) as if {@link components} had computed them
+ * for these very arrays; {@link delongTest} then only reads them.
+ */
+export function cacheComponents(y: Uint8Array, score: Float64Array, c: Components): void {
+  CACHE.set(score, { y, c });
 }
 
 /**

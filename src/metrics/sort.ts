@@ -146,10 +146,32 @@ export function sortFloat64(values: Float64Array): void {
  * @returns an Int32Array `order` with `values[order[0]] <= values[order[1]] <= ...`.
  */
 export function argsortFloat64(values: Float64Array): Int32Array {
+  return argsortWithValues(values).order;
+}
+
+/**
+ * {@link argsortFloat64} that also hands back what the sort already holds, so a caller needs no gather pass
+ * and no second large allocation: the sorted values (decoded from the sort's final keys) and the sort's
+ * other key buffer, free for reuse.
+ * @param values n doubles without NaN (not modified).
+ * @returns `order` (as {@link argsortFloat64}), `sorted` with `sorted[k] === values[order[k]]` (n doubles,
+ *   bit for bit), and `spare`, an 8·n-byte buffer the caller may overwrite (it shares no memory with the others).
+ */
+export function argsortWithValues(values: Float64Array): {
+  order: Int32Array;
+  sorted: Float64Array;
+  spare: ArrayBuffer;
+} {
   const n = values.length;
+  if (n < 2) {
+    return {
+      order: Int32Array.from({ length: n }, (_, i) => i),
+      sorted: values.slice(),
+      spare: new ArrayBuffer(8 * n),
+    };
+  }
   let idx = new Int32Array(n);
   for (let i = 0; i < n; i++) idx[i] = i;
-  if (n < 2) return idx;
   let src = new Uint32Array(2 * n);
   let dst = new Uint32Array(2 * n);
   let idx2 = new Int32Array(n);
@@ -167,5 +189,6 @@ export function argsortFloat64(values: Float64Array): Int32Array {
     idx = idx2;
     idx2 = ti;
   }
-  return idx;
+  decodeInPlace(src, n);
+  return { order: idx, sorted: new Float64Array(src.buffer, 0, n), spare: dst.buffer as ArrayBuffer };
 }
