@@ -5,7 +5,8 @@
  * (`cp`), at a given number of rows per holdout (public and private each), and runs the real loop on it:
  * real git worktree, real bubblewrap sandbox, real evaluator (DuckDB validation + metric engine), real
  * keep rule, real journal. A scripted proposer switches between prediction sets so the loop sees:
- *   - `better`: a real gain → the keep rule's test runs (DeLong for this auroc contract) → kept
+ *   - `better`, `better2`, `better3`: real gains, each over the last → the keep rule's test runs (DeLong for
+ *     this auroc contract) → kept
  *   - `same`:   identical predictions → gain 0 ≤ min delta → reverted without a test
  *   - `noise`:  a tiny random perturbation → gain within noise → reverted (by stage 1 or the test)
  * Predictions are Parquet files (`public.parquet`, `private.parquet`: what the scaffold's train.py writes);
@@ -36,7 +37,8 @@ import { runLoop } from '../src/loop/run.js';
 import { Xoshiro128 } from '../src/metrics/index.js';
 import type { Proposal, ProposeContext, Proposer } from '../src/proposers/types.js';
 
-const VARIANTS = ['better', 'same', 'noise', 'same', 'noise', 'same'] as const;
+/** Three tested gains (each better than the last kept) among untested experiments, for a median of each kind. */
+const VARIANTS = ['better', 'same', 'noise', 'better2', 'same', 'noise', 'better3', 'same'] as const;
 /** The shorter CSV run: enough for a median of each kind. */
 const CSV_VARIANTS = ['better', 'same', 'noise', 'same'] as const;
 type Format = 'parquet' | 'csv';
@@ -110,10 +112,19 @@ export async function buildProject(rows: number): Promise<string> {
   const u = Float64Array.from(y, () => noise.nextFloat());
   const baseline = Float64Array.from(y, (v, i) => 0.3 * v + 0.7 * u[i]!);
   const better = Float64Array.from(y, (v, i) => 0.4 * v + 0.6 * u[i]!);
+  const better2 = Float64Array.from(y, (v, i) => 0.42 * v + 0.58 * u[i]!);
+  const better3 = Float64Array.from(y, (v, i) => 0.44 * v + 0.56 * u[i]!);
   const jitter = Float64Array.from(baseline, (p) =>
     Math.min(1, Math.max(0, p + (noise.nextFloat() - 0.5) * 1e-3)),
   );
-  const sets: Record<string, Float64Array> = { baseline, same: baseline, better, noise: jitter };
+  const sets: Record<string, Float64Array> = {
+    baseline,
+    same: baseline,
+    better,
+    better2,
+    better3,
+    noise: jitter,
+  };
   await initProject(dir); // splits the data; the split files tell which ids are public/private
   const ids: Record<string, string[]> = {};
   for (const h of ['public', 'private']) {

@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { currentTree, resetHard, resetStaged, treePatch } from '../src/git/git.js';
+import { commit, currentTree, resetHard, resetStaged, trailers, treePatch } from '../src/git/git.js';
 import { removeEmptyFolders } from '../src/git/tree.js';
 import { tempDir } from './helpers/project.js';
 
@@ -99,5 +99,42 @@ describe('treePatch', () => {
     await resetStaged(dir, head);
     expect(await treePatch(dir, head, tree)).toBe(staged);
     expect(await treePatch(dir, head, sh(dir, ['rev-parse', 'HEAD^{tree}']).trim())).toBe('');
+  });
+});
+
+describe('commit (commit-tree and update-ref)', () => {
+  it('writes the message git commit -m -m --trailer writes, moves the branch, and refuses a moved HEAD', async () => {
+    const { dir, head } = messyRepo();
+    const tree = await currentTree(dir);
+    const body = 'gain +0.01  \n\n\n\nsecond paragraph\n';
+    const tr = { 'Ratchet-Score': 'auroc=0.9', 'Ratchet-Hypothesis': 'use  more\ntrees' };
+    const sha = await commit(dir, 'ratchet: a change', body, tr, { tree, parent: head });
+    expect(sh(dir, ['rev-parse', 'HEAD']).trim()).toBe(sha);
+    expect(sh(dir, ['symbolic-ref', 'HEAD']).trim()).toMatch(/^refs\/heads\//);
+    expect(sh(dir, ['rev-parse', 'HEAD^{tree}']).trim()).toBe(tree);
+    expect(sh(dir, ['rev-parse', 'HEAD^']).trim()).toBe(head);
+    // git's own commit of the same change, for comparison.
+    sh(dir, ['checkout', '-q', '-b', 'plain', head]);
+    sh(dir, ['read-tree', tree]);
+    sh(dir, [
+      'commit',
+      '-q',
+      '--no-verify',
+      '-m',
+      'ratchet: a change',
+      '-m',
+      body,
+      '--trailer',
+      'Ratchet-Score: auroc=0.9',
+      '--trailer',
+      'Ratchet-Hypothesis: use more trees',
+    ]);
+    expect(sh(dir, ['log', '-1', '--format=%B', sha])).toBe(sh(dir, ['log', '-1', '--format=%B', 'plain']));
+    expect(await trailers(dir, sha)).toEqual({
+      'Ratchet-Score': 'auroc=0.9',
+      'Ratchet-Hypothesis': 'use more trees',
+    });
+    // HEAD is no longer the parent: nothing is committed on top of history the caller did not check.
+    await expect(commit(dir, 's', '', {}, { tree, parent: head })).rejects.toThrow(/update-ref/);
   });
 });

@@ -1,9 +1,8 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { collectGarbage } from '../util/gc.js';
 
 /** An open in-memory DuckDB connection and the means to close it. */
 export interface Duck {
@@ -16,28 +15,25 @@ export interface Duck {
 /** Result chunks streamed between two collections by {@link releaseChunks}: 128 chunks, about 262,000 rows. */
 const CHUNKS_PER_COLLECTION = 128;
 
-let collect: (() => void) | null | undefined;
-
 /**
  * Collect garbage every {@link CHUNKS_PER_COLLECTION} result chunks of a stream. The node API frees a chunk's
  * native memory only when its JavaScript wrapper is collected, and V8 does not count that memory, so a stream
  * of 3M rows otherwise keeps 80 to 150 MB of dead chunks (measured: peak RSS 341 MB without, 193 MB with, for
- * two holdouts' joins). The collector is V8's `gc`, exposed at run time (`--expose-gc` through
- * `v8.setFlagsFromString`, then taken from a fresh context); where that fails, nothing is collected.
+ * two holdouts' joins). See {@link collectGarbage}.
  * @param chunk the number of the chunk just read (1-based)
  */
 export function releaseChunks(chunk: number): void {
   if (chunk % CHUNKS_PER_COLLECTION !== 0) return;
-  if (collect === undefined) {
-    try {
-      setFlagsFromString('--expose-gc');
-      const gc = runInNewContext('gc') as unknown;
-      collect = typeof gc === 'function' ? (gc as () => void) : null;
-    } catch {
-      collect = null;
-    }
-  }
-  collect?.();
+  collectGarbage();
+}
+
+/**
+ * At the end of a stream of `chunks` chunks: collect the dead chunks left since the last collection when the
+ * stream was long (more than {@link CHUNKS_PER_COLLECTION} chunks), so their native memory is not still held
+ * when the caller's next large allocation comes (a 3M-row holdout's metric sort or DeLong's test).
+ */
+export function releaseStream(chunks: number): void {
+  if (chunks > CHUNKS_PER_COLLECTION) collectGarbage();
 }
 
 /**
@@ -237,10 +233,11 @@ export async function readDoubleColumns(
   let cap = 1 << 16;
   let out = Array.from({ length: k }, () => new Float64Array(cap));
   let off = 0;
-  for (let n = 1; ; n++) {
+  let n = 0;
+  for (;;) {
     const chunk = await res.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
-    releaseChunks(n);
+    releaseChunks(++n);
     const m = chunk.rowCount;
     if (off + m > cap) {
       while (off + m > cap) cap *= 2;
@@ -253,6 +250,7 @@ export async function readDoubleColumns(
     for (let j = 0; j < k; j++) copyVector(chunk.getColumnVector(j), m, out[j]!, off);
     off += m;
   }
+  releaseStream(n);
   return out.map((col) => col.slice(0, off));
 }
 
@@ -270,16 +268,18 @@ export async function streamDoubleColumns(
   const res = await con.stream(sql);
   let bufs: Float64Array[] = Array.from({ length: k }, () => new Float64Array(2048));
   let total = 0;
-  for (let n = 1; ; n++) {
+  let n = 0;
+  for (;;) {
     const chunk = await res.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
-    releaseChunks(n);
+    releaseChunks(++n);
     const m = chunk.rowCount;
     if (m > bufs[0]!.length) bufs = Array.from({ length: k }, () => new Float64Array(m));
     for (let j = 0; j < k; j++) copyVector(chunk.getColumnVector(j), m, bufs[j]!, 0);
     total += m;
     if (visit(bufs, m) === false) break;
   }
+  releaseStream(n);
   return total;
 }
 
@@ -295,10 +295,11 @@ export async function streamStrings(
 ): Promise<number> {
   const res = await con.stream(sql);
   let total = 0;
-  for (let n = 1; ; n++) {
+  let n = 0;
+  for (;;) {
     const chunk = await res.fetchChunk();
     if (!chunk || chunk.rowCount === 0) break;
-    releaseChunks(n);
+    releaseChunks(++n);
     const vec = chunk.getColumnVector(0);
     const values: (string | null)[] = new Array(chunk.rowCount);
     for (let i = 0; i < chunk.rowCount; i++) {
@@ -308,5 +309,6 @@ export async function streamStrings(
     total += chunk.rowCount;
     visit(values);
   }
+  releaseStream(n);
   return total;
 }

@@ -203,21 +203,46 @@ export async function treePatch(dir: string, base: string, tree: string): Promis
 }
 
 /**
- * Commit the staged snapshot with git trailers (`Key: value` lines at the end of the message).
+ * Commit a tree on top of HEAD with git trailers (`Key: value` lines at the end of the message), as
+ * `git commit -m subject -m body --trailer ...` would, in two plumbing commands (`commit-tree`, which prints the
+ * new SHA, and `update-ref`, which moves HEAD's branch only if it still points at the parent): no index refresh,
+ * no `rev-parse` afterwards.
+ * @param at the tree to commit (default: the index's, via `write-tree`) and the parent (default: HEAD now); HEAD
+ *   must still be that parent
  * @returns the new commit's SHA
+ * @throws Error when HEAD is not the parent (it moved) or git fails
  */
 export async function commit(
   dir: string,
   subject: string,
   body: string,
   trailers: Record<string, string>,
+  at: { tree?: string; parent?: string } = {},
 ): Promise<string> {
-  const args = ['commit', '-q', '--no-verify', '--allow-empty', '-m', subject];
-  if (body) args.push('-m', body);
-  for (const [k, v] of Object.entries(trailers))
-    args.push('--trailer', `${k}: ${v.replace(/\s+/g, ' ').trim()}`);
-  await git(dir, args);
-  return revParse(dir);
+  const t = at.tree ?? (await git(dir, ['write-tree'])).trim();
+  const parent = at.parent ?? (await revParse(dir));
+  const sha = (
+    await git(dir, ['commit-tree', t, '-p', parent], { input: commitMessage(subject, body, trailers) })
+  ).trim();
+  await git(dir, ['update-ref', '-m', `commit: ${subject.split('\n')[0]}`, 'HEAD', sha, parent]);
+  return sha;
+}
+
+/**
+ * The message `git commit -m subject -m body --trailer k: v` writes: paragraphs separated by one blank line,
+ * trailing spaces and runs of blank lines removed (git's default cleanup), then the trailers (whitespace in a
+ * value folded to single spaces), one per line.
+ */
+export function commitMessage(subject: string, body: string, trailers: Record<string, string>): string {
+  const clean = (text: string) =>
+    text
+      .split('\n')
+      .map((l) => l.trimEnd())
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trim();
+  const lines = Object.entries(trailers).map(([k, v]) => `${k}: ${v.replace(/\s+/g, ' ').trim()}`);
+  return `${[clean(subject), clean(body), lines.join('\n')].filter(Boolean).join('\n\n')}\n`;
 }
 
 /**

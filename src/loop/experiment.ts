@@ -502,7 +502,7 @@ export async function runExperiment(
     const subject = baseline
       ? `ratchet: baseline ${contract.metric.primary} ${score!.toFixed(4)}`
       : `ratchet: ${truncate(proposal.hypothesis, 68)}`;
-    commitSha = await commit(worktree, subject, reason, trailers);
+    commitSha = await commit(worktree, subject, reason, trailers, { tree: check.tree, parent: parentSha });
     failpoint('record:after-commit');
   } else if (staged) {
     await resetStaged(worktree, parentSha);

@@ -49,10 +49,8 @@ export function prepareDelongInWorker(y: Uint8Array, score: Float64Array): Prepa
   const done = new Promise<boolean>((resolve) => {
     worker.once(
       'message',
-      (
-        r: { ok: true; v10: Float64Array; v01: Float64Array; auc: number } | { ok: false; message: string },
-      ) => {
-        if (r.ok && !cancelled) cacheComponents(y, score, { v10: r.v10, v01: r.v01, auc: r.auc });
+      (r: { ok: true; t10: Int32Array; t01: Int32Array; auc: number } | { ok: false; message: string }) => {
+        if (r.ok && !cancelled) cacheComponents(y, score, { t10: r.t10, t01: r.t01, auc: r.auc });
         resolve(r.ok && !cancelled);
         void worker.terminate();
       },

@@ -93,9 +93,22 @@ function splitSorted(scores: Float64Array, positive: Uint8Array): [Float64Array,
   }
   const pos = posBuf.subarray(0, nPos);
   const neg = negBuf.subarray(0, n - nPos);
-  sortFloat64(pos);
-  sortFloat64(neg);
+  sortInPlace(pos);
+  sortInPlace(neg);
   return [pos, neg];
+}
+
+/**
+ * Above this many values a side is sorted by the engine's native sort (in place, no extra memory) rather than
+ * the radix sort (about twice as fast, but it needs a second buffer as large as the values: 17 MB and 7 MB for the
+ * 2.1M negatives and 0.9M positives of a 3M-row holdout, which pushed the evaluator past its 300 MB peak-RSS target, issue 10).
+ */
+export const NATIVE_SORT_ABOVE = 1 << 19;
+
+/** Sort ascending in place: radix up to {@link NATIVE_SORT_ABOVE} values, the native sort above. Same order. */
+function sortInPlace(a: Float64Array): void {
+  if (a.length > NATIVE_SORT_ABOVE) a.sort();
+  else sortFloat64(a);
 }
 
 /**

@@ -26,6 +26,11 @@ const DIGITS: ReadonlyArray<readonly [0 | 1, number]> = [
 function encode(values: Float64Array, keys: Uint32Array): void {
   const n = values.length;
   keys.set(new Uint32Array(values.buffer, values.byteOffset, 2 * n));
+  encodeInPlace(keys, n);
+}
+
+/** Turns n doubles' bit patterns, held as (lo, hi) uint32 pairs, into order-preserving keys, in place. */
+function encodeInPlace(keys: Uint32Array, n: number): void {
   for (let i = 0; i < n; i++) {
     const hi = keys[2 * i + 1]!;
     const mask = hi >> 31; // -1 for negative numbers, 0 otherwise
@@ -122,9 +127,11 @@ function scatterKeysAndIndex(
 export function sortFloat64(values: Float64Array): void {
   const n = values.length;
   if (n < 2) return;
-  let src = new Uint32Array(2 * n);
-  let dst = new Uint32Array(2 * n);
-  encode(values, src);
+  // The keys are made over the values' own bytes (8 each, in place): one extra buffer of 8·n bytes, not two.
+  const own = new Uint32Array(values.buffer, values.byteOffset, 2 * n);
+  encodeInPlace(own, n);
+  let src: Uint32Array = own;
+  let dst: Uint32Array = new Uint32Array(2 * n);
   const hist = histograms(src, n);
   const offsets = new Int32Array(RADIX);
   for (let d = 0; d < 6; d++) {
@@ -135,8 +142,8 @@ export function sortFloat64(values: Float64Array): void {
     src = dst;
     dst = t;
   }
-  decodeInPlace(src, n);
-  values.set(new Float64Array(src.buffer, 0, n));
+  if (src !== own) own.set(src);
+  decodeInPlace(own, n);
 }
 
 /**
@@ -155,12 +162,14 @@ export function argsortFloat64(values: Float64Array): Int32Array {
  * other key buffer, free for reuse.
  * @param values n doubles without NaN (not modified).
  * @returns `order` (as {@link argsortFloat64}), `sorted` with `sorted[k] === values[order[k]]` (n doubles,
- *   bit for bit), and `spare`, an 8·n-byte buffer the caller may overwrite (it shares no memory with the others).
+ *   bit for bit, in a buffer of its own), and `spare` (8·n bytes) and `spareIndex` (4·n bytes), buffers the caller
+ *   may overwrite (none shares memory with another).
  */
 export function argsortWithValues(values: Float64Array): {
   order: Int32Array;
   sorted: Float64Array;
   spare: ArrayBuffer;
+  spareIndex: ArrayBuffer;
 } {
   const n = values.length;
   if (n < 2) {
@@ -168,6 +177,7 @@ export function argsortWithValues(values: Float64Array): {
       order: Int32Array.from({ length: n }, (_, i) => i),
       sorted: values.slice(),
       spare: new ArrayBuffer(8 * n),
+      spareIndex: new ArrayBuffer(4 * n),
     };
   }
   let idx = new Int32Array(n);
@@ -190,5 +200,10 @@ export function argsortWithValues(values: Float64Array): {
     idx2 = ti;
   }
   decodeInPlace(src, n);
-  return { order: idx, sorted: new Float64Array(src.buffer, 0, n), spare: dst.buffer as ArrayBuffer };
+  return {
+    order: idx,
+    sorted: new Float64Array(src.buffer, 0, n),
+    spare: dst.buffer as ArrayBuffer,
+    spareIndex: idx2.buffer as ArrayBuffer,
+  };
 }

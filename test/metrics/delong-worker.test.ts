@@ -4,7 +4,13 @@
  * plain argsort. Uses the built package (dist/), where the worker's compiled entry exists.
  */
 import { describe, expect, it } from 'vitest';
-import { decideKeep, decideKeepAsync, type KeepRule, prepareCandidate } from '../../dist/src/loop/keep.js';
+import {
+  decideKeep,
+  decideKeepAsync,
+  type KeepRule,
+  prepareCandidate,
+  WORKER_MIN_ROWS,
+} from '../../dist/src/loop/keep.js';
 import { delongWorkerAvailable, prepareDelongInWorker } from '../../dist/src/metrics/delong_worker.js';
 import { delongTest, Xoshiro128 } from '../../dist/src/metrics/index.js';
 import { argsortFloat64, argsortWithValues } from '../../dist/src/metrics/sort.js';
@@ -77,8 +83,15 @@ describe('DeLong components in a worker', () => {
       confirmRuns: 0,
       seed: 5,
     };
-    const a = binary(40_000, 0.3, 2);
-    const b = binary(40_000, 0.34, 3);
+    // At the size from which the candidate's sort goes to a worker (below it, nothing is prepared).
+    const a = binary(WORKER_MIN_ROWS, 0.3, 2);
+    const b = binary(WORKER_MIN_ROWS, 0.31, 3);
+    const cut = <T extends { y: Uint8Array; p: Float64Array }>(x: T) => ({
+      ...x,
+      y: x.y.subarray(1),
+      p: x.p.subarray(1),
+    });
+    expect(prepareCandidate(rule, cut(a), cut(b))).toBeNull();
     const score = (p: Float64Array) => delongTest(a.y, p, p, 0.9).a;
     const best = { score: score(a.p), input: a };
     const cand = { score: score(b.p), input: b };

@@ -176,6 +176,20 @@ describe('radix sorts', () => {
     expect(Array.from(mine)).toEqual(Array.from(a.slice().sort()));
   });
 
+  it('sortFloat64 sorts a view in place (keys made over its own bytes) and leaves the rest of the buffer alone', () => {
+    const g = new Xoshiro128(5);
+    for (const len of [3000, 3001]) {
+      // Odd and even counts of non-trivial passes end in either buffer: both must land in the view.
+      const buf = Float64Array.from({ length: len + 10 }, () => g.nextFloat() * (len % 2 ? 1 : -1e6));
+      const before = buf.slice();
+      const view = buf.subarray(5, len + 5);
+      sortFloat64(view);
+      expect(Array.from(view)).toEqual(Array.from(before.subarray(5, len + 5).sort()));
+      expect(Array.from(buf.subarray(0, 5))).toEqual(Array.from(before.subarray(0, 5)));
+      expect(Array.from(buf.subarray(len + 5))).toEqual(Array.from(before.subarray(len + 5)));
+    }
+  });
+
   it('argsortFloat64 is a stable ascending argsort', () => {
     const g = new Xoshiro128(4);
     const a = Float64Array.from({ length: 3000 }, () => g.nextInt(50) / 7 - 3);
