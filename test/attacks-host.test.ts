@@ -28,7 +28,7 @@ import { runFileTool } from '../src/proposers/openai/tools.js';
 import { createSearchProposer } from '../src/proposers/search/proposer.js';
 import type { Outcome, Proposal, ProposeContext, Proposer } from '../src/proposers/types.js';
 import { readFileNoFollow, writeFileNoFollow } from '../src/util/fs.js';
-import { cli, gitOut, makeProject, tempDir } from './helpers/project.js';
+import { cli, fsmonitorTrap, gitOut, makeProject, tempDir } from './helpers/project.js';
 import { NOISE_PREDICTIONS, predictingScript } from './helpers/scripted.js';
 import { PYTHON } from './proposers/helpers.js';
 
@@ -404,21 +404,7 @@ describe('findings 2, 3 and 11 through the loop', () => {
 
 describe('defence in depth: host git and host writes', () => {
   it('host git never runs the fsmonitor hook of a staged nested repository, even when it reads the tree', async () => {
-    const dir = tempDir();
-    const marker = join(dir, 'MARK');
-    const run = (cwd: string, args: string[]) =>
-      spawnSync('git', ['-c', 'user.name=a', '-c', 'user.email=a@b', ...args], { cwd, encoding: 'utf8' });
-    run(dir, ['init', '-q']);
-    writeFileSync(join(dir, 'a.txt'), 'a\n');
-    run(dir, ['add', 'a.txt']);
-    run(dir, ['commit', '-qm', 'init']);
-    const nested = join(dir, 'lib', 'helpers');
-    mkdirSync(nested, { recursive: true });
-    run(nested, ['init', '-q']);
-    writeFileSync(join(nested, 'hook.sh'), `echo ran > ${marker}\n`);
-    run(nested, ['add', '-A']);
-    run(nested, ['commit', '-qm', 'n']);
-    run(nested, ['config', 'core.fsmonitor', 'sh hook.sh']);
+    const { dir, marker, plainGit: run } = fsmonitorTrap();
     // Ratchet's own git: stage (the nested repository becomes a gitlink), then read the status.
     await snapshot(dir);
     await changes(dir);

@@ -1,4 +1,5 @@
-/** Synthetic keep-rule fixtures shared by the keep-rule tests (test/keep.test.ts, test/keep-tests.test.ts). */
+/** Synthetic keep-rule fixtures shared by the keep-rule tests (test/keep.test.ts, test/keep-tests.test.ts, the worker tests). */
+import type { KeepRule } from '../src/loop/keep.js';
 import type { BinaryInput } from '../src/metrics/index.js';
 
 /** Deterministic pseudo-random numbers (mulberry32) for synthetic predictions. */
@@ -25,4 +26,19 @@ export function binary(n: number, signal: number, seed: number): BinaryInput {
     p[i] = 1 / (1 + Math.exp(-4 * z));
   }
   return { task: 'binary', y, p };
+}
+
+/** A keep rule for one metric with one run deciding (no measured noise), 300 resamples at 95 %, seed 5. */
+export function oneRunRule(metric: string, minDelta: number): KeepRule {
+  return {
+    metric,
+    direction: 'maximize',
+    minDelta,
+    confidence: 0.95,
+    resamples: 300,
+    noiseSd: null,
+    noiseZ: 2,
+    confirmRuns: 0,
+    seed: 5,
+  };
 }

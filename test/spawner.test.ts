@@ -5,12 +5,12 @@
  * configuration unchanged. Uses the built package (dist/), where the helper's compiled entry exists.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { changes, git, snapshot } from '../dist/src/git/git.js';
 import { execFileLean, spawnerAvailable, spawnerPid } from '../dist/src/util/spawner.js';
-import { tempDir } from './helpers/project.js';
+import { fsmonitorTrap, tempDir } from './helpers/project.js';
 
 const SPAWNER = resolve('dist/src/util/spawner.js');
 
@@ -50,7 +50,7 @@ describe('the lean process starter', () => {
 
   it('passes the folder, the exact environment (nothing inherited) and stdin, and returns stdout and stderr', async () => {
     const dir = tempDir();
-    const r = await execFileLean('sh', ['-c', 'pwd; echo "A=$A B=${B-unset}"; cat; echo err >&2'], {
+    const r = await execFileLean('sh', ['-c', 'pwd; echo "A=$A B=$' + '{B-unset}"; cat; echo err >&2'], {
       cwd: dir,
       env: { PATH: process.env['PATH']!, A: 'x y' },
       maxBuffer: 1 << 20,
@@ -59,7 +59,7 @@ describe('the lean process starter', () => {
     expect(r.stdout.split('\n')).toEqual([dir, 'A=x y B=unset', 'from stdin', '']);
     expect(r.stderr).toBe('err\n');
     process.env['B'] = 'parent';
-    const again = await execFileLean('sh', ['-c', 'echo "${B-unset}"'], {
+    const again = await execFileLean('sh', ['-c', 'echo "$' + '{B-unset}"'], {
       cwd: dir,
       env: { PATH: process.env['PATH']! },
       maxBuffer: 1 << 20,
@@ -132,21 +132,7 @@ describe('the lean process starter', () => {
   });
 
   it('attack: host git through the helper still never runs a staged nested repository’s fsmonitor hook', async () => {
-    const dir = tempDir();
-    const marker = join(dir, 'MARK');
-    const run = (cwd: string, args: string[]) =>
-      spawnSync('git', ['-c', 'user.name=a', '-c', 'user.email=a@b', ...args], { cwd, encoding: 'utf8' });
-    run(dir, ['init', '-q']);
-    writeFileSync(join(dir, 'a.txt'), 'a\n');
-    run(dir, ['add', 'a.txt']);
-    run(dir, ['commit', '-qm', 'init']);
-    const nested = join(dir, 'lib');
-    mkdirSync(nested);
-    run(nested, ['init', '-q']);
-    writeFileSync(join(nested, 'hook.sh'), `echo ran > ${marker}\n`);
-    run(nested, ['add', '-A']);
-    run(nested, ['commit', '-qm', 'n']);
-    run(nested, ['config', 'core.fsmonitor', 'sh hook.sh']);
+    const { dir, marker, plainGit: run } = fsmonitorTrap();
     await snapshot(dir);
     await changes(dir);
     expect(spawnerPid()).not.toBeNull();

@@ -98,3 +98,31 @@ export function mkdirp(p: string): string {
   mkdirSync(p, { recursive: true });
   return p;
 }
+
+/**
+ * A repository holding a nested repository (at `lib/helpers`) whose config makes plain git run a hook that writes
+ * `marker` (core.fsmonitor): the attack host git must never fall for. `plainGit` runs git without Ratchet's guards.
+ */
+export function fsmonitorTrap(): {
+  dir: string;
+  marker: string;
+  plainGit: (cwd: string, args: string[]) => void;
+} {
+  const dir = tempDir();
+  const marker = join(dir, 'MARK');
+  const plainGit = (cwd: string, args: string[]) => {
+    spawnSync('git', ['-c', 'user.name=a', '-c', 'user.email=a@b', ...args], { cwd, encoding: 'utf8' });
+  };
+  plainGit(dir, ['init', '-q']);
+  writeFileSync(join(dir, 'a.txt'), 'a\n');
+  plainGit(dir, ['add', 'a.txt']);
+  plainGit(dir, ['commit', '-qm', 'init']);
+  const nested = join(dir, 'lib', 'helpers');
+  mkdirSync(nested, { recursive: true });
+  plainGit(nested, ['init', '-q']);
+  writeFileSync(join(nested, 'hook.sh'), `echo ran > ${marker}\n`);
+  plainGit(nested, ['add', '-A']);
+  plainGit(nested, ['commit', '-qm', 'n']);
+  plainGit(nested, ['config', 'core.fsmonitor', 'sh hook.sh']);
+  return { dir, marker, plainGit };
+}

@@ -11,6 +11,7 @@ import {
   pairedBootstrapInWorker,
 } from '../../dist/src/metrics/bootstrap_worker.js';
 import { computeMetric, pairedBootstrap, Xoshiro128 } from '../../dist/src/metrics/index.js';
+import { oneRunRule } from '../keep-fixtures.js';
 
 function binary(n: number, signal: number, seed: number) {
   const r = new Xoshiro128(1);
@@ -50,17 +51,7 @@ describe('paired bootstrap in a worker thread', () => {
   });
 
   it('decideKeepAsync (bootstrap in the worker) equals decideKeep', async () => {
-    const rule: KeepRule = {
-      metric: 'f1',
-      direction: 'maximize',
-      minDelta: 0,
-      confidence: 0.95,
-      resamples: 300,
-      noiseSd: null,
-      noiseZ: 2,
-      confirmRuns: 0,
-      seed: 5,
-    };
+    const rule: KeepRule = oneRunRule('f1', 0);
     const best = { score: computeMetric('f1', a), input: a };
     const cand = { score: computeMetric('f1', b), input: b };
     const sync = decideKeep(rule, best, cand);

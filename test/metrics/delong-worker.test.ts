@@ -14,6 +14,7 @@ import {
 import { delongWorkerAvailable, prepareDelongInWorker } from '../../dist/src/metrics/delong_worker.js';
 import { delongTest, Xoshiro128 } from '../../dist/src/metrics/index.js';
 import { argsortFloat64, argsortWithValues } from '../../dist/src/metrics/sort.js';
+import { oneRunRule } from '../keep-fixtures.js';
 
 function binary(n: number, signal: number, seed: number, digits = 0) {
   const r = new Xoshiro128(1);
@@ -72,17 +73,7 @@ describe('DeLong components in a worker', () => {
   });
 
   it('decideKeepAsync with the prepared candidate equals decideKeep, and a candidate without a test is not waited for', async () => {
-    const rule: KeepRule = {
-      metric: 'auroc',
-      direction: 'maximize',
-      minDelta: 0.0001,
-      confidence: 0.95,
-      resamples: 300,
-      noiseSd: null,
-      noiseZ: 2,
-      confirmRuns: 0,
-      seed: 5,
-    };
+    const rule: KeepRule = oneRunRule('auroc', 0.0001);
     // At the size from which the candidate's sort goes to a worker (below it, nothing is prepared).
     const a = binary(WORKER_MIN_ROWS, 0.3, 2);
     const b = binary(WORKER_MIN_ROWS, 0.31, 3);
