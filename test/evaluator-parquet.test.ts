@@ -88,6 +88,48 @@ describe('Parquet predictions', () => {
     );
   });
 
+  it('aligns by id whatever the order: a reversed file, or two rows swapped, scores as the vault-ordered one', async () => {
+    const base = await evaluateOutput(contract, manifest, await out('ordered', good()));
+    const swapped = good();
+    [swapped[0], swapped[5]] = [swapped[5]!, swapped[0]!];
+    for (const [name, lines] of [
+      ['reversed', [...good()].reverse()],
+      ['swapped', swapped],
+    ] as const) {
+      const ev = await evaluateOutput(contract, manifest, await out(name, [...lines]));
+      expect(ev.status, name).toBe('ok');
+      if (ev.status !== 'ok' || base.status !== 'ok') return;
+      expect(ev.metrics, name).toEqual(base.metrics);
+      expect(Array.from((ev.input as { p: Float64Array }).p), name).toEqual(
+        Array.from((base.input as { p: Float64Array }).p),
+      );
+    }
+  });
+
+  it('checks the private file by id as strictly: an unknown id, a repeat or a bad value there is refused', async () => {
+    for (const [name, lines, re] of [
+      [
+        'private unknown',
+        [...goodPrivate().slice(1), 'id99999,0.5'],
+        /private\.parquet.*ids not in the holdout/,
+      ],
+      ['private dup', [...goodPrivate().slice(1), goodPrivate()[1]!], /private\.parquet.*repeats ids/],
+      [
+        'private range',
+        goodPrivate().map((l, i) => (i === 2 ? `${l.split(',')[0]},2` : l)),
+        /private\.parquet.*in \[0, 1\]/,
+      ],
+      ['private reversed', [...goodPrivate()].reverse(), null],
+    ] as const) {
+      const o = mkdirp(join(dir, 'out', name));
+      await parquet(join(o, 'public.parquet'), good());
+      await parquet(join(o, 'private.parquet'), [...lines]);
+      const ev = await evaluateOutput(contract, manifest, o);
+      if (re === null) expect(ev.status, name).toBe('ok');
+      else expect(ev, name).toEqual({ status: 'invalid', reason: expect.stringMatching(re) });
+    }
+  });
+
   it('accepts a float32 prediction column', async () => {
     const o = await out('float32', good(), 'key, prediction::FLOAT AS prediction');
     const ev = await evaluateOutput(contract, manifest, o);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, lstatSync, openSync, readSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
@@ -16,7 +17,7 @@ import {
 } from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
 import type { MetricInput } from '../metrics/index.js';
-import { labelExpr, type VaultCache, type VaultLabels } from './vault.js';
+import { idFingerprint, labelExpr, readVaultLabels, type VaultCache, type VaultLabels } from './vault.js';
 
 /** Column holding the prediction in a predictions file. */
 export const PREDICTION_COLUMN = 'prediction';
@@ -293,6 +294,60 @@ async function streamAlign(
   return { ok: true, y, y8: known ? known.y8 : null, p };
 }
 
+/** Salt of the id fingerprints of this process (random: a hash collision cannot be prepared in advance). */
+const FINGERPRINT_SALT = randomBytes(16).toString('hex');
+
+/**
+ * The fast path for a Parquet predictions file that lists the holdout's ids in the vault's order (what the
+ * scaffold's train.py writes): its id fingerprint ({@link idFingerprint}: one aggregate scan of the id column,
+ * no join) must equal the vault's, which proves every position holds the vault's id; then the predictions are
+ * streamed in file order (= vault order) and checked (finite; binary in [0, 1]) on the way. No join means no
+ * materialized side: a POSITIONAL JOIN buffered its right side up to DuckDB's memory limit (48 MB of the
+ * evaluator's peak RSS at 3M rows) and took 0.86 s at 3M rows against about 0.4 s here.
+ * @returns y and p in vault order, or why not (`order`: other ids or another order, the hash join decides;
+ *   `invalid`: a bad value, the SQL screening names it)
+ */
+async function fingerprintAlign(
+  con: DuckDBConnection,
+  predictionsPath: string,
+  labelsPath: string,
+  idCol: string,
+  manifest: SplitManifest,
+  known: VaultLabels | null,
+  vault: VaultCache | undefined,
+): Promise<Streamed> {
+  // One connection runs one query at a time: the vault's print first (cached for the run), then the file's.
+  const theirs = vault
+    ? await vault.fingerprint(con, labelsPath, FINGERPRINT_SALT)
+    : await idFingerprint(con, labelsPath, 'id', FINGERPRINT_SALT);
+  const mine = await idFingerprint(con, predictionsPath, idCol, FINGERPRINT_SALT);
+  if (mine.rows !== theirs.rows || mine.sum !== theirs.sum) return { ok: false, why: 'order' };
+  const labels = known ?? (await readVaultLabels(con, labelsPath, manifest));
+  const n = labels.n;
+  const p = new Float64Array(n);
+  const binary = manifest.task === 'binary';
+  let i = 0;
+  let bad = false;
+  const rows = await streamDoubleColumns(
+    con,
+    `SELECT ${ident(PREDICTION_COLUMN)}::DOUBLE FROM read_parquet(${lit(predictionsPath)})`,
+    1,
+    ([c], m) => {
+      for (let r = 0; r < m; r++) {
+        const v = c![r]!;
+        if (i >= n || !Number.isFinite(v) || (binary && (v < 0 || v > 1))) {
+          bad = true;
+          return false;
+        }
+        p[i++] = v;
+      }
+      return true;
+    },
+  );
+  if (bad || rows !== n) return { ok: false, why: 'invalid' };
+  return { ok: true, y: labels.y, y8: labels.y8, p };
+}
+
 /**
  * Validate a predictions file and align it with the hidden labels, row for row.
  *
@@ -374,7 +429,28 @@ async function alignOrCheck(
       }
     }
     const labels = `read_parquet(${lit(opts.labelsPath)}, file_row_number = true)`;
-    if (manifest.task !== 'multiclass' && checkOnly) {
+    if (manifest.task !== 'multiclass' && checkOnly && parquet) {
+      try {
+        // One aggregate scan, no join: the id fingerprint equals the vault's and every value is valid.
+        const num = `${ident(PREDICTION_COLUMN)}::DOUBLE`;
+        const valid = `coalesce(isfinite(${num})${manifest.task === 'binary' ? ` AND ${num} >= 0 AND ${num} <= 1` : ''}, false)`;
+        const theirs = opts.vault
+          ? await opts.vault.fingerprint(con, opts.labelsPath, FINGERPRINT_SALT)
+          : await idFingerprint(con, opts.labelsPath, 'id', FINGERPRINT_SALT);
+        const r = (
+          await readRows(
+            con,
+            `SELECT count(*) AS n, sum(hash(${lit(FINGERPRINT_SALT)} || CAST(${ident(idCol)} AS VARCHAR), file_row_number)::HUGEINT) AS h,
+               count(*) FILTER (WHERE NOT ${valid}) AS bad
+             FROM read_parquet(${lit(predictionsPath)}, file_row_number = true)`,
+          )
+        )[0]!;
+        if (Number(r['n']) === theirs.rows && String(r['h']) === theirs.sum && Number(r['bad']) === 0)
+          return { ok: true, rows: theirs.rows, input: null };
+      } catch {
+        // unreadable or unexpected: the alignment below names the problem
+      }
+    } else if (manifest.task !== 'multiclass' && checkOnly) {
       try {
         // The row count comes from the Parquet footer (the labels are not needed: nothing is scored).
         const n = Number((await readRows(con, `SELECT count(*) AS n FROM ${labels}`))[0]!['n']);
@@ -400,7 +476,9 @@ async function alignOrCheck(
       try {
         const known = opts.vault ? await opts.vault.get(con, opts.labelsPath, manifest) : null;
         const args = [con, source, opts.labelsPath, idCol, manifest, parquet] as const;
-        fast = await streamAlign(...args, 'positional', known);
+        fast = parquet
+          ? await fingerprintAlign(con, predictionsPath, opts.labelsPath, idCol, manifest, known, opts.vault)
+          : await streamAlign(...args, 'positional', known);
         if (!fast.ok && fast.why === 'order') fast = await streamAlign(...args, 'hash', known);
       } catch {
         fast = { ok: false, why: 'invalid' }; // unreadable or unexpected: the diagnostic path below names the problem

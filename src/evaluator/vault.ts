@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import type { DuckDBConnection } from '@duckdb/node-api';
-import { lit, readDoubleColumns } from '../data/duck.js';
+import { ident, lit, readDoubleColumns, readRows } from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
 
 /** A holdout's labels as read from its vault file, in vault row order. */
@@ -51,6 +51,37 @@ export async function readVaultLabels(
   return { n: y!.length, y: binary ? null : y!, y8: binary ? Uint8Array.from(y!) : null };
 }
 
+/** What a Parquet file's id column is, position by position: its row count and an order-sensitive sum of hashes. */
+export interface IdFingerprint {
+  rows: number;
+  /** Σ over rows of DuckDB's 64-bit hash(salt ‖ id as text, row number), as a decimal string (exact HUGEINT). */
+  sum: string;
+}
+
+/**
+ * The id fingerprint of a Parquet file: one aggregate scan of its id column, no join. Two files with the same
+ * fingerprint under the same salt hold the same id at every position (up to a 64-bit hash collision of a sum of
+ * per-row hashes: about 2^-64 for different files). The salt is random per process, so a collision cannot be
+ * prepared in advance; an agent could in any case only mislabel its own predictions by forging one.
+ * @param idCol the id column; @param salt text prefixed to every id before hashing
+ * @throws Error when the file cannot be read or lacks the column
+ */
+export async function idFingerprint(
+  con: DuckDBConnection,
+  path: string,
+  idCol: string,
+  salt: string,
+): Promise<IdFingerprint> {
+  const r = (
+    await readRows(
+      con,
+      `SELECT count(*) AS n, sum(hash(${lit(salt)} || CAST(${ident(idCol)} AS VARCHAR), file_row_number)::HUGEINT) AS h
+       FROM read_parquet(${lit(path)}, file_row_number = true)`,
+    )
+  )[0]!;
+  return { rows: Number(r['n']), sum: String(r['h']) };
+}
+
 /**
  * The holdouts' labels, read once per run and kept across experiments (they do not change during a run).
  * Every lookup re-stats the vault file: a file with another device, inode, size, modification or change time
@@ -80,8 +111,27 @@ export class VaultCache {
     return labels;
   }
 
+  private readonly prints = new Map<string, { stamp: string; print: IdFingerprint }>();
+
+  /**
+   * The id fingerprint of a vault file ({@link idFingerprint} of its `id` column under `salt`), from the cache
+   * when the file is unchanged (re-stat on every lookup, as {@link get}).
+   * @throws Error when the file is missing or cannot be read
+   */
+  async fingerprint(con: DuckDBConnection, labelsPath: string, salt: string): Promise<IdFingerprint> {
+    const key = JSON.stringify([labelsPath, salt]);
+    const stamp = stampOf(labelsPath);
+    const hit = this.prints.get(key);
+    if (hit && hit.stamp === stamp) return hit.print;
+    this.prints.delete(key);
+    const print = await idFingerprint(con, labelsPath, 'id', salt);
+    if (stampOf(labelsPath) === stamp) this.prints.set(key, { stamp, print });
+    return print;
+  }
+
   /** Forget every entry. */
   clear(): void {
     this.entries.clear();
+    this.prints.clear();
   }
 }
