@@ -51,19 +51,38 @@ export async function readVaultLabels(
   return { n: y!.length, y: binary ? null : y!, y8: binary ? Uint8Array.from(y!) : null };
 }
 
-/** What a Parquet file's id column is, position by position: its row count and an order-sensitive sum of hashes. */
+/** What a Parquet file's id column is, position by position: its row count and order-sensitive sums of hashes. */
 export interface IdFingerprint {
   rows: number;
-  /** Σ over rows of DuckDB's 64-bit hash(salt ‖ id as text, row number), as a decimal string (exact HUGEINT). */
-  sum: string;
+  /**
+   * Σ over rows of three bit fields (21, 21 and 22 bits) of DuckDB's 64-bit hash(salt ‖ id as text, row number)
+   * ({@link idHashParts}): integers below 2^53 for any file under 2^31 rows, so exact as doubles in any order.
+   */
+  sums: [number, number, number];
+}
+
+/**
+ * SQL for the three bit fields of a row's id hash (see {@link IdFingerprint}), over a relation with the id
+ * column `idCol` and `file_row_number`.
+ */
+export function idHashParts(idCol: string, salt: string): [string, string, string] {
+  const h = `hash(${lit(salt)} || CAST(${ident(idCol)} AS VARCHAR), file_row_number)`;
+  return [`(${h} >> 43)::DOUBLE`, `((${h} >> 22) & 2097151)::DOUBLE`, `(${h} & 4194303)::DOUBLE`];
+}
+
+/** True when two fingerprints are equal (same rows, same sums). */
+export function samePrint(a: IdFingerprint, b: IdFingerprint): boolean {
+  return a.rows === b.rows && a.sums.every((v, i) => v === b.sums[i]);
 }
 
 /**
  * The id fingerprint of a Parquet file: one aggregate scan of its id column, no join. Two files with the same
- * fingerprint under the same salt hold the same id at every position (up to a 64-bit hash collision of a sum of
+ * fingerprint under the same salt hold the same id at every position (up to a collision of sums of 64-bit
  * per-row hashes: about 2^-64 for different files). The salt is random per process, so a collision cannot be
  * prepared in advance; an agent could in any case only mislabel its own predictions by forging one.
  * @param idCol the id column; @param salt text prefixed to every id before hashing
+ * @param valid an SQL condition counted as `bad` where false (e.g. a prediction's range), or none
+ * @returns the fingerprint and the number of rows where `valid` is false (0 without a condition)
  * @throws Error when the file cannot be read or lacks the column
  */
 export async function idFingerprint(
@@ -71,15 +90,22 @@ export async function idFingerprint(
   path: string,
   idCol: string,
   salt: string,
-): Promise<IdFingerprint> {
+  valid?: string,
+): Promise<IdFingerprint & { bad: number }> {
+  const parts = idHashParts(idCol, salt);
   const r = (
     await readRows(
       con,
-      `SELECT count(*) AS n, sum(hash(${lit(salt)} || CAST(${ident(idCol)} AS VARCHAR), file_row_number)::HUGEINT) AS h
+      `SELECT count(*) AS n, ${parts.map((x, i) => `coalesce(sum(${x}), 0) AS s${i}`).join(', ')},
+         ${valid ? `count(*) FILTER (WHERE NOT (${valid}))` : '0'} AS bad
        FROM read_parquet(${lit(path)}, file_row_number = true)`,
     )
   )[0]!;
-  return { rows: Number(r['n']), sum: String(r['h']) };
+  return {
+    rows: Number(r['n']),
+    sums: [Number(r['s0']), Number(r['s1']), Number(r['s2'])],
+    bad: Number(r['bad']),
+  };
 }
 
 /**
@@ -111,14 +137,18 @@ export class VaultCache {
     return labels;
   }
 
-  private readonly prints = new Map<string, { stamp: string; print: IdFingerprint }>();
+  private readonly prints = new Map<string, { stamp: string; print: IdFingerprint & { bad: number } }>();
 
   /**
    * The id fingerprint of a vault file ({@link idFingerprint} of its `id` column under `salt`), from the cache
    * when the file is unchanged (re-stat on every lookup, as {@link get}).
    * @throws Error when the file is missing or cannot be read
    */
-  async fingerprint(con: DuckDBConnection, labelsPath: string, salt: string): Promise<IdFingerprint> {
+  async fingerprint(
+    con: DuckDBConnection,
+    labelsPath: string,
+    salt: string,
+  ): Promise<IdFingerprint & { bad: number }> {
     const key = JSON.stringify([labelsPath, salt]);
     const stamp = stampOf(labelsPath);
     const hit = this.prints.get(key);

@@ -392,8 +392,12 @@ export function prepareCandidate(
     return null;
   if (chooseKeepTest(rule, candidate) !== 'delong' || ((rule.noiseSd ?? 0) > 0 && rule.confirmRuns > 0))
     return null;
-  // Below this size starting a worker (~30-50 ms) costs more than the sort it would take off the main thread.
-  if (candidate.p.length < WORKER_MIN_ROWS) return null;
+  // Below this size starting a worker (~30-50 ms) costs more than the sort it would take off the main thread: the
+  // sort is done here and now, and the metrics' AUROC reads its count (cachedAuroc) instead of sorting again.
+  if (candidate.p.length < WORKER_MIN_ROWS) {
+    prepareDelong(best.y, candidate.p);
+    return { done: Promise.resolve(true), cancel() {} };
+  }
   // Keyed by the labels delongTest will read (the best's): the same array when the vault's labels are cached.
   return prepareDelongInWorker(best.y, candidate.p);
 }

@@ -4,6 +4,7 @@
  * yields 0.0), and its `sample_weight` semantics for weights.
  */
 
+import { cachedAuroc } from './delong_cache.js';
 import type { MetricImpl } from './impl.js';
 import { meanMetric } from './mean.js';
 import {
@@ -71,7 +72,8 @@ const auroc: MetricImpl<BinaryInput> = {
   ),
   validate: scoreCheck('auroc'),
   compute(input, weights) {
-    if (weights === null) return aurocUnweighted(input.p, input.y, 'auroc');
+    // The keep rule's DeLong sort of these very predictions, when done, already counted U: the same value.
+    if (weights === null) return cachedAuroc(input.y, input.p) ?? aurocUnweighted(input.p, input.y, 'auroc');
     return aurocWeighted(buildRankIndex(input.p, input.y), weights, 'auroc');
   },
   prepare(input) {

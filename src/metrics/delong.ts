@@ -17,8 +17,11 @@
  * θ_B − θ_A is S_AA + S_BB − 2 S_AB, and z = (θ_B − θ_A)/√var is compared with the standard normal.
  */
 
+import { CACHE, type Components } from './delong_cache.js';
 import { normalTestResult, type PairedTestResult, signedZ, tieAtRounding } from './paired_z.js';
 import { argsortWithValues } from './sort.js';
+
+export { type Components, cacheComponents, cachedAuroc } from './delong_cache.js';
 
 /** Result of {@link delongTest}: a {@link PairedTestResult} with DeLong's components. */
 export interface DeLongResult extends PairedTestResult {
@@ -34,30 +37,10 @@ export interface DeLongResult extends PairedTestResult {
   variance: number;
 }
 
-/**
- * Structural components of one score vector (see {@link components}), stored as exact integers to halve their
- * memory (12 bytes a row instead of 24 held for the best model during a run): `t10[i]` = 2·(negatives below
- * positive i) + (negatives tied with it), so V10_i = t10[i] / (2n); `t01[j]` = 2·(positives below negative j) +
- * (positives tied with it), so V01_j = 1 − t01[j] / (2m). Each quotient is the correctly rounded value of the same
- * real number as (count + ties/2)/n, so every V is the double the direct formula gives, bit for bit.
- * `t10` and `t01` may share one buffer.
- */
-export interface Components {
-  t10: Int32Array;
-  t01: Int32Array;
-  auc: number;
-}
-
 /** Component k of a numerator vector: t/d (V10, d = 2n) or, with `flip`, 1 − t/d (V01, d = 2m). */
 function comp(t: Int32Array, k: number, d: number, flip: boolean): number {
   return flip ? 1 - t[k]! / d : t[k]! / d;
 }
-
-/**
- * Components already computed, per score vector and label vector (the keep rule compares every
- * candidate with the same best model: its sort is done once). Weak: dropped with the arrays.
- */
-const CACHE = new WeakMap<Float64Array, { y: Uint8Array; c: Components }>();
 
 /**
  * Structural components of one score vector: V10 over the positives (in row order) and V01 over the
@@ -118,14 +101,6 @@ export function structuralComponents(pos: Uint8Array, score: Float64Array, m: nu
     else t01[ineg++] = perRow[i]!;
   }
   return { t10, t01, auc: twiceU / (2 * m * n) };
-}
-
-/**
- * Store components computed elsewhere (a worker, delong_worker.ts) as if {@link components} had computed them
- * for these very arrays; {@link delongTest} then only reads them.
- */
-export function cacheComponents(y: Uint8Array, score: Float64Array, c: Components): void {
-  CACHE.set(score, { y, c });
 }
 
 /**

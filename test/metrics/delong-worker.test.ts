@@ -11,8 +11,9 @@ import {
   prepareCandidate,
   WORKER_MIN_ROWS,
 } from '../../dist/src/loop/keep.js';
+import { cachedAuroc } from '../../dist/src/metrics/delong_cache.js';
 import { delongWorkerAvailable, prepareDelongInWorker } from '../../dist/src/metrics/delong_worker.js';
-import { delongTest, Xoshiro128 } from '../../dist/src/metrics/index.js';
+import { computeMetric, delongTest, Xoshiro128 } from '../../dist/src/metrics/index.js';
 import { argsortFloat64, argsortWithValues } from '../../dist/src/metrics/sort.js';
 import { oneRunRule } from '../keep-fixtures.js';
 
@@ -82,7 +83,13 @@ describe('DeLong components in a worker', () => {
       y: x.y.subarray(1),
       p: x.p.subarray(1),
     });
-    expect(prepareCandidate(rule, cut(a), cut(b))).toBeNull();
+    // Below it the sort is done at once in this thread, and the metric engine's AUROC reads its count.
+    const small = cut(b);
+    const smallBest = cut(a);
+    const inThread = prepareCandidate(rule, smallBest, small)!;
+    expect(await inThread.done).toBe(true);
+    expect(cachedAuroc(smallBest.y, small.p)).toBe(computeMetric('auroc', { ...small, p: small.p.slice() }));
+    expect(computeMetric('auroc', { ...small, y: smallBest.y })).toBe(cachedAuroc(smallBest.y, small.p));
     const score = (p: Float64Array) => delongTest(a.y, p, p, 0.9).a;
     const best = { score: score(a.p), input: a };
     const cand = { score: score(b.p), input: b };
