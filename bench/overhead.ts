@@ -20,9 +20,10 @@
  * Run: `npm run bench -- overhead` (`--quick`: 100k only) or `node dist/bench/overhead.js [rows...]` after
  * `npm run build`.
  *
- * Last figures (2-core machine shared with other jobs, load 5-8; Parquet, median s, stage 1 / with DeLong):
- * 100k rows 0.50-0.54 / 0.67 before the positional path and label cache, 0.20-0.35 / 0.37 after;
- * 3M rows 5.15 / 9.07 before, 1.92 / 2.94 after (DeLong's candidate side 0.89 s, eval 1.3-1.9 s).
+ * Last figures (quiet 2-core machine; Parquet, median s, stage 1 / with DeLong): 100k rows 0.078-0.091 / 0.096-0.100
+ * (0.12 / 0.14 before git ran from the lean helper process and the verify, patch and sort steps overlapped);
+ * 3M rows 1.28 / 1.35 (1.86 / 2.9 before; the fingerprint alignment, DeLong's worker and the helper process).
+ * CSV predictions stay slower at 3M (2.0-2.3 s: DuckDB parses the text).
  */
 
 import { execFileSync } from 'node:child_process';
