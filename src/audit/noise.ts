@@ -1,12 +1,12 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { evaluateOutput } from '../evaluator/evaluate.js';
 import { git, removeWorktree, revParse } from '../git/git.js';
 import { Journal } from '../journal/store.js';
 import { sampleSd } from '../loop/baseline.js';
-import { execute } from '../loop/execute.js';
+import { LocalExecutor } from '../loop/executor.js';
 import { confirmKeep, decideKeep, type KeepRule, type KeepTest } from '../loop/keep.js';
 import { preflight } from '../loop/preflight.js';
+import { runOverSeeds } from '../loop/seeds.js';
 import { WORKTREES_DIR } from '../loop/session.js';
 import { computeMetric, type MetricInput, Xoshiro128 } from '../metrics/index.js';
 import { bestKept } from '../tiers/submit.js';
@@ -170,42 +170,38 @@ export async function auditNoise(opts: AuditOptions): Promise<AuditResult> {
   await git(opts.projectDir, ['worktree', 'add', '-q', '--detach', worktree, sha]);
   const pool: { score: number; input: MetricInput }[] = [];
   try {
-    for (let i = 0; i < poolSize; i++) {
-      const dir = join(opts.projectDir, '.ratchet', 'audits', stamp, String(i + 1));
-      const outputDir = join(dir, 'output');
-      mkdirSync(outputDir, { recursive: true });
-      const seed = contract.split.seed + AUDIT_SEED_OFFSET + i;
-      const res = await execute({
-        contract,
-        worktree,
-        runDir: dir,
-        outputDir,
-        python,
-        timeoutMs: contract.limits.experimentTimeoutMs,
-        seed,
-        experimentId: 0,
-        unsafeNoSandbox: unsafe,
-      });
-      if (res.status !== 'ok')
-        throw new RatchetError(`audit run ${i + 1} (seed ${seed}) did not finish: ${res.message}`, {
-          hint: `see ${dir}`,
-        });
-      const ev = await evaluateOutput(contract, manifest, outputDir);
-      if (ev.status !== 'ok')
-        throw new RatchetError(`audit run ${i + 1} wrote invalid predictions: ${ev.reason}`, {
-          hint: `see ${dir}`,
-        });
-      if (!ev.input) {
-        throw new RatchetError(
-          'the noise audit needs per-row predictions; a custom evaluator reports only numbers',
-          {
-            field: 'evaluator',
-          },
+    const done = await runOverSeeds({
+      executor: new LocalExecutor(python, unsafe),
+      contract,
+      manifest,
+      worktree,
+      seeds: Array.from({ length: poolSize }, (_, i) => contract.split.seed + AUDIT_SEED_OFFSET + i),
+      runDir: (i) => join(opts.projectDir, '.ratchet', 'audits', stamp, String(i + 1)),
+      timeoutMs: contract.limits.experimentTimeoutMs,
+      binDir: python.binDir,
+      onRun: (r) => {
+        const ev = r.evaluation;
+        if (!ev.input) {
+          throw new RatchetError(
+            'the noise audit needs per-row predictions; a custom evaluator reports only numbers',
+            { field: 'evaluator' },
+          );
+        }
+        pool.push({ score: ev.score, input: ev.input });
+        say(
+          `pool run ${r.index + 1}/${poolSize}: ${contract.metric.primary} ${ev.score.toFixed(6)} (seed ${r.seed})`,
         );
-      }
-      pool.push({ score: ev.score, input: ev.input });
-      say(`pool run ${i + 1}/${poolSize}: ${contract.metric.primary} ${ev.score.toFixed(6)} (seed ${seed})`);
-    }
+      },
+    });
+    const f = done.failure;
+    if (f?.step === 'execute')
+      throw new RatchetError(`audit run ${f.index + 1} (seed ${f.seed}) did not finish: ${f.message}`, {
+        hint: `see ${f.runDir}`,
+      });
+    if (f)
+      throw new RatchetError(`audit run ${f.index + 1} wrote invalid predictions: ${f.message}`, {
+        hint: `see ${f.runDir}`,
+      });
   } finally {
     await removeWorktree(opts.projectDir, worktree);
     rmSync(worktree, { recursive: true, force: true });

@@ -1,12 +1,12 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { evaluateOutput } from '../evaluator/evaluate.js';
 import { git, removeWorktree } from '../git/git.js';
 import { Journal } from '../journal/store.js';
 import { RatchetError } from '../util/errors.js';
-import { execute } from './execute.js';
+import { LocalExecutor } from './executor.js';
 import { preflight, type Ready } from './preflight.js';
 import { tail, WORKTREES_DIR } from './run.js';
+import { runOverSeeds } from './seeds.js';
 
 /** One repetition of the baseline. */
 export interface BaselineRun {
@@ -80,41 +80,45 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
   await git(projectDir, ['worktree', 'add', '-q', '--detach', worktree, head]);
   const runs: BaselineRun[] = [];
   try {
-    for (let i = 0; i < opts.runs; i++) {
-      const seed = opts.kind === 'same-seed' ? contract.split.seed : contract.split.seed + 1 + i;
-      const dir = join(projectDir, '.ratchet', 'checks', stamp, String(i + 1));
-      const outputDir = join(dir, 'output');
-      mkdirSync(outputDir, { recursive: true });
-      const res = await execute({
-        contract,
-        worktree,
-        runDir: dir,
-        outputDir,
-        python,
-        timeoutMs: opts.timeoutMs ?? contract.limits.experimentTimeoutMs,
-        seed,
-        experimentId: 0,
-        unsafeNoSandbox: unsafe,
-        ...(opts.signal ? { signal: opts.signal } : {}),
+    const seeds = Array.from({ length: opts.runs }, (_, i) =>
+      opts.kind === 'same-seed' ? contract.split.seed : contract.split.seed + 1 + i,
+    );
+    const done = await runOverSeeds({
+      executor: new LocalExecutor(python, unsafe),
+      contract,
+      manifest,
+      worktree,
+      seeds,
+      runDir: (i) => join(projectDir, '.ratchet', 'checks', stamp, String(i + 1)),
+      timeoutMs: opts.timeoutMs ?? contract.limits.experimentTimeoutMs,
+      binDir: python.binDir,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      onRun: (r) => {
+        const run = {
+          seed: r.seed,
+          outputDir: r.outputDir,
+          score: r.evaluation.score,
+          metrics: r.evaluation.metrics,
+          wallMs: r.sandbox.wallMs,
+        };
+        runs.push(run);
+        opts.onRun?.(r.index, run);
+      },
+    });
+    const f = done.failure;
+    if (f?.step === 'execute') {
+      throw new RatchetError(
+        `the baseline run ${f.index + 1} did not finish: ${f.message}\n${tail(join(f.runDir, 'stderr.log'))}`,
+        {
+          file: contract.run.command,
+          hint: `fix the training command; its logs are in ${f.runDir}`,
+        },
+      );
+    }
+    if (f) {
+      throw new RatchetError(`the baseline run ${f.index + 1} wrote invalid predictions: ${f.message}`, {
+        hint: `fix the training script's output; its files are in ${f.outputDir}`,
       });
-      if (res.status !== 'ok') {
-        throw new RatchetError(
-          `the baseline run ${i + 1} did not finish: ${res.message}\n${tail(join(dir, 'stderr.log'))}`,
-          {
-            file: contract.run.command,
-            hint: `fix the training command; its logs are in ${dir}`,
-          },
-        );
-      }
-      const ev = await evaluateOutput(contract, manifest, outputDir, undefined, python.binDir);
-      if (ev.status !== 'ok') {
-        throw new RatchetError(`the baseline run ${i + 1} wrote invalid predictions: ${ev.reason}`, {
-          hint: `fix the training script's output; its files are in ${outputDir}`,
-        });
-      }
-      const run = { seed, outputDir, score: ev.score, metrics: ev.metrics, wallMs: res.wallMs };
-      runs.push(run);
-      opts.onRun?.(i, run);
     }
   } finally {
     await removeWorktree(projectDir, worktree);

@@ -6,13 +6,13 @@ import type { Duck } from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
 import { scanFeatureNames } from '../data/leakage.js';
 import { readFindings } from '../data/scan.js';
-import { evaluateOutput } from '../evaluator/evaluate.js';
+import { type Evaluation, evaluateOutput } from '../evaluator/evaluate.js';
 import type { VaultCache } from '../evaluator/vault.js';
 import { commit, resetHard, resetStaged, revParse } from '../git/git.js';
 import { canaryTrips } from '../guardrails/canary.js';
 import { checkHypothesis, cleanHypothesis } from '../guardrails/hypothesis.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
-import { sanityChecks, scoreJump } from '../guardrails/suspicion.js';
+import { sanityChecks } from '../guardrails/suspicion.js';
 import { appendResult } from '../journal/results.js';
 import type { Decision, EventRecord, ExperimentRecord, Journal } from '../journal/store.js';
 import type { PreparedComponents } from '../metrics/delong_worker.js';
@@ -24,16 +24,17 @@ import { RatchetError } from '../util/errors.js';
 import { failpoint } from '../util/failpoint.js';
 import { sha256File } from '../util/fs.js';
 import { checkChange, treeAfterExecute } from './check.js';
-import { execute } from './execute.js';
+import { type DecideInput, decide, type Findings, screen } from './decide.js';
+import type { Executor } from './executor.js';
 import {
-  confirmKeep,
-  type decideKeep,
   decideKeepAsync,
   type KeepRule,
+  type KeepVerdict,
   prepareBest,
   prepareCandidate,
   type Runs,
 } from './keep.js';
+import { runOverSeeds } from './seeds.js';
 import { pruneOutputs, retentionEvent, tidyTraces } from './tidy.js';
 
 /**
@@ -129,6 +130,8 @@ export interface ExperimentInput {
   seq: number;
   worktree: string;
   python: PythonRuntime;
+  /** Where EXECUTE runs the worktree (the local sandbox, or a cluster). */
+  executor: Executor;
   proposer: Proposer;
   best: Best | null;
   history: ExperimentRecord[];
@@ -159,23 +162,118 @@ export function digest(e: ExperimentRecord): ExperimentDigest {
   };
 }
 
-/** One turn of the loop. Returns 'aborted' when the kill switch fired mid-way (nothing recorded). */
 /**
- * Run one experiment and record it (journal, results.tsv, git, trace folder) before returning.
+ * One experiment while it moves through the steps (Optuna's trial object): what every step reads and adds to.
+ * Created by {@link openTrial}; the steps below each take it.
+ */
+interface Trial {
+  x: ExperimentInput;
+  id: number;
+  /** The experiment's trace folder and its output folder. */
+  dir: string;
+  outputDir: string;
+  baseline: boolean;
+  startedAt: Date;
+  /** The commit the worktree stood at before the proposer edited it (a revert goes back here). */
+  parentSha: string;
+  /** Every guardrail trip, recorded as events at RECORD (overridden ones as overrides). */
+  trips: Trip[];
+  /** Wall time of each step, ms (kept in the experiment's meta: where the time went). */
+  timings: Record<string, number>;
+  /** Close the current step: its time goes to `timings[step]`. */
+  lap: (step: string) => void;
+  /** Start timing the next step now. */
+  restart: () => void;
+  /** The keep rule's work started in a worker while EVALUATE scores (stopped at RECORD when unused). */
+  prepared: PreparedComponents | null;
+}
+
+/** What CHECK approved: the tree that must run, its files, and the worktree's index state. */
+interface Checked {
+  tree: string;
+  files: string[];
+  /** The patch (read from git's objects while EXECUTE runs), on disk before RECORD. */
+  patchWritten: Promise<void>;
+  /** Every file of the worktree is staged (a revert then needs no clean); false only while verify_tree runs. */
+  staged: boolean;
+}
+
+/** What EXECUTE, EVALUATE and DECIDE made of the experiment: everything RECORD writes. */
+interface Outcome {
+  decision: Decision;
+  reason: string;
+  /** Why a person must look, or null. */
+  escalate: string | null;
+  sandbox: SandboxResult | null;
+  score: number | null;
+  metrics: Record<string, number>;
+  input: MetricInput | null;
+  verdict: KeepVerdict | null;
+  runs: Runs;
+  featureCheck: FeatureCheck | null;
+  /** Reported-only metrics undefined on the public holdout (name → why), kept in meta.undefinedMetrics. */
+  undefinedMetrics: Record<string, string> | null;
+  /** The predictions' hashes, taken while EVALUATE reads them (null when the command did not run). */
+  hashes: Promise<Record<string, string>> | null;
+}
+
+/** An outcome with no score (rejected before or after EXECUTE, crashed, invalid). */
+function unscored(decision: Decision, reason: string, extra: Partial<Outcome> = {}): Outcome {
+  return {
+    decision,
+    reason,
+    escalate: null,
+    sandbox: null,
+    score: null,
+    metrics: {},
+    input: null,
+    verdict: null,
+    runs: { scores: [], inputs: [] },
+    featureCheck: null,
+    undefinedMetrics: null,
+    hashes: null,
+    ...extra,
+  };
+}
+
+/**
+ * Run one experiment and record it (journal, results.tsv, git, trace folder) before returning: the loop as the
+ * diagram (docs/architecture.md, "The loop"): PROPOSE → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD.
  * @returns the record and the new best (when kept), or 'aborted' when the kill switch fired mid-way
  *   (the sandbox is killed, the worktree reset, nothing recorded but an event)
+ * @throws RatchetError when the host's own state is broken (e.g. verify_tree cannot read the worktree)
  */
 export async function runExperiment(
   x: ExperimentInput,
 ): Promise<{ record: ExperimentRecord; best: Best | null; escalate: string | null } | 'aborted'> {
-  const { projectDir, contract, journal, worktree } = x;
-  const baseline = x.best === null;
+  const t = await openTrial(x);
+  const proposal = await propose(t);
+  if (proposal === 'aborted') return 'aborted';
+  const checked = await check(t);
+  const blocking = t.trips.filter((trip) => !overridden(x, trip));
+  let outcome: Outcome;
+  if (blocking.length > 0) {
+    outcome = unscored('rejected', tripReasons(blocking));
+  } else {
+    const sandbox = await executeStep(t, checked);
+    if (sandbox === 'aborted') return 'aborted';
+    const evaluated = await evaluateStep(t, checked, sandbox);
+    outcome = 'decision' in evaluated ? evaluated : await decideStep(t, sandbox, evaluated);
+  }
+  return record(t, proposal, checked, outcome);
+}
+
+const tripReasons = (ts: Trip[]) => ts.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
+
+/** Start an experiment: tidy the trace folders, reserve its id, create its folder, note the worktree's commit. */
+async function openTrial(x: ExperimentInput): Promise<Trial> {
+  const { projectDir, journal } = x;
   // Proposers see finished experiments only (a crash's half-written folder goes aside); old outputs are pruned.
   const tidy = tidyTraces(
     projectDir,
     join(projectDir, RUNS_DIR),
     journal.listExperiments(),
-    contract.retention.keep_last,
+    x.contract.retention.keep_last,
   );
   if (tidy.pruned.length > 0) journal.addEvent(retentionEvent(x.runId, tidy.pruned));
   const id = journal.reserveExperimentId();
@@ -184,352 +282,367 @@ export async function runExperiment(
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(outputDir, { recursive: true });
   const startedAt = new Date();
-  const parentSha = await revParse(worktree);
-  const trips: Trip[] = [];
-  // Wall time of each step, ms (kept in the experiment's meta: where the time went).
+  const parentSha = await revParse(x.worktree);
   const timings: Record<string, number> = {};
   let mark = performance.now();
-  const lap = (step: string) => {
-    const now = performance.now();
-    timings[step] = Math.round((now - mark) * 10) / 10;
-    mark = now;
+  return {
+    x,
+    id,
+    dir,
+    outputDir,
+    baseline: x.best === null,
+    startedAt,
+    parentSha,
+    trips: [],
+    timings,
+    lap: (step) => {
+      const now = performance.now();
+      timings[step] = Math.round((now - mark) * 10) / 10;
+      mark = now;
+    },
+    restart: () => {
+      mark = performance.now();
+    },
+    prepared: null,
   };
+}
 
-  // PROPOSE + APPLY (the proposer edits the worktree)
+/**
+ * PROPOSE + APPLY: the proposer edits the worktree and states its hypothesis (the baseline proposes the committed
+ * code as it is). A proposer that fails or states no hypothesis trips `hypothesis-required`.
+ * @returns the proposal (its hypothesis cleaned of terminal escapes), or 'aborted' when the kill switch fired
+ */
+async function propose(t: Trial): Promise<Proposal | 'aborted'> {
+  const { x } = t;
   let proposal: Proposal;
-  if (baseline) {
-    proposal = { hypothesis: `baseline: the committed code as it is (${parentSha.slice(0, 12)})` };
+  if (t.baseline) {
+    proposal = { hypothesis: `baseline: the committed code as it is (${t.parentSha.slice(0, 12)})` };
   } else {
     try {
       proposal = await x.proposer.propose({
-        worktree,
-        projectDir,
+        worktree: x.worktree,
+        projectDir: x.projectDir,
         seq: x.seq,
-        metric: { name: contract.metric.primary, direction: contract.direction },
+        metric: { name: x.contract.metric.primary, direction: x.contract.direction },
         bestScore: x.best!.score,
         bestParams: x.best!.params,
         history: x.history.map(digest),
         signal: x.signal,
         onEvent: (ev) =>
-          journal.addEvent({ ...ev, ts: new Date().toISOString(), runId: x.runId, experimentId: id }),
+          x.journal.addEvent({ ...ev, ts: new Date().toISOString(), runId: x.runId, experimentId: t.id }),
       });
     } catch (e) {
       if (x.signal.aborted) {
-        await resetHard(worktree, parentSha);
-        rmSync(dir, { recursive: true, force: true });
+        await resetHard(x.worktree, t.parentSha);
+        rmSync(t.dir, { recursive: true, force: true });
         return 'aborted';
       }
       proposal = { hypothesis: '(the proposer failed before stating a hypothesis)' };
-      trips.push({
+      t.trips.push({
         guardrail: 'hypothesis-required',
         message: `the proposer failed: ${(e as Error).message}`,
       });
     }
     const h = checkHypothesis(proposal.hypothesis, 1);
-    if (h) trips.push(h);
+    if (h) t.trips.push(h);
   }
   // Stored and printed without terminal escapes or control characters.
   proposal = { ...proposal, hypothesis: cleanHypothesis(proposal.hypothesis) };
-  lap('propose');
-  x.onStart(id, proposal.hypothesis);
-  journal.addEvent({
-    ts: startedAt.toISOString(),
+  t.lap('propose');
+  x.onStart(t.id, proposal.hypothesis);
+  x.journal.addEvent({
+    ts: t.startedAt.toISOString(),
     runId: x.runId,
     experimentId: null,
     kind: 'experiment.started',
     severity: 'info',
     guardrail: null,
     message: proposal.hypothesis,
-    data: { id, seq: x.seq, params: proposal.params ?? null },
+    data: { id: t.id, seq: x.seq, params: proposal.params ?? null },
   });
+  return proposal;
+}
 
-  // CHECK
-  mark = performance.now();
-  const check = await checkChange(worktree, contract.surface, x.lock, parentSha);
+/**
+ * CHECK: the change stays on the surface and the frozen contract is intact; the tree to run is staged and named.
+ * Adds its trips to the trial (a baseline with no change is no `no-op`).
+ */
+async function check(t: Trial): Promise<Checked> {
+  const { x } = t;
+  t.restart();
+  const c = await checkChange(x.worktree, x.contract.surface, x.lock, t.parentSha);
   // The patch is read from git's objects while EXECUTE runs; it is on disk before RECORD (and before any return).
-  const patchWritten = check.patch
-    .then((p) => writeFileSync(join(dir, 'patch.diff'), p))
+  const patchWritten = c.patch
+    .then((p) => writeFileSync(join(t.dir, 'patch.diff'), p))
     .catch(() => undefined);
-  // Every file of the worktree is staged from here on (CHECK, then verify_tree, stage all): a revert needs no clean.
-  let staged = true;
-  if (!baseline) trips.push(...check.trips);
-  else trips.push(...check.trips.filter((t) => t.guardrail !== 'no-op'));
+  if (!t.baseline) t.trips.push(...c.trips);
+  else t.trips.push(...c.trips.filter((trip) => trip.guardrail !== 'no-op'));
   try {
-    await verifyLock({ ...x.lock, splits: {} }, worktree, projectDir);
+    await verifyLock({ ...x.lock, splits: {} }, x.worktree, x.projectDir);
   } catch (e) {
-    trips.push({ guardrail: 'contract-integrity', message: (e as RatchetError).message });
+    t.trips.push({ guardrail: 'contract-integrity', message: (e as RatchetError).message });
   }
-  lap('check');
+  t.lap('check');
+  // Every file of the worktree is staged from here on (CHECK, then verify_tree, stage all): a revert needs no clean.
+  return { tree: c.tree, files: c.files, patchWritten, staged: true };
+}
 
-  let decision: Decision | null = null;
-  let reason = '';
-  let sandbox: SandboxResult | null = null;
-  let hashes: Promise<Record<string, string>> | null = null;
-  let metrics: Record<string, number> = {};
-  let score: number | null = null;
-  let verdict: ReturnType<typeof decideKeep> | null = null;
-  let input: MetricInput | null = null;
-  // The keep rule's work started in a worker while EVALUATE scores (stopped at RECORD when unused).
-  const prepared: { c: PreparedComponents | null } = { c: null };
-
-  let runs: Runs = { scores: [], inputs: [] };
-  let escalate: string | null = null;
-  let featureCheck: FeatureCheck | null = null;
-  // Reported-only metrics undefined on the public holdout (name → why), kept in meta.undefinedMetrics.
-  let undefinedMetrics: Record<string, string> | null = null;
-  const blocking = () => trips.filter((t) => !overridden(x, t));
-  if (blocking().length > 0) {
-    decision = 'rejected';
-    reason = blocking()
-      .map((t) => `${t.guardrail}: ${t.message}`)
-      .join('; ');
-  } else {
-    // EXECUTE
-    sandbox = await execute({
-      contract,
-      worktree,
-      runDir: dir,
-      outputDir,
-      python: x.python,
-      timeoutMs: x.timeoutMs,
-      seed: contract.split.seed,
-      experimentId: id,
-      unsafeNoSandbox: x.unsafe,
-      signal: x.signal,
+/**
+ * EXECUTE: the executor runs the worktree with the contract's seed and limits; the result goes to sandbox.json.
+ * @returns the executor's result, or 'aborted' when the kill switch fired (the worktree is reset and an
+ *   `experiment.aborted` event recorded; nothing else)
+ */
+async function executeStep(t: Trial, checked: Checked): Promise<SandboxResult | 'aborted'> {
+  const { x } = t;
+  const sandbox = await x.executor.run({
+    contract: x.contract,
+    worktree: x.worktree,
+    runDir: t.dir,
+    outputDir: t.outputDir,
+    seed: x.contract.split.seed,
+    experimentId: t.id,
+    timeoutMs: x.timeoutMs,
+    signal: x.signal,
+  });
+  t.lap('execute');
+  writeFileSync(join(t.dir, 'sandbox.json'), `${JSON.stringify(sandbox, null, 2)}\n`);
+  if (sandbox.status === 'aborted' || x.signal.aborted) {
+    await checked.patchWritten;
+    await resetHard(x.worktree, t.parentSha);
+    x.journal.addEvent({
+      ts: new Date().toISOString(),
+      runId: x.runId,
+      experimentId: null,
+      kind: 'experiment.aborted',
+      severity: 'warning',
+      guardrail: null,
+      message: `experiment ${t.id} was interrupted by the kill switch; its sandbox was killed and nothing was recorded`,
+      data: { id: t.id, seq: x.seq },
     });
-    lap('execute');
-    writeFileSync(join(dir, 'sandbox.json'), `${JSON.stringify(sandbox, null, 2)}\n`);
-    if (sandbox.status === 'aborted' || x.signal.aborted) {
-      await patchWritten;
-      await resetHard(worktree, parentSha);
-      journal.addEvent({
-        ts: new Date().toISOString(),
-        runId: x.runId,
-        experimentId: null,
-        kind: 'experiment.aborted',
-        severity: 'warning',
-        guardrail: null,
-        message: `experiment ${id} was interrupted by the kill switch; its sandbox was killed and nothing was recorded`,
-        data: { id, seq: x.seq },
-      });
-      return 'aborted';
-    }
-    // Links, FIFOs, devices or unwalkable subtrees in the output (removed by the sandbox) are not a model's output.
-    const planted = /removed \d+ symlink\/special/.test(sandbox.message)
-      ? `the command left entries host code must never follow in the output folder (${sandbox.message})`
-      : null;
-    const unprotected = protectOutput(outputDir) ?? planted;
-    // The predictions' hashes (recorded at RECORD) are taken now, while EVALUATE reads them: the files are
-    // read-only from here on, and hashing overlaps DuckDB's work instead of adding to the record step.
-    hashes = hashPredictions(outputDir);
-    hashes.catch(() => undefined); // awaited at RECORD; a step that throws first must not leave it unhandled
-    const sd = sandboxDecision(sandbox);
-    // EVALUATE reads only the (read-only) output folder and the vault, never the worktree: it starts now and runs
-    // while git proves the tree that ran is the tree CHECK approved; its result counts only if the proof holds.
-    const evTimings: Record<string, number> = {};
-    const evaluating =
-      unprotected === null && sd === null
-        ? evaluateOutput(contract, x.manifest, outputDir, x.duck, x.python.binDir, {
-            vault: x.vault,
-            timings: evTimings,
-            // The keep rule's sort of the candidate (DeLong) starts in a worker while the metrics are scored.
-            onAligned: (input) => {
-              if (!baseline) prepared.c = prepareCandidate(x.rule, x.best!.input, input);
-            },
-          })
-        : null;
-    evaluating?.catch(() => undefined); // awaited below (or settled before returning)
-    // The tree that ran must be the tree CHECK approved (and as clean: tree-integrity before git reads it).
-    staged = false;
-    const verified = await treeAfterExecute(worktree).catch((e: unknown) => e as Error);
-    if (verified instanceof Error) {
-      await evaluating?.catch(() => undefined);
-      throw verified;
-    }
-    staged = true;
-    await patchWritten; // its `git diff` finished before the index moves again
-    const { tree: after, trip: treeTrip } = verified;
-    lap('verify_tree');
-    if (treeTrip || after !== check.tree) {
-      await evaluating?.catch(() => undefined);
-      decision = 'rejected';
-      if (treeTrip) trips.push(treeTrip);
-      if (after !== check.tree)
-        trips.push({
-          guardrail: 'snapshot-integrity',
-          message: `the worktree changed during EXECUTE (tree ${check.tree.slice(0, 12)} → ${after.slice(0, 12)})`,
-        });
-      reason = trips.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
-    } else if (unprotected && sandbox.status === 'ok') {
-      decision = 'invalid';
-      reason = unprotected;
-    } else {
-      if (sd) {
-        decision = sd.decision;
-        const errTail = tail(join(dir, 'stderr.log'), 3);
-        reason = sd.reason + (errTail && sd.decision === 'crashed' ? ` — ${errTail.split('\n').pop()}` : '');
-      } else {
-        // EVALUATE (started above, alongside verify_tree)
-        const ev = await evaluating!;
-        lap('evaluate');
-        Object.assign(timings, evTimings);
-        if (ev.status === 'invalid') {
-          decision = 'invalid';
-          // The sandbox's note matters here (e.g. a symlink it removed from the output folder).
-          reason = sandbox.message.includes('removed') ? `${ev.reason} (${sandbox.message})` : ev.reason;
-        } else {
-          metrics = ev.metrics;
-          if (Object.keys(ev.undefinedMetrics).length) undefinedMetrics = ev.undefinedMetrics;
-          score = ev.score;
-          input = ev.input;
-          runs = { scores: [ev.score], inputs: [ev.input] };
-          // Sanity of the predictions (constant, row order): a person must look.
-          const sane = ev.input ? sanityChecks(ev.input, contract.suspicion) : [];
-          trips.push(...sane);
-          const insane = sane.filter((t) => !overridden(x, t));
-          // The model's own feature list, when it wrote one, against the leakage scan of `ratchet init`.
-          const used = usedLeaks(projectDir, outputDir);
-          featureCheck = used.check;
-          const leaks = used.trips;
-          trips.push(...leaks);
-          // Predictions copied from the decoy labels planted in the sandbox: a cheating attempt, escalated.
-          const canary = await canaryTrips(contract, x.manifest, ev.input, x.duck);
-          trips.push(...canary);
-          // DECIDE
-          // Constraints (floors, ceilings, fairness gates) reject a change whatever its score.
-          const broken = ev.violations.map((v) => ({ guardrail: 'constraint', message: v }) as Trip);
-          if (baseline && broken.length > 0) {
-            x.journal.addEvent({
-              ts: new Date().toISOString(),
-              runId: x.runId,
-              experimentId: null,
-              kind: 'guardrail',
-              severity: 'warning',
-              guardrail: 'constraint',
-              message: `the baseline breaks constraints (${ev.violations.join('; ')}): every change must satisfy them`,
-              data: null,
-            });
-          } else trips.push(...broken);
-          if (canary.length > 0) {
-            decision = 'rejected';
-            reason = canary.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
-            escalate = reason;
-          } else if (leaks.length > 0) {
-            decision = 'rejected';
-            reason = leaks.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
-          } else if (!baseline && broken.length > 0) {
-            decision = 'rejected';
-            reason = broken.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
-          } else if (insane.length > 0) {
-            decision = 'rejected';
-            reason = insane.map((t) => `${t.guardrail}: ${t.message}`).join('; ');
-            escalate = reason;
-          } else if (baseline) {
-            decision = 'kept';
-            reason = `baseline ${contract.metric.primary} ${ev.score.toFixed(6)}`;
-            // Once per run: what the keep rule's test needs of the best model (a kept candidate's test has
-            // already prepared it), so each later experiment pays only for its own side.
-            prepareBest(x.rule, ev.input);
-            lap('decide');
-          } else {
-            verdict = await decideKeepAsync(
-              x.rule,
-              { score: x.best!.score, input: x.best!.input, runs: x.best!.runs },
-              { score: ev.score, input: ev.input },
-              prepared.c,
-            );
-            decision = verdict.keep ? 'kept' : 'reverted';
-            reason = verdict.reason;
-            lap('decide');
-            if (verdict.needsConfirmation) {
-              const confirmed = await confirmOverSeeds(x, dir, runs);
-              runs = confirmed.runs;
-              if (confirmed.failure) {
-                decision = 'reverted';
-                reason = `${reason}; ${confirmed.failure}`;
-              } else {
-                const c = confirmKeep(x.rule, x.best!.runs, runs);
-                decision = c.keep ? 'kept' : 'reverted';
-                reason = `${reason}; ${c.reason}`;
-                verdict = {
-                  ...verdict,
-                  ciLow: c.ciLow,
-                  ciHigh: c.ciHigh,
-                  probImprovement: c.probImprovement,
-                  test: c.test,
-                  gain: c.meanGain,
-                };
-              }
-              lap('confirm');
-            }
-            // A keep that noise and history cannot explain is held for a person.
-            const jump =
-              decision === 'kept'
-                ? scoreJump(
-                    contract.metric.primary,
-                    contract.direction,
-                    x.best!.score,
-                    ev.score,
-                    contract.suspicion,
-                  )
-                : null;
-            if (jump) {
-              trips.push(jump);
-              if (!overridden(x, jump)) {
-                decision = 'rejected';
-                reason = `${jump.guardrail}: ${jump.message} (${reason})`;
-                escalate = reason;
-              }
-            }
-          }
-        }
-      }
-    }
+    return 'aborted';
   }
+  return sandbox;
+}
 
-  // RECORD
-  prepared.c?.cancel();
-  mark = performance.now();
+/** A scored candidate, ready for DECIDE. */
+interface Scored {
+  ev: Extract<Evaluation, { status: 'ok' }>;
+  hashes: Promise<Record<string, string>>;
+}
+
+/**
+ * EVALUATE, alongside verify_tree: the output folder is made read-only and scored against the vault while git
+ * proves the tree that ran is the tree CHECK approved; the score counts only if that proof holds.
+ * @returns the scored candidate, or the outcome when there is nothing to decide on (the tree moved, the output is
+ *   unsafe or invalid, the command crashed or timed out)
+ * @throws when verify_tree cannot read the worktree (the host's state is broken)
+ */
+async function evaluateStep(t: Trial, checked: Checked, sandbox: SandboxResult): Promise<Scored | Outcome> {
+  const { x } = t;
+  // Links, FIFOs, devices or unwalkable subtrees in the output (removed by the sandbox) are not a model's output.
+  const planted = /removed \d+ symlink\/special/.test(sandbox.message)
+    ? `the command left entries host code must never follow in the output folder (${sandbox.message})`
+    : null;
+  const unprotected = protectOutput(t.outputDir) ?? planted;
+  // The predictions' hashes (recorded at RECORD) are taken now, while EVALUATE reads them: the files are
+  // read-only from here on, and hashing overlaps DuckDB's work instead of adding to the record step.
+  const hashes = hashPredictions(t.outputDir);
+  hashes.catch(() => undefined); // awaited at RECORD; a step that throws first must not leave it unhandled
+  const sd = sandboxDecision(sandbox);
+  // EVALUATE reads only the (read-only) output folder and the vault, never the worktree: it starts now and runs
+  // while git proves the tree that ran is the tree CHECK approved.
+  const evTimings: Record<string, number> = {};
+  const evaluating =
+    unprotected === null && sd === null
+      ? evaluateOutput(x.contract, x.manifest, t.outputDir, x.duck, x.python.binDir, {
+          vault: x.vault,
+          timings: evTimings,
+          // The keep rule's sort of the candidate (DeLong) starts in a worker while the metrics are scored.
+          onAligned: (input) => {
+            if (!t.baseline) t.prepared = prepareCandidate(x.rule, x.best!.input, input);
+          },
+        })
+      : null;
+  evaluating?.catch(() => undefined); // awaited below (or settled before returning)
+  // The tree that ran must be the tree CHECK approved (and as clean: tree-integrity before git reads it).
+  checked.staged = false;
+  const verified = await treeAfterExecute(x.worktree).catch((e: unknown) => e as Error);
+  if (verified instanceof Error) {
+    await evaluating?.catch(() => undefined);
+    throw verified;
+  }
+  checked.staged = true;
+  await checked.patchWritten; // its `git diff` finished before the index moves again
+  const { tree: after, trip: treeTrip } = verified;
+  t.lap('verify_tree');
+  const base = { sandbox, hashes };
+  if (treeTrip || after !== checked.tree) {
+    await evaluating?.catch(() => undefined);
+    if (treeTrip) t.trips.push(treeTrip);
+    if (after !== checked.tree)
+      t.trips.push({
+        guardrail: 'snapshot-integrity',
+        message: `the worktree changed during EXECUTE (tree ${checked.tree.slice(0, 12)} → ${after.slice(0, 12)})`,
+      });
+    return unscored('rejected', tripReasons(t.trips), base);
+  }
+  if (unprotected && sandbox.status === 'ok') return unscored('invalid', unprotected, base);
+  if (sd) {
+    const errTail = tail(join(t.dir, 'stderr.log'), 3);
+    const why = errTail && sd.decision === 'crashed' ? ` — ${errTail.split('\n').pop()}` : '';
+    return unscored(sd.decision, sd.reason + why, base);
+  }
+  const ev = await evaluating!;
+  t.lap('evaluate');
+  Object.assign(t.timings, evTimings);
+  if (ev.status === 'invalid')
+    // The sandbox's note matters here (e.g. a symlink it removed from the output folder).
+    return unscored(
+      'invalid',
+      sandbox.message.includes('removed') ? `${ev.reason} (${sandbox.message})` : ev.reason,
+      base,
+    );
+  return { ev, hashes };
+}
+
+/**
+ * DECIDE for a scored candidate: the guardrails that read predictions (sanity, leaking columns used, decoy labels,
+ * constraints) add their findings, then {@link decide} (pure) rules, with the keep rule's test computed in a worker
+ * where it helps and the confirmation runs over seeds executed when it asks for them.
+ */
+async function decideStep(t: Trial, sandbox: SandboxResult, s: Scored): Promise<Outcome> {
+  const { x } = t;
+  const { ev } = s;
+  // Sanity of the predictions (constant, row order): a person must look.
+  const sanity = ev.input ? sanityChecks(ev.input, x.contract.suspicion) : [];
+  // The model's own feature list, when it wrote one, against the leakage scan of `ratchet init`.
+  const used = usedLeaks(x.projectDir, t.outputDir);
+  // Predictions copied from the decoy labels planted in the sandbox: a cheating attempt, escalated.
+  const canary = await canaryTrips(x.contract, x.manifest, ev.input, x.duck);
+  // Constraints (floors, ceilings, fairness gates) reject a change whatever its score.
+  const constraints = ev.violations.map((v) => ({ guardrail: 'constraint', message: v }) as Trip);
+  t.trips.push(...sanity, ...used.trips, ...canary);
+  if (t.baseline && constraints.length > 0) {
+    x.journal.addEvent({
+      ts: new Date().toISOString(),
+      runId: x.runId,
+      experimentId: null,
+      kind: 'guardrail',
+      severity: 'warning',
+      guardrail: 'constraint',
+      message: `the baseline breaks constraints (${ev.violations.join('; ')}): every change must satisfy them`,
+      data: null,
+    });
+  } else t.trips.push(...constraints);
+  const findings: Findings = { canary, leaks: used.trips, constraints, sanity };
+  const isOverridden = (trip: Trip) => overridden(x, trip);
+  const candidate = { score: ev.score, input: ev.input };
+  let runs: Runs = { scores: [ev.score], inputs: [ev.input] };
+  const input: DecideInput = {
+    rule: x.rule,
+    suspicion: x.contract.suspicion,
+    baseline: t.baseline,
+    best: x.best ? { score: x.best.score, input: x.best.input, runs: x.best.runs } : null,
+    candidate,
+    findings,
+    isOverridden,
+  };
+  // The keep rule's test runs (in a worker where it helps) only when no guardrail decides first.
+  if (!t.baseline && !screen(findings, false, isOverridden))
+    input.verdict = await decideKeepAsync(x.rule, input.best!, candidate, t.prepared);
+  let d = decide(input);
+  t.lap('decide');
+  if (d.status === 'confirm') {
+    const confirmed = await confirmOverSeeds(x, t.dir, runs);
+    runs = confirmed.runs;
+    d = decide({
+      ...input,
+      verdict: d.verdict,
+      confirmation: confirmed.failure ? { failure: confirmed.failure } : { runs },
+    });
+    t.lap('confirm');
+    if (d.status === 'confirm') throw new Error('decide asked twice for confirmation runs');
+  }
+  t.trips.push(...d.trips);
+  // Once per run: what the keep rule's test needs of the best model (a kept candidate's test has already
+  // prepared it), so each later experiment pays only for its own side.
+  if (t.baseline && d.decision === 'kept') prepareBest(x.rule, ev.input);
+  return {
+    decision: d.decision,
+    reason: d.reason,
+    escalate: d.escalate,
+    sandbox,
+    score: ev.score,
+    metrics: ev.metrics,
+    input: ev.input,
+    verdict: d.verdict,
+    runs,
+    featureCheck: used.check,
+    undefinedMetrics: Object.keys(ev.undefinedMetrics).length ? ev.undefinedMetrics : null,
+    hashes: s.hashes,
+  };
+}
+
+/**
+ * RECORD: a keep becomes a commit on the ratchet branch (anything else resets the worktree to its parent); the
+ * experiment goes to its trace folder, the journal (with its guardrail events, in one transaction), results.tsv,
+ * and back to the proposer.
+ */
+async function record(
+  t: Trial,
+  proposal: Proposal,
+  checked: Checked,
+  o: Outcome,
+): Promise<{ record: ExperimentRecord; best: Best | null; escalate: string | null }> {
+  const { x, id } = t;
+  const { contract, journal, worktree } = x;
+  t.prepared?.cancel();
+  t.restart();
   let commitSha: string | null = null;
-  if (decision === 'kept') {
+  if (o.decision === 'kept') {
     const trailers: Record<string, string> = {
       'Ratchet-Experiment': String(id),
       'Ratchet-Run': x.runId,
-      'Ratchet-Score': `${contract.metric.primary}=${score!.toFixed(6)}`,
+      'Ratchet-Score': `${contract.metric.primary}=${o.score!.toFixed(6)}`,
       'Ratchet-Hypothesis': proposal.hypothesis,
     };
-    if (verdict) trailers['Ratchet-Delta'] = `${verdict.gain >= 0 ? '+' : ''}${verdict.gain.toFixed(6)}`;
-    const subject = baseline
-      ? `ratchet: baseline ${contract.metric.primary} ${score!.toFixed(4)}`
+    if (o.verdict)
+      trailers['Ratchet-Delta'] = `${o.verdict.gain >= 0 ? '+' : ''}${o.verdict.gain.toFixed(6)}`;
+    const subject = t.baseline
+      ? `ratchet: baseline ${contract.metric.primary} ${o.score!.toFixed(4)}`
       : `ratchet: ${truncate(proposal.hypothesis, 68)}`;
-    commitSha = await commit(worktree, subject, reason, trailers, { tree: check.tree, parent: parentSha });
+    commitSha = await commit(worktree, subject, o.reason, trailers, {
+      tree: checked.tree,
+      parent: t.parentSha,
+    });
     failpoint('record:after-commit');
-  } else if (staged) {
-    await resetStaged(worktree, parentSha);
+  } else if (checked.staged) {
+    await resetStaged(worktree, t.parentSha);
   } else {
-    await resetHard(worktree, parentSha);
+    await resetHard(worktree, t.parentSha);
   }
-  await patchWritten;
+  await checked.patchWritten;
   const endedAt = new Date();
   // Recorded by the name written (public.csv or public.parquet); submit re-checks the one it reads.
-  const predictions = await (hashes ?? hashPredictions(outputDir));
-  const record: ExperimentRecord = {
+  const predictions = await (o.hashes ?? hashPredictions(t.outputDir));
+  const { sandbox, verdict, score, decision, reason } = o;
+  const rec: ExperimentRecord = {
     id,
     runId: x.runId,
     seq: x.seq,
-    proposer: baseline ? 'baseline' : x.proposer.name,
+    proposer: t.baseline ? 'baseline' : x.proposer.name,
     hypothesis: proposal.hypothesis,
     params: proposal.params ?? null,
     meta: {
       ...(proposal.meta ?? {}),
       predictions,
-      tree: check.tree,
-      timings,
-      runs: runs.scores,
-      ...(featureCheck ? { featureCheck } : {}),
-      ...(undefinedMetrics ? { undefinedMetrics } : {}),
+      tree: checked.tree,
+      timings: t.timings,
+      runs: o.runs.scores,
+      ...(o.featureCheck ? { featureCheck: o.featureCheck } : {}),
+      ...(o.undefinedMetrics ? { undefinedMetrics: o.undefinedMetrics } : {}),
     },
-    decision: decision!,
+    decision,
     reason,
     score,
     bestBefore: x.best?.score ?? null,
@@ -539,30 +652,30 @@ export async function runExperiment(
     probImprovement: verdict?.probImprovement ?? null,
     keepTest: verdict?.test ?? null,
     commitSha,
-    parentSha,
-    files: check.files,
+    parentSha: t.parentSha,
+    files: checked.files,
     sandboxStatus: sandbox?.status ?? 'skipped',
     sandboxMessage: sandbox?.message ?? '',
     exitCode: sandbox?.exitCode ?? null,
     sandboxed: !x.unsafe,
-    startedAt: startedAt.toISOString(),
+    startedAt: t.startedAt.toISOString(),
     endedAt: endedAt.toISOString(),
-    durationMs: endedAt.getTime() - startedAt.getTime(),
+    durationMs: endedAt.getTime() - t.startedAt.getTime(),
     executeMs: sandbox?.wallMs ?? null,
-    conclusion: conclusionFor(decision!, contract.metric.primary, score, verdict?.gain ?? null),
-    metrics,
+    conclusion: conclusionFor(decision, contract.metric.primary, score, verdict?.gain ?? null),
+    metrics: o.metrics,
   };
-  writeFileSync(join(dir, 'experiment.json'), `${JSON.stringify(record, null, 2)}\n`);
-  const events: Omit<EventRecord, 'id' | 'experimentId'>[] = trips.map((t) => ({
+  writeFileSync(join(t.dir, 'experiment.json'), `${JSON.stringify(rec, null, 2)}\n`);
+  const events: Omit<EventRecord, 'id' | 'experimentId'>[] = t.trips.map((trip) => ({
     ts: endedAt.toISOString(),
     runId: x.runId,
-    kind: overridden(x, t) ? 'guardrail.override' : 'guardrail',
+    kind: overridden(x, trip) ? 'guardrail.override' : 'guardrail',
     severity: 'warning',
-    guardrail: t.guardrail,
-    message: overridden(x, t)
-      ? `${t.message} — overridden: ${x.overrides[t.guardrail]}`
-      : `${t.message} (${guardrail(t.guardrail).hint})`,
-    data: t.data ?? null,
+    guardrail: trip.guardrail,
+    message: overridden(x, trip)
+      ? `${trip.message} — overridden: ${x.overrides[trip.guardrail]}`
+      : `${trip.message} (${guardrail(trip.guardrail).hint})`,
+    data: trip.data ?? null,
   }));
   events.push({
     ts: endedAt.toISOString(),
@@ -573,28 +686,35 @@ export async function runExperiment(
     message: `${decision}: ${reason}`,
     data: { id, seq: x.seq, score },
   });
-  lap('record');
-  journal.recordExperiment(record, events);
+  t.lap('record');
+  journal.recordExperiment(rec, events);
   failpoint('record:after-journal');
-  appendResult(projectDir, record);
+  appendResult(x.projectDir, rec);
   if (sandbox?.status === 'output_limit' && decision !== 'kept')
-    pruneOutputs(dir, `it was ${decision} for passing the output size cap`);
-  const outcome = { seq: x.seq, decision: record.decision, score: record.score, meta: proposal.meta ?? {} };
+    pruneOutputs(t.dir, `it was ${decision} for passing the output size cap`);
+  const outcome = { seq: x.seq, decision: rec.decision, score: rec.score, meta: proposal.meta ?? {} };
   await x.proposer.observe(outcome);
-  if (x.proposer.conclude && !baseline) {
+  if (x.proposer.conclude && !t.baseline) {
     const c = await x.proposer
-      .conclude({ ...outcome, hypothesis: record.hypothesis, reason: record.reason })
+      .conclude({ ...outcome, hypothesis: rec.hypothesis, reason: rec.reason })
       .catch(() => null);
     if (c?.trim()) {
-      record.conclusion = c.trim();
-      journal.setConclusion(id, record.conclusion);
+      rec.conclusion = c.trim();
+      journal.setConclusion(id, rec.conclusion);
     }
   }
   const newBest: Best | null =
     decision === 'kept'
-      ? { id, score: score!, input: input!, commit: commitSha!, params: proposal.params ?? null, runs }
+      ? {
+          id,
+          score: score!,
+          input: o.input!,
+          commit: commitSha!,
+          params: proposal.params ?? null,
+          runs: o.runs,
+        }
       : null;
-  return { record, best: newBest, escalate };
+  return { record: rec, best: newBest, escalate: o.escalate };
 }
 
 /** Names of the predictions files an output folder may hold. */
@@ -717,33 +837,34 @@ async function confirmOverSeeds(
   first: Runs,
 ): Promise<{ runs: Runs; failure: string | null }> {
   const runs: Runs = { scores: [...first.scores], inputs: [...first.inputs] };
-  for (let j = 1; j <= x.rule.confirmRuns; j++) {
-    const runDir = join(dir, `confirm-${j}`);
-    const outputDir = join(runDir, 'output');
-    mkdirSync(outputDir, { recursive: true });
-    const res = await execute({
-      contract: x.contract,
-      worktree: x.worktree,
-      runDir,
-      outputDir,
-      python: x.python,
-      timeoutMs: x.timeoutMs,
-      seed:
-        x.rule.confirmSeeds === 'same'
-          ? x.contract.split.seed
-          : x.contract.split.seed + CONFIRM_SEED_OFFSET + j,
-      experimentId: 0,
-      unsafeNoSandbox: x.unsafe,
-      signal: x.signal,
-    });
-    if (res.status !== 'ok')
-      return { runs, failure: `confirmation run ${j} did not finish (${res.message})` };
-    const ev = await evaluateOutput(x.contract, x.manifest, outputDir, x.duck, x.python.binDir, {
-      vault: x.vault,
-    });
-    if (ev.status !== 'ok') return { runs, failure: `confirmation run ${j} was invalid (${ev.reason})` };
-    runs.scores.push(ev.score);
-    runs.inputs.push(ev.input);
-  }
-  return { runs, failure: null };
+  const seed0 = x.contract.split.seed;
+  const done = await runOverSeeds({
+    executor: x.executor,
+    contract: x.contract,
+    manifest: x.manifest,
+    worktree: x.worktree,
+    seeds: Array.from({ length: x.rule.confirmRuns }, (_, i) =>
+      x.rule.confirmSeeds === 'same' ? seed0 : seed0 + CONFIRM_SEED_OFFSET + i + 1,
+    ),
+    runDir: (i) => join(dir, `confirm-${i + 1}`),
+    timeoutMs: x.timeoutMs,
+    signal: x.signal,
+    duck: x.duck,
+    vault: x.vault,
+    binDir: x.python.binDir,
+    onRun: (r) => {
+      runs.scores.push(r.evaluation.score);
+      runs.inputs.push(r.evaluation.input);
+    },
+  });
+  const f = done.failure;
+  if (!f) return { runs, failure: null };
+  const j = f.index + 1;
+  return {
+    runs,
+    failure:
+      f.step === 'execute'
+        ? `confirmation run ${j} did not finish (${f.message})`
+        : `confirmation run ${j} was invalid (${f.message})`,
+  };
 }

@@ -21,6 +21,7 @@ import { RatchetError } from '../util/errors.js';
 import { formatDuration } from '../util/units.js';
 import { sampleSd } from './baseline.js';
 import { acquireRunLock, isAlive, releaseRunLock, runActiveMs, watchStop } from './control.js';
+import { type Executor, LocalExecutor } from './executor.js';
 import {
   type Best,
   checkLockStats,
@@ -132,6 +133,8 @@ export class RunSession {
   readonly worktree: string;
   readonly limits: Limits;
   readonly unsafe: boolean;
+  /** Where experiments execute (docs/architecture.md, "Executors"). */
+  readonly executor: Executor;
   /** True when an unfinished run was reopened. */
   readonly resumed: boolean;
   /** Experiments of this run, oldest first. */
@@ -187,6 +190,7 @@ export class RunSession {
     this.worktree = join(opts.projectDir, WORKTREES_DIR, init.runId);
     this.limits = init.limits;
     this.unsafe = opts.unsafeNoSandbox ?? false;
+    this.executor = new LocalExecutor(ready.python, this.unsafe);
     this.resumed = init.resumed;
     this.history = init.journal.listExperiments(init.runId);
     this.best = null;
@@ -613,6 +617,7 @@ export class RunSession {
       seq: this.history.length + 1,
       worktree: this.worktree,
       python: this.python,
+      executor: this.executor,
       proposer,
       best: this.best,
       history: this.history,

@@ -1,0 +1,82 @@
+import type { Contract } from '../contract/load.js';
+import type { PythonRuntime, SandboxResult } from '../sandbox/index.js';
+import { execute } from './execute.js';
+
+/**
+ * The executor seam (docs/architecture.md, "Executors"): where EXECUTE runs a tree. The loop, the baseline's
+ * noise measurement, the confirmation runs and the noise audit all go through an {@link Executor}; the local
+ * one runs the contract's command under bubblewrap on this machine.
+ */
+
+/** One training run: this tree, this seed, these limits. */
+export interface ExecuteJob {
+  contract: Contract;
+  /** The checked-out tree to run (a worktree folder on the orchestrator's machine). */
+  worktree: string;
+  /** The run's folder: stdout.log and stderr.log are written here while the command runs. */
+  runDir: string;
+  /** The folder the command writes its predictions to (RATCHET_OUTPUT). */
+  outputDir: string;
+  /** RATCHET_SEED. */
+  seed: number;
+  /** RATCHET_EXPERIMENT (0 for runs that are not an experiment: baseline, confirmation, audit). */
+  experimentId: number;
+  /** Wall-clock limit, ms. */
+  timeoutMs: number;
+  /** The kill switch: aborting it kills the run (its result is then `aborted`). */
+  signal?: AbortSignal;
+}
+
+/**
+ * Runs training jobs. Implementations must: enforce the contract's limits and the sandbox policy, write the
+ * command's output to `runDir`'s logs as it comes (progress), put the predictions in `outputDir` on this
+ * machine (they are scored here, never where they ran), stop the job when `signal` aborts, and resolve (never
+ * reject) with a {@link SandboxResult} for anything the command did.
+ */
+export interface Executor {
+  /** 'local' (bubblewrap on this machine). */
+  readonly kind: 'local';
+  /**
+   * The class of execution slot jobs run in, e.g. `local:unsafe` or `local:sandbox`: noise is measured per slot
+   * class, since scores and durations measured under one load say little about another.
+   */
+  readonly slotClass: string;
+  /** Run one job to completion (or until its timeout, its limits or the kill switch stop it). */
+  run(job: ExecuteJob): Promise<SandboxResult>;
+}
+
+/**
+ * The local executor: the contract's command under bubblewrap on this machine ({@link execute}), or without the
+ * sandbox when the person ran with `--unsafe-no-sandbox`.
+ */
+export class LocalExecutor implements Executor {
+  readonly kind = 'local' as const;
+  readonly slotClass: string;
+
+  /**
+   * @param python the resolved Python runtime the command runs with
+   * @param unsafeNoSandbox run without bubblewrap (the person's explicit choice; recorded on every experiment)
+   */
+  constructor(
+    private readonly python: PythonRuntime,
+    readonly unsafeNoSandbox = false,
+  ) {
+    this.slotClass = unsafeNoSandbox ? 'local:unsafe' : 'local:sandbox';
+  }
+
+  /** Runs the job with {@link execute}. */
+  run(job: ExecuteJob): Promise<SandboxResult> {
+    return execute({
+      contract: job.contract,
+      worktree: job.worktree,
+      runDir: job.runDir,
+      outputDir: job.outputDir,
+      python: this.python,
+      timeoutMs: job.timeoutMs,
+      seed: job.seed,
+      experimentId: job.experimentId,
+      unsafeNoSandbox: this.unsafeNoSandbox,
+      ...(job.signal ? { signal: job.signal } : {}),
+    });
+  }
+}

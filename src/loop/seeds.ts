@@ -1,0 +1,106 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Contract } from '../contract/load.js';
+import type { Duck } from '../data/duck.js';
+import type { SplitManifest } from '../data/ingest.js';
+import { type Evaluation, evaluateOutput } from '../evaluator/evaluate.js';
+import type { VaultCache } from '../evaluator/vault.js';
+import type { SandboxResult } from '../sandbox/index.js';
+import type { Executor } from './executor.js';
+
+/**
+ * "Run this tree over k seeds and score each run on the public holdout": the one loop behind the baseline's
+ * noise measurement (`ratchet check`), the keep rule's confirmation runs and the noise audit
+ * (docs/architecture.md, "Executors").
+ */
+
+/** One scored run of {@link runOverSeeds}. */
+export interface SeedRun {
+  /** 0-based position in the seed list. */
+  index: number;
+  seed: number;
+  /** The run's folder (logs) and its output folder (predictions). */
+  runDir: string;
+  outputDir: string;
+  /** What the executor reported (status `ok`). */
+  sandbox: SandboxResult;
+  /** The public holdout's evaluation (status `ok`). */
+  evaluation: Extract<Evaluation, { status: 'ok' }>;
+}
+
+/** Why {@link runOverSeeds} stopped early: the run that failed and at which step. */
+export interface SeedRunFailure {
+  index: number;
+  seed: number;
+  runDir: string;
+  outputDir: string;
+  /** `execute`: the command did not finish with status ok; `evaluate`: its predictions were invalid. */
+  step: 'execute' | 'evaluate';
+  /** The executor's result (also for an `evaluate` failure). */
+  sandbox: SandboxResult;
+  /** The executor's message or the evaluator's reason. */
+  message: string;
+}
+
+/** Options of {@link runOverSeeds}. */
+export interface OverSeedsOptions {
+  executor: Executor;
+  contract: Contract;
+  manifest: SplitManifest;
+  /** The checked-out tree every run executes (never modified here). */
+  worktree: string;
+  /** The seeds, in order: one run each. */
+  seeds: number[];
+  /** The folder of run `index` (created here; `output/` inside it receives the predictions). */
+  runDir: (index: number) => string;
+  /** Wall-clock limit of each run, ms. */
+  timeoutMs: number;
+  /** Kill switch: the running job is stopped and the loop returns its `aborted` failure. */
+  signal?: AbortSignal;
+  /** Shared by the evaluations of a run session (a private DuckDB and vault read otherwise). */
+  duck?: Duck;
+  vault?: VaultCache;
+  /** The Python bin folder a custom evaluator runs with. */
+  binDir?: string;
+  /** Called after each scored run (progress). */
+  onRun?: (run: SeedRun) => void;
+}
+
+/**
+ * Run a tree once per seed through an executor and score each run on the public holdout, one run at a time
+ * (runs share the machine's cores). Stops at the first run that does not finish or writes invalid predictions.
+ * Never throws for what a run did; errors of the host (e.g. a missing vault) propagate.
+ * @returns the scored runs in seed order, and the failure that stopped the loop (null when every seed ran)
+ */
+export async function runOverSeeds(
+  opts: OverSeedsOptions,
+): Promise<{ runs: SeedRun[]; failure: SeedRunFailure | null }> {
+  const runs: SeedRun[] = [];
+  for (const [index, seed] of opts.seeds.entries()) {
+    const runDir = opts.runDir(index);
+    const outputDir = join(runDir, 'output');
+    mkdirSync(outputDir, { recursive: true });
+    const sandbox = await opts.executor.run({
+      contract: opts.contract,
+      worktree: opts.worktree,
+      runDir,
+      outputDir,
+      seed,
+      experimentId: 0,
+      timeoutMs: opts.timeoutMs,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+    const at = { index, seed, runDir, outputDir, sandbox };
+    if (sandbox.status !== 'ok')
+      return { runs, failure: { ...at, step: 'execute', message: sandbox.message } };
+    const evaluation = await evaluateOutput(opts.contract, opts.manifest, outputDir, opts.duck, opts.binDir, {
+      ...(opts.vault ? { vault: opts.vault } : {}),
+    });
+    if (evaluation.status !== 'ok')
+      return { runs, failure: { ...at, step: 'evaluate', message: evaluation.reason } };
+    const run: SeedRun = { ...at, evaluation };
+    runs.push(run);
+    opts.onRun?.(run);
+  }
+  return { runs, failure: null };
+}
