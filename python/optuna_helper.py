@@ -214,6 +214,10 @@ class Helper:
         direction = req.get("direction", "maximize")
         seed = req.get("seed", 0)
         space = req.get("space")
+        # Parallel directions share one study: each helper is a worker (0 opens the study first), TPE's
+        # constant liar keeps workers from proposing what another is already trying.
+        worker = req.get("worker", 0)
+        constant_liar = req.get("constant_liar", False)
         if not isinstance(storage_path, str) or not storage_path:
             raise RequestError("init needs 'storage': the path of the SQLite file")
         if not isinstance(study_name, str) or not study_name:
@@ -222,6 +226,10 @@ class Helper:
             raise RequestError(f"init 'direction' must be maximize or minimize, not {direction!r}")
         if isinstance(seed, bool) or not isinstance(seed, int):
             raise RequestError(f"init 'seed' must be an integer, not {seed!r}")
+        if isinstance(worker, bool) or not isinstance(worker, int) or worker < 0:
+            raise RequestError(f"init 'worker' must be an integer >= 0, not {worker!r}")
+        if not isinstance(constant_liar, bool):
+            raise RequestError(f"init 'constant_liar' must be true or false, not {constant_liar!r}")
         if not isinstance(space, dict) or not space:
             raise RequestError("init needs 'space': the non-empty `space` mapping of the search space")
 
@@ -248,7 +256,9 @@ class Helper:
                 f"not {direction}; use another study name or storage file"
             )
         existing = probe.get_trials(deepcopy=False)
-        stale = [t for t in existing if t.state == TrialState.RUNNING]
+        # Only the first worker fails trials a previous process left RUNNING: another worker's RUNNING trials
+        # belong to a live sibling.
+        stale = [t for t in existing if t.state == TrialState.RUNNING] if worker == 0 else []
         for t in stale:
             probe._storage.set_trial_state_values(t._trial_id, state=TrialState.FAIL)
         if stale:
@@ -256,9 +266,16 @@ class Helper:
                 f"{[t.number for t in stale]}")
 
         n_existing = len(existing)
-        sampler_seed = seed if n_existing == 0 else derive_seed(seed, n_existing)
+        if worker == 0:
+            sampler_seed = seed if n_existing == 0 else derive_seed(seed, n_existing)
+        else:
+            sampler_seed = derive_seed(seed, n_existing, worker)
         sampler = optuna.samplers.TPESampler(
-            seed=sampler_seed, multivariate=True, group=True, n_startup_trials=N_STARTUP_TRIALS
+            seed=sampler_seed,
+            multivariate=True,
+            group=True,
+            n_startup_trials=N_STARTUP_TRIALS,
+            constant_liar=constant_liar,
         )
         self.study = optuna.load_study(storage=storage_url, study_name=study_name, sampler=sampler)
         self.space = space
@@ -355,10 +372,11 @@ class Helper:
         }
 
 
-def derive_seed(seed: int, n_existing: int) -> int:
+def derive_seed(seed: int, n_existing: int, worker: int = 0) -> int:
     import numpy as np
 
-    return int(np.random.SeedSequence([seed & 0xFFFFFFFF, n_existing]).generate_state(1)[0])
+    key = [seed & 0xFFFFFFFF, n_existing] + ([worker] if worker else [])
+    return int(np.random.SeedSequence(key).generate_state(1)[0])
 
 
 OPS = {"init", "ask", "tell", "enqueue", "best", "info", "close"}

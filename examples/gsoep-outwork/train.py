@@ -45,7 +45,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-N_JOBS = 2  # threads for forests, LightGBM and (through OpenMP) HistGradientBoosting
+# threads for forests, LightGBM and (through OpenMP) HistGradientBoosting: Ratchet divides the cores among the
+# experiments running at once (RATCHET_THREADS)
+N_JOBS = max(1, int(os.environ.get("RATCHET_THREADS", "2")))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, str(N_JOBS))  # before numpy/scikit-learn load their thread pools
 

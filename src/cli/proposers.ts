@@ -35,6 +35,9 @@ function searchProposer(ctx: ProposerContext, who: string): SearchProposer {
     paramsFile: search.params_file,
     direction: ctx.contract.direction,
     seed: ctx.contract.split.seed,
+    // Parallel directions share the run's study (docs/architecture.md, "Parallel directions").
+    worker: ctx.direction - 1,
+    constantLiar: ctx.directions > 1,
     ...(baselineParams ? { baselineParams } : {}),
   });
 }

@@ -208,6 +208,22 @@ export const RetentionSchema = z
   .strict()
   .describe('pruning of old experiment outputs and check outputs');
 
+/** Parallel directions of a run (docs/architecture.md, "Parallel directions"). */
+export const ParallelSchema = z
+  .object({
+    directions: z
+      .number()
+      .int()
+      .min(1)
+      .max(32)
+      .default(1)
+      .describe(
+        'directions a run explores at once, each on its own branch and worktree with its own proposer; budgets are shared (`ratchet run --directions N` overrides it)',
+      ),
+  })
+  .strict()
+  .describe('how many experiments run at once');
+
 export const SuspicionSchema = z
   .object({
     max_headroom_closed: z
@@ -369,6 +385,7 @@ export const ContractSchema = z
     }),
     agent: AgentSchema.optional().describe('how LLM proposers are briefed and bounded'),
     retention: RetentionSchema.default({ keep_last: 20 }),
+    parallel: ParallelSchema.default({ directions: 1 }),
   })
   .strict();
 

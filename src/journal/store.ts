@@ -36,6 +36,11 @@ export interface ExperimentRecord {
    * the baseline, a rejected or failed experiment, and journals written before it was recorded).
    */
   keepTest?: string | null;
+  /**
+   * The direction (1-based lane of `ratchet run --directions N`) the experiment ran in; null or absent in a run
+   * with one direction (docs/architecture.md, "Parallel directions").
+   */
+  direction?: number | null;
   /** Commit of a kept experiment on the ratchet branch. */
   commitSha: string | null;
   /** Commit the change was made on (the best kept commit at the time). */
@@ -224,6 +229,7 @@ export class Journal {
         (c) => c.name,
       );
       if (!expCols.includes('keep_test')) db.exec('ALTER TABLE experiments ADD COLUMN keep_test TEXT');
+      if (!expCols.includes('direction')) db.exec('ALTER TABLE experiments ADD COLUMN direction INTEGER');
     }
     return new Journal(db);
   }
@@ -372,10 +378,10 @@ export class Journal {
         .prepare(
           `INSERT INTO experiments (id, run_id, seq, proposer, hypothesis, params, meta, decision, reason, score,
              best_before, delta, ci_low, ci_high, prob_improvement, commit_sha, parent_sha, files, sandbox_status,
-             sandbox_message, exit_code, sandboxed, started_at, ended_at, duration_ms, execute_ms, conclusion, keep_test)
+             sandbox_message, exit_code, sandboxed, started_at, ended_at, duration_ms, execute_ms, conclusion, keep_test, direction)
            VALUES (@id, @runId, @seq, @proposer, @hypothesis, @params, @meta, @decision, @reason, @score,
              @bestBefore, @delta, @ciLow, @ciHigh, @probImprovement, @commitSha, @parentSha, @files, @sandboxStatus,
-             @sandboxMessage, @exitCode, @sandboxed, @startedAt, @endedAt, @durationMs, @executeMs, @conclusion, @keepTest)`,
+             @sandboxMessage, @exitCode, @sandboxed, @startedAt, @endedAt, @durationMs, @executeMs, @conclusion, @keepTest, @direction)`,
         )
         .run({
           ...e,
@@ -384,6 +390,7 @@ export class Journal {
           files: JSON.stringify(e.files),
           sandboxed: e.sandboxed ? 1 : 0,
           keepTest: e.keepTest ?? null,
+          direction: e.direction ?? null,
         });
       const m = this.db.prepare(
         'INSERT INTO metrics (experiment_id, holdout, name, value) VALUES (?, ?, ?, ?)',
@@ -536,6 +543,7 @@ export class Journal {
       ciHigh: num(r['ci_high']),
       probImprovement: num(r['prob_improvement']),
       keepTest: (r['keep_test'] as string | null | undefined) ?? null,
+      direction: num(r['direction']),
       commitSha: (r['commit_sha'] as string | null) ?? null,
       parentSha: String(r['parent_sha']),
       files: parse<string[]>(r['files']) ?? [],

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { DATA_DIR, readManifest } from '../data/ingest.js';
@@ -23,6 +24,8 @@ export interface ExecuteOptions {
   experimentId: number;
   unsafeNoSandbox: boolean;
   signal?: AbortSignal;
+  /** RATCHET_THREADS: the training threads this run may use (default: every core of the machine). */
+  threads?: number;
 }
 
 /**
@@ -30,7 +33,8 @@ export interface ExecuteOptions {
  * (read-only), the output folder writable, the vault absent, and the contract's limits.
  * The command sees RATCHET_TRAIN, RATCHET_PUBLIC, RATCHET_PRIVATE (CSV), RATCHET_TRAIN_PARQUET,
  * RATCHET_PUBLIC_PARQUET, RATCHET_PRIVATE_PARQUET (the same splits as Parquet, when `init` wrote them),
- * RATCHET_OUTPUT, RATCHET_SEED,
+ * RATCHET_OUTPUT, RATCHET_SEED, RATCHET_THREADS (threads the command may use: the cores divided by the experiments
+ * running at once),
  * RATCHET_CLASSES (JSON list, classification) and RATCHET_EXPERIMENT (paths inside the sandbox; host paths with --unsafe-no-sandbox).
  */
 export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
@@ -64,6 +68,7 @@ export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
       ),
       RATCHET_OUTPUT: unsafe ? opts.outputDir : SANDBOX_OUTPUT,
       RATCHET_SEED: String(opts.seed),
+      RATCHET_THREADS: String(opts.threads ?? availableParallelism()),
       RATCHET_EXPERIMENT: String(opts.experimentId),
       // Classification: every class of the target (the labels' names only, never which row has which).
       RATCHET_CLASSES: JSON.stringify(readManifest(contract.projectDir).classes ?? []),

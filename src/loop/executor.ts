@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { Contract } from '../contract/load.js';
 import type { PythonRuntime, SandboxResult } from '../sandbox/index.js';
 import { execute } from './execute.js';
@@ -37,10 +38,13 @@ export interface Executor {
   /** 'local' (bubblewrap on this machine). */
   readonly kind: 'local';
   /**
-   * The class of execution slot jobs run in, e.g. `local:unsafe` or `local:sandbox`: noise is measured per slot
-   * class, since scores and durations measured under one load say little about another.
+   * The class of execution slot jobs run in, e.g. `local:sandbox:1x2` (one job at a time, 2 threads each) or
+   * `local:sandbox:2x1`: noise is measured per slot class, since scores and durations measured under one load say
+   * little about another.
    */
   readonly slotClass: string;
+  /** Training threads each job gets (RATCHET_THREADS). */
+  readonly threads: number;
   /** Run one job to completion (or until its timeout, its limits or the kill switch stop it). */
   run(job: ExecuteJob): Promise<SandboxResult>;
 }
@@ -52,16 +56,21 @@ export interface Executor {
 export class LocalExecutor implements Executor {
   readonly kind = 'local' as const;
   readonly slotClass: string;
+  readonly threads: number;
 
   /**
    * @param python the resolved Python runtime the command runs with
    * @param unsafeNoSandbox run without bubblewrap (the person's explicit choice; recorded on every experiment)
+   * @param concurrent how many jobs run at once on this machine (parallel directions): each gets
+   *   ⌊cores / concurrent⌋ threads, at least 1
    */
   constructor(
     private readonly python: PythonRuntime,
     readonly unsafeNoSandbox = false,
+    concurrent = 1,
   ) {
-    this.slotClass = unsafeNoSandbox ? 'local:unsafe' : 'local:sandbox';
+    this.threads = Math.max(1, Math.floor(availableParallelism() / Math.max(1, concurrent)));
+    this.slotClass = `local:${unsafeNoSandbox ? 'unsafe' : 'sandbox'}:${concurrent}x${this.threads}`;
   }
 
   /** Runs the job with {@link execute}. */
@@ -76,6 +85,7 @@ export class LocalExecutor implements Executor {
       seed: job.seed,
       experimentId: job.experimentId,
       unsafeNoSandbox: this.unsafeNoSandbox,
+      threads: this.threads,
       ...(job.signal ? { signal: job.signal } : {}),
     });
   }

@@ -128,6 +128,8 @@ export interface ExperimentInput {
   journal: Journal;
   runId: string;
   seq: number;
+  /** The direction (1-based) in a run with several, null in a run with one. */
+  direction?: number | null;
   worktree: string;
   python: PythonRuntime;
   /** Where EXECUTE runs the worktree (the local sandbox, or a cluster). */
@@ -135,6 +137,11 @@ export interface ExperimentInput {
   proposer: Proposer;
   best: Best | null;
   history: ExperimentRecord[];
+  /**
+   * Ids of the run's experiments under way (shared by its directions): their trace folders have no journal row
+   * yet and are never tidied away. This experiment's id is added once reserved and removed when it ends.
+   */
+  active?: Set<number>;
   timeoutMs: number;
   unsafe: boolean;
   signal: AbortSignal;
@@ -247,6 +254,18 @@ export async function runExperiment(
   x: ExperimentInput,
 ): Promise<{ record: ExperimentRecord; best: Best | null; escalate: string | null } | 'aborted'> {
   const t = await openTrial(x);
+  try {
+    return await steps(t);
+  } finally {
+    x.active?.delete(t.id);
+  }
+}
+
+/** The steps after {@link openTrial}, in the diagram's order. */
+async function steps(
+  t: Trial,
+): Promise<{ record: ExperimentRecord; best: Best | null; escalate: string | null } | 'aborted'> {
+  const { x } = t;
   const proposal = await propose(t);
   if (proposal === 'aborted') return 'aborted';
   const checked = await check(t);
@@ -274,9 +293,11 @@ async function openTrial(x: ExperimentInput): Promise<Trial> {
     join(projectDir, RUNS_DIR),
     journal.listExperiments(),
     x.contract.retention.keep_last,
+    x.active,
   );
   if (tidy.pruned.length > 0) journal.addEvent(retentionEvent(x.runId, tidy.pruned));
   const id = journal.reserveExperimentId();
+  x.active?.add(id); // before its folder exists: another direction's tidy never takes it for an orphan
   const dir = experimentDir(projectDir, id);
   const outputDir = join(dir, 'output');
   rmSync(dir, { recursive: true, force: true });
@@ -630,6 +651,7 @@ async function record(
     id,
     runId: x.runId,
     seq: x.seq,
+    direction: x.direction ?? null,
     proposer: t.baseline ? 'baseline' : x.proposer.name,
     hypothesis: proposal.hypothesis,
     params: proposal.params ?? null,

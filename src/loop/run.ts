@@ -18,6 +18,9 @@ export interface ProposerContext {
   stateDir: string;
   /** True when an unfinished run is resumed. */
   resumed: boolean;
+  /** The direction this proposer explores (1-based) and how many the run has (docs/architecture.md, "Parallel directions"). */
+  direction: number;
+  directions: number;
 }
 
 /** Builds the run's proposer once the worktree exists. */
@@ -33,7 +36,15 @@ export type RunProgress =
       maxExperiments: number;
       maxWallClockMs: number;
     }
-  | { type: 'experiment-start'; id: number; seq: number; hypothesis: string; elapsedMs: number }
+  | {
+      type: 'experiment-start';
+      id: number;
+      seq: number;
+      hypothesis: string;
+      elapsedMs: number;
+      /** The direction (1-based) in a run with several, else absent. */
+      direction?: number;
+    }
   | {
       type: 'experiment-end';
       record: ExperimentRecord;
@@ -61,38 +72,51 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
   const session = await RunSession.open(opts);
   const emit = (p: RunProgress) => opts.onProgress?.(p);
   const elapsed = () => Date.now() - session.startedAt;
-  let proposer: Proposer | null = null;
+  const n = session.lanes.length;
+  const proposers: Proposer[] = [];
   let status: RunSummary['status'] = 'finished';
   let reason = '';
   try {
     emit({
       type: 'run-start',
       runId: session.runId,
-      branch: session.branch,
+      branch: session.lanes.map((l) => l.branch).join(', '),
       resumed: session.resumed,
       maxExperiments: session.limits.maxExperiments,
       maxWallClockMs: session.limits.maxWallClockMs,
     });
-    proposer = await opts.proposer({
-      contract: session.contract,
-      runId: session.runId,
-      worktree: session.worktree,
-      python: session.python,
-      stateDir: join(session.projectDir, '.ratchet', 'proposers', session.runId),
-      resumed: session.resumed,
-    });
-    session.setProposer(proposer.name);
-    while (true) {
-      const stop = await session.stopCheck();
-      if (stop) {
-        ({ status, reason } = stop);
-        break;
-      }
-      const seq = session.history.length + 1;
-      const rec = await session.experiment(proposer, (id, hypothesis) =>
-        emit({ type: 'experiment-start', id, seq, hypothesis, elapsedMs: elapsed() }),
+    // One proposer per direction, opened in order (a shared study is opened by the first before the others join).
+    for (const lane of session.lanes) {
+      const p = await opts.proposer({
+        contract: session.contract,
+        runId: session.runId,
+        worktree: lane.worktree,
+        python: session.python,
+        stateDir: join(session.projectDir, '.ratchet', 'proposers', session.runId),
+        resumed: session.resumed,
+        direction: lane.direction,
+        directions: n,
+      });
+      proposers.push(p);
+      if (n > 1) await p.open?.();
+    }
+    session.setProposer(proposers[0]!.name);
+    /** One experiment of direction `d`; false when the run must end. */
+    const step = async (d: number): Promise<boolean> => {
+      const rec = await session.experiment(
+        proposers[d - 1]!,
+        (id, hypothesis, seq) =>
+          emit({
+            type: 'experiment-start',
+            id,
+            seq,
+            hypothesis,
+            elapsedMs: elapsed(),
+            ...(n > 1 ? { direction: d } : {}),
+          }),
+        d,
       );
-      if (rec === 'aborted') continue;
+      if (rec === 'aborted') return true;
       emit({
         type: 'experiment-end',
         record: rec,
@@ -100,20 +124,56 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
         elapsedMs: elapsed(),
         left: session.budgetsLeft(),
       });
-      if (seq === 1 && rec.decision !== 'kept') {
+      if (rec.seq === 1 && rec.decision !== 'kept') {
         status = 'failed';
         reason = `the baseline did not produce a valid score: ${rec.decision}: ${rec.reason}`;
-        break;
+        return false;
       }
+      return true;
+    };
+    // The baseline runs alone (direction 1); then every direction runs at once, sharing the budgets.
+    let ended = false;
+    while (!session.lanes[0]!.best && !ended) {
+      const stop = await session.stopCheck();
+      if (stop) {
+        ({ status, reason } = stop);
+        ended = true;
+      } else if (!(await step(1))) ended = true;
+    }
+    if (!ended) {
+      const stops = await Promise.allSettled(
+        session.lanes.map(async (lane) => {
+          try {
+            while (true) {
+              const stop = await session.stopCheck();
+              if (stop) return stop;
+              if (!(await step(lane.direction))) return { status, reason };
+            }
+          } catch (e) {
+            session.stop(`direction ${lane.direction} failed: ${(e as Error).message}`); // the others stop too
+            throw e;
+          }
+        }),
+      );
+      const failed = stops.find((r) => r.status === 'rejected');
+      if (failed) throw (failed as PromiseRejectedResult).reason;
+      const ends = stops.map(
+        (r) => (r as PromiseFulfilledResult<{ status: RunSummary['status']; reason: string }>).value,
+      );
+      // The gravest ending names the run's: failed, escalated, stopped, then finished.
+      const rank = { failed: 0, escalated: 1, stopped: 2, finished: 3 } as const;
+      const end = ends.sort((a, b) => rank[a.status] - rank[b.status])[0]!;
+      ({ status, reason } = end);
     }
   } catch (e) {
     status = 'failed';
     reason = (e as Error).message;
-    await closeProposer(proposer);
+    session.stop(reason); // the other directions' experiments stop too
+    for (const p of proposers) await closeProposer(p);
     await session.close(status, reason);
     throw e;
   }
-  await closeProposer(proposer);
+  for (const p of proposers) await closeProposer(p);
   const summary = await session.close(status, reason);
   emit({ type: 'run-end', summary });
   return summary;

@@ -108,6 +108,42 @@ export interface SessionOptions {
   observers?: ExperimentObserver[];
   /** Guardrails a person overrides for this run: id → reason (recorded). Never-overridable ids are refused. */
   overrides?: Record<string, string>;
+  /**
+   * Directions explored at once (default: the contract's `parallel.directions`, or what a resumed run started
+   * with); see docs/architecture.md, "Parallel directions".
+   */
+  directions?: number;
+}
+
+/**
+ * One direction of a run (docs/architecture.md, "Parallel directions"): its own branch and worktree, its best
+ * kept experiment and its experiments. A run with one direction has one lane, on `ratchet/<run>`.
+ */
+export interface Lane {
+  /** 1-based. */
+  direction: number;
+  branch: string;
+  worktree: string;
+  /** The direction's best kept experiment (every direction starts from the run's baseline). */
+  best: Best | null;
+  /** The direction's experiments, oldest first (the baseline belongs to direction 1). */
+  history: ExperimentRecord[];
+  /** The direction's DuckDB for EVALUATE (experiments of different directions score at the same time). */
+  duck: Duck;
+  /** True while an experiment of this direction runs. */
+  busy: boolean;
+}
+
+/** Branch and worktree of direction `d` of `n` in run `runId`: `ratchet/<run>` alone, `ratchet/<run>/d<d>` with several. */
+export function laneRef(
+  projectDir: string,
+  runId: string,
+  d: number,
+  n: number,
+): { branch: string; worktree: string } {
+  return n === 1
+    ? { branch: `ratchet/${runId}`, worktree: join(projectDir, WORKTREES_DIR, runId) }
+    : { branch: `ratchet/${runId}/d${d}`, worktree: join(projectDir, WORKTREES_DIR, `${runId}-d${d}`) };
 }
 
 function defaultRunId(): string {
@@ -139,8 +175,12 @@ export class RunSession {
   readonly resumed: boolean;
   /** Experiments of this run, oldest first. */
   readonly history: ExperimentRecord[];
-  /** The best kept experiment (null before the baseline). */
-  best: Best | null;
+  /** The run's directions (one unless `--directions N`); the first is the one `branch` and `worktree` name. */
+  readonly lanes: Lane[];
+  /** Ids of experiments under way (their trace folders have no journal row yet: never tidied away). */
+  private readonly active = new Set<number>();
+  /** Sequence numbers of experiments under way. */
+  private readonly activeSeqs = new Set<number>();
   /** Aborted by the kill switch (stop file, SIGINT/SIGTERM, the caller's signal). */
   readonly signal: AbortSignal;
   /**
@@ -174,7 +214,8 @@ export class RunSession {
     runId: string;
     resumed: boolean;
     limits: Limits;
-    duck: Duck;
+    /** One DuckDB per direction (the first is the run's). */
+    ducks: Duck[];
     priorActiveMs: number;
     splitVersion: number;
   }) {
@@ -186,19 +227,29 @@ export class RunSession {
     this.python = ready.python;
     this.journal = init.journal;
     this.runId = init.runId;
-    this.branch = `ratchet/${init.runId}`;
-    this.worktree = join(opts.projectDir, WORKTREES_DIR, init.runId);
+    const n = init.ducks.length;
+    this.lanes = init.ducks.map((duck, i) => ({
+      direction: i + 1,
+      ...laneRef(opts.projectDir, init.runId, i + 1, n),
+      best: null,
+      history: [],
+      duck,
+      busy: false,
+    }));
+    this.branch = this.lanes[0]!.branch;
+    this.worktree = this.lanes[0]!.worktree;
     this.limits = init.limits;
     this.unsafe = opts.unsafeNoSandbox ?? false;
-    this.executor = new LocalExecutor(ready.python, this.unsafe);
+    // Experiments of all directions share the machine: each gets its share of the cores.
+    this.executor = new LocalExecutor(ready.python, this.unsafe, n);
     this.resumed = init.resumed;
     this.history = init.journal.listExperiments(init.runId);
-    this.best = null;
+    for (const e of this.history) this.laneOf(e).history.push(e);
     this.controller = new AbortController();
     this.signal = this.controller.signal;
     this.startedAt = Date.now() - init.priorActiveMs;
     this.splitVersion = init.splitVersion;
-    this.duck = init.duck;
+    this.duck = init.ducks[0]!;
     this.observers = opts.observers ?? [];
     this.overrides = opts.overrides ?? {};
     this.splitStamps = lockStats(opts.projectDir, ready.lock);
@@ -230,7 +281,7 @@ export class RunSession {
     this.consecutiveFailures = failures;
     this.summary = {
       runId: this.runId,
-      branch: this.branch,
+      branch: this.lanes.map((l) => l.branch).join(', '),
       status: 'finished',
       reason: '',
       experiments: 0,
@@ -322,10 +373,26 @@ export class RunSession {
       experimentTimeoutMs: opts.experimentTimeoutMs ?? c.experimentTimeoutMs,
       maxConsecutiveFailures: opts.maxConsecutiveFailures ?? c.maxConsecutiveFailures,
     };
-    const duck = await openDuck(2, {
-      spillDir: join(opts.projectDir, SPILL_DIR),
-      memoryMB: evalMemoryMB(ready.manifest),
-    });
+    // A resumed run keeps its directions (its branches are named after them); a new one takes the contract's.
+    const started = existing ? ((existing.config as { directions?: number }).directions ?? 1) : null;
+    const directions = opts.directions ?? started ?? ready.contract.parallel.directions;
+    if (started !== null && directions !== started) {
+      journal.close();
+      releaseRunLock(opts.projectDir);
+      throw new RatchetError(`run ${existing!.id} started with ${started} direction(s), not ${directions}`, {
+        field: '--directions',
+        hint: 'resume it without --directions, or start a new run',
+      });
+    }
+    const ducks: Duck[] = [];
+    for (let d = 0; d < directions; d++) {
+      ducks.push(
+        await openDuck(2, {
+          spillDir: join(opts.projectDir, SPILL_DIR),
+          memoryMB: evalMemoryMB(ready.manifest),
+        }),
+      );
+    }
     // A resumed run continues its wall clock from where it stopped (the sum of its active periods).
     const priorActiveMs = existing ? runActiveMs(existing, false) : 0;
     const s = new RunSession({
@@ -336,7 +403,7 @@ export class RunSession {
       runId,
       resumed: Boolean(existing),
       limits,
-      duck,
+      ducks,
       priorActiveMs,
     });
     try {
@@ -375,7 +442,12 @@ export class RunSession {
         startedAt: new Date().toISOString(),
         unsafe: this.unsafe,
         pid: process.pid,
-        config: { ...this.limits, unsafe: this.unsafe, splitVersion: this.splitVersion },
+        config: {
+          ...this.limits,
+          unsafe: this.unsafe,
+          splitVersion: this.splitVersion,
+          directions: this.lanes.length,
+        },
       });
     }
     this.checkpoint();
@@ -383,16 +455,21 @@ export class RunSession {
     clock.unref();
     this.cleanups.push(() => clearInterval(clock));
     mkdirSync(join(this.projectDir, WORKTREES_DIR), { recursive: true });
-    if (existsSync(this.worktree)) await removeWorktree(this.projectDir, this.worktree);
-    rmSync(this.worktree, { recursive: true, force: true });
-    await addWorktree(this.projectDir, this.worktree, this.branch, head);
+    for (const lane of this.lanes) {
+      if (existsSync(lane.worktree)) await removeWorktree(this.projectDir, lane.worktree);
+      rmSync(lane.worktree, { recursive: true, force: true });
+      await addWorktree(this.projectDir, lane.worktree, lane.branch, head);
+    }
     this.event(
       'run.started',
       'info',
-      `${this.resumed ? 'resumed' : 'started'} run ${this.runId} on ${this.branch}`,
+      `${this.resumed ? 'resumed' : 'started'} run ${this.runId} on ${this.lanes.map((l) => l.branch).join(', ')}`,
       {
         limits: this.limits,
         unsafe: this.unsafe,
+        directions: this.lanes.length,
+        slotClass: this.executor.slotClass,
+        threads: this.executor.threads,
       },
     );
     for (const [id, why] of Object.entries(this.overrides)) {
@@ -422,22 +499,45 @@ export class RunSession {
       this.event('run.resumed', 'info', `resumed after ${this.history.length} recorded experiments`, {
         experiments: this.history.length,
       });
-      if (!this.history.some((e) => e.decision === 'kept')) await resetHard(this.worktree, run.baseCommit);
+      if (!this.history.some((e) => e.decision === 'kept'))
+        for (const lane of this.lanes) await resetHard(lane.worktree, run.baseCommit);
     }
-    const lastKept = [...this.history].reverse().find((e) => e.decision === 'kept' && e.commitSha);
-    if (lastKept) {
-      // Resume: the branch must sit on the last kept commit recorded in the journal.
-      await resetHard(this.worktree, lastKept.commitSha!);
-      const runs = await this.loadRuns(lastKept);
-      this.best = {
-        id: lastKept.id,
-        score: lastKept.score!,
-        input: runs.inputs[0] ?? null,
-        commit: lastKept.commitSha!,
-        params: lastKept.params,
-        runs,
-      };
-      prepareBest(this.rule, this.best.input);
+    // Resume: each direction's branch must sit on its last kept commit recorded in the journal; a direction that
+    // kept nothing yet starts from the baseline (direction 1's first keep).
+    let baseline: Best | null = null;
+    for (const lane of this.lanes) {
+      const lastKept = [...lane.history].reverse().find((e) => e.decision === 'kept' && e.commitSha);
+      if (lastKept) {
+        await resetHard(lane.worktree, lastKept.commitSha!);
+        const runs = await this.loadRuns(lastKept, lane.duck);
+        lane.best = {
+          id: lastKept.id,
+          score: lastKept.score!,
+          input: runs.inputs[0] ?? null,
+          commit: lastKept.commitSha!,
+          params: lastKept.params,
+          runs,
+        };
+        prepareBest(this.rule, lane.best.input);
+      }
+      if (lane.direction === 1) {
+        const first = this.history.find((e) => e.seq === 1 && e.decision === 'kept' && e.commitSha);
+        baseline = first && lane.best?.id === first.id ? lane.best : null;
+        if (first && !baseline) {
+          const runs = await this.loadRuns(first, lane.duck);
+          baseline = {
+            id: first.id,
+            score: first.score!,
+            input: runs.inputs[0] ?? null,
+            commit: first.commitSha!,
+            params: first.params,
+            runs,
+          };
+        }
+      } else if (!lane.best && baseline) {
+        await resetHard(lane.worktree, baseline.commit);
+        lane.best = baseline;
+      }
     }
     await this.notify('onRunStart', (o) => o.onRunStart?.(this));
   }
@@ -457,7 +557,7 @@ export class RunSession {
   }
 
   /** Align the public predictions in `dirs` (output folders), or null when any is unreadable. */
-  private async alignAll(dirs: string[]): Promise<(MetricInput | null)[] | null> {
+  private async alignAll(dirs: string[], duck: Duck = this.duck): Promise<(MetricInput | null)[] | null> {
     // A custom evaluator leaves no per-row predictions to align.
     if (this.contract.evaluator) return dirs.map(() => null);
     const out: MetricInput[] = [];
@@ -468,7 +568,7 @@ export class RunSession {
         predictionsPath: path,
         labelsPath: join(this.projectDir, VAULT_DIR, 'public.parquet'),
         manifest: this.manifest,
-        con: this.duck.con,
+        con: duck.con,
         vault: this.vault,
       });
       if (!a.ok) return null;
@@ -478,11 +578,11 @@ export class RunSession {
   }
 
   /** A kept experiment's runs over seeds, from its trace folder (its own output, then confirm-<j>/output). */
-  private async loadRuns(e: ExperimentRecord): Promise<Runs> {
+  private async loadRuns(e: ExperimentRecord, duck: Duck = this.duck): Promise<Runs> {
     const dir = experimentDir(this.projectDir, e.id);
     const scores = (e.meta?.['runs'] as number[] | undefined) ?? [e.score!];
     const dirs = scores.map((_, j) => (j === 0 ? join(dir, 'output') : join(dir, `confirm-${j}`, 'output')));
-    const inputs = await this.alignAll(dirs);
+    const inputs = await this.alignAll(dirs, duck);
     if (!inputs)
       throw new RatchetError(`cannot resume: the predictions of experiment ${e.id} are unreadable`, {
         hint: `see ${dir}`,
@@ -540,7 +640,7 @@ export class RunSession {
   /** Budgets left now. */
   budgetsLeft(): Budgets {
     return {
-      experiments: Math.max(0, this.limits.maxExperiments - this.history.length),
+      experiments: Math.max(0, this.limits.maxExperiments - this.history.length - this.activeSeqs.size),
       wallClockMs: Math.max(0, this.limits.maxWallClockMs - (Date.now() - this.startedAt)),
       consecutiveFailures: this.limits.maxConsecutiveFailures - this.consecutiveFailures,
     };
@@ -557,7 +657,8 @@ export class RunSession {
         status: 'stopped',
         reason: `stopped: ${(this.signal.reason as Error)?.message ?? 'kill switch'}`,
       };
-    if (this.history.length >= this.limits.maxExperiments) {
+    // Experiments under way in other directions count: the budget is shared, never overrun.
+    if (this.history.length + this.activeSeqs.size >= this.limits.maxExperiments) {
       const p = this.contract.suspicion.plateau;
       const tail = this.history.slice(-p);
       if (p > 0 && this.history.length > p && !tail.some((e) => e.decision === 'kept')) {
@@ -598,42 +699,61 @@ export class RunSession {
 
   /**
    * Run one experiment with `proposer` (the baseline when nothing is kept yet) and record it.
-   * @param onStart called once the hypothesis is known, before CHECK
+   * @param onStart called once the hypothesis is known, before CHECK (with the experiment's id and seq)
+   * @param direction the direction (1-based) it runs in; directions other than 1 start once the baseline is kept
    * @returns the record, or 'aborted' when the kill switch interrupted it (nothing recorded)
    */
   async experiment(
     proposer: Proposer,
-    onStart: (id: number, hypothesis: string) => void = () => {},
+    onStart: (id: number, hypothesis: string, seq: number) => void = () => {},
+    direction = 1,
   ): Promise<ExperimentRecord | 'aborted'> {
     if (this.closed) throw new Error('the run session is closed');
+    const lane = this.lanes[direction - 1];
+    if (!lane) throw new RangeError(`no direction ${direction} in a run with ${this.lanes.length}`);
+    if (lane.busy) throw new Error(`direction ${direction} already runs an experiment`);
+    if (!lane.best && direction !== 1)
+      throw new Error(`direction ${direction} starts once the baseline (direction 1) is kept`);
     const remaining = this.limits.maxWallClockMs - (Date.now() - this.startedAt);
-    const rec = await runExperiment({
-      projectDir: this.projectDir,
-      contract: this.contract,
-      manifest: this.manifest,
-      lock: this.lock,
-      journal: this.journal,
-      runId: this.runId,
-      seq: this.history.length + 1,
-      worktree: this.worktree,
-      python: this.python,
-      executor: this.executor,
-      proposer,
-      best: this.best,
-      history: this.history,
-      timeoutMs: Math.max(1000, Math.min(this.limits.experimentTimeoutMs, remaining)),
-      unsafe: this.unsafe,
-      signal: this.signal,
-      rule: this.rule,
-      duck: this.duck,
-      vault: this.vault,
-      overrides: this.overrides,
-      onStart,
-    });
+    const seq = Math.max(0, ...this.history.map((e) => e.seq), ...this.activeSeqs) + 1;
+    lane.busy = true;
+    this.activeSeqs.add(seq);
+    let rec: Awaited<ReturnType<typeof runExperiment>>;
+    try {
+      rec = await runExperiment({
+        projectDir: this.projectDir,
+        contract: this.contract,
+        manifest: this.manifest,
+        lock: this.lock,
+        journal: this.journal,
+        runId: this.runId,
+        seq,
+        direction: this.lanes.length > 1 ? direction : null,
+        worktree: lane.worktree,
+        python: this.python,
+        executor: this.executor,
+        proposer,
+        best: lane.best,
+        history: lane.history,
+        active: this.active,
+        timeoutMs: Math.max(1000, Math.min(this.limits.experimentTimeoutMs, remaining)),
+        unsafe: this.unsafe,
+        signal: this.signal,
+        rule: this.rule,
+        duck: lane.duck,
+        vault: this.vault,
+        overrides: this.overrides,
+        onStart: (id, hypothesis) => onStart(id, hypothesis, seq),
+      });
+    } finally {
+      lane.busy = false;
+      this.activeSeqs.delete(seq);
+    }
     if (rec === 'aborted') return rec;
     this.history.push(rec.record);
+    lane.history.push(rec.record);
     if (rec.record.decision === 'kept') {
-      this.best = rec.best!;
+      lane.best = rec.best!;
       // The baseline's other seeds are the noise runs of the same commit, when ratchet check measured them.
       if (
         rec.record.seq === 1 &&
@@ -642,10 +762,17 @@ export class RunSession {
       ) {
         const noiseRuns = await this.loadNoiseRuns(this.noise);
         if (noiseRuns) {
-          this.best.runs = {
-            scores: [...this.best.runs.scores, ...noiseRuns.scores],
-            inputs: [...this.best.runs.inputs, ...noiseRuns.inputs],
+          lane.best.runs = {
+            scores: [...lane.best.runs.scores, ...noiseRuns.scores],
+            inputs: [...lane.best.runs.inputs, ...noiseRuns.inputs],
           };
+        }
+      }
+      // Every direction starts from the baseline: its commit and its scores.
+      if (rec.record.seq === 1) {
+        for (const other of this.lanes.slice(1)) {
+          await resetHard(other.worktree, lane.best.commit);
+          other.best = lane.best;
         }
       }
     }
@@ -655,6 +782,19 @@ export class RunSession {
     if (rec.escalate) this.escalation = `escalated by experiment ${rec.record.id}: ${rec.escalate}`;
     await this.notify('onExperiment', (o) => o.onExperiment?.(rec.record, this));
     return rec.record;
+  }
+
+  /** The best kept experiment over every direction (null before the baseline). */
+  get best(): Best | null {
+    const sign = this.contract.direction === 'maximize' ? 1 : -1;
+    let top: Best | null = null;
+    for (const l of this.lanes) if (l.best && (!top || sign * (l.best.score - top.score) > 0)) top = l.best;
+    return top;
+  }
+
+  /** The lane of a recorded experiment (experiments of a one-direction run belong to direction 1). */
+  private laneOf(e: ExperimentRecord): Lane {
+    return this.lanes[(e.direction ?? 1) - 1] ?? this.lanes[0]!;
   }
 
   /** Abort the run (the same as `ratchet stop`). */
@@ -678,10 +818,12 @@ export class RunSession {
     s.baselineScore = this.history[0]?.score ?? null;
     s.best = this.best ? { id: this.best.id, score: this.best.score, commit: this.best.commit } : null;
     await this.notify('onRunEnd', (o) => o.onRunEnd?.(s, this));
-    this.duck.close();
-    if (existsSync(this.worktree)) {
-      await git(this.worktree, ['reset', '-q', '--hard', 'HEAD']).catch(() => undefined);
-      await removeWorktree(this.projectDir, this.worktree);
+    for (const lane of this.lanes) {
+      lane.duck.close();
+      if (existsSync(lane.worktree)) {
+        await git(lane.worktree, ['reset', '-q', '--hard', 'HEAD']).catch(() => undefined);
+        await removeWorktree(this.projectDir, lane.worktree);
+      }
     }
     if (this.journal.getRun(this.runId)) {
       this.checkpoint();

@@ -195,12 +195,14 @@ export interface TidyReport {
  * @param runsDir the traces folder (`<project>/.ratchet/runs`)
  * @param records every recorded experiment of the project (all runs)
  * @param keepOutputs outputs kept for not-kept experiments (newest first; the contract's retention.keep_last)
+ * @param active ids of experiments under way in other directions (folders without a journal row yet, left alone)
  */
 export function tidyTraces(
   projectDir: string,
   runsDir: string,
   records: ExperimentRecord[],
   keepOutputs = KEEP_OUTPUTS,
+  active: ReadonlySet<number> = new Set(),
 ): TidyReport {
   const report: TidyReport = { orphaned: [], pruned: [] };
   if (!existsSync(runsDir)) return report;
@@ -210,7 +212,7 @@ export function tidyTraces(
     .map(Number)
     .sort((a, b) => a - b);
   for (const id of ids) {
-    if (byId.has(id)) continue;
+    if (byId.has(id) || active.has(id)) continue;
     const from = join(runsDir, String(id).padStart(4, '0'));
     const to = join(projectDir, ORPHANS_DIR, `${String(id).padStart(4, '0')}-${Date.now()}`);
     try {

@@ -84,6 +84,11 @@ export interface Proposer {
    * run). Returning null keeps Ratchet's built-in conclusion. Called after `observe`.
    */
   conclude?(outcome: Outcome & { hypothesis: string; reason: string }): Promise<string | null>;
+  /**
+   * Start what the proposer needs before its first proposal (e.g. open the shared Optuna study). Called once,
+   * in direction order, when a run has several directions; optional (PROPOSE starts it lazily otherwise).
+   */
+  open?(): Promise<void>;
   /** Release resources (child processes, connections). Safe to call twice. */
   close(): Promise<void>;
 }

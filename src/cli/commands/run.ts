@@ -21,6 +21,8 @@ export interface RunCliOptions {
   timeout?: string;
   budget?: string;
   maxFailures?: string;
+  /** Directions explored at once (`--directions N`). */
+  directions?: string;
   run?: string;
   unsafeNoSandbox?: boolean;
   override?: string[];
@@ -139,7 +141,8 @@ export function renderProgress(
         stopTimer();
         runStart = Date.now() - p.elapsedMs;
         cur = { id: p.id, seq: p.seq, started: Date.now() };
-        out(`[${String(p.seq).padStart(w)}/${total}] #${p.id} ${p.hypothesis}`);
+        const d = p.direction ? `d${p.direction} ` : '';
+        out(`[${String(p.seq).padStart(w)}/${total}] ${d}#${p.id} ${p.hypothesis}`);
         if (live) {
           live.set(dim(`        … ${status()}`));
           timer = setInterval(() => live.set(dim(`        … ${status()}`)), 1000);
@@ -154,6 +157,8 @@ export function renderProgress(
         cur = null;
         best = p.bestScore;
         const r = p.record;
+        // With several directions, experiments end out of order: the line names its experiment.
+        if (r.direction) out(dim(`        d${r.direction} #${r.id}:`));
         out(
           `        ${decisionColour(r.decision.padEnd(8))} ${r.score === null ? '' : `${num(r.score)} ${signed(r.delta)}`.padEnd(16)} best ${num(p.bestScore)}  ${formatDuration(r.durationMs)}  ${dim(`left: ${p.left.experiments} exp, ${formatDuration(p.left.wallClockMs)}`)}`,
         );
@@ -187,10 +192,12 @@ export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
   const maxConsecutiveFailures = intOption('--max-failures', o.maxFailures);
   const experimentTimeoutMs = dur('--timeout', o.timeout);
   const maxWallClockMs = dur('--budget', o.budget);
+  const directions = intOption('--directions', o.directions);
   const projectDir = resolve(o.dir);
   return runLoop({
     projectDir,
     proposer: proposerFactory(o.proposer),
+    ...(directions ? { directions } : {}),
     ...(o.run ? { runId: o.run } : {}),
     ...(maxExperiments ? { maxExperiments } : {}),
     ...(maxConsecutiveFailures ? { maxConsecutiveFailures } : {}),
@@ -321,6 +328,10 @@ export function registerRun(program: Command): void {
     )
     .option('--budget <duration>', 'total wall clock of the run, e.g. 2h (default: budgets.max_wall_clock)')
     .option('--max-failures <n>', 'stop after this many consecutive failed experiments')
+    .option(
+      '--directions <n>',
+      'directions explored at once, each on its own branch ratchet/<run>/d<k> with its own proposer; budgets are shared (default: parallel.directions, 1)',
+    )
     .option('--run <id>', 'run id; an unfinished run with this id is resumed')
     .option('--unsafe-no-sandbox', 'run experiments without bubblewrap (recorded on every experiment)')
     .option(

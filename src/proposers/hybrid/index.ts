@@ -92,6 +92,11 @@ export class HybridProposer implements Proposer {
     return this.o.llm.conclude(outcome);
   }
 
+  /** Open the search side's study (see {@link Proposer.open}). */
+  async open(): Promise<void> {
+    await this.o.search.open?.();
+  }
+
   /** Close both sides. Safe to call twice. */
   async close(): Promise<void> {
     await Promise.allSettled([this.o.search.close(), this.o.llm.close()]);

@@ -24,6 +24,13 @@ export interface OptunaSessionOptions {
   seed: number;
   /** The validated search space. */
   space: SearchSpace;
+  /**
+   * This session's place among the sessions sharing the study (parallel directions), 0-based: worker 0 opens the
+   * study first and alone fails trials a crashed process left RUNNING; the others derive their own sampler seed.
+   */
+  worker?: number;
+  /** TPE's constant liar (running trials count as bad ones), for workers sharing a study. */
+  constantLiar?: boolean;
   /** Path of optuna_helper.py; defaults to the one shipped in Ratchet's `python/` folder. */
   helperPath?: string;
   /** Longest wait for one reply, in milliseconds (default 120 s). */
@@ -172,6 +179,8 @@ export class OptunaSession {
           direction: opts.direction,
           seed: opts.seed,
           space: opts.space.space,
+          worker: opts.worker ?? 0,
+          constant_liar: opts.constantLiar ?? false,
         },
         opts.startTimeoutMs ?? DEFAULT_TIMEOUT_MS,
       );

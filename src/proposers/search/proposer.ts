@@ -40,6 +40,12 @@ export interface SearchProposerOptions {
    * at the first proposal.
    */
   baselineParams?: Record<string, unknown>;
+  /**
+   * This proposer's place among the directions sharing the study (0-based; docs/architecture.md, "Parallel
+   * directions"): worker 0 enqueues the baseline; every worker runs TPE with the constant liar when `constantLiar`.
+   */
+  worker?: number;
+  constantLiar?: boolean;
   /** Path of optuna_helper.py (defaults to Ratchet's own). */
   helperPath?: string;
   /** Longest wait for one helper reply, in milliseconds. */
@@ -202,10 +208,12 @@ export class SearchProposer implements Proposer {
   private sessionPromise: Promise<OptunaSession> | null = null;
   private session: OptunaSession | null = null;
   private pending: number | null = null;
-  private baselineHandled = false;
+  /** The baseline is enqueued once per study: by worker 0 (the other directions share its study). */
+  private baselineHandled: boolean;
   private closed = false;
 
   constructor(opts: SearchProposerOptions) {
+    this.baselineHandled = (opts.worker ?? 0) > 0;
     const rel = normalize(opts.paramsFile);
     if (isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`)) {
       throw new Error(
@@ -234,6 +242,8 @@ export class SearchProposer implements Proposer {
         direction: this.opts.direction,
         seed: this.opts.seed,
         space: this.space,
+        worker: this.opts.worker ?? 0,
+        constantLiar: this.opts.constantLiar ?? false,
         helperPath: this.opts.helperPath,
         requestTimeoutMs: this.opts.requestTimeoutMs,
       });
@@ -247,6 +257,11 @@ export class SearchProposer implements Proposer {
       );
     }
     return this.sessionPromise;
+  }
+
+  /** Open the study now (directions open theirs in order, so worker 0 is first). */
+  async open(): Promise<void> {
+    await this.study();
   }
 
   /** Ask TPE for a trial, write it into the worktree's params file, and say what it changes. */
