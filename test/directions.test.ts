@@ -5,7 +5,10 @@ import { describe, expect, it } from 'vitest';
 import { Journal } from '../src/journal/store.js';
 import { activeRun, requestStop } from '../src/loop/control.js';
 import { experimentDir } from '../src/loop/experiment.js';
+import { runLoop } from '../src/loop/run.js';
+import { submit } from '../src/tiers/submit.js';
 import { cli, cliAsync, EXAMPLE, gitOut, makeProject } from './helpers/project.js';
+import { NOISE_PREDICTIONS, predictingScript, ScriptedProposer } from './helpers/scripted.js';
 
 /**
  * Parallel directions (`ratchet run --directions N`, docs/architecture.md "Parallel directions"): each direction on
@@ -127,4 +130,46 @@ describe('parallel directions', () => {
     expect(again.stderr).toMatch(/--directions/);
     expect(activeRun(dir)).toBeNull();
   }, 300_000);
+
+  it('submit compares the directions on the public holdout and looks at the private holdout once', async () => {
+    // The baseline predicts noise; direction 1 brings the real model, direction 2 the real code with a forest.
+    const dir = await makeProject({ rows: 2000, trainPy: predictingScript(NOISE_PREDICTIONS) });
+    const real = readFileSync(join(EXAMPLE, 'train.py'), 'utf8');
+    const forest = readFileSync(join(EXAMPLE, 'params.yaml'), 'utf8')
+      .replace('model: logistic_regression', 'model: random_forest')
+      .concat('random_forest:\n  n_estimators: 200\n  min_samples_leaf: 5\n');
+    const steps = {
+      1: [{ hypothesis: 'the real model', files: { 'train.py': real } }],
+      2: [{ hypothesis: 'the real code with a forest', files: { 'train.py': real, 'params.yaml': forest } }],
+    } as const;
+    const s = await runLoop({
+      projectDir: dir,
+      runId: 'two',
+      directions: 2,
+      maxExperiments: 3,
+      proposer: async (ctx) => new ScriptedProposer([...steps[ctx.direction as 1 | 2]]),
+    });
+    expect(s.experiments).toBe(3);
+    const j = Journal.open(dir, { readonly: true });
+    const exps = j.listExperiments('two');
+    j.close();
+    const byDir = (d: number) => exps.find((e) => e.seq > 1 && e.direction === d)!;
+    expect(byDir(1).decision).toBe('kept');
+    expect(byDir(2).decision).toBe('kept');
+
+    const r = await submit(dir, 'two');
+    const top = byDir(1).score! >= byDir(2).score! ? byDir(1) : byDir(2);
+    const other = top === byDir(1) ? byDir(2) : byDir(1);
+    expect(r.experiment.id).toBe(top.id); // the public winner
+    expect(r.directions!.standings.map((d) => d.direction)).toEqual([1, 2]);
+    const versus = r.directions!.standings.find((d) => d.experiment.id === other.id)!.versusWinner!;
+    expect(versus.gain).toBeCloseTo(top.score! - other.score!, 12);
+    expect(versus.test).not.toBe('none');
+    expect(r.privateLooks).toBe(1); // one private look: the loser was never scored privately
+    expect(r.others).toEqual([]);
+    const again = await submit(dir, 'two', { allDirections: true });
+    expect(again.fresh).toBe(false);
+    expect(again.others.map((o) => o.experimentId)).toEqual([other.id]);
+    expect(again.privateLooks).toBe(2); // said, and counted
+  }, 600_000);
 });

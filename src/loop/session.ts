@@ -8,7 +8,6 @@ import { type Duck, openDuck } from '../data/duck.js';
 import { SPILL_DIR, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { predictionsFile } from '../evaluator/evaluate.js';
 import { alignPredictions, evalMemoryMB } from '../evaluator/predictions.js';
-import { preparePrimary } from '../evaluator/score.js';
 import { VaultCache } from '../evaluator/vault.js';
 import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
 import { GUARDRAILS, guardrail } from '../guardrails/registry.js';
@@ -19,7 +18,6 @@ import type { Proposer } from '../proposers/types.js';
 import type { PythonRuntime } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { formatDuration } from '../util/units.js';
-import { sampleSd } from './baseline.js';
 import { acquireRunLock, isAlive, releaseRunLock, runActiveMs, watchStop } from './control.js';
 import { type Executor, LocalExecutor } from './executor.js';
 import {
@@ -32,6 +30,7 @@ import {
 } from './experiment.js';
 import { type KeepRule, prepareBest, type Runs } from './keep.js';
 import { preflight } from './preflight.js';
+import { keepRuleFor } from './rule.js';
 
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
 const PLATEAU = 'plateau: ';
@@ -258,24 +257,7 @@ export class RunSession {
     const noise =
       init.journal.latestNoise(metric, 'varied-seed') ?? init.journal.latestNoise(metric, 'same-seed');
     this.noise = noise;
-    this.rule = {
-      metric: ready.contract.metric.primary,
-      direction: ready.contract.direction,
-      minDelta: ready.contract.keep.min_delta,
-      confidence: ready.contract.keep.confidence,
-      resamples: ready.contract.keep.resamples,
-      test: ready.contract.keep.test,
-      // recomputed from the scores: a spread at rounding level (older journals stored it) is no noise
-      noiseSd: noise ? sampleSd(noise.scores) : null,
-      noiseZ: ready.contract.keep.noise_z,
-      confirmRuns: ready.contract.keep.confirm_runs,
-      ...(ready.contract.metric.composite
-        ? { prepare: (input) => preparePrimary(ready.contract, input) }
-        : {}),
-      confirmSeeds: noise?.kind === 'same-seed' ? 'same' : 'varied',
-      noiseFrom: noise ? { kind: noise.kind, runs: noise.scores.length } : null,
-      seed: ready.contract.split.seed,
-    };
+    this.rule = keepRuleFor(ready.contract, noise);
     let failures = 0;
     for (let i = this.history.length - 1; i >= 0 && FAILURES.has(this.history[i]!.decision); i--) failures++;
     this.consecutiveFailures = failures;

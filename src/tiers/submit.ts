@@ -4,7 +4,7 @@ import { assertNotEscalated, projectEscalation } from '../agents/limits.js';
 import { type Contract, loadContract } from '../contract/load.js';
 import { LOCK_FILE, readLock, verifyLock } from '../contract/lock.js';
 import { currentSplitVersion, runSplitVersion, SPLITS_DIR, splitVersionDir } from '../contract/splits.js';
-import { readManifest } from '../data/ingest.js';
+import { readManifest, type SplitManifest } from '../data/ingest.js';
 import { predictionsFile, scorePrivate } from '../evaluator/evaluate.js';
 import { type ExperimentRecord, Journal, type RunRecord, type SubmissionRecord } from '../journal/store.js';
 import { experimentDir } from '../loop/run.js';
@@ -14,6 +14,7 @@ import { trackTier } from '../tracking/notify.js';
 import { RatchetError } from '../util/errors.js';
 import { sha256File } from '../util/fs.js';
 import { packageDir } from '../util/paths.js';
+import { bestKept, compareDirections, type DirectionComparison } from './directions.js';
 
 /** Result of {@link submit}. */
 export interface SubmitResult {
@@ -25,6 +26,21 @@ export interface SubmitResult {
   escalation: string | null;
   /** The project's open plateau escalation (the search stalled; a person clears it before the next run), or null. */
   plateau: string | null;
+  /** With several directions: their bests compared on the public holdout (the winner is `experiment`), else null. */
+  directions: DirectionComparison | null;
+  /** Other directions' bests scored privately too (only with `allDirections`). */
+  others: SubmissionRecord[];
+  /** Private scores the run has taken so far, this submission included (each one is a look at the private holdout). */
+  privateLooks: number;
+}
+
+/** Options of {@link submit}. */
+export interface SubmitOptions {
+  /**
+   * Score every direction's best on the private holdout, not only the public winner: each is one more look at the
+   * private holdout (counted and reported), which weakens it as an unbiased estimate.
+   */
+  allDirections?: boolean;
 }
 
 /**
@@ -62,20 +78,23 @@ async function splitRootOf(
   return root;
 }
 
-/** The best kept experiment of a run (the last kept one: each kept experiment beat the one before). */
-export function bestKept(experiments: ExperimentRecord[]): ExperimentRecord | null {
-  return [...experiments].reverse().find((e) => e.decision === 'kept') ?? null;
-}
+export { bestKept } from './directions.js';
 
 /**
  * Tier 2: score the best kept experiment of a run on the private holdout, once per run, and record
  * public, private and the gap (public − private in the metric's direction; positive = the public holdout
  * flattered the model). The private predictions must be byte-identical to what the experiment wrote
  * (SHA-256 recorded at EVALUATE).
+ * With several directions, their bests are compared on the public holdout first ({@link compareDirections}) and
+ * only the winner is scored privately, unless `opts.allDirections`.
  * @param runId the run (default: the latest)
  * @throws RatchetError when there is no run, no kept experiment, or the predictions were altered
  */
-export async function submit(projectDir: string, runId?: string): Promise<SubmitResult> {
+export async function submit(
+  projectDir: string,
+  runId?: string,
+  opts: SubmitOptions = {},
+): Promise<SubmitResult> {
   const current = loadContract(projectDir);
   await verifyLock(readLock(projectDir), projectDir, projectDir);
   const journal = Journal.open(projectDir);
@@ -94,26 +113,71 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
     const splitRoot = await splitRootOf(projectDir, run, currentSplitVersion(journal), current);
     const contract = splitRoot === projectDir ? current : { ...current, projectDir: splitRoot };
     const manifest = readManifest(splitRoot);
-    const best = bestKept(journal.listExperiments(run.id));
+    const experiments = journal.listExperiments(run.id);
+    const best = bestKept(experiments, contract.direction);
     if (!best || best.score === null) {
       throw new RatchetError(`run ${run.id} has no kept experiment to submit`, {
         hint: 'run the loop until the baseline is recorded',
       });
     }
-    const earlier = journal.listSubmissions(run.id).find((s) => s.experimentId === best.id);
+    const directions =
+      ((run.config as { directions?: number }).directions ?? 1) > 1
+        ? await compareDirections(
+            projectDir,
+            contract,
+            manifest,
+            experiments,
+            journal.latestNoise(contract.metric.primary, 'varied-seed') ??
+              journal.latestNoise(contract.metric.primary, 'same-seed'),
+          )
+        : null;
     const gapLimit = contract.suspicion.max_gap;
     const escalationOf = (gap: number) =>
       gapLimit !== undefined && gap > gapLimit
         ? `public-private gap ${gap.toFixed(6)} exceeds the limit ${gapLimit}`
         : null;
-    if (earlier)
-      return {
-        submission: earlier,
-        experiment: best,
-        fresh: false,
-        escalation: escalationOf(earlier.gap),
-        plateau,
-      };
+    const one = (e: ExperimentRecord) => submitOne(journal, projectDir, run, contract, manifest, e);
+    const main = await one(best);
+    const others: SubmissionRecord[] = [];
+    if (opts.allDirections && directions) {
+      for (const d of directions.standings)
+        if (d.experiment.id !== best.id) others.push((await one(d.experiment)).submission);
+    }
+    if (main.fresh)
+      // MLflow (when MLFLOW_TRACKING_URI is set): private_<metric> on the experiment's run, queued, never awaited.
+      void trackTier(projectDir, run.id, best.id, 'submission');
+    return {
+      submission: main.submission,
+      experiment: best,
+      fresh: main.fresh,
+      escalation: escalationOf(main.submission.gap),
+      plateau,
+      directions,
+      others,
+      privateLooks: journal.listSubmissions(run.id).length,
+    };
+  } finally {
+    journal.close();
+  }
+}
+
+/**
+ * Score one kept experiment on the private holdout and record the submission (once: an earlier submission of the
+ * same experiment is returned as it is).
+ * @throws RatchetError when its private predictions are missing or were altered after EVALUATE, or cannot be scored
+ */
+async function submitOne(
+  journal: Journal,
+  projectDir: string,
+  run: RunRecord,
+  contract: Contract,
+  manifest: SplitManifest,
+  best: ExperimentRecord,
+): Promise<{ submission: SubmissionRecord; fresh: boolean }> {
+  {
+    const earlier = journal.listSubmissions(run.id).find((s) => s.experimentId === best.id);
+    if (earlier) return { submission: earlier, fresh: false };
+    if (best.score === null) throw new RangeError(`experiment ${best.id} has no public score`);
     const out = join(experimentDir(projectDir, best.id), 'output');
     const resolved = predictionsFile(out, 'private');
     const file = typeof resolved === 'string' ? resolved : join(out, 'private.csv');
@@ -175,16 +239,6 @@ export async function submit(projectDir: string, runId?: string): Promise<Submit
       }
       return sid;
     });
-    // MLflow (when MLFLOW_TRACKING_URI is set): private_<metric> on the experiment's run, queued, never awaited.
-    void trackTier(projectDir, run.id, best.id, 'submission');
-    return {
-      submission: { ...s, id },
-      experiment: best,
-      fresh: true,
-      escalation: escalationOf(s.gap),
-      plateau,
-    };
-  } finally {
-    journal.close();
+    return { submission: { ...s, id }, fresh: true };
   }
 }

@@ -15,13 +15,28 @@ export function registerSubmit(program: Command): void {
     )
     .option('--dir <dir>', 'project folder', '.')
     .option('--run <id>', 'a specific run (default: the latest)')
+    .option(
+      '--all-directions',
+      "score every direction's best privately, not only the public winner (each is one more private look, reported)",
+    )
     .option('--json', 'print as JSON')
     .action(
-      action(async (o: { dir: string; run?: string; json?: boolean }) => {
+      action(async (o: { dir: string; run?: string; json?: boolean; allDirections?: boolean }) => {
         const dir = resolve(o.dir);
         const contract = loadContract(dir);
-        const r = await submit(dir, o.run);
+        const r = await submit(dir, o.run, { allDirections: Boolean(o.allDirections) });
         const s = r.submission;
+        const standings = r.directions?.standings.map((d) => ({
+          direction: d.direction,
+          experiment: d.experiment.id,
+          public: d.score,
+          winner: d.versusWinner === null,
+          lead_significant: d.versusWinner?.significant ?? null,
+          lead: d.versusWinner?.gain ?? null,
+          test: d.versusWinner?.test ?? null,
+          p_better: d.versusWinner?.probImprovement ?? null,
+          private: [s, ...r.others].find((x) => x.experimentId === d.experiment.id)?.private ?? null,
+        }));
         if (o.json) {
           printJson({
             run: s.runId,
@@ -36,9 +51,12 @@ export function registerSubmit(program: Command): void {
             fresh: r.fresh,
             escalation: r.escalation,
             plateau: r.plateau,
+            directions: standings ?? null,
+            private_looks: r.privateLooks,
           });
           return;
         }
+        const m = contract.metric.primary;
         process.stdout.write(
           [
             bold(
@@ -51,6 +69,20 @@ export function registerSubmit(program: Command): void {
                   `  note: the run escalated (${r.plateau}); the next run waits until a person clears it: ${CLEAR_COMMAND}`,
                 ]
               : []),
+            ...(standings
+              ? [
+                  `  directions compared on the public holdout (${m}); the winner alone is scored privately unless --all-directions:`,
+                  ...standings.map(
+                    (d) =>
+                      `    d${d.direction} #${d.experiment}  public ${num(d.public, 6)}${d.private === null ? '' : `  private ${num(d.private, 6)}`}  ${
+                        d.winner
+                          ? 'winner'
+                          : `winner leads by ${num(d.lead ?? Number.NaN, 6)}: ${d.lead_significant ? 'significant' : 'not significant'} (${d.test}${d.p_better === null ? '' : `, P(better) ${d.p_better.toFixed(3)}`})`
+                      }`,
+                  ),
+                ]
+              : []),
+            `  private looks at this run's holdout: ${r.privateLooks}`,
             `  private metrics: ${Object.entries(s.metrics)
               .map(([k, v]) => `${k}=${v.toFixed(4)}`)
               .join('  ')}`,
