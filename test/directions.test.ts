@@ -76,9 +76,21 @@ describe('parallel directions', () => {
     }
     // Two experiments at once on this machine: each command got its share of the cores.
     const threads = Math.max(1, Math.floor(availableParallelism() / 2));
-    const log = readFileSync(join(experimentDir(dir, d2[0]!.id), 'stdout.log'), 'utf8');
-    expect(log).toContain(`RATCHET_THREADS=${threads}`);
+    const stdout = readFileSync(join(experimentDir(dir, d2[0]!.id), 'stdout.log'), 'utf8');
+    expect(stdout).toContain(`RATCHET_THREADS=${threads}`);
     expect(gitOut(dir, ['worktree', 'list'])).not.toMatch(/par-d/); // worktrees removed at the end
+    // status and log show the directions.
+    const st = JSON.parse(cli(['status', '--json'], dir).stdout);
+    expect(st.run.branch).toBe('ratchet/par/d1..d2');
+    expect(st.directions.map((d: { direction: number; branch: string }) => [d.direction, d.branch])).toEqual([
+      [1, 'ratchet/par/d1'],
+      [2, 'ratchet/par/d2'],
+    ]);
+    expect(st.directions[0].experiments + st.directions[1].experiments).toBe(6);
+    expect(st.directions[1].best.score).not.toBeNull(); // at least the baseline it started from
+    const log = cli(['log'], dir).stdout;
+    expect(log.split('\n')[0]).toMatch(/^id\s+seq\s+dir\s+decision/);
+    expect(log).toMatch(/\n\d+\s+\d+\s+d2\s/);
     expect(activeRun(dir)).toBeNull();
   }, 600_000);
 

@@ -6,6 +6,7 @@ import { activeRun, runActiveMs } from '../loop/control.js';
 import type { FeatureCheck } from '../loop/experiment.js';
 import { experimentDir } from '../loop/run.js';
 import { PRUNED_NOTE } from '../loop/tidy.js';
+import { bestKept, directionBests } from './directions.js';
 import { DECISIONS, type ExperimentRecord, type Journal, type RunRecord } from './store.js';
 
 /** One experiment as `ratchet log --json` prints it (also the MCP history tool's item). */
@@ -26,6 +27,8 @@ export interface LogEntry {
   prob_improvement: number | null;
   /** The keep rule's stage-2 test: 'delong' | 'paired-z' | 'bootstrap' | 'none' (null when the keep rule did not run). */
   keep_test: string | null;
+  /** The direction (1-based) it ran in, in a run with several (null otherwise). */
+  direction: number | null;
   reason: string;
   proposer: string;
   commit: string | null;
@@ -63,6 +66,7 @@ export function logEntry(e: ExperimentRecord): LogEntry {
     conclusion: e.conclusion,
     sandboxed: e.sandboxed,
     started_at: e.startedAt,
+    direction: e.direction ?? null,
   };
 }
 
@@ -154,6 +158,17 @@ export type StatusView = {
       escalations: { at: string; message: string }[];
       /** The leak check of the models' `features.json` over the run's scored experiments. */
       features: { checked: number; not_checked: number };
+      /** Per direction in a run with several (docs/architecture.md, "Parallel directions"); null with one. */
+      directions:
+        | {
+            direction: number;
+            branch: string;
+            experiments: number;
+            /** Kept changes of the direction (the baseline not counted). */
+            kept: number;
+            best: { id: number; score: number | null } | null;
+          }[]
+        | null;
     }
 );
 
@@ -220,9 +235,27 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
   const exps = journal.listExperiments(run.id);
   const counts = Object.fromEntries(DECISIONS.map((d) => [d, exps.filter((e) => e.decision === d).length]));
   const baselineKept = exps[0]?.seq === 1 && exps[0].decision === 'kept' ? 1 : 0;
-  const kept = exps.filter((e) => e.decision === 'kept');
-  const best = kept[kept.length - 1] ?? null;
-  const cfg = run.config as { maxExperiments?: number; maxWallClockMs?: number };
+  // With several directions the best is the best of their bests (each direction's last keep).
+  const best = bestKept(exps, contract.direction);
+  const cfg = run.config as { maxExperiments?: number; maxWallClockMs?: number; directions?: number };
+  const lanes = cfg.directions ?? 1;
+  const bests = directionBests(exps);
+  const directions =
+    lanes > 1
+      ? Array.from({ length: lanes }, (_, i) => {
+          const d = i + 1;
+          const mine = exps.filter((e) => (e.direction ?? 1) === d);
+          // A direction that kept nothing yet stands at the baseline it started from.
+          const b = bests.get(d) ?? (baselineKept ? exps[0]! : null);
+          return {
+            direction: d,
+            branch: `${run.branch.replace(/\/d1$/, '')}/d${d}`,
+            experiments: mine.length,
+            kept: mine.filter((e) => e.decision === 'kept' && e.seq > 1).length,
+            best: b ? { id: b.id, score: b.score } : null,
+          };
+        })
+      : null;
   const live = activeRun(contract.projectDir);
   const elapsedMs = runActiveMs(run, live?.runId === run.id);
   const submissions = journal.listSubmissions(run.id);
@@ -237,7 +270,8 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
       id: run.id,
       status: run.status,
       active: live?.runId === run.id,
-      branch: run.branch,
+      // Several directions: one branch each (ratchet/<run>/d1..dN).
+      branch: lanes > 1 ? `${run.branch.replace(/\/d1$/, '')}/d1..d${lanes}` : run.branch,
       proposer: run.proposer,
       started_at: run.startedAt,
       ended_at: run.endedAt,
@@ -280,6 +314,7 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
       .listEvents({ runId: run.id, kinds: ['escalation'] })
       .map((e) => ({ at: e.ts, message: e.message })),
     features: featureCheckCounts(exps),
+    directions,
   };
 }
 

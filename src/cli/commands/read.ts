@@ -78,6 +78,10 @@ export function registerRead(program: Command): void {
               ? `  submission #${v['submission'].experiment}: public ${num(v['submission'].public)}, private ${num(v['submission'].private)} (${gapText(v['submission'].gap)})`
               : '  not submitted yet: ratchet submit',
             ...v['escalations'].map((e: { message: string }) => `  escalation: ${e.message}`),
+            ...(v['directions'] ?? []).map(
+              (d) =>
+                `  direction ${d.direction} (${d.branch}): ${d.experiments} experiments, ${d.kept} kept, best ${num(d.best?.score ?? null)}${d.best ? ` (#${d.best.id})` : ''}`,
+            ),
           ];
           process.stdout.write(`${lines.filter(Boolean).join('\n')}\n`);
         } finally {
@@ -103,12 +107,23 @@ export function registerRead(program: Command): void {
             throw new RatchetError(`no run ${o.run}`, { field: '--run', hint: 'see ratchet status' });
           const entries = journal.listExperiments(run?.id).map(logEntry);
           if (o.json) return printJson(entries);
+          const withDirections = entries.some((e) => e.direction !== null);
           process.stdout.write(
             `${table([
-              ['id', 'seq', 'decision', 'score', 'gain', 'time', 'hypothesis'],
+              [
+                'id',
+                'seq',
+                ...(withDirections ? ['dir'] : []),
+                'decision',
+                'score',
+                'gain',
+                'time',
+                'hypothesis',
+              ],
               ...entries.map((e) => [
                 String(e.id),
                 String(e.seq),
+                ...(withDirections ? [e.direction === null ? '' : `d${e.direction}`] : []),
                 decisionColour(e.decision),
                 num(e.score),
                 signed(e.delta),
