@@ -5,8 +5,8 @@ import { git, removeWorktree } from '../git/git.js';
 import { Journal } from '../journal/store.js';
 import { RatchetError } from '../util/errors.js';
 import { execute } from './execute.js';
+import { tail, WORKTREES_DIR } from './paths.js';
 import { preflight, type Ready } from './preflight.js';
-import { tail, WORKTREES_DIR } from './run.js';
 
 /** One repetition of the baseline. */
 export interface BaselineRun {

@@ -21,21 +21,13 @@ import { RatchetError } from '../util/errors.js';
 import { formatDuration } from '../util/units.js';
 import { sampleSd } from './baseline.js';
 import { acquireRunLock, isAlive, releaseRunLock, runActiveMs, watchStop } from './control.js';
-import {
-  type Best,
-  checkLockStats,
-  experimentDir,
-  lockStats,
-  runExperiment,
-  type StatStamp,
-} from './experiment.js';
+import { type Best, checkLockStats, lockStats, runExperiment, type StatStamp } from './experiment.js';
 import { type KeepRule, prepareBest, type Runs } from './keep.js';
+import { experimentDir, WORKTREES_DIR } from './paths.js';
 import { preflight } from './preflight.js';
 
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
 const PLATEAU = 'plateau: ';
-/** Project-relative folder of the ratchet branches' worktrees. */
-export const WORKTREES_DIR = '.ratchet/worktrees';
 
 /** How often an open run writes its active time into the journal, ms. */
 export const ACTIVE_CHECKPOINT_MS = 2000;

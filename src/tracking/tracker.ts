@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { git } from '../git/git.js';
 import type { ExperimentRecord, Journal } from '../journal/store.js';
-import { experimentDir } from '../loop/experiment.js';
+import { experimentDir } from '../loop/paths.js';
 import type { ExperimentObserver, RunSession, RunSummary } from '../loop/session.js';
 import { latestReviews, listReviews } from '../tiers/review.js';
 import { RatchetError } from '../util/errors.js';
