@@ -487,7 +487,7 @@ export class RunSession {
 
   /** Record the name of the run's proposer. */
   setProposer(name: string): void {
-    this.journal.db.prepare('UPDATE runs SET proposer = ? WHERE id = ?').run(name, this.runId);
+    this.journal.updateRun(this.runId, { proposer: name });
   }
 
   /** Append a run-level event to the journal. */
@@ -517,7 +517,7 @@ export class RunSession {
 
   /** Persist the active time (every few seconds and at close), so a crash loses at most a few seconds of it. */
   private checkpoint(): void {
-    if (!this.journal.db.open) return;
+    if (!this.journal.isOpen) return;
     try {
       this.journal.setActiveMs(this.runId, this.elapsedMs(), new Date().toISOString());
     } catch {
