@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Journal } from '../src/journal/store.js';
 import { activeRun, requestStop } from '../src/loop/control.js';
-import { experimentDir } from '../src/loop/experiment.js';
+import { experimentDir } from '../src/loop/paths.js';
 import { runLoop } from '../src/loop/run.js';
 import { submit } from '../src/tiers/submit.js';
 import { cli, cliAsync, EXAMPLE, gitOut, makeProject } from './helpers/project.js';

@@ -14,7 +14,7 @@ import { scanTree } from '../git/tree.js';
 import { checkHypothesis as checkVisibleHypothesis } from '../guardrails/hypothesis.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
 import type { ExperimentRecord, Journal } from '../journal/store.js';
-import { experimentDir } from '../loop/run.js';
+import { experimentDir } from '../loop/paths.js';
 import { sha256 } from '../util/fs.js';
 
 /** An earlier experiment's result, as returned with a do-not-retry refusal. */

@@ -161,7 +161,7 @@ export class ProjectLedger {
 
   /** The total of the current period. */
   get usage(): Usage {
-    return this.journal.db.open ? budgetUsage(this.journal.agentBudget()) : zeroUsage();
+    return this.journal.isOpen ? budgetUsage(this.journal.agentBudget()) : zeroUsage();
   }
 
   /** The current budget period's number (0 before anything was counted). */

@@ -167,6 +167,6 @@ export class AgentRules {
 
   /** Close the journal if this object opened it. Safe to call twice. */
   close(): void {
-    if (this.ownJournal && this.journal.db.open) this.journal.close();
+    if (this.ownJournal && this.journal.isOpen) this.journal.close();
   }
 }

@@ -12,7 +12,7 @@ import { SPLITS_DIR } from '../contract/splits.js';
 import { DATA_DIR, VAULT_DIR } from '../data/ingest.js';
 import { agentDecoys } from '../guardrails/canary.js';
 import { JOURNAL_FILE } from '../journal/store.js';
-import { RUNS_DIR } from '../loop/run.js';
+import { RUNS_DIR } from '../loop/paths.js';
 import { type PythonRuntime, runSandboxed, type SandboxResult } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import type { AgentSettings } from './settings.js';

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { insertReview, type ReviewRecord, selectReviews } from './reviews.js';
 
 /** Project-relative path of the journal. */
 export const JOURNAL_FILE = '.ratchet/ratchet.db';
@@ -187,6 +188,16 @@ CREATE TABLE IF NOT EXISTS noise (
 `;
 
 type Row = Record<string, unknown>;
+
+/**
+ * Journal tables whose raw rows {@link Journal.tableRows} hands out, for building a copy of the journal
+ * (traces/sql.ts copies their public part into the in-memory database agents query). The submissions and
+ * reviews tables are never handed out raw.
+ */
+export const COPYABLE_TABLES = ['runs', 'experiments', 'metrics', 'events', 'noise'] as const;
+/** One of {@link COPYABLE_TABLES}. */
+export type CopyableTable = (typeof COPYABLE_TABLES)[number];
+
 const json = (v: unknown) => (v === null || v === undefined ? null : JSON.stringify(v));
 const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(v) as T) : null);
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
@@ -196,10 +207,14 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
  * read it while a run writes it. The orchestrator is its single writer.
  */
 export class Journal {
-  readonly db: Database.Database;
+  /**
+   * The SQLite connection, an ECMAScript private field: no code outside this class can reach it, so every
+   * query on the journal lives in src/journal behind a named method.
+   */
+  readonly #db: Database.Database;
 
   private constructor(db: Database.Database) {
-    this.db = db;
+    this.#db = db;
   }
 
   /**
@@ -234,35 +249,41 @@ export class Journal {
     return new Journal(db);
   }
 
+  /** Close the connection (the journal object is unusable afterwards; see {@link isOpen}). */
   close(): void {
-    this.db.close();
+    this.#db.close();
+  }
+
+  /** False once {@link close} has run (the connection is closed). */
+  get isOpen(): boolean {
+    return this.#db.open;
   }
 
   /** Run `fn` in one transaction: all of its writes land, or none. */
   transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.#db.transaction(fn)();
   }
 
   /** A value of the journal's key-value table, or null. */
   getMeta(key: string): string | null {
-    const row = this.db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
+    const row = this.#db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as Row | undefined;
     return row ? String(row['value']) : null;
   }
 
   /** Set a value of the journal's key-value table. */
   setMeta(key: string, value: string): void {
-    this.db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value);
+    this.#db.prepare('INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)').run(key, value);
   }
 
   /** Reserve the next experiment id (ids are never reused, even when an experiment is interrupted). */
   reserveExperimentId(): number {
     return this.transaction(() => {
-      const row = this.db.prepare("SELECT value FROM meta WHERE key = 'next_experiment_id'").get() as
+      const row = this.#db.prepare("SELECT value FROM meta WHERE key = 'next_experiment_id'").get() as
         | Row
         | undefined;
-      const maxRow = this.db.prepare('SELECT coalesce(max(id), 0) AS m FROM experiments').get() as Row;
+      const maxRow = this.#db.prepare('SELECT coalesce(max(id), 0) AS m FROM experiments').get() as Row;
       const next = Math.max(Number(row?.['value'] ?? 1), Number(maxRow['m']) + 1);
-      this.db
+      this.#db
         .prepare("INSERT OR REPLACE INTO meta(key, value) VALUES ('next_experiment_id', ?)")
         .run(String(next + 1));
       return next;
@@ -271,7 +292,7 @@ export class Journal {
 
   /** Insert a new run. */
   createRun(run: Omit<RunRecord, 'endedAt' | 'stopReason' | 'activeMs' | 'activeAt'>): void {
-    this.db
+    this.#db
       .prepare(
         `INSERT INTO runs (id, branch, worktree, base_commit, proposer, status, started_at, unsafe, pid, config)
          VALUES (@id, @branch, @worktree, @baseCommit, @proposer, @status, @startedAt, @unsafe, @pid, @config)`,
@@ -279,22 +300,30 @@ export class Journal {
       .run({ ...run, unsafe: run.unsafe ? 1 : 0, config: JSON.stringify(run.config) });
   }
 
-  /** Update a run's lifecycle fields. */
-  updateRun(id: string, fields: Partial<Pick<RunRecord, 'status' | 'stopReason' | 'endedAt' | 'pid'>>): void {
+  /**
+   * Update a run's lifecycle fields (and its proposer's name, known once the proposer is built).
+   * @param id the run's id (no row changes when it is unknown)
+   * @param fields the fields to set; the others keep their values
+   */
+  updateRun(
+    id: string,
+    fields: Partial<Pick<RunRecord, 'status' | 'stopReason' | 'endedAt' | 'pid' | 'proposer'>>,
+  ): void {
     const cols: Record<string, string> = {
       status: 'status',
       stopReason: 'stop_reason',
       endedAt: 'ended_at',
       pid: 'pid',
+      proposer: 'proposer',
     };
     const sets = Object.keys(fields).map((k) => `${cols[k]} = @${k}`);
     if (sets.length === 0) return;
-    this.db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = @id`).run({ ...fields, id });
+    this.#db.prepare(`UPDATE runs SET ${sets.join(', ')} WHERE id = @id`).run({ ...fields, id });
   }
 
   /** Record how long a run has been active so far (ms, summed over its active periods), as of `at`. */
   setActiveMs(id: string, activeMs: number, at: string): void {
-    this.db.prepare('UPDATE runs SET active_ms = ?, active_at = ? WHERE id = ?').run(activeMs, at, id);
+    this.#db.prepare('UPDATE runs SET active_ms = ?, active_at = ? WHERE id = ?').run(activeMs, at, id);
   }
 
   /**
@@ -304,7 +333,7 @@ export class Journal {
   agentBudget(): AgentBudgetRecord {
     let row: Row | undefined;
     try {
-      row = this.db.prepare('SELECT * FROM agent_budget ORDER BY id DESC LIMIT 1').get() as Row | undefined;
+      row = this.#db.prepare('SELECT * FROM agent_budget ORDER BY id DESC LIMIT 1').get() as Row | undefined;
     } catch {
       row = undefined; // a read-only journal written before the table existed
     }
@@ -332,7 +361,7 @@ export class Journal {
   ): AgentBudgetRecord {
     return this.transaction(() => {
       if (this.agentBudget().period === 0) {
-        this.db.prepare('INSERT INTO agent_budget (opened_at) VALUES (?)').run(new Date().toISOString());
+        this.#db.prepare('INSERT INTO agent_budget (opened_at) VALUES (?)').run(new Date().toISOString());
       }
       const sql =
         mode === 'add'
@@ -340,14 +369,14 @@ export class Journal {
                cost_usd = cost_usd + @costUsd, calls = calls + @calls WHERE id = (SELECT max(id) FROM agent_budget)`
           : `UPDATE agent_budget SET input_tokens = max(input_tokens, @inputTokens), output_tokens = max(output_tokens, @outputTokens),
                cost_usd = max(cost_usd, @costUsd), calls = calls + 1 WHERE id = (SELECT max(id) FROM agent_budget)`;
-      this.db.prepare(sql).run(u);
+      this.#db.prepare(sql).run(u);
       return this.agentBudget();
     });
   }
 
   /** Open a new agent budget period (usage back to zero), with the person's note. Returns the new period. */
   openAgentBudget(note: string): AgentBudgetRecord {
-    this.db
+    this.#db
       .prepare('INSERT INTO agent_budget (opened_at, note) VALUES (?, ?)')
       .run(new Date().toISOString(), note);
     return this.agentBudget();
@@ -357,15 +386,15 @@ export class Journal {
   getRun(id?: string): RunRecord | null {
     const row = (
       id
-        ? this.db.prepare('SELECT * FROM runs WHERE id = ?').get(id)
-        : this.db.prepare('SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1').get()
+        ? this.#db.prepare('SELECT * FROM runs WHERE id = ?').get(id)
+        : this.#db.prepare('SELECT * FROM runs ORDER BY started_at DESC, rowid DESC LIMIT 1').get()
     ) as Row | undefined;
     return row ? toRun(row) : null;
   }
 
   /** All runs, oldest first. */
   listRuns(): RunRecord[] {
-    return (this.db.prepare('SELECT * FROM runs ORDER BY started_at, rowid').all() as Row[]).map(toRun);
+    return (this.#db.prepare('SELECT * FROM runs ORDER BY started_at, rowid').all() as Row[]).map(toRun);
   }
 
   /**
@@ -374,7 +403,7 @@ export class Journal {
    */
   recordExperiment(e: ExperimentRecord, events: Omit<EventRecord, 'id' | 'experimentId'>[] = []): void {
     this.transaction(() => {
-      this.db
+      this.#db
         .prepare(
           `INSERT INTO experiments (id, run_id, seq, proposer, hypothesis, params, meta, decision, reason, score,
              best_before, delta, ci_low, ci_high, prob_improvement, commit_sha, parent_sha, files, sandbox_status,
@@ -392,7 +421,7 @@ export class Journal {
           keepTest: e.keepTest ?? null,
           direction: e.direction ?? null,
         });
-      const m = this.db.prepare(
+      const m = this.#db.prepare(
         'INSERT INTO metrics (experiment_id, holdout, name, value) VALUES (?, ?, ?, ?)',
       );
       for (const [name, value] of Object.entries(e.metrics)) {
@@ -404,28 +433,28 @@ export class Journal {
 
   /** Set the conclusion of a recorded experiment (what was learned). */
   setConclusion(id: number, conclusion: string): void {
-    this.db.prepare('UPDATE experiments SET conclusion = ? WHERE id = ?').run(conclusion, id);
+    this.#db.prepare('UPDATE experiments SET conclusion = ? WHERE id = ?').run(conclusion, id);
   }
 
   /** Experiments, oldest first; of one run when runId is given. */
   listExperiments(runId?: string): ExperimentRecord[] {
     const rows = (
       runId
-        ? this.db.prepare('SELECT * FROM experiments WHERE run_id = ? ORDER BY id').all(runId)
-        : this.db.prepare('SELECT * FROM experiments ORDER BY id').all()
+        ? this.#db.prepare('SELECT * FROM experiments WHERE run_id = ? ORDER BY id').all(runId)
+        : this.#db.prepare('SELECT * FROM experiments ORDER BY id').all()
     ) as Row[];
     return rows.map((r) => this.toExperiment(r));
   }
 
   /** One experiment by id, or null. */
   getExperiment(id: number): ExperimentRecord | null {
-    const row = this.db.prepare('SELECT * FROM experiments WHERE id = ?').get(id) as Row | undefined;
+    const row = this.#db.prepare('SELECT * FROM experiments WHERE id = ?').get(id) as Row | undefined;
     return row ? this.toExperiment(row) : null;
   }
 
   /** Append an event. */
   addEvent(ev: Omit<EventRecord, 'id'>): number {
-    const info = this.db
+    const info = this.#db
       .prepare(
         `INSERT INTO events (ts, run_id, experiment_id, kind, severity, guardrail, message, data)
          VALUES (@ts, @runId, @experimentId, @kind, @severity, @guardrail, @message, @data)`,
@@ -440,25 +469,81 @@ export class Journal {
     if (opts.runId) where.push('run_id = @runId');
     if (opts.kinds?.length)
       where.push(`kind IN (${opts.kinds.map((k) => `'${k.replaceAll("'", "''")}'`).join(',')})`);
-    const rows = this.db
+    const rows = this.#db
       .prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY id`)
       .all({ afterId: opts.afterId ?? 0, runId: opts.runId ?? null }) as Row[];
-    return rows.map((r) => ({
-      id: Number(r['id']),
-      ts: String(r['ts']),
-      runId: (r['run_id'] as string | null) ?? null,
-      experimentId: num(r['experiment_id']),
-      kind: String(r['kind']),
-      severity: r['severity'] as EventRecord['severity'],
-      guardrail: (r['guardrail'] as string | null) ?? null,
-      message: String(r['message']),
-      data: parse<Record<string, unknown>>(r['data']),
-    }));
+    return rows.map(toEvent);
+  }
+
+  /**
+   * The newest event of one of `kinds`, optionally only among those whose data has a non-null `dataKey`
+   * (a top-level key of the event's JSON data).
+   * @returns the event, or null when there is none
+   */
+  latestEvent(kinds: readonly string[], opts: { dataKey?: string } = {}): EventRecord | null {
+    if (kinds.length === 0) return null;
+    const where = [`kind IN (${kinds.map(() => '?').join(', ')})`];
+    const params: unknown[] = [...kinds];
+    if (opts.dataKey !== undefined) {
+      where.push('json_extract(data, ?) IS NOT NULL');
+      params.push(`$."${opts.dataKey.replaceAll('"', '""')}"`);
+    }
+    const row = this.#db
+      .prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT 1`)
+      .get(...params) as Row | undefined;
+    return row ? toEvent(row) : null;
+  }
+
+  /**
+   * A cheap fingerprint of the journal's content: it changes when an event is added, an experiment is
+   * recorded or concluded, a submission is made or a run's status or end changes (the Studio polls it).
+   */
+  changeStamp(): string {
+    const row = this.#db
+      .prepare(
+        `SELECT (SELECT coalesce(max(id), 0) FROM events) AS e, (SELECT count(*) FROM experiments) AS x,
+        (SELECT coalesce(sum(length(conclusion)), 0) FROM experiments) AS c,
+        (SELECT count(*) FROM submissions) AS s,
+        (SELECT coalesce(group_concat(id || ':' || status || ':' || coalesce(ended_at, ''), ','), '') FROM runs) AS r`,
+      )
+      .get() as Row;
+    return `${row['e']}/${row['x']}/${row['c']}/${row['s']}/${row['r']}`;
+  }
+
+  /**
+   * Every row of one table as stored (column name → value, JSON columns as text), in insertion order: the
+   * material for a copy of the journal. Callers that copy for agents filter out what agents must not see
+   * (traces/sql.ts drops private metrics and private events).
+   * @throws Error for a name outside {@link COPYABLE_TABLES} (the type already refuses it); SqliteError when
+   *   the table is missing
+   */
+  tableRows(table: CopyableTable): Record<string, unknown>[] {
+    if (!(COPYABLE_TABLES as readonly string[]).includes(table))
+      throw new Error(`not a copyable table: ${table}`);
+    return this.#db.prepare(`SELECT * FROM ${table} ORDER BY rowid`).all() as Row[];
+  }
+
+  /**
+   * Record a reviewer's decision (tier 2), creating the `reviews` table on first use. Callers check the
+   * review first (tiers/review.ts) and usually wrap this and its `review` event in {@link transaction}.
+   * @returns the review's id
+   * @throws SqliteError for a row that breaks the table's checks or a read-only journal
+   */
+  addReview(r: Omit<ReviewRecord, 'id'>): number {
+    return insertReview(this.#db, r);
+  }
+
+  /**
+   * Reviews, oldest first; of one run when `runId` is given. Works on a read-only journal.
+   * @returns the reviews (empty when none was ever recorded)
+   */
+  listReviews(runId?: string): ReviewRecord[] {
+    return selectReviews(this.#db, runId);
   }
 
   /** Record a private-holdout score. */
   addSubmission(s: Omit<SubmissionRecord, 'id'>): number {
-    const info = this.db
+    const info = this.#db
       .prepare(
         `INSERT INTO submissions (ts, run_id, experiment_id, commit_sha, public, private, gap, metrics)
          VALUES (@ts, @runId, @experimentId, @commitSha, @public, @private, @gap, @metrics)`,
@@ -471,8 +556,8 @@ export class Journal {
   listSubmissions(runId?: string): SubmissionRecord[] {
     const rows = (
       runId
-        ? this.db.prepare('SELECT * FROM submissions WHERE run_id = ? ORDER BY id').all(runId)
-        : this.db.prepare('SELECT * FROM submissions ORDER BY id').all()
+        ? this.#db.prepare('SELECT * FROM submissions WHERE run_id = ? ORDER BY id').all(runId)
+        : this.#db.prepare('SELECT * FROM submissions ORDER BY id').all()
     ) as Row[];
     return rows.map((r) => ({
       id: Number(r['id']),
@@ -489,7 +574,7 @@ export class Journal {
 
   /** Record a noise measurement. */
   addNoise(n: Omit<NoiseRecord, 'id'>): void {
-    this.db
+    this.#db
       .prepare(
         'INSERT INTO noise (ts, commit_sha, metric, kind, scores, mean, sd, outputs) VALUES (@ts, @commitSha, @metric, @kind, @scores, @mean, @sd, @outputs)',
       )
@@ -500,10 +585,10 @@ export class Journal {
   latestNoise(metric: string, kind?: string): NoiseRecord | null {
     const row = (
       kind
-        ? this.db
+        ? this.#db
             .prepare('SELECT * FROM noise WHERE metric = ? AND kind = ? ORDER BY id DESC LIMIT 1')
             .get(metric, kind)
-        : this.db.prepare('SELECT * FROM noise WHERE metric = ? ORDER BY id DESC LIMIT 1').get(metric)
+        : this.#db.prepare('SELECT * FROM noise WHERE metric = ? ORDER BY id DESC LIMIT 1').get(metric)
     ) as Row | undefined;
     if (!row) return null;
     return {
@@ -521,7 +606,7 @@ export class Journal {
 
   private toExperiment(r: Row): ExperimentRecord {
     const metrics: Record<string, number> = {};
-    for (const m of this.db
+    for (const m of this.#db
       .prepare("SELECT name, value FROM metrics WHERE experiment_id = ? AND holdout = 'public'")
       .all(r['id']) as Row[]) {
       metrics[String(m['name'])] = Number(m['value']);
@@ -559,6 +644,20 @@ export class Journal {
       metrics,
     };
   }
+}
+
+function toEvent(r: Row): EventRecord {
+  return {
+    id: Number(r['id']),
+    ts: String(r['ts']),
+    runId: (r['run_id'] as string | null) ?? null,
+    experimentId: num(r['experiment_id']),
+    kind: String(r['kind']),
+    severity: r['severity'] as EventRecord['severity'],
+    guardrail: (r['guardrail'] as string | null) ?? null,
+    message: String(r['message']),
+    data: parse<Record<string, unknown>>(r['data']),
+  };
 }
 
 function toRun(r: Row): RunRecord {

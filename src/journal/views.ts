@@ -4,7 +4,7 @@ import { CLEAR_COMMAND, projectEscalation } from '../agents/limits.js';
 import type { Contract } from '../contract/load.js';
 import { activeRun, runActiveMs } from '../loop/control.js';
 import type { FeatureCheck } from '../loop/experiment.js';
-import { experimentDir } from '../loop/run.js';
+import { experimentDir } from '../loop/paths.js';
 import { PRUNED_NOTE } from '../loop/tidy.js';
 import { bestKept, directionBests } from './directions.js';
 import { DECISIONS, type ExperimentRecord, type Journal, type RunRecord } from './store.js';

@@ -4,8 +4,8 @@ import { git, removeWorktree } from '../git/git.js';
 import { Journal } from '../journal/store.js';
 import { RatchetError } from '../util/errors.js';
 import { LocalExecutor } from './executor.js';
+import { tail, WORKTREES_DIR } from './paths.js';
 import { preflight, type Ready } from './preflight.js';
-import { tail, WORKTREES_DIR } from './run.js';
 import { runOverSeeds } from './seeds.js';
 
 /** One repetition of the baseline. */

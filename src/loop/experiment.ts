@@ -34,6 +34,7 @@ import {
   prepareCandidate,
   type Runs,
 } from './keep.js';
+import { experimentDir, RUNS_DIR, tail } from './paths.js';
 import { runOverSeeds } from './seeds.js';
 import { pruneOutputs, retentionEvent, tidyTraces } from './tidy.js';
 
@@ -41,16 +42,6 @@ import { pruneOutputs, retentionEvent, tidyTraces } from './tidy.js';
  * One experiment: PROPOSE → APPLY → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD
  * (docs/architecture.md, "The loop").
  */
-
-/** Project-relative folder of the experiments' traces. */
-export const RUNS_DIR = '.ratchet/runs';
-/** Project-relative folder of the ratchet branches' worktrees. */
-export const WORKTREES_DIR = '.ratchet/worktrees';
-
-/** Folder of an experiment's trace: `.ratchet/runs/0007/`. */
-export function experimentDir(projectDir: string, id: number): string {
-  return join(projectDir, RUNS_DIR, String(id).padStart(4, '0'));
-}
 
 /** The best kept experiment so far: its score and aligned public predictions (for the paired bootstrap). */
 export interface Best {
@@ -75,15 +66,6 @@ function sandboxDecision(r: SandboxResult): { decision: Decision; reason: string
       return { decision: 'rejected', reason: r.message };
     default:
       return { decision: 'crashed', reason: r.message };
-  }
-}
-
-/** Last lines of a log file ('' when missing). */
-export function tail(path: string, lines = 8): string {
-  try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
   }
 }
 

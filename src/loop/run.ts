@@ -5,8 +5,8 @@ import type { Proposer } from '../proposers/types.js';
 import type { PythonRuntime } from '../sandbox/index.js';
 import { type Budgets, RunSession, type RunSummary, type SessionOptions } from './session.js';
 
-export { experimentDir, RUNS_DIR, tail } from './experiment.js';
-export { type Budgets, type RunSummary, WORKTREES_DIR } from './session.js';
+export { experimentDir, RUNS_DIR, tail, WORKTREES_DIR } from './paths.js';
+export type { Budgets, RunSummary } from './session.js';
 
 /** Everything a proposer factory needs to build a proposer for a run. */
 export interface ProposerContext {

@@ -20,22 +20,14 @@ import { RatchetError } from '../util/errors.js';
 import { formatDuration } from '../util/units.js';
 import { acquireRunLock, isAlive, releaseRunLock, runActiveMs, watchStop } from './control.js';
 import { type Executor, LocalExecutor } from './executor.js';
-import {
-  type Best,
-  checkLockStats,
-  experimentDir,
-  lockStats,
-  runExperiment,
-  type StatStamp,
-} from './experiment.js';
+import { type Best, checkLockStats, lockStats, runExperiment, type StatStamp } from './experiment.js';
 import { type KeepRule, prepareBest, type Runs } from './keep.js';
+import { experimentDir, WORKTREES_DIR } from './paths.js';
 import { preflight } from './preflight.js';
 import { keepRuleFor } from './rule.js';
 
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
 const PLATEAU = 'plateau: ';
-/** Project-relative folder of the ratchet branches' worktrees. */
-export const WORKTREES_DIR = '.ratchet/worktrees';
 
 /** How often an open run writes its active time into the journal, ms. */
 export const ACTIVE_CHECKPOINT_MS = 2000;
@@ -581,7 +573,7 @@ export class RunSession {
 
   /** Record the name of the run's proposer. */
   setProposer(name: string): void {
-    this.journal.db.prepare('UPDATE runs SET proposer = ? WHERE id = ?').run(name, this.runId);
+    this.journal.updateRun(this.runId, { proposer: name });
   }
 
   /** Append a run-level event to the journal. */
@@ -611,7 +603,7 @@ export class RunSession {
 
   /** Persist the active time (every few seconds and at close), so a crash loses at most a few seconds of it. */
   private checkpoint(): void {
-    if (!this.journal.db.open) return;
+    if (!this.journal.isOpen) return;
     try {
       this.journal.setActiveMs(this.runId, this.elapsedMs(), new Date().toISOString());
     } catch {

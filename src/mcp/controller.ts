@@ -36,7 +36,7 @@ import { parseReportedUsage, totalTokens, type Usage, usageJson } from '../agent
 import { type Contract, loadContract } from '../contract/load.js';
 import { type ExperimentRecord, JOURNAL_FILE, Journal } from '../journal/store.js';
 import { activeRun } from '../loop/control.js';
-import { experimentDir, RUNS_DIR } from '../loop/run.js';
+import { experimentDir, RUNS_DIR } from '../loop/paths.js';
 import { RunSession, type SessionOptions } from '../loop/session.js';
 import { paramsOf } from '../proposers/command/index.js';
 import type { Proposer } from '../proposers/types.js';

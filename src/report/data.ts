@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Contract } from '../contract/load.js';
 import { AGENT_REFUSED_EVENT } from '../guardrails/refused.js';
 import { GUARDRAILS } from '../guardrails/registry.js';
+import { latestReviews, type ReviewRecord } from '../journal/reviews.js';
 import {
   DECISIONS,
   type Decision,
@@ -16,7 +17,6 @@ import {
 import { featureCheckOf, type NoiseNote, noiseNote } from '../journal/views.js';
 import { ROUNDING_TOLERANCE } from '../loop/baseline.js';
 import { loadSearchSpace, type ParamSpace } from '../proposers/search/space.js';
-import { latestReviews, listReviews, type ReviewRecord } from '../tiers/review.js';
 import { RatchetError } from '../util/errors.js';
 import type { DatasetFacts } from './dataset.js';
 import type { ImportanceResult } from './importance.js';
@@ -379,7 +379,7 @@ export function buildReport(journal: Journal, contract: Contract, runId?: string
   const maxSd = noise.length ? Math.max(...noise.map((n) => n.sd)) : null;
   const inSd = (v: number | null) =>
     v === null || maxSd === null || !(maxSd > ROUNDING_TOLERANCE) ? null : Math.abs(v) / maxSd;
-  const reviews = listReviews(journal, run.id);
+  const reviews = journal.listReviews(run.id);
   const standing = latestReviews(reviews);
   const submissions: ReportSubmission[] = journal.listSubmissions(run.id).map((s) => {
     const r = standing.get(s.experimentId);

@@ -4,7 +4,7 @@ import { type Contract, loadContract } from '../contract/load.js';
 import { currentSplitVersion, runSplitVersion, splitVersionDir } from '../contract/splits.js';
 import { readManifest, type SplitManifest } from '../data/ingest.js';
 import { type ExperimentRecord, Journal } from '../journal/store.js';
-import { experimentDir } from '../loop/run.js';
+import { experimentDir } from '../loop/paths.js';
 import { resolvePython } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';

@@ -1,4 +1,5 @@
 import { formatDuration } from '../util/units.js';
+import type { Block, Section } from './blocks.js';
 import { DECISION_STYLE, escapeXml, scoreChart, sparkline } from './chart.js';
 import type { ReportData, ReportExperiment } from './data.js';
 import { dataBlocks, detailSections } from './sections.js';
@@ -9,25 +10,6 @@ import { gapText, keptText, reasonAfter } from './words.js';
  * styles and the SVG chart inline, no script, no external reference). Both come from the same list of
  * sections so they always say the same thing.
  */
-
-/** A block of a report section. */
-export type Block =
-  | { kind: 'p'; text: string; strong?: boolean }
-  | { kind: 'list'; items: string[]; ordered?: boolean }
-  | { kind: 'table'; head: string[]; rows: string[][] }
-  | {
-      kind: 'chart';
-      svg: string;
-      alt: string /** File name beside report.md (linked from it). */;
-      file: string;
-    }
-  | { kind: 'code'; text: string };
-
-/** A titled section of the report. */
-export interface Section {
-  title: string;
-  blocks: Block[];
-}
 
 const f = (v: number | null | undefined, d = 6) =>
   v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d);

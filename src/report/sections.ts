@@ -3,8 +3,8 @@
  * metric, the winner's plot on the public holdout, the best score per model family, parameter importance,
  * and what to try next after a plateau. Blocks are rendered by render.ts into Markdown and HTML alike.
  */
+import type { Block, Section } from './blocks.js';
 import type { ReportData } from './data.js';
-import type { Block, Section } from './render.js';
 
 const f = (v: number | null | undefined, d = 6) =>
   v === null || v === undefined || !Number.isFinite(v) ? '—' : v.toFixed(d);

@@ -4,7 +4,7 @@ import { git } from '../git/git.js';
 import { cleanHypothesis } from '../guardrails/hypothesis.js';
 import type { Journal } from '../journal/store.js';
 import { logEntry } from '../journal/views.js';
-import { experimentDir } from '../loop/run.js';
+import { experimentDir } from '../loop/paths.js';
 import { PRUNED_NOTE } from '../loop/tidy.js';
 
 /**

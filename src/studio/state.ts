@@ -1,10 +1,10 @@
 import type { Contract } from '../contract/load.js';
+import { latestReviews, type ReviewRecord } from '../journal/reviews.js';
 import type { EventRecord, Journal, SubmissionRecord } from '../journal/store.js';
 import { currentExperiment, type LogEntry, logEntry, showView, statusView } from '../journal/views.js';
 import { activeRun, runActiveMs } from '../loop/control.js';
 import { FAILURES } from '../loop/session.js';
 import { scoreChart } from '../report/chart.js';
-import { latestReviews, listReviews, type ReviewRecord } from '../tiers/review.js';
 import { type MlflowHealth, mlflowHealth } from '../tracking/health.js';
 import { type LiveExperiment, liveExperiment } from './extras.js';
 
@@ -80,15 +80,7 @@ export interface StudioState {
  * submission or run status changes. The Studio polls it and rebuilds the snapshot only on change.
  */
 export function journalVersion(journal: Journal): string {
-  const row = journal.db
-    .prepare(
-      `SELECT (SELECT coalesce(max(id), 0) FROM events) AS e, (SELECT count(*) FROM experiments) AS x,
-        (SELECT coalesce(sum(length(conclusion)), 0) FROM experiments) AS c,
-        (SELECT count(*) FROM submissions) AS s,
-        (SELECT coalesce(group_concat(id || ':' || status || ':' || coalesce(ended_at, ''), ','), '') FROM runs) AS r`,
-    )
-    .get() as Record<string, unknown>;
-  return `${row['e']}/${row['x']}/${row['c']}/${row['s']}/${row['r']}`;
+  return journal.changeStamp();
 }
 
 /**
@@ -153,7 +145,7 @@ export function studioState(journal: Journal, contract: Contract, runId?: string
   if (!run) return { ...emptyState(contract, runs, version), mlflow };
   const exps = journal.listExperiments(run.id);
   const submissions = journal.listSubmissions(run.id);
-  const reviews = listReviews(journal, run.id);
+  const reviews = journal.listReviews(run.id);
   const standing = latestReviews(reviews);
   const priv = new Map<number, number>();
   for (const s of submissions) priv.set(s.experimentId, s.private);
@@ -236,6 +228,6 @@ export function studioExperiment(
     private: sub
       ? { score: sub.private, gap: sub.gap, metrics: sub.metrics, at: sub.ts, submission: sub.id }
       : null,
-    reviews: listReviews(journal, runId).filter((r) => r.experimentId === id),
+    reviews: journal.listReviews(runId).filter((r) => r.experimentId === id),
   };
 }

@@ -6,8 +6,8 @@ import { predictionsFile } from '../evaluator/evaluate.js';
 import { alignPredictions, evalMemoryMB } from '../evaluator/predictions.js';
 import { bestKept, directionBests } from '../journal/directions.js';
 import type { ExperimentRecord, NoiseRecord } from '../journal/store.js';
-import { experimentDir } from '../loop/experiment.js';
 import { decideKeep, type KeepTest } from '../loop/keep.js';
+import { experimentDir } from '../loop/paths.js';
 import { keepRuleFor } from '../loop/rule.js';
 import { RatchetError } from '../util/errors.js';
 

@@ -1,5 +1,5 @@
 import { userInfo } from 'node:os';
-import type Database from 'better-sqlite3';
+import { REVIEW_DECISIONS, type ReviewDecision, type ReviewRecord } from '../journal/reviews.js';
 import { Journal, type SubmissionRecord } from '../journal/store.js';
 import { trackTier } from '../tracking/notify.js';
 import { RatchetError } from '../util/errors.js';
@@ -7,34 +7,20 @@ import { RatchetError } from '../util/errors.js';
 /**
  * Tier 2's human gate (docs/glossary.md, "tier 1 / 2 / 3"): after `ratchet submit` scored a run's best kept
  * experiment on the private holdout, a person promotes or rejects it, with a note saying why. Reviews live in
- * their own journal table `reviews` (created on first use) and each one is also a `review` event, so the
- * Studio, the report and `ratchet review` all see the same record. A later review of the same experiment
- * supersedes an earlier one (both are kept: the history of a decision is evidence too).
+ * their own journal table `reviews` (created on first use, see journal/reviews.ts) and each one is also a
+ * `review` event, so the Studio, the report and `ratchet review` all see the same record. A later review of
+ * the same experiment supersedes an earlier one (both are kept: the history of a decision is evidence too).
  */
 
-/** What a reviewer can decide about a submitted candidate. */
-export const REVIEW_DECISIONS = ['promote', 'reject'] as const;
-/** A reviewer's decision. */
-export type ReviewDecision = (typeof REVIEW_DECISIONS)[number];
+export {
+  latestReviews,
+  REVIEW_DECISIONS,
+  type ReviewDecision,
+  type ReviewRecord,
+} from '../journal/reviews.js';
 
 /** Longest note accepted, in characters. */
 export const MAX_NOTE_CHARS = 10_000;
-
-/** One recorded review. */
-export interface ReviewRecord {
-  id: number;
-  /** ISO 8601 time of the decision. */
-  ts: string;
-  runId: string;
-  experimentId: number;
-  /** The submission (private-holdout score) the reviewer looked at. */
-  submissionId: number;
-  decision: ReviewDecision;
-  /** Why, in the reviewer's words (required, non-empty). */
-  note: string;
-  /** Who decided (a name; the OS user by default). */
-  reviewer: string;
-}
 
 /** Input of {@link recordReview}. */
 export interface ReviewInput {
@@ -44,20 +30,6 @@ export interface ReviewInput {
   note: string;
   /** Default: `$RATCHET_REVIEWER`, else the OS user name. */
   reviewer?: string;
-}
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS reviews (
-  id INTEGER PRIMARY KEY, ts TEXT NOT NULL, run_id TEXT NOT NULL, experiment_id INTEGER NOT NULL,
-  submission_id INTEGER NOT NULL, decision TEXT NOT NULL CHECK (decision IN ('promote','reject')),
-  note TEXT NOT NULL CHECK (length(trim(note)) > 0), reviewer TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS reviews_experiment ON reviews(experiment_id, id);
-`;
-
-/** Create the `reviews` table if it is missing (needs a writable journal). */
-export function ensureReviewTable(db: Database.Database): void {
-  db.exec(SCHEMA);
 }
 
 /** The default reviewer name: `$RATCHET_REVIEWER`, else the OS user, else "unknown". */
@@ -129,7 +101,6 @@ export function recordReview(projectDir: string, input: ReviewInput): ReviewReco
     });
   }
   try {
-    ensureReviewTable(journal.db);
     const exp = journal.getExperiment(v.experimentId);
     if (!exp) {
       throw new RatchetError(`no experiment ${v.experimentId}`, {
@@ -149,12 +120,15 @@ export function recordReview(projectDir: string, input: ReviewInput): ReviewReco
     }
     const ts = new Date().toISOString();
     const id = journal.transaction(() => {
-      const info = journal.db
-        .prepare(
-          `INSERT INTO reviews (ts, run_id, experiment_id, submission_id, decision, note, reviewer)
-           VALUES (?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(ts, exp.runId, exp.id, sub.id, v.decision, v.note, v.reviewer);
+      const reviewId = journal.addReview({
+        ts,
+        runId: exp.runId,
+        experimentId: exp.id,
+        submissionId: sub.id,
+        decision: v.decision,
+        note: v.note,
+        reviewer: v.reviewer,
+      });
       journal.addEvent({
         ts,
         runId: exp.runId,
@@ -165,7 +139,7 @@ export function recordReview(projectDir: string, input: ReviewInput): ReviewReco
         message: `${v.reviewer} ${v.decision === 'promote' ? 'promoted' : 'rejected'} experiment ${exp.id}: ${v.note}`,
         data: { decision: v.decision, reviewer: v.reviewer, submission: sub.id, note: v.note },
       });
-      return Number(info.lastInsertRowid);
+      return reviewId;
     });
     // MLflow (when MLFLOW_TRACKING_URI is set): the decision and note as tags of the run, queued, never awaited.
     void trackTier(projectDir, exp.runId, exp.id, 'review');
@@ -192,35 +166,8 @@ function latestSubmissionOf(subs: SubmissionRecord[], experimentId: number): Sub
 /**
  * Reviews in the journal, oldest first; of one run when `runId` is given. Works on a read-only journal
  * (an empty list when no review was ever recorded, i.e. the table does not exist yet).
+ * Same as `journal.listReviews(runId)`.
  */
 export function listReviews(journal: Journal, runId?: string): ReviewRecord[] {
-  const exists = journal.db
-    .prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reviews'")
-    .get();
-  if (!exists) return [];
-  const rows = (
-    runId
-      ? journal.db.prepare('SELECT * FROM reviews WHERE run_id = ? ORDER BY id').all(runId)
-      : journal.db.prepare('SELECT * FROM reviews ORDER BY id').all()
-  ) as Record<string, unknown>[];
-  return rows.map((r) => ({
-    id: Number(r['id']),
-    ts: String(r['ts']),
-    runId: String(r['run_id']),
-    experimentId: Number(r['experiment_id']),
-    submissionId: Number(r['submission_id']),
-    decision: r['decision'] as ReviewDecision,
-    note: String(r['note']),
-    reviewer: String(r['reviewer']),
-  }));
-}
-
-/**
- * The standing decision on each reviewed experiment (the latest review wins).
- * @returns experiment id → its latest review
- */
-export function latestReviews(reviews: ReviewRecord[]): Map<number, ReviewRecord> {
-  const out = new Map<number, ReviewRecord>();
-  for (const r of reviews) out.set(r.experimentId, r);
-  return out;
+  return journal.listReviews(runId);
 }

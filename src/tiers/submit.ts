@@ -7,7 +7,7 @@ import { currentSplitVersion, runSplitVersion, SPLITS_DIR, splitVersionDir } fro
 import { readManifest, type SplitManifest } from '../data/ingest.js';
 import { predictionsFile, scorePrivate } from '../evaluator/evaluate.js';
 import { type ExperimentRecord, Journal, type RunRecord, type SubmissionRecord } from '../journal/store.js';
-import { experimentDir } from '../loop/run.js';
+import { experimentDir } from '../loop/paths.js';
 import { gapText } from '../report/words.js';
 import { resolvePython } from '../sandbox/index.js';
 import { trackTier } from '../tracking/notify.js';

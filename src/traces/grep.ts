@@ -10,7 +10,7 @@ import { existsSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { RE2JS } from 're2js';
 import { globMatch } from '../contract/load.js';
-import { RUNS_DIR } from '../loop/run.js';
+import { RUNS_DIR } from '../loop/paths.js';
 import { RatchetError } from '../util/errors.js';
 
 /** Defaults and hard ceilings of the caps. */

@@ -13,7 +13,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { JOURNAL_FILE, Journal } from '../journal/store.js';
+import { type CopyableTable, JOURNAL_FILE, Journal } from '../journal/store.js';
 import { RatchetError } from '../util/errors.js';
 
 /** Defaults and ceilings of the caps. */
@@ -115,19 +115,17 @@ CREATE TABLE noise (id INTEGER PRIMARY KEY, ts TEXT, commit_sha TEXT, metric TEX
   }
   const j = Journal.open(projectDir, { readonly: true });
   try {
-    const src = j.db;
     const copy = (
-      table: string,
+      table: CopyableTable,
       cols: string[],
-      sql: string,
-      map: (r: Record<string, unknown>) => unknown[] = (r) => cols.map((c) => r[c]),
+      keep: (r: Record<string, unknown>) => boolean = () => true,
     ) => {
       const ins = mem.prepare(
         `INSERT INTO ${table} (${cols.join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
       );
-      const rows = src.prepare(sql).all() as Record<string, unknown>[];
+      const rows = j.tableRows(table);
       mem.transaction(() => {
-        for (const r of rows) ins.run(...(map(r) as never[]));
+        for (const r of rows) if (keep(r)) ins.run(...(cols.map((c) => r[c]) as never[]));
       })();
     };
     const expCols = [
@@ -159,7 +157,7 @@ CREATE TABLE noise (id INTEGER PRIMARY KEY, ts TEXT, commit_sha TEXT, metric TEX
       'execute_ms',
       'conclusion',
     ];
-    copy('experiments', expCols, 'SELECT * FROM experiments');
+    copy('experiments', expCols);
     const runCols = [
       'id',
       'branch',
@@ -172,12 +170,9 @@ CREATE TABLE noise (id INTEGER PRIMARY KEY, ts TEXT, commit_sha TEXT, metric TEX
       'unsafe',
       'config',
     ];
-    copy('runs', runCols, 'SELECT * FROM runs');
-    copy(
-      'metrics',
-      ['experiment_id', 'holdout', 'name', 'value'],
-      "SELECT * FROM metrics WHERE holdout = 'public'",
-    );
+    copy('runs', runCols);
+    // Private-holdout metrics never reach the copy.
+    copy('metrics', ['experiment_id', 'holdout', 'name', 'value'], (r) => r['holdout'] === 'public');
     const evCols = [
       'id',
       'ts',
@@ -192,7 +187,7 @@ CREATE TABLE noise (id INTEGER PRIMARY KEY, ts TEXT, commit_sha TEXT, metric TEX
     const insEvent = mem.prepare(
       `INSERT INTO events (${evCols.join(', ')}) VALUES (${evCols.map(() => '?').join(', ')})`,
     );
-    const events = src.prepare('SELECT * FROM events').all() as Record<string, unknown>[];
+    const events = j.tableRows('events');
     mem.transaction(() => {
       for (const r of events) {
         if (isPrivateEvent({ kind: String(r['kind']), message: String(r['message']), data: r['data'] }))
@@ -200,11 +195,7 @@ CREATE TABLE noise (id INTEGER PRIMARY KEY, ts TEXT, commit_sha TEXT, metric TEX
         insEvent.run(...(evCols.map((c) => (c === 'data' ? scrub(r[c] as string | null) : r[c])) as never[]));
       }
     })();
-    copy(
-      'noise',
-      ['id', 'ts', 'commit_sha', 'metric', 'kind', 'scores', 'mean', 'sd'],
-      'SELECT * FROM noise',
-    );
+    copy('noise', ['id', 'ts', 'commit_sha', 'metric', 'kind', 'scores', 'mean', 'sd']);
   } finally {
     j.close();
   }

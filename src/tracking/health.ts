@@ -28,23 +28,13 @@ export interface MlflowHealth {
  * The last reachability transition in the journal, or null when MLflow never failed (or is not used).
  */
 export function mlflowHealth(journal: Journal): MlflowHealth | null {
-  const row = journal.db
-    .prepare(
-      `SELECT ts, message, data FROM events WHERE kind IN (?, ?)
-       AND json_extract(data, '$.reachable') IS NOT NULL ORDER BY id DESC LIMIT 1`,
-    )
-    .get(ERROR_EVENT, RECOVERED_EVENT) as { ts: string; message: string; data: string } | undefined;
-  if (!row) return null;
-  let data: { reachable?: unknown; uri?: unknown } = {};
-  try {
-    data = JSON.parse(row.data) as typeof data;
-  } catch {
-    return null;
-  }
+  const ev = journal.latestEvent([ERROR_EVENT, RECOVERED_EVENT], { dataKey: 'reachable' });
+  if (!ev) return null;
+  const data = ev.data ?? {};
   return {
-    reachable: data.reachable === true,
-    uri: typeof data.uri === 'string' ? data.uri : null,
-    since: row.ts,
-    message: row.message,
+    reachable: data['reachable'] === true,
+    uri: typeof data['uri'] === 'string' ? data['uri'] : null,
+    since: ev.ts,
+    message: ev.message,
   };
 }

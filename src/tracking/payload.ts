@@ -1,5 +1,5 @@
+import type { ReviewRecord } from '../journal/reviews.js';
 import type { ExperimentRecord, SubmissionRecord } from '../journal/store.js';
-import type { ReviewRecord } from '../tiers/review.js';
 import type { KeyValue, MetricValue } from './client.js';
 
 /**

@@ -3,10 +3,10 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { git } from '../git/git.js';
+import { latestReviews } from '../journal/reviews.js';
 import type { ExperimentRecord, Journal } from '../journal/store.js';
-import { experimentDir } from '../loop/experiment.js';
+import { experimentDir } from '../loop/paths.js';
 import type { ExperimentObserver, RunSession, RunSummary } from '../loop/session.js';
-import { latestReviews, listReviews } from '../tiers/review.js';
 import { RatchetError } from '../util/errors.js';
 import { ensureDir } from '../util/fs.js';
 import { MlflowClient, MlflowError } from './client.js';
@@ -593,7 +593,7 @@ export class MlflowTracker implements ExperimentObserver {
         .pop() ?? null;
     let review = null;
     try {
-      review = latestReviews(listReviews(j, rec.runId)).get(rec.id) ?? null;
+      review = latestReviews(j.listReviews(rec.runId)).get(rec.id) ?? null;
     } catch {
       // no reviews table
     }

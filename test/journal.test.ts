@@ -1,0 +1,151 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { latestReviews } from '../src/journal/reviews.js';
+import { COPYABLE_TABLES, type CopyableTable, Journal } from '../src/journal/store.js';
+
+/**
+ * The journal's named queries that replaced SQL run from outside src/journal: reviews, the latest event of
+ * some kinds, the Studio's change stamp, raw rows for the agents' copy, the proposer's name and isOpen.
+ */
+
+const dirs: string[] = [];
+afterEach(() => {
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+function project(): string {
+  const d = mkdtempSync(join(tmpdir(), 'ratchet-journal-'));
+  dirs.push(d);
+  return d;
+}
+
+function withRun(j: Journal, id = 'r1'): void {
+  j.createRun({
+    id,
+    branch: `ratchet/${id}`,
+    worktree: '/tmp/wt',
+    baseCommit: 'abc',
+    proposer: 'pending',
+    status: 'running',
+    startedAt: new Date().toISOString(),
+    unsafe: false,
+    pid: null,
+    config: {},
+  });
+}
+
+describe('journal reviews', () => {
+  it('round-trips reviews, oldest first, per run, and the latest one stands', () => {
+    const dir = project();
+    const j = Journal.open(dir);
+    expect(j.listReviews()).toEqual([]); // no table yet
+    const base = { ts: '2026-01-01T00:00:00.000Z', submissionId: 1, reviewer: 'ana' };
+    const a = j.addReview({ ...base, runId: 'r1', experimentId: 3, decision: 'reject', note: 'leaky' });
+    const b = j.addReview({ ...base, runId: 'r1', experimentId: 3, decision: 'promote', note: 'fixed' });
+    const c = j.addReview({ ...base, runId: 'r2', experimentId: 9, decision: 'promote', note: 'fine' });
+    expect([a, b, c]).toEqual([1, 2, 3]);
+    expect(j.listReviews().map((r) => r.id)).toEqual([1, 2, 3]);
+    const r1 = j.listReviews('r1');
+    expect(r1).toHaveLength(2);
+    expect(r1[1]).toEqual({
+      id: 2,
+      ...base,
+      runId: 'r1',
+      experimentId: 3,
+      decision: 'promote',
+      note: 'fixed',
+    });
+    expect(latestReviews(r1).get(3)?.decision).toBe('promote');
+    // The table's checks still hold.
+    expect(() =>
+      j.addReview({ ...base, runId: 'r1', experimentId: 3, decision: 'promote', note: '   ' }),
+    ).toThrow(/CHECK/);
+    j.close();
+    const ro = Journal.open(dir, { readonly: true });
+    expect(ro.listReviews('r2').map((r) => r.note)).toEqual(['fine']);
+    ro.close();
+  });
+
+  it('lists no reviews on a read-only journal that never had one', () => {
+    const dir = project();
+    Journal.open(dir).close();
+    const ro = Journal.open(dir, { readonly: true });
+    expect(ro.listReviews()).toEqual([]);
+    ro.close();
+  });
+});
+
+describe('journal named queries', () => {
+  it('finds the latest event of some kinds, optionally with a data key', () => {
+    const j = Journal.open(project());
+    const ev = (kind: string, data: Record<string, unknown> | null) =>
+      j.addEvent({
+        ts: 't',
+        runId: null,
+        experimentId: null,
+        kind,
+        severity: 'info',
+        guardrail: null,
+        message: kind,
+        data,
+      });
+    expect(j.latestEvent(['a'])).toBeNull();
+    ev('a', { reachable: false });
+    ev('b', { other: 1 });
+    ev('a', { note: 'no key' });
+    expect(j.latestEvent(['a', 'b'])?.kind).toBe('a');
+    expect(j.latestEvent(['a', 'b'])?.data).toEqual({ note: 'no key' });
+    expect(j.latestEvent(['a', 'b'], { dataKey: 'reachable' })?.data).toEqual({ reachable: false });
+    expect(j.latestEvent(['b'], { dataKey: 'reachable' })).toBeNull();
+    expect(j.latestEvent([])).toBeNull();
+    j.close();
+  });
+
+  it('changes its change stamp when an event or a run changes', () => {
+    const j = Journal.open(project());
+    const s0 = j.changeStamp();
+    withRun(j);
+    const s1 = j.changeStamp();
+    expect(s1).not.toBe(s0);
+    j.updateRun('r1', { status: 'finished', endedAt: 'now' });
+    const s2 = j.changeStamp();
+    expect(s2).not.toBe(s1);
+    j.addEvent({
+      ts: 't',
+      runId: 'r1',
+      experimentId: null,
+      kind: 'x',
+      severity: 'info',
+      guardrail: null,
+      message: '',
+      data: null,
+    });
+    expect(j.changeStamp()).not.toBe(s2);
+    j.close();
+  });
+
+  it('records the proposer name and hands out raw rows of the copyable tables only', () => {
+    const j = Journal.open(project());
+    withRun(j);
+    j.updateRun('r1', { proposer: 'optuna' });
+    expect(j.getRun('r1')?.proposer).toBe('optuna');
+    const runs = j.tableRows('runs');
+    expect(runs).toHaveLength(1);
+    expect(runs[0]?.['proposer']).toBe('optuna');
+    expect(runs[0]?.['config']).toBe('{}'); // as stored
+    for (const t of COPYABLE_TABLES) expect(Array.isArray(j.tableRows(t))).toBe(true);
+    expect(() => j.tableRows('submissions' as CopyableTable)).toThrow(/not a copyable table/);
+    expect(j.isOpen).toBe(true);
+    j.close();
+    expect(j.isOpen).toBe(false);
+  });
+
+  it('keeps its database connection out of reach', () => {
+    const j = Journal.open(project());
+    expect((j as unknown as Record<string, unknown>)['db']).toBeUndefined();
+    expect(Object.keys(j)).toEqual([]);
+    j.close();
+  });
+});
