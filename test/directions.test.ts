@@ -184,4 +184,36 @@ describe('parallel directions', () => {
     expect(again.others.map((o) => o.experimentId)).toEqual([other.id]);
     expect(again.privateLooks).toBe(2); // said, and counted
   }, 600_000);
+
+  it('contention-aware noise: ratchet check --concurrent N measures under the load of N directions, and the run uses it', async () => {
+    const dir = await makeProject({ rows: 1200 });
+    const threads = Math.max(1, Math.floor(availableParallelism() / 2));
+    // Measured one at a time first: a two-direction run is warned that σ came from another load.
+    const one = cli(['check', '--runs', '2', '--seeds', 'varied', '--json'], dir);
+    expect(one.code, one.stderr).toBe(0);
+    expect(JSON.parse(one.stdout).slot_class).toMatch(/^local:sandbox:1x\d+$/);
+    const r1 = cli(['run', '--directions', '2', '--experiments', '1', '--run', 'a'], dir);
+    expect(r1.code, r1.stderr).toBe(0);
+    let j = Journal.open(dir, { readonly: true });
+    const warned = j.listEvents({ runId: 'a', kinds: ['noise.mismatch'] });
+    j.close();
+    expect(warned).toHaveLength(1);
+    expect(warned[0]!.message).toMatch(/ratchet check --concurrent 2/);
+
+    const two = cli(['check', '--runs', '2', '--seeds', 'varied', '--concurrent', '2', '--json'], dir);
+    expect(two.code, two.stderr).toBe(0);
+    expect(JSON.parse(two.stdout).slot_class).toBe(`local:sandbox:2x${threads}`);
+    const r2 = cli(['run', '--directions', '2', '--experiments', '3', '--run', 'b'], dir);
+    expect(r2.code, r2.stderr).toBe(0);
+    j = Journal.open(dir, { readonly: true });
+    const started = j.listEvents({ runId: 'b', kinds: ['run.started'] })[0]!;
+    const mismatch = j.listEvents({ runId: 'b', kinds: ['noise.mismatch'] });
+    const later = j.listExperiments('b').filter((e) => e.seq > 1 && e.decision !== 'rejected');
+    j.close();
+    expect(started.data).toMatchObject({ directions: 2, slotClass: `local:sandbox:2x${threads}` });
+    expect(mismatch).toEqual([]);
+    // The keep rule names the load its σ was measured under.
+    for (const e of later) expect(e.reason).toContain(`runs in slot local:sandbox:2x${threads}`);
+    expect(later.length).toBeGreaterThan(0);
+  }, 600_000);
 });

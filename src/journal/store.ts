@@ -143,6 +143,11 @@ export interface NoiseRecord {
   outputs: string[];
   mean: number;
   sd: number;
+  /**
+   * The executor slot class the runs were measured in (e.g. `local:sandbox:2x1`: two at once, one thread each;
+   * docs/architecture.md, "Parallel directions"); null for measurements recorded before slot classes (one at a time).
+   */
+  slotClass?: string | null;
 }
 
 const SCHEMA = `
@@ -237,6 +242,7 @@ export class Journal {
       const cols = (db.prepare('PRAGMA table_info(noise)').all() as { name: string }[]).map((c) => c.name);
       if (!cols.includes('outputs'))
         db.exec("ALTER TABLE noise ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'");
+      if (!cols.includes('slot_class')) db.exec('ALTER TABLE noise ADD COLUMN slot_class TEXT');
       const runCols = (db.prepare('PRAGMA table_info(runs)').all() as { name: string }[]).map((c) => c.name);
       if (!runCols.includes('active_ms')) db.exec('ALTER TABLE runs ADD COLUMN active_ms REAL');
       if (!runCols.includes('active_at')) db.exec('ALTER TABLE runs ADD COLUMN active_at TEXT');
@@ -576,20 +582,26 @@ export class Journal {
   addNoise(n: Omit<NoiseRecord, 'id'>): void {
     this.#db
       .prepare(
-        'INSERT INTO noise (ts, commit_sha, metric, kind, scores, mean, sd, outputs) VALUES (@ts, @commitSha, @metric, @kind, @scores, @mean, @sd, @outputs)',
+        'INSERT INTO noise (ts, commit_sha, metric, kind, scores, mean, sd, outputs, slot_class) VALUES (@ts, @commitSha, @metric, @kind, @scores, @mean, @sd, @outputs, @slotClass)',
       )
-      .run({ ...n, scores: JSON.stringify(n.scores), outputs: JSON.stringify(n.outputs) });
+      .run({
+        ...n,
+        scores: JSON.stringify(n.scores),
+        outputs: JSON.stringify(n.outputs),
+        slotClass: n.slotClass ?? null,
+      });
   }
 
-  /** The latest noise measurement of a metric (of one kind when given), or null. */
-  latestNoise(metric: string, kind?: string): NoiseRecord | null {
-    const row = (
-      kind
-        ? this.#db
-            .prepare('SELECT * FROM noise WHERE metric = ? AND kind = ? ORDER BY id DESC LIMIT 1')
-            .get(metric, kind)
-        : this.#db.prepare('SELECT * FROM noise WHERE metric = ? ORDER BY id DESC LIMIT 1').get(metric)
-    ) as Row | undefined;
+  /**
+   * The latest noise measurement of a metric, of one kind when given and measured in one executor slot class when
+   * given (see {@link NoiseRecord.slotClass}), or null.
+   */
+  latestNoise(metric: string, kind?: string, slotClass?: string): NoiseRecord | null {
+    const where = ['metric = ?', ...(kind ? ['kind = ?'] : []), ...(slotClass ? ['slot_class = ?'] : [])];
+    const args = [metric, ...(kind ? [kind] : []), ...(slotClass ? [slotClass] : [])];
+    const row = this.#db
+      .prepare(`SELECT * FROM noise WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT 1`)
+      .get(...args) as Row | undefined;
     if (!row) return null;
     return {
       id: Number(row['id']),
@@ -601,6 +613,7 @@ export class Journal {
       outputs: parse<string[]>(row['outputs']) ?? [],
       mean: Number(row['mean']),
       sd: Number(row['sd']),
+      slotClass: (row['slot_class'] as string | null | undefined) ?? null,
     };
   }
 

@@ -28,6 +28,8 @@ export interface NoiseEstimate {
   mean: number;
   /** Sample standard deviation (n − 1) of the primary metric; 0 for one run. */
   sd: number;
+  /** The executor slot class the runs were measured in (e.g. `local:sandbox:2x1`). */
+  slotClass: string;
 }
 
 /** Options of {@link measureBaseline}. */
@@ -42,6 +44,11 @@ export interface BaselineOptions {
   signal?: AbortSignal;
   /** Reuse preflight results already computed by the caller. */
   ready?: Ready;
+  /**
+   * Runs at once (default 1): measure the noise under the load of a run with this many directions, each run with
+   * its share of the cores (docs/architecture.md, "Parallel directions"). Recorded as the executor's slot class.
+   */
+  concurrent?: number;
 }
 
 /**
@@ -79,32 +86,55 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
   mkdirSync(join(projectDir, WORKTREES_DIR), { recursive: true });
   await git(projectDir, ['worktree', 'add', '-q', '--detach', worktree, head]);
   const runs: BaselineRun[] = [];
+  const executor = new LocalExecutor(python, unsafe, Math.max(1, Math.min(opts.concurrent ?? 1, opts.runs)));
   try {
     const seeds = Array.from({ length: opts.runs }, (_, i) =>
       opts.kind === 'same-seed' ? contract.split.seed : contract.split.seed + 1 + i,
     );
-    const done = await runOverSeeds({
-      executor: new LocalExecutor(python, unsafe),
-      contract,
-      manifest,
-      worktree,
-      seeds,
-      runDir: (i) => join(projectDir, '.ratchet', 'checks', stamp, String(i + 1)),
-      timeoutMs: opts.timeoutMs ?? contract.limits.experimentTimeoutMs,
-      binDir: python.binDir,
-      ...(opts.signal ? { signal: opts.signal } : {}),
-      onRun: (r) => {
-        const run = {
-          seed: r.seed,
-          outputDir: r.outputDir,
-          score: r.evaluation.score,
-          metrics: r.evaluation.metrics,
-          wallMs: r.sandbox.wallMs,
-        };
-        runs.push(run);
-        opts.onRun?.(r.index, run);
-      },
-    });
+    // Under contention: `concurrent` loops over the seeds side by side (run i in loop i mod concurrent); the first
+    // failure stops the others.
+    const lanes = Math.max(1, Math.min(opts.concurrent ?? 1, seeds.length));
+    const stopAll = new AbortController();
+    const onAbort = () => stopAll.abort();
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted) stopAll.abort();
+    const byIndex = new Map<number, BaselineRun>();
+    const results = await Promise.all(
+      Array.from({ length: lanes }, async (_, lane) => {
+        const mine = seeds.map((seed, i) => ({ seed, i })).filter(({ i }) => i % lanes === lane);
+        const r = await runOverSeeds({
+          executor,
+          contract,
+          manifest,
+          worktree,
+          seeds: mine.map((m) => m.seed),
+          runDir: (k) => join(projectDir, '.ratchet', 'checks', stamp, String(mine[k]!.i + 1)),
+          timeoutMs: opts.timeoutMs ?? contract.limits.experimentTimeoutMs,
+          binDir: python.binDir,
+          signal: stopAll.signal,
+          onRun: (r) => {
+            const run = {
+              seed: r.seed,
+              outputDir: r.outputDir,
+              score: r.evaluation.score,
+              metrics: r.evaluation.metrics,
+              wallMs: r.sandbox.wallMs,
+            };
+            byIndex.set(mine[r.index]!.i, run);
+            opts.onRun?.(mine[r.index]!.i, run);
+          },
+        });
+        if (r.failure) stopAll.abort();
+        return r.failure ? { ...r.failure, index: mine[r.failure.index]!.i } : null;
+      }),
+    );
+    opts.signal?.removeEventListener('abort', onAbort);
+    for (let i = 0; i < seeds.length; i++) if (byIndex.has(i)) runs.push(byIndex.get(i)!);
+    // The first failure in seed order that is not another loop's stop.
+    const failures = results.filter((f) => f !== null).sort((a, b) => a.index - b.index);
+    const done = {
+      failure: failures.find((f) => f.sandbox.status !== 'aborted' || opts.signal?.aborted) ?? failures[0] ?? null,
+    };
     const f = done.failure;
     if (f?.step === 'execute') {
       throw new RatchetError(
@@ -132,6 +162,7 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
     runs,
     mean: scores.reduce((a, b) => a + b, 0) / scores.length,
     sd: sampleSd(scores),
+    slotClass: executor.slotClass,
   };
   const journal = Journal.open(projectDir);
   try {
@@ -144,6 +175,7 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
       outputs: runs.map((r) => r.outputDir),
       mean: estimate.mean,
       sd: estimate.sd,
+      slotClass: executor.slotClass,
     });
   } finally {
     journal.close();

@@ -64,6 +64,14 @@ export interface KeepRule {
 export interface NoiseSource {
   kind: string;
   runs: number;
+  /** The executor slot class it was measured in, named in the label when runs shared the machine (`:<n>x` with n > 1). */
+  slot?: string | null;
+}
+
+/** How many jobs ran at once in a slot class (`local:sandbox:2x1` → 2); 1 for an unknown or absent class. */
+export function slotConcurrency(slot: string | null | undefined): number {
+  const m = slot ? /:(\d+)x\d+$/.exec(slot) : null;
+  return m ? Number(m[1]) : 1;
 }
 
 /**
@@ -72,7 +80,10 @@ export interface NoiseSource {
  * @param sd the run-to-run standard deviation, or null when unmeasured
  */
 export function ruleLabel(sd: number | null, from?: NoiseSource | null): string {
-  const over = from ? ` from ${from.runs} ${from.kind} run${from.runs === 1 ? '' : 's'}` : '';
+  const shared = slotConcurrency(from?.slot) > 1;
+  const over = from
+    ? ` from ${from.runs} ${from.kind} run${from.runs === 1 ? '' : 's'}${shared ? ` in slot ${from.slot}` : ''}`
+    : '';
   if (sd !== null && sd > 0) return `rule: noise-aware (σ=${sd.toExponential(1)}${over})`;
   if (sd === null || !from || from.runs < 2) return 'rule: min_delta only (σ unknown: run ratchet check)';
   return from.kind === 'same-seed'

@@ -24,7 +24,7 @@ import { type Best, checkLockStats, lockStats, runExperiment, type StatStamp } f
 import { type KeepRule, prepareBest, type Runs } from './keep.js';
 import { experimentDir, WORKTREES_DIR } from './paths.js';
 import { preflight } from './preflight.js';
-import { keepRuleFor } from './rule.js';
+import { keepRuleFor, noiseFor } from './rule.js';
 
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
 const PLATEAU = 'plateau: ';
@@ -194,6 +194,8 @@ export class RunSession {
   private escalation: string | null = null;
   private readonly overrides: Record<string, string>;
   private readonly noise: NoiseRecord | null;
+  /** Why the noise measurement does not match the run's load (recorded as a warning at the start), or null. */
+  private readonly noiseMismatch: string | null;
   private readonly observers: ExperimentObserver[];
   private closed = false;
   private summary: RunSummary;
@@ -246,8 +248,9 @@ export class RunSession {
     this.splitStamps = lockStats(opts.projectDir, ready.lock);
     // Seed noise (varied seeds) when measured, else nondeterminism at a fixed seed.
     const metric = ready.contract.metric.primary;
-    const noise =
-      init.journal.latestNoise(metric, 'varied-seed') ?? init.journal.latestNoise(metric, 'same-seed');
+    // Measured under this run's load when it was (the executor's slot class): contention-aware noise.
+    const { noise, mismatch } = noiseFor(init.journal, metric, this.executor.slotClass);
+    this.noiseMismatch = mismatch;
     this.noise = noise;
     this.rule = keepRuleFor(ready.contract, noise);
     let failures = 0;
@@ -446,6 +449,7 @@ export class RunSession {
         threads: this.executor.threads,
       },
     );
+    if (this.noiseMismatch) this.event('noise.mismatch', 'warning', this.noiseMismatch, null);
     for (const [id, why] of Object.entries(this.overrides)) {
       this.event(
         'guardrail.override',

@@ -224,6 +224,8 @@ export interface CheckCliOptions {
   determinism?: boolean;
   unsafeNoSandbox?: boolean;
   json?: boolean;
+  /** Baseline runs at once (`--concurrent N`; default: the contract's parallel.directions). */
+  concurrent?: string;
 }
 
 /** Which noise `check` measures: the same seed k times, k varied seeds, or both (the default). */
@@ -253,6 +255,8 @@ export async function checkFromCli(o: CheckCliOptions) {
   const seeds = seedsOption(o.seeds, o.determinism);
   const runs = intOption('--runs', o.runs) ?? 3;
   const ready = await preflight(dir, { unsafe });
+  // Measured under the load of a run with parallel directions (contention-aware noise).
+  const concurrent = intOption('--concurrent', o.concurrent) ?? ready.contract.parallel.directions;
   say(`contract ${ready.contract.name}: valid and matches ratchet.lock`);
   say(
     `sandbox: ${unsafe ? 'OFF (--unsafe-no-sandbox)' : 'bubblewrap works'}; python ${ready.python.executable}`,
@@ -269,7 +273,7 @@ export async function checkFromCli(o: CheckCliOptions) {
   const line = live ? (l: string) => live.print(l) : say;
   for (const kind of kinds) {
     line(
-      `running the baseline ${runs} times (${kind}) to measure ${kind === 'same-seed' ? 'nondeterminism' : 'seed noise'}`,
+      `running the baseline ${runs} times (${kind}${concurrent > 1 ? `, ${Math.min(concurrent, runs)} at once` : ''}) to measure ${kind === 'same-seed' ? 'nondeterminism' : 'seed noise'}`,
     );
     const started = Date.now();
     let current = 1;
@@ -288,6 +292,7 @@ export async function checkFromCli(o: CheckCliOptions) {
           kind,
           unsafeNoSandbox: unsafe,
           ready,
+          concurrent,
           onRun: (i, r) => {
             line(
               `  run ${i + 1}/${runs}: ${ready.contract.metric.primary} ${r.score.toFixed(6)} (seed ${r.seed}, ${formatDuration(r.wallMs)}, ${formatDuration(Date.now() - started)} so far)`,
@@ -390,6 +395,10 @@ export function registerRun(program: Command): void {
       'same (nondeterminism: k runs, one seed), varied (seed noise: k seeds) or both (default; the keep rule uses the varied-seed σ)',
     )
     .option('--determinism', 'the same as --seeds both (kept for old scripts)')
+    .option(
+      '--concurrent <n>',
+      'baseline runs at once, to measure the noise under the load of a run with n directions (default: parallel.directions)',
+    )
     .option('--unsafe-no-sandbox', 'run without bubblewrap')
     .option('--json', 'print the result as JSON')
     .action(
@@ -406,11 +415,13 @@ export function registerRun(program: Command): void {
             sd: est.sd,
             runs: est.runs,
             rule,
+            slot_class: est.slotClass,
             estimates: estimates.map((e) => ({
               kind: e.kind,
               mean: e.mean,
               sd: e.sd,
               runs: e.runs.length,
+              slot_class: e.slotClass,
             })),
           });
           return;
