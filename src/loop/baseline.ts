@@ -133,7 +133,8 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
     // The first failure in seed order that is not another loop's stop.
     const failures = results.filter((f) => f !== null).sort((a, b) => a.index - b.index);
     const done = {
-      failure: failures.find((f) => f.sandbox.status !== 'aborted' || opts.signal?.aborted) ?? failures[0] ?? null,
+      failure:
+        failures.find((f) => f.sandbox.status !== 'aborted' || opts.signal?.aborted) ?? failures[0] ?? null,
     };
     const f = done.failure;
     if (f?.step === 'execute') {
