@@ -216,4 +216,55 @@ describe('parallel directions', () => {
     for (const e of later) expect(e.reason).toContain(`runs in slot local:sandbox:2x${threads}`);
     expect(later.length).toBeGreaterThan(0);
   }, 600_000);
+
+  it("a direction behind another's verified best adopts it before its next experiment, recorded as such", async () => {
+    const dir = await makeProject({ rows: 2000, trainPy: predictingScript(NOISE_PREDICTIONS) });
+    const real = readFileSync(join(EXAMPLE, 'train.py'), 'utf8');
+    const slowNoise = predictingScript(
+      '((df["row_id"].astype(int) * 31 % 97) / 97)',
+      'import time; time.sleep(6)',
+    );
+    const slowReal = real.replace(
+      'from __future__ import annotations\n',
+      'from __future__ import annotations\nimport time; time.sleep(12)\n',
+    );
+    const steps = {
+      // Direction 1 finds the real model at once, then tries a slow variant.
+      1: [
+        { hypothesis: 'the real model', files: { 'train.py': real } },
+        { hypothesis: 'a slow variant', files: { 'train.py': slowReal } },
+      ],
+      // Direction 2 tries other noise first (slowly, so direction 1's keep lands meanwhile), then a tweak.
+      2: [
+        { hypothesis: 'other noise', files: { 'train.py': slowNoise } },
+        { hypothesis: 'a tweak on top', files: { 'program.md': 'notes\n' } },
+      ],
+    } as const;
+    const s = await runLoop({
+      projectDir: dir,
+      runId: 'adopt',
+      directions: 2,
+      maxExperiments: 5,
+      proposer: async (ctx) => new ScriptedProposer([...steps[ctx.direction as 1 | 2]]),
+    });
+    expect(s.experiments).toBe(5);
+    const j = Journal.open(dir, { readonly: true });
+    const exps = j.listExperiments('adopt');
+    const adopted = j.listEvents({ runId: 'adopt', kinds: ['direction.adopted'] });
+    j.close();
+    const realExp = exps.find((e) => e.hypothesis === 'the real model')!;
+    expect(realExp.decision).toBe('kept');
+    expect(adopted).toHaveLength(1);
+    expect(adopted[0]!.data).toMatchObject({
+      direction: 2,
+      from: 1,
+      experiment: realExp.id,
+      commit: realExp.commitSha,
+    });
+    expect(adopted[0]!.message).toMatch(/direction 2 adopted direction 1's best/);
+    const tweak = exps.find((e) => e.hypothesis === 'a tweak on top')!;
+    expect(tweak.direction).toBe(2);
+    expect(tweak.parentSha).toBe(realExp.commitSha); // it ran on top of direction 1's best
+    expect(tweak.bestBefore).toBe(realExp.score);
+  }, 600_000);
 });

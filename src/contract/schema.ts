@@ -220,6 +220,12 @@ export const ParallelSchema = z
       .describe(
         'directions a run explores at once, each on its own branch and worktree with its own proposer; budgets are shared (`ratchet run --directions N` overrides it)',
       ),
+    adopt_best: z
+      .boolean()
+      .default(true)
+      .describe(
+        "before each experiment, a direction whose best another direction's best beats by the keep rule (noise included) moves onto that commit (recorded as a direction.adopted event)",
+      ),
   })
   .strict()
   .describe('how many experiments run at once');
@@ -385,7 +391,7 @@ export const ContractSchema = z
     }),
     agent: AgentSchema.optional().describe('how LLM proposers are briefed and bounded'),
     retention: RetentionSchema.default({ keep_last: 20 }),
-    parallel: ParallelSchema.default({ directions: 1 }),
+    parallel: ParallelSchema.default({ directions: 1, adopt_best: true }),
   })
   .strict();
 

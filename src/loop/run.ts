@@ -147,6 +147,8 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
             while (true) {
               const stop = await session.stopCheck();
               if (stop) return stop;
+              // A direction behind another's verified best moves onto it before its next experiment.
+              await session.adoptBest(lane.direction);
               if (!(await step(lane.direction))) return { status, reason };
             }
           } catch (e) {

@@ -21,7 +21,7 @@ import { formatDuration } from '../util/units.js';
 import { acquireRunLock, isAlive, releaseRunLock, runActiveMs, watchStop } from './control.js';
 import { type Executor, LocalExecutor } from './executor.js';
 import { type Best, checkLockStats, lockStats, runExperiment, type StatStamp } from './experiment.js';
-import { type KeepRule, prepareBest, type Runs } from './keep.js';
+import { confirmKeep, decideKeep, type KeepRule, prepareBest, type Runs } from './keep.js';
 import { experimentDir, WORKTREES_DIR } from './paths.js';
 import { preflight } from './preflight.js';
 import { keepRuleFor, noiseFor } from './rule.js';
@@ -172,6 +172,8 @@ export class RunSession {
   private readonly active = new Set<number>();
   /** Sequence numbers of experiments under way. */
   private readonly activeSeqs = new Set<number>();
+  /** Pairs `<own best id>><other best id>` already tested by {@link adoptBest}. */
+  private readonly adoptTested = new Set<string>();
   /** Aborted by the kill switch (stop file, SIGINT/SIGTERM, the caller's signal). */
   readonly signal: AbortSignal;
   /**
@@ -760,6 +762,47 @@ export class RunSession {
     if (rec.escalate) this.escalation = `escalated by experiment ${rec.record.id}: ${rec.escalate}`;
     await this.notify('onExperiment', (o) => o.onExperiment?.(rec.record, this));
     return rec.record;
+  }
+
+  /**
+   * Move direction `direction` onto the best of the other directions when that best beats its own by the keep rule
+   * (the same test a keep runs, the measured noise included; over seeds when both have confirmation runs): its
+   * worktree and branch are reset to that commit and it continues from there, recorded as a `direction.adopted`
+   * event. Only between experiments of the direction (never while it runs one); a no-op with one direction or when
+   * the contract's `parallel.adopt_best` is false.
+   * @returns the adopted best's experiment id, or null when nothing was adopted
+   */
+  async adoptBest(direction: number): Promise<number | null> {
+    const lane = this.lanes[direction - 1];
+    if (!lane?.best || lane.busy || this.lanes.length < 2 || !this.contract.parallel.adopt_best) return null;
+    const sign = this.contract.direction === 'maximize' ? 1 : -1;
+    let top: Best | null = null;
+    let topLane = 0;
+    for (const other of this.lanes) {
+      if (other === lane || !other.best || other.best.id === lane.best.id) continue;
+      if (!top || sign * (other.best.score - top.score) > 0) {
+        top = other.best;
+        topLane = other.direction;
+      }
+    }
+    if (!top || !(sign * (top.score - lane.best.score) > 0)) return null;
+    const mine = lane.best;
+    // Each pair is tested once: the test's answer does not change until one of the two bests does.
+    const pair = `${mine.id}>${top.id}`;
+    if (this.adoptTested.has(pair)) return null;
+    this.adoptTested.add(pair);
+    const v = decideKeep(this.rule, { score: mine.score, input: mine.input, runs: mine.runs }, top);
+    const c = v.needsConfirmation ? confirmKeep(this.rule, mine.runs, top.runs) : null;
+    if (!(c ? c.keep : v.keep)) return null;
+    await resetHard(lane.worktree, top.commit);
+    lane.best = top;
+    this.event(
+      'direction.adopted',
+      'info',
+      `direction ${direction} adopted direction ${topLane}'s best #${top.id} (${this.contract.metric.primary} ${top.score.toFixed(6)} over its own #${mine.id} ${mine.score.toFixed(6)}): ${c ? c.reason : v.reason}`,
+      { direction, from: topLane, experiment: top.id, commit: top.commit, replaced: mine.id },
+    );
+    return top.id;
   }
 
   /** The best kept experiment over every direction (null before the baseline). */
