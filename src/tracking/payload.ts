@@ -137,7 +137,12 @@ export function experimentPayload(
     { key: 'ratchet.reason', value: rec.reason },
     { key: 'ratchet.git_sha', value: rec.commitSha ?? '' },
     { key: 'ratchet.parent_sha', value: rec.parentSha },
-    { key: 'ratchet.direction', value: run?.branch ?? `ratchet/${rec.runId}` },
+    // The direction's branch (docs/architecture.md, "Parallel directions"): ratchet/<run>/d<k> with several.
+    {
+      key: 'ratchet.direction',
+      value: rec.direction ? `ratchet/${rec.runId}/d${rec.direction}` : (run?.branch ?? `ratchet/${rec.runId}`),
+    },
+    ...(rec.direction ? [{ key: 'ratchet.direction_index', value: String(rec.direction) }] : []),
     { key: 'ratchet.proposer', value: rec.proposer },
     { key: 'ratchet.sandboxed', value: String(rec.sandboxed) },
     { key: 'ratchet.files', value: rec.files.join(', ') },
