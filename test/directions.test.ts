@@ -6,6 +6,7 @@ import { Journal } from '../src/journal/store.js';
 import { activeRun, requestStop } from '../src/loop/control.js';
 import { experimentDir } from '../src/loop/paths.js';
 import { runLoop } from '../src/loop/run.js';
+import { startStudio } from '../src/studio/server.js';
 import { submit } from '../src/tiers/submit.js';
 import { cli, cliAsync, EXAMPLE, gitOut, makeProject } from './helpers/project.js';
 import { NOISE_PREDICTIONS, predictingScript, ScriptedProposer } from './helpers/scripted.js';
@@ -88,6 +89,25 @@ describe('parallel directions', () => {
     ]);
     expect(st.directions[0].experiments + st.directions[1].experiments).toBe(6);
     expect(st.directions[1].best.score).not.toBeNull(); // at least the baseline it started from
+    // The Studio and the report draw a lane per direction and list each direction's best and budget used.
+    const studio = await startStudio({ projectDir: dir, port: 0 });
+    try {
+      const state = (await (await fetch(`http://127.0.0.1:${studio.port}/api/state`)).json()) as {
+        status: { directions: unknown[] };
+        chart: string;
+      };
+      expect(state.status.directions).toHaveLength(2);
+      expect(state.chart.match(/class="best-line" data-direction="\d"/g)).toHaveLength(2);
+      expect(state.chart).toContain('d2 best');
+    } finally {
+      await studio.close();
+    }
+    const rep = cli(['report'], dir);
+    expect(rep.code, rep.stderr).toBe(0);
+    const md = readFileSync(join(dir, 'report.md'), 'utf8');
+    expect(md).toMatch(/## Directions/);
+    expect(md).toMatch(/\| d2 \| ratchet\/par\/d2 \|/);
+    expect(readFileSync(join(dir, 'report-progress.svg'), 'utf8')).toMatch(/data-direction="2"/);
     const log = cli(['log'], dir).stdout;
     expect(log.split('\n')[0]).toMatch(/^id\s+seq\s+dir\s+decision/);
     expect(log).toMatch(/\n\d+\s+\d+\s+d2\s/);

@@ -1,5 +1,5 @@
 import type { Direction } from '../proposers/types.js';
-import type { ExperimentRecord } from './store.js';
+import type { ExperimentRecord, RunRecord } from './store.js';
 
 /**
  * The directions of a run as its experiment records tell them (docs/architecture.md, "Parallel directions"):
@@ -37,4 +37,41 @@ export function bestKept(
   for (const e of directionBests(experiments).values())
     if (!top || sign * (e.score! - top.score!) > 0) top = e;
   return top;
+}
+
+/** One direction of a run as `status`, the Studio and the report show it. */
+export interface DirectionSummary {
+  direction: number;
+  /** Its branch, `ratchet/<run>/d<k>`. */
+  branch: string;
+  /** Its experiments (the baseline counts for direction 1): its share of the shared experiment budget. */
+  experiments: number;
+  /** Its kept changes (the baseline not counted). */
+  kept: number;
+  /** Its best kept experiment; a direction that kept nothing stands at the baseline it started from. */
+  best: { id: number; score: number | null } | null;
+}
+
+/**
+ * Per-direction summaries of a run with several directions (its `config.directions`), null for a run with one.
+ * @param exps the run's experiments
+ */
+export function directionSummaries(run: RunRecord, exps: ExperimentRecord[]): DirectionSummary[] | null {
+  const lanes = (run.config as { directions?: number }).directions ?? 1;
+  if (lanes < 2) return null;
+  const bests = directionBests(exps);
+  const baseline = exps.find((e) => e.seq === 1 && e.decision === 'kept') ?? null;
+  const prefix = run.branch.replace(/\/d1$/, '');
+  return Array.from({ length: lanes }, (_, i) => {
+    const d = i + 1;
+    const mine = exps.filter((e) => directionOf(e) === d);
+    const b = bests.get(d) ?? baseline;
+    return {
+      direction: d,
+      branch: `${prefix}/d${d}`,
+      experiments: mine.length,
+      kept: mine.filter((e) => e.decision === 'kept' && e.seq > 1).length,
+      best: b ? { id: b.id, score: b.score } : null,
+    };
+  });
 }

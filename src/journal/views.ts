@@ -6,7 +6,7 @@ import { activeRun, runActiveMs } from '../loop/control.js';
 import type { FeatureCheck } from '../loop/experiment.js';
 import { experimentDir } from '../loop/paths.js';
 import { PRUNED_NOTE } from '../loop/tidy.js';
-import { bestKept, directionBests } from './directions.js';
+import { bestKept, type DirectionSummary, directionSummaries } from './directions.js';
 import { DECISIONS, type ExperimentRecord, type Journal, type RunRecord } from './store.js';
 
 /** One experiment as `ratchet log --json` prints it (also the MCP history tool's item). */
@@ -159,16 +159,7 @@ export type StatusView = {
       /** The leak check of the models' `features.json` over the run's scored experiments. */
       features: { checked: number; not_checked: number };
       /** Per direction in a run with several (docs/architecture.md, "Parallel directions"); null with one. */
-      directions:
-        | {
-            direction: number;
-            branch: string;
-            experiments: number;
-            /** Kept changes of the direction (the baseline not counted). */
-            kept: number;
-            best: { id: number; score: number | null } | null;
-          }[]
-        | null;
+      directions: DirectionSummary[] | null;
     }
 );
 
@@ -239,23 +230,7 @@ export function statusView(journal: Journal, contract: Contract, runId?: string)
   const best = bestKept(exps, contract.direction);
   const cfg = run.config as { maxExperiments?: number; maxWallClockMs?: number; directions?: number };
   const lanes = cfg.directions ?? 1;
-  const bests = directionBests(exps);
-  const directions =
-    lanes > 1
-      ? Array.from({ length: lanes }, (_, i) => {
-          const d = i + 1;
-          const mine = exps.filter((e) => (e.direction ?? 1) === d);
-          // A direction that kept nothing yet stands at the baseline it started from.
-          const b = bests.get(d) ?? (baselineKept ? exps[0]! : null);
-          return {
-            direction: d,
-            branch: `${run.branch.replace(/\/d1$/, '')}/d${d}`,
-            experiments: mine.length,
-            kept: mine.filter((e) => e.decision === 'kept' && e.seq > 1).length,
-            best: b ? { id: b.id, score: b.score } : null,
-          };
-        })
-      : null;
+  const directions = directionSummaries(run, exps);
   const live = activeRun(contract.projectDir);
   const elapsedMs = runActiveMs(run, live?.runId === run.id);
   const submissions = journal.listSubmissions(run.id);

@@ -14,6 +14,8 @@ export interface ChartPoint {
   /** Public primary metric, null when the experiment produced no valid score. */
   score: number | null;
   hypothesis: string;
+  /** The direction (1-based) in a run with several (docs/architecture.md, "Parallel directions"); absent or null with one. */
+  direction?: number | null;
 }
 
 /** Input of {@link scoreChart}. */
@@ -49,6 +51,23 @@ export const DECISION_STYLE: Record<string, { colour: string; label: string }> =
 };
 /** Colour of private-holdout scores. */
 export const PRIVATE_COLOUR = '#0969da';
+/** Colours of the directions' running-best lanes (direction k takes colour k − 1, cycling). */
+export const LANE_COLOURS = [
+  '#1a7f37',
+  '#0550ae',
+  '#bf3989',
+  '#953800',
+  '#116329',
+  '#8250df',
+  '#0a3069',
+  '#6639ba',
+];
+
+/** The directions drawn as lanes: the distinct directions of the points when more than one (else none). */
+export function chartLanes(points: ChartPoint[]): number[] {
+  const ds = [...new Set(points.map((p) => p.direction).filter((d): d is number => typeof d === 'number'))];
+  return ds.length > 1 ? ds.sort((a, b) => a - b) : [];
+}
 
 /** Escape text for XML/HTML content and attribute values. */
 export function escapeXml(s: string): string {
@@ -130,11 +149,16 @@ export function scoreChart(input: ChartInput): string {
   const W = input.width ?? 760;
   const H = input.height ?? 300;
   // Legend entries and their rows (wrapped to the width), measured before the plot so it sits below them.
+  // Parallel directions: one running-best lane per direction instead of the run's single line.
+  const lanes = chartLanes(input.points);
+  const laneColour = (d: number) => LANE_COLOURS[(d - 1) % LANE_COLOURS.length]!;
   const legendItems = [
     ...Object.keys(DECISION_STYLE).map((k) => ({ key: k, text: DECISION_STYLE[k]!.label })),
     { key: 'running', text: 'running now' },
     { key: 'private', text: 'private holdout' },
-    { key: 'best', text: 'running best' },
+    ...(lanes.length > 0
+      ? lanes.map((d) => ({ key: `lane-${d}`, text: `d${d} best` }))
+      : [{ key: 'best', text: 'running best' }]),
   ];
   const legendRows: { key: string; text: string; x: number; row: number }[] = [];
   {
@@ -213,22 +237,32 @@ export function scoreChart(input: ChartInput): string {
     `<text x="${m.left + plotW / 2}" y="${H - 8}" text-anchor="middle" fill="#57606a">experiment (seq in run)</text>`,
     `<text transform="translate(14 ${m.top + plotH / 2}) rotate(-90)" text-anchor="middle" fill="#57606a">${escapeXml(`${input.metric} (${input.direction === 'maximize' ? 'higher' : 'lower'} is better)`)}</text>`,
   );
-  // running best (step line)
-  const best = runningBest(pts, input.direction);
-  let d = '';
-  let last: number | null = null;
-  pts.forEach((p, i) => {
-    const b = best[i] ?? null;
-    if (b === null) return;
-    if (last === null) d += `M${fmt(x(p.seq))} ${fmt(y(b))}`;
-    else if (b !== last) d += ` H${fmt(x(p.seq))} V${fmt(y(b))}`;
-    last = b;
-  });
-  if (last !== null) {
+  // running best (step line): the run's, or one lane per direction (each starts at the baseline, seq 1)
+  const series =
+    lanes.length > 0
+      ? lanes.map((dir) => ({
+          dir,
+          pts: pts.filter((p) => p.seq === 1 || p.direction === dir),
+          colour: laneColour(dir),
+        }))
+      : [{ dir: null as number | null, pts, colour: DECISION_STYLE['kept']!.colour }];
+  for (const ser of series) {
+    const best = runningBest(ser.pts, input.direction);
+    let d = '';
+    let last: number | null = null;
+    ser.pts.forEach((p, i) => {
+      const b = best[i] ?? null;
+      if (b === null) return;
+      if (last === null) d += `M${fmt(x(p.seq))} ${fmt(y(b))}`;
+      else if (b !== last) d += ` H${fmt(x(p.seq))} V${fmt(y(b))}`;
+      last = b;
+    });
+    if (last === null) continue;
     const end = Math.max(pts[pts.length - 1]?.seq ?? 1, input.runningSeq ?? 1);
     d += ` H${fmt(x(end))}`;
+    const lane = ser.dir === null ? '' : ` data-direction="${ser.dir}"`;
     out.push(
-      `<path class="best-line" d="${d}" fill="none" stroke="${DECISION_STYLE['kept']!.colour}" stroke-width="2" stroke-opacity="0.55"/>`,
+      `<path class="best-line"${lane} d="${d}" fill="none" stroke="${ser.colour}" stroke-width="2" stroke-opacity="0.55"/>`,
     );
   }
   // marks
@@ -236,14 +270,14 @@ export function scoreChart(input: ChartInput): string {
     const xx = x(p.seq);
     const hasScore = p.score !== null && Number.isFinite(p.score);
     const yy = hasScore ? y(p.score as number) : bandY;
-    const tip = `#${p.id} (seq ${p.seq}) ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(5)}` : ''}: ${p.hypothesis}`;
+    const tip = `#${p.id} (seq ${p.seq}${p.direction && lanes.length > 0 ? `, d${p.direction}` : ''}) ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(5)}` : ''}: ${p.hypothesis}`;
     const X = fmt(xx);
     const Y = fmt(yy);
     const shape = decisionShape(p.decision, xx, yy);
     const name = `#${p.id} ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(4)}` : ' no score'}`;
     const a11y = input.interactive ? ` tabindex="0" role="button" aria-label="${escapeXml(name)}"` : '';
     out.push(
-      `<g class="pt" data-id="${p.id}" data-seq="${p.seq}" data-decision="${escapeXml(p.decision)}"${a11y} style="cursor:pointer"><title>${escapeXml(tip)}</title><circle cx="${X}" cy="${Y}" r="9" fill="transparent"/>${shape}</g>`,
+      `<g class="pt" data-id="${p.id}" data-seq="${p.seq}"${p.direction && lanes.length > 0 ? ` data-direction="${p.direction}"` : ''} data-decision="${escapeXml(p.decision)}"${a11y} style="cursor:pointer"><title>${escapeXml(tip)}</title><circle cx="${X}" cy="${Y}" r="9" fill="transparent"/>${shape}</g>`,
     );
     const pv = priv.get(p.id);
     if (pv !== undefined && Number.isFinite(pv)) {
@@ -264,8 +298,8 @@ export function scoreChart(input: ChartInput): string {
     const cy = 12 + it.row * 16;
     const lx = it.x;
     const mark =
-      it.key === 'best'
-        ? `<line x1="${lx}" x2="${lx + 14}" y1="${cy}" y2="${cy}" stroke="${DECISION_STYLE['kept']!.colour}" stroke-width="2" stroke-opacity="0.55"/>`
+      it.key === 'best' || it.key.startsWith('lane-')
+        ? `<line x1="${lx}" x2="${lx + 14}" y1="${cy}" y2="${cy}" stroke="${it.key === 'best' ? DECISION_STYLE['kept']!.colour : laneColour(Number(it.key.slice(5)))}" stroke-width="2" stroke-opacity="0.55"/>`
         : it.key === 'running'
           ? `<line x1="${lx + 7}" x2="${lx + 7}" y1="${cy - 7}" y2="${cy + 7}" stroke="#0969da" stroke-dasharray="3 2"/><circle cx="${lx + 7}" cy="${cy}" r="4" fill="#ffffff" stroke="#0969da" stroke-width="1.5"/>`
           : it.key === 'private'

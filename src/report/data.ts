@@ -4,6 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Contract } from '../contract/load.js';
 import { AGENT_REFUSED_EVENT } from '../guardrails/refused.js';
 import { GUARDRAILS } from '../guardrails/registry.js';
+import { type DirectionSummary, directionSummaries } from '../journal/directions.js';
 import { latestReviews, type ReviewRecord } from '../journal/reviews.js';
 import {
   DECISIONS,
@@ -61,6 +62,8 @@ export interface ReportExperiment {
   /** Whole experiment, seconds. */
   seconds: number;
   proposer: string;
+  /** The direction (1-based) in a run with several, else null. */
+  direction: number | null;
 }
 
 /** A group of failed experiments that failed the same way. */
@@ -175,6 +178,8 @@ export interface ReportData {
     note: NoiseNote;
   };
   submissions: ReportSubmission[];
+  /** The directions of a run with several (docs/architecture.md, "Parallel directions"); null with one. */
+  directions: DirectionSummary[] | null;
   reviews: ReviewRecord[];
   timing: {
     /** Mean wall clock of an experiment, seconds. */
@@ -246,6 +251,7 @@ function toReportExperiment(e: ExperimentRecord): ReportExperiment {
     commit: e.commitSha,
     seconds: Math.round(e.durationMs) / 1000,
     proposer: e.proposer,
+    direction: e.direction ?? null,
   };
 }
 
@@ -432,6 +438,7 @@ export function buildReport(journal: Journal, contract: Contract, runId?: string
     best,
     gain,
     progression,
+    directions: directionSummaries(run, exps),
     kept,
     wins,
     nearMisses,

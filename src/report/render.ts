@@ -76,6 +76,7 @@ export function reportSections(d: ReportData): Section[] {
             decision: p.decision,
             score: p.score,
             hypothesis: one(p.hypothesis, 160),
+            direction: p.direction,
           })),
           metric: m,
           direction: d.project.direction,
@@ -90,6 +91,27 @@ export function reportSections(d: ReportData): Section[] {
       },
     ],
   });
+  if (d.directions)
+    s.push({
+      title: 'Directions',
+      blocks: [
+        {
+          kind: 'p',
+          text: `${d.directions.length} directions ran at once, each on its own branch from the baseline, sharing the budgets; submit scores only the public winner privately.`,
+        },
+        {
+          kind: 'table',
+          head: ['direction', 'branch', 'experiments', 'kept changes', `best ${m}`],
+          rows: d.directions.map((x) => [
+            `d${x.direction}`,
+            x.branch,
+            String(x.experiments),
+            String(x.kept),
+            x.best ? `${f(x.best.score)} (#${x.best.id})` : '—',
+          ]),
+        },
+      ],
+    });
   s.push(...detailSections(d));
   s.push({
     title: 'What was kept and why',

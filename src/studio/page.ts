@@ -117,7 +117,12 @@ const SCRIPT = String.raw`
       '<span class="chip d-kept" id="kept-count">' + (c.kept || 0) + ' kept change' + (c.kept === 1 ? '' : 's') + ' (' + (c.baseline ? '+ baseline' : 'no baseline') + ')</span>' +
       ['reverted', 'crashed', 'timeout', 'invalid', 'rejected'].map(function (k) {
         return '<span class="chip d-' + k + '">' + k + ' ' + (c[k] || 0) + '</span>';
-      }).join('') + '</div>';
+      }).join('') + '</div>' +
+      (st.directions ? '<div class="small" id="directions">' + st.directions.map(function (d) {
+        return '<div class="direction" data-direction="' + d.direction + '">d' + d.direction + ' \u00b7 ' + d.experiments +
+          ' exp \u00b7 ' + d.kept + ' kept \u00b7 best ' + num(d.best && d.best.score) + (d.best ? ' (#' + d.best.id + ')' : '') +
+          ' <span class="muted">' + esc(d.branch) + '</span></div>';
+      }).join('') + '</div>' : '');
     renderClock();
     var f = b.failures;
     $('budget-fail').innerHTML = '<div class="small muted">consecutive failures ' + f.consecutive + (f.max ? ' / ' + f.max : '') + '</div>' +

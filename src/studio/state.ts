@@ -186,6 +186,7 @@ export function studioState(journal: Journal, contract: Contract, runId?: string
         decision: e.decision,
         score: e.score,
         hypothesis: e.hypothesis.length > 160 ? `${e.hypothesis.slice(0, 159)}…` : e.hypothesis,
+        direction: e.direction ?? null,
       })),
       metric: project.metric,
       direction: project.direction,

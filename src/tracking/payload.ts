@@ -140,7 +140,9 @@ export function experimentPayload(
     // The direction's branch (docs/architecture.md, "Parallel directions"): ratchet/<run>/d<k> with several.
     {
       key: 'ratchet.direction',
-      value: rec.direction ? `ratchet/${rec.runId}/d${rec.direction}` : (run?.branch ?? `ratchet/${rec.runId}`),
+      value: rec.direction
+        ? `ratchet/${rec.runId}/d${rec.direction}`
+        : (run?.branch ?? `ratchet/${rec.runId}`),
     },
     ...(rec.direction ? [{ key: 'ratchet.direction_index', value: String(rec.direction) }] : []),
     { key: 'ratchet.proposer', value: rec.proposer },
