@@ -8,7 +8,7 @@ import { readLock } from '../../src/contract/lock.js';
 import { readManifest } from '../../src/data/ingest.js';
 import { Journal } from '../../src/journal/store.js';
 import { activeRun } from '../../src/loop/control.js';
-import { experimentDir } from '../../src/loop/experiment.js';
+import { experimentDir } from '../../src/loop/paths.js';
 import { startStudio } from '../../src/studio/server.js';
 import { listReviews } from '../../src/tiers/review.js';
 import { MlflowClient, mlflowKey } from '../../src/tracking/client.js';
