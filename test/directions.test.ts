@@ -1,13 +1,16 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { proposerFactory } from '../src/cli/proposers.js';
+import { initProject } from '../src/contract/init.js';
 import { Journal } from '../src/journal/store.js';
 import { activeRun, requestStop } from '../src/loop/control.js';
 import { experimentDir } from '../src/loop/paths.js';
 import { runLoop } from '../src/loop/run.js';
 import { startStudio } from '../src/studio/server.js';
 import { submit } from '../src/tiers/submit.js';
+import { FIXTURES, STANDIN } from './agents/helpers.js';
 import { cli, cliAsync, EXAMPLE, gitOut, makeProject } from './helpers/project.js';
 import { NOISE_PREDICTIONS, predictingScript, ScriptedProposer } from './helpers/scripted.js';
 
@@ -286,5 +289,48 @@ describe('parallel directions', () => {
     expect(tweak.direction).toBe(2);
     expect(tweak.parentSha).toBe(realExp.commitSha); // it ran on top of direction 1's best
     expect(tweak.bestBefore).toBe(realExp.score);
+  }, 600_000);
+
+  it('agents: one agent per direction, each with its own brief naming its direction and the contract text for it', async () => {
+    const dir = await makeProject({ rows: 1500, noInit: true });
+    const yaml = [
+      'agent:',
+      `  command: ${JSON.stringify(`python ${STANDIN} good ${dir}`)}`,
+      `  mounts: ${JSON.stringify([FIXTURES])}`,
+      '  timeout: 2m',
+      'parallel:',
+      '  directions: 2',
+      '  briefs: ["feature engineering only", "try another model family"]',
+    ].join('\n');
+    writeFileSync(join(dir, 'ratchet.yaml'), `${readFileSync(join(dir, 'ratchet.yaml'), 'utf8')}${yaml}\n`);
+    await initProject(dir);
+    const s = await runLoop({
+      projectDir: dir,
+      runId: 'agents',
+      proposer: proposerFactory('command'),
+      maxExperiments: 3,
+    });
+    expect(s.experiments).toBe(3);
+    const j = Journal.open(dir, { readonly: true });
+    const exps = j.listExperiments('agents');
+    j.close();
+    expect(
+      exps
+        .filter((e) => e.seq > 1)
+        .map((e) => e.direction)
+        .sort(),
+    ).toEqual([1, 2]);
+    for (const [d, text] of [
+      [1, 'feature engineering only'],
+      [2, 'try another model family'],
+    ] as const) {
+      const calls = join(dir, '.ratchet', 'proposers', 'agents', `d${d}`, 'calls');
+      const first = readdirSync(calls)
+        .sort()
+        .find((n) => n.includes('-propose-'))!;
+      const brief = readFileSync(join(calls, first, 'brief', 'BRIEF.md'), 'utf8');
+      expect(brief).toContain(`## Your direction: ${d} of 2`);
+      expect(brief).toContain(text);
+    }
   }, 600_000);
 });

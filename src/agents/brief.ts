@@ -114,6 +114,13 @@ export interface OutcomeForBrief {
 }
 
 /** Everything a brief is made of. */
+/** An agent's direction in a run with several: k of n, and the person's text for it (null when none). */
+export interface DirectionBrief {
+  index: number;
+  of: number;
+  text: string | null;
+}
+
 export interface BriefInput {
   /** propose: change the code and state a hypothesis; conclude: say what the last experiment taught. */
   mode: 'propose' | 'conclude';
@@ -135,6 +142,11 @@ export interface BriefInput {
   phase: PhaseState | null;
   /** files: a CLI agent answering through files; tools: a chat model answering through tool calls. */
   answer: 'files' | 'tools';
+  /**
+   * The direction this agent explores in a run with several (docs/architecture.md, "Parallel directions"): its
+   * number, how many there are, and the contract's text for it (`parallel.briefs`), shown in every brief.
+   */
+  direction?: DirectionBrief;
 }
 
 const fmt = (v: number | null): string => (v === null ? '—' : v.toFixed(6));
@@ -257,6 +269,14 @@ export function composeBrief(b: BriefInput): string {
     );
   }
   parts.push('## Directions from the person (program.md)', b.program?.trim() || '(none given)', '');
+  if (b.direction)
+    parts.push(
+      `## Your direction: ${b.direction.index} of ${b.direction.of}`,
+      `${b.direction.of} agents explore this project at once, each on its own branch from the same baseline; the experiment budget is shared. Yours is direction ${b.direction.index}.`,
+      b.direction.text?.trim() ||
+        '(no text for this direction: explore what the others are less likely to try)',
+      '',
+    );
   parts.push(
     '## Contract',
     `- task: ${s.task}; metric: ${s.metric.primary} (${s.metric.direction}), also reported: ${s.metric.also.join(', ') || '—'}`,

@@ -7,7 +7,14 @@
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { type ExperimentRecord, Journal } from '../journal/store.js';
-import { type BriefInput, type BudgetsLeft, contractSummary, readProgram, type Suggestion } from './brief.js';
+import {
+  type BriefInput,
+  type BudgetsLeft,
+  contractSummary,
+  type DirectionBrief,
+  readProgram,
+  type Suggestion,
+} from './brief.js';
 import {
   checkDoNotRetry,
   checkHypothesis,
@@ -40,6 +47,8 @@ export interface AgentRulesOptions {
   journal?: Journal;
   /** Budgets left, when the caller knows them better than the journal (the MCP server's session). */
   budgets?: () => BudgetsLeft;
+  /** The agent's direction in a run with several (shown in every brief). */
+  direction?: DirectionBrief;
 }
 
 /** The discipline, caps and brief of one agent in one run. */
@@ -48,6 +57,8 @@ export class AgentRules {
   readonly settings: AgentSettings;
   readonly runId: string;
   readonly source: string;
+  /** The agent's direction in a run with several, or null. */
+  readonly direction: DirectionBrief | null;
   readonly journal: Journal;
   /** The agents' usage in the project's budget period (shared by every run and agent; only a person resets it). */
   readonly ledger: ProjectLedger;
@@ -55,6 +66,7 @@ export class AgentRules {
   private readonly budgets: (() => BudgetsLeft) | undefined;
 
   constructor(o: AgentRulesOptions) {
+    this.direction = o.direction ?? null;
     this.contract = o.contract;
     this.settings = o.settings;
     this.runId = o.runId;
@@ -162,6 +174,7 @@ export class AgentRules {
       phase: this.settings.discipline.phases.length > 0 ? await this.phase() : null,
       ...(extra.outcome ? { outcome: extra.outcome } : {}),
       ...(extra.suggestion ? { suggestion: extra.suggestion } : {}),
+      ...(this.direction ? { direction: this.direction } : {}),
     };
   }
 

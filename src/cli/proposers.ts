@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
+import type { DirectionBrief } from '../agents/brief.js';
 import { CONTRACT_FILE } from '../contract/load.js';
 import type { ProposerContext, ProposerFactory } from '../loop/run.js';
 import { createCommandProposer } from '../proposers/command/index.js';
@@ -47,6 +48,23 @@ function searchProposer(ctx: ProposerContext, who: string): SearchProposer {
  * @throws RatchetError for an unknown name, `search`/`hybrid` without a `search` section, `command` without
  *   `agent.command`, `openai` without `agent.openai` (each naming the contract field to add)
  */
+/**
+ * An agent proposer's state folder and direction in a run with several directions: each agent keeps its briefs,
+ * answers and logs apart (`<state>/d<k>`) and is told its direction and the contract's text for it
+ * (`parallel.briefs`); with one direction, the run's state folder and no direction.
+ */
+function agentScope(ctx: ProposerContext): { stateDir: string; direction?: DirectionBrief } {
+  if (ctx.directions < 2) return { stateDir: ctx.stateDir };
+  return {
+    stateDir: join(ctx.stateDir, `d${ctx.direction}`),
+    direction: {
+      index: ctx.direction,
+      of: ctx.directions,
+      text: ctx.contract.parallel.briefs[ctx.direction - 1] ?? null,
+    },
+  };
+}
+
 export function proposerFactory(name: string): ProposerFactory {
   switch (name) {
     case 'search':
@@ -58,7 +76,7 @@ export function proposerFactory(name: string): ProposerFactory {
           runId: ctx.runId,
           worktree: ctx.worktree,
           python: ctx.python,
-          stateDir: ctx.stateDir,
+          ...agentScope(ctx),
         });
     case 'openai':
       return async (ctx) =>
@@ -66,7 +84,7 @@ export function proposerFactory(name: string): ProposerFactory {
           contract: ctx.contract,
           runId: ctx.runId,
           worktree: ctx.worktree,
-          stateDir: ctx.stateDir,
+          ...agentScope(ctx),
         });
     case 'hybrid':
       return async (ctx) => {
@@ -87,7 +105,7 @@ export function proposerFactory(name: string): ProposerFactory {
               contract: ctx.contract,
               runId: ctx.runId,
               worktree: ctx.worktree,
-              stateDir: ctx.stateDir,
+              ...agentScope(ctx),
               name: 'hybrid',
             })
           : createCommandProposer({
@@ -95,7 +113,7 @@ export function proposerFactory(name: string): ProposerFactory {
               runId: ctx.runId,
               worktree: ctx.worktree,
               python: ctx.python,
-              stateDir: ctx.stateDir,
+              ...agentScope(ctx),
             });
         return createHybridProposer({
           search,

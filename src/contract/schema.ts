@@ -220,6 +220,13 @@ export const ParallelSchema = z
       .describe(
         'directions a run explores at once, each on its own branch and worktree with its own proposer; budgets are shared (`ratchet run --directions N` overrides it)',
       ),
+    briefs: z
+      .array(z.string().max(4000))
+      .max(32)
+      .default([])
+      .describe(
+        "text for each direction's agent (the k-th for direction k), shown in its brief beside program.md: e.g. 'feature engineering only', 'try gradient boosting'",
+      ),
     adopt_best: z
       .boolean()
       .default(true)
@@ -391,7 +398,7 @@ export const ContractSchema = z
     }),
     agent: AgentSchema.optional().describe('how LLM proposers are briefed and bounded'),
     retention: RetentionSchema.default({ keep_last: 20 }),
-    parallel: ParallelSchema.default({ directions: 1, adopt_best: true }),
+    parallel: ParallelSchema.default({ directions: 1, briefs: [], adopt_best: true }),
   })
   .strict();
 

@@ -10,7 +10,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { Suggestion } from '../../agents/brief.js';
-import { writeBrief } from '../../agents/brief.js';
+import { type DirectionBrief, writeBrief } from '../../agents/brief.js';
 import { conclusionRefusal, type Refusal } from '../../agents/discipline.js';
 import { AgentRules } from '../../agents/rules.js';
 import { type AgentRun, runAgent } from '../../agents/runner.js';
@@ -36,6 +36,8 @@ export interface CommandProposerOptions {
   stateDir: string;
   /** Override of the contract's agent section (tests). */
   settings?: AgentSettings;
+  /** The agent's direction in a run with several (docs/architecture.md, "Parallel directions"). */
+  direction?: DirectionBrief;
 }
 
 const tail = (s: string, n = 5): string => s.trimEnd().split('\n').slice(-n).join('\n');
@@ -81,6 +83,7 @@ export class CommandProposer implements Proposer {
       runId: o.runId,
       stateDir: o.stateDir,
       source: 'command proposer',
+      ...(o.direction ? { direction: o.direction } : {}),
     });
   }
 

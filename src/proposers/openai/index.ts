@@ -7,7 +7,7 @@
  * refusal is the tool's answer, and the model may fix its change.
  */
 import { writeFileSync } from 'node:fs';
-import { composeBrief, type Suggestion } from '../../agents/brief.js';
+import { composeBrief, type DirectionBrief, type Suggestion } from '../../agents/brief.js';
 import { conclusionRefusal, type Refusal } from '../../agents/discipline.js';
 import { AgentRules } from '../../agents/rules.js';
 import { abortError, stopRun } from '../../agents/runstate.js';
@@ -44,6 +44,8 @@ export interface OpenAIProposerOptions {
   /** Override of the contract's agent section (tests). */
   settings?: AgentSettings;
   /** Name recorded on experiments (default `openai`; the hybrid uses `hybrid`). */
+  /** The agent's direction in a run with several (docs/architecture.md, "Parallel directions"). */
+  direction?: DirectionBrief;
   name?: string;
 }
 
@@ -93,6 +95,7 @@ export class OpenAIProposer implements Proposer {
       runId: o.runId,
       stateDir: o.stateDir,
       source: `${this.name} proposer`,
+      ...(o.direction ? { direction: o.direction } : {}),
     });
     this.scope = {
       worktree: o.worktree,
