@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { proposerFactory } from '../src/cli/proposers.js';
 import { initProject } from '../src/contract/init.js';
-import { Journal } from '../src/journal/store.js';
+import { budgetPause, budgetShares } from '../src/journal/directions.js';
+import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { activeRun, requestStop } from '../src/loop/control.js';
 import { experimentDir } from '../src/loop/paths.js';
 import { runLoop } from '../src/loop/run.js';
@@ -332,5 +333,72 @@ describe('parallel directions', () => {
       expect(brief).toContain(`## Your direction: ${d} of 2`);
       expect(brief).toContain(text);
     }
+  }, 600_000);
+
+  it('verified-gains: budgetShares and budgetPause move the budget left toward the direction whose keeps hold', () => {
+    const rec = (seq: number, direction: number, decision: string) =>
+      ({ seq, direction, decision }) as unknown as ExperimentRecord;
+    const exps = [
+      rec(1, 1, 'kept'),
+      rec(2, 1, 'kept'),
+      rec(3, 2, 'reverted'),
+      rec(4, 1, 'reverted'),
+      rec(5, 2, 'reverted'),
+      rec(6, 2, 'crashed'),
+    ];
+    const shares = budgetShares(exps, 2);
+    expect(shares.map((s) => [s.tried, s.verified])).toEqual([
+      [2, 1],
+      [3, 0],
+    ]);
+    expect(shares[0]!.rate).toBeCloseTo(2 / 4, 12); // (1 + 1) / (2 + 2)
+    expect(shares[1]!.rate).toBeCloseTo(1 / 5, 12);
+    expect(shares[0]!.weight + shares[1]!.weight).toBeCloseTo(1, 12);
+    // d2's share is 2/7 of what is left: it goes on while that is at least one experiment.
+    expect(budgetPause(shares, 2, 4)).toBeNull(); // ⌊8/7⌋ = 1
+    expect(budgetPause(shares, 2, 3)).toMatch(/direction 2 pauses: 0 verified keep\(s\) in 3 experiments/);
+    expect(budgetPause(shares, 1, 1)).toBeNull(); // the best direction never pauses
+    // Nobody pauses before MIN_TRIES experiments.
+    expect(budgetPause(budgetShares(exps.slice(0, 3), 2), 2, 1)).toBeNull();
+  });
+
+  it('verified-gains in a run: the direction without verified keeps pauses and the other takes the rest', async () => {
+    const dir = await makeProject({
+      rows: 1500,
+      trainPy: predictingScript(NOISE_PREDICTIONS),
+      contract: (y) => `${y}parallel:\n  directions: 2\n  budget: verified-gains\n  adopt_best: false\n`,
+    });
+    const real = readFileSync(join(EXAMPLE, 'train.py'), 'utf8');
+    const noise = (k: number) => ({
+      hypothesis: `noise ${k}`,
+      files: { 'train.py': predictingScript(`((df["row_id"].astype(int) * ${31 + k} % 97) / 97)`) },
+    });
+    const steps = {
+      1: [
+        { hypothesis: 'the real model', files: { 'train.py': real } },
+        ...[1, 2, 3, 4, 5, 6].map((k) => ({
+          ...noise(k),
+          files: { 'params.yaml': `# try ${k}\n${readFileSync(join(EXAMPLE, 'params.yaml'), 'utf8')}` },
+        })),
+      ],
+      2: [1, 2, 3, 4, 5, 6].map((k) => noise(10 + k)),
+    };
+    const s = await runLoop({
+      projectDir: dir,
+      runId: 'vg',
+      maxExperiments: 11,
+      proposer: async (ctx) => new ScriptedProposer(steps[ctx.direction as 1 | 2]),
+    });
+    expect(s.experiments).toBe(11);
+    expect(s.reason).toMatch(/experiment budget used/);
+    const j = Journal.open(dir, { readonly: true });
+    const exps = j.listExperiments('vg');
+    const paused = j.listEvents({ runId: 'vg', kinds: ['direction.paused'] });
+    j.close();
+    expect(exps.find((e) => e.hypothesis === 'the real model')!.decision).toBe('kept');
+    expect(paused.length).toBeGreaterThan(0);
+    expect(paused[0]!.data).toMatchObject({ direction: 2 });
+    const count = (d: number) => exps.filter((e) => e.seq > 1 && e.direction === d).length;
+    expect(count(1)).toBeGreaterThan(count(2));
   }, 600_000);
 });

@@ -227,6 +227,12 @@ export const ParallelSchema = z
       .describe(
         "text for each direction's agent (the k-th for direction k), shown in its brief beside program.md: e.g. 'feature engineering only', 'try gradient boosting'",
       ),
+    budget: z
+      .enum(['even', 'verified-gains'])
+      .default('even')
+      .describe(
+        "how the shared experiment budget goes to the directions: even (each takes the next experiment when free), or verified-gains (directions whose keeps survive the keep rule's confirmation get more; a direction whose share of what is left falls below one experiment pauses)",
+      ),
     adopt_best: z
       .boolean()
       .default(true)
@@ -398,7 +404,7 @@ export const ContractSchema = z
     }),
     agent: AgentSchema.optional().describe('how LLM proposers are briefed and bounded'),
     retention: RetentionSchema.default({ keep_last: 20 }),
-    parallel: ParallelSchema.default({ directions: 1, briefs: [], adopt_best: true }),
+    parallel: ParallelSchema.default({ directions: 1, briefs: [], budget: 'even', adopt_best: true }),
   })
   .strict();
 

@@ -75,3 +75,54 @@ export function directionSummaries(run: RunRecord, exps: ExperimentRecord[]): Di
     };
   });
 }
+
+/** Experiments a direction runs before `verified-gains` may pause it. */
+export const MIN_TRIES = 2;
+
+/** One direction's share of the remaining budget under the `verified-gains` policy. */
+export interface BudgetShare {
+  direction: number;
+  /** Experiments it ran after the baseline. */
+  tried: number;
+  /** Its keeps that hold: kept after the confirmation runs when the keep rule asked for them. */
+  verified: number;
+  /** Posterior mean of its rate of verified keeps, (1 + verified) / (2 + tried): Beta(1, 1) prior. */
+  rate: number;
+  /** Its share of the remaining budget: rate / Σ rates. */
+  weight: number;
+}
+
+/**
+ * The `verified-gains` budget policy (docs/architecture.md, "Parallel directions"): each direction's rate of
+ * verified keeps (a Beta(1, 1)-Bernoulli posterior mean over its experiments after the baseline) sets its share of
+ * the experiments left. A keep counts when it holds: with confirmation runs over seeds (`meta.runs` has more than
+ * one score) or when none were asked for.
+ * @param directions how many directions the run has
+ * @returns one share per direction, in direction order
+ */
+export function budgetShares(exps: ExperimentRecord[], directions: number): BudgetShare[] {
+  const shares = Array.from({ length: directions }, (_, i) => {
+    const mine = exps.filter((e) => e.seq > 1 && directionOf(e) === i + 1);
+    const verified = mine.filter((e) => e.decision === 'kept').length;
+    const rate = (1 + verified) / (2 + mine.length);
+    return { direction: i + 1, tried: mine.length, verified, rate, weight: 0 };
+  });
+  const total = shares.reduce((a, s) => a + s.rate, 0);
+  for (const s of shares) s.weight = s.rate / total;
+  return shares;
+}
+
+/**
+ * Whether a direction may start another experiment under `verified-gains`: always during its first
+ * {@link MIN_TRIES} experiments and for the direction with the highest rate; otherwise while its share of the
+ * experiments left is at least one (⌊weight · left⌋ ≥ 1).
+ * @param left experiments left in the run's budget (experiments under way excluded)
+ * @returns null when it may, else why it pauses
+ */
+export function budgetPause(shares: BudgetShare[], direction: number, left: number): string | null {
+  const me = shares[direction - 1];
+  if (!me || me.tried < MIN_TRIES) return null;
+  const top = shares.reduce((a, s) => (s.rate > a.rate ? s : a), shares[0]!);
+  if (top.direction === direction || Math.floor(me.weight * left) >= 1) return null;
+  return `direction ${direction} pauses: ${me.verified} verified keep(s) in ${me.tried} experiments (rate ${me.rate.toFixed(2)}) give it ${(me.weight * left).toFixed(2)} of the ${left} experiments left; direction ${top.direction} (rate ${top.rate.toFixed(2)}) goes on`;
+}

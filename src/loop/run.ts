@@ -147,6 +147,8 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
             while (true) {
               const stop = await session.stopCheck();
               if (stop) return stop;
+              // verified-gains: a direction whose share of what is left fell below one experiment stops here.
+              if (session.budgetPause(lane.direction)) return null;
               // A direction behind another's verified best moves onto it before its next experiment.
               await session.adoptBest(lane.direction);
               if (!(await step(lane.direction))) return { status, reason };
@@ -159,12 +161,18 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
       );
       const failed = stops.find((r) => r.status === 'rejected');
       if (failed) throw (failed as PromiseRejectedResult).reason;
-      const ends = stops.map(
-        (r) => (r as PromiseFulfilledResult<{ status: RunSummary['status']; reason: string }>).value,
-      );
+      // A paused direction (verified-gains) ended nothing: the others' endings name the run's.
+      const ends = stops
+        .map(
+          (r) => (r as PromiseFulfilledResult<{ status: RunSummary['status']; reason: string } | null>).value,
+        )
+        .filter((e) => e !== null);
       // The gravest ending names the run's: failed, escalated, stopped, then finished.
       const rank = { failed: 0, escalated: 1, stopped: 2, finished: 3 } as const;
-      const end = ends.sort((a, b) => rank[a.status] - rank[b.status])[0]!;
+      const end = ends.sort((a, b) => rank[a.status] - rank[b.status])[0] ?? {
+        status: 'finished' as const,
+        reason: 'every direction paused',
+      };
       ({ status, reason } = end);
     }
   } catch (e) {

@@ -11,6 +11,7 @@ import { alignPredictions, evalMemoryMB } from '../evaluator/predictions.js';
 import { VaultCache } from '../evaluator/vault.js';
 import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
 import { GUARDRAILS, guardrail } from '../guardrails/registry.js';
+import { budgetPause, budgetShares } from '../journal/directions.js';
 import { rewriteResults } from '../journal/results.js';
 import { type Decision, type ExperimentRecord, Journal, type NoiseRecord } from '../journal/store.js';
 import type { MetricInput } from '../metrics/index.js';
@@ -803,6 +804,19 @@ export class RunSession {
       { direction, from: topLane, experiment: top.id, commit: top.commit, replaced: mine.id },
     );
     return top.id;
+  }
+
+  /**
+   * Under the contract's `parallel.budget: verified-gains`, why direction `direction` must pause instead of starting
+   * another experiment (its share of the experiments left fell below one; see {@link budgetPause}), recorded once as
+   * a `direction.paused` event; null when it may go on (always under `even`).
+   */
+  budgetPause(direction: number): string | null {
+    if (this.contract.parallel.budget !== 'verified-gains' || this.lanes.length < 2) return null;
+    const left = this.limits.maxExperiments - this.history.length - this.activeSeqs.size;
+    const why = budgetPause(budgetShares(this.history, this.lanes.length), direction, left);
+    if (why) this.event('direction.paused', 'info', why, { direction, left });
+    return why;
   }
 
   /** The best kept experiment over every direction (null before the baseline). */
