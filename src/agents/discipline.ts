@@ -13,7 +13,7 @@ import { git, snapshot } from '../git/git.js';
 import { scanTree } from '../git/tree.js';
 import { checkHypothesis as checkVisibleHypothesis } from '../guardrails/hypothesis.js';
 import { guardrail, type Trip } from '../guardrails/registry.js';
-import type { ExperimentRecord, Journal } from '../journal/store.js';
+import type { ExperimentRecord, Journal, JournalReader } from '../journal/store.js';
 import { experimentDir } from '../loop/paths.js';
 import { sha256 } from '../util/fs.js';
 
@@ -261,7 +261,7 @@ export function checkRateLimit(
 export const CONCLUSION_EVENT = 'agent.conclusion';
 
 /** Ids of the experiments that an agent concluded (from the journal's events), of one run or (no id) all. */
-export function concludedIds(journal: Journal, runId?: string): Set<number> {
+export function concludedIds(journal: JournalReader, runId?: string): Set<number> {
   const out = new Set<number>();
   for (const ev of journal.listEvents({ ...(runId ? { runId } : {}), kinds: [CONCLUSION_EVENT] })) {
     const id = Number(ev.data?.['experiment']);

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AgentBudgetRecord, ExperimentRecord, Journal } from '../journal/store.js';
+import type { AgentBudgetRecord, ExperimentRecord, Journal, JournalReader } from '../journal/store.js';
 import { RatchetError } from '../util/errors.js';
 import { ensureDir } from '../util/fs.js';
 import type { Refusal } from './discipline.js';
@@ -39,7 +39,7 @@ export interface Escalation {
 export type EscalationCause = 'plateau' | 'integrity';
 
 /** The project's open escalation (the latest `escalation` event after the latest clearing), or null. */
-export function projectEscalation(journal: Journal): Escalation | null {
+export function projectEscalation(journal: JournalReader): Escalation | null {
   const evs = journal.listEvents({ kinds: [ESCALATION_EVENT, CLEARED_EVENT] });
   const last = evs[evs.length - 1];
   if (!last || last.kind !== ESCALATION_EVENT) return null;
@@ -197,7 +197,7 @@ export function isAgentExperiment(e: ExperimentRecord): boolean {
 }
 
 /** Start times (ms) of the experiments a proposer started in the project, in every run (baselines excluded). */
-export function projectStarts(journal: Journal, proposer: string): number[] {
+export function projectStarts(journal: JournalReader, proposer: string): number[] {
   return journal
     .listExperiments()
     .filter((e) => e.proposer === proposer && e.seq > 1)

@@ -4,7 +4,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExperimentRecord, Journal } from '../journal/store.js';
+import type { ExperimentRecord, Journal, JournalReader } from '../journal/store.js';
 import { runActiveMs, STOP_FILE } from '../loop/control.js';
 import type { BudgetsLeft } from './brief.js';
 
@@ -18,7 +18,7 @@ export function runRecords(
 }
 
 /** The budgets a run has left, from the limits it started with (null when unknown); the wall clock counts active time. */
-export function budgetsLeftFromJournal(journal: Journal, runId: string): BudgetsLeft {
+export function budgetsLeftFromJournal(journal: JournalReader, runId: string): BudgetsLeft {
   const run = journal.getRun(runId);
   if (!run) return { experiments: null, wallClockMs: null };
   const cfg = run.config as { maxExperiments?: number; maxWallClockMs?: number };

@@ -8,7 +8,7 @@
 import { cpSync, existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DATA_DIR, readManifest, VAULT_DIR } from '../data/ingest.js';
-import { JOURNAL_FILE, Journal, type RunRecord } from '../journal/store.js';
+import { JOURNAL_FILE, Journal, type JournalReader, type RunRecord } from '../journal/store.js';
 import { RatchetError } from '../util/errors.js';
 import { sha256File } from '../util/fs.js';
 import type { Contract } from './load.js';
@@ -21,7 +21,7 @@ export const SPLITS_DIR = '.ratchet/splits';
 const META_KEY = 'split_version';
 
 /** The current split version of a project (1 until a forced re-split). */
-export function currentSplitVersion(journal: Journal): number {
+export function currentSplitVersion(journal: JournalReader): number {
   const v = Number(journal.getMeta(META_KEY) ?? 1);
   return Number.isInteger(v) && v >= 1 ? v : 1;
 }

@@ -208,6 +208,30 @@ const parse = <T>(v: unknown): T | null => (typeof v === 'string' ? (JSON.parse(
 const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
 /**
+ * What a reader may do with the journal: every query, no write. The orchestrator's {@link Journal} is the one writer
+ * (every write is one of its methods: no SQL outside src/journal); status, log, the Studio, the report, the tracker's
+ * health, the agents' budgets and the keep rule's noise read through this type, so the compiler refuses a write
+ * there (docs/architecture.md, "The journal").
+ */
+export type JournalReader = Pick<
+  Journal,
+  | 'isOpen'
+  | 'getMeta'
+  | 'agentBudget'
+  | 'getRun'
+  | 'listRuns'
+  | 'listExperiments'
+  | 'getExperiment'
+  | 'listEvents'
+  | 'latestEvent'
+  | 'changeStamp'
+  | 'tableRows'
+  | 'listReviews'
+  | 'listSubmissions'
+  | 'latestNoise'
+>;
+
+/**
  * The experiment journal: SQLite in WAL mode, so the Studio, the MCP server and `ratchet status`
  * read it while a run writes it. The orchestrator is its single writer.
  */

@@ -7,7 +7,13 @@ import type { FeatureCheck } from '../loop/experiment.js';
 import { experimentDir } from '../loop/paths.js';
 import { PRUNED_NOTE } from '../loop/tidy.js';
 import { bestKept, type DirectionSummary, directionSummaries } from './directions.js';
-import { DECISIONS, type ExperimentRecord, type Journal, type RunRecord } from './store.js';
+import {
+  DECISIONS,
+  type ExperimentRecord,
+  type Journal,
+  type JournalReader,
+  type RunRecord,
+} from './store.js';
 
 /** One experiment as `ratchet log --json` prints it (also the MCP history tool's item). */
 export interface LogEntry {
@@ -86,7 +92,7 @@ export function featureCheckCounts(exps: ExperimentRecord[]): { checked: number;
 
 /** The experiment running now, from the events (started but not yet finished or aborted). */
 export function currentExperiment(
-  journal: Journal,
+  journal: JournalReader,
   run: RunRecord,
 ): { id: number; seq: number; hypothesis: string; startedAt: string; elapsedMs: number } | null {
   if (run.status !== 'running') return null;
@@ -95,7 +101,7 @@ export function currentExperiment(
     kinds: ['experiment.started', 'experiment.finished', 'experiment.aborted'],
   });
   const last = events[events.length - 1];
-  if (!last || last.kind !== 'experiment.started') return null;
+  if (last?.kind !== 'experiment.started') return null;
   const d = last.data ?? {};
   return {
     id: Number(d['id']),
@@ -204,7 +210,7 @@ export function noiseNote(
 }
 
 /** `ratchet status --json`: where the latest (or given) run stands. */
-export function statusView(journal: Journal, contract: Contract, runId?: string): StatusView {
+export function statusView(journal: JournalReader, contract: Contract, runId?: string): StatusView {
   const run = journal.getRun(runId);
   const esc = projectEscalation(journal);
   const ab = journal.agentBudget();
@@ -312,7 +318,7 @@ export type ShowView = LogEntry & {
 };
 
 /** `ratchet show <id> --json`: an experiment with its patch and log tails. */
-export function showView(journal: Journal, projectDir: string, id: number): ShowView | null {
+export function showView(journal: JournalReader, projectDir: string, id: number): ShowView | null {
   const e = journal.getExperiment(id);
   if (!e) return null;
   const dir = experimentDir(projectDir, id);

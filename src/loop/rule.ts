@@ -1,6 +1,6 @@
 import type { Contract } from '../contract/load.js';
 import { preparePrimary } from '../evaluator/score.js';
-import type { Journal, NoiseRecord } from '../journal/store.js';
+import type { JournalReader, NoiseRecord } from '../journal/store.js';
 import { sampleSd } from './baseline.js';
 import { type KeepRule, slotConcurrency } from './keep.js';
 
@@ -36,7 +36,7 @@ export function keepRuleFor(contract: Contract, noise: NoiseRecord | null): Keep
  * @returns the measurement (null when none), and a warning when it was measured under another load than the run's
  */
 export function noiseFor(
-  journal: Journal,
+  journal: JournalReader,
   metric: string,
   slotClass: string,
 ): { noise: NoiseRecord | null; mismatch: string | null } {

@@ -11,7 +11,7 @@ import {
   type Decision,
   type EventRecord,
   type ExperimentRecord,
-  type Journal,
+  type JournalReader,
   type NoiseRecord,
   type RunRecord,
 } from '../journal/store.js';
@@ -330,7 +330,7 @@ export function guardrailSummary(events: EventRecord[]): GuardrailSummary[] {
 }
 
 /** Latest noise measurement of each kind for a metric. */
-function noiseOf(journal: Journal, metric: string): NoiseRecord[] {
+function noiseOf(journal: JournalReader, metric: string): NoiseRecord[] {
   return ['same-seed', 'varied-seed']
     .map((k) => journal.latestNoise(metric, k))
     .filter((n): n is NoiseRecord => n !== null);
@@ -341,7 +341,7 @@ function noiseOf(journal: Journal, metric: string): NoiseRecord[] {
  * @param runId the run (default: the latest)
  * @throws RatchetError when the journal has no such run (or no run at all)
  */
-export function buildReport(journal: Journal, contract: Contract, runId?: string): ReportData {
+export function buildReport(journal: JournalReader, contract: Contract, runId?: string): ReportData {
   const run: RunRecord | null = journal.getRun(runId);
   if (!run) {
     throw new RatchetError(runId ? `no run ${runId} in the journal` : 'no run yet', {

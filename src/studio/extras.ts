@@ -2,7 +2,7 @@ import { closeSync, constants, existsSync, fstatSync, lstatSync, openSync, readS
 import { join, relative, sep } from 'node:path';
 import { git } from '../git/git.js';
 import { cleanHypothesis } from '../guardrails/hypothesis.js';
-import type { Journal } from '../journal/store.js';
+import type { Journal, JournalReader } from '../journal/store.js';
 import { logEntry } from '../journal/views.js';
 import { experimentDir } from '../loop/paths.js';
 import { PRUNED_NOTE } from '../loop/tidy.js';
@@ -57,7 +57,7 @@ export function parseId(text: string | null): number | null {
   return Number.isSafeInteger(n) ? n : null;
 }
 
-function side(journal: Journal, id: number): CompareSide | null {
+function side(journal: JournalReader, id: number): CompareSide | null {
   const e = journal.getExperiment(id);
   if (!e) return null;
   const l = logEntry(e);
@@ -159,7 +159,7 @@ export const CSV_COLUMNS = [
  * The experiment table of a run as CSV (header row, CRLF line ends, public scores only).
  * @param runId the run (default: the latest); an unknown run gives the header alone
  */
-export function experimentsCsv(journal: Journal, runId?: string): string {
+export function experimentsCsv(journal: JournalReader, runId?: string): string {
   const run = journal.getRun(runId);
   const rows = run ? journal.listExperiments(run.id).map(logEntry) : [];
   const lines = [CSV_COLUMNS.join(',')];

@@ -1,6 +1,6 @@
 import type { Contract } from '../contract/load.js';
 import { latestReviews, type ReviewRecord } from '../journal/reviews.js';
-import type { EventRecord, Journal, SubmissionRecord } from '../journal/store.js';
+import type { EventRecord, Journal, JournalReader, SubmissionRecord } from '../journal/store.js';
 import { currentExperiment, type LogEntry, logEntry, showView, statusView } from '../journal/views.js';
 import { activeRun, runActiveMs } from '../loop/control.js';
 import { FAILURES } from '../loop/session.js';
@@ -79,7 +79,7 @@ export interface StudioState {
  * A cheap fingerprint of everything the snapshot shows: it changes when an event, experiment, conclusion,
  * submission or run status changes. The Studio polls it and rebuilds the snapshot only on change.
  */
-export function journalVersion(journal: Journal): string {
+export function journalVersion(journal: JournalReader): string {
   return journal.changeStamp();
 }
 
@@ -121,7 +121,7 @@ export function emptyState(contract: Contract, runs: StudioState['runs'], versio
  * Build the snapshot of a run (default: the latest).
  * @returns a snapshot with `run: null` when the journal has no run (or not this one)
  */
-export function studioState(journal: Journal, contract: Contract, runId?: string): StudioState {
+export function studioState(journal: JournalReader, contract: Contract, runId?: string): StudioState {
   const runs = journal
     .listRuns()
     .reverse()

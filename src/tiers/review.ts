@@ -1,6 +1,6 @@
 import { userInfo } from 'node:os';
 import { REVIEW_DECISIONS, type ReviewDecision, type ReviewRecord } from '../journal/reviews.js';
-import { Journal, type SubmissionRecord } from '../journal/store.js';
+import { Journal, type JournalReader, type SubmissionRecord } from '../journal/store.js';
 import { trackTier } from '../tracking/notify.js';
 import { RatchetError } from '../util/errors.js';
 
@@ -168,6 +168,6 @@ function latestSubmissionOf(subs: SubmissionRecord[], experimentId: number): Sub
  * (an empty list when no review was ever recorded, i.e. the table does not exist yet).
  * Same as `journal.listReviews(runId)`.
  */
-export function listReviews(journal: Journal, runId?: string): ReviewRecord[] {
+export function listReviews(journal: JournalReader, runId?: string): ReviewRecord[] {
   return journal.listReviews(runId);
 }

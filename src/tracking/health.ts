@@ -1,4 +1,4 @@
-import type { Journal } from '../journal/store.js';
+import type { JournalReader } from '../journal/store.js';
 
 /**
  * Whether the MLflow tracking server answered the last time Ratchet tried, read from the journal: the tracker
@@ -27,7 +27,7 @@ export interface MlflowHealth {
 /**
  * The last reachability transition in the journal, or null when MLflow never failed (or is not used).
  */
-export function mlflowHealth(journal: Journal): MlflowHealth | null {
+export function mlflowHealth(journal: JournalReader): MlflowHealth | null {
   const ev = journal.latestEvent([ERROR_EVENT, RECOVERED_EVENT], { dataKey: 'reachable' });
   if (!ev) return null;
   const data = ev.data ?? {};
