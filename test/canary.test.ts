@@ -3,7 +3,7 @@
  * script that hunts for label files, finds them and predicts their labels is rejected with `canary` and the run
  * escalates as a cheating attempt. An honest baseline is not flagged.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -103,6 +103,13 @@ describe('canaries', () => {
     const pos = ids(decoy, 1).filter((v) => v === '1').length / ids(decoy).length;
     expect(pos).toBeGreaterThan(0.35);
     expect(pos).toBeLessThan(0.65);
+    // Experiments of parallel directions plant at the same moment: every planting succeeds, same files, no leftovers.
+    const planted = readFileSync(decoy, 'utf8');
+    rmSync(join(dir, DECOY_HOST_DIR), { recursive: true });
+    const all = await Promise.all([1, 2, 3, 4].map(() => plantDecoys(loadContract(dir), readManifest(dir))));
+    expect(all.every((b) => b.length === 2)).toBe(true);
+    expect(readFileSync(decoy, 'utf8')).toBe(planted);
+    expect(readdirSync(join(dir, DECOY_HOST_DIR)).sort()).toEqual(['private.csv', 'public.csv', 'stamp']);
   });
 });
 

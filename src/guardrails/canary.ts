@@ -181,12 +181,38 @@ export async function plantDecoys(
   const stampPath = join(dir, 'stamp');
   const current = existsSync(stampPath) ? readFileSync(stampPath, 'utf8').trim() : null;
   if (current === stamp && binds.every((b) => existsSync(b.host))) return binds;
+  // Experiments of parallel directions (and ratchet check --concurrent) start at once: one planting per process
+  // and stamp, the others wait for it (planting is idempotent; another process writes its own temporary files).
+  const key2 = `${dir}\0${stamp}`;
+  let planting = PLANTING.get(key2);
+  if (!planting) {
+    planting = writeDecoys(dir, stamp, key, manifest, binds, sources).finally(() => PLANTING.delete(key2));
+    PLANTING.set(key2, planting);
+  }
+  await planting;
+  return binds;
+}
+
+/** Plantings under way in this process (folder and stamp → its promise), see {@link plantDecoys}. */
+const PLANTING = new Map<string, Promise<void>>();
+
+/** Write both decoy files and the stamp, each through a temporary file of its own renamed into place. */
+async function writeDecoys(
+  dir: string,
+  stamp: string,
+  key: Buffer,
+  manifest: SplitManifest,
+  binds: { host: string; target: string }[],
+  sources: string[],
+): Promise<void> {
+  const stampPath = join(dir, 'stamp');
   mkdirSync(dir, { recursive: true });
+  const unique = `${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
   const duck = await openDuck(2);
   try {
     for (const [i, split] of SPLITS.entries()) {
       // One streamed COPY inside DuckDB: the ids in split-file order, their decoys, the CSV quoting.
-      const tmp = `${binds[i]!.host}.tmp`;
+      const tmp = `${binds[i]!.host}.${unique}`;
       const id = ident(manifest.idColumn);
       const { label } = decoySql(key, manifest, split, id);
       await duck.con.run(
@@ -198,11 +224,11 @@ export async function plantDecoys(
       chmodSync(tmp, 0o644);
       renameSync(tmp, binds[i]!.host);
     }
-    writeFileSync(stampPath, `${stamp}\n`);
+    writeFileSync(`${stampPath}.${unique}`, `${stamp}\n`);
+    renameSync(`${stampPath}.${unique}`, stampPath);
   } finally {
     duck.close();
   }
-  return binds;
 }
 
 /**

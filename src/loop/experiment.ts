@@ -697,7 +697,19 @@ async function record(
   if (sandbox?.status === 'output_limit' && decision !== 'kept')
     pruneOutputs(t.dir, `it was ${decision} for passing the output size cap`);
   const outcome = { seq: x.seq, decision: rec.decision, score: rec.score, meta: proposal.meta ?? {} };
-  await x.proposer.observe(outcome);
+  // The experiment is recorded: a proposer that fails to take the outcome in is noted, never fatal to the run.
+  await x.proposer.observe(outcome).catch((e: unknown) =>
+    journal.addEvent({
+      ts: new Date().toISOString(),
+      runId: x.runId,
+      experimentId: id,
+      kind: 'proposer.error',
+      severity: 'warning',
+      guardrail: null,
+      message: `the ${x.proposer.name} proposer could not take in experiment ${id}'s outcome: ${(e as Error).message}`,
+      data: null,
+    }),
+  );
   if (x.proposer.conclude && !t.baseline) {
     const c = await x.proposer
       .conclude({ ...outcome, hypothesis: rec.hypothesis, reason: rec.reason })

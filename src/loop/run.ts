@@ -101,11 +101,17 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
       if (n > 1) await p.open?.();
     }
     session.setProposer(proposers[0]!.name);
+    let startedOnce: (d: number) => void = () => {};
+    let lane1Ended: () => void = () => {};
+    const lane1Done = new Promise<void>((r) => {
+      lane1Ended = r;
+    });
     /** One experiment of direction `d`; false when the run must end. */
     const step = async (d: number): Promise<boolean> => {
       const rec = await session.experiment(
         proposers[d - 1]!,
-        (id, hypothesis, seq) =>
+        (id, hypothesis, seq) => {
+          startedOnce(d);
           emit({
             type: 'experiment-start',
             id,
@@ -113,7 +119,8 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
             hypothesis,
             elapsedMs: elapsed(),
             ...(n > 1 ? { direction: d } : {}),
-          }),
+          });
+        },
         d,
       );
       if (rec === 'aborted') return true;
@@ -141,9 +148,19 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
       } else if (!(await step(1))) ended = true;
     }
     if (!ended) {
+      // Direction 1 proposes first (its first proposal replays the baseline into a shared study), then the others
+      // join: no two directions race for the same queued trial.
+      let firstProposed: () => void = () => {};
+      const first = new Promise<void>((r) => {
+        firstProposed = r;
+      });
+      startedOnce = (d) => {
+        if (d === 1) firstProposed();
+      };
       const stops = await Promise.allSettled(
         session.lanes.map(async (lane) => {
           try {
+            if (lane.direction > 1) await Promise.race([first, lane1Done]);
             while (true) {
               const stop = await session.stopCheck();
               if (stop) return stop;
@@ -156,6 +173,8 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
           } catch (e) {
             session.stop(`direction ${lane.direction} failed: ${(e as Error).message}`); // the others stop too
             throw e;
+          } finally {
+            if (lane.direction === 1) lane1Ended();
           }
         }),
       );

@@ -23,17 +23,29 @@ export function registerDemo(program: Command): void {
     )
     .option('--experiments <n>', 'experiments in the run, baseline included', '24')
     .option('--timeout <duration>', 'per-experiment wall clock', '120s')
+    .option(
+      '--directions <n>',
+      'directions explored at once (each on its own branch ratchet/<run>/d<k>, sharing the budget)',
+      '2',
+    )
     .option('--example <name>', 'bundled example', DEMO_EXAMPLE)
     .option('--unsafe-no-sandbox', 'run without bubblewrap')
     .action(
       action(
         async (
           dirArg: string | undefined,
-          o: { experiments: string; timeout: string; example: string; unsafeNoSandbox?: boolean },
+          o: {
+            experiments: string;
+            timeout: string;
+            example: string;
+            directions: string;
+            unsafeNoSandbox?: boolean;
+          },
         ) => {
           const dir = resolve(dirArg ?? 'ratchet-demo');
           const say = progressWriter(false);
           intOption('--experiments', o.experiments);
+          const directions = intOption('--directions', o.directions) ?? 1;
           if (existsSync(dir) && readdirSync(dir).length > 0) {
             throw new RatchetError(`${dir} is not empty`, {
               hint: 'give an empty or new folder: ratchet demo <dir>',
@@ -51,29 +63,47 @@ export function registerDemo(program: Command): void {
             runs: '2',
             seeds: 'both',
             unsafeNoSandbox: o.unsafeNoSandbox,
+            // The noise is measured under the load the run will have (its directions side by side).
+            concurrent: String(directions),
           });
           say(
             `  baseline ${est.metric} ${est.mean.toFixed(6)} (sd ${est.sd.toExponential(2)} over ${est.runs.length} ${est.kind} runs); keep ${rule}`,
           );
-          say(bold(`3/4 run: search proposer, ${o.experiments} experiments`));
+          say(
+            bold(
+              `3/4 run: search proposer, ${o.experiments} experiments${directions > 1 ? ` in ${directions} directions at once (one shared Optuna study)` : ''}`,
+            ),
+          );
           const summary = await runFromCli({
             dir,
             proposer: 'search',
             experiments: o.experiments,
+            directions: String(directions),
             timeout: o.timeout,
             unsafeNoSandbox: o.unsafeNoSandbox,
           });
-          say(bold('4/4 submit: the best kept experiment on the private holdout'));
+          say(
+            bold(
+              directions > 1
+                ? "4/4 submit: the directions' bests compared on the public holdout, the winner alone on the private one"
+                : '4/4 submit: the best kept experiment on the private holdout',
+            ),
+          );
           const sub = await submit(dir, summary.runId);
+          for (const d of sub.directions?.standings ?? [])
+            say(
+              `  d${d.direction} best #${d.experiment.id}: public ${num(d.score, 6)}${d.versusWinner ? `; the winner leads by ${num(d.versusWinner.gain, 6)}, ${d.versusWinner.significant ? 'significant' : 'not significant'}` : ' (winner)'}`,
+            );
           const journal = Journal.open(dir, { readonly: true });
           try {
             const entries = journal.listExperiments(summary.runId).map(logEntry);
             say(
               table(
                 [
-                  ['id', 'decision', 'score', 'gain', 'hypothesis'],
+                  ['id', ...(directions > 1 ? ['dir'] : []), 'decision', 'score', 'gain', 'hypothesis'],
                   ...entries.map((e) => [
                     String(e.id),
+                    ...(directions > 1 ? [e.direction === null ? '' : `d${e.direction}`] : []),
                     decisionColour(e.decision),
                     num(e.score),
                     signed(e.delta),
@@ -97,7 +127,7 @@ export function registerDemo(program: Command): void {
               `the run escalated (${sub.plateau}): a person looks, then clears it before the next run: ${CLEAR_COMMAND}`,
             );
           say(
-            `explore: cd ${dir} && ratchet log | ratchet status | ratchet show ${s.experimentId} | git log ${summary.branch}`,
+            `explore: cd ${dir} && ratchet log | ratchet status | ratchet show ${s.experimentId} | git log ${summary.branch.split(', ')[0]}`,
           );
         },
       ),

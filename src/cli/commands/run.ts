@@ -158,7 +158,7 @@ export function renderProgress(
         best = p.bestScore;
         const r = p.record;
         // With several directions, experiments end out of order: the line names its experiment.
-        if (r.direction) out(dim(`        d${r.direction} #${r.id}:`));
+        if (r.direction && r.seq > 1) out(dim(`        d${r.direction} #${r.id}:`));
         out(
           `        ${decisionColour(r.decision.padEnd(8))} ${r.score === null ? '' : `${num(r.score)} ${signed(r.delta)}`.padEnd(16)} best ${num(p.bestScore)}  ${formatDuration(r.durationMs)}  ${dim(`left: ${p.left.experiments} exp, ${formatDuration(p.left.wallClockMs)}`)}`,
         );
