@@ -105,6 +105,11 @@ export interface SessionOptions {
    * with); see docs/architecture.md, "Parallel directions".
    */
   directions?: number;
+  /**
+   * Where experiments execute, given how many run at once (default: the local sandbox). Benchmarks inject a
+   * simulated executor here; see docs/architecture.md, "Executors".
+   */
+  executor?: (concurrent: number) => Executor;
 }
 
 /**
@@ -237,7 +242,7 @@ export class RunSession {
     this.limits = init.limits;
     this.unsafe = opts.unsafeNoSandbox ?? false;
     // Experiments of all directions share the machine: each gets its share of the cores.
-    this.executor = new LocalExecutor(ready.python, this.unsafe, n);
+    this.executor = opts.executor?.(n) ?? new LocalExecutor(ready.python, this.unsafe, n);
     this.resumed = init.resumed;
     this.history = init.journal.listExperiments(init.runId);
     for (const e of this.history) this.laneOf(e).history.push(e);
