@@ -208,6 +208,22 @@ export const RetentionSchema = z
   .strict()
   .describe('pruning of old experiment outputs and check outputs');
 
+/** What one experiment needs of the machine besides CPU and memory (docs/architecture.md, "Sandbox"). */
+export const ResourcesSchema = z
+  .object({
+    gpus: z
+      .number()
+      .int()
+      .min(0)
+      .max(64)
+      .default(0)
+      .describe(
+        'GPUs per experiment: the sandbox binds that many NVIDIA device nodes (and nothing else of /dev) and sets CUDA_VISIBLE_DEVICES; parallel directions get disjoint GPUs when there are enough; the Ray executor requests entrypoint_num_gpus',
+      ),
+  })
+  .strict()
+  .describe('GPUs per experiment');
+
 /** Parallel directions of a run (docs/architecture.md, "Parallel directions"). */
 export const ParallelSchema = z
   .object({
@@ -405,6 +421,7 @@ export const ContractSchema = z
     agent: AgentSchema.optional().describe('how LLM proposers are briefed and bounded'),
     retention: RetentionSchema.default({ keep_last: 20 }),
     parallel: ParallelSchema.default({ directions: 1, briefs: [], budget: 'even', adopt_best: true }),
+    resources: ResourcesSchema.default({ gpus: 0 }),
   })
   .strict();
 

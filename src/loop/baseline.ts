@@ -109,6 +109,7 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
           worktree,
           seeds: mine.map((m) => m.seed),
           runDir: (k) => join(projectDir, '.ratchet', 'checks', stamp, String(mine[k]!.i + 1)),
+          slot: lane,
           timeoutMs: opts.timeoutMs ?? contract.limits.experimentTimeoutMs,
           binDir: python.binDir,
           signal: stopAll.signal,

@@ -26,6 +26,8 @@ export interface ExecuteOptions {
   signal?: AbortSignal;
   /** RATCHET_THREADS: the training threads this run may use (default: every core of the machine). */
   threads?: number;
+  /** The GPUs of this run's slot: device nodes bound into /dev and CUDA_VISIBLE_DEVICES (src/sandbox/gpu.ts). */
+  gpu?: { devices: { host: string; target: string }[]; env: Record<string, string> };
 }
 
 /**
@@ -74,7 +76,9 @@ export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
       RATCHET_CLASSES: JSON.stringify(readManifest(contract.projectDir).classes ?? []),
       PYTHONDONTWRITEBYTECODE: '1',
       PYTHONUNBUFFERED: '1',
+      ...(opts.gpu?.env ?? {}),
     },
+    ...(opts.gpu?.devices.length ? { devices: opts.gpu.devices } : {}),
     python: opts.python,
     timeoutMs: opts.timeoutMs,
     memoryBytes: contract.limits.memoryBytes,

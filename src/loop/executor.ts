@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Contract } from '../contract/load.js';
+import { gpuBinds, nvidiaDevices, slotGpus } from '../sandbox/gpu.js';
 import type { PythonRuntime, SandboxResult } from '../sandbox/index.js';
 import { execute } from './execute.js';
 
@@ -26,6 +27,11 @@ export interface ExecuteJob {
   timeoutMs: number;
   /** The kill switch: aborting it kills the run (its result is then `aborted`). */
   signal?: AbortSignal;
+  /**
+   * The execution slot (0-based) among the jobs running at once: parallel directions run in slots 0..n−1 (direction
+   * k in slot k−1), so each gets its own GPUs. Default 0.
+   */
+  slot?: number;
 }
 
 /**
@@ -62,19 +68,38 @@ export class LocalExecutor implements Executor {
    * @param python the resolved Python runtime the command runs with
    * @param unsafeNoSandbox run without bubblewrap (the person's explicit choice; recorded on every experiment)
    * @param concurrent how many jobs run at once on this machine (parallel directions): each gets
-   *   ⌊cores / concurrent⌋ threads, at least 1
+   *   ⌊cores / concurrent⌋ threads, at least 1, and its share of the GPUs
+   * @param opts.devDir where the NVIDIA device nodes are (default `/dev`; tests give stand-ins)
    */
   constructor(
     private readonly python: PythonRuntime,
     readonly unsafeNoSandbox = false,
-    concurrent = 1,
+    private readonly concurrent = 1,
+    private readonly opts: { devDir?: string } = {},
   ) {
     this.threads = Math.max(1, Math.floor(availableParallelism() / Math.max(1, concurrent)));
     this.slotClass = `local:${unsafeNoSandbox ? 'unsafe' : 'sandbox'}:${concurrent}x${this.threads}`;
   }
 
-  /** Runs the job with {@link execute}. */
-  run(job: ExecuteJob): Promise<SandboxResult> {
+  /** Runs the job with {@link execute}, with its slot's GPUs when the contract asks for GPUs. */
+  async run(job: ExecuteJob): Promise<SandboxResult> {
+    let gpu: ReturnType<typeof gpuBinds> | undefined;
+    const want = job.contract.resources.gpus;
+    if (want > 0) {
+      const devices = nvidiaDevices(this.opts.devDir);
+      try {
+        gpu = gpuBinds(devices, slotGpus(devices.gpus, want, job.slot ?? 0, this.concurrent));
+      } catch (e) {
+        return {
+          status: 'sandbox_error',
+          exitCode: null,
+          signal: null,
+          wallMs: 0,
+          sandboxed: !this.unsafeNoSandbox,
+          message: `${(e as Error).message}: fix resources.gpus in ratchet.yaml`,
+        };
+      }
+    }
     return execute({
       contract: job.contract,
       worktree: job.worktree,
@@ -86,6 +111,7 @@ export class LocalExecutor implements Executor {
       experimentId: job.experimentId,
       unsafeNoSandbox: this.unsafeNoSandbox,
       threads: this.threads,
+      ...(gpu ? { gpu } : {}),
       ...(job.signal ? { signal: job.signal } : {}),
     });
   }

@@ -406,6 +406,7 @@ async function executeStep(t: Trial, checked: Checked): Promise<SandboxResult | 
     experimentId: t.id,
     timeoutMs: x.timeoutMs,
     signal: x.signal,
+    slot: (x.direction ?? 1) - 1,
   });
   t.lap('execute');
   writeFileSync(join(t.dir, 'sandbox.json'), `${JSON.stringify(sandbox, null, 2)}\n`);
@@ -863,6 +864,7 @@ async function confirmOverSeeds(
       x.rule.confirmSeeds === 'same' ? seed0 : seed0 + CONFIRM_SEED_OFFSET + i + 1,
     ),
     runDir: (i) => join(dir, `confirm-${i + 1}`),
+    slot: (x.direction ?? 1) - 1,
     timeoutMs: x.timeoutMs,
     signal: x.signal,
     duck: x.duck,

@@ -1,10 +1,11 @@
 import { join, relative } from 'node:path';
-import { type Contract, loadContract } from '../contract/load.js';
+import { CONTRACT_FILE, type Contract, loadContract } from '../contract/load.js';
 import { type Lock, readLock, verifyLock } from '../contract/lock.js';
 import { readManifest, type SplitManifest } from '../data/ingest.js';
 import { readFindings, refuseBlockingFindings } from '../data/scan.js';
 import { git, requireRepo } from '../git/git.js';
 import { guardrail } from '../guardrails/registry.js';
+import { nvidiaDevices } from '../sandbox/gpu.js';
 import { type PythonRuntime, probeSandbox, resolvePython, treeLimitMechanism } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
@@ -63,6 +64,18 @@ export async function preflight(projectDir: string, opts: { unsafe: boolean }): 
         hint: 'install it (apt-get install bubblewrap), or pass --unsafe-no-sandbox to run unprotected (recorded on every experiment)',
       });
     }
+  }
+  const want = contract.resources.gpus;
+  const have = want > 0 ? nvidiaDevices().gpus.length : 0;
+  if (want > have) {
+    throw new RatchetError(`the contract asks for ${want} GPU(s) per experiment; this machine has ${have}`, {
+      file: CONTRACT_FILE,
+      field: 'resources.gpus',
+      hint:
+        have === 0
+          ? 'set resources.gpus: 0 (no NVIDIA device under /dev)'
+          : `set resources.gpus to at most ${have}`,
+    });
   }
   const python = await resolvePython({ explicit: contract.run.python, projectDir, installDir: packageDir() });
   return { contract, lock, manifest, head, python, treeLimits };

@@ -55,6 +55,8 @@ export interface OverSeedsOptions {
   runDir: (index: number) => string;
   /** Wall-clock limit of each run, ms. */
   timeoutMs: number;
+  /** The execution slot the runs take (their GPUs; see `ExecuteJob.slot`). Default 0. */
+  slot?: number;
   /** Kill switch: the running job is stopped and the loop returns its `aborted` failure. */
   signal?: AbortSignal;
   /** Shared by the evaluations of a run session (a private DuckDB and vault read otherwise). */
@@ -88,6 +90,7 @@ export async function runOverSeeds(
       seed,
       experimentId: 0,
       timeoutMs: opts.timeoutMs,
+      slot: opts.slot ?? 0,
       ...(opts.signal ? { signal: opts.signal } : {}),
     });
     const at = { index, seed, runDir, outputDir, sandbox };

@@ -145,6 +145,13 @@ export function validateSpec(spec: SandboxSpec): void {
   for (const p of spec.hiddenPaths ?? []) {
     if (!isAbsolute(p)) throw new Error(`sandbox: hidden path must be absolute: ${p}`);
   }
+  for (const { host, target } of spec.devices ?? []) {
+    if (!/^\/dev\/nvidia[A-Za-z0-9-]*$/.test(target))
+      throw new Error(`sandbox: a device bind target must be /dev/nvidia…, not ${target}`);
+    const st = isAbsolute(host) && existsSync(host) ? statSync(host) : null;
+    if (!st || !(st.isCharacterDevice() || st.isFile()))
+      throw new Error(`sandbox: device bind source is not a device node: ${host}`);
+  }
   resolveLimits(spec);
 }
 
@@ -345,6 +352,8 @@ export function bwrapArgs(spec: SandboxSpec, opts: BwrapArgsOptions = {}): strin
         '--dev',
         '/dev',
       );
+      // GPUs: their device nodes only (src/sandbox/gpu.ts), before /dev turns read-only.
+      for (const d of spec.devices ?? []) a.push('--dev-bind', d.host, d.target);
       // bwrap 0.8: --size applies to the NEXT --tmpfs, so it must come before it.
       a.push('--size', String(lim.shmBytes), '--tmpfs', '/dev/shm', '--remount-ro', '/dev');
       a.push('--size', String(lim.tmpBytes), '--tmpfs', '/tmp');

@@ -66,6 +66,12 @@ export interface SandboxSpec {
    * values must not contain NUL. In unsafe mode one more variable, RATCHET_SANDBOX_TOKEN, tags the run's processes.
    */
   env: Record<string, string>;
+  /**
+   * Host device nodes bound into the sandbox's `/dev` (GPUs, see src/sandbox/gpu.ts): `target` must be
+   * `/dev/nvidia…`; `host` a character device (or a regular file standing in for one in tests). Nothing else of the
+   * host's `/dev` is ever bound.
+   */
+  devices?: { host: string; target: string }[];
   /** Interpreter bound read-only at the same paths; its binDir goes first on PATH. */
   python?: PythonRuntime;
   /** Wall-clock limit, ms; on expiry the whole process tree is killed and the status is `timeout`. */
