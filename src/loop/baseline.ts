@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { git, removeWorktree } from '../git/git.js';
 import { Journal } from '../journal/store.js';
 import { RatchetError } from '../util/errors.js';
-import { LocalExecutor } from './executor.js';
+import { type Executor, LocalExecutor } from './executor.js';
 import { tail, WORKTREES_DIR } from './paths.js';
 import { preflight, type Ready } from './preflight.js';
 import { runOverSeeds } from './seeds.js';
@@ -42,6 +42,8 @@ export interface BaselineOptions {
   signal?: AbortSignal;
   /** Reuse preflight results already computed by the caller. */
   ready?: Ready;
+  /** Where the runs execute (default: the local executor; `ratchet check --executor ray` passes the Ray one). */
+  executor?: Executor;
 }
 
 /**
@@ -84,7 +86,7 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
       opts.kind === 'same-seed' ? contract.split.seed : contract.split.seed + 1 + i,
     );
     const done = await runOverSeeds({
-      executor: new LocalExecutor(python, unsafe),
+      executor: opts.executor ?? new LocalExecutor(python, unsafe),
       contract,
       manifest,
       worktree,
