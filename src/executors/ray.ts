@@ -501,7 +501,7 @@ export class RayExecutor implements Executor {
             );
           }
         } else if (runningSince !== null && now - runningSince > j.timeoutMs) {
-          await stop('timeout', `killed after ${formatDuration(j.timeoutMs)} wall-clock timeout`);
+          await stop('timeout', `killed after ${fmtSeconds(j.timeoutMs)} wall-clock timeout`);
         } else if (runningSince === null && now - submitted > c.startTimeoutMs) {
           await stop(
             'sandbox_error',
@@ -560,6 +560,12 @@ export class RayExecutor implements Executor {
       removed.length > 0 ? `; removed ${removed.length} symlink/special file(s) from the output folder` : '';
     return done('ok', `${r.message}${note} (${ranFor})`, extra);
   }
+}
+
+/** Seconds as the local sandbox writes them in its messages (`5 s`, `2.5 s`). */
+function fmtSeconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
 }
 
 /** Quote a word for the POSIX shell Ray runs the entrypoint with. */
