@@ -353,6 +353,7 @@ def run(spec, nonce):
     task_cap = int(spec["max_tasks"])
     disk_cap = int(spec["max_disk_bytes"])
     backstop_s = int(spec["timeout_ms"]) / 1000.0 + 60
+    cpu_ms = 0.0
     while proc.poll() is None:
         time.sleep(POLL_S)
         if killed:
@@ -370,9 +371,10 @@ def run(spec, nonce):
             kill("output_limit", "killed: output folder passed its %s cap" % fmt_bytes(disk_cap))
         elif time.monotonic() - start > backstop_s:
             kill("timeout", "killed after %d s on the worker (the orchestrator did not stop the job)" % backstop_s)
-        tick = int((time.process_time() - c0) * 1000)
-        usage["cpuMs"] += tick
-        usage["maxTickCpuMs"] = max(usage["maxTickCpuMs"], tick)
+        tick = (time.process_time() - c0) * 1000
+        cpu_ms += tick
+        usage["cpuMs"] = int(round(cpu_ms))
+        usage["maxTickCpuMs"] = max(usage["maxTickCpuMs"], int(round(tick)))
     kill_group(proc.pid)
     for t in threads:
         t.join(2)

@@ -297,7 +297,9 @@ export class RayExecutor implements Executor {
       if (report.cap_eff !== null && !/^0+$/.test(report.cap_eff))
         throw fix(`capabilities were not dropped (CapEff ${report.cap_eff})`);
       if (report.no_new_privs !== null && report.no_new_privs !== '1') throw fix('no_new_privs is not set');
-      const leaked = report.env.filter((k) => k.startsWith('RAY') || k === c.tokenEnv);
+      const leaked = report.env.filter(
+        (k) => k.startsWith('RAY') || k === c.tokenEnv || k === 'RATCHET_NONCE' || k === 'RATCHET_JOB',
+      );
       if (leaked.length > 0) throw fix(`the job's environment reached the sandbox: ${leaked.join(', ')}`);
       return {
         host: host ?? 'a worker',

@@ -36,7 +36,9 @@ interface Job {
   metadata?: Record<string, string> | null;
 }
 const jobsOf = async (name: string) =>
-  (await rayGet<Job[]>(head, '/api/jobs/')).filter((j) => j.submission_id?.startsWith(`ratchet-${name}-${TAG}-`));
+  (await rayGet<Job[]>(head, '/api/jobs/')).filter((j) =>
+    j.submission_id?.startsWith(`ratchet-${name}-${TAG}-`),
+  );
 
 interface LogEntry {
   id: number;
