@@ -24,6 +24,7 @@ const MAX_OTHER_LINES = 200;
 
 /** The output channel refused what the job sent; `oversize` when only its size was wrong. */
 export class ChannelError extends Error {
+  /** True when only the size was wrong (the experiment is then `output_limit`, as a local output over its cap). */
   readonly oversize: boolean;
   constructor(message: string, oversize = false) {
     super(message);

@@ -195,6 +195,7 @@ export interface RayClientOptions {
  * timeout); GETs and stops are retried twice on a network error or a 5xx answer.
  */
 export class RayJobsClient {
+  /** The dashboard's address without a trailing slash. */
   readonly address: string;
   private readonly token: string | null;
   private readonly timeoutMs: number;

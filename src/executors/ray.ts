@@ -161,7 +161,9 @@ interface RemoteJob {
  */
 export class RayExecutor implements Executor {
   readonly kind = 'ray' as const;
+  /** `ray:<host:port>:<concurrent>x<num_cpus>`. */
   readonly slotClass: string;
+  /** RATCHET_THREADS of each job: the whole part of `executor.num_cpus`, at least 1. */
   readonly threads: number;
   private readonly config: RayConfig | null;
   private readonly configError: RatchetError | null;
