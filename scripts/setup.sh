@@ -4,20 +4,25 @@
 #   the npm packages, and the compiled CLI in dist/.
 #   --with-browser  also Debian's chromium (the Studio's browser tests drive it with playwright-core)
 #   --with-mlflow   also an MLflow tracking server in .venv-mlflow (python/requirements-mlflow.txt; the MLflow tests)
+#   --with-ray      also a Ray head in .venv-ray (python/requirements-ray.txt: ray[default], the Jobs REST API; the Ray
+#                   executor's tests). The jobs' training commands run with the project's .venv inside bubblewrap,
+#                   so .venv-ray holds Ray alone
 #   --with-bench    also .venv-bench for `npm run bench -- proposer` (python/requirements-bench.txt: AutoGluon,
 #                   statsmodels); when AutoGluon does not install, only the datasets' packages, and the bench says so
 # Idempotent: re-running skips what is already there.
-# Usage: bash scripts/setup.sh [--with-browser] [--with-mlflow] [--with-bench]
+# Usage: bash scripts/setup.sh [--with-browser] [--with-mlflow] [--with-ray] [--with-bench]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 with_browser=0
 with_mlflow=0
+with_ray=0
 with_bench=0
 for arg in "$@"; do
   case "$arg" in
     --with-browser) with_browser=1 ;;
     --with-mlflow) with_mlflow=1 ;;
+    --with-ray) with_ray=1 ;;
     --with-bench) with_bench=1 ;;
     *) echo "setup.sh: unknown option $arg" >&2; exit 2 ;;
   esac
@@ -69,7 +74,20 @@ if [ "$with_mlflow" = 1 ]; then
   fi
 fi
 
-# 2c. The proposer benchmark's baselines and datasets, in their own venv (AutoGluon pins pandas<2.4).
+# 2c. A Ray head for the Ray executor's tests, in its own venv: Ray only schedules the jobs and runs Ratchet's
+#     entry script (standard library only); the training command runs with the project's interpreter inside
+#     bubblewrap on the worker, the same one the local executor uses, so scores match and .venv-ray needs no
+#     pandas or scikit-learn.
+if [ "$with_ray" = 1 ]; then
+  want=$(grep -E '^ray\[default\]==' python/requirements-ray.txt | cut -d= -f3)
+  if [ ! -x .venv-ray/bin/ray ] || [ "$(.venv-ray/bin/ray --version 2>/dev/null | awk '{print $NF}')" != "$want" ]; then
+    say "installing Ray $want into .venv-ray (python/requirements-ray.txt)"
+    [ -x .venv-ray/bin/python ] || $py -m venv .venv-ray
+    .venv-ray/bin/pip install -q --disable-pip-version-check -r python/requirements-ray.txt
+  fi
+fi
+
+# 2d. The proposer benchmark's baselines and datasets, in their own venv (AutoGluon pins pandas<2.4).
 if [ "$with_bench" = 1 ]; then
   [ -x .venv-bench/bin/python ] || { say "creating .venv-bench with $($py --version)"; $py -m venv .venv-bench; }
   if ! .venv-bench/bin/python -c 'import autogluon.tabular, statsmodels, sklearn, pandas, pyarrow, yaml' >/dev/null 2>&1; then

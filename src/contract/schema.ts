@@ -363,6 +363,63 @@ export const SearchSchema = z
   })
   .strict();
 
+/** The local executor: bubblewrap on this machine (docs/architecture.md, "Executors"). */
+export const LocalExecutorSchema = z
+  .object({
+    kind: z.literal('local').describe('run every experiment under bubblewrap on this machine'),
+  })
+  .strict();
+
+/** The Ray executor: every experiment a Ray job, sandboxed on the worker (docs/architecture.md, "Ray executor"). */
+export const RayExecutorSchema = z
+  .object({
+    kind: z
+      .literal('ray')
+      .describe('run every experiment as a Ray job (Jobs REST API), under bubblewrap on the worker'),
+    address: z
+      .url({ protocol: /^https?$/ })
+      .default('http://127.0.0.1:8265')
+      .describe(
+        "the Ray dashboard's address (the Jobs REST API); an unauthenticated Jobs API runs any code: keep it on loopback, or use token auth and TLS",
+      ),
+    token_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+      .default('RAY_AUTH_TOKEN')
+      .describe(
+        'environment variable holding the Ray auth token, sent as Authorization: Bearer (when unset: the file named by RAY_AUTH_TOKEN_PATH, then ~/.ray/auth_token)',
+      ),
+    num_cpus: z
+      .number()
+      .positive()
+      .max(1024)
+      .default(1)
+      .describe(
+        'CPUs each job reserves on the cluster (entrypoint_num_cpus); RATCHET_THREADS is its whole part',
+      ),
+    bwrap: z
+      .string()
+      .min(1)
+      .default('bwrap')
+      .describe(
+        'bubblewrap on the workers: an absolute path, or a name looked up in /usr/bin, /bin, /usr/sbin, /sbin and /usr/local/bin',
+      ),
+    max_output: size
+      .default('256MiB')
+      .describe(
+        'cap on the output folder a job sends back through its logs (uncompressed; also capped by budgets.disk); more rejects the experiment',
+      ),
+    start_timeout: duration
+      .default('5m')
+      .describe('how long a job may wait for the cluster to start it (PENDING) before it is stopped'),
+  })
+  .strict();
+
+/** Where experiments run: this machine (default) or a Ray cluster. */
+export const ExecutorSchema = z
+  .discriminatedUnion('kind', [LocalExecutorSchema, RayExecutorSchema])
+  .describe('where experiments run: local (default) or ray (`ratchet run --executor` overrides the kind)');
+
 /** The whole contract. */
 export const ContractSchema = z
   .object({
@@ -422,6 +479,7 @@ export const ContractSchema = z
     retention: RetentionSchema.default({ keep_last: 20 }),
     parallel: ParallelSchema.default({ directions: 1, briefs: [], budget: 'even', adopt_best: true }),
     resources: ResourcesSchema.default({ gpus: 0 }),
+    executor: ExecutorSchema.default({ kind: 'local' }),
   })
   .strict();
 
@@ -435,3 +493,8 @@ export type Task = z.infer<typeof TaskSchema>;
 export function contractJsonSchema(): Record<string, unknown> {
   return z.toJSONSchema(ContractSchema, { io: 'input' }) as Record<string, unknown>;
 }
+
+/** The contract's `executor` section with its defaults filled in. */
+export type ExecutorDoc = z.output<typeof ExecutorSchema>;
+/** The contract's `executor` section when its kind is `ray`. */
+export type RayExecutorDoc = z.output<typeof RayExecutorSchema>;

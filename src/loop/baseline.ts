@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { git, removeWorktree } from '../git/git.js';
 import { Journal } from '../journal/store.js';
 import { RatchetError } from '../util/errors.js';
-import { LocalExecutor } from './executor.js';
+import { type Executor, LocalExecutor } from './executor.js';
 import { tail, WORKTREES_DIR } from './paths.js';
 import { preflight, type Ready } from './preflight.js';
 import { runOverSeeds } from './seeds.js';
@@ -49,6 +49,8 @@ export interface BaselineOptions {
    * its share of the cores (docs/architecture.md, "Parallel directions"). Recorded as the executor's slot class.
    */
   concurrent?: number;
+  /** Where the runs execute (default: the local executor; `ratchet check --executor ray` passes the Ray one). */
+  executor?: Executor;
 }
 
 /**
@@ -86,7 +88,9 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
   mkdirSync(join(projectDir, WORKTREES_DIR), { recursive: true });
   await git(projectDir, ['worktree', 'add', '-q', '--detach', worktree, head]);
   const runs: BaselineRun[] = [];
-  const executor = new LocalExecutor(python, unsafe, Math.max(1, Math.min(opts.concurrent ?? 1, opts.runs)));
+  const executor =
+    opts.executor ??
+    new LocalExecutor(python, unsafe, Math.max(1, Math.min(opts.concurrent ?? 1, opts.runs)));
   try {
     const seeds = Array.from({ length: opts.runs }, (_, i) =>
       opts.kind === 'same-seed' ? contract.split.seed : contract.split.seed + 1 + i,

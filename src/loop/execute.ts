@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { DATA_DIR, readManifest } from '../data/ingest.js';
 import { plantDecoys } from '../guardrails/canary.js';
-import { type PythonRuntime, runSandboxed, type SandboxResult } from '../sandbox/index.js';
+import { type PythonRuntime, runSandboxed, type SandboxResult, type SandboxSpec } from '../sandbox/index.js';
 
 /** Where the split files appear inside the sandbox. */
 export const SANDBOX_DATA = '/data';
@@ -40,6 +40,17 @@ export interface ExecuteOptions {
  * RATCHET_CLASSES (JSON list, classification) and RATCHET_EXPERIMENT (paths inside the sandbox; host paths with --unsafe-no-sandbox).
  */
 export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
+  return runSandboxed(await executeSpec(opts));
+}
+
+/**
+ * The sandbox spec of one EXECUTE (what {@link execute} runs): the command, the worktree, the split files and the
+ * decoys bound read-only (host path → sandbox path), the output folder, the environment and the contract's
+ * limits. The Ray executor ships exactly the files this spec binds, so both executors apply one policy.
+ * @returns the spec; it plants the canary decoys (under `.ratchet/holdout/`) when they are missing
+ * @throws Error when the split manifest cannot be read
+ */
+export async function executeSpec(opts: ExecuteOptions): Promise<SandboxSpec> {
   const { contract } = opts;
   // Canaries: decoy holdout labels at /data/.vault (never with --unsafe-no-sandbox: there is no /data).
   const decoys = opts.unsafeNoSandbox ? [] : await plantDecoys(contract, readManifest(contract.projectDir));
@@ -50,7 +61,7 @@ export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
   // (The holdouts' files are named *_features.parquet: never confused with the vault's label files.)
   const parquetFile = (n: string) => (n === 'train' ? 'train.parquet' : `${n}_features.parquet`);
   const parquet = ['train', 'public', 'private'].filter((n) => existsSync(join(hostData, parquetFile(n))));
-  return runSandboxed({
+  return {
     argv: ['/bin/sh', '-c', contract.run.command],
     workdir: opts.worktree,
     readOnly: [
@@ -89,5 +100,5 @@ export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
     stderrPath: join(opts.runDir, 'stderr.log'),
     ...(opts.signal ? { signal: opts.signal } : {}),
     unsafeNoSandbox: unsafe,
-  });
+  };
 }

@@ -41,8 +41,8 @@ export interface ExecuteJob {
  * reject) with a {@link SandboxResult} for anything the command did.
  */
 export interface Executor {
-  /** 'local' (bubblewrap on this machine). */
-  readonly kind: 'local';
+  /** 'local' (bubblewrap on this machine) or 'ray' (a Ray cluster, under bubblewrap on the worker). */
+  readonly kind: 'local' | 'ray';
   /**
    * The class of execution slot jobs run in, e.g. `local:sandbox:1x2` (one job at a time, 2 threads each) or
    * `local:sandbox:2x1`: noise is measured per slot class, since scores and durations measured under one load say
@@ -53,6 +53,13 @@ export interface Executor {
   readonly threads: number;
   /** Run one job to completion (or until its timeout, its limits or the kill switch stop it). */
   run(job: ExecuteJob): Promise<SandboxResult>;
+  /**
+   * Check, before the first job, that jobs can run here with the sandbox policy (the Ray executor runs its probe
+   * job). Optional: the local executor's check is preflight's sandbox probe.
+   * @returns a one-line description for `ratchet check`
+   * @throws RatchetError naming the contract field and the fix when they cannot
+   */
+  prepare?(signal?: AbortSignal): Promise<{ summary: string }>;
 }
 
 /**

@@ -85,6 +85,9 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
       maxExperiments: session.limits.maxExperiments,
       maxWallClockMs: session.limits.maxWallClockMs,
     });
+    // The executor proves it can run jobs with the sandbox policy before the first one (the Ray executor's probe
+    // job); a refusal ends the run before any experiment.
+    await session.executor.prepare?.(session.signal);
     // One proposer per direction, opened in order (a shared study is opened by the first before the others join).
     for (const lane of session.lanes) {
       const p = await opts.proposer({

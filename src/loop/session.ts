@@ -9,6 +9,7 @@ import { SPILL_DIR, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { predictionsFile } from '../evaluator/evaluate.js';
 import { alignPredictions, evalMemoryMB } from '../evaluator/predictions.js';
 import { VaultCache } from '../evaluator/vault.js';
+import { type ExecutorKind, executorFor } from '../executors/index.js';
 import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
 import { GUARDRAILS, guardrail } from '../guardrails/registry.js';
 import { budgetPause, budgetShares } from '../journal/directions.js';
@@ -20,7 +21,7 @@ import type { PythonRuntime } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { formatDuration } from '../util/units.js';
 import { acquireRunLock, isAlive, releaseRunLock, runActiveMs, watchStop } from './control.js';
-import { type Executor, LocalExecutor } from './executor.js';
+import type { Executor } from './executor.js';
 import { type Best, checkLockStats, lockStats, runExperiment, type StatStamp } from './experiment.js';
 import { confirmKeep, decideKeep, type KeepRule, prepareBest, type Runs } from './keep.js';
 import { experimentDir, WORKTREES_DIR } from './paths.js';
@@ -106,10 +107,10 @@ export interface SessionOptions {
    */
   directions?: number;
   /**
-   * Where experiments execute, given how many run at once (default: the local sandbox). Benchmarks inject a
-   * simulated executor here; see docs/architecture.md, "Executors".
+   * Where experiments run: `--executor` (default: the contract's `executor.kind`), or a factory given how many run
+   * at once (benchmarks inject a simulated executor); see docs/architecture.md, "Executors".
    */
-  executor?: (concurrent: number) => Executor;
+  executor?: ExecutorKind | ((concurrent: number) => Executor);
 }
 
 /**
@@ -242,7 +243,10 @@ export class RunSession {
     this.limits = init.limits;
     this.unsafe = opts.unsafeNoSandbox ?? false;
     // Experiments of all directions share the machine: each gets its share of the cores.
-    this.executor = opts.executor?.(n) ?? new LocalExecutor(ready.python, this.unsafe, n);
+    this.executor =
+      typeof opts.executor === 'function'
+        ? opts.executor(n)
+        : executorFor(ready.contract, ready.python, this.unsafe, n, opts.executor);
     this.resumed = init.resumed;
     this.history = init.journal.listExperiments(init.runId);
     for (const e of this.history) this.laneOf(e).history.push(e);

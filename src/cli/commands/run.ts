@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { readFindings } from '../../data/scan.js';
+import { executorFor, executorKindOption } from '../../executors/index.js';
 import { measureBaseline, type NoiseEstimate } from '../../loop/baseline.js';
 import { activeRun, requestStop } from '../../loop/control.js';
 import { ruleLabel } from '../../loop/keep.js';
@@ -25,6 +26,8 @@ export interface RunCliOptions {
   directions?: string;
   run?: string;
   unsafeNoSandbox?: boolean;
+  /** Where experiments run: local or ray (`--executor`; default: the contract's executor.kind). */
+  executor?: string;
   override?: string[];
   reason?: string;
   json?: boolean;
@@ -193,10 +196,12 @@ export async function runFromCli(o: RunCliOptions): Promise<RunSummary> {
   const experimentTimeoutMs = dur('--timeout', o.timeout);
   const maxWallClockMs = dur('--budget', o.budget);
   const directions = intOption('--directions', o.directions);
+  const executor = executorKindOption(o.executor);
   const projectDir = resolve(o.dir);
   return runLoop({
     projectDir,
     proposer: proposerFactory(o.proposer),
+    ...(executor ? { executor } : {}),
     ...(directions ? { directions } : {}),
     ...(o.run ? { runId: o.run } : {}),
     ...(maxExperiments ? { maxExperiments } : {}),
@@ -223,6 +228,8 @@ export interface CheckCliOptions {
   /** Alias of `seeds: 'both'` (kept for old scripts). */
   determinism?: boolean;
   unsafeNoSandbox?: boolean;
+  /** Where the baseline runs: local or ray (`--executor`; default: the contract's executor.kind). */
+  executor?: string;
   json?: boolean;
   /** Baseline runs at once (`--concurrent N`; default: the contract's parallel.directions). */
   concurrent?: string;
@@ -254,6 +261,7 @@ export async function checkFromCli(o: CheckCliOptions) {
   const unsafe = Boolean(o.unsafeNoSandbox);
   const seeds = seedsOption(o.seeds, o.determinism);
   const runs = intOption('--runs', o.runs) ?? 3;
+  const kind = executorKindOption(o.executor);
   const ready = await preflight(dir, { unsafe });
   // Measured under the load of a run with parallel directions (contention-aware noise).
   const concurrent = intOption('--concurrent', o.concurrent) ?? ready.contract.parallel.directions;
@@ -262,6 +270,16 @@ export async function checkFromCli(o: CheckCliOptions) {
     `sandbox: ${unsafe ? 'OFF (--unsafe-no-sandbox)' : 'bubblewrap works'}; python ${ready.python.executable}`,
   );
   say(`process-tree limits: ${ready.treeLimits}`);
+  // The executor the baseline runs on; the Ray executor first proves the cage holds on its workers (probe job).
+  const executor = executorFor(
+    ready.contract,
+    ready.python,
+    unsafe,
+    Math.max(1, Math.min(concurrent, runs)),
+    kind,
+  );
+  const prepared = executor.prepare ? await executor.prepare() : null;
+  say(`executor: ${prepared ? prepared.summary : `${executor.kind} (${executor.slotClass})`}`);
   const findings = readFindings(dir);
   say(`leakage scan: ${findings.length === 0 ? 'clean' : `${findings.length} warning(s)`}`);
   for (const f of findings)
@@ -293,6 +311,7 @@ export async function checkFromCli(o: CheckCliOptions) {
           unsafeNoSandbox: unsafe,
           ready,
           concurrent,
+          executor,
           onRun: (i, r) => {
             line(
               `  run ${i + 1}/${runs}: ${ready.contract.metric.primary} ${r.score.toFixed(6)} (seed ${r.seed}, ${formatDuration(r.wallMs)}, ${formatDuration(Date.now() - started)} so far)`,
@@ -309,7 +328,13 @@ export async function checkFromCli(o: CheckCliOptions) {
   // The keep rule's choice (src/loop/session.ts): the varied-seed σ when measured, else the same-seed one.
   const est = estimates.find((e) => e.kind === 'varied-seed') ?? estimates[0]!;
   const rule = ruleLabel(est.sd, { kind: est.kind, runs: est.runs.length });
-  return { est, estimates, ready, rule };
+  return {
+    est,
+    estimates,
+    ready,
+    rule,
+    executor: { kind: executor.kind, slotClass: executor.slotClass, probe: prepared?.summary ?? null },
+  };
 }
 
 /** Register `run`, `stop` and `check`. */
@@ -338,6 +363,10 @@ export function registerRun(program: Command): void {
       'directions explored at once, each on its own branch ratchet/<run>/d<k> with its own proposer; budgets are shared (default: parallel.directions, 1)',
     )
     .option('--run <id>', 'run id; an unfinished run with this id is resumed')
+    .option(
+      '--executor <kind>',
+      "where experiments run: local (bubblewrap on this machine) or ray (a Ray cluster: the contract's executor section, its probe job first); default: executor.kind",
+    )
     .option('--unsafe-no-sandbox', 'run experiments without bubblewrap (recorded on every experiment)')
     .option(
       '--override <guardrails...>',
@@ -399,11 +428,15 @@ export function registerRun(program: Command): void {
       '--concurrent <n>',
       'baseline runs at once, to measure the noise under the load of a run with n directions (default: parallel.directions)',
     )
+    .option(
+      '--executor <kind>',
+      'where the baseline runs: local or ray (a probe job first proves the cage holds on the workers); default: executor.kind',
+    )
     .option('--unsafe-no-sandbox', 'run without bubblewrap')
     .option('--json', 'print the result as JSON')
     .action(
       action(async (o: CheckCliOptions) => {
-        const { est, estimates, ready, rule } = await checkFromCli(o);
+        const { est, estimates, ready, rule, executor } = await checkFromCli(o);
         const measured = est.sd > 0 || (est.kind === 'varied-seed' && est.runs.length >= 2);
         if (o.json) {
           printJson({
@@ -416,6 +449,7 @@ export function registerRun(program: Command): void {
             runs: est.runs,
             rule,
             slot_class: est.slotClass,
+            executor,
             estimates: estimates.map((e) => ({
               kind: e.kind,
               mean: e.mean,
