@@ -1,4 +1,4 @@
-"""Ratchet's entry script for one Ray job (docs/architecture.md, "Ray executor").
+"""Ratchet's entry script for one Ray job (docs/ARCHITECTURE.md, "Ray executor").
 
 Ray runs this script on a worker as the job's entrypoint, in the job's working directory (the package Ratchet
 uploaded: `workspace/` = the tree CHECK approved, `binds/` = the split feature files and decoys the local sandbox

@@ -1,4 +1,4 @@
-"""Ratchet's probe of the cage on a Ray worker (docs/architecture.md, "Ray executor").
+"""Ratchet's probe of the cage on a Ray worker (docs/ARCHITECTURE.md, "Ray executor").
 
 Runs INSIDE the sandbox, exactly where an experiment's command would (same bubblewrap command line, built by the
 orchestrator, started by the entry script). It tries what a sandboxed command must never manage (read files

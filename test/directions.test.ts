@@ -16,7 +16,7 @@ import { cli, cliAsync, EXAMPLE, gitOut, makeProject } from './helpers/project.j
 import { NOISE_PREDICTIONS, predictingScript, ScriptedProposer } from './helpers/scripted.js';
 
 /**
- * Parallel directions (`ratchet run --directions N`, docs/architecture.md "Parallel directions"): each direction on
+ * Parallel directions (`ratchet run --directions N`, docs/ARCHITECTURE.md "Parallel directions"): each direction on
  * its own branch and worktree with its own proposer, the built-in search proposer sharing one Optuna study, budgets
  * shared and never overrun, the kill switch stopping every direction.
  */

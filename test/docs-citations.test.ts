@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 /**
- * The repository stands on its own: code and docs cite `docs/architecture.md` and `docs/glossary.md` by section
+ * The repository stands on its own: code and docs cite `docs/ARCHITECTURE.md` and `docs/glossary.md` by section
  * heading, every cited heading exists, and nothing cites a design file outside the repository.
  */
 const ROOT = join(import.meta.dirname, '..');
-const DOCS = ['docs/architecture.md', 'docs/glossary.md'] as const;
+const DOCS = ['docs/ARCHITECTURE.md', 'docs/glossary.md'] as const;
 
 function headings(file: string): Set<string> {
   const text = readFileSync(join(ROOT, file), 'utf8');
@@ -21,14 +21,14 @@ function trackedTextFiles(): string[] {
 }
 
 describe('docs citations', () => {
-  it('every cited section of docs/architecture.md and docs/glossary.md exists', () => {
+  it('every cited section of docs/ARCHITECTURE.md and docs/glossary.md exists', () => {
     const known = Object.fromEntries(DOCS.map((d) => [d, headings(d)]));
     const missing: string[] = [];
     let cited = 0;
     for (const f of trackedTextFiles()) {
       const text = readFileSync(join(ROOT, f), 'utf8');
       for (const m of text.matchAll(
-        /(docs\/(?:architecture|glossary)\.md)[,:]?\s*\(?((?:"[^"\n]+"(?:,?\s*and\s*)?)+)/g,
+        /(docs\/(?:ARCHITECTURE|glossary)\.md)[,:]?\s*\(?((?:"[^"\n]+"(?:,?\s*and\s*)?)+)/g,
       )) {
         for (const s of m[2]!.matchAll(/"([^"]+)"/g)) {
           cited++;

@@ -143,7 +143,7 @@ export interface BriefInput {
   /** files: a CLI agent answering through files; tools: a chat model answering through tool calls. */
   answer: 'files' | 'tools';
   /**
-   * The direction this agent explores in a run with several (docs/architecture.md, "Parallel directions"): its
+   * The direction this agent explores in a run with several (docs/ARCHITECTURE.md, "Parallel directions"): its
    * number, how many there are, and the contract's text for it (`parallel.briefs`), shown in every brief.
    */
   direction?: DirectionBrief;

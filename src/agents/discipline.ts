@@ -1,6 +1,6 @@
 /**
  * Experiment discipline for agents, enforced by Ratchet rather than asked for in a prompt
- * (docs/architecture.md, "Agents and MCP"): a hypothesis before every experiment, a conclusion after it before
+ * (docs/ARCHITECTURE.md, "Agents and MCP"): a hypothesis before every experiment, a conclusion after it before
  * the next one, never the same change twice, optional phase gates (explore before tuning), a rate limit. The
  * same functions serve the command, openai and hybrid proposers and the MCP server; every refusal is a journal
  * event with the guardrail's id.

@@ -1,5 +1,5 @@
 /**
- * Limits that belong to the project and the person, not to a run (docs/architecture.md, "Project limits"): the
+ * Limits that belong to the project and the person, not to a run (docs/ARCHITECTURE.md, "Project limits"): the
  * agents' token and cost budget period, the escalation that stops every agent until a person clears it, the pending
  * conclusion and the rate-limit window, all read from the journal so that closing and opening runs, or
  * restarting a process, changes none of them.

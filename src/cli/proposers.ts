@@ -36,7 +36,7 @@ function searchProposer(ctx: ProposerContext, who: string): SearchProposer {
     paramsFile: search.params_file,
     direction: ctx.contract.direction,
     seed: ctx.contract.split.seed,
-    // Parallel directions share the run's study (docs/architecture.md, "Parallel directions").
+    // Parallel directions share the run's study (docs/ARCHITECTURE.md, "Parallel directions").
     worker: ctx.direction - 1,
     constantLiar: ctx.directions > 1,
     ...(baselineParams ? { baselineParams } : {}),

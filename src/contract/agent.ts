@@ -34,7 +34,7 @@ export const PhaseSchema = z
   .strict();
 
 /**
- * Server-side experiment discipline (docs/architecture.md, "Agents and MCP"): each rule is enforced, never just
+ * Server-side experiment discipline (docs/ARCHITECTURE.md, "Agents and MCP"): each rule is enforced, never just
  * asked for.
  */
 export const DisciplineSchema = z

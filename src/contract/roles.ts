@@ -1,6 +1,6 @@
 /**
  * Column roles of the scaffolded tabular baseline, decided at `ratchet init` from the train split
- * (docs/architecture.md, "The contract and the lock"): which columns are dates (expanded into calendar
+ * (docs/ARCHITECTURE.md, "The contract and the lock"): which columns are dates (expanded into calendar
  * features by train.py), which are id-like or free text (left out), and which are high-cardinality
  * categoricals (encoded without a huge one-hot). The roles are written into params.yaml, where a person,
  * an agent or the search proposer can change them.

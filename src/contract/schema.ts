@@ -192,8 +192,8 @@ export const KeepSchema = z
   })
   .strict();
 
-/** When to stop a run and hand it to a person (docs/architecture.md, "Escalation"). */
-/** How many experiments' outputs (predictions) stay on disk: see docs/architecture.md, "Retention". */
+/** When to stop a run and hand it to a person (docs/ARCHITECTURE.md, "Escalation"). */
+/** How many experiments' outputs (predictions) stay on disk: see docs/ARCHITECTURE.md, "Retention". */
 export const RetentionSchema = z
   .object({
     keep_last: z
@@ -208,7 +208,7 @@ export const RetentionSchema = z
   .strict()
   .describe('pruning of old experiment outputs and check outputs');
 
-/** What one experiment needs of the machine besides CPU and memory (docs/architecture.md, "Sandbox"). */
+/** What one experiment needs of the machine besides CPU and memory (docs/ARCHITECTURE.md, "Sandbox"). */
 export const ResourcesSchema = z
   .object({
     gpus: z
@@ -224,7 +224,7 @@ export const ResourcesSchema = z
   .strict()
   .describe('GPUs per experiment');
 
-/** Parallel directions of a run (docs/architecture.md, "Parallel directions"). */
+/** Parallel directions of a run (docs/ARCHITECTURE.md, "Parallel directions"). */
 export const ParallelSchema = z
   .object({
     directions: z
@@ -363,14 +363,14 @@ export const SearchSchema = z
   })
   .strict();
 
-/** The local executor: bubblewrap on this machine (docs/architecture.md, "Executors"). */
+/** The local executor: bubblewrap on this machine (docs/ARCHITECTURE.md, "Executors"). */
 export const LocalExecutorSchema = z
   .object({
     kind: z.literal('local').describe('run every experiment under bubblewrap on this machine'),
   })
   .strict();
 
-/** The Ray executor: every experiment a Ray job, sandboxed on the worker (docs/architecture.md, "Ray executor"). */
+/** The Ray executor: every experiment a Ray job, sandboxed on the worker (docs/ARCHITECTURE.md, "Ray executor"). */
 export const RayExecutorSchema = z
   .object({
     kind: z

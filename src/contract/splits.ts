@@ -1,5 +1,5 @@
 /**
- * Split versions (docs/architecture.md, "The contract and the lock"): once a project has runs, `ratchet init` re-
+ * Split versions (docs/ARCHITECTURE.md, "The contract and the lock"): once a project has runs, `ratchet init` re-
  * splits only with `--force`, and then keeps the earlier split (its data files, its vault and its lock) as a
  * version under `.ratchet/splits/v<k>/`, laid out like the project root (`.ratchet/data`, `.ratchet/vault`,
  * `ratchet.lock`) so the lock's paths check it as they are. Every run records the split version it ran on;

@@ -1,6 +1,6 @@
 /**
  * The leakage and data-integrity scanner Ratchet runs at `init` and `check`
- * (docs/architecture.md, "Data: the split, the vault and the holdouts", and "Guardrails").
+ * (docs/ARCHITECTURE.md, "Data: the split, the vault and the holdouts", and "Guardrails").
  *
  * {@link scanSplits} reads the splits `ratchet init` wrote (train with the target, holdouts without it, holdout
  * labels from the vault) into DuckDB and reports:

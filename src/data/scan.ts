@@ -45,7 +45,7 @@ export function readFindings(projectDir: string): LeakFinding[] {
 
 /**
  * Stop when a blocking finding stands: target leakage, temporal ordering and group overlap can never be
- * overridden (docs/architecture.md, "Guardrails"), so the fix is in the data or the contract.
+ * overridden (docs/ARCHITECTURE.md, "Guardrails"), so the fix is in the data or the contract.
  * @throws RatchetError (exit 3) naming the column, the number that tripped and the fix
  */
 export function refuseBlockingFindings(findings: LeakFinding[]): void {

@@ -1,5 +1,5 @@
 /**
- * The Ray job's log, read on the orchestrator (docs/architecture.md, "Ray executor"): the command's stdout and
+ * The Ray job's log, read on the orchestrator (docs/ARCHITECTURE.md, "Ray executor"): the command's stdout and
  * stderr lines (tagged by the entry script, `python/ray_entry.py`), its result, and its output folder sent back
  * as a zip in base64 lines. Everything in the log is untrusted: frames carry the job's nonce (which the sandboxed
  * command never sees, and whose lines are all tagged, so it cannot forge one), the result is validated, the

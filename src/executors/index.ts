@@ -1,5 +1,5 @@
 /**
- * Which executor a run uses (docs/architecture.md, "Executors"): the contract's `executor.kind`, or the
+ * Which executor a run uses (docs/ARCHITECTURE.md, "Executors"): the contract's `executor.kind`, or the
  * `--executor` option of `ratchet run` and `ratchet check`.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The package of one Ray job (docs/architecture.md, "Ray executor"): a zip built from an explicit allowlist, and
+ * The package of one Ray job (docs/ARCHITECTURE.md, "Ray executor"): a zip built from an explicit allowlist, and
  * the bubblewrap command line the worker runs it with.
  *
  * What ships: the worktree's tracked files (the tree CHECK approved) under `workspace/`; the files the local

@@ -1,5 +1,5 @@
 /**
- * A small client of the Ray Jobs REST API (the dashboard's `/api/...` routes; docs/architecture.md, "Ray
+ * A small client of the Ray Jobs REST API (the dashboard's `/api/...` routes; docs/ARCHITECTURE.md, "Ray
  * executor"), on Node's own HTTP client. Every request has a deadline, every body read is capped, and every
  * answer is validated with zod: nothing the cluster sends can stall or flood the orchestrator.
  *

@@ -1,5 +1,5 @@
 /**
- * The Ray executor (docs/architecture.md, "Ray executor"): every training run is a Ray job submitted through the
+ * The Ray executor (docs/ARCHITECTURE.md, "Ray executor"): every training run is a Ray job submitted through the
  * Jobs REST API. The job's package is the allowlist of `package.ts`; on the worker Ratchet's entry script runs
  * the command under bubblewrap with the local sandbox's command line; the output folder comes back through the
  * job's logs (`channel.ts`) and is scored here, on the orchestrator, like a local run's.
@@ -85,7 +85,7 @@ const LOST_CONTACT_MS = 60_000;
 /** Wall clock of the probe job, ms. */
 const PROBE_TIMEOUT_MS = 120_000;
 
-/** What the probe job found (docs/architecture.md, "Ray executor"). */
+/** What the probe job found (docs/ARCHITECTURE.md, "Ray executor"). */
 export interface ProbeReport {
   /** The worker the probe ran on. */
   host: string;

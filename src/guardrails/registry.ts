@@ -1,5 +1,5 @@
 /**
- * The guardrail registry (docs/architecture.md, "Guardrails"): every check Ratchet makes has an id, a message with a
+ * The guardrail registry (docs/ARCHITECTURE.md, "Guardrails"): every check Ratchet makes has an id, a message with a
  * hint, a severity and whether a person may override it. Every trip becomes a journal event.
  */
 

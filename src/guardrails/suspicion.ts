@@ -42,7 +42,7 @@ export interface SuspicionSettings {
 /**
  * A score change that noise and history cannot explain: a single change that closes more than
  * `max_headroom_closed` of the remaining gap to the perfect score, or lands within `near_perfect` of it.
- * Those are what leaked labels look like (docs/architecture.md, "Guardrails": suspicious-score).
+ * Those are what leaked labels look like (docs/ARCHITECTURE.md, "Guardrails": suspicious-score).
  * @returns a `suspicious-score` trip, or null
  */
 export function scoreJump(
@@ -102,7 +102,7 @@ function predictionVector(input: MetricInput): ArrayLike<number> {
 }
 
 /**
- * Sanity checks of a predictions vector (guardrail `sanity`, docs/architecture.md, "Guardrails"): constant
+ * Sanity checks of a predictions vector (guardrail `sanity`, docs/ARCHITECTURE.md, "Guardrails"): constant
  * predictions (a model that learned nothing, or a script that skipped training), and predictions that follow the
  * holdout's row order while the labels do not (a script that wrote the row number, not a model's output).
  * @param input aligned public predictions, rows in holdout file order

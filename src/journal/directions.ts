@@ -2,7 +2,7 @@ import type { Direction } from '../proposers/types.js';
 import type { ExperimentRecord, RunRecord } from './store.js';
 
 /**
- * The directions of a run as its experiment records tell them (docs/architecture.md, "Parallel directions"):
+ * The directions of a run as its experiment records tell them (docs/ARCHITECTURE.md, "Parallel directions"):
  * pure functions of journal records, shared by `status`, `submit` and the report.
  */
 
@@ -93,7 +93,7 @@ export interface BudgetShare {
 }
 
 /**
- * The `verified-gains` budget policy (docs/architecture.md, "Parallel directions"): each direction's rate of
+ * The `verified-gains` budget policy (docs/ARCHITECTURE.md, "Parallel directions"): each direction's rate of
  * verified keeps (a Beta(1, 1)-Bernoulli posterior mean over its experiments after the baseline) sets its share of
  * the experiments left. A keep counts when it holds: with confirmation runs over seeds (`meta.runs` has more than
  * one score) or when none were asked for.

@@ -39,7 +39,7 @@ export interface ExperimentRecord {
   keepTest?: string | null;
   /**
    * The direction (1-based lane of `ratchet run --directions N`) the experiment ran in; null or absent in a run
-   * with one direction (docs/architecture.md, "Parallel directions").
+   * with one direction (docs/ARCHITECTURE.md, "Parallel directions").
    */
   direction?: number | null;
   /** Commit of a kept experiment on the ratchet branch. */
@@ -145,7 +145,7 @@ export interface NoiseRecord {
   sd: number;
   /**
    * The executor slot class the runs were measured in (e.g. `local:sandbox:2x1`: two at once, one thread each;
-   * docs/architecture.md, "Parallel directions"); null for measurements recorded before slot classes (one at a time).
+   * docs/ARCHITECTURE.md, "Parallel directions"); null for measurements recorded before slot classes (one at a time).
    */
   slotClass?: string | null;
 }
@@ -211,7 +211,7 @@ const num = (v: unknown): number | null => (v === null || v === undefined ? null
  * What a reader may do with the journal: every query, no write. The orchestrator's {@link Journal} is the one writer
  * (every write is one of its methods: no SQL outside src/journal); status, log, the Studio, the report, the tracker's
  * health, the agents' budgets and the keep rule's noise read through this type, so the compiler refuses a write
- * there (docs/architecture.md, "The journal").
+ * there (docs/ARCHITECTURE.md, "The journal").
  */
 export type JournalReader = Pick<
   Journal,

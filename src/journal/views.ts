@@ -164,7 +164,7 @@ export type StatusView = {
       escalations: { at: string; message: string }[];
       /** The leak check of the models' `features.json` over the run's scored experiments. */
       features: { checked: number; not_checked: number };
-      /** Per direction in a run with several (docs/architecture.md, "Parallel directions"); null with one. */
+      /** Per direction in a run with several (docs/ARCHITECTURE.md, "Parallel directions"); null with one. */
       directions: DirectionSummary[] | null;
     }
 );
@@ -305,7 +305,7 @@ export type ShowView = LogEntry & {
   best_before: number | null;
   sandbox: { status: string; message: string; exit_code: number | null; execute_s: number | null };
   trace_dir: string;
-  /** Where the predictions are: `on disk`, or `predictions pruned by retention` (docs/architecture.md, "Retention"). */
+  /** Where the predictions are: `on disk`, or `predictions pruned by retention` (docs/ARCHITECTURE.md, "Retention"). */
   predictions: string;
   patch: string | null;
   stdout: string | null;

@@ -46,7 +46,7 @@ export interface BaselineOptions {
   ready?: Ready;
   /**
    * Runs at once (default 1): measure the noise under the load of a run with this many directions, each run with
-   * its share of the cores (docs/architecture.md, "Parallel directions"). Recorded as the executor's slot class.
+   * its share of the cores (docs/ARCHITECTURE.md, "Parallel directions"). Recorded as the executor's slot class.
    */
   concurrent?: number;
   /** Where the runs execute (default: the local executor; `ratchet check --executor ray` passes the Ray one). */

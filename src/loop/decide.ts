@@ -5,7 +5,7 @@ import type { MetricInput } from '../metrics/index.js';
 import { confirmKeep, decideKeep, type KeepRule, type KeepVerdict, type Runs } from './keep.js';
 
 /**
- * DECIDE (docs/architecture.md, "The loop"): a pure function of the keep rule (with its measured noise), the
+ * DECIDE (docs/ARCHITECTURE.md, "The loop"): a pure function of the keep rule (with its measured noise), the
  * scores and per-row predictions of the best model and the candidate, and what the guardrails found on the
  * candidate's predictions → the decision and its reason. No I/O: the confirmation runs over seeds, when the keep
  * rule asks for them, are run by the caller and handed back in.

@@ -5,7 +5,7 @@ import type { PythonRuntime, SandboxResult } from '../sandbox/index.js';
 import { execute } from './execute.js';
 
 /**
- * The executor seam (docs/architecture.md, "Executors"): where EXECUTE runs a tree. The loop, the baseline's
+ * The executor seam (docs/ARCHITECTURE.md, "Executors"): where EXECUTE runs a tree. The loop, the baseline's
  * noise measurement, the confirmation runs and the noise audit all go through an {@link Executor}; the local
  * one runs the contract's command under bubblewrap on this machine.
  */

@@ -40,7 +40,7 @@ import { pruneOutputs, retentionEvent, tidyTraces } from './tidy.js';
 
 /**
  * One experiment: PROPOSE → APPLY → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD
- * (docs/architecture.md, "The loop").
+ * (docs/ARCHITECTURE.md, "The loop").
  */
 
 /** The best kept experiment so far: its score and aligned public predictions (for the paired bootstrap). */
@@ -227,7 +227,7 @@ function unscored(decision: Decision, reason: string, extra: Partial<Outcome> = 
 
 /**
  * Run one experiment and record it (journal, results.tsv, git, trace folder) before returning: the loop as the
- * diagram (docs/architecture.md, "The loop"): PROPOSE → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD.
+ * diagram (docs/ARCHITECTURE.md, "The loop"): PROPOSE → CHECK → EXECUTE → EVALUATE → DECIDE → RECORD.
  * @returns the record and the new best (when kept), or 'aborted' when the kill switch fired mid-way
  *   (the sandbox is killed, the worktree reset, nothing recorded but an event)
  * @throws RatchetError when the host's own state is broken (e.g. verify_tree cannot read the worktree)

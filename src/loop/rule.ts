@@ -6,7 +6,7 @@ import { type KeepRule, slotConcurrency } from './keep.js';
 
 /**
  * The keep rule of a contract (its `keep` section) with the run-to-run noise measured by `ratchet check`
- * (docs/architecture.md, "The keep rule").
+ * (docs/ARCHITECTURE.md, "The keep rule").
  * @param noise the latest noise measurement of the primary metric (varied seeds preferred), or null when none
  * @returns the rule; σ is recomputed from the measured scores (a spread at rounding level is no noise)
  */
@@ -29,7 +29,7 @@ export function keepRuleFor(contract: Contract, noise: NoiseRecord | null): Keep
 }
 
 /**
- * The noise measurement a run's keep rule uses (docs/architecture.md, "Parallel directions"): seed noise (varied
+ * The noise measurement a run's keep rule uses (docs/ARCHITECTURE.md, "Parallel directions"): seed noise (varied
  * seeds) before nondeterminism (same seed), measured in the run's own executor slot class when there is one (scores
  * measured under the same contention), else the latest of any class.
  * @param slotClass the run's executor slot class

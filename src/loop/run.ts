@@ -18,7 +18,7 @@ export interface ProposerContext {
   stateDir: string;
   /** True when an unfinished run is resumed. */
   resumed: boolean;
-  /** The direction this proposer explores (1-based) and how many the run has (docs/architecture.md, "Parallel directions"). */
+  /** The direction this proposer explores (1-based) and how many the run has (docs/ARCHITECTURE.md, "Parallel directions"). */
   direction: number;
   directions: number;
 }

@@ -11,7 +11,7 @@ import type { Executor } from './executor.js';
 /**
  * "Run this tree over k seeds and score each run on the public holdout": the one loop behind the baseline's
  * noise measurement (`ratchet check`), the keep rule's confirmation runs and the noise audit
- * (docs/architecture.md, "Executors").
+ * (docs/ARCHITECTURE.md, "Executors").
  */
 
 /** One scored run of {@link runOverSeeds}. */

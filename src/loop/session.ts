@@ -103,18 +103,18 @@ export interface SessionOptions {
   overrides?: Record<string, string>;
   /**
    * Directions explored at once (default: the contract's `parallel.directions`, or what a resumed run started
-   * with); see docs/architecture.md, "Parallel directions".
+   * with); see docs/ARCHITECTURE.md, "Parallel directions".
    */
   directions?: number;
   /**
    * Where experiments run: `--executor` (default: the contract's `executor.kind`), or a factory given how many run
-   * at once (benchmarks inject a simulated executor); see docs/architecture.md, "Executors".
+   * at once (benchmarks inject a simulated executor); see docs/ARCHITECTURE.md, "Executors".
    */
   executor?: ExecutorKind | ((concurrent: number) => Executor);
 }
 
 /**
- * One direction of a run (docs/architecture.md, "Parallel directions"): its own branch and worktree, its best
+ * One direction of a run (docs/ARCHITECTURE.md, "Parallel directions"): its own branch and worktree, its best
  * kept experiment and its experiments. A run with one direction has one lane, on `ratchet/<run>`.
  */
 export interface Lane {
@@ -167,7 +167,7 @@ export class RunSession {
   readonly worktree: string;
   readonly limits: Limits;
   readonly unsafe: boolean;
-  /** Where experiments execute (docs/architecture.md, "Executors"). */
+  /** Where experiments execute (docs/ARCHITECTURE.md, "Executors"). */
   readonly executor: Executor;
   /** True when an unfinished run was reopened. */
   readonly resumed: boolean;

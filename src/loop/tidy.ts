@@ -94,7 +94,7 @@ function checkOutputs(dir: string): string[] {
 }
 
 /**
- * What retention would delete now (docs/architecture.md, "Retention"): the outputs of experiments that were not
+ * What retention would delete now (docs/ARCHITECTURE.md, "Retention"): the outputs of experiments that were not
  * kept, except the newest `keepLast` of them (an experiment rejected for its output size loses them at once);
  * and the outputs of every `ratchet check` measurement but the newest. Kept experiments (the baseline and the
  * current best among them) keep their outputs: the report's winner plot, resume and submit read them.

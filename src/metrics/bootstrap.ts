@@ -3,7 +3,7 @@
  * (Efron & Tibshirani 1993, "An Introduction to the Bootstrap", ch. 13 percentile intervals; the
  * pairing resamples rows, so both models see the same resampled rows and the row-level correlation
  * of their errors cancels out of the difference). This is the statistical half of the keep rule
- * (docs/architecture.md, "The keep rule").
+ * (docs/ARCHITECTURE.md, "The keep rule").
  *
  * For ranking inputs the resampled units are QUERIES, not rows (a cluster bootstrap, Davison &
  * Hinkley 1997, "Bootstrap Methods and their Application", sec. 3.8: resample the independent

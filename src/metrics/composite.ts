@@ -1,5 +1,5 @@
 /**
- * Composite scores and business proxies (docs/architecture.md, "The metric engine"): a composite score is an
+ * Composite scores and business proxies (docs/ARCHITECTURE.md, "The metric engine"): a composite score is an
  * expression over metrics and business proxies, e.g. `0.6*ndcg@10 + 0.4*revenue_per_session`.
  *
  * 1. A small, safe expression language, parsed by a hand-written lexer and recursive-descent parser

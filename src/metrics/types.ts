@@ -1,5 +1,5 @@
 /**
- * Input and specification types of the metric engine (docs/architecture.md, "The metric engine").
+ * Input and specification types of the metric engine (docs/ARCHITECTURE.md, "The metric engine").
  *
  * All row data are typed arrays (no per-row objects): the engine is run on holdouts of
  * millions of rows, and inside a bootstrap thousands of times per experiment.

@@ -1,7 +1,7 @@
 /**
  * Input checks run before any metric: shapes, label ranges, finiteness, probability ranges and
  * weights. A failed check throws a RangeError naming the metric and the first offending row; the
- * evaluator turns it into an `invalid` experiment (docs/architecture.md, "The evaluator").
+ * evaluator turns it into an `invalid` experiment (docs/ARCHITECTURE.md, "The evaluator").
  */
 
 import type { BinaryInput, MulticlassInput, RegressionInput } from './types.js';

@@ -14,7 +14,7 @@ export interface ChartPoint {
   /** Public primary metric, null when the experiment produced no valid score. */
   score: number | null;
   hypothesis: string;
-  /** The direction (1-based) in a run with several (docs/architecture.md, "Parallel directions"); absent or null with one. */
+  /** The direction (1-based) in a run with several (docs/ARCHITECTURE.md, "Parallel directions"); absent or null with one. */
   direction?: number | null;
 }
 

@@ -178,7 +178,7 @@ export interface ReportData {
     note: NoiseNote;
   };
   submissions: ReportSubmission[];
-  /** The directions of a run with several (docs/architecture.md, "Parallel directions"); null with one. */
+  /** The directions of a run with several (docs/ARCHITECTURE.md, "Parallel directions"); null with one. */
   directions: DirectionSummary[] | null;
   reviews: ReviewRecord[];
   timing: {

@@ -2,7 +2,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
- * GPUs in the sandbox (docs/architecture.md, "Sandbox"): the contract's `resources.gpus` makes the sandbox bind the
+ * GPUs in the sandbox (docs/ARCHITECTURE.md, "Sandbox"): the contract's `resources.gpus` makes the sandbox bind the
  * host's NVIDIA device nodes, and nothing else of the host's `/dev`. The driver's user-space libraries live under
  * `/usr`, which every sandbox already sees read-only. Concurrent experiments (parallel directions) get disjoint
  * GPUs when there are enough, else GPUs are shared round-robin.

@@ -2,7 +2,7 @@
  * The sandbox: runs an experiment's command under bubblewrap with the worktree and data read-only, one writable
  * output folder, the vault absent, no network, new namespaces, no capabilities, a cleared environment, a small
  * seccomp filter, and wall-clock, memory (of the whole process tree), process-count, CPU, file-size, tmpfs and
- * output-size limits. See docs/architecture.md ("Sandbox").
+ * output-size limits. See docs/ARCHITECTURE.md ("Sandbox").
  *
  * Threat notes: the command runs as host uid 0 without capabilities inside a user namespace (when root starts
  * Ratchet), so everything writable is listed explicitly: /output, a size-capped /tmp and /dev/shm. /, /dev and

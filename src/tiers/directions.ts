@@ -14,7 +14,7 @@ import { RatchetError } from '../util/errors.js';
 export { bestKept, directionBests, directionOf } from '../journal/directions.js';
 
 /**
- * Parallel directions at `submit` (docs/architecture.md, "Parallel directions"): each direction's best is compared
+ * Parallel directions at `submit` (docs/ARCHITECTURE.md, "Parallel directions"): each direction's best is compared
  * on the public holdout, and only the winner is scored on the private holdout (one private look).
  */
 

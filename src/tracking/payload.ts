@@ -137,7 +137,7 @@ export function experimentPayload(
     { key: 'ratchet.reason', value: rec.reason },
     { key: 'ratchet.git_sha', value: rec.commitSha ?? '' },
     { key: 'ratchet.parent_sha', value: rec.parentSha },
-    // The direction's branch (docs/architecture.md, "Parallel directions"): ratchet/<run>/d<k> with several.
+    // The direction's branch (docs/ARCHITECTURE.md, "Parallel directions"): ratchet/<run>/d<k> with several.
     {
       key: 'ratchet.direction',
       value: rec.direction

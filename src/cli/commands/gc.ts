@@ -19,7 +19,7 @@ function keepLastOf(text: string | undefined, fallback: number): number {
   return n;
 }
 
-/** Register `ratchet gc`: apply retention now (docs/architecture.md, "Retention"). */
+/** Register `ratchet gc`: apply retention now (docs/ARCHITECTURE.md, "Retention"). */
 export function registerGc(program: Command): void {
   program
     .command('gc')

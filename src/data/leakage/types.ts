@@ -2,7 +2,7 @@
  * Types and thresholds of the leakage and data-integrity scanner (`src/data/leakage.ts`).
  */
 
-/** The guardrail a finding trips (ids of the guardrail registry, docs/architecture.md, "Guardrails"). */
+/** The guardrail a finding trips (ids of the guardrail registry, docs/ARCHITECTURE.md, "Guardrails"). */
 export type LeakGuardrail =
   | 'target-leakage'
   | 'id-like'

@@ -36,7 +36,7 @@ export interface CommandProposerOptions {
   stateDir: string;
   /** Override of the contract's agent section (tests). */
   settings?: AgentSettings;
-  /** The agent's direction in a run with several (docs/architecture.md, "Parallel directions"). */
+  /** The agent's direction in a run with several (docs/ARCHITECTURE.md, "Parallel directions"). */
   direction?: DirectionBrief;
 }
 

@@ -44,7 +44,7 @@ export interface OpenAIProposerOptions {
   /** Override of the contract's agent section (tests). */
   settings?: AgentSettings;
   /** Name recorded on experiments (default `openai`; the hybrid uses `hybrid`). */
-  /** The agent's direction in a run with several (docs/architecture.md, "Parallel directions"). */
+  /** The agent's direction in a run with several (docs/ARCHITECTURE.md, "Parallel directions"). */
   direction?: DirectionBrief;
   name?: string;
 }

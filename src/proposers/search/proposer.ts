@@ -41,7 +41,7 @@ export interface SearchProposerOptions {
    */
   baselineParams?: Record<string, unknown>;
   /**
-   * This proposer's place among the directions sharing the study (0-based; docs/architecture.md, "Parallel
+   * This proposer's place among the directions sharing the study (0-based; docs/ARCHITECTURE.md, "Parallel
    * directions"): worker 0 enqueues the baseline; every worker runs TPE with the constant liar when `constantLiar`.
    */
   worker?: number;
