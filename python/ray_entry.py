@@ -234,6 +234,23 @@ def parse_status(text):
     return pid, code
 
 
+DATA_MARKER = "ratchet_data.json"
+
+
+def find_data_dir(files):
+    """The folder Ray unpacked the job's data package in (a py_modules entry: on PYTHONPATH), found by its marker
+    and checked to hold every file the job mounts; job_dir when the job mounts none. None when it is missing."""
+    if not files:
+        return os.path.realpath(os.getcwd())
+    for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep):
+        if not entry or not os.path.isfile(os.path.join(entry, DATA_MARKER)):
+            continue
+        real = os.path.realpath(entry)
+        if all(os.path.isfile(os.path.join(real, f)) and not os.path.islink(os.path.join(real, f)) for f in files):
+            return real
+    return None
+
+
 def run(spec, nonce):
     start = time.monotonic()
     usage = {"peakBytes": 0, "peakTasks": 0, "ticks": 0, "cpuMs": 0, "maxTickCpuMs": 0}
@@ -263,6 +280,16 @@ def run(spec, nonce):
             False,
         ), None
     job_dir = os.path.realpath(os.getcwd())
+    data_dir = find_data_dir(spec.get("data_files") or [])
+    if data_dir is None:
+        return result(
+            "sandbox_error",
+            None,
+            None,
+            "the job's data package (a py_modules entry with %s) is not on PYTHONPATH on the Ray worker %s"
+            % (DATA_MARKER, host),
+            False,
+        ), None
     tmp = tempfile.mkdtemp(prefix="ratchet-job-")
     out_dir = os.path.join(tmp, "output")
     os.mkdir(out_dir, 0o755)
@@ -281,6 +308,7 @@ def run(spec, nonce):
         os.close(sec_w)
         fds.append(sec_r)
     subst = {
+        "@@RATCHET_DATA@@": data_dir,
         "@@RATCHET_JOB@@": job_dir,
         "@@RATCHET_OUTPUT@@": out_dir,
         "@@RATCHET_OUTSIDE@@": outside,

@@ -44,6 +44,8 @@ export const PLACEHOLDERS = {
   outside: '@@RATCHET_OUTSIDE@@',
   rayAddress: '@@RATCHET_RAY_ADDRESS@@',
   statusFd: '@@RATCHET_STATUS_FD@@',
+  /** The data package's folder on the worker (a `py_modules` entry: shipped once per content, not per job). */
+  data: '@@RATCHET_DATA@@',
   seccompFd: '@@RATCHET_SECCOMP_FD@@',
 } as const;
 
@@ -51,8 +53,10 @@ export const PLACEHOLDERS = {
 export const ENTRY_SCRIPT = 'ratchet_entry.py';
 /** Folder of the worktree's files in the package. */
 export const WORKSPACE_PREFIX = 'workspace/';
-/** Folder of the read-only bind sources in the package (`binds/data/train.csv` for `/data/train.csv`). */
+/** Folder of the read-only bind sources in the data package (`binds/data/train.csv` for `/data/train.csv`). */
 export const BINDS_PREFIX = 'binds';
+/** The data package's marker at its root: the entry script finds the package's folder on the worker by it. */
+export const DATA_MARKER = 'ratchet_data.json';
 /**
  * Largest zip shipped, bytes: the Ray head keeps packages in its GCS, whose messages are capped at 500 MiB by
  * default (100 MiB on older releases).
@@ -73,8 +77,8 @@ export interface Cage {
   seccomp: Record<string, string>;
 }
 
-/** A built package. */
-export interface JobPackage {
+/** One zip for the cluster's package store. */
+export interface Zip {
   /** The zip's bytes. */
   zip: Uint8Array;
   /** SHA-256 of the zip, hex. */
@@ -83,6 +87,16 @@ export interface JobPackage {
   name: string;
   /** Every path in the zip, sorted. */
   entries: string[];
+}
+
+/**
+ * A built job: the tree package (the job's `working_dir`: the approved tree and the entry script, new for every
+ * change) and the data package (a `py_modules` entry: the split feature files and decoys the local sandbox mounts,
+ * with {@link DATA_MARKER}; the same bytes for every job of a split, so it is uploaded once and the cluster keeps it).
+ */
+export interface JobPackage extends Zip {
+  /** The data package (null when the job mounts no file). */
+  data: Zip | null;
   /** The command line the worker runs. */
   cage: Cage;
 }
@@ -147,38 +161,53 @@ function readRegular(root: string, rel: string): Buffer {
 export function buildJobPackage(opts: PackageOptions): JobPackage {
   const { spec } = opts;
   const vault = realOrSelf(join(opts.projectDir, VAULT_DIR));
-  const files: Zippable = {};
   let inputBytes = 0;
-  const add = (path: string, data: Buffer) => {
+  const adder = (files: Zippable) => (path: string, data: Buffer) => {
     inputBytes += data.length;
     if (inputBytes > MAX_INPUT_BYTES) {
       throw new Error(`the job package would hold more than ${MAX_INPUT_BYTES} bytes before compression`);
     }
     files[path] = [new Uint8Array(data.buffer, data.byteOffset, data.length), { mtime: ZIP_MTIME }];
   };
-  for (const rel of opts.files) add(`${WORKSPACE_PREFIX}${rel}`, readRegular(spec.workdir, rel));
+  const tree: Zippable = {};
+  const addTree = adder(tree);
+  for (const rel of opts.files) addTree(`${WORKSPACE_PREFIX}${rel}`, readRegular(spec.workdir, rel));
+  addTree(ENTRY_SCRIPT, readFileSync(join(packageDir(), 'python', 'ray_entry.py')));
+  const data: Zippable = {};
+  const addData = adder(data);
   for (const b of spec.readOnly) {
     const real = realOrSelf(b.host);
     if (isWithin(vault, real))
       throw new Error(`refusing to ship ${b.host}: it lies in the vault (${VAULT_DIR})`);
     if (!lstatSync(real).isFile()) throw new Error(`refusing to ship ${b.host}: not a regular file`);
-    add(`${BINDS_PREFIX}${b.target}`, readRegular(dirname(real), real.slice(dirname(real).length + 1)));
+    addData(`${BINDS_PREFIX}${b.target}`, readRegular(dirname(real), real.slice(dirname(real).length + 1)));
   }
-  add(ENTRY_SCRIPT, readFileSync(join(packageDir(), 'python', 'ray_entry.py')));
+  const dataZip =
+    spec.readOnly.length > 0
+      ? zipOf({
+          ...data,
+          [DATA_MARKER]: [
+            new TextEncoder().encode(`${JSON.stringify({ files: Object.keys(data).sort() })}\n`),
+            { mtime: ZIP_MTIME },
+          ],
+        })
+      : null;
+  return { ...zipOf(tree), data: dataZip, cage: buildCage(spec) };
+}
+
+/**
+ * Zip files deterministically (fixed times): the same files make the same bytes, hence the same name.
+ * @throws Error when the zip is larger than {@link MAX_PACKAGE_BYTES}
+ */
+function zipOf(files: Zippable): Zip {
   const zip = zipSync(files, { level: 6, mtime: ZIP_MTIME });
   if (zip.length > MAX_PACKAGE_BYTES) {
     throw new Error(
-      `the job package is ${zip.length} bytes; the Ray head accepts at most ${MAX_PACKAGE_BYTES} (the split files are too large to ship)`,
+      `a job package is ${zip.length} bytes; the Ray head accepts at most ${MAX_PACKAGE_BYTES} (the split files are too large to ship)`,
     );
   }
   const hash = sha256(zip);
-  return {
-    zip,
-    sha256: hash,
-    name: `_ray_pkg_${hash}.zip`,
-    entries: Object.keys(files).sort(),
-    cage: buildCage(spec),
-  };
+  return { zip, sha256: hash, name: `_ray_pkg_${hash}.zip`, entries: Object.keys(files).sort() };
 }
 
 /**
@@ -193,8 +222,10 @@ export function buildCage(spec: SandboxSpec): Cage {
     const outputDir = join(stage, 'output');
     mkdirSync(workdir);
     mkdirSync(outputDir);
+    // The bind sources come from the data package, unpacked in a folder of its own on the worker.
+    const dataStage = join(stage, 'data-package');
     const readOnly = spec.readOnly.map((b) => {
-      const host = join(stage, BINDS_PREFIX, b.target);
+      const host = join(dataStage, BINDS_PREFIX, b.target);
       mkdirSync(dirname(host), { recursive: true });
       writeFileSync(host, '');
       return { host, target: b.target };
@@ -221,6 +252,8 @@ export function buildCage(spec: SandboxSpec): Cage {
       if (head[i - 1] === '--seccomp') return PLACEHOLDERS.seccompFd;
       if (a === outputDir || a.startsWith(`${outputDir}/`))
         return PLACEHOLDERS.output + a.slice(outputDir.length);
+      if (a === dataStage || a.startsWith(`${dataStage}/`))
+        return PLACEHOLDERS.data + a.slice(dataStage.length);
       if (a === stage || a.startsWith(`${stage}/`)) return PLACEHOLDERS.job + a.slice(stage.length);
       return a;
     });

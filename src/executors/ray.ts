@@ -29,7 +29,14 @@ import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
 import { formatDuration, parseBytes, parseDuration } from '../util/units.js';
 import { type ChannelError, JobLog, unpackOutput } from './channel.js';
-import { buildJobPackage, ENTRY_SCRIPT, type JobPackage, PLACEHOLDERS, trackedFiles } from './package.js';
+import {
+  buildJobPackage,
+  DATA_MARKER,
+  ENTRY_SCRIPT,
+  type JobPackage,
+  PLACEHOLDERS,
+  trackedFiles,
+} from './package.js';
 import { type JobDetails, RayApiError, RayJobsClient, rayToken, TERMINAL } from './ray-client.js';
 
 /** The `executor` section of a contract with kind `ray`, in machine units. */
@@ -162,6 +169,8 @@ interface RemoteJob {
  * reported); a bad configuration is reported by {@link RayExecutor.prepare} and by every run.
  */
 export class RayExecutor implements Executor {
+  /** Data packages the cluster holds (uploaded or found there): never asked for again in this run. */
+  private readonly uploaded = new Set<string>();
   readonly kind = 'ray' as const;
   /** `ray:<host:port>:<concurrent>x<num_cpus>`. */
   readonly slotClass: string;
@@ -411,7 +420,12 @@ export class RayExecutor implements Executor {
     if (j.signal?.aborted) return done('aborted', 'aborted by the kill switch before it started');
     const client = this.client();
     try {
-      if (!(await client.hasPackage(j.pkg.name))) await client.uploadPackage(j.pkg.name, j.pkg.zip);
+      // The data package is the same for every job of a split: once the cluster has it, it is never sent again.
+      for (const z of [j.pkg, ...(j.pkg.data ? [j.pkg.data] : [])]) {
+        if (this.uploaded.has(z.name)) continue;
+        if (!(await client.hasPackage(z.name))) await client.uploadPackage(z.name, z.zip);
+        if (z === j.pkg.data) this.uploaded.add(z.name);
+      }
     } catch (e) {
       return done(
         'sandbox_error',
@@ -431,6 +445,8 @@ export class RayExecutor implements Executor {
       max_disk_bytes: j.spec.maxOutputBytes ?? this.contract.limits.diskBytes,
       max_output_bytes: Math.min(c.maxOutputBytes, j.spec.maxOutputBytes ?? c.maxOutputBytes),
       max_log_bytes: MAX_LOG_BYTES,
+      // What the data package must hold (the entry script finds its folder on PYTHONPATH by its marker).
+      data_files: j.pkg.data ? j.pkg.data.entries.filter((e) => e !== DATA_MARKER) : [],
     };
     const jobLog = new JobLog({
       nonce,
@@ -447,6 +463,7 @@ export class RayExecutor implements Executor {
         submission_id: id,
         runtime_env: {
           working_dir: `gcs://${j.pkg.name}`,
+          ...(j.pkg.data ? { py_modules: [`gcs://${j.pkg.data.name}`] } : {}),
           env_vars: { RATCHET_JOB: JSON.stringify(jobSpec), RATCHET_NONCE: nonce },
         },
         entrypoint_num_cpus: c.numCpus,

@@ -50,19 +50,24 @@ describe('the Ray job package', () => {
     });
     const pkg = buildJobPackage({ spec, projectDir: dir, files: await trackedFiles(dir) });
     expect(pkg.name).toBe(`_ray_pkg_${sha256(pkg.zip)}.zip`);
-    const files = unzipSync(pkg.zip);
+    // Two packages: the tree (working_dir, new for every change) and the data (py_modules, once per split).
+    const treeFiles = unzipSync(pkg.zip);
+    expect(Object.keys(treeFiles).sort()).toEqual(pkg.entries);
+    expect(pkg.data!.name).toBe(`_ray_pkg_${sha256(pkg.data!.zip)}.zip`);
+    const dataFiles = unzipSync(pkg.data!.zip);
+    expect(Object.keys(dataFiles).sort()).toEqual(pkg.data!.entries);
+    const files = { ...treeFiles, ...dataFiles };
     const names = Object.keys(files).sort();
-    expect(names).toEqual(pkg.entries);
 
-    // The allowlist, exactly: tracked files, the local sandbox's bind sources, the entry script.
+    // The allowlist, exactly: tracked files and the entry script in the tree; the local sandbox's bind sources and
+    // the marker in the data.
     const tracked = gitOut(dir, ['ls-files']).trim().split('\n').sort();
-    expect(names.filter((n) => n.startsWith('workspace/')).map((n) => n.slice(10))).toEqual(tracked);
-    expect(names.filter((n) => n.startsWith('binds/')).map((n) => n.slice(5))).toEqual(
+    expect(pkg.entries.filter((n) => n.startsWith('workspace/')).map((n) => n.slice(10))).toEqual(tracked);
+    expect(pkg.entries.filter((n) => !n.startsWith('workspace/'))).toEqual(['ratchet_entry.py']);
+    expect(pkg.data!.entries.filter((n) => n.startsWith('binds/')).map((n) => n.slice(5))).toEqual(
       spec.readOnly.map((b) => b.target).sort(),
     );
-    expect(names.filter((n) => !n.startsWith('workspace/') && !n.startsWith('binds/'))).toEqual([
-      'ratchet_entry.py',
-    ]);
+    expect(pkg.data!.entries.filter((n) => !n.startsWith('binds/'))).toEqual(['ratchet_data.json']);
     expect(names).not.toContain('workspace/notes.txt');
     expect(names.some((n) => n.includes('data.csv'))).toBe(false);
 
@@ -137,7 +142,7 @@ describe('the Ray job package', () => {
     expect(a.join(' ')).toContain(`--cap-drop ALL`);
     expect(a.join(' ')).toContain(`--ro-bind ${PLACEHOLDERS.job}/workspace /workspace`);
     expect(a.join(' ')).toContain(`--bind ${PLACEHOLDERS.output} /output`);
-    expect(a.join(' ')).toContain(`--ro-bind ${PLACEHOLDERS.job}/binds/data/train.csv /data/train.csv`);
+    expect(a.join(' ')).toContain(`--ro-bind ${PLACEHOLDERS.data}/binds/data/train.csv /data/train.csv`);
     expect(a.join(' ')).toContain(`--json-status-fd ${PLACEHOLDERS.statusFd}`);
     expect(a).not.toContain('--share-net');
     expect(a.join(' ')).not.toContain(dir);
@@ -146,6 +151,10 @@ describe('the Ray job package', () => {
     // The same tree and data make the same package (so a rerun over seeds uploads nothing new).
     const again = buildJobPackage({ spec, projectDir: dir, files: await trackedFiles(dir) });
     expect(again.sha256).toBe(pkg.sha256);
+    // Another tree makes another tree package and the very same data package (shipped once per run).
+    const other = buildJobPackage({ spec, projectDir: dir, files: (await trackedFiles(dir)).slice(1) });
+    expect(other.sha256).not.toBe(pkg.sha256);
+    expect(other.data!.sha256).toBe(pkg.data!.sha256);
     // A bind source inside the vault is refused.
     expect(() =>
       buildJobPackage({
