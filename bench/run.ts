@@ -8,6 +8,8 @@
  *   - stop: the kill switch, ratchet stop to the run's exit (target ≤ 1 s)
  *   - watchdog: the process-tree watchdog's host CPU per tick for a tree of 20 processes (target ≤ 5 ms)
  *   - memory: peak RSS of the node process in init, check and a short run at 3M rows per holdout (target ≤ 300 MB)
+ *   - ray: the Ray executor on a local Ray head against the local executor, per-experiment overhead (target ≤ 1 s)
+ *     and experiments per hour; needs .venv-ray (scripts/setup.sh --with-ray)
  *   - proposer: the search proposer vs Optuna TPE alone vs AutoGluon medium_quality on three public datasets,
  *     150 s wall clock per method and dataset (60 s with --quick); needs .venv-bench (scripts/setup.sh --with-bench)
  * `--quick` uses smaller sizes; `--json <file>` writes the proposer table as JSON; `--help` prints the usage.
@@ -18,6 +20,7 @@ import { benchMemory } from './memory.js';
 import { benchMetrics } from './metrics.js';
 import { benchOverhead } from './overhead.js';
 import { benchProposer, DEFAULT_BUDGET_S, QUICK_BUDGET_S } from './proposer.js';
+import { benchRay } from './ray.js';
 import { benchStop } from './stop.js';
 import { benchWatchdog } from './watchdog.js';
 
@@ -34,6 +37,7 @@ const SUITES = {
   stop: (quick: boolean) => benchStop(quick ? 1 : 3),
   watchdog: (_quick: boolean) => benchWatchdog(),
   memory: (quick: boolean) => benchMemory(quick ? 100_000 : 3_000_000),
+  ray: (quick: boolean) => benchRay(quick ? 3 : 5),
   proposer: async (quick: boolean, o: BenchOptions) => {
     await benchProposer({
       budgetS: quick ? QUICK_BUDGET_S : DEFAULT_BUDGET_S,

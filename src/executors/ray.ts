@@ -81,7 +81,7 @@ export function rayConfig(doc: RayExecutorDoc): RayConfig {
 }
 
 /** Timings of the executor's polling, ms (tests shorten nothing: these are the real values). */
-const POLL_FAST_MS = 250;
+const POLL_FAST_MS = 100;
 const POLL_MS = 1000;
 /** Polls stay fast for this long after a submit (short jobs end sooner), ms. */
 const FAST_PHASE_MS = 10_000;

@@ -1,11 +1,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RayHead, rayGet, rayHead } from '../../bench/ray-head.js';
 import { initProject } from '../../src/contract/init.js';
 import { experimentDir } from '../../src/loop/paths.js';
 import { makeProject } from '../helpers/project.js';
 import { runCli } from '../tracking/server.js';
-import { type RayHead, rayGet, rayHead } from './ray-head.js';
 
 /**
  * The Ray executor (src/executors/) against a real Ray head on the loopback: `$RAY_TEST_ADDRESS` from `.ci/run`,

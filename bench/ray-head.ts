@@ -1,12 +1,27 @@
+/**
+ * A Ray head on the loopback for the Ray executor's tests and benchmark (test/executors/ray.test.ts, bench/ray.ts).
+ */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { ROOT } from '../helpers/project.js';
-import { freePort } from '../tracking/server.js';
+import { packageDir } from '../src/util/paths.js';
 
 /** The Ray head's venv (see scripts/setup.sh --with-ray). */
-export const RAY_BIN = join(ROOT, '.venv-ray', 'bin', 'ray');
+export const RAY_BIN = join(packageDir(), '.venv-ray', 'bin', 'ray');
+
+/** A free TCP port on the loopback (closed again: the caller binds it next). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+}
 
 /** A running Ray head: its dashboard's address (the Jobs REST API) and its auth token ('' when auth is off). */
 export interface RayHead {
