@@ -22,7 +22,7 @@ import type { Contract } from '../contract/load.js';
 import type { RayExecutorDoc } from '../contract/schema.js';
 import { VAULT_DIR } from '../data/ingest.js';
 import { executeSpec } from '../loop/execute.js';
-import type { ExecuteJob, Executor } from '../loop/executor.js';
+import { type ExecuteJob, type Executor, executeOptions } from '../loop/executor.js';
 import { sanitizeOutput } from '../sandbox/output.js';
 import { MAX_LOG_BYTES, type PythonRuntime, type SandboxResult, type SandboxSpec } from '../sandbox/types.js';
 import { RatchetError } from '../util/errors.js';
@@ -353,18 +353,9 @@ export class RayExecutor implements Executor {
     let spec: SandboxSpec;
     let pkg: JobPackage;
     try {
-      spec = await executeSpec({
-        contract: job.contract,
-        worktree: job.worktree,
-        runDir: job.runDir,
-        outputDir: job.outputDir,
-        python: this.python,
-        timeoutMs: job.timeoutMs,
-        seed: job.seed,
-        experimentId: job.experimentId,
-        unsafeNoSandbox: false,
-        threads: this.threads,
-      });
+      // The worker runs the spec the local executor would (without the kill switch: Ratchet stops the job itself).
+      const { signal: _signal, ...local } = job;
+      spec = await executeSpec(executeOptions(local, this.python, false, this.threads));
       pkg = buildJobPackage({
         spec,
         projectDir: job.contract.projectDir,

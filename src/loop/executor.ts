@@ -2,7 +2,7 @@ import { availableParallelism } from 'node:os';
 import type { Contract } from '../contract/load.js';
 import { gpuBinds, nvidiaDevices, slotGpus } from '../sandbox/gpu.js';
 import type { PythonRuntime, SandboxResult } from '../sandbox/index.js';
-import { execute } from './execute.js';
+import { type ExecuteOptions, execute } from './execute.js';
 
 /**
  * The executor seam (docs/ARCHITECTURE.md, "Executors"): where EXECUTE runs a tree. The loop, the baseline's
@@ -63,6 +63,31 @@ export interface Executor {
 }
 
 /**
+ * The options of {@link execute} (or `executeSpec`) for a job: the job's tree, folders, seed, timeout and kill switch,
+ * with the executor's interpreter, sandbox choice and threads.
+ */
+export function executeOptions(
+  job: ExecuteJob,
+  python: PythonRuntime,
+  unsafeNoSandbox: boolean,
+  threads: number,
+): ExecuteOptions {
+  return {
+    contract: job.contract,
+    worktree: job.worktree,
+    runDir: job.runDir,
+    outputDir: job.outputDir,
+    python,
+    timeoutMs: job.timeoutMs,
+    seed: job.seed,
+    experimentId: job.experimentId,
+    unsafeNoSandbox,
+    threads,
+    ...(job.signal ? { signal: job.signal } : {}),
+  };
+}
+
+/**
  * The local executor: the contract's command under bubblewrap on this machine ({@link execute}), or without the
  * sandbox when the person ran with `--unsafe-no-sandbox`.
  */
@@ -108,18 +133,8 @@ export class LocalExecutor implements Executor {
       }
     }
     return execute({
-      contract: job.contract,
-      worktree: job.worktree,
-      runDir: job.runDir,
-      outputDir: job.outputDir,
-      python: this.python,
-      timeoutMs: job.timeoutMs,
-      seed: job.seed,
-      experimentId: job.experimentId,
-      unsafeNoSandbox: this.unsafeNoSandbox,
-      threads: this.threads,
+      ...executeOptions(job, this.python, this.unsafeNoSandbox, this.threads),
       ...(gpu ? { gpu } : {}),
-      ...(job.signal ? { signal: job.signal } : {}),
     });
   }
 }
