@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { proposerFactory } from '../src/cli/proposers.js';
 import { initProject } from '../src/contract/init.js';
-import { budgetPause, budgetShares } from '../src/journal/directions.js';
+import { adoptionsOf, budgetPause, budgetShares, directionBests } from '../src/journal/directions.js';
 import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { activeRun, requestStop } from '../src/loop/control.js';
 import { experimentDir } from '../src/loop/paths.js';
@@ -401,4 +401,55 @@ describe('parallel directions', () => {
     const count = (d: number) => exps.filter((e) => e.seq > 1 && e.direction === d).length;
     expect(count(1)).toBeGreaterThan(count(2));
   }, 600_000);
+
+  it("a direction's best is the latest of its own keeps and what it adopted", () => {
+    const rec = (id: number, direction: number, decision: string, endedAt: string, score = 0.7 + id / 100) =>
+      ({ id, seq: id, direction, decision, endedAt, score }) as unknown as ExperimentRecord;
+    const exps = [
+      rec(1, 1, 'kept', '2026-01-01T00:00:01Z'),
+      rec(2, 1, 'kept', '2026-01-01T00:00:02Z'),
+      rec(3, 2, 'kept', '2026-01-01T00:00:03Z'),
+      rec(4, 2, 'reverted', '2026-01-01T00:00:05Z'),
+      rec(5, 1, 'kept', '2026-01-01T00:00:09Z'),
+    ];
+    const ids = (m: Map<number, ExperimentRecord>) => [...m.entries()].map(([d, e]) => [d, e.id]);
+    expect(ids(directionBests(exps))).toEqual([
+      [1, 5],
+      [2, 3],
+    ]);
+    // d2 adopted d1's #2 after its own #3: #2 is its best; a later keep of its own would replace it.
+    const adopted = adoptionsOf([
+      {
+        id: 1,
+        ts: '2026-01-01T00:00:04Z',
+        runId: 'r',
+        experimentId: null,
+        kind: 'direction.adopted',
+        severity: 'info',
+        guardrail: null,
+        message: '',
+        data: { direction: 2, experiment: 2 },
+      },
+      {
+        id: 2,
+        ts: '2026-01-01T00:00:04Z',
+        runId: 'r',
+        experimentId: null,
+        kind: 'run.started',
+        severity: 'info',
+        guardrail: null,
+        message: '',
+        data: { direction: 2, experiment: 1 },
+      },
+    ]);
+    expect(adopted).toEqual([{ ts: '2026-01-01T00:00:04Z', direction: 2, experiment: 2 }]);
+    expect(ids(directionBests(exps, adopted))).toEqual([
+      [1, 5],
+      [2, 2],
+    ]);
+    expect(ids(directionBests([...exps, rec(6, 2, 'kept', '2026-01-01T00:00:10Z')], adopted))).toEqual([
+      [1, 5],
+      [2, 6],
+    ]);
+  });
 });

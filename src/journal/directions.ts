@@ -1,5 +1,5 @@
 import type { Direction } from '../proposers/types.js';
-import type { ExperimentRecord, RunRecord } from './store.js';
+import type { EventRecord, ExperimentRecord, RunRecord } from './store.js';
 
 /**
  * The directions of a run as its experiment records tell them (docs/ARCHITECTURE.md, "Parallel directions"):
@@ -11,16 +11,54 @@ export function directionOf(e: ExperimentRecord): number {
   return e.direction ?? 1;
 }
 
+/** A direction moving onto another direction's best (a `direction.adopted` event): when, who, and which experiment. */
+export interface Adoption {
+  /** ISO time of the event. */
+  ts: string;
+  direction: number;
+  /** The adopted experiment's id. */
+  experiment: number;
+}
+
 /**
- * The best kept experiment of each direction of a run: the last kept one of the direction (each keep beat the one
- * before it in that direction). The baseline belongs to direction 1 and is every direction's start: a direction
- * that kept nothing has no entry.
+ * The adoptions recorded in a run's events (kind `direction.adopted`, see `RunSession.adoptBest`).
+ * @param events the run's events (any kinds; others are ignored)
+ */
+export function adoptionsOf(events: EventRecord[]): Adoption[] {
+  return events
+    .filter((e) => e.kind === 'direction.adopted' && e.data)
+    .map((e) => ({
+      ts: e.ts,
+      direction: Number(e.data!['direction']),
+      experiment: Number(e.data!['experiment']),
+    }))
+    .filter((a) => Number.isInteger(a.direction) && Number.isInteger(a.experiment));
+}
+
+/**
+ * The best kept experiment of each direction of a run: the latest of its own keeps (each beat the one before it in
+ * that direction) and of the bests it adopted from other directions. The baseline belongs to direction 1 and is
+ * every direction's start: a direction that kept and adopted nothing has no entry.
+ * @param adoptions the run's adoptions ({@link adoptionsOf}); none when omitted
  * @returns direction → its best, in direction order
  */
-export function directionBests(experiments: ExperimentRecord[]): Map<number, ExperimentRecord> {
-  const out = new Map<number, ExperimentRecord>();
-  for (const e of experiments) if (e.decision === 'kept' && e.score !== null) out.set(directionOf(e), e);
-  return new Map([...out.entries()].sort((a, b) => a[0] - b[0]));
+export function directionBests(
+  experiments: ExperimentRecord[],
+  adoptions: Adoption[] = [],
+): Map<number, ExperimentRecord> {
+  const latest = new Map<number, { at: string; e: ExperimentRecord }>();
+  const offer = (d: number, at: string, e: ExperimentRecord) => {
+    const cur = latest.get(d);
+    if (!cur || at >= cur.at) latest.set(d, { at, e });
+  };
+  const byId = new Map(experiments.map((e) => [e.id, e]));
+  for (const e of experiments)
+    if (e.decision === 'kept' && e.score !== null) offer(directionOf(e), e.endedAt, e);
+  for (const a of adoptions) {
+    const e = byId.get(a.experiment);
+    if (e?.decision === 'kept' && e.score !== null) offer(a.direction, a.ts, e);
+  }
+  return new Map([...latest.entries()].sort((a, b) => a[0] - b[0]).map(([d, v]) => [d, v.e]));
 }
 
 /**
@@ -55,11 +93,16 @@ export interface DirectionSummary {
 /**
  * Per-direction summaries of a run with several directions (its `config.directions`), null for a run with one.
  * @param exps the run's experiments
+ * @param adoptions the run's adoptions ({@link adoptionsOf}): a direction's best may be one it adopted
  */
-export function directionSummaries(run: RunRecord, exps: ExperimentRecord[]): DirectionSummary[] | null {
+export function directionSummaries(
+  run: RunRecord,
+  exps: ExperimentRecord[],
+  adoptions: Adoption[] = [],
+): DirectionSummary[] | null {
   const lanes = (run.config as { directions?: number }).directions ?? 1;
   if (lanes < 2) return null;
-  const bests = directionBests(exps);
+  const bests = directionBests(exps, adoptions);
   const baseline = exps.find((e) => e.seq === 1 && e.decision === 'kept') ?? null;
   const prefix = run.branch.replace(/\/d1$/, '');
   return Array.from({ length: lanes }, (_, i) => {

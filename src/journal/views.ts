@@ -6,7 +6,7 @@ import { activeRun, runActiveMs } from '../loop/control.js';
 import type { FeatureCheck } from '../loop/experiment.js';
 import { experimentDir } from '../loop/paths.js';
 import { PRUNED_NOTE } from '../loop/tidy.js';
-import { bestKept, type DirectionSummary, directionSummaries } from './directions.js';
+import { adoptionsOf, bestKept, type DirectionSummary, directionSummaries } from './directions.js';
 import {
   DECISIONS,
   type ExperimentRecord,
@@ -236,7 +236,11 @@ export function statusView(journal: JournalReader, contract: Contract, runId?: s
   const best = bestKept(exps, contract.direction);
   const cfg = run.config as { maxExperiments?: number; maxWallClockMs?: number; directions?: number };
   const lanes = cfg.directions ?? 1;
-  const directions = directionSummaries(run, exps);
+  const directions = directionSummaries(
+    run,
+    exps,
+    adoptionsOf(journal.listEvents({ runId: run.id, kinds: ['direction.adopted'] })),
+  );
   const live = activeRun(contract.projectDir);
   const elapsedMs = runActiveMs(run, live?.runId === run.id);
   const submissions = journal.listSubmissions(run.id);

@@ -4,7 +4,7 @@ import { parse as parseYaml } from 'yaml';
 import type { Contract } from '../contract/load.js';
 import { AGENT_REFUSED_EVENT } from '../guardrails/refused.js';
 import { GUARDRAILS } from '../guardrails/registry.js';
-import { type DirectionSummary, directionSummaries } from '../journal/directions.js';
+import { adoptionsOf, type DirectionSummary, directionSummaries } from '../journal/directions.js';
 import { latestReviews, type ReviewRecord } from '../journal/reviews.js';
 import {
   DECISIONS,
@@ -438,7 +438,7 @@ export function buildReport(journal: JournalReader, contract: Contract, runId?: 
     best,
     gain,
     progression,
-    directions: directionSummaries(run, exps),
+    directions: directionSummaries(run, exps, adoptionsOf(events)),
     kept,
     wins,
     nearMisses,

@@ -4,7 +4,7 @@ import { openDuck } from '../data/duck.js';
 import { SPILL_DIR, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { predictionsFile } from '../evaluator/evaluate.js';
 import { alignPredictions, evalMemoryMB } from '../evaluator/predictions.js';
-import { bestKept, directionBests } from '../journal/directions.js';
+import { type Adoption, bestKept, directionBests, directionOf } from '../journal/directions.js';
 import type { ExperimentRecord, NoiseRecord } from '../journal/store.js';
 import { decideKeep, type KeepTest } from '../loop/keep.js';
 import { experimentDir } from '../loop/paths.js';
@@ -22,6 +22,8 @@ export { bestKept, directionBests, directionOf } from '../journal/directions.js'
 export interface DirectionStanding {
   direction: number;
   experiment: ExperimentRecord;
+  /** True when the direction's best is one it adopted from another direction (`direction.adopted`). */
+  adopted: boolean;
   score: number;
   /**
    * The keep rule's paired test of the winner against this direction's best (null for the winner itself): the gain
@@ -49,6 +51,7 @@ export interface DirectionComparison {
  * @param projectDir the project (its `.ratchet/runs` holds the predictions); the vault is the contract's (the split
  *   the run ran on)
  * @param noise the noise measurement the run's keep rule used (null when none)
+ * @param adoptions the run's adoptions: a direction that adopted the winner stands with it
  * @throws RatchetError when a best's public predictions are gone (retention never prunes kept experiments)
  */
 export async function compareDirections(
@@ -57,8 +60,9 @@ export async function compareDirections(
   manifest: SplitManifest,
   experiments: ExperimentRecord[],
   noise: NoiseRecord | null,
+  adoptions: Adoption[] = [],
 ): Promise<DirectionComparison> {
-  const bests = [...directionBests(experiments).entries()];
+  const bests = [...directionBests(experiments, adoptions).entries()];
   const winner = bestKept(experiments, contract.direction);
   if (!winner) throw new RangeError('compareDirections: the run kept nothing');
   const rule = keepRuleFor(contract, noise);
@@ -95,7 +99,8 @@ export async function compareDirections(
     return a?.ok ? a.input : null;
   };
   const standings = bests.map(([direction, e]): DirectionStanding => {
-    if (e.id === winner.id) return { direction, experiment: e, score: e.score!, versusWinner: null };
+    const adopted = directionOf(e) !== direction;
+    if (e.id === winner.id) return { direction, experiment: e, adopted, score: e.score!, versusWinner: null };
     const v = decideKeep(
       rule,
       { score: e.score!, input: inputOf(e), runs: { scores: [e.score!], inputs: [inputOf(e)] } },
@@ -104,6 +109,7 @@ export async function compareDirections(
     return {
       direction,
       experiment: e,
+      adopted,
       score: e.score!,
       versusWinner: {
         gain: v.gain,

@@ -6,6 +6,7 @@ import { LOCK_FILE, readLock, verifyLock } from '../contract/lock.js';
 import { currentSplitVersion, runSplitVersion, SPLITS_DIR, splitVersionDir } from '../contract/splits.js';
 import { readManifest, type SplitManifest } from '../data/ingest.js';
 import { predictionsFile, scorePrivate } from '../evaluator/evaluate.js';
+import { adoptionsOf } from '../journal/directions.js';
 import { type ExperimentRecord, Journal, type RunRecord, type SubmissionRecord } from '../journal/store.js';
 import { experimentDir } from '../loop/paths.js';
 import { gapText } from '../report/words.js';
@@ -129,6 +130,7 @@ export async function submit(
             experiments,
             journal.latestNoise(contract.metric.primary, 'varied-seed') ??
               journal.latestNoise(contract.metric.primary, 'same-seed'),
+            adoptionsOf(journal.listEvents({ runId: run.id, kinds: ['direction.adopted'] })),
           )
         : null;
     const gapLimit = contract.suspicion.max_gap;

@@ -92,7 +92,7 @@ export function registerDemo(program: Command): void {
           const sub = await submit(dir, summary.runId);
           for (const d of sub.directions?.standings ?? [])
             say(
-              `  d${d.direction} best #${d.experiment.id}: public ${num(d.score, 6)}${d.versusWinner ? `; the winner leads by ${num(d.versusWinner.gain, 6)}, ${d.versusWinner.significant ? 'significant' : 'not significant'}` : ' (winner)'}`,
+              `  d${d.direction} best #${d.experiment.id}: public ${num(d.score, 6)}${d.versusWinner ? `; the winner leads by ${num(d.versusWinner.gain, 6)}, ${d.versusWinner.significant ? 'significant' : 'not significant'}` : d.adopted ? ' (the winner, adopted)' : ' (winner)'}`,
             );
           const journal = Journal.open(dir, { readonly: true });
           try {

@@ -31,6 +31,7 @@ export function registerSubmit(program: Command): void {
           experiment: d.experiment.id,
           public: d.score,
           winner: d.versusWinner === null,
+          adopted: d.adopted,
           lead_significant: d.versusWinner?.significant ?? null,
           lead: d.versusWinner?.gain ?? null,
           test: d.versusWinner?.test ?? null,
@@ -76,7 +77,7 @@ export function registerSubmit(program: Command): void {
                     (d) =>
                       `    d${d.direction} #${d.experiment}  public ${num(d.public, 6)}${d.private === null ? '' : `  private ${num(d.private, 6)}`}  ${
                         d.winner
-                          ? 'winner'
+                          ? `winner${d.adopted ? ' (adopted)' : ''}`
                           : `winner leads by ${num(d.lead ?? Number.NaN, 6)}: ${d.lead_significant ? 'significant' : 'not significant'} (${d.test}${d.p_better === null ? '' : `, P(better) ${d.p_better.toFixed(3)}`})`
                       }`,
                   ),
