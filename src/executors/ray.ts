@@ -83,6 +83,8 @@ export function rayConfig(doc: RayExecutorDoc): RayConfig {
 /** Timings of the executor's polling, ms (tests shorten nothing: these are the real values). */
 const POLL_FAST_MS = 100;
 const POLL_MS = 1000;
+/** How long a submit answered with a server error (5xx, e.g. no job agent yet) is retried, ms. */
+const SUBMIT_RETRY_MS = 30_000;
 /** Polls stay fast for this long after a submit (short jobs end sooner), ms. */
 const FAST_PHASE_MS = 10_000;
 /** After a stop, how long the job may take to reach a terminal status, ms. */
@@ -448,21 +450,30 @@ export class RayExecutor implements Executor {
     hostOf = () => jobLog.start?.host ?? null;
     // Whole-log cap: both streams at their cap (with tags), the payload in base64, and room for Ray's lines.
     const maxLogBytes = 2 * MAX_LOG_BYTES + Math.ceil((jobSpec.max_output_bytes * 4) / 3) + 8 * 1024 * 1024;
-    try {
-      await client.submit({
-        entrypoint: `${shellQuote(this.python.executable)} -I ${ENTRY_SCRIPT}`,
-        submission_id: id,
-        runtime_env: {
-          working_dir: `gcs://${j.pkg.name}`,
-          ...(j.pkg.data ? { py_modules: [`gcs://${j.pkg.data.name}`] } : {}),
-          env_vars: { RATCHET_JOB: JSON.stringify(jobSpec), RATCHET_NONCE: nonce },
-        },
-        entrypoint_num_cpus: c.numCpus,
-        ...(j.gpus ? { entrypoint_num_gpus: j.gpus } : {}),
-        metadata: { ...j.metadata, package: j.pkg.sha256.slice(0, 16) },
-      });
-    } catch (e) {
-      return done('sandbox_error', `could not submit the Ray job: ${(e as Error).message}`);
+    // A head that just started (or an agent restarting) answers HTTP 500 "No available agent to submit job" for a
+    // while: the submit is retried (the submission id makes a retry unable to start a second job).
+    const submitBy = performance.now() + SUBMIT_RETRY_MS;
+    while (true) {
+      try {
+        await client.submit({
+          entrypoint: `${shellQuote(this.python.executable)} -I ${ENTRY_SCRIPT}`,
+          submission_id: id,
+          runtime_env: {
+            working_dir: `gcs://${j.pkg.name}`,
+            ...(j.pkg.data ? { py_modules: [`gcs://${j.pkg.data.name}`] } : {}),
+            env_vars: { RATCHET_JOB: JSON.stringify(jobSpec), RATCHET_NONCE: nonce },
+          },
+          entrypoint_num_cpus: c.numCpus,
+          ...(j.gpus ? { entrypoint_num_gpus: j.gpus } : {}),
+          metadata: { ...j.metadata, package: j.pkg.sha256.slice(0, 16) },
+        });
+        break;
+      } catch (e) {
+        const transient = e instanceof RayApiError && e.status !== null && e.status >= 500;
+        if (!transient || performance.now() > submitBy || j.signal?.aborted)
+          return done('sandbox_error', `could not submit the Ray job: ${(e as Error).message}`);
+        await sleep(500, j.signal);
+      }
     }
     const submitted = performance.now();
     let runningSince: number | null = null;
