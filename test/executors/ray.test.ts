@@ -202,7 +202,9 @@ for host, port in [(${JSON.stringify(dashboard.hostname)}, ${dashboard.port}), (
         print("blocked connect", host, port, type(e).__name__, flush=True)
 leaked = [k for k in os.environ if k.startswith("RAY") or "TOKEN" in k]
 print("LEAKED env" if leaked else "blocked env", leaked, flush=True)
-print("tmp holds", os.listdir("/tmp"), flush=True)
+# The interpreter is bound at its own path: when the project lives under /tmp, so does its venv.
+mine = [os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.executable)]
+print("tmp holds", [n for n in os.listdir("/tmp") if not any(m.startswith("/tmp/" + n + "/") for m in mine)], flush=True)
 sys.exit(3)
 `;
     // The attack names the vault's real path on this machine (the worker is this machine too).
