@@ -3,7 +3,8 @@
  * direction, measured side by side in one benchmark run, with training single-threaded (the example's train.py is
  * patched to `N_JOBS = 1` whatever RATCHET_THREADS says), so two directions can use two cores. Each run is the real
  * loop (`runLoop` with the built-in `search` proposer, the sandbox, the evaluator, the keep rule) on a fresh copy of
- * a project built from examples/gsoep-outwork, with the same experiment budget. Then the kill switch with both
+ * a project built from examples/gsoep-outwork, with the same experiment budget, in the order 1, 2, 2, 1 directions
+ * (one round, 1 then 2, with --quick), so a drift in the machine's other load weighs on both alike. Then the kill switch with both
  * directions hanging in the sandbox: the time from `ratchet stop` (stop file + SIGTERM) to the exit of a
  * `ratchet run --directions 2` process (as bench/stop.ts does for one direction), and whether any sandboxed
  * process survived. Figures are printed with their targets beside them (ratio ≥ 1.8×, stop ≤ 1 s), never asserted.
@@ -21,7 +22,7 @@ import { Journal } from '../src/journal/store.js';
 import { requestStop } from '../src/loop/control.js';
 import { runLoop } from '../src/loop/run.js';
 import { packageDir } from '../src/util/paths.js';
-import { childPids, machineCpuMs, procCpuMs } from './cpu.js';
+import { machineCpuMs } from './cpu.js';
 
 /** Targets printed beside the figures. */
 const TARGET_RATIO = 1.8;
@@ -39,10 +40,15 @@ export interface DirectionsOptions {
   rows?: number;
   /** Kill-switch repetitions (default 3). */
   stops?: number;
+  /**
+   * Runs in the order 1, 2 directions, then 2, 1 for the second round (ABBA, so a drift in the machine's other load
+   * weighs on both alike); default 2 rounds (four runs).
+   */
+  rounds?: number;
 }
 
-/** The quick version: 8 experiments per run, one stop. */
-export const QUICK_DIRECTIONS: DirectionsOptions = { experiments: 8, stops: 1 };
+/** The quick version: 8 experiments per run, one round (1 then 2 directions), one stop. */
+export const QUICK_DIRECTIONS: DirectionsOptions = { experiments: 8, stops: 1, rounds: 1 };
 
 /**
  * A project from examples/gsoep-outwork with the first `rows` data rows and single-threaded training, initialised.
@@ -79,13 +85,10 @@ interface Throughput {
   /** RATCHET_THREADS the executor gave each experiment (train.py ignores it here). */
   threads: number;
   load: number;
-  /** Cores the machine's other processes kept busy during the run, on average. */
-  otherCores: number;
-}
-
-/** CPU of this process, its reaped descendants and its live children (helpers, sandboxes), ms. */
-function ownCpuMs(): number {
-  return procCpuMs(process.pid) + childPids('').reduce((a, p) => a + procCpuMs(p), 0);
+  /** Share of the machine's cores busy during the run, all processes (0..1). */
+  busy: number;
+  /** 1-minute load average at the end. */
+  loadEnd: number;
 }
 
 /** One run of the real loop with `directions` directions on a fresh project. */
@@ -94,8 +97,9 @@ async function measure(directions: number, experiments: number, rows: number): P
   try {
     const load = loadavg()[0]!;
     let baselineAt = 0;
+    // The sandboxed commands run in their own PID namespace: their CPU never reaches this process's children's
+    // times, so only the machine's whole busy share is measured (the machine may be shared with other work).
     const m0 = machineCpuMs();
-    const own0 = ownCpuMs();
     const t0 = performance.now();
     const summary = await runLoop({
       projectDir: dir,
@@ -109,7 +113,6 @@ async function measure(directions: number, experiments: number, rows: number): P
     });
     const t1 = performance.now();
     const m1 = machineCpuMs();
-    const otherCores = (m1.busy - m0.busy - (ownCpuMs() - own0)) / (t1 - t0);
     if (summary.status === 'failed')
       throw new Error(`the ${directions}-direction run failed: ${summary.reason}`);
     const j = Journal.open(dir, { readonly: true });
@@ -126,7 +129,8 @@ async function measure(directions: number, experiments: number, rows: number): P
       meanExecuteS: exec.reduce((a, b) => a + b, 0) / Math.max(1, exec.length) / 1000,
       threads: started?.threads ?? 0,
       load,
-      otherCores: Math.max(0, otherCores),
+      busy: (m1.busy - m0.busy) / (m1.total - m0.total),
+      loadEnd: loadavg()[0]!,
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -195,21 +199,30 @@ export async function benchDirections(o: DirectionsOptions = {}): Promise<void> 
   console.log(
     `\n## Parallel directions on this machine (${availableParallelism()} cores, training single-threaded): ${experiments} experiments per run, search proposer, ${rows} rows`,
   );
+  const rounds = o.rounds ?? 2;
   const runs: Throughput[] = [];
-  for (const d of [1, 2]) {
-    const r = await measure(d, experiments, rows);
-    runs.push(r);
-    const perHour = (r.experiments / r.wallS) * 3600;
-    const afterHour = ((r.experiments - 1) / r.afterBaselineS) * 3600;
-    console.log(
-      `  ${d} direction${d > 1 ? 's' : ' '}: wall ${r.wallS.toFixed(1)} s for ${r.experiments} experiments → ${perHour.toFixed(0)} experiments/hour (after the baseline: ${r.experiments - 1} in ${r.afterBaselineS.toFixed(1)} s → ${afterHour.toFixed(0)}/hour); mean EXECUTE ${r.meanExecuteS.toFixed(2)} s; ${r.kept} kept; RATCHET_THREADS ${r.threads}; other processes kept ${r.otherCores.toFixed(1)} of the ${availableParallelism()} cores busy (load average ${r.load.toFixed(1)} at the start)`,
-    );
+  for (let k = 0; k < rounds; k++) {
+    for (const d of k % 2 === 0 ? [1, 2] : [2, 1]) {
+      const r = await measure(d, experiments, rows);
+      runs.push(r);
+      const perHour = (r.experiments / r.wallS) * 3600;
+      const afterHour = ((r.experiments - 1) / r.afterBaselineS) * 3600;
+      console.log(
+        `  ${d} direction${d > 1 ? 's' : ' '}: wall ${r.wallS.toFixed(1)} s for ${r.experiments} experiments → ${perHour.toFixed(0)} experiments/hour (after the baseline: ${r.experiments - 1} in ${r.afterBaselineS.toFixed(1)} s → ${afterHour.toFixed(0)}/hour); mean EXECUTE ${r.meanExecuteS.toFixed(2)} s; ${r.kept} kept; RATCHET_THREADS ${r.threads}; the machine's ${availableParallelism()} cores ${(100 * r.busy).toFixed(0)} % busy (all processes; load average ${r.load.toFixed(1)} at the start, ${r.loadEnd.toFixed(1)} at the end)`,
+      );
+    }
   }
-  const [one, two] = runs as [Throughput, Throughput];
-  const rate = (r: Throughput) => r.experiments / r.wallS;
-  const rateAfter = (r: Throughput) => (r.experiments - 1) / r.afterBaselineS;
+  // Rates over all runs of each kind: experiments / seconds summed.
+  const rate = (d: number, after: boolean) => {
+    const rs = runs.filter((r) => r.directions === d);
+    const n = rs.reduce((a, r) => a + r.experiments - (after ? 1 : 0), 0);
+    return n / rs.reduce((a, r) => a + (after ? r.afterBaselineS : r.wallS), 0);
+  };
   console.log(
-    `  ratio 2 directions / 1: ${(rate(two) / rate(one)).toFixed(2)}× experiments per hour over the whole run, ${(rateAfter(two) / rateAfter(one)).toFixed(2)}× after the baseline (target ≥ ${TARGET_RATIO}×)`,
+    `  experiments per hour over ${rounds} run(s) each: 1 direction ${(rate(1, false) * 3600).toFixed(0)}, 2 directions ${(rate(2, false) * 3600).toFixed(0)}`,
+  );
+  console.log(
+    `  ratio 2 directions / 1: ${(rate(2, false) / rate(1, false)).toFixed(2)}× experiments per hour over the whole run, ${(rate(2, true) / rate(1, true)).toFixed(2)}× after the baseline (target ≥ ${TARGET_RATIO}×)`,
   );
   console.log(
     `\n## Kill switch with 2 directions hanging in the sandbox: ratchet stop → run process exited (target ≤ ${TARGET_STOP_MS / 1000} s)`,

@@ -192,7 +192,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows'>>): P
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   const studio = await startStudio({ projectDir: dir, port: 0 });
   const samples: { t: number; rss: number; done: number }[] = [];
-  const marks: { done: number; t: number; rss: number; busyMs: number }[] = [];
+  const marks: { done: number; t: number; rss: number; heap: number; busyMs: number }[] = [];
   const probes: Promise<{ at: string; ms: number; bytes: number }>[] = [];
   let done = 0;
   const baselineEnd = { t: 0, busyMs: 0 };
@@ -235,7 +235,14 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows'>>): P
           const tenth = Math.floor((10 * done) / experiments);
           if (tenth > marks.length) {
             const now = performance.now();
-            marks.push({ done, t: now - t0, rss: rssMB(), busyMs: exec.busyAt(now) });
+            const mem = process.memoryUsage();
+            marks.push({
+              done,
+              t: now - t0,
+              rss: mem.rss / MB,
+              heap: mem.heapUsed / MB,
+              busyMs: exec.busyAt(now),
+            });
             const at = `${10 * tenth} %`;
             probes.push(probeStudio(studio.port).then((r) => ({ at, ...r })));
           }
@@ -340,8 +347,9 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows'>>): P
   const end = marks[marks.length - 1];
   const rssMax = Math.max(...samples.map((s) => s.rss));
   console.log(
-    `soak RSS (MB): before ${rss0.toFixed(0)}, session open ${rssRunStart.toFixed(0)}, at each tenth ${marks.map((m) => m.rss.toFixed(0)).join(' ')}; first sample ${samples[0]?.rss.toFixed(0)}, last ${samples[samples.length - 1]!.rss.toFixed(0)}, max ${rssMax.toFixed(0)} (${samples.length} samples every ${sampleMs / 1000} s)`,
+    `soak RSS (MB): before ${rss0.toFixed(0)}, session open ${rssRunStart.toFixed(0)}, at each tenth ${marks.map((m) => m.rss.toFixed(0)).join(' ')}; first sample ${samples[0]?.rss.toFixed(0)}, last ${samples[samples.length - 1]!.rss.toFixed(0)} (the run closed), max ${rssMax.toFixed(0)} (${samples.length} samples every ${sampleMs / 1000} s)`,
   );
+  console.log(`  JS heap used at each tenth (MB): ${marks.map((m) => m.heap.toFixed(0)).join(' ')}`);
   if (at10 && end)
     console.log(
       `  growth from the 10 % mark (${at10.done} experiments, ${at10.rss.toFixed(0)} MB) to the end (${end.done}, ${end.rss.toFixed(0)} MB): ${pct((end.rss - at10.rss) / at10.rss)} (target < ${pct(TARGET_RSS_GROWTH)})`,
