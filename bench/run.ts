@@ -12,15 +12,23 @@
  *     and experiments per hour; needs .venv-ray (scripts/setup.sh --with-ray)
  *   - proposer: the search proposer vs Optuna TPE alone vs AutoGluon medium_quality on three public datasets,
  *     150 s wall clock per method and dataset (60 s with --quick); needs .venv-bench (scripts/setup.sh --with-bench)
+ *   - directions: experiments per hour of `ratchet run --directions 2` vs one direction on this machine with
+ *     single-threaded training, 16 experiments each (8 with --quick; target ratio ≥ 1.8×), and the kill switch with
+ *     both directions hanging (target ≤ 1 s)
+ *   - scale: beyond this machine, by simulation: the real scheduler with 64 directions in front of a simulated
+ *     64-slot executor, 5,000 experiments (500 with --quick): slot utilization (target ≥ 90 %), experiments per
+ *     hour, journal write latency, RSS over the soak (target growth < 10 %), Studio answer time (target < 200 ms)
  * `--quick` uses smaller sizes; `--json <file>` writes the proposer table as JSON; `--help` prints the usage.
  */
 import { Command, InvalidArgumentError } from 'commander';
+import { benchDirections, QUICK_DIRECTIONS } from './directions.js';
 import { benchKeep } from './keep.js';
 import { benchMemory } from './memory.js';
 import { benchMetrics } from './metrics.js';
 import { benchOverhead } from './overhead.js';
 import { benchProposer, DEFAULT_BUDGET_S, QUICK_BUDGET_S } from './proposer.js';
 import { benchRay } from './ray.js';
+import { benchScale, QUICK_SCALE } from './scale.js';
 import { benchStop } from './stop.js';
 import { benchWatchdog } from './watchdog.js';
 
@@ -44,13 +52,18 @@ const SUITES = {
       ...(o.json ? { jsonPath: o.json } : {}),
     });
   },
+  directions: (quick: boolean) => benchDirections(quick ? QUICK_DIRECTIONS : {}),
+  scale: (quick: boolean) => benchScale(quick ? QUICK_SCALE : {}),
 } as const;
 type Suite = keyof typeof SUITES;
 
 const program = new Command('npm run bench --')
   .description('Ratchet benchmarks: print figures (targets are stated beside them, never asserted)')
   .argument('[suite...]', `which to run: ${Object.keys(SUITES).join(', ')} (default: all)`)
-  .option('--quick', 'smaller sizes (100k rows overhead, 1M rows metrics, one stop, 60 s proposer budget)')
+  .option(
+    '--quick',
+    'smaller sizes (100k rows overhead, 1M rows metrics, one stop, 60 s proposer budget, 8 experiments per directions run, 500 simulated experiments of ~1 s at scale)',
+  )
   .option('--json <file>', 'proposer: also write its table as JSON to this file')
   .action(async (suites: string[], o: BenchOptions) => {
     for (const s of suites)

@@ -7,6 +7,7 @@ import { initProject } from '../src/contract/init.js';
 import { adoptionsOf, budgetPause, budgetShares, directionBests } from '../src/journal/directions.js';
 import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { activeRun, requestStop } from '../src/loop/control.js';
+import type { Executor } from '../src/loop/executor.js';
 import { experimentDir } from '../src/loop/paths.js';
 import { runLoop } from '../src/loop/run.js';
 import { startStudio } from '../src/studio/server.js';
@@ -452,4 +453,73 @@ describe('parallel directions', () => {
       [2, 6],
     ]);
   });
+
+  it('many directions: the shared budget is never overrun, and the kill switch takes a listener per direction without a leak warning', async () => {
+    const dir = await makeProject({ rows: 1500, trainPy: predictingScript(NOISE_PREDICTIONS) });
+    const ids = (name: string) =>
+      readFileSync(join(dir, '.ratchet', 'data', `${name}.csv`), 'utf8')
+        .trimEnd()
+        .split('\n')
+        .slice(1)
+        .map((l) => l.split(',')[0]!);
+    const holdouts = { public: ids('public'), private: ids('private') };
+    let running = 0;
+    let most = 0;
+    // Jobs of equal length that listen to the kill switch while they run, as the local executor's do: the
+    // directions end their experiments together, and race for the budget's last ones.
+    const executor: Executor = {
+      kind: 'local',
+      slotClass: 'test:instant',
+      threads: 1,
+      async run(job) {
+        running++;
+        most = Math.max(most, running);
+        const onAbort = () => {};
+        job.signal?.addEventListener('abort', onAbort, { once: true });
+        await new Promise((r) => setTimeout(r, 400));
+        job.signal?.removeEventListener('abort', onAbort);
+        running--;
+        for (const [name, rows] of Object.entries(holdouts))
+          writeFileSync(
+            join(job.outputDir, `${name}.csv`),
+            `row_id,prediction\n${rows.map((id) => `${id},${((Number(id) * 7919) % 1009) / 1009}`).join('\n')}\n`,
+          );
+        return { status: 'ok', exitCode: 0, signal: null, wallMs: 400, sandboxed: false, message: 'ok' };
+      },
+    };
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
+    process.on('warning', onWarning);
+    let s: Awaited<ReturnType<typeof runLoop>>;
+    try {
+      s = await runLoop({
+        projectDir: dir,
+        runId: 'many',
+        directions: 16,
+        maxExperiments: 40,
+        executor: () => executor,
+        proposer: async (ctx) => ({
+          name: 'scripted',
+          async propose(p) {
+            writeFileSync(
+              join(p.worktree, 'params.yaml'),
+              `# direction ${ctx.direction}, experiment ${p.seq}\n`,
+            );
+            return { hypothesis: `a comment in params.yaml (${p.seq})` };
+          },
+          async observe() {},
+          async close() {},
+        }),
+      });
+    } finally {
+      process.off('warning', onWarning);
+    }
+    expect(s.experiments).toBe(40);
+    const j = Journal.open(dir, { readonly: true });
+    const exps = j.listExperiments('many');
+    j.close();
+    expect(exps.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
+    expect(most).toBeGreaterThan(10); // more than Node's default of 10 listeners listened at once
+    expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
+  }, 600_000);
 });

@@ -3,11 +3,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { latestReviews } from '../src/journal/reviews.js';
-import { COPYABLE_TABLES, type CopyableTable, Journal } from '../src/journal/store.js';
+import { COPYABLE_TABLES, type CopyableTable, type ExperimentRecord, Journal } from '../src/journal/store.js';
 
 /**
  * The journal's named queries that replaced SQL run from outside src/journal: reviews, the latest event of
- * some kinds, the Studio's change stamp, raw rows for the agents' copy, the proposer's name and isOpen.
+ * some kinds, the Studio's change stamp, raw rows for the agents' copy, the proposer's name and isOpen; and the
+ * experiment listings (whole records with their metrics, or the outcomes the trace tidy reads).
  */
 
 const dirs: string[] = [];
@@ -146,6 +147,62 @@ describe('journal named queries', () => {
     const j = Journal.open(project());
     expect((j as unknown as Record<string, unknown>)['db']).toBeUndefined();
     expect(Object.keys(j)).toEqual([]);
+    j.close();
+  });
+
+  it('lists experiments with their public metrics from one query, and their outcomes alone for the trace tidy', () => {
+    const j = Journal.open(project());
+    withRun(j, 'r1');
+    withRun(j, 'r2');
+    const rec = (id: number, runId: string, metrics: Record<string, number>): ExperimentRecord => ({
+      id,
+      runId,
+      seq: id,
+      proposer: 'p',
+      hypothesis: `h${id}`,
+      params: { x: id },
+      meta: { timings: { record: id } },
+      decision: id === 2 ? 'kept' : 'reverted',
+      reason: 'r',
+      score: 0.5 + id / 100,
+      bestBefore: null,
+      delta: null,
+      ciLow: null,
+      ciHigh: null,
+      probImprovement: null,
+      commitSha: null,
+      parentSha: 'abc',
+      files: ['params.yaml'],
+      sandboxStatus: id === 3 ? 'output_limit' : 'ok',
+      sandboxMessage: '',
+      exitCode: 0,
+      sandboxed: true,
+      startedAt: 't',
+      endedAt: 't',
+      durationMs: 1,
+      executeMs: 1,
+      conclusion: null,
+      metrics,
+    });
+    j.recordExperiment(rec(1, 'r1', { log_loss: 0.6, auroc: 0.7, brier: 0.2 }));
+    j.recordExperiment(rec(2, 'r2', { auroc: 0.8 }));
+    j.recordExperiment(rec(3, 'r1', {}));
+    j.recordExperiment(rec(4, 'r1', { f1: 0.4, auroc: 0.75, NaNmetric: Number.NaN }));
+    const all = j.listExperiments();
+    expect(all.map((e) => e.id)).toEqual([1, 2, 3, 4]);
+    for (const e of [...all, ...j.listExperiments('r1'), ...j.listExperiments('r2')]) {
+      const one = j.getExperiment(e.id)!;
+      expect(e).toEqual(one);
+      expect(Object.keys(e.metrics)).toEqual(Object.keys(one.metrics)); // the same order: by name
+    }
+    expect(all[0]!.metrics).toEqual({ auroc: 0.7, brier: 0.2, log_loss: 0.6 });
+    expect(Object.keys(all[0]!.metrics)).toEqual(['auroc', 'brier', 'log_loss']);
+    expect(all[2]!.metrics).toEqual({});
+    expect(all[3]!.metrics).toEqual({ auroc: 0.75, f1: 0.4 }); // non-finite values are never stored
+    expect(j.listExperiments('r1').map((e) => e.id)).toEqual([1, 3, 4]);
+    expect(j.listOutcomes()).toEqual(
+      all.map((e) => ({ id: e.id, decision: e.decision, sandboxStatus: e.sandboxStatus })),
+    );
     j.close();
   });
 });

@@ -10,6 +10,9 @@ export const JOURNAL_FILE = '.ratchet/ratchet.db';
 export const DECISIONS = ['kept', 'reverted', 'crashed', 'timeout', 'invalid', 'rejected'] as const;
 export type Decision = (typeof DECISIONS)[number];
 
+/** What the trace tidy needs of a recorded experiment ({@link Journal.listOutcomes}). */
+export type ExperimentOutcome = Pick<ExperimentRecord, 'id' | 'decision' | 'sandboxStatus'>;
+
 /** One finished experiment as stored in the journal. */
 export interface ExperimentRecord {
   id: number;
@@ -221,6 +224,7 @@ export type JournalReader = Pick<
   | 'getRun'
   | 'listRuns'
   | 'listExperiments'
+  | 'listOutcomes'
   | 'getExperiment'
   | 'listEvents'
   | 'latestEvent'
@@ -466,20 +470,69 @@ export class Journal {
     this.#db.prepare('UPDATE experiments SET conclusion = ? WHERE id = ?').run(conclusion, id);
   }
 
-  /** Experiments, oldest first; of one run when runId is given. */
+  /**
+   * Experiments, oldest first; of one run when runId is given. Their public metrics come from one query for all of
+   * them (one query per experiment took ~150 ms of the ~250 ms this took at 3,600 experiments).
+   */
   listExperiments(runId?: string): ExperimentRecord[] {
     const rows = (
       runId
         ? this.#db.prepare('SELECT * FROM experiments WHERE run_id = ? ORDER BY id').all(runId)
         : this.#db.prepare('SELECT * FROM experiments ORDER BY id').all()
     ) as Row[];
-    return rows.map((r) => this.toExperiment(r));
+    const metrics = new Map<number, Record<string, number>>();
+    const ms = (
+      runId
+        ? this.#db
+            .prepare(
+              `SELECT m.experiment_id AS id, m.name, m.value FROM metrics m JOIN experiments e ON e.id = m.experiment_id
+               WHERE m.holdout = 'public' AND e.run_id = ? ORDER BY m.experiment_id, m.name`,
+            )
+            .all(runId)
+        : this.#db
+            .prepare(
+              "SELECT experiment_id AS id, name, value FROM metrics WHERE holdout = 'public' ORDER BY experiment_id, name",
+            )
+            .all()
+    ) as Row[];
+    for (const m of ms) {
+      const id = Number(m['id']);
+      let into = metrics.get(id);
+      if (!into) {
+        into = {};
+        metrics.set(id, into);
+      }
+      into[String(m['name'])] = Number(m['value']);
+    }
+    return rows.map((r) => this.toExperiment(r, metrics.get(Number(r['id'])) ?? {}));
+  }
+
+  /**
+   * Id, decision and sandbox status of every experiment (all runs), oldest first: what the trace tidy reads before
+   * each experiment, without building whole records (at 3,600 experiments ~8 ms instead of ~250 ms).
+   */
+  listOutcomes(): ExperimentOutcome[] {
+    const rows = this.#db
+      .prepare('SELECT id, decision, sandbox_status FROM experiments ORDER BY id')
+      .all() as Row[];
+    return rows.map((r) => ({
+      id: Number(r['id']),
+      decision: r['decision'] as Decision,
+      sandboxStatus: String(r['sandbox_status']),
+    }));
   }
 
   /** One experiment by id, or null. */
   getExperiment(id: number): ExperimentRecord | null {
     const row = this.#db.prepare('SELECT * FROM experiments WHERE id = ?').get(id) as Row | undefined;
-    return row ? this.toExperiment(row) : null;
+    if (!row) return null;
+    const metrics: Record<string, number> = {};
+    for (const m of this.#db
+      .prepare("SELECT name, value FROM metrics WHERE experiment_id = ? AND holdout = 'public' ORDER BY name")
+      .all(id) as Row[]) {
+      metrics[String(m['name'])] = Number(m['value']);
+    }
+    return this.toExperiment(row, metrics);
   }
 
   /** Append an event. */
@@ -641,13 +694,8 @@ export class Journal {
     };
   }
 
-  private toExperiment(r: Row): ExperimentRecord {
-    const metrics: Record<string, number> = {};
-    for (const m of this.#db
-      .prepare("SELECT name, value FROM metrics WHERE experiment_id = ? AND holdout = 'public'")
-      .all(r['id']) as Row[]) {
-      metrics[String(m['name'])] = Number(m['value']);
-    }
+  /** A stored row as a record, with its public metrics (name → value, by name). */
+  private toExperiment(r: Row, metrics: Record<string, number>): ExperimentRecord {
     return {
       id: Number(r['id']),
       runId: String(r['run_id']),

@@ -270,10 +270,11 @@ const tripReasons = (ts: Trip[]) => ts.map((t) => `${t.guardrail}: ${t.message}`
 async function openTrial(x: ExperimentInput): Promise<Trial> {
   const { projectDir, journal } = x;
   // Proposers see finished experiments only (a crash's half-written folder goes aside); old outputs are pruned.
+  // The tidy needs each experiment's id, decision and sandbox status only (whole records cost ~70 µs each).
   const tidy = tidyTraces(
     projectDir,
     join(projectDir, RUNS_DIR),
-    journal.listExperiments(),
+    journal.listOutcomes(),
     x.contract.retention.keep_last,
     x.active,
   );

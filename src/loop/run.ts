@@ -171,6 +171,10 @@ export async function runLoop(opts: RunOptions): Promise<RunSummary> {
               if (session.budgetPause(lane.direction)) return null;
               // A direction behind another's verified best moves onto it before its next experiment.
               await session.adoptBest(lane.direction);
+              // Other directions may have taken the last experiments of the budget while this one awaited (stopCheck,
+              // adoptBest): checked again with no await before `step` reserves the experiment, so the budget is never
+              // overrun; the next stopCheck names the ending.
+              if (session.budgetsLeft().experiments === 0) continue;
               if (!(await step(lane.direction))) return { status, reason };
             }
           } catch (e) {

@@ -1,3 +1,4 @@
+import { defaultMaxListeners, setMaxListeners } from 'node:events';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { escalationMessage, escalationRefusal, projectEscalation } from '../agents/limits.js';
@@ -252,6 +253,9 @@ export class RunSession {
     for (const e of this.history) this.laneOf(e).history.push(e);
     this.controller = new AbortController();
     this.signal = this.controller.signal;
+    // Each direction's running job and proposer call listen to the kill switch at once: with many directions more
+    // than Node's default of 10 listeners is expected, not a leak (it printed MaxListenersExceededWarning at 11).
+    setMaxListeners(Math.max(defaultMaxListeners, 4 * n), this.signal);
     this.startedAt = Date.now() - init.priorActiveMs;
     this.splitVersion = init.splitVersion;
     this.duck = init.ducks[0]!;

@@ -11,7 +11,7 @@
  */
 import { existsSync, lstatSync, mkdirSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import type { EventRecord, ExperimentRecord } from '../journal/store.js';
+import type { EventRecord, ExperimentOutcome } from '../journal/store.js';
 import { removeNoFollow } from '../util/fs.js';
 
 /** Output folders kept for experiments that were not kept: the newest this many. */
@@ -99,11 +99,11 @@ function checkOutputs(dir: string): string[] {
  * and the outputs of every `ratchet check` measurement but the newest. Kept experiments (the baseline and the
  * current best among them) keep their outputs: the report's winner plot, resume and submit read them.
  * Folders already pruned are not listed.
- * @param records every recorded experiment of the project (all runs)
+ * @param records every recorded experiment of the project (all runs): id, decision and sandbox status
  */
 export function retentionPlan(
   projectDir: string,
-  records: ExperimentRecord[],
+  records: readonly ExperimentOutcome[],
   keepLast: number,
 ): PruneItem[] {
   const runsDir = join(projectDir, RUNS_DIR);
@@ -193,14 +193,14 @@ export interface TidyReport {
  * Move orphaned trace folders aside and apply retention (see the module comment). Never throws for a folder
  * it cannot handle (it is skipped).
  * @param runsDir the traces folder (`<project>/.ratchet/runs`)
- * @param records every recorded experiment of the project (all runs)
+ * @param records every recorded experiment of the project (all runs): id, decision and sandbox status
  * @param keepOutputs outputs kept for not-kept experiments (newest first; the contract's retention.keep_last)
  * @param active ids of experiments under way in other directions (folders without a journal row yet, left alone)
  */
 export function tidyTraces(
   projectDir: string,
   runsDir: string,
-  records: ExperimentRecord[],
+  records: readonly ExperimentOutcome[],
   keepOutputs = KEEP_OUTPUTS,
   active: ReadonlySet<number> = new Set(),
 ): TidyReport {
