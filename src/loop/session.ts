@@ -32,6 +32,9 @@ import { keepRuleFor, noiseFor } from './rule.js';
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
 const PLATEAU = 'plateau: ';
 
+/** Most directions a run may have (the contract's `parallel.directions` has the same bound). */
+export const MAX_DIRECTIONS = 32;
+
 /** How often an open run writes its active time into the journal, ms. */
 export const ACTIVE_CHECKPOINT_MS = 2000;
 
@@ -369,6 +372,17 @@ export class RunSession {
     // A resumed run keeps its directions (its branches are named after them); a new one takes the contract's.
     const started = existing ? ((existing.config as { directions?: number }).directions ?? 1) : null;
     const directions = opts.directions ?? started ?? ready.contract.parallel.directions;
+    if (!Number.isInteger(directions) || directions < 1 || directions > MAX_DIRECTIONS) {
+      journal.close();
+      releaseRunLock(opts.projectDir);
+      throw new RatchetError(
+        `directions must be a whole number from 1 to ${MAX_DIRECTIONS}, got ${directions}`,
+        {
+          field: '--directions',
+          hint: `each direction holds a worktree, a DuckDB and a proposer: give at most ${MAX_DIRECTIONS} (parallel.directions has the same limit)`,
+        },
+      );
+    }
     if (started !== null && directions !== started) {
       journal.close();
       releaseRunLock(opts.projectDir);
