@@ -64,14 +64,21 @@ if ! .venv/bin/python -c 'import sklearn, lightgbm, optuna, pandas, yaml, pyarro
   .venv/bin/pip install -q --disable-pip-version-check -r python/requirements.txt
 fi
 
+# A server in a venv of its own, pinned by a requirements file: (re)installed when its command is missing or its
+# version is not the pinned one. Usage: server_venv <venv> <command> <requirement name> <requirements file> <label>
+server_venv() {
+  local venv=$1 cmd=$2 pkg=$3 req=$4 label=$5 want
+  want=$(grep -E "^${pkg}==" "$req" | sed 's/.*==//')
+  if [ ! -x "$venv/bin/$cmd" ] || [ "$("$venv/bin/$cmd" --version 2>/dev/null | awk '{print $NF}')" != "$want" ]; then
+    say "installing $label $want into $venv ($req)"
+    [ -x "$venv/bin/python" ] || $py -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+  fi
+}
+
 # 2b. The MLflow tracking server, in its own venv (its pins conflict with the experiment venv's).
 if [ "$with_mlflow" = 1 ]; then
-  want=$(grep -E '^mlflow==' python/requirements-mlflow.txt | cut -d= -f3)
-  if [ ! -x .venv-mlflow/bin/mlflow ] || [ "$(.venv-mlflow/bin/mlflow --version 2>/dev/null | awk '{print $NF}')" != "$want" ]; then
-    say "installing MLflow $want into .venv-mlflow (python/requirements-mlflow.txt)"
-    [ -x .venv-mlflow/bin/python ] || $py -m venv .venv-mlflow
-    .venv-mlflow/bin/pip install -q --disable-pip-version-check -r python/requirements-mlflow.txt
-  fi
+  server_venv .venv-mlflow mlflow mlflow python/requirements-mlflow.txt MLflow
 fi
 
 # 2c. A Ray head for the Ray executor's tests, in its own venv: Ray only schedules the jobs and runs Ratchet's
@@ -79,12 +86,7 @@ fi
 #     bubblewrap on the worker, the same one the local executor uses, so scores match and .venv-ray needs no
 #     pandas or scikit-learn.
 if [ "$with_ray" = 1 ]; then
-  want=$(grep -E '^ray\[default\]==' python/requirements-ray.txt | cut -d= -f3)
-  if [ ! -x .venv-ray/bin/ray ] || [ "$(.venv-ray/bin/ray --version 2>/dev/null | awk '{print $NF}')" != "$want" ]; then
-    say "installing Ray $want into .venv-ray (python/requirements-ray.txt)"
-    [ -x .venv-ray/bin/python ] || $py -m venv .venv-ray
-    .venv-ray/bin/pip install -q --disable-pip-version-check -r python/requirements-ray.txt
-  fi
+  server_venv .venv-ray ray 'ray\[default\]' python/requirements-ray.txt Ray
 fi
 
 # 2d. The proposer benchmark's baselines and datasets, in their own venv (AutoGluon pins pandas<2.4).

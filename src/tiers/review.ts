@@ -118,19 +118,19 @@ export function recordReview(projectDir: string, input: ReviewInput): ReviewReco
         },
       );
     }
-    const ts = new Date().toISOString();
+    const review = {
+      ts: new Date().toISOString(),
+      runId: exp.runId,
+      experimentId: exp.id,
+      submissionId: sub.id,
+      decision: v.decision,
+      note: v.note,
+      reviewer: v.reviewer,
+    };
     const id = journal.transaction(() => {
-      const reviewId = journal.addReview({
-        ts,
-        runId: exp.runId,
-        experimentId: exp.id,
-        submissionId: sub.id,
-        decision: v.decision,
-        note: v.note,
-        reviewer: v.reviewer,
-      });
+      const reviewId = journal.addReview(review);
       journal.addEvent({
-        ts,
+        ts: review.ts,
         runId: exp.runId,
         experimentId: exp.id,
         kind: 'review',
@@ -143,16 +143,7 @@ export function recordReview(projectDir: string, input: ReviewInput): ReviewReco
     });
     // MLflow (when MLFLOW_TRACKING_URI is set): the decision and note as tags of the run, queued, never awaited.
     void trackTier(projectDir, exp.runId, exp.id, 'review');
-    return {
-      id,
-      ts,
-      runId: exp.runId,
-      experimentId: exp.id,
-      submissionId: sub.id,
-      decision: v.decision,
-      note: v.note,
-      reviewer: v.reviewer,
-    };
+    return { id, ...review };
   } finally {
     journal.close();
   }

@@ -83,22 +83,24 @@ describe('GPU binding', () => {
     });
     const ready = await preflight(dir, { unsafe: false });
     const dev = standInDev();
-    const contract = { ...ready.contract, resources: { gpus: 1 } };
     const runDir = join(dir, '.ratchet', 'gpu-test');
-    const outputDir = join(runDir, 'output');
-    mkdirSync(outputDir, { recursive: true });
-    const r = await new LocalExecutor(ready.python, false, 2, { devDir: dev }).run({
-      contract,
-      worktree: dir,
-      runDir,
-      outputDir,
-      seed: 1,
-      experimentId: 0,
-      timeoutMs: 60_000,
-      slot: 1,
-    });
+    mkdirSync(join(runDir, 'output'), { recursive: true });
+    /** One job through a local executor on the stand-in devices; its stdout. */
+    const runOn = async (c: typeof ready.contract, concurrent: number, slot: number) => {
+      const r = await new LocalExecutor(ready.python, false, concurrent, { devDir: dev }).run({
+        contract: c,
+        worktree: dir,
+        runDir,
+        outputDir: join(runDir, 'output'),
+        seed: 1,
+        experimentId: 0,
+        timeoutMs: 60_000,
+        slot,
+      });
+      return { r, out: readFileSync(join(runDir, 'stdout.log'), 'utf8') };
+    };
+    const { r, out } = await runOn({ ...ready.contract, resources: { gpus: 1 } }, 2, 1);
     expect(r.status, r.message).toBe('ok');
-    const out = readFileSync(join(runDir, 'stdout.log'), 'utf8');
     const seen = JSON.parse(/DEV=(.*)/.exec(out)![1]!) as string[];
     expect(seen).toContain('nvidia1');
     expect(seen).toContain('nvidiactl');
@@ -107,30 +109,12 @@ describe('GPU binding', () => {
       expect(seen).not.toContain(other);
     expect(out).toContain('CUDA=1');
     // Without resources.gpus nothing of it is bound.
-    const r0 = await new LocalExecutor(ready.python, false, 2, { devDir: dev }).run({
-      contract: ready.contract,
-      worktree: dir,
-      runDir,
-      outputDir,
-      seed: 1,
-      experimentId: 0,
-      timeoutMs: 60_000,
-      slot: 1,
-    });
+    const { r: r0, out: out0 } = await runOn(ready.contract, 2, 1);
     expect(r0.status, r0.message).toBe('ok');
-    const out0 = readFileSync(join(runDir, 'stdout.log'), 'utf8');
     expect(JSON.parse(/DEV=(.*)/.exec(out0)![1]!).some((n: string) => n.startsWith('nvidia'))).toBe(false);
     expect(out0).toContain('CUDA=unset');
     // More GPUs than the machine has: the executor says so and names the field.
-    const r9 = await new LocalExecutor(ready.python, false, 1, { devDir: dev }).run({
-      contract: { ...ready.contract, resources: { gpus: 9 } },
-      worktree: dir,
-      runDir,
-      outputDir,
-      seed: 1,
-      experimentId: 0,
-      timeoutMs: 60_000,
-    });
+    const { r: r9 } = await runOn({ ...ready.contract, resources: { gpus: 9 } }, 1, 0);
     expect(r9.status).toBe('sandbox_error');
     expect(r9.message).toMatch(/resources\.gpus/);
   }, 120_000);
