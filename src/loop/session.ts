@@ -183,6 +183,8 @@ export class RunSession {
   private readonly active = new Set<number>();
   /** Sequence numbers of experiments under way. */
   private readonly activeSeqs = new Set<number>();
+  /** The highest sequence number handed out so far (recorded or under way). */
+  private lastSeq = 0;
   /** Pairs `<own best id>><other best id>` already tested by {@link adoptBest}. */
   private readonly adoptTested = new Set<string>();
   /** Aborted by the kill switch (stop file, SIGINT/SIGTERM, the caller's signal). */
@@ -253,7 +255,10 @@ export class RunSession {
         : executorFor(ready.contract, ready.python, this.unsafe, n, opts.executor);
     this.resumed = init.resumed;
     this.history = init.journal.listExperiments(init.runId);
-    for (const e of this.history) this.laneOf(e).history.push(e);
+    for (const e of this.history) {
+      this.laneOf(e).history.push(e);
+      this.lastSeq = Math.max(this.lastSeq, e.seq);
+    }
     this.controller = new AbortController();
     this.signal = this.controller.signal;
     // Each direction's running job and proposer call listen to the kill switch at once: with many directions more
@@ -723,7 +728,8 @@ export class RunSession {
     if (!lane.best && direction !== 1)
       throw new Error(`direction ${direction} starts once the baseline (direction 1) is kept`);
     const remaining = this.limits.maxWallClockMs - (Date.now() - this.startedAt);
-    const seq = Math.max(0, ...this.history.map((e) => e.seq), ...this.activeSeqs) + 1;
+    // Unique over the run: after every recorded and every running experiment (an aborted one leaves a gap).
+    const seq = ++this.lastSeq;
     lane.busy = true;
     this.activeSeqs.add(seq);
     let rec: Awaited<ReturnType<typeof runExperiment>>;
