@@ -319,6 +319,7 @@ export function agreement(
   targets: Float32Array | Float64Array,
   classes: number,
 ): CanaryCheck | null {
+  if (input.task === 'bandit') throw new Error('canary agreement: the bandit task is not supported here yet');
   const n0 = targets.length;
   if (n0 === 0) return null;
   if (input.task === 'binary' || input.task === 'multiclass') {
@@ -376,6 +377,7 @@ export async function canaryTrips(
   duck: Duck,
 ): Promise<Trip[]> {
   if (contract.evaluator || !input) return [];
+  if (input.task === 'bandit') throw new Error('canary check: the bandit task is not supported here yet');
   const targets = await publicTargets(contract, manifest, duck);
   if (!targets || targets.length !== (input.task === 'multiclass' ? input.pred.length : input.p.length))
     return [];

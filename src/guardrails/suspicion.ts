@@ -98,6 +98,7 @@ function corrWithIndex(x: ArrayLike<number>): number {
 
 /** The per-row prediction a sanity check looks at (probability, value, or predicted class index). */
 function predictionVector(input: MetricInput): ArrayLike<number> {
+  if (input.task === 'bandit') throw new Error('sanity checks: the bandit task is not supported here yet');
   return input.task === 'multiclass' ? input.pred : input.p;
 }
 

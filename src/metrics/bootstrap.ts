@@ -15,7 +15,7 @@
 import { Xoshiro128 } from './random.js';
 import { relativeOrder } from './ranking.js';
 import { metricImpl } from './registry.js';
-import type { MetricDirection, MetricInput, WeightedMetric } from './types.js';
+import type { BanditInput, MetricDirection, MetricInput, WeightedMetric } from './types.js';
 
 /** Result of `pairedBootstrap`. All metric values are in the metric's own units. */
 export interface PairedBootstrapResult {
@@ -120,6 +120,7 @@ export function sameTruth(a: MetricInput, b: MetricInput): void {
       }
     }
   }
+  if (a.task === 'bandit' && b.task === 'bandit') sameLogs(a, b);
   const ya = a.y;
   const yb = b.y;
   if (ya === yb) return;
@@ -128,6 +129,26 @@ export function sameTruth(a: MetricInput, b: MetricInput): void {
       throw new RangeError(
         `pairedBootstrap: A and B must be scored on the same rows with the same y; y differs at row ${i}`,
       );
+    }
+  }
+}
+
+/** Throws unless two bandit inputs hold the same logs: k, and every row's action and propensity. */
+function sameLogs(a: BanditInput, b: BanditInput): void {
+  if (a.k !== b.k) throw new RangeError(`pairedBootstrap: A has k = ${a.k} actions but B has k = ${b.k}`);
+  for (const field of ['action', 'pscore'] as const) {
+    const fa = a[field];
+    const fb = b[field];
+    if (fa === fb) continue;
+    if (fa.length !== fb.length) {
+      throw new RangeError(`pairedBootstrap: A has ${fa.length} ${field} values but B has ${fb.length}`);
+    }
+    for (let i = 0; i < fa.length; i++) {
+      if (fa[i] !== fb[i]) {
+        throw new RangeError(
+          `pairedBootstrap: A and B must be evaluated on the same logs; ${field} differs at row ${i}`,
+        );
+      }
     }
   }
 }
@@ -202,15 +223,67 @@ export function pairedBootstrap(
   return runBootstrap(name, direction, delta, draw, opts);
 }
 
-/** Checks the options of a paired bootstrap. */
-function checkOptions(opts: PairedBootstrapOptions): void {
+/** Checks the options of a (paired) bootstrap; `label` prefixes the messages. */
+function checkOptions(opts: PairedBootstrapOptions, label = 'pairedBootstrap'): void {
   const { resamples, confidence } = opts;
   if (!Number.isInteger(resamples) || resamples < 1) {
-    throw new RangeError(`pairedBootstrap: resamples must be an integer >= 1, got ${resamples}`);
+    throw new RangeError(`${label}: resamples must be an integer >= 1, got ${resamples}`);
   }
   if (!(confidence > 0 && confidence < 1)) {
-    throw new RangeError(`pairedBootstrap: confidence must be in (0, 1), got ${confidence}`);
+    throw new RangeError(`${label}: confidence must be in (0, 1), got ${confidence}`);
   }
+}
+
+/** Options of `bootstrapInterval`: as `PairedBootstrapOptions`, without `decideAt`. */
+export type BootstrapIntervalOptions = Omit<PairedBootstrapOptions, 'decideAt'>;
+
+/**
+ * Percentile bootstrap interval of ONE weighted estimate (Efron & Tibshirani 1993, ch. 13): e.g.
+ * the off-policy estimate of a candidate policy (`prepareMetric('dr', input)`), to report how
+ * precisely the logs pin it down. Each resample draws `units` indices with replacement from the
+ * seeded xoshiro128** stream (multinomial counts, exactly as `pairedBootstrapPrepared` draws them, so
+ * the same seed gives the same resamples), evaluates `metric` with the counts as weights, and the
+ * interval is the (1 - confidence)/2 and (1 + confidence)/2 quantiles of the resampled values (linear
+ * interpolation between order statistics, numpy's default). A resample on which the metric is
+ * undefined (RangeError) is redrawn, up to 10x `resamples` redraws.
+ * @param metric a prepared weighted evaluator over `units` units.
+ * @param units number of weights it takes (n rows, or q queries for ranking), an integer >= 1.
+ * @param opts resamples (integer >= 1), confidence in (0, 1), seed (non-negative safe integer).
+ * @returns the interval [low, high].
+ * @throws RangeError for bad options or units, or a metric undefined on too many resamples.
+ */
+export function bootstrapInterval(
+  metric: WeightedMetric,
+  units: number,
+  opts: BootstrapIntervalOptions,
+): { low: number; high: number } {
+  checkOptions(opts, 'bootstrapInterval');
+  if (!Number.isInteger(units) || units < 1) {
+    throw new RangeError(`bootstrapInterval: units must be an integer >= 1, got ${units}`);
+  }
+  const { resamples, confidence } = opts;
+  const rng = new Xoshiro128(opts.seed);
+  const counts = new Float64Array(units);
+  const values = new Float64Array(resamples);
+  let redraws = 0;
+  for (let r = 0; r < resamples; ) {
+    rng.multinomialCounts(units, counts);
+    try {
+      values[r] = metric(counts);
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      if (++redraws > 10 * resamples) {
+        throw new RangeError(
+          `bootstrapInterval: the estimate was undefined on ${redraws} resamples (last: ${err.message})`,
+        );
+      }
+      continue;
+    }
+    r++;
+  }
+  values.sort();
+  const alpha = (1 - confidence) / 2;
+  return { low: quantileSorted(values, alpha), high: quantileSorted(values, 1 - alpha) };
 }
 
 /**

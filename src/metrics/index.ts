@@ -13,12 +13,28 @@
  * - `delongTest`: DeLong's analytic test of an AUROC difference; `pairedZTest`: the paired z-test of a
  *   metric that is a mean of per-row losses (log_loss, brier, accuracy, rmse, mae, mape).
  * - ranking (`ranking_task.ts`): ndcg, ndcg@k, mrr, map, map@k with per-query weights.
+ * - bandit (`bandit.ts`): off-policy estimates of a candidate policy on logged bandit decisions
+ *   (ips, snips, dm, dr, sndr, switch_dr@tau, matching obp 0.4.1), and their trust diagnostics
+ *   (`banditDiagnostics`, `trustFindings`); `bootstrapInterval`: percentile interval of one estimate.
  * - fairness (`fairness.ts`): fairlearn's between-group differences and per-group metric values.
  * - composites (`composite.ts`): the safe expression language, business proxies, and the weighted
  *   evaluation of a composite for `pairedBootstrapPrepared`.
  */
 
 export {
+  BANDIT_METRICS,
+  type BanditDiagnostics,
+  banditDiagnostics,
+  DEFAULT_SWITCH_TAU,
+  DEFAULT_TRUST,
+  parseSwitchTau,
+  type TrustThresholds,
+  trustFindings,
+  validateBandit,
+} from './bandit.js';
+export {
+  type BootstrapIntervalOptions,
+  bootstrapInterval,
   type PairedBootstrapOptions,
   type PairedBootstrapResult,
   pairedBootstrap,
@@ -85,6 +101,7 @@ export {
   weightLength,
 } from './registry.js';
 export type {
+  BanditInput,
   BinaryInput,
   MetricDirection,
   MetricInput,

@@ -2,6 +2,7 @@
  * The registry of built-in metrics and the public entry points that evaluate them.
  */
 
+import { BANDIT_METRIC_NAMES, BANDIT_METRICS, banditMetricImpl } from './bandit.js';
 import { BINARY_METRICS } from './binary.js';
 import type { MetricImpl } from './impl.js';
 import { MULTICLASS_METRICS } from './multiclass.js';
@@ -10,13 +11,14 @@ import { REGRESSION_METRICS } from './regression.js';
 import type { MetricInput, MetricSpec, Task, WeightedMetric } from './types.js';
 import { validateWeights } from './validate.js';
 
-const TASKS: readonly Task[] = ['binary', 'multiclass', 'regression', 'ranking'];
+const TASKS: readonly Task[] = ['binary', 'multiclass', 'regression', 'ranking', 'bandit'];
 
 const REGISTRY: Record<Task, ReadonlyArray<MetricImpl>> = {
   binary: BINARY_METRICS as ReadonlyArray<MetricImpl>,
   multiclass: MULTICLASS_METRICS as ReadonlyArray<MetricImpl>,
   regression: REGRESSION_METRICS as ReadonlyArray<MetricImpl>,
   ranking: RANKING_METRICS as ReadonlyArray<MetricImpl>,
+  bandit: BANDIT_METRICS as ReadonlyArray<MetricImpl>,
 };
 
 /**
@@ -31,12 +33,16 @@ export function metricImpl(name: string, task: Task): MetricImpl {
   const impl =
     task === 'ranking'
       ? (rankingMetricImpl(name) as MetricImpl | undefined)
-      : list.find((m) => m.spec.name === name);
+      : task === 'bandit'
+        ? (banditMetricImpl(name) as MetricImpl | undefined)
+        : list.find((m) => m.spec.name === name);
   if (impl === undefined) {
     const valid =
       task === 'ranking'
         ? `ndcg, ndcg@k, mrr, map, map@k (k an integer in 1..${MAX_RANK_CUTOFF}, e.g. ndcg@10)`
-        : list.map((m) => m.spec.name).join(', ');
+        : task === 'bandit'
+          ? BANDIT_METRIC_NAMES
+          : list.map((m) => m.spec.name).join(', ');
     throw new Error(`unknown metric '${name}' for task '${task}'; valid metrics: ${valid}`);
   }
   return impl;
@@ -53,7 +59,8 @@ export function metricSpec(name: string, task: Task): MetricSpec {
 
 /**
  * All metrics defined for a task, in a stable order. For 'ranking' the list is ndcg, ndcg@10, mrr,
- * map, map@10; every `ndcg@k` and `map@k` with k in 1..1000 is also valid (see `metricSpec`).
+ * map, map@10; every `ndcg@k` and `map@k` with k in 1..1000 is also valid (see `metricSpec`). For
+ * 'bandit' it is ips, snips, dm, dr, sndr, switch_dr; every `switch_dr@<tau>` (tau > 0) is also valid.
  * @throws Error for an unknown task.
  */
 export function metricsForTask(task: Task): MetricSpec[] {

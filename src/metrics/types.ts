@@ -6,7 +6,7 @@
  */
 
 /** The tasks the built-in metric engine scores. */
-export type Task = 'binary' | 'multiclass' | 'regression' | 'ranking';
+export type Task = 'binary' | 'multiclass' | 'regression' | 'ranking' | 'bandit';
 
 /** Whether a larger (`maximize`) or a smaller (`minimize`) value of a metric is better. */
 export type MetricDirection = 'maximize' | 'minimize';
@@ -66,8 +66,31 @@ export interface RankingInput {
   query: Int32Array;
 }
 
+/**
+ * Logged contextual-bandit decisions and a candidate policy to evaluate off-policy (`bandit.ts`):
+ * row i is one logged decision, in which the logging policy pi_b saw context x_i, took action a_i
+ * with probability pscore_i and observed reward y_i. The candidate's "predictions" are its action
+ * probabilities pi_e(a | x_i); the metrics (ips, snips, dm, dr, sndr, switch_dr) estimate the mean
+ * reward the candidate would have earned. Weights are per row, as for the per-row tasks.
+ */
+export interface BanditInput {
+  task: 'bandit';
+  /** n logged rewards r_i (finite; clicks are 0/1). Named y so the engine's row count (y.length) works. */
+  y: Float64Array;
+  /** n logged action indices a_i in 0..k-1 (the action the logging policy took). */
+  action: Int32Array;
+  /** n logging propensities pi_b(a_i | x_i), each in (0, 1]. */
+  pscore: Float64Array;
+  /** number of actions. */
+  k: number;
+  /** row-major n*k evaluation policy pi_e(a | x_i): the candidate's probabilities; each row >= 0 and sums to 1 (tolerance 1e-6). */
+  policy: Float64Array;
+  /** optional row-major n*k reward model q_hat(x_i, a) (fitted on the training split by Ratchet); required by dm, dr, sndr, switch_dr. */
+  qhat?: Float64Array;
+}
+
 /** Predictions of one model on one split, for any task. */
-export type MetricInput = BinaryInput | MulticlassInput | RegressionInput | RankingInput;
+export type MetricInput = BinaryInput | MulticlassInput | RegressionInput | RankingInput | BanditInput;
 
 /** Static description of one built-in metric. */
 export interface MetricSpec {
@@ -81,7 +104,7 @@ export interface MetricSpec {
    * Whether the metric reads predicted probabilities or scores rather than only predicted labels:
    * for binary, the continuous `p` (auroc, average_precision, log_loss, brier, ece); for
    * multiclass, `proba` (log_loss, auroc_ovr). Always false for regression; true for ranking (the
-   * scores `p` are read as scores).
+   * scores `p` are read as scores) and for bandit (the candidate's action probabilities `policy`).
    */
   needsProba: boolean;
   /** The formula and the scikit-learn function (and conventions) it reproduces. */

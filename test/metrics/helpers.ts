@@ -87,6 +87,23 @@ export function repeatRows(input: MetricInput, weights: Float64Array): MetricInp
     };
   }
   if (input.task === 'ranking') throw new Error('repeatRows: ranking weights are per query, not per row');
+  if (input.task === 'bandit') {
+    const k = input.k;
+    const matrix = (m: Float64Array) => {
+      const out = new Float64Array(total * k);
+      for (let j = 0; j < total; j++) out.set(m.subarray(rows[j]! * k, rows[j]! * k + k), j * k);
+      return out;
+    };
+    return {
+      task: 'bandit',
+      k,
+      y: Float64Array.from(rows, (r) => input.y[r]!),
+      action: Int32Array.from(rows, (r) => input.action[r]!),
+      pscore: Float64Array.from(rows, (r) => input.pscore[r]!),
+      policy: matrix(input.policy),
+      ...(input.qhat ? { qhat: matrix(input.qhat) } : {}),
+    };
+  }
   const k = input.k;
   const out: MulticlassInput = {
     task: 'multiclass',
