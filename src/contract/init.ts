@@ -1,6 +1,14 @@
 import { appendFileSync, cpSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
-import { DATA_DIR, GENERATED_ID, type Progress, type SplitManifest, splitData } from '../data/ingest.js';
+import {
+  DATA_DIR,
+  GENERATED_ID,
+  type Progress,
+  type SplitManifest,
+  splitData,
+  VAULT_DIR,
+} from '../data/ingest.js';
+import { fitRewardModel } from '../data/reward-model.js';
 import type { LeakFinding } from '../data/leakage.js';
 import { refuseBlockingFindings, scanProject } from '../data/scan.js';
 import { foreignRepo, git, repoTop } from '../git/git.js';
@@ -48,6 +56,8 @@ const DEFAULT_METRICS: Record<Task, { primary: string; also: string[]; minDelta:
   multiclass: { primary: 'log_loss', also: ['accuracy', 'f1_macro', 'auroc_ovr'], minDelta: 0 },
   regression: { primary: 'rmse', also: ['mae', 'r2'], minDelta: 0 },
   ranking: { primary: 'ndcg@10', also: ['ndcg', 'mrr', 'map@10'], minDelta: 0 },
+  // Off-policy: doubly robust decides; the other estimators are reported (and their spread is a trust check).
+  bandit: { primary: 'dr', also: ['ips', 'snips', 'dm', 'sndr', 'switch_dr'], minDelta: 0 },
 };
 
 /** Names of the bundled examples (folders under examples/). */
@@ -246,6 +256,12 @@ export interface ScaffoldResult {
  * @throws RatchetError when the data file does not exist
  */
 export function scaffoldProject(projectDir: string, o: ScaffoldOptions): ScaffoldResult {
+  if (o.task === 'bandit' && !existsSync(join(projectDir, CONTRACT_FILE))) {
+    throw new RatchetError('there is no bandit scaffold to generate from flags', {
+      field: '--task',
+      hint: 'start from `ratchet init --example open-bandit` (a policy learner, its contract and search space), then point data.source, data.target, data.action and data.propensity in ratchet.yaml at your logs and run `ratchet init --force`',
+    });
+  }
   const dataAbs = resolve(projectDir, o.data);
   if (!existsSync(dataAbs)) {
     throw new RatchetError(`data file ${o.data} does not exist`, {
@@ -469,6 +485,14 @@ async function initSplitAndLock(
   contractFiles(contract); // a frozen glob that matches nothing fails here, before the (slow) split
   ensureGitignore(projectDir, inside ? [dataRel] : []);
   const manifest = await splitData(contract, progress);
+  if (contract.task === 'bandit')
+    await fitRewardModel(
+      contract,
+      manifest,
+      join(projectDir, DATA_DIR),
+      join(projectDir, VAULT_DIR),
+      progress,
+    );
   progress(
     'scanning for leakage (target proxies, shifted targets, id-like columns, duplicates, time and group overlap)',
   );

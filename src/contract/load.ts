@@ -231,6 +231,57 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
   } else if (doc.data.query) {
     throw err('data.query', 'data.query only applies to ranking tasks', 'remove it or use task: ranking');
   }
+  if (doc.task === 'bandit') {
+    if (!doc.data.action)
+      throw err(
+        'data.action',
+        'a bandit task needs the column of the action the logging policy took',
+        'name it in data.action (e.g. item_id)',
+      );
+    if (!doc.data.propensity)
+      throw err(
+        'data.propensity',
+        'a bandit task needs the logging propensities (the probability of the logged action)',
+        'name the column in data.propensity (e.g. propensity_score)',
+      );
+    for (const role of ['action', 'propensity'] as const) {
+      const col = doc.data[role];
+      if (col === doc.data.target || col === doc.data.id)
+        throw err(
+          `data.${role}`,
+          `"${col}" is also the ${col === doc.data.target ? 'target (reward)' : 'id'} column`,
+          `name another column in data.${role}`,
+        );
+    }
+    if (doc.evaluator)
+      throw err(
+        'evaluator',
+        'a bandit task is scored by the built-in off-policy estimators',
+        'remove evaluator',
+      );
+    if (doc.split.strategy === 'stratified')
+      throw err(
+        'split.strategy',
+        'a bandit task has rewards, not class labels, to stratify on',
+        'use random, temporal or group',
+      );
+    if (!doc.ope)
+      doc.ope = {
+        reward_model: 'auto',
+        trust: { min_ess_fraction: 0.01, max_weight: 1000, max_unsupported: 0.05, max_disagreement: 0.5 },
+        confidence: 0.95,
+        resamples: 1000,
+      };
+  } else {
+    for (const role of ['action', 'propensity'] as const)
+      if (doc.data[role] !== undefined)
+        throw err(
+          `data.${role}`,
+          `data.${role} only applies to bandit tasks`,
+          'remove it or use task: bandit',
+        );
+    if (doc.ope) throw err('ope', 'ope only applies to bandit tasks', 'remove it or use task: bandit');
+  }
   for (const [i, name] of doc.evaluator ? [] : doc.metric.also.entries()) {
     try {
       metricSpec(name, doc.task);

@@ -28,6 +28,12 @@ export const PARQUET_SPLIT_FILES = [
   '.ratchet/data/private_features.parquet',
 ] as const;
 
+/** A bandit task's reward-model predictions (vault): locked when present (ope.reward_model other than none). */
+export const QHAT_FILES = [
+  '.ratchet/vault/qhat_public.parquet',
+  '.ratchet/vault/qhat_private.parquet',
+] as const;
+
 /** The lock: SHA-256 of every file the evaluation depends on, taken at `ratchet init`. */
 export interface Lock {
   version: 1;
@@ -101,7 +107,7 @@ export async function computeLock(contract: Contract): Promise<Lock> {
     contract: await hashAll(root, contractFiles(contract)),
     splits: await hashAll(root, [
       ...SPLIT_FILES,
-      ...PARQUET_SPLIT_FILES.filter((f) => existsSync(join(root, f))),
+      ...[...PARQUET_SPLIT_FILES, ...QHAT_FILES].filter((f) => existsSync(join(root, f))),
     ]),
   };
 }

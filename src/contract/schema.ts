@@ -7,7 +7,7 @@ import { AgentSchema } from './agent.js';
  */
 
 /** Prediction task. */
-export const TaskSchema = z.enum(['binary', 'multiclass', 'regression', 'ranking']);
+export const TaskSchema = z.enum(['binary', 'multiclass', 'regression', 'ranking', 'bandit']);
 
 const duration = z
   .union([z.string().min(1), z.number().positive()])
@@ -49,6 +49,20 @@ export const DataSchema = z
       .array(z.string().min(1))
       .default([])
       .describe('columns left out of every split (e.g. a column the leakage scan flagged)'),
+    action: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'bandit: the action the logging policy took (hidden in the holdouts; the policy is judged off-policy)',
+      ),
+    propensity: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        'bandit: the logging policy’s probability of the action it took, in (0, 1] (hidden in the holdouts)',
+      ),
     positive_class: z
       .union([z.string(), z.number(), z.boolean()])
       .optional()
@@ -420,6 +434,64 @@ export const ExecutorSchema = z
   .discriminatedUnion('kind', [LocalExecutorSchema, RayExecutorSchema])
   .describe('where experiments run: local (default) or ray (`ratchet run --executor` overrides the kind)');
 
+/**
+ * Trust thresholds of off-policy estimates (docs/ARCHITECTURE.md, "Tier 2: off-policy evaluation"): an estimate
+ * that breaks one cannot decide a keep, whatever its value.
+ */
+export const TrustSchema = z
+  .object({
+    min_ess_fraction: z
+      .number()
+      .gt(0)
+      .lte(1)
+      .default(0.01)
+      .describe('effective sample size (Kish) as a share of the holdout rows, at least'),
+    max_weight: z.number().gt(0).default(1000).describe('largest importance weight pi_e / pi_b, at most'),
+    max_unsupported: z
+      .number()
+      .min(0)
+      .lte(1)
+      .default(0.05)
+      .describe('mean policy mass on actions the logging policy never took, at most'),
+    max_disagreement: z
+      .number()
+      .min(0)
+      .default(0.5)
+      .describe('spread of the estimators (max - min) relative to the primary estimate, at most'),
+  })
+  .strict();
+
+/** Off-policy evaluation of a bandit task: the reward model, the trust thresholds and the tier-2 gate. */
+export const OpeSchema = z
+  .object({
+    reward_model: z
+      .enum(['auto', 'logistic', 'ridge', 'none'])
+      .default('auto')
+      .describe(
+        'q(x, a) for dm, dr, sndr and switch_dr, fitted by Ratchet on the training split at init (auto: logistic for 0/1 rewards, ridge otherwise; none: only ips and snips)',
+      ),
+    trust: TrustSchema.default({
+      min_ess_fraction: 0.01,
+      max_weight: 1000,
+      max_unsupported: 0.05,
+      max_disagreement: 0.5,
+    }),
+    confidence: z
+      .number()
+      .gt(0.5)
+      .lt(1)
+      .default(0.95)
+      .describe('tier-2 gate: the estimate’s lower bound at this confidence must beat the logging policy'),
+    resamples: z
+      .number()
+      .int()
+      .min(100)
+      .max(100000)
+      .default(1000)
+      .describe('bootstrap resamples of the interval'),
+  })
+  .strict();
+
 /** The whole contract. */
 export const ContractSchema = z
   .object({
@@ -480,6 +552,9 @@ export const ContractSchema = z
     parallel: ParallelSchema.default({ directions: 1, briefs: [], budget: 'even', adopt_best: true }),
     resources: ResourcesSchema.default({ gpus: 0 }),
     executor: ExecutorSchema.default({ kind: 'local' }),
+    ope: OpeSchema.optional().describe(
+      'bandit only: off-policy evaluation (defaults filled for a bandit task)',
+    ),
   })
   .strict();
 

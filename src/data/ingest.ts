@@ -47,7 +47,7 @@ export interface SplitManifest {
   columns: ColumnInfo[];
   /** Rows dropped because their target was empty. */
   droppedNullTarget: number;
-  /** Classification only: sorted class labels as text. */
+  /** Classification: sorted class labels as text; bandit: the sorted actions (the policy's `proba_<action>` columns). */
   classes: string[] | null;
   /** Binary only: the label counted as positive. */
   positiveClass: string | null;
@@ -68,12 +68,23 @@ export interface VaultColumns {
   groups: string[];
   /** Ranking: the query column. */
   query: string | null;
+  /** Bandit: the logged action column (stored in the vault as `a__<name>`, text; hidden in the holdouts). */
+  action?: string | null;
+  /** Bandit: the logging propensity column (stored in the vault as `p__<name>`, DOUBLE; hidden in the holdouts). */
+  propensity?: string | null;
 }
 
 /** The extra vault columns a contract needs. */
 export function vaultColumns(contract: Contract): VaultColumns {
   const groups = [...new Set(contract.constraints.flatMap((c) => ('group' in c ? [c.group] : [])))];
-  return { outcomes: [...contract.data.outcome_columns], groups, query: contract.data.query ?? null };
+  return {
+    outcomes: [...contract.data.outcome_columns],
+    groups,
+    query: contract.data.query ?? null,
+    ...(contract.task === 'bandit'
+      ? { action: contract.data.action ?? null, propensity: contract.data.propensity ?? null }
+      : {}),
+  };
 }
 
 /** Progress callback: a short line per step. */
@@ -208,10 +219,12 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     for (const [i, d] of contract.data.drop.entries()) need(`data.drop.${i}`, d);
     for (const [i, d] of contract.data.outcome_columns.entries()) need(`data.outcome_columns.${i}`, d);
     need('data.query', contract.data.query);
+    need('data.action', contract.data.action);
+    need('data.propensity', contract.data.propensity);
     const vault = vaultColumns(contract);
     for (const [i, c] of contract.constraints.entries())
       if ('group' in c) need(`constraints.${i}.group`, c.group);
-    for (const role of ['target', 'id', 'time', 'group'] as const) {
+    for (const role of ['target', 'id', 'time', 'group', 'action', 'propensity'] as const) {
       const col = contract.data[role];
       if (col && contract.data.drop.includes(col)) {
         throw contractError(
@@ -279,7 +292,7 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     const targetType = columns.find((c) => c.name === target)!.type;
     let classes: string[] | null = null;
     let positiveClass: string | null = null;
-    if (contract.task === 'regression' || contract.task === 'ranking') {
+    if (contract.task === 'regression' || contract.task === 'ranking' || contract.task === 'bandit') {
       const bad = await count(
         duck.con,
         `SELECT count(*) FROM src WHERE TRY_CAST(${ident(target)} AS DOUBLE) IS NULL OR NOT isfinite(TRY_CAST(${ident(target)} AS DOUBLE))`,
@@ -288,9 +301,12 @@ export async function splitData(contract: Contract, progress: Progress = () => {
         throw contractError(
           'task',
           `${contract.task} needs a numeric target, but ${bad} values of "${target}" are not finite numbers`,
-          'use task: binary or multiclass, or clean the target',
+          contract.task === 'bandit'
+            ? 'the target of a bandit task is the logged reward (e.g. click: 0 or 1): clean it'
+            : 'use task: binary or multiclass, or clean the target',
         );
       }
+      if (contract.task === 'bandit') classes = await checkBanditLogs(duck.con, contract, idExpr);
     } else {
       const distinct = (
         await readStrings(duck.con, `SELECT DISTINCT ${ident(target)}::VARCHAR FROM src`)
@@ -355,11 +371,17 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     });
 
     const hidden = new Set([...contract.data.drop, ...contract.data.outcome_columns]);
-    const features = columns.filter((c) => c.name !== target && !hidden.has(c.name));
+    // Bandit: the logged action and its propensity are part of the training logs, hidden in the holdouts (the
+    // holdouts' are the vault's: a candidate policy that saw them could put its mass on the logged actions).
+    const logged = [vault.action, vault.propensity].filter((c): c is string => typeof c === 'string');
+    const features = columns.filter(
+      (c) => c.name !== target && !hidden.has(c.name) && !logged.includes(c.name),
+    );
     const featureCols = [
       ...(generatedId ? [`__row AS ${ident(GENERATED_ID)}`] : []),
       ...features.map((c) => ident(c.name)),
     ].join(', ');
+    const trainLogged = logged.map((c) => `, ${ident(c)}`).join('');
     const tmpData = join(root, `${DATA_DIR}.tmp`);
     const tmpVault = join(root, `${VAULT_DIR}.tmp`);
     for (const d of [tmpData, tmpVault]) {
@@ -375,7 +397,8 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     );
     if (misaligned > 0)
       throw new Error(`internal: the split assignment is out of file order (${misaligned} rows)`);
-    const numericTarget = contract.task === 'regression' || contract.task === 'ranking';
+    const numericTarget =
+      contract.task === 'regression' || contract.task === 'ranking' || contract.task === 'bandit';
     const labelExpr = numericTarget ? `${ident(target)}::DOUBLE` : `${ident(target)}::VARCHAR`;
     // Hidden per-row columns the evaluator needs next to the labels: outcomes for proxies, groups for
     // fairness gates, the query for ranking. Outcomes never reach a sandbox; groups and queries are features.
@@ -383,10 +406,14 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       ...vault.outcomes.map((c) => `TRY_CAST(${ident(c)} AS DOUBLE) AS ${ident(`o__${c}`)}`),
       ...vault.groups.map((c) => `${ident(c)}::VARCHAR AS ${ident(`g__${c}`)}`),
       ...(vault.query ? [`${ident(vault.query)}::VARCHAR AS ${ident(`q__${vault.query}`)}`] : []),
+      ...(vault.action ? [`${ident(vault.action)}::VARCHAR AS ${ident(`a__${vault.action}`)}`] : []),
+      ...(vault.propensity
+        ? [`${ident(vault.propensity)}::DOUBLE AS ${ident(`p__${vault.propensity}`)}`]
+        : []),
     ];
     progress('writing train, public and private splits; holdout labels go to the vault');
     await duck.con.run(
-      `COPY (SELECT ${featureCols}, ${ident(target)} ${from} WHERE split = 0) TO ${lit(join(tmpData, 'train.csv'))} (HEADER, DELIMITER ',')`,
+      `COPY (SELECT ${featureCols}${trainLogged}, ${ident(target)} ${from} WHERE split = 0) TO ${lit(join(tmpData, 'train.csv'))} (HEADER, DELIMITER ',')`,
     );
     for (const [code, name] of [
       [1, 'public'],
@@ -406,11 +433,15 @@ export async function splitData(contract: Contract, progress: Progress = () => {
       ...(generatedId ? [`__row::VARCHAR AS ${ident(GENERATED_ID)}`] : []),
       ...features.map((c) => parquetColumn(c, c.name === idCol)),
     ].join(', ');
+    const trainLoggedTyped = [
+      ...(vault.action ? [`, ${ident(vault.action)}::VARCHAR AS ${ident(vault.action)}`] : []),
+      ...(vault.propensity ? [`, ${ident(vault.propensity)}::DOUBLE AS ${ident(vault.propensity)}`] : []),
+    ].join('');
     const typedTarget = numericTarget
       ? `TRY_CAST(${ident(target)} AS DOUBLE) AS ${ident(target)}`
       : ident(target);
     await duck.con.run(
-      `COPY (SELECT ${typedCols}, ${typedTarget} ${from} WHERE split = 0) TO ${lit(join(tmpData, 'train.parquet'))} (FORMAT parquet)`,
+      `COPY (SELECT ${typedCols}${trainLoggedTyped}, ${typedTarget} ${from} WHERE split = 0) TO ${lit(join(tmpData, 'train.parquet'))} (FORMAT parquet)`,
     );
     for (const [code, name] of [
       [1, 'public'],
@@ -452,7 +483,7 @@ export async function splitData(contract: Contract, progress: Progress = () => {
     }
     // A temporal or group split can leave a class out of a holdout: say so now, with the labels, since metrics
     // such as auroc_ovr are undefined there (reported as undefined; a primary one makes every experiment invalid).
-    if (classes && classes.length > 1) {
+    if (classes && classes.length > 1 && contract.task !== 'bandit') {
       for (const [code, name] of SPLIT_NAMES.entries()) {
         if (code === 0 || counts[name] === 0) continue;
         const missing = classes.filter((c) => !present[code]!.has(c));
@@ -502,6 +533,48 @@ export async function splitData(contract: Contract, progress: Progress = () => {
   } finally {
     duck.close();
   }
+}
+
+/**
+ * Bandit logs: every row has an action and a propensity in (0, 1]; there are 2..1000 distinct actions.
+ * @returns the sorted actions (as text)
+ * @throws RatchetError naming the column, an example row id and the fix
+ */
+async function checkBanditLogs(con: DuckDBConnection, contract: Contract, idExpr: string): Promise<string[]> {
+  const a = ident(contract.data.action!);
+  const p = ident(contract.data.propensity!);
+  const pv = `TRY_CAST(${p} AS DOUBLE)`;
+  const noAction = await readStrings(
+    con,
+    `SELECT ${idExpr} FROM src WHERE ${a} IS NULL ORDER BY __row LIMIT 1`,
+  );
+  if (noAction.length > 0)
+    throw new RatchetError(`the action column "${contract.data.action}" is empty in row id ${noAction[0]}`, {
+      file: contract.data.source,
+      field: 'data.action',
+      hint: 'every logged decision needs the action the logging policy took',
+    });
+  const bad = await readRows(
+    con,
+    `SELECT ${idExpr} AS id, ${p}::VARCHAR AS v FROM src WHERE ${pv} IS NULL OR NOT isfinite(${pv}) OR ${pv} <= 0 OR ${pv} > 1 ORDER BY __row LIMIT 1`,
+  );
+  if (bad.length > 0)
+    throw new RatchetError(
+      `the propensity of row id ${bad[0]!['id']} is ${bad[0]!['v'] === null ? 'empty' : bad[0]!['v']}: a logging propensity must be a probability in (0, 1]`,
+      {
+        file: contract.data.source,
+        field: 'data.propensity',
+        hint: 'give the logging policy’s probability of the logged action (not a score or a percentage); drop rows logged without one',
+      },
+    );
+  const actions = sortLabels((await readStrings(con, `SELECT DISTINCT ${a}::VARCHAR FROM src`)).map(String));
+  if (actions.length < 2 || actions.length > 1000)
+    throw new RatchetError(`the logs have ${actions.length} distinct actions in "${contract.data.action}"`, {
+      file: contract.data.source,
+      field: 'data.action',
+      hint: 'a bandit task needs 2 to 1000 actions',
+    });
+  return actions;
 }
 
 /**

@@ -25,11 +25,15 @@ export async function scanProject(contract: Contract, manifest: SplitManifest): 
       privateLabels: join(root, VAULT_DIR, 'private.parquet'),
       idColumn: manifest.idColumn,
       target: manifest.targetColumn,
-      task: manifest.task === 'ranking' ? 'regression' : manifest.task,
+      // Ranking relevance and bandit rewards are scanned as numeric targets.
+      task: manifest.task === 'ranking' || manifest.task === 'bandit' ? 'regression' : manifest.task,
       positiveClass: manifest.positiveClass,
       ...(contract.data.time ? { time: contract.data.time } : {}),
       ...(contract.data.group ? { group: contract.data.group } : {}),
       strategy: contract.split.strategy,
+      trainOnly: [manifest.vault.action, manifest.vault.propensity].filter(
+        (c): c is string => typeof c === 'string',
+      ),
     },
     { spillDir: join(root, SPILL_DIR) },
   );

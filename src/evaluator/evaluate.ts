@@ -55,6 +55,8 @@ export type Evaluation =
       violations: string[];
       /** Reported-only metrics undefined on the public holdout, with the reason (they never fail it). */
       undefinedMetrics: Record<string, string>;
+      /** Bandit: trust thresholds the off-policy estimate breaks (it then cannot decide a keep). */
+      trust: string[];
     }
   | { status: 'invalid'; reason: string };
 
@@ -101,6 +103,7 @@ export async function evaluateOutput(
       input: null,
       violations: metricViolations(contract, r.metrics),
       undefinedMetrics: {},
+      trust: [],
     };
   }
   const vault = join(contract.projectDir, VAULT_DIR);
@@ -161,6 +164,7 @@ export async function evaluateOutput(
       input: pub.input,
       violations: s.violations,
       undefinedMetrics: s.undefinedMetrics,
+      trust: s.trust,
     };
   } finally {
     if (!shared) duck.close();
@@ -169,17 +173,20 @@ export async function evaluateOutput(
 
 /**
  * Score an experiment's private predictions (for `ratchet submit` only).
- * @returns every contract metric on the private holdout, or the reason the file cannot be scored
+ * @returns every contract metric on the private holdout and the aligned rows (null with a custom evaluator), or
+ *   the reason the file cannot be scored
  */
 export async function scorePrivate(
   contract: Contract,
   manifest: SplitManifest,
   outputDir: string,
   binDir?: string,
-): Promise<{ ok: true; metrics: Record<string, number> } | { ok: false; reason: string }> {
+): Promise<
+  { ok: true; metrics: Record<string, number>; input: ScoredInput | null } | { ok: false; reason: string }
+> {
   if (contract.evaluator) {
     const r = await runCustomEvaluator(contract, outputDir, 'private', binDir ?? null);
-    return r.ok ? { ok: true, metrics: r.metrics } : r;
+    return r.ok ? { ok: true, metrics: r.metrics, input: null } : r;
   }
   const privPath = predictionsFile(outputDir, 'private');
   if (typeof privPath !== 'string') return { ok: false, reason: privPath.conflict };
@@ -190,5 +197,5 @@ export async function scorePrivate(
   });
   if (!priv.ok) return priv;
   const s = scoreInput(contract, priv.input, manifest.classes ?? undefined);
-  return s.ok ? { ok: true, metrics: s.metrics } : s;
+  return s.ok ? { ok: true, metrics: s.metrics, input: priv.input } : s;
 }

@@ -17,6 +17,7 @@ import {
 } from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
 import type { MetricInput } from '../metrics/index.js';
+import { alignPolicy } from './policy.js';
 import {
   idFingerprint,
   idHashParts,
@@ -63,10 +64,13 @@ export interface AlignOptions {
 
 /**
  * DuckDB's memory limit (MB) for aligning a holdout's predictions: {@link EVAL_MEMORY_MB}, plus 2 MB per class
- * of a multiclass task (its `proba_<class>` columns widen the joined rows).
+ * of a multiclass task or action of a bandit task (its `proba_<class>` columns widen the joined rows).
  */
 export function evalMemoryMB(manifest: SplitManifest): number {
-  return EVAL_MEMORY_MB + (manifest.task === 'multiclass' ? 2 * (manifest.classes?.length ?? 0) : 0);
+  return (
+    EVAL_MEMORY_MB +
+    (manifest.task === 'multiclass' || manifest.task === 'bandit' ? 2 * (manifest.classes?.length ?? 0) : 0)
+  );
 }
 
 /** Attach the vault's hidden columns (outcomes, groups) to an aligned input, in vault row order. */
@@ -412,6 +416,8 @@ async function alignOrCheck(
   const L = `l_${t}`;
   const C = `c_${t}`;
   try {
+    if (manifest.task === 'bandit')
+      return await alignPolicy(con, predictionsPath, opts.labelsPath, manifest, t);
     await con.run(`DROP TABLE IF EXISTS ${P}; DROP TABLE IF EXISTS ${L}`);
     const idCol = manifest.idColumn;
     const parquet = isParquet(predictionsPath);

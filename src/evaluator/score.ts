@@ -1,5 +1,7 @@
 import type { Contract } from '../contract/load.js';
 import {
+  type BanditInput,
+  banditDiagnostics,
   computeFairness,
   computeMetric,
   computeProxy,
@@ -12,6 +14,7 @@ import {
   prepareComposite,
   prepareMetric,
   prepareProxy,
+  trustFindings,
   type WeightedMetric,
 } from '../metrics/index.js';
 import type { ScoredInput } from './predictions.js';
@@ -34,6 +37,11 @@ export type ScoreResult =
        * reason (e.g. auroc_ovr when a class is absent from the holdout). They never fail the experiment.
        */
       undefinedMetrics: Record<string, string>;
+      /**
+       * Bandit: the trust thresholds (contract `ope.trust`) the off-policy estimate breaks, one sentence each; an
+       * estimate that breaks one cannot decide a keep. Empty for other tasks.
+       */
+      trust: string[];
     }
   | { ok: false; reason: string };
 
@@ -85,6 +93,7 @@ export function neededMetrics(contract: Contract): string[] {
 export function scoreInput(contract: Contract, input: ScoredInput, classNames?: string[]): ScoreResult {
   const metrics: Record<string, number> = {};
   const undefinedMetrics: Record<string, string> = {};
+  let trust: string[] = [];
   const reportedOnly = reportedOnlyMetrics(contract);
   try {
     for (const n of neededMetrics(contract)) {
@@ -112,6 +121,7 @@ export function scoreInput(contract: Contract, input: ScoredInput, classNames?: 
       metrics[name] = computeProxy(proxyDef(contract, name), proxyData(input));
     if (contract.metric.composite)
       metrics[COMPOSITE] = evaluate(parseComposite(contract.metric.composite).expr, metrics);
+    if (input.task === 'bandit') trust = trustOf(contract, input, metrics);
   } catch (e) {
     return { ok: false, reason: `cannot score: ${withClassNames((e as Error).message, classNames)}` };
   }
@@ -154,7 +164,23 @@ export function scoreInput(contract: Contract, input: ScoredInput, classNames?: 
   if (score === undefined || !Number.isFinite(score)) {
     return { ok: false, reason: `the primary score ${contract.metric.primary} is not a finite number` };
   }
-  return { ok: true, metrics, score, violations, undefinedMetrics };
+  return { ok: true, metrics, score, violations, undefinedMetrics, trust };
+}
+
+/**
+ * The trust diagnostics of an off-policy estimate (Kish's effective sample size, the largest importance weight,
+ * the policy's mass on actions this holdout's logs never took, the estimators' spread), recorded as metrics
+ * (`ope_ess`, `ope_max_weight`, `ope_unsupported`, `ope_disagreement`), and the thresholds they break.
+ */
+function trustOf(contract: Contract, input: BanditInput, metrics: Record<string, number>): string[] {
+  const logged = new Uint8Array(input.k);
+  for (let i = 0; i < input.action.length; i++) logged[input.action[i]!] = 1;
+  const d = banditDiagnostics(input, logged);
+  metrics['ope_ess'] = d.ess;
+  metrics['ope_max_weight'] = d.maxWeight;
+  metrics['ope_unsupported'] = d.unsupportedMass;
+  metrics['ope_disagreement'] = d.disagreement;
+  return contract.ope ? trustFindings(d, contract.ope.trust) : [];
 }
 
 /** Metrics of `metric.also` that nothing but the report reads (not the primary, the composite or a constraint). */

@@ -151,14 +151,16 @@ export function decoySql(
  * replanted when the data is split again or the secret changes) and return the
  * read-only binds that plant them in a sandbox at `/data/.vault/{public,private}.csv`. Each file has the
  * id column and the target column, for every holdout id, like a real label file would.
- * Returns [] when the project has no split files or uses a custom evaluator (no per-row predictions to check).
+ * Returns [] when the project has no split files, uses a custom evaluator (no per-row predictions to check) or is a
+ * bandit task (its predictions are a policy, not labels).
  * @throws Error when a split file cannot be read
  */
 export async function plantDecoys(
   contract: Contract,
   manifest: SplitManifest,
 ): Promise<{ host: string; target: string }[]> {
-  if (contract.evaluator) return [];
+  // A bandit candidate outputs a policy, not a copy of labels: decoy rewards would give it nothing to copy into.
+  if (contract.evaluator || contract.task === 'bandit') return [];
   const dir = join(contract.projectDir, DECOY_HOST_DIR);
   const binds = SPLITS.map((s) => ({ host: join(dir, `${s}.csv`), target: `${DECOY_SANDBOX_DIR}/${s}.csv` }));
   const sources = SPLITS.map((s) => join(contract.projectDir, DATA_DIR, `${s}.csv`));
@@ -376,8 +378,7 @@ export async function canaryTrips(
   input: MetricInput | null,
   duck: Duck,
 ): Promise<Trip[]> {
-  if (contract.evaluator || !input) return [];
-  if (input.task === 'bandit') throw new Error('canary check: the bandit task is not supported here yet');
+  if (contract.evaluator || !input || input.task === 'bandit') return [];
   const targets = await publicTargets(contract, manifest, duck);
   if (!targets || targets.length !== (input.task === 'multiclass' ? input.pred.length : input.p.length))
     return [];

@@ -114,6 +114,13 @@ export const GUARDRAILS: Record<string, Guardrail> = Object.fromEntries(
       true,
     ),
     G(
+      'ope-trust',
+      'an off-policy estimate is trusted only within the contract’s thresholds (ess, largest weight, support, estimator spread)',
+      'the candidate policy moves too far from the logging policy for its estimate to decide: stay closer to it (smoother probabilities, some mass on every logged action) or log more data',
+      'block',
+      false,
+    ),
+    G(
       'constraint',
       "the contract's floors, ceilings and fairness gates hold",
       'the change breaks a constraint in ratchet.yaml: it is rejected whatever its score',

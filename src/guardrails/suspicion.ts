@@ -97,8 +97,7 @@ function corrWithIndex(x: ArrayLike<number>): number {
 }
 
 /** The per-row prediction a sanity check looks at (probability, value, or predicted class index). */
-function predictionVector(input: MetricInput): ArrayLike<number> {
-  if (input.task === 'bandit') throw new Error('sanity checks: the bandit task is not supported here yet');
+function predictionVector(input: Exclude<MetricInput, { task: 'bandit' }>): ArrayLike<number> {
   return input.task === 'multiclass' ? input.pred : input.p;
 }
 
@@ -110,6 +109,8 @@ function predictionVector(input: MetricInput): ArrayLike<number> {
  * @returns `sanity` trips (empty when sane)
  */
 export function sanityChecks(input: MetricInput, s: SuspicionSettings): Trip[] {
+  // A bandit candidate is a policy: the same distribution in every context is a legitimate (context-free) policy.
+  if (input.task === 'bandit') return [];
   const trips: Trip[] = [];
   const p = predictionVector(input);
   let constant = true;

@@ -525,7 +525,11 @@ async function decideStep(t: Trial, sandbox: SandboxResult, s: Scored): Promise<
   // Predictions copied from the decoy labels planted in the sandbox: a cheating attempt, escalated.
   const canary = await canaryTrips(x.contract, x.manifest, ev.input, x.duck);
   // Constraints (floors, ceilings, fairness gates) reject a change whatever its score.
-  const constraints = ev.violations.map((v) => ({ guardrail: 'constraint', message: v }) as Trip);
+  const constraints = [
+    ...ev.violations.map((v) => ({ guardrail: 'constraint', message: v }) as Trip),
+    // An off-policy estimate outside the trust thresholds cannot decide a keep (rejected, as a constraint).
+    ...ev.trust.map((v) => ({ guardrail: 'ope-trust', message: v }) as Trip),
+  ];
   t.trips.push(...sanity, ...used.trips, ...canary);
   if (t.baseline && constraints.length > 0) {
     x.journal.addEvent({
@@ -535,7 +539,7 @@ async function decideStep(t: Trial, sandbox: SandboxResult, s: Scored): Promise<
       kind: 'guardrail',
       severity: 'warning',
       guardrail: 'constraint',
-      message: `the baseline breaks constraints (${ev.violations.join('; ')}): every change must satisfy them`,
+      message: `the baseline breaks constraints (${constraints.map((c) => c.message).join('; ')}): every change must satisfy them`,
       data: null,
     });
   } else t.trips.push(...constraints);

@@ -2,6 +2,7 @@ import { userInfo } from 'node:os';
 import { REVIEW_DECISIONS, type ReviewDecision, type ReviewRecord } from '../journal/reviews.js';
 import { Journal, type JournalReader, type SubmissionRecord } from '../journal/store.js';
 import { trackTier } from '../tracking/notify.js';
+import { evidenceOf } from './tier2.js';
 import { RatchetError } from '../util/errors.js';
 
 /**
@@ -117,6 +118,14 @@ export function recordReview(projectDir: string, input: ReviewInput): ReviewReco
           hint: `run \`ratchet submit --run ${exp.runId}\` (it scores the run's best kept experiment), then review it`,
         },
       );
+    }
+    // Tier 2 of a bandit task: only a candidate (its estimate's lower bound beat production, trusted) is promoted.
+    const evidence = evidenceOf(journal.listEvents({ runId: exp.runId, kinds: ['tier2'] }), exp.id);
+    if (evidence && v.decision === 'promote' && !evidence.candidate) {
+      throw new RatchetError(`experiment ${exp.id} is not a tier-2 candidate: ${evidence.verdict}`, {
+        field: 'decision',
+        hint: 'reject it with a note, or run more experiments: only a policy whose lower bound beats the logging policy, with a trusted estimate, can be promoted',
+      });
     }
     const review = {
       ts: new Date().toISOString(),

@@ -16,6 +16,7 @@ import { RatchetError } from '../util/errors.js';
 import { sha256File } from '../util/fs.js';
 import { packageDir } from '../util/paths.js';
 import { bestKept, compareDirections, type DirectionComparison } from './directions.js';
+import { evidenceOf, type Tier2Evidence, tier2Evidence } from './tier2.js';
 
 /** Result of {@link submit}. */
 export interface SubmitResult {
@@ -33,6 +34,8 @@ export interface SubmitResult {
   others: SubmissionRecord[];
   /** Private scores the run has taken so far, this submission included (each one is a look at the private holdout). */
   privateLooks: number;
+  /** A bandit task: the tier-2 evidence of the submitted policy (estimators, intervals, production, trust), else null. */
+  tier2: Tier2Evidence | null;
 }
 
 /** Options of {@link submit}. */
@@ -157,6 +160,7 @@ export async function submit(
       directions,
       others,
       privateLooks: journal.listSubmissions(run.id).length,
+      tier2: evidenceOf(journal.listEvents({ runId: run.id, kinds: ['tier2'] }), best.id),
     };
   } finally {
     journal.close();
@@ -214,8 +218,24 @@ async function submitOne(
       gap: sign * (best.score - priv),
       metrics: scored.metrics,
     };
+    // A bandit policy's tier-2 evidence: every estimator with its interval on the private logs, against production.
+    const evidence =
+      contract.task === 'bandit' && scored.input?.task === 'bandit'
+        ? tier2Evidence(contract, scored.input)
+        : null;
     const id = journal.transaction(() => {
       const sid = journal.addSubmission(s);
+      if (evidence)
+        journal.addEvent({
+          ts: s.ts,
+          runId: run.id,
+          experimentId: best.id,
+          kind: 'tier2',
+          severity: evidence.candidate ? 'info' : 'warning',
+          guardrail: evidence.untrusted.length > 0 ? 'ope-trust' : null,
+          message: evidence.verdict,
+          data: evidence as unknown as Record<string, unknown>,
+        });
       journal.addEvent({
         ts: s.ts,
         runId: run.id,

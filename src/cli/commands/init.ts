@@ -44,7 +44,10 @@ export function registerInit(program: Command): void {
     .option('--dir <dir>', 'project folder', '.')
     .option('--data <file>', 'scaffold a project for this CSV/Parquet file')
     .option('--target <column>', 'column to predict (with --data)')
-    .option('--task <task>', 'binary | multiclass | regression | ranking (with --data)')
+    .option(
+      '--task <task>',
+      'binary | multiclass | regression | ranking (with --data); for logged decisions (bandit) start from --example open-bandit',
+    )
     .option('--id <column>', 'unique row id column (default: Ratchet numbers rows)')
     .option('--time <column>', 'time column')
     .option('--group <column>', 'group column (e.g. a customer id)')

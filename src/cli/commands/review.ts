@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Journal } from '../../journal/store.js';
 import { latestReviews, listReviews, recordReview } from '../../tiers/review.js';
+import { evidenceLines, evidenceOf } from '../../tiers/tier2.js';
 import { RatchetError } from '../../util/errors.js';
 import { bold, num, signed, table } from '../format.js';
 import { action, printJson } from '../output.js';
@@ -75,8 +76,12 @@ function list(dir: string, json: boolean): void {
   try {
     const subs = journal.listSubmissions();
     const reviews = listReviews(journal);
+    const tier2 = journal.listEvents({ kinds: ['tier2'] });
+    const evidence = subs
+      .map((s) => ({ experimentId: s.experimentId, evidence: evidenceOf(tier2, s.experimentId) }))
+      .filter((e) => e.evidence !== null);
     if (json) {
-      printJson({ submissions: subs, reviews });
+      printJson({ submissions: subs, reviews, tier2: evidence });
       return;
     }
     if (subs.length === 0) {
@@ -102,6 +107,8 @@ function list(dir: string, json: boolean): void {
         }),
       ])}\n`,
     );
+    for (const e of evidence)
+      process.stdout.write(`\nexperiment #${e.experimentId}: ${evidenceLines(e.evidence!).join('\n')}\n`);
   } finally {
     journal.close();
   }

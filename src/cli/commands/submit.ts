@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { CLEAR_COMMAND } from '../../agents/limits.js';
 import { loadContract } from '../../contract/load.js';
 import { submit } from '../../tiers/submit.js';
+import { evidenceLines } from '../../tiers/tier2.js';
 import { bold, gapText, num } from '../format.js';
 import { action, printJson } from '../output.js';
 
@@ -54,6 +55,7 @@ export function registerSubmit(program: Command): void {
             plateau: r.plateau,
             directions: standings ?? null,
             private_looks: r.privateLooks,
+            tier2: r.tier2,
           });
           return;
         }
@@ -84,6 +86,7 @@ export function registerSubmit(program: Command): void {
                 ]
               : []),
             `  private looks at this run's holdout: ${r.privateLooks}`,
+            ...(r.tier2 ? evidenceLines(r.tier2).map((l) => `  ${l}`) : []),
             `  private metrics: ${Object.entries(s.metrics)
               .map(([k, v]) => `${k}=${v.toFixed(4)}`)
               .join('  ')}`,

@@ -248,7 +248,8 @@ export async function loadSplits(con: DuckDBConnection, input: ScanInput): Promi
   );
   const retype = new Set(names.filter((n) => n !== input.idColumn && n !== input.target));
   const trainCols = await createTyped(con, 'tr', [{ path: input.train, prefix: '' }], all, retype);
-  const columns = trainCols.filter((c) => c.name !== input.target);
+  const trainOnly = new Set(input.trainOnly ?? []);
+  const columns = trainCols.filter((c) => c.name !== input.target && !trainOnly.has(c.name));
 
   for (const path of [input.public, input.private]) {
     const have = new Set(headerNames(path));

@@ -52,6 +52,11 @@ export interface ScanInput {
   group?: string;
   /** The split strategy the splits were made with. */
   strategy: 'random' | 'stratified' | 'temporal' | 'group';
+  /**
+   * Columns of the train split only (a bandit task's logged action and propensity: part of the training logs,
+   * hidden in the holdouts), never scanned as features.
+   */
+  trainOnly?: string[];
 }
 
 /**
