@@ -8,8 +8,8 @@ import {
   splitData,
   VAULT_DIR,
 } from '../data/ingest.js';
-import { fitRewardModel } from '../data/reward-model.js';
 import type { LeakFinding } from '../data/leakage.js';
+import { fitRewardModel } from '../data/reward-model.js';
 import { refuseBlockingFindings, scanProject } from '../data/scan.js';
 import { foreignRepo, git, repoTop } from '../git/git.js';
 import { RatchetError } from '../util/errors.js';

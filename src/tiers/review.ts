@@ -2,8 +2,8 @@ import { userInfo } from 'node:os';
 import { REVIEW_DECISIONS, type ReviewDecision, type ReviewRecord } from '../journal/reviews.js';
 import { Journal, type JournalReader, type SubmissionRecord } from '../journal/store.js';
 import { trackTier } from '../tracking/notify.js';
-import { evidenceOf } from './tier2.js';
 import { RatchetError } from '../util/errors.js';
+import { evidenceOf } from './tier2.js';
 
 /**
  * Tier 2's human gate (docs/glossary.md, "tier 1 / 2 / 3"): after `ratchet submit` scored a run's best kept
