@@ -3,6 +3,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import { packageDir } from '../util/paths.js';
+import { registerAb } from './commands/ab.js';
+import { registerAlign } from './commands/align.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDemo } from './commands/demo.js';
 import { registerGc } from './commands/gc.js';
@@ -71,5 +73,7 @@ registerStudio(program);
 registerReview(program);
 registerPerson(program);
 registerGc(program);
+registerAb(program);
+registerAlign(program);
 
 await program.parseAsync(process.argv);

@@ -1,6 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
+import { type AbTestRecord, selectAbTests, upsertAbTest } from './ab.js';
 import { insertReview, type ReviewRecord, selectReviews } from './reviews.js';
 
 /** Project-relative path of the journal. */
@@ -231,6 +232,7 @@ export type JournalReader = Pick<
   | 'changeStamp'
   | 'tableRows'
   | 'listReviews'
+  | 'listAbTests'
   | 'listSubmissions'
   | 'latestNoise'
 >;
@@ -622,6 +624,23 @@ export class Journal {
    */
   listReviews(runId?: string): ReviewRecord[] {
     return selectReviews(this.#db, runId);
+  }
+
+  /**
+   * Store an imported A/B test (tier 3), replacing the one with the same test id, creating the `ab_tests` table on
+   * first use. Callers check the test first (tiers/ab-import.ts) and wrap this and its event in {@link transaction}.
+   * @returns the test it replaced, or null when the id was new
+   */
+  putAbTest(t: AbTestRecord): AbTestRecord | null {
+    return upsertAbTest(this.#db, t);
+  }
+
+  /**
+   * Imported A/B tests (tier 3), by test id. Works on a read-only journal.
+   * @returns the tests (empty when none was ever imported)
+   */
+  listAbTests(): AbTestRecord[] {
+    return selectAbTests(this.#db);
   }
 
   /** Record a private-holdout score. */
