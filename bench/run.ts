@@ -18,6 +18,8 @@
  *   - scale: beyond this machine, by simulation: the real scheduler with 64 directions in front of a simulated
  *     64-slot executor, 5,000 experiments (500 with --quick): slot utilization (target ≥ 90 %), experiments per
  *     hour, journal write latency, RSS over the soak (target growth < 10 %), Studio answer time (target < 200 ms)
+ *   - ope: off-policy accuracy on real logs: each estimator's relative error against the on-policy truth of the Open
+ *     Bandit Dataset's Thompson-sampling policy, estimated from the uniform-random logs (public, private, pooled)
  * `--quick` uses smaller sizes; `--json <file>` writes the proposer table as JSON; `--help` prints the usage.
  */
 import { Command, InvalidArgumentError } from 'commander';
@@ -25,6 +27,7 @@ import { benchDirections, QUICK_DIRECTIONS } from './directions.js';
 import { benchKeep } from './keep.js';
 import { benchMemory } from './memory.js';
 import { benchMetrics } from './metrics.js';
+import { benchOpe } from './ope.js';
 import { benchOverhead } from './overhead.js';
 import { benchProposer, DEFAULT_BUDGET_S, QUICK_BUDGET_S } from './proposer.js';
 import { benchRay } from './ray.js';
@@ -54,6 +57,9 @@ const SUITES = {
   },
   directions: (quick: boolean) => benchDirections(quick ? QUICK_DIRECTIONS : {}),
   scale: (quick: boolean) => benchScale(quick ? QUICK_SCALE : {}),
+  ope: async (_quick: boolean) => {
+    await benchOpe();
+  },
 } as const;
 type Suite = keyof typeof SUITES;
 
