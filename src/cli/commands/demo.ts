@@ -6,6 +6,7 @@ import { copyExample, initProject } from '../../contract/init.js';
 import { Journal } from '../../journal/store.js';
 import { logEntry } from '../../journal/views.js';
 import { submit } from '../../tiers/submit.js';
+import { evidenceLines } from '../../tiers/tier2.js';
 import { RatchetError } from '../../util/errors.js';
 import { bold, decisionColour, gapText, num, signed, table } from '../format.js';
 import { action, intOption, progressWriter } from '../output.js';
@@ -122,6 +123,7 @@ export function registerDemo(program: Command): void {
               `private ${est.metric}: ${num(s.private, 6)} (public ${num(s.public, 6)}: ${gapText(s.gap, 6)}); baseline public ${num(summary.baselineScore, 6)}`,
             ),
           );
+          if (sub.tier2) for (const line of evidenceLines(sub.tier2)) say(line);
           if (sub.plateau)
             say(
               `the run escalated (${sub.plateau}): a person looks, then clears it before the next run: ${CLEAR_COMMAND}`,
