@@ -72,10 +72,14 @@ export async function benchOpe(): Promise<OpeRow[]> {
     copyExample('open-bandit', dir);
     await initProject(dir);
     const manifest = readManifest(dir);
-    const truth = (JSON.parse(readFileSync(join(dir, 'bts_truth.json'), 'utf8')) as { click_rate: number }).click_rate;
+    const truth = (JSON.parse(readFileSync(join(dir, 'bts_truth.json'), 'utf8')) as { click_rate: number })
+      .click_rate;
     const py = await resolvePython({ projectDir: dir, installDir: packageDir() });
     const out = join(dir, 'bts-output');
-    execFileSync(py.executable, ['bts_policy.py'], { cwd: dir, env: { ...process.env, RATCHET_OUTPUT: out } });
+    execFileSync(py.executable, ['bts_policy.py'], {
+      cwd: dir,
+      env: { ...process.env, RATCHET_OUTPUT: out },
+    });
     const inputs: Record<string, BanditInput> = {};
     for (const split of ['public', 'private'] as const) {
       const a = await alignPredictions({
@@ -83,12 +87,15 @@ export async function benchOpe(): Promise<OpeRow[]> {
         labelsPath: join(dir, '.ratchet', 'vault', `${split}.parquet`),
         manifest,
       });
-      if (!a.ok || a.input.task !== 'bandit') throw new Error(`the BTS policy file was refused: ${a.ok ? 'not bandit' : a.reason}`);
+      if (!a.ok || a.input.task !== 'bandit')
+        throw new Error(`the BTS policy file was refused: ${a.ok ? 'not bandit' : a.reason}`);
       inputs[split] = a.input;
     }
     inputs['pooled'] = concat(inputs['public']!, inputs['private']!);
     const rows: OpeRow[] = [];
-    console.log('\n## ope: off-policy estimates of the BTS policy from the uniform-random logs (Open Bandit Dataset, campaign all)');
+    console.log(
+      '\n## ope: off-policy estimates of the BTS policy from the uniform-random logs (Open Bandit Dataset, campaign all)',
+    );
     console.log(`on-policy truth: BTS's click rate in its own logs = ${truth} (bts_truth.json)`);
     console.log('rows      n     estimator  estimate   95% interval            rel. error  obp published');
     for (const [name, input] of Object.entries(inputs)) {
@@ -100,7 +107,16 @@ export async function benchOpe(): Promise<OpeRow[]> {
           seed: 7,
         });
         const relativeError = Math.abs(estimate - truth) / truth;
-        rows.push({ rows: name, n: input.y.length, estimator: est, estimate, low, high, truth, relativeError });
+        rows.push({
+          rows: name,
+          n: input.y.length,
+          estimator: est,
+          estimate,
+          low,
+          high,
+          truth,
+          relativeError,
+        });
         console.log(
           `${name.padEnd(8)}  ${String(input.y.length).padEnd(5)} ${est.padEnd(10)} ${estimate.toFixed(5)}    [${low.toFixed(5)}, ${high.toFixed(5)}]    ${relativeError.toFixed(3).padStart(6)}      ${OBP_PUBLISHED[est]?.toFixed(2) ?? ''}`,
         );

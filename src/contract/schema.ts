@@ -492,6 +492,31 @@ export const OpeSchema = z
   })
   .strict();
 
+/**
+ * Offline–online alignment (docs/ARCHITECTURE.md, "Tier 3: A/B results and alignment"): whether the offline metric's
+ * gains have predicted the imported A/B tests' online wins, and whether a run may start when they have not.
+ */
+export const AlignmentSchema = z
+  .object({
+    required: z
+      .boolean()
+      .default(false)
+      .describe(
+        'refuse to start a run (an escalation a person resolves) unless `ratchet align` judges the metric aligned with the imported A/B tests',
+      ),
+    precision: z
+      .number()
+      .gt(0)
+      .lte(1)
+      .default(0.8)
+      .describe('share of online wins the promotion threshold must reach'),
+    win: z
+      .enum(['significant', 'positive'])
+      .default('significant')
+      .describe("what counts as an online win: the test's interval above 0, or its effect above 0"),
+  })
+  .strict();
+
 /** The whole contract. */
 export const ContractSchema = z
   .object({
@@ -552,6 +577,7 @@ export const ContractSchema = z
     parallel: ParallelSchema.default({ directions: 1, briefs: [], budget: 'even', adopt_best: true }),
     resources: ResourcesSchema.default({ gpus: 0 }),
     executor: ExecutorSchema.default({ kind: 'local' }),
+    alignment: AlignmentSchema.default({ required: false, precision: 0.8, win: 'significant' }),
     ope: OpeSchema.optional().describe(
       'bandit only: off-policy evaluation (defaults filled for a bandit task)',
     ),

@@ -121,6 +121,13 @@ export const GUARDRAILS: Record<string, Guardrail> = Object.fromEntries(
       false,
     ),
     G(
+      'alignment',
+      'with alignment.required, a run starts only when offline gains have predicted the imported A/B tests’ online wins',
+      'import more A/B tests (ratchet ab import), read `ratchet align`, change the metric (a new contract version), or set alignment.required: false',
+      'block',
+      false,
+    ),
+    G(
       'constraint',
       "the contract's floors, ceilings and fairness gates hold",
       'the change breaks a constraint in ratchet.yaml: it is rejected whatever its score',

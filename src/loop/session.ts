@@ -19,6 +19,7 @@ import { type Decision, type ExperimentRecord, Journal, type NoiseRecord } from 
 import type { MetricInput } from '../metrics/index.js';
 import type { Proposer } from '../proposers/types.js';
 import type { PythonRuntime } from '../sandbox/index.js';
+import { requireAlignment } from '../tiers/align-gate.js';
 import { RatchetError } from '../util/errors.js';
 import { formatDuration } from '../util/units.js';
 import { acquireRunLock, isAlive, releaseRunLock, runActiveMs, watchStop } from './control.js';
@@ -339,6 +340,23 @@ export class RunSession {
         hint: 'a person reviews it (ratchet status, the Studio) and clears it: ratchet clear --note "<why>"',
         exitCode: 3,
       });
+    }
+    // A contract that requires offline–online alignment runs nothing until the A/B history shows it.
+    try {
+      requireAlignment(ready.contract);
+    } catch (e) {
+      journal.addEvent({
+        ts: new Date().toISOString(),
+        runId: null,
+        experimentId: null,
+        kind: 'guardrail',
+        severity: 'warning',
+        guardrail: 'alignment',
+        message: `a new run was refused: ${(e as Error).message}`,
+        data: null,
+      });
+      journal.close();
+      throw e;
     }
     // `ratchet run` with no id resumes an interrupted run (status running, its process gone: a crash).
     const latest = journal.getRun();

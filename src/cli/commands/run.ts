@@ -7,6 +7,7 @@ import { activeRun, requestStop } from '../../loop/control.js';
 import { ruleLabel } from '../../loop/keep.js';
 import { preflight } from '../../loop/preflight.js';
 import { type RunProgress, type RunSummary, runLoop } from '../../loop/run.js';
+import { type AlignmentStatus, alignmentStatus } from '../../tiers/align-gate.js';
 import { trackersFromEnv } from '../../tracking/tracker.js';
 import { RatchetError } from '../../util/errors.js';
 import { formatDuration, parseDuration } from '../../util/units.js';
@@ -337,6 +338,13 @@ export async function checkFromCli(o: CheckCliOptions) {
   };
 }
 
+/** The alignment line of `ratchet check` (nothing when no A/B test was imported and none is required). */
+function alignmentLine(s: AlignmentStatus, required: boolean): string {
+  if (s.tests === 0 && !required) return '';
+  const text = `${s.message}${required && s.report?.ready !== true ? ' (alignment.required: `ratchet run` will refuse to start)' : ''}`;
+  return `${s.report?.ready === true ? text : yellow(text)}\n`;
+}
+
 /** Register `run`, `stop` and `check`. */
 export function registerRun(program: Command): void {
   program
@@ -437,6 +445,8 @@ export function registerRun(program: Command): void {
     .action(
       action(async (o: CheckCliOptions) => {
         const { est, estimates, ready, rule, executor } = await checkFromCli(o);
+        // Tier 3: whether the metric's offline gains have predicted the imported A/B tests' online wins.
+        const alignment = alignmentStatus(ready.contract);
         const measured = est.sd > 0 || (est.kind === 'varied-seed' && est.runs.length >= 2);
         if (o.json) {
           printJson({
@@ -457,6 +467,12 @@ export function registerRun(program: Command): void {
               runs: e.runs.length,
               slot_class: e.slotClass,
             })),
+            alignment: {
+              tests: alignment.tests,
+              ready: alignment.report?.ready ?? null,
+              message: alignment.message,
+              required: ready.contract.alignment.required,
+            },
           });
           return;
         }
@@ -471,7 +487,7 @@ export function registerRun(program: Command): void {
               e.sd.toExponential(2),
               String(e.runs.length),
             ]),
-          ])}\nkeep ${rule}\n${
+          ])}\nkeep ${rule}\n${alignmentLine(alignment, ready.contract.alignment.required)}${
             measured
               ? `baseline ok. next: ratchet run --proposer search --experiments 30\n`
               : `${yellow(`seed noise not measured: gains below min_delta ${minDelta} may be seed luck.`)} next: ratchet check --seeds varied --runs 3\n`
