@@ -1,8 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { loadContract } from '../../contract/load.js';
 import { JOURNAL_FILE, Journal } from '../../journal/store.js';
+import { parseComposite } from '../../metrics/index.js';
 import { alignReport, isWin, partAssociations, type WinRule } from '../../tiers/align.js';
+import { fitComposite } from '../../tiers/align-fit.js';
 import { collectPairs } from '../../tiers/align-pairs.js';
 import { asciiScatter } from '../../tiers/scatter.js';
 import { RatchetError } from '../../util/errors.js';
@@ -19,6 +22,8 @@ interface AlignCliOptions {
   win: string;
   online: string;
   onlineDirection: string;
+  fit?: boolean;
+  parts?: string;
   json?: boolean;
 }
 
@@ -30,6 +35,25 @@ const oneOf = (flag: string, v: string, allowed: string[]) => {
     });
   return v;
 };
+
+/** The parts `--fit` weighs: `--parts`, else the contract composite's variables, else undefined (every common one). */
+function fitParts(dir: string, flag: string | undefined): string[] | undefined {
+  if (flag !== undefined) {
+    const names = flag
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+    if (names.length === 0)
+      throw new RatchetError('--parts names no metric', { field: '--parts', hint: '--parts auroc,profit' });
+    return names;
+  }
+  try {
+    const c = loadContract(dir);
+    return c.metric.composite ? parseComposite(c.metric.composite).variables : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** Register `ratchet align`: offline–online alignment of the imported A/B tests (tier 3). */
 export function registerAlign(program: Command): void {
@@ -52,6 +76,14 @@ export function registerAlign(program: Command): void {
       '--online-direction <d>',
       'maximize, or minimize when a lower online metric is better',
       'maximize',
+    )
+    .option(
+      '--fit',
+      'propose composite weights fitted to the A/B history (leave-one-out τ beside the current metric’s); a person accepts them into the contract',
+    )
+    .option(
+      '--parts <names>',
+      "with --fit: the metrics and proxies to weigh, comma-separated (default: the contract composite's variables, else every metric all paired experiments recorded)",
     )
     .option('--json', 'print as JSON')
     .action(
@@ -104,6 +136,7 @@ export function registerAlign(program: Command): void {
         const opts = { resamples, precision, seed, win };
         const report = alignReport(pairs, opts);
         const parts = partAssociations(pairs, opts);
+        const fit = o.fit ? fitComposite(pairs, fitParts(dir, o.parts)) : null;
         if (o.json)
           return printJson({
             ...report,
@@ -111,6 +144,7 @@ export function registerAlign(program: Command): void {
             points: pairs.map((p) => ({ ...p, win: isWin(p, win) })),
             unpaired,
             parts,
+            ...(fit ? { fit } : {}),
           });
         const w = (s: string) => process.stdout.write(`${s}\n`);
         w(bold(report.verdict));
@@ -153,6 +187,24 @@ export function registerAlign(program: Command): void {
             w(
               `  ${n}: τ = ${num(parts[n]!.kendallTau.value, 2)}, ρ = ${num(parts[n]!.spearmanRho.value, 2)} (${parts[n]!.n} pairs)`,
             );
+        }
+        if (fit) {
+          w('');
+          if ('reason' in fit) w(`--fit: no proposal: ${fit.reason}`);
+          else {
+            w(
+              bold(
+                `proposed composite (least squares of online on ${fit.parts.join(', ')} over ${fit.n} tests):`,
+              ),
+            );
+            w(`  metric: { primary: composite, composite: "${fit.expression}" }`);
+            w(
+              `  Kendall τ with the online deltas: leave-one-out ${num(fit.tauLeaveOneOut, 2)} (in sample ${num(fit.tauInSample, 2)}), the current metric ${num(fit.tauCurrent, 2)}`,
+            );
+            w(
+              '  to accept it, a person edits ratchet.yaml and runs `ratchet init --force` (a new contract version); nothing was changed',
+            );
+          }
         }
         if (unpaired.length) {
           w('');
