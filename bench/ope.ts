@@ -19,10 +19,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { copyExample, initProject } from '../src/contract/init.js';
+import { openDuck, readRows } from '../src/data/duck.js';
 import { readManifest } from '../src/data/ingest.js';
 import { alignPredictions } from '../src/evaluator/predictions.js';
-import { type BanditInput, bootstrapInterval, computeMetric, prepareMetric } from '../src/metrics/index.js';
+import {
+  type BanditInput,
+  banditDiagnostics,
+  bootstrapInterval,
+  computeMetric,
+  DEFAULT_TRUST,
+  prepareMetric,
+  trustFindings,
+} from '../src/metrics/index.js';
 import { resolvePython } from '../src/sandbox/python.js';
+import { alignReport } from '../src/tiers/align.js';
 import { packageDir } from '../src/util/paths.js';
 
 /** The estimators compared (the example's contract: dr decides, the others are reported). */
@@ -128,10 +138,136 @@ export async function benchOpe(): Promise<OpeRow[]> {
     console.log(
       `the logging (random) policy's own click rate on these rows: ${(mean / logged.y.length).toFixed(5)}; BTS's truth is ${((truth / (mean / logged.y.length) - 1) * 100).toFixed(0)}% above it`,
     );
+    await benchOpeAlignment(dir, py.executable);
     return rows;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** One offline–online pair of the real-data alignment. */
+export interface RealPair {
+  campaign: string;
+  /** Whose logs the offline estimate comes from. */
+  logs: 'random' | 'bts';
+  /** Estimated BTS − random click rate (SNIPS for the policy not logged, the logged mean for the other). */
+  offline: number;
+  /** Observed BTS − random click rate in the two policies' own logs (the A/B test), with its Welch interval. */
+  online: number;
+  onlineLow: number;
+  onlineHigh: number;
+  /** Trust findings of the off-policy estimate (default thresholds). */
+  untrusted: string[];
+}
+
+/**
+ * Real offline–online pairs (ZOZOTOWN ran both policies at once, an A/B test, in 3 campaigns): for each campaign and
+ * each policy's logs, the offline delta a team would have predicted before shipping BTS instead of random (the other
+ * policy estimated off-policy with SNIPS, minus the logging policy's own mean) against the online delta both logs
+ * show, and their alignment by the same code as `ratchet align`. Two pairs per campaign share the online truth, so
+ * the six are not independent: the verdict is illustrative, not a test of the metric.
+ */
+async function benchOpeAlignment(dir: string, python: string): Promise<RealPair[]> {
+  const duck = await openDuck();
+  const pairs: RealPair[] = [];
+  try {
+    const truth = JSON.parse(readFileSync(join(dir, 'bts_truth.json'), 'utf8')) as {
+      campaigns: Record<string, { n_actions: number }>;
+    };
+    for (const campaign of ['all', 'men', 'women']) {
+      const k = truth.campaigns[campaign]!.n_actions;
+      const dist = JSON.parse(
+        execFileSync(python, ['bts_policy.py', '--campaign', campaign, '--dist-json'], {
+          cwd: dir,
+        }).toString(),
+      ) as number[][];
+      const logs: Record<string, { item: number[]; pos: number[]; click: number[]; p: number[] }> = {};
+      for (const policy of ['random', 'bts']) {
+        const rows = await readRows(
+          duck.con,
+          `SELECT item_id, position, click, propensity_score FROM read_parquet('${join(dir, 'campaigns.parquet')}') WHERE policy = '${policy}' AND campaign = '${campaign}'`,
+        );
+        logs[policy] = {
+          item: rows.map((r) => Number(r['item_id'])),
+          pos: rows.map((r) => Number(r['position'])),
+          click: rows.map((r) => Number(r['click'])),
+          p: rows.map((r) => Number(r['propensity_score'])),
+        };
+      }
+      const mean = (x: number[]) => x.reduce((a, b) => a + b, 0) / x.length;
+      const variance = (x: number[]) => {
+        const m = mean(x);
+        return x.reduce((a, b) => a + (b - m) ** 2, 0) / (x.length - 1);
+      };
+      const r = logs['random']!;
+      const b = logs['bts']!;
+      const online = mean(b.click) - mean(r.click);
+      const se = Math.sqrt(variance(b.click) / b.click.length + variance(r.click) / r.click.length);
+      for (const from of ['random', 'bts'] as const) {
+        const l = logs[from]!;
+        const n = l.item.length;
+        const policy = new Float64Array(n * k);
+        for (let i = 0; i < n; i++)
+          for (let a = 0; a < k; a++)
+            policy[i * k + a] = from === 'random' ? dist[a]![l.pos[i]! - 1]! : 1 / k;
+        // Monte Carlo rows may sum to 1 ± 1e-12: normalize exactly.
+        for (let i = 0; i < n; i++) {
+          let s = 0;
+          for (let a = 0; a < k; a++) s += policy[i * k + a]!;
+          for (let a = 0; a < k; a++) policy[i * k + a]! /= s;
+        }
+        const input: BanditInput = {
+          task: 'bandit',
+          k,
+          y: Float64Array.from(l.click),
+          action: Int32Array.from(l.item),
+          pscore: Float64Array.from(l.p),
+          policy,
+        };
+        const other = computeMetric('snips', input);
+        const offline = from === 'random' ? other - mean(l.click) : mean(l.click) - other;
+        const logged = new Uint8Array(k);
+        for (const a of l.item) logged[a] = 1;
+        const untrusted = trustFindings(banditDiagnostics(input, logged), DEFAULT_TRUST);
+        pairs.push({
+          campaign,
+          logs: from,
+          offline,
+          online,
+          onlineLow: online - 1.96 * se,
+          onlineHigh: online + 1.96 * se,
+          untrusted,
+        });
+      }
+    }
+  } finally {
+    duck.close();
+  }
+  console.log(
+    '\n## ope: real offline–online pairs (Open Bandit Dataset: random vs BTS, an A/B test run in 3 campaigns)',
+  );
+  console.log('campaign  logs    offline Δ (est.)  online Δ [95% CI]              trusted');
+  for (const p of pairs)
+    console.log(
+      `${p.campaign.padEnd(8)}  ${p.logs.padEnd(6)}  ${p.offline.toFixed(5).padStart(9)}         ${p.online.toFixed(5)} [${p.onlineLow.toFixed(5)}, ${p.onlineHigh.toFixed(5)}]   ${p.untrusted.length ? `no: ${p.untrusted[0]!.split(':')[0]}` : 'yes'}`,
+    );
+  const report = alignReport(
+    pairs.map((p, i) => ({
+      testId: `${p.campaign}/${p.logs}`,
+      experimentId: i,
+      commitSha: null,
+      offline: p.offline,
+      online: p.online,
+      onlineLow: p.onlineLow,
+      onlineHigh: p.onlineHigh,
+      parts: {},
+    })),
+    { resamples: 2000, seed: 1 },
+  );
+  console.log(
+    `alignment (ratchet align's code; the 6 pairs share 3 online truths, so read it as an illustration): ${report.verdict}`,
+  );
+  return pairs;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await benchOpe();

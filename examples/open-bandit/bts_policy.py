@@ -12,6 +12,8 @@ positions 1, 2 and 3. Its action distribution per position is estimated by Monte
 100,000 simulations; a different random stream, so the frequencies agree to Monte Carlo error, about 0.002).
 
 Usage: python bts_policy.py [--sims 100000] [--seed 12345]  (reads the split as train.py does; writes the same files)
+       python bts_policy.py --campaign men --dist-json  (prints the action distribution of a campaign's BTS as JSON:
+       one list per item of its probability in positions 1, 2, 3; bts_truth.json's `campaigns` hold the priors)
 """
 
 from __future__ import annotations
@@ -45,10 +47,16 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sims", type=int, default=100000)
     ap.add_argument("--seed", type=int, default=12345)
+    ap.add_argument("--campaign", choices=["all", "men", "women"], default="all")
+    ap.add_argument("--dist-json", action="store_true")
     args = ap.parse_args()
     here = Path(__file__).resolve().parent
-    prior = json.loads((here / "bts_truth.json").read_text())["bts_prior"]
+    truth = json.loads((here / "bts_truth.json").read_text())
+    prior = truth["campaigns"][args.campaign]["bts_prior"] if args.campaign != "all" else truth["bts_prior"]
     dist = bts_action_dist(np.array(prior["alpha"]), np.array(prior["beta"]), args.sims, args.seed)
+    if args.dist_json:
+        print(json.dumps(dist.tolist()))
+        return
     data = Path(".ratchet/data")
     out = Path(os.environ.get("RATCHET_OUTPUT", ".ratchet/manual-output"))
     out.mkdir(parents=True, exist_ok=True)
