@@ -7,6 +7,7 @@ import { registerAb } from './commands/ab.js';
 import { registerAlign } from './commands/align.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDemo } from './commands/demo.js';
+import { registerExport } from './commands/export.js';
 import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
 import { registerAgents } from './commands/mcp.js';
@@ -75,5 +76,6 @@ registerPerson(program);
 registerGc(program);
 registerAb(program);
 registerAlign(program);
+registerExport(program);
 
 await program.parseAsync(process.argv);
