@@ -78,6 +78,20 @@ export function selectAbTests(db: Database.Database): AbTestRecord[] {
   );
 }
 
+/**
+ * A cheap fingerprint of the imported tests: it changes when a test is imported or re-imported (a replacement is a
+ * new row). Internal to the journal module (called by `Journal.alignmentStamp`).
+ */
+export function abTestsStamp(db: Database.Database): string {
+  if (!exists(db)) return 'none';
+  const r = db
+    .prepare(
+      "SELECT count(*) AS n, coalesce(max(rowid), 0) AS r, coalesce(max(imported_at), '') AS t FROM ab_tests",
+    )
+    .get() as Record<string, unknown>;
+  return `${r['n']}:${r['r']}:${r['t']}`;
+}
+
 function toAbTest(r: Record<string, unknown>): AbTestRecord {
   return {
     testId: String(r['test_id']),

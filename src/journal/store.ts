@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { type AbTestRecord, selectAbTests, upsertAbTest } from './ab.js';
+import { type AbTestRecord, abTestsStamp, selectAbTests, upsertAbTest } from './ab.js';
 import { insertReview, type ReviewRecord, selectReviews } from './reviews.js';
 
 /** Project-relative path of the journal. */
@@ -230,6 +230,7 @@ export type JournalReader = Pick<
   | 'listEvents'
   | 'latestEvent'
   | 'changeStamp'
+  | 'alignmentStamp'
   | 'tableRows'
   | 'listReviews'
   | 'listAbTests'
@@ -593,6 +594,18 @@ export class Journal {
       )
       .get() as Row;
     return `${row['e']}/${row['x']}/${row['c']}/${row['s']}/${row['r']}`;
+  }
+
+  /**
+   * A cheap fingerprint of what tier 3's alignment is computed from: the imported A/B tests and the experiments
+   * (an experiment's offline delta is fixed when it is recorded). The Studio recomputes the alignment only when it
+   * changes.
+   */
+  alignmentStamp(): string {
+    const row = this.#db
+      .prepare('SELECT count(*) AS n, coalesce(max(id), 0) AS m FROM experiments')
+      .get() as Row;
+    return `${row['n']}/${row['m']}/${abTestsStamp(this.#db)}`;
   }
 
   /**

@@ -30,6 +30,7 @@ import {
   type SecondaryMetric,
   secondaryMetrics,
 } from './insights.js';
+import { type AlignmentSummary, alignmentSummary, type Tier2Item, tier2Items } from './tiers.js';
 import type { WinnerPlot } from './winner.js';
 import { gapText } from './words.js';
 
@@ -178,6 +179,13 @@ export interface ReportData {
     note: NoiseNote;
   };
   submissions: ReportSubmission[];
+  /** Tier 2 of a bandit task: the evidence `ratchet submit` recorded for each submitted policy of the run. */
+  tier2: Tier2Item[];
+  /**
+   * Tier 3: the offline–online alignment of the project's imported A/B tests with its experiments (every run's),
+   * as `ratchet align` reports it with its defaults; null when no A/B test was imported.
+   */
+  alignment: AlignmentSummary | null;
   /** The directions of a run with several (docs/ARCHITECTURE.md, "Parallel directions"); null with one. */
   directions: DirectionSummary[] | null;
   reviews: ReviewRecord[];
@@ -465,6 +473,8 @@ export function buildReport(journal: JournalReader, contract: Contract, runId?: 
       ),
     },
     submissions,
+    tier2: tier2Items(events),
+    alignment: alignmentSummary(journal.listAbTests(), journal.listExperiments()),
     reviews,
     timing: {
       meanExperimentSeconds: exps.length ? Math.round(totalMs / exps.length) / 1000 : null,

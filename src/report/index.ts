@@ -23,7 +23,9 @@ export const REPORT_MD = 'report.md';
 export const REPORT_HTML = 'report.html';
 /**
  * The report's charts, written beside report.md and linked from it (report.html inlines them). Stable names:
- * `report-progress.svg` (the score over experiments) and `report-winner.svg` (the winner on the public holdout).
+ * `report-progress.svg` (the score over experiments) and `report-winner.svg` (the winner on the public holdout);
+ * with imported A/B tests `report-alignment.svg` (tier 3), and `report-tier2-<id>.svg` for each submitted bandit
+ * policy's tier-2 evidence.
  */
 export const REPORT_PROGRESS_SVG = 'report-progress.svg';
 export const REPORT_WINNER_SVG = 'report-winner.svg';

@@ -3,6 +3,7 @@ import type { Block, Section } from './blocks.js';
 import { DECISION_STYLE, escapeXml, scoreChart, sparkline } from './chart.js';
 import type { ReportData, ReportExperiment } from './data.js';
 import { dataBlocks, detailSections } from './sections.js';
+import { alignmentSection, tier2Section } from './tier-sections.js';
 import { gapText, keptText, reasonAfter } from './words.js';
 
 /**
@@ -228,14 +229,18 @@ export function reportSections(d: ReportData): Section[] {
             kind: 'p',
             text: 'Private worse than public means the public holdout flattered the model; the private holdout is scored once per experiment, never shown to a proposer.',
           },
+          ...tier2Section(d),
         ]
       : [
           {
             kind: 'p',
             text: `Not submitted: run \`ratchet submit --run ${d.run.id}\` to score the best kept experiment on the private holdout.`,
           },
+          ...tier2Section(d),
         ],
   });
+  const tier3 = alignmentSection(d);
+  if (tier3) s.push(tier3);
   s.push({
     title: 'Noise',
     blocks: [
@@ -354,6 +359,7 @@ tr:nth-child(even) td{background:#fbfcfd}pre{background:#f6f8fa;padding:8px 12px
 .d-kept{color:${DECISION_STYLE['kept']!.colour};font-weight:600}.d-reverted{color:${DECISION_STYLE['reverted']!.colour}}
 .d-crashed,.d-timeout{color:${DECISION_STYLE['crashed']!.colour}}.d-invalid{color:${DECISION_STYLE['invalid']!.colour}}
 .d-rejected{color:${DECISION_STYLE['rejected']!.colour}}svg{max-width:100%;height:auto}
+.warn{border-left:4px solid #bc4c00;background:#fff1e5;padding:6px 12px;border-radius:4px}
 `;
 
 /** Render the report as one self-contained HTML page (inline CSS and SVG; no script, no external URL). */
@@ -369,7 +375,11 @@ export function renderHtml(d: ReportData): string {
     for (const b of sec.blocks) {
       switch (b.kind) {
         case 'p':
-          inner.push(b.strong ? `<p><strong>${e(b.text)}</strong></p>` : `<p>${e(b.text)}</p>`);
+          inner.push(
+            b.strong
+              ? `<p${b.text.startsWith('WARNING ') ? ' class="warn"' : ''}><strong>${e(b.text)}</strong></p>`
+              : `<p>${e(b.text)}</p>`,
+          );
           break;
         case 'list': {
           const tag = b.ordered ? 'ol' : 'ul';

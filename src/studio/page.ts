@@ -99,6 +99,8 @@ const SCRIPT = String.raw`
     renderTable();
     renderEvents(s);
     renderReview(s);
+    renderTier2(s);
+    renderAlignment(s);
     if (selected != null) loadDetail(selected, false);
   }
   function renderStats(s) {
@@ -344,6 +346,51 @@ const SCRIPT = String.raw`
       return '<div class="ev review" data-decision="' + esc(r.decision) + '"><span class="k">' + esc(r.decision) + '</span> #' + r.experimentId + ' by ' + esc(r.reviewer) + ' <span class="muted small">' + esc(r.ts) + '</span><br>' + esc(r.note) + '</div>';
     }).join('') : '<div class="muted">' + (none ? 'submit the best kept experiment, then promote or reject it' : 'not reviewed yet') + '</div>';
   }
+  // Set a container's HTML only when it changed (a snapshot comes with every log line of the running experiment).
+  var shown = {};
+  function setHtml(el, html) {
+    if (shown[el.id] === html) return;
+    shown[el.id] = html;
+    el.innerHTML = html;
+  }
+  function sig(v) { return v == null || !isFinite(v) ? '\u2014' : Number(v).toPrecision(4); }
+  // Tier 2 (bandit tasks): each submitted policy's estimators with their intervals against production, trust, verdict.
+  function renderTier2(s) {
+    var list = (s.tier2 || []).slice().reverse();
+    setHtml($('tier2'), list.map(function (t) {
+      var ev = t.evidence, pct = Math.round(ev.confidence * 100) + '%';
+      var rows = ev.estimates.map(function (e) {
+        var where = e.low > ev.production ? 'above' : e.high < ev.production ? 'below' : 'overlaps';
+        return '<tr data-name="' + esc(e.name) + '"><th scope="row">' + esc(e.name) + (e.name === ev.primary ? ' (primary)' : '') + '</th><td class="num">' + sig(e.value) +
+          '</td><td class="num">[' + sig(e.low) + ', ' + sig(e.high) + ']</td><td>' + where + '</td></tr>';
+      }).join('');
+      return '<div class="tier2" data-experiment="' + t.experimentId + '" data-candidate="' + (ev.candidate ? 'true' : 'false') + '">' +
+        '<h3>Tier-2 evidence of #' + t.experimentId + ' <span class="muted small">private logs, ' + ev.rows + ' rows, ' + pct + ' bootstrap intervals</span></h3>' +
+        '<div class="verdict ' + (ev.candidate ? 'ok' : 'warn') + '" role="status">' + (ev.candidate ? '' : 'WARNING ') + esc(ev.verdict) + '</div>' +
+        '<div class="plot">' + t.chart + '</div>' +
+        '<div class="scroll" tabindex="0" role="region" aria-label="tier-2 estimates of #' + t.experimentId + '"><table class="small"><thead><tr><th scope="col">estimator</th><th scope="col" class="num">estimate</th><th scope="col" class="num">' + pct + ' interval</th><th scope="col">vs production</th></tr></thead><tbody>' + rows +
+        '<tr data-name="logging"><th scope="row">logging policy (production)</th><td class="num">' + sig(ev.production) + '</td><td class="num">\u2014</td><td>mean logged reward</td></tr></tbody></table></div>' +
+        '<div class="small">trust: effective sample size ' + Number(ev.ess).toFixed(0) + ', largest weight ' + sig(ev.maxWeight) + ', unsupported mass ' + sig(ev.unsupportedMass) + ', estimator spread ' + sig(ev.disagreement) +
+        (ev.untrusted.length ? '<br><span class="warn-text">not trusted: ' + esc(ev.untrusted.join('; ')) + '</span>' : '') + '</div></div>';
+    }).join(''));
+  }
+  // Tier 3: offline gains against online A/B results (the project's imported tests, every run's experiments).
+  function renderAlignment(s) {
+    var a = s.alignment, box = $('alignment');
+    box.hidden = !a;
+    if (!a) { setHtml($('align-body'), ''); return; }
+    var facts = a.facts.map(function (f) { return '<b>' + esc(f.label) + '</b><span>' + esc(f.value) + '</span>'; }).join('');
+    var rows = a.points.map(function (p) {
+      return '<tr data-test="' + esc(p.testId) + '"><td>' + esc(p.testId) + '</td><td class="num">#' + p.experimentId + '</td><td class="num">' + signed(p.offline, 5) +
+        '</td><td class="num">' + sig(p.online) + ' [' + sig(p.onlineLow) + ', ' + sig(p.onlineHigh) + ']</td><td>' + (p.win ? 'yes' : 'no') + '</td></tr>';
+    }).join('');
+    setHtml($('align-body'),
+      '<div id="align-verdict" class="verdict' + (a.ready === false ? ' warn' : a.ready ? ' ok' : '') + '" role="status">' + (a.ready === false ? 'WARNING ' : '') + esc(a.verdict) + '</div>' +
+      '<div class="kv" id="align-facts">' + facts + '</div>' +
+      (a.chart ? '<div class="plot" id="align-chart">' + a.chart + '</div>' : '') +
+      (rows ? '<div class="scroll" tabindex="0" role="region" aria-label="A/B tests and their experiments"><table class="small" id="align-pairs"><thead><tr><th scope="col">A/B test</th><th scope="col" class="num">experiment</th><th scope="col" class="num">offline delta</th><th scope="col" class="num">online delta [interval]</th><th scope="col">online win</th></tr></thead><tbody>' + rows + '</tbody></table></div>' : '') +
+      (a.unpaired.length ? '<div class="small" id="align-unpaired"><b>not paired:</b> ' + a.unpaired.map(function (u) { return esc(u.testId) + ' (' + esc(u.reason) + ')'; }).join('; ') + '</div>' : ''));
+  }
   function review(decision) {
     var msg = $('review-msg');
     msg.className = 'msg';
@@ -461,10 +508,14 @@ export function studioPage(): string {
 <section class="card wide" id="compare"><h2>Compare two experiments</h2>
 <div class="tools"><label for="compare-a">experiment A</label><select id="compare-a"></select><label for="compare-b">experiment B</label><select id="compare-b"></select>
 <button class="act" id="compare-go" type="button">Compare</button></div><div id="compare-out"></div></section>
+<section class="card wide" id="alignment" hidden><h2>Offline vs online A/B results (tier 3)</h2>
+<p class="small muted" style="margin:0 0 6px">Do offline wins translate into online wins? Each imported A/B test against the experiment it shipped (any run), as <code>ratchet align</code> reports it.</p>
+<div id="align-body"></div></section>
 <section class="card"><h2>Guardrails, escalations and events</h2><div class="scroll" id="events" tabindex="0" role="region" aria-label="guardrails, escalations and events"></div></section>
 <section class="card" id="review"><h2>Tier-2 review</h2>
 <button class="act" id="submit-best" disabled>nothing to submit</button> <span class="small muted" id="submit-note"></span>
 <div style="margin-top:10px"><label class="small muted" for="review-target">submitted candidate</label><br><select id="review-target" style="max-width:100%"></select></div>
+<div id="tier2"></div>
 <label class="field" for="review-note">note (required)</label><textarea id="review-note" placeholder="what you checked and why you decide so"></textarea>
 <label class="field" for="review-reviewer">reviewer</label><div style="display:flex;flex-wrap:wrap;gap:8px;align-items:center"><input class="reviewer" id="review-reviewer" placeholder="default: the Studio's user">
 <button class="act promote" id="promote" disabled>Promote</button><button class="act reject" id="reject" disabled>Reject</button></div>

@@ -5,6 +5,14 @@ import { currentExperiment, type LogEntry, logEntry, showView, statusView } from
 import { activeRun, runActiveMs } from '../loop/control.js';
 import { FAILURES } from '../loop/session.js';
 import { scoreChart } from '../report/chart.js';
+import { alignmentChart, evidenceChart } from '../report/tier-charts.js';
+import {
+  type AlignmentSummary,
+  alignmentFacts,
+  alignmentSummary,
+  type Tier2Item,
+  tier2Items,
+} from '../report/tiers.js';
 import { type MlflowHealth, mlflowHealth } from '../tracking/health.js';
 import { type LiveExperiment, liveExperiment } from './extras.js';
 
@@ -18,6 +26,7 @@ export const NOTABLE_EVENTS = [
   'guardrail',
   'escalation',
   'submission',
+  'tier2',
   'review',
   'mlflow.error',
   'mlflow.recovered',
@@ -38,6 +47,17 @@ export type StudioExperiment = LogEntry & {
   /** The standing review decision, when reviewed. */
   review: 'promote' | 'reject' | null;
 };
+
+/** Tier 3 as the Studio shows it: `ratchet align`'s report, its facts in words and the scatter plot (SVG). */
+export type StudioAlignment = AlignmentSummary & {
+  /** The numbers in words (the report's list: pairs, sign agreement, τ, ρ, slope, threshold). */
+  facts: { label: string; value: string }[];
+  /** The offline–online scatter (see alignmentChart); '' without a pair. */
+  chart: string;
+};
+
+/** A submitted bandit policy's tier-2 evidence with its interval chart (SVG, see evidenceChart). */
+export type StudioTier2 = Tier2Item & { chart: string };
 
 /** The Studio's live snapshot of one run. */
 export interface StudioState {
@@ -73,6 +93,10 @@ export interface StudioState {
   serverTime: string;
   /** The MLflow tracking server's last known reachability (null: never failed, or not used); a banner when down. */
   mlflow: MlflowHealth | null;
+  /** Tier 3: the alignment of the project's imported A/B tests with its experiments (null: none imported). */
+  alignment: StudioAlignment | null;
+  /** Tier 2 (bandit tasks): the evidence of the run's submitted policies, oldest submission first. */
+  tier2: StudioTier2[];
 }
 
 /**
@@ -114,7 +138,29 @@ export function emptyState(contract: Contract, runs: StudioState['runs'], versio
     version,
     serverTime: new Date().toISOString(),
     mlflow: null,
+    alignment: null,
+    tier2: [],
   };
+}
+
+/** The last alignment computed for each open journal, with the stamp it was computed at. */
+const alignmentCache = new WeakMap<object, { stamp: string; value: StudioAlignment | null }>();
+
+/**
+ * The alignment the Studio shows, recomputed only when the journal's A/B tests or experiments changed
+ * (`alignmentStamp`): its bootstrap intervals cost far more than a snapshot, which is rebuilt on every change (a
+ * log line of the running experiment included). The same object is returned while nothing changed.
+ */
+export function studioAlignment(journal: JournalReader): StudioAlignment | null {
+  const stamp = journal.alignmentStamp();
+  const hit = alignmentCache.get(journal);
+  if (hit && hit.stamp === stamp) return hit.value;
+  const a = alignmentSummary(journal.listAbTests(), journal.listExperiments());
+  const value = a
+    ? { ...a, facts: alignmentFacts(a), chart: a.points.length ? alignmentChart(a) : '' }
+    : null;
+  alignmentCache.set(journal, { stamp, value });
+  return value;
 }
 
 /**
@@ -142,7 +188,8 @@ export function studioState(journal: JournalReader, contract: Contract, runId?: 
   const serverTime = new Date().toISOString();
   const version = journalVersion(journal);
   const mlflow = mlflowHealth(journal);
-  if (!run) return { ...emptyState(contract, runs, version), mlflow };
+  const alignment = studioAlignment(journal);
+  if (!run) return { ...emptyState(contract, runs, version), mlflow, alignment };
   const exps = journal.listExperiments(run.id);
   const submissions = journal.listSubmissions(run.id);
   const reviews = journal.listReviews(run.id);
@@ -204,6 +251,11 @@ export function studioState(journal: JournalReader, contract: Contract, runId?: 
     version,
     serverTime,
     mlflow,
+    alignment,
+    tier2: tier2Items(journal.listEvents({ runId: run.id, kinds: ['tier2'] })).map((t) => ({
+      ...t,
+      chart: evidenceChart(t.evidence),
+    })),
   };
 }
 

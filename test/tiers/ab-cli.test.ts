@@ -1,91 +1,16 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
+import { Journal } from '../../src/journal/store.js';
 import { summarize, welchEffect } from '../../src/tiers/ab-stats.js';
 import { kendallTauB, spearmanRho } from '../../src/tiers/align-stats.js';
-import { cli, makeProject, ROOT } from '../helpers/project.js';
+import { cli, makeProject } from '../helpers/project.js';
+import { EXAMPLE_AB, recordExperiments, sha, TRUTH } from '../helpers/tiers.js';
 
 /**
  * `ratchet ab import`, `ratchet ab simulate` and `ratchet align` end to end: the built CLI on a real project made by
  * `ratchet init`, whose journal gets the experiments the shipped example history names (examples/ab-history).
  */
-
-const EXAMPLE_AB = join(ROOT, 'examples', 'ab-history', 'ab.csv');
-const TRUTH = JSON.parse(readFileSync(join(ROOT, 'examples', 'ab-history', 'truth.json'), 'utf8')) as {
-  tests: { testId: string; experiment: string; offline: number; trueEffect: number }[];
-};
-
-const sha = (id: number) => `${id.toString(16).padStart(4, '0')}${'ab'.repeat(18)}`;
-
-/** Record a run whose experiments 2..13 have the example's offline deltas (experiment 1 is the baseline). */
-function recordExperiments(dir: string): void {
-  const j = Journal.open(dir);
-  try {
-    j.createRun({
-      id: 'r1',
-      branch: 'ratchet/r1',
-      worktree: '.ratchet/worktrees/r1',
-      baseCommit: sha(0),
-      proposer: 'search',
-      status: 'finished',
-      startedAt: '2024-01-01T00:00:00Z',
-      unsafe: false,
-      pid: null,
-      config: {},
-    });
-    const base: ExperimentRecord = {
-      id: 1,
-      runId: 'r1',
-      seq: 1,
-      proposer: 'search',
-      hypothesis: 'baseline',
-      params: null,
-      meta: null,
-      decision: 'kept',
-      reason: 'baseline',
-      score: 0.7,
-      bestBefore: null,
-      delta: null,
-      ciLow: null,
-      ciHigh: null,
-      probImprovement: null,
-      commitSha: sha(1),
-      parentSha: sha(0),
-      files: [],
-      sandboxStatus: 'ok',
-      sandboxMessage: '',
-      exitCode: 0,
-      sandboxed: true,
-      startedAt: '2024-01-01T00:00:00Z',
-      endedAt: '2024-01-01T00:01:00Z',
-      durationMs: 60_000,
-      executeMs: 50_000,
-      conclusion: null,
-      metrics: { auroc: 0.7, log_loss: 0.5 },
-    };
-    j.recordExperiment(base);
-    for (const t of TRUTH.tests) {
-      const id = Number(t.experiment);
-      // Every experiment is a change of the baseline, so its parent is experiment 1.
-      j.recordExperiment({
-        ...base,
-        id,
-        seq: id,
-        hypothesis: `change ${id}`,
-        reason: 'kept',
-        score: 0.7 + t.offline,
-        bestBefore: 0.7,
-        delta: t.offline,
-        commitSha: sha(id),
-        parentSha: sha(1),
-        metrics: { auroc: 0.7 + t.offline, log_loss: 0.5 - t.offline / 2 },
-      });
-    }
-  } finally {
-    j.close();
-  }
-}
 
 let dir = '';
 beforeAll(async () => {

@@ -9,7 +9,7 @@ export function registerReport(program: Command): void {
   program
     .command('report')
     .description(
-      'the morning report of a run: what ran, what was kept and why, progression, wins, failures, guardrails, noise, public-private gap, recommendation (writes report.md, report.html and the charts report-progress.svg, report-winner.svg)',
+      'the morning report of a run: what ran, what was kept and why, progression, wins, failures, guardrails, noise, public-private gap, recommendation (writes report.md, report.html and the charts report-progress.svg, report-winner.svg; with A/B tests report-alignment.svg, with tier-2 evidence report-tier2-<id>.svg)',
     )
     .option('--dir <dir>', 'project folder', '.')
     .option('--run <id>', 'a specific run (default: the latest)')
