@@ -325,6 +325,11 @@ describe('the brief', () => {
     const tools = composeBrief({ ...input, answer: 'tools' });
     expect(tools).toContain('call `finish` with your hypothesis');
     expect(tools).toContain('`conclude_previous`');
+    // A bandit task's brief asks for a policy, not `<id>,prediction`.
+    expect(text).toContain('header `<id>,prediction`');
+    const bandit = composeBrief({ ...input, summary: { ...input.summary, task: 'bandit' } });
+    expect(bandit).toContain('one `proba_<action>` column per action, each row summing to 1');
+    expect(bandit).not.toContain('header `<id>,prediction`');
   });
 });
 
