@@ -58,6 +58,7 @@ const DEFAULT_METRICS: Record<Task, { primary: string; also: string[]; minDelta:
   ranking: { primary: 'ndcg@10', also: ['ndcg', 'mrr', 'map@10'], minDelta: 0 },
   // Off-policy: doubly robust decides; the other estimators are reported (and their spread is a trust check).
   bandit: { primary: 'dr', also: ['ips', 'snips', 'dm', 'sndr', 'switch_dr'], minDelta: 0 },
+  harness: { primary: 'task_score', also: ['tokens_per_task', 'cost_per_task'], minDelta: 0 },
 };
 
 /** Names of the bundled examples (folders under examples/). */

@@ -282,6 +282,23 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
         );
     if (doc.ope) throw err('ope', 'ope only applies to bandit tasks', 'remove it or use task: bandit');
   }
+  if (doc.task === 'harness') {
+    if (!doc.harness)
+      throw err(
+        'harness',
+        'a harness task needs its model: the endpoint the host proxy forwards to',
+        'add harness: { endpoint: http://127.0.0.1:8400/v1, model: <name> }',
+      );
+    if (doc.evaluator) throw err('evaluator', 'a harness task is graded by Ratchet', 'remove evaluator');
+    if (doc.run.network)
+      throw err(
+        'run.network',
+        'a harness reaches its model only through the host proxy: the sandbox keeps no network',
+        'remove run.network',
+      );
+    if (doc.split.strategy === 'stratified')
+      throw err('split.strategy', 'a task suite has answers, not classes, to stratify on', 'use random or group');
+  } else if (doc.harness) throw err('harness', 'harness only applies to harness tasks', 'remove it or use task: harness');
   for (const [i, name] of doc.evaluator ? [] : doc.metric.also.entries()) {
     try {
       metricSpec(name, doc.task);

@@ -7,7 +7,7 @@ import { AgentSchema } from './agent.js';
  */
 
 /** Prediction task. */
-export const TaskSchema = z.enum(['binary', 'multiclass', 'regression', 'ranking', 'bandit']);
+export const TaskSchema = z.enum(['binary', 'multiclass', 'regression', 'ranking', 'bandit', 'harness']);
 
 const duration = z
   .union([z.string().min(1), z.number().positive()])
@@ -517,6 +517,72 @@ export const AlignmentSchema = z
   })
   .strict();
 
+/**
+ * A harness task's model and objectives (docs/ARCHITECTURE.md, "Harness tasks"): the OpenAI-compatible endpoint the
+ * host proxy forwards to (the sandbox never reaches it, nor sees the key), prices, caps, the response cache and the
+ * multi-objective keep rule.
+ */
+export const HarnessSchema = z
+  .object({
+    endpoint: z
+      .url({ protocol: /^https?$/ })
+      .describe('base URL of the OpenAI-compatible API, reached by the host proxy only, e.g. http://127.0.0.1:8400/v1'),
+    model: z.string().min(1).describe('model name sent to the endpoint (the proxy overrides what the harness sends)'),
+    key_env: z
+      .string()
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+      .default('OPENAI_API_KEY')
+      .describe('host environment variable holding the API key; the proxy adds it, the sandbox never sees it'),
+    prices: z
+      .object({
+        input_per_mtok: z.number().min(0).default(0).describe('USD per million prompt tokens'),
+        output_per_mtok: z.number().min(0).default(0).describe('USD per million completion tokens'),
+      })
+      .strict()
+      .default({ input_per_mtok: 0, output_per_mtok: 0 }),
+    caps: z
+      .object({
+        tokens_per_task: z.number().int().positive().default(20000).describe('a task past this gets 429s'),
+        tokens_per_experiment: z
+          .number()
+          .int()
+          .positive()
+          .default(2_000_000)
+          .describe('an experiment past this gets 429s for every further request'),
+        requests_per_task: z.number().int().positive().default(20),
+      })
+      .strict()
+      .default({ tokens_per_task: 20000, tokens_per_experiment: 2_000_000, requests_per_task: 20 }),
+    cache: z
+      .boolean()
+      .default(true)
+      .describe('replay identical requests from a cache keyed by their hash (deterministic reruns; tokens still counted)'),
+    request_timeout: duration.default('60s'),
+    keep: z
+      .object({
+        cost_metric: z.enum(['tokens_per_task', 'cost_per_task']).default('tokens_per_task'),
+        cost_ceiling: z
+          .number()
+          .positive()
+          .optional()
+          .describe('a score gain is kept only while the cost metric stays at or below this'),
+        cost_margin: z
+          .number()
+          .gt(0)
+          .lt(1)
+          .default(0.1)
+          .describe('a change that cuts the cost metric by more than this share is kept when the score is not worse'),
+        non_inferiority: z
+          .number()
+          .min(0)
+          .default(0.02)
+          .describe('"not worse": the paired lower bound of the score change is above minus this margin'),
+      })
+      .strict()
+      .default({ cost_metric: 'tokens_per_task', cost_margin: 0.1, non_inferiority: 0.02 }),
+  })
+  .strict();
+
 /** The whole contract. */
 export const ContractSchema = z
   .object({
@@ -578,6 +644,7 @@ export const ContractSchema = z
     resources: ResourcesSchema.default({ gpus: 0 }),
     executor: ExecutorSchema.default({ kind: 'local' }),
     alignment: AlignmentSchema.default({ required: false, precision: 0.8, win: 'significant' }),
+    harness: HarnessSchema.optional().describe('harness only: the model behind the host proxy and the objectives'),
     ope: OpeSchema.optional().describe(
       'bandit only: off-policy evaluation (defaults filled for a bandit task)',
     ),

@@ -307,6 +307,8 @@ export async function splitData(contract: Contract, progress: Progress = () => {
         );
       }
       if (contract.task === 'bandit') classes = await checkBanditLogs(duck.con, contract, idExpr);
+    } else if (contract.task === 'harness') {
+      // A task suite: the target is each task's expected answer (text), hidden in the vault for the holdouts.
     } else {
       const distinct = (
         await readStrings(duck.con, `SELECT DISTINCT ${ident(target)}::VARCHAR FROM src`)
@@ -474,7 +476,7 @@ export async function splitData(contract: Contract, progress: Progress = () => {
             ? rows.filter((r) => r['y'] === positiveClass).reduce((t, r) => t + Number(r['c']), 0) / total
             : Math.max(...rows.map((r) => Number(r['c']))) / total;
       }
-    } else {
+    } else if (contract.task !== 'harness') {
       const means = await readRows(
         duck.con,
         `SELECT split, avg(${ident(target)}::DOUBLE) AS m ${from} GROUP BY split`,

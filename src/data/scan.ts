@@ -16,6 +16,12 @@ export const LEAKAGE_FILE = `${DATA_DIR}/leakage.json`;
  */
 export async function scanProject(contract: Contract, manifest: SplitManifest): Promise<LeakFinding[]> {
   const root = contract.projectDir;
+  // A task suite's inputs are free text and its answers have no distribution to leak: the tabular scan does not
+  // apply (the answers are in the vault all the same).
+  if (manifest.task === 'harness') {
+    writeFileAtomic(join(root, LEAKAGE_FILE), '[]\n');
+    return [];
+  }
   const findings = await scanSplits(
     {
       train: join(root, DATA_DIR, 'train.csv'),

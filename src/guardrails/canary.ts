@@ -151,8 +151,8 @@ export function decoySql(
  * replanted when the data is split again or the secret changes) and return the
  * read-only binds that plant them in a sandbox at `/data/.vault/{public,private}.csv`. Each file has the
  * id column and the target column, for every holdout id, like a real label file would.
- * Returns [] when the project has no split files, uses a custom evaluator (no per-row predictions to check) or is a
- * bandit task (its predictions are a policy, not labels).
+ * Returns [] when the project has no split files, uses a custom evaluator (no per-row predictions to check), or is a
+ * bandit task (its predictions are a policy, not labels) or a harness task (free-text answers: no decoy law).
  * @throws Error when a split file cannot be read
  */
 export async function plantDecoys(
@@ -160,7 +160,7 @@ export async function plantDecoys(
   manifest: SplitManifest,
 ): Promise<{ host: string; target: string }[]> {
   // A bandit candidate outputs a policy, not a copy of labels: decoy rewards would give it nothing to copy into.
-  if (contract.evaluator || contract.task === 'bandit') return [];
+  if (contract.evaluator || contract.task === 'bandit' || contract.task === 'harness') return [];
   const dir = join(contract.projectDir, DECOY_HOST_DIR);
   const binds = SPLITS.map((s) => ({ host: join(dir, `${s}.csv`), target: `${DECOY_SANDBOX_DIR}/${s}.csv` }));
   const sources = SPLITS.map((s) => join(contract.projectDir, DATA_DIR, `${s}.csv`));
@@ -321,7 +321,8 @@ export function agreement(
   targets: Float32Array | Float64Array,
   classes: number,
 ): CanaryCheck | null {
-  if (input.task === 'bandit') throw new Error('canary agreement: the bandit task is not supported here yet');
+  if (input.task === 'bandit' || input.task === 'harness')
+    throw new Error(`canary agreement: no decoys are planted for a ${input.task} task`);
   const n0 = targets.length;
   if (n0 === 0) return null;
   if (input.task === 'binary' || input.task === 'multiclass') {
@@ -378,7 +379,7 @@ export async function canaryTrips(
   input: MetricInput | null,
   duck: Duck,
 ): Promise<Trip[]> {
-  if (contract.evaluator || !input || input.task === 'bandit') return [];
+  if (contract.evaluator || !input || input.task === 'bandit' || input.task === 'harness') return [];
   const targets = await publicTargets(contract, manifest, duck);
   if (!targets || targets.length !== (input.task === 'multiclass' ? input.pred.length : input.p.length))
     return [];

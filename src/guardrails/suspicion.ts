@@ -97,7 +97,7 @@ function corrWithIndex(x: ArrayLike<number>): number {
 }
 
 /** The per-row prediction a sanity check looks at (probability, value, or predicted class index). */
-function predictionVector(input: Exclude<MetricInput, { task: 'bandit' }>): ArrayLike<number> {
+function predictionVector(input: Exclude<MetricInput, { task: 'bandit' | 'harness' }>): ArrayLike<number> {
   return input.task === 'multiclass' ? input.pred : input.p;
 }
 
@@ -110,7 +110,8 @@ function predictionVector(input: Exclude<MetricInput, { task: 'bandit' }>): Arra
  */
 export function sanityChecks(input: MetricInput, s: SuspicionSettings): Trip[] {
   // A bandit candidate is a policy: the same distribution in every context is a legitimate (context-free) policy.
-  if (input.task === 'bandit') return [];
+  // A harness's answers are graded text; its per-task scores have no row order to follow.
+  if (input.task === 'bandit' || input.task === 'harness') return [];
   const trips: Trip[] = [];
   const p = predictionVector(input);
   let constant = true;

@@ -3,6 +3,7 @@
  */
 
 import { BANDIT_METRIC_NAMES, BANDIT_METRICS, banditMetricImpl } from './bandit.js';
+import { HARNESS_METRICS } from './harness.js';
 import { BINARY_METRICS } from './binary.js';
 import type { MetricImpl } from './impl.js';
 import { MULTICLASS_METRICS } from './multiclass.js';
@@ -11,7 +12,7 @@ import { REGRESSION_METRICS } from './regression.js';
 import type { MetricInput, MetricSpec, Task, WeightedMetric } from './types.js';
 import { validateWeights } from './validate.js';
 
-const TASKS: readonly Task[] = ['binary', 'multiclass', 'regression', 'ranking', 'bandit'];
+const TASKS: readonly Task[] = ['binary', 'multiclass', 'regression', 'ranking', 'bandit', 'harness'];
 
 const REGISTRY: Record<Task, ReadonlyArray<MetricImpl>> = {
   binary: BINARY_METRICS as ReadonlyArray<MetricImpl>,
@@ -19,6 +20,7 @@ const REGISTRY: Record<Task, ReadonlyArray<MetricImpl>> = {
   regression: REGRESSION_METRICS as ReadonlyArray<MetricImpl>,
   ranking: RANKING_METRICS as ReadonlyArray<MetricImpl>,
   bandit: BANDIT_METRICS as ReadonlyArray<MetricImpl>,
+  harness: HARNESS_METRICS as ReadonlyArray<MetricImpl>,
 };
 
 /**

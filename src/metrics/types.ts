@@ -6,7 +6,7 @@
  */
 
 /** The tasks the built-in metric engine scores. */
-export type Task = 'binary' | 'multiclass' | 'regression' | 'ranking' | 'bandit';
+export type Task = 'binary' | 'multiclass' | 'regression' | 'ranking' | 'bandit' | 'harness';
 
 /** Whether a larger (`maximize`) or a smaller (`minimize`) value of a metric is better. */
 export type MetricDirection = 'maximize' | 'minimize';
@@ -89,8 +89,24 @@ export interface BanditInput {
   qhat?: Float64Array;
 }
 
+/**
+ * A harness run on a task suite (docs/ARCHITECTURE.md, "Harness tasks"): n tasks in vault order.
+ * - `y`: n task identities (the task's index in the holdout: equal for two candidates on the same holdout, so
+ *   paired tests can check they are scored on the same tasks);
+ * - `score`: n per-task scores in [0, 1] (exact match: 0 or 1);
+ * - `tokens`: n per-task tokens (prompt + completion) the host proxy counted from the model's responses;
+ * - `cost`: n per-task costs, USD.
+ */
+export interface HarnessInput {
+  task: 'harness';
+  y: Float64Array;
+  score: Float64Array;
+  tokens: Float64Array;
+  cost: Float64Array;
+}
+
 /** Predictions of one model on one split, for any task. */
-export type MetricInput = BinaryInput | MulticlassInput | RegressionInput | RankingInput | BanditInput;
+export type MetricInput = BinaryInput | MulticlassInput | RegressionInput | RankingInput | BanditInput | HarnessInput;
 
 /** Static description of one built-in metric. */
 export interface MetricSpec {
