@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { importAbFile } from '../../tiers/ab-import.js';
 import { armsCsv, simulateAb, truthOf, unitsCsv } from '../../tiers/ab-simulate.js';
+import { banditTruth, simulateBanditEnv } from '../../tiers/bandit-env.js';
 import { RatchetError } from '../../util/errors.js';
 import { bold, num, signed, table } from '../format.js';
 import { action, printJson } from '../output.js';
@@ -16,8 +17,15 @@ interface ImportOptions {
 
 /** Options of `ratchet ab simulate`. */
 interface SimulateCliOptions {
+  env: string;
   tests: string;
-  alignment: string;
+  alignment?: string;
+  positionBias?: string;
+  novelty?: string;
+  shift?: string;
+  logged?: string;
+  tradeoff?: string;
+  estimator?: string;
   seed: string;
   out: string;
   shape: string;
@@ -95,16 +103,47 @@ export function registerAb(program: Command): void {
     );
   ab.command('simulate')
     .description(
-      'write a simulated A/B history with known offline–online alignment (a file `ab import` reads)',
+      'write a simulated A/B history with known offline–online alignment (a file `ab import` reads): --env normal ' +
+        'draws offline deltas and true effects with a chosen correlation; --env bandit simulates a ranking bandit ' +
+        '(offline deltas from off-policy estimates on logged data, online A/B tests of the candidate policies) ' +
+        'where position bias, novelty and distribution shift can be switched on',
     )
     .requiredOption('--out <file>', 'CSV file to write')
+    .option('--env <env>', 'normal (correlated deltas) or bandit (the bandit environment)', 'normal')
     .option('--tests <n>', 'number of A/B tests', '12')
-    .option('--alignment <rho>', 'correlation of offline deltas and true online effects, in [-1, 1]', '0.8')
+    .option(
+      '--alignment <rho>',
+      'correlation of offline deltas and true online effects, in [-1, 1] (default 0.8; --env normal)',
+    )
     .option('--seed <s>', 'random seed', '1')
     .option('--shape <shape>', 'units (per-unit rows) or arms (per-arm summaries)', 'units')
-    .option('--units <n>', 'units per arm', '2000')
-    .option('--pre-beta <b>', 'coefficient of a pre-period covariate (0: no pre column)', '0')
+    .option('--units <n>', 'units (users) per arm', '2000')
+    .option('--pre-beta <b>', 'coefficient of a pre-period covariate (0: no pre column; --env normal)', '0')
     .option('--first-experiment <id>', 'experiment id of the first test (the next tests count up)', '2')
+    .option(
+      '--position-bias <eta>',
+      'bandit: examination 1/(position)^eta of the position-based click model; the offline estimator is ' +
+        'position-blind (default 0: no position bias)',
+    )
+    .option(
+      '--novelty <nu>',
+      'bandit: the treatment’s clicks are multiplied by 1 + nu during the test, a bump that fades after it ' +
+        '(default 0)',
+    )
+    .option(
+      '--shift <s>',
+      'bandit: mean shift of every context feature in deployment vs the logs (default 0)',
+    )
+    .option('--logged <n>', 'bandit: rows logged by the uniform-random logging policy (default 5000)')
+    .option(
+      '--tradeoff <c>',
+      'bandit: correlation in [-1, 1] of a candidate’s moves at the top and at the lower positions ' +
+        '(negative: candidates trade the top for the lower positions; default 0)',
+    )
+    .option(
+      '--estimator <name>',
+      'bandit: the off-policy estimator of the offline deltas, snips or dr (default snips)',
+    )
     .option('--truth <file>', 'also write the truth (offline deltas, true effects) as JSON')
     .option('--json', 'print the truth as JSON')
     .action(
@@ -116,9 +155,14 @@ export function registerAb(program: Command): void {
           'a whole number >= 1',
           '--tests 12',
         );
+        if (o.env !== 'normal' && o.env !== 'bandit')
+          throw new RatchetError(`--env must be normal or bandit, not "${o.env}"`, {
+            field: '--env',
+            hint: '--env bandit',
+          });
         const alignment = numberOption(
           '--alignment',
-          o.alignment,
+          o.alignment ?? '0.8',
           (v) => v >= -1 && v <= 1,
           'a number in [-1, 1]',
           '--alignment 0.8',
@@ -155,6 +199,14 @@ export function registerAb(program: Command): void {
             field: '--pre-beta',
             hint: 'use --shape units',
           });
+        if (o.env === 'bandit')
+          return simulateBandit(o, { tests, seed, units, preBeta, firstExperiment, alignment: o.alignment });
+        for (const flag of BANDIT_FLAGS)
+          if (o[flag.key] !== undefined)
+            throw new RatchetError(`${flag.name} needs --env bandit`, {
+              field: flag.name,
+              hint: `ratchet ab simulate --env bandit ${flag.name} …`,
+            });
         const sim = simulateAb({ tests, alignment, seed, unitsPerArm: units, preBeta, firstExperiment });
         const out = resolve(o.out);
         writeFileSync(out, o.shape === 'arms' ? armsCsv(sim) : unitsCsv(sim));
@@ -166,4 +218,99 @@ export function registerAb(program: Command): void {
         );
       }),
     );
+}
+
+/** The options only `--env bandit` reads. */
+const BANDIT_FLAGS = [
+  { key: 'positionBias', name: '--position-bias' },
+  { key: 'novelty', name: '--novelty' },
+  { key: 'shift', name: '--shift' },
+  { key: 'logged', name: '--logged' },
+  { key: 'tradeoff', name: '--tradeoff' },
+  { key: 'estimator', name: '--estimator' },
+] as const;
+
+/** `ratchet ab simulate --env bandit`: the bandit environment (src/tiers/bandit-env.ts). */
+function simulateBandit(
+  o: SimulateCliOptions,
+  common: {
+    tests: number;
+    seed: number;
+    units: number;
+    preBeta: number;
+    firstExperiment: number;
+    alignment: string | undefined;
+  },
+): void {
+  if (common.alignment !== undefined)
+    throw new RatchetError(
+      '--alignment is for --env normal: the bandit environment’s alignment is an outcome',
+      {
+        field: '--alignment',
+        hint: 'drop --alignment, or use --position-bias, --novelty, --shift or --tradeoff',
+      },
+    );
+  if (common.preBeta !== 0)
+    throw new RatchetError('--pre-beta is for --env normal', {
+      field: '--pre-beta',
+      hint: 'drop --pre-beta',
+    });
+  const positionBias = numberOption(
+    '--position-bias',
+    o.positionBias ?? '0',
+    (v) => v >= 0,
+    'a number >= 0',
+    '--position-bias 1',
+  );
+  const novelty = numberOption(
+    '--novelty',
+    o.novelty ?? '0',
+    (v) => v >= 0,
+    'a number >= 0',
+    '--novelty 0.1',
+  );
+  const shift = numberOption('--shift', o.shift ?? '0', () => true, 'a number', '--shift 1');
+  const logged = numberOption(
+    '--logged',
+    o.logged ?? '5000',
+    (v) => Number.isInteger(v) && v >= 4,
+    'a whole number >= 4',
+    '--logged 5000',
+  );
+  const tradeoff = numberOption(
+    '--tradeoff',
+    o.tradeoff ?? '0',
+    (v) => v >= -1 && v <= 1,
+    'a number in [-1, 1]',
+    '--tradeoff -0.8',
+  );
+  const estimator = o.estimator ?? 'snips';
+  if (estimator !== 'snips' && estimator !== 'dr')
+    throw new RatchetError(`--estimator must be snips or dr, not "${estimator}"`, {
+      field: '--estimator',
+      hint: '--estimator dr',
+    });
+  const sim = simulateBanditEnv({
+    tests: common.tests,
+    seed: common.seed,
+    usersPerArm: common.units,
+    firstExperiment: common.firstExperiment,
+    positionBias,
+    novelty,
+    shift,
+    logged,
+    tradeoff,
+    estimator,
+  });
+  const out = resolve(o.out);
+  writeFileSync(out, o.shape === 'arms' ? armsCsv(sim.tests) : unitsCsv(sim.tests));
+  const truth = { out, shape: o.shape, ...banditTruth(sim) };
+  if (o.truth) writeFileSync(resolve(o.truth), `${JSON.stringify(truth, null, 2)}\n`);
+  if (o.json) {
+    printJson(truth);
+    return;
+  }
+  process.stdout.write(
+    `wrote ${out}: ${common.tests} A/B tests of the bandit environment (${o.shape === 'arms' ? 'per-arm summaries' : `${common.units} users per arm`}; position bias ${positionBias}, novelty ${novelty}, shift ${shift}, tradeoff ${tradeoff}; offline deltas by ${estimator} on ${logged} logged rows), seed ${common.seed}\n`,
+  );
 }
