@@ -297,8 +297,13 @@ export function validateContract(raw: unknown, projectDir: string, file = CONTRA
         'remove run.network',
       );
     if (doc.split.strategy === 'stratified')
-      throw err('split.strategy', 'a task suite has answers, not classes, to stratify on', 'use random or group');
-  } else if (doc.harness) throw err('harness', 'harness only applies to harness tasks', 'remove it or use task: harness');
+      throw err(
+        'split.strategy',
+        'a task suite has answers, not classes, to stratify on',
+        'use random or group',
+      );
+  } else if (doc.harness)
+    throw err('harness', 'harness only applies to harness tasks', 'remove it or use task: harness');
   for (const [i, name] of doc.evaluator ? [] : doc.metric.also.entries()) {
     try {
       metricSpec(name, doc.task);

@@ -526,13 +526,20 @@ export const HarnessSchema = z
   .object({
     endpoint: z
       .url({ protocol: /^https?$/ })
-      .describe('base URL of the OpenAI-compatible API, reached by the host proxy only, e.g. http://127.0.0.1:8400/v1'),
-    model: z.string().min(1).describe('model name sent to the endpoint (the proxy overrides what the harness sends)'),
+      .describe(
+        'base URL of the OpenAI-compatible API, reached by the host proxy only, e.g. http://127.0.0.1:8400/v1',
+      ),
+    model: z
+      .string()
+      .min(1)
+      .describe('model name sent to the endpoint (the proxy overrides what the harness sends)'),
     key_env: z
       .string()
       .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
       .default('OPENAI_API_KEY')
-      .describe('host environment variable holding the API key; the proxy adds it, the sandbox never sees it'),
+      .describe(
+        'host environment variable holding the API key; the proxy adds it, the sandbox never sees it',
+      ),
     prices: z
       .object({
         input_per_mtok: z.number().min(0).default(0).describe('USD per million prompt tokens'),
@@ -556,7 +563,9 @@ export const HarnessSchema = z
     cache: z
       .boolean()
       .default(true)
-      .describe('replay identical requests from a cache keyed by their hash (deterministic reruns; tokens still counted)'),
+      .describe(
+        'replay identical requests from a cache keyed by their hash (deterministic reruns; tokens still counted)',
+      ),
     request_timeout: duration.default('60s'),
     keep: z
       .object({
@@ -571,7 +580,9 @@ export const HarnessSchema = z
           .gt(0)
           .lt(1)
           .default(0.1)
-          .describe('a change that cuts the cost metric by more than this share is kept when the score is not worse'),
+          .describe(
+            'a change that cuts the cost metric by more than this share is kept when the score is not worse',
+          ),
         non_inferiority: z
           .number()
           .min(0)
@@ -644,7 +655,9 @@ export const ContractSchema = z
     resources: ResourcesSchema.default({ gpus: 0 }),
     executor: ExecutorSchema.default({ kind: 'local' }),
     alignment: AlignmentSchema.default({ required: false, precision: 0.8, win: 'significant' }),
-    harness: HarnessSchema.optional().describe('harness only: the model behind the host proxy and the objectives'),
+    harness: HarnessSchema.optional().describe(
+      'harness only: the model behind the host proxy and the objectives',
+    ),
     ope: OpeSchema.optional().describe(
       'bandit only: off-policy evaluation (defaults filled for a bandit task)',
     ),

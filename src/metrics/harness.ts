@@ -52,7 +52,12 @@ function harnessMean(
 
 /** The harness task's metrics. */
 export const HARNESS_METRICS: ReadonlyArray<MetricImpl<HarnessInput>> = [
-  harnessMean('task_score', 'score', 'maximize', 'mean per-task score (exact match of the normalized answer)'),
+  harnessMean(
+    'task_score',
+    'score',
+    'maximize',
+    'mean per-task score (exact match of the normalized answer)',
+  ),
   harnessMean(
     'tokens_per_task',
     'tokens',

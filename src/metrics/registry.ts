@@ -3,8 +3,8 @@
  */
 
 import { BANDIT_METRIC_NAMES, BANDIT_METRICS, banditMetricImpl } from './bandit.js';
-import { HARNESS_METRICS } from './harness.js';
 import { BINARY_METRICS } from './binary.js';
+import { HARNESS_METRICS } from './harness.js';
 import type { MetricImpl } from './impl.js';
 import { MULTICLASS_METRICS } from './multiclass.js';
 import { MAX_RANK_CUTOFF, queryCount, RANKING_METRICS, rankingMetricImpl } from './ranking_task.js';

@@ -106,7 +106,13 @@ export interface HarnessInput {
 }
 
 /** Predictions of one model on one split, for any task. */
-export type MetricInput = BinaryInput | MulticlassInput | RegressionInput | RankingInput | BanditInput | HarnessInput;
+export type MetricInput =
+  | BinaryInput
+  | MulticlassInput
+  | RegressionInput
+  | RankingInput
+  | BanditInput
+  | HarnessInput;
 
 /** Static description of one built-in metric. */
 export interface MetricSpec {
