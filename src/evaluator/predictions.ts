@@ -17,6 +17,7 @@ import {
 } from '../data/duck.js';
 import type { SplitManifest } from '../data/ingest.js';
 import type { MetricInput } from '../metrics/index.js';
+import { alignAnswers } from './harness.js';
 import { alignPolicy } from './policy.js';
 import {
   idFingerprint,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { DATA_DIR, readManifest } from '../data/ingest.js';
 import { plantDecoys } from '../guardrails/canary.js';
+import { harnessSandbox, startModelSession } from '../harness/session.js';
 import { type PythonRuntime, runSandboxed, type SandboxResult, type SandboxSpec } from '../sandbox/index.js';
 
 /** Where the split files appear inside the sandbox. */
@@ -28,6 +29,8 @@ export interface ExecuteOptions {
   threads?: number;
   /** The GPUs of this run's slot: device nodes bound into /dev and CUDA_VISIBLE_DEVICES (src/sandbox/gpu.ts). */
   gpu?: { devices: { host: string; target: string }[]; env: Record<string, string> };
+  /** Harness task: the host socket of this run's model proxy ({@link execute} starts it). */
+  modelSocket?: string;
 }
 
 /**
@@ -40,7 +43,15 @@ export interface ExecuteOptions {
  * RATCHET_CLASSES (JSON list, classification) and RATCHET_EXPERIMENT (paths inside the sandbox; host paths with --unsafe-no-sandbox).
  */
 export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
-  return runSandboxed(await executeSpec(opts));
+  if (opts.contract.task !== 'harness') return runSandboxed(await executeSpec(opts));
+  // A harness reaches its model only through this run's proxy: started here, closed when the sandbox is done, its
+  // counts written to the run folder (host side: the sandbox cannot touch them).
+  const session = await startModelSession(opts.contract, opts.runDir);
+  try {
+    return await runSandboxed(await executeSpec({ ...opts, modelSocket: session.socketPath }));
+  } finally {
+    await session.close();
+  }
 }
 
 /**
@@ -61,8 +72,9 @@ export async function executeSpec(opts: ExecuteOptions): Promise<SandboxSpec> {
   // (The holdouts' files are named *_features.parquet: never confused with the vault's label files.)
   const parquetFile = (n: string) => (n === 'train' ? 'train.parquet' : `${n}_features.parquet`);
   const parquet = ['train', 'public', 'private'].filter((n) => existsSync(join(hostData, parquetFile(n))));
+  const model = contract.task === 'harness' ? harnessSandbox(contract, opts.modelSocket, unsafe) : null;
   return {
-    argv: ['/bin/sh', '-c', contract.run.command],
+    argv: ['/bin/sh', '-c', model ? model.wrap(contract.run.command) : contract.run.command],
     workdir: opts.worktree,
     readOnly: [
       ...['train.csv', 'public.csv', 'private.csv', ...parquet.map(parquetFile)].map((f) => ({
@@ -70,6 +82,7 @@ export async function executeSpec(opts: ExecuteOptions): Promise<SandboxSpec> {
         target: `${SANDBOX_DATA}/${f}`,
       })),
       ...decoys,
+      ...(model?.binds ?? []),
     ],
     outputDir: opts.outputDir,
     env: {
@@ -88,6 +101,7 @@ export async function executeSpec(opts: ExecuteOptions): Promise<SandboxSpec> {
       PYTHONDONTWRITEBYTECODE: '1',
       PYTHONUNBUFFERED: '1',
       ...(opts.gpu?.env ?? {}),
+      ...(model?.env ?? {}),
     },
     ...(opts.gpu?.devices.length ? { devices: opts.gpu.devices } : {}),
     python: opts.python,

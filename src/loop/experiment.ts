@@ -34,6 +34,7 @@ import {
   prepareCandidate,
   type Runs,
 } from './keep.js';
+import { paretoKeep } from './pareto.js';
 import { experimentDir, RUNS_DIR, tail } from './paths.js';
 import { runOverSeeds } from './seeds.js';
 import { pruneOutputs, retentionEvent, tidyTraces } from './tidy.js';
@@ -571,6 +572,18 @@ async function decideStep(t: Trial, sandbox: SandboxResult, s: Scored): Promise<
     });
     t.lap('confirm');
     if (d.status === 'confirm') throw new Error('decide asked twice for confirmation runs');
+  }
+  // A harness task: cost is an objective too (a cost cut at a score not worse is kept; a gain over the ceiling is not).
+  const h = x.contract.harness;
+  if (h && !t.baseline && ev.input?.task === 'harness' && x.best?.input?.task === 'harness') {
+    const p = paretoKeep(
+      h.keep,
+      x.best.input,
+      ev.input,
+      { decision: d.decision, reason: d.reason, fromKeepRule: d.verdict !== null },
+      x.contract.keep.confidence,
+    );
+    if (p) d = { ...d, decision: p.decision, reason: p.reason };
   }
   t.trips.push(...d.trips);
   // Once per run: what the keep rule's test needs of the best model (a kept candidate's test has already

@@ -81,6 +81,7 @@ export {
   preparePerGroup,
   validateGroups,
 } from './fairness.js';
+export { HARNESS_METRICS, validateHarness } from './harness.js';
 export { normalCdf, normalQuantile } from './normal.js';
 export { hasPairedZ, type PairedTestResult, pairedZMeanTest, pairedZTest } from './paired_z.js';
 export { Xoshiro128 } from './random.js';
@@ -103,6 +104,7 @@ export {
 export type {
   BanditInput,
   BinaryInput,
+  HarnessInput,
   MetricDirection,
   MetricInput,
   MetricSpec,
