@@ -17,6 +17,7 @@ import { registerRead } from './commands/read.js';
 import { registerReport } from './commands/report.js';
 import { registerReview } from './commands/review.js';
 import { registerRun } from './commands/run.js';
+import { registerStandIn } from './commands/stand-in.js';
 import { registerStudio } from './commands/studio.js';
 import { registerSubmit } from './commands/submit.js';
 import { printJson, reportError, requireProject } from './output.js';
@@ -77,5 +78,6 @@ registerGc(program);
 registerAb(program);
 registerAlign(program);
 registerExport(program);
+registerStandIn(program);
 
 await program.parseAsync(process.argv);
