@@ -61,7 +61,10 @@ export function latestBatch(events: EventRecord[]): FinalizedBranch[] {
     .filter((e) => e.kind === FINALIZE_EVENT && e.data && typeof e.data['branch'] === 'string')
     .map((e) => e.data as unknown as FinalizedBranch);
   if (all.length === 0) return [];
-  const batch = all.reduce((a, b) => (b.batch > a ? b.batch : a), '');
+  const batch = all
+    .map((b) => b.batch)
+    .sort()
+    .at(-1);
   return all.filter((b) => b.batch === batch).sort((a, b) => a.index - b.index);
 }
 

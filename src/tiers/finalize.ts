@@ -176,6 +176,8 @@ export async function finalizeRun(projectDir: string, opts: FinalizeOptions = {}
     const submitted = submissions[submissions.length - 1] ?? null;
     try {
       const best = await baselineRuns(projectDir, ready, baseline, rule, noise);
+      // An executor that must prove itself first (the Ray executor's probe job) does so before the first re-run.
+      await executor.prepare?.(opts.signal);
       for (const b of built) {
         const folder = `${b.index}-${b.slug}`;
         if (folder !== folderOf(b)) throw new Error(`unexpected branch name ${b.branch}`);

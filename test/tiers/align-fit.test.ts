@@ -40,7 +40,7 @@ describe('fitComposite', () => {
         `import json, numpy as np; x = np.array(json.loads('${JSON.stringify(x)}')); y = np.array(json.loads('${JSON.stringify(y)}')); print(json.dumps(np.linalg.lstsq(x, y, rcond=None)[0].tolist()))`,
       ]).toString(),
     ) as number[];
-    ours.forEach((c, j) => expect(c).toBeCloseTo(py[j]!, 6));
+    for (const [j, c] of ours.entries()) expect(c).toBeCloseTo(py[j]!, 6);
   });
 
   it('recovers the weights of an exact relation and writes them as a composite expression', () => {
