@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { ExperimentRecord } from '../src/journal/store.js';
@@ -158,6 +158,30 @@ describe('ratchet finalize on a real run (real git, sandbox and Python)', () => 
     expect(refused.code).toBe(2);
     expect(refused.stderr).toMatch(/checked out in/);
     gitOut(dir, ['worktree', 'remove', '--force', join(dir, '..', `${runId}-review-${process.pid}`)]);
+
+    // Errors and the kill switch replace nothing and leave no worktree behind.
+    const refs = gitOut(dir, [
+      'for-each-ref',
+      '--format=%(refname) %(objectname)',
+      'refs/heads/ratchet-final/',
+    ]);
+    const stopped = new AbortController();
+    stopped.abort(new Error('test'));
+    await expect(finalizeRun(dir, { runId, signal: stopped.signal })).rejects.toThrow(
+      /finalize was stopped: nothing was replaced/,
+    );
+    const out = join(dir, '.ratchet/runs/0001/output');
+    renameSync(out, `${out}.away`);
+    await expect(finalizeRun(dir, { runId })).rejects.toThrow(
+      /baseline's predictions \(experiment 1\) cannot be scored again/,
+    );
+    renameSync(`${out}.away`, out);
+    expect(
+      gitOut(dir, ['for-each-ref', '--format=%(refname) %(objectname)', 'refs/heads/ratchet-final/']),
+    ).toBe(refs);
+    expect(readdirSync(join(dir, '.ratchet/worktrees'))).toEqual([]);
+    expect(gitOut(dir, ['worktree', 'list', '--porcelain']).match(/^worktree /gm)).toHaveLength(1);
+    expect(readdirSync(join(dir, '.ratchet/finalize')).sort()).toEqual([runId]);
 
     // Human output: the verdicts and the PR.md paths.
     const text = cli(['finalize', '--run', runId], dir);

@@ -100,7 +100,7 @@ export function prText(p: PrInput): string {
     ? [
         `The run's best, experiment #${sub.record.experimentId}${sub.experiment ? ` (${sub.experiment.hypothesis})` : ''}, was scored on the private holdout: public ${fixed(sub.record.public)}, private ${fixed(sub.record.private)}: ${gapText(sub.record.gap, 6)}${sub.record.gap > 0 ? ' (the public holdout flattered it)' : ''}.`,
         inBranch
-          ? `That experiment's change is in this branch, so this gap is about a model that holds this branch's change (with every kept change before it in the run).`
+          ? `That experiment's change is in this branch; the private score is of the run's model at that experiment, which also holds every change kept before it on its run branch.`
           : `That experiment's change is not in this branch: this branch alone was never scored on the private holdout, and the gap above is the run's, not its own.`,
       ]
     : [
