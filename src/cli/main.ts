@@ -8,6 +8,7 @@ import { registerAlign } from './commands/align.js';
 import { registerAudit } from './commands/audit.js';
 import { registerDemo } from './commands/demo.js';
 import { registerExport } from './commands/export.js';
+import { registerFinalize } from './commands/finalize.js';
 import { registerGc } from './commands/gc.js';
 import { registerInit } from './commands/init.js';
 import { registerAgents } from './commands/mcp.js';
@@ -79,5 +80,6 @@ registerAb(program);
 registerAlign(program);
 registerExport(program);
 registerStandIn(program);
+registerFinalize(program);
 
 await program.parseAsync(process.argv);

@@ -100,6 +100,7 @@ const SCRIPT = String.raw`
     renderEvents(s);
     renderReview(s);
     renderTier2(s);
+    renderFinalized(s);
     renderAlignment(s);
     if (selected != null) loadDetail(selected, false);
   }
@@ -374,6 +375,44 @@ const SCRIPT = String.raw`
         (ev.untrusted.length ? '<br><span class="warn-text">not trusted: ' + esc(ev.untrusted.join('; ')) + '</span>' : '') + '</div></div>';
     }).join(''));
   }
+  // Finalized branches (ratchet finalize): each re-run alone; a branch that holds and was submitted can be promoted.
+  function renderFinalized(s) {
+    var list = s.finalized || [], box = $('finalized');
+    box.hidden = !list.length;
+    var rows = list.map(function (b) {
+      return '<tr data-branch="' + esc(b.branch) + '" data-holds="' + (b.holds ? 'true' : 'false') + '"><td><code>' + esc(b.branch) + '</code></td><td>' +
+        b.experiments.map(function (id) { return '#' + id; }).join(', ') + '</td><td class="verdict-cell' + (b.holds ? '' : ' warn-text') + '">' + (b.holds ? '' : 'WARNING ') + esc(b.verdict) +
+        '</td><td class="num">' + num(b.score, 6) + '</td><td class="num">' + signed(b.gain, 6) + '</td><td>' + (b.review ? esc(b.review) + ' (#' + b.reviewExperiment + ')' : '\u2014') +
+        '</td><td><button type="button" class="act show-pr" data-branch="' + esc(b.branch) + '">PR.md</button> <button type="button" class="act promote final-promote" data-branch="' + esc(b.branch) + '"' +
+        (b.blocked ? ' disabled title="' + esc(b.blocked) + '"' : '') + '>Promote</button>' + (b.blocked ? '<div class="small muted blocked">' + esc(b.blocked) + '</div>' : '') + '</td></tr>';
+    }).join('');
+    setHtml($('final-body'), list.length ? '<div class="scroll" tabindex="0" role="region" aria-label="finalized branches"><table class="small" id="final-table"><thead><tr><th scope="col">branch</th><th scope="col">experiments</th><th scope="col">re-run alone</th><th scope="col" class="num">score</th><th scope="col" class="num">gain over the baseline</th><th scope="col">review</th><th scope="col">actions</th></tr></thead><tbody>' + rows + '</tbody></table></div>' : '');
+  }
+  $('final-body').onclick = function (ev) {
+    var btn = ev.target.closest('button');
+    if (!btn || btn.disabled) return;
+    var branch = btn.getAttribute('data-branch'), msg = $('final-msg');
+    if (btn.classList.contains('show-pr')) {
+      var q = new URLSearchParams();
+      if (state && state.run) q.set('run', state.run);
+      q.set('branch', branch);
+      api('/api/finalized/pr?' + q.toString()).then(function (r) {
+        $('final-pr-head').textContent = 'PR.md of ' + r.branch;
+        $('final-pr').hidden = false;
+        $('final-pr').textContent = r.text;
+      }).catch(function (e) { msg.className = 'msg err'; msg.textContent = e.message; });
+      return;
+    }
+    msg.className = 'msg';
+    msg.textContent = 'recording\u2026';
+    api('/api/finalized/review', { method: 'POST', body: { run: state && state.run, branch: branch, decision: 'promote', note: $('final-note').value, reviewer: $('final-reviewer').value } })
+      .then(function (r) {
+        msg.className = 'msg ok';
+        msg.textContent = 'recorded: promote ' + r.branch + ' (#' + r.experimentId + ') by ' + r.reviewer;
+        $('final-note').value = '';
+      })
+      .catch(function (e) { msg.className = 'msg err'; msg.textContent = e.message; });
+  };
   // Tier 3: offline gains against online A/B results (the project's imported tests, every run's experiments).
   function renderAlignment(s) {
     var a = s.alignment, box = $('alignment');
@@ -508,6 +547,13 @@ export function studioPage(): string {
 <section class="card wide" id="compare"><h2>Compare two experiments</h2>
 <div class="tools"><label for="compare-a">experiment A</label><select id="compare-a"></select><label for="compare-b">experiment B</label><select id="compare-b"></select>
 <button class="act" id="compare-go" type="button">Compare</button></div><div id="compare-out"></div></section>
+<section class="card wide" id="finalized" hidden><h2>Finalized branches (tier-2 review)</h2>
+<p class="small muted" style="margin:0 0 6px"><code>ratchet finalize</code> made one branch per independent change (dependent ones stacked), off the run's base commit, and re-ran each by itself on the public holdout. Promoting a branch records the tier-2 review of its experiment, which must have been submitted.</p>
+<div id="final-body"></div>
+<h3 class="small muted" id="final-pr-head"></h3><pre id="final-pr" tabindex="0" aria-labelledby="final-pr-head" hidden></pre>
+<label class="field" for="final-note">note (required)</label><textarea id="final-note" placeholder="what you checked in the branch and its PR.md"></textarea>
+<label class="field" for="final-reviewer">reviewer</label><input class="reviewer" id="final-reviewer" placeholder="default: the Studio's user">
+<div class="msg" id="final-msg" role="status"></div></section>
 <section class="card wide" id="alignment" hidden><h2>Offline vs online A/B results (tier 3)</h2>
 <p class="small muted" style="margin:0 0 6px">Do offline wins translate into online wins? Each imported A/B test against the experiment it shipped (any run), as <code>ratchet align</code> reports it.</p>
 <div id="align-body"></div></section>

@@ -8,6 +8,7 @@ import { type Contract, loadContract } from '../contract/load.js';
 import { JOURNAL_FILE, Journal } from '../journal/store.js';
 import { currentExperiment } from '../journal/views.js';
 import { activeRun, requestStop } from '../loop/control.js';
+import { readPr, reviewFinalized } from '../tiers/finalize.js';
 import { recordReview } from '../tiers/review.js';
 import { submit } from '../tiers/submit.js';
 import { RatchetError } from '../util/errors.js';
@@ -18,7 +19,8 @@ import { emptyState, journalVersion, studioExperiment, studioState } from './sta
 /**
  * The Studio server: `node:http`, one page, a JSON API and Server-Sent Events. It reads the journal
  * read-only (SQLite WAL: it never blocks the run that writes it) and polls it for changes; the only writes
- * are the kill switch (`requestStop`), `submit`, reviews and clearing an escalation, each through the same functions as the CLI.
+ * are the kill switch (`requestStop`), `submit`, reviews (of an experiment or of a finalized branch) and clearing an
+ * escalation, each through the same functions as the CLI.
  *
  * Security: bound to 127.0.0.1 by default, where the Host header must name the loopback (no DNS
  * rebinding); bound anywhere else, every request needs the token (`Authorization: Bearer <token>` or
@@ -28,7 +30,9 @@ import { emptyState, journalVersion, studioExperiment, studioState } from './sta
  * GET /api/experiments/:id, GET /api/experiments.csv?run= (the table as CSV), GET /api/compare?a=&b= (two
  * experiments side by side: params, public metrics, the git diff between their commits), POST /api/stop {run?}, POST /api/submit {run?},
  * POST /api/review {experiment, decision: promote|reject, note, reviewer?}, POST /api/clear {note} (a person
- * clears the project's escalation).
+ * clears the project's escalation), GET /api/finalized/pr?run=&branch= (a finalized branch's PR.md),
+ * POST /api/finalized/review {run?, branch, decision: promote|reject, note, reviewer?} (the tier-2 review of a
+ * finalized branch, recorded on its review experiment).
  */
 
 /** Options of {@link startStudio}. */
@@ -242,6 +246,14 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
       if ('missing' in r) throw new HttpError(404, `no experiment ${r.missing}`);
       return send(res, 200, r);
     }
+    if (req.method === 'GET' && path === '/api/finalized/pr') {
+      const branch = url.searchParams.get('branch') ?? '';
+      const j = getJournal();
+      const run = j?.getRun(runParam);
+      const text = j && run ? readPr(projectDir, j, run.id, branch) : null;
+      if (text === null) throw new HttpError(404, `no PR.md for finalized branch ${JSON.stringify(branch)}`);
+      return send(res, 200, { run: run!.id, branch, text });
+    }
     const m = /^\/api\/experiments\/(\d+)$/.exec(path);
     if (req.method === 'GET' && m) {
       const j = getJournal();
@@ -284,6 +296,21 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
         } finally {
           j.close();
         }
+      }
+      if (path === '/api/finalized/review') {
+        const decision = body['decision'] ?? 'promote';
+        if (decision !== 'promote' && decision !== 'reject')
+          throw new HttpError(400, 'decision must be "promote" or "reject"');
+        if (typeof body['branch'] !== 'string' || !body['branch'])
+          throw new HttpError(400, 'branch must name a finalized branch');
+        const r = reviewFinalized(projectDir, {
+          ...(typeof body['run'] === 'string' && body['run'] ? { runId: body['run'] } : {}),
+          branch: body['branch'],
+          decision,
+          note: typeof body['note'] === 'string' ? body['note'] : '',
+          ...(typeof body['reviewer'] === 'string' ? { reviewer: body['reviewer'] } : {}),
+        });
+        return send(res, 201, r);
       }
       if (path === '/api/review') {
         const decision = body['decision'];

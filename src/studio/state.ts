@@ -13,6 +13,7 @@ import {
   type Tier2Item,
   tier2Items,
 } from '../report/tiers.js';
+import { type FinalizedBranch, finalizedBranches } from '../tiers/finalize-view.js';
 import { type MlflowHealth, mlflowHealth } from '../tracking/health.js';
 import { type LiveExperiment, liveExperiment } from './extras.js';
 
@@ -32,6 +33,8 @@ export const NOTABLE_EVENTS = [
   'mlflow.recovered',
   'observer.error',
   'experiment.aborted',
+  'finalize',
+  'finalize.replaced',
   'stop.requested',
   'run.started',
   'run.finished',
@@ -58,6 +61,19 @@ export type StudioAlignment = AlignmentSummary & {
 
 /** A submitted bandit policy's tier-2 evidence with its interval chart (SVG, see evidenceChart). */
 export type StudioTier2 = Tier2Item & { chart: string };
+
+/**
+ * A finalized branch of the run (docs/ARCHITECTURE.md, "Finalize") with what its promotion needs: the review is
+ * recorded on `reviewExperiment`, which must have been submitted, and only a branch that holds alone is promoted.
+ */
+export type StudioFinal = FinalizedBranch & {
+  /** Its review experiment was scored on the private holdout. */
+  submitted: boolean;
+  /** The standing review of its review experiment, when reviewed. */
+  review: 'promote' | 'reject' | null;
+  /** Why it cannot be promoted now, or null. */
+  blocked: string | null;
+};
 
 /** The Studio's live snapshot of one run. */
 export interface StudioState {
@@ -97,6 +113,8 @@ export interface StudioState {
   alignment: StudioAlignment | null;
   /** Tier 2 (bandit tasks): the evidence of the run's submitted policies, oldest submission first. */
   tier2: StudioTier2[];
+  /** The run's finalized branches (`ratchet finalize`, its latest batch), in branch order. */
+  finalized: StudioFinal[];
 }
 
 /**
@@ -140,6 +158,7 @@ export function emptyState(contract: Contract, runs: StudioState['runs'], versio
     mlflow: null,
     alignment: null,
     tier2: [],
+    finalized: [],
   };
 }
 
@@ -256,6 +275,19 @@ export function studioState(journal: JournalReader, contract: Contract, runId?: 
       ...t,
       chart: evidenceChart(t.evidence),
     })),
+    finalized: finalizedBranches(journal, run.id).map((b) => {
+      const submitted = priv.has(b.reviewExperiment);
+      return {
+        ...b,
+        submitted,
+        review: standing.get(b.reviewExperiment)?.decision ?? null,
+        blocked: !b.holds
+          ? `${b.verdict}: only a branch that holds by itself is promoted`
+          : !submitted
+            ? `its experiment #${b.reviewExperiment} was not scored on the private holdout (ratchet submit scores the run's best only)`
+            : null,
+      };
+    }),
   };
 }
 
