@@ -15,8 +15,16 @@ import { foreignRepo, git, repoTop } from '../git/git.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
 import { fillContract } from './fill.js';
-import { CONTRACT_FILE, type Contract, loadContract } from './load.js';
-import { computeLock, contractFiles, LOCK_FILE, type Lock, readLock, writeLock } from './lock.js';
+import { CONTRACT_FILE, type Contract, globMatch, loadContract } from './load.js';
+import {
+  computeLock,
+  contractFiles,
+  LOCK_FILE,
+  type Lock,
+  listProjectFiles,
+  readLock,
+  writeLock,
+} from './lock.js';
 import { type ColumnRoles, decideRoles, profileColumns, rolesNotes, rolesYaml } from './roles.js';
 import type { Task } from './schema.js';
 import { type Sizing, sizeSearchSpace, sizingNote, sizingValues } from './sizing.js';
@@ -514,6 +522,10 @@ async function initSplitAndLock(
     LOCK_FILE,
     ...Object.keys(lock.contract),
     ...contract.surface.filter((g) => !/[*?]/.test(g)),
+    // Files a surface glob matches (e.g. prompts/**): a worktree holds only what is committed.
+    ...listProjectFiles(projectDir).filter(
+      (f) => f !== dataRel && contract.surface.some((g) => /[*?]/.test(g) && globMatch(g, f)),
+    ),
   ].filter((p, i, a) => a.indexOf(p) === i && existsSync(join(projectDir, p)));
   await git(projectDir, ['add', '--', ...paths]);
   const staged = (await git(projectDir, ['diff', '--cached', '--name-only'])).trim();

@@ -57,6 +57,8 @@ export type Evaluation =
       undefinedMetrics: Record<string, string>;
       /** Bandit: trust thresholds the off-policy estimate breaks (it then cannot decide a keep). */
       trust: string[];
+      /** Harness: correct answers made without the model (guardrail model-bypass: rejected). */
+      bypass: string[];
     }
   | { status: 'invalid'; reason: string };
 
@@ -104,6 +106,7 @@ export async function evaluateOutput(
       violations: metricViolations(contract, r.metrics),
       undefinedMetrics: {},
       trust: [],
+      bypass: [],
     };
   }
   const vault = join(contract.projectDir, VAULT_DIR);
@@ -165,6 +168,7 @@ export async function evaluateOutput(
       violations: s.violations,
       undefinedMetrics: s.undefinedMetrics,
       trust: s.trust,
+      bypass: s.bypass,
     };
   } finally {
     if (!shared) duck.close();

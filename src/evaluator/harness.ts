@@ -85,6 +85,7 @@ export async function alignAnswers(
       score: new Float64Array(n),
       tokens: new Float64Array(n),
       cost: new Float64Array(n),
+      requests: new Float64Array(n),
     };
     // Tokens a request did not attribute to a holdout task (no header, or an id of no holdout task) are spread evenly
     // over every holdout task of both holdouts: leaving the header out, or naming another task, never lowers the cost.
@@ -113,6 +114,7 @@ export async function alignAnswers(
       const u = ledger.tasks[String(r['id'])];
       input.tokens[i] = (u?.tokens ?? 0) + strayTokens * share;
       input.cost[i] = (u?.costUsd ?? 0) + strayCost * share;
+      input.requests![i] = u?.requests ?? 0;
     });
     return { ok: true, input, rows: n };
   } finally {

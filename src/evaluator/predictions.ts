@@ -419,6 +419,8 @@ async function alignOrCheck(
   try {
     if (manifest.task === 'bandit')
       return await alignPolicy(con, predictionsPath, opts.labelsPath, manifest, t);
+    if (manifest.task === 'harness')
+      return await alignAnswers(con, predictionsPath, opts.labelsPath, manifest, t);
     await con.run(`DROP TABLE IF EXISTS ${P}; DROP TABLE IF EXISTS ${L}`);
     const idCol = manifest.idColumn;
     const parquet = isParquet(predictionsPath);

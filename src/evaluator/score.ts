@@ -42,6 +42,11 @@ export type ScoreResult =
        * estimate that breaks one cannot decide a keep. Empty for other tasks.
        */
       trust: string[];
+      /**
+       * Harness: correct answers to tasks that made no model request attributed to them (a harness answers through
+       * its model; computing answers around it would optimize nothing the contract measures). Empty otherwise.
+       */
+      bypass: string[];
     }
   | { ok: false; reason: string };
 
@@ -164,7 +169,24 @@ export function scoreInput(contract: Contract, input: ScoredInput, classNames?: 
   if (score === undefined || !Number.isFinite(score)) {
     return { ok: false, reason: `the primary score ${contract.metric.primary} is not a finite number` };
   }
-  return { ok: true, metrics, score, violations, undefinedMetrics, trust };
+  return { ok: true, metrics, score, violations, undefinedMetrics, trust, bypass: bypassOf(input) };
+}
+
+/** Harness tasks answered correctly with no model request attributed to them, as one finding (or none). */
+export function bypassOf(input: ScoredInput): string[] {
+  if (input.task !== 'harness' || !input.requests) return [];
+  let correct = 0;
+  let bypassed = 0;
+  for (let i = 0; i < input.score.length; i++) {
+    if (!(input.score[i]! > 0)) continue;
+    correct += 1;
+    if (input.requests[i] === 0) bypassed += 1;
+  }
+  return bypassed > 0
+    ? [
+        `${bypassed} of ${correct} correctly answered tasks made no model request attributed to them (header X-Ratchet-Task): a harness answers through its model, every request naming its task`,
+      ]
+    : [];
 }
 
 /**

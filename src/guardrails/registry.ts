@@ -128,6 +128,13 @@ export const GUARDRAILS: Record<string, Guardrail> = Object.fromEntries(
       false,
     ),
     G(
+      'model-bypass',
+      'a harness answers its tasks through the model, each request naming its task (X-Ratchet-Task)',
+      'send every task through the model with the header X-Ratchet-Task: <task id>; do not compute answers around it',
+      'block',
+      false,
+    ),
+    G(
       'constraint',
       "the contract's floors, ceilings and fairness gates hold",
       'the change breaks a constraint in ratchet.yaml: it is rejected whatever its score',

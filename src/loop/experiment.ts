@@ -530,6 +530,8 @@ async function decideStep(t: Trial, sandbox: SandboxResult, s: Scored): Promise<
     ...ev.violations.map((v) => ({ guardrail: 'constraint', message: v }) as Trip),
     // An off-policy estimate outside the trust thresholds cannot decide a keep (rejected, as a constraint).
     ...ev.trust.map((v) => ({ guardrail: 'ope-trust', message: v }) as Trip),
+    // A harness that answers without its model optimizes nothing the contract measures (rejected, as a constraint).
+    ...ev.bypass.map((v) => ({ guardrail: 'model-bypass', message: v }) as Trip),
   ];
   t.trips.push(...sanity, ...used.trips, ...canary);
   if (t.baseline && constraints.length > 0) {

@@ -95,7 +95,8 @@ export interface BanditInput {
  *   paired tests can check they are scored on the same tasks);
  * - `score`: n per-task scores in [0, 1] (exact match: 0 or 1);
  * - `tokens`: n per-task tokens (prompt + completion) the host proxy counted from the model's responses;
- * - `cost`: n per-task costs, USD.
+ * - `cost`: n per-task costs, USD;
+ * - `requests`: n model requests the proxy attributed to each task (optional: absent in metric-only uses).
  */
 export interface HarnessInput {
   task: 'harness';
@@ -103,6 +104,7 @@ export interface HarnessInput {
   score: Float64Array;
   tokens: Float64Array;
   cost: Float64Array;
+  requests?: Float64Array;
 }
 
 /** Predictions of one model on one split, for any task. */
