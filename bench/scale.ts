@@ -38,7 +38,7 @@ import { RUNS_DIR, runLoop } from '../src/loop/run.js';
 import { MAX_DIRECTIONS } from '../src/loop/session.js';
 import { tidyTraces } from '../src/loop/tidy.js';
 import { startStudio } from '../src/studio/server.js';
-import { studioState } from '../src/studio/state.js';
+import { studioStateJson } from '../src/studio/state.js';
 import { packageDir } from '../src/util/paths.js';
 import { childPids, machineCpuMs, procCpuMs } from './cpu.js';
 import { QualityProposer, readHoldouts, SimulatedExecutor } from './simulated.js';
@@ -378,9 +378,9 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     const tidyMs = await timeIt(5, () =>
       tidyTraces(dir, join(dir, RUNS_DIR), records, contract.retention.keep_last),
     );
-    const stateMs = await timeIt(5, () => studioState(journal, contract, 'scale'));
+    const stateMs = await timeIt(5, () => studioStateJson(journal, contract, 'scale'));
     console.log(
-      `costs that grow with the history, at ${n} experiments (median of 5, after the run): before each PROPOSE listOutcomes() ${outcomesMs.toFixed(1)} ms + tidyTraces ${tidyMs.toFixed(1)} ms (readdir and a stat per experiment); whole records, listExperiments() ${listMs.toFixed(1)} ms; the Studio's studioState ${stateMs.toFixed(1)} ms`,
+      `costs that grow with the history, at ${n} experiments (median of 5, after the run): before each PROPOSE listOutcomes() ${outcomesMs.toFixed(1)} ms + tidyTraces ${tidyMs.toFixed(1)} ms (readdir and a stat per experiment); whole records, listExperiments() ${listMs.toFixed(1)} ms; the Studio's snapshot (studioStateJson, its history kept) ${stateMs.toFixed(1)} ms`,
     );
   } finally {
     journal.close();
