@@ -1,10 +1,11 @@
 /**
- * Benchmark "beyond this machine, by simulation": the REAL scheduler (`runLoop` with 64 directions), the real
- * journal, git worktrees, evaluator and keep rule, in front of a {@link SimulatedExecutor} with 64 slots whose
+ * Benchmark "beyond this machine, by simulation": the REAL scheduler (`runLoop` with 32 directions, the most a run
+ * may have: `MAX_DIRECTIONS`; `--slots N` for fewer), the real journal, git worktrees, evaluator and keep rule, in
+ * front of a {@link SimulatedExecutor} with one slot per direction whose
  * jobs wait a synthetic log-normal duration and write predictions instead of running Python (bench/simulated.ts).
  * One run of 5,000 experiments (500 with `--quick`, with shorter jobs) on a project built from
  * examples/gsoep-outwork gives:
- *   - slot utilization: busy slot-seconds / (64 × wall seconds), over the whole run and after the baseline
+ *   - slot utilization: busy slot-seconds / (slots × wall seconds), over the whole run and after the baseline
  *     (target ≥ 90 %), and experiments per hour;
  *   - where the orchestrator's time per experiment goes: the idle gap a slot sees between two of its jobs (early
  *     vs late in the run), the step timings recorded in the journal, the event loop's delay;
@@ -15,11 +16,12 @@
  *   - the Studio's answer time (`GET /api/state` of a Studio started in this process on port 0, against the same
  *     project) at each 10 % mark and after the run (target < 200 ms);
  *   - the per-experiment costs that grow with the history, measured on the finished project (the journal's
- *     listings, the trace tidy, the Studio's snapshot), and 64 DuckDB instances opened like a 64-direction session
+ *     listings, the trace tidy, the Studio's snapshot), and one DuckDB instance per slot opened like the session
  *     (time and RSS, opened and after one join each).
  * Figures are printed with their targets beside them, never asserted.
  *
- * Run: `npm run bench -- scale [--quick]`, or `node dist/bench/scale.js [--quick]` after `npm run build`.
+ * Run: `npm run bench -- scale [--quick]`, or `node dist/bench/scale.js [--quick] [--slots N] [--keep]` after
+ * `npm run build` (`--keep` leaves the project on disk and prints its path).
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -33,9 +35,10 @@ import { readManifest, SPILL_DIR, VAULT_DIR } from '../src/data/ingest.js';
 import { evalMemoryMB } from '../src/evaluator/predictions.js';
 import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { RUNS_DIR, runLoop } from '../src/loop/run.js';
+import { MAX_DIRECTIONS } from '../src/loop/session.js';
 import { tidyTraces } from '../src/loop/tidy.js';
 import { startStudio } from '../src/studio/server.js';
-import { studioState } from '../src/studio/state.js';
+import { studioStateJson } from '../src/studio/state.js';
 import { packageDir } from '../src/util/paths.js';
 import { childPids, machineCpuMs, procCpuMs } from './cpu.js';
 import { QualityProposer, readHoldouts, SimulatedExecutor } from './simulated.js';
@@ -47,7 +50,7 @@ const TARGET_STUDIO_MS = 200;
 
 /** Options of {@link benchScale}. */
 export interface ScaleOptions {
-  /** Execution slots and directions (default 64). */
+  /** Execution slots and directions (default {@link MAX_DIRECTIONS}, 32: a run refuses more). */
   slots?: number;
   /** Experiments in the run, baseline included (default 5000). */
   experiments?: number;
@@ -61,6 +64,8 @@ export interface ScaleOptions {
   rows?: number;
   /** RSS sampling period, ms (default 2000). */
   sampleMs?: number;
+  /** Leave the temporary project on disk (its path is printed), e.g. to profile its journal (default false). */
+  keep?: boolean;
 }
 
 /** The quick version: 500 experiments of ~1 s. */
@@ -133,7 +138,7 @@ async function probeStudio(port: number): Promise<{ ms: number; bytes: number }>
  * @throws Error when the project cannot be built or the run fails (the temporary project is removed either way)
  */
 export async function benchScale(o: ScaleOptions = {}): Promise<void> {
-  const slots = o.slots ?? 64;
+  const slots = o.slots ?? MAX_DIRECTIONS;
   const experiments = o.experiments ?? 5000;
   const medianMs = o.medianMs ?? 2000;
   const sigma = o.sigma ?? 0.35;
@@ -147,12 +152,13 @@ export async function benchScale(o: ScaleOptions = {}): Promise<void> {
   try {
     await simulate(dir, { slots, experiments, medianMs, sigma, minMs, maxMs, sampleMs });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    if (o.keep) console.log(`project kept in ${dir}`);
+    else rmSync(dir, { recursive: true, force: true });
   }
 }
 
 /** The run and its figures, on the project `dir` (see {@link benchScale}). */
-async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows'>>): Promise<void> {
+async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'keep'>>): Promise<void> {
   const { slots, experiments, medianMs, sigma, minMs, maxMs, sampleMs } = o;
   const holdouts = await readHoldouts(dir);
   const exec = new SimulatedExecutor({ slots, medianMs, sigma, minMs, maxMs, holdouts, seed: 42 });
@@ -372,9 +378,9 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows'>>): P
     const tidyMs = await timeIt(5, () =>
       tidyTraces(dir, join(dir, RUNS_DIR), records, contract.retention.keep_last),
     );
-    const stateMs = await timeIt(5, () => studioState(journal, contract, 'scale'));
+    const stateMs = await timeIt(5, () => studioStateJson(journal, contract, 'scale'));
     console.log(
-      `costs that grow with the history, at ${n} experiments (median of 5, after the run): before each PROPOSE listOutcomes() ${outcomesMs.toFixed(1)} ms + tidyTraces ${tidyMs.toFixed(1)} ms (readdir and a stat per experiment); whole records, listExperiments() ${listMs.toFixed(1)} ms; the Studio's studioState ${stateMs.toFixed(1)} ms`,
+      `costs that grow with the history, at ${n} experiments (median of 5, after the run): before each PROPOSE listOutcomes() ${outcomesMs.toFixed(1)} ms + tidyTraces ${tidyMs.toFixed(1)} ms (readdir and a stat per experiment); whole records, listExperiments() ${listMs.toFixed(1)} ms; the Studio's snapshot (studioStateJson, its history kept) ${stateMs.toFixed(1)} ms`,
     );
   } finally {
     journal.close();
@@ -409,5 +415,12 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows'>>): P
   console.log(`(total ${((performance.now() - t0) / 1000).toFixed(0)} s)`);
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)
-  await benchScale(process.argv.includes('--quick') ? QUICK_SCALE : {});
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const i = process.argv.indexOf('--slots');
+  const slots = i > 0 ? Number(process.argv[i + 1]) : undefined;
+  await benchScale({
+    ...(process.argv.includes('--quick') ? QUICK_SCALE : {}),
+    ...(slots ? { slots } : {}),
+    keep: process.argv.includes('--keep'),
+  });
+}

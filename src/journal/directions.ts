@@ -7,7 +7,7 @@ import type { EventRecord, ExperimentRecord, RunRecord } from './store.js';
  */
 
 /** The direction (1-based) an experiment ran in: a run with one direction records none, which is direction 1. */
-export function directionOf(e: ExperimentRecord): number {
+export function directionOf(e: Pick<ExperimentRecord, 'direction'>): number {
   return e.direction ?? 1;
 }
 
@@ -35,6 +35,9 @@ export function adoptionsOf(events: EventRecord[]): Adoption[] {
     .filter((a) => Number.isInteger(a.direction) && Number.isInteger(a.experiment));
 }
 
+/** What {@link directionBests} reads of an experiment. */
+export type BestFacts = Pick<ExperimentRecord, 'id' | 'decision' | 'score' | 'direction' | 'endedAt'>;
+
 /**
  * The best kept experiment of each direction of a run: the latest of its own keeps (each beat the one before it in
  * that direction) and of the bests it adopted from other directions. The baseline belongs to direction 1 and is
@@ -42,12 +45,12 @@ export function adoptionsOf(events: EventRecord[]): Adoption[] {
  * @param adoptions the run's adoptions ({@link adoptionsOf}); none when omitted
  * @returns direction → its best, in direction order
  */
-export function directionBests(
-  experiments: ExperimentRecord[],
+export function directionBests<E extends BestFacts>(
+  experiments: readonly E[],
   adoptions: Adoption[] = [],
-): Map<number, ExperimentRecord> {
-  const latest = new Map<number, { at: string; e: ExperimentRecord }>();
-  const offer = (d: number, at: string, e: ExperimentRecord) => {
+): Map<number, E> {
+  const latest = new Map<number, { at: string; e: E }>();
+  const offer = (d: number, at: string, e: E) => {
     const cur = latest.get(d);
     if (!cur || at >= cur.at) latest.set(d, { at, e });
   };
@@ -66,12 +69,12 @@ export function directionBests(
  * best public score (ties: the lowest direction).
  * @param goal the metric's direction (maximize | minimize)
  */
-export function bestKept(
-  experiments: ExperimentRecord[],
+export function bestKept<E extends BestFacts>(
+  experiments: readonly E[],
   goal: Direction = 'maximize',
-): ExperimentRecord | null {
+): E | null {
   const sign = goal === 'maximize' ? 1 : -1;
-  let top: ExperimentRecord | null = null;
+  let top: E | null = null;
   for (const e of directionBests(experiments).values())
     if (!top || sign * (e.score! - top.score!) > 0) top = e;
   return top;
@@ -97,7 +100,7 @@ export interface DirectionSummary {
  */
 export function directionSummaries(
   run: RunRecord,
-  exps: ExperimentRecord[],
+  exps: readonly (BestFacts & Pick<ExperimentRecord, 'seq'>)[],
   adoptions: Adoption[] = [],
 ): DirectionSummary[] | null {
   const lanes = (run.config as { directions?: number }).directions ?? 1;
@@ -105,15 +108,26 @@ export function directionSummaries(
   const bests = directionBests(exps, adoptions);
   const baseline = exps.find((e) => e.seq === 1 && e.decision === 'kept') ?? null;
   const prefix = run.branch.replace(/\/d1$/, '');
+  // One pass over the experiments (the Studio asks on every snapshot of a run with thousands).
+  const count = new Map<number, { experiments: number; kept: number }>();
+  for (const e of exps) {
+    const d = directionOf(e);
+    let c = count.get(d);
+    if (!c) {
+      c = { experiments: 0, kept: 0 };
+      count.set(d, c);
+    }
+    c.experiments++;
+    if (e.decision === 'kept' && e.seq > 1) c.kept++;
+  }
   return Array.from({ length: lanes }, (_, i) => {
     const d = i + 1;
-    const mine = exps.filter((e) => directionOf(e) === d);
     const b = bests.get(d) ?? baseline;
     return {
       direction: d,
       branch: `${prefix}/d${d}`,
-      experiments: mine.length,
-      kept: mine.filter((e) => e.decision === 'kept' && e.seq > 1).length,
+      experiments: count.get(d)?.experiments ?? 0,
+      kept: count.get(d)?.kept ?? 0,
       best: b ? { id: b.id, score: b.score } : null,
     };
   });

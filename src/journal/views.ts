@@ -77,14 +77,17 @@ export function logEntry(e: ExperimentRecord): LogEntry {
 }
 
 /** The `features.json` check an experiment recorded in its meta, or null (it produced no score to check). */
-export function featureCheckOf(e: ExperimentRecord): FeatureCheck | null {
+export function featureCheckOf(e: Pick<ExperimentRecord, 'meta'>): FeatureCheck | null {
   const fc = e.meta?.['featureCheck'] as Partial<FeatureCheck> | undefined;
   if (!fc || (fc.status !== 'checked' && fc.status !== 'not_checked')) return null;
   return { status: fc.status, reason: String(fc.reason ?? '') };
 }
 
 /** How many of a run's scored experiments had their `features.json` checked, and how many not. */
-export function featureCheckCounts(exps: ExperimentRecord[]): { checked: number; not_checked: number } {
+export function featureCheckCounts(exps: readonly Pick<ExperimentRecord, 'meta'>[]): {
+  checked: number;
+  not_checked: number;
+} {
   const all = exps.map(featureCheckOf).filter((f): f is FeatureCheck => f !== null);
   const notChecked = all.filter((f) => f.status === 'not_checked').length;
   return { checked: all.length - notChecked, not_checked: notChecked };
@@ -96,11 +99,10 @@ export function currentExperiment(
   run: RunRecord,
 ): { id: number; seq: number; hypothesis: string; startedAt: string; elapsedMs: number } | null {
   if (run.status !== 'running') return null;
-  const events = journal.listEvents({
+  // The newest of the three kinds only (the Studio asks on every snapshot; a run has two per experiment).
+  const last = journal.latestEvent(['experiment.started', 'experiment.finished', 'experiment.aborted'], {
     runId: run.id,
-    kinds: ['experiment.started', 'experiment.finished', 'experiment.aborted'],
   });
-  const last = events[events.length - 1];
   if (last?.kind !== 'experiment.started') return null;
   const d = last.data ?? {};
   return {
@@ -209,12 +211,43 @@ export function noiseNote(
   };
 }
 
+/**
+ * What `status` needs of an experiment: every field but the heavy ones (params, metrics, reason, files...); `meta`
+ * holds the `features.json` check only. The Studio keeps these for a run instead of whole records.
+ */
+export type StatusExperiment = Pick<
+  ExperimentRecord,
+  'id' | 'seq' | 'decision' | 'score' | 'direction' | 'endedAt' | 'commitSha' | 'hypothesis' | 'meta'
+>;
+
+/** The part of an experiment record that {@link runStatusView} reads. */
+export function statusExperiment(e: ExperimentRecord): StatusExperiment {
+  const fc = featureCheckOf(e);
+  return {
+    id: e.id,
+    seq: e.seq,
+    decision: e.decision,
+    score: e.score,
+    direction: e.direction ?? null,
+    endedAt: e.endedAt,
+    commitSha: e.commitSha,
+    hypothesis: e.hypothesis,
+    meta: fc ? { featureCheck: fc } : null,
+  };
+}
+
 /** `ratchet status --json`: where the latest (or given) run stands. */
 export function statusView(journal: JournalReader, contract: Contract, runId?: string): StatusView {
   const run = journal.getRun(runId);
+  if (!run) return { ...statusBase(journal, contract), run: null };
+  return runStatusView(journal, contract, run, journal.listExperiments(run.id));
+}
+
+/** The project-wide part of `ratchet status --json` (project, metric, escalation, agent budget). */
+function statusBase(journal: JournalReader, contract: Contract) {
   const esc = projectEscalation(journal);
   const ab = journal.agentBudget();
-  const base = {
+  return {
     project: contract.name,
     task: contract.task,
     metric: { name: contract.metric.primary, direction: contract.direction },
@@ -228,9 +261,23 @@ export function statusView(journal: JournalReader, contract: Contract, runId?: s
       calls: ab.calls,
     },
   };
-  if (!run) return { ...base, run: null };
-  const exps = journal.listExperiments(run.id);
-  const counts = Object.fromEntries(DECISIONS.map((d) => [d, exps.filter((e) => e.decision === d).length]));
+}
+
+/**
+ * `ratchet status --json` of one run, from its experiments as the caller has them (whole records, or the
+ * {@link StatusExperiment} part a live reader keeps), oldest first.
+ * @param current the running experiment when the caller already read it ({@link currentExperiment})
+ */
+export function runStatusView(
+  journal: JournalReader,
+  contract: Contract,
+  run: RunRecord,
+  exps: readonly StatusExperiment[],
+  current: ReturnType<typeof currentExperiment> | undefined = undefined,
+): StatusView {
+  const base = statusBase(journal, contract);
+  const counts: Record<string, number> = Object.fromEntries(DECISIONS.map((d) => [d, 0]));
+  for (const e of exps) counts[e.decision] = (counts[e.decision] ?? 0) + 1;
   const baselineKept = exps[0]?.seq === 1 && exps[0].decision === 'kept' ? 1 : 0;
   // With several directions the best is the best of their bests (each direction's last keep).
   const best = bestKept(exps, contract.direction);
@@ -280,7 +327,7 @@ export function statusView(journal: JournalReader, contract: Contract, runId?: s
       max_wall_clock_s: cfg.maxWallClockMs === undefined ? null : cfg.maxWallClockMs / 1000,
       elapsed_s: Math.round(elapsedMs / 100) / 10,
     },
-    current: currentExperiment(journal, run),
+    current: current === undefined ? currentExperiment(journal, run) : current,
     noise: noise
       ? { metric: noise.metric, kind: noise.kind, sd: noise.sd, mean: noise.mean, runs: noise.scores.length }
       : null,
@@ -349,7 +396,7 @@ export function showView(journal: JournalReader, projectDir: string, id: number)
     patch: read('patch.diff'),
     stdout: read('stdout.log', 16 * 1024),
     stderr: read('stderr.log', 16 * 1024),
-    events: journal.listEvents({}).filter((ev) => ev.experimentId === id),
+    events: journal.listEvents({ experimentId: id }),
     feature_check: featureCheckOf(e),
     undefined_metrics: (e.meta?.['undefinedMetrics'] as Record<string, string> | undefined) ?? {},
   };

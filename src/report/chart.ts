@@ -38,6 +38,49 @@ export interface ChartInput {
   /** Pixels (default 760 × 300). */
   width?: number;
   height?: number;
+  /**
+   * A cache the caller keeps between renders of the same run (the Studio redraws on every change): each mark's
+   * scale-free part (its group, data attributes, tooltip and name) is kept by experiment id and reused while the
+   * point is the same, so a redraw only places the marks. The picture is the same with or without it.
+   */
+  marks?: ChartMarkCache;
+}
+
+/** See {@link ChartInput.marks}: experiment id → the point it was made for and the mark's opening markup. */
+export type ChartMarkCache = Map<
+  number,
+  { point: ChartPoint; lanes: boolean; interactive: boolean; head: string }
+>;
+
+/** The opening of a mark up to its shapes: the group with its data attributes, tooltip and accessible name. */
+function markHead(p: ChartPoint, lanes: boolean, interactive: boolean): string {
+  const hasScore = p.score !== null && Number.isFinite(p.score);
+  const tip = `#${p.id} (seq ${p.seq}${p.direction && lanes ? `, d${p.direction}` : ''}) ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(5)}` : ''}: ${p.hypothesis}`;
+  const name = `#${p.id} ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(4)}` : ' no score'}`;
+  const a11y = interactive ? ` tabindex="0" role="button" aria-label="${escapeXml(name)}"` : '';
+  return `<g class="pt" data-id="${p.id}" data-seq="${p.seq}"${p.direction && lanes ? ` data-direction="${p.direction}"` : ''} data-decision="${escapeXml(p.decision)}"${a11y} style="cursor:pointer"><title>${escapeXml(tip)}</title>`;
+}
+
+/** {@link markHead}, from the cache when the same point was drawn the same way before. */
+function cachedHead(p: ChartPoint, lanes: boolean, interactive: boolean, cache?: ChartMarkCache): string {
+  if (!cache) return markHead(p, lanes, interactive);
+  const hit = cache.get(p.id);
+  const q = hit?.point;
+  if (
+    hit &&
+    q &&
+    hit.lanes === lanes &&
+    hit.interactive === interactive &&
+    q.seq === p.seq &&
+    q.decision === p.decision &&
+    q.score === p.score &&
+    (q.direction ?? null) === (p.direction ?? null) &&
+    q.hypothesis === p.hypothesis
+  )
+    return hit.head;
+  const head = markHead(p, lanes, interactive);
+  cache.set(p.id, { point: { ...p }, lanes, interactive, head });
+  return head;
 }
 
 /** Colours and shapes of each decision (shared by the legend, the Studio table and the report). */
@@ -266,18 +309,21 @@ export function scoreChart(input: ChartInput): string {
     );
   }
   // marks
+  if (input.marks && input.marks.size > pts.length) {
+    // Points that left the chart (another run shown with the same cache) leave the cache.
+    const ids = new Set(pts.map((p) => p.id));
+    for (const id of input.marks.keys()) if (!ids.has(id)) input.marks.delete(id);
+  }
+  const lanesOn = lanes.length > 0;
   for (const p of pts) {
     const xx = x(p.seq);
     const hasScore = p.score !== null && Number.isFinite(p.score);
     const yy = hasScore ? y(p.score as number) : bandY;
-    const tip = `#${p.id} (seq ${p.seq}${p.direction && lanes.length > 0 ? `, d${p.direction}` : ''}) ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(5)}` : ''}: ${p.hypothesis}`;
     const X = fmt(xx);
     const Y = fmt(yy);
     const shape = decisionShape(p.decision, xx, yy);
-    const name = `#${p.id} ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(4)}` : ' no score'}`;
-    const a11y = input.interactive ? ` tabindex="0" role="button" aria-label="${escapeXml(name)}"` : '';
     out.push(
-      `<g class="pt" data-id="${p.id}" data-seq="${p.seq}"${p.direction && lanes.length > 0 ? ` data-direction="${p.direction}"` : ''} data-decision="${escapeXml(p.decision)}"${a11y} style="cursor:pointer"><title>${escapeXml(tip)}</title><circle cx="${X}" cy="${Y}" r="9" fill="transparent"/>${shape}</g>`,
+      `${cachedHead(p, lanesOn, input.interactive === true, input.marks)}<circle cx="${X}" cy="${Y}" r="9" fill="transparent"/>${shape}</g>`,
     );
     const pv = priv.get(p.id);
     if (pv !== undefined && Number.isFinite(pv)) {

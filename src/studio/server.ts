@@ -14,7 +14,7 @@ import { submit } from '../tiers/submit.js';
 import { RatchetError } from '../util/errors.js';
 import { compareExperiments, experimentsCsv, liveStamp, parseId } from './extras.js';
 import { studioPage } from './page.js';
-import { emptyState, journalVersion, studioExperiment, studioState } from './state.js';
+import { emptyState, journalVersion, studioExperiment, studioStateJson } from './state.js';
 
 /**
  * The Studio server: `node:http`, one page, a JSON API and Server-Sent Events. It reads the journal
@@ -85,7 +85,11 @@ class HttpError extends Error {
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
+  sendText(res, status, JSON.stringify(body));
+}
+
+/** Answer with JSON already written as text. */
+function sendText(res: ServerResponse, status: number, text: string): void {
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'cache-control': 'no-store',
@@ -170,10 +174,11 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
     return journal;
   };
   const contract = (): Contract => loadContract(projectDir);
-  const snapshot = (runId: string | undefined) => {
+  /** The snapshot as JSON text (the run's rows kept between snapshots, see studioStateJson). */
+  const snapshot = (runId: string | undefined): string => {
     const j = getJournal();
-    if (!j) return emptyState(contract(), [], 'no-journal');
-    return studioState(j, contract(), runId);
+    if (!j) return JSON.stringify(emptyState(contract(), [], 'no-journal'));
+    return studioStateJson(j, contract(), runId);
   };
 
   const authorized = (req: IncomingMessage, url: URL): boolean => {
@@ -217,7 +222,7 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
       res.writeHead(204).end();
       return;
     }
-    if (req.method === 'GET' && path === '/api/state') return send(res, 200, snapshot(runParam));
+    if (req.method === 'GET' && path === '/api/state') return sendText(res, 200, snapshot(runParam));
     if (req.method === 'GET' && path === '/api/stream') return stream(req, res, runParam);
     if (req.method === 'GET' && path === '/api/experiments.csv') {
       const j = getJournal();
@@ -352,7 +357,7 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
         const v = j ? `${journalVersion(j)}|${live?.pid ?? ''}|${stamp}` : 'no-journal';
         if (v !== last) {
           last = v;
-          res.write(`event: state\ndata: ${JSON.stringify(snapshot(runId))}\n\n`);
+          res.write(`event: state\ndata: ${snapshot(runId)}\n\n`);
           lastBeat = Date.now();
         } else if (Date.now() - lastBeat > 15_000) {
           res.write(': keep-alive\n\n');

@@ -1,7 +1,7 @@
 import type { Contract } from '../contract/load.js';
 import { latestReviews, type ReviewRecord } from '../journal/reviews.js';
 import type { EventRecord, Journal, JournalReader, SubmissionRecord } from '../journal/store.js';
-import { currentExperiment, type LogEntry, logEntry, showView, statusView } from '../journal/views.js';
+import { currentExperiment, type LogEntry, runStatusView, showView } from '../journal/views.js';
 import { activeRun, runActiveMs } from '../loop/control.js';
 import { FAILURES } from '../loop/session.js';
 import { scoreChart } from '../report/chart.js';
@@ -16,6 +16,7 @@ import {
 import { type FinalizedBranch, finalizedBranches } from '../tiers/finalize-view.js';
 import { type MlflowHealth, mlflowHealth } from '../tracking/health.js';
 import { type LiveExperiment, liveExperiment } from './extras.js';
+import { type RunHistory, runHistory } from './history.js';
 
 /**
  * What the Studio page shows, computed from the journal: one JSON snapshot per change (sent over
@@ -182,11 +183,19 @@ export function studioAlignment(journal: JournalReader): StudioAlignment | null 
   return value;
 }
 
+/** A snapshot without its experiment rows, and where the rows come from (null: no run, no rows). */
+interface Snapshot {
+  head: Omit<StudioState, 'experiments'>;
+  history: RunHistory | null;
+  priv: Map<number, number>;
+  standing: Map<number, ReviewRecord>;
+}
+
 /**
- * Build the snapshot of a run (default: the latest).
- * @returns a snapshot with `run: null` when the journal has no run (or not this one)
+ * The snapshot of a run (default: the latest), from the run's history kept for this journal connection
+ * (see runHistory): only what the journal added since the last snapshot is read.
  */
-export function studioState(journal: JournalReader, contract: Contract, runId?: string): StudioState {
+function snapshot(journal: JournalReader, contract: Contract, runId?: string): Snapshot {
   const runs = journal
     .listRuns()
     .reverse()
@@ -208,12 +217,16 @@ export function studioState(journal: JournalReader, contract: Contract, runId?: 
   const version = journalVersion(journal);
   const mlflow = mlflowHealth(journal);
   const alignment = studioAlignment(journal);
-  if (!run) return { ...emptyState(contract, runs, version), mlflow, alignment };
-  const exps = journal.listExperiments(run.id);
+  const priv = new Map<number, number>();
+  if (!run) {
+    const { experiments: _, ...head } = { ...emptyState(contract, runs, version), mlflow, alignment };
+    return { head, history: null, priv, standing: new Map() };
+  }
+  const history = runHistory(journal, run.id);
+  const facts = history.facts();
   const submissions = journal.listSubmissions(run.id);
   const reviews = journal.listReviews(run.id);
   const standing = latestReviews(reviews);
-  const priv = new Map<number, number>();
   for (const s of submissions) priv.set(s.experimentId, s.private);
   const cfg = run.config as {
     maxExperiments?: number;
@@ -221,39 +234,27 @@ export function studioState(journal: JournalReader, contract: Contract, runId?: 
     maxConsecutiveFailures?: number;
   };
   let consecutive = 0;
-  for (let i = exps.length - 1; i >= 0 && FAILURES.has(exps[i]!.decision); i--) consecutive++;
+  for (let i = facts.length - 1; i >= 0 && FAILURES.has(facts[i]!.decision); i--) consecutive++;
   const started = currentExperiment(journal, run);
   const current = started ? { ...started, live: liveExperiment(contract.projectDir, started.id) } : null;
   const elapsedMs = runActiveMs(run, activeRun(contract.projectDir)?.runId === run.id);
-  const events = journal.listEvents({ runId: run.id, kinds: NOTABLE_EVENTS }).reverse().slice(0, 300);
-  return {
+  const events = journal.listEvents({ runId: run.id, kinds: NOTABLE_EVENTS, last: 300 }).reverse();
+  const head: Omit<StudioState, 'experiments'> = {
     project,
     runs,
     run: run.id,
-    status: statusView(journal, contract, run.id),
-    experiments: exps.map((e) => ({
-      ...logEntry(e),
-      private: priv.get(e.id) ?? null,
-      review: standing.get(e.id)?.decision ?? null,
-    })),
+    status: runStatusView(journal, contract, run, facts, started),
     events,
     submissions,
     reviews,
     budgets: {
-      experiments: { used: exps.length, max: cfg.maxExperiments ?? null },
+      experiments: { used: facts.length, max: cfg.maxExperiments ?? null },
       wallClock: { elapsedMs, maxMs: cfg.maxWallClockMs ?? null },
       failures: { consecutive, max: cfg.maxConsecutiveFailures ?? null },
     },
     current,
     chart: scoreChart({
-      points: exps.map((e) => ({
-        id: e.id,
-        seq: e.seq,
-        decision: e.decision,
-        score: e.score,
-        hypothesis: e.hypothesis.length > 160 ? `${e.hypothesis.slice(0, 159)}…` : e.hypothesis,
-        direction: e.direction ?? null,
-      })),
+      points: history.points(),
       metric: project.metric,
       direction: project.direction,
       private: priv,
@@ -266,6 +267,7 @@ export function studioState(journal: JournalReader, contract: Contract, runId?: 
       width: 900,
       height: 300,
       interactive: true,
+      marks: history.marks,
     }),
     version,
     serverTime,
@@ -289,6 +291,52 @@ export function studioState(journal: JournalReader, contract: Contract, runId?: 
       };
     }),
   };
+  return { head, history, priv, standing };
+}
+
+/** The order of a snapshot's fields (as {@link studioState} builds it; {@link studioStateJson} writes it so). */
+const FIELDS = [
+  'project',
+  'runs',
+  'run',
+  'status',
+  'experiments',
+  'events',
+  'submissions',
+  'reviews',
+  'budgets',
+  'current',
+  'chart',
+  'version',
+  'serverTime',
+  'mlflow',
+  'alignment',
+  'tier2',
+] as const satisfies readonly (keyof StudioState)[];
+
+/**
+ * Build the snapshot of a run (default: the latest). The run's experiments are kept for this journal connection
+ * and only what was added since the last snapshot is read (see runHistory).
+ * @returns a snapshot with `run: null` when the journal has no run (or not this one)
+ */
+export function studioState(journal: JournalReader, contract: Contract, runId?: string): StudioState {
+  const { head, history, priv, standing } = snapshot(journal, contract, runId);
+  const experiments = history ? (JSON.parse(history.rowsJson(priv, standing)) as StudioExperiment[]) : [];
+  const all: StudioState = { ...head, experiments };
+  return Object.fromEntries(FIELDS.map((k) => [k, all[k]])) as unknown as StudioState;
+}
+
+/**
+ * The snapshot of {@link studioState} as JSON text, what `GET /api/state` and the live stream send: the
+ * experiment rows are written from the run's history as kept (already JSON), never re-serialized.
+ */
+export function studioStateJson(journal: JournalReader, contract: Contract, runId?: string): string {
+  const { head, history, priv, standing } = snapshot(journal, contract, runId);
+  const parts = FIELDS.map(
+    (k) =>
+      `${JSON.stringify(k)}:${k === 'experiments' ? (history ? history.rowsJson(priv, standing) : '[]') : (JSON.stringify(head[k]) ?? 'null')}`,
+  );
+  return `{${parts.join(',')}}`;
 }
 
 /**

@@ -1,0 +1,180 @@
+import type { ReviewRecord } from '../journal/reviews.js';
+import type { ExperimentRecord, JournalReader } from '../journal/store.js';
+import { logEntry, type StatusExperiment, statusExperiment } from '../journal/views.js';
+import type { ChartMarkCache, ChartPoint } from '../report/chart.js';
+
+/**
+ * The Studio's memory of one run's experiments, kept between snapshots and brought up to date with only what the
+ * journal added since (docs/ARCHITECTURE.md, "The Studio"): a snapshot at 5,000 experiments no longer re-reads,
+ * re-parses and re-serializes every row. Each experiment is held once, as the JSON of its table row (its log
+ * entry) plus the few fields the status, the chart and the change checks need; the row's `private` and `review`
+ * are added when the snapshot is written, so a submission or a review never touches the rows.
+ *
+ * Experiment rows change only by their conclusion (`Journal.setConclusion`), and are never deleted; the
+ * directions of a run record theirs out of id order, so new rows are found by comparing ids, not by "after the
+ * last id".
+ */
+
+/** One experiment as the history keeps it. */
+interface Entry {
+  id: number;
+  /** JSON of its log entry without the closing brace (`private` and `review` follow, see {@link rowsJson}). */
+  row: string;
+  facts: StatusExperiment;
+  point: ChartPoint;
+  conclusion: string | null;
+}
+
+/** Runs whose history one journal's cache keeps (the run shown and the one shown before). */
+export const KEPT_RUNS = 2;
+
+/** A run's experiments as the Studio shows them, refreshed from the journal by {@link RunHistory.refresh}. */
+export class RunHistory {
+  readonly runId: string;
+  /** Entries by ascending id. */
+  #entries: Entry[] = [];
+  #byId = new Map<number, Entry>();
+  /** `Journal.experimentsStamp` as of the last refresh. */
+  #stamp = '';
+  /** The chart's per-mark cache (see ChartInput.marks). */
+  readonly marks: ChartMarkCache = new Map();
+
+  constructor(runId: string) {
+    this.runId = runId;
+  }
+
+  /** How many experiments it holds. */
+  get size(): number {
+    return this.#entries.length;
+  }
+
+  /**
+   * Read what the journal added or changed since the last refresh: new experiments (whatever their id), and the
+   * rows whose conclusion changed. Nothing is read when the run's experiments stamp is unchanged.
+   */
+  refresh(journal: JournalReader): void {
+    // The stamp first: a row written after it is read again at the next refresh (adding is idempotent by id).
+    const stamp = journal.experimentsStamp(this.runId);
+    if (stamp === this.#stamp) return;
+    const [count, maxId, conclusions] = stamp.split('/').map(Number) as [number, number, number];
+    const [oldCount, oldMax, oldConclusions] = this.#stamp
+      ? (this.#stamp.split('/').map(Number) as [number, number, number])
+      : [0, 0, 0];
+    if (count !== oldCount || maxId !== oldMax) {
+      if (this.#entries.length === 0) {
+        this.add(journal.listExperiments(this.runId));
+      } else {
+        const ids = journal.experimentIds(this.runId);
+        const fresh = ids.filter((id) => !this.#byId.has(id));
+        if (ids.length < this.#entries.length) {
+          // Rows are never deleted: a journal replaced under the Studio. Start again.
+          this.#entries = [];
+          this.#byId.clear();
+          this.marks.clear();
+          this.add(journal.listExperiments(this.runId));
+        } else if (fresh.length > 0) {
+          this.add(
+            journal.listExperiments(this.runId, { fromId: fresh[0]! }).filter((e) => !this.#byId.has(e.id)),
+          );
+        }
+      }
+    }
+    if (conclusions !== oldConclusions) {
+      const now = new Map(journal.listConclusions(this.runId).map((c) => [c.id, c.conclusion]));
+      for (const e of this.#entries) {
+        const c = now.get(e.id) ?? null;
+        if (c === e.conclusion) continue;
+        const rec = journal.getExperiment(e.id);
+        if (rec) this.replace(e, rec);
+      }
+    }
+    this.#stamp = stamp;
+  }
+
+  /** Add records not held yet, keeping the entries in id order. */
+  private add(records: ExperimentRecord[]): void {
+    if (records.length === 0) return;
+    const made = records.map((r) => entryOf(r));
+    for (const e of made) this.#byId.set(e.id, e);
+    const lastId = this.#entries[this.#entries.length - 1]?.id ?? 0;
+    for (const e of made) this.#entries.push(e);
+    // Records come in id order; one below the last held (another direction finished later) needs a sort.
+    if (made.some((e, i) => e.id < (i === 0 ? lastId : made[i - 1]!.id)))
+      this.#entries.sort((a, b) => a.id - b.id);
+  }
+
+  /** Rebuild an entry from its re-read record (its conclusion changed). */
+  private replace(old: Entry, rec: ExperimentRecord): void {
+    Object.assign(old, entryOf(rec));
+  }
+
+  /** The experiments' status facts, by ascending id (what `runStatusView` reads). */
+  facts(): StatusExperiment[] {
+    return this.#entries.map((e) => e.facts);
+  }
+
+  /** The chart's points, by ascending id. */
+  points(): ChartPoint[] {
+    return this.#entries.map((e) => e.point);
+  }
+
+  /**
+   * The experiment table as JSON text: every row with its private-holdout score and standing review.
+   * @param priv experiment id → private primary score
+   * @param standing experiment id → its standing review
+   */
+  rowsJson(priv: ReadonlyMap<number, number>, standing: ReadonlyMap<number, ReviewRecord>): string {
+    const plain = ',"private":null,"review":null}';
+    const parts = this.#entries.map((e) => {
+      const p = priv.get(e.id);
+      const r = standing.get(e.id);
+      if (p === undefined && r === undefined) return e.row + plain;
+      return `${e.row},"private":${JSON.stringify(p ?? null)},"review":${JSON.stringify(r?.decision ?? null)}}`;
+    });
+    return `[${parts.join(',')}]`;
+  }
+}
+
+/** Hypotheses longer than this are cut in the chart's tooltips. */
+const POINT_HYPOTHESIS = 160;
+
+function entryOf(r: ExperimentRecord): Entry {
+  const row = JSON.stringify(logEntry(r));
+  const h = r.hypothesis;
+  return {
+    id: r.id,
+    row: row.slice(0, -1),
+    facts: statusExperiment(r),
+    point: {
+      id: r.id,
+      seq: r.seq,
+      decision: r.decision,
+      score: r.score,
+      hypothesis: h.length > POINT_HYPOTHESIS ? `${h.slice(0, POINT_HYPOTHESIS - 1)}…` : h,
+      direction: r.direction ?? null,
+    },
+    conclusion: r.conclusion,
+  };
+}
+
+/** Each open journal's run histories, most recently used last (at most {@link KEPT_RUNS}). */
+const histories = new WeakMap<object, Map<string, RunHistory>>();
+
+/**
+ * The history of a run kept for this journal connection (made on first use, refreshed here), so every snapshot of
+ * a Studio reads only what changed. Another connection (a new `Journal.open`) starts its own from scratch.
+ */
+export function runHistory(journal: JournalReader, runId: string): RunHistory {
+  let runs = histories.get(journal);
+  if (!runs) {
+    runs = new Map();
+    histories.set(journal, runs);
+  }
+  let h = runs.get(runId);
+  if (h) runs.delete(runId);
+  else h = new RunHistory(runId);
+  runs.set(runId, h);
+  while (runs.size > KEPT_RUNS) runs.delete(runs.keys().next().value as string);
+  h.refresh(journal);
+  return h;
+}

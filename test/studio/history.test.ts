@@ -1,0 +1,234 @@
+/**
+ * The Studio's incremental snapshot (src/studio/history.ts): a Studio that kept its run's history across a sequence
+ * of journal writes answers exactly what a Studio opening the journal afresh answers, after each write. The writes
+ * are those a live Studio sees: a run with several directions recording out of id order, conclusions, a
+ * submission and a review, an A/B import, a re-split, another run.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Contract, loadContract } from '../../src/contract/load.js';
+import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
+import { runHistory } from '../../src/studio/history.js';
+import { studioState, studioStateJson } from '../../src/studio/state.js';
+import { cli, makeProject } from '../helpers/project.js';
+import { EXAMPLE_AB } from '../helpers/tiers.js';
+
+let dir: string;
+let contract: Contract;
+let writer: Journal;
+/** The long-lived reader, as the Studio server keeps it. */
+let live: Journal;
+
+const sha = (id: number) => id.toString(16).padStart(40, 'c');
+
+function record(id: number, seq: number, direction: number, o: Partial<ExperimentRecord> = {}): void {
+  const kept = o.decision === 'kept';
+  writer.recordExperiment({
+    id,
+    runId: 'r1',
+    seq,
+    proposer: 'search',
+    hypothesis: `try <${id}> & "quote" ${'x'.repeat(id % 7 === 0 ? 200 : 3)}`,
+    params: { lr: id / 100 },
+    meta: { featureCheck: { status: id % 2 ? 'checked' : 'not_checked', reason: '' } },
+    decision: 'reverted',
+    reason: `reason ${id}`,
+    score: 0.7 + id / 1000,
+    bestBefore: 0.7,
+    delta: id / 1000,
+    ciLow: null,
+    ciHigh: null,
+    probImprovement: null,
+    keepTest: 'delong',
+    direction,
+    commitSha: kept ? sha(id) : null,
+    parentSha: sha(1),
+    files: ['params.yaml'],
+    sandboxStatus: 'ok',
+    sandboxMessage: '',
+    exitCode: 0,
+    sandboxed: true,
+    startedAt: `2024-01-01T00:00:${String(seq).padStart(2, '0')}Z`,
+    endedAt: `2024-01-01T00:01:${String(seq).padStart(2, '0')}Z`,
+    durationMs: 1000 + id,
+    executeMs: 900,
+    conclusion: null,
+    metrics: { auroc: 0.7 + id / 1000, log_loss: 0.5 },
+    ...o,
+  });
+}
+
+function event(
+  kind: string,
+  runId: string | null,
+  data: Record<string, unknown> = {},
+  experimentId: number | null = null,
+) {
+  writer.addEvent({
+    ts: new Date().toISOString(),
+    runId,
+    experimentId,
+    kind,
+    severity: 'info',
+    guardrail: null,
+    message: `${kind} ${JSON.stringify(data)}`,
+    data,
+  });
+}
+
+/** The snapshot without the fields that tick with the clock. */
+function comparable(text: string): unknown {
+  const s = JSON.parse(text) as Record<string, unknown>;
+  delete s['serverTime'];
+  const status = s['status'] as { run?: { elapsed_s?: number }; budgets?: { elapsed_s?: number } } | null;
+  if (status?.budgets) delete status.budgets.elapsed_s;
+  const cur = s['current'] as { elapsedMs?: number } | null;
+  if (cur) delete cur.elapsedMs;
+  if (status && (status as Record<string, unknown>)['run']) {
+    const c = (status as { current?: { elapsedMs?: number } | null }).current;
+    if (c) delete c.elapsedMs;
+  }
+  const budgets = s['budgets'] as { wallClock?: { elapsedMs?: number } };
+  delete budgets.wallClock?.elapsedMs;
+  return s;
+}
+
+/** The live Studio's answer equals a fresh reader's, for the latest run and for r1. */
+function expectSameAsFresh(): void {
+  const fresh = Journal.open(dir, { readonly: true });
+  try {
+    for (const run of [undefined, 'r1']) {
+      const incremental = studioStateJson(live, contract, run);
+      const scratch = studioStateJson(fresh, contract, run);
+      expect(comparable(incremental)).toEqual(comparable(scratch));
+      // The object form is the same snapshot.
+      expect(comparable(JSON.stringify(studioState(live, contract, run)))).toEqual(comparable(scratch));
+    }
+  } finally {
+    fresh.close();
+  }
+}
+
+beforeAll(async () => {
+  dir = await makeProject({ rows: 600 });
+  contract = loadContract(dir);
+  writer = Journal.open(dir);
+  live = Journal.open(dir, { readonly: true });
+}, 120_000);
+
+afterAll(() => {
+  live?.close();
+  writer?.close();
+});
+
+describe('the Studio keeps a run history and reads only what changed', () => {
+  it('equals a from-scratch snapshot after each write of a run with several directions', () => {
+    writer.createRun({
+      id: 'r1',
+      branch: 'ratchet/r1/d1',
+      worktree: '.ratchet/worktrees/r1-d1',
+      baseCommit: sha(0),
+      proposer: 'search',
+      status: 'running',
+      startedAt: '2024-01-01T00:00:00Z',
+      unsafe: false,
+      pid: null,
+      config: { directions: 3, maxExperiments: 40, maxConsecutiveFailures: 5 },
+    });
+    expectSameAsFresh(); // a run with no experiment yet
+    event('experiment.started', 'r1', { id: 1, seq: 1 });
+    record(1, 1, 1, { decision: 'kept', score: 0.7, bestBefore: null, delta: null });
+    event('experiment.finished', 'r1', { id: 1, seq: 1 });
+    expectSameAsFresh();
+    expect(runHistory(live, 'r1').size).toBe(1);
+    // Three directions: ids 2..4 reserved at once, recorded 4, 2, (3 later); 5 and 6 meanwhile.
+    for (const id of [2, 3, 4]) event('experiment.started', 'r1', { id, seq: id });
+    record(4, 4, 3, { decision: 'kept' });
+    expectSameAsFresh();
+    record(2, 2, 1);
+    record(5, 5, 2, { decision: 'crashed', score: null, delta: null, sandboxStatus: 'failed' });
+    expectSameAsFresh();
+    record(6, 6, 1, { decision: 'kept' });
+    record(3, 3, 2, { decision: 'rejected', score: null });
+    event('direction.adopted', 'r1', { direction: 2, experiment: 6, from: 1 });
+    expectSameAsFresh();
+    const rows = (JSON.parse(studioStateJson(live, contract, 'r1')) as { experiments: { id: number }[] })
+      .experiments;
+    expect(rows.map((r) => r.id)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(runHistory(live, 'r1').size).toBe(6);
+  });
+
+  it('follows conclusions, a submission, a review, notable events and an A/B import', () => {
+    writer.setConclusion(4, 'depth helps');
+    expectSameAsFresh();
+    writer.setConclusion(4, 'depth hurts'); // same length: the row still changes
+    writer.setConclusion(2, 'lr too high');
+    expectSameAsFresh();
+    const submission = writer.addSubmission({
+      ts: new Date().toISOString(),
+      runId: 'r1',
+      experimentId: 6,
+      commitSha: sha(6),
+      public: 0.706,
+      private: 0.69,
+      gap: 0.016,
+      metrics: { auroc: 0.69 },
+    });
+    event('submission', 'r1', { experiment: 6 }, 6);
+    expectSameAsFresh();
+    writer.addReview({
+      ts: new Date().toISOString(),
+      runId: 'r1',
+      experimentId: 6,
+      submissionId: submission,
+      decision: 'promote',
+      note: 'ship it',
+      reviewer: 'lead',
+    });
+    event('review', 'r1', { experiment: 6 }, 6);
+    expectSameAsFresh();
+    const s = JSON.parse(studioStateJson(live, contract, 'r1')) as {
+      experiments: { id: number; private: number | null; review: string | null; conclusion: string | null }[];
+    };
+    const six = s.experiments.find((e) => e.id === 6)!;
+    expect([six.private, six.review]).toEqual([0.69, 'promote']);
+    expect(s.experiments.find((e) => e.id === 4)!.conclusion).toBe('depth hurts');
+    for (let i = 0; i < 5; i++) event('guardrail', 'r1', { i });
+    event('escalation', 'r1', { cause: 'plateau' });
+    const ab = cli(['ab', 'import', EXAMPLE_AB, '--dir', dir], dir);
+    expect(ab.code, ab.stderr).toBe(0);
+    const a = JSON.parse(studioStateJson(live, contract, 'r1')) as { alignment: { tests: number } | null };
+    expect(a.alignment?.tests).toBeGreaterThan(0);
+    expectSameAsFresh();
+  });
+
+  it('follows a re-split and another run, and keeps at most two runs per connection', () => {
+    event('split.version', null, { version: 2 });
+    writer.updateRun('r1', { status: 'stopped', endedAt: new Date().toISOString(), stopReason: 'stopped' });
+    writer.createRun({
+      id: 'r2',
+      branch: 'ratchet/r2',
+      worktree: '.ratchet/worktrees/r2',
+      baseCommit: sha(0),
+      proposer: 'search',
+      status: 'running',
+      startedAt: '2024-01-02T00:00:00Z',
+      unsafe: false,
+      pid: null,
+      config: { maxExperiments: 10 },
+    });
+    expectSameAsFresh();
+    for (const id of [8, 7]) {
+      writer.recordExperiment({
+        ...JSON.parse(JSON.stringify(live.getExperiment(6))),
+        id,
+        runId: 'r2',
+        seq: id - 6,
+        direction: null,
+      });
+      expectSameAsFresh();
+    }
+    expect(runHistory(live, 'r2').size).toBe(2);
+    expect(runHistory(live, 'r1').size).toBe(6);
+    expect(runHistory(live, 'r1')).toBe(runHistory(live, 'r1')); // kept, not rebuilt
+  });
+});
