@@ -294,25 +294,31 @@ function snapshot(journal: JournalReader, contract: Contract, runId?: string): S
   return { head, history, priv, standing };
 }
 
-/** The order of a snapshot's fields (as {@link studioState} builds it; {@link studioStateJson} writes it so). */
-const FIELDS = [
-  'project',
-  'runs',
-  'run',
-  'status',
-  'experiments',
-  'events',
-  'submissions',
-  'reviews',
-  'budgets',
-  'current',
-  'chart',
-  'version',
-  'serverTime',
-  'mlflow',
-  'alignment',
-  'tier2',
-] as const satisfies readonly (keyof StudioState)[];
+/**
+ * The order of a snapshot's fields (as {@link studioState} builds it; {@link studioStateJson} writes it so). A record
+ * over every key of StudioState: a field added to the snapshot and missing here does not compile (it would silently
+ * never reach the page).
+ */
+const FIELD_ORDER: Record<keyof StudioState, true> = {
+  project: true,
+  runs: true,
+  run: true,
+  status: true,
+  experiments: true,
+  events: true,
+  submissions: true,
+  reviews: true,
+  budgets: true,
+  current: true,
+  chart: true,
+  version: true,
+  serverTime: true,
+  mlflow: true,
+  alignment: true,
+  tier2: true,
+  finalized: true,
+};
+const FIELDS = Object.keys(FIELD_ORDER) as (keyof StudioState)[];
 
 /**
  * Build the snapshot of a run (default: the latest). The run's experiments are kept for this journal connection
