@@ -134,15 +134,18 @@ function usageOf(body: unknown): { prompt: number; completion: number } | null {
     : null;
 }
 
+/**
+ * The request body, or null when it is over `limit` bytes: the rest is then read and dropped (nothing kept), so the
+ * client gets its 413 instead of a broken pipe; the server's request timeout bounds a body that never ends.
+ */
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | null> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > limit) return null;
-    chunks.push(chunk as Buffer);
+    if (size <= limit) chunks.push(chunk as Buffer);
   }
-  return Buffer.concat(chunks);
+  return size > limit ? null : Buffer.concat(chunks);
 }
 
 /**
@@ -185,6 +188,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ModelProxy> {
       return;
     }
     if (req.method !== 'POST' || !/(^|\/)chat\/completions$/.test(path)) {
+      req.resume(); // the body is dropped, not left unread (the client would see a broken pipe)
       openAiError(res, 404, 'only POST /v1/chat/completions is served', 'not_found');
       return;
     }
