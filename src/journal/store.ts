@@ -231,6 +231,7 @@ export type JournalReader = Pick<
   | 'latestEvent'
   | 'changeStamp'
   | 'alignmentStamp'
+  | 'experimentsStamp'
   | 'tableRows'
   | 'listReviews'
   | 'listAbTests'
@@ -602,10 +603,19 @@ export class Journal {
    * changes.
    */
   alignmentStamp(): string {
+    return `${this.experimentsStamp()}/${abTestsStamp(this.#db)}`;
+  }
+
+  /**
+   * A cheap fingerprint of the recorded experiments (every run's): their count and largest id. An experiment is
+   * recorded once, finished, with its decision and metrics (only its conclusion is written later), so what is
+   * computed from decisions, scores and metrics changes only with it (the Studio's harness front).
+   */
+  experimentsStamp(): string {
     const row = this.#db
       .prepare('SELECT count(*) AS n, coalesce(max(id), 0) AS m FROM experiments')
       .get() as Row;
-    return `${row['n']}/${row['m']}/${abTestsStamp(this.#db)}`;
+    return `${row['n']}/${row['m']}`;
   }
 
   /**
