@@ -529,10 +529,19 @@ export class Journal {
   }
 
   /**
-   * A cheap fingerprint of one run's experiments: how many, the highest id and the total length of their
-   * conclusions (an experiment row changes only by its conclusion, see {@link setConclusion}).
+   * A cheap fingerprint of the recorded experiments. Of one run (`runId`): how many, the highest id and the total
+   * length of their conclusions (an experiment row changes only by its conclusion, see {@link setConclusion}); the
+   * Studio's incremental history. Of every run (no `runId`): their count and largest id; an experiment is recorded
+   * once, finished, with its decision and metrics, so what is computed from those changes only with it (the
+   * Studio's harness front, the alignment).
    */
-  experimentsStamp(runId: string): string {
+  experimentsStamp(runId?: string): string {
+    if (runId === undefined) {
+      const all = this.#db
+        .prepare('SELECT count(*) AS n, coalesce(max(id), 0) AS m FROM experiments')
+        .get() as Row;
+      return `${all['n']}/${all['m']}`;
+    }
     const row = this.#db
       .prepare(
         'SELECT count(*) AS n, coalesce(max(id), 0) AS m, coalesce(sum(length(conclusion)), 0) AS c FROM experiments WHERE run_id = ?',
@@ -665,10 +674,7 @@ export class Journal {
    * changes.
    */
   alignmentStamp(): string {
-    const row = this.#db
-      .prepare('SELECT count(*) AS n, coalesce(max(id), 0) AS m FROM experiments')
-      .get() as Row;
-    return `${row['n']}/${row['m']}/${abTestsStamp(this.#db)}`;
+    return `${this.experimentsStamp()}/${abTestsStamp(this.#db)}`;
   }
 
   /**

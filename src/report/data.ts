@@ -20,6 +20,7 @@ import { ROUNDING_TOLERANCE } from '../loop/baseline.js';
 import { loadSearchSpace, type ParamSpace } from '../proposers/search/space.js';
 import { RatchetError } from '../util/errors.js';
 import type { DatasetFacts } from './dataset.js';
+import { type HarnessFront, harnessFront } from './harness-front.js';
 import type { ImportanceResult } from './importance.js';
 import {
   type FamilyRow,
@@ -188,6 +189,11 @@ export interface ReportData {
   alignment: AlignmentSummary | null;
   /** The directions of a run with several (docs/ARCHITECTURE.md, "Parallel directions"); null with one. */
   directions: DirectionSummary[] | null;
+  /**
+   * A harness task: each scored experiment's public task_score against the contract's cost metric, with the run's
+   * Pareto front and the current best (see harness-front.ts); null for any other task.
+   */
+  harness: HarnessFront | null;
   reviews: ReviewRecord[];
   timing: {
     /** Mean wall clock of an experiment, seconds. */
@@ -475,6 +481,10 @@ export function buildReport(journal: JournalReader, contract: Contract, runId?: 
     submissions,
     tier2: tier2Items(events),
     alignment: alignmentSummary(journal.listAbTests(), journal.listExperiments()),
+    harness:
+      contract.task === 'harness' && contract.harness
+        ? harnessFront(exps, contract.harness.keep, direction)
+        : null,
     reviews,
     timing: {
       meanExperimentSeconds: exps.length ? Math.round(totalMs / exps.length) / 1000 : null,

@@ -24,8 +24,8 @@ export const REPORT_HTML = 'report.html';
 /**
  * The report's charts, written beside report.md and linked from it (report.html inlines them). Stable names:
  * `report-progress.svg` (the score over experiments) and `report-winner.svg` (the winner on the public holdout);
- * with imported A/B tests `report-alignment.svg` (tier 3), and `report-tier2-<id>.svg` for each submitted bandit
- * policy's tier-2 evidence.
+ * with imported A/B tests `report-alignment.svg` (tier 3), `report-tier2-<id>.svg` for each submitted bandit
+ * policy's tier-2 evidence, and `report-harness.svg` (score against cost with the Pareto front) for a harness task.
  */
 export const REPORT_PROGRESS_SVG = 'report-progress.svg';
 export const REPORT_WINNER_SVG = 'report-winner.svg';

@@ -2,6 +2,7 @@ import { formatDuration } from '../util/units.js';
 import type { Block, Section } from './blocks.js';
 import { DECISION_STYLE, escapeXml, scoreChart, sparkline } from './chart.js';
 import type { ReportData, ReportExperiment } from './data.js';
+import { harnessSection } from './harness-chart.js';
 import { dataBlocks, detailSections } from './sections.js';
 import { alignmentSection, tier2Section } from './tier-sections.js';
 import { gapText, keptText, reasonAfter } from './words.js';
@@ -113,6 +114,8 @@ export function reportSections(d: ReportData): Section[] {
         },
       ],
     });
+  const harness = harnessSection(d.harness);
+  if (harness) s.push(harness);
   s.push(...detailSections(d));
   s.push({
     title: 'What was kept and why',

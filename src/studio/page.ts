@@ -99,6 +99,7 @@ const SCRIPT = String.raw`
     renderTable();
     renderEvents(s);
     renderReview(s);
+    renderHarness(s);
     renderTier2(s);
     renderFinalized(s);
     renderAlignment(s);
@@ -375,6 +376,28 @@ const SCRIPT = String.raw`
         (ev.untrusted.length ? '<br><span class="warn-text">not trusted: ' + esc(ev.untrusted.join('; ')) + '</span>' : '') + '</div></div>';
     }).join(''));
   }
+  // Harness tasks: score against cost, the Pareto front as a step line and in a table, the current best ringed.
+  // Hypotheses are proposer text: escaped everywhere (the SVG's titles by the server, the table here).
+  function renderHarness(s) {
+    var h = s.harness, box = $('harness');
+    box.hidden = !h;
+    if (!h) { setHtml($('harness-body'), ''); return; }
+    var byId = {};
+    h.points.forEach(function (p) { byId[p.id] = p; });
+    var cost = function (v) { return h.cost === 'cost_per_task' ? '$' + Number(v).toPrecision(4) : Number(v).toFixed(1); };
+    var best = h.best != null ? byId[h.best] : null;
+    var rows = h.front.map(function (id) {
+      var p = byId[id];
+      return '<tr data-id="' + p.id + '"' + (p.best ? ' data-best="true"' : '') + '><td class="num"><a href="#/experiment/' + p.id + '">#' + p.id + '</a>' + (p.best ? ' (best)' : '') + '</td><td class="d-' + esc(p.decision) + '">' + esc(p.decision) +
+        '</td><td class="num">' + num(p.score) + '</td><td class="num">' + cost(p.cost) + '</td><td class="hyp" title="' + esc(p.hypothesis) + '">' + esc(p.hypothesis) + '</td></tr>';
+    }).join('');
+    setHtml($('harness-body'),
+      '<div class="small" id="harness-facts">' + h.front.length + ' of ' + h.points.length + ' scored experiment' + (h.points.length === 1 ? '' : 's') + ' on the Pareto front' +
+      (best ? ' \u00b7 current best #' + best.id + ': ' + esc(h.score) + ' ' + num(best.score) + ', ' + esc(h.cost) + ' ' + cost(best.cost) + (best.front ? '' : ' (not on the front)') : '') +
+      (h.ceiling != null ? ' \u00b7 cost ceiling ' + cost(h.ceiling) : '') + (h.unscored ? ' \u00b7 ' + h.unscored + ' without a score (not drawn)' : '') + '</div>' +
+      (h.points.length ? '<div class="plot" id="harness-chart">' + h.chart + '</div>' : '<div class="muted">no scored experiment yet</div>') +
+      (rows ? '<div class="scroll" tabindex="0" role="region" aria-label="the Pareto front"><table class="small" id="harness-front"><thead><tr><th scope="col" class="num">experiment</th><th scope="col">decision</th><th scope="col" class="num">' + esc(h.score) + '</th><th scope="col" class="num">' + esc(h.cost) + '</th><th scope="col">hypothesis</th></tr></thead><tbody>' + rows + '</tbody></table></div>' : ''));
+  }
   // Finalized branches (ratchet finalize): each re-run alone; a branch that holds and was submitted can be promoted.
   function renderFinalized(s) {
     var list = s.finalized || [], box = $('finalized');
@@ -499,6 +522,11 @@ const SCRIPT = String.raw`
   }
   activateOnKey($('exp-body'), 'tr[data-id]');
   activateOnKey($('chart'), '.pt[data-id]');
+  $('harness-body').onclick = function (ev) {
+    var g = ev.target.closest('.hpt');
+    if (g) loadDetail(Number(g.getAttribute('data-id')), true);
+  };
+  activateOnKey($('harness-body'), '.hpt[data-id]');
   function fromHash() {
     var m = /^#\/experiment\/(\d+)$/.exec(location.hash);
     if (m && Number(m[1]) !== selected) loadDetail(Number(m[1]), true);
@@ -534,6 +562,9 @@ export function studioPage(): string {
 <div><h2>Running now</h2><div id="current"></div></div>
 </div></section>
 <section class="card wide"><h2>Score over experiments</h2><div id="chart"></div></section>
+<section class="card wide" id="harness" hidden><h2>Score and cost (harness)</h2>
+<p class="small muted" style="margin:0 0 6px">Each scored experiment of the run at its public-holdout score and cost. The Pareto front (the step line and the table) is the experiments no other one beats on both: at least as good on each, better on one. A rejected experiment is drawn but never on the front. Click a mark to open the experiment.</p>
+<div id="harness-body"></div></section>
 <section class="card"><h2>Experiments <span class="muted" id="exp-count"></span></h2>
 <div class="tools"><label for="filter">filter</label><input id="filter" placeholder="hypothesis, reason, conclusion, #id">
 <label for="decision-filter">decision</label><select id="decision-filter"><option value="">all decisions</option><option>kept</option><option>reverted</option><option>crashed</option><option>timeout</option><option>invalid</option><option>rejected</option></select></div>

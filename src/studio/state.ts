@@ -5,6 +5,8 @@ import { currentExperiment, type LogEntry, runStatusView, showView } from '../jo
 import { activeRun, runActiveMs } from '../loop/control.js';
 import { FAILURES } from '../loop/session.js';
 import { scoreChart } from '../report/chart.js';
+import { harnessChart } from '../report/harness-chart.js';
+import { type HarnessFront, harnessFront } from '../report/harness-front.js';
 import { alignmentChart, evidenceChart } from '../report/tier-charts.js';
 import {
   type AlignmentSummary,
@@ -60,6 +62,9 @@ export type StudioAlignment = AlignmentSummary & {
   chart: string;
 };
 
+/** A harness run's score against cost with its Pareto front (see harnessFront) and the scatter (SVG, see harnessChart). */
+export type StudioHarness = HarnessFront & { chart: string };
+
 /** A submitted bandit policy's tier-2 evidence with its interval chart (SVG, see evidenceChart). */
 export type StudioTier2 = Tier2Item & { chart: string };
 
@@ -112,6 +117,8 @@ export interface StudioState {
   mlflow: MlflowHealth | null;
   /** Tier 3: the alignment of the project's imported A/B tests with its experiments (null: none imported). */
   alignment: StudioAlignment | null;
+  /** Harness tasks: where each experiment of the run landed on score and cost, and the Pareto front (else null). */
+  harness: StudioHarness | null;
   /** Tier 2 (bandit tasks): the evidence of the run's submitted policies, oldest submission first. */
   tier2: StudioTier2[];
   /** The run's finalized branches (`ratchet finalize`, its latest batch), in branch order. */
@@ -158,6 +165,7 @@ export function emptyState(contract: Contract, runs: StudioState['runs'], versio
     serverTime: new Date().toISOString(),
     mlflow: null,
     alignment: null,
+    harness: null,
     tier2: [],
     finalized: [],
   };
@@ -180,6 +188,30 @@ export function studioAlignment(journal: JournalReader): StudioAlignment | null 
     ? { ...a, facts: alignmentFacts(a), chart: a.points.length ? alignmentChart(a) : '' }
     : null;
   alignmentCache.set(journal, { stamp, value });
+  return value;
+}
+
+/** The last harness front computed for each open journal, with the run and stamp it was computed for. */
+const harnessCache = new WeakMap<object, { key: string; value: StudioHarness | null }>();
+
+/**
+ * The harness panel of a run: null unless the task is a harness. Recomputed only when the journal's experiments
+ * change (`experimentsStamp`) or another run is shown, not on every snapshot (one comes with every log line of the
+ * running experiment); the same object is returned while nothing changed.
+ */
+export function studioHarness(
+  journal: JournalReader,
+  contract: Contract,
+  runId: string,
+): StudioHarness | null {
+  if (contract.task !== 'harness' || !contract.harness) return null;
+  const keep = contract.harness.keep;
+  const key = `${runId}\u0000${journal.experimentsStamp()}\u0000${keep.cost_metric}\u0000${keep.cost_ceiling ?? ''}`;
+  const hit = harnessCache.get(journal);
+  if (hit && hit.key === key) return hit.value;
+  const front = harnessFront(journal.listExperiments(runId), keep, contract.direction);
+  const value = { ...front, chart: harnessChart(front, { width: 900, height: 420, interactive: true }) };
+  harnessCache.set(journal, { key, value });
   return value;
 }
 
@@ -273,6 +305,7 @@ function snapshot(journal: JournalReader, contract: Contract, runId?: string): S
     serverTime,
     mlflow,
     alignment,
+    harness: studioHarness(journal, contract, run.id),
     tier2: tier2Items(journal.listEvents({ runId: run.id, kinds: ['tier2'] })).map((t) => ({
       ...t,
       chart: evidenceChart(t.evidence),
@@ -315,6 +348,7 @@ const FIELD_ORDER: Record<keyof StudioState, true> = {
   serverTime: true,
   mlflow: true,
   alignment: true,
+  harness: true,
   tier2: true,
   finalized: true,
 };

@@ -85,7 +85,7 @@ a{color:#0550ae}
 .cmp td.diff-cell{background:#fff8c5}
 .verdict{border-left:4px solid #0969da;background:#ddf4ff;padding:6px 10px;border-radius:4px;font-weight:600;overflow-wrap:anywhere;margin:4px 0 8px}
 .verdict.warn{border-color:#bc4c00;background:#fff1e5;color:#762c00}.verdict.ok{border-color:#1a7f37;background:#dafbe1;color:#0f4a1f}
-.plot{overflow-x:auto}.plot svg{display:block;width:100%;height:auto}#align-chart svg{min-width:560px;max-width:900px}
+.plot{overflow-x:auto}.plot svg{display:block;width:100%;height:auto}#align-chart svg,#harness-chart svg{min-width:560px;max-width:900px}
 .tier2{border-top:1px solid #eaeef2;margin-top:10px;padding-top:8px}.tier2 h3{font-size:13px;margin:0 0 4px}
 ${decisionCss}
 @media (max-width:1000px){main{grid-template-columns:1fr}.stats{grid-template-columns:1fr 1fr}}
