@@ -47,6 +47,8 @@ export interface ProxyOptions {
   caps: { tokens_per_task: number; tokens_per_experiment: number; requests_per_task: number };
   /** Folder of the response cache (shared by the project's experiments), or null for no cache. */
   cacheDir: string | null;
+  /** Answer from the cache (default true); false still writes every answer into it (noise runs). */
+  cacheRead?: boolean;
   timeoutMs: number;
   /** Host file the raw trace is appended to (JSON lines). */
   tracePath: string;
@@ -235,7 +237,7 @@ export async function startProxy(opts: ProxyOptions): Promise<ModelProxy> {
     let status = 200;
     let text: string | null = null;
     let cached = false;
-    if (cacheFile && existsSync(cacheFile)) {
+    if (cacheFile && opts.cacheRead !== false && existsSync(cacheFile)) {
       text = readFileSync(cacheFile, 'utf8');
       cached = true;
     } else {

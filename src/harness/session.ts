@@ -36,9 +36,14 @@ export interface ModelSession {
 /**
  * Start the model proxy of one run of a harness task.
  * @param runDir the experiment's (or baseline run's) folder: the trace and the ledger go there
+ * @param cache `fresh`: the model answers every request (the answers still fill the cache); for noise runs
  * @throws Error when the socket cannot be created
  */
-export async function startModelSession(contract: Contract, runDir: string): Promise<ModelSession> {
+export async function startModelSession(
+  contract: Contract,
+  runDir: string,
+  cache: 'replay' | 'fresh' = 'replay',
+): Promise<ModelSession> {
   const h = contract.harness!;
   // A short private folder for the socket: sun_path holds 108 bytes, and a project path can be longer.
   const dir = mkdtempSync(join(tmpdir(), 'rtx-'));
@@ -52,6 +57,7 @@ export async function startModelSession(contract: Contract, runDir: string): Pro
     prices: h.prices,
     caps: h.caps,
     cacheDir: h.cache ? join(contract.projectDir, MODEL_CACHE_DIR) : null,
+    cacheRead: cache === 'replay',
     timeoutMs: parseDuration(h.request_timeout),
     tracePath: join(runDir, MODEL_TRACE_FILE),
   });

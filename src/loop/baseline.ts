@@ -117,6 +117,8 @@ export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstim
           timeoutMs: opts.timeoutMs ?? contract.limits.experimentTimeoutMs,
           binDir: python.binDir,
           signal: stopAll.signal,
+          // A harness's baseline runs ask its model afresh: they measure the model's own noise, which a replay hides.
+          modelCache: 'fresh',
           onRun: (r) => {
             const run = {
               seed: r.seed,

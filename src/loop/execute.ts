@@ -31,6 +31,8 @@ export interface ExecuteOptions {
   gpu?: { devices: { host: string; target: string }[]; env: Record<string, string> };
   /** Harness task: the host socket of this run's model proxy ({@link execute} starts it). */
   modelSocket?: string;
+  /** Harness task: replay identical requests from the cache (default) or ask the model afresh (noise runs). */
+  modelCache?: 'replay' | 'fresh';
 }
 
 /**
@@ -46,7 +48,7 @@ export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
   if (opts.contract.task !== 'harness') return runSandboxed(await executeSpec(opts));
   // A harness reaches its model only through this run's proxy: started here, closed when the sandbox is done, its
   // counts written to the run folder (host side: the sandbox cannot touch them).
-  const session = await startModelSession(opts.contract, opts.runDir);
+  const session = await startModelSession(opts.contract, opts.runDir, opts.modelCache ?? 'replay');
   try {
     return await runSandboxed(await executeSpec({ ...opts, modelSocket: session.socketPath }));
   } finally {

@@ -25,6 +25,11 @@ export interface ExecuteJob {
   experimentId: number;
   /** Wall-clock limit, ms. */
   timeoutMs: number;
+  /**
+   * A harness task's model cache: `replay` (default) answers identical requests from the cache; `fresh` asks the
+   * model every time (still recording the answers): repeated runs then measure the model's own noise.
+   */
+  modelCache?: 'replay' | 'fresh';
   /** The kill switch: aborting it kills the run (its result is then `aborted`). */
   signal?: AbortSignal;
   /**
@@ -84,6 +89,7 @@ export function executeOptions(
     unsafeNoSandbox,
     threads,
     ...(job.signal ? { signal: job.signal } : {}),
+    ...(job.modelCache ? { modelCache: job.modelCache } : {}),
   };
 }
 

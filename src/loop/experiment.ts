@@ -885,6 +885,7 @@ async function confirmOverSeeds(
     ),
     runDir: (i) => join(dir, `confirm-${i + 1}`),
     slot: (x.direction ?? 1) - 1,
+    modelCache: 'fresh',
     timeoutMs: x.timeoutMs,
     signal: x.signal,
     duck: x.duck,

@@ -66,6 +66,8 @@ export interface OverSeedsOptions {
   binDir?: string;
   /** Called after each scored run (progress). */
   onRun?: (run: SeedRun) => void;
+  /** A harness task's model cache for these runs (see ExecuteJob.modelCache; default replay). */
+  modelCache?: 'replay' | 'fresh';
 }
 
 /**
@@ -92,6 +94,7 @@ export async function runOverSeeds(
       timeoutMs: opts.timeoutMs,
       slot: opts.slot ?? 0,
       ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.modelCache ? { modelCache: opts.modelCache } : {}),
     });
     const at = { index, seed, runDir, outputDir, sandbox };
     if (sandbox.status !== 'ok')

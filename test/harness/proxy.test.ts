@@ -172,6 +172,18 @@ describe('the model proxy', () => {
     expect(files[0]).toMatch(/^[0-9a-f]{64}\.json$/);
   });
 
+  it('asks the model afresh for noise runs (cacheRead false) and still fills the cache', async () => {
+    const cacheDir = mkdtempSync(join(tmpdir(), 'rtx-cache-'));
+    const { p, sock } = await proxy({ cacheDir, cacheRead: false });
+    const before = standIn.calls.length;
+    const body = ask('What is 9 * 9?');
+    await post(sock, '/v1/chat/completions', body, { 'x-ratchet-task': 't' });
+    await post(sock, '/v1/chat/completions', body, { 'x-ratchet-task': 't' });
+    expect(standIn.calls.length - before).toBe(2);
+    expect((await p.close()).total.cached).toBe(0);
+    expect(readdirSync(cacheDir)).toHaveLength(1);
+  });
+
   it('never follows a redirect from the endpoint (the key would go with it)', async () => {
     const { createServer } = await import('node:http');
     const redirect = createServer((_req, res) => {
