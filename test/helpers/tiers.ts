@@ -21,17 +21,25 @@ export const TRUTH = JSON.parse(readFileSync(join(ROOT, 'examples', 'ab-history'
 /** The commit sha of experiment `id` in {@link recordExperiments}' run. */
 export const sha = (id: number) => `${id.toString(16).padStart(4, '0')}${'ab'.repeat(18)}`;
 
+/** One recorded change of a history: the experiment id (as A/B files name it), its offline delta, its metrics. */
+export interface RecordedChange {
+  experiment: string;
+  offline: number;
+  /** The change's public metrics (default: auroc and log_loss moved by the delta). */
+  metrics?: Record<string, number>;
+}
+
 /**
- * Record a finished run `r1` whose experiments 2..13 have the example history's offline deltas (experiment 1 is
- * the baseline, the parent of every other).
+ * Record a finished run `runId` whose experiments carry the given offline deltas, each a change of the baseline
+ * (experiment 1, recorded once per journal, auroc 0.7 and log_loss 0.5), so its parent is experiment 1.
  */
-export function recordExperiments(dir: string): void {
+export function recordHistory(dir: string, runId: string, changes: RecordedChange[]): void {
   const j = Journal.open(dir);
   try {
     j.createRun({
-      id: 'r1',
-      branch: 'ratchet/r1',
-      worktree: '.ratchet/worktrees/r1',
+      id: runId,
+      branch: `ratchet/${runId}`,
+      worktree: `.ratchet/worktrees/${runId}`,
       baseCommit: sha(0),
       proposer: 'search',
       status: 'finished',
@@ -42,7 +50,7 @@ export function recordExperiments(dir: string): void {
     });
     const base: ExperimentRecord = {
       id: 1,
-      runId: 'r1',
+      runId,
       seq: 1,
       proposer: 'search',
       hypothesis: 'baseline',
@@ -70,10 +78,9 @@ export function recordExperiments(dir: string): void {
       conclusion: null,
       metrics: { auroc: 0.7, log_loss: 0.5 },
     };
-    j.recordExperiment(base);
-    for (const t of TRUTH.tests) {
+    if (!j.getExperiment(1)) j.recordExperiment(base);
+    for (const t of changes) {
       const id = Number(t.experiment);
-      // Every experiment is a change of the baseline, so its parent is experiment 1.
       j.recordExperiment({
         ...base,
         id,
@@ -85,12 +92,20 @@ export function recordExperiments(dir: string): void {
         delta: t.offline,
         commitSha: sha(id),
         parentSha: sha(1),
-        metrics: { auroc: 0.7 + t.offline, log_loss: 0.5 - t.offline / 2 },
+        metrics: t.metrics ?? { auroc: 0.7 + t.offline, log_loss: 0.5 - t.offline / 2 },
       });
     }
   } finally {
     j.close();
   }
+}
+
+/**
+ * Record a finished run `r1` whose experiments 2..13 have the example history's offline deltas (experiment 1 is
+ * the baseline, the parent of every other).
+ */
+export function recordExperiments(dir: string): void {
+  recordHistory(dir, 'r1', TRUTH.tests);
 }
 
 interface BanditCase {

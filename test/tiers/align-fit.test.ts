@@ -2,11 +2,11 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
 import { Xoshiro128 } from '../../src/metrics/index.js';
 import { type CompositeFit, fitComposite, leastSquares } from '../../src/tiers/align-fit.js';
 import type { AlignPair } from '../../src/tiers/align-pairs.js';
 import { cli, makeProject, ROOT } from '../helpers/project.js';
+import { recordHistory } from '../helpers/tiers.js';
 
 /** `ratchet align --fit`: composite weights fitted to the A/B history, judged out of sample. */
 
@@ -113,71 +113,15 @@ describe('ratchet align --fit', () => {
         tests: { experiment: string; offline: number }[];
       }
     ).tests;
-    const sha = (id: number) => `${id.toString(16).padStart(4, '0')}${'ef'.repeat(18)}`;
     const rng = new Xoshiro128(9);
-    const j = Journal.open(dir);
-    try {
-      j.createRun({
-        id: 'h',
-        branch: 'ratchet/h',
-        worktree: '.ratchet/worktrees/h',
-        baseCommit: sha(0),
-        proposer: 'search',
-        status: 'finished',
-        startedAt: '2024-01-01T00:00:00Z',
-        unsafe: false,
-        pid: null,
-        config: {},
-      });
-      const base: ExperimentRecord = {
-        id: 1,
-        runId: 'h',
-        seq: 1,
-        proposer: 'search',
-        hypothesis: 'baseline',
-        params: null,
-        meta: null,
-        decision: 'kept',
-        reason: 'baseline',
-        score: 0.7,
-        bestBefore: null,
-        delta: null,
-        ciLow: null,
-        ciHigh: null,
-        probImprovement: null,
-        commitSha: sha(1),
-        parentSha: sha(0),
-        files: [],
-        sandboxStatus: 'ok',
-        sandboxMessage: '',
-        exitCode: 0,
-        sandboxed: true,
-        startedAt: '2024-01-01T00:00:00Z',
-        endedAt: '2024-01-01T00:01:00Z',
-        durationMs: 60_000,
-        executeMs: 50_000,
-        conclusion: null,
-        metrics: { auroc: 0.7, log_loss: 0.5 },
-      };
-      j.recordExperiment(base);
-      for (const t of truth) {
-        const id = Number(t.experiment);
-        j.recordExperiment({
-          ...base,
-          id,
-          seq: id,
-          hypothesis: `change ${id}`,
-          score: 0.7 + t.offline,
-          bestBefore: 0.7,
-          delta: t.offline,
-          commitSha: sha(id),
-          parentSha: sha(1),
-          metrics: { auroc: 0.7 + t.offline, log_loss: 0.5 + normal(rng) * 0.01 },
-        });
-      }
-    } finally {
-      j.close();
-    }
+    recordHistory(
+      dir,
+      'h',
+      truth.map((t) => ({
+        ...t,
+        metrics: { auroc: 0.7 + t.offline, log_loss: 0.5 + normal(rng) * 0.01 },
+      })),
+    );
     expect(cli(['ab', 'import', join(dir, 'ab.csv')], dir).code).toBe(0);
     const r = cli(['align', '--fit', '--json'], dir);
     expect(r.code, r.stderr).toBe(0);

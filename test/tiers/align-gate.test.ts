@@ -2,88 +2,18 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadContract } from '../../src/contract/load.js';
-import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
+import { Journal } from '../../src/journal/store.js';
 import { alignmentStatus } from '../../src/tiers/align-gate.js';
 import { cli, makeProject } from '../helpers/project.js';
+import { type RecordedChange, recordHistory } from '../helpers/tiers.js';
 
 /**
  * The alignment gate: with `alignment.required: true`, `ratchet run` refuses to start (a guardrail event a person
  * sees) until the imported A/B history shows that offline gains predict online wins; `ratchet check` says which.
  */
 
-const sha = (id: number) => `${id.toString(16).padStart(4, '0')}${'cd'.repeat(18)}`;
-
-/** Record a finished run whose experiments 2.. carry the simulated offline deltas (1 is the baseline). */
-function recordExperiments(
-  dir: string,
-  runId: string,
-  truth: { experiment: string; offline: number }[],
-): void {
-  const j = Journal.open(dir);
-  try {
-    j.createRun({
-      id: runId,
-      branch: `ratchet/${runId}`,
-      worktree: `.ratchet/worktrees/${runId}`,
-      baseCommit: sha(0),
-      proposer: 'search',
-      status: 'finished',
-      startedAt: '2024-01-01T00:00:00Z',
-      unsafe: false,
-      pid: null,
-      config: {},
-    });
-    const base: ExperimentRecord = {
-      id: 1,
-      runId,
-      seq: 1,
-      proposer: 'search',
-      hypothesis: 'baseline',
-      params: null,
-      meta: null,
-      decision: 'kept',
-      reason: 'baseline',
-      score: 0.7,
-      bestBefore: null,
-      delta: null,
-      ciLow: null,
-      ciHigh: null,
-      probImprovement: null,
-      commitSha: sha(1),
-      parentSha: sha(0),
-      files: [],
-      sandboxStatus: 'ok',
-      sandboxMessage: '',
-      exitCode: 0,
-      sandboxed: true,
-      startedAt: '2024-01-01T00:00:00Z',
-      endedAt: '2024-01-01T00:01:00Z',
-      durationMs: 60_000,
-      executeMs: 50_000,
-      conclusion: null,
-      metrics: { auroc: 0.7 },
-    };
-    if (!j.getExperiment(1)) j.recordExperiment(base);
-    for (const t of truth) {
-      const id = Number(t.experiment);
-      j.recordExperiment({
-        ...base,
-        id,
-        seq: id,
-        hypothesis: `change ${id}`,
-        reason: 'kept',
-        score: 0.7 + t.offline,
-        bestBefore: 0.7,
-        delta: t.offline,
-        commitSha: sha(id),
-        parentSha: sha(1),
-        metrics: { auroc: 0.7 + t.offline },
-      });
-    }
-  } finally {
-    j.close();
-  }
-}
+const recordExperiments = (dir: string, runId: string, truth: RecordedChange[]) =>
+  recordHistory(dir, runId, truth);
 
 function simulate(dir: string, alignment: number, first = 2): { experiment: string; offline: number }[] {
   const r = cli(
