@@ -153,9 +153,7 @@ export function runningBest(points: ChartPoint[], direction: 'maximize' | 'minim
     });
 }
 
-function fmt(v: number): string {
-  return Number.isFinite(v) ? (Math.round(v * 100) / 100).toString() : '0';
-}
+const fmt = (v: number) => svgNum(v);
 
 /**
  * The mark of a decision at (x, y): a distinct shape per decision, so colour is never the only difference
@@ -367,4 +365,17 @@ export function sparkline(values: number[]): string {
   const hi = Math.max(...v);
   const bars = '▁▂▃▄▅▆▇█';
   return v.map((x) => bars[hi === lo ? 3 : Math.round(((x - lo) / (hi - lo)) * 7)]).join('');
+}
+
+/** A coordinate for SVG text: two decimals at most, 0 for a non-finite value. */
+export function svgNum(v: number): string {
+  return Number.isFinite(v) ? (Math.round(v * 100) / 100).toString() : '0';
+}
+
+/** A tick label for v on a grid of `step` (enough decimals to tell ticks apart, exponents for tiny steps). */
+export function gridTickLabel(v: number, step: number): string {
+  if (Math.abs(v) < step * 1e-9) return '0';
+  const digits = -Math.floor(Math.log10(step));
+  if (digits > 6) return v.toExponential(1);
+  return v.toFixed(Math.max(0, digits));
 }

@@ -4,7 +4,7 @@
  * section around it.
  */
 import type { Block, Section } from './blocks.js';
-import { DECISION_STYLE, decisionShape, escapeXml, niceStep } from './chart.js';
+import { DECISION_STYLE, decisionShape, escapeXml, gridTickLabel, niceStep, svgNum } from './chart.js';
 import { costText, type HarnessFront } from './harness-front.js';
 
 /** File name of the chart beside report.md. */
@@ -16,17 +16,8 @@ const FRONT_COLOUR = '#1a7f37';
 const BEST_COLOUR = '#0969da';
 const CEILING_COLOUR = '#cf222e';
 
-function fmt(v: number): string {
-  return Number.isFinite(v) ? (Math.round(v * 100) / 100).toString() : '0';
-}
-
-/** A tick label for v on a grid of `step` (enough decimals to tell ticks apart, exponents for tiny steps). */
-function tick(v: number, step: number): string {
-  if (Math.abs(v) < step * 1e-9) return '0';
-  const digits = -Math.floor(Math.log10(step));
-  if (digits > 6) return v.toExponential(1);
-  return v.toFixed(Math.max(0, digits));
-}
+const fmt = svgNum;
+const tick = gridTickLabel;
 
 /** [lo, hi] over the values, padded by 8% (or by a little around a single value). */
 function span(values: number[]): [number, number] {

@@ -1,5 +1,5 @@
 import type { Tier2Evidence } from '../tiers/tier2.js';
-import { escapeXml, niceStep } from './chart.js';
+import { escapeXml, gridTickLabel, niceStep, svgNum } from './chart.js';
 import { type AlignmentSummary, sig4, signedFixed } from './tiers.js';
 
 /**
@@ -18,17 +18,8 @@ const ZERO = '#8c959f';
 const THRESHOLD_COLOUR = '#8250df';
 const FIT_COLOUR = '#0969da';
 
-function fmt(v: number): string {
-  return Number.isFinite(v) ? (Math.round(v * 100) / 100).toString() : '0';
-}
-
-/** A tick label for v on a grid of `step` (enough decimals to tell ticks apart, exponents for tiny steps). */
-function tick(v: number, step: number): string {
-  if (Math.abs(v) < step * 1e-9) return '0';
-  const digits = -Math.floor(Math.log10(step));
-  if (digits > 6) return v.toExponential(1);
-  return v.toFixed(Math.max(0, digits));
-}
+const fmt = svgNum;
+const tick = gridTickLabel;
 
 /** [lo, hi] over values and 0, padded by 8% (or ±1 when every value is 0). */
 function span(values: number[]): [number, number] {

@@ -5,16 +5,15 @@
  * the sandbox and nothing but the proxy is reachable from it; caps are enforced; a change that cuts cost at an
  * equal score is kept; a harness that answers around the model is rejected.
  */
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initProject } from '../../src/contract/init.js';
 import type { Ledger } from '../../src/harness/proxy.js';
 import { LEDGER_FILE, MODEL_TRACE_FILE } from '../../src/harness/session.js';
 import { type StandIn, startStandIn } from '../../src/harness/stand-in.js';
 import { Journal } from '../../src/journal/store.js';
 import { RUNS_DIR, runLoop } from '../../src/loop/run.js';
-import { ROOT, tempDir } from '../helpers/project.js';
+import { harnessParams, harnessProject } from '../helpers/harness.js';
 import { ScriptedProposer, type ScriptedStep } from '../helpers/scripted.js';
 
 const KEY = 'sk-host-only-7c1f9a52e0';
@@ -30,23 +29,8 @@ afterAll(async () => {
 });
 
 /** A project from the example, its endpoint pointed at the stand-in, initialized. */
-async function project(edit: (yaml: string) => string = (y) => y): Promise<string> {
-  const dir = tempDir('ratchet-harness-');
-  cpSync(join(ROOT, 'examples', 'harness-qa'), dir, { recursive: true });
-  const yaml = readFileSync(join(dir, 'ratchet.yaml'), 'utf8').replace(
-    'http://127.0.0.1:8400/v1',
-    standIn.url,
-  );
-  writeFileSync(join(dir, 'ratchet.yaml'), edit(yaml));
-  await initProject(dir);
-  return dir;
-}
-
-function params(dir: string, over: Record<string, string>): string {
-  let text = readFileSync(join(dir, 'params.yaml'), 'utf8');
-  for (const [k, v] of Object.entries(over)) text = text.replace(new RegExp(`^${k}: .*$`, 'm'), `${k}: ${v}`);
-  return text;
-}
+const project = (edit?: (yaml: string) => string) => harnessProject(standIn, edit);
+const params = harnessParams;
 
 async function run(dir: string, steps: ScriptedStep[]) {
   const s = await runLoop({
