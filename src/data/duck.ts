@@ -1,8 +1,14 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+// First: sets the options of DuckDB's allocator before DuckDB's library is loaded (see allocator.ts).
+import './allocator.js';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { collectGarbage } from '../util/gc.js';
+import { allocatorConfigured } from './allocator.js';
+
+// DuckDB's library is loaded (its jemalloc read the options when it was): child processes must not inherit them.
+allocatorConfigured();
 
 /** An open in-memory DuckDB connection and the means to close it. */
 export interface Duck {
