@@ -379,3 +379,47 @@ export function gridTickLabel(v: number, step: number): string {
   if (digits > 6) return v.toExponential(1);
   return v.toFixed(Math.max(0, digits));
 }
+
+/** Where a scatter's plot sits and how values map onto it (the grid of {@link scatterGrid}). */
+export interface ScatterFrame {
+  x: (v: number) => number;
+  y: (v: number) => number;
+  x0: number;
+  x1: number;
+  y0: number;
+  y1: number;
+  /** Pixel edges of the plot area. */
+  left: number;
+  right: number;
+  top: number;
+  bottom: number;
+}
+
+/**
+ * The grid of a scatter: about 6 horizontal and 8 vertical lines on "nice" steps ({@link niceStep}), each with its
+ * tick label ({@link gridTickLabel}). SVG elements, in drawing order.
+ */
+export function scatterGrid(f: ScatterFrame): string[] {
+  const out: string[] = [];
+  const ys = niceStep(f.y1 - f.y0, 6);
+  for (let v = Math.ceil(f.y0 / ys) * ys; v <= f.y1 + ys * 1e-9; v += ys) {
+    const yy = svgNum(f.y(v));
+    out.push(
+      `<line x1="${f.left}" x2="${f.right}" y1="${yy}" y2="${yy}" stroke="${GRID_COLOUR}"/>`,
+      `<text x="${f.left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="${AXIS_COLOUR}">${gridTickLabel(v, ys)}</text>`,
+    );
+  }
+  const xs = niceStep(f.x1 - f.x0, 8);
+  for (let v = Math.ceil(f.x0 / xs) * xs; v <= f.x1 + xs * 1e-9; v += xs) {
+    const xx = svgNum(f.x(v));
+    out.push(
+      `<line x1="${xx}" x2="${xx}" y1="${f.top}" y2="${f.bottom}" stroke="${GRID_COLOUR}"/>`,
+      `<text x="${xx}" y="${f.bottom + 16}" text-anchor="middle" fill="${AXIS_COLOUR}">${gridTickLabel(v, xs)}</text>`,
+    );
+  }
+  return out;
+}
+
+/** Colours of a chart's axes and grid lines. */
+export const AXIS_COLOUR = '#57606a';
+export const GRID_COLOUR = '#eaeef2';

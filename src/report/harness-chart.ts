@@ -4,20 +4,18 @@
  * section around it.
  */
 import type { Block, Section } from './blocks.js';
-import { DECISION_STYLE, decisionShape, escapeXml, gridTickLabel, niceStep, svgNum } from './chart.js';
+import { AXIS_COLOUR, DECISION_STYLE, decisionShape, escapeXml, scatterGrid, svgNum } from './chart.js';
 import { costText, type HarnessFront } from './harness-front.js';
 
 /** File name of the chart beside report.md. */
 export const REPORT_HARNESS_SVG = 'report-harness.svg';
 
-const AXIS = '#57606a';
-const GRID = '#eaeef2';
+const AXIS = AXIS_COLOUR;
 const FRONT_COLOUR = '#1a7f37';
 const BEST_COLOUR = '#0969da';
 const CEILING_COLOUR = '#cf222e';
 
 const fmt = svgNum;
-const tick = gridTickLabel;
 
 /** [lo, hi] over the values, padded by 8% (or by a little around a single value). */
 function span(values: number[]): [number, number] {
@@ -86,22 +84,20 @@ export function harnessChart(f: HarnessFront, opts: HarnessChartOptions = {}): s
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="${opts.interactive ? 'group' : 'img'}" aria-label="${escapeXml(`${f.score} against ${f.cost} of ${f.points.length} experiments, ${f.front.length} on the Pareto front`)}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12" class="harness-chart">`,
     `<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`,
   ];
-  const ys = niceStep(y1 - y0, 6);
-  for (let v = Math.ceil(y0 / ys) * ys; v <= y1 + ys * 1e-9; v += ys) {
-    const yy = fmt(y(v));
-    out.push(
-      `<line x1="${m.left}" x2="${W - m.right}" y1="${yy}" y2="${yy}" stroke="${GRID}"/>`,
-      `<text x="${m.left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="${AXIS}">${tick(v, ys)}</text>`,
-    );
-  }
-  const xs = niceStep(x1 - x0, 8);
-  for (let v = Math.ceil(x0 / xs) * xs; v <= x1 + xs * 1e-9; v += xs) {
-    const xx = fmt(x(v));
-    out.push(
-      `<line x1="${xx}" x2="${xx}" y1="${m.top}" y2="${m.top + plotH}" stroke="${GRID}"/>`,
-      `<text x="${xx}" y="${m.top + plotH + 16}" text-anchor="middle" fill="${AXIS}">${tick(v, xs)}</text>`,
-    );
-  }
+  out.push(
+    ...scatterGrid({
+      x,
+      y,
+      x0,
+      x1,
+      y0,
+      y1,
+      left: m.left,
+      right: W - m.right,
+      top: m.top,
+      bottom: m.top + plotH,
+    }),
+  );
   out.push(
     `<rect x="${m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#8c959f"/>`,
     `<text x="${m.left + plotW / 2}" y="${H - 10}" text-anchor="middle" fill="${AXIS}">${escapeXml(`${f.cost} on the public holdout (lower is better)`)}</text>`,

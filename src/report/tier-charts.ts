@@ -1,5 +1,13 @@
 import type { Tier2Evidence } from '../tiers/tier2.js';
-import { escapeXml, gridTickLabel, niceStep, svgNum } from './chart.js';
+import {
+  AXIS_COLOUR,
+  escapeXml,
+  GRID_COLOUR,
+  gridTickLabel,
+  niceStep,
+  scatterGrid,
+  svgNum,
+} from './chart.js';
 import { type AlignmentSummary, sig4, signedFixed } from './tiers.js';
 
 /**
@@ -12,8 +20,8 @@ import { type AlignmentSummary, sig4, signedFixed } from './tiers.js';
 export const WIN_COLOUR = '#1a7f37';
 /** Colour of a test that is not an online win. */
 export const LOSS_COLOUR = '#57606a';
-const AXIS = '#57606a';
-const GRID = '#eaeef2';
+const AXIS = AXIS_COLOUR;
+const GRID = GRID_COLOUR;
 const ZERO = '#8c959f';
 const THRESHOLD_COLOUR = '#8250df';
 const FIT_COLOUR = '#0969da';
@@ -67,22 +75,20 @@ export function alignmentChart(a: AlignmentSummary, opts: TierChartOptions = {})
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(`offline delta against ${onlineName} of ${pts.length} A/B tests`)}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12" class="alignment-chart">`,
     `<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`,
   ];
-  const ys = niceStep(y1 - y0, 6);
-  for (let v = Math.ceil(y0 / ys) * ys; v <= y1 + ys * 1e-9; v += ys) {
-    const yy = fmt(y(v));
-    out.push(
-      `<line x1="${m.left}" x2="${W - m.right}" y1="${yy}" y2="${yy}" stroke="${GRID}"/>`,
-      `<text x="${m.left - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" fill="${AXIS}">${tick(v, ys)}</text>`,
-    );
-  }
-  const xs = niceStep(x1 - x0, 8);
-  for (let v = Math.ceil(x0 / xs) * xs; v <= x1 + xs * 1e-9; v += xs) {
-    const xx = fmt(x(v));
-    out.push(
-      `<line x1="${xx}" x2="${xx}" y1="${m.top}" y2="${m.top + plotH}" stroke="${GRID}"/>`,
-      `<text x="${xx}" y="${m.top + plotH + 16}" text-anchor="middle" fill="${AXIS}">${tick(v, xs)}</text>`,
-    );
-  }
+  out.push(
+    ...scatterGrid({
+      x,
+      y,
+      x0,
+      x1,
+      y0,
+      y1,
+      left: m.left,
+      right: W - m.right,
+      top: m.top,
+      bottom: m.top + plotH,
+    }),
+  );
   out.push(
     `<rect x="${m.left}" y="${m.top}" width="${plotW}" height="${plotH}" fill="none" stroke="${ZERO}"/>`,
     `<line class="zero" x1="${fmt(x(0))}" x2="${fmt(x(0))}" y1="${m.top}" y2="${m.top + plotH}" stroke="${ZERO}" stroke-width="1.2" stroke-dasharray="5 3"/>`,

@@ -49,7 +49,7 @@ export async function exportCandidate(
         hint: 'see `ratchet review` for submitted experiments',
       });
     const review = latestReviews(journal.listReviews(exp.runId)).get(exp.id);
-    if (!review || review.decision !== 'promote')
+    if (review?.decision !== 'promote')
       throw new RatchetError(
         `experiment ${exp.id} ${review ? `was rejected by ${review.reviewer} (${review.note})` : 'has not been promoted at tier 2'}: only a promoted candidate goes to an A/B test`,
         {

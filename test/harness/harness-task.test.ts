@@ -11,10 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ledger } from '../../src/harness/proxy.js';
 import { LEDGER_FILE, MODEL_TRACE_FILE } from '../../src/harness/session.js';
 import { type StandIn, startStandIn } from '../../src/harness/stand-in.js';
-import { Journal } from '../../src/journal/store.js';
-import { RUNS_DIR, runLoop } from '../../src/loop/run.js';
-import { harnessParams, harnessProject } from '../helpers/harness.js';
-import { ScriptedProposer, type ScriptedStep } from '../helpers/scripted.js';
+import { RUNS_DIR } from '../../src/loop/run.js';
+import { harnessParams, harnessProject, runHarness } from '../helpers/harness.js';
 
 const KEY = 'sk-host-only-7c1f9a52e0';
 
@@ -32,20 +30,7 @@ afterAll(async () => {
 const project = (edit?: (yaml: string) => string) => harnessProject(standIn, edit);
 const params = harnessParams;
 
-async function run(dir: string, steps: ScriptedStep[]) {
-  const s = await runLoop({
-    projectDir: dir,
-    proposer: async () => new ScriptedProposer(steps),
-    maxExperiments: steps.length + 1,
-    experimentTimeoutMs: 120_000,
-  });
-  const j = Journal.open(dir, { readonly: true });
-  try {
-    return { summary: s, exps: j.listExperiments(s.runId), events: j.listEvents({ runId: s.runId }) };
-  } finally {
-    j.close();
-  }
-}
+const run = runHarness;
 
 const ledgerOf = (dir: string, id: number) =>
   JSON.parse(readFileSync(join(dir, RUNS_DIR, String(id).padStart(4, '0'), LEDGER_FILE), 'utf8')) as Ledger;

@@ -1,45 +1,30 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StudioServer, startStudio } from '../../src/studio/server.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { cli, makeProject } from '../helpers/project.js';
 
 /** Debian's Chromium (scripts/setup.sh --with-browser); never a downloaded browser. */
-const CHROMIUM = '/usr/bin/chromium';
 /** axe-core's browser bundle (a devDependency). */
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let dir: string;
 let studio: StudioServer;
 let context: BrowserContext;
-let profile: string;
+let closeBrowser: (() => Promise<void>) | undefined;
 
 beforeAll(async () => {
   dir = await makeProject({ rows: 1000 });
   const r = cli(['run', '--experiments', '4', '--timeout', '120s', '--run', 'a11y'], dir);
   expect(r.code, r.stderr).toBe(0);
   studio = await startStudio({ projectDir: dir, port: 0, pollMs: 200 });
-  profile = mkdtempSync(join(tmpdir(), 'ratchet-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-    viewport: { width: 1400, height: 1000 },
-  });
+  ({ context, close: closeBrowser } = await launchChromium());
 }, 300_000);
 
 afterAll(async () => {
-  await context?.close().catch(() => undefined);
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await closeBrowser?.();
   await studio?.close();
 });
 

@@ -1,18 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type BrowserContext, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/store.js';
 import { type StudioServer, startStudio } from '../../src/studio/server.js';
 import { finalizeRun } from '../../src/tiers/finalize.js';
 import { listReviews } from '../../src/tiers/review.js';
 import { submit } from '../../src/tiers/submit.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { linearRun, STEPS } from '../helpers/finalize.js';
 
 /** Debian's Chromium (scripts/setup.sh --with-browser); never a downloaded browser. */
-const CHROMIUM = '/usr/bin/chromium';
 
 let dir: string;
 let studio: StudioServer;
@@ -138,23 +134,8 @@ describe('the Studio shows the finalized branches and promotes one (tier 2)', ()
   });
 
   it('in Chromium: the branches with their verdicts, PR.md on a click, and Promote records the review', async () => {
-    const profile = mkdtempSync(join(tmpdir(), 'ratchet-chromium-'));
-    const context: BrowserContext = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-      viewport: { width: 1400, height: 1000 },
-    });
-    cleanups.push(async () => {
-      await context.close().catch(() => undefined);
-      rmSync(profile, { recursive: true, force: true });
-    });
+    const { context, close } = await launchChromium();
+    cleanups.push(close);
     const page = await context.newPage();
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));

@@ -4,16 +4,16 @@
  * project from the harness-qa example, the loop run with scripted changes against the stand-in model (in this
  * process, behind the host proxy).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadContract } from '../../src/contract/load.js';
 import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
 import { type StudioServer, startStudio } from '../../src/studio/server.js';
 import { studioHarness, studioState } from '../../src/studio/state.js';
+import { launchChromium } from '../helpers/chromium.js';
 import {
   harnessParams,
   harnessProject,
@@ -25,7 +25,6 @@ import {
 import { ROOT } from '../helpers/project.js';
 
 /** Debian's Chromium (scripts/setup.sh --with-browser); never a downloaded browser. */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
@@ -34,7 +33,7 @@ let runId: string;
 let exps: ExperimentRecord[];
 let studio: StudioServer;
 let context: BrowserContext;
-let profile: string;
+let closeBrowser: (() => Promise<void>) | undefined;
 let closeModel: () => Promise<void>;
 
 beforeAll(async () => {
@@ -43,24 +42,11 @@ beforeAll(async () => {
   dir = await harnessProject(model.standIn);
   ({ runId, exps } = await runHarness(dir, harnessSteps(dir)));
   studio = await startStudio({ projectDir: dir, port: 0, pollMs: 150 });
-  profile = mkdtempSync(join(tmpdir(), 'ratchet-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-    viewport: { width: 1400, height: 1000 },
-  });
+  ({ context, close: closeBrowser } = await launchChromium());
 }, 300_000);
 
 afterAll(async () => {
-  await context?.close().catch(() => undefined);
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await closeBrowser?.();
   await studio?.close();
   await closeModel?.();
 });

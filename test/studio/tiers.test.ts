@@ -4,11 +4,10 @@
  * imported with the real CLI (one of them with markup for an id), and tier-2 evidence computed by `tier2Evidence` on
  * a real bandit input.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadContract } from '../../src/contract/load.js';
 import { Journal } from '../../src/journal/store.js';
@@ -17,6 +16,7 @@ import { studioAlignment, studioState } from '../../src/studio/state.js';
 import { alignReport } from '../../src/tiers/align.js';
 import { collectPairs } from '../../src/tiers/align-pairs.js';
 import type { Tier2Evidence } from '../../src/tiers/tier2.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { cli, makeProject, ROOT } from '../helpers/project.js';
 import {
   banditEvidence,
@@ -28,14 +28,13 @@ import {
 } from '../helpers/tiers.js';
 
 /** Debian's Chromium (scripts/setup.sh --with-browser); never a downloaded browser. */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 let dir: string;
 let studio: StudioServer;
 let context: BrowserContext;
-let profile: string;
+let closeBrowser: (() => Promise<void>) | undefined;
 let evidence: Tier2Evidence;
 let untrusted: Tier2Evidence;
 
@@ -52,24 +51,11 @@ beforeAll(async () => {
   recordTier2(dir, 13, evidence);
   recordTier2(dir, 12, untrusted);
   studio = await startStudio({ projectDir: dir, port: 0, pollMs: 150 });
-  profile = mkdtempSync(join(tmpdir(), 'ratchet-chromium-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-    viewport: { width: 1400, height: 1000 },
-  });
+  ({ context, close: closeBrowser } = await launchChromium());
 }, 300_000);
 
 afterAll(async () => {
-  await context?.close().catch(() => undefined);
-  if (profile) rmSync(profile, { recursive: true, force: true });
+  await closeBrowser?.();
   await studio?.close();
 });
 
