@@ -31,6 +31,7 @@ function threadsTrainPy(extra = ''): string {
   return `from __future__ import annotations
 import os, sys, time
 print("RATCHET_THREADS=" + os.environ.get("RATCHET_THREADS", "unset"), flush=True)
+print("OMP_WAIT_POLICY=" + os.environ.get("OMP_WAIT_POLICY", "unset"), flush=True)
 ${extra}
 ${real}`;
 }
@@ -84,6 +85,7 @@ describe('parallel directions', () => {
     const threads = Math.max(1, Math.floor(availableParallelism() / 2));
     const stdout = readFileSync(join(experimentDir(dir, d2[0]!.id), 'stdout.log'), 'utf8');
     expect(stdout).toContain(`RATCHET_THREADS=${threads}`);
+    expect(stdout).toContain('OMP_WAIT_POLICY=PASSIVE'); // OpenMP threads sleep, not spin, under contention
     expect(gitOut(dir, ['worktree', 'list'])).not.toMatch(/par-d/); // worktrees removed at the end
     // status and log show the directions.
     const st = JSON.parse(cli(['status', '--json'], dir).stdout);

@@ -158,6 +158,10 @@ export function sizingValues(s: Sizing): Record<string, string> {
           ].join('\n'),
     HGB_ITER_HIGH: String(s.hgbIterHigh),
     LGBM_TREES_HIGH: String(s.lgbmTreesHigh),
+    // The portfolio's fixed configurations (search_space.yaml), inside the sized ranges.
+    PF_LGBM_TREES: String(Math.min(300, s.lgbmTreesHigh)),
+    PF_HGB_ITER: String(Math.min(200, s.hgbIterHigh)),
+    PF_FOREST_TREES: String(Math.min(300, s.forestTreesHigh)),
     LOGISTIC_MAX_ITER: String(s.logisticMaxIter),
   };
 }

@@ -97,6 +97,10 @@ export async function executeSpec(opts: ExecuteOptions): Promise<SandboxSpec> {
       RATCHET_OUTPUT: unsafe ? opts.outputDir : SANDBOX_OUTPUT,
       RATCHET_SEED: String(opts.seed),
       RATCHET_THREADS: String(opts.threads ?? availableParallelism()),
+      // OpenMP threads (LightGBM, HistGradientBoosting, BLAS) sleep while they wait instead of spinning: on a
+      // loaded machine (parallel directions, other jobs) spinning made LightGBM 14× and HistGradientBoosting 10×
+      // slower (docs/ARCHITECTURE.md, "Threads").
+      OMP_WAIT_POLICY: 'PASSIVE',
       RATCHET_EXPERIMENT: String(opts.experimentId),
       // Classification: every class of the target (the labels' names only, never which row has which).
       RATCHET_CLASSES: JSON.stringify(readManifest(contract.projectDir).classes ?? []),

@@ -20,6 +20,8 @@ export interface TrialDescription {
   baseline?: boolean;
   /** The trial's params were enqueued (fully or partly fixed) rather than sampled. */
   enqueued?: boolean;
+  /** The trial replays entry `index` (0-based) of the search space's portfolio of `of` configurations. */
+  portfolio?: { index: number; of: number };
   /** The trial was sampled at random (TPE's start-up phase) rather than from TPE's model. */
   startup?: boolean;
   /** Trials finished before this one, when known. */
@@ -115,7 +117,8 @@ export function describeTrial(t: TrialDescription): string {
   if (t.baseline) {
     return `${head}: the baseline's parameters (${listAll(t.space, t.params)}), replayed so TPE learns from their score`;
   }
-  if (t.enqueued) head += ' (enqueued)';
+  if (t.portfolio) head += ` (portfolio configuration ${t.portfolio.index + 1} of ${t.portfolio.of})`;
+  else if (t.enqueued) head += ' (enqueued)';
   else if (t.startup) head += ' (random start-up sample)';
   else if (t.finished !== undefined) head += ` (model-guided, ${t.finished} finished trials)`;
 

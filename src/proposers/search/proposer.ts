@@ -290,13 +290,16 @@ export class SearchProposer implements Proposer {
       ),
     );
     const reference = ctx.bestParams ?? (this.base && Object.keys(this.base).length > 0 ? this.base : null);
+    const baseline = asked.enqueued && sameOnSpace(asked.params, this.base, this.space.space);
+    const place = asked.enqueued && !baseline ? this.portfolioIndex(asked.params) : null;
     const hypothesis = describeTrial({
       trial: asked.trial,
       params: asked.params,
       reference,
       space: this.space.space,
-      baseline: asked.enqueued && sameOnSpace(asked.params, this.base, this.space.space),
+      baseline,
       enqueued: asked.enqueued,
+      ...(place !== null ? { portfolio: { index: place, of: this.space.portfolio?.length ?? 0 } } : {}),
       startup: asked.startup,
       finished: asked.finished,
     });
@@ -335,17 +338,23 @@ export class SearchProposer implements Proposer {
   }
 
   /**
-   * First proposal of a fresh study: enqueue the baseline's params so TPE learns from them. When the
-   * run already measured the baseline (its first experiment, with the same params), tell TPE that score
-   * at once instead of running the baseline again.
+   * First proposal of a fresh study: enqueue the baseline's params so TPE learns from them, then the space's
+   * portfolio (configurations tried before TPE's own samples, in order; an entry equal to an earlier one is
+   * skipped by Optuna). When the run already measured the baseline (its first experiment, with the same params),
+   * tell TPE that score at once instead of running the baseline again. A resumed study has its queue already.
    */
   private async startWithBaseline(session: OptunaSession, ctx: ProposeContext): Promise<AskedTrial> {
+    if (session.opened.n_trials > 0) return session.ask();
     const base = this.base ?? {};
-    if (session.opened.n_trials > 0 || Object.keys(base).length === 0) return session.ask();
-    const { enqueued } = await session.enqueue(base);
-    if (Object.keys(enqueued).length === 0) return session.ask();
-    const first = ctx.history[0];
+    let baselineQueued = false;
+    if (Object.keys(base).length > 0) {
+      const { enqueued } = await session.enqueue(base);
+      baselineQueued = Object.keys(enqueued).length > 0;
+    }
+    for (const entry of this.space.portfolio ?? []) await session.enqueue(entry);
     const asked = await session.ask();
+    if (!baselineQueued) return asked;
+    const first = ctx.history[0];
     const measured =
       first !== undefined &&
       first.score !== null &&
@@ -354,6 +363,23 @@ export class SearchProposer implements Proposer {
     await session.tell(asked.trial, first.score);
     return session.ask();
   }
+
+  /** The place (0-based) of the portfolio entry an enqueued trial replays, or null when it is none of them. */
+  portfolioIndex(params: Record<string, unknown>): number | null {
+    const entries = this.space.portfolio ?? [];
+    const i = entries.findIndex((entry) => agreesWith(entry, params));
+    return i < 0 ? null : i;
+  }
+}
+
+/** Whether every value a (possibly partial) params object sets is the same in `params`, sections included. */
+function agreesWith(partial: Record<string, unknown>, params: Record<string, unknown>): boolean {
+  return Object.entries(partial).every(([key, value]) => {
+    const other = params[key];
+    const sub = asRecord(value);
+    if (sub) return agreesWith(sub, asRecord(other) ?? {});
+    return other === value && typeof other === typeof value;
+  });
 }
 
 /**

@@ -64,6 +64,13 @@ export interface SearchSpace {
   params_file?: string;
   /** The parameters, in file order. */
   space: ParamSpace;
+  /**
+   * Configurations tried first, in order, right after the baseline and before TPE's own samples: points known to
+   * do well on most tabular data (a fixed portfolio, as AutoGluon's presets start with fixed configurations). Each
+   * is a params object nested like the space (`model: lightgbm`, `lightgbm: {num_leaves: 31}`); every value must
+   * lie in the space, and a parameter it leaves out is sampled. TPE learns from their scores like any trial's.
+   */
+  portfolio?: Record<string, unknown>[];
 }
 
 /** One problem found in a search space file. */
@@ -260,6 +267,85 @@ function levelIssues(level: unknown, at: string[], out: RawIssue[]): void {
   }
 }
 
+/** Whether a value of a params file is one of a categorical parameter's choices (booleans and numbers apart). */
+function isChoice(value: unknown, choices: readonly ChoiceValue[]): boolean {
+  return choices.some((c) => c === value && (typeof c === 'boolean') === (typeof value === 'boolean'));
+}
+
+/**
+ * Check one portfolio configuration against a level of the (already valid) space: each key is a parameter of
+ * the level or the section of a choice the configuration makes, and each value lies in its parameter's range or
+ * choices. Parameters left out are allowed (the sampler fills them).
+ */
+function portfolioIssues(entry: Raw, level: ParamSpace, at: string[], out: RawIssue[]): void {
+  const sections = new Map<string, string>(); // section key -> the parameter whose choice opens it
+  for (const [name, spec] of Object.entries(level)) {
+    if (spec.type === 'categorical') {
+      for (const key of Object.keys(spec.conditional ?? {})) sections.set(key, name);
+    }
+  }
+  for (const [key, value] of Object.entries(entry)) {
+    const here = [...at, key];
+    const spec = level[key];
+    if (spec === undefined) {
+      const owner = sections.get(key);
+      if (owner === undefined) {
+        out.push({
+          path: here,
+          message: `'${key}' is not a parameter of the space here`,
+          fix: `use one of ${[...Object.keys(level), ...sections.keys()].join(', ')}`,
+        });
+        continue;
+      }
+      const chosen = entry[owner];
+      if (chosen === undefined || choiceKey(chosen as ChoiceValue) !== key) {
+        out.push({
+          path: here,
+          message: `section '${key}' is given but ${owner} is ${chosen === undefined ? 'not set' : JSON.stringify(chosen)}`,
+          fix: `set ${owner}: ${key} in this configuration, or remove the section`,
+        });
+        continue;
+      }
+      const ownerSpec = level[owner] as CategoricalParam;
+      if (!isRaw(value)) {
+        out.push({
+          path: here,
+          message: `expected a mapping, got ${describeValue(value)}`,
+          fix: 'write the section as a mapping',
+        });
+        continue;
+      }
+      portfolioIssues(value, ownerSpec.conditional?.[key] ?? {}, here, out);
+      continue;
+    }
+    if (spec.type === 'categorical') {
+      if (!isChoice(value, spec.choices)) {
+        out.push({
+          path: here,
+          message: `${describeValue(value)} is not one of the choices`,
+          fix: `use one of ${spec.choices.map((c) => JSON.stringify(c)).join(', ')}`,
+        });
+      }
+      continue;
+    }
+    if (!isNum(value) || (spec.type === 'int' && !Number.isInteger(value))) {
+      out.push({
+        path: here,
+        message: `expected ${spec.type === 'int' ? 'a whole number' : 'a number'}, got ${describeValue(value)}`,
+        fix: `write a ${spec.type === 'int' ? 'whole number' : 'number'} from ${spec.low} to ${spec.high}`,
+      });
+      continue;
+    }
+    if (value < spec.low || value > spec.high) {
+      out.push({
+        path: here,
+        message: `${value} is outside [${spec.low}, ${spec.high}]`,
+        fix: `use a value from ${spec.low} to ${spec.high}, or widen the range in space`,
+      });
+    }
+  }
+}
+
 interface RawIssue {
   path: string[];
   message: string;
@@ -275,6 +361,12 @@ export const SearchSpaceSchema = z
       .optional()
       .describe('the params file trials are written to (relative to the worktree)'),
     space: ParamSpaceSchema,
+    portfolio: z
+      .array(z.record(z.string(), z.unknown()))
+      .optional()
+      .describe(
+        'configurations tried first, in order, after the baseline: params objects nested like the space, values inside it',
+      ),
   })
   .describe("Search space of Ratchet's built-in search proposer (Optuna TPE)");
 
@@ -326,7 +418,7 @@ function toSpaceIssue(issue: z.core.$ZodIssue, root: unknown): SpaceIssue {
       const here = valueAt(root, issue.path) as { type?: unknown } | undefined;
       const allowed =
         issue.path.length === 0
-          ? 'params_file, space'
+          ? 'params_file, space, portfolio'
           : (ALLOWED_KEYS[String(here?.type)] ?? 'type and the keys of that type');
       const keys = issue.keys.map((k) => `'${k}'`).join(', ');
       return {
@@ -389,7 +481,14 @@ function toSpaceIssue(issue: z.core.$ZodIssue, root: unknown): SpaceIssue {
 export function parseSearchSpace(doc: unknown, file = 'search_space.yaml'): SearchSpace {
   const result = SearchSpaceSchema.safeParse(doc);
   const semantic: RawIssue[] = [];
-  if (isRaw(doc)) levelIssues(doc.space, ['space'], semantic);
+  if (isRaw(doc)) {
+    levelIssues(doc.space, ['space'], semantic);
+    if (result.success && semantic.length === 0 && isRaw(doc.space) && Array.isArray(doc.portfolio)) {
+      doc.portfolio.forEach((entry, i) => {
+        if (isRaw(entry)) portfolioIssues(entry, doc.space as ParamSpace, ['portfolio', String(i)], semantic);
+      });
+    }
+  }
   if (result.success && semantic.length === 0) return result.data as SearchSpace;
   const issues = [
     ...(result.success ? [] : result.error.issues.map((i) => toSpaceIssue(i, doc))),
