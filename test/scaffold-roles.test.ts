@@ -208,6 +208,11 @@ describe('sizeSearchSpace', () => {
       .conditional.random_forest!;
     expect(forest.n_estimators!.high).toBe(s.forestTreesHigh);
     expect(forest.max_depth!.high).toBe(16);
+    // The portfolio's configurations were sized with the space (loadSearchSpace refuses one outside it).
+    const rf = space.portfolio?.find((e) => e.model === 'random_forest')?.random_forest as {
+      n_estimators: number;
+    };
+    expect(rf.n_estimators).toBeLessThanOrEqual(s.forestTreesHigh);
     const params = parse(
       renderTemplate(readFileSync(join(ROOT, 'templates/tabular/params.yaml.tmpl'), 'utf8'), {
         ...values,

@@ -110,11 +110,29 @@ describe('search proposer with the real helper', () => {
     expect(parse(written)).toEqual(parse(BASELINE_FILE));
     await proposer.observe({ seq: 2, decision: 'kept', score: 0.83, meta: first.meta });
 
+    // Then the search space's portfolio, in its order, each entry exactly as written.
+    const portfolio = proposer.space.portfolio ?? [];
+    expect(portfolio.length).toBeGreaterThanOrEqual(3);
+    let seq = 3;
+    for (const [i, entry] of portfolio.entries()) {
+      const p = await proposer.propose(
+        context(worktree, { seq, bestScore: 0.83, bestParams: first.params! }),
+      );
+      expect(p.meta).toEqual({ trial: i + 1, study: 'run-1' });
+      expect(p.hypothesis).toMatch(
+        new RegExp(`^TPE trial ${i + 1} \\(portfolio configuration ${i + 1} of ${portfolio.length}\\): `),
+      );
+      expect(p.params).toMatchObject(entry);
+      await proposer.observe({ seq, decision: 'reverted', score: 0.8 - i / 100, meta: p.meta });
+      seq++;
+    }
+
     const second = await proposer.propose(
-      context(worktree, { seq: 3, bestScore: 0.83, bestParams: first.params! }),
+      context(worktree, { seq, bestScore: 0.83, bestParams: first.params! }),
     );
-    expect(second.meta).toEqual({ trial: 1, study: 'run-1' });
-    expect(second.hypothesis).toMatch(/^TPE trial 1 \(random start-up sample\): /);
+    const n = portfolio.length + 1;
+    expect(second.meta).toEqual({ trial: n, study: 'run-1' });
+    expect(second.hypothesis).toMatch(new RegExp(`^TPE trial ${n} \\(random start-up sample\\): `));
     const params = parse(readFileSync(join(worktree, 'params.yaml'), 'utf8')) as Record<string, unknown>;
     expect(params).toEqual(second.params);
     // unsearched keys of the baseline survive; only the chosen family has a section
@@ -129,10 +147,10 @@ describe('search proposer with the real helper', () => {
     ]) {
       expect(f in params).toBe(f === model);
     }
-    await proposer.observe({ seq: 3, decision: 'crashed', score: null });
+    await proposer.observe({ seq, decision: 'crashed', score: null });
 
     const study = await proposer.study();
-    expect(await study.info()).toMatchObject({ n_trials: 2, n_complete: 1, n_fail: 1 });
+    expect(await study.info()).toMatchObject({ n_trials: n + 1, n_complete: n, n_fail: 1 });
     expect(proposer.storagePath).toBe(studyStoragePath(state, 'run-1'));
   });
 

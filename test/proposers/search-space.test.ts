@@ -174,3 +174,57 @@ describe('searchSpaceJsonSchema', () => {
     expect(text).toContain('$ref');
   });
 });
+
+describe('the portfolio', () => {
+  const SPACE = `
+space:
+  model:
+    type: categorical
+    choices: [logistic_regression, lightgbm]
+    conditional:
+      logistic_regression:
+        C: { type: float, low: 0.001, high: 100, log: true }
+      lightgbm:
+        num_leaves: { type: int, low: 8, high: 128, log: true }
+  scale_numeric: { type: categorical, choices: [true, false] }
+`;
+
+  it('reads configurations nested like the space, partial ones included, in file order', () => {
+    const space = loadSearchSpace(
+      writeSpace(`${SPACE}portfolio:
+  - { model: lightgbm, lightgbm: { num_leaves: 31 }, scale_numeric: true }
+  - { model: logistic_regression }
+`),
+    );
+    expect(space.portfolio).toEqual([
+      { model: 'lightgbm', lightgbm: { num_leaves: 31 }, scale_numeric: true },
+      { model: 'logistic_regression' },
+    ]);
+  });
+
+  it('refuses values outside the space, naming the file, the entry, the field and the fix', () => {
+    const path = writeSpace(`${SPACE}portfolio:
+  - { model: lightgbm, lightgbm: { num_leaves: 300 } }
+  - { model: xgboost }
+  - { model: logistic_regression, lightgbm: { num_leaves: 31 } }
+  - { model: lightgbm, lightgbm: { num_leaves: 31.5, max_depth: 4 }, scale_numeric: 1 }
+  - { model: lightgbm, lightgbm: 31 }
+`);
+    const err = errorOf(() => loadSearchSpace(path));
+    expect(err.message).toContain(path);
+    const byPath = Object.fromEntries(err.issues.map((i) => [i.path, i]));
+    expect(byPath['portfolio[0].lightgbm.num_leaves']).toMatchObject({
+      message: '300 is outside [8, 128]',
+      fix: expect.stringMatching(/from 8 to 128/),
+    });
+    expect(byPath['portfolio[1].model']?.fix).toMatch(/"logistic_regression", "lightgbm"/);
+    expect(byPath['portfolio[2].lightgbm']?.message).toMatch(
+      /section 'lightgbm' is given but model is "logistic_regression"/,
+    );
+    expect(byPath['portfolio[3].lightgbm.num_leaves']?.message).toMatch(/expected a whole number/);
+    expect(byPath['portfolio[3].lightgbm.max_depth']?.message).toMatch(/not a parameter of the space/);
+    expect(byPath['portfolio[3].scale_numeric']?.message).toMatch(/not one of the choices/); // 1 is not true
+    expect(byPath['portfolio[4].lightgbm']?.message).toMatch(/expected a mapping/);
+    expect(err.issues).toHaveLength(7);
+  });
+});

@@ -122,12 +122,16 @@ describe('tabular template driven by the search proposer', () => {
       const space = loadSearchSpace(templateFor(task, 'search_space'));
       const families = (space.space.model as { choices: string[] }).choices;
 
+      // The baseline, then the space's portfolio (each entry must run), then every family the portfolio leaves out.
+      const portfolioModels = (space.portfolio ?? []).map((e) => e.model as string);
+      const others = families.filter(
+        (f) => f !== 'logistic_regression' && f !== 'linear_regression' && !portfolioModels.includes(f),
+      );
       const seen: string[] = [];
-      for (let seq = 1; seq <= families.length + 1; seq++) {
-        const missing = families.filter((f) => !seen.includes(f));
-        if (seq > 1 && missing.length > 0) {
-          // make sure every family runs at least once: fix `model`, let TPE sample the rest
-          await (await proposer.study()).enqueue({ model: missing[0] });
+      for (let seq = 1; seq <= 1 + portfolioModels.length + others.length; seq++) {
+        if (seq === 2) {
+          // after the portfolio (enqueued at the first proposal): fix `model`, let TPE sample the rest
+          for (const f of others) await (await proposer.study()).enqueue({ model: f });
         }
         const ctx: ProposeContext = {
           worktree,
@@ -153,6 +157,7 @@ describe('tabular template driven by the search proposer', () => {
         await proposer.observe({ seq, decision: 'reverted', score: 0.5 + seq / 100, meta: proposal.meta });
       }
       expect(new Set(seen)).toEqual(new Set(families));
+      expect(seen.slice(1, 1 + portfolioModels.length)).toEqual(portfolioModels);
     },
   );
 
