@@ -296,7 +296,7 @@ def gpu_binds(want, dev_dir, visible, host):
             "(CUDA_VISIBLE_DEVICES is %s): start that node's Ray with its GPUs (ray start --num-gpus N), "
             "or set resources.gpus: 0" % (want, host, "unset" if visible is None else "empty")
         )
-    if not all(x.isdigit() for x in ids):
+    if not all(re.match(r"^[0-9]+$", x) for x in ids):
         raise GpuError(
             "Ray assigned the job GPUs %s on the worker %s, which are not device indices (/dev/nvidia<k>): "
             "start that node's Ray without CUDA_VISIBLE_DEVICES naming GPUs by UUID" % (",".join(ids), host)
