@@ -15,7 +15,9 @@ import { unzipSync } from 'fflate';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobLog } from '../../src/executors/channel.js';
 import { buildJobPackage, ENTRY_SCRIPT, type JobPackage, PLACEHOLDERS } from '../../src/executors/package.js';
+import { preflight } from '../../src/loop/preflight.js';
 import type { SandboxResult } from '../../src/sandbox/types.js';
+import { makeProject } from '../helpers/project.js';
 import { type Fixture, makeFixture } from '../sandbox/helpers.js';
 
 /** The sandboxed command: what it sees of /dev, what the GPU nodes hold, and its GPU variables. */
@@ -221,5 +223,18 @@ describe('GPUs in a Ray job (the entry script on the worker)', () => {
     expect((JSON.parse(field(out, 'DEV')) as string[]).some((n) => n.startsWith('nvidia'))).toBe(false);
     expect(field(out, 'CUDA')).toBe('unset');
     expect(field(out, 'NVIDIA')).toBe('unset');
+  }, 120_000);
+
+  it("a Ray project's GPUs are the workers': preflight does not ask this machine for them, unless it runs the experiments", async () => {
+    // This machine has no NVIDIA device (as gpu.test.ts assumes too).
+    const dir = await makeProject({
+      rows: 400,
+      contract: (y) => `${y}resources:\n  gpus: 1\nexecutor:\n  kind: ray\n`,
+    });
+    const ready = await preflight(dir, { unsafe: false });
+    expect(ready.contract.resources.gpus).toBe(1);
+    await expect(preflight(dir, { unsafe: false, executor: 'local' })).rejects.toThrow(
+      /asks for 1 GPU\(s\) per experiment; this machine has 0/,
+    );
   }, 120_000);
 });
