@@ -271,7 +271,10 @@ sys.exit(3)
         experimentId: 0,
         timeoutMs: 120_000,
       });
-      expect(r.status, `${r.message} (the head needs --num-gpus 1: .ci/run, bench/ray-head.ts)`).toBe('ok');
+      expect(
+        r.status,
+        `${r.message} (without --num-gpus 1 the head assigns no GPU: .ci/run, bench/ray-head.ts)`,
+      ).toBe('ok');
       const out = readFileSync(join(runDir, 'stdout.log'), 'utf8');
       const seen = JSON.parse(/DEV=(.*)/.exec(out)![1]!) as string[];
       expect(seen.filter((n) => n.startsWith('nvidia')).sort()).toEqual([
