@@ -105,6 +105,7 @@ export async function rayHead(): Promise<RayHead> {
       `--node-manager-port=${nodeManager}`,
       `--object-manager-port=${objectManager}`,
       '--num-cpus=2',
+      '--num-gpus=1', // GPU jobs' tests on a machine without GPUs (stand-in device nodes)
       '--object-store-memory=200000000',
       '--disable-usage-stats',
       `--temp-dir=${dir}`,

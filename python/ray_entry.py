@@ -16,6 +16,14 @@ Log protocol (one line each; the command's own lines can never look like Ratchet
   @@ratchet:<nonce>:end-output
   @@ratchet:<nonce>:result {json}          how the command ended (SandboxResult fields)
 The nonce comes from the job's environment (never readable inside the sandbox). Standard library only; Python 3.8+.
+
+GPUs (docs/ARCHITECTURE.md, "GPUs"): when the job's spec asks for GPUs (`gpus`, the contract's resources.gpus; Ray
+then reserved them with entrypoint_num_gpus), the orchestrator cannot know this worker's device nodes: Ray names
+the GPUs it assigned the job in CUDA_VISIBLE_DEVICES, and this script binds exactly their `/dev/nvidia<k>` nodes and
+the NVIDIA control nodes present, nothing else of /dev, where the cage's `@@RATCHET_GPU_DEVICES@@` stands, and fills
+in CUDA_VISIBLE_DEVICES / NVIDIA_VISIBLE_DEVICES of the sandbox's environment. No GPU assigned, or a node missing:
+the job fails (sandbox_error), never runs on the CPU instead. The spec's `dev_dir` (tests only: stand-in nodes)
+replaces /dev as where the nodes are looked up; the spec is the orchestrator's, the command never sees it.
 """
 
 import base64
@@ -24,6 +32,7 @@ import io
 import json
 import os
 import platform
+import re
 import secrets
 import shutil
 import signal
@@ -45,6 +54,12 @@ B64_LINE = 16384
 PAGE = os.sysconf("SC_PAGE_SIZE")
 # Python's platform.machine() -> the orchestrator's names of the seccomp filters (Node's process.arch).
 ARCH = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
+# GPUs: the cage's placeholders (src/executors/package.ts, PLACEHOLDERS) and the control nodes every CUDA process
+# needs besides its GPUs' nodes (src/sandbox/gpu.ts, NVIDIA_CONTROL_NODES).
+GPU_DEVICES = "@@RATCHET_GPU_DEVICES@@"
+GPU_IDS = "@@RATCHET_GPU_IDS@@"
+NVIDIA_CONTROL_NODES = ["nvidiactl", "nvidia-uvm", "nvidia-uvm-tools", "nvidia-modeset"]
+DEVICE_TARGET = re.compile(r"^/dev/nvidia[A-Za-z0-9-]*$")
 
 _out = sys.stdout.buffer
 _lock = threading.Lock()
@@ -251,6 +266,93 @@ def find_data_dir(files):
     return None
 
 
+class GpuError(Exception):
+    """The job's GPUs cannot be bound on this worker (the message names the worker and the fix)."""
+
+
+def device_node(path):
+    """True for a character device, or a regular file (a stand-in in tests), as the local sandbox accepts."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return stat.S_ISCHR(st.st_mode) or stat.S_ISREG(st.st_mode)
+
+
+def gpu_binds(want, dev_dir, visible, host):
+    """The `--dev-bind host target` arguments for the GPUs Ray assigned this job, and their indices.
+
+    want: GPUs the job asks for (0: none, nothing is bound); dev_dir: where the device nodes are (/dev);
+    visible: CUDA_VISIBLE_DEVICES of this process, which Ray sets to the assigned GPUs; host: this worker's name.
+    Returns (arguments, "i,j" or None). Raises GpuError when Ray assigned fewer GPUs than asked for, names them in a
+    way that is no device index, or a GPU's node is missing or not a device node.
+    """
+    if want <= 0:
+        return [], None
+    ids = [x.strip() for x in (visible or "").split(",") if x.strip()]
+    if not ids:
+        raise GpuError(
+            "the job asks for %d GPU(s) (resources.gpus) but Ray assigned it none on the worker %s "
+            "(CUDA_VISIBLE_DEVICES is %s): start that node's Ray with its GPUs (ray start --num-gpus N), "
+            "or set resources.gpus: 0" % (want, host, "unset" if visible is None else "empty")
+        )
+    if not all(re.match(r"^[0-9]+$", x) for x in ids):
+        raise GpuError(
+            "Ray assigned the job GPUs %s on the worker %s, which are not device indices (/dev/nvidia<k>): "
+            "start that node's Ray without CUDA_VISIBLE_DEVICES naming GPUs by UUID" % (",".join(ids), host)
+        )
+    if len(ids) < want:
+        raise GpuError(
+            "the job asks for %d GPU(s) (resources.gpus) but Ray assigned it %d on the worker %s (%s)"
+            % (want, len(ids), host, ",".join(ids))
+        )
+    args = []
+    names = ["nvidia%d" % int(x) for x in ids]
+    for name in names:
+        path = os.path.join(dev_dir, name)
+        if not device_node(path):
+            raise GpuError(
+                "Ray assigned the job GPU %s on the worker %s, but %s is missing or not a device node: "
+                "install the NVIDIA driver there, or start that node's Ray with --num-gpus no larger than "
+                "its GPUs" % (name[6:], host, path)
+            )
+        args += ["--dev-bind", path, "/dev/" + name]
+    for name in NVIDIA_CONTROL_NODES:
+        path = os.path.join(dev_dir, name)
+        if device_node(path):
+            args += ["--dev-bind", path, "/dev/" + name]
+    for i in range(2, len(args), 3):
+        if not DEVICE_TARGET.match(args[i]):
+            raise GpuError("refusing a device bind to %s (only /dev/nvidia... may be bound)" % args[i])
+    return args, ",".join(str(int(x)) for x in ids)
+
+
+def build_argv(spec, bwrap, subst, filt, sec_fd, gpu_args):
+    """The worker's bwrap argv: the cage's arguments with the placeholders filled in (`subst`), without --seccomp
+    when this machine's architecture has no filter, the GPUs' device binds (from `gpu_binds`) where the cage marks
+    them, then the program."""
+    raw = list(spec["bwrap"])
+    argv = []
+    i = 0
+    while i < len(raw):
+        a = raw[i]
+        if a == "--seccomp" and not filt:
+            i += 2  # no filter for this machine's architecture (as the local sandbox on an unknown one)
+            continue
+        if a == GPU_DEVICES:
+            argv += gpu_args
+            i += 1
+            continue
+        if a == "@@RATCHET_SECCOMP_FD@@":
+            a = str(sec_fd)
+        for k, v in subst.items():
+            a = a.replace(k, v)
+        argv.append(a)
+        i += 1
+    argv[0] = bwrap
+    return argv + list(spec["inner"])
+
+
 def run(spec, nonce):
     start = time.monotonic()
     usage = {"peakBytes": 0, "peakTasks": 0, "ticks": 0, "cpuMs": 0, "maxTickCpuMs": 0}
@@ -290,6 +392,15 @@ def run(spec, nonce):
             % (DATA_MARKER, host),
             False,
         ), None
+    want = int(spec.get("gpus") or 0)
+    try:
+        if (GPU_DEVICES in spec["bwrap"]) != (want > 0):
+            raise GpuError("the job's spec and its command line disagree about GPUs (an orchestrator of another version?)")
+        gpu_args, gpu_ids = gpu_binds(
+            want, spec.get("dev_dir") or "/dev", os.environ.get("CUDA_VISIBLE_DEVICES"), host
+        )
+    except GpuError as e:
+        return result("sandbox_error", None, None, str(e), False), None
     tmp = tempfile.mkdtemp(prefix="ratchet-job-")
     out_dir = os.path.join(tmp, "output")
     os.mkdir(out_dir, 0o755)
@@ -315,22 +426,9 @@ def run(spec, nonce):
         "@@RATCHET_RAY_ADDRESS@@": os.environ.get("RAY_ADDRESS", ""),
         "@@RATCHET_STATUS_FD@@": str(status_w),
     }
-    argv = []
-    raw = list(spec["bwrap"])
-    i = 0
-    while i < len(raw):
-        a = raw[i]
-        if a == "--seccomp" and not filt:
-            i += 2  # no filter for this machine's architecture (as the local sandbox on an unknown one)
-            continue
-        if a == "@@RATCHET_SECCOMP_FD@@":
-            a = str(sec_r)
-        for k, v in subst.items():
-            a = a.replace(k, v)
-        argv.append(a)
-        i += 1
-    argv[0] = bwrap
-    argv += spec["inner"]
+    if gpu_ids is not None:
+        subst[GPU_IDS] = gpu_ids
+    argv = build_argv(spec, bwrap, subst, filt, sec_r, gpu_args)
 
     log_cap = int(spec["max_log_bytes"])
     out_state = {"kept": 0, "dropped": 0}

@@ -146,7 +146,8 @@ export async function auditNoise(opts: AuditOptions): Promise<AuditResult> {
   const t0 = Date.now();
   const say = opts.onProgress ?? (() => {});
   const unsafe = opts.unsafeNoSandbox ?? false;
-  const ready = await preflight(opts.projectDir, { unsafe });
+  // The noise audit runs on this machine whatever the contract's executor (its GPUs must be here).
+  const ready = await preflight(opts.projectDir, { unsafe, executor: 'local' });
   const { contract, manifest, python } = ready;
   const trials = opts.trials ?? 600;
   const effect = opts.effect ?? 2;

@@ -232,7 +232,7 @@ export const ResourcesSchema = z
       .max(64)
       .default(0)
       .describe(
-        'GPUs per experiment: the sandbox binds that many NVIDIA device nodes (and nothing else of /dev) and sets CUDA_VISIBLE_DEVICES; parallel directions get disjoint GPUs when there are enough; the Ray executor requests entrypoint_num_gpus',
+        'GPUs per experiment: the sandbox binds that many NVIDIA device nodes (and nothing else of /dev) and sets CUDA_VISIBLE_DEVICES; parallel directions get disjoint GPUs when there are enough; the Ray executor requests entrypoint_num_gpus and binds the GPUs Ray assigned the job on the worker',
       ),
   })
   .strict()

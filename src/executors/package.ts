@@ -10,7 +10,9 @@
  * The cage: `bwrapArgs`, the local sandbox's own code, builds the argv for a staging folder laid out like the
  * worker's job folder; the staging paths are then replaced by placeholders the entry script fills in on the
  * worker (`@@RATCHET_JOB@@` the unpacked package, `@@RATCHET_OUTPUT@@` a fresh output folder, and the pipe
- * descriptors of bwrap's status and seccomp filter).
+ * descriptors of bwrap's status and seccomp filter). A job that asks for GPUs gets two more: where its GPUs' device
+ * binds go and their indices (the orchestrator cannot know the worker's devices; the entry script binds the ones Ray
+ * assigned the job).
  */
 
 import {
@@ -47,7 +49,17 @@ export const PLACEHOLDERS = {
   /** The data package's folder on the worker (a `py_modules` entry: shipped once per content, not per job). */
   data: '@@RATCHET_DATA@@',
   seccompFd: '@@RATCHET_SECCOMP_FD@@',
+  /**
+   * A whole argument where the GPUs' `--dev-bind host target` triples go (after the minimal `/dev` is made, before
+   * it turns read-only); only in the cage of a job that asks for GPUs.
+   */
+  gpuDevices: '@@RATCHET_GPU_DEVICES@@',
+  /** The indices of the job's GPUs (CUDA_VISIBLE_DEVICES, NVIDIA_VISIBLE_DEVICES in the sandbox's environment). */
+  gpuIds: '@@RATCHET_GPU_IDS@@',
 } as const;
+
+/** The stand-in device bind of a GPU job's staged spec: its triple becomes {@link PLACEHOLDERS.gpuDevices}. */
+const GPU_STAGE_TARGET = '/dev/nvidia-ratchet-gpus';
 
 /** Name of the entry script at the package's root. */
 export const ENTRY_SCRIPT = 'ratchet_entry.py';
@@ -109,6 +121,8 @@ export interface PackageOptions {
   projectDir: string;
   /** Worktree-relative paths of the files to ship under `workspace/` (e.g. {@link trackedFiles}). */
   files: string[];
+  /** GPUs the job asks for (the contract's `resources.gpus`; 0 or absent: none, and the cage binds no device). */
+  gpus?: number;
 }
 
 /**
@@ -192,7 +206,7 @@ export function buildJobPackage(opts: PackageOptions): JobPackage {
           ],
         })
       : null;
-  return { ...zipOf(tree), data: dataZip, cage: buildCage(spec) };
+  return { ...zipOf(tree), data: dataZip, cage: buildCage(spec, opts.gpus ?? 0) };
 }
 
 /**
@@ -212,10 +226,16 @@ function zipOf(files: Zippable): Zip {
 
 /**
  * The worker's command line for `spec`: `bwrapArgs` run on a staging folder shaped like the job's folder on the
- * worker (`workspace/`, `binds/...`, `output/`), with the staging paths replaced by placeholders.
+ * worker (`workspace/`, `binds/...`, `output/`), with the staging paths replaced by placeholders. With `gpus` > 0 the
+ * staged spec carries one stand-in device bind and `CUDA_VISIBLE_DEVICES` / `NVIDIA_VISIBLE_DEVICES`, so the local
+ * sandbox's code puts them where it puts a local run's; the bind becomes {@link PLACEHOLDERS.gpuDevices} and the
+ * variables' value {@link PLACEHOLDERS.gpuIds}, which the entry script fills in with the GPUs Ray assigned the job.
+ * A spec's own device binds (the orchestrator's devices) never ship. Without GPUs the command line is the local
+ * sandbox's, placeholders aside.
+ * @param gpus GPUs the job asks for (0: none)
  * @throws Error for an invalid spec (see `bwrapArgs`), or when a staging path survives the replacement
  */
-export function buildCage(spec: SandboxSpec): Cage {
+export function buildCage(spec: SandboxSpec, gpus = 0): Cage {
   const stage = realpathSync(mkdtempSync(join(tmpdir(), 'ratchet-ray-stage-')));
   try {
     const workdir = join(stage, 'workspace');
@@ -240,6 +260,17 @@ export function buildCage(spec: SandboxSpec): Cage {
       unsafeNoSandbox: false,
     };
     delete staged.signal;
+    delete staged.devices;
+    const gpuStage = join(stage, 'gpu-devices');
+    if (gpus > 0) {
+      writeFileSync(gpuStage, '');
+      staged.devices = [{ host: gpuStage, target: GPU_STAGE_TARGET }];
+      staged.env = {
+        ...spec.env,
+        CUDA_VISIBLE_DEVICES: PLACEHOLDERS.gpuIds,
+        NVIDIA_VISIBLE_DEVICES: PLACEHOLDERS.gpuIds,
+      };
+    }
     const filters = { x64: seccompFilter('x64'), arm64: seccompFilter('arm64') };
     const argv = bwrapArgs(staged, { jsonStatusFd: 3, seccompFd: 4 });
     const inner = innerArgv(staged);
@@ -247,9 +278,18 @@ export function buildCage(spec: SandboxSpec): Cage {
     if (head[head.length - 1] !== '--' || argv.slice(head.length).join('\0') !== inner.join('\0')) {
       throw new Error('the sandbox command line does not end with the inner program');
     }
-    const bwrap = head.map((a, i) => {
-      if (head[i - 1] === '--json-status-fd') return PLACEHOLDERS.statusFd;
-      if (head[i - 1] === '--seccomp') return PLACEHOLDERS.seccompFd;
+    let staging = head;
+    if (gpus > 0) {
+      const at = head.findIndex(
+        (a, i) => a === '--dev-bind' && head[i + 1] === gpuStage && head[i + 2] === GPU_STAGE_TARGET,
+      );
+      if (at < 0) throw new Error("the sandbox command line has no place for the job's GPUs");
+      staging = [...head.slice(0, at), PLACEHOLDERS.gpuDevices, ...head.slice(at + 3)];
+    }
+    const bwrap = staging.map((a, i) => {
+      if (a === PLACEHOLDERS.gpuDevices) return a;
+      if (staging[i - 1] === '--json-status-fd') return PLACEHOLDERS.statusFd;
+      if (staging[i - 1] === '--seccomp') return PLACEHOLDERS.seccompFd;
       if (a === outputDir || a.startsWith(`${outputDir}/`))
         return PLACEHOLDERS.output + a.slice(outputDir.length);
       if (a === dataStage || a.startsWith(`${dataStage}/`))

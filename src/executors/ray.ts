@@ -187,12 +187,15 @@ export class RayExecutor implements Executor {
    * @param python the interpreter the command runs with; the same path must exist on the workers
    * @param config the executor's settings, or the error that parsing them gave (reported at {@link prepare})
    * @param concurrent jobs submitted at once (parallel directions); recorded in the slot class
+   * @param opts.devDir tests only: where the entry script looks for the worker's NVIDIA device nodes (default
+   *   `/dev`; tests give a folder of stand-ins). Written into the job's spec, which only the orchestrator writes.
    */
   constructor(
     private readonly contract: Contract,
     private readonly python: PythonRuntime,
     config: RayConfig | RatchetError,
     concurrent = 1,
+    private readonly opts: { devDir?: string } = {},
   ) {
     this.config = config instanceof RatchetError ? null : config;
     this.configError = config instanceof RatchetError ? config : null;
@@ -362,6 +365,7 @@ export class RayExecutor implements Executor {
         spec,
         projectDir: job.contract.projectDir,
         files: await trackedFiles(job.worktree),
+        gpus: job.contract.resources.gpus,
       });
     } catch (e) {
       return fail(`could not build the Ray job's package: ${(e as Error).message}`);
@@ -440,6 +444,9 @@ export class RayExecutor implements Executor {
       max_log_bytes: MAX_LOG_BYTES,
       // What the data package must hold (the entry script finds its folder on PYTHONPATH by its marker).
       data_files: j.pkg.data ? j.pkg.data.entries.filter((e) => e !== DATA_MARKER) : [],
+      // GPUs: the entry script binds the device nodes of the ones Ray assigned the job (CUDA_VISIBLE_DEVICES).
+      ...(j.gpus ? { gpus: j.gpus } : {}),
+      ...(j.gpus && this.opts.devDir ? { dev_dir: this.opts.devDir } : {}),
     };
     const jobLog = new JobLog({
       nonce,

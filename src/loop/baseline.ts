@@ -81,7 +81,8 @@ export function sampleSd(xs: number[]): number {
 export async function measureBaseline(opts: BaselineOptions): Promise<NoiseEstimate> {
   const { projectDir } = opts;
   const unsafe = opts.unsafeNoSandbox ?? false;
-  const ready = opts.ready ?? (await preflight(projectDir, { unsafe }));
+  const ready =
+    opts.ready ?? (await preflight(projectDir, { unsafe, executor: opts.executor?.kind ?? 'local' }));
   const { contract, manifest, head, python } = ready;
   const stamp = `check-${Date.now()}-${process.pid}`;
   const worktree = join(projectDir, WORKTREES_DIR, stamp);

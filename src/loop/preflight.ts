@@ -9,6 +9,7 @@ import { nvidiaDevices } from '../sandbox/gpu.js';
 import { type PythonRuntime, probeSandbox, resolvePython, treeLimitMechanism } from '../sandbox/index.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
+import type { Executor } from './executor.js';
 
 /** A project that passed the checks every run and check starts with. */
 export interface Ready {
@@ -45,10 +46,18 @@ export async function guardVaultIsolation(contract: Contract): Promise<void> {
 /**
  * The checks before any experiment: the contract is valid and matches its lock (contract files and
  * splits), the project is a git repository with a commit, the raw data is not tracked, the sandbox works
- * (unless `unsafe`), and a Python interpreter is found.
+ * (unless `unsafe`), the GPUs the contract asks for are on this machine (when experiments run here), and a Python
+ * interpreter is found.
+ * @param opts.unsafe the person's `--unsafe-no-sandbox` (no sandbox probe)
+ * @param opts.executor where the experiments run (`--executor`; default the contract's `executor.kind`). On `ray`
+ *   the GPUs are the workers', which Ray grants per job (the entry script fails a job whose GPU it cannot bind), so
+ *   this machine needs none.
  * @throws RatchetError naming the file, the field and the fix
  */
-export async function preflight(projectDir: string, opts: { unsafe: boolean }): Promise<Ready> {
+export async function preflight(
+  projectDir: string,
+  opts: { unsafe: boolean; executor?: Executor['kind'] },
+): Promise<Ready> {
   const contract = loadContract(projectDir);
   const lock = readLock(projectDir);
   await verifyLock(lock, projectDir, projectDir);
@@ -66,8 +75,9 @@ export async function preflight(projectDir: string, opts: { unsafe: boolean }): 
     }
   }
   const want = contract.resources.gpus;
-  const have = want > 0 ? nvidiaDevices().gpus.length : 0;
-  if (want > have) {
+  const local = (opts.executor ?? contract.executor.kind) === 'local';
+  const have = want > 0 && local ? nvidiaDevices().gpus.length : 0;
+  if (local && want > have) {
     throw new RatchetError(`the contract asks for ${want} GPU(s) per experiment; this machine has ${have}`, {
       file: CONTRACT_FILE,
       field: 'resources.gpus',

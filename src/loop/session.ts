@@ -319,7 +319,10 @@ export class RunSession {
         });
     }
     const unsafe = opts.unsafeNoSandbox ?? false;
-    const ready = await preflight(opts.projectDir, { unsafe });
+    const ready = await preflight(opts.projectDir, {
+      unsafe,
+      ...(typeof opts.executor === 'string' ? { executor: opts.executor } : {}),
+    });
     const journal = Journal.open(opts.projectDir);
     // An escalated project runs nothing (no proposer, no agent) until a person clears it.
     const escalation = projectEscalation(journal);

@@ -1,10 +1,14 @@
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RayHead, rayGet, rayHead } from '../../bench/ray-head.js';
 import { initProject } from '../../src/contract/init.js';
+import { RayExecutor, rayConfig } from '../../src/executors/ray.js';
 import { experimentDir } from '../../src/loop/paths.js';
+import { preflight } from '../../src/loop/preflight.js';
 import { makeProject } from '../helpers/project.js';
+import { predictingScript } from '../helpers/scripted.js';
 import { runCli } from '../tracking/server.js';
 
 /**
@@ -233,5 +237,60 @@ sys.exit(3)
     expect(out).toContain('blocked env []');
     expect(out).toContain('tmp holds []');
     expect(out).not.toContain(head.token);
+  });
+
+  it('a job that asks for a GPU reserves it (entrypoint_num_gpus) and its sandbox sees the node Ray assigned, nothing else of /dev', async () => {
+    // No GPU on this machine: the head advertises one (`--num-gpus 1`, as .ci/run and bench/ray-head.ts start it),
+    // Ray sets CUDA_VISIBLE_DEVICES=0 for the job, and the entry script binds the stand-in node nvidia0 from a
+    // folder the executor writes into the job's spec (a test-only option).
+    const show =
+      'import json\nprint("DEV=" + json.dumps(sorted(os.listdir("/dev"))))\nprint("READ=" + open("/dev/nvidia0").read())\nprint("CUDA=" + os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))';
+    const dir = await makeProject({
+      rows: 400,
+      trainPy: predictingScript('df["row_id"].astype(int) % 7 / 7', show),
+      contract: onRay('ray-gpu'),
+    });
+    const ready = await preflight(dir, { unsafe: false });
+    const dev = mkdtempSync(join(tmpdir(), 'ratchet-ray-dev-'));
+    for (const n of ['nvidia0', 'nvidia1', 'nvidiactl', 'nvidia-uvm', 'sda'])
+      writeFileSync(join(dev, n), `stand-in ${n}`);
+    const runDir = join(dir, '.ratchet', 'gpu-test');
+    mkdirSync(join(runDir, 'output'), { recursive: true });
+    process.env['RAY_TEST_TOKEN'] = head.token;
+    try {
+      const contract = { ...ready.contract, resources: { gpus: 1 } };
+      if (contract.executor.kind !== 'ray') throw new Error('the project is not on the Ray executor');
+      const r = await new RayExecutor(contract, ready.python, rayConfig(contract.executor), 1, {
+        devDir: dev,
+      }).run({
+        contract,
+        worktree: dir,
+        runDir,
+        outputDir: join(runDir, 'output'),
+        seed: 1,
+        experimentId: 0,
+        timeoutMs: 120_000,
+      });
+      expect(
+        r.status,
+        `${r.message} (without --num-gpus 1 the head assigns no GPU: .ci/run, bench/ray-head.ts)`,
+      ).toBe('ok');
+      const out = readFileSync(join(runDir, 'stdout.log'), 'utf8');
+      const seen = JSON.parse(/DEV=(.*)/.exec(out)![1]!) as string[];
+      expect(seen.filter((n) => n.startsWith('nvidia')).sort()).toEqual([
+        'nvidia-uvm',
+        'nvidia0',
+        'nvidiactl',
+      ]);
+      expect(seen).not.toContain('sda');
+      expect(out).toContain('READ=stand-in nvidia0');
+      expect(out).toContain('CUDA=0');
+      expect(existsSync(join(runDir, 'output', 'public.csv'))).toBe(true);
+      const jobs = (await jobsOf('ray-gpu')).filter((j) => j.metadata?.['ratchet'] === 'experiment');
+      // (The Jobs API does not list entrypoint_num_gpus; CUDA_VISIBLE_DEVICES=0 is Ray's word that it reserved one.)
+      expect(jobs.map((j) => j.status)).toEqual(['SUCCEEDED']);
+    } finally {
+      rmSync(dev, { recursive: true, force: true });
+    }
   });
 });

@@ -263,7 +263,7 @@ export async function checkFromCli(o: CheckCliOptions) {
   const seeds = seedsOption(o.seeds, o.determinism);
   const runs = intOption('--runs', o.runs) ?? 3;
   const kind = executorKindOption(o.executor);
-  const ready = await preflight(dir, { unsafe });
+  const ready = await preflight(dir, { unsafe, ...(kind ? { executor: kind } : {}) });
   // Measured under the load of a run with parallel directions (contention-aware noise).
   const concurrent = intOption('--concurrent', o.concurrent) ?? ready.contract.parallel.directions;
   say(`contract ${ready.contract.name}: valid and matches ratchet.lock`);
