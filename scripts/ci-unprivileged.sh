@@ -2,7 +2,7 @@
 # Runs the sandbox and attack test files as an unprivileged user (`ratchet-ci`, created when missing), in a copy
 # of this checkout that the user owns, with a Python venv the user can reach (root's own interpreter may sit
 # under a home folder the user cannot read). Called by .ci/run after the main tests; needs root.
-# Usage: bash scripts/ci-unprivileged.sh [vitest file filters...]   (default: test/sandbox test/attacks test/canary)
+# Usage: bash scripts/ci-unprivileged.sh [vitest file filters...]   (default: test/sandbox test/attacks test/canary test/executors/ray-gpu)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '\033[1m[unprivileged]\033[0m %s\n' "$*"; }
@@ -23,6 +23,6 @@ chown -R "$user" "$work"
 chmod 755 "$work"
 
 filters=("$@")
-[ ${#filters[@]} -gt 0 ] || filters=(test/sandbox test/attacks test/canary)
+[ ${#filters[@]} -gt 0 ] || filters=(test/sandbox test/attacks test/canary test/executors/ray-gpu)
 say "as $user (uid $(id -u "$user")): vitest run ${filters[*]}"
 su "$user" -s /bin/bash -c "cd '$work/repo' && export HOME='$work/home' TMPDIR='$work/tmp' && mkdir -p \"\$HOME\" \"\$TMPDIR\" && npm run --silent build && npx vitest run ${filters[*]}"
