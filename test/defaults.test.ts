@@ -180,3 +180,46 @@ describe('rounding is not noise', () => {
     expect(sampleSd([a])).toBe(0);
   });
 });
+
+describe('the search space is validated before it is locked', () => {
+  it('init --force over a portfolio value outside the space fails naming the file, the field and the fix; fixed, it locks', {
+    timeout: 120_000,
+  }, () => {
+    const d = tempDir();
+    let seed = 3;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const lines = ['x,b,y'];
+    for (let i = 0; i < 400; i++) {
+      const y = rnd() < 0.4 ? 1 : 0;
+      lines.push(`${(rnd() + 0.4 * y).toFixed(6)},${rnd() < 0.5 ? 'u' : 'v'},${y}`);
+    }
+    writeFileSync(join(d, 'data.csv'), `${lines.join('\n')}\n`);
+    const init = cli(['init', '--data', 'data.csv', '--target', 'y', '--task', 'binary'], d);
+    expect(init.code, init.stderr).toBe(0);
+    const space = readFileSync(join(d, 'search_space.yaml'), 'utf8');
+    expect(space).toMatch(/^portfolio:$/m);
+    const head = gitOut(d, ['rev-parse', 'HEAD']);
+    const lock = readFileSync(join(d, 'ratchet.lock'), 'utf8');
+
+    writeFileSync(join(d, 'search_space.yaml'), space.replace('num_leaves: 31,', 'num_leaves: 300,'));
+    const bad = cli(['init', '--force', '--json'], d);
+    expect(bad.code).toBe(2);
+    const err = JSON.parse(bad.stdout).error;
+    expect(err).toMatchObject({ file: 'search_space.yaml', field: 'portfolio[0].lightgbm.num_leaves' });
+    expect(err.message).toMatch(
+      /portfolio\[0\]\.lightgbm\.num_leaves: 300 is outside \[8, 128\]; fix: use a value from 8 to 128/,
+    );
+    expect(err.hint).toMatch(/ratchet init --force/);
+    // Nothing was locked or committed with the bad file.
+    expect(readFileSync(join(d, 'ratchet.lock'), 'utf8')).toBe(lock);
+    expect(gitOut(d, ['rev-parse', 'HEAD'])).toBe(head);
+
+    writeFileSync(join(d, 'search_space.yaml'), space.replace('num_leaves: 31,', 'num_leaves: 63,'));
+    const good = cli(['init', '--force'], d);
+    expect(good.code, good.stderr).toBe(0);
+    expect(readFileSync(join(d, 'ratchet.lock'), 'utf8')).not.toBe(lock);
+  });
+});

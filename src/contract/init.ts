@@ -12,6 +12,7 @@ import type { LeakFinding } from '../data/leakage.js';
 import { fitRewardModel } from '../data/reward-model.js';
 import { refuseBlockingFindings, scanProject } from '../data/scan.js';
 import { foreignRepo, git, repoTop } from '../git/git.js';
+import { loadSearchSpace, SearchSpaceError } from '../proposers/search/space.js';
 import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
 import { fillContract } from './fill.js';
@@ -474,6 +475,24 @@ function unchangedLock(projectDir: string, fresh: Lock): Lock | null {
   return same(old.contract, fresh.contract) && same(old.splits, fresh.splits) ? old : null;
 }
 
+/**
+ * Validate the search space before it is locked (its portfolio included): a mistake is named now, with the file,
+ * each field and its fix, rather than at the first `ratchet run`.
+ * @throws RatchetError (exit 2) carrying every issue of the file
+ */
+function checkSearchSpace(projectDir: string, space: string): void {
+  try {
+    loadSearchSpace(resolve(projectDir, space));
+  } catch (e) {
+    if (!(e instanceof SearchSpaceError)) throw e;
+    throw new RatchetError(e.message, {
+      file: space,
+      ...(e.issues[0]?.path ? { field: e.issues[0].path } : {}),
+      hint: 'correct each field listed, then run ratchet init --force (it locks the files as they are)',
+    });
+  }
+}
+
 async function initSplitAndLock(
   projectDir: string,
   contract: Contract,
@@ -510,6 +529,7 @@ async function initSplitAndLock(
     progress(`warning ${f.guardrail}: ${f.message} (${f.hint})`);
   refuseBlockingFindings(findings);
   await sizeScaffold(contract, manifest, progress);
+  if (contract.search) checkSearchSpace(projectDir, contract.search.space);
   const fresh = await computeLock(contract);
   // Nothing changed (an `init --force` over an intact project): keep the lock as it is, so no empty commit.
   const lock = unchangedLock(projectDir, fresh) ?? fresh;
