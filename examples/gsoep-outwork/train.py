@@ -50,7 +50,7 @@ from typing import Any
 N_JOBS = max(1, int(os.environ.get("RATCHET_THREADS", "2")))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, str(N_JOBS))  # before numpy/scikit-learn load their thread pools
-# waiting OpenMP threads sleep instead of spinning (Ratchet's sandbox sets it too): spinning threads on a busy
+# waiting OpenMP threads yield the CPU instead of spinning (Ratchet's sandbox sets it too): spinning threads on a busy
 # machine made LightGBM and HistGradientBoosting about 10x slower
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 

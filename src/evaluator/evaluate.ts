@@ -69,12 +69,14 @@ export interface EvaluateOptions {
   /**
    * Filled with the wall time of each sub-step, ms: `eval_public` (validation and alignment of the public file),
    * `eval_score` (every contract metric on the public rows), `eval_private` (validation of the private file,
-   * from the start: it runs concurrently with both) and `eval_private_wait` (what was left of it after scoring).
+   * from the start: it runs concurrently with both), `eval_keep_sort` (the time of {@link onAligned}) and
+   * `eval_private_wait` (what was left of the private file's validation after scoring).
    */
   timings?: Record<string, number>;
   /**
-   * Called once with the public rows as soon as they are aligned and valid, before they are scored (e.g. to
-   * start the keep rule's sort in a worker while the metrics are computed). Must not modify the input.
+   * Called once with the public rows as soon as they are aligned and valid, before they are scored (the keep rule's
+   * sort of the candidate: the metrics' AUROC then reads its count instead of sorting the same rows again). Must
+   * not modify the input.
    */
   onAligned?: (input: ScoredInput) => void;
 }
@@ -151,7 +153,9 @@ export async function evaluateOutput(
       await privCheck.catch(() => undefined); // its connection is closed before the database
       return { status: 'invalid', reason: pub.reason };
     }
+    const tk = performance.now();
     opts.onAligned?.(pub.input);
+    lap('eval_keep_sort', tk);
     const t1 = performance.now();
     const s = scoreInput(contract, pub.input, manifest.classes ?? undefined);
     lap('eval_score', t1);

@@ -15,7 +15,6 @@ import { guardrail, type Trip } from '../guardrails/registry.js';
 import { sanityChecks } from '../guardrails/suspicion.js';
 import { appendResult } from '../journal/results.js';
 import type { Decision, EventRecord, ExperimentRecord, Journal } from '../journal/store.js';
-import type { PreparedComponents } from '../metrics/delong_worker.js';
 import type { MetricInput } from '../metrics/index.js';
 import type { ExperimentDigest, Proposal, Proposer } from '../proposers/types.js';
 import type { PythonRuntime, SandboxResult } from '../sandbox/index.js';
@@ -174,8 +173,6 @@ interface Trial {
   lap: (step: string) => void;
   /** Start timing the next step now. */
   restart: () => void;
-  /** The keep rule's work started in a worker while EVALUATE scores (stopped at RECORD when unused). */
-  prepared: PreparedComponents | null;
 }
 
 /** What CHECK approved: the tree that must run, its files, and the worktree's index state. */
@@ -308,7 +305,6 @@ async function openTrial(x: ExperimentInput): Promise<Trial> {
     restart: () => {
       mark = performance.now();
     },
-    prepared: null,
   };
 }
 
@@ -463,9 +459,9 @@ async function evaluateStep(t: Trial, checked: Checked, sandbox: SandboxResult):
       ? evaluateOutput(x.contract, x.manifest, t.outputDir, x.duck, x.python.binDir, {
           vault: x.vault,
           timings: evTimings,
-          // The keep rule's sort of the candidate (DeLong) starts in a worker while the metrics are scored.
+          // The keep rule's sort of the candidate (DeLong) before the metrics: their AUROC reads its count.
           onAligned: (input) => {
-            if (!t.baseline) t.prepared = prepareCandidate(x.rule, x.best!.input, input);
+            if (!t.baseline) prepareCandidate(x.rule, x.best!.input, input);
           },
         })
       : null;
@@ -561,7 +557,7 @@ async function decideStep(t: Trial, sandbox: SandboxResult, s: Scored): Promise<
   };
   // The keep rule's test runs (in a worker where it helps) only when no guardrail decides first.
   if (!t.baseline && !screen(findings, false, isOverridden))
-    input.verdict = await decideKeepAsync(x.rule, input.best!, candidate, t.prepared);
+    input.verdict = await decideKeepAsync(x.rule, input.best!, candidate);
   let d = decide(input);
   t.lap('decide');
   if (d.status === 'confirm') {
@@ -620,7 +616,6 @@ async function record(
 ): Promise<{ record: ExperimentRecord; best: Best | null; escalate: string | null }> {
   const { x, id } = t;
   const { contract, journal, worktree } = x;
-  t.prepared?.cancel();
   t.restart();
   let commitSha: string | null = null;
   if (o.decision === 'kept') {

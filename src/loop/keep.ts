@@ -1,5 +1,4 @@
 import { pairedBootstrapInWorker } from '../metrics/bootstrap_worker.js';
-import { type PreparedComponents, prepareDelongInWorker } from '../metrics/delong_worker.js';
 import {
   delongMeanTest,
   delongTest,
@@ -168,13 +167,7 @@ export async function decideKeepAsync(
   rule: KeepRule,
   best: { score: number; input: MetricInput | null; runs?: Runs },
   candidate: { score: number; input: MetricInput | null },
-  prepared?: PreparedComponents | null,
 ): Promise<KeepVerdict> {
-  if (prepared) {
-    // DeLong's components of the candidate, started in a worker when it was aligned: needed only if the test runs.
-    if (testRuns(rule, best, candidate)) await prepared.done;
-    else prepared.cancel();
-  }
   const opts = plainBootstrapPlan(rule, best, candidate);
   if (!opts || !best.input || !candidate.input) return decideKeep(rule, best, candidate);
   const pre = await pairedBootstrapInWorker(rule.metric, best.input, candidate.input, opts);
@@ -377,40 +370,27 @@ export function prepareBest(rule: KeepRule, input: MetricInput | null): void {
   if (input.p.length >= LARGE_ROWS) collectGarbage();
 }
 
-/**
- * Rows from which DeLong's sort of a candidate goes to a worker (see {@link prepareCandidate}); measured at 100k rows
- * the worker made the decide step 60-80 ms against 12-35 ms in the main thread, at 3M 416 ms against 713 ms.
- */
-export const WORKER_MIN_ROWS = 500_000;
-
 /** Rows from which the dead buffers of a sort are worth a garbage collection (see {@link prepareBest}). */
 const LARGE_ROWS = 1_000_000;
 
 /**
- * Start, in a worker thread, what stage 2 would need of a candidate whose predictions were just aligned, while
- * the caller goes on scoring it: DeLong's components of its scores ({@link prepareDelongInWorker}), when the
- * rule tests AUROC with DeLong and one run decides (no seed-noise confirmation). Hand the result to
- * {@link decideKeepAsync}, which waits for it only if the test runs and stops it otherwise.
+ * Compute what stage 2 would need of a candidate whose predictions were just aligned, before the metrics score it:
+ * DeLong's components of its scores ({@link prepareDelong}, cached per array), when the rule tests AUROC with DeLong
+ * and one run decides (no seed-noise confirmation). The metric engine's AUROC then reads the count of this one sort
+ * (`cachedAuroc`) instead of sorting the same rows again. In the calling thread: the counting sort holds 12 bytes a
+ * row (36 MB at 3M rows, about 0.5 s), where a worker thread added its own heap and a copy of the rows at the run's
+ * peak memory (docs/ARCHITECTURE.md, "The keep rule").
  * @param best the best model's aligned public predictions; @param candidate the candidate's (same rows)
- * @returns the computation under way, or null when there is nothing to start
+ * @returns true when the components were computed (or were cached), false when there is nothing to prepare
  */
-export function prepareCandidate(
-  rule: KeepRule,
-  best: MetricInput | null,
-  candidate: MetricInput,
-): PreparedComponents | null {
+export function prepareCandidate(rule: KeepRule, best: MetricInput | null, candidate: MetricInput): boolean {
   if (best?.task !== 'binary' || candidate.task !== 'binary' || best.y.length !== candidate.y.length)
-    return null;
+    return false;
   if (chooseKeepTest(rule, candidate) !== 'delong' || ((rule.noiseSd ?? 0) > 0 && rule.confirmRuns > 0))
-    return null;
-  // Below this size starting a worker (~30-50 ms) costs more than the sort it would take off the main thread: the
-  // sort is done here and now, and the metrics' AUROC reads its count (cachedAuroc) instead of sorting again.
-  if (candidate.p.length < WORKER_MIN_ROWS) {
-    prepareDelong(best.y, candidate.p);
-    return { done: Promise.resolve(true), cancel() {} };
-  }
+    return false;
   // Keyed by the labels delongTest will read (the best's): the same array when the vault's labels are cached.
-  return prepareDelongInWorker(best.y, candidate.p);
+  prepareDelong(best.y, candidate.p);
+  return true;
 }
 
 /** Runs DeLong's test or the paired z-test of metric(candidate) − metric(best) at the rule's confidence. */

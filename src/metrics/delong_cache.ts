@@ -32,11 +32,3 @@ export function cachedAuroc(y: Uint8Array, score: Float64Array): number | undefi
   const hit = CACHE.get(score);
   return hit && hit.y === y ? hit.c.auc : undefined;
 }
-
-/**
- * Store components computed elsewhere (a worker, delong_worker.ts) as if `components` (delong.ts) had computed them
- * for these very arrays; `delongTest` then only reads them.
- */
-export function cacheComponents(y: Uint8Array, score: Float64Array, c: Components): void {
-  CACHE.set(score, { y, c });
-}

@@ -7,6 +7,7 @@
 
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { structuralComponents } from '../../src/metrics/delong.js';
 import {
   type BinaryInput,
   computeMetric,
@@ -153,4 +154,49 @@ describe('normalCdf', () => {
     rel(normalCdf(8), 1 - 6.22096057427178e-16, 1e-15);
     expect(normalCdf(Number.POSITIVE_INFINITY)).toBe(1);
   });
+});
+
+describe('DeLong structural components by counting', () => {
+  /** Brute force O(m·n): t10 = Σ_j 2·[X_i > Y_j] + [X_i = Y_j] per positive, t01 = Σ_i 2·[Y_j > X_i] + [Y_j = X_i] per negative. */
+  function bruteForce(y: Uint8Array, p: Float64Array): { t10: number[]; t01: number[] } {
+    const pos: number[] = [];
+    const neg: number[] = [];
+    for (let i = 0; i < y.length; i++) (y[i] === 1 ? pos : neg).push(p[i]!);
+    const psi2 = (a: number, b: number) => (a > b ? 2 : a === b ? 1 : 0);
+    return {
+      t10: pos.map((x) => neg.reduce((s, v) => s + psi2(x, v), 0)),
+      t01: neg.map((v) => pos.reduce((s, x) => s + psi2(v, x), 0)),
+    };
+  }
+  // Sizes around the coarse index's block (64), runs of ties longer than a block, -0 beside +0, negative scores.
+  for (const [rows, levels] of [
+    [1, 3],
+    [63, 5],
+    [64, 2],
+    [65, 1000],
+    [700, 4],
+    [2000, 0],
+  ] as const) {
+    it(`equal exact counts on ${rows} rows (${levels === 0 ? 'distinct scores' : `${levels} score levels`})`, () => {
+      let s = rows * 7 + levels;
+      const rnd = () => {
+        s = (s * 1103515245 + 12345) % 2 ** 31;
+        return s / 2 ** 31;
+      };
+      const y = new Uint8Array(rows + 2);
+      const p = new Float64Array(rows + 2);
+      for (let i = 0; i < rows; i++) {
+        y[i] = rnd() < 0.4 ? 1 : 0;
+        const u = rnd() * 2 - 1;
+        p[i] = levels === 0 ? u : Math.round(u * levels) / levels;
+      }
+      [y[rows], p[rows], y[rows + 1], p[rows + 1]] = [1, -0, 0, 0];
+      const m = y.reduce((a, v) => a + v, 0);
+      const c = structuralComponents(y, p, m, y.length - m);
+      const b = bruteForce(y, p);
+      expect(Array.from(c.t10)).toEqual(b.t10);
+      expect(Array.from(c.t01)).toEqual(b.t01);
+      expect(c.auc).toBe(b.t10.reduce((a, v) => a + v, 0) / (2 * m * (y.length - m)));
+    });
+  }
 });
