@@ -29,6 +29,7 @@ import { confirmKeep, decideKeep, type KeepRule, prepareBest, type Runs } from '
 import { experimentDir, WORKTREES_DIR } from './paths.js';
 import { preflight } from './preflight.js';
 import { keepRuleFor, noiseFor } from './rule.js';
+import { TraceTidy } from './tidy.js';
 
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
 const PLATEAU = 'plateau: ';
@@ -182,6 +183,8 @@ export class RunSession {
   readonly lanes: Lane[];
   /** Ids of experiments under way (their trace folders have no journal row yet: never tidied away). */
   private readonly active = new Set<number>();
+  /** The trace tidy before each experiment, incremental over the session (see TraceTidy). */
+  private readonly tidy: TraceTidy;
   /** Sequence numbers of experiments under way. */
   private readonly activeSeqs = new Set<number>();
   /** The highest sequence number handed out so far (recorded or under way). */
@@ -255,6 +258,7 @@ export class RunSession {
         ? opts.executor(n)
         : executorFor(ready.contract, ready.python, this.unsafe, n, opts.executor);
     this.resumed = init.resumed;
+    this.tidy = new TraceTidy(opts.projectDir, ready.contract.retention.keep_last);
     this.history = init.journal.listExperiments(init.runId);
     for (const e of this.history) {
       this.laneOf(e).history.push(e);
@@ -768,6 +772,7 @@ export class RunSession {
         best: lane.best,
         history: lane.history,
         active: this.active,
+        tidy: this.tidy,
         timeoutMs: Math.max(1000, Math.min(this.limits.experimentTimeoutMs, remaining)),
         unsafe: this.unsafe,
         signal: this.signal,
