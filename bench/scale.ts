@@ -1,5 +1,5 @@
 /**
- * Benchmark "beyond this machine, by simulation": the REAL scheduler (`runLoop` with 32 directions, the most a run
+ * Benchmark "beyond this machine, by simulation": the REAL scheduler (`runLoop` with 64 directions, the most a run
  * may have: `MAX_DIRECTIONS`; `--slots N` for fewer), the real journal, git worktrees, evaluator and keep rule, in
  * front of a {@link SimulatedExecutor} with one slot per direction whose
  * jobs wait a synthetic log-normal duration and write predictions instead of running Python (bench/simulated.ts).
@@ -9,6 +9,7 @@
  *     (target ≥ 90 %), and experiments per hour;
  *   - where the orchestrator's time per experiment goes: the idle gap a slot sees between two of its jobs (early
  *     vs late in the run), the step timings recorded in the journal, the event loop's delay;
+ *   - the trace tidy before each experiment (`TraceTidy.tidy`, timed by wrapping the method), early vs late;
  *   - journal write latency: the time of each `Journal.recordExperiment` call (timed by wrapping the method) and
  *     the RECORD step's own time (`meta.timings.record`), p50/p99, early vs late;
  *   - the soak: the orchestrator's RSS sampled every few seconds, at each 10 % of the experiments, first / last /
@@ -16,7 +17,8 @@
  *   - the Studio's answer time (`GET /api/state` of a Studio started in this process on port 0, against the same
  *     project) at each 10 % mark and after the run (target < 200 ms);
  *   - the per-experiment costs that grow with the history, measured on the finished project (the journal's
- *     listings, the trace tidy, the Studio's snapshot), and one DuckDB instance per slot opened like the session
+ *     listings, the trace tidy as a full scan and incremental, the Studio's snapshot in a warm and in a fresh
+ *     connection), and one DuckDB instance per slot opened like the session
  *     (time and RSS, opened and after one join each).
  * Figures are printed with their targets beside them, never asserted.
  *
@@ -36,7 +38,7 @@ import { evalMemoryMB } from '../src/evaluator/predictions.js';
 import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { RUNS_DIR, runLoop } from '../src/loop/run.js';
 import { MAX_DIRECTIONS } from '../src/loop/session.js';
-import { tidyTraces } from '../src/loop/tidy.js';
+import { TraceTidy, tidyTraces } from '../src/loop/tidy.js';
 import { startStudio } from '../src/studio/server.js';
 import { studioStateJson } from '../src/studio/state.js';
 import { packageDir } from '../src/util/paths.js';
@@ -50,7 +52,7 @@ const TARGET_STUDIO_MS = 200;
 
 /** Options of {@link benchScale}. */
 export interface ScaleOptions {
-  /** Execution slots and directions (default {@link MAX_DIRECTIONS}, 32: a run refuses more). */
+  /** Execution slots and directions (default {@link MAX_DIRECTIONS}, 64: a run refuses more). */
   slots?: number;
   /** Experiments in the run, baseline included (default 5000). */
   experiments?: number;
@@ -171,6 +173,17 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   const origRecord = Journal.prototype.recordExperiment;
   const origList = Journal.prototype.listExperiments;
   const origOutcomes = Journal.prototype.listOutcomes;
+  // The trace tidy before each experiment (listOutcomes included), ms per call.
+  const tidyMsAll: number[] = [];
+  const origTidy = TraceTidy.prototype.tidy;
+  TraceTidy.prototype.tidy = function (this: TraceTidy, ...a: Parameters<TraceTidy['tidy']>) {
+    const t = performance.now();
+    try {
+      return origTidy.apply(this, a);
+    } finally {
+      tidyMsAll.push(performance.now() - t);
+    }
+  };
   Journal.prototype.recordExperiment = function (
     this: Journal,
     ...a: Parameters<Journal['recordExperiment']>
@@ -188,9 +201,9 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     (runId === undefined ? listAll : listRun).push([performance.now() - t, out.length]);
     return out;
   };
-  Journal.prototype.listOutcomes = function (this: Journal) {
+  Journal.prototype.listOutcomes = function (this: Journal, opts?: { fromId?: number }) {
     const t = performance.now();
-    const out = origOutcomes.call(this);
+    const out = origOutcomes.call(this, opts);
     listOut.push([performance.now() - t, out.length]);
     return out;
   };
@@ -261,6 +274,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     Journal.prototype.recordExperiment = origRecord;
     Journal.prototype.listExperiments = origList;
     Journal.prototype.listOutcomes = origOutcomes;
+    TraceTidy.prototype.tidy = origTidy;
   }
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
@@ -345,6 +359,10 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     );
   };
   listing('journal listOutcomes() (the trace tidy, before each experiment)', listOut);
+  const [tidyEarly, tidyLate] = tenths(tidyMsAll);
+  console.log(
+    `trace tidy before each experiment (TraceTidy.tidy, listOutcomes included): first tenth ${spread(tidyEarly)}; last tenth ${spread(tidyLate)}`,
+  );
   listing('journal listExperiments() (whole records of every run)', listAll);
   listing("journal listExperiments(run) (the Studio's snapshots)", listRun);
 
@@ -378,9 +396,22 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     const tidyMs = await timeIt(5, () =>
       tidyTraces(dir, join(dir, RUNS_DIR), records, contract.retention.keep_last),
     );
+    // The incremental tidy a session keeps, once it has seen the history (its first call reads it all).
+    const tidy = new TraceTidy(dir, contract.retention.keep_last);
+    tidy.tidy(journal);
+    const incMs = await timeIt(5, () => tidy.tidy(journal));
+    // A fresh connection's first snapshot (a Studio opened now), then the warm one (its history kept).
+    const coldMs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const j = Journal.open(dir, { readonly: true });
+      const t = performance.now();
+      studioStateJson(j, contract, 'scale');
+      coldMs.push(performance.now() - t);
+      j.close();
+    }
     const stateMs = await timeIt(5, () => studioStateJson(journal, contract, 'scale'));
     console.log(
-      `costs that grow with the history, at ${n} experiments (median of 5, after the run): before each PROPOSE listOutcomes() ${outcomesMs.toFixed(1)} ms + tidyTraces ${tidyMs.toFixed(1)} ms (readdir and a stat per experiment); whole records, listExperiments() ${listMs.toFixed(1)} ms; the Studio's snapshot (studioStateJson, its history kept) ${stateMs.toFixed(1)} ms`,
+      `costs that grow with the history, at ${n} experiments (median of 5, after the run): listOutcomes() ${outcomesMs.toFixed(1)} ms; the trace tidy as a full scan (tidyTraces: readdir and a stat per experiment) ${tidyMs.toFixed(1)} ms, incremental (TraceTidy.tidy, what a run does before each PROPOSE) ${incMs.toFixed(1)} ms; whole records, listExperiments() ${listMs.toFixed(1)} ms; the Studio's snapshot (studioStateJson) in a fresh connection ${coldMs.map((m) => m.toFixed(0)).join(', ')} ms, its history kept ${stateMs.toFixed(1)} ms`,
     );
   } finally {
     journal.close();

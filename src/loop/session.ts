@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { escalationMessage, escalationRefusal, projectEscalation } from '../agents/limits.js';
 import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
+import { DIRECTIONS_LIMIT } from '../contract/schema.js';
 import { currentSplitVersion, runSplitVersion } from '../contract/splits.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { SPILL_DIR, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
@@ -34,8 +35,11 @@ import { TraceTidy } from './tidy.js';
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
 const PLATEAU = 'plateau: ';
 
-/** Most directions a run may have (the contract's `parallel.directions` has the same bound). */
-export const MAX_DIRECTIONS = 32;
+/**
+ * Most directions a run may have (the contract's `parallel.directions` has the same bound): each holds a worktree, a
+ * DuckDB (~5 MB opened, its memory limit once used) and a proposer. The scale benchmark (bench/scale.ts) drives 64.
+ */
+export const MAX_DIRECTIONS = DIRECTIONS_LIMIT;
 
 /** How often an open run writes its active time into the journal, ms. */
 export const ACTIVE_CHECKPOINT_MS = 2000;
