@@ -181,6 +181,7 @@ CREATE TABLE IF NOT EXISTS events (
   severity TEXT NOT NULL, guardrail TEXT, message TEXT NOT NULL, data TEXT
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
+CREATE INDEX IF NOT EXISTS events_run_kind ON events(run_id, kind, id);
 CREATE TABLE IF NOT EXISTS submissions (
   id INTEGER PRIMARY KEY, ts TEXT NOT NULL, run_id TEXT NOT NULL, experiment_id INTEGER NOT NULL,
   commit_sha TEXT, public REAL NOT NULL, private REAL NOT NULL, gap REAL NOT NULL, metrics TEXT NOT NULL
@@ -621,8 +622,11 @@ export class Journal {
       experimentId: opts.experimentId ?? null,
     };
     if (opts.last !== undefined) {
+      // Of one run and some kinds: the (run_id, kind, id) index finds them, then they are sorted (`+id`), instead of
+      // walking every event of the run backwards (~15 ms at 5,000 experiments for the Studio's notable events).
+      const order = opts.runId && opts.kinds?.length ? '+id' : 'id';
       const rows = this.#db
-        .prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @last`)
+        .prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY ${order} DESC LIMIT @last`)
         .all({ ...params, last: Math.max(0, Math.floor(opts.last)) }) as Row[];
       return rows.reverse().map(toEvent);
     }

@@ -38,6 +38,10 @@ export class RunHistory {
   #stamp = '';
   /** The chart's per-mark cache (see ChartInput.marks). */
   readonly marks: ChartMarkCache = new Map();
+  /** Bumped whenever an entry is added, replaced or dropped. */
+  #version = 0;
+  /** The last value made by {@link cached} under each name, with its key. */
+  readonly #memo = new Map<string, { key: string; value: string }>();
 
   constructor(runId: string) {
     this.runId = runId;
@@ -46,6 +50,25 @@ export class RunHistory {
   /** How many experiments it holds. */
   get size(): number {
     return this.#entries.length;
+  }
+
+  /** A number that changes whenever the entries change (an experiment added, a conclusion changed). */
+  get version(): number {
+    return this.#version;
+  }
+
+  /**
+   * Text made from the entries and `key` (which must name everything else it depends on), made again only when
+   * the entries or the key changed since the last call under `name`: a snapshot taken while nothing changed (a log
+   * line of the running experiment, a finished run) reuses the chart and the rows, ~40 ms at 5,000 experiments.
+   */
+  cached(name: string, key: string, make: () => string): string {
+    const k = `${this.#version}\u0000${key}`;
+    const hit = this.#memo.get(name);
+    if (hit && hit.key === k) return hit.value;
+    const value = make();
+    this.#memo.set(name, { key: k, value });
+    return value;
   }
 
   /**
@@ -71,6 +94,7 @@ export class RunHistory {
           this.#entries = [];
           this.#byId.clear();
           this.marks.clear();
+          this.#version++;
           this.add(journal.listExperiments(this.runId));
         } else if (fresh.length > 0) {
           this.add(
@@ -94,6 +118,7 @@ export class RunHistory {
   /** Add records not held yet, keeping the entries in id order. */
   private add(records: ExperimentRecord[]): void {
     if (records.length === 0) return;
+    this.#version++;
     const made = records.map((r) => entryOf(r));
     for (const e of made) this.#byId.set(e.id, e);
     const lastId = this.#entries[this.#entries.length - 1]?.id ?? 0;
@@ -105,6 +130,7 @@ export class RunHistory {
 
   /** Rebuild an entry from its re-read record (its conclusion changed). */
   private replace(old: Entry, rec: ExperimentRecord): void {
+    this.#version++;
     Object.assign(old, entryOf(rec));
   }
 
@@ -124,6 +150,14 @@ export class RunHistory {
    * @param standing experiment id → its standing review
    */
   rowsJson(priv: ReadonlyMap<number, number>, standing: ReadonlyMap<number, ReviewRecord>): string {
+    const key = `${[...priv].join(';')}|${[...standing].map(([id, r]) => `${id}:${r.decision}`).join(';')}`;
+    return this.cached('rows', key, () => this.makeRowsJson(priv, standing));
+  }
+
+  private makeRowsJson(
+    priv: ReadonlyMap<number, number>,
+    standing: ReadonlyMap<number, ReviewRecord>,
+  ): string {
     const plain = ',"private":null,"review":null}';
     const parts = this.#entries.map((e) => {
       const p = priv.get(e.id);
