@@ -23,7 +23,8 @@
  * Figures are printed with their targets beside them, never asserted.
  *
  * Run: `npm run bench -- scale [--quick]`, or `node dist/bench/scale.js [--quick] [--slots N] [--keep]` after
- * `npm run build` (`--keep` leaves the project on disk and prints its path).
+ * `npm run build` (`--keep` leaves the project on disk and prints its path; `node --expose-gc` adds the JS heap
+ * retained at each tenth, after a full collection).
  */
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
@@ -195,9 +196,11 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
       recordMs.push(performance.now() - t);
     }
   };
-  Journal.prototype.listExperiments = function (this: Journal, runId?: string) {
+  Journal.prototype.listExperiments = function (this: Journal, ...a: Parameters<Journal['listExperiments']>) {
+    // Every argument passed on: the Studio's reads from an id on (`fromId`) must stay incremental when timed.
+    const runId = a[0];
     const t = performance.now();
-    const out = origList.call(this, runId);
+    const out = origList.apply(this, a);
     (runId === undefined ? listAll : listRun).push([performance.now() - t, out.length]);
     return out;
   };
@@ -211,7 +214,8 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   const studio = await startStudio({ projectDir: dir, port: 0 });
   const samples: { t: number; rss: number; done: number }[] = [];
-  const marks: { done: number; t: number; rss: number; heap: number; busyMs: number }[] = [];
+  const marks: { done: number; t: number; rss: number; heap: number; retained: number; busyMs: number }[] =
+    [];
   const probes: Promise<{ at: string; ms: number; bytes: number }>[] = [];
   let done = 0;
   const baselineEnd = { t: 0, busyMs: 0 };
@@ -255,11 +259,15 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
           if (tenth > marks.length) {
             const now = performance.now();
             const mem = process.memoryUsage();
+            // With `node --expose-gc`: the heap the process retains (after a full collection), not its garbage.
+            const gc = (globalThis as { gc?: () => void }).gc;
+            gc?.();
             marks.push({
               done,
               t: now - t0,
               rss: mem.rss / MB,
               heap: mem.heapUsed / MB,
+              retained: gc ? process.memoryUsage().heapUsed / MB : Number.NaN,
               busyMs: exec.busyAt(now),
             });
             const at = `${10 * tenth} %`;
@@ -374,6 +382,10 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     `soak RSS (MB): before ${rss0.toFixed(0)}, session open ${rssRunStart.toFixed(0)}, at each tenth ${marks.map((m) => m.rss.toFixed(0)).join(' ')}; first sample ${samples[0]?.rss.toFixed(0)}, last ${samples[samples.length - 1]!.rss.toFixed(0)} (the run closed), max ${rssMax.toFixed(0)} (${samples.length} samples every ${sampleMs / 1000} s)`,
   );
   console.log(`  JS heap used at each tenth (MB): ${marks.map((m) => m.heap.toFixed(0)).join(' ')}`);
+  if (marks.some((m) => Number.isFinite(m.retained)))
+    console.log(
+      `  JS heap retained at each tenth (after a full GC, node --expose-gc; MB): ${marks.map((m) => m.retained.toFixed(1)).join(' ')}`,
+    );
   if (at10 && end)
     console.log(
       `  growth from the 10 % mark (${at10.done} experiments, ${at10.rss.toFixed(0)} MB) to the end (${end.done}, ${end.rss.toFixed(0)} MB): ${pct((end.rss - at10.rss) / at10.rss)} (target < ${pct(TARGET_RSS_GROWTH)})`,

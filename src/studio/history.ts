@@ -36,6 +36,8 @@ export class RunHistory {
   #byId = new Map<number, Entry>();
   /** `Journal.experimentsStamp` as of the last refresh. */
   #stamp = '';
+  /** Total length of the held entries' conclusions, in characters as SQLite's `length()` counts them. */
+  #concluded = 0;
   /** The chart's per-mark cache (see ChartInput.marks). */
   readonly marks: ChartMarkCache = new Map();
   /** Bumped whenever an entry is added, replaced or dropped. */
@@ -94,6 +96,7 @@ export class RunHistory {
           this.#entries = [];
           this.#byId.clear();
           this.marks.clear();
+          this.#concluded = 0;
           this.#version++;
           this.add(journal.listExperiments(this.runId));
         } else if (fresh.length > 0) {
@@ -103,7 +106,9 @@ export class RunHistory {
         }
       }
     }
-    if (conclusions !== oldConclusions) {
+    // The stamp's conclusions total grows with every new row that has one: only when it differs from what the held
+    // entries add up to did an older row's conclusion change (`setConclusion`), and only then are they compared.
+    if (conclusions !== oldConclusions && conclusions !== this.#concluded) {
       const now = new Map(journal.listConclusions(this.runId).map((c) => [c.id, c.conclusion]));
       for (const e of this.#entries) {
         const c = now.get(e.id) ?? null;
@@ -120,6 +125,7 @@ export class RunHistory {
     if (records.length === 0) return;
     this.#version++;
     const made = records.map((r) => entryOf(r));
+    for (const e of made) this.#concluded += conclusionLength(e.conclusion);
     for (const e of made) this.#byId.set(e.id, e);
     const lastId = this.#entries[this.#entries.length - 1]?.id ?? 0;
     for (const e of made) this.#entries.push(e);
@@ -131,7 +137,9 @@ export class RunHistory {
   /** Rebuild an entry from its re-read record (its conclusion changed). */
   private replace(old: Entry, rec: ExperimentRecord): void {
     this.#version++;
+    this.#concluded -= conclusionLength(old.conclusion);
     Object.assign(old, entryOf(rec));
+    this.#concluded += conclusionLength(old.conclusion);
   }
 
   /** The experiments' status facts, by ascending id (what `runStatusView` reads). */
@@ -167,6 +175,14 @@ export class RunHistory {
     });
     return `[${parts.join(',')}]`;
   }
+}
+
+/** A conclusion's length as SQLite's `length()` counts it (characters, not UTF-16 units); 0 for none. */
+function conclusionLength(c: string | null): number {
+  if (c === null) return 0;
+  let n = 0;
+  for (const _ of c) n++;
+  return n;
 }
 
 /** Hypotheses longer than this are cut in the chart's tooltips. */

@@ -329,6 +329,30 @@ describe('what a snapshot does not read again', () => {
     }
   });
 
+  it("compares the older rows' conclusions only when one of them changed, not for every new concluded row", () => {
+    const spy = vi.spyOn(Journal.prototype, 'listConclusions');
+    try {
+      runHistory(live, 'r2');
+      spy.mockClear();
+      writer.recordExperiment({
+        ...JSON.parse(JSON.stringify(live.getExperiment(6))),
+        id: 11,
+        runId: 'r2',
+        seq: 5,
+        direction: null,
+        conclusion: 'a new row with a conclusion: “ünïcödé” 🙂',
+      });
+      expect(runHistory(live, 'r2').size).toBe(5);
+      expectSameAsFresh();
+      expect(spy).not.toHaveBeenCalled();
+      writer.setConclusion(8, 'an older row concluded later');
+      expectSameAsFresh();
+      expect(spy).toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
   it('reads the experiments for the alignment once A/B tests were imported', () => {
     const { reader, whole, close } = counting();
     try {
