@@ -123,6 +123,7 @@ function experimentItems(
   const oldCount = Math.max(0, others.length - keepLast);
   for (let i = 0; i < others.length; i++) {
     const id = others[i]!;
+    if (pruned.has(id)) continue;
     const r = byId.get(id)!;
     const why =
       r.sandboxStatus === 'output_limit'
@@ -130,7 +131,7 @@ function experimentItems(
         : i < oldCount
           ? `predictions pruned by retention: it was ${r.decision} and ${keepLast} newer experiments that were not kept exist (retention.keep_last)`
           : null;
-    if (!why || pruned.has(id)) continue;
+    if (!why) continue;
     const dir = join(runsDir, String(id).padStart(4, '0'));
     if (existsSync(join(dir, PRUNED_NOTE))) {
       seen?.add(id);
