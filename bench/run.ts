@@ -15,8 +15,8 @@
  *   - directions: experiments per hour of `ratchet run --directions 2` vs one direction on this machine with
  *     single-threaded training, 16 experiments each (8 with --quick; target ratio ≥ 1.8×), and the kill switch with
  *     both directions hanging (target ≤ 1 s)
- *   - scale: beyond this machine, by simulation: the real scheduler with 32 directions (the most a run may have) in
- *     front of a simulated 32-slot executor, 5,000 experiments (500 with --quick): slot utilization (target ≥ 90 %), experiments per
+ *   - scale: beyond this machine, by simulation: the real scheduler with 64 directions (the most a run may have) in
+ *     front of a simulated 64-slot executor, 5,000 experiments (500 with --quick): slot utilization (target ≥ 90 %), experiments per
  *     hour, journal write latency, RSS over the soak (target growth < 10 %), Studio answer time (target < 200 ms)
  *   - ope: off-policy accuracy on real logs: each estimator's relative error against the on-policy truth of the Open
  *     Bandit Dataset's Thompson-sampling policy, estimated from the uniform-random logs (public, private, pooled)

@@ -1,5 +1,5 @@
 /**
- * Benchmark "beyond this machine, by simulation": the REAL scheduler (`runLoop` with 32 directions, the most a run
+ * Benchmark "beyond this machine, by simulation": the REAL scheduler (`runLoop` with 64 directions, the most a run
  * may have: `MAX_DIRECTIONS`; `--slots N` for fewer), the real journal, git worktrees, evaluator and keep rule, in
  * front of a {@link SimulatedExecutor} with one slot per direction whose
  * jobs wait a synthetic log-normal duration and write predictions instead of running Python (bench/simulated.ts).
@@ -9,25 +9,30 @@
  *     (target ≥ 90 %), and experiments per hour;
  *   - where the orchestrator's time per experiment goes: the idle gap a slot sees between two of its jobs (early
  *     vs late in the run), the step timings recorded in the journal, the event loop's delay;
+ *   - the trace tidy before each experiment (`TraceTidy.tidy`, timed by wrapping the method), early vs late;
  *   - journal write latency: the time of each `Journal.recordExperiment` call (timed by wrapping the method) and
  *     the RECORD step's own time (`meta.timings.record`), p50/p99, early vs late;
  *   - the soak: the orchestrator's RSS sampled every few seconds, at each 10 % of the experiments, first / last /
  *     max, and its growth from the 10 % mark to the end (target < 10 %);
  *   - the Studio's answer time (`GET /api/state` of a Studio started in this process on port 0, against the same
- *     project) at each 10 % mark and after the run (target < 200 ms);
+ *     project, so sharing the orchestrator's event loop; and of one in a process of its own, as `ratchet studio`
+ *     runs: bench/studio-child.ts) at each 10 % mark and after the run (target < 200 ms);
  *   - the per-experiment costs that grow with the history, measured on the finished project (the journal's
- *     listings, the trace tidy, the Studio's snapshot), and one DuckDB instance per slot opened like the session
+ *     listings, the trace tidy as a full scan and incremental, the Studio's snapshot in a warm and in a fresh
+ *     connection), and one DuckDB instance per slot opened like the session
  *     (time and RSS, opened and after one join each).
  * Figures are printed with their targets beside them, never asserted.
  *
  * Run: `npm run bench -- scale [--quick]`, or `node dist/bench/scale.js [--quick] [--slots N] [--keep]` after
- * `npm run build` (`--keep` leaves the project on disk and prints its path).
+ * `npm run build` (`--keep` leaves the project on disk and prints its path; `node --expose-gc` adds the JS heap
+ * retained at each tenth, after a full collection).
  */
+import { fork } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { initProject } from '../src/contract/init.js';
 import { loadContract } from '../src/contract/load.js';
 import { type Duck, ident, lit, openDuck } from '../src/data/duck.js';
@@ -36,7 +41,7 @@ import { evalMemoryMB } from '../src/evaluator/predictions.js';
 import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { RUNS_DIR, runLoop } from '../src/loop/run.js';
 import { MAX_DIRECTIONS } from '../src/loop/session.js';
-import { tidyTraces } from '../src/loop/tidy.js';
+import { TraceTidy, tidyTraces } from '../src/loop/tidy.js';
 import { startStudio } from '../src/studio/server.js';
 import { studioStateJson } from '../src/studio/state.js';
 import { packageDir } from '../src/util/paths.js';
@@ -50,7 +55,7 @@ const TARGET_STUDIO_MS = 200;
 
 /** Options of {@link benchScale}. */
 export interface ScaleOptions {
-  /** Execution slots and directions (default {@link MAX_DIRECTIONS}, 32: a run refuses more). */
+  /** Execution slots and directions (default {@link MAX_DIRECTIONS}, 64: a run refuses more). */
   slots?: number;
   /** Experiments in the run, baseline included (default 5000). */
   experiments?: number;
@@ -171,6 +176,17 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   const origRecord = Journal.prototype.recordExperiment;
   const origList = Journal.prototype.listExperiments;
   const origOutcomes = Journal.prototype.listOutcomes;
+  // The trace tidy before each experiment (listOutcomes included), ms per call.
+  const tidyMsAll: number[] = [];
+  const origTidy = TraceTidy.prototype.tidy;
+  TraceTidy.prototype.tidy = function (this: TraceTidy, ...a: Parameters<TraceTidy['tidy']>) {
+    const t = performance.now();
+    try {
+      return origTidy.apply(this, a);
+    } finally {
+      tidyMsAll.push(performance.now() - t);
+    }
+  };
   Journal.prototype.recordExperiment = function (
     this: Journal,
     ...a: Parameters<Journal['recordExperiment']>
@@ -182,23 +198,45 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
       recordMs.push(performance.now() - t);
     }
   };
-  Journal.prototype.listExperiments = function (this: Journal, runId?: string) {
+  Journal.prototype.listExperiments = function (this: Journal, ...a: Parameters<Journal['listExperiments']>) {
+    // Every argument passed on: the Studio's reads from an id on (`fromId`) must stay incremental when timed.
+    const runId = a[0];
     const t = performance.now();
-    const out = origList.call(this, runId);
+    const out = origList.apply(this, a);
     (runId === undefined ? listAll : listRun).push([performance.now() - t, out.length]);
     return out;
   };
-  Journal.prototype.listOutcomes = function (this: Journal) {
+  Journal.prototype.listOutcomes = function (this: Journal, opts?: { fromId?: number }) {
     const t = performance.now();
-    const out = origOutcomes.call(this);
+    const out = origOutcomes.call(this, opts);
     listOut.push([performance.now() - t, out.length]);
     return out;
   };
 
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   const studio = await startStudio({ projectDir: dir, port: 0 });
+  // The same Studio in a process of its own, as `ratchet studio` runs beside a run (bench/studio-child.ts).
+  const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'studio-child.js'), [dir], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  await new Promise<number>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { port: number }).port));
+    child.once('exit', (code) => reject(new Error(`the Studio's process exited (${code})`)));
+  });
+  // Its answers are timed by a client in that process (outside the orchestrator's event loop, as a browser is).
+  const waiting = new Map<string, (r: { ms: number; bytes: number }) => void>();
+  child.on('message', (m: { probe?: string; ms: number; bytes: number }) => {
+    if (m.probe !== undefined) waiting.get(m.probe)?.(m);
+  });
+  const probeChild = (label: string) =>
+    new Promise<{ ms: number; bytes: number }>((resolve) => {
+      waiting.set(label, resolve);
+      child.send({ probe: label });
+    });
+  const own: Promise<{ at: string; ms: number; bytes: number }>[] = [];
   const samples: { t: number; rss: number; done: number }[] = [];
-  const marks: { done: number; t: number; rss: number; heap: number; busyMs: number }[] = [];
+  const marks: { done: number; t: number; rss: number; heap: number; retained: number; busyMs: number }[] =
+    [];
   const probes: Promise<{ at: string; ms: number; bytes: number }>[] = [];
   let done = 0;
   const baselineEnd = { t: 0, busyMs: 0 };
@@ -242,15 +280,20 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
           if (tenth > marks.length) {
             const now = performance.now();
             const mem = process.memoryUsage();
+            // With `node --expose-gc`: the heap the process retains (after a full collection), not its garbage.
+            const gc = (globalThis as { gc?: () => void }).gc;
+            gc?.();
             marks.push({
               done,
               t: now - t0,
               rss: mem.rss / MB,
               heap: mem.heapUsed / MB,
+              retained: gc ? process.memoryUsage().heapUsed / MB : Number.NaN,
               busyMs: exec.busyAt(now),
             });
             const at = `${10 * tenth} %`;
             probes.push(probeStudio(studio.port).then((r) => ({ at, ...r })));
+            own.push(probeChild(at).then((r) => ({ at, ...r })));
           }
         }
       },
@@ -261,6 +304,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     Journal.prototype.recordExperiment = origRecord;
     Journal.prototype.listExperiments = origList;
     Journal.prototype.listOutcomes = origOutcomes;
+    TraceTidy.prototype.tidy = origTidy;
   }
   const wallMs = performance.now() - t0;
   const cpu = process.cpuUsage(cpu0);
@@ -275,6 +319,10 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   const after: number[] = [];
   for (let i = 0; i < 3; i++) after.push((await probeStudio(studio.port)).ms);
   await studio.close();
+  const ownDuring = await Promise.all(own);
+  const ownAfter: number[] = [];
+  for (let i = 0; i < 3; i++) ownAfter.push((await probeChild(`after ${i}`)).ms);
+  child.disconnect();
 
   // --- figures of the run
   const wallS = wallMs / 1000;
@@ -345,6 +393,10 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     );
   };
   listing('journal listOutcomes() (the trace tidy, before each experiment)', listOut);
+  const [tidyEarly, tidyLate] = tenths(tidyMsAll);
+  console.log(
+    `trace tidy before each experiment (TraceTidy.tidy, listOutcomes included): first tenth ${spread(tidyEarly)}; last tenth ${spread(tidyLate)}`,
+  );
   listing('journal listExperiments() (whole records of every run)', listAll);
   listing("journal listExperiments(run) (the Studio's snapshots)", listRun);
 
@@ -356,6 +408,10 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     `soak RSS (MB): before ${rss0.toFixed(0)}, session open ${rssRunStart.toFixed(0)}, at each tenth ${marks.map((m) => m.rss.toFixed(0)).join(' ')}; first sample ${samples[0]?.rss.toFixed(0)}, last ${samples[samples.length - 1]!.rss.toFixed(0)} (the run closed), max ${rssMax.toFixed(0)} (${samples.length} samples every ${sampleMs / 1000} s)`,
   );
   console.log(`  JS heap used at each tenth (MB): ${marks.map((m) => m.heap.toFixed(0)).join(' ')}`);
+  if (marks.some((m) => Number.isFinite(m.retained)))
+    console.log(
+      `  JS heap retained at each tenth (after a full GC, node --expose-gc; MB): ${marks.map((m) => m.retained.toFixed(1)).join(' ')}`,
+    );
   if (at10 && end)
     console.log(
       `  growth from the 10 % mark (${at10.done} experiments, ${at10.rss.toFixed(0)} MB) to the end (${end.done}, ${end.rss.toFixed(0)} MB): ${pct((end.rss - at10.rss) / at10.rss)} (target < ${pct(TARGET_RSS_GROWTH)})`,
@@ -365,6 +421,12 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   );
   console.log(
     `  after the run: ${after.map((m) => m.toFixed(0)).join(', ')} ms; max during+after ${Math.max(...during.map((p) => p.ms), ...after).toFixed(0)} ms (target < ${TARGET_STUDIO_MS} ms)`,
+  );
+  console.log(
+    `Studio in a process of its own (as \`ratchet studio\` runs; timed by a client there) GET /api/state during the run: ${ownDuring.map((p) => `${p.at} ${p.ms.toFixed(0)} ms`).join(', ')}`,
+  );
+  console.log(
+    `  after the run: ${ownAfter.map((m) => m.toFixed(0)).join(', ')} ms; max during+after ${Math.max(...ownDuring.map((p) => p.ms), ...ownAfter).toFixed(0)} ms (target < ${TARGET_STUDIO_MS} ms)`,
   );
 
   // --- costs that grow with the history, on the finished project (n experiments)
@@ -378,9 +440,22 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     const tidyMs = await timeIt(5, () =>
       tidyTraces(dir, join(dir, RUNS_DIR), records, contract.retention.keep_last),
     );
+    // The incremental tidy a session keeps, once it has seen the history (its first call reads it all).
+    const tidy = new TraceTidy(dir, contract.retention.keep_last);
+    tidy.tidy(journal);
+    const incMs = await timeIt(5, () => tidy.tidy(journal));
+    // A fresh connection's first snapshot (a Studio opened now), then the warm one (its history kept).
+    const coldMs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const j = Journal.open(dir, { readonly: true });
+      const t = performance.now();
+      studioStateJson(j, contract, 'scale');
+      coldMs.push(performance.now() - t);
+      j.close();
+    }
     const stateMs = await timeIt(5, () => studioStateJson(journal, contract, 'scale'));
     console.log(
-      `costs that grow with the history, at ${n} experiments (median of 5, after the run): before each PROPOSE listOutcomes() ${outcomesMs.toFixed(1)} ms + tidyTraces ${tidyMs.toFixed(1)} ms (readdir and a stat per experiment); whole records, listExperiments() ${listMs.toFixed(1)} ms; the Studio's snapshot (studioStateJson, its history kept) ${stateMs.toFixed(1)} ms`,
+      `costs that grow with the history, at ${n} experiments (median of 5, after the run): listOutcomes() ${outcomesMs.toFixed(1)} ms; the trace tidy as a full scan (tidyTraces: readdir and a stat per experiment) ${tidyMs.toFixed(1)} ms, incremental (TraceTidy.tidy, what a run does before each PROPOSE) ${incMs.toFixed(1)} ms; whole records, listExperiments() ${listMs.toFixed(1)} ms; the Studio's snapshot (studioStateJson) in a fresh connection ${coldMs.map((m) => m.toFixed(0)).join(', ')} ms, its history kept ${stateMs.toFixed(1)} ms`,
     );
   } finally {
     journal.close();

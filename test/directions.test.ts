@@ -156,16 +156,16 @@ describe('parallel directions', () => {
     expect(activeRun(dir)).toBeNull();
   }, 300_000);
 
-  it('refuses more than 32 directions, and resuming a run with another number of directions', async () => {
+  it('refuses more than 64 directions, and resuming a run with another number of directions', async () => {
     const dir = await makeProject({ rows: 600 });
     const first = cli(['run', '--directions', '2', '--experiments', '1', '--run', 'r'], dir);
     expect(first.code, first.stderr).toBe(0);
     const j = Journal.open(dir);
     j.updateRun('r', { status: 'running', pid: null, endedAt: null, stopReason: null });
     j.close();
-    const many = cli(['run', '--directions', '33'], dir);
+    const many = cli(['run', '--directions', '65'], dir);
     expect(many.code).not.toBe(0);
-    expect(many.stderr).toMatch(/directions must be a whole number from 1 to 32, got 33/);
+    expect(many.stderr).toMatch(/directions must be a whole number from 1 to 64, got 65/);
     expect(many.stderr).toMatch(/--directions/);
     expect(activeRun(dir)).toBeNull(); // the run lock is released
     const again = cli(['run', '--directions', '3', '--run', 'r'], dir);

@@ -203,6 +203,35 @@ describe('journal named queries', () => {
     expect(j.listOutcomes()).toEqual(
       all.map((e) => ({ id: e.id, decision: e.decision, sandboxStatus: e.sandboxStatus })),
     );
+    // From an id on (the incremental trace tidy's question): the same rows, the older ones left out.
+    expect(j.listOutcomes({ fromId: 3 })).toEqual(j.listOutcomes().filter((o) => o.id >= 3));
+    j.close();
+  });
+
+  it('lists the newest events of some kinds of a run, oldest first, as filtering all of them would', () => {
+    const j = Journal.open(project());
+    withRun(j, 'r1');
+    withRun(j, 'r2');
+    const kinds = ['guardrail', 'escalation', 'experiment.started', 'run.started'];
+    for (let i = 0; i < 200; i++)
+      j.addEvent({
+        ts: `t${i}`,
+        runId: i % 3 === 0 ? 'r2' : 'r1',
+        experimentId: null,
+        kind: kinds[(i * 7) % kinds.length]!,
+        severity: 'info',
+        guardrail: null,
+        message: `e${i}`,
+        data: { i },
+      });
+    for (const run of ['r1', 'r2'])
+      for (const ks of [['guardrail'], ['guardrail', 'escalation', 'run.started'], kinds])
+        for (const last of [0, 1, 5, 300]) {
+          const all = j.listEvents({ runId: run, kinds: ks });
+          expect(j.listEvents({ runId: run, kinds: ks, last })).toEqual(
+            all.slice(Math.max(0, all.length - last)),
+          );
+        }
     j.close();
   });
 });

@@ -238,6 +238,9 @@ export const ResourcesSchema = z
   .strict()
   .describe('GPUs per experiment');
 
+/** Most directions a run may have (`MAX_DIRECTIONS` of src/loop/session.ts is this bound). */
+export const DIRECTIONS_LIMIT = 64;
+
 /** Parallel directions of a run (docs/ARCHITECTURE.md, "Parallel directions"). */
 export const ParallelSchema = z
   .object({
@@ -245,14 +248,14 @@ export const ParallelSchema = z
       .number()
       .int()
       .min(1)
-      .max(32)
+      .max(DIRECTIONS_LIMIT)
       .default(1)
       .describe(
         'directions a run explores at once, each on its own branch and worktree with its own proposer; budgets are shared (`ratchet run --directions N` overrides it)',
       ),
     briefs: z
       .array(z.string().max(4000))
-      .max(32)
+      .max(DIRECTIONS_LIMIT)
       .default([])
       .describe(
         "text for each direction's agent (the k-th for direction k), shown in its brief beside program.md: e.g. 'feature engineering only', 'try gradient boosting'",

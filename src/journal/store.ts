@@ -181,6 +181,7 @@ CREATE TABLE IF NOT EXISTS events (
   severity TEXT NOT NULL, guardrail TEXT, message TEXT NOT NULL, data TEXT
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
+CREATE INDEX IF NOT EXISTS events_run_kind ON events(run_id, kind, id);
 CREATE TABLE IF NOT EXISTS submissions (
   id INTEGER PRIMARY KEY, ts TEXT NOT NULL, run_id TEXT NOT NULL, experiment_id INTEGER NOT NULL,
   commit_sha TEXT, public REAL NOT NULL, private REAL NOT NULL, gap REAL NOT NULL, metrics TEXT NOT NULL
@@ -562,12 +563,15 @@ export class Journal {
 
   /**
    * Id, decision and sandbox status of every experiment (all runs), oldest first: what the trace tidy reads before
-   * each experiment, without building whole records (at 3,600 experiments ~8 ms instead of ~250 ms).
+   * each experiment, without building whole records (at 3,600 experiments ~8 ms instead of ~250 ms). These fields
+   * never change once an experiment is recorded (only its conclusion does), so an incremental reader asks only for
+   * the ids it may not have seen.
+   * @param opts.fromId only experiments whose id is at least this (default: all)
    */
-  listOutcomes(): ExperimentOutcome[] {
+  listOutcomes(opts: { fromId?: number } = {}): ExperimentOutcome[] {
     const rows = this.#db
-      .prepare('SELECT id, decision, sandbox_status FROM experiments ORDER BY id')
-      .all() as Row[];
+      .prepare('SELECT id, decision, sandbox_status FROM experiments WHERE id >= ? ORDER BY id')
+      .all(opts.fromId ?? 0) as Row[];
     return rows.map((r) => ({
       id: Number(r['id']),
       decision: r['decision'] as Decision,
@@ -618,8 +622,11 @@ export class Journal {
       experimentId: opts.experimentId ?? null,
     };
     if (opts.last !== undefined) {
+      // Of one run and some kinds: the (run_id, kind, id) index finds them, then they are sorted (`+id`), instead of
+      // walking every event of the run backwards (~15 ms at 5,000 experiments for the Studio's notable events).
+      const order = opts.runId && opts.kinds?.length ? '+id' : 'id';
       const rows = this.#db
-        .prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT @last`)
+        .prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY ${order} DESC LIMIT @last`)
         .all({ ...params, last: Math.max(0, Math.floor(opts.last)) }) as Row[];
       return rows.reverse().map(toEvent);
     }

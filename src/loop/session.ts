@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { escalationMessage, escalationRefusal, projectEscalation } from '../agents/limits.js';
 import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
+import { DIRECTIONS_LIMIT } from '../contract/schema.js';
 import { currentSplitVersion, runSplitVersion } from '../contract/splits.js';
 import { type Duck, openDuck } from '../data/duck.js';
 import { SPILL_DIR, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
@@ -29,12 +30,16 @@ import { confirmKeep, decideKeep, type KeepRule, prepareBest, type Runs } from '
 import { experimentDir, WORKTREES_DIR } from './paths.js';
 import { preflight } from './preflight.js';
 import { keepRuleFor, noiseFor } from './rule.js';
+import { TraceTidy } from './tidy.js';
 
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
 const PLATEAU = 'plateau: ';
 
-/** Most directions a run may have (the contract's `parallel.directions` has the same bound). */
-export const MAX_DIRECTIONS = 32;
+/**
+ * Most directions a run may have (the contract's `parallel.directions` has the same bound): each holds a worktree, a
+ * DuckDB (~5 MB opened, its memory limit once used) and a proposer. The scale benchmark (bench/scale.ts) drives 64.
+ */
+export const MAX_DIRECTIONS = DIRECTIONS_LIMIT;
 
 /** How often an open run writes its active time into the journal, ms. */
 export const ACTIVE_CHECKPOINT_MS = 2000;
@@ -182,6 +187,8 @@ export class RunSession {
   readonly lanes: Lane[];
   /** Ids of experiments under way (their trace folders have no journal row yet: never tidied away). */
   private readonly active = new Set<number>();
+  /** The trace tidy before each experiment, incremental over the session (see TraceTidy). */
+  private readonly tidy: TraceTidy;
   /** Sequence numbers of experiments under way. */
   private readonly activeSeqs = new Set<number>();
   /** The highest sequence number handed out so far (recorded or under way). */
@@ -255,6 +262,7 @@ export class RunSession {
         ? opts.executor(n)
         : executorFor(ready.contract, ready.python, this.unsafe, n, opts.executor);
     this.resumed = init.resumed;
+    this.tidy = new TraceTidy(opts.projectDir, ready.contract.retention.keep_last);
     this.history = init.journal.listExperiments(init.runId);
     for (const e of this.history) {
       this.laneOf(e).history.push(e);
@@ -771,6 +779,7 @@ export class RunSession {
         best: lane.best,
         history: lane.history,
         active: this.active,
+        tidy: this.tidy,
         timeoutMs: Math.max(1000, Math.min(this.limits.experimentTimeoutMs, remaining)),
         unsafe: this.unsafe,
         signal: this.signal,

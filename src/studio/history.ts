@@ -36,8 +36,14 @@ export class RunHistory {
   #byId = new Map<number, Entry>();
   /** `Journal.experimentsStamp` as of the last refresh. */
   #stamp = '';
+  /** Total length of the held entries' conclusions, in characters as SQLite's `length()` counts them. */
+  #concluded = 0;
   /** The chart's per-mark cache (see ChartInput.marks). */
   readonly marks: ChartMarkCache = new Map();
+  /** Bumped whenever an entry is added, replaced or dropped. */
+  #version = 0;
+  /** The last value made by {@link cached} under each name, with its key. */
+  readonly #memo = new Map<string, { key: string; value: string }>();
 
   constructor(runId: string) {
     this.runId = runId;
@@ -46,6 +52,25 @@ export class RunHistory {
   /** How many experiments it holds. */
   get size(): number {
     return this.#entries.length;
+  }
+
+  /** A number that changes whenever the entries change (an experiment added, a conclusion changed). */
+  get version(): number {
+    return this.#version;
+  }
+
+  /**
+   * Text made from the entries and `key` (which must name everything else it depends on), made again only when
+   * the entries or the key changed since the last call under `name`: a snapshot taken while nothing changed (a log
+   * line of the running experiment, a finished run) reuses the chart and the rows, ~40 ms at 5,000 experiments.
+   */
+  cached(name: string, key: string, make: () => string): string {
+    const k = `${this.#version}\u0000${key}`;
+    const hit = this.#memo.get(name);
+    if (hit && hit.key === k) return hit.value;
+    const value = make();
+    this.#memo.set(name, { key: k, value });
+    return value;
   }
 
   /**
@@ -71,6 +96,8 @@ export class RunHistory {
           this.#entries = [];
           this.#byId.clear();
           this.marks.clear();
+          this.#concluded = 0;
+          this.#version++;
           this.add(journal.listExperiments(this.runId));
         } else if (fresh.length > 0) {
           this.add(
@@ -79,7 +106,9 @@ export class RunHistory {
         }
       }
     }
-    if (conclusions !== oldConclusions) {
+    // The stamp's conclusions total grows with every new row that has one: only when it differs from what the held
+    // entries add up to did an older row's conclusion change (`setConclusion`), and only then are they compared.
+    if (conclusions !== oldConclusions && conclusions !== this.#concluded) {
       const now = new Map(journal.listConclusions(this.runId).map((c) => [c.id, c.conclusion]));
       for (const e of this.#entries) {
         const c = now.get(e.id) ?? null;
@@ -94,7 +123,9 @@ export class RunHistory {
   /** Add records not held yet, keeping the entries in id order. */
   private add(records: ExperimentRecord[]): void {
     if (records.length === 0) return;
+    this.#version++;
     const made = records.map((r) => entryOf(r));
+    for (const e of made) this.#concluded += conclusionLength(e.conclusion);
     for (const e of made) this.#byId.set(e.id, e);
     const lastId = this.#entries[this.#entries.length - 1]?.id ?? 0;
     for (const e of made) this.#entries.push(e);
@@ -105,7 +136,10 @@ export class RunHistory {
 
   /** Rebuild an entry from its re-read record (its conclusion changed). */
   private replace(old: Entry, rec: ExperimentRecord): void {
+    this.#version++;
+    this.#concluded -= conclusionLength(old.conclusion);
     Object.assign(old, entryOf(rec));
+    this.#concluded += conclusionLength(old.conclusion);
   }
 
   /** The experiments' status facts, by ascending id (what `runStatusView` reads). */
@@ -124,6 +158,14 @@ export class RunHistory {
    * @param standing experiment id → its standing review
    */
   rowsJson(priv: ReadonlyMap<number, number>, standing: ReadonlyMap<number, ReviewRecord>): string {
+    const key = `${[...priv].join(';')}|${[...standing].map(([id, r]) => `${id}:${r.decision}`).join(';')}`;
+    return this.cached('rows', key, () => this.makeRowsJson(priv, standing));
+  }
+
+  private makeRowsJson(
+    priv: ReadonlyMap<number, number>,
+    standing: ReadonlyMap<number, ReviewRecord>,
+  ): string {
     const plain = ',"private":null,"review":null}';
     const parts = this.#entries.map((e) => {
       const p = priv.get(e.id);
@@ -133,6 +175,14 @@ export class RunHistory {
     });
     return `[${parts.join(',')}]`;
   }
+}
+
+/** A conclusion's length as SQLite's `length()` counts it (characters, not UTF-16 units); 0 for none. */
+function conclusionLength(c: string | null): number {
+  if (c === null) return 0;
+  let n = 0;
+  for (const _ of c) n++;
+  return n;
 }
 
 /** Hypotheses longer than this are cut in the chart's tooltips. */

@@ -13,8 +13,9 @@ import { recordReview } from '../tiers/review.js';
 import { submit } from '../tiers/submit.js';
 import { RatchetError } from '../util/errors.js';
 import { compareExperiments, experimentsCsv, liveStamp, parseId } from './extras.js';
+import { runHistory } from './history.js';
 import { studioPage } from './page.js';
-import { emptyState, journalVersion, studioExperiment, studioStateJson } from './state.js';
+import { emptyState, journalVersion, studioAlignment, studioExperiment, studioStateJson } from './state.js';
 
 /**
  * The Studio server: `node:http`, one page, a JSON API and Server-Sent Events. It reads the journal
@@ -409,6 +410,33 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
     );
     server.listen(port, host, () => resolveListen());
   });
+  // The latest run's experiments are read from the start and kept up to date on every poll (see runHistory), so a
+  // request never reads thousands at once: the first snapshot at 5,000 experiments took ~1–2 s.
+  let stopped = false;
+  const keepWarm = () => {
+    if (stopped) return;
+    try {
+      const j = getJournal();
+      const run = j?.getRun();
+      if (j && run) runHistory(j, run.id);
+    } catch {
+      // a journal being replaced or busy: the next poll or request reads it
+    }
+  };
+  const warm = setInterval(keepWarm, pollMs);
+  warm.unref();
+  timers.add(warm);
+  setImmediate(() => {
+    keepWarm();
+    // The alignment too (kept until the A/B tests or the experiments change), once: its bootstrap is not redone in
+    // the background after every experiment.
+    try {
+      const j = stopped ? null : getJournal();
+      if (j) studioAlignment(j);
+    } catch {
+      // computed by the first request instead
+    }
+  });
   const actual = (server.address() as AddressInfo).port;
   const shownHost =
     host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
@@ -419,6 +447,7 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
     token,
     server,
     close: async () => {
+      stopped = true;
       for (const t of timers) clearInterval(t);
       for (const s of streams) s.end();
       const closed = new Promise<void>((r) => server.close(() => r()));

@@ -4,11 +4,12 @@
  * are those a live Studio sees: a run with several directions recording out of id order, conclusions, a
  * submission and a review, an A/B import, a re-split, another run.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Contract, loadContract } from '../../src/contract/load.js';
 import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
 import { runHistory } from '../../src/studio/history.js';
-import { studioState, studioStateJson } from '../../src/studio/state.js';
+import { startStudio } from '../../src/studio/server.js';
+import { studioAlignment, studioState, studioStateJson } from '../../src/studio/state.js';
 import { cli, makeProject } from '../helpers/project.js';
 import { EXAMPLE_AB } from '../helpers/tiers.js';
 
@@ -118,6 +119,50 @@ beforeAll(async () => {
 afterAll(() => {
   live?.close();
   writer?.close();
+});
+
+/** A fresh reader that notes the run of every `listExperiments` call (undefined: every run's). */
+function counting(): { reader: Journal; whole: (string | undefined)[]; close: () => void } {
+  const fresh = Journal.open(dir, { readonly: true });
+  const whole: (string | undefined)[] = [];
+  const reader = new Proxy(fresh, {
+    get(target, key) {
+      if (key === 'listExperiments')
+        return (runId?: string, opts?: { fromId?: number }) => {
+          whole.push(runId);
+          return target.listExperiments(runId, opts);
+        };
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+  return { reader, whole, close: () => fresh.close() };
+}
+
+describe('before any A/B test is imported', () => {
+  it('the alignment reads no experiment (nothing to align)', () => {
+    writer.createRun({
+      id: 'r0',
+      branch: 'ratchet/r0',
+      worktree: '.ratchet/worktrees/r0',
+      baseCommit: sha(0),
+      proposer: 'search',
+      status: 'stopped',
+      startedAt: '2023-12-31T00:00:00Z',
+      unsafe: false,
+      pid: null,
+      config: {},
+    });
+    const { reader, whole, close } = counting();
+    try {
+      expect(studioAlignment(reader)).toBeNull();
+      const state = JSON.parse(studioStateJson(reader, contract, 'r0')) as { alignment: unknown };
+      expect(state.alignment).toBeNull();
+      expect(whole).toEqual([]); // neither the run's rows (it has none) nor every run's
+    } finally {
+      close();
+    }
+  });
 });
 
 describe('the Studio keeps a run history and reads only what changed', () => {
@@ -230,5 +275,92 @@ describe('the Studio keeps a run history and reads only what changed', () => {
     expect(runHistory(live, 'r2').size).toBe(2);
     expect(runHistory(live, 'r1').size).toBe(6);
     expect(runHistory(live, 'r1')).toBe(runHistory(live, 'r1')); // kept, not rebuilt
+  });
+});
+
+describe('what a snapshot does not read again', () => {
+  it('makes the chart and the rows again only when what they show changed', () => {
+    const h = runHistory(live, 'r2');
+    let made = 0;
+    const make = () => `v${++made}`;
+    expect(h.cached('x', 'k', make)).toBe('v1');
+    expect(h.cached('x', 'k', make)).toBe('v1'); // nothing changed
+    expect(h.cached('x', 'k2', make)).toBe('v2'); // the key changed
+    writer.recordExperiment({
+      ...JSON.parse(JSON.stringify(live.getExperiment(6))),
+      id: 9,
+      runId: 'r2',
+      seq: 3,
+      direction: null,
+    });
+    expect(runHistory(live, 'r2').cached('x', 'k2', make)).toBe('v3'); // an experiment was added
+    expectSameAsFresh();
+  });
+
+  it("a Studio reads the latest run's experiments from its start and on every poll, not when asked", async () => {
+    const studio = await startStudio({ projectDir: dir, port: 0, pollMs: 50 });
+    const spy = vi.spyOn(Journal.prototype, 'listExperiments');
+    try {
+      await new Promise((r) => setTimeout(r, 400));
+      expect(spy.mock.calls.filter((c) => c[0] === 'r2')).toHaveLength(1); // read once, in the background
+      spy.mockClear();
+      const get = async () => {
+        const res = await fetch(`http://127.0.0.1:${studio.port}/api/state`);
+        return (await res.json()) as { run: string; experiments: { id: number }[] };
+      };
+      const first = await get();
+      expect([first.run, first.experiments.map((e) => e.id)]).toEqual(['r2', [7, 8, 9]]);
+      expect(spy.mock.calls.filter((c) => c[0] === 'r2')).toEqual([]); // the request read no row of the run
+      writer.recordExperiment({
+        ...JSON.parse(JSON.stringify(live.getExperiment(6))),
+        id: 10,
+        runId: 'r2',
+        seq: 4,
+        direction: null,
+      });
+      await new Promise((r) => setTimeout(r, 400));
+      spy.mockClear();
+      const second = await get();
+      expect(second.experiments.map((e) => e.id)).toEqual([7, 8, 9, 10]);
+      expect(spy.mock.calls.filter((c) => c[0] === 'r2')).toEqual([]);
+    } finally {
+      spy.mockRestore();
+      await studio.close();
+    }
+  });
+
+  it("compares the older rows' conclusions only when one of them changed, not for every new concluded row", () => {
+    const spy = vi.spyOn(Journal.prototype, 'listConclusions');
+    try {
+      runHistory(live, 'r2');
+      spy.mockClear();
+      writer.recordExperiment({
+        ...JSON.parse(JSON.stringify(live.getExperiment(6))),
+        id: 11,
+        runId: 'r2',
+        seq: 5,
+        direction: null,
+        conclusion: 'a new row with a conclusion: “ünïcödé” 🙂',
+      });
+      expect(runHistory(live, 'r2').size).toBe(5);
+      expectSameAsFresh();
+      expect(spy).not.toHaveBeenCalled();
+      writer.setConclusion(8, 'an older row concluded later');
+      expectSameAsFresh();
+      expect(spy).toHaveBeenCalled();
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('reads the experiments for the alignment once A/B tests were imported', () => {
+    const { reader, whole, close } = counting();
+    try {
+      expect(reader.listAbTests().length).toBeGreaterThan(0); // imported above
+      expect(studioAlignment(reader)?.tests).toBeGreaterThan(0);
+      expect(whole).toEqual([undefined]);
+    } finally {
+      close();
+    }
   });
 });
