@@ -19,6 +19,7 @@
 
 import { CACHE, type Components } from './delong_cache.js';
 import { normalTestResult, type PairedTestResult, signedZ, tieAtRounding } from './paired_z.js';
+import { splitSorted } from './ranking.js';
 
 export { type Components, cachedAuroc } from './delong_cache.js';
 
@@ -56,39 +57,73 @@ function components(pos: Uint8Array, score: Float64Array, m: number, n: number):
   return c;
 }
 
-/** Block length of the coarse index {@link rankCounter} searches first (a block of doubles is 512 bytes). */
+/** Block length of the coarse index {@link lowerBound} searches first (a block of doubles is 512 bytes). */
 const BLOCK = 64;
 
+/** Every BLOCK-th value of an ascending array: the first level of {@link lowerBound}'s search. */
+function coarseIndex(sorted: Float64Array): Float64Array {
+  const k = Math.ceil(sorted.length / BLOCK);
+  const coarse = new Float64Array(k);
+  for (let j = 0; j < k; j++) coarse[j] = sorted[j * BLOCK]!;
+  return coarse;
+}
+
 /**
- * Exact rank counts against one class's sorted scores: `count(v)` = 2·(scores < v) + (scores equal to v), two
- * binary searches, the first over every BLOCK-th score (a table small enough for the CPU's cache), the second
- * inside one block; ties (a run of equal scores) are walked by galloping. Comparisons are `<` and `===`, so −0
- * and +0 tie, as ψ's "X = Y" does.
- * @param sorted one class's scores in ascending order (Float64Array.prototype.sort: numeric)
+ * The first index of an ascending array holding a value ≥ v (its length when none): a binary search over the coarse
+ * index (small enough for the CPU's cache), then one inside a block.
+ */
+function lowerBound(sorted: Float64Array, coarse: Float64Array, v: number): number {
+  let lo = 0;
+  let hi = coarse.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (coarse[mid]! < v) lo = mid + 1;
+    else hi = mid;
+  }
+  // coarse[lo − 1] < v ≤ coarse[lo]: the first value ≥ v is in ((lo − 1)·BLOCK, lo·BLOCK].
+  let l = lo === 0 ? 0 : (lo - 1) * BLOCK + 1;
+  let h = Math.min(sorted.length, lo * BLOCK);
+  while (l < h) {
+    const mid = (l + h) >>> 1;
+    if (sorted[mid]! < v) l = mid + 1;
+    else h = mid;
+  }
+  return l;
+}
+
+/**
+ * Exact rank counts against one class's sorted scores: `count(v)` = 2·(scores < v) + (scores equal to v).
+ * Comparisons are `<` and `===`, so −0 and +0 tie, as ψ's "X = Y" does. Scores with many ties (at most a quarter
+ * of them distinct, e.g. rounded probabilities) are first collapsed into their distinct values with the count below
+ * each, so a search runs over a short table; otherwise the search runs over the scores themselves and a (rare) run of
+ * ties is walked by galloping.
+ * @param sorted one class's scores in ascending order
  */
 function rankCounter(sorted: Float64Array): (v: number) => number {
   const len = sorted.length;
-  const k = Math.ceil(len / BLOCK);
-  const coarse = new Float64Array(k);
-  for (let j = 0; j < k; j++) coarse[j] = sorted[j * BLOCK]!;
+  let distinct = len > 0 ? 1 : 0;
+  for (let i = 1; i < len; i++) if (sorted[i] !== sorted[i - 1]) distinct++;
+  if (distinct * 4 <= len) {
+    const values = new Float64Array(distinct);
+    const below = new Int32Array(distinct + 1); // below[k]: scores < values[k]; below[distinct] = len
+    for (let i = 0, k = -1; i < len; i++) {
+      if (i === 0 || sorted[i] !== sorted[i - 1]) {
+        values[++k] = sorted[i]!;
+        below[k] = i;
+      }
+    }
+    below[distinct] = len;
+    const coarse = coarseIndex(values);
+    return (v) => {
+      const k = lowerBound(values, coarse, v);
+      return k < distinct && values[k] === v ? below[k]! + below[k + 1]! : 2 * below[k]!;
+    };
+  }
+  const coarse = coarseIndex(sorted);
   return (v) => {
-    let lo = 0;
-    let hi = k;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (coarse[mid]! < v) lo = mid + 1;
-      else hi = mid;
-    }
-    // coarse[lo − 1] < v ≤ coarse[lo]: the first score ≥ v is in ((lo − 1)·BLOCK, lo·BLOCK].
-    let l = lo === 0 ? 0 : (lo - 1) * BLOCK + 1;
-    let h = Math.min(len, lo * BLOCK);
-    while (l < h) {
-      const mid = (l + h) >>> 1;
-      if (sorted[mid]! < v) l = mid + 1;
-      else h = mid;
-    }
-    const below = l;
-    if (l >= len || sorted[l] !== v) return 2 * below;
+    let l = lowerBound(sorted, coarse, v);
+    const under = l;
+    if (l >= len || sorted[l] !== v) return 2 * under;
     let step = 1;
     while (l + step < len && sorted[l + step] === v) {
       l += step;
@@ -100,13 +135,13 @@ function rankCounter(sorted: Float64Array): (v: number) => number {
       if (sorted[mid] === v) l = mid + 1;
       else e = mid;
     }
-    return 2 * below + (l - below);
+    return 2 * under + (l - under);
   };
 }
 
 /**
  * The structural components of one score vector (see {@link components}), by counting: the positives' and the
- * negatives' scores are copied apart and sorted natively, then each positive's t10 is the rank count of its score
+ * negatives' scores are copied apart and sorted (`splitSorted`, as AUROC's), then each positive's t10 is the rank count of its score
  * among the negatives and each negative's t01 that of its score among the positives ({@link rankCounter}): the
  * counting form of Sun & Xu 2014, eq. 6-8, with no argsort. Memory: 8 bytes a row for the two sorted copies and
  * 4 for the result (an LSD radix argsort carrying row indices needed 24 + 4); the values are the same integers.
@@ -114,14 +149,7 @@ function rankCounter(sorted: Float64Array): (v: number) => number {
  */
 export function structuralComponents(pos: Uint8Array, score: Float64Array, m: number, n: number): Components {
   const rows = score.length;
-  const sp = new Float64Array(m);
-  const sn = new Float64Array(n);
-  for (let i = 0, ip = 0, ineg = 0; i < rows; i++) {
-    if (pos[i] === 1) sp[ip++] = score[i]!;
-    else sn[ineg++] = score[i]!;
-  }
-  sp.sort();
-  sn.sort();
+  const [sp, sn] = splitSorted(score, pos);
   const amongNeg = rankCounter(sn);
   const amongPos = rankCounter(sp);
   // One int32 buffer of `rows` holds t10 then t01 (m + n = rows).

@@ -72,8 +72,13 @@ export function noPositiveError(metric: string, weighted: boolean): RangeError {
   );
 }
 
-/** Splits the scores of positives and negatives into two arrays, each sorted ascending. */
-function splitSorted(scores: Float64Array, positive: Uint8Array): [Float64Array, Float64Array] {
+/**
+ * Splits the scores of positives and negatives into two arrays, each sorted ascending (radix sort up to
+ * {@link NATIVE_SORT_ABOVE} values, the native sort in place above). Used by AUROC and DeLong's components.
+ * @param scores n scores (no NaN); @param positive n labels 0/1
+ * @returns [positives' scores, negatives' scores], ascending
+ */
+export function splitSorted(scores: Float64Array, positive: Uint8Array): [Float64Array, Float64Array] {
   const n = scores.length;
   let nPos = 0;
   for (let i = 0; i < n; i++) nPos += positive[i]!;
