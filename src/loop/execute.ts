@@ -99,7 +99,7 @@ export async function executeSpec(opts: ExecuteOptions): Promise<SandboxSpec> {
       RATCHET_THREADS: String(opts.threads ?? availableParallelism()),
       // OpenMP threads (LightGBM, HistGradientBoosting, BLAS) sleep while they wait instead of spinning: on a
       // loaded machine (parallel directions, other jobs) spinning made LightGBM 14× and HistGradientBoosting 10×
-      // slower (docs/ARCHITECTURE.md, "Threads").
+      // slower (docs/ARCHITECTURE.md, "Parallel directions").
       OMP_WAIT_POLICY: 'PASSIVE',
       RATCHET_EXPERIMENT: String(opts.experimentId),
       // Classification: every class of the target (the labels' names only, never which row has which).
