@@ -1,9 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type StudioServer, startStudio } from '../src/studio/server.js';
+import { launchChromium } from './helpers/chromium.js';
 import { CLI, cli, cliAsync, EXAMPLE, makeProject, ROOT, tempDir } from './helpers/project.js';
 
 /**
@@ -273,7 +273,7 @@ describe('one count of kept changes, one word for the gain, the gap in the metri
     cleanups.push(() => studio.close());
     const sj = JSON.parse(cli(['status', '--run', 'msgs', '--json'], dir).stdout);
     const kept = sj.experiments.kept as number;
-    const { context, close } = await launch();
+    const { context, close } = await launchChromium();
     cleanups.push(close);
     const page = await context.newPage();
     await page.goto(`http://127.0.0.1:${studio.port}/?run=msgs`);
@@ -287,23 +287,6 @@ describe('one count of kept changes, one word for the gain, the gap in the metri
     );
   });
 });
-
-/** Headless Debian Chromium with a fresh profile (as test/studio/browser.test.ts). */
-async function launch() {
-  const profile = tempDir('ratchet-chromium-');
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  });
-  return { context, close: () => context.close().catch(() => undefined) };
-}
 
 describe('small message defects', () => {
   it("the README's Studio port is the CLI's default", () => {

@@ -16,8 +16,11 @@ export async function launchChromium(): Promise<{ context: BrowserContext; close
       '--headless',
       '--no-sandbox',
       '--disable-gpu',
+      '--disable-quic',
       '--no-first-run',
       '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
     ],
     viewport: { width: 1400, height: 1000 },
   });

@@ -1,11 +1,8 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/store.js';
 import { runLoop } from '../../src/loop/run.js';
 import { type StudioServer, startStudio } from '../../src/studio/server.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { makeProject } from '../helpers/project.js';
 import { ScriptedProposer } from '../helpers/scripted.js';
 
@@ -51,18 +48,7 @@ describe('the Studio clears an escalation', () => {
     expect(noNote.status).toBe(400);
     expect((await noNote.json()).error).toMatch(/needs a note/);
     // the button, in a real browser (Debian's Chromium): shown while escalated, clears with the note, then hidden
-    const profile = mkdtempSync(join(tmpdir(), 'ratchet-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
+    const { context, close } = await launchChromium();
     try {
       const tab = await context.newPage();
       await tab.goto(studio.url);
@@ -72,8 +58,7 @@ describe('the Studio clears an escalation', () => {
       await tab.click('#clear-escalation');
       await tab.locator('#escalation').waitFor({ state: 'hidden', timeout: 30_000 });
     } finally {
-      await context.close().catch(() => undefined);
-      rmSync(profile, { recursive: true, force: true });
+      await close();
     }
     state = await (await fetch(`${studio.url}api/state`)).json();
     expect(state.status.project_escalation).toBeNull();

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decideKeep, decideKeepAsync, type KeepRule, prepareCandidate } from '../../src/loop/keep.js';
 import { cachedAuroc } from '../../src/metrics/delong_cache.js';
-import { computeMetric, delongTest, Xoshiro128 } from '../../src/metrics/index.js';
+import { computeMetric, Xoshiro128 } from '../../src/metrics/index.js';
 import { argsortFloat64, argsortWithValues } from '../../src/metrics/sort.js';
 import { oneRunRule } from '../keep-fixtures.js';
 

@@ -1,18 +1,17 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/store.js';
 import { activeRun } from '../../src/loop/control.js';
 import { type StudioServer, startStudio } from '../../src/studio/server.js';
 import { listReviews } from '../../src/tiers/review.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { CLI, type CliResult, EXAMPLE, makeProject, ROOT } from '../helpers/project.js';
 
 /** Debian's Chromium (scripts/setup.sh --with-browser); never a downloaded browser. */
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 
 /** The example's train.py, slowed down by 2 s after the baseline so a person (and the test) can watch. */
@@ -26,33 +25,6 @@ import os, time
 if os.environ.get("RATCHET_EXPERIMENT") != "1":
     time.sleep(2)
 ${real}`;
-}
-
-/** Launch Chromium headless with a fresh profile. */
-async function launchChromium(): Promise<{ context: BrowserContext; close: () => Promise<void> }> {
-  const profile = mkdtempSync(join(tmpdir(), 'ratchet-chromium-'));
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-    viewport: { width: 1400, height: 1000 },
-  });
-  return {
-    context,
-    close: async () => {
-      await context.close().catch(() => undefined);
-      rmSync(profile, { recursive: true, force: true });
-    },
-  };
 }
 
 const cleanups: (() => Promise<void> | void)[] = [];

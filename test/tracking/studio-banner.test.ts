@@ -1,16 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startStudio } from '../../src/studio/server.js';
 import { readQueue } from '../../src/tracking/tracker.js';
+import { launchChromium } from '../helpers/chromium.js';
 import { makeProject } from '../helpers/project.js';
 import { type MlflowServer, mlflowServer, runCli } from './server.js';
 
 /** Debian's Chromium (scripts/setup.sh --with-browser); never a downloaded browser. */
-const CHROMIUM = '/usr/bin/chromium';
 
 let server: MlflowServer;
 
@@ -59,18 +55,7 @@ describe('the Studio shows an MLflow outage (real run, real Studio, real Chromiu
     expect(readQueue(dir)).toHaveLength(1);
 
     const studio = await startStudio({ projectDir: dir, port: 0, pollMs: 100 });
-    const profile = mkdtempSync(join(tmpdir(), 'ratchet-chromium-'));
-    const context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-      ],
-    });
+    const { context, close } = await launchChromium();
     try {
       const page = await context.newPage();
       await page.goto(studio.url);
@@ -92,8 +77,7 @@ describe('the Studio shows an MLflow outage (real run, real Studio, real Chromiu
       await banner.waitFor({ state: 'hidden', timeout: 30_000 });
       expect(await page.locator('#pwn').count()).toBe(0);
     } finally {
-      await context.close().catch(() => undefined);
-      rmSync(profile, { recursive: true, force: true });
+      await close();
       await studio.close();
     }
   });
