@@ -122,6 +122,26 @@ export function escapeXml(s: string): string {
     .replaceAll("'", '&#39;');
 }
 
+/**
+ * The opening of a report chart: the `<svg>` tag (size in px, the system font, an accessible label) and its white
+ * background, as one string. Close it with `</svg>`.
+ * @param w width, px; @param h height, px; @param label the aria-label (escaped here)
+ * @param opts `role` (`group` when the chart holds focusable points, default `img`), `fontSize` (px, default 12),
+ *   `cls` (a class for the page's CSS and tests)
+ */
+export function svgOpen(
+  w: number,
+  h: number,
+  label: string,
+  opts: { role?: 'img' | 'group'; fontSize?: number; cls?: string } = {},
+): string {
+  const cls = opts.cls ? ` class="${opts.cls}"` : '';
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${w} ${h}" width="${w}" height="${h}" role="${opts.role ?? 'img'}" aria-label="${escapeXml(label)}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="${opts.fontSize ?? 12}"${cls}>` +
+    `<rect x="0" y="0" width="${w}" height="${h}" fill="#ffffff"/>`
+  );
+}
+
 /** Round to a readable number of significant digits for tick labels. */
 function tickLabel(v: number, step: number): string {
   const digits = Math.max(0, Math.min(8, -Math.floor(Math.log10(step)) + 1));
@@ -249,10 +269,7 @@ export function scoreChart(input: ChartInput): string {
   const y = (v: number) => m.top + (1 - (v - lo) / (hi - lo)) * plotH;
   const bandY = m.top + plotH + band / 2 + 4;
   const out: string[] = [];
-  out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="${input.interactive ? 'group' : 'img'}" aria-label="${escapeXml(`${input.metric} over experiments`)}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12">`,
-  );
-  out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`);
+  out.push(svgOpen(W, H, `${input.metric} over experiments`, { role: input.interactive ? 'group' : 'img' }));
   // y grid and labels
   const step = niceStep(hi - lo, 5);
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {

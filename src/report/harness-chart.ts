@@ -4,7 +4,15 @@
  * section around it.
  */
 import type { Block, Section } from './blocks.js';
-import { AXIS_COLOUR, DECISION_STYLE, decisionShape, escapeXml, scatterGrid, svgNum } from './chart.js';
+import {
+  AXIS_COLOUR,
+  DECISION_STYLE,
+  decisionShape,
+  escapeXml,
+  scatterGrid,
+  svgNum,
+  svgOpen,
+} from './chart.js';
 import { costText, type HarnessFront } from './harness-front.js';
 
 /** File name of the chart beside report.md. */
@@ -81,8 +89,15 @@ export function harnessChart(f: HarnessFront, opts: HarnessChartOptions = {}): s
   const x = (v: number) => m.left + ((v - x0) / (x1 - x0)) * plotW;
   const y = (v: number) => m.top + (1 - (v - y0) / (y1 - y0)) * plotH;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="${opts.interactive ? 'group' : 'img'}" aria-label="${escapeXml(`${f.score} against ${f.cost} of ${f.points.length} experiments, ${f.front.length} on the Pareto front`)}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12" class="harness-chart">`,
-    `<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`,
+    svgOpen(
+      W,
+      H,
+      `${f.score} against ${f.cost} of ${f.points.length} experiments, ${f.front.length} on the Pareto front`,
+      {
+        role: opts.interactive ? 'group' : 'img',
+        cls: 'harness-chart',
+      },
+    ),
   ];
   out.push(
     ...scatterGrid({

@@ -7,6 +7,7 @@ import {
   niceStep,
   scatterGrid,
   svgNum,
+  svgOpen,
 } from './chart.js';
 import { type AlignmentSummary, sig4, signedFixed } from './tiers.js';
 
@@ -72,8 +73,9 @@ export function alignmentChart(a: AlignmentSummary, opts: TierChartOptions = {})
   const y = (v: number) => m.top + (1 - (v - y0) / (y1 - y0)) * plotH;
   const onlineName = a.options.online === 'lift' ? 'online lift' : 'online delta';
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(`offline delta against ${onlineName} of ${pts.length} A/B tests`)}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12" class="alignment-chart">`,
-    `<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`,
+    svgOpen(W, H, `offline delta against ${onlineName} of ${pts.length} A/B tests`, {
+      cls: 'alignment-chart',
+    }),
   ];
   out.push(
     ...scatterGrid({
@@ -201,8 +203,9 @@ export function evidenceChart(ev: Tier2Evidence, opts: TierChartOptions = {}): s
   const x = (v: number) => m.left + ((v - lo) / (hi - lo)) * plotW;
   const pct = `${Math.round(ev.confidence * 100)}%`;
   const out: string[] = [
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(`off-policy estimates with ${pct} intervals against the logging policy`)}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="12" class="tier2-chart">`,
-    `<rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>`,
+    svgOpen(W, H, `off-policy estimates with ${pct} intervals against the logging policy`, {
+      cls: 'tier2-chart',
+    }),
   ];
   const step = niceStep(hi - lo, 5);
   for (let v = Math.ceil(lo / step) * step; v <= hi + step * 1e-9; v += step) {

@@ -14,7 +14,7 @@ import { predictionsFile } from '../evaluator/evaluate.js';
 import { alignPredictions } from '../evaluator/predictions.js';
 import { PRUNED_NOTE } from '../loop/tidy.js';
 import type { MetricInput } from '../metrics/types.js';
-import { escapeXml, niceStep } from './chart.js';
+import { escapeXml, niceStep, svgOpen } from './chart.js';
 import { confusionMatrix, ovrRocCurves, prCurve, rocCurve, trapezoid } from './curves.js';
 
 /** The winner plot, or why there is none. */
@@ -136,7 +136,7 @@ function panel(o: {
 }
 
 function svgOf(label: string, body: string): string {
-  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" role="img" aria-label="${escapeXml(label)}" font-family="system-ui, -apple-system, Segoe UI, sans-serif" font-size="11"><rect x="0" y="0" width="${W}" height="${H}" fill="#ffffff"/>${body}</svg>`;
+  return `${svgOpen(W, H, label, { fontSize: 11 })}${body}</svg>`;
 }
 
 /**
