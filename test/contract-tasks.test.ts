@@ -4,22 +4,15 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { validateContract } from '../src/contract/load.js';
 import { RatchetError } from '../src/util/errors.js';
+import { errorOf as errorOfType } from './helpers/errors.js';
 import { cli, ROOT, tempDir, writeExampleData } from './helpers/project.js';
+
+const errorOf = (fn: () => unknown) => errorOfType(fn, RatchetError);
 
 /** The bandit and harness contracts: their sections, defaults and the clear errors of a wrong one. */
 
 const load = (example: string) =>
   parse(readFileSync(join(ROOT, 'examples', example, 'ratchet.yaml'), 'utf8')) as Record<string, any>;
-
-function errorOf(fn: () => unknown): RatchetError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof RatchetError) return e;
-    throw e;
-  }
-  throw new Error('expected a RatchetError');
-}
 
 describe('bandit contracts', () => {
   it('fill the ope defaults and refuse what a bandit task cannot use', () => {

@@ -7,19 +7,12 @@ import { checkLock, readLock, verifyLock } from '../src/contract/lock.js';
 import { contractJsonSchema } from '../src/contract/schema.js';
 import { RatchetError } from '../src/util/errors.js';
 import { parseBytes, parseDuration } from '../src/util/units.js';
+import { errorOf as errorOfType } from './helpers/errors.js';
 import { EXAMPLE, makeProject, tempDir } from './helpers/project.js';
 
-const example = () => parse(readFileSync(join(EXAMPLE, 'ratchet.yaml'), 'utf8')) as Record<string, any>;
+const errorOf = (fn: () => unknown) => errorOfType(fn, RatchetError);
 
-function errorOf(fn: () => unknown): RatchetError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof RatchetError) return e;
-    throw e;
-  }
-  throw new Error('expected a RatchetError');
-}
+const example = () => parse(readFileSync(join(EXAMPLE, 'ratchet.yaml'), 'utf8')) as Record<string, any>;
 
 describe('contract validation', () => {
   it('accepts the bundled example and fills defaults and parsed limits', () => {

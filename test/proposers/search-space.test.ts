@@ -10,7 +10,10 @@ import {
   SearchSpaceError,
   searchSpaceJsonSchema,
 } from '../../src/proposers/search/space.js';
+import { errorOf as errorOfType } from '../helpers/errors.js';
 import { ROOT, tempDir } from './helpers.js';
+
+const errorOf = (fn: () => unknown) => errorOfType(fn, SearchSpaceError);
 
 const cleanups: Array<() => void> = [];
 afterEach(() => {
@@ -23,16 +26,6 @@ function writeSpace(text: string): string {
   const path = join(t.dir, 'search_space.yaml');
   writeFileSync(path, text);
   return path;
-}
-
-function errorOf(fn: () => unknown): SearchSpaceError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(SearchSpaceError);
-    return err as SearchSpaceError;
-  }
-  throw new Error('expected a SearchSpaceError');
 }
 
 describe('search space files shipped with Ratchet', () => {
