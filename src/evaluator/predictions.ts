@@ -270,7 +270,7 @@ async function streamAlign(
       ? `${source} s POSITIONAL JOIN (SELECT id, label, file_row_number FROM ${labels}) l`
       : `${source} s LEFT JOIN ${labels} l ON l.id = ${sid}`;
   const y = known ? known.y : new Float64Array(expected);
-  const p = new Float64Array(expected);
+  const p = sharedFloat64(expected);
   const seen = new Uint8Array(expected);
   const binary = manifest.task === 'binary';
   let why: 'order' | 'invalid' | null = null;
@@ -307,6 +307,14 @@ async function streamAlign(
   return { ok: true, y, y8: known ? known.y8 : null, p };
 }
 
+/**
+ * n aligned predictions on shared memory: the paired bootstrap's worker thread (src/metrics/bootstrap_worker.ts) then
+ * reads them where they are instead of a structured-clone copy (24 MB at 3M rows, at the run's peak).
+ */
+function sharedFloat64(n: number): Float64Array {
+  return new Float64Array(new SharedArrayBuffer(n * Float64Array.BYTES_PER_ELEMENT));
+}
+
 /** Salt of the id fingerprints of this process (random: a hash collision cannot be prepared in advance). */
 const FINGERPRINT_SALT = randomBytes(16).toString('hex');
 
@@ -334,9 +342,7 @@ async function fingerprintAlign(
     ? await vault.fingerprint(con, labelsPath, FINGERPRINT_SALT)
     : await idFingerprint(con, labelsPath, 'id', FINGERPRINT_SALT);
   const n = theirs.rows;
-  // On shared memory: the paired bootstrap's worker thread (src/metrics/bootstrap_worker.ts) then reads these rows
-  // where they are instead of a structured-clone copy (24 MB at 3M rows, at the run's peak).
-  const p = new Float64Array(new SharedArrayBuffer(n * Float64Array.BYTES_PER_ELEMENT));
+  const p = sharedFloat64(n);
   const binary = manifest.task === 'binary';
   // One scan: each row's prediction and the bit fields of its id hash, summed here (exact: see IdFingerprint).
   const sums: [number, number, number] = [0, 0, 0];
