@@ -2,7 +2,7 @@ import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, write
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
-import type { Duck } from '../data/duck.js';
+import type { DuckPool } from '../data/duck-pool.js';
 import type { SplitManifest } from '../data/ingest.js';
 import { scanFeatureNames } from '../data/leakage.js';
 import { readFindings } from '../data/scan.js';
@@ -135,8 +135,8 @@ export interface ExperimentInput {
   rule: KeepRule;
   /** Guardrails the person overrode for this run: id → reason (only overridable ones take effect). */
   overrides: Record<string, string>;
-  /** The run's DuckDB, shared by every EVALUATE. */
-  duck: Duck;
+  /** The run's DuckDBs, one lent to each EVALUATE and canary check (directions score at the same time). */
+  ducks: DuckPool;
   /** The run's cache of the vault's labels, shared by every EVALUATE. */
   vault: VaultCache;
   onStart: (id: number, hypothesis: string) => void;
@@ -464,14 +464,16 @@ async function evaluateStep(t: Trial, checked: Checked, sandbox: SandboxResult):
   const evTimings: Record<string, number> = {};
   const evaluating =
     unprotected === null && sd === null
-      ? evaluateOutput(x.contract, x.manifest, t.outputDir, x.duck, x.python.binDir, {
-          vault: x.vault,
-          timings: evTimings,
-          // The keep rule's sort of the candidate (DeLong) before the metrics: their AUROC reads its count.
-          onAligned: (input) => {
-            if (!t.baseline) prepareCandidate(x.rule, x.best!.input, input);
-          },
-        })
+      ? x.ducks.use((duck) =>
+          evaluateOutput(x.contract, x.manifest, t.outputDir, duck, x.python.binDir, {
+            vault: x.vault,
+            timings: evTimings,
+            // The keep rule's sort of the candidate (DeLong) before the metrics: their AUROC reads its count.
+            onAligned: (input) => {
+              if (!t.baseline) prepareCandidate(x.rule, x.best!.input, input);
+            },
+          }),
+        )
       : null;
   evaluating?.catch(() => undefined); // awaited below (or settled before returning)
   // The tree that ran must be the tree CHECK approved (and as clean: tree-integrity before git reads it).
@@ -528,7 +530,7 @@ async function decideStep(t: Trial, sandbox: SandboxResult, s: Scored): Promise<
   // The model's own feature list, when it wrote one, against the leakage scan of `ratchet init`.
   const used = usedLeaks(x.projectDir, t.outputDir);
   // Predictions copied from the decoy labels planted in the sandbox: a cheating attempt, escalated.
-  const canary = await canaryTrips(x.contract, x.manifest, ev.input, x.duck);
+  const canary = await x.ducks.use((duck) => canaryTrips(x.contract, x.manifest, ev.input, duck));
   // Constraints (floors, ceilings, fairness gates) reject a change whatever its score.
   const constraints = [
     ...ev.violations.map((v) => ({ guardrail: 'constraint', message: v }) as Trip),
@@ -891,7 +893,7 @@ async function confirmOverSeeds(
     modelCache: 'fresh',
     timeoutMs: x.timeoutMs,
     signal: x.signal,
-    duck: x.duck,
+    ducks: x.ducks,
     vault: x.vault,
     binDir: x.python.binDir,
     onRun: (r) => {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import type { Duck } from '../data/duck.js';
+import type { DuckPool } from '../data/duck-pool.js';
 import type { SplitManifest } from '../data/ingest.js';
 import { type Evaluation, evaluateOutput } from '../evaluator/evaluate.js';
 import type { VaultCache } from '../evaluator/vault.js';
@@ -59,8 +60,8 @@ export interface OverSeedsOptions {
   slot?: number;
   /** Kill switch: the running job is stopped and the loop returns its `aborted` failure. */
   signal?: AbortSignal;
-  /** Shared by the evaluations of a run session (a private DuckDB and vault read otherwise). */
-  duck?: Duck;
+  /** The run session's DuckDBs, one lent to each evaluation (a private DuckDB and vault read otherwise). */
+  ducks?: DuckPool;
   vault?: VaultCache;
   /** The Python bin folder a custom evaluator runs with. */
   binDir?: string;
@@ -99,9 +100,11 @@ export async function runOverSeeds(
     const at = { index, seed, runDir, outputDir, sandbox };
     if (sandbox.status !== 'ok')
       return { runs, failure: { ...at, step: 'execute', message: sandbox.message } };
-    const evaluation = await evaluateOutput(opts.contract, opts.manifest, outputDir, opts.duck, opts.binDir, {
-      ...(opts.vault ? { vault: opts.vault } : {}),
-    });
+    const evaluate = (duck?: Duck) =>
+      evaluateOutput(opts.contract, opts.manifest, outputDir, duck, opts.binDir, {
+        ...(opts.vault ? { vault: opts.vault } : {}),
+      });
+    const evaluation = opts.ducks ? await opts.ducks.use(evaluate) : await evaluate();
     if (evaluation.status !== 'ok')
       return { runs, failure: { ...at, step: 'evaluate', message: evaluation.reason } };
     const run: SeedRun = { ...at, evaluation };

@@ -1,12 +1,13 @@
 import { defaultMaxListeners, setMaxListeners } from 'node:events';
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { escalationMessage, escalationRefusal, projectEscalation } from '../agents/limits.js';
 import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
 import { DIRECTIONS_LIMIT } from '../contract/schema.js';
 import { currentSplitVersion, runSplitVersion } from '../contract/splits.js';
-import { type Duck, openDuck } from '../data/duck.js';
+import { DuckPool } from '../data/duck-pool.js';
 import { SPILL_DIR, type SplitManifest, VAULT_DIR } from '../data/ingest.js';
 import { predictionsFile } from '../evaluator/evaluate.js';
 import { alignPredictions, evalMemoryMB } from '../evaluator/predictions.js';
@@ -136,8 +137,6 @@ export interface Lane {
   best: Best | null;
   /** The direction's experiments, oldest first (the baseline belongs to direction 1). */
   history: ExperimentRecord[];
-  /** The direction's DuckDB for EVALUATE (experiments of different directions score at the same time). */
-  duck: Duck;
   /** True while an experiment of this direction runs. */
   busy: boolean;
 }
@@ -207,7 +206,8 @@ export class RunSession {
   readonly splitVersion: number;
   private readonly controller: AbortController;
   private readonly rule: KeepRule;
-  private readonly duck: Duck;
+  /** The run's DuckDBs, lent to each EVALUATE, canary check and resume (see DuckPool). */
+  private readonly ducks: DuckPool;
   /** The holdouts' labels, read once per run (re-read when a vault file changes). */
   private readonly vault = new VaultCache();
   private readonly splitStamps: Record<string, StatStamp>;
@@ -230,8 +230,10 @@ export class RunSession {
     runId: string;
     resumed: boolean;
     limits: Limits;
-    /** One DuckDB per direction (the first is the run's). */
-    ducks: Duck[];
+    /** Directions of the run (one lane each). */
+    directions: number;
+    /** The run's DuckDBs (owned by the session from here: closed with it). */
+    ducks: DuckPool;
     priorActiveMs: number;
     splitVersion: number;
   }) {
@@ -243,13 +245,12 @@ export class RunSession {
     this.python = ready.python;
     this.journal = init.journal;
     this.runId = init.runId;
-    const n = init.ducks.length;
-    this.lanes = init.ducks.map((duck, i) => ({
+    const n = init.directions;
+    this.lanes = Array.from({ length: n }, (_, i) => ({
       direction: i + 1,
       ...laneRef(opts.projectDir, init.runId, i + 1, n),
       best: null,
       history: [],
-      duck,
       busy: false,
     }));
     this.branch = this.lanes[0]!.branch;
@@ -275,7 +276,7 @@ export class RunSession {
     setMaxListeners(Math.max(defaultMaxListeners, 4 * n), this.signal);
     this.startedAt = Date.now() - init.priorActiveMs;
     this.splitVersion = init.splitVersion;
-    this.duck = init.ducks[0]!;
+    this.ducks = init.ducks;
     this.observers = opts.observers ?? [];
     this.overrides = opts.overrides ?? {};
     this.splitStamps = lockStats(opts.projectDir, ready.lock);
@@ -425,15 +426,11 @@ export class RunSession {
         hint: 'resume it without --directions, or start a new run',
       });
     }
-    const ducks: Duck[] = [];
-    for (let d = 0; d < directions; d++) {
-      ducks.push(
-        await openDuck(2, {
-          spillDir: join(opts.projectDir, SPILL_DIR),
-          memoryMB: evalMemoryMB(ready.manifest),
-        }),
-      );
-    }
+    // Directions score at the same time, but scoring is CPU work here: as many DuckDBs as cores, lent per use.
+    const ducks = await DuckPool.open(Math.min(directions, availableParallelism()), 2, {
+      spillDir: join(opts.projectDir, SPILL_DIR),
+      memoryMB: evalMemoryMB(ready.manifest),
+    });
     // A resumed run continues its wall clock from where it stopped (the sum of its active periods).
     const priorActiveMs = existing ? runActiveMs(existing, false) : 0;
     const s = new RunSession({
@@ -444,6 +441,7 @@ export class RunSession {
       runId,
       resumed: Boolean(existing),
       limits,
+      directions,
       ducks,
       priorActiveMs,
     });
@@ -551,7 +549,7 @@ export class RunSession {
       const lastKept = [...lane.history].reverse().find((e) => e.decision === 'kept' && e.commitSha);
       if (lastKept) {
         await resetHard(lane.worktree, lastKept.commitSha!);
-        const runs = await this.loadRuns(lastKept, lane.duck);
+        const runs = await this.loadRuns(lastKept);
         lane.best = {
           id: lastKept.id,
           score: lastKept.score!,
@@ -566,7 +564,7 @@ export class RunSession {
         const first = this.history.find((e) => e.seq === 1 && e.decision === 'kept' && e.commitSha);
         baseline = first && lane.best?.id === first.id ? lane.best : null;
         if (first && !baseline) {
-          const runs = await this.loadRuns(first, lane.duck);
+          const runs = await this.loadRuns(first);
           baseline = {
             id: first.id,
             score: first.score!,
@@ -599,20 +597,22 @@ export class RunSession {
   }
 
   /** Align the public predictions in `dirs` (output folders), or null when any is unreadable. */
-  private async alignAll(dirs: string[], duck: Duck = this.duck): Promise<(MetricInput | null)[] | null> {
+  private async alignAll(dirs: string[]): Promise<(MetricInput | null)[] | null> {
     // A custom evaluator leaves no per-row predictions to align.
     if (this.contract.evaluator) return dirs.map(() => null);
     const out: MetricInput[] = [];
     for (const d of dirs) {
       const path = predictionsFile(d, 'public');
       if (typeof path !== 'string') return null;
-      const a = await alignPredictions({
-        predictionsPath: path,
-        labelsPath: join(this.projectDir, VAULT_DIR, 'public.parquet'),
-        manifest: this.manifest,
-        con: duck.con,
-        vault: this.vault,
-      });
+      const a = await this.ducks.use((duck) =>
+        alignPredictions({
+          predictionsPath: path,
+          labelsPath: join(this.projectDir, VAULT_DIR, 'public.parquet'),
+          manifest: this.manifest,
+          con: duck.con,
+          vault: this.vault,
+        }),
+      );
       if (!a.ok) return null;
       out.push(a.input);
     }
@@ -620,11 +620,11 @@ export class RunSession {
   }
 
   /** A kept experiment's runs over seeds, from its trace folder (its own output, then confirm-<j>/output). */
-  private async loadRuns(e: ExperimentRecord, duck: Duck = this.duck): Promise<Runs> {
+  private async loadRuns(e: ExperimentRecord): Promise<Runs> {
     const dir = experimentDir(this.projectDir, e.id);
     const scores = (e.meta?.['runs'] as number[] | undefined) ?? [e.score!];
     const dirs = scores.map((_, j) => (j === 0 ? join(dir, 'output') : join(dir, `confirm-${j}`, 'output')));
-    const inputs = await this.alignAll(dirs, duck);
+    const inputs = await this.alignAll(dirs);
     if (!inputs)
       throw new RatchetError(`cannot resume: the predictions of experiment ${e.id} are unreadable`, {
         hint: `see ${dir}`,
@@ -784,7 +784,7 @@ export class RunSession {
         unsafe: this.unsafe,
         signal: this.signal,
         rule: this.rule,
-        duck: lane.duck,
+        ducks: this.ducks,
         vault: this.vault,
         overrides: this.overrides,
         onStart: (id, hypothesis) => onStart(id, hypothesis, seq),
@@ -916,8 +916,8 @@ export class RunSession {
     s.baselineScore = this.history[0]?.score ?? null;
     s.best = this.best ? { id: this.best.id, score: this.best.score, commit: this.best.commit } : null;
     await this.notify('onRunEnd', (o) => o.onRunEnd?.(s, this));
+    this.ducks.close();
     for (const lane of this.lanes) {
-      lane.duck.close();
       if (existsSync(lane.worktree)) {
         await git(lane.worktree, ['reset', '-q', '--hard', 'HEAD']).catch(() => undefined);
         await removeWorktree(this.projectDir, lane.worktree);
