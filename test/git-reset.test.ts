@@ -15,7 +15,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commit, currentTree, resetHard, resetStaged, trailers, treePatch } from '../src/git/git.js';
+import { commit, currentTree, resetHard, resetStaged, trailers, treeChanges, treePatch } from '../src/git/git.js';
 import { removeEmptyFolders } from '../src/git/tree.js';
 import { tempDir } from './helpers/project.js';
 
@@ -99,6 +99,42 @@ describe('treePatch', () => {
     await resetStaged(dir, head);
     expect(await treePatch(dir, head, tree)).toBe(staged);
     expect(await treePatch(dir, head, sh(dir, ['rev-parse', 'HEAD^{tree}']).trim())).toBe('');
+  });
+});
+
+describe('treeChanges (the paths and the patch CHECK reads in one git run)', () => {
+  it('lists every changed path, ignored and binary files and odd names included, and gives treePatch\'s patch byte for byte', async () => {
+    const { dir, head } = messyRepo();
+    writeFileSync(join(dir, 'sp ace\ttab.txt'), 'x\n');
+    writeFileSync(join(dir, ':colon.txt'), 'x\n');
+    const tree = await currentTree(dir);
+    const { files, patch } = await treeChanges(dir, head, tree);
+    // What `git status` listed before CHECK staged the tree (the paths a surface check must see).
+    expect(files).toEqual(
+      [':colon.txt', 'a.txt', 'cache/deep/x.bin', 'new.txt', 'run.log', 'sp ace\ttab.txt', 'src/b.txt'].sort(),
+    );
+    expect(patch).toBe(await treePatch(dir, head, tree));
+    expect(patch).toContain('GIT binary patch');
+    expect(await treeChanges(dir, head, sh(dir, ['rev-parse', 'HEAD^{tree}']).trim())).toEqual({
+      files: [],
+      patch: '',
+    });
+  });
+
+  it('names both sides of a rename', async () => {
+    const { dir, head } = messyRepo();
+    await resetHard(dir, head);
+    const body = 'a long enough body for git to call this a rename\n'.repeat(5);
+    writeFileSync(join(dir, 'src', 'b.txt'), body);
+    sh(dir, ['add', '-A']);
+    sh(dir, ['commit', '-qm', 'body']);
+    const base = sh(dir, ['rev-parse', 'HEAD']).trim();
+    rmSync(join(dir, 'src', 'b.txt'));
+    writeFileSync(join(dir, 'moved.txt'), body);
+    const tree = await currentTree(dir);
+    const { files, patch } = await treeChanges(dir, base, tree);
+    expect(patch).toContain('rename from src/b.txt');
+    expect(files).toEqual(['moved.txt', 'src/b.txt']);
   });
 });
 

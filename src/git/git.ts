@@ -203,6 +203,40 @@ export async function treePatch(dir: string, base: string, tree: string): Promis
 }
 
 /**
+ * What changed from commit `base` to tree `tree`, in one git process: the paths (`git diff --raw -z`: both sides
+ * of a rename or copy) and the binary-safe patch {@link treePatch} gives, byte for byte (`-p` after the raw
+ * records; with `-z` git ends the raw records with an empty field before the patch). Like {@link treePatch} it
+ * reads git's objects only, never the index or the worktree.
+ * @param base a commit (or tree) SHA; @param tree a tree SHA (e.g. from {@link currentTree})
+ * @returns the changed paths (sorted, distinct) and the patch text (both empty when the trees are equal)
+ * @throws Error when git fails or its output is not the raw-then-patch form
+ */
+export async function treeChanges(
+  dir: string,
+  base: string,
+  tree: string,
+): Promise<{ files: string[]; patch: string }> {
+  const out = await git(dir, ['diff', '--raw', '-z', '-p', '--binary', '--no-ext-diff', '--no-textconv', base, tree]);
+  const files = new Set<string>();
+  let i = 0;
+  const field = () => {
+    const end = out.indexOf('\0', i);
+    if (end < 0) throw new Error(`git diff --raw -z: a record without its end in ${dir}`);
+    const f = out.slice(i, end);
+    i = end + 1;
+    return f;
+  };
+  while (i < out.length && out[i] === ':') {
+    // ":<mode> <mode> <sha> <sha> <status>" then the path (two paths for a rename or a copy).
+    const status = field().split(' ').pop() ?? '';
+    files.add(field());
+    if (status.startsWith('R') || status.startsWith('C')) files.add(field());
+  }
+  if (i < out.length && field() !== '') throw new Error(`git diff --raw -z -p: unexpected output in ${dir}`);
+  return { files: [...files].sort(), patch: out.slice(i) };
+}
+
+/**
  * Commit a tree on top of HEAD with git trailers (`Key: value` lines at the end of the message), as
  * `git commit -m subject -m body --trailer ...` would, in two plumbing commands (`commit-tree`, which prints the
  * new SHA, and `update-ref`, which moves HEAD's branch only if it still points at the parent): no index refresh,

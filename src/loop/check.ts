@@ -1,6 +1,6 @@
 import { globMatch } from '../contract/load.js';
 import { LOCK_FILE, type Lock } from '../contract/lock.js';
-import { changes, currentTree, treePatch } from '../git/git.js';
+import { currentTree, treeChanges } from '../git/git.js';
 import { describeProblems, purgeTree, scanTree } from '../git/tree.js';
 import type { Trip } from '../guardrails/registry.js';
 
@@ -10,11 +10,8 @@ export interface CheckResult {
   files: string[];
   /** SHA of the staged tree: the snapshot approved for EXECUTE. */
   tree: string;
-  /**
-   * The change as a binary-safe git patch against the last kept commit, read from git's objects in the
-   * background (it overlaps EXECUTE); it never rejects (a failure gives the error's text as a comment line).
-   */
-  patch: Promise<string>;
+  /** The change as a binary-safe git patch against the last kept commit (read with the paths, in one git run). */
+  patch: string;
   /** Guardrails that tripped (empty when approved). */
   trips: Trip[];
 }
@@ -53,8 +50,10 @@ export async function checkChange(
   const trips: Trip[] = [];
   const tree = treeIntegrity(worktree, 'after PROPOSE');
   if (tree) trips.push(tree);
-  const list = await changes(worktree);
-  const files = [...new Set(list.flatMap((c) => (c.from ? [c.from, c.path] : [c.path])))].sort();
+  // Stage everything (ignored files too), name the tree, and read what it changes from git's objects: the paths
+  // and the patch in one run (one git process fewer than `git status` and then a diff).
+  const staged = await currentTree(worktree);
+  const { files, patch } = await treeChanges(worktree, parent, staged);
   const isLocked = (f: string) => f in lock.contract || f === LOCK_FILE;
   const locked = files.filter(isLocked);
   if (locked.length > 0) {
@@ -72,14 +71,11 @@ export async function checkChange(
       data: { files: outside, surface },
     });
   }
-  const staged = await currentTree(worktree);
   if (files.length === 0 && !tree) trips.push({ guardrail: 'no-op', message: 'the change is empty' });
   return {
     files: [...new Set([...files, ...((tree?.data?.['files'] as string[]) ?? [])])].sort(),
     tree: staged,
-    patch: treePatch(worktree, parent, staged).catch(
-      (e) => `# the patch could not be made: ${(e as Error).message}\n`,
-    ),
+    patch,
     trips,
   };
 }

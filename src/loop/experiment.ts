@@ -1,4 +1,5 @@
 import { existsSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Contract } from '../contract/load.js';
 import { type Lock, verifyLock } from '../contract/lock.js';
@@ -380,10 +381,9 @@ async function check(t: Trial): Promise<Checked> {
   const { x } = t;
   t.restart();
   const c = await checkChange(x.worktree, x.contract.surface, x.lock, t.parentSha);
-  // The patch is read from git's objects while EXECUTE runs; it is on disk before RECORD (and before any return).
-  const patchWritten = c.patch
-    .then((p) => writeFileSync(join(t.dir, 'patch.diff'), p))
-    .catch(() => undefined);
+  // The patch (read by CHECK with the paths) is written while EXECUTE runs; it is on disk before RECORD (and
+  // before any return).
+  const patchWritten = writeFile(join(t.dir, 'patch.diff'), c.patch).catch(() => undefined);
   if (!t.baseline) t.trips.push(...c.trips);
   else t.trips.push(...c.trips.filter((trip) => trip.guardrail !== 'no-op'));
   try {
@@ -484,7 +484,7 @@ async function evaluateStep(t: Trial, checked: Checked, sandbox: SandboxResult):
     throw verified;
   }
   checked.staged = true;
-  await checked.patchWritten; // its `git diff` finished before the index moves again
+  await checked.patchWritten; // patch.diff is on disk before anything can return
   const { tree: after, trip: treeTrip } = verified;
   t.lap('verify_tree');
   const base = { sandbox, hashes };
