@@ -14,12 +14,12 @@
  *     the RECORD step's own time (`meta.timings.record`), p50/p99, early vs late;
  *   - the soak: the orchestrator's RSS sampled every few seconds, at each 10 % of the experiments, first / last /
  *     max, and its growth from the 10 % mark to the end (target < 10 %);
- *   - the Studio's answer time (`GET /api/state` of a Studio started in this process on port 0, against the same
- *     project, so sharing the orchestrator's event loop; and of one in a process of its own, as `ratchet studio`
- *     runs: bench/studio-child.ts) at each 10 % mark and after the run (target < 200 ms);
+ *   - the Studio's answer time (`GET /api/state` of a Studio in a process of its own, as `ratchet studio` runs
+ *     beside a run — `ratchet run` never hosts one: bench/studio-child.ts, timed by a client in that process) at
+ *     each 10 % mark and after the run (target < 200 ms);
  *   - the per-experiment costs that grow with the history, measured on the finished project (the journal's
  *     listings, the trace tidy as a full scan and incremental, the Studio's snapshot in a warm and in a fresh
- *     connection), and one DuckDB instance per slot opened like the session
+ *     connection), and the session's DuckDB pool (one instance per core) opened like the session
  *     (time and RSS, opened and after one join each).
  * Figures are printed with their targets beside them, never asserted.
  *
@@ -38,11 +38,10 @@ import { loadContract } from '../src/contract/load.js';
 import { type Duck, ident, lit, openDuck } from '../src/data/duck.js';
 import { readManifest, SPILL_DIR, VAULT_DIR } from '../src/data/ingest.js';
 import { evalMemoryMB } from '../src/evaluator/predictions.js';
-import { type ExperimentRecord, Journal } from '../src/journal/store.js';
+import { Journal } from '../src/journal/store.js';
 import { RUNS_DIR, runLoop } from '../src/loop/run.js';
 import { MAX_DIRECTIONS } from '../src/loop/session.js';
 import { TraceTidy, tidyTraces } from '../src/loop/tidy.js';
-import { startStudio } from '../src/studio/server.js';
 import { studioStateJson } from '../src/studio/state.js';
 import { packageDir } from '../src/util/paths.js';
 import { childPids, machineCpuMs, procCpuMs } from './cpu.js';
@@ -129,15 +128,6 @@ async function buildProject(rows: number): Promise<string> {
   return dir;
 }
 
-/** GET /api/state once: answer time (to the last byte), ms, and the body's size, bytes. */
-async function probeStudio(port: number): Promise<{ ms: number; bytes: number }> {
-  const t = performance.now();
-  const res = await fetch(`http://127.0.0.1:${port}/api/state`);
-  const body = await res.text();
-  if (!res.ok) throw new Error(`GET /api/state: ${res.status} ${body.slice(0, 200)}`);
-  return { ms: performance.now() - t, bytes: body.length };
-}
-
 /**
  * Run the simulation and print its figures (see the module comment).
  * @throws Error when the project cannot be built or the run fails (the temporary project is removed either way)
@@ -214,8 +204,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   };
 
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-  const studio = await startStudio({ projectDir: dir, port: 0 });
-  // The same Studio in a process of its own, as `ratchet studio` runs beside a run (bench/studio-child.ts).
+  // The Studio in a process of its own, as `ratchet studio` runs beside a run (bench/studio-child.ts).
   const child = fork(join(dirname(fileURLToPath(import.meta.url)), 'studio-child.js'), [dir], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
@@ -237,7 +226,6 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   const samples: { t: number; rss: number; done: number }[] = [];
   const marks: { done: number; t: number; rss: number; heap: number; retained: number; busyMs: number }[] =
     [];
-  const probes: Promise<{ at: string; ms: number; bytes: number }>[] = [];
   let done = 0;
   const baselineEnd = { t: 0, busyMs: 0 };
   let runStart = 0;
@@ -253,7 +241,13 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     () => samples.push({ t: performance.now() - t0, rss: rssMB(), done }),
     sampleMs,
   );
-  const seen: ExperimentRecord[] = [];
+  // What the figures need of each record, kept small: the soak measures the orchestrator's memory, so the
+  // benchmark must not hold 5,000 whole records itself (it did, about 2 KB each).
+  const decisions = new Map<string, number>();
+  const steps = ['propose', 'check', 'verify_tree', 'evaluate', 'decide', 'record'];
+  // The step timings of the experiments after the baseline, in order of their end: steps.length per experiment.
+  const stepMs = new Float64Array(experiments * steps.length).fill(Number.NaN);
+  let ran = 0;
   let summary: Awaited<ReturnType<typeof runLoop>>;
   try {
     loopDelay.enable();
@@ -271,7 +265,14 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
           rssRunStart = rssMB();
         } else if (p.type === 'experiment-end') {
           done++;
-          seen.push(p.record);
+          decisions.set(p.record.decision, (decisions.get(p.record.decision) ?? 0) + 1);
+          const timings = p.record.meta?.['timings'] as Record<string, number> | undefined;
+          if (p.record.seq > 1) {
+            steps.forEach((s, k) => {
+              stepMs[ran * steps.length + k] = timings?.[s] ?? Number.NaN;
+            });
+            ran++;
+          }
           if (p.record.seq === 1) {
             const now = performance.now();
             Object.assign(baselineEnd, { t: now - t0, busyMs: exec.busyAt(now) });
@@ -292,7 +293,6 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
               busyMs: exec.busyAt(now),
             });
             const at = `${10 * tenth} %`;
-            probes.push(probeStudio(studio.port).then((r) => ({ at, ...r })));
             own.push(probeChild(at).then((r) => ({ at, ...r })));
           }
         }
@@ -315,10 +315,6 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   const own1 = procCpuMs(process.pid) + childPids('').reduce((a, p) => a + procCpuMs(p), 0);
   const otherCores = Math.max(0, (machine1.busy - machine0.busy - (own1 - own0)) / wallMs);
   samples.push({ t: wallMs, rss: rssMB(), done });
-  const during = await Promise.all(probes);
-  const after: number[] = [];
-  for (let i = 0; i < 3; i++) after.push((await probeStudio(studio.port)).ms);
-  await studio.close();
   const ownDuring = await Promise.all(own);
   const ownAfter: number[] = [];
   for (let i = 0; i < 3; i++) ownAfter.push((await probeChild(`after ${i}`)).ms);
@@ -326,7 +322,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
 
   // --- figures of the run
   const wallS = wallMs / 1000;
-  const by = (d: string) => seen.filter((e) => e.decision === d).length;
+  const by = (d: string) => decisions.get(d) ?? 0;
   console.log(
     `run ${summary.status} (${summary.reason}): ${summary.experiments} experiments recorded, kept ${by('kept')} (baseline included), reverted ${by('reverted')}, other ${summary.experiments - by('kept') - by('reverted')}; public AUROC baseline ${summary.baselineScore?.toFixed(4)} → best ${summary.best?.score.toFixed(4)}`,
   );
@@ -359,15 +355,13 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   console.log(
     `orchestrator time per experiment as a slot sees it (idle gap between its jobs): first tenth ${spread(gEarly)}; last tenth ${spread(gLate)}`,
   );
-  const runRecords = seen.filter((e) => e.seq > 1);
-  const steps = ['propose', 'check', 'verify_tree', 'evaluate', 'decide', 'record'];
+  const runRecords = Array.from({ length: ran }, (_, i) => i);
   const [rEarly, rLate] = tenths(runRecords);
-  const stepLine = (rs: ExperimentRecord[]) =>
+  const stepOf = (i: number, k: number) => stepMs[i * steps.length + k]!;
+  const stepLine = (rs: number[]) =>
     steps
-      .map((s) => {
-        const xs = rs.map(
-          (e) => (e.meta?.['timings'] as Record<string, number> | undefined)?.[s] ?? Number.NaN,
-        );
+      .map((s, k) => {
+        const xs = rs.map((i) => stepOf(i, k));
         return `${s} ${f1(quantile(xs.filter(Number.isFinite), 0.5))}`;
       })
       .join(', ');
@@ -376,9 +370,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   const [recEarly, recLate] = tenths(recordMs);
   console.log(`journal write (Journal.recordExperiment): all ${spread(recordMs)}`);
   console.log(`  first tenth ${spread(recEarly)}; last tenth ${spread(recLate)}`);
-  const recStep = runRecords.map(
-    (e) => (e.meta?.['timings'] as Record<string, number> | undefined)?.['record'] ?? Number.NaN,
-  );
+  const recStep = runRecords.map((i) => stepOf(i, steps.indexOf('record')));
   console.log(
     `RECORD step before the journal write (meta.timings.record: commit or reset, files): ${spread(recStep)}`,
   );
@@ -416,14 +408,13 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     console.log(
       `  growth from the 10 % mark (${at10.done} experiments, ${at10.rss.toFixed(0)} MB) to the end (${end.done}, ${end.rss.toFixed(0)} MB): ${pct((end.rss - at10.rss) / at10.rss)} (target < ${pct(TARGET_RSS_GROWTH)})`,
     );
+  const half = marks[Math.floor(marks.length / 2) - 1];
+  if (half && end && half !== end)
+    console.log(
+      `  growth over the second half, from the ${pct(half.done / experiments)} mark (${half.rss.toFixed(0)} MB) to the end: ${pct((end.rss - half.rss) / half.rss)}; JS heap retained ${Number.isFinite(half.retained) ? `${half.retained.toFixed(1)} → ${end.retained.toFixed(1)} MB` : '(run with node --expose-gc)'}`,
+    );
   console.log(
-    `Studio (in this process) GET /api/state during the run: ${during.map((p) => `${p.at} ${p.ms.toFixed(0)} ms`).join(', ')} (last body ${((during[during.length - 1]?.bytes ?? 0) / 1024).toFixed(0)} KiB)`,
-  );
-  console.log(
-    `  after the run: ${after.map((m) => m.toFixed(0)).join(', ')} ms; max during+after ${Math.max(...during.map((p) => p.ms), ...after).toFixed(0)} ms (target < ${TARGET_STUDIO_MS} ms)`,
-  );
-  console.log(
-    `Studio in a process of its own (as \`ratchet studio\` runs; timed by a client there) GET /api/state during the run: ${ownDuring.map((p) => `${p.at} ${p.ms.toFixed(0)} ms`).join(', ')}`,
+    `Studio in a process of its own (as \`ratchet studio\` runs; timed by a client there) GET /api/state during the run: ${ownDuring.map((p) => `${p.at} ${p.ms.toFixed(0)} ms`).join(', ')} (last body ${((ownDuring[ownDuring.length - 1]?.bytes ?? 0) / 1024).toFixed(0)} KiB)`,
   );
   console.log(
     `  after the run: ${ownAfter.map((m) => m.toFixed(0)).join(', ')} ms; max during+after ${Math.max(...ownDuring.map((p) => p.ms), ...ownAfter).toFixed(0)} ms (target < ${TARGET_STUDIO_MS} ms)`,
@@ -465,7 +456,8 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   const t1 = performance.now();
   const ducks: Duck[] = [];
   try {
-    for (let i = 0; i < slots; i++)
+    const pool = Math.min(slots, availableParallelism());
+    for (let i = 0; i < pool; i++)
       ducks.push(await openDuck(2, { spillDir: join(dir, SPILL_DIR), memoryMB: evalMemoryMB(manifest) }));
     const opened = rssMB();
     const openMs = performance.now() - t1;
@@ -482,7 +474,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
         `SELECT avg(p.prediction) FROM read_csv(${lit(preds)}) p JOIN read_parquet(${lit(vault)}) v ON CAST(p.${ident(holdouts.idColumn)} AS VARCHAR) = CAST(v.id AS VARCHAR)`,
       );
     console.log(
-      `${slots} DuckDB instances as a ${slots}-direction session opens them (2 threads, ${evalMemoryMB(manifest)} MB limit each): ${openMs.toFixed(0)} ms, RSS +${(opened - before).toFixed(0)} MB; after one predictions-to-labels join in each, +${(rssMB() - before).toFixed(0)} MB`,
+      `the DuckDB pool a ${slots}-direction session opens (${pool} instances: one per core, lent to each EVALUATE; 2 threads, ${evalMemoryMB(manifest)} MB limit each): ${openMs.toFixed(0)} ms, RSS +${(opened - before).toFixed(0)} MB; after one predictions-to-labels join in each, +${(rssMB() - before).toFixed(0)} MB`,
     );
   } finally {
     for (const d of ducks) d.close();
