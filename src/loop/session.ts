@@ -160,6 +160,9 @@ export function historyEntry(e: ExperimentRecord): ExperimentRecord {
   return { ...e, meta: Object.fromEntries(Object.entries(e.meta).filter(([k]) => !JOURNAL_ONLY_META.has(k))) };
 }
 
+/** The least time between two trace tidies of a session with several directions, ms (see TraceTidy). */
+export const TIDY_INTERVAL_MS = 1000;
+
 /** Branch and worktree of direction `d` of `n` in run `runId`: `ratchet/<run>` alone, `ratchet/<run>/d<d>` with several. */
 export function laneRef(
   projectDir: string,
@@ -285,7 +288,13 @@ export class RunSession {
         ? opts.executor(n)
         : executorFor(ready.contract, ready.python, this.unsafe, n, opts.executor);
     this.resumed = init.resumed;
-    this.tidy = new TraceTidy(opts.projectDir, ready.contract.retention.keep_last);
+    // With several directions, at most one tidy a second: they may start many experiments a second (see
+    // TraceTidy). One direction tidies before every experiment (one at a time: the tidy's cost does not add up).
+    this.tidy = new TraceTidy(
+      opts.projectDir,
+      ready.contract.retention.keep_last,
+      n > 1 ? TIDY_INTERVAL_MS : 0,
+    );
     this.history = init.journal.listExperiments(init.runId).map(historyEntry);
     for (const e of this.history) {
       this.laneOf(e).history.push(e);

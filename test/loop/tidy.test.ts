@@ -170,4 +170,28 @@ describe('TraceTidy', () => {
     expect(tidy.tidy(journal).pruned).toEqual([]);
     expect(tidyTraces(dir, join(dir, RUNS), journal.listOutcomes(), 2).pruned.map((p) => p.id)).toEqual([10]);
   });
+
+  it('with a least interval, a tidy that soon after the last one does nothing, and the next one later catches up', async () => {
+    const dir = tempDir();
+    const journal = new FakeJournal();
+    const tidy = new TraceTidy(dir, 1, 300);
+    const add = (id: number) => {
+      mkdirSync(join(dir, RUNS, pad(id), 'output'), { recursive: true });
+      writeFileSync(join(dir, RUNS, pad(id), 'output', 'public.csv'), 'id,prediction\n');
+      journal.rows.push({ id, decision: 'reverted', sandboxStatus: 'ok' });
+    };
+    add(1);
+    add(2);
+    // The first tidy always runs (a crashed run's orphans go aside before any proposer looks).
+    mkdirSync(join(dir, RUNS, pad(9)), { recursive: true });
+    expect(tidy.tidy(journal).orphaned).toEqual([9]);
+    add(3);
+    const soon = tidy.tidy(journal);
+    expect(soon).toEqual({ orphaned: [], pruned: [] });
+    expect(existsSync(join(dir, RUNS, pad(2), 'output', 'public.csv'))).toBe(true);
+    await new Promise((r) => setTimeout(r, 350));
+    // Later: what the skipped tidy would have pruned is pruned now (only the newest output is kept).
+    expect(tidy.tidy(journal).pruned.map((p) => p.id)).toEqual([2]);
+    expect(existsSync(join(dir, RUNS, pad(3), 'output', 'public.csv'))).toBe(true);
+  });
 });
