@@ -214,6 +214,14 @@ export class RunHistory {
     };
   }
 
+  /**
+   * The lowest id among the newest `limit` entries (those {@link newestJson} writes), or null when the history holds
+   * no more than `limit` (every entry is among the newest).
+   */
+  newestFrom(limit: number): number | null {
+    return this.#entries.length > limit ? this.#entries[this.#entries.length - limit]!.id : null;
+  }
+
   /** The index of the first entry whose id is at least `id` (the entries' length when none): a binary search. */
   private indexOf(id: number): number {
     let lo = 0;

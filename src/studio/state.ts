@@ -244,8 +244,9 @@ export function studioHarness(
 }
 
 /**
- * The score chart of a run's history (see scoreChart), every experiment of the run, drawn again only when the
- * experiments, the private scores, the running experiment or the x axis's extent changed.
+ * The score chart of a run's history (see scoreChart), every experiment of the run (those older than the snapshot's
+ * newest {@link SNAPSHOT_ROWS} rows as compact marks), drawn again only when the experiments, the private scores, the
+ * running experiment or the x axis's extent changed.
  * @returns the SVG, and the same as a JSON string (what the snapshot's text holds: escaped once per drawing, not
  *   once per snapshot)
  */
@@ -256,7 +257,10 @@ function chartOf(
   runningSeq: number | null,
   maxSeq: number | null,
 ): { svg: string; json: string } {
-  const key = `${project.metric}|${project.direction}|${runningSeq}|${maxSeq}|${[...priv].join(';')}`;
+  // The marks older than the snapshot's rows are drawn compact (no hypothesis, not focusable): every experiment is
+  // still drawn and clickable, in about half the markup (~250 bytes a mark instead of ~500 at 5,000 experiments).
+  const compactBefore = history.newestFrom(SNAPSHOT_ROWS);
+  const key = `${project.metric}|${project.direction}|${runningSeq}|${maxSeq}|${compactBefore}|${[...priv].join(';')}`;
   const svg = history.cached('chart', key, () =>
     scoreChart({
       points: history.points(),
@@ -269,6 +273,7 @@ function chartOf(
       height: 300,
       interactive: true,
       marks: history.marks,
+      compactBefore,
     }),
   );
   return { svg, json: history.cached('chart.json', key, () => JSON.stringify(svg)) };

@@ -246,6 +246,12 @@ describe('the Studio in Chromium, a run longer than a snapshot', () => {
     expect(await page.locator('#exp-body tr').first().getAttribute('data-id')).toBe(String(ids[0]));
     expect(await page.locator(`#compare-a option[value="${ids[0]}"]`).count()).toBe(1);
 
+    // The chart draws every experiment; an old one's compact mark opens it on a click too.
+    expect(await marks(page)).toBe(n);
+    await page.locator(`#chart g.pt[data-id="${ids[2]}"]`).dispatchEvent('click');
+    await expect
+      .poll(() => page.locator('#detail-hypothesis').textContent(), { timeout: 10_000 })
+      .toBe(`exp ${ids[2]}`);
     // A row of the older pages opens like any other.
     await page.locator(`#exp-body tr[data-id="${ids[1]}"]`).click();
     await expect

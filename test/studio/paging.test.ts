@@ -96,6 +96,18 @@ describe('a snapshot of a run with more than SNAPSHOT_ROWS experiments', () => {
     // The chart draws every experiment of the run, the old ones too.
     expect(s.chart.match(/<g class="pt" data-id="/g)).toHaveLength(N);
     expect(s.chart).toContain(`data-id="${ids[0]}"`);
+    // The marks of the rows sent in full (tooltip with the hypothesis, focusable); the older ones compact.
+    const mark = (id: number) => new RegExp(`<g class="pt" data-id="${id}"[^]*?</g>`).exec(s.chart)![0];
+    expect(s.chart.match(/<g class="pt" [^>]*tabindex="0"/g)).toHaveLength(SNAPSHOT_ROWS);
+    expect(mark(ids.at(-SNAPSHOT_ROWS)!)).toMatch(
+      /tabindex="0".*: exp \d+<\/title><circle [^>]*r="9" fill="transparent"/,
+    );
+    expect(mark(ids[0]!)).toBe(
+      `<g class="pt" data-id="${ids[0]}" data-seq="1" data-decision="kept"><title>#${ids[0]} (seq 1) kept 0.70000</title><circle cx="64" cy="${/cy="([\d.]+)"/.exec(mark(ids[0]!))![1]}" r="5" fill="#1a7f37"/></g>`,
+    );
+    expect(mark(ids.at(-SNAPSHOT_ROWS - 1)!)).not.toMatch(/tabindex|exp \d+|r="9"/);
+    // About 250 bytes a compact mark: far less than every mark in full.
+    expect(s.chart.length).toBeLessThan(SNAPSHOT_ROWS * 400 + (N - SNAPSHOT_ROWS) * 250);
     // The CSV export stays whole: every experiment of the run.
     const csv = await (await fetch(`http://127.0.0.1:${studio.port}/api/experiments.csv?run=long`)).text();
     expect(csv.trimEnd().split('\r\n')).toHaveLength(N + 1);
