@@ -256,7 +256,7 @@ const SCRIPT = String.raw`
     q.set('run', run);
     if (lowest != null) q.set('before', String(lowest));
     paging = true;
-    msg.textContent = 'loading…';
+    msg.textContent = 'loading\u2026';
     api('/api/experiments?' + q.toString()).then(function (p) {
       paging = false;
       if (olderRun !== run) return;

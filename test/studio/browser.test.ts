@@ -223,6 +223,17 @@ describe('the Studio in Chromium, a run longer than a snapshot', () => {
     expect(await page.locator('#exp-hint').textContent()).toMatch(/Filter and sort apply to the rows loaded/);
     expect(await row(ids.at(-1)!)).toBe(1);
     expect(await row(ids[0]!)).toBe(0);
+    // No WCAG 2 A/AA violation with the control shown.
+    await page.addScriptTag({
+      content: readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
+    });
+    const violations = await page.evaluate(async () => {
+      type Result = { violations: { id: string; nodes: { html: string }[] }[] };
+      const axe = (window as unknown as { axe: { run: (c: unknown, o: unknown) => Promise<Result> } }).axe;
+      const r = await axe.run('#exp-more', { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
+      return r.violations.map((v) => `${v.id}: ${v.nodes[0]?.html}`);
+    });
+    expect(violations).toEqual([]);
 
     // One page: the next 500 older rows join the table.
     await page.locator('#load-older').click();

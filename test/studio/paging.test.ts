@@ -13,6 +13,7 @@ import {
   PAGE_ROWS,
   SNAPSHOT_ROWS,
   type StudioExperiment,
+  type StudioExperimentsPage,
   studioState,
 } from '../../src/studio/state.js';
 import { makeProject } from '../helpers/project.js';
@@ -25,12 +26,7 @@ let dir: string;
 let studio: StudioServer;
 let ids: number[];
 
-interface Page {
-  run: string | null;
-  total: number;
-  experiments: StudioExperiment[];
-  next: number | null;
-}
+type Page = StudioExperimentsPage;
 
 beforeAll(async () => {
   dir = await makeProject({ rows: 600 });
