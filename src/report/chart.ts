@@ -44,26 +44,46 @@ export interface ChartInput {
    * point is the same, so a redraw only places the marks. The picture is the same with or without it.
    */
   marks?: ChartMarkCache;
+  /**
+   * Draw the marks of experiments with an id below this one compact (the Studio: those older than the rows its
+   * snapshot carries, so a run of 5,000 experiments does not make a chart of several MB): the same shape, place,
+   * data attributes and click target (`data-id`), with a tooltip of the id, seq, direction, decision and score but
+   * not the hypothesis, not focusable (no tabindex, role or accessible name; the table reaches them) and without the
+   * wider invisible hit circle. Undefined or null: every mark in full.
+   */
+  compactBefore?: number | null;
 }
 
 /** See {@link ChartInput.marks}: experiment id → the point it was made for and the mark's opening markup. */
 export type ChartMarkCache = Map<
   number,
-  { point: ChartPoint; lanes: boolean; interactive: boolean; head: string }
+  { point: ChartPoint; lanes: boolean; interactive: boolean; compact: boolean; head: string }
 >;
 
-/** The opening of a mark up to its shapes: the group with its data attributes, tooltip and accessible name. */
-function markHead(p: ChartPoint, lanes: boolean, interactive: boolean): string {
+/**
+ * The opening of a mark up to its shapes: the group with its data attributes, tooltip and accessible name (a compact
+ * mark: its data attributes and a tooltip without the hypothesis, see {@link ChartInput.compactBefore}).
+ */
+function markHead(p: ChartPoint, lanes: boolean, interactive: boolean, compact = false): string {
   const hasScore = p.score !== null && Number.isFinite(p.score);
-  const tip = `#${p.id} (seq ${p.seq}${p.direction && lanes ? `, d${p.direction}` : ''}) ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(5)}` : ''}: ${p.hypothesis}`;
+  const facts = `#${p.id} (seq ${p.seq}${p.direction && lanes ? `, d${p.direction}` : ''}) ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(5)}` : ''}`;
+  const data = `class="pt" data-id="${p.id}" data-seq="${p.seq}"${p.direction && lanes ? ` data-direction="${p.direction}"` : ''} data-decision="${escapeXml(p.decision)}"`;
+  if (compact) return `<g ${data}><title>${escapeXml(facts)}</title>`;
+  const tip = `${facts}: ${p.hypothesis}`;
   const name = `#${p.id} ${p.decision}${hasScore ? ` ${(p.score as number).toFixed(4)}` : ' no score'}`;
   const a11y = interactive ? ` tabindex="0" role="button" aria-label="${escapeXml(name)}"` : '';
-  return `<g class="pt" data-id="${p.id}" data-seq="${p.seq}"${p.direction && lanes ? ` data-direction="${p.direction}"` : ''} data-decision="${escapeXml(p.decision)}"${a11y} style="cursor:pointer"><title>${escapeXml(tip)}</title>`;
+  return `<g ${data}${a11y} style="cursor:pointer"><title>${escapeXml(tip)}</title>`;
 }
 
 /** {@link markHead}, from the cache when the same point was drawn the same way before. */
-function cachedHead(p: ChartPoint, lanes: boolean, interactive: boolean, cache?: ChartMarkCache): string {
-  if (!cache) return markHead(p, lanes, interactive);
+function cachedHead(
+  p: ChartPoint,
+  lanes: boolean,
+  interactive: boolean,
+  compact: boolean,
+  cache?: ChartMarkCache,
+): string {
+  if (!cache) return markHead(p, lanes, interactive, compact);
   const hit = cache.get(p.id);
   const q = hit?.point;
   if (
@@ -71,6 +91,7 @@ function cachedHead(p: ChartPoint, lanes: boolean, interactive: boolean, cache?:
     q &&
     hit.lanes === lanes &&
     hit.interactive === interactive &&
+    hit.compact === compact &&
     q.seq === p.seq &&
     q.decision === p.decision &&
     q.score === p.score &&
@@ -78,8 +99,8 @@ function cachedHead(p: ChartPoint, lanes: boolean, interactive: boolean, cache?:
     q.hypothesis === p.hypothesis
   )
     return hit.head;
-  const head = markHead(p, lanes, interactive);
-  cache.set(p.id, { point: { ...p }, lanes, interactive, head });
+  const head = markHead(p, lanes, interactive, compact);
+  cache.set(p.id, { point: { ...p }, lanes, interactive, compact, head });
   return head;
 }
 
@@ -330,6 +351,7 @@ export function scoreChart(input: ChartInput): string {
     for (const id of input.marks.keys()) if (!ids.has(id)) input.marks.delete(id);
   }
   const lanesOn = lanes.length > 0;
+  const compactBefore = input.compactBefore ?? Number.NEGATIVE_INFINITY;
   for (const p of pts) {
     const xx = x(p.seq);
     const hasScore = p.score !== null && Number.isFinite(p.score);
@@ -337,8 +359,12 @@ export function scoreChart(input: ChartInput): string {
     const X = fmt(xx);
     const Y = fmt(yy);
     const shape = decisionShape(p.decision, xx, yy);
+    const compact = p.id < compactBefore;
+    const head = cachedHead(p, lanesOn, input.interactive === true, compact, input.marks);
     out.push(
-      `${cachedHead(p, lanesOn, input.interactive === true, input.marks)}<circle cx="${X}" cy="${Y}" r="9" fill="transparent"/>${shape}</g>`,
+      compact
+        ? `${head}${shape}</g>`
+        : `${head}<circle cx="${X}" cy="${Y}" r="9" fill="transparent"/>${shape}</g>`,
     );
     const pv = priv.get(p.id);
     if (pv !== undefined && Number.isFinite(pv)) {

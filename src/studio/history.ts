@@ -8,7 +8,9 @@ import type { ChartMarkCache, ChartPoint } from '../report/chart.js';
  * journal added since (docs/ARCHITECTURE.md, "The Studio"): a snapshot at 5,000 experiments no longer re-reads,
  * re-parses and re-serializes every row. Each experiment is held once, as the JSON of its table row (its log
  * entry) plus the few fields the status, the chart and the change checks need; the row's `private` and `review`
- * are added when the snapshot is written, so a submission or a review never touches the rows.
+ * are added when the snapshot is written, so a submission or a review never touches the rows. A snapshot carries
+ * only the newest rows ({@link RunHistory.newestJson}); older ones are read page by page ({@link RunHistory.page}),
+ * each written from the kept JSON (no row is serialized again).
  *
  * Experiment rows change only by their conclusion (`Journal.setConclusion`), and are never deleted; the
  * directions of a run record theirs out of id order, so new rows are found by comparing ids, not by "after the
@@ -18,11 +20,23 @@ import type { ChartMarkCache, ChartPoint } from '../report/chart.js';
 /** One experiment as the history keeps it. */
 interface Entry {
   id: number;
-  /** JSON of its log entry without the closing brace (`private` and `review` follow, see {@link rowsJson}). */
+  /** JSON of its log entry without the closing brace (`private` and `review` follow, see {@link rowJson}). */
   row: string;
   facts: StatusExperiment;
   point: ChartPoint;
   conclusion: string | null;
+  /** Its duration, ms, rounded as the row's `duration_s` is (the ETA's median reads it). */
+  durationMs: number;
+}
+
+/** One page of a run's table rows (see {@link RunHistory.page}). */
+export interface RowsPage {
+  /** The rows as a JSON array, newest (highest id) first. */
+  json: string;
+  /** How many rows it holds. */
+  count: number;
+  /** The `before` of the next (older) page: the lowest id in this one; null when no older row is left. */
+  next: number | null;
 }
 
 /** Runs whose history one journal's cache keeps (the run shown and the one shown before). */
@@ -153,28 +167,106 @@ export class RunHistory {
   }
 
   /**
-   * The experiment table as JSON text: every row with its private-holdout score and standing review.
+   * The newest rows of the experiment table as JSON text, by ascending id (what a snapshot carries): at most
+   * `limit` rows, each with its private-holdout score and standing review. Only these rows are written (never every
+   * row of the run), and the text is reused while neither the entries nor the scores and reviews changed.
+   * @param limit how many rows at most (the newest by id); a positive integer
    * @param priv experiment id → private primary score
    * @param standing experiment id → its standing review
    */
-  rowsJson(priv: ReadonlyMap<number, number>, standing: ReadonlyMap<number, ReviewRecord>): string {
-    const key = `${[...priv].join(';')}|${[...standing].map(([id, r]) => `${id}:${r.decision}`).join(';')}`;
-    return this.cached('rows', key, () => this.makeRowsJson(priv, standing));
-  }
-
-  private makeRowsJson(
+  newestJson(
+    limit: number,
     priv: ReadonlyMap<number, number>,
     standing: ReadonlyMap<number, ReviewRecord>,
   ): string {
-    const plain = ',"private":null,"review":null}';
-    const parts = this.#entries.map((e) => {
-      const p = priv.get(e.id);
-      const r = standing.get(e.id);
-      if (p === undefined && r === undefined) return e.row + plain;
-      return `${e.row},"private":${JSON.stringify(p ?? null)},"review":${JSON.stringify(r?.decision ?? null)}}`;
+    const key = `${limit}|${reviewKey(priv, standing)}`;
+    return this.cached('newest', key, () => {
+      const from = Math.max(0, this.#entries.length - limit);
+      return `[${this.#entries
+        .slice(from)
+        .map((e) => rowJson(e, priv, standing))
+        .join(',')}]`;
     });
-    return `[${parts.join(',')}]`;
   }
+
+  /**
+   * A page of the experiment table, newest first: the rows with an id below `before` (every row when undefined),
+   * at most `limit` of them, as JSON text in the snapshot's row shape. Paging with each page's `next` as the next
+   * `before` walks the whole run without a gap or an overlap (rows recorded meanwhile with a lower id than a page
+   * already read excepted: the directions of a run record out of id order).
+   * @param before an experiment id (exclusive upper bound), or undefined for the newest page
+   * @param limit how many rows at most; a positive integer
+   */
+  page(
+    before: number | undefined,
+    limit: number,
+    priv: ReadonlyMap<number, number>,
+    standing: ReadonlyMap<number, ReviewRecord>,
+  ): RowsPage {
+    const end = before === undefined ? this.#entries.length : this.indexOf(before);
+    const from = Math.max(0, end - limit);
+    const parts: string[] = [];
+    for (let i = end - 1; i >= from; i--) parts.push(rowJson(this.#entries[i]!, priv, standing));
+    return {
+      json: `[${parts.join(',')}]`,
+      count: parts.length,
+      next: from > 0 ? this.#entries[from]!.id : null,
+    };
+  }
+
+  /**
+   * The lowest id among the newest `limit` entries (those {@link newestJson} writes), or null when the history holds
+   * no more than `limit` (every entry is among the newest).
+   */
+  newestFrom(limit: number): number | null {
+    return this.#entries.length > limit ? this.#entries[this.#entries.length - limit]!.id : null;
+  }
+
+  /** The index of the first entry whose id is at least `id` (the entries' length when none): a binary search. */
+  private indexOf(id: number): number {
+    let lo = 0;
+    let hi = this.#entries.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.#entries[mid]!.id < id) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /**
+   * The median duration of the run's experiments, ms, over every row held (not only a snapshot's newest): what the
+   * page's ETA multiplies by the experiments left. Rows of 0 ms are left out; null when no row is left.
+   */
+  medianDurationMs(): number | null {
+    const text = this.cached('median', '', () => {
+      const d = this.#entries
+        .map((e) => e.durationMs)
+        .filter((v) => v > 0)
+        .sort((a, b) => a - b);
+      if (d.length === 0) return 'null';
+      const h = Math.floor(d.length / 2);
+      return String(d.length % 2 ? d[h]! : (d[h - 1]! + d[h]!) / 2);
+    });
+    return text === 'null' ? null : Number(text);
+  }
+}
+
+/** What the private scores and standing reviews add to the rows, as a cache key. */
+function reviewKey(priv: ReadonlyMap<number, number>, standing: ReadonlyMap<number, ReviewRecord>): string {
+  return `${[...priv].join(';')}|${[...standing].map(([id, r]) => `${id}:${r.decision}`).join(';')}`;
+}
+
+/** One table row as JSON: the entry's kept text closed with its private-holdout score and standing review. */
+function rowJson(
+  e: Entry,
+  priv: ReadonlyMap<number, number>,
+  standing: ReadonlyMap<number, ReviewRecord>,
+): string {
+  const p = priv.get(e.id);
+  const r = standing.get(e.id);
+  if (p === undefined && r === undefined) return `${e.row},"private":null,"review":null}`;
+  return `${e.row},"private":${JSON.stringify(p ?? null)},"review":${JSON.stringify(r?.decision ?? null)}}`;
 }
 
 /** A conclusion's length as SQLite's `length()` counts it (characters, not UTF-16 units); 0 for none. */
@@ -204,6 +296,7 @@ function entryOf(r: ExperimentRecord): Entry {
       direction: r.direction ?? null,
     },
     conclusion: r.conclusion,
+    durationMs: Math.round(r.durationMs),
   };
 }
 

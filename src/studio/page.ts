@@ -18,6 +18,11 @@ const SCRIPT = String.raw`
   }
   var state = null, selected = null, chosenRun = params.get('run') || '', sortKey = 'id', sortAsc = false;
   var offset = 0, es = null, detailVersion = '';
+  // The experiment table: the snapshot's rows (the run's newest, at most the server's SNAPSHOT_ROWS) and the older
+  // rows loaded through /api/experiments (Load older / Load all), merged by id. Once older rows are loaded, the rows
+  // the snapshot's window leaves as the run goes on are kept too, so what is loaded stays the run's newest rows
+  // without a gap. The filter, the sort, the count and the compare choices work on what is loaded.
+  var older = new Map(), olderRun = null, olderEnd = false, tableRows = [], paging = false;
   var $ = function (id) { return document.getElementById(id); };
   function esc(s) {
     return String(s == null ? '' : s).replace(/[&<>"']/g, function (c) {
@@ -66,7 +71,9 @@ const SCRIPT = String.raw`
     es.onerror = function () { $('conn').textContent = 'reconnecting\u2026'; };
   }
   function render(s) {
+    var prev = state;
     state = s;
+    mergeRows(prev, s);
     offset = Date.parse(s.serverTime) - Date.now();
     document.title = 'Ratchet Studio \u2014 ' + s.project.name;
     $('proj').textContent = s.project.name + ' \u00b7 ' + s.project.metric + ' (' + s.project.direction + ')';
@@ -91,7 +98,7 @@ const SCRIPT = String.raw`
     renderStats(s);
     keepFocus($('chart'), s.chart, 'data-id');
     renderLive(s);
-    renderCompareChoices(s);
+    renderCompareChoices();
     var cq = new URLSearchParams();
     if (s.run) cq.set('run', s.run);
     if (token) cq.set('token', token);
@@ -149,12 +156,8 @@ const SCRIPT = String.raw`
       (phase ? '<div class="small">phase <span class="phase" id="current-phase">' + phase + '</span></div>' : '') +
       (eta != null ? '<div class="small muted" id="eta">about ' + dur(eta) + ' left (median experiment ' + dur(medianMs(s)) + ')</div>' : '');
   }
-  function medianMs(s) {
-    var d = s.experiments.map(function (e) { return e.duration_s * 1000; }).filter(function (v) { return v > 0; }).sort(function (a, b) { return a - b; });
-    if (!d.length) return null;
-    var h = Math.floor(d.length / 2);
-    return d.length % 2 ? d[h] : (d[h - 1] + d[h]) / 2;
-  }
+  // The median experiment of the whole run, computed by the server (the snapshot holds only the newest rows).
+  function medianMs(s) { return s.medianDurationMs == null ? null : s.medianDurationMs; }
   // ETA: the median finished experiment times the experiments left (the running one counted as half done),
   // capped by the wall clock left. Null when nothing runs or nothing bounds the run.
   function etaMs(s, elapsed, cur) {
@@ -189,8 +192,9 @@ const SCRIPT = String.raw`
       if (again) again.focus();
     }
   }
-  function renderCompareChoices(s) {
-    var opts = s.experiments.map(function (e) {
+  function renderCompareChoices() {
+    var list = tableRows.slice().sort(function (a, b) { return a.id - b.id; });
+    var opts = list.map(function (e) {
       return '<option value="' + e.id + '">#' + e.id + ' ' + esc(e.decision) + ' ' + num(e.score) + '</option>';
     }).join('');
     ['compare-a', 'compare-b'].forEach(function (id, i) {
@@ -199,7 +203,7 @@ const SCRIPT = String.raw`
       el.setAttribute('data-opts', opts);
       el.innerHTML = opts;
       if (cur) el.value = cur;
-      else if (s.experiments.length > i) el.value = String(s.experiments[Math.min(s.experiments.length - 1, s.experiments.length - 2 + i < 0 ? 0 : s.experiments.length - 2 + i)].id);
+      else if (list.length > i) el.value = String(list[Math.min(list.length - 1, list.length - 2 + i < 0 ? 0 : list.length - 2 + i)].id);
     });
   }
   function compare(a, b) {
@@ -227,10 +231,50 @@ const SCRIPT = String.raw`
     }).catch(function (e) { out.innerHTML = '<div class="msg err">' + esc(e.message) + '</div>'; });
   }
   $('compare-go').onclick = function () { compare($('compare-a').value, $('compare-b').value); };
+  // Fold a snapshot's rows into the table: a new run starts afresh; rows leaving the window are kept once older rows
+  // were loaded; a row of the window replaces its older copy.
+  function mergeRows(prev, s) {
+    if (olderRun !== s.run) {
+      older = new Map();
+      olderRun = s.run;
+      olderEnd = false;
+    } else if (older.size && prev && prev.run === s.run) {
+      var now = new Set(s.experiments.map(function (e) { return e.id; }));
+      prev.experiments.forEach(function (e) { if (!now.has(e.id)) older.set(e.id, e); });
+    }
+    s.experiments.forEach(function (e) { older.delete(e.id); });
+    tableRows = s.experiments.slice();
+    older.forEach(function (e) { tableRows.push(e); });
+  }
+  // Load the page of rows older than the oldest loaded one (GET /api/experiments, newest first); with all, every
+  // page down to the run's first row.
+  function loadOlder(all) {
+    if (paging || !state || !state.run) return;
+    var run = state.run, msg = $('exp-more-msg');
+    var lowest = tableRows.reduce(function (m, e) { return m == null || e.id < m ? e.id : m; }, null);
+    var q = new URLSearchParams();
+    q.set('run', run);
+    if (lowest != null) q.set('before', String(lowest));
+    paging = true;
+    msg.textContent = 'loading\u2026';
+    api('/api/experiments?' + q.toString()).then(function (p) {
+      paging = false;
+      if (olderRun !== run) return;
+      var shown = new Set(state.experiments.map(function (e) { return e.id; }));
+      p.experiments.forEach(function (e) { if (!shown.has(e.id)) { older.set(e.id, e); tableRows.push(e); } });
+      if (p.next == null) olderEnd = true;
+      msg.textContent = '';
+      renderTable();
+      renderCompareChoices();
+      if (all && p.next != null) loadOlder(true);
+    }).catch(function (e) { paging = false; msg.textContent = e.message; });
+  }
+  $('load-older').onclick = function () { loadOlder(false); };
+  $('load-all').onclick = function () { loadOlder(true); };
   function rows() {
     if (!state) return [];
     var text = $('filter').value.toLowerCase(), dec = $('decision-filter').value;
-    var list = state.experiments.filter(function (e) {
+    var list = tableRows.filter(function (e) {
       if (dec && e.decision !== dec) return false;
       if (!text) return true;
       return (e.hypothesis + ' ' + e.reason + ' ' + (e.conclusion || '') + ' #' + e.id).toLowerCase().indexOf(text) >= 0;
@@ -247,7 +291,13 @@ const SCRIPT = String.raw`
   }
   function renderTable() {
     var list = rows();
-    $('exp-count').textContent = list.length + ' of ' + (state ? state.experiments.length : 0);
+    var loaded = tableRows.length, total = state ? state.experimentsTotal : 0;
+    var partial = loaded < total && !olderEnd;
+    $('exp-count').textContent = list.length + ' of ' + (partial ? 'the newest ' + loaded + ' of ' + total : loaded);
+    $('exp-more').hidden = !partial;
+    $('exp-loaded').textContent = partial ? 'newest ' + loaded + ' of ' + total + ' loaded' : '';
+    $('exp-hint').textContent = 'Tab to a row and press Enter to open it; the column buttons sort.' +
+      (partial ? ' Filter and sort apply to the rows loaded (the newest ' + loaded + ' of ' + total + '): Load older brings the rest.' : '');
     document.querySelectorAll('#exp-table th').forEach(function (th) {
       th.setAttribute('aria-sort', th.getAttribute('data-k') === sortKey ? (sortAsc ? 'ascending' : 'descending') : 'none');
     });
@@ -570,6 +620,7 @@ export function studioPage(): string {
 <label for="decision-filter">decision</label><select id="decision-filter"><option value="">all decisions</option><option>kept</option><option>reverted</option><option>crashed</option><option>timeout</option><option>invalid</option><option>rejected</option></select></div>
 <a id="csv-link" href="/api/experiments.csv" download>Download CSV</a></div>
 <p class="small muted" id="exp-hint" style="margin:0 0 4px">Tab to a row and press Enter to open it; the column buttons sort.</p>
+<div class="tools" id="exp-more" hidden><span class="small" id="exp-loaded"></span><button type="button" class="act" id="load-older">Load older</button><button type="button" class="act" id="load-all">Load all</button><span class="small muted" id="exp-more-msg" role="status"></span></div>
 <div class="scroll"><table id="exp-table" aria-label="experiments" aria-describedby="exp-hint"><thead><tr><th data-k="id" aria-sort="descending"><button type="button">#</button></th><th data-k="seq" aria-sort="none"><button type="button">seq</button></th><th data-k="decision" aria-sort="none"><button type="button">decision</button></th><th data-k="score" class="num" aria-sort="none"><button type="button">score</button></th><th data-k="delta" class="num" aria-sort="none"><button type="button">gain</button></th><th data-k="duration_s" class="num" aria-sort="none"><button type="button">time</button></th><th data-k="hypothesis" aria-sort="none"><button type="button">hypothesis</button></th></tr></thead>
 <tbody id="exp-body"></tbody></table></div></section>
 <section class="card" id="detail"><div class="muted">click an experiment (a row, or a mark on the chart) to see its hypothesis, diff, logs and metrics</div></section>

@@ -15,7 +15,16 @@ import { RatchetError } from '../util/errors.js';
 import { compareExperiments, experimentsCsv, liveStamp, parseId } from './extras.js';
 import { runHistory } from './history.js';
 import { studioPage } from './page.js';
-import { emptyState, journalVersion, studioAlignment, studioExperiment, studioStateJson } from './state.js';
+import {
+  emptyState,
+  journalVersion,
+  MAX_PAGE_ROWS,
+  PAGE_ROWS,
+  studioAlignment,
+  studioExperiment,
+  studioExperimentsPage,
+  studioStateJson,
+} from './state.js';
 
 /**
  * The Studio server: `node:http`, one page, a JSON API and Server-Sent Events. It reads the journal
@@ -27,8 +36,10 @@ import { emptyState, journalVersion, studioAlignment, studioExperiment, studioSt
  * rebinding); bound anywhere else, every request needs the token (`Authorization: Bearer <token>` or
  * `?token=`), else 401. Writes need a JSON body from the same origin.
  *
- * API: GET / (the page), GET /api/state?run=, GET /api/stream?run= (SSE `state` events),
- * GET /api/experiments/:id, GET /api/experiments.csv?run= (the table as CSV), GET /api/compare?a=&b= (two
+ * API: GET / (the page), GET /api/state?run=, GET /api/stream?run= (SSE `state` events; a snapshot, like /api/state,
+ * holds the run's newest SNAPSHOT_ROWS experiment rows and their total), GET /api/experiments?run=&before=&limit= (a
+ * page of the run's rows, newest first, below the id `before`: `{run, total, experiments, next}`, 400 for a bad
+ * `before` or `limit`), GET /api/experiments/:id, GET /api/experiments.csv?run= (the whole table as CSV), GET /api/compare?a=&b= (two
  * experiments side by side: params, public metrics, the git diff between their commits), POST /api/stop {run?}, POST /api/submit {run?},
  * POST /api/review {experiment, decision: promote|reject, note, reviewer?}, POST /api/clear {note} (a person
  * clears the project's escalation), GET /api/finalized/pr?run=&branch= (a finalized branch's PR.md),
@@ -74,15 +85,48 @@ function safeEqual(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** Thrown inside handlers to answer with an HTTP error. */
+/** Thrown inside handlers to answer with an HTTP error (`{error, hint?, field?}`). */
 class HttpError extends Error {
+  /**
+   * @param status the HTTP status
+   * @param hint how to fix the request
+   * @param field the query parameter or body field at fault
+   */
   constructor(
     readonly status: number,
     message: string,
     readonly hint?: string,
+    readonly field?: string,
   ) {
     super(message);
   }
+}
+
+/**
+ * The `before` and `limit` of `GET /api/experiments`, checked: `before` absent (the newest page) or an experiment id,
+ * `limit` absent ({@link PAGE_ROWS}) or an integer 1..{@link MAX_PAGE_ROWS}.
+ * @throws HttpError 400 naming the parameter, what it got and how to fix it
+ */
+function pageQuery(params: URLSearchParams): { before: number | undefined; limit: number } {
+  const b = params.get('before');
+  const before = b === null ? undefined : parseId(b);
+  if (before === null)
+    throw new HttpError(
+      400,
+      `before must be an experiment id (a positive integer), got ${JSON.stringify(b)}`,
+      'omit before for the newest page, or pass the "next" of the page before (e.g. /api/experiments?before=4501&limit=500)',
+      'before',
+    );
+  const l = params.get('limit');
+  const limit = l === null ? PAGE_ROWS : /^[1-9]\d{0,5}$/.test(l) ? Number(l) : Number.NaN;
+  if (!(limit >= 1 && limit <= MAX_PAGE_ROWS))
+    throw new HttpError(
+      400,
+      `limit must be an integer from 1 to ${MAX_PAGE_ROWS}, got ${JSON.stringify(l)}`,
+      `omit limit for pages of ${PAGE_ROWS} rows, or pass e.g. limit=${PAGE_ROWS}`,
+      'limit',
+    );
+  return { before, limit };
 }
 
 function send(res: ServerResponse, status: number, body: unknown): void {
@@ -225,6 +269,16 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
     }
     if (req.method === 'GET' && path === '/api/state') return sendText(res, 200, snapshot(runParam));
     if (req.method === 'GET' && path === '/api/stream') return stream(req, res, runParam);
+    if (req.method === 'GET' && path === '/api/experiments') {
+      const { before, limit } = pageQuery(url.searchParams);
+      const j = getJournal();
+      const page = j
+        ? studioExperimentsPage(j, runParam, before, limit)
+        : '{"run":null,"total":0,"experiments":[],"next":null}';
+      if (page === null)
+        throw new HttpError(404, `no run ${JSON.stringify(runParam)}`, 'pick a run of /api/state');
+      return sendText(res, 200, page);
+    }
     if (req.method === 'GET' && path === '/api/experiments.csv') {
       const j = getJournal();
       const csv = j ? experimentsCsv(j, runParam) : 'id\r\n';
@@ -387,7 +441,11 @@ export async function startStudio(opts: StudioOptions): Promise<StudioServer> {
         return;
       }
       if (e instanceof HttpError)
-        return send(res, e.status, { error: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+        return send(res, e.status, {
+          error: e.message,
+          ...(e.hint ? { hint: e.hint } : {}),
+          ...(e.field ? { field: e.field } : {}),
+        });
       if (e instanceof RatchetError)
         return send(res, 400, {
           error: e.message,

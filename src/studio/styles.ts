@@ -49,9 +49,11 @@ main{padding:14px 18px;display:grid;gap:14px;grid-template-columns:minmax(0,1fr)
 .chip{display:inline-block;border:1px solid #d1d9e0;border-radius:10px;padding:0 7px;margin:2px 2px 0 0;font-size:12px}
 #chart{overflow-x:auto}
 #chart svg{display:block;width:100%;min-width:900px;height:auto}
+#chart .pt{cursor:pointer}
 #chart .pt:hover circle,#chart .pt:focus circle{stroke:#0969da;stroke-width:2}
 #chart .pt:focus{outline:none}#chart .pt:focus>circle:first-of-type{stroke:#0969da;stroke-width:3}
 .tools{display:flex;flex-wrap:wrap;gap:8px;margin-bottom:8px;align-items:center}
+.tools[hidden]{display:none}
 .tools input,.tools select{font:inherit;padding:4px 8px;border:1px solid #6e7781;border-radius:6px;min-width:0}
 .tools input{flex:1 1 160px}
 .tools label{font-size:12px;color:#59636e}

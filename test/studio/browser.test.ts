@@ -7,9 +7,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/store.js';
 import { activeRun } from '../../src/loop/control.js';
 import { type StudioServer, startStudio } from '../../src/studio/server.js';
+import { SNAPSHOT_ROWS } from '../../src/studio/state.js';
 import { listReviews } from '../../src/tiers/review.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { CLI, type CliResult, EXAMPLE, makeProject, ROOT } from '../helpers/project.js';
+import { recordManyExperiments } from '../helpers/studio.js';
 
 /** Debian's Chromium (scripts/setup.sh --with-browser); never a downloaded browser. */
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -193,6 +195,79 @@ describe('the Studio in Chromium, live during a real run', () => {
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(ARTIFACTS, 'studio.png'), fullPage: true });
+    expect(errors).toEqual([]);
+  });
+});
+
+describe('the Studio in Chromium, a run longer than a snapshot', () => {
+  it('shows the newest rows of the total, and Load older / Load all bring the older rows into the table', async () => {
+    const n = SNAPSHOT_ROWS + 700; // the snapshot, one default page (500), and the 200 left
+    const dir = await makeProject({ rows: 600 });
+    const ids = recordManyExperiments(dir, 'long', n);
+    const studio = await startStudio({ projectDir: dir, port: 0, pollMs: 250 });
+    cleanups.push(() => studio.close());
+    const browser = await launchChromium();
+    cleanups.push(browser.close);
+    const page = await browser.context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto(studio.url);
+    await expect.poll(() => page.locator('#conn').textContent(), { timeout: 20_000 }).toBe('live');
+    const rows = () => page.locator('#exp-body tr').count();
+    const row = (id: number) => page.locator(`#exp-body tr[data-id="${id}"]`).count();
+    await expect.poll(rows).toBe(SNAPSHOT_ROWS);
+    expect(await page.locator('#exp-count').textContent()).toBe(
+      `${SNAPSHOT_ROWS} of the newest ${SNAPSHOT_ROWS} of ${n}`,
+    );
+    expect(await page.locator('#exp-loaded').textContent()).toBe(`newest ${SNAPSHOT_ROWS} of ${n} loaded`);
+    expect(await page.locator('#exp-hint').textContent()).toMatch(/Filter and sort apply to the rows loaded/);
+    expect(await row(ids.at(-1)!)).toBe(1);
+    expect(await row(ids[0]!)).toBe(0);
+    // No WCAG 2 A/AA violation with the control shown.
+    await page.addScriptTag({
+      content: readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8'),
+    });
+    const violations = await page.evaluate(async () => {
+      type Result = { violations: { id: string; nodes: { html: string }[] }[] };
+      const axe = (window as unknown as { axe: { run: (c: unknown, o: unknown) => Promise<Result> } }).axe;
+      const r = await axe.run('#exp-more', { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa'] } });
+      return r.violations.map((v) => `${v.id}: ${v.nodes[0]?.html}`);
+    });
+    expect(violations).toEqual([]);
+
+    // One page: the next 500 older rows join the table.
+    await page.locator('#load-older').click();
+    await expect.poll(rows).toBe(SNAPSHOT_ROWS + 500);
+    expect(await row(ids.at(-SNAPSHOT_ROWS - 1)!)).toBe(1);
+    expect(await row(ids[0]!)).toBe(0);
+    expect(await page.locator('#exp-more').isVisible()).toBe(true);
+
+    // Everything: the first row is in, the control is gone, and filter, sort and compare work on every row.
+    await page.locator('#load-all').click();
+    await expect.poll(rows).toBe(n);
+    expect(await row(ids[0]!)).toBe(1);
+    expect(await page.locator('#exp-more').isVisible()).toBe(false);
+    expect(await page.locator('#exp-count').textContent()).toBe(`${n} of ${n}`);
+    await page.locator('#decision-filter').selectOption('kept');
+    const kept = ids.filter((_, i) => i % 10 === 0).length;
+    await expect.poll(rows).toBe(kept);
+    expect(await page.locator('#exp-count').textContent()).toBe(`${kept} of ${n}`);
+    await page.locator('#decision-filter').selectOption('');
+    await page.locator('#exp-table th[data-k="id"] button').click(); // ascending
+    expect(await page.locator('#exp-body tr').first().getAttribute('data-id')).toBe(String(ids[0]));
+    expect(await page.locator(`#compare-a option[value="${ids[0]}"]`).count()).toBe(1);
+
+    // The chart draws every experiment; an old one's compact mark opens it on a click too.
+    expect(await marks(page)).toBe(n);
+    await page.locator(`#chart g.pt[data-id="${ids[2]}"]`).dispatchEvent('click');
+    await expect
+      .poll(() => page.locator('#detail-hypothesis').textContent(), { timeout: 10_000 })
+      .toBe(`exp ${ids[2]}`);
+    // A row of the older pages opens like any other.
+    await page.locator(`#exp-body tr[data-id="${ids[1]}"]`).click();
+    await expect
+      .poll(() => page.locator('#detail-hypothesis').textContent(), { timeout: 10_000 })
+      .toBe(`exp ${ids[1]}`);
     expect(errors).toEqual([]);
   });
 });
