@@ -458,7 +458,12 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   try {
     const pool = Math.min(slots, availableParallelism());
     for (let i = 0; i < pool; i++)
-      ducks.push(await openDuck(2, { spillDir: join(dir, SPILL_DIR), memoryMB: evalMemoryMB(manifest) }));
+      ducks.push(
+        await openDuck(pool > 1 ? Math.max(1, Math.floor(availableParallelism() / pool)) : 2, {
+          spillDir: join(dir, SPILL_DIR),
+          memoryMB: evalMemoryMB(manifest),
+        }),
+      );
     const opened = rssMB();
     const openMs = performance.now() - t1;
     // One join of predictions with the vault's labels in each, as EVALUATE's first use of a direction's DuckDB.
@@ -474,7 +479,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
         `SELECT avg(p.prediction) FROM read_csv(${lit(preds)}) p JOIN read_parquet(${lit(vault)}) v ON CAST(p.${ident(holdouts.idColumn)} AS VARCHAR) = CAST(v.id AS VARCHAR)`,
       );
     console.log(
-      `the DuckDB pool a ${slots}-direction session opens (${pool} instances: one per core, lent to each EVALUATE; 2 threads, ${evalMemoryMB(manifest)} MB limit each): ${openMs.toFixed(0)} ms, RSS +${(opened - before).toFixed(0)} MB; after one predictions-to-labels join in each, +${(rssMB() - before).toFixed(0)} MB`,
+      `the DuckDB pool a ${slots}-direction session opens (${pool} instances: one per core, lent to each EVALUATE; ${pool > 1 ? Math.max(1, Math.floor(availableParallelism() / pool)) : 2} thread(s), ${evalMemoryMB(manifest)} MB limit each): ${openMs.toFixed(0)} ms, RSS +${(opened - before).toFixed(0)} MB; after one predictions-to-labels join in each, +${(rssMB() - before).toFixed(0)} MB`,
     );
   } finally {
     for (const d of ducks) d.close();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DuckPool } from '../src/data/duck-pool.js';
 import { readRows } from '../src/data/duck.js';
+import { DuckPool } from '../src/data/duck-pool.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 

@@ -15,7 +15,15 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commit, currentTree, resetHard, resetStaged, trailers, treeChanges, treePatch } from '../src/git/git.js';
+import {
+  commit,
+  currentTree,
+  resetHard,
+  resetStaged,
+  trailers,
+  treeChanges,
+  treePatch,
+} from '../src/git/git.js';
 import { removeEmptyFolders } from '../src/git/tree.js';
 import { tempDir } from './helpers/project.js';
 
@@ -103,7 +111,7 @@ describe('treePatch', () => {
 });
 
 describe('treeChanges (the paths and the patch CHECK reads in one git run)', () => {
-  it('lists every changed path, ignored and binary files and odd names included, and gives treePatch\'s patch byte for byte', async () => {
+  it("lists every changed path, ignored and binary files and odd names included, and gives treePatch's patch byte for byte", async () => {
     const { dir, head } = messyRepo();
     writeFileSync(join(dir, 'sp ace\ttab.txt'), 'x\n');
     writeFileSync(join(dir, ':colon.txt'), 'x\n');
@@ -111,7 +119,15 @@ describe('treeChanges (the paths and the patch CHECK reads in one git run)', () 
     const { files, patch } = await treeChanges(dir, head, tree);
     // What `git status` listed before CHECK staged the tree (the paths a surface check must see).
     expect(files).toEqual(
-      [':colon.txt', 'a.txt', 'cache/deep/x.bin', 'new.txt', 'run.log', 'sp ace\ttab.txt', 'src/b.txt'].sort(),
+      [
+        ':colon.txt',
+        'a.txt',
+        'cache/deep/x.bin',
+        'new.txt',
+        'run.log',
+        'sp ace\ttab.txt',
+        'src/b.txt',
+      ].sort(),
     );
     expect(patch).toBe(await treePatch(dir, head, tree));
     expect(patch).toContain('GIT binary patch');

@@ -1,9 +1,16 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { latestReviews } from '../src/journal/reviews.js';
-import { COPYABLE_TABLES, type CopyableTable, type ExperimentRecord, Journal } from '../src/journal/store.js';
+import {
+  COPYABLE_TABLES,
+  type CopyableTable,
+  type ExperimentRecord,
+  JOURNAL_FILE,
+  Journal,
+} from '../src/journal/store.js';
 
 /**
  * The journal's named queries that replaced SQL run from outside src/journal: reviews, the latest event of
@@ -102,6 +109,42 @@ describe('journal named queries', () => {
     expect(j.latestEvent(['b'], { dataKey: 'reachable' })).toBeNull();
     expect(j.latestEvent([])).toBeNull();
     j.close();
+  });
+
+  it('finds the latest event of some kinds of one run, and through the (kind, id) index, never a scan of the events', () => {
+    const dir = project();
+    const j = Journal.open(dir);
+    withRun(j, 'r1');
+    withRun(j, 'r2');
+    const ev = (kind: string, runId: string | null) =>
+      j.addEvent({
+        ts: 't',
+        runId,
+        experimentId: null,
+        kind,
+        severity: 'info',
+        guardrail: null,
+        message: kind,
+        data: null,
+      });
+    const e1 = ev('escalation', 'r1');
+    ev('escalation', 'r2');
+    const e3 = ev('escalation.cleared', 'r1');
+    for (let i = 0; i < 50; i++) ev('experiment.finished', 'r2');
+    expect(j.latestEvent(['escalation', 'escalation.cleared'], { runId: 'r1' })?.id).toBe(e3);
+    expect(j.latestEvent(['escalation'], { runId: 'r1' })?.id).toBe(e1);
+    expect(j.latestEvent(['escalation'], { runId: 'r3' })).toBeNull();
+    expect(j.latestEvent(['escalation', 'escalation.cleared'])?.id).toBe(e3);
+    j.close();
+    // The query a run's stop check makes before every experiment: a search of the (kind, id) index.
+    const db = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    const plan = db
+      .prepare("EXPLAIN QUERY PLAN SELECT max(id) AS id FROM events WHERE kind = 'escalation'")
+      .all() as {
+      detail: string;
+    }[];
+    db.close();
+    expect(plan.map((p) => p.detail).join('; ')).toMatch(/USING COVERING INDEX events_kind/);
   });
 
   it('changes its change stamp when an event or a run changes', () => {

@@ -40,8 +40,8 @@ export type EscalationCause = 'plateau' | 'integrity';
 
 /** The project's open escalation (the latest `escalation` event after the latest clearing), or null. */
 export function projectEscalation(journal: JournalReader): Escalation | null {
-  const evs = journal.listEvents({ kinds: [ESCALATION_EVENT, CLEARED_EVENT] });
-  const last = evs[evs.length - 1];
+  // The newest of the two kinds, from the journal's (kind, id) index: asked before every experiment of a run.
+  const last = journal.latestEvent([ESCALATION_EVENT, CLEARED_EVENT]);
   if (!last || last.kind !== ESCALATION_EVENT) return null;
   const cause =
     (last.data as { cause?: unknown } | null | undefined)?.cause === 'plateau' ? 'plateau' : 'integrity';

@@ -27,7 +27,8 @@ export class DuckPool {
    * @throws Error when `size` is not a positive whole number, or DuckDB cannot open (those already open are closed)
    */
   static async open(size: number, threads: number, opts: DuckOptions = {}): Promise<DuckPool> {
-    if (!Number.isInteger(size) || size < 1) throw new Error(`a DuckDB pool needs a positive size, got ${size}`);
+    if (!Number.isInteger(size) || size < 1)
+      throw new Error(`a DuckDB pool needs a positive size, got ${size}`);
     const ducks: Duck[] = [];
     try {
       for (let i = 0; i < size; i++) ducks.push(await openDuck(threads, opts));

@@ -216,7 +216,17 @@ export async function treeChanges(
   base: string,
   tree: string,
 ): Promise<{ files: string[]; patch: string }> {
-  const out = await git(dir, ['diff', '--raw', '-z', '-p', '--binary', '--no-ext-diff', '--no-textconv', base, tree]);
+  const out = await git(dir, [
+    'diff',
+    '--raw',
+    '-z',
+    '-p',
+    '--binary',
+    '--no-ext-diff',
+    '--no-textconv',
+    base,
+    tree,
+  ]);
   const files = new Set<string>();
   let i = 0;
   const field = () => {

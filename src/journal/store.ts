@@ -182,6 +182,7 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_run ON events(run_id, id);
 CREATE INDEX IF NOT EXISTS events_run_kind ON events(run_id, kind, id);
+CREATE INDEX IF NOT EXISTS events_kind ON events(kind, id);
 CREATE TABLE IF NOT EXISTS submissions (
   id INTEGER PRIMARY KEY, ts TEXT NOT NULL, run_id TEXT NOT NULL, experiment_id INTEGER NOT NULL,
   commit_sha TEXT, public REAL NOT NULL, private REAL NOT NULL, gap REAL NOT NULL, metrics TEXT NOT NULL
@@ -649,10 +650,24 @@ export class Journal {
       where.push('run_id = ?');
       params.push(opts.runId);
     }
-    if (opts.dataKey !== undefined) {
-      where.push('json_extract(data, ?) IS NOT NULL');
-      params.push(`$."${opts.dataKey.replaceAll('"', '""')}"`);
+    if (opts.dataKey === undefined) {
+      // The newest of each kind is one step down an index ((kind, id), or (run_id, kind, id) for one run), then the
+      // newest of those: never a walk of the table, even when no event of these kinds exists (the run's stop
+      // check asks for the project's escalation before every experiment).
+      const one = this.#db.prepare(
+        `SELECT max(id) AS id FROM events WHERE kind = ?${opts.runId !== undefined ? ' AND run_id = ?' : ''}`,
+      );
+      let newest = 0;
+      for (const k of kinds) {
+        const r = one.get(...(opts.runId !== undefined ? [k, opts.runId] : [k])) as { id: number | null };
+        newest = Math.max(newest, r.id ?? 0);
+      }
+      if (newest === 0) return null;
+      const row = this.#db.prepare('SELECT * FROM events WHERE id = ?').get(newest) as Row | undefined;
+      return row ? toEvent(row) : null;
     }
+    where.push('json_extract(data, ?) IS NOT NULL');
+    params.push(`$."${opts.dataKey.replaceAll('"', '""')}"`);
     const row = this.#db
       .prepare(`SELECT * FROM events WHERE ${where.join(' AND ')} ORDER BY id DESC LIMIT 1`)
       .get(...params) as Row | undefined;

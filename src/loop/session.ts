@@ -157,7 +157,10 @@ const JOURNAL_ONLY_META = new Set(['timings', 'predictions', 'featureCheck']);
  */
 export function historyEntry(e: ExperimentRecord): ExperimentRecord {
   if (e.meta === null || !Object.keys(e.meta).some((k) => JOURNAL_ONLY_META.has(k))) return e;
-  return { ...e, meta: Object.fromEntries(Object.entries(e.meta).filter(([k]) => !JOURNAL_ONLY_META.has(k))) };
+  return {
+    ...e,
+    meta: Object.fromEntries(Object.entries(e.meta).filter(([k]) => !JOURNAL_ONLY_META.has(k))),
+  };
 }
 
 /** The least time between two trace tidies of a session with several directions, ms (see TraceTidy). */
@@ -445,7 +448,7 @@ export class RunSession {
         `directions must be a whole number from 1 to ${MAX_DIRECTIONS}, got ${directions}`,
         {
           field: '--directions',
-          hint: `each direction holds a worktree, a DuckDB and a proposer: give at most ${MAX_DIRECTIONS} (parallel.directions has the same limit)`,
+          hint: `each direction holds a worktree and a proposer: give at most ${MAX_DIRECTIONS} (parallel.directions has the same limit)`,
         },
       );
     }
@@ -457,11 +460,17 @@ export class RunSession {
         hint: 'resume it without --directions, or start a new run',
       });
     }
-    // Directions score at the same time, but scoring is CPU work here: as many DuckDBs as cores, lent per use.
-    const ducks = await DuckPool.open(Math.min(directions, availableParallelism()), 2, {
-      spillDir: join(opts.projectDir, SPILL_DIR),
-      memoryMB: evalMemoryMB(ready.manifest),
-    });
+    // Directions score at the same time, but scoring is CPU work here: as many DuckDBs as cores, lent per use, and
+    // as many DuckDB threads in all as cores (two for a single DuckDB: the machines Ratchet targets have two).
+    const pool = Math.min(directions, availableParallelism());
+    const ducks = await DuckPool.open(
+      pool,
+      pool > 1 ? Math.max(1, Math.floor(availableParallelism() / pool)) : 2,
+      {
+        spillDir: join(opts.projectDir, SPILL_DIR),
+        memoryMB: evalMemoryMB(ready.manifest),
+      },
+    );
     // A resumed run continues its wall clock from where it stopped (the sum of its active periods).
     const priorActiveMs = existing ? runActiveMs(existing, false) : 0;
     const s = new RunSession({

@@ -3,7 +3,14 @@ import type { ExperimentRecord } from '../../src/journal/store.js';
 import { historyEntry } from '../../src/loop/session.js';
 
 const record = (meta: Record<string, unknown> | null): ExperimentRecord =>
-  ({ id: 7, seq: 3, decision: 'kept', hypothesis: 'h', meta, files: ['train.py'] }) as unknown as ExperimentRecord;
+  ({
+    id: 7,
+    seq: 3,
+    decision: 'kept',
+    hypothesis: 'h',
+    meta,
+    files: ['train.py'],
+  }) as unknown as ExperimentRecord;
 
 describe('historyEntry: what a run session keeps in memory of an experiment', () => {
   it('leaves out the meta only the journal reads and keeps the rest (runs, tree, agent)', () => {
