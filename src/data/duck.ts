@@ -94,9 +94,7 @@ export async function limitForColumns(con: DuckDBConnection, columns: number): P
  * Open an in-memory DuckDB with `threads` worker threads (default 2: the machines Ratchet targets), the memory
  * limit of {@link duckMemoryLimit} and a spill folder of its own (tables, sorts, joins and aggregates larger
  * than the limit go there; in-memory tables are evicted to it too). `preserve_insertion_order` stays on: the
- * split files keep file order. DuckDB's external file cache is off: it kept the blocks of every file read (each
- * experiment's predictions, read once) in the buffer pool up to the memory limit, a resident set that grew over a
- * run (bench/scale.ts) for files the OS caches anyway.
+ * split files keep file order.
  */
 export async function openDuck(threads = 2, opts: DuckOptions = {}): Promise<Duck> {
   const limit = duckMemoryLimit(opts.memoryMB);
@@ -109,7 +107,6 @@ export async function openDuck(threads = 2, opts: DuckOptions = {}): Promise<Duc
     instance = await DuckDBInstance.create(':memory:', {
       threads: String(threads),
       temp_directory: spill,
-      enable_external_file_cache: 'false',
       ...(limit ? { memory_limit: limit } : {}),
     });
     con = await instance.connect();
