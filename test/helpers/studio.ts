@@ -1,4 +1,5 @@
 import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
+import { createFinishedRun } from './tiers.js';
 
 /**
  * A run of many experiments written straight through the Journal API (no loop, no git): what the Studio's tests of
@@ -18,18 +19,7 @@ export function recordManyExperiments(dir: string, runId: string, n: number, fir
   const j = Journal.open(dir);
   const sha = (id: number) => id.toString(16).padStart(40, 'a');
   try {
-    j.createRun({
-      id: runId,
-      branch: `ratchet/${runId}`,
-      worktree: `.ratchet/worktrees/${runId}`,
-      baseCommit: sha(0),
-      proposer: 'search',
-      status: 'finished',
-      startedAt: '2024-01-01T00:00:00Z',
-      unsafe: false,
-      pid: null,
-      config: { maxExperiments: n },
-    });
+    createFinishedRun(j, runId, { maxExperiments: n });
     const ids: number[] = [];
     for (let i = 0; i < n; i++) {
       const id = first + i;

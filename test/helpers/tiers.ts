@@ -30,24 +30,32 @@ export interface RecordedChange {
 }
 
 /**
+ * Create run `runId` in journal `j` as a finished search run on branch `ratchet/<runId>` (base commit `sha(0)`),
+ * started 2024-01-01, with `config` as its recorded configuration: the run a test's hand-written experiments belong to.
+ */
+export function createFinishedRun(j: Journal, runId: string, config: Record<string, unknown>): void {
+  j.createRun({
+    id: runId,
+    branch: `ratchet/${runId}`,
+    worktree: `.ratchet/worktrees/${runId}`,
+    baseCommit: sha(0),
+    proposer: 'search',
+    status: 'finished',
+    startedAt: '2024-01-01T00:00:00Z',
+    unsafe: false,
+    pid: null,
+    config,
+  });
+}
+
+/**
  * Record a finished run `runId` whose experiments carry the given offline deltas, each a change of the baseline
  * (experiment 1, recorded once per journal, auroc 0.7 and log_loss 0.5), so its parent is experiment 1.
  */
 export function recordHistory(dir: string, runId: string, changes: RecordedChange[]): void {
   const j = Journal.open(dir);
   try {
-    j.createRun({
-      id: runId,
-      branch: `ratchet/${runId}`,
-      worktree: `.ratchet/worktrees/${runId}`,
-      baseCommit: sha(0),
-      proposer: 'search',
-      status: 'finished',
-      startedAt: '2024-01-01T00:00:00Z',
-      unsafe: false,
-      pid: null,
-      config: {},
-    });
+    createFinishedRun(j, runId, {});
     const base: ExperimentRecord = {
       id: 1,
       runId,
