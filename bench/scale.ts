@@ -40,7 +40,7 @@ import { readManifest, SPILL_DIR, VAULT_DIR } from '../src/data/ingest.js';
 import { evalMemoryMB } from '../src/evaluator/predictions.js';
 import { Journal } from '../src/journal/store.js';
 import { RUNS_DIR, runLoop } from '../src/loop/run.js';
-import { MAX_DIRECTIONS } from '../src/loop/session.js';
+import { evalDuckCount, MAX_DIRECTIONS } from '../src/loop/session.js';
 import { TraceTidy, tidyTraces } from '../src/loop/tidy.js';
 import { studioStateJson } from '../src/studio/state.js';
 import { packageDir } from '../src/util/paths.js';
@@ -456,7 +456,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
   const t1 = performance.now();
   const ducks: Duck[] = [];
   try {
-    const pool = Math.min(slots, availableParallelism());
+    const pool = evalDuckCount(slots, availableParallelism());
     for (let i = 0; i < pool; i++)
       ducks.push(
         await openDuck(pool > 1 ? Math.max(1, Math.floor(availableParallelism() / pool)) : 2, {
@@ -479,7 +479,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
         `SELECT avg(p.prediction) FROM read_csv(${lit(preds)}) p JOIN read_parquet(${lit(vault)}) v ON CAST(p.${ident(holdouts.idColumn)} AS VARCHAR) = CAST(v.id AS VARCHAR)`,
       );
     console.log(
-      `the DuckDB pool a ${slots}-direction session opens (${pool} instances: one per core, lent to each EVALUATE; ${pool > 1 ? Math.max(1, Math.floor(availableParallelism() / pool)) : 2} thread(s), ${evalMemoryMB(manifest)} MB limit each): ${openMs.toFixed(0)} ms, RSS +${(opened - before).toFixed(0)} MB; after one predictions-to-labels join in each, +${(rssMB() - before).toFixed(0)} MB`,
+      `the DuckDB pool a ${slots}-direction session opens (${pool} instance(s): one per two cores, lent to each EVALUATE; 2 threads, ${evalMemoryMB(manifest)} MB limit each): ${openMs.toFixed(0)} ms, RSS +${(opened - before).toFixed(0)} MB; after one predictions-to-labels join in each, +${(rssMB() - before).toFixed(0)} MB`,
     );
   } finally {
     for (const d of ducks) d.close();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { readRows } from '../src/data/duck.js';
 import { DuckPool } from '../src/data/duck-pool.js';
+import { evalDuckCount } from '../src/loop/session.js';
 
 const tick = () => new Promise((r) => setTimeout(r, 5));
 
@@ -54,5 +55,13 @@ describe('DuckPool: the DuckDBs the directions of a run share', () => {
   it('refuses a size that is not a positive whole number', async () => {
     await expect(DuckPool.open(0, 1)).rejects.toThrow('a DuckDB pool needs a positive size, got 0');
     expect(() => new DuckPool([])).toThrow('at least one instance');
+  });
+
+  it('a run holds one DuckDB per two cores, never more than its directions, at least one', () => {
+    expect(evalDuckCount(1, 2)).toBe(1);
+    expect(evalDuckCount(64, 2)).toBe(1);
+    expect(evalDuckCount(64, 1)).toBe(1);
+    expect(evalDuckCount(64, 16)).toBe(8);
+    expect(evalDuckCount(3, 16)).toBe(3);
   });
 });

@@ -2,10 +2,10 @@ import { type Duck, type DuckOptions, openDuck } from './duck.js';
 
 /**
  * A fixed set of DuckDB instances lent to one user at a time (docs/ARCHITECTURE.md, "Parallel directions"): the
- * evaluations of a run's directions share it, so a 64-direction run holds as many DuckDBs as the orchestrator has
- * cores, not one per direction. Scoring is CPU work in the orchestrator's process: more instances than cores
- * would only add memory (each instance keeps its own buffers, threads and allocator arenas; 64 instances held
- * +261 MB after one join each), never speed. Waiters are served first come, first served.
+ * evaluations of a run's directions share it, so a 64-direction run holds one DuckDB per two cores of the
+ * orchestrator (see evalDuckCount in src/loop/session.ts), not one per direction. Scoring is CPU work in the
+ * orchestrator's process: more instances would only add memory (each keeps its own buffers, threads and allocator
+ * caches; 64 instances held +261 MB after one join each), never speed. Waiters are served first come, first served.
  *
  * A lease must never be requested while the same caller holds one (a caller that nests leases can wait forever
  * when every instance is lent): the loop takes one per EVALUATE, per canary check and per confirmation run's

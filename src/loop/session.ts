@@ -163,6 +163,17 @@ export function historyEntry(e: ExperimentRecord): ExperimentRecord {
   };
 }
 
+/**
+ * How many DuckDBs a run's directions share for EVALUATE (see DuckPool): one of 2 threads per two cores, never more
+ * than the directions, at least one. Scoring's DuckDB part is short next to its JavaScript part, which runs on the
+ * orchestrator's one thread whatever the pool: at 64 directions on 2 cores (bench/scale.ts) a second instance
+ * bought no throughput and held its own warmed-up buffers and allocator caches (~60 MB after ~900 evaluations).
+ * @param directions the run's directions (≥ 1); @param cores the machine's cores (≥ 1)
+ */
+export function evalDuckCount(directions: number, cores: number): number {
+  return Math.max(1, Math.min(directions, Math.floor(cores / 2)));
+}
+
 /** The least time between two trace tidies of a session with several directions, ms (see TraceTidy). */
 export const TIDY_INTERVAL_MS = 1000;
 
@@ -460,17 +471,12 @@ export class RunSession {
         hint: 'resume it without --directions, or start a new run',
       });
     }
-    // Directions score at the same time, but scoring is CPU work here: as many DuckDBs as cores, lent per use, and
-    // as many DuckDB threads in all as cores (two for a single DuckDB: the machines Ratchet targets have two).
-    const pool = Math.min(directions, availableParallelism());
-    const ducks = await DuckPool.open(
-      pool,
-      pool > 1 ? Math.max(1, Math.floor(availableParallelism() / pool)) : 2,
-      {
-        spillDir: join(opts.projectDir, SPILL_DIR),
-        memoryMB: evalMemoryMB(ready.manifest),
-      },
-    );
+    // Directions score at the same time, but scoring is CPU work here, and its JavaScript half runs on this one
+    // thread anyway: one DuckDB of 2 threads per two cores (one on the machines Ratchet targets), lent per use.
+    const ducks = await DuckPool.open(evalDuckCount(directions, availableParallelism()), 2, {
+      spillDir: join(opts.projectDir, SPILL_DIR),
+      memoryMB: evalMemoryMB(ready.manifest),
+    });
     // A resumed run continues its wall clock from where it stopped (the sum of its active periods).
     const priorActiveMs = existing ? runActiveMs(existing, false) : 0;
     const s = new RunSession({
