@@ -617,7 +617,7 @@ export function studioPage(): string {
 <div id="harness-body"></div></section>
 <section class="card"><h2>Experiments <span class="muted" id="exp-count"></span></h2>
 <div class="tools"><label for="filter">filter</label><input id="filter" placeholder="hypothesis, reason, conclusion, #id">
-<label for="decision-filter">decision</label><select id="decision-filter"><option value="">all decisions</option><option>kept</option><option>reverted</option><option>crashed</option><option>timeout</option><option>invalid</option><option>rejected</option></select></div>
+<label for="decision-filter">decision</label><select id="decision-filter"><option value="">all decisions</option><option>kept</option><option>reverted</option><option>crashed</option><option>timeout</option><option>invalid</option><option>rejected</option></select>
 <a id="csv-link" href="/api/experiments.csv" download>Download CSV</a></div>
 <p class="small muted" id="exp-hint" style="margin:0 0 4px">Tab to a row and press Enter to open it; the column buttons sort.</p>
 <div class="tools" id="exp-more" hidden><span class="small" id="exp-loaded"></span><button type="button" class="act" id="load-older">Load older</button><button type="button" class="act" id="load-all">Load all</button><span class="small muted" id="exp-more-msg" role="status"></span></div>
