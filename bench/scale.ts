@@ -224,8 +224,16 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     });
   const own: Promise<{ at: string; ms: number; bytes: number }>[] = [];
   const samples: { t: number; rss: number; done: number }[] = [];
-  const marks: { done: number; t: number; rss: number; heap: number; retained: number; busyMs: number }[] =
-    [];
+  const marks: {
+    done: number;
+    t: number;
+    rss: number;
+    heap: number;
+    heapTotal: number;
+    external: number;
+    retained: number;
+    busyMs: number;
+  }[] = [];
   let done = 0;
   const baselineEnd = { t: 0, busyMs: 0 };
   let runStart = 0;
@@ -289,6 +297,8 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
               t: now - t0,
               rss: mem.rss / MB,
               heap: mem.heapUsed / MB,
+              heapTotal: mem.heapTotal / MB,
+              external: mem.external / MB,
               retained: gc ? process.memoryUsage().heapUsed / MB : Number.NaN,
               busyMs: exec.busyAt(now),
             });
@@ -327,7 +337,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     `run ${summary.status} (${summary.reason}): ${summary.experiments} experiments recorded, kept ${by('kept')} (baseline included), reverted ${by('reverted')}, other ${summary.experiments - by('kept') - by('reverted')}; public AUROC baseline ${summary.baselineScore?.toFixed(4)} → best ${summary.best?.score.toFixed(4)}`,
   );
   console.log(
-    `wall ${wallS.toFixed(1)} s: session open (${slots} worktrees, ${slots} DuckDBs, ${slots} proposers) ${(runStart / 1000).toFixed(1)} s; baseline alone until ${(baselineEnd.t / 1000).toFixed(1)} s`,
+    `wall ${wallS.toFixed(1)} s: session open (${slots} worktrees, ${evalDuckCount(slots, availableParallelism())} DuckDB(s), ${slots} proposers) ${(runStart / 1000).toFixed(1)} s; baseline alone until ${(baselineEnd.t / 1000).toFixed(1)} s`,
   );
   const meanJobMs = exec.busyMs / Math.max(1, exec.finished);
   const util = exec.busyMs / (slots * wallMs);
@@ -400,6 +410,9 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     `soak RSS (MB): before ${rss0.toFixed(0)}, session open ${rssRunStart.toFixed(0)}, at each tenth ${marks.map((m) => m.rss.toFixed(0)).join(' ')}; first sample ${samples[0]?.rss.toFixed(0)}, last ${samples[samples.length - 1]!.rss.toFixed(0)} (the run closed), max ${rssMax.toFixed(0)} (${samples.length} samples every ${sampleMs / 1000} s)`,
   );
   console.log(`  JS heap used at each tenth (MB): ${marks.map((m) => m.heap.toFixed(0)).join(' ')}`);
+  console.log(
+    `  V8 heap committed (heapTotal) / external memory at each tenth (MB): ${marks.map((m) => `${m.heapTotal.toFixed(0)}/${m.external.toFixed(0)}`).join(' ')}; the rest of the RSS (native: DuckDB, SQLite, allocator caches, code) ${marks.map((m) => (m.rss - m.heapTotal - m.external).toFixed(0)).join(' ')}`,
+  );
   if (marks.some((m) => Number.isFinite(m.retained)))
     console.log(
       `  JS heap retained at each tenth (after a full GC, node --expose-gc; MB): ${marks.map((m) => m.retained.toFixed(1)).join(' ')}`,

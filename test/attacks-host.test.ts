@@ -441,6 +441,7 @@ describe('defence in depth: host git and host writes', () => {
           bestScore: 0.5,
           bestParams: null,
           history: [],
+          baseline: null,
           signal: new AbortController().signal,
         }),
       ).rejects.toThrow(/params\.yaml is a symbolic link/);

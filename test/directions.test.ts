@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { proposerFactory } from '../src/cli/proposers.js';
 import { initProject } from '../src/contract/init.js';
-import { adoptionsOf, budgetPause, budgetShares, directionBests } from '../src/journal/directions.js';
+import { adoptionsOf, budgetPause, budgetShares, directionBests, directionCounts } from '../src/journal/directions.js';
 import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { activeRun, requestStop } from '../src/loop/control.js';
 import type { Executor } from '../src/loop/executor.js';
@@ -354,7 +354,7 @@ describe('parallel directions', () => {
       rec(5, 2, 'reverted'),
       rec(6, 2, 'crashed'),
     ];
-    const shares = budgetShares(exps, 2);
+    const shares = budgetShares(directionCounts(exps, 2));
     expect(shares.map((s) => [s.tried, s.verified])).toEqual([
       [2, 1],
       [3, 0],
@@ -367,7 +367,7 @@ describe('parallel directions', () => {
     expect(budgetPause(shares, 2, 3)).toMatch(/direction 2 pauses: 0 verified keep\(s\) in 3 experiments/);
     expect(budgetPause(shares, 1, 1)).toBeNull(); // the best direction never pauses
     // Nobody pauses before MIN_TRIES experiments.
-    expect(budgetPause(budgetShares(exps.slice(0, 3), 2), 2, 1)).toBeNull();
+    expect(budgetPause(budgetShares(directionCounts(exps.slice(0, 3), 2)), 2, 1)).toBeNull();
   });
 
   it('verified-gains in a run: the direction without verified keeps pauses and the other takes the rest', async () => {

@@ -149,21 +149,47 @@ export interface BudgetShare {
   weight: number;
 }
 
+/** What the `verified-gains` policy reads of one direction (see {@link directionCounts}). */
+export interface DirectionCount {
+  /** Experiments it ran after the baseline. */
+  tried: number;
+  /** Its keeps after the baseline. */
+  verified: number;
+}
+
+/**
+ * Count each direction's experiments after the baseline and its keeps, from journal records (a run session keeps
+ * these counts as it goes: src/loop/tally.ts).
+ * @param directions how many directions the run has
+ * @returns one count per direction, in direction order
+ */
+export function directionCounts(exps: readonly ExperimentRecord[], directions: number): DirectionCount[] {
+  const counts = Array.from({ length: directions }, () => ({ tried: 0, verified: 0 }));
+  for (const e of exps) {
+    const c = counts[directionOf(e) - 1];
+    if (!c || e.seq <= 1) continue;
+    c.tried++;
+    if (e.decision === 'kept') c.verified++;
+  }
+  return counts;
+}
+
 /**
  * The `verified-gains` budget policy (docs/ARCHITECTURE.md, "Parallel directions"): each direction's rate of
  * verified keeps (a Beta(1, 1)-Bernoulli posterior mean over its experiments after the baseline) sets its share of
- * the experiments left. A keep counts when it holds: with confirmation runs over seeds (`meta.runs` has more than
- * one score) or when none were asked for.
- * @param directions how many directions the run has
+ * the experiments left. A keep counts when it holds: a keep the rule asked confirmation runs for is recorded as kept
+ * only when they confirmed it.
+ * @param counts each direction's experiments after the baseline and keeps, in direction order
  * @returns one share per direction, in direction order
  */
-export function budgetShares(exps: ExperimentRecord[], directions: number): BudgetShare[] {
-  const shares = Array.from({ length: directions }, (_, i) => {
-    const mine = exps.filter((e) => e.seq > 1 && directionOf(e) === i + 1);
-    const verified = mine.filter((e) => e.decision === 'kept').length;
-    const rate = (1 + verified) / (2 + mine.length);
-    return { direction: i + 1, tried: mine.length, verified, rate, weight: 0 };
-  });
+export function budgetShares(counts: readonly DirectionCount[]): BudgetShare[] {
+  const shares = counts.map((c, i) => ({
+    direction: i + 1,
+    tried: c.tried,
+    verified: c.verified,
+    rate: (1 + c.verified) / (2 + c.tried),
+    weight: 0,
+  }));
   const total = shares.reduce((a, s) => a + s.rate, 0);
   for (const s of shares) s.weight = s.rate / total;
   return shares;

@@ -37,6 +37,7 @@ import {
 import { paretoKeep } from './pareto.js';
 import { experimentDir, RUNS_DIR, tail } from './paths.js';
 import { runOverSeeds } from './seeds.js';
+import { digest } from './tally.js';
 import { pruneOutputs, retentionEvent, type TraceTidy, tidyTraces } from './tidy.js';
 
 /**
@@ -119,7 +120,10 @@ export interface ExperimentInput {
   executor: Executor;
   proposer: Proposer;
   best: Best | null;
-  history: ExperimentRecord[];
+  /** The direction's latest experiments, oldest first (at most PROPOSER_HISTORY: src/loop/tally.ts). */
+  history: readonly ExperimentDigest[];
+  /** The run's baseline (its first experiment) once recorded, else null. */
+  baseline: ExperimentRecord | null;
   /**
    * Ids of the run's experiments under way (shared by its directions): their trace folders have no journal row
    * yet and are never tidied away. This experiment's id is added once reserved and removed when it ends.
@@ -141,20 +145,6 @@ export interface ExperimentInput {
   /** The run's cache of the vault's labels, shared by every EVALUATE. */
   vault: VaultCache;
   onStart: (id: number, hypothesis: string) => void;
-}
-
-/** What a proposer may see of an experiment. */
-export function digest(e: ExperimentRecord): ExperimentDigest {
-  return {
-    id: e.id,
-    seq: e.seq,
-    hypothesis: e.hypothesis,
-    decision: e.decision,
-    reason: e.reason,
-    score: e.score,
-    params: e.params,
-    conclusion: e.conclusion,
-  };
 }
 
 /**
@@ -336,7 +326,8 @@ async function propose(t: Trial): Promise<Proposal | 'aborted'> {
         metric: { name: x.contract.metric.primary, direction: x.contract.direction },
         bestScore: x.best!.score,
         bestParams: x.best!.params,
-        history: x.history.map(digest),
+        history: [...x.history],
+        baseline: x.baseline ? digest(x.baseline) : null,
         signal: x.signal,
         onEvent: (ev) =>
           x.journal.addEvent({ ...ev, ts: new Date().toISOString(), runId: x.runId, experimentId: t.id }),

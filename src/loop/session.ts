@@ -31,6 +31,7 @@ import { confirmKeep, decideKeep, type KeepRule, prepareBest, type Runs } from '
 import { experimentDir, WORKTREES_DIR } from './paths.js';
 import { preflight } from './preflight.js';
 import { keepRuleFor, noiseFor } from './rule.js';
+import { laneTally, type LaneTally, RunTally } from './tally.js';
 import { TraceTidy } from './tidy.js';
 
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
@@ -44,9 +45,6 @@ export const MAX_DIRECTIONS = DIRECTIONS_LIMIT;
 
 /** How often an open run writes its active time into the journal, ms. */
 export const ACTIVE_CHECKPOINT_MS = 2000;
-
-/** Decisions that count as failures for the consecutive-failures budget. */
-export const FAILURES: ReadonlySet<Decision> = new Set(['crashed', 'timeout', 'invalid', 'rejected']);
 
 /** Budgets of a run, in machine units. */
 export interface Limits {
@@ -135,32 +133,10 @@ export interface Lane {
   worktree: string;
   /** The direction's best kept experiment (every direction starts from the run's baseline). */
   best: Best | null;
-  /** The direction's experiments, oldest first (the baseline belongs to direction 1). */
-  history: ExperimentRecord[];
+  /** What the session keeps of the direction's experiments (the baseline belongs to direction 1; see RunTally). */
+  tally: LaneTally;
   /** True while an experiment of this direction runs. */
   busy: boolean;
-}
-
-/**
- * Meta keys only the journal and the reports read (the step timings, the predictions' hashes, the feature check):
- * a session leaves them out of the records it keeps in memory.
- */
-const JOURNAL_ONLY_META = new Set(['timings', 'predictions', 'featureCheck']);
-
-/**
- * An experiment as a run session keeps it in memory for the rest of the run (the proposers' history, the
- * failure, plateau and budget rules, the MCP's conclusions and phases): the record without the meta only the
- * journal needs ({@link JOURNAL_ONLY_META}, about half a record: step timings alone are 15 numbers). A 5,000-experiment
- * run otherwise kept about 2.3 KB of JavaScript heap per experiment (measured by the scale benchmark's heap
- * snapshots: bench/scale.ts). The journal keeps the whole record.
- * @returns a shallow copy; the record itself is not changed
- */
-export function historyEntry(e: ExperimentRecord): ExperimentRecord {
-  if (e.meta === null || !Object.keys(e.meta).some((k) => JOURNAL_ONLY_META.has(k))) return e;
-  return {
-    ...e,
-    meta: Object.fromEntries(Object.entries(e.meta).filter(([k]) => !JOURNAL_ONLY_META.has(k))),
-  };
 }
 
 /**
@@ -217,10 +193,10 @@ export class RunSession {
   /** True when an unfinished run was reopened. */
   readonly resumed: boolean;
   /**
-   * Experiments of this run, oldest first, as the session keeps them in memory (see {@link historyEntry}: without
-   * the meta the journal alone needs; read the journal for a whole record).
+   * What the session keeps of the run's recorded experiments: counts, the baseline, the plateau and failure
+   * counters (bounded: read the journal for the records themselves).
    */
-  readonly history: ExperimentRecord[];
+  readonly tally = new RunTally();
   /** The run's directions (one unless `--directions N`); the first is the one `branch` and `worktree` name. */
   readonly lanes: Lane[];
   /** Ids of experiments under way (their trace folders have no journal row yet: never tidied away). */
@@ -251,7 +227,6 @@ export class RunSession {
   private readonly vault = new VaultCache();
   private readonly splitStamps: Record<string, StatStamp>;
   private readonly cleanups: (() => void)[] = [];
-  private consecutiveFailures: number;
   private consecutiveTrips = 0;
   private escalation: string | null = null;
   private readonly overrides: Record<string, string>;
@@ -289,7 +264,7 @@ export class RunSession {
       direction: i + 1,
       ...laneRef(opts.projectDir, init.runId, i + 1, n),
       best: null,
-      history: [],
+      tally: laneTally(),
       busy: false,
     }));
     this.branch = this.lanes[0]!.branch;
@@ -309,9 +284,8 @@ export class RunSession {
       ready.contract.retention.keep_last,
       n > 1 ? TIDY_INTERVAL_MS : 0,
     );
-    this.history = init.journal.listExperiments(init.runId).map(historyEntry);
-    for (const e of this.history) {
-      this.laneOf(e).history.push(e);
+    for (const e of init.journal.listExperiments(init.runId)) {
+      this.tally.add(e, this.laneOf(e).tally);
       this.lastSeq = Math.max(this.lastSeq, e.seq);
     }
     this.controller = new AbortController();
@@ -332,9 +306,6 @@ export class RunSession {
     this.noiseMismatch = mismatch;
     this.noise = noise;
     this.rule = keepRuleFor(ready.contract, noise);
-    let failures = 0;
-    for (let i = this.history.length - 1; i >= 0 && FAILURES.has(this.history[i]!.decision); i--) failures++;
-    this.consecutiveFailures = failures;
     this.summary = {
       runId: this.runId,
       branch: this.lanes.map((l) => l.branch).join(', '),
@@ -582,17 +553,17 @@ export class RunSession {
       // the last kept commit the journal knows (a commit made just before the crash is dropped).
       rewriteResults(this.projectDir, this.journal.listExperiments());
       const run = this.journal.getRun(this.runId)!;
-      this.event('run.resumed', 'info', `resumed after ${this.history.length} recorded experiments`, {
-        experiments: this.history.length,
+      this.event('run.resumed', 'info', `resumed after ${this.tally.count} recorded experiments`, {
+        experiments: this.tally.count,
       });
-      if (!this.history.some((e) => e.decision === 'kept'))
+      if (!this.tally.anyKept)
         for (const lane of this.lanes) await resetHard(lane.worktree, run.baseCommit);
     }
     // Resume: each direction's branch must sit on its last kept commit recorded in the journal; a direction that
     // kept nothing yet starts from the baseline (direction 1's first keep).
     let baseline: Best | null = null;
     for (const lane of this.lanes) {
-      const lastKept = [...lane.history].reverse().find((e) => e.decision === 'kept' && e.commitSha);
+      const lastKept = lane.tally.lastKept;
       if (lastKept) {
         await resetHard(lane.worktree, lastKept.commitSha!);
         const runs = await this.loadRuns(lastKept);
@@ -607,7 +578,8 @@ export class RunSession {
         prepareBest(this.rule, lane.best.input);
       }
       if (lane.direction === 1) {
-        const first = this.history.find((e) => e.seq === 1 && e.decision === 'kept' && e.commitSha);
+        const b = this.tally.baseline;
+        const first = b?.decision === 'kept' && b.commitSha ? b : undefined;
         baseline = first && lane.best?.id === first.id ? lane.best : null;
         if (first && !baseline) {
           const runs = await this.loadRuns(first);
@@ -728,9 +700,9 @@ export class RunSession {
   /** Budgets left now. */
   budgetsLeft(): Budgets {
     return {
-      experiments: Math.max(0, this.limits.maxExperiments - this.history.length - this.activeSeqs.size),
+      experiments: Math.max(0, this.limits.maxExperiments - this.tally.count - this.activeSeqs.size),
       wallClockMs: Math.max(0, this.limits.maxWallClockMs - (Date.now() - this.startedAt)),
-      consecutiveFailures: this.limits.maxConsecutiveFailures - this.consecutiveFailures,
+      consecutiveFailures: this.limits.maxConsecutiveFailures - this.tally.failuresInARow,
     };
   }
 
@@ -746,10 +718,9 @@ export class RunSession {
         reason: `stopped: ${(this.signal.reason as Error)?.message ?? 'kill switch'}`,
       };
     // Experiments under way in other directions count: the budget is shared, never overrun.
-    if (this.history.length + this.activeSeqs.size >= this.limits.maxExperiments) {
+    if (this.tally.count + this.activeSeqs.size >= this.limits.maxExperiments) {
       const p = this.contract.suspicion.plateau;
-      const tail = this.history.slice(-p);
-      if (p > 0 && this.history.length > p && !tail.some((e) => e.decision === 'kept')) {
+      if (p > 0 && this.tally.count > p && this.tally.sinceKept >= p) {
         return {
           status: 'escalated',
           reason: `${PLATEAU}the experiment budget (${this.limits.maxExperiments}) ran out and the last ${p} experiments kept nothing`,
@@ -774,10 +745,10 @@ export class RunSession {
         reason: `${this.consecutiveTrips} guardrail trips in a row: needs a person`,
       };
     }
-    if (this.consecutiveFailures >= this.limits.maxConsecutiveFailures) {
+    if (this.tally.failuresInARow >= this.limits.maxConsecutiveFailures) {
       return {
         status: 'escalated',
-        reason: `${this.consecutiveFailures} consecutive failed experiments: needs a person`,
+        reason: `${this.tally.failuresInARow} consecutive failed experiments: needs a person`,
       };
     }
     await verifyLock({ ...this.lock, splits: {} }, this.projectDir, this.projectDir);
@@ -823,7 +794,8 @@ export class RunSession {
         executor: this.executor,
         proposer,
         best: lane.best,
-        history: lane.history,
+        history: lane.tally.recent,
+        baseline: this.tally.baseline,
         active: this.active,
         tidy: this.tidy,
         timeoutMs: Math.max(1000, Math.min(this.limits.experimentTimeoutMs, remaining)),
@@ -840,9 +812,7 @@ export class RunSession {
       this.activeSeqs.delete(seq);
     }
     if (rec === 'aborted') return rec;
-    const entry = historyEntry(rec.record);
-    this.history.push(entry);
-    lane.history.push(entry);
+    this.tally.add(rec.record, lane.tally);
     if (rec.record.decision === 'kept') {
       lane.best = rec.best!;
       // The baseline's other seeds are the noise runs of the same commit, when ratchet check measured them.
@@ -867,7 +837,6 @@ export class RunSession {
         }
       }
     }
-    this.consecutiveFailures = FAILURES.has(rec.record.decision) ? this.consecutiveFailures + 1 : 0;
     const tripped = rec.record.decision === 'rejected' && rec.record.sandboxStatus === 'skipped';
     this.consecutiveTrips = tripped ? this.consecutiveTrips + 1 : 0;
     if (rec.escalate) this.escalation = `escalated by experiment ${rec.record.id}: ${rec.escalate}`;
@@ -923,8 +892,12 @@ export class RunSession {
    */
   budgetPause(direction: number): string | null {
     if (this.contract.parallel.budget !== 'verified-gains' || this.lanes.length < 2) return null;
-    const left = this.limits.maxExperiments - this.history.length - this.activeSeqs.size;
-    const why = budgetPause(budgetShares(this.history, this.lanes.length), direction, left);
+    const left = this.limits.maxExperiments - this.tally.count - this.activeSeqs.size;
+    const why = budgetPause(
+      budgetShares(this.lanes.map((l) => ({ tried: l.tally.tried, verified: l.tally.kept }))),
+      direction,
+      left,
+    );
     if (why) this.event('direction.paused', 'info', why, { direction, left });
     return why;
   }
@@ -958,9 +931,9 @@ export class RunSession {
     const s = this.summary;
     s.status = status ?? 'finished';
     s.reason = reason ?? '';
-    s.experiments = this.history.length;
-    s.kept = this.history.filter((e) => e.decision === 'kept' && e.seq > 1).length;
-    s.baselineScore = this.history[0]?.score ?? null;
+    s.experiments = this.tally.count;
+    s.kept = this.tally.kept;
+    s.baselineScore = this.tally.baseline?.score ?? null;
     s.best = this.best ? { id: this.best.id, score: this.best.score, commit: this.best.commit } : null;
     await this.notify('onRunEnd', (o) => o.onRunEnd?.(s, this));
     this.ducks.close();

@@ -227,7 +227,8 @@ export class McpController {
       });
       session.signal.addEventListener('abort', () => void this.onAbort(), { once: true });
       this.log(`opened run ${session.runId} (worktree ${session.worktree})`);
-      if (session.history.length > 0) return { opened: true, baseline: experimentView(session.history[0]!) };
+      const baseline = session.tally.baseline;
+      if (session.tally.count > 0 && baseline) return { opened: true, baseline: experimentView(baseline) };
       progress('measuring the baseline');
       let rec: ExperimentRecord | 'aborted';
       try {
@@ -397,7 +398,8 @@ export class McpController {
         if (r) refusals.push(r);
       }
       if (d.phases.length > 0) {
-        const r = await checkPhase(this.projectDir, d.phases, session.history, session.worktree);
+        const run = session.journal.listExperiments(session.runId);
+        const r = await checkPhase(this.projectDir, d.phases, run, session.worktree);
         if (r) refusals.push(r);
       }
     }
@@ -501,7 +503,7 @@ export class McpController {
     const id = experimentId ?? rules.pending()?.id;
     if (id === undefined)
       throw new RatchetError('no experiment waits for a conclusion', { field: 'experiment_id' });
-    const rec = session?.history.find((e) => e.id === id) ?? rules.journal.getExperiment(id);
+    const rec = rules.journal.getExperiment(id);
     if (!rec) {
       throw new RatchetError(`no experiment ${id}`, {
         field: 'experiment_id',
@@ -654,8 +656,6 @@ export class McpController {
       };
     }
     const rules = this.rules;
-    // Kept CHANGES after the baseline: the same count as `ratchet status` and the run's closing line.
-    const kept = s.history.filter((e) => e.decision === 'kept' && e.seq > 1);
     const b = s.budgetsLeft();
     const pending = rules.pending();
     const phase = settings.discipline.phases.length > 0 ? await rules.phase() : null;
@@ -664,14 +664,14 @@ export class McpController {
       run: {
         id: s.runId,
         branch: s.branch,
-        experiments: s.history.length,
-        kept: kept.length,
-        baseline: s.history[0]?.score ?? null,
+        experiments: s.tally.count,
+        kept: s.tally.kept,
+        baseline: s.tally.baseline?.score ?? null,
         best: s.best
           ? {
               id: s.best.id,
               score: s.best.score,
-              hypothesis: s.history.find((e) => e.id === s.best!.id)?.hypothesis ?? '',
+              hypothesis: s.journal.getExperiment(s.best.id)?.hypothesis ?? '',
             }
           : null,
       },

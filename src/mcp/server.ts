@@ -305,7 +305,7 @@ export function createMcpServer(opts: McpOptions): { server: McpServer; controll
             run: s.runId,
             branch: s.branch,
             worktree: s.worktree,
-            baseline: o.baseline ?? (s.history[0] ? experimentView(s.history[0]) : null),
+            baseline: o.baseline ?? (s.tally.baseline ? experimentView(s.tally.baseline) : null),
             surface: s.contract.surface,
           },
           `run ${s.runId} is open; edit files in ${s.worktree}`,

@@ -41,8 +41,13 @@ export interface ProposeContext {
   bestScore: number | null;
   /** Parameters of the best kept experiment, when the proposer attached some. */
   bestParams: Record<string, unknown> | null;
-  /** Experiments of this run so far, oldest first. */
+  /**
+   * This direction's latest experiments, oldest first: at most `PROPOSER_HISTORY` (32; src/loop/tally.ts), so a
+   * long run's memory stays flat. The journal holds every experiment (`Journal.listExperiments`).
+   */
   history: ExperimentDigest[];
+  /** The run's baseline (its first experiment, in direction 1) once recorded, else null. */
+  baseline: ExperimentDigest | null;
   /** Aborted when the run is stopped; a proposer must return or throw promptly. */
   signal: AbortSignal;
   /**

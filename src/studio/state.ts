@@ -3,7 +3,7 @@ import { latestReviews, type ReviewRecord } from '../journal/reviews.js';
 import type { EventRecord, Journal, JournalReader, SubmissionRecord } from '../journal/store.js';
 import { currentExperiment, type LogEntry, runStatusView, showView } from '../journal/views.js';
 import { activeRun, runActiveMs } from '../loop/control.js';
-import { FAILURES } from '../loop/session.js';
+import { FAILURES } from '../loop/tally.js';
 import { scoreChart } from '../report/chart.js';
 import { harnessChart } from '../report/harness-chart.js';
 import { type HarnessFront, harnessFront } from '../report/harness-front.js';

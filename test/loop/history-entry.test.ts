@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ExperimentRecord } from '../../src/journal/store.js';
-import { historyEntry } from '../../src/loop/session.js';
+import { historyEntry } from '../../src/loop/tally.js';
 
 const record = (meta: Record<string, unknown> | null): ExperimentRecord =>
   ({

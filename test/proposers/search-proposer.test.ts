@@ -55,6 +55,7 @@ function context(worktree: string, over: Partial<ProposeContext> = {}): ProposeC
     bestScore: null,
     bestParams: null,
     history: [],
+    baseline: null,
     signal: new AbortController().signal,
     ...over,
   };
@@ -158,7 +159,7 @@ describe('search proposer with the real helper', () => {
     const baselineParams = parse(BASELINE_FILE) as Record<string, unknown>;
     const { proposer, worktree } = setup({ baselineParams });
     const proposal = await proposer.propose(
-      context(worktree, { bestScore: 0.83, history: [digest({ score: 0.83 })] }),
+      context(worktree, { bestScore: 0.83, baseline: digest({ score: 0.83 }) }),
     );
     expect(proposal.meta).toMatchObject({ trial: 1 });
     expect(proposal.hypothesis).not.toMatch(/baseline's parameters/);

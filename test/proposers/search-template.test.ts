@@ -141,6 +141,7 @@ describe('tabular template driven by the search proposer', () => {
           bestScore: null,
           bestParams: null,
           history: [],
+          baseline: null,
           signal: new AbortController().signal,
         };
         const proposal = await proposer.propose(ctx);

@@ -354,9 +354,9 @@ export class SearchProposer implements Proposer {
     for (const entry of this.space.portfolio ?? []) await session.enqueue(entry);
     const asked = await session.ask();
     if (!baselineQueued) return asked;
-    const first = ctx.history[0];
+    const first = ctx.baseline;
     const measured =
-      first !== undefined &&
+      first !== null &&
       first.score !== null &&
       (first.params === null || sameOnSpace(first.params, base, this.space.space));
     if (!measured || !asked.enqueued || !sameOnSpace(asked.params, base, this.space.space)) return asked;
