@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { proposerFactory } from '../src/cli/proposers.js';
 import { initProject } from '../src/contract/init.js';
-import { adoptionsOf, budgetPause, budgetShares, directionBests, directionCounts } from '../src/journal/directions.js';
+import {
+  adoptionsOf,
+  budgetPause,
+  budgetShares,
+  directionBests,
+  directionCounts,
+} from '../src/journal/directions.js';
 import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { activeRun, requestStop } from '../src/loop/control.js';
 import type { Executor } from '../src/loop/executor.js';

@@ -31,7 +31,7 @@ import { confirmKeep, decideKeep, type KeepRule, prepareBest, type Runs } from '
 import { experimentDir, WORKTREES_DIR } from './paths.js';
 import { preflight } from './preflight.js';
 import { keepRuleFor, noiseFor } from './rule.js';
-import { laneTally, type LaneTally, RunTally } from './tally.js';
+import { type LaneTally, laneTally, RunTally } from './tally.js';
 import { TraceTidy } from './tidy.js';
 
 /** Prefix of a plateau's stop reason (the search stalled; an escalation with cause `plateau`). */
@@ -556,8 +556,7 @@ export class RunSession {
       this.event('run.resumed', 'info', `resumed after ${this.tally.count} recorded experiments`, {
         experiments: this.tally.count,
       });
-      if (!this.tally.anyKept)
-        for (const lane of this.lanes) await resetHard(lane.worktree, run.baseCommit);
+      if (!this.tally.anyKept) for (const lane of this.lanes) await resetHard(lane.worktree, run.baseCommit);
     }
     // Resume: each direction's branch must sit on its last kept commit recorded in the journal; a direction that
     // kept nothing yet starts from the baseline (direction 1's first keep).
