@@ -302,7 +302,30 @@ export function reportSections(d: ReportData): Section[] {
   return s;
 }
 
-const mdCell = (t: string) => t.replaceAll('|', '\\|').replace(/\s+/g, ' ');
+/**
+ * Text as Markdown that shows it literally, never as markup: the report's blocks mix Ratchet's words with what a
+ * proposer wrote (hypotheses, conclusions, crash messages), which is data (docs/ARCHITECTURE.md, "Guardrails").
+ * Whitespace runs become one space (agent text cannot start a line of its own); the backslash is escaped (so text
+ * cannot undo an escape), and so is what would open markup under CommonMark: the `(` of an inline link or image
+ * (`](`), a `<` before a letter, `/`, `!` or `?` (raw HTML, autolinks), and a first character that would open a
+ * heading, quote, list item or thematic break. Intervals (`[0.1, 0.2]`) and comparisons (`p < 0.05`) stay as they
+ * read. The HTML report escapes the same text as XML.
+ */
+export function mdText(t: string): string {
+  const s = t
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replaceAll('\\', '\\\\')
+    .replaceAll('](', ']\\(')
+    .replace(/<(?=[A-Za-z/!?])/g, '\\<');
+  const opensBlock =
+    /^(?:[-+*](?: |$)|#{1,6}(?: |$)|>|\d{1,9}[.)](?: |$))/.test(s) || /^(?:[-*_=] ?){3,}$/.test(s);
+  return opensBlock ? s.replace(/^(\d*)(.)/, '$1\\$2') : s;
+}
+const mdCell = (t: string) => mdText(t).replaceAll('|', '\\|');
+/** A code fence longer than any run of backticks in `text` (so the text cannot close it). */
+const fence = (text: string) =>
+  '`'.repeat(Math.max(3, ...(text.match(/`+/g) ?? []).map((r) => r.length + 1)));
 
 /** The charts of the report (SVG and the file name report.md links to), in reading order. */
 export function reportCharts(d: ReportData): { file: string; svg: string; alt: string }[] {
@@ -319,7 +342,7 @@ export function renderMarkdown(d: ReportData): string {
   const out: string[] = [
     `# Ratchet report: ${d.project.name}, run ${d.run.id}`,
     '',
-    `_${d.run.status}${d.run.reason ? `: ${reasonAfter(d.run.status, d.run.reason)}` : ''}. ${d.project.task} task, ${d.project.metric} (${d.project.direction}). Generated ${d.generatedAt}._`,
+    `_${d.run.status}${d.run.reason ? `: ${mdText(reasonAfter(d.run.status, d.run.reason))}` : ''}. ${d.project.task} task, ${d.project.metric} (${d.project.direction}). Generated ${d.generatedAt}._`,
     '',
   ];
   for (const sec of reportSections(d)) {
@@ -327,10 +350,10 @@ export function renderMarkdown(d: ReportData): string {
     for (const b of sec.blocks) {
       switch (b.kind) {
         case 'p':
-          out.push(b.strong ? `**${b.text}**` : b.text, '');
+          out.push(b.strong ? `**${mdText(b.text)}**` : mdText(b.text), '');
           break;
         case 'list':
-          out.push(...b.items.map((it, i) => `${b.ordered ? `${i + 1}.` : '-'} ${it}`), '');
+          out.push(...b.items.map((it, i) => `${b.ordered ? `${i + 1}.` : '-'} ${mdText(it)}`), '');
           break;
         case 'table':
           out.push(
@@ -341,10 +364,10 @@ export function renderMarkdown(d: ReportData): string {
           );
           break;
         case 'chart':
-          out.push(`![${b.alt}](${b.file})`, '');
+          out.push(`![${mdText(b.alt)}](${b.file})`, '');
           break;
         case 'code':
-          out.push('```', b.text, '```', '');
+          out.push(fence(b.text), b.text, fence(b.text), '');
           break;
       }
     }
