@@ -1,6 +1,8 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { describe, expect, it } from 'vitest';
 import { proposerFactory } from '../src/cli/proposers.js';
 import { initProject } from '../src/contract/init.js';
@@ -19,7 +21,7 @@ import { runLoop } from '../src/loop/run.js';
 import { startStudio } from '../src/studio/server.js';
 import { submit } from '../src/tiers/submit.js';
 import { FIXTURES, STANDIN } from './agents/helpers.js';
-import { cli, cliAsync, EXAMPLE, gitOut, makeProject } from './helpers/project.js';
+import { CLI, cli, cliAsync, EXAMPLE, gitOut, makeProject } from './helpers/project.js';
 import { NOISE_PREDICTIONS, predictingScript, ScriptedProposer } from './helpers/scripted.js';
 
 /**
@@ -124,6 +126,33 @@ describe('parallel directions', () => {
     const log = cli(['log'], dir).stdout;
     expect(log.split('\n')[0]).toMatch(/^id\s+seq\s+dir\s+decision/);
     expect(log).toMatch(/\n\d+\s+\d+\s+d2\s/);
+    // MCP's get_history (through the real server, its output schema checked by the SDK) shows them too.
+    const client = new Client({ name: 'ratchet-test', version: '1.0.0' });
+    await client.connect(
+      new StdioClientTransport({
+        command: process.execPath,
+        args: [CLI, 'mcp', '--dir', dir],
+        stderr: 'pipe',
+      }),
+    );
+    try {
+      const h = await client.callTool({ name: 'get_history', arguments: { run_id: 'par', limit: 50 } });
+      expect(h.isError).toBeFalsy();
+      const out = h.structuredContent as {
+        experiments: { id: number; direction?: number }[];
+        directions: { direction: number; branch: string; experiments: number; best: { id: number } | null }[];
+      };
+      expect(out.experiments.map((e) => [e.id, e.direction])).toEqual(exps.map((e) => [e.id, e.direction]));
+      expect(out.directions.map((d) => [d.direction, d.branch, d.experiments])).toEqual(
+        st.directions.map((d: { direction: number; branch: string; experiments: number }) => [
+          d.direction,
+          d.branch,
+          d.experiments,
+        ]),
+      );
+    } finally {
+      await client.close();
+    }
     expect(activeRun(dir)).toBeNull();
   }, 600_000);
 

@@ -34,6 +34,7 @@ import { AgentRules } from '../agents/rules.js';
 import { type AgentSettings, agentSettings } from '../agents/settings.js';
 import { parseReportedUsage, totalTokens, type Usage, usageJson } from '../agents/usage.js';
 import { type Contract, loadContract } from '../contract/load.js';
+import { adoptionsOf, type DirectionSummary, directionSummaries } from '../journal/directions.js';
 import { type ExperimentRecord, JOURNAL_FILE, Journal } from '../journal/store.js';
 import { activeRun } from '../loop/control.js';
 import { experimentDir, RUNS_DIR } from '../loop/paths.js';
@@ -76,6 +77,8 @@ export interface ExperimentView extends DigestEntry {
   commit: string | null;
   duration_s: number;
   started_at: string;
+  /** The direction it ran in, in a run of `ratchet run --directions N` (absent in a run with one). */
+  direction?: number;
 }
 
 /** The agent-facing view of an experiment record (public fields only). */
@@ -87,6 +90,7 @@ export function experimentView(e: ExperimentRecord): ExperimentView {
     commit: e.commitSha,
     duration_s: Math.round(e.durationMs) / 1000,
     started_at: e.startedAt,
+    ...(e.direction ? { direction: e.direction } : {}),
   };
 }
 
@@ -757,17 +761,30 @@ export class McpController {
   history(
     runId: string | undefined,
     limit: number,
-  ): { run: string | null; total: number; experiments: ExperimentView[] } {
+  ): {
+    run: string | null;
+    total: number;
+    experiments: ExperimentView[];
+    directions: DirectionSummary[] | null;
+  } {
     return this.withJournal(
       (j) => {
         const id = runId ?? this.session?.runId ?? j.getRun()?.id;
-        if (!id) return { run: null, total: 0, experiments: [] };
-        if (!j.getRun(id))
+        if (!id) return { run: null, total: 0, experiments: [], directions: null };
+        const run = j.getRun(id);
+        if (!run)
           throw new RatchetError(`no run ${id}`, { field: 'run_id', hint: 'get_status names the runs' });
         const all = j.listExperiments(id);
-        return { run: id, total: all.length, experiments: all.slice(-limit).map(experimentView) };
+        const adoptions = adoptionsOf(j.listEvents({ runId: id, kinds: ['direction.adopted'] }));
+        return {
+          run: id,
+          total: all.length,
+          experiments: all.slice(-limit).map(experimentView),
+          // A run of `ratchet run --directions N`: each direction's branch, experiments, keeps and best.
+          directions: directionSummaries(run, all, adoptions),
+        };
       },
-      { run: null, total: 0, experiments: [] },
+      { run: null, total: 0, experiments: [], directions: null },
     );
   }
 

@@ -165,7 +165,7 @@ export function createMcpServer(opts: McpOptions): { server: McpServer; controll
     {
       title: 'Experiment history',
       description:
-        'Experiments of the open run (or another run), oldest first: hypothesis, decision, public score, gain, conclusion, files, metrics.',
+        "Experiments of the open run (or another run), oldest first: hypothesis, decision, public score, gain, conclusion, files, metrics, and the direction of a run with several (with each direction's branch, experiments, keeps and best).",
       inputSchema: z.object({
         run_id: z.string().optional().describe('a run id (default: the open run, else the latest)'),
         limit: z.number().int().min(1).max(200).default(25).describe('the most recent N experiments'),
@@ -174,6 +174,18 @@ export function createMcpServer(opts: McpOptions): { server: McpServer; controll
         run: z.string().nullable(),
         total: z.number(),
         experiments: z.array(ExperimentOut),
+        directions: z
+          .array(
+            z.object({
+              direction: z.number(),
+              branch: z.string(),
+              experiments: z.number(),
+              kept: z.number(),
+              best: z.object({ id: z.number(), score: num }).nullable(),
+            }),
+          )
+          .nullable()
+          .describe('each direction of a run with several (ratchet run --directions N); null for one'),
       }),
       annotations: { readOnlyHint: true, openWorldHint: false },
     },
