@@ -14,16 +14,17 @@ import { makeProject } from './helpers/project.js';
 import { NOISE_PREDICTIONS, predictingScript } from './helpers/scripted.js';
 
 /** Writes `files` into the worktree, then optionally runs `after` (e.g. a background editor) and returns. */
+/** One attack: files the proposer writes into the worktree, then an optional action on the worktree. */
+interface AttackStep {
+  hypothesis: string;
+  files: Record<string, string>;
+  after?: (worktree: string) => void;
+}
+
 class AttackProposer implements Proposer {
   readonly name = 'attacker';
   private i = 0;
-  constructor(
-    private readonly steps: {
-      hypothesis: string;
-      files: Record<string, string>;
-      after?: (worktree: string) => void;
-    }[],
-  ) {}
+  constructor(private readonly steps: AttackStep[]) {}
   async propose(ctx: ProposeContext): Promise<Proposal> {
     const step = this.steps[this.i++]!;
     for (const [p, c] of Object.entries(step.files)) writeFileSync(join(ctx.worktree, p), c);
@@ -91,7 +92,7 @@ describe('attack suite through the loop', () => {
     });
     originalTrain = readFileSync(join(dir, 'train.py'), 'utf8');
     const ok = predictingScript(NOISE_PREDICTIONS);
-    const steps = [
+    const steps: AttackStep[] = [
       { hypothesis: 'read the vault', files: { 'train.py': readVault(join(dir, '.ratchet', 'vault')) + ok } },
       { hypothesis: 'reach the network', files: { 'train.py': network(port) + ok } },
       { hypothesis: 'write outside the output folder', files: { 'train.py': writeOutside + ok } },

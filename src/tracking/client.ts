@@ -290,7 +290,9 @@ export class MlflowClient {
       fetch(`${this.uri}${path}`, {
         method,
         headers,
-        ...(payload === undefined ? {} : { body: payload }),
+        // A Buffer is a Uint8Array; the cast only bridges Node's and the DOM's typings of `BodyInit` (the tests'
+        // type check has both).
+        ...(payload === undefined ? {} : { body: payload as string | Uint8Array<ArrayBuffer> }),
         signal: this.requestSignal(),
       });
     try {

@@ -102,7 +102,10 @@ describe('stand-in model: the OpenAI shape', () => {
 
   it('refuses a missing or wrong key with 401', async () => {
     const body = { model: 'ratchet-stand-in', messages: [{ role: 'user', content: 'What is 2 + 2?' }] };
-    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: KEY }]) {
+    for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: KEY }] as Record<
+      string,
+      string
+    >[]) {
       const r = await post(body, headers);
       expect(r.status).toBe(401);
       expect(r.json.error).toMatchObject({ type: 'invalid_request_error', code: 'invalid_api_key' });

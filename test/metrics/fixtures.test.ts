@@ -10,9 +10,17 @@
 import { describe, expect, it } from 'vitest';
 import { eceBin } from '../../src/metrics/binary.js';
 import { computeMetric, metricsForTask, prepareMetric, type Task } from '../../src/metrics/index.js';
-import { caseInput, caseWeights, close, type FixtureCase, loadFixture, REL_TOL } from './helpers.js';
+import {
+  caseInput,
+  caseWeights,
+  close,
+  type FixtureCase,
+  type FixtureTask,
+  loadFixture,
+  REL_TOL,
+} from './helpers.js';
 
-const EXACT_WITH_INTEGER_WEIGHTS: Record<Exclude<Task, 'ranking'>, readonly string[]> = {
+const EXACT_WITH_INTEGER_WEIGHTS: Record<FixtureTask, readonly string[]> = {
   binary: ['accuracy', 'precision', 'recall', 'f1'],
   multiclass: ['accuracy', 'f1_micro'],
   regression: [],

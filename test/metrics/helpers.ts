@@ -50,8 +50,11 @@ export function loadFixtureFile<T>(stem: string): T {
   return JSON.parse(readFileSync(url, 'utf8')) as T;
 }
 
+/** The tasks scikit-learn fixtures cover per row (ranking has its own, by query; bandit and harness none). */
+export type FixtureTask = Exclude<Task, 'ranking' | 'bandit' | 'harness'>;
+
 /** The typed-array input of a fixture case. */
-export function caseInput(task: Exclude<Task, 'ranking'>, c: FixtureCase): MetricInput {
+export function caseInput(task: FixtureTask, c: FixtureCase): MetricInput {
   if (task === 'binary') return { task, y: Uint8Array.from(c.y), p: Float64Array.from(c.p!) };
   if (task === 'regression') return { task, y: Float64Array.from(c.y), p: Float64Array.from(c.p!) };
   const input: MulticlassInput = { task, y: Int32Array.from(c.y), k: c.k!, pred: Int32Array.from(c.pred!) };
@@ -104,6 +107,8 @@ export function repeatRows(input: MetricInput, weights: Float64Array): MetricInp
       ...(input.qhat ? { qhat: matrix(input.qhat) } : {}),
     };
   }
+  if (input.task !== 'multiclass')
+    throw new Error(`repeatRows: no per-row weights for a ${input.task} input`);
   const k = input.k;
   const out: MulticlassInput = {
     task: 'multiclass',

@@ -63,8 +63,7 @@ const journalExists = (dir: string) => existsSync(join(dir, '.ratchet', 'ratchet
 /** MLflow runs of a Ratchet run, keyed by the Ratchet experiment id. */
 async function mlflowRuns(runId: string) {
   const exp = await client.getExperimentByName(mlflowExperimentName('gsoep-outwork', runId));
-  if (!exp) return new Map();
-  const runs = await client.searchRuns([exp.experiment_id]);
+  const runs = exp ? await client.searchRuns([exp.experiment_id]) : [];
   const byId = new Map<number, (typeof runs)[number]>();
   for (const r of runs) {
     const id = Number(r.data.tags.find((t) => t.key === 'ratchet.experiment')?.value);
