@@ -15,12 +15,12 @@ import {
 } from '../src/journal/directions.js';
 import { type ExperimentRecord, Journal } from '../src/journal/store.js';
 import { activeRun, requestStop } from '../src/loop/control.js';
-import type { Executor } from '../src/loop/executor.js';
 import { experimentDir } from '../src/loop/paths.js';
 import { runLoop } from '../src/loop/run.js';
 import { startStudio } from '../src/studio/server.js';
 import { submit } from '../src/tiers/submit.js';
 import { FIXTURES, STANDIN } from './agents/helpers.js';
+import { instantExecutor } from './helpers/instant-executor.js';
 import { CLI, cli, cliAsync, EXAMPLE, gitOut, makeProject } from './helpers/project.js';
 import { NOISE_PREDICTIONS, predictingScript, ScriptedProposer } from './helpers/scripted.js';
 
@@ -498,37 +498,9 @@ describe('parallel directions', () => {
 
   it('many directions: the shared budget is never overrun, and the kill switch takes a listener per direction without a leak warning', async () => {
     const dir = await makeProject({ rows: 1500, trainPy: predictingScript(NOISE_PREDICTIONS) });
-    const ids = (name: string) =>
-      readFileSync(join(dir, '.ratchet', 'data', `${name}.csv`), 'utf8')
-        .trimEnd()
-        .split('\n')
-        .slice(1)
-        .map((l) => l.split(',')[0]!);
-    const holdouts = { public: ids('public'), private: ids('private') };
-    let running = 0;
-    let most = 0;
     // Jobs of equal length that listen to the kill switch while they run, as the local executor's do: the
     // directions end their experiments together, and race for the budget's last ones.
-    const executor: Executor = {
-      kind: 'local',
-      slotClass: 'test:instant',
-      threads: 1,
-      async run(job) {
-        running++;
-        most = Math.max(most, running);
-        const onAbort = () => {};
-        job.signal?.addEventListener('abort', onAbort, { once: true });
-        await new Promise((r) => setTimeout(r, 400));
-        job.signal?.removeEventListener('abort', onAbort);
-        running--;
-        for (const [name, rows] of Object.entries(holdouts))
-          writeFileSync(
-            join(job.outputDir, `${name}.csv`),
-            `row_id,prediction\n${rows.map((id) => `${id},${((Number(id) * 7919) % 1009) / 1009}`).join('\n')}\n`,
-          );
-        return { status: 'ok', exitCode: 0, signal: null, wallMs: 400, sandboxed: false, message: 'ok' };
-      },
-    };
+    const executor = instantExecutor(dir, 400);
     const warnings: string[] = [];
     const onWarning = (w: Error) => warnings.push(`${w.name}: ${w.message}`);
     process.on('warning', onWarning);
@@ -561,7 +533,7 @@ describe('parallel directions', () => {
     const exps = j.listExperiments('many');
     j.close();
     expect(exps.map((e) => e.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 40 }, (_, i) => i + 1));
-    expect(most).toBeGreaterThan(10); // more than Node's default of 10 listeners listened at once
+    expect(executor.most).toBeGreaterThan(10); // more than Node's default of 10 listeners listened at once
     expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
   }, 600_000);
 });

@@ -49,6 +49,43 @@ export function createFinishedRun(j: Journal, runId: string, config: Record<stri
 }
 
 /**
+ * The baseline of a hand-written run `runId`: experiment 1, seq 1, kept at auroc 0.7 and log_loss 0.5 on commit
+ * `sha(1)` (parent `sha(0)`), a minute long; spread it and change what a test needs.
+ */
+export function baselineRecord(runId: string): ExperimentRecord {
+  return {
+    id: 1,
+    runId,
+    seq: 1,
+    proposer: 'search',
+    hypothesis: 'baseline',
+    params: null,
+    meta: null,
+    decision: 'kept',
+    reason: 'baseline',
+    score: 0.7,
+    bestBefore: null,
+    delta: null,
+    ciLow: null,
+    ciHigh: null,
+    probImprovement: null,
+    commitSha: sha(1),
+    parentSha: sha(0),
+    files: [],
+    sandboxStatus: 'ok',
+    sandboxMessage: '',
+    exitCode: 0,
+    sandboxed: true,
+    startedAt: '2024-01-01T00:00:00Z',
+    endedAt: '2024-01-01T00:01:00Z',
+    durationMs: 60_000,
+    executeMs: 50_000,
+    conclusion: null,
+    metrics: { auroc: 0.7, log_loss: 0.5 },
+  };
+}
+
+/**
  * Record a finished run `runId` whose experiments carry the given offline deltas, each a change of the baseline
  * (experiment 1, recorded once per journal, auroc 0.7 and log_loss 0.5), so its parent is experiment 1.
  */
@@ -56,36 +93,7 @@ export function recordHistory(dir: string, runId: string, changes: RecordedChang
   const j = Journal.open(dir);
   try {
     createFinishedRun(j, runId, {});
-    const base: ExperimentRecord = {
-      id: 1,
-      runId,
-      seq: 1,
-      proposer: 'search',
-      hypothesis: 'baseline',
-      params: null,
-      meta: null,
-      decision: 'kept',
-      reason: 'baseline',
-      score: 0.7,
-      bestBefore: null,
-      delta: null,
-      ciLow: null,
-      ciHigh: null,
-      probImprovement: null,
-      commitSha: sha(1),
-      parentSha: sha(0),
-      files: [],
-      sandboxStatus: 'ok',
-      sandboxMessage: '',
-      exitCode: 0,
-      sandboxed: true,
-      startedAt: '2024-01-01T00:00:00Z',
-      endedAt: '2024-01-01T00:01:00Z',
-      durationMs: 60_000,
-      executeMs: 50_000,
-      conclusion: null,
-      metrics: { auroc: 0.7, log_loss: 0.5 },
-    };
+    const base = baselineRecord(runId);
     if (!j.getExperiment(1)) j.recordExperiment(base);
     for (const t of changes) {
       const id = Number(t.experiment);

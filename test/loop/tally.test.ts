@@ -1,12 +1,12 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { directionCounts } from '../../src/journal/directions.js';
 import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
-import type { Executor } from '../../src/loop/executor.js';
 import { runLoop } from '../../src/loop/run.js';
 import { laneTally, PROPOSER_HISTORY, RunTally } from '../../src/loop/tally.js';
 import type { ProposeContext } from '../../src/proposers/types.js';
+import { instantExecutor } from '../helpers/instant-executor.js';
 import { makeProject } from '../helpers/project.js';
 import { NOISE_PREDICTIONS, predictingScript } from '../helpers/scripted.js';
 
@@ -67,27 +67,8 @@ describe('RunTally: what a session keeps of its experiments', () => {
 
   it('a run shows each proposer the baseline and its latest experiments, never more than the window', async () => {
     const dir = await makeProject({ rows: 600, trainPy: predictingScript(NOISE_PREDICTIONS) });
-    const ids = (name: string) =>
-      readFileSync(join(dir, '.ratchet', 'data', `${name}.csv`), 'utf8')
-        .trimEnd()
-        .split('\n')
-        .slice(1)
-        .map((l) => l.split(',')[0]!);
-    const holdouts = { public: ids('public'), private: ids('private') };
     // Instant jobs that write the same predictions every time: the loop's own steps are what is tested.
-    const executor: Executor = {
-      kind: 'local',
-      slotClass: 'test:instant',
-      threads: 1,
-      async run(job) {
-        for (const [name, rows] of Object.entries(holdouts))
-          writeFileSync(
-            join(job.outputDir, `${name}.csv`),
-            `row_id,prediction\n${rows.map((id) => `${id},${((Number(id) * 7919) % 1009) / 1009}`).join('\n')}\n`,
-          );
-        return { status: 'ok', exitCode: 0, signal: null, wallMs: 1, sandboxed: false, message: 'ok' };
-      },
-    };
+    const executor = instantExecutor(dir, 1);
     const seen: { seq: number; baseline: number | null; history: number[] }[] = [];
     const n = PROPOSER_HISTORY + 8;
     const s = await runLoop({

@@ -9,7 +9,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { eceBin } from '../../src/metrics/binary.js';
-import { computeMetric, metricsForTask, prepareMetric, type Task } from '../../src/metrics/index.js';
+import { computeMetric, metricsForTask, prepareMetric } from '../../src/metrics/index.js';
 import {
   caseInput,
   caseWeights,

@@ -4,7 +4,7 @@ import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
 import { writeReport } from '../../src/report/index.js';
 import { mdText } from '../../src/report/render.js';
 import { makeProject, tempDir } from '../helpers/project.js';
-import { createFinishedRun, sha } from '../helpers/tiers.js';
+import { baselineRecord, createFinishedRun, sha } from '../helpers/tiers.js';
 
 /** What a hostile proposer might write as its hypothesis: an image beacon, raw HTML, a link, a fake section. */
 const EVIL =
@@ -36,33 +36,8 @@ describe('report.md shows what a proposer wrote as text, never as Markdown', () 
     try {
       createFinishedRun(j, 'evil', {});
       const base: ExperimentRecord = {
-        id: 1,
-        runId: 'evil',
-        seq: 1,
+        ...baselineRecord('evil'),
         proposer: 'command',
-        hypothesis: 'baseline',
-        params: null,
-        meta: null,
-        decision: 'kept',
-        reason: 'baseline',
-        score: 0.7,
-        bestBefore: null,
-        delta: null,
-        ciLow: null,
-        ciHigh: null,
-        probImprovement: null,
-        commitSha: sha(1),
-        parentSha: sha(0),
-        files: [],
-        sandboxStatus: 'ok',
-        sandboxMessage: '',
-        exitCode: 0,
-        sandboxed: true,
-        startedAt: '2024-01-01T00:00:00Z',
-        endedAt: '2024-01-01T00:01:00Z',
-        durationMs: 60_000,
-        executeMs: 50_000,
-        conclusion: null,
         metrics: { auroc: 0.7 },
       };
       j.recordExperiment(base);
