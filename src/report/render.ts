@@ -364,7 +364,8 @@ export function renderMarkdown(d: ReportData): string {
           );
           break;
         case 'chart':
-          out.push(`![${mdText(b.alt)}](${b.file})`, '');
+          // The alt text sits inside `![…]`: its brackets are escaped too.
+          out.push(`![${mdText(b.alt).replace(/[[\]]/g, '\\$&')}](${b.file})`, '');
           break;
         case 'code':
           out.push(fence(b.text), b.text, fence(b.text), '');

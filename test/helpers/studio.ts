@@ -1,5 +1,5 @@
 import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
-import { createFinishedRun } from './tiers.js';
+import { baselineRecord, createFinishedRun } from './tiers.js';
 
 /**
  * A run of many experiments written straight through the Journal API (no loop, no git): what the Studio's tests of
@@ -25,33 +25,21 @@ export function recordManyExperiments(dir: string, runId: string, n: number, fir
       const id = first + i;
       const kept = i === 0 || i % 10 === 0;
       const e: ExperimentRecord = {
+        ...baselineRecord(runId),
         id,
-        runId,
         seq: i + 1,
-        proposer: 'search',
         hypothesis: `exp ${id}`,
         params: { lr: i / n },
-        meta: null,
         decision: kept ? 'kept' : 'reverted',
         reason: kept ? 'better' : 'not better',
         score: 0.7 + i / (10 * n),
         bestBefore: i === 0 ? null : 0.7,
         delta: i === 0 ? null : i / (10 * n),
-        ciLow: null,
-        ciHigh: null,
-        probImprovement: null,
         commitSha: kept ? sha(id) : null,
         parentSha: sha(first),
         files: ['params.yaml'],
-        sandboxStatus: 'ok',
-        sandboxMessage: '',
-        exitCode: 0,
-        sandboxed: true,
-        startedAt: '2024-01-01T00:00:00Z',
-        endedAt: '2024-01-01T00:01:00Z',
         durationMs: durationOf(id, first),
         executeMs: 900,
-        conclusion: null,
         metrics: { auroc: 0.7 + i / (10 * n), log_loss: 0.5 },
       };
       j.recordExperiment(e);
