@@ -213,16 +213,16 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     child.once('exit', (code) => reject(new Error(`the Studio's process exited (${code})`)));
   });
   // Its answers are timed by a client in that process (outside the orchestrator's event loop, as a browser is).
-  const waiting = new Map<string, (r: { ms: number; bytes: number }) => void>();
-  child.on('message', (m: { probe?: string; ms: number; bytes: number }) => {
+  const waiting = new Map<string, (r: { ms: number; cpuMs: number; bytes: number }) => void>();
+  child.on('message', (m: { probe?: string; ms: number; cpuMs: number; bytes: number }) => {
     if (m.probe !== undefined) waiting.get(m.probe)?.(m);
   });
   const probeChild = (label: string) =>
-    new Promise<{ ms: number; bytes: number }>((resolve) => {
+    new Promise<{ ms: number; cpuMs: number; bytes: number }>((resolve) => {
       waiting.set(label, resolve);
       child.send({ probe: label });
     });
-  const own: Promise<{ at: string; ms: number; bytes: number }>[] = [];
+  const own: Promise<{ at: string; ms: number; cpuMs: number; bytes: number }>[] = [];
   const samples: { t: number; rss: number; done: number }[] = [];
   const marks: {
     done: number;
@@ -435,7 +435,7 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
       `  growth over the second half, from the ${pct(half.done / experiments)} mark (${half.rss.toFixed(0)} MB) to the end: ${pct((end.rss - half.rss) / half.rss)}; JS heap retained ${Number.isFinite(half.retained) ? `${half.retained.toFixed(1)} → ${end.retained.toFixed(1)} MB` : '(run with node --expose-gc)'}`,
     );
   console.log(
-    `Studio in a process of its own (as \`ratchet studio\` runs; timed by a client there) GET /api/state during the run: ${ownDuring.map((p) => `${p.at} ${p.ms.toFixed(0)} ms`).join(', ')} (last body ${((ownDuring[ownDuring.length - 1]?.bytes ?? 0) / 1024).toFixed(0)} KiB)`,
+    `Studio in a process of its own (as \`ratchet studio\` runs; timed by a client there) GET /api/state during the run: ${ownDuring.map((p) => `${p.at} ${p.ms.toFixed(0)} ms (CPU ${p.cpuMs.toFixed(0)})`).join(', ')} (last body ${((ownDuring[ownDuring.length - 1]?.bytes ?? 0) / 1024).toFixed(0)} KiB)`,
   );
   console.log(
     `  after the run: ${ownAfter.map((m) => m.toFixed(0)).join(', ')} ms; max during+after ${Math.max(...ownDuring.map((p) => p.ms), ...ownAfter).toFixed(0)} ms (target < ${TARGET_STUDIO_MS} ms)`,

@@ -54,10 +54,20 @@ export interface ChartInput {
   compactBefore?: number | null;
 }
 
-/** See {@link ChartInput.marks}: experiment id → the point it was made for and the mark's opening markup. */
+/**
+ * See {@link ChartInput.marks}: experiment id → the point it was made for, the mark's opening markup and, once
+ * drawn, the whole mark as placed in the frame (`frame`: the plot's size and axes' extents as a key) it was drawn in.
+ */
 export type ChartMarkCache = Map<
   number,
-  { point: ChartPoint; lanes: boolean; interactive: boolean; compact: boolean; head: string }
+  {
+    point: ChartPoint;
+    lanes: boolean;
+    interactive: boolean;
+    compact: boolean;
+    head: string;
+    placed?: { frame: string; markup: string };
+  }
 >;
 
 /**
@@ -75,16 +85,18 @@ function markHead(p: ChartPoint, lanes: boolean, interactive: boolean, compact =
   return `<g ${data}${a11y} style="cursor:pointer"><title>${escapeXml(tip)}</title>`;
 }
 
-/** {@link markHead}, from the cache when the same point was drawn the same way before. */
-function cachedHead(
+/**
+ * The cache entry of a point drawn the same way before ({@link markHead}'s inputs unchanged), else a new entry
+ * (stored when there is a cache).
+ */
+function cachedEntry(
   p: ChartPoint,
   lanes: boolean,
   interactive: boolean,
   compact: boolean,
   cache?: ChartMarkCache,
-): string {
-  if (!cache) return markHead(p, lanes, interactive, compact);
-  const hit = cache.get(p.id);
+): NonNullable<ReturnType<ChartMarkCache['get']>> {
+  const hit = cache?.get(p.id);
   const q = hit?.point;
   if (
     hit &&
@@ -98,10 +110,16 @@ function cachedHead(
     (q.direction ?? null) === (p.direction ?? null) &&
     q.hypothesis === p.hypothesis
   )
-    return hit.head;
-  const head = markHead(p, lanes, interactive, compact);
-  cache.set(p.id, { point: { ...p }, lanes, interactive, compact, head });
-  return head;
+    return hit;
+  const entry = {
+    point: { ...p },
+    lanes,
+    interactive,
+    compact,
+    head: markHead(p, lanes, interactive, compact),
+  };
+  cache?.set(p.id, entry);
+  return entry;
 }
 
 /** Colours and shapes of each decision (shared by the legend, the Studio table and the report). */
@@ -267,7 +285,12 @@ export function scoreChart(input: ChartInput): string {
       ? input.private
       : Object.entries(input.private ?? {}).map(([k, v]) => [Number(k), v] as [number, number]),
   );
-  const maxSeq = Math.max(2, pts[pts.length - 1]?.seq ?? 1, input.runningSeq ?? 1, input.maxSeq ?? 1);
+  // The x axis runs to the budget when known, else to the last experiment rounded up to its tick step (so it, too,
+  // stays put while a run without a budget goes on).
+  const lastSeq = Math.max(2, pts[pts.length - 1]?.seq ?? 1, input.runningSeq ?? 1);
+  const seqStep = Math.max(1, Math.round(niceStep(lastSeq - 1, 10)));
+  const maxSeq =
+    input.maxSeq && input.maxSeq >= lastSeq ? input.maxSeq : 1 + Math.ceil((lastSeq - 1) / seqStep) * seqStep;
   const scores = [
     ...pts.map((p) => p.score).filter((s): s is number => s !== null && Number.isFinite(s)),
     ...[...priv.values()].filter((s) => Number.isFinite(s)),
@@ -282,9 +305,12 @@ export function scoreChart(input: ChartInput): string {
     lo -= pad;
     hi += pad;
   } else {
+    // 8 % headroom, then out to the grid's next line: the extent (and so every mark's place) stays put while new
+    // scores fall inside it, which lets a redraw reuse the placed marks (ChartInput.marks).
     const pad = (hi - lo) * 0.08;
-    lo -= pad;
-    hi += pad;
+    const grid = niceStep(hi - lo + 2 * pad, 10);
+    lo = Math.floor((lo - pad) / grid) * grid;
+    hi = Math.ceil((hi + pad) / grid) * grid;
   }
   const x = (seq: number) => m.left + ((seq - 1) / (maxSeq - 1)) * plotW;
   const y = (v: number) => m.top + (1 - (v - lo) / (hi - lo)) * plotH;
@@ -352,25 +378,31 @@ export function scoreChart(input: ChartInput): string {
   }
   const lanesOn = lanes.length > 0;
   const compactBefore = input.compactBefore ?? Number.NEGATIVE_INFINITY;
+  // A mark's placed markup depends on the point and on the frame alone: while neither changed (the axes' extents
+  // are snapped to their grid, so they stay put as scores arrive), a redraw reuses it.
+  const frame = `${W}|${H}|${m.top}|${maxSeq}|${lo}|${hi}`;
   for (const p of pts) {
-    const xx = x(p.seq);
+    const entry = cachedEntry(p, lanesOn, input.interactive === true, p.id < compactBefore, input.marks);
     const hasScore = p.score !== null && Number.isFinite(p.score);
     const yy = hasScore ? y(p.score as number) : bandY;
-    const X = fmt(xx);
-    const Y = fmt(yy);
-    const shape = decisionShape(p.decision, xx, yy);
-    const compact = p.id < compactBefore;
-    const head = cachedHead(p, lanesOn, input.interactive === true, compact, input.marks);
-    out.push(
-      compact
-        ? `${head}${shape}</g>`
-        : `${head}<circle cx="${X}" cy="${Y}" r="9" fill="transparent"/>${shape}</g>`,
-    );
+    if (entry.placed?.frame !== frame) {
+      const xx = x(p.seq);
+      const shape = decisionShape(p.decision, xx, yy);
+      entry.placed = {
+        frame,
+        markup: entry.compact
+          ? `${entry.head}${shape}</g>`
+          : `${entry.head}<circle cx="${fmt(xx)}" cy="${fmt(yy)}" r="9" fill="transparent"/>${shape}</g>`,
+      };
+    }
+    out.push(entry.placed.markup);
     const pv = priv.get(p.id);
     if (pv !== undefined && Number.isFinite(pv)) {
+      const xx = x(p.seq);
+      const X = fmt(xx);
       const py = y(pv);
       out.push(
-        `<g class="pt private" data-id="${p.id}" data-private="${pv}"><title>${escapeXml(`#${p.id} private holdout ${pv.toFixed(5)}`)}</title><line x1="${X}" x2="${X}" y1="${Y}" y2="${fmt(py)}" stroke="${PRIVATE_COLOUR}" stroke-dasharray="2 2"/><path d="M${fmt(xx)} ${fmt(py - 6)} L${fmt(xx + 6)} ${fmt(py)} L${fmt(xx)} ${fmt(py + 6)} L${fmt(xx - 6)} ${fmt(py)} Z" fill="${PRIVATE_COLOUR}"/></g>`,
+        `<g class="pt private" data-id="${p.id}" data-private="${pv}"><title>${escapeXml(`#${p.id} private holdout ${pv.toFixed(5)}`)}</title><line x1="${X}" x2="${X}" y1="${fmt(yy)}" y2="${fmt(py)}" stroke="${PRIVATE_COLOUR}" stroke-dasharray="2 2"/><path d="M${X} ${fmt(py - 6)} L${fmt(xx + 6)} ${fmt(py)} L${X} ${fmt(py + 6)} L${fmt(xx - 6)} ${fmt(py)} Z" fill="${PRIVATE_COLOUR}"/></g>`,
       );
     }
   }

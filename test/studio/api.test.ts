@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/store.js';
 import { isLoopback, type StudioServer, startStudio } from '../../src/studio/server.js';
@@ -225,5 +227,22 @@ describe('the Studio server', () => {
       await exited;
     }
     expect(child.exitCode).toBe(0);
+  });
+  it('reads the contract again when ratchet.yaml changes, and only then', async () => {
+    const state = async () =>
+      JSON.parse((await raw(local.port, '/api/state')).body) as { project: { name: string } };
+    const file = join(dir, 'ratchet.yaml');
+    const text = readFileSync(file, 'utf8');
+    const name = (await state()).project.name;
+    try {
+      writeFileSync(file, text.replace(/^name: .*$/m, 'name: renamed-while-open'));
+      expect((await state()).project.name).toBe('renamed-while-open');
+      // A contract that no longer parses is reported, not served from the cache.
+      writeFileSync(file, `${text}\n  : [unclosed`);
+      expect((await raw(local.port, '/api/state')).status).toBeGreaterThanOrEqual(400);
+    } finally {
+      writeFileSync(file, text);
+    }
+    expect((await state()).project.name).toBe(name);
   });
 });
