@@ -17,7 +17,7 @@ import { addWorktree, git, removeWorktree, resetHard } from '../git/git.js';
 import { GUARDRAILS, guardrail } from '../guardrails/registry.js';
 import { budgetPause, budgetShares } from '../journal/directions.js';
 import { rewriteResults } from '../journal/results.js';
-import { type Decision, type ExperimentRecord, Journal, type NoiseRecord } from '../journal/store.js';
+import { type ExperimentRecord, Journal, type NoiseRecord } from '../journal/store.js';
 import type { MetricInput } from '../metrics/index.js';
 import type { Proposer } from '../proposers/types.js';
 import type { PythonRuntime } from '../sandbox/index.js';

@@ -479,7 +479,7 @@ export class McpController {
     pending_conclusion: number | null;
   } {
     const session = this.session;
-    if (session && this.rules) return this.concludeWith(this.rules, experimentId, conclusion, usage, session);
+    if (session && this.rules) return this.concludeWith(this.rules, experimentId, conclusion, usage);
     // No open run: the pending conclusion is the project's, so it can (and must) be given between runs.
     const contract = this.contract();
     const rules = new AgentRules({
@@ -490,7 +490,7 @@ export class McpController {
       source: 'mcp agent',
     });
     try {
-      return this.concludeWith(rules, experimentId, conclusion, usage, null);
+      return this.concludeWith(rules, experimentId, conclusion, usage);
     } finally {
       rules.close();
     }
@@ -501,7 +501,6 @@ export class McpController {
     experimentId: number | undefined,
     conclusion: string,
     usage: Usage | null,
-    session: RunSession | null,
   ): { recorded: boolean; experiment_id: number; pending_conclusion: number | null } {
     if (usage) rules.ledger.raiseTo(usage);
     const id = experimentId ?? rules.pending()?.id;
