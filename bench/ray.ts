@@ -2,7 +2,8 @@
  * Benchmark of the Ray executor (docs/ARCHITECTURE.md, "Ray executor"): the same baseline training job through the
  * local executor and through the Ray executor on a Ray head started on the loopback (bench/ray-head.ts, from
  * `.venv-ray`: `bash scripts/setup.sh --with-ray`), `reps` times each, one at a time. Prints each executor's median
- * wall time per job, the Ray executor's overhead (target ≤ 1 s) and experiments per hour. Printed, not asserted.
+ * wall time per job, the Ray executor's overhead (target ≤ 1 s) and experiments per hour, and how much of that
+ * overhead is Ray's own (a bare `true` job through the same Jobs API). Printed, not asserted.
  *
  * Run: `npm run bench -- ray`, or `node dist/bench/ray.js` after `npm run build`.
  */
@@ -13,6 +14,7 @@ import { pathToFileURL } from 'node:url';
 import { initProject } from '../src/contract/init.js';
 import { RayExecutorSchema } from '../src/contract/schema.js';
 import { executorFor } from '../src/executors/index.js';
+import { RayJobsClient } from '../src/executors/ray-client.js';
 import type { Executor } from '../src/loop/executor.js';
 import { preflight } from '../src/loop/preflight.js';
 import { packageDir } from '../src/util/paths.js';
@@ -79,6 +81,24 @@ export async function benchRay(reps = 5): Promise<void> {
       }
       return walls;
     };
+    // Ray's own floor: a bare job (`true`, no working folder, no sandbox) through the same Jobs API, timed from
+    // the submit to its end as seen by polling every 20 ms. What the Ray executor adds beyond it is Ratchet's.
+    const client = new RayJobsClient({ address: head.address, token: head.token });
+    const bare: number[] = [];
+    for (let i = 0; i < reps; i++) {
+      const id = `ratchet-bench-bare-${Date.now()}-${i}`;
+      const t = performance.now();
+      await client.submit({
+        entrypoint: 'true',
+        submission_id: id,
+        runtime_env: { env_vars: {} },
+        entrypoint_num_cpus: 1,
+        metadata: {},
+      });
+      while (!['SUCCEEDED', 'FAILED', 'STOPPED'].includes((await client.job(id)).status))
+        await new Promise((res) => setTimeout(res, 20));
+      bare.push(performance.now() - t);
+    }
     const l = await time(local, 'local');
     const r = await time(ray, 'ray');
     const ml = median(l) / 1000;
@@ -90,7 +110,11 @@ export async function benchRay(reps = 5): Promise<void> {
     console.log(
       `ray executor:   ${f(r)} s (median ${mr.toFixed(2)} s, ${Math.round(3600 / mr)} experiments/hour)`,
     );
+    const mb = median(bare) / 1000;
     console.log(`overhead per experiment: ${(mr - ml).toFixed(2)} s (target ≤ 1 s)`);
+    console.log(
+      `  of which Ray's own floor (a bare \`true\` job through the Jobs API, submit to end): ${f(bare)} s, median ${mb.toFixed(2)} s; Ratchet's share ${(mr - ml - mb).toFixed(2)} s (packages, the entry script, the sandbox's start, the log channel)`,
+    );
   } finally {
     await head.stop();
   }

@@ -55,8 +55,11 @@ export interface SubmitRequest {
   entrypoint: string;
   /** Idempotency key: a retried submit cannot start a second job. */
   submission_id: string;
-  /** The tree package (`working_dir`) and the data package (`py_modules`: unpacked and put on PYTHONPATH). */
-  runtime_env: { working_dir: string; py_modules?: string[]; env_vars: Record<string, string> };
+  /**
+   * The tree package (`working_dir`) and the data package (`py_modules`: unpacked and put on PYTHONPATH); the
+   * executor always sends a working folder (bench/ray.ts times a bare job without one).
+   */
+  runtime_env: { working_dir?: string; py_modules?: string[]; env_vars: Record<string, string> };
   /** CPUs the driver reserves. */
   entrypoint_num_cpus: number;
   /** GPUs the driver reserves (the contract's `resources.gpus`; Ray sets CUDA_VISIBLE_DEVICES on the worker). */
