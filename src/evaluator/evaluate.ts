@@ -74,9 +74,9 @@ export interface EvaluateOptions {
    */
   timings?: Record<string, number>;
   /**
-   * Called once with the public rows as soon as they are aligned and valid, before they are scored (the keep rule's
-   * sort of the candidate: the metrics' AUROC then reads its count instead of sorting the same rows again). Must
-   * not modify the input.
+   * Called once with the public rows as soon as they are aligned and valid, before they are scored (the keep rule
+   * marks the candidate there, so that the metrics' AUROC keeps its sort for DeLong's test). Must not modify the
+   * input.
    */
   onAligned?: (input: ScoredInput) => void;
 }

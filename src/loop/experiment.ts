@@ -459,7 +459,7 @@ async function evaluateStep(t: Trial, checked: Checked, sandbox: SandboxResult):
           evaluateOutput(x.contract, x.manifest, t.outputDir, duck, x.python.binDir, {
             vault: x.vault,
             timings: evTimings,
-            // The keep rule's sort of the candidate (DeLong) before the metrics: their AUROC reads its count.
+            // Before the metrics: their AUROC then keeps its sort of the candidate for the keep rule's DeLong test.
             onAligned: (input) => {
               if (!t.baseline) prepareCandidate(x.rule, x.best!.input, input);
             },

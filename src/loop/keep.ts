@@ -11,6 +11,7 @@ import {
   pairedBootstrapPrepared,
   pairedZMeanTest,
   pairedZTest,
+  keepSplitFor,
   prepareDelong,
   prepareMetric,
   type WeightedMetric,
@@ -374,22 +375,21 @@ export function prepareBest(rule: KeepRule, input: MetricInput | null): void {
 const LARGE_ROWS = 1_000_000;
 
 /**
- * Compute what stage 2 would need of a candidate whose predictions were just aligned, before the metrics score it:
- * DeLong's components of its scores ({@link prepareDelong}, cached per array), when the rule tests AUROC with DeLong
- * and one run decides (no seed-noise confirmation). The metric engine's AUROC then reads the count of this one sort
- * (`cachedAuroc`) instead of sorting the same rows again. In the calling thread: the counting sort holds 12 bytes a
- * row (36 MB at 3M rows, about 0.5 s), where a worker thread added its own heap and a copy of the rows at the run's
- * peak memory (docs/ARCHITECTURE.md, "The keep rule").
+ * Get ready what stage 2 would need of a candidate whose predictions were just aligned, before the metrics score it,
+ * when the rule tests AUROC with DeLong and one run decides (no seed-noise confirmation): the metric engine's AUROC
+ * then keeps its sort of the candidate's scores ({@link keepSplitFor}), and DeLong's test, if stage 1 lets the
+ * candidate through, only counts ranks against that sort. A candidate stage 1 rejects (most of them) pays for one
+ * sort and nothing more. In the calling thread: a worker thread added its own heap and a copy of the rows at the
+ * run's peak memory (docs/ARCHITECTURE.md, "The keep rule").
  * @param best the best model's aligned public predictions; @param candidate the candidate's (same rows)
- * @returns true when the components were computed (or were cached), false when there is nothing to prepare
+ * @returns true when the candidate was marked, false when there is nothing to prepare
  */
 export function prepareCandidate(rule: KeepRule, best: MetricInput | null, candidate: MetricInput): boolean {
   if (best?.task !== 'binary' || candidate.task !== 'binary' || best.y.length !== candidate.y.length)
     return false;
   if (chooseKeepTest(rule, candidate) !== 'delong' || ((rule.noiseSd ?? 0) > 0 && rule.confirmRuns > 0))
     return false;
-  // Keyed by the labels delongTest will read (the best's): the same array when the vault's labels are cached.
-  prepareDelong(best.y, candidate.p);
+  keepSplitFor(candidate.p);
   return true;
 }
 

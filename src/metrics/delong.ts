@@ -17,7 +17,7 @@
  * θ_B − θ_A is S_AA + S_BB − 2 S_AB, and z = (θ_B − θ_A)/√var is compared with the standard normal.
  */
 
-import { CACHE, type Components } from './delong_cache.js';
+import { CACHE, type Components, SPLIT_WANTED, SPLITS } from './delong_cache.js';
 import { normalTestResult, type PairedTestResult, signedZ, tieAtRounding } from './paired_z.js';
 import { splitSorted } from './ranking.js';
 
@@ -149,7 +149,14 @@ function rankCounter(sorted: Float64Array): (v: number) => number {
  */
 export function structuralComponents(pos: Uint8Array, score: Float64Array, m: number, n: number): Components {
   const rows = score.length;
-  const [sp, sn] = splitSorted(score, pos);
+  // The sort the metric engine's AUROC kept for this vector ({@link keepSplitFor}), when its labels are these.
+  const kept = SPLITS.get(score);
+  SPLITS.delete(score);
+  SPLIT_WANTED.delete(score);
+  const [sp, sn] =
+    kept && kept.pos.length === m && kept.neg.length === n && sameLabels(kept.y, pos)
+      ? [kept.pos, kept.neg]
+      : splitSorted(score, pos);
   const amongNeg = rankCounter(sn);
   const amongPos = rankCounter(sp);
   // One int32 buffer of `rows` holds t10 then t01 (m + n = rows).
@@ -167,6 +174,26 @@ export function structuralComponents(pos: Uint8Array, score: Float64Array, m: nu
     } else t01[ineg++] = amongPos(v);
   }
   return { t10, t01, auc: twiceU / (2 * m * n) };
+}
+
+/** Whether two label vectors hold the same labels (the same array, or equal row by row). */
+function sameLabels(a: Uint8Array, b: Uint8Array): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Mark a candidate's scores so that the metric engine's AUROC of them keeps its split sort (both classes' scores,
+ * sorted: 8 bytes a row) until DeLong's test needs their components, which then only count ranks against it: a
+ * candidate that stage 1 of the keep rule already rejects pays for the one sort its AUROC needs and nothing more
+ * (about 0.3 s less at 3M rows). The mark and the kept sort are weak (dropped with the array) and are consumed by
+ * the components' computation.
+ * @param score the candidate's n scores (never modified afterwards)
+ */
+export function keepSplitFor(score: Float64Array): void {
+  SPLIT_WANTED.add(score);
 }
 
 /**

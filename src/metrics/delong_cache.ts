@@ -32,3 +32,22 @@ export function cachedAuroc(y: Uint8Array, score: Float64Array): number | undefi
   const hit = CACHE.get(score);
   return hit && hit.y === y ? hit.c.auc : undefined;
 }
+
+/**
+ * A score vector's two classes' scores, each sorted ascending (`splitSorted` in ranking.ts), kept for DeLong's test
+ * by the AUROC that sorted them: the labels they were split by, the positives' and the negatives' scores.
+ */
+export interface SplitSort {
+  y: Uint8Array;
+  pos: Float64Array;
+  neg: Float64Array;
+}
+
+/**
+ * Score vectors whose AUROC should keep its split sort ({@link SPLITS}), marked by the keep rule for a candidate it
+ * may test with DeLong (`keepSplitFor` in delong.ts). Weak: dropped with the arrays.
+ */
+export const SPLIT_WANTED = new WeakSet<Float64Array>();
+
+/** Split sorts kept for DeLong's components (taken, and dropped, when they are computed). Weak, by score vector. */
+export const SPLITS = new WeakMap<Float64Array, SplitSort>();

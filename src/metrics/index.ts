@@ -65,7 +65,7 @@ export {
   rowEvaluatorByQuery,
   variables,
 } from './composite.js';
-export { type DeLongResult, delongMeanTest, delongTest, prepareDelong } from './delong.js';
+export { type DeLongResult, delongMeanTest, delongTest, keepSplitFor, prepareDelong } from './delong.js';
 export {
   computeFairness,
   FAIRNESS_METRICS,

@@ -14,6 +14,7 @@
  * of predicting "positive" for scores >= threshold n, and R_0 = 0 (no interpolation).
  */
 
+import { SPLIT_WANTED, SPLITS } from './delong_cache.js';
 import { argsortFloat64, sortFloat64 } from './sort.js';
 import { compensatedAdd } from './sum.js';
 
@@ -129,6 +130,8 @@ export function aurocUnweighted(scores: Float64Array, positive: Uint8Array, metr
   const P = pos.length;
   const N = neg.length;
   if (P === 0 || N === 0) throw oneClassError(metric, P, N, false);
+  // A candidate the keep rule may test with DeLong: its components start from this very sort.
+  if (SPLIT_WANTED.has(scores)) SPLITS.set(scores, { y: positive, pos, neg });
   let twiceU = 0; // 2 * (#{pos > neg} + 1/2 #{pos = neg}), an exact integer
   let j = 0; // negatives strictly below the current positive score
   let i = 0;

@@ -1,11 +1,13 @@
 /**
- * DeLong's components of a candidate computed ahead, when its predictions are aligned (prepareCandidate in
- * src/loop/keep.ts), give bit for bit the verdict computed from scratch, and the metric engine's AUROC reads their
- * count; the sort variant that hands back the sorted values agrees with the plain argsort.
+ * A candidate prepared when its predictions are aligned (prepareCandidate in src/loop/keep.ts): the metric engine's
+ * AUROC keeps its sort, DeLong's components start from it and give bit for bit the verdict computed from scratch,
+ * and a candidate stage 1 rejects never has its components counted; the sort variant that hands back the sorted
+ * values agrees with the plain argsort.
  */
 import { describe, expect, it } from 'vitest';
 import { decideKeep, decideKeepAsync, type KeepRule, prepareCandidate } from '../../src/loop/keep.js';
-import { cachedAuroc } from '../../src/metrics/delong_cache.js';
+import { keepSplitFor, structuralComponents } from '../../src/metrics/delong.js';
+import { cachedAuroc, SPLITS } from '../../src/metrics/delong_cache.js';
 import { computeMetric, Xoshiro128 } from '../../src/metrics/index.js';
 import { argsortFloat64, argsortWithValues } from '../../src/metrics/sort.js';
 import { oneRunRule } from '../keep-fixtures.js';
@@ -38,7 +40,7 @@ describe('argsortWithValues', () => {
   });
 });
 
-describe('DeLong components prepared ahead', () => {
+describe('a candidate prepared for DeLong', () => {
   for (const digits of [0, 2]) {
     it(`the verdict from prepared components equals the one from scratch, and AUROC reads their count (${digits ? 'many ties' : 'no ties'})`, async () => {
       const rule: KeepRule = oneRunRule('auroc', 0.0001);
@@ -56,11 +58,43 @@ describe('DeLong components prepared ahead', () => {
       expect(sync.test).toBe('delong');
       expect(cachedAuroc(a.y, b.p)).toBeUndefined();
       expect(prepareCandidate(rule, a, b)).toBe(true);
-      expect(cachedAuroc(a.y, b.p)).toBe(computeMetric('auroc', { ...b, p: b.p.slice() }));
-      expect(computeMetric('auroc', { ...b, y: a.y })).toBe(cachedAuroc(a.y, b.p));
-      expect(await decideKeepAsync(rule, best, { score: score(b.p), input: b })).toEqual(sync);
+      // Marked only: the metric engine's AUROC sorts the candidate once and keeps that sort for DeLong.
+      expect(SPLITS.has(b.p)).toBe(false);
+      const auroc = computeMetric('auroc', { ...b, y: a.y });
+      expect(auroc).toBe(computeMetric('auroc', { ...b, p: b.p.slice() }));
+      expect(SPLITS.has(b.p)).toBe(true);
+      expect(await decideKeepAsync(rule, best, { score: auroc, input: b })).toEqual(sync);
+      // DeLong's components took the kept sort (and dropped it); their count is the same AUROC.
+      expect(SPLITS.has(b.p)).toBe(false);
+      expect(cachedAuroc(a.y, b.p)).toBe(auroc);
     });
   }
+
+  it('a candidate stage 1 rejects pays for its AUROC sort only: no components are counted', async () => {
+    const rule: KeepRule = oneRunRule('auroc', 0.05);
+    const a = binary(30_000, 0.3, 2);
+    const b = binary(30_000, 0.31, 3);
+    const best = { score: computeMetric('auroc', { ...a, p: a.p.slice() }), input: a };
+    expect(prepareCandidate(rule, a, b)).toBe(true);
+    const auroc = computeMetric('auroc', b);
+    const d = await decideKeepAsync(rule, best, { score: auroc, input: b });
+    expect(d.keep).toBe(false);
+    expect(d.test).toBe('none');
+    expect(cachedAuroc(a.y, b.p)).toBeUndefined();
+  });
+
+  it('a kept sort split by other labels is not used: the components sort again', () => {
+    const a = binary(5000, 0.3, 2);
+    const b = binary(5000, 0.31, 3);
+    keepSplitFor(b.p);
+    const flipped = a.y.map((v) => 1 - v);
+    computeMetric('auroc', { ...b, y: flipped });
+    expect(SPLITS.get(b.p)?.y).toBe(flipped);
+    const m = a.y.reduce((s, v) => s + v, 0);
+    const fromKept = structuralComponents(a.y, b.p, m, a.y.length - m);
+    expect(fromKept.auc).toBe(computeMetric('auroc', { ...b, p: b.p.slice(), y: a.y }));
+    expect(SPLITS.has(b.p)).toBe(false);
+  });
 
   it('nothing is prepared for another test, another task, different rows or a confirmation rule', () => {
     const rule: KeepRule = oneRunRule('auroc', 0.0001);
