@@ -13,8 +13,8 @@ import type { ChartMarkCache, ChartPoint } from '../report/chart.js';
  * each written from the kept JSON (no row is serialized again).
  *
  * Experiment rows change only by their conclusion (`Journal.setConclusion`), and are never deleted; the
- * directions of a run record theirs out of id order, so new rows are found by comparing ids, not by "after the
- * last id".
+ * directions of a run record theirs out of id order, so new and changed rows are found by their row version
+ * (`Journal.experimentsVersion`), not by "after the last id".
  */
 
 /** One experiment as the history keeps it. */
@@ -48,10 +48,10 @@ export class RunHistory {
   /** Entries by ascending id. */
   #entries: Entry[] = [];
   #byId = new Map<number, Entry>();
-  /** `Journal.experimentsStamp` as of the last refresh. */
+  /** `Journal.experimentsVersion` as of the last refresh, as text. */
   #stamp = '';
-  /** Total length of the held entries' conclusions, in characters as SQLite's `length()` counts them. */
-  #concluded = 0;
+  /** The highest row version read (see `Journal.experimentsVersion`). */
+  #rowVersion = 0;
   /** The chart's per-mark cache (see ChartInput.marks). */
   readonly marks: ChartMarkCache = new Map();
   /** Bumped whenever an entry is added, replaced or dropped. */
@@ -88,50 +88,43 @@ export class RunHistory {
   }
 
   /**
-   * Read what the journal added or changed since the last refresh: new experiments (whatever their id), and the
-   * rows whose conclusion changed. Nothing is read when the run's experiments stamp is unchanged.
+   * Read what the journal added or changed since the last refresh: the run's rows with a row version above the last
+   * one seen (new experiments, whatever their id, and rows whose conclusion was set since), through an index, so a
+   * poll costs what changed and not the run's size. Nothing is read when the run's count, highest id and highest
+   * row version are unchanged. The whole run is read at the first refresh, when rows went missing (a journal replaced
+   * under the Studio), when a journal without row versions changed, and when what was read does not add up to the
+   * run's count (rows written without a version, by an older Ratchet).
    */
   refresh(journal: JournalReader): void {
-    // The stamp first: a row written after it is read again at the next refresh (adding is idempotent by id).
-    const stamp = journal.experimentsStamp(this.runId);
+    // The version first: a row written after it is read again at the next refresh (adding is idempotent by id).
+    const v = journal.experimentsVersion(this.runId);
+    const stamp = `${v.count}/${v.maxId}/${v.version ?? `legacy ${v.legacy}`}`;
     if (stamp === this.#stamp) return;
-    const [count, maxId, conclusions] = stamp.split('/').map(Number) as [number, number, number];
-    const [oldCount, oldMax, oldConclusions] = this.#stamp
-      ? (this.#stamp.split('/').map(Number) as [number, number, number])
-      : [0, 0, 0];
-    if (count !== oldCount || maxId !== oldMax) {
-      if (this.#entries.length === 0) {
-        this.add(journal.listExperiments(this.runId));
-      } else {
-        const ids = journal.experimentIds(this.runId);
-        const fresh = ids.filter((id) => !this.#byId.has(id));
-        if (ids.length < this.#entries.length) {
-          // Rows are never deleted: a journal replaced under the Studio. Start again.
-          this.#entries = [];
-          this.#byId.clear();
-          this.marks.clear();
-          this.#concluded = 0;
-          this.#version++;
-          this.add(journal.listExperiments(this.runId));
-        } else if (fresh.length > 0) {
-          this.add(
-            journal.listExperiments(this.runId, { fromId: fresh[0]! }).filter((e) => !this.#byId.has(e.id)),
-          );
-        }
+    if (v.count === 0) {
+      if (this.#entries.length > 0) this.readAll(journal); // rows went missing: a journal replaced
+    } else if (this.#entries.length === 0 || v.version === null || v.count < this.#entries.length) {
+      this.readAll(journal);
+    } else {
+      const fresh: ExperimentRecord[] = [];
+      for (const rec of journal.listExperiments(this.runId, { changedAfter: this.#rowVersion })) {
+        const held = this.#byId.get(rec.id);
+        if (!held) fresh.push(rec);
+        else if (held.conclusion !== rec.conclusion) this.replace(held, rec);
       }
+      this.add(fresh);
+      if (this.#entries.length !== v.count) this.readAll(journal);
     }
-    // The stamp's conclusions total grows with every new row that has one: only when it differs from what the held
-    // entries add up to did an older row's conclusion change (`setConclusion`), and only then are they compared.
-    if (conclusions !== oldConclusions && conclusions !== this.#concluded) {
-      const now = new Map(journal.listConclusions(this.runId).map((c) => [c.id, c.conclusion]));
-      for (const e of this.#entries) {
-        const c = now.get(e.id) ?? null;
-        if (c === e.conclusion) continue;
-        const rec = journal.getExperiment(e.id);
-        if (rec) this.replace(e, rec);
-      }
-    }
+    this.#rowVersion = v.version ?? 0;
     this.#stamp = stamp;
+  }
+
+  /** Drop what is held and read the whole run again. */
+  private readAll(journal: JournalReader): void {
+    this.#entries = [];
+    this.#byId.clear();
+    this.marks.clear();
+    this.#version++;
+    this.add(journal.listExperiments(this.runId));
   }
 
   /** Add records not held yet, keeping the entries in id order. */
@@ -139,7 +132,6 @@ export class RunHistory {
     if (records.length === 0) return;
     this.#version++;
     const made = records.map((r) => entryOf(r));
-    for (const e of made) this.#concluded += conclusionLength(e.conclusion);
     for (const e of made) this.#byId.set(e.id, e);
     const lastId = this.#entries[this.#entries.length - 1]?.id ?? 0;
     for (const e of made) this.#entries.push(e);
@@ -151,9 +143,7 @@ export class RunHistory {
   /** Rebuild an entry from its re-read record (its conclusion changed). */
   private replace(old: Entry, rec: ExperimentRecord): void {
     this.#version++;
-    this.#concluded -= conclusionLength(old.conclusion);
     Object.assign(old, entryOf(rec));
-    this.#concluded += conclusionLength(old.conclusion);
   }
 
   /** The experiments' status facts, by ascending id (what `runStatusView` reads). */
@@ -267,14 +257,6 @@ function rowJson(
   const r = standing.get(e.id);
   if (p === undefined && r === undefined) return `${e.row},"private":null,"review":null}`;
   return `${e.row},"private":${JSON.stringify(p ?? null)},"review":${JSON.stringify(r?.decision ?? null)}}`;
-}
-
-/** A conclusion's length as SQLite's `length()` counts it (characters, not UTF-16 units); 0 for none. */
-function conclusionLength(c: string | null): number {
-  if (c === null) return 0;
-  let n = 0;
-  for (const _ of c) n++;
-  return n;
 }
 
 /** Hypotheses longer than this are cut in the chart's tooltips. */

@@ -4,9 +4,13 @@
  * are those a live Studio sees: a run with several directions recording out of id order, conclusions, a
  * submission and a review, an A/B import, a re-split, another run.
  */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { type Contract, loadContract } from '../../src/contract/load.js';
-import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
+import { type ExperimentRecord, JOURNAL_FILE, Journal } from '../../src/journal/store.js';
 import { runHistory } from '../../src/studio/history.js';
 import { startStudio } from '../../src/studio/server.js';
 import { studioAlignment, studioState, studioStateJson } from '../../src/studio/state.js';
@@ -329,8 +333,13 @@ describe('what a snapshot does not read again', () => {
     }
   });
 
-  it("compares the older rows' conclusions only when one of them changed, not for every new concluded row", () => {
-    const spy = vi.spyOn(Journal.prototype, 'listConclusions');
+  it('reads only the rows that changed since its last look: a new row, an older row concluded later', () => {
+    const spy = vi.spyOn(Journal.prototype, 'listExperiments');
+    /** The ids each read of r2's rows returned. */
+    const reads = () =>
+      spy.mock.calls.flatMap((c, i) =>
+        c[0] === 'r2' ? [(spy.mock.results[i]!.value as ExperimentRecord[]).map((e) => e.id)] : [],
+      );
     try {
       runHistory(live, 'r2');
       spy.mockClear();
@@ -343,13 +352,110 @@ describe('what a snapshot does not read again', () => {
         conclusion: 'a new row with a conclusion: “ünïcödé” 🙂',
       });
       expect(runHistory(live, 'r2').size).toBe(5);
+      expect(reads()).toEqual([[11]]);
       expectSameAsFresh();
-      expect(spy).not.toHaveBeenCalled();
+      spy.mockClear();
       writer.setConclusion(8, 'an older row concluded later');
+      runHistory(live, 'r2');
+      expect(reads()).toEqual([[8]]);
       expectSameAsFresh();
-      expect(spy).toHaveBeenCalled();
+      spy.mockClear();
+      runHistory(live, 'r2'); // nothing changed: nothing read
+      expect(reads()).toEqual([]);
     } finally {
       spy.mockRestore();
+    }
+  });
+
+  it('a row written without a row version (an older Ratchet) is still found: the run is read again', () => {
+    const h = runHistory(live, 'r2');
+    const before = h.size;
+    // As an older writer records: the columns it knew, no row version.
+    const raw = new Database(join(dir, JOURNAL_FILE));
+    try {
+      const row = raw.prepare('SELECT * FROM experiments WHERE id = 11').get() as Record<string, unknown>;
+      const cols = Object.keys(row).filter((c) => c !== 'row_version');
+      raw
+        .prepare(
+          `INSERT INTO experiments (${cols.join(', ')}) VALUES (${cols.map((c) => `@${c}`).join(', ')})`,
+        )
+        .run({ ...Object.fromEntries(cols.map((c) => [c, row[c]])), id: 12, seq: 6 });
+    } finally {
+      raw.close();
+    }
+    expect(runHistory(live, 'r2').size).toBe(before + 1);
+    expectSameAsFresh();
+  });
+
+  it('a journal written before row versions, opened read-only, is read whole whenever it changed', () => {
+    // A copy of the journal as an older Ratchet left it: no row_version column, no index on it.
+    const old = mkdtempSync(join(tmpdir(), 'ratchet-legacy-'));
+    mkdirSync(join(old, '.ratchet'));
+    const raw = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    try {
+      raw.prepare('VACUUM INTO ?').run(join(old, JOURNAL_FILE));
+    } finally {
+      raw.close();
+    }
+    const legacy = new Database(join(old, JOURNAL_FILE));
+    legacy.exec(
+      'DROP INDEX experiments_row_version; DROP INDEX experiments_run_row_version; ALTER TABLE experiments DROP COLUMN row_version',
+    );
+    const reader = Journal.open(old, { readonly: true });
+    try {
+      expect(reader.experimentsVersion('r2').version).toBeNull();
+      const same = (h: ReturnType<typeof runHistory>) => h.points().map((p) => [p.id, p.decision, p.score]);
+      expect(same(runHistory(reader, 'r2'))).toEqual(same(runHistory(live, 'r2')));
+      const row = legacy.prepare('SELECT * FROM experiments WHERE id = 11').get() as Record<string, unknown>;
+      legacy
+        .prepare(
+          `INSERT INTO experiments (${Object.keys(row).join(', ')}) VALUES (${Object.keys(row)
+            .map((c) => `@${c}`)
+            .join(', ')})`,
+        )
+        .run({ ...row, id: 40, seq: 40 });
+      legacy
+        .prepare('UPDATE experiments SET conclusion = ? WHERE id = 7')
+        .run('concluded by an older Ratchet');
+      const h = runHistory(reader, 'r2');
+      expect(h.points().map((p) => p.id)).toContain(40);
+      expect(
+        JSON.parse(h.newestJson(100, new Map(), new Map())).find((r: { id: number }) => r.id === 7)
+          .conclusion,
+      ).toBe('concluded by an older Ratchet');
+    } finally {
+      reader.close();
+      legacy.close();
+      rmSync(old, { recursive: true, force: true });
+    }
+    // A writer that opens such a journal adds the row versions: old rows have none, new writes get one.
+    const migrated = mkdtempSync(join(tmpdir(), 'ratchet-migrated-'));
+    mkdirSync(join(migrated, '.ratchet'));
+    const src = new Database(join(dir, JOURNAL_FILE), { readonly: true });
+    src.prepare('VACUUM INTO ?').run(join(migrated, JOURNAL_FILE));
+    src.close();
+    const m = new Database(join(migrated, JOURNAL_FILE));
+    m.exec(
+      'DROP INDEX experiments_row_version; DROP INDEX experiments_run_row_version; ALTER TABLE experiments DROP COLUMN row_version',
+    );
+    m.close();
+    const w = Journal.open(migrated);
+    const r = Journal.open(migrated, { readonly: true });
+    try {
+      const h = runHistory(r, 'r2');
+      expect(r.experimentsVersion('r2').version).toBe(0);
+      w.setConclusion(7, 'concluded after the upgrade');
+      expect(r.experimentsVersion('r2').version).toBe(1);
+      expect(r.listExperiments('r2', { changedAfter: 0 }).map((e) => e.id)).toEqual([7]);
+      runHistory(r, 'r2');
+      expect(
+        JSON.parse(h.newestJson(100, new Map(), new Map())).find((x: { id: number }) => x.id === 7)
+          .conclusion,
+      ).toBe('concluded after the upgrade');
+    } finally {
+      r.close();
+      w.close();
+      rmSync(migrated, { recursive: true, force: true });
     }
   });
 
