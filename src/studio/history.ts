@@ -52,6 +52,8 @@ export class RunHistory {
   #stamp = '';
   /** The highest row version read (see `Journal.experimentsVersion`). */
   #rowVersion = 0;
+  /** How many held entries were replaced (a conclusion set after the row was read). */
+  #replaced = 0;
   /** The chart's per-mark cache (see ChartInput.marks). */
   readonly marks: ChartMarkCache = new Map();
   /** Bumped whenever an entry is added, replaced or dropped. */
@@ -66,6 +68,11 @@ export class RunHistory {
   /** How many experiments it holds. */
   get size(): number {
     return this.#entries.length;
+  }
+
+  /** How many held entries were replaced since this history was made: a conclusion set after the row was read. */
+  get replaced(): number {
+    return this.#replaced;
   }
 
   /** A number that changes whenever the entries change (an experiment added, a conclusion changed). */
@@ -120,6 +127,7 @@ export class RunHistory {
 
   /** Drop what is held and read the whole run again. */
   private readAll(journal: JournalReader): void {
+    if (this.#entries.length > 0) this.#replaced++; // rows a page loaded may be gone or different
     this.#entries = [];
     this.#byId.clear();
     this.marks.clear();
@@ -143,6 +151,7 @@ export class RunHistory {
   /** Rebuild an entry from its re-read record (its conclusion changed). */
   private replace(old: Entry, rec: ExperimentRecord): void {
     this.#version++;
+    this.#replaced++;
     Object.assign(old, entryOf(rec));
   }
 
@@ -243,7 +252,10 @@ export class RunHistory {
 }
 
 /** What the private scores and standing reviews add to the rows, as a cache key. */
-function reviewKey(priv: ReadonlyMap<number, number>, standing: ReadonlyMap<number, ReviewRecord>): string {
+export function reviewKey(
+  priv: ReadonlyMap<number, number>,
+  standing: ReadonlyMap<number, ReviewRecord>,
+): string {
   return `${[...priv].join(';')}|${[...standing].map(([id, r]) => `${id}:${r.decision}`).join(';')}`;
 }
 

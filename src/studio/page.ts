@@ -74,6 +74,7 @@ const SCRIPT = String.raw`
     var prev = state;
     state = s;
     mergeRows(prev, s);
+    if (older.size && prev && prev.run === s.run && prev.rowsKey !== s.rowsKey) refreshOlder(s.run);
     offset = Date.parse(s.serverTime) - Date.now();
     document.title = 'Ratchet Studio \u2014 ' + s.project.name;
     $('proj').textContent = s.project.name + ' \u00b7 ' + s.project.metric + ' (' + s.project.direction + ')';
@@ -268,6 +269,30 @@ const SCRIPT = String.raw`
       renderCompareChoices();
       if (all && p.next != null) loadOlder(true);
     }).catch(function (e) { paging = false; msg.textContent = e.message; });
+  }
+  // The older rows loaded, read again when one of the run's rows changed other than by being added (rowsKey: a
+  // conclusion set later, a private score, a review): each page down to the oldest loaded, each row put in place.
+  function refreshOlder(run) {
+    var lowest = null, highest = null;
+    older.forEach(function (e, id) {
+      if (lowest == null || id < lowest) lowest = id;
+      if (highest == null || id > highest) highest = id;
+    });
+    if (lowest == null) return;
+    (function page(before) {
+      var q = new URLSearchParams();
+      q.set('run', run);
+      q.set('before', String(before));
+      q.set('limit', '5000');
+      api('/api/experiments?' + q.toString()).then(function (p) {
+        if (olderRun !== run || !state) return;
+        p.experiments.forEach(function (e) { if (older.has(e.id)) older.set(e.id, e); });
+        tableRows = state.experiments.slice();
+        older.forEach(function (e) { tableRows.push(e); });
+        renderTable();
+        if (p.next != null && p.next > lowest) page(p.next);
+      }).catch(function () { /* the next change reads them again */ });
+    })(highest + 1);
   }
   $('load-older').onclick = function () { loadOlder(false); };
   $('load-all').onclick = function () { loadOlder(true); };

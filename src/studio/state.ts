@@ -18,7 +18,7 @@ import {
 import { type FinalizedBranch, finalizedBranches } from '../tiers/finalize-view.js';
 import { type MlflowHealth, mlflowHealth } from '../tracking/health.js';
 import { type LiveExperiment, liveExperiment } from './extras.js';
-import { type RunHistory, runHistory } from './history.js';
+import { type RunHistory, reviewKey, runHistory } from './history.js';
 
 /**
  * What the Studio page shows, computed from the journal: one JSON snapshot per change (sent over
@@ -111,6 +111,11 @@ export interface StudioState {
   /** How many experiments the run has in all (`experiments` holds the newest of them). */
   experimentsTotal: number;
   /**
+   * Changes whenever a row may have changed other than by being added: a conclusion set later, a private score, a
+   * review. The page then reads again the older rows it loaded (`GET /api/experiments`), which no snapshot carries.
+   */
+  rowsKey: string;
+  /**
    * The median duration of the run's experiments, ms, over every one of them (not only the rows sent), rows of 0 ms
    * left out: the page's ETA. Null when there is none.
    */
@@ -176,6 +181,7 @@ export function emptyState(contract: Contract, runs: StudioState['runs'], versio
     status: null,
     experiments: [],
     experimentsTotal: 0,
+    rowsKey: '',
     medianDurationMs: null,
     events: [],
     submissions: [],
@@ -347,6 +353,7 @@ function snapshot(journal: JournalReader, contract: Contract, runId?: string): S
     run: run.id,
     status: runStatusView(journal, contract, run, facts, started),
     experimentsTotal: history.size,
+    rowsKey: `${history.replaced}|${reviewKey(priv, standing)}`,
     medianDurationMs: history.medianDurationMs(),
     events,
     submissions,
@@ -396,6 +403,7 @@ const FIELD_ORDER: Record<keyof StudioState, true> = {
   status: true,
   experiments: true,
   experimentsTotal: true,
+  rowsKey: true,
   medianDurationMs: true,
   events: true,
   submissions: true,

@@ -256,6 +256,15 @@ describe('the Studio in Chromium, a run longer than a snapshot', () => {
     await page.locator('#exp-table th[data-k="id"] button').click(); // ascending
     expect(await page.locator('#exp-body tr').first().getAttribute('data-id')).toBe(String(ids[0]));
     expect(await page.locator(`#compare-a option[value="${ids[0]}"]`).count()).toBe(1);
+    // A conclusion set later on an old row (outside every snapshot) reaches the loaded rows without a reload.
+    const writer = Journal.open(dir);
+    writer.setConclusion(ids[3]!, 'learned much later zq');
+    writer.close();
+    await page.locator('#filter').fill('learned much later zq');
+    await expect.poll(rows, { timeout: 10_000 }).toBe(1);
+    expect(await row(ids[3]!)).toBe(1);
+    await page.locator('#filter').fill('');
+    await expect.poll(rows).toBe(n);
 
     // The chart draws every experiment; an old one's compact mark opens it on a click too.
     expect(await marks(page)).toBe(n);
