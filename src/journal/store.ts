@@ -525,7 +525,6 @@ export class Journal {
             .all(runId, from)
         : this.#db.prepare('SELECT * FROM experiments WHERE id >= ? ORDER BY id').all(from)
     ) as Row[];
-    const metrics = new Map<number, Record<string, number>>();
     const ms = (
       runId
         ? this.#db
@@ -540,6 +539,15 @@ export class Journal {
             )
             .all(from)
     ) as Row[];
+    return this.withMetrics(rows, ms);
+  }
+
+  /**
+   * Experiment rows as records, each with its public metrics.
+   * @param rows experiment rows; @param ms metric rows `{ id, name, value }` covering them (others are ignored)
+   */
+  private withMetrics(rows: Row[], ms: Row[]): ExperimentRecord[] {
+    const metrics = new Map<number, Record<string, number>>();
     for (const m of ms) {
       const id = Number(m['id']);
       let into = metrics.get(id);
@@ -562,23 +570,13 @@ export class Journal {
       .prepare('SELECT * FROM experiments WHERE run_id = ? AND row_version > ? ORDER BY id')
       .all(runId, after) as Row[];
     if (rows.length === 0) return [];
-    const metrics = new Map<number, Record<string, number>>();
     const ms = this.#db
       .prepare(
         `SELECT m.experiment_id AS id, m.name, m.value FROM experiments e JOIN metrics m ON m.experiment_id = e.id
          WHERE e.run_id = ? AND e.row_version > ? AND m.holdout = 'public' ORDER BY m.experiment_id, m.name`,
       )
       .all(runId, after) as Row[];
-    for (const m of ms) {
-      const id = Number(m['id']);
-      let into = metrics.get(id);
-      if (!into) {
-        into = {};
-        metrics.set(id, into);
-      }
-      into[String(m['name'])] = Number(m['value']);
-    }
-    return rows.map((r) => this.toExperiment(r, metrics.get(Number(r['id'])) ?? {}));
+    return this.withMetrics(rows, ms);
   }
 
   /**
