@@ -119,7 +119,8 @@ export class RunHistory {
         else if (held.conclusion !== rec.conclusion) this.replace(held, rec);
       }
       this.add(fresh);
-      if (this.#entries.length !== v.count) this.readAll(journal);
+      // Fewer than counted: rows without a version were written (more is a row recorded since the count, read now).
+      if (this.#entries.length < v.count) this.readAll(journal);
     }
     this.#rowVersion = v.version ?? 0;
     this.#stamp = stamp;
