@@ -1,6 +1,8 @@
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
 import { latestReviews } from '../src/journal/reviews.js';
@@ -277,4 +279,45 @@ describe('journal named queries', () => {
         }
     j.close();
   });
+});
+
+describe('journal migration', () => {
+  it('two writers opening an older journal at once take turns: neither fails on a column the other added', async () => {
+    const dir = project();
+    Journal.open(dir).close();
+    // As an older Ratchet left it: without the columns added since.
+    const old = new Database(join(dir, JOURNAL_FILE));
+    old.exec(`DROP INDEX experiments_row_version; DROP INDEX experiments_run_row_version;
+      ALTER TABLE experiments DROP COLUMN row_version; ALTER TABLE experiments DROP COLUMN direction`);
+    // Hold the write lock while both writers start, so both look at the columns before either may add one.
+    old.exec('BEGIN IMMEDIATE');
+    const store = pathToFileURL(join(import.meta.dirname, '..', 'dist', 'src', 'journal', 'store.js')).href;
+    const open = () =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn(
+          process.execPath,
+          [
+            '--input-type=module',
+            '-e',
+            `const { Journal } = await import(${JSON.stringify(store)}); Journal.open(${JSON.stringify(dir)}).close(); console.log('opened');`,
+          ],
+          { stdio: ['ignore', 'pipe', 'pipe'] },
+        );
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        child.on('exit', (code) => resolve({ code, out }));
+      });
+    const both = Promise.all([open(), open()]);
+    await new Promise((r) => setTimeout(r, 2500));
+    old.exec('COMMIT');
+    old.close();
+    for (const r of await both) expect(r, r.out).toMatchObject({ code: 0, out: 'opened\n' });
+    const j = Journal.open(dir, { readonly: true });
+    try {
+      expect(j.experimentsVersion('none').version).toBe(0); // the row versions are there
+    } finally {
+      j.close();
+    }
+  }, 30_000);
 });

@@ -290,22 +290,30 @@ export class Journal {
     if (!opts.readonly) {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
-      db.exec(SCHEMA);
-      // Journals written before a column existed get it added (columns are only ever added).
-      const cols = (db.prepare('PRAGMA table_info(noise)').all() as { name: string }[]).map((c) => c.name);
-      if (!cols.includes('outputs'))
-        db.exec("ALTER TABLE noise ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'");
-      if (!cols.includes('slot_class')) db.exec('ALTER TABLE noise ADD COLUMN slot_class TEXT');
-      const runCols = (db.prepare('PRAGMA table_info(runs)').all() as { name: string }[]).map((c) => c.name);
-      if (!runCols.includes('active_ms')) db.exec('ALTER TABLE runs ADD COLUMN active_ms REAL');
-      if (!runCols.includes('active_at')) db.exec('ALTER TABLE runs ADD COLUMN active_at TEXT');
-      const expCols = (db.prepare('PRAGMA table_info(experiments)').all() as { name: string }[]).map(
-        (c) => c.name,
-      );
-      if (!expCols.includes('keep_test')) db.exec('ALTER TABLE experiments ADD COLUMN keep_test TEXT');
-      if (!expCols.includes('direction')) db.exec('ALTER TABLE experiments ADD COLUMN direction INTEGER');
-      if (!expCols.includes('row_version')) db.exec('ALTER TABLE experiments ADD COLUMN row_version INTEGER');
-      db.exec(ROW_VERSION_INDEXES);
+      // Created or migrated in one IMMEDIATE transaction: two writers opening an older journal at once (a run and
+      // an MCP server) take turns, and the second finds the columns the first added instead of failing on a
+      // duplicate column; a migration that fails leaves the journal as it was.
+      db.transaction(() => {
+        db.exec(SCHEMA);
+        // Journals written before a column existed get it added (columns are only ever added).
+        const cols = (db.prepare('PRAGMA table_info(noise)').all() as { name: string }[]).map((c) => c.name);
+        if (!cols.includes('outputs'))
+          db.exec("ALTER TABLE noise ADD COLUMN outputs TEXT NOT NULL DEFAULT '[]'");
+        if (!cols.includes('slot_class')) db.exec('ALTER TABLE noise ADD COLUMN slot_class TEXT');
+        const runCols = (db.prepare('PRAGMA table_info(runs)').all() as { name: string }[]).map(
+          (c) => c.name,
+        );
+        if (!runCols.includes('active_ms')) db.exec('ALTER TABLE runs ADD COLUMN active_ms REAL');
+        if (!runCols.includes('active_at')) db.exec('ALTER TABLE runs ADD COLUMN active_at TEXT');
+        const expCols = (db.prepare('PRAGMA table_info(experiments)').all() as { name: string }[]).map(
+          (c) => c.name,
+        );
+        if (!expCols.includes('keep_test')) db.exec('ALTER TABLE experiments ADD COLUMN keep_test TEXT');
+        if (!expCols.includes('direction')) db.exec('ALTER TABLE experiments ADD COLUMN direction INTEGER');
+        if (!expCols.includes('row_version'))
+          db.exec('ALTER TABLE experiments ADD COLUMN row_version INTEGER');
+        db.exec(ROW_VERSION_INDEXES);
+      }).immediate();
     }
     const rowVersions = (db.prepare('PRAGMA table_info(experiments)').all() as { name: string }[]).some(
       (c) => c.name === 'row_version',
