@@ -189,7 +189,8 @@ async function simulate(dir: string, o: Required<Omit<ScaleOptions, 'rows' | 'ke
     }
   };
   Journal.prototype.listExperiments = function (this: Journal, ...a: Parameters<Journal['listExperiments']>) {
-    // Every argument passed on: the Studio's reads from an id on (`fromId`) must stay incremental when timed.
+    // Every argument passed on: the Studio's reads of the rows changed since a version (`changedAfter`) must stay
+    // incremental when timed.
     const runId = a[0];
     const t = performance.now();
     const out = origList.apply(this, a);

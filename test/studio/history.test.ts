@@ -137,7 +137,7 @@ function counting(): { reader: Journal; whole: (string | undefined)[]; close: ()
   const reader = new Proxy(fresh, {
     get(target, key) {
       if (key === 'listExperiments')
-        return (runId?: string, opts?: { fromId?: number }) => {
+        return (runId?: string, opts?: { changedAfter?: number }) => {
           whole.push(runId);
           return target.listExperiments(runId, opts);
         };
