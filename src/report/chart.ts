@@ -58,17 +58,17 @@ export interface ChartInput {
  * See {@link ChartInput.marks}: experiment id → the point it was made for, the mark's opening markup and, once
  * drawn, the whole mark as placed in the frame (`frame`: the plot's size and axes' extents as a key) it was drawn in.
  */
-export type ChartMarkCache = Map<
-  number,
-  {
-    point: ChartPoint;
-    lanes: boolean;
-    interactive: boolean;
-    compact: boolean;
-    head: string;
-    placed?: { frame: string; markup: string };
-  }
->;
+export type ChartMarkCache = Map<number, ChartMark>;
+
+/** One entry of a {@link ChartMarkCache}. */
+export interface ChartMark {
+  point: ChartPoint;
+  lanes: boolean;
+  interactive: boolean;
+  compact: boolean;
+  head: string;
+  placed?: { frame: string; markup: string };
+}
 
 /**
  * The opening of a mark up to its shapes: the group with its data attributes, tooltip and accessible name (a compact
@@ -95,7 +95,7 @@ function cachedEntry(
   interactive: boolean,
   compact: boolean,
   cache?: ChartMarkCache,
-): NonNullable<ReturnType<ChartMarkCache['get']>> {
+): ChartMark {
   const hit = cache?.get(p.id);
   const q = hit?.point;
   if (
@@ -111,7 +111,7 @@ function cachedEntry(
     q.hypothesis === p.hypothesis
   )
     return hit;
-  const entry = {
+  const entry: ChartMark = {
     point: { ...p },
     lanes,
     interactive,
