@@ -3,7 +3,8 @@
  * statement or a scan of large files runs synchronously and never yields, and a worker thread cannot be ended
  * while better-sqlite3 runs a statement (`worker.terminate()` waits for it), so queries run in a warm child
  * process (child.ts) that is killed with SIGKILL when a query runs over its time limit, its memory cap (resident
- * memory polled every 50 ms; V8's heap is capped too) or the caller's abort signal. Meanwhile the event loop
+ * memory polled every 50 ms, and the kernel's limit on its data segment, RLIMIT_DATA, set at its start; V8's heap is
+ * capped too) or the caller's abort signal. Meanwhile the event loop
  * keeps answering: `get_status`, `ratchet stop`, SIGTERM. One query runs at a time; others wait their turn.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -15,21 +16,10 @@ import { RatchetError } from '../util/errors.js';
 import { packageDir } from '../util/paths.js';
 import type { ChildAnswer, ChildRequest } from './child.js';
 import type { GrepQuery, GrepResult } from './grep.js';
+import { memoryLimitMessage, QUERY_LIMITS } from './limits.js';
 import type { SqlResult } from './sql.js';
 
-/** Time and memory limits of a trace query. */
-export const QUERY_LIMITS = {
-  /** Default time limit of one query, ms. */
-  defaultTimeoutMs: 5_000,
-  /** Longest time limit a caller may ask for, ms. */
-  maxTimeoutMs: 30_000,
-  /** Resident memory of the query process above which the query is stopped, MB. */
-  memoryMb: 200,
-  /** V8 heap of the query process (--max-old-space-size), MB. */
-  heapMb: 128,
-  /** How often the resident memory is read, ms. */
-  pollMs: 50,
-} as const;
+export { QUERY_LIMITS } from './limits.js';
 
 /** The guardrail these limits enforce. */
 const LIMITS_ID = guardrail('query-limits').id;
@@ -76,11 +66,26 @@ type Request = ChildRequest extends infer R ? (R extends ChildRequest ? Omit<R, 
 /** A warm query process and its queue. Use the shared one through {@link journalQuery} / {@link traceGrep}. */
 export class QueryRunner {
   private child: ChildProcess | null = null;
+  /** How often the query process's resident memory is read, ms. */
+  private readonly pollMs: number;
   /** Resolves when the child has loaded (its start does not count against a query's time limit). */
   private ready: Promise<void> = Promise.resolve();
   private stderrTail = '';
   private seq = 0;
   private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * @param opts.pollMs how often to read the query process's resident memory, ms (default
+   *   {@link QUERY_LIMITS.pollMs}); the data-segment limit holds whatever it is
+   */
+  constructor(opts: { pollMs?: number } = {}) {
+    this.pollMs = opts.pollMs ?? QUERY_LIMITS.pollMs;
+  }
+
+  /** The query process's pid while it runs (undefined before the first query or after it was stopped). */
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
 
   /**
    * Run one request in the query process, after the ones before it.
@@ -99,8 +104,17 @@ export class QueryRunner {
   }
 
   private spawn(): ChildProcess {
+    // The shell sets the data-segment limit (RLIMIT_DATA: every private writable mapping, so malloc and V8 alike)
+    // and then becomes the query process (exec keeps its pid and its IPC channel). An allocation beyond the
+    // limit fails in the query process itself: SQLite answers SQLITE_NOMEM, V8 ends the process.
     const child = fork(childScript(), [], {
-      execArgv: [`--max-old-space-size=${QUERY_LIMITS.heapMb}`],
+      execPath: '/bin/sh',
+      execArgv: [
+        '-c',
+        `ulimit -d ${QUERY_LIMITS.memoryMb * 1024} && exec "$0" "$@"`,
+        process.execPath,
+        `--max-old-space-size=${QUERY_LIMITS.heapMb}`,
+      ],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
       serialization: 'json',
     });
@@ -191,7 +205,7 @@ export class QueryRunner {
       };
       const onExit = (code: number | null, signal: string | null) => {
         const why = /heap|memory/i.test(this.stderrTail)
-          ? `ran out of memory (over ${QUERY_LIMITS.heapMb} MB)`
+          ? `ran out of memory (its JavaScript heap is capped at ${QUERY_LIMITS.heapMb} MB, its data at ${QUERY_LIMITS.memoryMb} MB)`
           : `ended unexpectedly (${signal ?? `exit ${code}`})`;
         finish(() =>
           reject(
@@ -220,14 +234,14 @@ export class QueryRunner {
         const mb = rssMb(child.pid);
         if (mb > QUERY_LIMITS.memoryMb)
           stop(
-            new RatchetError(`${what} used over ${QUERY_LIMITS.memoryMb} MB of memory and was stopped`, {
+            new RatchetError(memoryLimitMessage(what), {
               hint:
                 req.kind === 'sql'
                   ? `select less: add WHERE/LIMIT, avoid building huge strings (group_concat over everything) (guardrail ${LIMITS_ID})`
                   : `search fewer files: name the experiments (experiments) or the files (file) (guardrail ${LIMITS_ID})`,
             }),
           );
-      }, QUERY_LIMITS.pollMs);
+      }, this.pollMs);
       poll.unref();
       child.on('message', onMessage);
       child.on('exit', onExit);

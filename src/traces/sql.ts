@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { type CopyableTable, JOURNAL_FILE, Journal } from '../journal/store.js';
 import { RatchetError } from '../util/errors.js';
+import { memoryLimitMessage } from './limits.js';
 
 /** Defaults and ceilings of the caps. */
 export const SQL_LIMITS = {
@@ -225,9 +226,10 @@ export function sqliteProblem(e: unknown): RatchetError {
       hint: 'select less: substr(), LIMIT, or fewer rows in group_concat',
     });
   if (code === 'SQLITE_NOMEM')
-    return new RatchetError('the query ran out of memory and was stopped', {
+    // In the query process an allocation fails at its data-segment limit (see limits.ts).
+    return new RatchetError(memoryLimitMessage('the query'), {
       field: 'sql',
-      hint: 'select less: add WHERE/LIMIT, avoid building huge strings',
+      hint: 'select less: add WHERE/LIMIT, avoid building huge strings (group_concat over everything)',
     });
   if (code === 'SQLITE_INTERRUPT')
     return new RatchetError('the query was interrupted', { field: 'sql', hint: 'simplify it' });
