@@ -106,12 +106,13 @@ export class QueryRunner {
   private spawn(): ChildProcess {
     // The shell sets the data-segment limit (RLIMIT_DATA: every private writable mapping, so malloc and V8 alike)
     // and then becomes the query process (exec keeps its pid and its IPC channel). An allocation beyond the
-    // limit fails in the query process itself: SQLite answers SQLITE_NOMEM, V8 ends the process.
+    // limit fails in the query process itself: SQLite answers SQLITE_NOMEM, V8 ends the process. Where a lower
+    // hard limit is already set, raising it fails and the lower one stays (the query process still starts).
     const child = fork(childScript(), [], {
       execPath: '/bin/sh',
       execArgv: [
         '-c',
-        `ulimit -d ${QUERY_LIMITS.memoryMb * 1024} && exec "$0" "$@"`,
+        `ulimit -d ${QUERY_LIMITS.memoryMb * 1024} 2>/dev/null; exec "$0" "$@"`,
         process.execPath,
         `--max-old-space-size=${QUERY_LIMITS.heapMb}`,
       ],
