@@ -14,6 +14,8 @@
  * - AutoGluon (python/bench/autogluon_medium.py in .venv-bench): `medium_quality` on the train split with
  *   `time_limit` = the budget.
  * All three use the project's split (its vault), and the baselines are scored by scikit-learn (python/bench/score.py).
+ * Ratchet's pick and Optuna's are also compared on the same private rows (python/bench/paired.py): their
+ * difference with a 95 % paired-bootstrap interval, which says whether the private holdout can tell them apart.
  * Targets (stated, not asserted): the search proposer's private score at least Optuna-alone's on every dataset and
  * within 1 % of AutoGluon's.
  */
@@ -22,6 +24,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { experimentDir } from '../src/loop/paths.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..', '..');
@@ -57,6 +60,19 @@ export interface MethodResult {
   seconds: number;
   /** Why there are no scores (failed, not installed), or a remark. */
   note?: string;
+  /** The pick's private predictions (Ratchet's submitted experiment, Optuna's public-best trial), when kept. */
+  privateFile?: string;
+}
+
+/**
+ * Ratchet's pick minus Optuna's on the private holdout, paired over the same rows (python/bench/paired.py): the
+ * difference in the metric's units and its 95 % paired-bootstrap interval. An interval holding 0 means the private
+ * holdout cannot tell the two picks apart.
+ */
+export interface PairedDelta {
+  delta: number;
+  low: number;
+  high: number;
 }
 
 /** One row of the table: a dataset and the three methods' results. */
@@ -74,6 +90,8 @@ export interface DatasetResult {
   ratchet: MethodResult;
   optuna: MethodResult;
   autogluon: MethodResult;
+  /** Ratchet − Optuna on private, paired (null when either pick's predictions are missing). */
+  vsOptuna?: PairedDelta | null;
 }
 
 /** The verdict of one row: null where a score is missing. */
@@ -105,6 +123,15 @@ function cell(m: MethodResult, unit: string): string {
   return `${f4(m.public)} / **${f4(m.private)}** (${m.count ?? '?'} ${unit}, ${m.seconds.toFixed(0)} s)`;
 }
 
+const signed = (x: number) => `${x < 0 ? '−' : '+'}${Math.abs(x).toFixed(4)}`;
+
+/** `+0.0012 [−0.0100, +0.0130]`, with "(noise)" when the interval holds 0; n/a without both picks' predictions. */
+export function pairedCell(d: PairedDelta | null | undefined): string {
+  if (!d) return 'n/a';
+  const noise = d.low <= 0 && d.high >= 0 ? ' (noise)' : '';
+  return `${signed(d.delta)} [${signed(d.low)}, ${signed(d.high)}]${noise}`;
+}
+
 /**
  * The benchmark's markdown table: a header saying what each method gets, one row per dataset (public / private
  * score of each method, private in bold, with its count and seconds) and the verdict column.
@@ -121,15 +148,17 @@ export function proposerTable(results: DatasetResult[]): string {
     '  sandbox, no keep rule); the trial best on public, scored on private.',
     '- AutoGluon medium_quality: fit on the train split with time_limit = budget (its own validation split).',
     `Verdict: search ≥ Optuna-alone on private? within ${AUTOGLUON_TOLERANCE * 100}% of AutoGluon on private?`,
+    "Ratchet − Optuna: the private difference of the two picks in the metric's units, with its 95 % paired-bootstrap",
+    'interval over the private rows (python/bench/paired.py); an interval holding 0 cannot tell them apart.',
     '',
-    '| dataset | task | metric | rows (train/public/private) | budget | Ratchet search | Optuna TPE alone | AutoGluon medium | ≥ Optuna? | within 1% of AG? |',
-    '|---|---|---|---|---|---|---|---|---|---|',
+    '| dataset | task | metric | rows (train/public/private) | budget | Ratchet search | Optuna TPE alone | AutoGluon medium | ≥ Optuna? | Ratchet − Optuna (95 % CI) | within 1% of AG? |',
+    '|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   for (const r of results) {
     const v = verdict(r);
     const arrow = r.direction === 'maximize' ? '↑' : '↓';
     lines.push(
-      `| ${r.dataset} | ${r.task} | ${r.metric} ${arrow} | ${r.rows} (${r.split.train}/${r.split.public}/${r.split.private}) | ${r.budgetS} s | ${cell(r.ratchet, 'exp')} | ${cell(r.optuna, 'trials')} | ${cell(r.autogluon, 'models')} | ${yesNo(v.atLeastOptuna)} | ${yesNo(v.withinAutoGluon)} |`,
+      `| ${r.dataset} | ${r.task} | ${r.metric} ${arrow} | ${r.rows} (${r.split.train}/${r.split.public}/${r.split.private}) | ${r.budgetS} s | ${cell(r.ratchet, 'exp')} | ${cell(r.optuna, 'trials')} | ${cell(r.autogluon, 'models')} | ${yesNo(v.atLeastOptuna)} | ${pairedCell(r.vsOptuna)} | ${yesNo(v.withinAutoGluon)} |`,
     );
   }
   return lines.join('\n');
@@ -203,7 +232,7 @@ async function ratchetMethod(dir: string, budgetS: number, unsafe: string[]): Pr
   }
   const seconds = since(t);
   const status = JSON.parse(await cli(['status', '--json'], 600)) as { experiments: { total: number } };
-  let sub: { public: number; private: number };
+  let sub: { experiment: number; public: number; private: number };
   try {
     sub = JSON.parse(await cli(['submit', '--json'], 600)) as typeof sub;
   } catch (e) {
@@ -211,12 +240,15 @@ async function ratchetMethod(dir: string, budgetS: number, unsafe: string[]): Pr
       `nothing to submit after check (${checkS.toFixed(0)} s) and run (${(seconds - checkS).toFixed(0)} s): ${note ?? (e as Error).message.slice(-120)}`,
     );
   }
+  const out = join(experimentDir(dir, sub.experiment), 'output');
+  const privateFile = ['private.parquet', 'private.csv'].map((f) => join(out, f)).find((f) => existsSync(f));
   return {
     public: sub.public,
     private: sub.private,
     count: status.experiments.total,
     seconds,
     ...(note ? { note } : {}),
+    ...(privateFile ? { privateFile } : {}),
   };
 }
 
@@ -239,8 +271,47 @@ async function pythonMethod(
     private: number | null;
     trials?: number;
     models?: number;
+    private_file?: string | null;
   };
-  return { public: r.public, private: r.private, count: r.trials ?? r.models ?? null, seconds: since(t) };
+  return {
+    public: r.public,
+    private: r.private,
+    count: r.trials ?? r.models ?? null,
+    seconds: since(t),
+    ...(r.private_file ? { privateFile: r.private_file } : {}),
+  };
+}
+
+/** Ratchet's pick minus Optuna's on private, paired (python/bench/paired.py); null when a pick's file is missing. */
+async function pairedDelta(
+  python: string,
+  dir: string,
+  ratchet: MethodResult,
+  optuna: MethodResult,
+): Promise<PairedDelta | null> {
+  if (!ratchet.privateFile || !optuna.privateFile) return null;
+  try {
+    const r = JSON.parse(
+      await sh(
+        python,
+        [
+          join(BENCH_PY, 'paired.py'),
+          '--project',
+          dir,
+          '--a',
+          ratchet.privateFile,
+          '--b',
+          optuna.privateFile,
+        ],
+        dir,
+        600,
+      ),
+    ) as PairedDelta;
+    return { delta: r.delta, low: r.low, high: r.high };
+  } catch (e) {
+    log(`paired comparison failed: ${(e as Error).message.slice(-200)}`);
+    return null;
+  }
 }
 
 /** Run a method, turning its failure into a result with a note (the table goes on). */
@@ -328,6 +399,11 @@ export async function benchProposer(opts: ProposerBenchOptions = {}): Promise<Da
             pythonMethod(py.bench, 'autogluon_medium.py', dir, budgetS),
           )
         : { public: null, private: null, count: null, seconds: 0, note: 'AutoGluon not installed' };
+      const vsOptuna = await pairedDelta(py.venv, dir, ratchet, optuna);
+      if (vsOptuna)
+        log(
+          `${name}: Ratchet − Optuna on private ${pairedCell(vsOptuna)} (paired bootstrap, 2000 resamples)`,
+        );
       results.push({
         dataset: name,
         task: made.task,
@@ -339,6 +415,7 @@ export async function benchProposer(opts: ProposerBenchOptions = {}): Promise<Da
         ratchet,
         optuna,
         autogluon,
+        vsOptuna,
       });
     } finally {
       process.removeListener('SIGINT', onInt);
@@ -347,7 +424,13 @@ export async function benchProposer(opts: ProposerBenchOptions = {}): Promise<Da
   }
   console.log(proposerTable(results));
   if (opts.jsonPath) {
-    writeFileSync(opts.jsonPath, `${JSON.stringify({ budget_s: budgetS, results }, null, 2)}\n`);
+    // The picks' prediction files were in the datasets' removed folders: not worth naming.
+    const json = JSON.stringify(
+      { budget_s: budgetS, results },
+      (k, v) => (k === 'privateFile' ? undefined : v),
+      2,
+    );
+    writeFileSync(opts.jsonPath, `${json}\n`);
     console.log(`(results as JSON in ${opts.jsonPath})`);
   }
   return results;

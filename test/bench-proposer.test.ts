@@ -6,7 +6,13 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type DatasetResult, type MethodResult, proposerTable, verdict } from '../bench/proposer.js';
+import {
+  type DatasetResult,
+  type MethodResult,
+  pairedCell,
+  proposerTable,
+  verdict,
+} from '../bench/proposer.js';
 import { PYTHON, ROOT, tempDir } from './proposers/helpers.js';
 
 const m = (pub: number | null, priv: number | null, note?: string): MethodResult => ({
@@ -77,8 +83,25 @@ describe('proposer benchmark verdicts', () => {
     expect(lines[0]).toContain('— (failed: boom)');
     expect(lines[0]).toMatch(/\| n\/a \| n\/a \|$/);
     expect(lines[1]).toContain('0.8000 / **0.7000** (7 exp, 12 s)');
-    expect(lines[1]).toMatch(/\| NO \| NO \|$/);
+    expect(lines[1]).toMatch(/\| NO \| n\/a \| NO \|$/);
     expect(table).toContain('| dataset | task | metric |');
+  });
+
+  it('shows the paired private difference with its interval, and says when the interval holds 0', () => {
+    expect(pairedCell({ delta: -0.0097, low: -0.031, high: 0.012 })).toBe(
+      '−0.0097 [−0.0310, +0.0120] (noise)',
+    );
+    expect(pairedCell({ delta: 0.02, low: 0.005, high: 0.04 })).toBe('+0.0200 [+0.0050, +0.0400]');
+    expect(pairedCell({ delta: -0.02, low: -0.04, high: -0.001 })).toBe('−0.0200 [−0.0400, −0.0010]');
+    expect(pairedCell(null)).toBe('n/a');
+    const r = {
+      ...row('maximize', m(0.8, 0.7), m(0.8, 0.75), m(0.8, 0.8)),
+      vsOptuna: { delta: -0.05, low: -0.08, high: -0.02 },
+    };
+    const line = proposerTable([r])
+      .split('\n')
+      .find((l) => l.startsWith('| d |'));
+    expect(line).toMatch(/\| NO \| −0\.0500 \[−0\.0800, −0\.0200\] \| NO \|$/);
   });
 });
 
@@ -206,5 +229,94 @@ describe('python/bench/score.py', () => {
       'id,prediction\n1,1\n',
     );
     expect(scorePy(dir).error).toContain('predictions miss holdout ids');
+  });
+});
+
+/** paired.py's answer for two prediction files of one project (its private holdout), or its error. */
+function pairedPy(dir: string, a: string, b: string): { value?: Record<string, number>; error?: string } {
+  const r = spawnSync(
+    PYTHON,
+    [join(ROOT, 'python', 'bench', 'paired.py'), '--project', dir, '--a', a, '--b', b, '--resamples', '400'],
+    { encoding: 'utf8', timeout: 120_000 },
+  );
+  if (r.status !== 0) return { error: r.stderr.trim().split('\n').slice(-1)[0] ?? `exit ${r.status}` };
+  return { value: JSON.parse(r.stdout) as Record<string, number> };
+}
+
+describe('python/bench/paired.py', () => {
+  /** A binary project with 200 private rows (seeded), its labels in the vault, and predictions files a/b/c. */
+  function binaryProject(): { dir: string; labels: boolean[]; files: Record<string, number[]> } {
+    const t = tempDir('bench-paired');
+    cleanups.push(t.cleanup);
+    mkdirSync(join(t.dir, '.ratchet', 'data'), { recursive: true });
+    mkdirSync(join(t.dir, '.ratchet', 'vault'), { recursive: true });
+    writeFileSync(
+      join(t.dir, 'ratchet.yaml'),
+      'task: binary\ndata: { source: x.csv, target: y, positive_class: "1" }\nmetric: { primary: auroc }\n',
+    );
+    writeFileSync(join(t.dir, '.ratchet', 'data', 'split.json'), '{}');
+    let seed = 7;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed / 2 ** 31;
+    };
+    const labels = Array.from({ length: 200 }, () => rand() < 0.4);
+    const files: Record<string, number[]> = {
+      // informative: the label plus noise; noise: unrelated to the label; slight: informative plus a little more noise
+      good: labels.map((l) => (l ? 1 : 0) + rand() * 1.2),
+      noise: labels.map(() => rand()),
+    };
+    files['slight'] = files['good']!.map((x) => x + rand() * 0.05);
+    writeFileSync(
+      join(t.dir, 'truth.csv'),
+      `id,label\n${labels.map((l, i) => `r${i},${l ? 1 : 0}`).join('\n')}\n`,
+    );
+    for (const [name, p] of Object.entries(files))
+      writeFileSync(
+        join(t.dir, `${name}.csv`),
+        `row_id,prediction\n${p
+          .map((x, i) => `r${i},${x}`)
+          .reverse()
+          .join('\n')}\n`,
+      );
+    const conv = spawnSync(
+      PYTHON,
+      [
+        '-c',
+        `import pandas as pd, sys; pd.read_csv(sys.argv[1] + '/truth.csv', dtype=str).to_parquet(sys.argv[1] + '/.ratchet/vault/private.parquet')`,
+        t.dir,
+      ],
+      { encoding: 'utf8' },
+    );
+    expect(conv.status, conv.stderr).toBe(0);
+    return { dir: t.dir, labels, files };
+  }
+
+  it('gives metric(a) − metric(b) on the same rows, and an interval that excludes 0 only when the gap is real', {
+    timeout: 120_000,
+  }, () => {
+    const { dir, labels, files } = binaryProject();
+    const good = pairedPy(dir, join(dir, 'good.csv'), join(dir, 'noise.csv')).value!;
+    expect(good['a']).toBeCloseTo(auroc(labels, files['good']!), 12);
+    expect(good['b']).toBeCloseTo(auroc(labels, files['noise']!), 12);
+    expect(good['delta']).toBeCloseTo(good['a']! - good['b']!, 12);
+    expect(good['rows']).toBe(200);
+    // An informative score against noise: the whole interval is above 0 and holds the difference.
+    expect(good['low']).toBeGreaterThan(0);
+    expect(good['low']).toBeLessThan(good['delta']!);
+    expect(good['high']).toBeGreaterThan(good['delta']!);
+    // The same model with a little more noise: the interval holds 0.
+    const slight = pairedPy(dir, join(dir, 'slight.csv'), join(dir, 'good.csv')).value!;
+    expect(slight['low']).toBeLessThanOrEqual(0);
+    expect(slight['high']).toBeGreaterThanOrEqual(0);
+    // A file against itself: every resample's difference is 0.
+    const same = pairedPy(dir, join(dir, 'good.csv'), join(dir, 'good.csv')).value!;
+    expect([same['delta'], same['low'], same['high']]).toEqual([0, 0, 0]);
+    // Reversed, the difference changes sign.
+    const rev = pairedPy(dir, join(dir, 'noise.csv'), join(dir, 'good.csv')).value!;
+    expect(rev['delta']).toBeCloseTo(-good['delta']!, 12);
+    expect(pairedPy(dir, join(dir, 'missing.csv'), join(dir, 'good.csv')).error).toContain(
+      'no such predictions file',
+    );
   });
 });

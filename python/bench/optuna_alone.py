@@ -7,8 +7,10 @@ What a user would do without Ratchet: one Optuna study (the same TPE settings as
 python/optuna_helper.py) over the project's search_space.yaml, each trial writing params.yaml next to a copy
 of the project's train.py and running it directly (no sandbox, no keep rule, no confirmation runs), the
 objective being the primary metric on the public holdout. After the wall-clock budget, the trial best on the
-public holdout is scored on the private holdout. A trial still running when the budget ends is killed (and
-fails), as Ratchet kills an experiment at the end of its run's wall clock. Writes one JSON object to --out.
+public holdout is scored on the private holdout; its private predictions are copied beside --out
+(`<out stem>.private.<ext>`, named in the result's `private_file`). A trial still running when the budget ends
+is killed (and fails), as Ratchet kills an experiment at the end of its run's wall clock. Writes one JSON object
+to --out.
 """
 
 from __future__ import annotations
@@ -106,6 +108,15 @@ def main() -> None:
     sampler = optuna.samplers.TPESampler(seed=a.seed, multivariate=True, group=True, n_startup_trials=N_STARTUP_TRIALS)
     study = optuna.create_study(direction=direction, sampler=sampler)
     study.optimize(objective, timeout=a.budget, catch=(Exception,))
+    # The pick's private predictions are kept beside --out, for the paired comparison (python/bench/paired.py).
+    private_file = None
+    if best["dir"]:
+        for ext in ("parquet", "csv"):
+            found = best["dir"] / "out" / f"private.{ext}"
+            if found.exists():
+                private_file = a.out.with_name(f"{a.out.stem}.private.{ext}")
+                shutil.copy(found, private_file)
+                break
     result = {
         "method": "optuna-tpe",
         "metric": metric,
@@ -115,6 +126,7 @@ def main() -> None:
         "public": best["value"],
         "private": score(contract, private, read_predictions(best["dir"] / "out", "private")) if best["dir"] else None,
         "best_trial": best["trial"],
+        "private_file": str(private_file) if private_file else None,
     }
     shutil.rmtree(work, ignore_errors=True)
     a.out.write_text(json.dumps(result) + "\n")

@@ -59,55 +59,75 @@ def labels(project: Path, holdout: str) -> pd.DataFrame:
     return pd.read_parquet(project / ".ratchet" / "vault" / f"{holdout}.parquet").astype({"id": str})
 
 
-def read_predictions(folder: Path, holdout: str) -> pd.DataFrame:
-    """The predictions file `<holdout>.parquet` or `<holdout>.csv` in folder, ids as text."""
-    parquet, csv = folder / f"{holdout}.parquet", folder / f"{holdout}.csv"
-    if parquet.exists():
-        frame = pd.read_parquet(parquet)
-    elif csv.exists():
-        frame = pd.read_csv(csv, dtype={0: str}, low_memory=False)
-    else:
-        raise FileNotFoundError(f"no {holdout}.parquet or {holdout}.csv in {folder}")
+def read_file(path: Path) -> pd.DataFrame:
+    """One predictions file (Parquet by its suffix, else CSV), its first column renamed `id`, ids as text."""
+    frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path, dtype={0: str}, low_memory=False)
     first = frame.columns[0]
     return frame.rename(columns={first: "id"}).astype({"id": str})
 
 
-def score(contract: dict[str, Any], truth: pd.DataFrame, predicted: pd.DataFrame) -> float:
-    """The primary metric of predictions against the holdout's labels (rows aligned by id)."""
-    from sklearn import metrics
+def read_predictions(folder: Path, holdout: str) -> pd.DataFrame:
+    """The predictions file `<holdout>.parquet` or `<holdout>.csv` in folder, ids as text."""
+    parquet, csv = folder / f"{holdout}.parquet", folder / f"{holdout}.csv"
+    if parquet.exists():
+        return read_file(parquet)
+    if csv.exists():
+        return read_file(csv)
+    raise FileNotFoundError(f"no {holdout}.parquet or {holdout}.csv in {folder}")
 
+
+def aligned(contract: dict[str, Any], truth: pd.DataFrame, predicted: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """The holdout's labels and the predictions the primary metric reads, row by row in the holdout's order
+    (aligned by id): (y, p, classes). Binary: y is a boolean array (the positive class), p the scores (or the
+    predicted labels' scores for accuracy); multiclass log_loss: y the labels as text, p an n × k matrix of
+    probabilities renormalised per row, classes the k labels; multiclass accuracy: p the predicted labels;
+    regression: y and p floats.
+    Raises ValueError when predictions miss holdout ids, SystemExit for an unsupported metric."""
     merged = truth.merge(predicted, on="id", how="left", validate="one_to_one")
     if merged["prediction"].isna().any():
         raise ValueError("predictions miss holdout ids")
     metric = contract["metric"]["primary"]
     task = contract["task"]
-    if task == "binary":
+    if task == "binary" and metric in ("auroc", "accuracy"):
         positive = positive_class(contract)
         y = (merged["label"].astype(str) == positive).to_numpy()
-        p = merged["prediction"].astype(float).to_numpy()
-        if metric == "auroc":
-            return float(metrics.roc_auc_score(y, p))
-        if metric == "accuracy":
-            return float(metrics.accuracy_score(y, p > 0.5))
-    if task == "multiclass":
-        classes = sorted(merged["label"].astype(str).unique().tolist() + [
+        return y, merged["prediction"].astype(float).to_numpy(), []
+    if task == "multiclass" and metric == "log_loss":
+        classes = sorted(set(merged["label"].astype(str).unique().tolist() + [
             c[len("proba_"):] for c in merged.columns if c.startswith("proba_")
+        ]))
+        proba = np.column_stack([
+            merged[f"proba_{c}"].astype(float).to_numpy() if f"proba_{c}" in merged else np.zeros(len(merged))
+            for c in classes
         ])
-        classes = sorted(set(classes))
-        if metric == "log_loss":
-            proba = np.column_stack([
-                merged[f"proba_{c}"].astype(float).to_numpy() if f"proba_{c}" in merged else np.zeros(len(merged))
-                for c in classes
-            ])
-            proba = proba / proba.sum(axis=1, keepdims=True)
-            return float(metrics.log_loss(merged["label"].astype(str), proba, labels=classes))
-        if metric == "accuracy":
-            return float(metrics.accuracy_score(merged["label"].astype(str), merged["prediction"].astype(str)))
-    if task == "regression":
-        y = merged["label"].astype(float).to_numpy()
-        p = merged["prediction"].astype(float).to_numpy()
-        if metric == "rmse":
-            return math.sqrt(metrics.mean_squared_error(y, p))
-        if metric == "mae":
-            return float(metrics.mean_absolute_error(y, p))
+        proba = proba / proba.sum(axis=1, keepdims=True)
+        return merged["label"].astype(str).to_numpy(), proba, classes
+    if task == "multiclass" and metric == "accuracy":
+        return merged["label"].astype(str).to_numpy(), merged["prediction"].astype(str).to_numpy(), []
+    if task == "regression" and metric in ("rmse", "mae"):
+        return merged["label"].astype(float).to_numpy(), merged["prediction"].astype(float).to_numpy(), []
     raise SystemExit(f"metric {metric!r} is not supported for task {task!r} by the benchmark")
+
+
+def metric_value(contract: dict[str, Any], y: np.ndarray, p: np.ndarray, classes: list[str]) -> float:
+    """The primary metric of aligned labels and predictions (see `aligned`), by scikit-learn. Binary accuracy
+    predicts the positive class at p > 0.5, as scikit-learn's `predict` does."""
+    from sklearn import metrics
+
+    metric = contract["metric"]["primary"]
+    if metric == "auroc":
+        return float(metrics.roc_auc_score(y, p))
+    if metric == "log_loss":
+        return float(metrics.log_loss(y, p, labels=classes))
+    if metric == "accuracy":
+        return float(metrics.accuracy_score(y, p > 0.5 if contract["task"] == "binary" else p))
+    if metric == "rmse":
+        return math.sqrt(metrics.mean_squared_error(y, p))
+    if metric == "mae":
+        return float(metrics.mean_absolute_error(y, p))
+    raise SystemExit(f"metric {metric!r} is not supported by the benchmark")
+
+
+def score(contract: dict[str, Any], truth: pd.DataFrame, predicted: pd.DataFrame) -> float:
+    """The primary metric of predictions against the holdout's labels (rows aligned by id)."""
+    return metric_value(contract, *aligned(contract, truth, predicted))
