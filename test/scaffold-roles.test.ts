@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { renderTemplate } from '../src/contract/init.js';
 import { decideRoles } from '../src/contract/roles.js';
-import { LARGE_ROWS, sizeSearchSpace, sizingValues } from '../src/contract/sizing.js';
+import { LARGE_ROWS, sizeSearchSpace, sizingNote, sizingValues } from '../src/contract/sizing.js';
 import { loadSearchSpace } from '../src/proposers/search/space.js';
 import { cli, ROOT, tempDir } from './helpers/project.js';
 
@@ -176,6 +176,24 @@ describe('sizeSearchSpace', () => {
     const s = sizeSearchSpace(10_000, 20, 600);
     expect(s.bounded).toEqual([]);
     expect(s).toMatchObject({ forestTreesHigh: 500, forestDepthHigh: 24, forestMaxSamples: null });
+  });
+
+  it('counts the classes of a multiclass target for the boosters and the logistic regression, not the forests', () => {
+    // 400k rows × 40 columns in 10 minutes: one tree per iteration fits 600 boosting iterations, ten per
+    // iteration do not (the cost model: rows × columns × classes × 2e-8 s per iteration, 480 thread-seconds).
+    const binary = sizeSearchSpace(400_000, 40, 600);
+    const ten = sizeSearchSpace(400_000, 40, 600, 10);
+    expect(binary.classes).toBe(1);
+    expect(sizeSearchSpace(400_000, 40, 600, 2).lgbmTreesHigh).toBe(binary.lgbmTreesHigh);
+    expect(binary.lgbmTreesHigh).toBe(600);
+    expect(ten.classes).toBe(10);
+    expect(ten.lgbmTreesHigh).toBe(Math.floor(480 / (400_000 * 40 * 10 * 2e-8)));
+    expect(ten.hgbIterHigh).toBe(ten.lgbmTreesHigh);
+    expect(ten.logisticMaxIter).toBeLessThan(binary.logisticMaxIter);
+    expect(ten.forestTreesHigh).toBe(binary.forestTreesHigh);
+    expect(ten.bounded).toContain(`lightgbm: n_estimators ≤ ${ten.lgbmTreesHigh}`);
+    expect(sizingNote(ten)).toContain('400000 rows × 40 columns × 10 classes');
+    expect(sizingValues(ten).SIZING).toContain('× 10 classes (boosters fit a tree per class and iteration)');
   });
 
   it('bounds the forests (subsampled rows, fewer and shallower trees) for 1.8M rows in 10 minutes', () => {

@@ -231,7 +231,8 @@ export async function sizeScaffold(
       if (/^(VARCHAR|BOOLEAN)$/i.test(p.type) && !high.has(p.name)) return sum + Math.max(1, p.distinct);
       return sum + 1;
     }, 0);
-  const sizing = sizeSearchSpace(rows, columns, contract.limits.experimentTimeoutMs / 1000);
+  const classes = contract.task === 'multiclass' ? (manifest.classes?.length ?? 1) : 1;
+  const sizing = sizeSearchSpace(rows, columns, contract.limits.experimentTimeoutMs / 1000, classes);
   const learn = contract.task === 'ranking' ? 'regression' : contract.task;
   const values = scaffoldValues(roles, sizing, contract.data.query);
   for (const f of files) {

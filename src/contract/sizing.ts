@@ -10,6 +10,11 @@ export interface Sizing {
   rows: number;
   /** Feature columns after the calendar expansion of dates (an estimate of the model's input width). */
   columns: number;
+  /**
+   * Trees a booster fits per iteration, and the logistic regression's coefficient columns: the number of classes
+   * of a multiclass target, else 1.
+   */
+  classes: number;
   timeoutSeconds: number;
   /** Upper bound of n_estimators for random_forest and extra_trees. */
   forestTreesHigh: number;
@@ -49,11 +54,14 @@ const DEFAULT = { forestTrees: 500, forestDepth: 24, hgbIter: 300, lgbmTrees: 60
  * @param rows train rows (> 0)
  * @param columns feature columns after date expansion (> 0)
  * @param timeoutSeconds the contract's `budgets.experiment_timeout` in seconds
+ * @param classes classes of a multiclass target (LightGBM and HistGradientBoosting fit one tree per class and
+ *   iteration, and the multinomial logistic regression's gradient has a column per class); 1 otherwise
  * @returns the bounds and what was bounded (empty `bounded` for data the defaults already fit)
  */
-export function sizeSearchSpace(rows: number, columns: number, timeoutSeconds: number): Sizing {
+export function sizeSearchSpace(rows: number, columns: number, timeoutSeconds: number, classes = 1): Sizing {
   const n = Math.max(1, rows);
   const p = Math.max(1, columns);
+  const k = classes > 2 ? Math.floor(classes) : 1;
   const fitBudget = FIT_SHARE * timeoutSeconds * THREADS; // thread-seconds the worst point may use
   const bounded: string[] = [];
 
@@ -82,7 +90,7 @@ export function sizeSearchSpace(rows: number, columns: number, timeoutSeconds: n
   }
   // Histogram boosters: iterations × rows × features.
   const boostIters = (want: number) =>
-    Math.max(50, Math.min(want, Math.floor(fitBudget / (n * p * K_BOOST))));
+    Math.max(50, Math.min(want, Math.floor(fitBudget / (n * p * k * K_BOOST))));
   const hgbIter = boostIters(DEFAULT.hgbIter);
   const lgbmTrees = boostIters(DEFAULT.lgbmTrees);
   if (hgbIter < DEFAULT.hgbIter) bounded.push(`hist_gradient_boosting: max_iter ≤ ${hgbIter}`);
@@ -90,13 +98,14 @@ export function sizeSearchSpace(rows: number, columns: number, timeoutSeconds: n
   // Logistic regression (lbfgs): iterations × rows × columns.
   const logisticIter = Math.max(
     100,
-    Math.min(DEFAULT.logisticIter, Math.floor(fitBudget / (n * p * K_LINEAR))),
+    Math.min(DEFAULT.logisticIter, Math.floor(fitBudget / (n * p * k * K_LINEAR))),
   );
   if (logisticIter < DEFAULT.logisticIter)
     bounded.push(`logistic_regression: lbfgs max_iter = ${logisticIter}`);
   return {
     rows: n,
     columns: p,
+    classes: k,
     timeoutSeconds,
     forestTreesHigh: forestTrees,
     forestDepthHigh: forestDepth,
@@ -113,8 +122,11 @@ export function sizingComment(s: Sizing): string {
   const minutes = (s.timeoutSeconds / 60).toFixed(s.timeoutSeconds % 60 === 0 ? 0 : 1);
   const lines = [
     `# Sized by \`ratchet init\` for ${s.rows} train rows × ${s.columns} feature columns (dates counted as their`,
-    `# calendar features) and an experiment timeout of ${minutes} min on ${THREADS} threads: by a pessimistic cost`,
-    `# estimate, the slowest point of the space fits in at most ${Math.round(FIT_SHARE * 100)}% of the timeout.`,
+    ...(s.classes > 1
+      ? [`# calendar features) × ${s.classes} classes (boosters fit a tree per class and iteration), and an`]
+      : ['# calendar features) and an']),
+    `# experiment timeout of ${minutes} min on ${THREADS} threads: by a pessimistic cost estimate, the slowest`,
+    `# point of the space fits in at most ${Math.round(FIT_SHARE * 100)}% of the timeout.`,
   ];
   if (s.bounded.length === 0) lines.push('# The small-data ranges fit that budget; nothing was bounded.');
   else {
@@ -129,11 +141,13 @@ export function sizingComment(s: Sizing): string {
   return lines.join('\n');
 }
 
+const classesText = (s: Sizing) => (s.classes > 1 ? ` × ${s.classes} classes` : '');
+
 /** One line for the init output. */
 export function sizingNote(s: Sizing): string {
   return s.bounded.length === 0
-    ? `sizing: ${s.rows} rows × ${s.columns} columns fit the search space's default ranges within the ${s.timeoutSeconds}s timeout`
-    : `sizing: ${s.rows} rows × ${s.columns} columns, ${s.timeoutSeconds}s timeout: ${s.bounded.join('; ')}`;
+    ? `sizing: ${s.rows} rows × ${s.columns} columns${classesText(s)} fit the search space's default ranges within the ${s.timeoutSeconds}s timeout`
+    : `sizing: ${s.rows} rows × ${s.columns} columns${classesText(s)}, ${s.timeoutSeconds}s timeout: ${s.bounded.join('; ')}`;
 }
 
 /** Template placeholder values for search_space.yaml and params.yaml. */
