@@ -3,9 +3,10 @@
  * statement or a scan of large files runs synchronously and never yields, and a worker thread cannot be ended
  * while better-sqlite3 runs a statement (`worker.terminate()` waits for it), so queries run in a warm child
  * process (child.ts) that is killed with SIGKILL when a query runs over its time limit, its memory cap (resident
- * memory polled every 50 ms, and the kernel's limit on its data segment, RLIMIT_DATA, set at its start; V8's heap is
- * capped too) or the caller's abort signal. Meanwhile the event loop
- * keeps answering: `get_status`, `ratchet stop`, SIGTERM. One query runs at a time; others wait their turn.
+ * memory polled every 50 ms; V8's heap is capped too) or the caller's abort signal. The process also starts under
+ * a data-segment limit (RLIMIT_DATA), so an allocation past the cap fails inside it however fast it grows.
+ * Meanwhile the event loop keeps answering: `get_status`, `ratchet stop`, SIGTERM. One query runs at a time;
+ * others wait their turn.
  */
 import { type ChildProcess, fork } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';

@@ -13,6 +13,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import { guardrail } from '../guardrails/registry.js';
 import { type CopyableTable, JOURNAL_FILE, Journal } from '../journal/store.js';
 import { RatchetError } from '../util/errors.js';
 import { memoryLimitMessage } from './limits.js';
@@ -229,7 +230,7 @@ export function sqliteProblem(e: unknown): RatchetError {
     // In the query process an allocation fails at its data-segment limit (see limits.ts).
     return new RatchetError(memoryLimitMessage('the query'), {
       field: 'sql',
-      hint: 'select less: add WHERE/LIMIT, avoid building huge strings (group_concat over everything)',
+      hint: `select less: add WHERE/LIMIT, avoid building huge strings (group_concat over everything) (guardrail ${guardrail('query-limits').id})`,
     });
   if (code === 'SQLITE_INTERRUPT')
     return new RatchetError('the query was interrupted', { field: 'sql', hint: 'simplify it' });
