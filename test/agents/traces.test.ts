@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ExperimentRecord, Journal } from '../../src/journal/store.js';
 import { grepTraces, queryJournal } from '../../src/traces/index.js';
+import { addFinishedRun } from '../helpers/journal.js';
 import { cli, tempDir } from '../helpers/project.js';
 
 /** A project folder with a journal (a run, experiments, a submission and a gap escalation) and traces. */
@@ -46,18 +47,7 @@ function record(id: number, over: Partial<ExperimentRecord> = {}): ExperimentRec
 beforeAll(() => {
   dir = tempDir('ratchet-traces-');
   const j = Journal.open(dir);
-  j.createRun({
-    id: 'r1',
-    branch: 'ratchet/r1',
-    worktree: '/w',
-    baseCommit: 'abc',
-    proposer: 'command',
-    status: 'finished',
-    startedAt: '2026-01-01T00:00:00Z',
-    unsafe: false,
-    pid: null,
-    config: {},
-  });
+  addFinishedRun(j);
   for (let i = 1; i <= 30; i++) j.recordExperiment(record(i));
   j.addSubmission({
     ts: 'now',

@@ -4,6 +4,7 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/store.js';
+import { addBigEvents, addFinishedRun } from '../helpers/journal.js';
 import { CLI, makeProject } from '../helpers/project.js';
 
 /**
@@ -25,30 +26,9 @@ let dir: string;
 beforeAll(async () => {
   dir = await makeProject({ rows: 2000, noInit: true });
   const j = Journal.open(dir);
-  j.createRun({
-    id: 'r1',
-    branch: 'ratchet/r1',
-    worktree: '/w',
-    baseCommit: 'abc',
-    proposer: 'command',
-    status: 'finished',
-    startedAt: '2026-01-01T00:00:00Z',
-    unsafe: false,
-    pid: null,
-    config: {},
-  });
+  addFinishedRun(j);
   // Big traces in the journal: 40 events of 256 KiB (group_concat over a self-join builds ~400 MB).
-  for (let i = 0; i < 40; i++)
-    j.addEvent({
-      ts: 'now',
-      runId: 'r1',
-      experimentId: null,
-      kind: 'log',
-      severity: 'info',
-      guardrail: null,
-      message: `${i}:${'y'.repeat(256 * 1024)}`,
-      data: null,
-    });
+  addBigEvents(j, 'r1', 40, 256);
   j.close();
   const trace = join(dir, '.ratchet', 'runs', '0001');
   mkdirSync(trace, { recursive: true });

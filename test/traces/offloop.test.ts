@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Journal } from '../../src/journal/store.js';
 import { QUERY_LIMITS, QueryRunner } from '../../src/traces/offloop.js';
 import type { SqlResult } from '../../src/traces/sql.js';
+import { addBigEvents, addFinishedRun } from '../helpers/journal.js';
 
 /**
  * The query process's memory limit holds however fast a query allocates: the kernel refuses its data segment
@@ -17,30 +18,9 @@ let dir: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'ratchet-offloop-'));
   const j = Journal.open(dir);
-  j.createRun({
-    id: 'r1',
-    branch: 'ratchet/r1',
-    worktree: '/w',
-    baseCommit: 'abc',
-    proposer: 'command',
-    status: 'finished',
-    startedAt: '2026-01-01T00:00:00Z',
-    unsafe: false,
-    pid: null,
-    config: {},
-  });
+  addFinishedRun(j);
   // 40 events of 256 KiB: group_concat over their self-join builds a 420 MB string.
-  for (let i = 0; i < 40; i++)
-    j.addEvent({
-      ts: 'now',
-      runId: 'r1',
-      experimentId: null,
-      kind: 'log',
-      severity: 'info',
-      guardrail: null,
-      message: `${i}:${'y'.repeat(256 * 1024)}`,
-      data: null,
-    });
+  addBigEvents(j, 'r1', 40, 256);
   j.close();
 });
 
@@ -63,13 +43,9 @@ describe('the query process memory limit', () => {
     // The poll reads once a minute: only the data-segment limit can stop this query in time.
     const runner = new QueryRunner({ pollMs: 60_000 });
     try {
-      const small = await runner.run<SqlResult>({
-        kind: 'sql',
-        projectDir: dir,
-        sql: 'SELECT count(*) FROM events',
-        opts: {},
-      });
-      expect(small.rows).toEqual([[40]]);
+      const events = () =>
+        runner.run<SqlResult>({ kind: 'sql', projectDir: dir, sql: 'SELECT count(*) FROM events', opts: {} });
+      expect((await events()).rows).toEqual([[40]]);
       const pid = runner.pid;
       expect(pid).toBeGreaterThan(0);
       // The limit is the kernel's, on the query process itself.
@@ -106,13 +82,7 @@ describe('the query process memory limit', () => {
       expect(peak).toBeLessThan(QUERY_LIMITS.memoryMb + 60);
       // The query process survived its failed allocation and still answers.
       expect(runner.pid).toBe(pid);
-      const after = await runner.run<SqlResult>({
-        kind: 'sql',
-        projectDir: dir,
-        sql: 'SELECT count(*) FROM events',
-        opts: {},
-      });
-      expect(after.rows).toEqual([[40]]);
+      expect((await events()).rows).toEqual([[40]]);
     } finally {
       runner.close();
     }
