@@ -8,11 +8,18 @@ export const QUERY_LIMITS = {
   /** Longest time limit a caller may ask for, ms. */
   maxTimeoutMs: 30_000,
   /**
-   * Memory of the query process, MB. Enforced twice: the kernel refuses the process data beyond it
-   * (RLIMIT_DATA, so an allocation fails at once, however fast it grows and however loaded the machine), and
-   * the runner stops the query when its resident memory, read every {@link QUERY_LIMITS.pollMs} ms, is above it.
+   * Resident memory of the query process above which the query is stopped, MB: the runner reads it every
+   * {@link QUERY_LIMITS.pollMs} ms. A read can come late (a query may allocate hundreds of MB between two reads
+   * on a loaded machine), so the kernel also holds the process to {@link QUERY_LIMITS.dataMb}.
    */
   memoryMb: 200,
+  /**
+   * The query process's data-segment limit (RLIMIT_DATA), MB: an allocation beyond it fails at once inside the
+   * process, however fast the query allocates. It counts mapped writable memory, resident or not, and Node maps
+   * about 40 MB more than it touches (thread stacks, allocator arenas): the limit is the resident cap plus a
+   * margin for that, so that it stops what the poll comes too late for rather than queries the resident cap allows.
+   */
+  dataMb: 264,
   /** V8 heap of the query process (--max-old-space-size), MB. */
   heapMb: 128,
   /** How often the resident memory is read, ms. */

@@ -113,7 +113,7 @@ export class QueryRunner {
       execPath: '/bin/sh',
       execArgv: [
         '-c',
-        `ulimit -d ${QUERY_LIMITS.memoryMb * 1024} 2>/dev/null; exec "$0" "$@"`,
+        `ulimit -d ${QUERY_LIMITS.dataMb * 1024} 2>/dev/null; exec "$0" "$@"`,
         process.execPath,
         `--max-old-space-size=${QUERY_LIMITS.heapMb}`,
       ],
@@ -207,7 +207,7 @@ export class QueryRunner {
       };
       const onExit = (code: number | null, signal: string | null) => {
         const why = /heap|memory/i.test(this.stderrTail)
-          ? `ran out of memory (its JavaScript heap is capped at ${QUERY_LIMITS.heapMb} MB, its data at ${QUERY_LIMITS.memoryMb} MB)`
+          ? `ran out of memory (its JavaScript heap is capped at ${QUERY_LIMITS.heapMb} MB, its data at ${QUERY_LIMITS.dataMb} MB)`
           : `ended unexpectedly (${signal ?? `exit ${code}`})`;
         finish(() =>
           reject(
