@@ -15,11 +15,12 @@ export const QUERY_LIMITS = {
   memoryMb: 200,
   /**
    * The query process's data-segment limit (RLIMIT_DATA), MB: an allocation beyond it fails at once inside the
-   * process, however fast the query allocates. It counts mapped writable memory, resident or not, and Node maps
-   * about 40 MB more than it touches (thread stacks, allocator arenas): the limit is the resident cap plus a
-   * margin for that, so that it stops what the poll comes too late for rather than queries the resident cap allows.
+   * process, however fast the query allocates. It counts mapped writable memory, touched or not, and Node maps
+   * about 40 MB more than it touches (thread stacks, allocator arenas), so a query gets that much less than the
+   * resident cap alone would allow; in exchange the process's resident memory cannot pass the cap by more than
+   * its code and shared libraries, whatever the poll sees.
    */
-  dataMb: 264,
+  dataMb: 200,
   /** V8 heap of the query process (--max-old-space-size), MB. */
   heapMb: 128,
   /** How often the resident memory is read, ms. */
