@@ -318,5 +318,13 @@ describe('python/bench/paired.py', () => {
     expect(pairedPy(dir, join(dir, 'missing.csv'), join(dir, 'good.csv')).error).toContain(
       'no such predictions file',
     );
+    // Predictions that miss holdout rows, or a folder that is not a project: one line naming the problem.
+    writeFileSync(join(dir, 'short.csv'), 'row_id,prediction\nr0,0.5\n');
+    expect(pairedPy(dir, join(dir, 'short.csv'), join(dir, 'good.csv')).error).toMatch(
+      /short\.csv .*cannot be compared on the private holdout: predictions miss holdout ids/,
+    );
+    expect(pairedPy(join(dir, '.ratchet'), join(dir, 'good.csv'), join(dir, 'good.csv')).error).toMatch(
+      /ratchet\.yaml is missing: --project must be a Ratchet project/,
+    );
   });
 });

@@ -74,7 +74,16 @@ def main() -> None:
     for f in (args.a, args.b):
         if not f.is_file():
             raise SystemExit(f"{f}: no such predictions file")
-    print(json.dumps(paired(args.project.resolve(), args.a, args.b, args.holdout, args.resamples, args.seed)))
+    project = args.project.resolve()
+    for need in (project / "ratchet.yaml", project / ".ratchet" / "vault" / f"{args.holdout}.parquet"):
+        if not need.is_file():
+            raise SystemExit(f"{need} is missing: --project must be a Ratchet project after `ratchet init`")
+    try:
+        result = paired(project, args.a, args.b, args.holdout, args.resamples, args.seed)
+    except (ValueError, KeyError) as e:
+        # Unreadable or incomplete predictions (missing holdout ids, no prediction column): one line, no trace.
+        raise SystemExit(f"{args.a} / {args.b}: cannot be compared on the {args.holdout} holdout: {e}") from None
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

@@ -188,8 +188,8 @@ function sameLabels(a: Uint8Array, b: Uint8Array): boolean {
  * Mark a candidate's scores so that the metric engine's AUROC of them keeps its split sort (both classes' scores,
  * sorted: 8 bytes a row) until DeLong's test needs their components, which then only count ranks against it: a
  * candidate that stage 1 of the keep rule already rejects pays for the one sort its AUROC needs and nothing more
- * (`npm run bench -- overhead` at 3M rows: 1.99 → 1.30 s of overhead for such an experiment). The mark and the kept sort are weak (dropped with the array) and are consumed by
- * the components' computation.
+ * (`npm run bench -- overhead` at 3M rows: 1.99 → 1.30 s of overhead for such an experiment). The mark and the
+ * kept sort are weak (dropped with the array) and are consumed by the components' computation.
  * @param score the candidate's n scores (never modified afterwards)
  */
 export function keepSplitFor(score: Float64Array): void {
