@@ -21,6 +21,9 @@ The first request must be `init` (or the study is given on the command line, see
   {"op": "best"}                         -> {"ok": true, "trial": 2, "value": 0.85, "params": {...}}
                                             ({"ok": true, "trial": null} before any completed trial)
   {"op": "info"}                         -> {"ok": true, "n_trials": 4, "n_complete": 3, "n_fail": 1, ...}
+  {"op": "top", "by": "model"}           -> {"ok": true, "trials": [{"trial": 7, "value": 0.86, "params": {...},
+                                             "group": "lightgbm", "seconds": 2.1}, ...]}
+                                            (the best completed trial of each value of `by`, best first)
   {"op": "close"}                        -> {"ok": true}, then the process exits
 
 Any failure answers {"ok": false, "error": "..."} and the process keeps serving. End of stdin ends the
@@ -346,6 +349,30 @@ class Helper:
         best = study.best_trial
         return {"ok": True, "trial": best.number, "value": best.value, "params": unflatten(best.params)}
 
+    def top(self, req: dict[str, Any]) -> dict[str, Any]:
+        """The best completed trial of each value of the top-level parameter `by` (e.g. each model family), best
+        first in the study's direction, with its wall-clock seconds from ask to tell (null when unknown)."""
+        study = self._need_study()
+        from optuna.trial import TrialState
+
+        by = req.get("by")
+        if not isinstance(by, str) or not by:
+            raise RequestError("top needs 'by': the name of a top-level categorical parameter")
+        maximize = study.direction.name.lower() == "maximize"
+        best: dict[str, Any] = {}
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+            if by not in t.params or t.value is None or not math.isfinite(t.value):
+                continue
+            group = _choice_key(t.params[by])
+            held = best.get(group)
+            if held is None or (t.value > held.value if maximize else t.value < held.value):
+                best[group] = t
+        ranked = sorted(best.items(), key=lambda kv: (-kv[1].value if maximize else kv[1].value, kv[1].number))
+        return {"ok": True, "trials": [
+            {"trial": t.number, "value": t.value, "params": unflatten(t.params), "group": group,
+             "seconds": t.duration.total_seconds() if t.duration is not None else None}
+            for group, t in ranked]}
+
     def info(self, req: dict[str, Any]) -> dict[str, Any]:
         self._need_study()
         return {"ok": True, **self._counts()}
@@ -379,7 +406,7 @@ def derive_seed(seed: int, n_existing: int, worker: int = 0) -> int:
     return int(np.random.SeedSequence(key).generate_state(1)[0])
 
 
-OPS = {"init", "ask", "tell", "enqueue", "best", "info", "close"}
+OPS = {"init", "ask", "tell", "enqueue", "best", "top", "info", "close"}
 
 
 def serve(helper: Helper) -> int:

@@ -20,8 +20,12 @@ Ratchet scores the files on labels this script never sees, so it prints no score
 
 Everything tunable lives in params.yaml (the search proposer rewrites it):
   model:                 logistic_regression | linear_regression | random_forest | extra_trees
-                         | hist_gradient_boosting | lightgbm
+                         | hist_gradient_boosting | lightgbm | ensemble
   <model>:               that family's hyperparameters (passed to the estimator as keyword arguments)
+  ensemble:              with model: ensemble, {members: [...], weights: [...]}: each member is a params
+                         mapping of its own (model, its section, and any preprocessing key below, which
+                         overrides the top-level one); the prediction is the weighted average of the members'
+                         probabilities (regression: values); weights default to equal
   scale_numeric:         standardize numeric columns (default true)
   onehot_min_frequency:  categories rarer than this (count, or fraction if < 1) share one column
   onehot_max_categories: at most this many one-hot columns per categorical column (default 50)
@@ -119,16 +123,59 @@ def load_params() -> dict[str, Any]:
         fail(f"{PARAMS_FILE.name} must be a mapping of keys to values")
     families = CLASSIFIERS if TASK in ("binary", "multiclass") else REGRESSORS
     model = params.get("model")
-    if model not in families:
-        fail(f"{PARAMS_FILE.name}: model must be one of {', '.join(families)} for a {TASK} task, not {model!r}")
-    section = params.get(model) or {}
-    if not isinstance(section, dict):
-        fail(f"{PARAMS_FILE.name}: '{model}' must be a mapping of hyperparameters, not {section!r}")
-    known = set(PREPROCESSING_KEYS) | {"model"} | set(CLASSIFIERS) | set(REGRESSORS)
+    if model not in (*families, "ensemble"):
+        fail(f"{PARAMS_FILE.name}: model must be one of {', '.join(families)} or ensemble for a {TASK} task, "
+             f"not {model!r}")
+    check_section(params, model, families, "")
+    if model == "ensemble":
+        members = member_params(params)
+        for i, member in enumerate(members):
+            if member.get("model") not in families:
+                fail(f"{PARAMS_FILE.name}: ensemble.members[{i}].model must be one of {', '.join(families)}, "
+                     f"not {member.get('model')!r}")
+            check_section(member, member["model"], families, f"ensemble.members[{i}].")
+    known = set(PREPROCESSING_KEYS) | {"model", "ensemble"} | set(CLASSIFIERS) | set(REGRESSORS)
     unknown = sorted(str(k) for k in params if k not in known)
     if unknown:
         log(f"note: {PARAMS_FILE.name} keys not used by this script: {', '.join(unknown)}")
     return params
+
+
+def check_section(params: dict[str, Any], model: str, families: tuple[str, ...], at: str) -> None:
+    """The model's section must be a mapping (an ensemble's: members, a non-empty list, and optional weights)."""
+    section = params.get(model) or {}
+    if not isinstance(section, dict):
+        fail(f"{PARAMS_FILE.name}: '{at}{model}' must be a mapping of hyperparameters, not {section!r}")
+    if model != "ensemble":
+        return
+    members = section.get("members")
+    if not isinstance(members, list) or not members or not all(isinstance(m, dict) for m in members):
+        fail(f"{PARAMS_FILE.name}: ensemble.members must be a non-empty list of params mappings "
+             f"(each with model: one of {', '.join(families)})")
+    weights = section.get("weights")
+    if weights is not None and (
+        not isinstance(weights, list) or len(weights) != len(members)
+        or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights)
+        or sum(weights) <= 0
+    ):
+        fail(f"{PARAMS_FILE.name}: ensemble.weights must be {len(members)} numbers >= 0, not all 0 "
+             f"(one per member), or be left out for equal weights")
+
+
+def member_params(params: dict[str, Any]) -> list[dict[str, Any]]:
+    """The params of each model to fit: the params themselves, or an ensemble's members, each on top of the
+    top-level preprocessing keys (a member's own keys win)."""
+    if params.get("model") != "ensemble":
+        return [params]
+    shared = {k: v for k, v in params.items() if k in PREPROCESSING_KEYS}
+    return [{**shared, **member} for member in params["ensemble"]["members"]]
+
+
+def member_weights(params: dict[str, Any], n: int) -> np.ndarray:
+    """Normalised weights of the models (equal unless an ensemble gives weights)."""
+    weights = (params.get("ensemble") or {}).get("weights") if params.get("model") == "ensemble" else None
+    w = np.asarray(weights if weights is not None else [1.0] * n, dtype=float)
+    return w / w.sum()
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -406,51 +453,67 @@ def main() -> None:
     else:
         y = train[TARGET].astype(float).to_numpy()
 
-    plan = feature_plan(train, params)
-    x_train = features(train, plan, train_path)
-    family, hp, model = build_model(params, seed)
-    preprocessing = {k: params[k] for k in PREPROCESSING_KEYS if k in params and params[k] not in (None, [])}
-
     from sklearn.pipeline import Pipeline
 
-    pipeline = Pipeline([("prep", build_preprocessor(plan, params, family, seed)), ("model", model)])
+    members = member_params(params)
+    weights = member_weights(params, len(members))
     log(f"task={TASK} target={TARGET} id={ID} seed={seed}")
-    log(f"train rows={len(x_train)} features={len(used_columns(plan))} (numeric={len(plan['numeric'])}, "
-        f"categorical={len(plan['categorical'])}) date={len(plan['date'])} high_cardinality={len(plan['high'])}")
-    log(f"feature plan: {json.dumps(describe_plan(plan, family))}")
-    log(f"model={family} params={hp} preprocessing={preprocessing}")
-
-    fit_params = {}
-    if family == "lightgbm" and plan["high"]:
-        fit_params["model__categorical_feature"] = list(range(len(plan["high"])))  # first in the transformer
-    fit_started = time.monotonic()
-    pipeline.fit(x_train, y, **fit_params)
-    log(f"fit {time.monotonic() - fit_started:.1f}s")
+    if len(members) > 1 or params.get("model") == "ensemble":
+        log(f"ensemble of {len(members)} models, weights {[round(float(w), 4) for w in weights]}")
+    fitted: list[tuple[dict[str, list[str]], Any]] = []
+    for i, member in enumerate(members):
+        prefix = f"member {i + 1}/{len(members)}: " if params.get("model") == "ensemble" else ""
+        plan = feature_plan(train, member)
+        x_train = features(train, plan, train_path)
+        family, hp, model = build_model(member, seed)
+        preprocessing = {k: member[k] for k in PREPROCESSING_KEYS if k in member and member[k] not in (None, [])}
+        pipeline = Pipeline([("prep", build_preprocessor(plan, member, family, seed)), ("model", model)])
+        if i == 0:
+            log(f"train rows={len(x_train)} features={len(used_columns(plan))} (numeric={len(plan['numeric'])}, "
+                f"categorical={len(plan['categorical'])}) date={len(plan['date'])} "
+                f"high_cardinality={len(plan['high'])}")
+        log(f"{prefix}feature plan: {json.dumps(describe_plan(plan, family))}")
+        log(f"{prefix}model={family} params={hp} preprocessing={preprocessing}")
+        fit_params = {}
+        if family == "lightgbm" and plan["high"]:
+            fit_params["model__categorical_feature"] = list(range(len(plan["high"])))  # first in the transformer
+        fit_started = time.monotonic()
+        pipeline.fit(x_train, y, **fit_params)
+        log(f"{prefix}fit {time.monotonic() - fit_started:.1f}s")
+        fitted.append((plan, pipeline))
 
     output_dir.mkdir(parents=True, exist_ok=True)
-    # The columns the model used: Ratchet checks them against the leakage scan of `ratchet init`.
-    (output_dir / "features.json").write_text(json.dumps(used_columns(plan)))
+    # The columns the models used: Ratchet checks them against the leakage scan of `ratchet init`.
+    used: list[str] = []
+    for plan, _ in fitted:
+        used += [c for c in used_columns(plan) if c not in used]
+    (output_dir / "features.json").write_text(json.dumps(used))
+    classes = [str(c) for c in fitted[0][1].classes_] if TASK != "regression" else []
+    if TASK != "regression" and any([str(c) for c in p.classes_] != classes for _, p in fitted[1:]):
+        fail("the ensemble's members learned different classes")
     # Every class of the target (Ratchet passes them), so a class unseen in training still gets a column.
     all_classes = json.loads(os.environ.get("RATCHET_CLASSES", "[]"))
     for name, path in (("public", public_path), ("private", private_path)):
         holdout = read_csv(path, with_target=False)
-        x = features(holdout, plan, path)
+        outputs = []
+        for plan, pipeline in fitted:
+            x = features(holdout, plan, path)
+            outputs.append(pipeline.predict(x).astype(float) if TASK == "regression" else pipeline.predict_proba(x))
+        # The weighted average of the members' probabilities (regression: values); one model: its own output.
+        averaged = np.tensordot(weights, np.stack(outputs), axes=1)
         result = pd.DataFrame({ID: holdout[ID].to_numpy()})
         if TASK == "binary":
-            proba = pipeline.predict_proba(x)
-            positive = list(pipeline.classes_).index(1)
-            result["prediction"] = np.clip(proba[:, positive], 0.0, 1.0)
+            positive = classes.index("1")
+            result["prediction"] = np.clip(averaged[:, positive], 0.0, 1.0)
         elif TASK == "multiclass":
-            proba = pipeline.predict_proba(x)
-            classes = [str(c) for c in pipeline.classes_]
-            result["prediction"] = [classes[i] for i in np.argmax(proba, axis=1)]
+            result["prediction"] = [classes[i] for i in np.argmax(averaged, axis=1)]
             for j, label in enumerate(classes):
-                result[f"proba_{label}"] = np.clip(proba[:, j], 0.0, 1.0)
+                result[f"proba_{label}"] = np.clip(averaged[:, j], 0.0, 1.0)
             for label in all_classes:
                 if f"proba_{label}" not in result.columns:
                     result[f"proba_{label}"] = 0.0
         else:
-            result["prediction"] = pipeline.predict(x).astype(float)
+            result["prediction"] = averaged
         out = write_predictions(result, output_dir, name)
         log(f"wrote {out} ({len(result)} rows)")
     log(f"elapsed {time.monotonic() - started:.1f}s")

@@ -39,6 +39,7 @@ function searchProposer(ctx: ProposerContext, who: string): SearchProposer {
     // Parallel directions share the run's study (docs/ARCHITECTURE.md, "Parallel directions").
     worker: ctx.direction - 1,
     constantLiar: ctx.directions > 1,
+    experimentTimeoutMs: ctx.contract.limits.experimentTimeoutMs,
     ...(baselineParams ? { baselineParams } : {}),
   });
 }

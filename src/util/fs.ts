@@ -198,9 +198,12 @@ export function writeFileNoFollow(root: string, rel: string, data: string | Uint
 
 /**
  * Read `root/rel` as UTF-8 without following any link and only when it is a regular file (never a FIFO).
- * @returns the text, or null when the file is missing, a link, crosses a link, or is not a regular file
+ * @param maxBytes when given, a larger file is not read (null): what an agent wrote cannot make the host read
+ *   gigabytes
+ * @returns the text, or null when the file is missing, a link, crosses a link, is not a regular file, or is over
+ *   `maxBytes`
  */
-export function readFileNoFollow(root: string, rel: string): string | null {
+export function readFileNoFollow(root: string, rel: string, maxBytes?: number): string | null {
   let path: string;
   try {
     path = safeUnder(root, rel);
@@ -214,7 +217,8 @@ export function readFileNoFollow(root: string, rel: string): string | null {
     return null;
   }
   try {
-    if (!fstatSync(fd).isFile()) return null;
+    const stat = fstatSync(fd);
+    if (!stat.isFile() || (maxBytes !== undefined && stat.size > maxBytes)) return null;
     return readFileSync(fd, 'utf8');
   } catch {
     return null;

@@ -80,6 +80,14 @@ export interface BestTrial {
   params: Record<string, unknown>;
 }
 
+/** The best completed trial of one value of a grouping parameter (e.g. one model family), from {@link OptunaSession.top}. */
+export interface GroupBest extends BestTrial {
+  /** The grouping parameter's value, as its choice key (`lightgbm`, `true`, `null`). */
+  group: string;
+  /** Wall-clock seconds from the trial's ask to its tell (in Ratchet: its whole experiment), null when unknown. */
+  seconds: number | null;
+}
+
 /** Result of {@link OptunaSession.enqueue}. */
 export interface EnqueueResult {
   /** Optuna names and values that were enqueued. */
@@ -245,6 +253,21 @@ export class OptunaSession {
       value: r.value as number,
       params: r.params as Record<string, unknown>,
     };
+  }
+
+  /**
+   * The best completed trial of each value of the top-level parameter `by` (e.g. `model`: the best of each model
+   * family), best first in the study's direction; empty before any trial completed.
+   */
+  async top(by: string): Promise<GroupBest[]> {
+    const r = await this.request({ op: 'top', by });
+    return (r.trials as GroupBest[]).map((t) => ({
+      trial: t.trial,
+      value: t.value,
+      params: t.params,
+      group: t.group,
+      seconds: typeof t.seconds === 'number' ? t.seconds : null,
+    }));
   }
 
   /** Counts of the study's trials. */

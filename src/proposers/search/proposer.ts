@@ -5,16 +5,33 @@
  * (keys of the baseline params that the space does not search are carried over), and answers with a
  * sentence comparing the trial to the best params so far. Each OBSERVE tells TPE the public score
  * (no score ⇒ the trial failed). The study lives in a SQLite file under `statePath`, so a resumed run
- * continues the same study.
+ * continues the same study. With the search space's `ensemble` section, some proposals are ensembles instead of
+ * trials (./ensemble.ts): the best kept model(s) plus the best trial of another family, averaged.
  */
 import { mkdirSync } from 'node:fs';
 import { isAbsolute, join, normalize, resolve, sep } from 'node:path';
 import { Document, parse } from 'yaml';
 import { readFileNoFollow, writeFileNoFollow } from '../../util/fs.js';
 import type { Direction, Outcome, Proposal, ProposeContext, Proposer } from '../types.js';
+import {
+  canonicalJson,
+  describeEnsemble,
+  ENSEMBLE_MODEL,
+  type EnsembleChoice,
+  membersOf,
+  nextEnsemble,
+  searchedPart,
+} from './ensemble.js';
 import { describeTrial } from './hypothesis.js';
-import { type AskedTrial, OptunaSession } from './optuna.js';
-import { type ChoiceValue, choiceKey, loadSearchSpace, type ParamSpace, type SearchSpace } from './space.js';
+import { type AskedTrial, type GroupBest, OptunaSession } from './optuna.js';
+import {
+  type ChoiceValue,
+  choiceKey,
+  type EnsembleSpec,
+  loadSearchSpace,
+  type ParamSpace,
+  type SearchSpace,
+} from './space.js';
 
 /** How to build the search proposer. */
 export interface SearchProposerOptions {
@@ -50,7 +67,18 @@ export interface SearchProposerOptions {
   helperPath?: string;
   /** Longest wait for one helper reply, in milliseconds. */
   requestTimeoutMs?: number;
+  /**
+   * The contract's experiment timeout, in milliseconds: an ensemble whose members' known run times add up to more
+   * than {@link ENSEMBLE_TIME_SHARE} of it is not proposed. Absent: no limit.
+   */
+  experimentTimeoutMs?: number;
 }
+
+/** Share of the experiment timeout an ensemble's members may be expected to take together (they fit one by one). */
+export const ENSEMBLE_TIME_SHARE = 0.8;
+
+/** Largest params file read as the incumbent of an ensemble (1 MiB; the scaffold's is under 1 KiB). */
+export const MAX_PARAMS_BYTES = 1 << 20;
 
 /** SQLite file holding a study's trials under the proposer's state folder. */
 export function studyStoragePath(statePath: string, studyName: string): string {
@@ -119,8 +147,12 @@ export function sameOnSpace(
   return true;
 }
 
-function floatPaths(space: ParamSpace, params: Record<string, unknown>, prefix: string[] = []): string[][] {
-  const paths: string[][] = [];
+function floatPaths(
+  space: ParamSpace,
+  params: Record<string, unknown>,
+  prefix: (string | number)[] = [],
+): (string | number)[][] {
+  const paths: (string | number)[][] = [];
   for (const [name, spec] of Object.entries(space)) {
     if (spec.type === 'float') paths.push([...prefix, name]);
     if (spec.type === 'categorical' && name in params) {
@@ -136,11 +168,20 @@ function floatPaths(space: ParamSpace, params: Record<string, unknown>, prefix: 
 /**
  * Render params as YAML that both YAML 1.2 and PyYAML (YAML 1.1) read back identically: strings such as
  * `yes`/`on` are quoted, float parameters of the space keep a decimal point (`1.0`, not `1`, which
- * scikit-learn would read as a count), and exponent numbers carry an explicit `!!float` tag.
+ * scikit-learn would read as a count), and exponent numbers carry an explicit `!!float` tag. An ensemble's members
+ * (`ensemble.members[i]`) are params of the space too and are written the same way.
  */
 export function formatParamsYaml(params: Record<string, unknown>, space: ParamSpace, header: string): string {
   const doc = new Document(params, { version: '1.1' });
-  for (const path of floatPaths(space, params)) {
+  const paths = floatPaths(space, params);
+  const members = params.model === ENSEMBLE_MODEL ? asRecord(params[ENSEMBLE_MODEL])?.members : undefined;
+  if (Array.isArray(members)) {
+    members.forEach((m, i) => {
+      const member = asRecord(m);
+      if (member) paths.push(...floatPaths(space, member, [ENSEMBLE_MODEL, 'members', i]));
+    });
+  }
+  for (const path of paths) {
     const node = doc.getIn(path, true);
     if (node && typeof node === 'object' && 'value' in node && typeof node.value === 'number') {
       (node as { minFractionDigits?: number }).minFractionDigits = 1;
@@ -211,6 +252,14 @@ export class SearchProposer implements Proposer {
   /** The baseline is enqueued once per study: by worker 0 (the other directions share its study). */
   private baselineHandled: boolean;
   private closed = false;
+  /** Finished trials when the proposer last considered an ensemble (−∞: never). */
+  private ensembleAt = Number.NEGATIVE_INFINITY;
+  /** Member lists of the ensembles this process proposed (canonical JSON). */
+  private readonly triedEnsembles = new Set<string>();
+  /** Seconds each model or ensemble took as an experiment, by the canonical JSON of its members. */
+  private readonly seconds = new Map<string, number>();
+  /** What is running: its members' key and when it started. */
+  private running: { key: string; started: number } | null = null;
 
   constructor(opts: SearchProposerOptions) {
     this.baselineHandled = (opts.worker ?? 0) > 0;
@@ -274,11 +323,17 @@ export class SearchProposer implements Proposer {
       this.baselineHandled = true;
       asked = await raceAbort(this.startWithBaseline(session, ctx), ctx.signal);
     } else {
+      const ensemble = await raceAbort(this.proposeEnsemble(session, ctx), ctx.signal);
+      if (ensemble) return ensemble;
       asked = await raceAbort(session.ask(), ctx.signal);
     }
     this.pending = asked.trial;
 
     const params = mergeTrialParams(this.base, asked.params, this.space.space);
+    this.running = {
+      key: canonicalJson([searchedPart(params, this.space.space)]),
+      started: performance.now(),
+    };
     // Never through a link: a params file made a symlink must not overwrite what it points at.
     writeFileNoFollow(
       ctx.worktree,
@@ -308,7 +363,12 @@ export class SearchProposer implements Proposer {
 
   /** Tell TPE the public score of the trial (no score ⇒ the trial failed). */
   async observe(outcome: Outcome): Promise<void> {
+    if (this.running) {
+      this.seconds.set(this.running.key, (performance.now() - this.running.started) / 1000);
+      this.running = null;
+    }
     const meta = outcome.meta;
+    if (meta?.ensemble === true) return; // not a TPE trial: TPE never hears an ensemble's score
     const fromMeta =
       meta && meta.study === this.opts.studyName && typeof meta.trial === 'number' ? meta.trial : null;
     const trial = fromMeta ?? this.pending;
@@ -330,11 +390,99 @@ export class SearchProposer implements Proposer {
     }
   }
 
+  /**
+   * An ensemble proposal, when the space has an `ensemble` section, this is direction 1 (worker 0: one direction
+   * builds ensembles, so two never propose the same one), `after` trials finished and `every` more since the last
+   * time one was considered; null otherwise or when {@link nextEnsemble} finds none. Writes the params file.
+   */
+  private async proposeEnsemble(session: OptunaSession, ctx: ProposeContext): Promise<Proposal | null> {
+    const spec = this.space.ensemble;
+    if (!spec || (this.opts.worker ?? 0) > 0) return null;
+    // The best kept experiment's params; the baseline (run by `ratchet check`) has none attached, and the worktree
+    // holds the incumbent's params file at PROPOSE.
+    const incumbent = ctx.bestParams ?? this.incumbentParams(ctx.worktree);
+    if (Object.keys(incumbent).length === 0) return null;
+    const finished = (await session.info()).n_complete;
+    if (finished < spec.after || finished - this.ensembleAt < spec.every) return null;
+    this.ensembleAt = finished;
+    const top = await session.top(spec.by);
+    for (const t of top) {
+      const key = canonicalJson([searchedPart(t.params, this.space.space)]);
+      if (t.seconds !== null && !this.seconds.has(key)) this.seconds.set(key, t.seconds);
+    }
+    let choice: EnsembleChoice | null;
+    try {
+      choice = this.chooseEnsemble(spec, incumbent, top, ctx);
+    } catch {
+      // The incumbent's params and the history are data a proposer may have written (e.g. nested past the stack's
+      // depth): what cannot be read is no ensemble, never a failed PROPOSE.
+      return null;
+    }
+    if (!choice) return null;
+    this.triedEnsembles.add(choice.key);
+    writeFileNoFollow(
+      ctx.worktree,
+      this.opts.paramsFile,
+      formatParamsYaml(
+        choice.params,
+        this.space.space,
+        `written by Ratchet's search proposer: an ensemble of ${choice.members.length} models (study ${this.opts.studyName})`,
+      ),
+    );
+    this.running = { key: choice.key, started: performance.now() };
+    return {
+      hypothesis: describeEnsemble(choice, spec.by, this.space.space),
+      params: choice.params,
+      meta: { ensemble: true, study: this.opts.studyName, added_trial: choice.added.trial },
+    };
+  }
+
+  /** {@link nextEnsemble} over this process's and the history's tried ensembles and the known run times. */
+  private chooseEnsemble(
+    spec: EnsembleSpec,
+    incumbent: Record<string, unknown>,
+    top: GroupBest[],
+    ctx: ProposeContext,
+  ): EnsembleChoice | null {
+    const tried = new Set(this.triedEnsembles);
+    for (const past of ctx.history) {
+      if (past.params?.model === ENSEMBLE_MODEL)
+        tried.add(canonicalJson(membersOf(past.params, this.space.space)));
+    }
+    return nextEnsemble({
+      spec,
+      space: this.space.space,
+      incumbent,
+      top,
+      tried,
+      seconds: (member) => this.seconds.get(canonicalJson([member])) ?? null,
+      maxSeconds:
+        this.opts.experimentTimeoutMs === undefined
+          ? null
+          : (ENSEMBLE_TIME_SHARE * this.opts.experimentTimeoutMs) / 1000,
+    });
+  }
+
   private readParams(worktree: string): Record<string, unknown> {
     const text = readFileNoFollow(worktree, this.opts.paramsFile);
     if (text === null) return {};
     const doc = parse(text, { version: '1.1' }) as unknown;
     return asRecord(doc) ?? {};
+  }
+
+  /**
+   * The incumbent's params file in the worktree, read as untrusted data (an agent of the hybrid proposer may have
+   * written it and had it kept): not through a link, at most {@link MAX_PARAMS_BYTES}, and {} when it is not a YAML
+   * mapping or cannot be parsed.
+   */
+  private incumbentParams(worktree: string): Record<string, unknown> {
+    const text = readFileNoFollow(worktree, this.opts.paramsFile, MAX_PARAMS_BYTES);
+    if (text === null) return {};
+    try {
+      return asRecord(parse(text, { version: '1.1' })) ?? {};
+    } catch {
+      return {};
+    }
   }
 
   /**

@@ -71,6 +71,25 @@ export interface SearchSpace {
    * lie in the space, and a parameter it leaves out is sampled. TPE learns from their scores like any trial's.
    */
   portfolio?: Record<string, unknown>[];
+  /** Ensembles the proposer builds from the best trials (see {@link EnsembleSpec}); absent: no ensembles. */
+  ensemble?: EnsembleSpec;
+}
+
+/**
+ * The search space's `ensemble` section: when and how the search proposer proposes an ensemble, the equal-weight
+ * average of the predictions of the best kept experiment's model(s) and the best trial of one more model family
+ * (greedy forward selection, Caruana et al. 2004, "Ensemble selection from libraries of models", with the keep rule
+ * as the judge of each addition). The training script must accept `model: ensemble` (the scaffold's does).
+ */
+export interface EnsembleSpec {
+  /** The top-level categorical parameter whose values are the families to combine (default `model`). */
+  by: string;
+  /** Most models in one ensemble (2–8, default 4). */
+  members: number;
+  /** Finished trials before the first ensemble (default 8). */
+  after: number;
+  /** Finished trials between two ensemble proposals (default 5). */
+  every: number;
 }
 
 /** One problem found in a search space file. */
@@ -352,6 +371,19 @@ interface RawIssue {
   fix: string;
 }
 
+const count = (low: number, high: number) => z.number().int().min(low).max(high);
+
+const EnsembleSchema = z.strictObject({
+  by: z
+    .string()
+    .min(1)
+    .default('model')
+    .describe('top-level categorical parameter naming the families to combine'),
+  members: count(2, 8).default(4).describe('most models in one ensemble'),
+  after: count(1, 10_000).default(8).describe('finished trials before the first ensemble'),
+  every: count(1, 10_000).default(5).describe('finished trials between two ensemble proposals'),
+});
+
 /** Zod schema of a search space file. */
 export const SearchSpaceSchema = z
   .strictObject({
@@ -367,6 +399,9 @@ export const SearchSpaceSchema = z
       .describe(
         'configurations tried first, in order, after the baseline: params objects nested like the space, values inside it',
       ),
+    ensemble: EnsembleSchema.optional().describe(
+      "ensembles of the best kept model and the best trial of another family, proposed between TPE's trials",
+    ),
   })
   .describe("Search space of Ratchet's built-in search proposer (Optuna TPE)");
 
@@ -418,8 +453,10 @@ function toSpaceIssue(issue: z.core.$ZodIssue, root: unknown): SpaceIssue {
       const here = valueAt(root, issue.path) as { type?: unknown } | undefined;
       const allowed =
         issue.path.length === 0
-          ? 'params_file, space, portfolio'
-          : (ALLOWED_KEYS[String(here?.type)] ?? 'type and the keys of that type');
+          ? 'params_file, space, portfolio, ensemble'
+          : issue.path[0] === 'ensemble'
+            ? 'by, members, after, every'
+            : (ALLOWED_KEYS[String(here?.type)] ?? 'type and the keys of that type');
       const keys = issue.keys.map((k) => `'${k}'`).join(', ');
       return {
         path,
@@ -460,7 +497,23 @@ function toSpaceIssue(issue: z.core.$ZodIssue, root: unknown): SpaceIssue {
       if (last === 'choices') {
         return { path, message: 'choices is empty', fix: 'list at least one choice' };
       }
+      if (issue.origin === 'number') {
+        return {
+          path,
+          message: `${describeValue(value)} is below ${issue.minimum}`,
+          fix: `use ${issue.minimum} or more`,
+        };
+      }
       return { path, message: issue.message, fix: 'use a longer value' };
+    case 'too_big':
+      if (issue.origin === 'number') {
+        return {
+          path,
+          message: `${describeValue(value)} is above ${issue.maximum}`,
+          fix: `use ${issue.maximum} or less`,
+        };
+      }
+      return { path, message: issue.message, fix: 'use a shorter value' };
     case 'invalid_value':
       return {
         path,
@@ -487,6 +540,17 @@ export function parseSearchSpace(doc: unknown, file = 'search_space.yaml'): Sear
       doc.portfolio.forEach((entry, i) => {
         if (isRaw(entry)) portfolioIssues(entry, doc.space as ParamSpace, ['portfolio', String(i)], semantic);
       });
+    }
+    if (result.success && semantic.length === 0 && result.data.ensemble) {
+      const by = result.data.ensemble.by;
+      const spec = (result.data.space as ParamSpace)[by];
+      if (spec?.type !== 'categorical' || !spec.conditional) {
+        semantic.push({
+          path: ['ensemble', 'by'],
+          message: `'${by}' is not a top-level categorical parameter with conditional sections`,
+          fix: 'name the parameter that chooses the model family (e.g. model), or remove the ensemble section',
+        });
+      }
     }
   }
   if (result.success && semantic.length === 0) return result.data as SearchSpace;

@@ -1,0 +1,451 @@
+/**
+ * The search proposer's ensembles: which models it combines (pure selection), how it proposes them through the real
+ * Optuna helper (not a TPE trial, after `after` finished trials, once per `every`), and the scaffold's train.py
+ * averaging the members' predictions for real.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import {
+  canonicalJson,
+  membersOf,
+  nextEnsemble,
+  searchedPart,
+  sharedPart,
+} from '../../src/proposers/search/ensemble.js';
+import type { GroupBest } from '../../src/proposers/search/optuna.js';
+import { createSearchProposer, formatParamsYaml } from '../../src/proposers/search/proposer.js';
+import { type EnsembleSpec, parseSearchSpace, SearchSpaceError } from '../../src/proposers/search/space.js';
+import type { ProposeContext } from '../../src/proposers/types.js';
+import {
+  generateData,
+  PYTHON,
+  ROOT,
+  readParquet,
+  renderedScaffold,
+  renderTemplate,
+  repoFile,
+  run,
+  tempDir,
+} from './helpers.js';
+
+const cleanups: Array<() => void | Promise<void>> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const SPACE_FILE = renderedScaffold('templates/tabular/search_space.yaml.tmpl');
+const SPACE = parseSearchSpace(parse(readFileSync(SPACE_FILE, 'utf8')));
+const SPEC: EnsembleSpec = { by: 'model', members: 3, after: 8, every: 5 };
+
+const logistic = {
+  model: 'logistic_regression',
+  logistic_regression: { C: 1.0 },
+  scale_numeric: true,
+  onehot_min_frequency: 1,
+  onehot_max_categories: 50,
+  drop_columns: ['leaky'],
+};
+
+function best(
+  trial: number,
+  value: number,
+  params: Record<string, unknown>,
+  seconds: number | null = 2,
+): GroupBest {
+  return { trial, value, params, group: String(params.model), seconds };
+}
+
+const extraTrees = {
+  model: 'extra_trees',
+  extra_trees: { n_estimators: 200, max_depth: 8, min_samples_leaf: 5, max_features: 0.5 },
+  scale_numeric: false,
+  onehot_min_frequency: 2,
+};
+const lightgbm = {
+  model: 'lightgbm',
+  lightgbm: {
+    n_estimators: 100,
+    learning_rate: 0.05,
+    num_leaves: 31,
+    min_child_samples: 20,
+    subsample: 1.0,
+    colsample_bytree: 0.8,
+    reg_lambda: 1.0,
+  },
+  scale_numeric: true,
+  onehot_min_frequency: 1,
+};
+const TOP = [best(7, 0.74, extraTrees), best(0, 0.73, logistic), best(3, 0.72, lightgbm)];
+
+describe('nextEnsemble (greedy forward selection over families)', () => {
+  const input = {
+    spec: SPEC,
+    space: SPACE.space,
+    incumbent: logistic,
+    top: TOP,
+    tried: new Set<string>(),
+    seconds: () => 2,
+    maxSeconds: null,
+  };
+
+  it('adds the best trial of the best family not in the incumbent; shared keys stay at the top level', () => {
+    const choice = nextEnsemble(input)!;
+    expect(choice.added.trial).toBe(7);
+    expect(choice.families).toEqual(['logistic_regression']);
+    expect(choice.members).toEqual([searchedPart(logistic, SPACE.space), extraTrees]);
+    expect(choice.params).toEqual({
+      onehot_max_categories: 50,
+      drop_columns: ['leaky'],
+      model: 'ensemble',
+      ensemble: { members: choice.members },
+    });
+    expect(choice.seconds).toBe(4);
+    expect(choice.key).toBe(canonicalJson(choice.members));
+  });
+
+  it('skips a member list already tried, and one expected to run past the time limit', () => {
+    const first = nextEnsemble(input)!;
+    const second = nextEnsemble({ ...input, tried: new Set([first.key]) })!;
+    expect(second.added.trial).toBe(3);
+    expect(nextEnsemble({ ...input, tried: new Set([first.key, second.key]) })).toBeNull();
+    const slow = [best(7, 0.74, extraTrees, 50), best(3, 0.72, lightgbm, 5)];
+    expect(nextEnsemble({ ...input, top: slow, maxSeconds: 10 })!.added.trial).toBe(3);
+    expect(nextEnsemble({ ...input, top: slow, maxSeconds: 6 })).toBeNull();
+  });
+
+  it('grows a kept ensemble by one family, up to `members`, and needs an incumbent', () => {
+    const kept = nextEnsemble(input)!.params;
+    expect(membersOf(kept, SPACE.space)).toHaveLength(2);
+    const third = nextEnsemble({ ...input, incumbent: kept })!;
+    expect(third.families).toEqual(['logistic_regression', 'extra_trees']);
+    expect(third.added.trial).toBe(3);
+    expect(sharedPart(third.params, SPACE.space)).toEqual({
+      onehot_max_categories: 50,
+      drop_columns: ['leaky'],
+    });
+    expect(nextEnsemble({ ...input, incumbent: third.params })).toBeNull(); // 3 = spec.members
+    expect(nextEnsemble({ ...input, incumbent: null })).toBeNull();
+  });
+
+  it('writes member floats with a decimal point, so PyYAML and scikit-learn read them as fractions', () => {
+    const params = nextEnsemble({ ...input, incumbent: logistic, top: [best(3, 0.72, lightgbm)] })!.params;
+    const text = formatParamsYaml(params, SPACE.space, 'header');
+    expect(text).toMatch(/subsample: 1\.0\b/);
+    expect(text).toMatch(/C: 1\.0\b/);
+    expect(parse(text)).toEqual(params);
+  });
+});
+
+describe('the search space’s ensemble section', () => {
+  const doc = () => parse(readFileSync(SPACE_FILE, 'utf8')) as Record<string, unknown>;
+
+  it('is in the scaffold, with its defaults', () => {
+    expect(SPACE.ensemble).toEqual({ by: 'model', members: 4, after: 8, every: 5 });
+    const bare = doc();
+    bare.ensemble = {};
+    expect(parseSearchSpace(bare).ensemble).toEqual({ by: 'model', members: 4, after: 8, every: 5 });
+    const none = doc();
+    delete none.ensemble;
+    expect(parseSearchSpace(none).ensemble).toBeUndefined();
+  });
+
+  it.each([
+    [
+      { by: 'scale_numeric' },
+      'ensemble.by',
+      /not a top-level categorical parameter with conditional sections/,
+    ],
+    [{ members: 1 }, 'ensemble.members', /below 2/],
+    [{ every: 0 }, 'ensemble.every', /below 1/],
+    [{ members: 9 }, 'ensemble.members', /above 8/],
+    [{ size: 3 }, 'ensemble', /unknown key 'size'.*allowed keys here: by, members, after, every/],
+  ])('refuses %j, naming the field and the fix', (section, path, message) => {
+    const bad = doc();
+    bad.ensemble = section;
+    try {
+      parseSearchSpace(bad, 'search_space.yaml');
+      expect.unreachable();
+    } catch (e) {
+      expect(e).toBeInstanceOf(SearchSpaceError);
+      const issue = (e as SearchSpaceError).issues.find((i) => i.path === path);
+      expect(issue, (e as Error).message).toBeDefined();
+      expect(`${issue!.message}; fix: ${issue!.fix}`).toMatch(message);
+    }
+  });
+});
+
+function context(worktree: string, over: Partial<ProposeContext>): ProposeContext {
+  return {
+    worktree,
+    projectDir: ROOT,
+    seq: 2,
+    metric: { name: 'auroc', direction: 'maximize' },
+    bestScore: 0.7,
+    bestParams: null,
+    history: [],
+    baseline: null,
+    signal: new AbortController().signal,
+    ...over,
+  };
+}
+
+describe('search proposer ensembles, with the real helper', () => {
+  it('proposes an ensemble after `after` finished trials, never tells TPE, and again after `every` more', async () => {
+    const t = tempDir('ensemble-proposer');
+    cleanups.push(t.cleanup);
+    const worktree = join(t.dir, 'worktree');
+    mkdirSync(worktree);
+    const baselineFile = readFileSync(renderedScaffold('templates/tabular/params.yaml.tmpl'), 'utf8');
+    writeFileSync(join(worktree, 'params.yaml'), baselineFile);
+    const make = (worker: number) =>
+      createSearchProposer({
+        python: PYTHON,
+        projectDir: ROOT,
+        statePath: join(t.dir, 'state'),
+        studyName: 'ens',
+        spacePath: SPACE_FILE,
+        paramsFile: 'params.yaml',
+        direction: 'maximize',
+        seed: 5,
+        worker,
+        experimentTimeoutMs: 600_000,
+      });
+    const proposer = make(0);
+    cleanups.push(() => proposer.close());
+    const after = SPACE.ensemble!.after;
+    const every = SPACE.ensemble!.every;
+    // Trials 0..after-1 finish; the baseline (trial 0) stays the incumbent: its params file is in the worktree.
+    const scores = new Map<string, number>();
+    for (let seq = 1; seq <= after; seq++) {
+      const p = await proposer.propose(context(worktree, { seq }));
+      expect(p.meta).toMatchObject({ trial: seq - 1 });
+      const model = p.params!.model as string;
+      const score = 0.6 + seq / 100;
+      scores.set(model, Math.max(scores.get(model) ?? 0, score));
+      await proposer.observe({ seq, decision: 'reverted', score, meta: p.meta });
+      writeFileSync(join(worktree, 'params.yaml'), baselineFile); // a revert resets the worktree
+    }
+    const study = await proposer.study();
+    const before = await study.info();
+    expect(before.n_complete).toBe(after);
+
+    const ens = await proposer.propose(context(worktree, { seq: after + 1 }));
+    expect(ens.meta).toEqual({ ensemble: true, study: 'ens', added_trial: expect.any(Number) });
+    const written = parse(readFileSync(join(worktree, 'params.yaml'), 'utf8')) as Record<string, unknown>;
+    expect(written).toEqual(ens.params);
+    expect(written.model).toBe('ensemble');
+    const members = membersOf(written, SPACE.space);
+    expect(members[0]).toEqual(searchedPart(parse(baselineFile) as Record<string, unknown>, SPACE.space));
+    // the added member is the best trial of the best family other than the incumbent's
+    const others = [...scores].filter(([m]) => m !== 'logistic_regression').sort((a, b) => b[1] - a[1]);
+    expect(members[1]!.model).toBe(others[0]![0]);
+    expect(ens.hypothesis).toMatch(
+      new RegExp(
+        `^ensemble of 2 models, equal weights: the best kept model \\(logistic_regression\\) plus ${others[0]![0]}, TPE trial \\d+ \\(public `,
+      ),
+    );
+    await proposer.observe({ seq: after + 1, decision: 'reverted', score: 0.99, meta: ens.meta });
+    expect(await study.info()).toEqual(before); // TPE heard nothing
+
+    // The next proposals are TPE trials until `every` more have finished; then the next family is tried.
+    for (let k = 0; k < every; k++) {
+      writeFileSync(join(worktree, 'params.yaml'), baselineFile);
+      const p = await proposer.propose(context(worktree, { seq: after + 2 + k }));
+      expect(p.meta).toMatchObject({ trial: after + k });
+      await proposer.observe({ seq: after + 2 + k, decision: 'reverted', score: 0.5, meta: p.meta });
+    }
+    writeFileSync(join(worktree, 'params.yaml'), baselineFile);
+    const again = await proposer.propose(context(worktree, { seq: after + 2 + every }));
+    expect(again.meta).toMatchObject({ ensemble: true });
+    expect(membersOf(again.params!, SPACE.space)[1]!.model).toBe(others[1]![0]);
+    await proposer.observe({ seq: after + 2 + every, decision: 'reverted', score: 0.5, meta: again.meta });
+
+    // A second direction (worker 1) shares the study but never proposes ensembles.
+    const second = make(1);
+    cleanups.push(() => second.close());
+    for (let k = 0; k < every + 1; k++) {
+      const p = await second.propose(context(worktree, { seq: 100 + k }));
+      expect(p.meta).toMatchObject({ trial: expect.any(Number) });
+      await second.observe({ seq: 100 + k, decision: 'reverted', score: 0.5, meta: p.meta });
+    }
+  });
+});
+
+/** The scaffold's train.py, run for real on generated data: an ensemble is the weighted average of its members. */
+describe('train.py with model: ensemble', () => {
+  const TEMPLATE = repoFile('templates/tabular/train.py.tmpl');
+
+  async function predictions(dir: string, params: Record<string, unknown>, name: string) {
+    writeFileSync(join(dir, 'params.yaml'), formatParamsYaml(params, SPACE.space, name));
+    const data = JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8')) as ReturnType<typeof generateData>;
+    const out = join(dir, `out-${name}`);
+    const r = await run(PYTHON, ['train.py'], {
+      cwd: dir,
+      env: {
+        RATCHET_TRAIN: data.trainPath,
+        RATCHET_PUBLIC: data.publicPath,
+        RATCHET_PRIVATE: data.privatePath,
+        RATCHET_OUTPUT: out,
+        RATCHET_SEED: '3',
+      },
+    });
+    expect(r.code, r.stderr).toBe(0);
+    return { ...(await readParquet(join(out, 'public.parquet'))), stdout: r.stdout };
+  }
+
+  it.each(['binary', 'multiclass', 'regression'] as const)(
+    '%s: the predictions are the weighted average of the members run alone',
+    async (task) => {
+      const t = tempDir(`ensemble-train-${task}`);
+      cleanups.push(t.cleanup);
+      const data = generateData(t.dir, task);
+      writeFileSync(join(t.dir, 'data.json'), JSON.stringify(data));
+      writeFileSync(
+        join(t.dir, 'train.py'),
+        renderTemplate(TEMPLATE, {
+          TARGET: 'target',
+          ID: 'row_id',
+          TASK: task,
+          POSITIVE_CLASS: data.positiveClass,
+        }),
+      );
+      const linear =
+        task === 'regression'
+          ? { model: 'linear_regression', linear_regression: { alpha: 1.0 }, scale_numeric: true }
+          : { model: 'logistic_regression', logistic_regression: { C: 0.5 }, scale_numeric: true };
+      const forest = {
+        model: 'random_forest',
+        random_forest: { n_estimators: 30, max_depth: 6, min_samples_leaf: 2, max_features: 0.5 },
+        scale_numeric: false,
+      };
+      const shared = { categorical_columns: ['x_code'], onehot_min_frequency: 1 };
+      const a = await predictions(t.dir, { ...shared, ...linear }, 'a');
+      const b = await predictions(t.dir, { ...shared, ...forest }, 'b');
+      const ens = await predictions(
+        t.dir,
+        { ...shared, model: 'ensemble', ensemble: { members: [linear, forest], weights: [3, 1] } },
+        'ens',
+      );
+      expect(ens.stdout).toContain('ensemble of 2 models, weights [0.75, 0.25]');
+      expect(ens.stdout).toContain('member 2/2: model=random_forest');
+      expect(ens.header).toEqual(a.header);
+      const first = task === 'multiclass' ? 2 : 1; // multiclass: the proba_<label> columns; else: prediction
+      let checked = 0;
+      ens.rows.forEach((row, i) => {
+        expect(row[0]).toBe(a.rows[i]![0]);
+        for (let c = first; c < row.length; c++) {
+          const want = 0.75 * Number(a.rows[i]![c]) + 0.25 * Number(b.rows[i]![c]);
+          expect(Number(row[c])).toBeCloseTo(want, 10);
+          checked++;
+        }
+        if (task === 'multiclass') {
+          const probs = row.slice(2).map(Number);
+          expect(row[1]).toBe(ens.header[2 + probs.indexOf(Math.max(...probs))]!.replace(/^proba_/, ''));
+        }
+      });
+      expect(checked).toBeGreaterThan(50);
+    },
+  );
+
+  it.each([
+    [{ model: 'ensemble' }, /ensemble\.members must be a non-empty list/],
+    [
+      { model: 'ensemble', ensemble: { members: [{ model: 'linear_regression' }] } },
+      /ensemble\.members\[0\]\.model must be one of logistic_regression/,
+    ],
+    [
+      { model: 'ensemble', ensemble: { members: [{ model: 'logistic_regression' }], weights: [1, 2] } },
+      /ensemble\.weights must be 1 numbers >= 0/,
+    ],
+  ])('refuses %j with a clear message', async (params, message) => {
+    const t = tempDir('ensemble-bad');
+    cleanups.push(t.cleanup);
+    const data = generateData(t.dir, 'binary', { train: 40, public: 10, private: 10 });
+    writeFileSync(
+      join(t.dir, 'train.py'),
+      renderTemplate(TEMPLATE, {
+        TARGET: 'target',
+        ID: 'row_id',
+        TASK: 'binary',
+        POSITIVE_CLASS: data.positiveClass,
+      }),
+    );
+    writeFileSync(join(t.dir, 'params.yaml'), JSON.stringify(params));
+    const r = await run(PYTHON, ['train.py'], {
+      cwd: t.dir,
+      env: {
+        RATCHET_TRAIN: data.trainPath,
+        RATCHET_PUBLIC: data.publicPath,
+        RATCHET_PRIVATE: data.privatePath,
+        RATCHET_OUTPUT: join(t.dir, 'out'),
+      },
+    });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+});
+
+describe('the incumbent’s params file is untrusted data', () => {
+  /** A proposer whose space asks for an ensemble once 2 trials finished, after those 2 trials. */
+  async function readyProposer(name: string) {
+    const t = tempDir(`ensemble-attack-${name}`);
+    cleanups.push(t.cleanup);
+    const worktree = join(t.dir, 'worktree');
+    mkdirSync(worktree);
+    const doc = parse(readFileSync(SPACE_FILE, 'utf8')) as Record<string, unknown>;
+    delete doc.portfolio;
+    doc.ensemble = { after: 2, every: 1 };
+    const spacePath = join(t.dir, 'space.yaml');
+    writeFileSync(spacePath, JSON.stringify(doc));
+    const baselineFile = readFileSync(renderedScaffold('templates/tabular/params.yaml.tmpl'), 'utf8');
+    writeFileSync(join(worktree, 'params.yaml'), baselineFile);
+    const proposer = createSearchProposer({
+      python: PYTHON,
+      projectDir: ROOT,
+      statePath: join(t.dir, 'state'),
+      studyName: name,
+      spacePath,
+      paramsFile: 'params.yaml',
+      direction: 'maximize',
+      seed: 9,
+    });
+    cleanups.push(() => proposer.close());
+    for (let seq = 1; seq <= 2; seq++) {
+      const p = await proposer.propose(context(worktree, { seq }));
+      await proposer.observe({ seq, decision: 'reverted', score: 0.6 + seq / 100, meta: p.meta });
+      writeFileSync(join(worktree, 'params.yaml'), baselineFile);
+    }
+    return { proposer, worktree, baselineFile };
+  }
+
+  it('builds an ensemble from a normal params file (the control)', async () => {
+    const { proposer, worktree } = await readyProposer('control');
+    expect((await proposer.propose(context(worktree, { seq: 3 }))).meta).toMatchObject({ ensemble: true });
+  });
+
+  it('does not read a params file over 1 MiB', async () => {
+    const { proposer, worktree, baselineFile } = await readyProposer('big');
+    const padding = `# ${'x'.repeat(1 << 20)}\n`;
+    writeFileSync(join(worktree, 'params.yaml'), `${baselineFile}${padding}`);
+    const p = await proposer.propose(context(worktree, { seq: 3 }));
+    expect(p.meta).toMatchObject({ trial: 2 });
+  });
+
+  it('proposes a trial, not a failure, when the params file is not YAML', async () => {
+    const { proposer, worktree } = await readyProposer('broken');
+    writeFileSync(join(worktree, 'params.yaml'), 'model: [unclosed\n  : {');
+    const p = await proposer.propose(context(worktree, { seq: 3 }));
+    expect(p.meta).toMatchObject({ trial: 2 });
+  });
+
+  it('proposes a trial, not a failure, when the best params nest past the stack', async () => {
+    const { proposer, worktree } = await readyProposer('deep');
+    let deep: Record<string, unknown> = { C: 1 };
+    for (let i = 0; i < 200_000; i++) deep = { inner: deep };
+    const bestParams = { model: 'logistic_regression', logistic_regression: deep };
+    const p = await proposer.propose(context(worktree, { seq: 3, bestParams }));
+    expect(p.meta).toMatchObject({ trial: 2 });
+  });
+});
