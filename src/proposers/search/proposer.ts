@@ -364,7 +364,10 @@ export class SearchProposer implements Proposer {
   /** Tell TPE the public score of the trial (no score ⇒ the trial failed). */
   async observe(outcome: Outcome): Promise<void> {
     if (this.running) {
-      this.seconds.set(this.running.key, (performance.now() - this.running.started) / 1000);
+      // Only what ran and scored says how long a model takes (a hybrid's untaken suggestion never ran).
+      if (outcome.score !== null) {
+        this.seconds.set(this.running.key, (performance.now() - this.running.started) / 1000);
+      }
       this.running = null;
     }
     const meta = outcome.meta;
