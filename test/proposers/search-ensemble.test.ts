@@ -37,7 +37,7 @@ afterEach(async () => {
 
 const SPACE_FILE = renderedScaffold('templates/tabular/search_space.yaml.tmpl');
 const SPACE = parseSearchSpace(parse(readFileSync(SPACE_FILE, 'utf8')));
-const SPEC: EnsembleSpec = { by: 'model', members: 3, after: 8, every: 5 };
+const SPEC: EnsembleSpec = { by: 'model', members: 3, after: 8, every: 5, within: 0.1 };
 
 const logistic = {
   model: 'logistic_regression',
@@ -88,6 +88,8 @@ describe('nextEnsemble (greedy forward selection over families)', () => {
     tried: new Set<string>(),
     seconds: () => 2,
     maxSeconds: null,
+    incumbentScore: 0.73,
+    direction: 'maximize' as const,
   };
 
   it('adds the best trial of the best family not in the incumbent; shared keys stay at the top level', () => {
@@ -113,6 +115,22 @@ describe('nextEnsemble (greedy forward selection over families)', () => {
     const slow = [best(7, 0.74, extraTrees, 50), best(3, 0.72, lightgbm, 5)];
     expect(nextEnsemble({ ...input, top: slow, maxSeconds: 10 })!.added.trial).toBe(3);
     expect(nextEnsemble({ ...input, top: slow, maxSeconds: 6 })).toBeNull();
+  });
+
+  it("leaves out a family much weaker than the incumbent (within), in the metric's direction", () => {
+    // 0.73 − 0.72 = 0.01 ≤ 0.1 × 0.73; with within 0.01 only extra trees (better than the incumbent) qualifies
+    expect(nextEnsemble({ ...input, tried: new Set([nextEnsemble(input)!.key]) })!.added.trial).toBe(3);
+    const strict = { ...SPEC, within: 0.01 };
+    const first = nextEnsemble({ ...input, spec: strict })!;
+    expect(first.added.trial).toBe(7);
+    expect(nextEnsemble({ ...input, spec: strict, tried: new Set([first.key]) })).toBeNull();
+    // minimize: rmse 3.0 incumbent; 3.2 is 6.7 % worse (joins at 0.1), 3.5 is 16.7 % worse (does not)
+    const rmse = [best(4, 3.2, extraTrees), best(5, 3.5, lightgbm)];
+    const min = { ...input, top: rmse, incumbentScore: 3.0, direction: 'minimize' as const };
+    const joined = nextEnsemble(min)!;
+    expect(joined.added.trial).toBe(4);
+    expect(nextEnsemble({ ...min, tried: new Set([joined.key]) })).toBeNull();
+    expect(nextEnsemble({ ...min, incumbentScore: null, tried: new Set([joined.key]) })!.added.trial).toBe(5);
   });
 
   it('grows a kept ensemble by one family, up to `members`, and needs an incumbent', () => {
@@ -142,10 +160,16 @@ describe('the search space’s ensemble section', () => {
   const doc = () => parse(readFileSync(SPACE_FILE, 'utf8')) as Record<string, unknown>;
 
   it('is in the scaffold, with its defaults', () => {
-    expect(SPACE.ensemble).toEqual({ by: 'model', members: 4, after: 8, every: 5 });
+    expect(SPACE.ensemble).toEqual({ by: 'model', members: 4, after: 8, every: 5, within: 0.1 });
     const bare = doc();
     bare.ensemble = {};
-    expect(parseSearchSpace(bare).ensemble).toEqual({ by: 'model', members: 4, after: 8, every: 5 });
+    expect(parseSearchSpace(bare).ensemble).toEqual({
+      by: 'model',
+      members: 4,
+      after: 8,
+      every: 5,
+      within: 0.1,
+    });
     const none = doc();
     delete none.ensemble;
     expect(parseSearchSpace(none).ensemble).toBeUndefined();
@@ -160,7 +184,8 @@ describe('the search space’s ensemble section', () => {
     [{ members: 1 }, 'ensemble.members', /below 2/],
     [{ every: 0 }, 'ensemble.every', /below 1/],
     [{ members: 9 }, 'ensemble.members', /above 8/],
-    [{ size: 3 }, 'ensemble', /unknown key 'size'.*allowed keys here: by, members, after, every/],
+    [{ within: 0 }, 'ensemble.within', /.+/],
+    [{ size: 3 }, 'ensemble', /unknown key 'size'.*allowed keys here: by, members, after, every, within/],
   ])('refuses %j, naming the field and the fix', (section, path, message) => {
     const bad = doc();
     bad.ensemble = section;
@@ -422,21 +447,23 @@ describe('the incumbent’s params file is untrusted data', () => {
 
   it('builds an ensemble from a normal params file (the control)', async () => {
     const { proposer, worktree } = await readyProposer('control');
-    expect((await proposer.propose(context(worktree, { seq: 3 }))).meta).toMatchObject({ ensemble: true });
+    expect((await proposer.propose(context(worktree, { seq: 3, bestScore: 0.61 }))).meta).toMatchObject({
+      ensemble: true,
+    });
   });
 
   it('does not read a params file over 1 MiB', async () => {
     const { proposer, worktree, baselineFile } = await readyProposer('big');
     const padding = `# ${'x'.repeat(1 << 20)}\n`;
     writeFileSync(join(worktree, 'params.yaml'), `${baselineFile}${padding}`);
-    const p = await proposer.propose(context(worktree, { seq: 3 }));
+    const p = await proposer.propose(context(worktree, { seq: 3, bestScore: 0.61 }));
     expect(p.meta).toMatchObject({ trial: 2 });
   });
 
   it('proposes a trial, not a failure, when the params file is not YAML', async () => {
     const { proposer, worktree } = await readyProposer('broken');
     writeFileSync(join(worktree, 'params.yaml'), 'model: [unclosed\n  : {');
-    const p = await proposer.propose(context(worktree, { seq: 3 }));
+    const p = await proposer.propose(context(worktree, { seq: 3, bestScore: 0.61 }));
     expect(p.meta).toMatchObject({ trial: 2 });
   });
 
@@ -445,7 +472,7 @@ describe('the incumbent’s params file is untrusted data', () => {
     let deep: Record<string, unknown> = { C: 1 };
     for (let i = 0; i < 200_000; i++) deep = { inner: deep };
     const bestParams = { model: 'logistic_regression', logistic_regression: deep };
-    const p = await proposer.propose(context(worktree, { seq: 3, bestParams }));
+    const p = await proposer.propose(context(worktree, { seq: 3, bestScore: 0.61, bestParams }));
     expect(p.meta).toMatchObject({ trial: 2 });
   });
 });

@@ -5,6 +5,7 @@
  * one family not in it yet; the training script averages their predictions with equal weights (`model: ensemble`).
  * Ensembles are not TPE trials: they lie outside the search space, TPE never hears their scores.
  */
+import type { Direction } from '../types.js';
 import { formatValue } from './hypothesis.js';
 import type { GroupBest } from './optuna.js';
 import { type ChoiceValue, choiceKey, type EnsembleSpec, type ParamSpace } from './space.js';
@@ -89,6 +90,9 @@ export interface EnsembleInput {
   seconds: (member: Record<string, unknown>) => number | null;
   /** Longest an ensemble may be expected to take, in seconds (the members' sum), or null for no limit. */
   maxSeconds: number | null;
+  /** The incumbent's public score (null: unknown, no family is filtered on score) and the metric's direction. */
+  incumbentScore: number | null;
+  direction: Direction;
 }
 
 /** An ensemble to propose: its params, its members, and the trial it adds. */
@@ -107,8 +111,23 @@ export interface EnsembleChoice {
 }
 
 /**
+ * Whether a score is close enough to the incumbent's to join it: at most `spec.within` × |incumbent| worse, in the
+ * metric's direction (any score when the incumbent's is unknown).
+ */
+export function competitive(
+  score: number,
+  input: Pick<EnsembleInput, 'spec' | 'incumbentScore' | 'direction'>,
+): boolean {
+  const inc = input.incumbentScore;
+  if (inc === null) return true;
+  const worse = input.direction === 'maximize' ? inc - score : score - inc;
+  return worse <= input.spec.within * Math.abs(inc);
+}
+
+/**
  * The next ensemble to propose, or null: the incumbent's models plus the best finished trial of the best-scoring
- * family not among them, skipping a member list already tried and one whose known run time exceeds the limit.
+ * family not among them, skipping a family not {@link competitive} with the incumbent, a member list already tried
+ * and one whose known run time exceeds the limit.
  * Null when there is no incumbent, the incumbent already holds `spec.members` models, or no family is left.
  */
 export function nextEnsemble(input: EnsembleInput): EnsembleChoice | null {
@@ -121,6 +140,7 @@ export function nextEnsemble(input: EnsembleInput): EnsembleChoice | null {
   const base = known.reduce<number>((sum, s) => sum + (s ?? 0), 0);
   for (const added of input.top) {
     if (families.includes(added.group)) continue;
+    if (!competitive(added.value, input)) continue;
     const members = [...current, searchedPart(added.params, space)];
     const key = canonicalJson(members);
     if (input.tried.has(key)) continue;

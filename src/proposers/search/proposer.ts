@@ -463,6 +463,8 @@ export class SearchProposer implements Proposer {
         this.opts.experimentTimeoutMs === undefined
           ? null
           : (ENSEMBLE_TIME_SHARE * this.opts.experimentTimeoutMs) / 1000,
+      incumbentScore: ctx.bestScore,
+      direction: this.opts.direction,
     });
   }
 

@@ -90,6 +90,12 @@ export interface EnsembleSpec {
   after: number;
   /** Finished trials between two ensemble proposals (default 5). */
   every: number;
+  /**
+   * A family joins only when its best trial's public score is at most this fraction of the incumbent's score worse
+   * than the incumbent's (default 0.1): an equal-weight average with a much weaker model seldom helps and costs a
+   * whole experiment.
+   */
+  within: number;
 }
 
 /** One problem found in a search space file. */
@@ -382,6 +388,12 @@ const EnsembleSchema = z.strictObject({
   members: count(2, 8).default(4).describe('most models in one ensemble'),
   after: count(1, 10_000).default(8).describe('finished trials before the first ensemble'),
   every: count(1, 10_000).default(5).describe('finished trials between two ensemble proposals'),
+  within: z
+    .number()
+    .gt(0)
+    .max(10)
+    .default(0.1)
+    .describe("a family joins only when its best score is at most this fraction of the incumbent's worse"),
 });
 
 /** Zod schema of a search space file. */
@@ -455,7 +467,7 @@ function toSpaceIssue(issue: z.core.$ZodIssue, root: unknown): SpaceIssue {
         issue.path.length === 0
           ? 'params_file, space, portfolio, ensemble'
           : issue.path[0] === 'ensemble'
-            ? 'by, members, after, every'
+            ? 'by, members, after, every, within'
             : (ALLOWED_KEYS[String(here?.type)] ?? 'type and the keys of that type');
       const keys = issue.keys.map((k) => `'${k}'`).join(', ');
       return {
