@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ExperimentRecord } from '../journal/store.js';
+import { ENSEMBLE_MODEL } from '../proposers/search/ensemble.js';
 import { type ChoiceValue, choiceKey, type ParamSpace } from '../proposers/search/space.js';
 import { packageDir } from '../util/paths.js';
 
@@ -76,7 +77,7 @@ export function flattenTrialParams(
 
 /**
  * The trials of a run for the importance script: experiments with a public score and params (the baseline's
- * params from `baselineParams` when its record has none), flattened onto the space.
+ * params from `baselineParams` when its record has none), flattened onto the space; ensembles are left out.
  */
 export function trialsOf(
   exps: ExperimentRecord[],
@@ -87,7 +88,8 @@ export function trialsOf(
   for (const e of exps) {
     if (e.score === null || !Number.isFinite(e.score)) continue;
     const params = e.params ?? (e.seq === 1 ? baselineParams : null);
-    if (!params) continue;
+    // An ensemble is not a point of the space (docs/ARCHITECTURE.md, "Ensembles"): no trial of fANOVA's.
+    if (!params || params.model === ENSEMBLE_MODEL) continue;
     const flat = flattenTrialParams(params, space);
     if (Object.keys(flat).length === 0) continue;
     out.push({ params: flat, value: e.score });

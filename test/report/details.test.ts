@@ -5,13 +5,19 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { proposerFactory } from '../../src/cli/proposers.js';
 import { loadContract } from '../../src/contract/load.js';
 import { readManifest } from '../../src/data/ingest.js';
+import type { ExperimentRecord } from '../../src/journal/store.js';
 import { Journal } from '../../src/journal/store.js';
 import { runLoop } from '../../src/loop/run.js';
 import { aurocUnweighted } from '../../src/metrics/ranking.js';
 import type { ParamSpace } from '../../src/proposers/search/space.js';
 import { prCurve, rocCurve, trapezoid } from '../../src/report/curves.js';
 import { describeDataset } from '../../src/report/dataset.js';
-import { computeImportance, flattenTrialParams, importanceScriptPath } from '../../src/report/importance.js';
+import {
+  computeImportance,
+  flattenTrialParams,
+  importanceScriptPath,
+  trialsOf,
+} from '../../src/report/importance.js';
 import { writeReport } from '../../src/report/index.js';
 import { nextSteps } from '../../src/report/insights.js';
 import { plotWinner } from '../../src/report/winner.js';
@@ -123,6 +129,27 @@ describe('parameter importance (python/importance.py) against Optuna', () => {
     expect(
       flattenTrialParams({ model: 'a', a: { x: 0.5, n: 3 }, b: { zz: 1 }, flag: true, other: 1 }, space),
     ).toEqual({ model: 'a', 'a.x': 0.5, 'a.n': 3, flag: true });
+  });
+
+  it('leaves ensembles out of the trials: they are not points of the space', () => {
+    const exp = (seq: number, params: Record<string, unknown> | null, score: number | null) =>
+      ({ seq, params, score }) as unknown as ExperimentRecord;
+    const ensemble = { model: 'ensemble', ensemble: { members: [{ model: 'a', a: { x: 0.5 } }] } };
+    expect(
+      trialsOf(
+        [
+          exp(1, null, 0.5),
+          exp(2, { model: 'a', a: { x: 0.2 } }, 0.6),
+          exp(3, ensemble, 0.7),
+          exp(4, null, 0.8),
+        ],
+        space,
+        { model: 'b', b: { y: 0.1 } },
+      ),
+    ).toEqual([
+      { params: { model: 'b', 'b.y': 0.1 }, value: 0.5 },
+      { params: { model: 'a', 'a.x': 0.2 }, value: 0.6 },
+    ]);
   });
 
   it('gives the parameter that determines the score an importance near 1, as Optuna itself does', async () => {
