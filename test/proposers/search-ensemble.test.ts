@@ -476,3 +476,47 @@ describe('the incumbent’s params file is untrusted data', () => {
     expect(p.meta).toMatchObject({ trial: 2 });
   });
 });
+
+describe('a run that starts from a kept ensemble', () => {
+  it('merges its trials onto the ensemble’s shared keys only, never onto its leftovers', async () => {
+    const t = tempDir('ensemble-resume');
+    cleanups.push(t.cleanup);
+    const worktree = join(t.dir, 'worktree');
+    mkdirSync(worktree);
+    const kept = nextEnsemble({
+      spec: SPEC,
+      space: SPACE.space,
+      incumbent: logistic,
+      top: TOP,
+      tried: new Set(),
+      seconds: () => null,
+      maxSeconds: null,
+      incumbentScore: null,
+      direction: 'maximize',
+    })!.params;
+    writeFileSync(join(worktree, 'params.yaml'), formatParamsYaml(kept, SPACE.space, 'kept ensemble'));
+    const make = (baselineParams?: Record<string, unknown>) =>
+      createSearchProposer({
+        python: PYTHON,
+        projectDir: ROOT,
+        statePath: join(t.dir, `state-${baselineParams ? 'given' : 'read'}`),
+        studyName: 'from-ensemble',
+        spacePath: SPACE_FILE,
+        paramsFile: 'params.yaml',
+        direction: 'maximize',
+        seed: 4,
+        ...(baselineParams ? { baselineParams } : {}),
+      });
+    // the baseline's params given (as `ratchet run` reads them) or read from the worktree at the first proposal
+    for (const proposer of [make(kept), make()]) {
+      cleanups.push(() => proposer.close());
+      writeFileSync(join(worktree, 'params.yaml'), formatParamsYaml(kept, SPACE.space, 'kept ensemble'));
+      const p = await proposer.propose(context(worktree, { seq: 2, bestParams: kept }));
+      expect(p.meta).toMatchObject({ trial: 0 });
+      expect(p.params).not.toHaveProperty('ensemble');
+      expect(p.params!.model).not.toBe('ensemble');
+      expect(p.params).toMatchObject({ onehot_max_categories: 50, drop_columns: ['leaky'] });
+      expect(p.hypothesis).toMatch(/instead of ensemble/);
+    }
+  });
+});

@@ -21,6 +21,7 @@ import {
   membersOf,
   nextEnsemble,
   searchedPart,
+  sharedPart,
 } from './ensemble.js';
 import { describeTrial } from './hypothesis.js';
 import { type AskedTrial, type GroupBest, OptunaSession } from './optuna.js';
@@ -271,7 +272,15 @@ export class SearchProposer implements Proposer {
     }
     this.opts = { ...opts, paramsFile: rel };
     this.space = loadSearchSpace(resolve(opts.projectDir, opts.spacePath));
-    this.base = opts.baselineParams ? structuredClone(opts.baselineParams) : undefined;
+    this.base = opts.baselineParams ? this.mergeBase(structuredClone(opts.baselineParams)) : undefined;
+  }
+
+  /**
+   * What trials are merged onto: the baseline's params, or, when the run starts from a kept ensemble (a resumed run,
+   * a new run on its branch), only the ensemble's shared top level: a trial is one model, never an ensemble's leftover.
+   */
+  private mergeBase(params: Record<string, unknown>): Record<string, unknown> {
+    return params.model === ENSEMBLE_MODEL ? sharedPart(params, this.space.space) : params;
   }
 
   /** The SQLite file of the study. */
@@ -316,7 +325,7 @@ export class SearchProposer implements Proposer {
   /** Ask TPE for a trial, write it into the worktree's params file, and say what it changes. */
   async propose(ctx: ProposeContext): Promise<Proposal> {
     const session = await raceAbort(this.study(), ctx.signal);
-    if (this.base === undefined) this.base = this.readParams(ctx.worktree);
+    if (this.base === undefined) this.base = this.mergeBase(this.readParams(ctx.worktree));
 
     let asked: AskedTrial;
     if (!this.baselineHandled) {
