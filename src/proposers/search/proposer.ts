@@ -261,6 +261,12 @@ export class SearchProposer implements Proposer {
   private readonly seconds = new Map<string, number>();
   /** What is running: its members' key and when it started. */
   private running: { key: string; started: number } | null = null;
+  /**
+   * Finished trials as this process knows them: the count the last ask saw, plus its own trials told a score since.
+   * Exact with one direction; a lower bound with several (the others' trials count from this worker's next ask).
+   * It spares PROPOSE a round trip to the helper (whose count reads every trial of the study).
+   */
+  private finished = 0;
 
   constructor(opts: SearchProposerOptions) {
     this.baselineHandled = (opts.worker ?? 0) > 0;
@@ -337,6 +343,7 @@ export class SearchProposer implements Proposer {
       asked = await raceAbort(session.ask(), ctx.signal);
     }
     this.pending = asked.trial;
+    this.finished = asked.finished;
 
     const params = mergeTrialParams(this.base, asked.params, this.space.space);
     this.running = {
@@ -387,6 +394,7 @@ export class SearchProposer implements Proposer {
     if (trial === null || this.session === null) return;
     if (trial === this.pending) this.pending = null;
     await this.session.tell(trial, outcome.score);
+    if (outcome.score !== null && Number.isFinite(outcome.score)) this.finished++;
   }
 
   /** Stop the helper. Safe to call twice. */
@@ -414,7 +422,7 @@ export class SearchProposer implements Proposer {
     // holds the incumbent's params file at PROPOSE.
     const incumbent = ctx.bestParams ?? this.incumbentParams(ctx.worktree);
     if (Object.keys(incumbent).length === 0) return null;
-    const finished = (await session.info()).n_complete;
+    const finished = this.finished;
     if (finished < spec.after || finished - this.ensembleAt < spec.every) return null;
     this.ensembleAt = finished;
     const top = await session.top(spec.by);
