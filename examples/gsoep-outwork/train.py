@@ -134,6 +134,10 @@ def load_params() -> dict[str, Any]:
                 fail(f"{PARAMS_FILE.name}: ensemble.members[{i}].model must be one of {', '.join(families)}, "
                      f"not {member.get('model')!r}")
             check_section(member, member["model"], families, f"ensemble.members[{i}].")
+            stray = sorted(str(k) for k in params["ensemble"]["members"][i]
+                           if k not in (*PREPROCESSING_KEYS, "model", member["model"]))
+            if stray:
+                log(f"note: {PARAMS_FILE.name} ensemble.members[{i}] keys not used by this script: {', '.join(stray)}")
     known = set(PREPROCESSING_KEYS) | {"model", "ensemble"} | set(CLASSIFIERS) | set(REGRESSORS)
     unknown = sorted(str(k) for k in params if k not in known)
     if unknown:

@@ -1,10 +1,11 @@
 /** Shared fixtures of the search proposer tests: the Python to use, temp folders, template rendering, data. */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { renderTemplate as renderScaffold, scaffoldDefaultValues } from '../../src/contract/init.js';
+import type { ProposeContext } from '../../src/proposers/types.js';
 
 /** Repository root. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -28,6 +29,30 @@ if (probe.status !== 0) {
     `${PYTHON} cannot import optuna, sklearn, lightgbm, pandas, yaml ` +
       `(${probe.error?.message ?? `exit ${probe.status}`}): ${(probe.stderr ?? '').slice(-500)}; run bash scripts/setup.sh`,
   );
+}
+
+/** A PROPOSE context for a proposer under test: experiment 2 of a maximized auroc, nothing kept yet unless `over` says. */
+export function proposeContext(worktree: string, over: Partial<ProposeContext> = {}): ProposeContext {
+  return {
+    worktree,
+    projectDir: ROOT,
+    seq: 2,
+    metric: { name: 'auroc', direction: 'maximize' },
+    bestScore: null,
+    bestParams: null,
+    history: [],
+    baseline: null,
+    signal: new AbortController().signal,
+    ...over,
+  };
+}
+
+/** A fresh temp folder with an empty `worktree/` in it; `cleanup` removes both. */
+export function tempWorktree(prefix: string): { dir: string; worktree: string; cleanup: () => void } {
+  const t = tempDir(prefix);
+  const worktree = join(t.dir, 'worktree');
+  mkdirSync(worktree);
+  return { ...t, worktree };
 }
 
 /** A fresh temp folder, removed by the returned cleanup. */

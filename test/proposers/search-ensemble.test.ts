@@ -3,7 +3,7 @@
  * Optuna helper (not a TPE trial, after `after` finished trials, once per `every`), and the scaffold's train.py
  * averaging the members' predictions for real.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
@@ -21,6 +21,7 @@ import type { ProposeContext } from '../../src/proposers/types.js';
 import {
   generateData,
   PYTHON,
+  proposeContext,
   ROOT,
   readParquet,
   renderedScaffold,
@@ -28,6 +29,7 @@ import {
   repoFile,
   run,
   tempDir,
+  tempWorktree,
 } from './helpers.js';
 
 const cleanups: Array<() => void | Promise<void>> = [];
@@ -201,27 +203,16 @@ describe('the search space’s ensemble section', () => {
   });
 });
 
+/** The proposer tests' context, with a kept score of 0.7 unless `over` says. */
 function context(worktree: string, over: Partial<ProposeContext>): ProposeContext {
-  return {
-    worktree,
-    projectDir: ROOT,
-    seq: 2,
-    metric: { name: 'auroc', direction: 'maximize' },
-    bestScore: 0.7,
-    bestParams: null,
-    history: [],
-    baseline: null,
-    signal: new AbortController().signal,
-    ...over,
-  };
+  return proposeContext(worktree, { bestScore: 0.7, ...over });
 }
 
 describe('search proposer ensembles, with the real helper', () => {
   it('proposes an ensemble after `after` finished trials, never tells TPE, and again after `every` more', async () => {
-    const t = tempDir('ensemble-proposer');
+    const t = tempWorktree('ensemble-proposer');
     cleanups.push(t.cleanup);
-    const worktree = join(t.dir, 'worktree');
-    mkdirSync(worktree);
+    const worktree = t.worktree;
     const baselineFile = readFileSync(renderedScaffold('templates/tabular/params.yaml.tmpl'), 'utf8');
     writeFileSync(join(worktree, 'params.yaml'), baselineFile);
     const make = (worker: number) =>
@@ -350,11 +341,17 @@ describe('train.py with model: ensemble', () => {
       const b = await predictions(t.dir, { ...shared, ...forest }, 'b');
       const ens = await predictions(
         t.dir,
-        { ...shared, model: 'ensemble', ensemble: { members: [linear, forest], weights: [3, 1] } },
+        {
+          ...shared,
+          model: 'ensemble',
+          ensemble: { members: [linear, { ...forest, nestimators: 9 }], weights: [3, 1] },
+        },
         'ens',
       );
       expect(ens.stdout).toContain('ensemble of 2 models, weights [0.75, 0.25]');
       expect(ens.stdout).toContain('member 2/2: model=random_forest');
+      // a misspelt key in a member is named, not silently dropped
+      expect(ens.stdout).toContain('ensemble.members[1] keys not used by this script: nestimators');
       expect(ens.header).toEqual(a.header);
       const first = task === 'multiclass' ? 2 : 1; // multiclass: the proba_<label> columns; else: prediction
       let checked = 0;
@@ -415,10 +412,9 @@ describe('train.py with model: ensemble', () => {
 describe('the incumbent’s params file is untrusted data', () => {
   /** A proposer whose space asks for an ensemble once 2 trials finished, after those 2 trials. */
   async function readyProposer(name: string) {
-    const t = tempDir(`ensemble-attack-${name}`);
+    const t = tempWorktree(`ensemble-attack-${name}`);
     cleanups.push(t.cleanup);
-    const worktree = join(t.dir, 'worktree');
-    mkdirSync(worktree);
+    const worktree = t.worktree;
     const doc = parse(readFileSync(SPACE_FILE, 'utf8')) as Record<string, unknown>;
     delete doc.portfolio;
     doc.ensemble = { after: 2, every: 1 };
@@ -479,10 +475,9 @@ describe('the incumbent’s params file is untrusted data', () => {
 
 describe('a run that starts from a kept ensemble', () => {
   it('merges its trials onto the ensemble’s shared keys only, never onto its leftovers', async () => {
-    const t = tempDir('ensemble-resume');
+    const t = tempWorktree('ensemble-resume');
     cleanups.push(t.cleanup);
-    const worktree = join(t.dir, 'worktree');
-    mkdirSync(worktree);
+    const worktree = t.worktree;
     const kept = nextEnsemble({
       spec: SPEC,
       space: SPACE.space,

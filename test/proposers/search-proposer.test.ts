@@ -8,7 +8,7 @@ import {
   studyStoragePath,
 } from '../../src/proposers/search/proposer.js';
 import type { ExperimentDigest, ProposeContext } from '../../src/proposers/types.js';
-import { PYTHON, ROOT, renderedScaffold, tempDir } from './helpers.js';
+import { PYTHON, proposeContext, ROOT, renderedScaffold, tempDir } from './helpers.js';
 
 const cleanups: Array<() => void | Promise<void>> = [];
 afterEach(async () => {
@@ -47,18 +47,7 @@ function setup(opts: { baselineParams?: Record<string, unknown>; seed?: number }
 }
 
 function context(worktree: string, over: Partial<ProposeContext> = {}): ProposeContext {
-  return {
-    worktree,
-    projectDir: ROOT,
-    seq: 2,
-    metric: { name: 'auroc', direction: 'maximize' },
-    bestScore: null,
-    bestParams: null,
-    history: [],
-    baseline: null,
-    signal: new AbortController().signal,
-    ...over,
-  };
+  return proposeContext(worktree, over);
 }
 
 function digest(over: Partial<ExperimentDigest>): ExperimentDigest {

@@ -257,7 +257,7 @@ export class SearchProposer implements Proposer {
   private ensembleAt = Number.NEGATIVE_INFINITY;
   /** Member lists of the ensembles this process proposed (canonical JSON). */
   private readonly triedEnsembles = new Set<string>();
-  /** Seconds each model or ensemble took as an experiment, by the canonical JSON of its members. */
+  /** Seconds a kept model (or a family's best trial) took as an experiment, by the canonical JSON of its members. */
   private readonly seconds = new Map<string, number>();
   /** What is running: its members' key and when it started. */
   private running: { key: string; started: number } | null = null;
@@ -380,8 +380,9 @@ export class SearchProposer implements Proposer {
   /** Tell TPE the public score of the trial (no score ⇒ the trial failed). */
   async observe(outcome: Outcome): Promise<void> {
     if (this.running) {
-      // Only what ran and scored says how long a model takes (a hybrid's untaken suggestion never ran).
-      if (outcome.score !== null) {
+      // A kept model can become an ensemble's member: remember how long it ran. Only kept ones, so the map stays as
+      // small as the run's keeps (every family's best comes with its seconds from the helper's `top`).
+      if (outcome.decision === 'kept' && outcome.score !== null) {
         this.seconds.set(this.running.key, (performance.now() - this.running.started) / 1000);
       }
       this.running = null;
@@ -418,13 +419,13 @@ export class SearchProposer implements Proposer {
   private async proposeEnsemble(session: OptunaSession, ctx: ProposeContext): Promise<Proposal | null> {
     const spec = this.space.ensemble;
     if (!spec || (this.opts.worker ?? 0) > 0) return null;
+    const finished = this.finished;
+    if (finished < spec.after || finished - this.ensembleAt < spec.every) return null;
+    this.ensembleAt = finished;
     // The best kept experiment's params; the baseline (run by `ratchet check`) has none attached, and the worktree
     // holds the incumbent's params file at PROPOSE.
     const incumbent = ctx.bestParams ?? this.incumbentParams(ctx.worktree);
     if (Object.keys(incumbent).length === 0) return null;
-    const finished = this.finished;
-    if (finished < spec.after || finished - this.ensembleAt < spec.every) return null;
-    this.ensembleAt = finished;
     const top = await session.top(spec.by);
     for (const t of top) {
       const key = canonicalJson([searchedPart(t.params, this.space.space)]);

@@ -454,6 +454,17 @@ const ALLOWED_KEYS: Record<string, string> = {
   categorical: 'type, choices, conditional',
 };
 
+/** A number past a bound of the schema (e.g. `ensemble.members: 1` is below 2), with the fix. */
+function outOfBounds(
+  path: string,
+  value: unknown,
+  side: 'below' | 'above',
+  bound: number | bigint,
+  rest: string,
+): SpaceIssue {
+  return { path, message: `${describeValue(value)} is ${side} ${bound}`, fix: `use ${bound} ${rest}` };
+}
+
 function toSpaceIssue(issue: z.core.$ZodIssue, root: unknown): SpaceIssue {
   const path = yamlPath(issue.path);
   const last = issue.path[issue.path.length - 1];
@@ -509,22 +520,10 @@ function toSpaceIssue(issue: z.core.$ZodIssue, root: unknown): SpaceIssue {
       if (last === 'choices') {
         return { path, message: 'choices is empty', fix: 'list at least one choice' };
       }
-      if (issue.origin === 'number') {
-        return {
-          path,
-          message: `${describeValue(value)} is below ${issue.minimum}`,
-          fix: `use ${issue.minimum} or more`,
-        };
-      }
+      if (issue.origin === 'number') return outOfBounds(path, value, 'below', issue.minimum, 'or more');
       return { path, message: issue.message, fix: 'use a longer value' };
     case 'too_big':
-      if (issue.origin === 'number') {
-        return {
-          path,
-          message: `${describeValue(value)} is above ${issue.maximum}`,
-          fix: `use ${issue.maximum} or less`,
-        };
-      }
+      if (issue.origin === 'number') return outOfBounds(path, value, 'above', issue.maximum, 'or less');
       return { path, message: issue.message, fix: 'use a shorter value' };
     case 'invalid_value':
       return {
