@@ -25,7 +25,10 @@ Everything tunable lives in params.yaml (the search proposer rewrites it):
   ensemble:              with model: ensemble, {members: [...], weights: [...]}: each member is a params
                          mapping of its own (model, its section, and any preprocessing key below, which
                          overrides the top-level one); the prediction is the weighted average of the members'
-                         probabilities (regression: values); weights default to equal
+                         probabilities (regression: values); weights default to equal, or are fitted with
+                         fit_weights: {metric: <the contract's metric>, folds: 5, rounds: 25} (ensemble
+                         selection over the members' out-of-fold predictions on the train split; a member
+                         never selected gets weight 0 and is not fitted)
   scale_numeric:         standardize numeric columns (default true)
   onehot_min_frequency:  categories rarer than this (count, or fraction if < 1) share one column
   onehot_max_categories: at most this many one-hot columns per categorical column (default 50)
@@ -157,6 +160,11 @@ def check_section(params: dict[str, Any], model: str, families: tuple[str, ...],
         fail(f"{PARAMS_FILE.name}: ensemble.members must be a non-empty list of params mappings "
              f"(each with model: one of {', '.join(families)})")
     weights = section.get("weights")
+    fit = section.get("fit_weights")
+    if weights is not None and fit is not None:
+        fail(f"{PARAMS_FILE.name}: give ensemble.weights (fixed) or ensemble.fit_weights (fitted), not both")
+    if fit is not None:
+        check_fit_weights(fit)
     if weights is not None and (
         not isinstance(weights, list) or len(weights) != len(members)
         or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights)
@@ -164,6 +172,39 @@ def check_section(params: dict[str, Any], model: str, families: tuple[str, ...],
     ):
         fail(f"{PARAMS_FILE.name}: ensemble.weights must be {len(members)} numbers >= 0, not all 0 "
              f"(one per member), or be left out for equal weights")
+
+
+# What fit_weights can optimise, per task: Ratchet's metric names. Thresholded metrics (accuracy, f1, ...) and ece
+# are fitted on log_loss, their smooth stand-in, and the log says so.
+FIT_METRICS = {
+    "binary": ("auroc", "average_precision", "log_loss", "brier"),
+    "multiclass": ("log_loss", "auroc_ovr"),
+    "regression": ("rmse", "mae", "r2", "mape"),
+}
+DEFAULT_FIT_METRIC = {"binary": "log_loss", "multiclass": "log_loss", "regression": "rmse"}
+PROXY_METRICS = {
+    "binary": ("accuracy", "f1", "precision", "recall", "ece"),
+    "multiclass": ("accuracy", "f1_macro", "f1_micro", "f1_weighted"),
+    "regression": (),
+}
+
+
+def check_fit_weights(fit: Any) -> None:
+    """`ensemble.fit_weights` must be {metric, folds?, rounds?} with a metric of this task."""
+    known = (*FIT_METRICS[TASK], *PROXY_METRICS[TASK])
+    if not isinstance(fit, dict) or fit.get("metric", known[0]) not in known:
+        fail(f"{PARAMS_FILE.name}: ensemble.fit_weights must be a mapping with optional metric: one of "
+             f"{', '.join(known)} (the contract's primary metric; default {DEFAULT_FIT_METRIC[TASK]}), folds "
+             f"(2-20, default 5) and rounds (1-1000, default 25)")
+    for key, low, high in (("folds", 2, 20), ("rounds", 1, 1000)):
+        value = fit.get(key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
+            fail(f"{PARAMS_FILE.name}: ensemble.fit_weights.{key} must be an integer from {low} to {high}, "
+                 f"not {value!r}")
+    stray = sorted(str(k) for k in fit if k not in ("metric", "folds", "rounds"))
+    if stray:
+        fail(f"{PARAMS_FILE.name}: ensemble.fit_weights has unknown keys {', '.join(stray)} "
+             "(allowed: metric, folds, rounds)")
 
 
 def member_params(params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -182,7 +223,105 @@ def member_weights(params: dict[str, Any], n: int) -> np.ndarray:
     return w / w.sum()
 
 
+def fit_loss(metric: str) -> tuple[str, Any, int]:
+    """The loss fit_weights minimises for the contract's metric: (the metric it really uses, loss(y, prediction),
+    sign that turns the loss back into the metric's value). Thresholded metrics use log_loss."""
+    from sklearn import metrics as m
+
+    if metric not in FIT_METRICS[TASK]:
+        metric = "log_loss"
+    if metric == "auroc":
+        return metric, lambda y, p: -m.roc_auc_score(y, p), -1
+    if metric == "average_precision":
+        return metric, lambda y, p: -m.average_precision_score(y, p), -1
+    if metric == "brier":
+        return metric, m.brier_score_loss, 1
+    if metric == "auroc_ovr":
+        return metric, lambda y, p: -m.roc_auc_score(y, p / p.sum(axis=1, keepdims=True), multi_class="ovr",
+                                                     labels=list(range(p.shape[1]))), -1
+    if metric in ("rmse", "r2"):  # r2 = 1 - mse / var(y): the same order as rmse
+        return "rmse", lambda y, p: float(np.sqrt(np.mean((y - p) ** 2))), 1
+    if metric == "mae":
+        return metric, m.mean_absolute_error, 1
+    if metric == "mape":
+        return metric, m.mean_absolute_percentage_error, 1
+    if TASK == "binary":
+        return "log_loss", lambda y, p: m.log_loss(y, np.clip(p, 1e-15, 1 - 1e-15), labels=[0, 1]), 1
+    return "log_loss", lambda y, p: m.log_loss(y, np.clip(p, 1e-15, 1) / np.clip(p, 1e-15, 1).sum(axis=1, keepdims=True),
+                                               labels=list(range(p.shape[1]))), 1
+
+
+def out_of_fold(make: Any, x: pd.DataFrame, y: np.ndarray, fit_params: dict[str, Any], folds: Any,
+                labels: list[str]) -> np.ndarray:
+    """One model's out-of-fold predictions on the train split: binary P(positive), multiclass a probability per
+    label (columns in `labels` order), regression values."""
+    oof = np.zeros((len(x), len(labels))) if TASK == "multiclass" else np.zeros(len(x))
+    for fit_rows, held_rows in folds:
+        pipeline = make()
+        pipeline.fit(x.iloc[fit_rows], y[fit_rows], **fit_params)
+        held = x.iloc[held_rows]
+        if TASK == "regression":
+            oof[held_rows] = pipeline.predict(held)
+            continue
+        proba = pipeline.predict_proba(held)
+        learned = [str(c) for c in pipeline.classes_]
+        if TASK == "binary":
+            oof[held_rows] = proba[:, learned.index("1")] if "1" in learned else 0.0
+        else:
+            for j, label in enumerate(learned):
+                oof[held_rows, labels.index(label)] = proba[:, j]
+    return oof
+
+
+def greedy_weights(oofs: list[np.ndarray], y: np.ndarray, loss: Any, rounds: int) -> np.ndarray:
+    """Ensemble selection (Caruana, Niculescu-Mizil, Crew & Ksikes 2004, "Ensemble selection from libraries of
+    models", ICML): start from the best model alone, then `rounds` - 1 times add (with replacement) the model whose
+    addition to the running average gives the lowest loss; a model's weight is the share of rounds it was picked.
+    Ties go to the earlier model. Returns weights summing to 1, one per model (0: never picked)."""
+    counts = np.zeros(len(oofs))
+    current: np.ndarray | None = None
+    for r in range(rounds):
+        best: tuple[float, int, np.ndarray] | None = None
+        for i, oof in enumerate(oofs):
+            candidate = oof if current is None else (current * r + oof) / (r + 1)
+            value = float(loss(y, candidate))
+            if best is None or value < best[0]:
+                best = (value, i, candidate)
+        assert best is not None
+        counts[best[1]] += 1
+        current = best[2]
+    return counts / counts.sum()
+
+
 # ------------------------------------------------------------------------------------------ data
+
+
+def fitted_weights(prepared: list[Any], y: np.ndarray, fit: dict[str, Any], seed: int) -> np.ndarray:
+    """`ensemble.fit_weights`: the members' weights by ensemble selection ({@link greedy_weights}) over their
+    out-of-fold predictions on the train split (K folds, stratified for classification when every class has K
+    rows). The holdouts are never seen; the members are fitted on the whole train split afterwards."""
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    k = int(fit.get("folds", 5))
+    rounds = int(fit.get("rounds", 25))
+    asked = str(fit.get("metric", DEFAULT_FIT_METRIC[TASK]))
+    metric, loss, sign = fit_loss(asked)
+    if metric != asked:
+        log(f"fit_weights: {asked} is thresholded or not smooth; the weights are fitted on {metric}")
+    labels = sorted({str(v) for v in y}) if TASK == "multiclass" else []
+    target = np.array([labels.index(str(v)) for v in y]) if TASK == "multiclass" else y
+    stratify = TASK != "regression" and np.bincount(np.unique(target, return_inverse=True)[1]).min() >= k
+    splitter = (StratifiedKFold if stratify else KFold)(n_splits=k, shuffle=True, random_state=seed)
+    folds = list(splitter.split(np.zeros(len(y)), target))
+    started = time.monotonic()
+    oofs = [out_of_fold(make, x, y, fit_params, folds, labels) for _, _, x, make, fit_params in prepared]
+    alone = [sign * float(loss(target, oof)) for oof in oofs]
+    weights = greedy_weights(oofs, target, loss, rounds)
+    together = sign * float(loss(target, np.tensordot(weights, np.stack(oofs), axes=1)))
+    log(f"fit_weights: {k}-fold out-of-fold {metric} of each member {[round(v, 4) for v in alone]}; "
+        f"ensemble selection ({rounds} rounds): weights {[round(float(w), 4) for w in weights]}, "
+        f"out-of-fold {metric} {together:.4f} ({time.monotonic() - started:.1f}s)")
+    return weights
 
 
 def data_paths() -> tuple[Path, Path, Path, Path]:
@@ -462,16 +601,23 @@ def main() -> None:
     members = member_params(params)
     weights = member_weights(params, len(members))
     log(f"task={TASK} target={TARGET} id={ID} seed={seed}")
-    if len(members) > 1 or params.get("model") == "ensemble":
-        log(f"ensemble of {len(members)} models, weights {[round(float(w), 4) for w in weights]}")
-    fitted: list[tuple[dict[str, list[str]], Any]] = []
+    ensemble = params.get("model") == "ensemble"
+    fit = (params.get("ensemble") or {}).get("fit_weights") if ensemble else None
+    if ensemble:
+        log(f"ensemble of {len(members)} models, weights "
+            f"{'fitted on out-of-fold predictions' if fit is not None else [round(float(w), 4) for w in weights]}")
+    prepared = []  # per member: its plan, train features, a fresh-pipeline maker, fit keyword arguments
     for i, member in enumerate(members):
-        prefix = f"member {i + 1}/{len(members)}: " if params.get("model") == "ensemble" else ""
+        prefix = f"member {i + 1}/{len(members)}: " if ensemble else ""
         plan = feature_plan(train, member)
         x_train = features(train, plan, train_path)
-        family, hp, model = build_model(member, seed)
+        family, hp, _ = build_model(member, seed)
         preprocessing = {k: member[k] for k in PREPROCESSING_KEYS if k in member and member[k] not in (None, [])}
-        pipeline = Pipeline([("prep", build_preprocessor(plan, member, family, seed)), ("model", model)])
+
+        def make(member: dict[str, Any] = member, plan: dict[str, list[str]] = plan) -> Any:
+            family, _, model = build_model(member, seed)
+            return Pipeline([("prep", build_preprocessor(plan, member, family, seed)), ("model", model)])
+
         if i == 0:
             log(f"train rows={len(x_train)} features={len(used_columns(plan))} (numeric={len(plan['numeric'])}, "
                 f"categorical={len(plan['categorical'])}) date={len(plan['date'])} "
@@ -481,10 +627,22 @@ def main() -> None:
         fit_params = {}
         if family == "lightgbm" and plan["high"]:
             fit_params["model__categorical_feature"] = list(range(len(plan["high"])))  # first in the transformer
+        prepared.append((prefix, plan, x_train, make, fit_params))
+
+    if fit is not None:
+        weights = fitted_weights(prepared, y, fit, seed)
+    fitted: list[tuple[dict[str, list[str]], Any]] = []
+    kept_weights = []
+    for (prefix, plan, x_train, make, fit_params), weight in zip(prepared, weights):
+        if weight <= 0:
+            continue  # a member fit_weights never picked is not fitted at all
+        pipeline = make()
         fit_started = time.monotonic()
         pipeline.fit(x_train, y, **fit_params)
         log(f"{prefix}fit {time.monotonic() - fit_started:.1f}s")
         fitted.append((plan, pipeline))
+        kept_weights.append(weight)
+    weights = np.asarray(kept_weights) / np.sum(kept_weights)
 
     output_dir.mkdir(parents=True, exist_ok=True)
     # The columns the models used: Ratchet checks them against the leakage scan of `ratchet init`.

@@ -40,6 +40,8 @@ function searchProposer(ctx: ProposerContext, who: string): SearchProposer {
     worker: ctx.direction - 1,
     constantLiar: ctx.directions > 1,
     experimentTimeoutMs: ctx.contract.limits.experimentTimeoutMs,
+    // ensembles fit their weights on the primary metric; a composite score has no single one (train.py's default)
+    ...(ctx.contract.metric.primary !== 'composite' ? { metric: ctx.contract.metric.primary } : {}),
     ...(baselineParams ? { baselineParams } : {}),
   });
 }

@@ -39,7 +39,15 @@ afterEach(async () => {
 
 const SPACE_FILE = renderedScaffold('templates/tabular/search_space.yaml.tmpl');
 const SPACE = parseSearchSpace(parse(readFileSync(SPACE_FILE, 'utf8')));
-const SPEC: EnsembleSpec = { by: 'model', members: 3, after: 8, every: 5, within: 0.1 };
+const SPEC: EnsembleSpec = {
+  by: 'model',
+  members: 3,
+  after: 8,
+  every: 5,
+  within: 0.1,
+  weights: 'equal',
+  folds: 5,
+};
 
 const logistic = {
   model: 'logistic_regression',
@@ -81,7 +89,7 @@ const lightgbm = {
 };
 const TOP = [best(7, 0.74, extraTrees), best(0, 0.73, logistic), best(3, 0.72, lightgbm)];
 
-describe('nextEnsemble (greedy forward selection over families)', () => {
+describe('nextEnsemble with weights: equal (greedy forward selection over families)', () => {
   const input = {
     spec: SPEC,
     space: SPACE.space,
@@ -92,11 +100,12 @@ describe('nextEnsemble (greedy forward selection over families)', () => {
     maxSeconds: null,
     incumbentScore: 0.73,
     direction: 'maximize' as const,
+    metric: 'auroc',
   };
 
   it('adds the best trial of the best family not in the incumbent; shared keys stay at the top level', () => {
     const choice = nextEnsemble(input)!;
-    expect(choice.added.trial).toBe(7);
+    expect(choice.added.map((t) => t.trial)).toEqual([7]);
     expect(choice.families).toEqual(['logistic_regression']);
     expect(choice.members).toEqual([searchedPart(logistic, SPACE.space), extraTrees]);
     expect(choice.params).toEqual({
@@ -112,27 +121,27 @@ describe('nextEnsemble (greedy forward selection over families)', () => {
   it('skips a member list already tried, and one expected to run past the time limit', () => {
     const first = nextEnsemble(input)!;
     const second = nextEnsemble({ ...input, tried: new Set([first.key]) })!;
-    expect(second.added.trial).toBe(3);
+    expect(second.added[0]!.trial).toBe(3);
     expect(nextEnsemble({ ...input, tried: new Set([first.key, second.key]) })).toBeNull();
     const slow = [best(7, 0.74, extraTrees, 50), best(3, 0.72, lightgbm, 5)];
-    expect(nextEnsemble({ ...input, top: slow, maxSeconds: 10 })!.added.trial).toBe(3);
+    expect(nextEnsemble({ ...input, top: slow, maxSeconds: 10 })!.added[0]!.trial).toBe(3);
     expect(nextEnsemble({ ...input, top: slow, maxSeconds: 6 })).toBeNull();
   });
 
   it("leaves out a family much weaker than the incumbent (within), in the metric's direction", () => {
     // 0.73 − 0.72 = 0.01 ≤ 0.1 × 0.73; with within 0.01 only extra trees (better than the incumbent) qualifies
-    expect(nextEnsemble({ ...input, tried: new Set([nextEnsemble(input)!.key]) })!.added.trial).toBe(3);
+    expect(nextEnsemble({ ...input, tried: new Set([nextEnsemble(input)!.key]) })!.added[0]!.trial).toBe(3);
     const strict = { ...SPEC, within: 0.01 };
     const first = nextEnsemble({ ...input, spec: strict })!;
-    expect(first.added.trial).toBe(7);
+    expect(first.added[0]!.trial).toBe(7);
     expect(nextEnsemble({ ...input, spec: strict, tried: new Set([first.key]) })).toBeNull();
     // minimize: rmse 3.0 incumbent; 3.2 is 6.7 % worse (joins at 0.1), 3.5 is 16.7 % worse (does not)
     const rmse = [best(4, 3.2, extraTrees), best(5, 3.5, lightgbm)];
     const min = { ...input, top: rmse, incumbentScore: 3.0, direction: 'minimize' as const };
     const joined = nextEnsemble(min)!;
-    expect(joined.added.trial).toBe(4);
+    expect(joined.added[0]!.trial).toBe(4);
     expect(nextEnsemble({ ...min, tried: new Set([joined.key]) })).toBeNull();
-    expect(nextEnsemble({ ...min, incumbentScore: null, tried: new Set([joined.key]) })!.added.trial).toBe(5);
+    expect(nextEnsemble({ ...min, incumbentScore: null, tried: new Set([joined.key]) })!.added[0]!.trial).toBe(5);
   });
 
   it('grows a kept ensemble by one family, up to `members`, and needs an incumbent', () => {
@@ -140,7 +149,7 @@ describe('nextEnsemble (greedy forward selection over families)', () => {
     expect(membersOf(kept, SPACE.space)).toHaveLength(2);
     const third = nextEnsemble({ ...input, incumbent: kept })!;
     expect(third.families).toEqual(['logistic_regression', 'extra_trees']);
-    expect(third.added.trial).toBe(3);
+    expect(third.added[0]!.trial).toBe(3);
     expect(sharedPart(third.params, SPACE.space)).toEqual({
       onehot_max_categories: 50,
       drop_columns: ['leaky'],
@@ -158,11 +167,87 @@ describe('nextEnsemble (greedy forward selection over families)', () => {
   });
 });
 
+describe('nextEnsemble with weights: oof (every family at once, weights fitted by train.py)', () => {
+  const OOF: EnsembleSpec = { ...SPEC, members: 4, within: 1, weights: 'oof', folds: 5 };
+  const randomForest = {
+    model: 'random_forest',
+    random_forest: { n_estimators: 100, max_depth: 6, min_samples_leaf: 2, max_features: 0.5 },
+    scale_numeric: false,
+    onehot_min_frequency: 1,
+  };
+  const input = {
+    spec: OOF,
+    space: SPACE.space,
+    incumbent: logistic,
+    top: [...TOP, best(9, 0.6, randomForest)],
+    tried: new Set<string>(),
+    seconds: () => 2,
+    maxSeconds: null,
+    incumbentScore: 0.73,
+    direction: 'maximize' as const,
+    metric: 'auroc',
+  };
+
+  it("adds every family's best trial up to `members`, best first, with fit_weights on the contract's metric", () => {
+    const choice = nextEnsemble(input)!;
+    // the incumbent, then extra trees (0.74), lightgbm (0.72) and random forest (0.6): logistic trial 0 is the
+    // incumbent's own model, skipped
+    expect(choice.added.map((t) => t.trial)).toEqual([7, 3, 9]);
+    expect(choice.members).toEqual([
+      searchedPart(logistic, SPACE.space),
+      extraTrees,
+      lightgbm,
+      searchedPart(randomForest, SPACE.space),
+    ]);
+    expect(choice.params).toEqual({
+      onehot_max_categories: 50,
+      drop_columns: ['leaky'],
+      model: 'ensemble',
+      ensemble: { members: choice.members, fit_weights: { metric: 'auroc', folds: 5 } },
+    });
+    expect(choice.seconds).toBe(4 * 2 * 5); // four members of 2 s, each fitted on 5 folds and the whole split
+    const three = nextEnsemble({ ...input, spec: { ...OOF, members: 3 } })!;
+    expect(three.added.map((t) => t.trial)).toEqual([7, 3]);
+    expect(nextEnsemble({ ...input, metric: null })!.params.ensemble).toEqual({
+      members: choice.members,
+      fit_weights: { folds: 5 },
+    });
+  });
+
+  it("lets a better trial of the incumbent's own family join, but never the incumbent's model twice", () => {
+    const tuned = { ...logistic, logistic_regression: { C: 0.2 } };
+    const choice = nextEnsemble({ ...input, top: [best(11, 0.735, tuned), best(0, 0.73, logistic)] })!;
+    expect(choice.added.map((t) => t.trial)).toEqual([11]);
+    expect(choice.members.map((m) => m.model)).toEqual(['logistic_regression', 'logistic_regression']);
+    expect(nextEnsemble({ ...input, top: [best(0, 0.73, logistic)] })).toBeNull();
+  });
+
+  it('proposes a member list once, skips a member past the time limit and one not within reach', () => {
+    const first = nextEnsemble(input)!;
+    expect(nextEnsemble({ ...input, tried: new Set([first.key]) })).toBeNull();
+    // 20 s of budget at 5 folds: the incumbent (2 s) and one 2 s member fit; extra trees (50 s) never does
+    const slow = [best(7, 0.74, extraTrees, 50), best(3, 0.72, lightgbm, 2), best(9, 0.6, randomForest, 2)];
+    expect(nextEnsemble({ ...input, top: slow, maxSeconds: 20 })!.added.map((t) => t.trial)).toEqual([3]);
+    expect(nextEnsemble({ ...input, top: slow, maxSeconds: 9 })).toBeNull();
+    // within 0.1 of 0.73: random forest (0.6) is 18 % worse and stays out
+    const near = nextEnsemble({ ...input, spec: { ...OOF, members: 8, within: 0.1 } })!;
+    expect(near.added.map((t) => t.trial)).toEqual([7, 3]);
+  });
+});
+
 describe('the search space’s ensemble section', () => {
   const doc = () => parse(readFileSync(SPACE_FILE, 'utf8')) as Record<string, unknown>;
 
   it('is in the scaffold, with its defaults', () => {
-    expect(SPACE.ensemble).toEqual({ by: 'model', members: 4, after: 8, every: 5, within: 0.1 });
+    expect(SPACE.ensemble).toEqual({
+      by: 'model',
+      members: 6,
+      after: 8,
+      every: 5,
+      within: 1,
+      weights: 'oof',
+      folds: 5,
+    });
     const bare = doc();
     bare.ensemble = {};
     expect(parseSearchSpace(bare).ensemble).toEqual({
@@ -170,7 +255,9 @@ describe('the search space’s ensemble section', () => {
       members: 4,
       after: 8,
       every: 5,
-      within: 0.1,
+      within: 1,
+      weights: 'oof',
+      folds: 5,
     });
     const none = doc();
     delete none.ensemble;
@@ -187,7 +274,13 @@ describe('the search space’s ensemble section', () => {
     [{ every: 0 }, 'ensemble.every', /below 1/],
     [{ members: 9 }, 'ensemble.members', /above 8/],
     [{ within: 0 }, 'ensemble.within', /.+/],
-    [{ size: 3 }, 'ensemble', /unknown key 'size'.*allowed keys here: by, members, after, every, within/],
+    [{ weights: 'mean' }, 'ensemble.weights', /.+/],
+    [{ folds: 1 }, 'ensemble.folds', /below 2/],
+    [
+      { size: 3 },
+      'ensemble',
+      /unknown key 'size'.*allowed keys here: by, members, after, every, within, weights, folds/,
+    ],
   ])('refuses %j, naming the field and the fix', (section, path, message) => {
     const bad = doc();
     bad.ensemble = section;
@@ -209,10 +302,14 @@ function context(worktree: string, over: Partial<ProposeContext>): ProposeContex
 }
 
 describe('search proposer ensembles, with the real helper', () => {
-  it('proposes an ensemble after `after` finished trials, never tells TPE, and again after `every` more', async () => {
+  it('weights: equal: an ensemble after `after` finished trials, never told to TPE, and again after `every` more', async () => {
     const t = tempWorktree('ensemble-proposer');
     cleanups.push(t.cleanup);
     const worktree = t.worktree;
+    const doc = parse(readFileSync(SPACE_FILE, 'utf8')) as Record<string, unknown>;
+    doc.ensemble = { ...(doc.ensemble as Record<string, unknown>), weights: 'equal', within: 0.1 };
+    const spacePath = join(t.dir, 'space.yaml');
+    writeFileSync(spacePath, JSON.stringify(doc));
     const baselineFile = readFileSync(renderedScaffold('templates/tabular/params.yaml.tmpl'), 'utf8');
     writeFileSync(join(worktree, 'params.yaml'), baselineFile);
     const make = (worker: number) =>
@@ -221,7 +318,7 @@ describe('search proposer ensembles, with the real helper', () => {
         projectDir: ROOT,
         statePath: join(t.dir, 'state'),
         studyName: 'ens',
-        spacePath: SPACE_FILE,
+        spacePath,
         paramsFile: 'params.yaml',
         direction: 'maximize',
         seed: 5,
@@ -248,7 +345,7 @@ describe('search proposer ensembles, with the real helper', () => {
     expect(before.n_complete).toBe(after);
 
     const ens = await proposer.propose(context(worktree, { seq: after + 1 }));
-    expect(ens.meta).toEqual({ ensemble: true, study: 'ens', added_trial: expect.any(Number) });
+    expect(ens.meta).toEqual({ ensemble: true, study: 'ens', added_trials: [expect.any(Number)] });
     const written = parse(readFileSync(join(worktree, 'params.yaml'), 'utf8')) as Record<string, unknown>;
     expect(written).toEqual(ens.params);
     expect(written.model).toBe('ensemble');
@@ -488,6 +585,7 @@ describe('a run that starts from a kept ensemble', () => {
       maxSeconds: null,
       incumbentScore: null,
       direction: 'maximize',
+      metric: null,
     })!.params;
     writeFileSync(join(worktree, 'params.yaml'), formatParamsYaml(kept, SPACE.space, 'kept ensemble'));
     const make = (baselineParams?: Record<string, unknown>) =>

@@ -1,9 +1,11 @@
 /**
- * Ensembles of the search proposer (docs/ARCHITECTURE.md, "Ensembles"): greedy forward selection over model
- * families (Caruana et al. 2004, "Ensemble selection from libraries of models", ICML), with the keep rule as the
- * judge of each addition. An ensemble proposal is the best kept experiment's model(s) plus the best finished trial of
- * one family not in it yet; the training script averages their predictions with equal weights (`model: ensemble`).
- * Ensembles are not TPE trials: they lie outside the search space, TPE never hears their scores.
+ * Ensembles of the search proposer (docs/ARCHITECTURE.md, "Ensembles"). An ensemble proposal is the best kept
+ * experiment's model(s) plus the best finished trials of the model families; the training script averages their
+ * predictions (`model: ensemble`). With `weights: oof` every competitive family's best trial joins at once and the
+ * training script weights the members by ensemble selection over out-of-fold predictions of the train split (Caruana
+ * et al. 2004, "Ensemble selection from libraries of models", ICML); with `weights: equal` one family joins per
+ * proposal (greedy forward selection, the keep rule judging each addition). Ensembles are not TPE trials: they lie
+ * outside the search space, TPE never hears their scores.
  */
 import type { Direction } from '../types.js';
 import { formatValue } from './hypothesis.js';
@@ -93,20 +95,25 @@ export interface EnsembleInput {
   /** The incumbent's public score (null: unknown, no family is filtered on score) and the metric's direction. */
   incumbentScore: number | null;
   direction: Direction;
+  /** The contract's primary metric, which `weights: oof` fits the weights on (null: the script's default). */
+  metric: string | null;
 }
 
-/** An ensemble to propose: its params, its members, and the trial it adds. */
+/** An ensemble to propose: its params, its members, and the trials it adds. */
 export interface EnsembleChoice {
-  /** The params file's content: the shared top level, `model: ensemble`, `ensemble: {members}`. */
+  /** The params file's content: the shared top level, `model: ensemble`, `ensemble: {members, fit_weights?}`. */
   params: Record<string, unknown>;
   members: Record<string, unknown>[];
   /** Canonical JSON of `members` (what {@link EnsembleInput.tried} holds). */
   key: string;
-  /** The finished trial added to the incumbent's models. */
-  added: GroupBest;
+  /** The finished trials added to the incumbent's models, best first (`weights: equal`: one). */
+  added: GroupBest[];
   /** The families already in the incumbent, in order. */
   families: string[];
-  /** Expected seconds (the members' known durations summed), null when none is known. */
+  /**
+   * Expected seconds: the members' known run times summed, times `folds` with `weights: oof` (each member is fitted
+   * on every fold and once on the whole train split); null when none is known.
+   */
   seconds: number | null;
 }
 
@@ -125,49 +132,82 @@ export function competitive(
 }
 
 /**
- * The next ensemble to propose, or null: the incumbent's models plus the best finished trial of the best-scoring
- * family not among them, skipping a family not {@link competitive} with the incumbent, a member list already tried
- * and one whose known run time exceeds the limit.
- * Null when there is no incumbent, the incumbent already holds `spec.members` models, or no family is left.
+ * The next ensemble to propose, or null. Its members are the incumbent's models, then the best finished trials of
+ * the families in `input.top` order (best first), skipping a trial already a member, one not {@link competitive} with
+ * the incumbent, and one that would take the expected run time past `maxSeconds`:
+ * - `weights: oof`: every trial that passes joins, up to `spec.members` models; the weights are fitted by the
+ *   training script (`ensemble.fit_weights`);
+ * - `weights: equal`: the first trial of a family not in the incumbent joins, one per proposal.
+ * Null when there is no incumbent, the incumbent already holds `spec.members` models, nothing joins, or the member
+ * list was already tried.
  */
 export function nextEnsemble(input: EnsembleInput): EnsembleChoice | null {
   const { spec, space, incumbent } = input;
   if (!incumbent) return null;
   const current = membersOf(incumbent, space);
   if (current.length === 0 || current.length >= spec.members) return null;
+  const fitted = spec.weights === 'oof';
+  const factor = fitted ? spec.folds : 1;
   const families = current.map((m) => choiceKey((m[spec.by] ?? null) as ChoiceValue));
   const known = current.map(input.seconds);
-  const base = known.reduce<number>((sum, s) => sum + (s ?? 0), 0);
-  for (const added of input.top) {
-    if (families.includes(added.group)) continue;
-    if (!competitive(added.value, input)) continue;
-    const members = [...current, searchedPart(added.params, space)];
-    const key = canonicalJson(members);
-    if (input.tried.has(key)) continue;
-    const seconds =
-      known.some((s) => s !== null) || added.seconds !== null ? base + (added.seconds ?? 0) : null;
-    if (input.maxSeconds !== null && seconds !== null && seconds > input.maxSeconds) continue;
-    const params = { ...sharedPart(incumbent, space), model: ENSEMBLE_MODEL, [ENSEMBLE_MODEL]: { members } };
-    return { params, members, key, added, families, seconds };
+  let seconds = known.some((s) => s !== null) ? known.reduce<number>((sum, s) => sum + (s ?? 0), 0) : null;
+  const members = [...current];
+  const keys = new Set(members.map((m) => canonicalJson(m)));
+  const added: GroupBest[] = [];
+  for (const trial of input.top) {
+    if (members.length >= spec.members || (!fitted && added.length > 0)) break;
+    if (!fitted && families.includes(trial.group)) continue;
+    if (!competitive(trial.value, input)) continue;
+    const member = searchedPart(trial.params, space);
+    const memberKey = canonicalJson(member);
+    if (keys.has(memberKey)) continue;
+    if (!fitted && input.tried.has(canonicalJson([...members, member]))) continue;
+    const total = seconds === null && trial.seconds === null ? null : (seconds ?? 0) + (trial.seconds ?? 0);
+    if (input.maxSeconds !== null && total !== null && total * factor > input.maxSeconds) continue;
+    members.push(member);
+    keys.add(memberKey);
+    added.push(trial);
+    seconds = total;
   }
-  return null;
+  if (added.length === 0) return null;
+  const key = canonicalJson(members);
+  if (input.tried.has(key)) return null;
+  const ensemble: Record<string, unknown> = { members };
+  if (fitted) {
+    ensemble.fit_weights = input.metric === null ? { folds: spec.folds } : { metric: input.metric, folds: spec.folds };
+  }
+  const params = { ...sharedPart(incumbent, space), model: ENSEMBLE_MODEL, [ENSEMBLE_MODEL]: ensemble };
+  return { params, members, key, added, families, seconds: seconds === null ? null : seconds * factor };
 }
 
 /**
  * The hypothesis of an ensemble proposal, e.g. "ensemble of 2 models, equal weights: the best kept model
  * (logistic_regression) plus extra_trees, TPE trial 57 (public 0.7245; n_estimators=475, max_depth=7); models of
- * different families err differently, so their average can beat each alone".
+ * different families err differently, so their average can beat each alone", or with fitted weights "ensemble of
+ * 4 models, weights fitted on 5-fold out-of-fold auroc of the train split (ensemble selection): the best kept model
+ * (logistic_regression) plus extra_trees (TPE trial 57, public 0.7245), lightgbm (TPE trial 12, public 0.7198), …".
  */
-export function describeEnsemble(choice: EnsembleChoice, by: string, space: ParamSpace): string {
-  const kept = choice.families.join(' + ');
-  const spec = space[by];
-  const section = spec?.type === 'categorical' ? spec.conditional?.[choice.added.group] : undefined;
-  const detail = section ? listParams(section, asRecord(choice.added.params[choice.added.group])) : '';
-  const value = Number(choice.added.value.toPrecision(4));
+export function describeEnsemble(choice: EnsembleChoice, spec: EnsembleSpec, space: ParamSpace): string {
+  const kept = `the best kept model${choice.families.length > 1 ? 's' : ''} (${choice.families.join(' + ')})`;
+  const value = (t: GroupBest) => Number(t.value.toPrecision(4));
+  if (spec.weights === 'equal') {
+    const added = choice.added[0]!;
+    const by = space[spec.by];
+    const section = by?.type === 'categorical' ? by.conditional?.[added.group] : undefined;
+    const detail = section ? listParams(section, asRecord(added.params[added.group])) : '';
+    return (
+      `ensemble of ${choice.members.length} models, equal weights: ${kept} ` +
+      `plus ${added.group}, TPE trial ${added.trial} (public ${value(added)}${detail ? `; ${detail}` : ''}); ` +
+      'models of different families err differently, so their average can beat each alone'
+    );
+  }
+  const fit = asRecord(asRecord(choice.params[ENSEMBLE_MODEL])?.fit_weights);
+  const metric = typeof fit?.metric === 'string' ? `${fit.metric} ` : '';
+  const trials = choice.added.map((t) => `${t.group} (TPE trial ${t.trial}, public ${value(t)})`).join(', ');
   return (
-    `ensemble of ${choice.members.length} models, equal weights: the best kept model${choice.families.length > 1 ? 's' : ''} ` +
-    `(${kept}) plus ${choice.added.group}, TPE trial ${choice.added.trial} (public ${value}${detail ? `; ${detail}` : ''}); ` +
-    'models of different families err differently, so their average can beat each alone'
+    `ensemble of ${choice.members.length} models, weights fitted on ${spec.folds}-fold out-of-fold ${metric}` +
+    `of the train split (ensemble selection): ${kept} plus ${trials}; models of different families err ` +
+    'differently, and ensemble selection weights each by what it adds to the others'
   );
 }
 

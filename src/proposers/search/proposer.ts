@@ -73,6 +73,11 @@ export interface SearchProposerOptions {
    * than {@link ENSEMBLE_TIME_SHARE} of it is not proposed. Absent: no limit.
    */
   experimentTimeoutMs?: number;
+  /**
+   * The contract's primary metric: an ensemble with `weights: oof` has its weights fitted on it (`fit_weights.metric`).
+   * Absent (e.g. a composite score): the training script's default loss.
+   */
+  metric?: string;
 }
 
 /** Share of the experiment timeout an ensemble's members may be expected to take together (they fit one by one). */
@@ -452,9 +457,9 @@ export class SearchProposer implements Proposer {
     );
     this.running = { key: choice.key, started: performance.now() };
     return {
-      hypothesis: describeEnsemble(choice, spec.by, this.space.space),
+      hypothesis: describeEnsemble(choice, spec, this.space.space),
       params: choice.params,
-      meta: { ensemble: true, study: this.opts.studyName, added_trial: choice.added.trial },
+      meta: { ensemble: true, study: this.opts.studyName, added_trials: choice.added.map((t) => t.trial) },
     };
   }
 
@@ -483,6 +488,7 @@ export class SearchProposer implements Proposer {
           : (ENSEMBLE_TIME_SHARE * this.opts.experimentTimeoutMs) / 1000,
       incumbentScore: ctx.bestScore,
       direction: this.opts.direction,
+      metric: this.opts.metric ?? null,
     });
   }
 

@@ -76,10 +76,12 @@ export interface SearchSpace {
 }
 
 /**
- * The search space's `ensemble` section: when and how the search proposer proposes an ensemble, the equal-weight
- * average of the predictions of the best kept experiment's model(s) and the best trial of one more model family
- * (greedy forward selection, Caruana et al. 2004, "Ensemble selection from libraries of models", with the keep rule
- * as the judge of each addition). The training script must accept `model: ensemble` (the scaffold's does).
+ * The search space's `ensemble` section: when and how the search proposer proposes an ensemble of the best kept
+ * experiment's model(s) and the best finished trials of the model families (docs/ARCHITECTURE.md, "Ensembles").
+ * With `weights: oof` (the default) the training script fits the members' weights by ensemble selection over their
+ * out-of-fold predictions on the train split (Caruana et al. 2004, "Ensemble selection from libraries of models",
+ * ICML), so every competitive family joins at once; with `weights: equal` one family joins per proposal and the keep
+ * rule judges each addition. The training script must accept `model: ensemble` (the scaffold's does).
  */
 export interface EnsembleSpec {
   /** The top-level categorical parameter whose values are the families to combine (default `model`). */
@@ -92,10 +94,14 @@ export interface EnsembleSpec {
   every: number;
   /**
    * A family joins only when its best trial's public score is at most this fraction of the incumbent's score worse
-   * than the incumbent's (default 0.1): an equal-weight average with a much weaker model seldom helps and costs a
-   * whole experiment.
+   * than the incumbent's (default 1; 0.1 suits `weights: equal`, where an average with a much weaker model seldom
+   * helps): the members' run time is the price of a weak one.
    */
   within: number;
+  /** `oof`: weights fitted by the training script on out-of-fold predictions (default); `equal`: equal weights. */
+  weights: 'oof' | 'equal';
+  /** Folds of the out-of-fold predictions with `weights: oof` (2–20, default 5): each member is fitted folds + 1 times. */
+  folds: number;
 }
 
 /** One problem found in a search space file. */
@@ -392,8 +398,13 @@ const EnsembleSchema = z.strictObject({
     .number()
     .gt(0)
     .max(10)
-    .default(0.1)
+    .default(1)
     .describe("a family joins only when its best score is at most this fraction of the incumbent's worse"),
+  weights: z
+    .enum(['oof', 'equal'])
+    .default('oof')
+    .describe('oof: weights fitted on out-of-fold predictions of the train split; equal: equal weights'),
+  folds: count(2, 20).default(5).describe('folds of the out-of-fold predictions (weights: oof)'),
 });
 
 /** Zod schema of a search space file. */
@@ -478,7 +489,7 @@ function toSpaceIssue(issue: z.core.$ZodIssue, root: unknown): SpaceIssue {
         issue.path.length === 0
           ? 'params_file, space, portfolio, ensemble'
           : issue.path[0] === 'ensemble'
-            ? 'by, members, after, every, within'
+            ? Object.keys(EnsembleSchema.shape).join(', ')
             : (ALLOWED_KEYS[String(here?.type)] ?? 'type and the keys of that type');
       const keys = issue.keys.map((k) => `'${k}'`).join(', ');
       return {
