@@ -386,6 +386,82 @@ describe('search proposer ensembles, with the real helper', () => {
   });
 });
 
+describe('search proposer ensembles with weights: oof, with the real helper', () => {
+  it("proposes the kept model plus every family's best trial with fit_weights, and a member list only once", async () => {
+    const t = tempWorktree('ensemble-oof');
+    cleanups.push(t.cleanup);
+    const worktree = t.worktree;
+    const baselineFile = readFileSync(renderedScaffold('templates/tabular/params.yaml.tmpl'), 'utf8');
+    const baseline = searchedPart(parse(baselineFile) as Record<string, unknown>, SPACE.space);
+    const proposer = createSearchProposer({
+      python: PYTHON,
+      projectDir: ROOT,
+      statePath: join(t.dir, 'state'),
+      studyName: 'oof',
+      spacePath: SPACE_FILE,
+      paramsFile: 'params.yaml',
+      direction: 'maximize',
+      seed: 8,
+      experimentTimeoutMs: 600_000,
+      metric: 'auroc',
+    });
+    cleanups.push(() => proposer.close());
+    const { after, every } = SPACE.ensemble!;
+    // the best trial of each family so far, by the searched part of its params
+    const bestOf = new Map<string, { score: number; member: Record<string, unknown> }>();
+    let seq = 0;
+    const trial = async (score: number) => {
+      writeFileSync(join(worktree, 'params.yaml'), baselineFile); // a revert resets the worktree
+      const p = await proposer.propose(context(worktree, { seq: ++seq }));
+      expect(p.meta).toMatchObject({ trial: expect.any(Number) });
+      const model = p.params!.model as string;
+      if (score > (bestOf.get(model)?.score ?? -1))
+        bestOf.set(model, { score, member: searchedPart(p.params!, SPACE.space) });
+      await proposer.observe({ seq, decision: 'reverted', score, meta: p.meta });
+    };
+    const expected = () =>
+      [baseline].concat(
+        [...bestOf.values()]
+          .sort((a, b) => b.score - a.score)
+          .map((b) => b.member)
+          .filter((m) => canonicalJson(m) !== canonicalJson(baseline))
+          .slice(0, SPACE.ensemble!.members - 1),
+      );
+    for (let k = 1; k <= after; k++) await trial(0.6 + k / 100);
+
+    writeFileSync(join(worktree, 'params.yaml'), baselineFile);
+    const ens = await proposer.propose(context(worktree, { seq: ++seq }));
+    expect(ens.meta).toMatchObject({ ensemble: true, study: 'oof' });
+    const written = parse(readFileSync(join(worktree, 'params.yaml'), 'utf8')) as Record<string, unknown>;
+    expect(written).toEqual(ens.params);
+    expect(written.ensemble).toEqual({ members: expected(), fit_weights: { metric: 'auroc', folds: 5 } });
+    expect((ens.meta!.added_trials as number[]).length).toBe(expected().length - 1);
+    expect(ens.hypothesis).toMatch(
+      /^ensemble of \d models, weights fitted on 5-fold out-of-fold auroc of the train split \(ensemble selection\): the best kept model \(logistic_regression\) plus \w+ \(TPE trial \d+, public 0\.\d+\)/,
+    );
+    await proposer.observe({ seq, decision: 'reverted', score: 0.9, meta: ens.meta });
+
+    // After `every` worse trials, the same member list is never proposed again: TPE proposes instead, unless a
+    // family seen for the first time brought a new best
+    const first = canonicalJson(expected());
+    for (let k = 0; k < every; k++) await trial(0.5);
+    writeFileSync(join(worktree, 'params.yaml'), baselineFile);
+    const next = await proposer.propose(context(worktree, { seq: ++seq }));
+    if (canonicalJson(expected()) === first) expect(next.meta).toMatchObject({ trial: expect.any(Number) });
+    else expect((next.params!.ensemble as Record<string, unknown>).members).toEqual(expected());
+    const model = next.params!.model as string;
+    if (typeof next.meta?.trial === 'number' && !bestOf.has(model))
+      bestOf.set(model, { score: 0.5, member: searchedPart(next.params!, SPACE.space) });
+    await proposer.observe({ seq, decision: 'reverted', score: 0.5, meta: next.meta });
+    // `every` better trials do: the next ensemble carries the new bests
+    for (let k = 0; k < every; k++) await trial(0.9 + k / 100);
+    writeFileSync(join(worktree, 'params.yaml'), baselineFile);
+    const again = await proposer.propose(context(worktree, { seq: ++seq }));
+    expect(again.meta).toMatchObject({ ensemble: true });
+    expect((again.params!.ensemble as Record<string, unknown>).members).toEqual(expected());
+  });
+});
+
 /** The scaffold's train.py, run for real on generated data: an ensemble is the weighted average of its members. */
 describe('train.py with model: ensemble', () => {
   const TEMPLATE = repoFile('templates/tabular/train.py.tmpl');
@@ -469,6 +545,79 @@ describe('train.py with model: ensemble', () => {
   );
 
   it.each([
+    ['binary', 'auroc', 'maximize'],
+    ['multiclass', 'log_loss', 'minimize'],
+    ['regression', 'rmse', 'minimize'],
+  ] as const)('%s: fit_weights fits the weights on out-of-fold %s and applies them', async (task, metric, direction) => {
+    const t = tempDir(`ensemble-fit-${task}`);
+    cleanups.push(t.cleanup);
+    const data = generateData(t.dir, task, { train: 400, public: 100, private: 100 });
+    writeFileSync(join(t.dir, 'data.json'), JSON.stringify(data));
+    writeFileSync(
+      join(t.dir, 'train.py'),
+      renderTemplate(TEMPLATE, { TARGET: 'target', ID: 'row_id', TASK: task, POSITIVE_CLASS: data.positiveClass }),
+    );
+    const linear =
+      task === 'regression'
+        ? { model: 'linear_regression', linear_regression: { alpha: 1.0 }, scale_numeric: true }
+        : { model: 'logistic_regression', logistic_regression: { C: 0.5 }, scale_numeric: true };
+    const forest = {
+      model: 'random_forest',
+      random_forest: { n_estimators: 40, max_depth: 6, min_samples_leaf: 2, max_features: 0.5 },
+      scale_numeric: false,
+    };
+    // x_code (and, for classification, x_int) carry no signal: this member predicts noise
+    const noise = { ...linear, drop_columns: ['x_num', 'x_cat', 'x_flag', ...(task === 'regression' ? ['x_int'] : [])] };
+    const shared = { categorical_columns: ['x_code'], onehot_min_frequency: 1 };
+    const alone = [
+      await predictions(t.dir, { ...shared, ...linear }, 'a'),
+      await predictions(t.dir, { ...shared, ...forest }, 'b'),
+      await predictions(t.dir, { ...shared, ...noise }, 'c'),
+    ];
+    const ens = await predictions(
+      t.dir,
+      { ...shared, model: 'ensemble', ensemble: { members: [linear, forest, noise], fit_weights: { metric } } },
+      'ens',
+    );
+    expect(ens.stdout).toContain('ensemble of 3 models, weights fitted on out-of-fold predictions');
+    const line = ens.stdout.match(
+      /fit_weights: 5-fold out-of-fold (\w+) of each member \[([^\]]*)\]; ensemble selection \(best of 25 rounds\): picks \[([^\]]*)\] of (\d+), weights \[[^\]]*\], out-of-fold \w+ (-?[\d.]+)/,
+    );
+    expect(line, ens.stdout).not.toBeNull();
+    expect(line![1]).toBe(metric);
+    const each = line![2]!.split(',').map(Number);
+    const picks = line![3]!.split(',').map(Number);
+    const total = Number(line![4]);
+    expect(picks.reduce((a, b) => a + b, 0)).toBe(total);
+    expect(total).toBeLessThanOrEqual(25);
+    const weights = picks.map((p) => p / total);
+    const together = Number(line![5]);
+    expect(weights).toHaveLength(3);
+    // ensemble selection starts from the best member alone, so the ensemble is never worse out of fold
+    for (const v of each) expect(direction === 'maximize' ? together >= v : together <= v).toBe(true);
+    // the noise member is the worst alone and weighs less than the best member (on log_loss and rmse, nothing:
+    // with AUROC its near-constant predictions barely move the ranking, so a share of it can break ties)
+    const worst = direction === 'maximize' ? Math.min(...each) : Math.max(...each);
+    expect(each[2]).toBe(worst);
+    expect(weights[2]).toBeLessThan(Math.max(weights[0]!, weights[1]!));
+    if (metric !== 'auroc') expect(weights[2]).toBe(0);
+    // a member never selected is not fitted
+    expect(ens.stdout.includes('member 3/3: fit')).toBe(weights[2]! > 0);
+    // the predictions are the weighted average of the members run alone, with the fitted weights
+    const first = task === 'multiclass' ? 2 : 1;
+    expect(ens.header).toEqual(alone[0]!.header);
+    let checked = 0;
+    ens.rows.forEach((row, i) => {
+      for (let c = first; c < row.length; c++) {
+        const want = weights.reduce((sum, w, m) => sum + w * Number(alone[m]!.rows[i]![c]), 0);
+        expect(Number(row[c])).toBeCloseTo(want, 10);
+        checked++;
+      }
+    });
+    expect(checked).toBeGreaterThan(90);
+  });
+
+  it.each([
     [{ model: 'ensemble' }, /ensemble\.members must be a non-empty list/],
     [
       { model: 'ensemble', ensemble: { members: [{ model: 'linear_regression' }] } },
@@ -477,6 +626,21 @@ describe('train.py with model: ensemble', () => {
     [
       { model: 'ensemble', ensemble: { members: [{ model: 'logistic_regression' }], weights: [1, 2] } },
       /ensemble\.weights must be 1 numbers >= 0/,
+    ],
+    [
+      {
+        model: 'ensemble',
+        ensemble: { members: [{ model: 'logistic_regression' }], weights: [1], fit_weights: {} },
+      },
+      /give ensemble\.weights \(fixed\) or ensemble\.fit_weights \(fitted\), not both/,
+    ],
+    [
+      { model: 'ensemble', ensemble: { members: [{ model: 'logistic_regression' }], fit_weights: { metric: 'rmse' } } },
+      /ensemble\.fit_weights must be a mapping with optional metric: one of auroc, average_precision, log_loss/,
+    ],
+    [
+      { model: 'ensemble', ensemble: { members: [{ model: 'logistic_regression' }], fit_weights: { folds: 1 } } },
+      /ensemble\.fit_weights\.folds must be an integer from 2 to 20, not 1/,
     ],
   ])('refuses %j with a clear message', async (params, message) => {
     const t = tempDir('ensemble-bad');

@@ -431,7 +431,12 @@ export class SearchProposer implements Proposer {
     // holds the incumbent's params file at PROPOSE.
     const incumbent = ctx.bestParams ?? this.incumbentParams(ctx.worktree);
     if (Object.keys(incumbent).length === 0) return null;
-    const top = await session.top(spec.by);
+    // Each family's best trial as it ran: its params merged onto the base, like every trial (e.g. the baseline's
+    // max_iter, which the space does not search, stays in the member).
+    const top = (await session.top(spec.by)).map((t) => ({
+      ...t,
+      params: mergeTrialParams(this.base, t.params, this.space.space),
+    }));
     for (const t of top) {
       const key = canonicalJson([searchedPart(t.params, this.space.space)]);
       if (t.seconds !== null && !this.seconds.has(key)) this.seconds.set(key, t.seconds);
