@@ -164,7 +164,7 @@ def check_section(params: dict[str, Any], model: str, families: tuple[str, ...],
     if weights is not None and fit is not None:
         fail(f"{PARAMS_FILE.name}: give ensemble.weights (fixed) or ensemble.fit_weights (fitted), not both")
     if fit is not None:
-        check_fit_weights(fit)
+        check_fit_weights(fit, members)
     if weights is not None and (
         not isinstance(weights, list) or len(weights) != len(members)
         or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights)
@@ -189,8 +189,8 @@ PROXY_METRICS = {
 }
 
 
-def check_fit_weights(fit: Any) -> None:
-    """`ensemble.fit_weights` must be {metric, folds?, rounds?} with a metric of this task."""
+def check_fit_weights(fit: Any, members: list[Any]) -> None:
+    """`ensemble.fit_weights` must be {metric?, folds?, rounds?, anchor?} with a metric of this task."""
     known = (*FIT_METRICS[TASK], *PROXY_METRICS[TASK])
     if not isinstance(fit, dict) or fit.get("metric", known[0]) not in known:
         fail(f"{PARAMS_FILE.name}: ensemble.fit_weights must be a mapping with optional metric: one of "
@@ -201,10 +201,37 @@ def check_fit_weights(fit: Any) -> None:
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high):
             fail(f"{PARAMS_FILE.name}: ensemble.fit_weights.{key} must be an integer from {low} to {high}, "
                  f"not {value!r}")
-    stray = sorted(str(k) for k in fit if k not in ("metric", "folds", "rounds"))
+    stray = sorted(str(k) for k in fit if k not in ("metric", "folds", "rounds", "anchor"))
     if stray:
         fail(f"{PARAMS_FILE.name}: ensemble.fit_weights has unknown keys {', '.join(stray)} "
-             "(allowed: metric, folds, rounds)")
+             "(allowed: metric, folds, rounds, anchor)")
+    if fit.get("anchor") is not None:
+        check_anchor(fit["anchor"], len(members), "ensemble.fit_weights.anchor")
+
+
+def check_anchor(anchor: Any, n: int, at: str) -> None:
+    """An anchor is {members: k < n, share: 0 < s < 1} and, for the kept ensemble's own weights, either weights: k
+    numbers or a nested anchor (checked the same way over the first k members)."""
+    k = anchor.get("members") if isinstance(anchor, dict) else None
+    share = anchor.get("share") if isinstance(anchor, dict) else None
+    if (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n
+            or isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share < 1):
+        fail(f"{PARAMS_FILE.name}: {at} must be {{members: k, share: s}} with k from 1 to {n - 1} (the kept model's "
+             f"members, listed first) and s between 0 and 1 (its share of the weight), not {anchor!r}")
+    stray = sorted(str(key) for key in anchor if key not in ("members", "share", "weights", "anchor"))
+    if stray:
+        fail(f"{PARAMS_FILE.name}: {at} has unknown keys {', '.join(stray)} (allowed: members, share, weights, anchor)")
+    weights = anchor.get("weights")
+    if weights is not None and anchor.get("anchor") is not None:
+        fail(f"{PARAMS_FILE.name}: {at} takes weights (fixed) or anchor (fitted), not both")
+    if weights is not None and (
+        not isinstance(weights, list) or len(weights) != k
+        or not all(isinstance(w, (int, float)) and not isinstance(w, bool) and w >= 0 for w in weights)
+        or sum(weights) <= 0
+    ):
+        fail(f"{PARAMS_FILE.name}: {at}.weights must be {k} numbers >= 0, not all 0")
+    if anchor.get("anchor") is not None:
+        check_anchor(anchor["anchor"], k, f"{at}.anchor")
 
 
 def member_params(params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -276,9 +303,12 @@ def out_of_fold(make: Any, x: pd.DataFrame, y: np.ndarray, fit_params: dict[str,
 def greedy_weights(oofs: list[np.ndarray], y: np.ndarray, loss: Any, rounds: int) -> np.ndarray:
     """Ensemble selection (Caruana, Niculescu-Mizil, Crew & Ksikes 2004, "Ensemble selection from libraries of
     models", ICML): start from the best model alone, then `rounds` - 1 times add (with replacement) the model whose
-    addition to the running average gives the lowest loss; a model's weight is the share of rounds it was picked.
-    Ties go to the earlier model. Returns weights summing to 1, one per model (0: never picked)."""
-    counts = np.zeros(len(oofs))
+    addition to the running average gives the lowest loss, even when no addition helps; the ensemble is the shortest
+    prefix of those picks with the lowest loss (as in AutoGluon's ensemble selection), and a model's weight is its
+    share of the prefix's picks. Ties go to the earlier model. Returns how often each model was picked in that prefix
+    (0: never); the weights are these counts over their sum."""
+    picks: list[int] = []
+    losses: list[float] = []
     current: np.ndarray | None = None
     for r in range(rounds):
         best: tuple[float, int, np.ndarray] | None = None
@@ -288,9 +318,11 @@ def greedy_weights(oofs: list[np.ndarray], y: np.ndarray, loss: Any, rounds: int
             if best is None or value < best[0]:
                 best = (value, i, candidate)
         assert best is not None
-        counts[best[1]] += 1
+        picks.append(best[1])
+        losses.append(best[0])
         current = best[2]
-    return counts / counts.sum()
+    kept = picks[: int(np.argmin(losses)) + 1]
+    return np.bincount(kept, minlength=len(oofs))
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -316,12 +348,38 @@ def fitted_weights(prepared: list[Any], y: np.ndarray, fit: dict[str, Any], seed
     started = time.monotonic()
     oofs = [out_of_fold(make, x, y, fit_params, folds, labels) for _, _, x, make, fit_params in prepared]
     alone = [sign * float(loss(target, oof)) for oof in oofs]
-    weights = greedy_weights(oofs, target, loss, rounds)
+    anchor = fit.get("anchor")
+    weights, picks, kept = selection(len(oofs), anchor, oofs, target, loss, rounds)
     together = sign * float(loss(target, np.tensordot(weights, np.stack(oofs), axes=1)))
     log(f"fit_weights: {k}-fold out-of-fold {metric} of each member {[round(v, 4) for v in alone]}; "
-        f"ensemble selection ({rounds} rounds): weights {[round(float(w), 4) for w in weights]}, "
+        f"ensemble selection (best of {rounds} rounds): picks {picks.tolist()} of {int(picks.sum())}"
+        + (f"; anchored: {anchor['share']} on the kept model's {anchor['members']} member(s), weights "
+           f"{[round(float(w), 6) for w in kept]}" if kept is not None else "")
+        + f"; weights {[round(float(w), 4) for w in weights]}, "
         f"out-of-fold {metric} {together:.4f} ({time.monotonic() - started:.1f}s)")
     return weights
+
+
+def selection(n: int, anchor: dict[str, Any] | None, oofs: list[np.ndarray], target: np.ndarray, loss: Any,
+              rounds: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Weights over the first n members: ensemble selection among them ({@link greedy_weights}), blended with an
+    anchor when given: `share` of the weight on the kept model's first `members` members, weighted as the kept model
+    weighted them (fixed `weights`, or fitted the same way, recursively: the same folds and seed give the same
+    out-of-fold predictions, so a kept ensemble's weights are reproduced exactly). Returns (weights, picks of the
+    selection, the kept model's weights or None)."""
+    picks = greedy_weights(oofs[:n], target, loss, rounds)
+    weights = picks / picks.sum()
+    if anchor is None:
+        return weights, picks, None
+    k = int(anchor["members"])
+    if anchor.get("weights") is not None:
+        kept = np.asarray(anchor["weights"], dtype=float)
+        kept = kept / kept.sum()
+    else:
+        kept = selection(k, anchor.get("anchor"), oofs, target, loss, rounds)[0]
+    weights = (1 - float(anchor["share"])) * weights
+    weights[:k] += float(anchor["share"]) * kept
+    return weights, picks, kept
 
 
 def data_paths() -> tuple[Path, Path, Path, Path]:

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import {
+  anchorOf,
   canonicalJson,
   membersOf,
   nextEnsemble,
@@ -47,6 +48,7 @@ const SPEC: EnsembleSpec = {
   within: 0.1,
   weights: 'equal',
   folds: 5,
+  anchor: 0,
 };
 
 const logistic = {
@@ -141,7 +143,9 @@ describe('nextEnsemble with weights: equal (greedy forward selection over famili
     const joined = nextEnsemble(min)!;
     expect(joined.added[0]!.trial).toBe(4);
     expect(nextEnsemble({ ...min, tried: new Set([joined.key]) })).toBeNull();
-    expect(nextEnsemble({ ...min, incumbentScore: null, tried: new Set([joined.key]) })!.added[0]!.trial).toBe(5);
+    expect(
+      nextEnsemble({ ...min, incumbentScore: null, tried: new Set([joined.key]) })!.added[0]!.trial,
+    ).toBe(5);
   });
 
   it('grows a kept ensemble by one family, up to `members`, and needs an incumbent', () => {
@@ -168,7 +172,7 @@ describe('nextEnsemble with weights: equal (greedy forward selection over famili
 });
 
 describe('nextEnsemble with weights: oof (every family at once, weights fitted by train.py)', () => {
-  const OOF: EnsembleSpec = { ...SPEC, members: 4, within: 1, weights: 'oof', folds: 5 };
+  const OOF: EnsembleSpec = { ...SPEC, members: 4, within: 1, weights: 'oof', folds: 5, anchor: 0.5 };
   const randomForest = {
     model: 'random_forest',
     random_forest: { n_estimators: 100, max_depth: 6, min_samples_leaf: 2, max_features: 0.5 },
@@ -203,12 +207,15 @@ describe('nextEnsemble with weights: oof (every family at once, weights fitted b
       onehot_max_categories: 50,
       drop_columns: ['leaky'],
       model: 'ensemble',
-      ensemble: { members: choice.members, fit_weights: { metric: 'auroc', folds: 5 } },
+      ensemble: {
+        members: choice.members,
+        fit_weights: { metric: 'auroc', folds: 5, anchor: { members: 1, share: 0.5 } },
+      },
     });
     expect(choice.seconds).toBe(4 * 2 * 5); // four members of 2 s, each fitted on 5 folds and the whole split
     const three = nextEnsemble({ ...input, spec: { ...OOF, members: 3 } })!;
     expect(three.added.map((t) => t.trial)).toEqual([7, 3]);
-    expect(nextEnsemble({ ...input, metric: null })!.params.ensemble).toEqual({
+    expect(nextEnsemble({ ...input, metric: null, spec: { ...OOF, anchor: 0 } })!.params.ensemble).toEqual({
       members: choice.members,
       fit_weights: { folds: 5 },
     });
@@ -235,18 +242,76 @@ describe('nextEnsemble with weights: oof (every family at once, weights fitted b
   });
 });
 
+describe('anchorOf: the kept model’s share of an ensemble, weighted as the kept model weights it', () => {
+  const spec: EnsembleSpec = { ...SPEC, weights: 'oof', anchor: 0.5 };
+  const at = { spec, metric: 'auroc' };
+  const members = [{ model: 'logistic_regression' }, { model: 'lightgbm' }];
+
+  it('anchors a single model alone, and nothing when the share is 0', () => {
+    expect(anchorOf(logistic, 1, at)).toEqual({ members: 1, share: 0.5 });
+    expect(anchorOf(logistic, 1, { ...at, spec: { ...spec, anchor: 0 } })).toBeNull();
+  });
+
+  it("copies an ensemble's fixed weights, and gives equal ones to an ensemble without weights", () => {
+    const fixed = { model: 'ensemble', ensemble: { members, weights: [3, 1] } };
+    expect(anchorOf(fixed, 2, at)).toEqual({ members: 2, share: 0.5, weights: [3, 1] });
+    const equal = { model: 'ensemble', ensemble: { members } };
+    expect(anchorOf(equal, 2, at)).toEqual({ members: 2, share: 0.5, weights: [1, 1] });
+  });
+
+  it("nests a fitted ensemble's own anchor when it was fitted the same way, so train.py re-fits its weights", () => {
+    const inner = { members: 1, share: 0.5 };
+    const fitted = {
+      model: 'ensemble',
+      ensemble: { members, fit_weights: { metric: 'auroc', folds: 5, anchor: inner } },
+    };
+    expect(anchorOf(fitted, 2, at)).toEqual({ members: 2, share: 0.5, anchor: inner });
+    // another metric or other folds: other out-of-fold predictions, the kept weights cannot be reproduced
+    expect(anchorOf(fitted, 2, { ...at, metric: 'log_loss' })).toEqual({ members: 2, share: 0.5 });
+    expect(anchorOf(fitted, 2, { ...at, spec: { ...spec, folds: 3 } })).toEqual({ members: 2, share: 0.5 });
+  });
+
+  it("a kept anchored ensemble's successor keeps its members first and nests its anchor", () => {
+    const input = {
+      spec: { ...spec, members: 8, within: 1 },
+      space: SPACE.space,
+      incumbent: logistic,
+      top: TOP,
+      tried: new Set<string>(),
+      seconds: () => null,
+      maxSeconds: null,
+      incumbentScore: 0.73,
+      direction: 'maximize' as const,
+      metric: 'auroc',
+    };
+    const kept = nextEnsemble(input)!;
+    const tuned = { ...extraTrees, extra_trees: { ...extraTrees.extra_trees, n_estimators: 300 } };
+    const next = nextEnsemble({ ...input, incumbent: kept.params, top: [best(15, 0.75, tuned), ...TOP] })!;
+    expect(next.members).toEqual([...kept.members, tuned]);
+    expect(next.params.ensemble).toEqual({
+      members: next.members,
+      fit_weights: {
+        metric: 'auroc',
+        folds: 5,
+        anchor: { members: kept.members.length, share: 0.5, anchor: { members: 1, share: 0.5 } },
+      },
+    });
+  });
+});
+
 describe('the search space’s ensemble section', () => {
   const doc = () => parse(readFileSync(SPACE_FILE, 'utf8')) as Record<string, unknown>;
 
   it('is in the scaffold, with its defaults', () => {
     expect(SPACE.ensemble).toEqual({
       by: 'model',
-      members: 6,
+      members: 8,
       after: 8,
       every: 5,
       within: 1,
       weights: 'oof',
       folds: 5,
+      anchor: 0.5,
     });
     const bare = doc();
     bare.ensemble = {};
@@ -258,6 +323,7 @@ describe('the search space’s ensemble section', () => {
       within: 1,
       weights: 'oof',
       folds: 5,
+      anchor: 0.5,
     });
     const none = doc();
     delete none.ensemble;
@@ -276,10 +342,11 @@ describe('the search space’s ensemble section', () => {
     [{ within: 0 }, 'ensemble.within', /.+/],
     [{ weights: 'mean' }, 'ensemble.weights', /.+/],
     [{ folds: 1 }, 'ensemble.folds', /below 2/],
+    [{ anchor: 1 }, 'ensemble.anchor', /.+/],
     [
       { size: 3 },
       'ensemble',
-      /unknown key 'size'.*allowed keys here: by, members, after, every, within, weights, folds/,
+      /unknown key 'size'.*allowed keys here: by, members, after, every, within, weights, folds, anchor/,
     ],
   ])('refuses %j, naming the field and the fix', (section, path, message) => {
     const bad = doc();
@@ -434,7 +501,10 @@ describe('search proposer ensembles with weights: oof, with the real helper', ()
     expect(ens.meta).toMatchObject({ ensemble: true, study: 'oof' });
     const written = parse(readFileSync(join(worktree, 'params.yaml'), 'utf8')) as Record<string, unknown>;
     expect(written).toEqual(ens.params);
-    expect(written.ensemble).toEqual({ members: expected(), fit_weights: { metric: 'auroc', folds: 5 } });
+    expect(written.ensemble).toEqual({
+      members: expected(),
+      fit_weights: { metric: 'auroc', folds: 5, anchor: { members: 1, share: 0.5 } },
+    });
     expect((ens.meta!.added_trials as number[]).length).toBe(expected().length - 1);
     expect(ens.hypothesis).toMatch(
       /^ensemble of \d models, weights fitted on 5-fold out-of-fold auroc of the train split \(ensemble selection\): the best kept model \(logistic_regression\) plus \w+ \(TPE trial \d+, public 0\.\d+\)/,
@@ -548,73 +618,164 @@ describe('train.py with model: ensemble', () => {
     ['binary', 'auroc', 'maximize'],
     ['multiclass', 'log_loss', 'minimize'],
     ['regression', 'rmse', 'minimize'],
-  ] as const)('%s: fit_weights fits the weights on out-of-fold %s and applies them', async (task, metric, direction) => {
-    const t = tempDir(`ensemble-fit-${task}`);
+  ] as const)(
+    '%s: fit_weights fits the weights on out-of-fold %s and applies them',
+    async (task, metric, direction) => {
+      const t = tempDir(`ensemble-fit-${task}`);
+      cleanups.push(t.cleanup);
+      const data = generateData(t.dir, task, { train: 400, public: 100, private: 100 });
+      writeFileSync(join(t.dir, 'data.json'), JSON.stringify(data));
+      writeFileSync(
+        join(t.dir, 'train.py'),
+        renderTemplate(TEMPLATE, {
+          TARGET: 'target',
+          ID: 'row_id',
+          TASK: task,
+          POSITIVE_CLASS: data.positiveClass,
+        }),
+      );
+      const linear =
+        task === 'regression'
+          ? { model: 'linear_regression', linear_regression: { alpha: 1.0 }, scale_numeric: true }
+          : { model: 'logistic_regression', logistic_regression: { C: 0.5 }, scale_numeric: true };
+      const forest = {
+        model: 'random_forest',
+        random_forest: { n_estimators: 40, max_depth: 6, min_samples_leaf: 2, max_features: 0.5 },
+        scale_numeric: false,
+      };
+      // x_code (and, for classification, x_int) carry no signal: this member predicts noise
+      const noise = {
+        ...linear,
+        drop_columns: ['x_num', 'x_cat', 'x_flag', ...(task === 'regression' ? ['x_int'] : [])],
+      };
+      const shared = { categorical_columns: ['x_code'], onehot_min_frequency: 1 };
+      const alone = [
+        await predictions(t.dir, { ...shared, ...linear }, 'a'),
+        await predictions(t.dir, { ...shared, ...forest }, 'b'),
+        await predictions(t.dir, { ...shared, ...noise }, 'c'),
+      ];
+      const ens = await predictions(
+        t.dir,
+        {
+          ...shared,
+          model: 'ensemble',
+          ensemble: { members: [linear, forest, noise], fit_weights: { metric } },
+        },
+        'ens',
+      );
+      expect(ens.stdout).toContain('ensemble of 3 models, weights fitted on out-of-fold predictions');
+      const line = ens.stdout.match(
+        /fit_weights: 5-fold out-of-fold (\w+) of each member \[([^\]]*)\]; ensemble selection \(best of 25 rounds\): picks \[([^\]]*)\] of (\d+); weights \[[^\]]*\], out-of-fold \w+ (-?[\d.]+)/,
+      );
+      expect(line, ens.stdout).not.toBeNull();
+      expect(line![1]).toBe(metric);
+      const each = line![2]!.split(',').map(Number);
+      const picks = line![3]!.split(',').map(Number);
+      const total = Number(line![4]);
+      expect(picks.reduce((a, b) => a + b, 0)).toBe(total);
+      expect(total).toBeLessThanOrEqual(25);
+      const weights = picks.map((p) => p / total);
+      const together = Number(line![5]);
+      expect(weights).toHaveLength(3);
+      // ensemble selection starts from the best member alone, so the ensemble is never worse out of fold
+      for (const v of each) expect(direction === 'maximize' ? together >= v : together <= v).toBe(true);
+      // the noise member is the worst alone and weighs less than the best member (on log_loss and rmse, nothing:
+      // with AUROC its near-constant predictions barely move the ranking, so a share of it can break ties)
+      const worst = direction === 'maximize' ? Math.min(...each) : Math.max(...each);
+      expect(each[2]).toBe(worst);
+      expect(weights[2]).toBeLessThan(Math.max(weights[0]!, weights[1]!));
+      if (metric !== 'auroc') expect(weights[2]).toBe(0);
+      // a member never selected is not fitted
+      expect(ens.stdout.includes('member 3/3: fit')).toBe(weights[2]! > 0);
+      // the predictions are the weighted average of the members run alone, with the fitted weights
+      const first = task === 'multiclass' ? 2 : 1;
+      expect(ens.header).toEqual(alone[0]!.header);
+      let checked = 0;
+      ens.rows.forEach((row, i) => {
+        for (let c = first; c < row.length; c++) {
+          const want = weights.reduce((sum, w, m) => sum + w * Number(alone[m]!.rows[i]![c]), 0);
+          expect(Number(row[c])).toBeCloseTo(want, 10);
+          checked++;
+        }
+      });
+      expect(checked).toBeGreaterThan(90);
+    },
+  );
+
+  it('anchor: the kept model keeps its share, and a kept anchored ensemble is reproduced inside its successor', async () => {
+    const t = tempDir('ensemble-anchor');
     cleanups.push(t.cleanup);
-    const data = generateData(t.dir, task, { train: 400, public: 100, private: 100 });
+    const data = generateData(t.dir, 'binary', { train: 400, public: 100, private: 100 });
     writeFileSync(join(t.dir, 'data.json'), JSON.stringify(data));
     writeFileSync(
       join(t.dir, 'train.py'),
-      renderTemplate(TEMPLATE, { TARGET: 'target', ID: 'row_id', TASK: task, POSITIVE_CLASS: data.positiveClass }),
+      renderTemplate(TEMPLATE, {
+        TARGET: 'target',
+        ID: 'row_id',
+        TASK: 'binary',
+        POSITIVE_CLASS: data.positiveClass,
+      }),
     );
-    const linear =
-      task === 'regression'
-        ? { model: 'linear_regression', linear_regression: { alpha: 1.0 }, scale_numeric: true }
-        : { model: 'logistic_regression', logistic_regression: { C: 0.5 }, scale_numeric: true };
+    const linear = { model: 'logistic_regression', logistic_regression: { C: 0.5 }, scale_numeric: true };
     const forest = {
       model: 'random_forest',
       random_forest: { n_estimators: 40, max_depth: 6, min_samples_leaf: 2, max_features: 0.5 },
-      scale_numeric: false,
     };
-    // x_code (and, for classification, x_int) carry no signal: this member predicts noise
-    const noise = { ...linear, drop_columns: ['x_num', 'x_cat', 'x_flag', ...(task === 'regression' ? ['x_int'] : [])] };
+    const shallow = {
+      model: 'extra_trees',
+      extra_trees: { n_estimators: 40, max_depth: 3, min_samples_leaf: 5 },
+    };
     const shared = { categorical_columns: ['x_code'], onehot_min_frequency: 1 };
-    const alone = [
-      await predictions(t.dir, { ...shared, ...linear }, 'a'),
-      await predictions(t.dir, { ...shared, ...forest }, 'b'),
-      await predictions(t.dir, { ...shared, ...noise }, 'c'),
-    ];
-    const ens = await predictions(
+    const alone = [];
+    for (const [i, m] of [linear, forest, shallow].entries())
+      alone.push(await predictions(t.dir, { ...shared, ...m }, `m${i}`));
+    const selected = (stdout: string) => {
+      const m = stdout.match(/picks \[([^\]]*)\] of (\d+)/);
+      expect(m, stdout).not.toBeNull();
+      return m![1]!.split(',').map((p) => Number(p) / Number(m![2]));
+    };
+    const column = (rows: string[][]) => rows.map((r) => Number(r[1]));
+    const a = alone.map((p) => column(p.rows));
+
+    const first = await predictions(
       t.dir,
-      { ...shared, model: 'ensemble', ensemble: { members: [linear, forest, noise], fit_weights: { metric } } },
-      'ens',
+      {
+        ...shared,
+        model: 'ensemble',
+        ensemble: {
+          members: [linear, forest],
+          fit_weights: { metric: 'auroc', anchor: { members: 1, share: 0.5 } },
+        },
+      },
+      'e1',
     );
-    expect(ens.stdout).toContain('ensemble of 3 models, weights fitted on out-of-fold predictions');
-    const line = ens.stdout.match(
-      /fit_weights: 5-fold out-of-fold (\w+) of each member \[([^\]]*)\]; ensemble selection \(best of 25 rounds\): picks \[([^\]]*)\] of (\d+), weights \[[^\]]*\], out-of-fold \w+ (-?[\d.]+)/,
+    expect(first.stdout).toContain("anchored: 0.5 on the kept model's 1 member(s), weights [1.0]");
+    const w1 = selected(first.stdout);
+    const e1 = column(first.rows);
+    e1.forEach((v, i) =>
+      expect(v).toBeCloseTo(0.5 * a[0]![i]! + 0.5 * (w1[0]! * a[0]![i]! + w1[1]! * a[1]![i]!), 10),
     );
-    expect(line, ens.stdout).not.toBeNull();
-    expect(line![1]).toBe(metric);
-    const each = line![2]!.split(',').map(Number);
-    const picks = line![3]!.split(',').map(Number);
-    const total = Number(line![4]);
-    expect(picks.reduce((a, b) => a + b, 0)).toBe(total);
-    expect(total).toBeLessThanOrEqual(25);
-    const weights = picks.map((p) => p / total);
-    const together = Number(line![5]);
-    expect(weights).toHaveLength(3);
-    // ensemble selection starts from the best member alone, so the ensemble is never worse out of fold
-    for (const v of each) expect(direction === 'maximize' ? together >= v : together <= v).toBe(true);
-    // the noise member is the worst alone and weighs less than the best member (on log_loss and rmse, nothing:
-    // with AUROC its near-constant predictions barely move the ranking, so a share of it can break ties)
-    const worst = direction === 'maximize' ? Math.min(...each) : Math.max(...each);
-    expect(each[2]).toBe(worst);
-    expect(weights[2]).toBeLessThan(Math.max(weights[0]!, weights[1]!));
-    if (metric !== 'auroc') expect(weights[2]).toBe(0);
-    // a member never selected is not fitted
-    expect(ens.stdout.includes('member 3/3: fit')).toBe(weights[2]! > 0);
-    // the predictions are the weighted average of the members run alone, with the fitted weights
-    const first = task === 'multiclass' ? 2 : 1;
-    expect(ens.header).toEqual(alone[0]!.header);
-    let checked = 0;
-    ens.rows.forEach((row, i) => {
-      for (let c = first; c < row.length; c++) {
-        const want = weights.reduce((sum, w, m) => sum + w * Number(alone[m]!.rows[i]![c]), 0);
-        expect(Number(row[c])).toBeCloseTo(want, 10);
-        checked++;
-      }
+
+    const second = await predictions(
+      t.dir,
+      {
+        ...shared,
+        model: 'ensemble',
+        ensemble: {
+          members: [linear, forest, shallow],
+          fit_weights: {
+            metric: 'auroc',
+            anchor: { members: 2, share: 0.5, anchor: { members: 1, share: 0.5 } },
+          },
+        },
+      },
+      'e2',
+    );
+    const w2 = selected(second.stdout);
+    column(second.rows).forEach((v, i) => {
+      const selection = w2.reduce((sum, w, m) => sum + w * a[m]![i]!, 0);
+      expect(v).toBeCloseTo(0.5 * e1[i]! + 0.5 * selection, 10);
     });
-    expect(checked).toBeGreaterThan(90);
   });
 
   it.each([
@@ -635,12 +796,38 @@ describe('train.py with model: ensemble', () => {
       /give ensemble\.weights \(fixed\) or ensemble\.fit_weights \(fitted\), not both/,
     ],
     [
-      { model: 'ensemble', ensemble: { members: [{ model: 'logistic_regression' }], fit_weights: { metric: 'rmse' } } },
+      {
+        model: 'ensemble',
+        ensemble: { members: [{ model: 'logistic_regression' }], fit_weights: { metric: 'rmse' } },
+      },
       /ensemble\.fit_weights must be a mapping with optional metric: one of auroc, average_precision, log_loss/,
     ],
     [
-      { model: 'ensemble', ensemble: { members: [{ model: 'logistic_regression' }], fit_weights: { folds: 1 } } },
+      {
+        model: 'ensemble',
+        ensemble: { members: [{ model: 'logistic_regression' }], fit_weights: { folds: 1 } },
+      },
       /ensemble\.fit_weights\.folds must be an integer from 2 to 20, not 1/,
+    ],
+    [
+      {
+        model: 'ensemble',
+        ensemble: {
+          members: [{ model: 'logistic_regression' }, { model: 'random_forest' }],
+          fit_weights: { anchor: { members: 2, share: 0.5 } },
+        },
+      },
+      /ensemble\.fit_weights\.anchor must be \{members: k, share: s\} with k from 1 to 1/,
+    ],
+    [
+      {
+        model: 'ensemble',
+        ensemble: {
+          members: [{ model: 'logistic_regression' }, { model: 'random_forest' }],
+          fit_weights: { anchor: { members: 1, share: 0.5, anchor: { members: 1, share: 0.5 } } },
+        },
+      },
+      /ensemble\.fit_weights\.anchor\.anchor must be \{members: k, share: s\} with k from 1 to 0/,
     ],
   ])('refuses %j with a clear message', async (params, message) => {
     const t = tempDir('ensemble-bad');

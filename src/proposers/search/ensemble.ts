@@ -174,10 +174,40 @@ export function nextEnsemble(input: EnsembleInput): EnsembleChoice | null {
   if (input.tried.has(key)) return null;
   const ensemble: Record<string, unknown> = { members };
   if (fitted) {
-    ensemble.fit_weights = input.metric === null ? { folds: spec.folds } : { metric: input.metric, folds: spec.folds };
+    const fit: Record<string, unknown> =
+      input.metric === null ? { folds: spec.folds } : { metric: input.metric, folds: spec.folds };
+    const anchor = anchorOf(incumbent, current.length, input);
+    if (anchor) fit.anchor = anchor;
+    ensemble.fit_weights = fit;
   }
   const params = { ...sharedPart(incumbent, space), model: ENSEMBLE_MODEL, [ENSEMBLE_MODEL]: ensemble };
   return { params, members, key, added, families, seconds: seconds === null ? null : seconds * factor };
+}
+
+/**
+ * The `fit_weights.anchor` that keeps `spec.anchor` of an ensemble's weight on the incumbent, whose `k` models are the
+ * ensemble's first members, weighted as the incumbent weights them: a single model alone; an ensemble's fixed
+ * `weights` (equal when it gives none); a fitted ensemble's own anchor, nested (train.py re-fits its weights from
+ * the same out-of-fold predictions: exact when the incumbent was fitted with the same metric and folds, else the
+ * nearest it can do). Null when `spec.anchor` is 0. The incumbent's params are data: the nested anchor is copied
+ * as it is and train.py validates it.
+ */
+export function anchorOf(
+  incumbent: Record<string, unknown>,
+  k: number,
+  input: Pick<EnsembleInput, 'spec' | 'metric'>,
+): Record<string, unknown> | null {
+  const share = input.spec.anchor;
+  if (share <= 0) return null;
+  if (incumbent.model !== ENSEMBLE_MODEL) return { members: k, share };
+  const ensemble = asRecord(incumbent[ENSEMBLE_MODEL]);
+  if (Array.isArray(ensemble?.weights))
+    return { members: k, share, weights: structuredClone(ensemble.weights) };
+  const fit = asRecord(ensemble?.fit_weights);
+  if (!fit) return { members: k, share, weights: Array.from({ length: k }, () => 1) };
+  const same = (fit.metric ?? null) === input.metric && (fit.folds ?? 5) === input.spec.folds;
+  const inner = asRecord(fit.anchor);
+  return same && inner ? { members: k, share, anchor: structuredClone(inner) } : { members: k, share };
 }
 
 /**
@@ -203,11 +233,15 @@ export function describeEnsemble(choice: EnsembleChoice, spec: EnsembleSpec, spa
   }
   const fit = asRecord(asRecord(choice.params[ENSEMBLE_MODEL])?.fit_weights);
   const metric = typeof fit?.metric === 'string' ? `${fit.metric} ` : '';
+  const anchor = asRecord(fit?.anchor);
   const trials = choice.added.map((t) => `${t.group} (TPE trial ${t.trial}, public ${value(t)})`).join(', ');
   return (
     `ensemble of ${choice.members.length} models, weights fitted on ${spec.folds}-fold out-of-fold ${metric}` +
     `of the train split (ensemble selection): ${kept} plus ${trials}; models of different families err ` +
-    'differently, and ensemble selection weights each by what it adds to the others'
+    'differently, and ensemble selection weights each by what it adds to the others' +
+    (anchor
+      ? `; ${anchor.share} of the weight stays on the kept model, a step close enough to it for the public holdout to confirm`
+      : '')
   );
 }
 

@@ -102,6 +102,13 @@ export interface EnsembleSpec {
   weights: 'oof' | 'equal';
   /** Folds of the out-of-fold predictions with `weights: oof` (2–20, default 5): each member is fitted folds + 1 times. */
   folds: number;
+  /**
+   * With `weights: oof`, the share of the weight the kept model keeps (0 ≤ anchor < 1, default 0.5; 0: none): the
+   * ensemble is this much the kept model and the rest ensemble selection's weights. The closer a candidate's
+   * predictions are to the kept model's, the smaller the variance of their paired difference, so the public holdout
+   * confirms a real gain with fewer rows (DeLong et al. 1988: the covariance term); the ratchet takes the step.
+   */
+  anchor: number;
 }
 
 /** One problem found in a search space file. */
@@ -405,6 +412,12 @@ const EnsembleSchema = z.strictObject({
     .default('oof')
     .describe('oof: weights fitted on out-of-fold predictions of the train split; equal: equal weights'),
   folds: count(2, 20).default(5).describe('folds of the out-of-fold predictions (weights: oof)'),
+  anchor: z
+    .number()
+    .min(0)
+    .lt(1)
+    .default(0.5)
+    .describe("the kept model's share of an ensemble's weight (weights: oof; 0: none)"),
 });
 
 /** Zod schema of a search space file. */
