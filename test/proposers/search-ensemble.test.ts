@@ -752,9 +752,9 @@ describe('train.py with model: ensemble', () => {
     expect(first.stdout).toContain("anchored: 0.5 on the kept model's 1 member(s), weights [1.0]");
     const w1 = selected(first.stdout);
     const e1 = column(first.rows);
-    e1.forEach((v, i) =>
-      expect(v).toBeCloseTo(0.5 * a[0]![i]! + 0.5 * (w1[0]! * a[0]![i]! + w1[1]! * a[1]![i]!), 10),
-    );
+    e1.forEach((v, i) => {
+      expect(v).toBeCloseTo(0.5 * a[0]![i]! + 0.5 * (w1[0]! * a[0]![i]! + w1[1]! * a[1]![i]!), 10);
+    });
 
     const second = await predictions(
       t.dir,
