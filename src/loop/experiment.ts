@@ -329,6 +329,7 @@ async function propose(t: Trial): Promise<Proposal | 'aborted'> {
         history: [...x.history],
         baseline: x.baseline ? digest(x.baseline) : null,
         signal: x.signal,
+        timeoutMs: x.timeoutMs,
         onEvent: (ev) =>
           x.journal.addEvent({ ...ev, ts: new Date().toISOString(), runId: x.runId, experimentId: t.id }),
       });

@@ -51,6 +51,11 @@ export interface ProposeContext {
   /** Aborted when the run is stopped; a proposer must return or throw promptly. */
   signal: AbortSignal;
   /**
+   * Longest this experiment may run, in milliseconds: the contract's experiment timeout, or less when the run's
+   * wall-clock budget has less left. Absent outside the loop.
+   */
+  timeoutMs?: number;
+  /**
    * Record an event in the journal, tied to the experiment being proposed (e.g. an agent's refused tool
    * call). Absent outside the loop; a proposer then records what it must itself.
    */

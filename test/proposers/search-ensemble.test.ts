@@ -896,6 +896,17 @@ describe('the incumbent’s params file is untrusted data', () => {
     });
   });
 
+  it('proposes no ensemble expected to outrun the time this experiment has (the run’s wall clock left)', async () => {
+    const { proposer, worktree, baselineFile } = await readyProposer('budget');
+    // the members' trials took milliseconds each; 1 ms left is too little for any ensemble of them
+    const p = await proposer.propose(context(worktree, { seq: 3, bestScore: 0.61, timeoutMs: 1 }));
+    expect(p.meta).toMatchObject({ trial: 2 });
+    await proposer.observe({ seq: 3, decision: 'reverted', score: 0.6, meta: p.meta });
+    writeFileSync(join(worktree, 'params.yaml'), baselineFile);
+    const q = await proposer.propose(context(worktree, { seq: 4, bestScore: 0.61, timeoutMs: 600_000 }));
+    expect(q.meta).toMatchObject({ ensemble: true });
+  });
+
   it('does not read a params file over 1 MiB', async () => {
     const { proposer, worktree, baselineFile } = await readyProposer('big');
     const padding = `# ${'x'.repeat(1 << 20)}\n`;

@@ -69,8 +69,9 @@ export interface SearchProposerOptions {
   /** Longest wait for one helper reply, in milliseconds. */
   requestTimeoutMs?: number;
   /**
-   * The contract's experiment timeout, in milliseconds: an ensemble whose members' known run times add up to more
-   * than {@link ENSEMBLE_TIME_SHARE} of it is not proposed. Absent: no limit.
+   * The contract's experiment timeout, in milliseconds: an ensemble expected to run longer than
+   * {@link ENSEMBLE_TIME_SHARE} of it (or of the PROPOSE context's `timeoutMs`, the run's wall clock left, when
+   * given) is not proposed. Absent (and no `timeoutMs`): no limit.
    */
   experimentTimeoutMs?: number;
   /**
@@ -475,6 +476,8 @@ export class SearchProposer implements Proposer {
     top: GroupBest[],
     ctx: ProposeContext,
   ): EnsembleChoice | null {
+    // this experiment's own limit (the run's wall clock left, when shorter than the timeout), else the timeout
+    const limitMs = ctx.timeoutMs ?? this.opts.experimentTimeoutMs;
     const tried = new Set(this.triedEnsembles);
     for (const past of ctx.history) {
       if (past.params?.model === ENSEMBLE_MODEL)
@@ -487,10 +490,7 @@ export class SearchProposer implements Proposer {
       top,
       tried,
       seconds: (member) => this.seconds.get(canonicalJson([member])) ?? null,
-      maxSeconds:
-        this.opts.experimentTimeoutMs === undefined
-          ? null
-          : (ENSEMBLE_TIME_SHARE * this.opts.experimentTimeoutMs) / 1000,
+      maxSeconds: limitMs === undefined ? null : (ENSEMBLE_TIME_SHARE * limitMs) / 1000,
       incumbentScore: ctx.bestScore,
       direction: this.opts.direction,
       metric: this.opts.metric ?? null,
