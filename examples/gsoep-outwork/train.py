@@ -28,7 +28,9 @@ Everything tunable lives in params.yaml (the search proposer rewrites it):
                          probabilities (regression: values); weights default to equal, or are fitted with
                          fit_weights: {metric: <the contract's metric>, folds: 5, rounds: 25} (ensemble
                          selection over the members' out-of-fold predictions on the train split; a member
-                         never selected gets weight 0 and is not fitted)
+                         never selected gets weight 0 and is not fitted); fit_weights.anchor: {members: k,
+                         share: 0.5} keeps that share on the first k members (the kept model), weighted as
+                         it weighted them (fixed weights: [...], or re-fitted, with a nested anchor)
   scale_numeric:         standardize numeric columns (default true)
   onehot_min_frequency:  categories rarer than this (count, or fraction if < 1) share one column
   onehot_max_categories: at most this many one-hot columns per categorical column (default 50)
