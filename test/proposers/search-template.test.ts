@@ -210,7 +210,16 @@ describe('the gsoep-outwork example', () => {
     const space = loadSearchSpace(join(dir, 'search_space.yaml'));
     expect((space.space.model as { choices: string[] }).choices).toContain(params.model);
     // the demo shows the search proposer's ensembles too
-    expect(space.ensemble).toEqual({ by: 'model', members: 4, after: 8, every: 5, within: 0.1 });
+    expect(space.ensemble).toEqual({
+      by: 'model',
+      members: 8,
+      after: 8,
+      every: 5,
+      within: 1,
+      weights: 'oof',
+      folds: 5,
+      anchor: 0.5,
+    });
     const header = readFileSync(join(dir, 'data.csv'), 'utf8').split('\n', 1)[0];
     expect(header).toBe(
       'row_id,id,docvis,hospvis,year,edlevel,age,outwork,female,married,kids,hhninc,educ,self,edlevel1,edlevel2,edlevel3,edlevel4',
