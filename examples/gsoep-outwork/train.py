@@ -72,6 +72,11 @@ TARGET = "outwork"
 ID = "row_id"
 TASK = "binary"  # binary | multiclass | regression
 POSITIVE_CLASS = "1"  # binary only: the label text that counts as positive
+# The contract's group column (group split; ranking: the query) and time column (temporal split): the folds of an
+# ensemble's out-of-fold predictions (fit_weights) keep a group together / are contiguous stretches of time, as the
+# holdouts are. Empty: shuffled folds.
+GROUP = "id"
+TIME = ""
 
 PARAMS_FILE = Path(__file__).resolve().parent / "params.yaml"
 
@@ -330,12 +335,11 @@ def greedy_weights(oofs: list[np.ndarray], y: np.ndarray, loss: Any, rounds: int
 # ------------------------------------------------------------------------------------------ data
 
 
-def fitted_weights(prepared: list[Any], y: np.ndarray, fit: dict[str, Any], seed: int) -> np.ndarray:
+def fitted_weights(prepared: list[Any], train: pd.DataFrame, y: np.ndarray, fit: dict[str, Any],
+                   seed: int) -> np.ndarray:
     """`ensemble.fit_weights`: the members' weights by ensemble selection ({@link greedy_weights}) over their
-    out-of-fold predictions on the train split (K folds, stratified for classification when every class has K
-    rows). The holdouts are never seen; the members are fitted on the whole train split afterwards."""
-    from sklearn.model_selection import KFold, StratifiedKFold
-
+    out-of-fold predictions on the train split ({@link oof_folds}). The holdouts are never seen; the members are
+    fitted on the whole train split afterwards."""
     k = int(fit.get("folds", 5))
     rounds = int(fit.get("rounds", 25))
     asked = str(fit.get("metric", DEFAULT_FIT_METRIC[TASK]))
@@ -344,22 +348,49 @@ def fitted_weights(prepared: list[Any], y: np.ndarray, fit: dict[str, Any], seed
         log(f"fit_weights: {asked} is thresholded or not smooth; the weights are fitted on {metric}")
     labels = sorted({str(v) for v in y}) if TASK == "multiclass" else []
     target = np.array([labels.index(str(v)) for v in y]) if TASK == "multiclass" else y
-    stratify = TASK != "regression" and np.bincount(np.unique(target, return_inverse=True)[1]).min() >= k
-    splitter = (StratifiedKFold if stratify else KFold)(n_splits=k, shuffle=True, random_state=seed)
-    folds = list(splitter.split(np.zeros(len(y)), target))
+    folds, how = oof_folds(train, target, k, seed)
     started = time.monotonic()
     oofs = [out_of_fold(make, x, y, fit_params, folds, labels) for _, _, x, make, fit_params in prepared]
     alone = [sign * float(loss(target, oof)) for oof in oofs]
     anchor = fit.get("anchor")
     weights, picks, kept = selection(len(oofs), anchor, oofs, target, loss, rounds)
     together = sign * float(loss(target, np.tensordot(weights, np.stack(oofs), axes=1)))
-    log(f"fit_weights: {k}-fold out-of-fold {metric} of each member {[round(v, 4) for v in alone]}; "
+    log(f"fit_weights: {k}-fold ({how}) out-of-fold {metric} of each member {[round(v, 4) for v in alone]}; "
         f"ensemble selection (best of {rounds} rounds): picks {picks.tolist()} of {int(picks.sum())}"
         + (f"; anchored: {anchor['share']} on the kept model's {anchor['members']} member(s), weights "
            f"{[round(float(w), 6) for w in kept]}" if kept is not None else "")
         + f"; weights {[round(float(w), 4) for w in weights]}, "
         f"out-of-fold {metric} {together:.4f} ({time.monotonic() - started:.1f}s)")
     return weights
+
+
+def oof_folds(train: pd.DataFrame, target: np.ndarray, k: int, seed: int) -> tuple[list[Any], str]:
+    """K folds of the train split, made like the contract's holdouts: whole groups of GROUP per fold
+    (StratifiedGroupKFold for classification), contiguous stretches of TIME, else shuffled (stratified for
+    classification when every class has K rows). Returns the (fit rows, held-out rows) pairs and how they were made."""
+    from sklearn.model_selection import GroupKFold, KFold, StratifiedGroupKFold, StratifiedKFold
+
+    rows = np.zeros(len(target))
+    stratify = TASK != "regression" and np.bincount(np.unique(target, return_inverse=True)[1]).min() >= k
+    for column in (GROUP, TIME):
+        if column and column not in train.columns:
+            fail(f"train.py names {column!r} as the split's column (GROUP/TIME), but the train split has no such column")
+    if GROUP:
+        groups = as_text(train[GROUP]).fillna("").to_numpy()
+        if len(set(groups)) >= k:
+            splitter = (StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed) if stratify
+                        else GroupKFold(n_splits=k))
+            return list(splitter.split(rows, target, groups)), f"groups of {GROUP} kept together"
+        log(f"fit_weights: {len(set(groups))} groups of {GROUP} for {k} folds; the folds ignore them")
+    if TIME:
+        values = train[TIME]
+        key = (values.to_numpy(dtype=float) if pd.api.types.is_numeric_dtype(values)
+               else parse_dates(values).to_numpy(dtype="datetime64[ns]"))
+        blocks = np.array_split(np.argsort(key, kind="stable"), k)  # missing times sort last
+        folds = [(np.concatenate(blocks[:i] + blocks[i + 1:]), blocks[i]) for i in range(k)]
+        return folds, f"contiguous in {TIME}"
+    splitter = (StratifiedKFold if stratify else KFold)(n_splits=k, shuffle=True, random_state=seed)
+    return list(splitter.split(rows, target)), "stratified" if stratify else "shuffled"
 
 
 def selection(n: int, anchor: dict[str, Any] | None, oofs: list[np.ndarray], target: np.ndarray, loss: Any,
@@ -690,7 +721,7 @@ def main() -> None:
         prepared.append((prefix, plan, x_train, make, fit_params))
 
     if fit is not None:
-        weights = fitted_weights(prepared, y, fit, seed)
+        weights = fitted_weights(prepared, train, y, fit, seed)
     fitted: list[tuple[dict[str, list[str]], Any]] = []
     kept_weights = []
     for (prefix, plan, x_train, make, fit_params), weight in zip(prepared, weights):

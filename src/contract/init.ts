@@ -328,6 +328,9 @@ export function scaffoldProject(projectDir: string, o: ScaffoldOptions): Scaffol
     ID: o.id ?? GENERATED_ID,
     TASK: learn,
     POSITIVE_CLASS: o.positiveClass ?? '',
+    // the split's columns: an ensemble's out-of-fold folds keep a group together, or follow time
+    GROUP: (o.task === 'ranking' ? o.query : o.group) ?? '',
+    TIME: o.time ?? '',
   };
   for (const out of ['train.py', 'params.yaml', 'search_space.yaml']) {
     const tmpl = templatePath(out, learn);

@@ -568,6 +568,8 @@ describe('train.py with model: ensemble', () => {
           ID: 'row_id',
           TASK: task,
           POSITIVE_CLASS: data.positiveClass,
+          GROUP: '',
+          TIME: '',
         }),
       );
       const linear =
@@ -632,6 +634,8 @@ describe('train.py with model: ensemble', () => {
           ID: 'row_id',
           TASK: task,
           POSITIVE_CLASS: data.positiveClass,
+          GROUP: '',
+          TIME: '',
         }),
       );
       const linear =
@@ -702,6 +706,79 @@ describe('train.py with model: ensemble', () => {
     },
   );
 
+  it.each([
+    ['g', '', 'groups of g kept together'],
+    ['', 't', 'contiguous in t'],
+    ['', '', 'stratified'],
+  ])('out-of-fold folds are made like the holdouts (GROUP %j, TIME %j)', async (group, time, how) => {
+    const t = tempDir('ensemble-folds');
+    cleanups.push(t.cleanup);
+    writeFileSync(
+      join(t.dir, 'train.py'),
+      renderTemplate(TEMPLATE, {
+        TARGET: 'y',
+        ID: 'row_id',
+        TASK: 'binary',
+        POSITIVE_CLASS: '1',
+        GROUP: group,
+        TIME: time,
+      }),
+    );
+    // 200 rows in 40 groups of 5; times shuffled; each held-out fold is checked against the rule
+    const code = `
+import json, numpy as np, pandas as pd, train
+rng = np.random.default_rng(0)
+frame = pd.DataFrame({"g": np.repeat([f"p{i}" for i in range(40)], 5), "t": rng.permutation(200), "y": np.arange(200) % 2})
+folds, how = train.oof_folds(frame, frame["y"].to_numpy(), 5, 0)
+held = [frame.iloc[h] for _, h in folds]
+print(json.dumps({"how": how, "all": sorted(int(i) for _, h in folds for i in h),
+  "groups": [sorted(set(f["g"])) for f in held], "times": [[int(f["t"].min()), int(f["t"].max())] for f in held],
+  "disjoint": all(len(set(a) & set(h)) == 0 for a, h in folds)}))`;
+    const r = await run(PYTHON, ['-c', code], { cwd: t.dir });
+    expect(r.code, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as {
+      how: string;
+      all: number[];
+      groups: string[][];
+      times: number[][];
+      disjoint: boolean;
+    };
+    expect(out.how).toBe(how);
+    expect(out.all).toEqual(Array.from({ length: 200 }, (_, i) => i)); // every row held out exactly once
+    expect(out.disjoint).toBe(true);
+    const groupsSplit = out.groups.flat().length !== new Set(out.groups.flat()).size;
+    expect(groupsSplit).toBe(group === ''); // with GROUP, no group is in two held-out folds
+    const ordered = [...out.times].sort((a, b) => a[0]! - b[0]!);
+    const contiguous = ordered.every((f, i) => i === 0 || f[0]! > ordered[i - 1]![1]!);
+    expect(contiguous).toBe(time !== ''); // with TIME, each held-out fold is one stretch of time
+  });
+
+  it('names a GROUP column the train split lacks, instead of folding without it', async () => {
+    const t = tempDir('ensemble-folds-bad');
+    cleanups.push(t.cleanup);
+    const TARGET = 'y';
+    writeFileSync(
+      join(t.dir, 'train.py'),
+      renderTemplate(TEMPLATE, {
+        TARGET,
+        ID: 'row_id',
+        TASK: 'binary',
+        POSITIVE_CLASS: '1',
+        GROUP: 'person',
+        TIME: '',
+      }),
+    );
+    const code = `
+import numpy as np, pandas as pd, train
+frame = pd.DataFrame({"y": np.arange(20) % 2})
+train.oof_folds(frame, frame["y"].to_numpy(), 5, 0)`;
+    const r = await run(PYTHON, ['-c', code], { cwd: t.dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      "train.py names 'person' as the split's column (GROUP/TIME), but the train split has no such column",
+    );
+  });
+
   it('anchor: the kept model keeps its share, and a kept anchored ensemble is reproduced inside its successor', async () => {
     const t = tempDir('ensemble-anchor');
     cleanups.push(t.cleanup);
@@ -714,6 +791,8 @@ describe('train.py with model: ensemble', () => {
         ID: 'row_id',
         TASK: 'binary',
         POSITIVE_CLASS: data.positiveClass,
+        GROUP: '',
+        TIME: '',
       }),
     );
     const linear = { model: 'logistic_regression', logistic_regression: { C: 0.5 }, scale_numeric: true };
@@ -840,6 +919,8 @@ describe('train.py with model: ensemble', () => {
         ID: 'row_id',
         TASK: 'binary',
         POSITIVE_CLASS: data.positiveClass,
+        GROUP: '',
+        TIME: '',
       }),
     );
     writeFileSync(join(t.dir, 'params.yaml'), JSON.stringify(params));

@@ -100,6 +100,8 @@ describe('tabular template driven by the search proposer', () => {
           ID: 'row_id',
           TASK: task,
           POSITIVE_CLASS: data.positiveClass,
+          GROUP: '',
+          TIME: '',
         }),
       );
       copyFileSync(templateFor(task, 'params'), join(worktree, 'params.yaml'));
@@ -168,7 +170,14 @@ describe('tabular template driven by the search proposer', () => {
     const data = generateData(t.dir, 'binary', { train: 40, public: 10, private: 10 });
     writeFileSync(
       join(t.dir, 'train.py'),
-      renderTemplate(TEMPLATE, { TARGET: 'target', ID: 'row_id', TASK: 'binary', POSITIVE_CLASS: 'yes' }),
+      renderTemplate(TEMPLATE, {
+        TARGET: 'target',
+        ID: 'row_id',
+        TASK: 'binary',
+        POSITIVE_CLASS: 'yes',
+        GROUP: '',
+        TIME: '',
+      }),
     );
     writeFileSync(join(t.dir, 'params.yaml'), 'model: linear_regression\n');
     const result = await runTrain(t.dir, data, join(t.dir, 'out'));
@@ -186,6 +195,8 @@ describe('the gsoep-outwork example', () => {
       ID: 'row_id',
       TASK: 'binary',
       POSITIVE_CLASS: '1',
+      GROUP: 'id',
+      TIME: '',
     });
     expect(readFileSync(join(dir, 'train.py'), 'utf8')).toBe(rendered);
   });
