@@ -29,6 +29,7 @@ import {
   renderTemplate,
   repoFile,
   run,
+  type Task,
   tempDir,
   tempWorktree,
 } from './helpers.js';
@@ -536,6 +537,27 @@ describe('search proposer ensembles with weights: oof, with the real helper', ()
 describe('train.py with model: ensemble', () => {
   const TEMPLATE = repoFile('templates/tabular/train.py.tmpl');
 
+  /** A temp folder with generated data (its paths in data.json) and the scaffold's train.py rendered for the task. */
+  function project(name: string, task: Task, rows?: { train: number; public: number; private: number }) {
+    const t = tempDir(name);
+    cleanups.push(t.cleanup);
+    const data = generateData(t.dir, task, rows);
+    writeFileSync(join(t.dir, 'data.json'), JSON.stringify(data));
+    const values = { TARGET: 'target', ID: 'row_id', TASK: task, POSITIVE_CLASS: data.positiveClass };
+    writeFileSync(join(t.dir, 'train.py'), renderTemplate(TEMPLATE, { ...values, GROUP: '', TIME: '' }));
+    return { dir: t.dir, data };
+  }
+  /** The task's linear family, and a small random forest. */
+  const linearFor = (task: Task) =>
+    task === 'regression'
+      ? { model: 'linear_regression', linear_regression: { alpha: 1.0 }, scale_numeric: true }
+      : { model: 'logistic_regression', logistic_regression: { C: 0.5 }, scale_numeric: true };
+  const forestOf = (trees: number) => ({
+    model: 'random_forest',
+    random_forest: { n_estimators: trees, max_depth: 6, min_samples_leaf: 2, max_features: 0.5 },
+    scale_numeric: false,
+  });
+
   async function predictions(dir: string, params: Record<string, unknown>, name: string) {
     writeFileSync(join(dir, 'params.yaml'), formatParamsYaml(params, SPACE.space, name));
     const data = JSON.parse(readFileSync(join(dir, 'data.json'), 'utf8')) as ReturnType<typeof generateData>;
@@ -557,30 +579,9 @@ describe('train.py with model: ensemble', () => {
   it.each(['binary', 'multiclass', 'regression'] as const)(
     '%s: the predictions are the weighted average of the members run alone',
     async (task) => {
-      const t = tempDir(`ensemble-train-${task}`);
-      cleanups.push(t.cleanup);
-      const data = generateData(t.dir, task);
-      writeFileSync(join(t.dir, 'data.json'), JSON.stringify(data));
-      writeFileSync(
-        join(t.dir, 'train.py'),
-        renderTemplate(TEMPLATE, {
-          TARGET: 'target',
-          ID: 'row_id',
-          TASK: task,
-          POSITIVE_CLASS: data.positiveClass,
-          GROUP: '',
-          TIME: '',
-        }),
-      );
-      const linear =
-        task === 'regression'
-          ? { model: 'linear_regression', linear_regression: { alpha: 1.0 }, scale_numeric: true }
-          : { model: 'logistic_regression', logistic_regression: { C: 0.5 }, scale_numeric: true };
-      const forest = {
-        model: 'random_forest',
-        random_forest: { n_estimators: 30, max_depth: 6, min_samples_leaf: 2, max_features: 0.5 },
-        scale_numeric: false,
-      };
+      const t = project(`ensemble-train-${task}`, task);
+      const linear = linearFor(task);
+      const forest = forestOf(30);
       const shared = { categorical_columns: ['x_code'], onehot_min_frequency: 1 };
       const a = await predictions(t.dir, { ...shared, ...linear }, 'a');
       const b = await predictions(t.dir, { ...shared, ...forest }, 'b');
@@ -623,30 +624,9 @@ describe('train.py with model: ensemble', () => {
   ] as const)(
     '%s: fit_weights fits the weights on out-of-fold %s and applies them',
     async (task, metric, direction) => {
-      const t = tempDir(`ensemble-fit-${task}`);
-      cleanups.push(t.cleanup);
-      const data = generateData(t.dir, task, { train: 400, public: 100, private: 100 });
-      writeFileSync(join(t.dir, 'data.json'), JSON.stringify(data));
-      writeFileSync(
-        join(t.dir, 'train.py'),
-        renderTemplate(TEMPLATE, {
-          TARGET: 'target',
-          ID: 'row_id',
-          TASK: task,
-          POSITIVE_CLASS: data.positiveClass,
-          GROUP: '',
-          TIME: '',
-        }),
-      );
-      const linear =
-        task === 'regression'
-          ? { model: 'linear_regression', linear_regression: { alpha: 1.0 }, scale_numeric: true }
-          : { model: 'logistic_regression', logistic_regression: { C: 0.5 }, scale_numeric: true };
-      const forest = {
-        model: 'random_forest',
-        random_forest: { n_estimators: 40, max_depth: 6, min_samples_leaf: 2, max_features: 0.5 },
-        scale_numeric: false,
-      };
+      const t = project(`ensemble-fit-${task}`, task, { train: 400, public: 100, private: 100 });
+      const linear = linearFor(task);
+      const forest = forestOf(40);
       // x_code (and, for classification, x_int) carry no signal: this member predicts noise
       const noise = {
         ...linear,
@@ -780,26 +760,9 @@ train.oof_folds(frame, frame["y"].to_numpy(), 5, 0)`;
   });
 
   it('anchor: the kept model keeps its share, and a kept anchored ensemble is reproduced inside its successor', async () => {
-    const t = tempDir('ensemble-anchor');
-    cleanups.push(t.cleanup);
-    const data = generateData(t.dir, 'binary', { train: 400, public: 100, private: 100 });
-    writeFileSync(join(t.dir, 'data.json'), JSON.stringify(data));
-    writeFileSync(
-      join(t.dir, 'train.py'),
-      renderTemplate(TEMPLATE, {
-        TARGET: 'target',
-        ID: 'row_id',
-        TASK: 'binary',
-        POSITIVE_CLASS: data.positiveClass,
-        GROUP: '',
-        TIME: '',
-      }),
-    );
-    const linear = { model: 'logistic_regression', logistic_regression: { C: 0.5 }, scale_numeric: true };
-    const forest = {
-      model: 'random_forest',
-      random_forest: { n_estimators: 40, max_depth: 6, min_samples_leaf: 2, max_features: 0.5 },
-    };
+    const t = project('ensemble-anchor', 'binary', { train: 400, public: 100, private: 100 });
+    const linear = linearFor('binary');
+    const forest = forestOf(40);
     const shallow = {
       model: 'extra_trees',
       extra_trees: { n_estimators: 40, max_depth: 3, min_samples_leaf: 5 },
