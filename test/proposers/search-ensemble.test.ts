@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import {
   anchorOf,
   canonicalJson,
+  fixedWeights,
   membersOf,
   nextEnsemble,
   searchedPart,
@@ -232,14 +233,64 @@ describe('nextEnsemble with weights: oof (every family at once, weights fitted b
 
   it('proposes a member list once, skips a member past the time limit and one not within reach', () => {
     const first = nextEnsemble(input)!;
-    expect(nextEnsemble({ ...input, tried: new Set([first.key]) })).toBeNull();
+    expect(first.kind).toBe('oof');
     // 20 s of budget at 5 folds: the incumbent (2 s) and one 2 s member fit; extra trees (50 s) never does
     const slow = [best(7, 0.74, extraTrees, 50), best(3, 0.72, lightgbm, 2), best(9, 0.6, randomForest, 2)];
-    expect(nextEnsemble({ ...input, top: slow, maxSeconds: 20 })!.added.map((t) => t.trial)).toEqual([3]);
-    expect(nextEnsemble({ ...input, top: slow, maxSeconds: 9 })).toBeNull();
+    const fits = nextEnsemble({ ...input, top: slow, maxSeconds: 20 })!;
+    expect([fits.kind, fits.added.map((t) => t.trial)]).toEqual(['oof', [3]]);
+    expect(nextEnsemble({ ...input, top: slow, maxSeconds: 3 })).toBeNull(); // not even the 4 s step fits
     // within 0.1 of 0.73: random forest (0.6) is 18 % worse and stays out
     const near = nextEnsemble({ ...input, spec: { ...OOF, members: 8, within: 0.1 } })!;
     expect(near.added.map((t) => t.trial)).toEqual([7, 3]);
+  });
+});
+
+describe('steps: the kept model plus one trial, fixed weights, when the out-of-fold ensemble cannot run', () => {
+  const OOF: EnsembleSpec = { ...SPEC, members: 4, within: 1, weights: 'oof', folds: 5, anchor: 0.5 };
+  const input = {
+    spec: OOF,
+    space: SPACE.space,
+    incumbent: logistic,
+    top: [best(7, 0.74, extraTrees, 50), best(3, 0.72, lightgbm, 2)],
+    tried: new Set<string>(),
+    seconds: () => 2,
+    maxSeconds: 9,
+    incumbentScore: 0.73,
+    direction: 'maximize' as const,
+    metric: 'auroc',
+  };
+
+  it('takes the first trial that fits at its own run time, anchor × the kept weights on the incumbent', () => {
+    // at 5 folds even incumbent + lightgbm (4 s × 5) is past 9 s; alone, 4 s fits, extra trees (52 s) does not
+    const step = nextEnsemble(input)!;
+    expect(step.kind).toBe('step');
+    expect(step.params.ensemble).toEqual({
+      members: [searchedPart(logistic, SPACE.space), lightgbm],
+      weights: [0.5, 0.5],
+    });
+    expect(step.seconds).toBe(4);
+    expect(step.added.map((t) => t.trial)).toEqual([3]);
+    // the next one skips the tried pair; none left
+    expect(nextEnsemble({ ...input, tried: new Set([step.key]) })).toBeNull();
+    // with no anchor there are no steps
+    expect(nextEnsemble({ ...input, spec: { ...OOF, anchor: 0 } })).toBeNull();
+  });
+
+  it('scales a fixed-weight incumbent’s weights, and takes none for a fitted incumbent (its weights are train.py’s)', () => {
+    const members = [searchedPart(logistic, SPACE.space), extraTrees];
+    const fixed = { ...logistic, model: 'ensemble', ensemble: { members, weights: [3, 1] } };
+    const step = nextEnsemble({ ...input, incumbent: fixed, spec: { ...OOF, anchor: 0.6 } })!;
+    const ensemble = step.params.ensemble as { members: unknown[]; weights: number[] };
+    expect(ensemble.members).toEqual([...members, lightgbm]);
+    [0.45, 0.15, 0.4].forEach((w, i) => {
+      expect(ensemble.weights[i]).toBeCloseTo(w, 12);
+    });
+    expect(fixedWeights(fixed, 2)).toEqual([0.75, 0.25]);
+    expect(fixedWeights({ model: 'ensemble', ensemble: { members } }, 2)).toEqual([0.5, 0.5]);
+    expect(fixedWeights({ model: 'ensemble', ensemble: { members, weights: [1, 'x'] } }, 2)).toBeNull();
+    const fitted = { model: 'ensemble', ensemble: { members, fit_weights: { metric: 'auroc' } } };
+    expect(fixedWeights(fitted, 2)).toBeNull();
+    expect(nextEnsemble({ ...input, incumbent: fitted })).toBeNull();
   });
 });
 
@@ -512,14 +563,18 @@ describe('search proposer ensembles with weights: oof, with the real helper', ()
     );
     await proposer.observe({ seq, decision: 'reverted', score: 0.9, meta: ens.meta });
 
-    // After `every` worse trials, the same member list is never proposed again: TPE proposes instead, unless a
-    // family seen for the first time brought a new best
+    // After `every` worse trials, the same member list is never proposed again: a step comes instead (the kept
+    // model and the best trial, fixed weights), unless a family seen for the first time brought a new best
     const first = canonicalJson(expected());
     for (let k = 0; k < every; k++) await trial(0.5);
     writeFileSync(join(worktree, 'params.yaml'), baselineFile);
     const next = await proposer.propose(context(worktree, { seq: ++seq }));
-    if (canonicalJson(expected()) === first) expect(next.meta).toMatchObject({ trial: expect.any(Number) });
-    else expect((next.params!.ensemble as Record<string, unknown>).members).toEqual(expected());
+    if (canonicalJson(expected()) === first) {
+      expect(next.params!.ensemble).toEqual({ members: expected().slice(0, 2), weights: [0.5, 0.5] });
+      expect(next.hypothesis).toMatch(
+        /^ensemble of 2 models, fixed weights \[0\.5,0\.5\]: the best kept model/,
+      );
+    } else expect((next.params!.ensemble as Record<string, unknown>).members).toEqual(expected());
     const model = next.params!.model as string;
     if (typeof next.meta?.trial === 'number' && !bestOf.has(model))
       bestOf.set(model, { score: 0.5, member: searchedPart(next.params!, SPACE.space) });
@@ -649,7 +704,7 @@ describe('train.py with model: ensemble', () => {
       );
       expect(ens.stdout).toContain('ensemble of 3 models, weights fitted on out-of-fold predictions');
       const line = ens.stdout.match(
-        /fit_weights: 5-fold out-of-fold (\w+) of each member \[([^\]]*)\]; ensemble selection \(best of 25 rounds\): picks \[([^\]]*)\] of (\d+); weights \[[^\]]*\], out-of-fold \w+ (-?[\d.]+)/,
+        /fit_weights: 5-fold \((?:stratified|shuffled)\) out-of-fold (\w+) of each member \[([^\]]*)\]; ensemble selection \(best of 25 rounds\): picks \[([^\]]*)\] of (\d+); weights \[[^\]]*\], out-of-fold \w+ (-?[\d.]+)/,
       );
       expect(line, ens.stdout).not.toBeNull();
       expect(line![1]).toBe(metric);

@@ -111,6 +111,11 @@ export interface EnsembleChoice {
   /** The families already in the incumbent, in order. */
   families: string[];
   /**
+   * `oof`: weights fitted by train.py; `step`: fixed weights, the anchor's share on the incumbent (the out-of-fold
+   * ensemble did not fit the time); `equal`: equal weights.
+   */
+  kind: 'oof' | 'step' | 'equal';
+  /**
    * Expected seconds: the members' known run times summed, times `folds` with `weights: oof` (each member is fitted
    * on every fold and once on the whole train split); null when none is known.
    */
@@ -136,7 +141,10 @@ export function competitive(
  * the families in `input.top` order (best first), skipping a trial already a member, one not {@link competitive} with
  * the incumbent, and one that would take the expected run time past `maxSeconds`:
  * - `weights: oof`: every trial that passes joins, up to `spec.members` models; the weights are fitted by the
- *   training script (`ensemble.fit_weights`);
+ *   training script (`ensemble.fit_weights`), `spec.anchor` of them kept on the incumbent;
+ * - when that ensemble does not fit the time (or was tried) and `spec.anchor` > 0: a step, the incumbent plus the
+ *   first trial that passes at its own run time, with fixed weights (`spec.anchor` × the incumbent's, the rest on the
+ *   trial); only for an incumbent whose weights are known (a single model, or fixed or equal weights);
  * - `weights: equal`: the first trial of a family not in the incumbent joins, one per proposal.
  * Null when there is no incumbent, the incumbent already holds `spec.members` models, nothing joins, or the member
  * list was already tried.
@@ -146,8 +154,56 @@ export function nextEnsemble(input: EnsembleInput): EnsembleChoice | null {
   if (!incumbent) return null;
   const current = membersOf(incumbent, space);
   if (current.length === 0 || current.length >= spec.members) return null;
-  const fitted = spec.weights === 'oof';
-  const factor = fitted ? spec.folds : 1;
+  const shared = sharedPart(incumbent, space);
+  const families = current.map((m) => choiceKey((m[spec.by] ?? null) as ChoiceValue));
+  const choice = (kind: EnsembleChoice['kind'], got: Gathered, ensemble: Record<string, unknown>) => ({
+    params: { ...shared, model: ENSEMBLE_MODEL, [ENSEMBLE_MODEL]: { members: got.members, ...ensemble } },
+    members: got.members,
+    key: got.key,
+    added: got.added,
+    families,
+    seconds: got.seconds,
+    kind,
+  });
+  if (spec.weights === 'equal') {
+    const got = gather(input, current, { one: true, otherFamilies: true, factor: 1 });
+    return got ? choice('equal', got, {}) : null;
+  }
+  const all = gather(input, current, { one: false, otherFamilies: false, factor: spec.folds });
+  if (all) {
+    const fit: Record<string, unknown> =
+      input.metric === null ? { folds: spec.folds } : { metric: input.metric, folds: spec.folds };
+    const anchor = anchorOf(incumbent, current.length, input);
+    if (anchor) fit.anchor = anchor;
+    return choice('oof', all, { fit_weights: fit });
+  }
+  const kept = spec.anchor > 0 ? fixedWeights(incumbent, current.length) : null;
+  if (!kept) return null;
+  const step = gather(input, current, { one: true, otherFamilies: false, factor: 1 });
+  if (!step) return null;
+  const weights = [...kept.map((w) => w * spec.anchor), 1 - spec.anchor];
+  return choice('step', step, { weights });
+}
+
+/** What {@link gather} found: the member list, its key, the trials added and the expected seconds. */
+interface Gathered {
+  members: Record<string, unknown>[];
+  key: string;
+  added: GroupBest[];
+  seconds: number | null;
+}
+
+/**
+ * The incumbent's models plus trials of `input.top` (see {@link nextEnsemble}): `one` stops after the first,
+ * `otherFamilies` skips the incumbent's families, `factor` multiplies the run times (out-of-fold fits). Null when
+ * nothing joins or the member list was already tried.
+ */
+function gather(
+  input: EnsembleInput,
+  current: Record<string, unknown>[],
+  how: { one: boolean; otherFamilies: boolean; factor: number },
+): Gathered | null {
+  const { spec, space } = input;
   const families = current.map((m) => choiceKey((m[spec.by] ?? null) as ChoiceValue));
   const known = current.map(input.seconds);
   let seconds = known.some((s) => s !== null) ? known.reduce<number>((sum, s) => sum + (s ?? 0), 0) : null;
@@ -155,15 +211,15 @@ export function nextEnsemble(input: EnsembleInput): EnsembleChoice | null {
   const keys = new Set(members.map((m) => canonicalJson(m)));
   const added: GroupBest[] = [];
   for (const trial of input.top) {
-    if (members.length >= spec.members || (!fitted && added.length > 0)) break;
-    if (!fitted && families.includes(trial.group)) continue;
+    if (members.length >= spec.members || (how.one && added.length > 0)) break;
+    if (how.otherFamilies && families.includes(trial.group)) continue;
     if (!competitive(trial.value, input)) continue;
     const member = searchedPart(trial.params, space);
     const memberKey = canonicalJson(member);
     if (keys.has(memberKey)) continue;
-    if (!fitted && input.tried.has(canonicalJson([...members, member]))) continue;
+    if (how.one && input.tried.has(canonicalJson([...members, member]))) continue;
     const total = seconds === null && trial.seconds === null ? null : (seconds ?? 0) + (trial.seconds ?? 0);
-    if (input.maxSeconds !== null && total !== null && total * factor > input.maxSeconds) continue;
+    if (input.maxSeconds !== null && total !== null && total * how.factor > input.maxSeconds) continue;
     members.push(member);
     keys.add(memberKey);
     added.push(trial);
@@ -172,16 +228,23 @@ export function nextEnsemble(input: EnsembleInput): EnsembleChoice | null {
   if (added.length === 0) return null;
   const key = canonicalJson(members);
   if (input.tried.has(key)) return null;
-  const ensemble: Record<string, unknown> = { members };
-  if (fitted) {
-    const fit: Record<string, unknown> =
-      input.metric === null ? { folds: spec.folds } : { metric: input.metric, folds: spec.folds };
-    const anchor = anchorOf(incumbent, current.length, input);
-    if (anchor) fit.anchor = anchor;
-    ensemble.fit_weights = fit;
-  }
-  const params = { ...sharedPart(incumbent, space), model: ENSEMBLE_MODEL, [ENSEMBLE_MODEL]: ensemble };
-  return { params, members, key, added, families, seconds: seconds === null ? null : seconds * factor };
+  return { members, key, added, seconds: seconds === null ? null : seconds * how.factor };
+}
+
+/**
+ * The incumbent's weights over its `k` models when they are fixed: 1 for a single model, an ensemble's `weights`
+ * normalised (equal when it gives none); null for a fitted ensemble (its weights are only known to train.py) or
+ * weights that are not k non-negative numbers with a positive sum.
+ */
+export function fixedWeights(incumbent: Record<string, unknown>, k: number): number[] | null {
+  if (incumbent.model !== ENSEMBLE_MODEL) return [1];
+  const ensemble = asRecord(incumbent[ENSEMBLE_MODEL]);
+  if (ensemble?.fit_weights !== undefined) return null;
+  const weights = Array.isArray(ensemble?.weights) ? (ensemble.weights as unknown[]) : Array(k).fill(1);
+  if (weights.length !== k || !weights.every((w) => typeof w === 'number' && Number.isFinite(w) && w >= 0))
+    return null;
+  const sum = (weights as number[]).reduce((a, b) => a + b, 0);
+  return sum > 0 ? (weights as number[]).map((w) => w / sum) : null;
 }
 
 /**
@@ -220,7 +283,17 @@ export function anchorOf(
 export function describeEnsemble(choice: EnsembleChoice, spec: EnsembleSpec, space: ParamSpace): string {
   const kept = `the best kept model${choice.families.length > 1 ? 's' : ''} (${choice.families.join(' + ')})`;
   const value = (t: GroupBest) => Number(t.value.toPrecision(4));
-  if (spec.weights === 'equal') {
+  if (choice.kind === 'step') {
+    const added = choice.added[0]!;
+    const weights = asRecord(choice.params[ENSEMBLE_MODEL])?.weights as number[];
+    return (
+      `ensemble of ${choice.members.length} models, fixed weights ${JSON.stringify(weights.map((w) => Number(w.toPrecision(4))))}: ` +
+      `${kept} plus ${added.group} (TPE trial ${added.trial}, public ${value(added)}); weights fitted out of fold ` +
+      `would take longer than this experiment has, so ${spec.anchor} of the weight stays on the kept model, a step ` +
+      'close enough to it for the public holdout to confirm'
+    );
+  }
+  if (choice.kind === 'equal') {
     const added = choice.added[0]!;
     const by = space[spec.by];
     const section = by?.type === 'categorical' ? by.conditional?.[added.group] : undefined;
