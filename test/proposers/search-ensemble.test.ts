@@ -274,6 +274,10 @@ describe('steps: the kept model plus one trial, fixed weights, when the out-of-f
     expect(nextEnsemble({ ...input, tried: new Set([step.key]) })).toBeNull();
     // with no anchor there are no steps
     expect(nextEnsemble({ ...input, spec: { ...OOF, anchor: 0 } })).toBeNull();
+    // a step's trial is at most 10 % worse than the incumbent, whatever `within` allows: 0.6 is 18 % below 0.73
+    const weak = [best(9, 0.6, lightgbm, 2)];
+    expect(nextEnsemble({ ...input, top: weak })).toBeNull();
+    expect(nextEnsemble({ ...input, top: weak, incumbentScore: 0.65 })!.kind).toBe('step');
   });
 
   it('scales a fixed-weight incumbent’s weights, and takes none for a fitted incumbent (its weights are train.py’s)', () => {
