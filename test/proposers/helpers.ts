@@ -214,3 +214,15 @@ export async function readParquet(path: string): Promise<{ header: string[]; row
     duck.close();
   }
 }
+
+/** The `ensemble:` section of the scaffold's search spaces (and the demo's), as parsed. */
+export const SCAFFOLD_ENSEMBLE = {
+  by: 'model',
+  members: 8,
+  after: 8,
+  every: 5,
+  within: 1,
+  weights: 'oof',
+  folds: 5,
+  anchor: 0.5,
+};

@@ -10,6 +10,7 @@ import { parse } from 'yaml';
 import {
   anchorOf,
   canonicalJson,
+  type EnsembleInput,
   fixedWeights,
   membersOf,
   nextEnsemble,
@@ -30,6 +31,7 @@ import {
   renderTemplate,
   repoFile,
   run,
+  SCAFFOLD_ENSEMBLE,
   type Task,
   tempDir,
   tempWorktree,
@@ -93,8 +95,9 @@ const lightgbm = {
 };
 const TOP = [best(7, 0.74, extraTrees), best(0, 0.73, logistic), best(3, 0.72, lightgbm)];
 
-describe('nextEnsemble with weights: equal (greedy forward selection over families)', () => {
-  const input = {
+/** What nextEnsemble is given: `SPEC` over the scaffold's space, the logistic incumbent at 0.73, `TOP`, 2 s a model. */
+function ensembleInput(over: Partial<EnsembleInput> = {}): EnsembleInput {
+  return {
     spec: SPEC,
     space: SPACE.space,
     incumbent: logistic,
@@ -103,9 +106,14 @@ describe('nextEnsemble with weights: equal (greedy forward selection over famili
     seconds: () => 2,
     maxSeconds: null,
     incumbentScore: 0.73,
-    direction: 'maximize' as const,
+    direction: 'maximize',
     metric: 'auroc',
+    ...over,
   };
+}
+
+describe('nextEnsemble with weights: equal (greedy forward selection over families)', () => {
+  const input = ensembleInput();
 
   it('adds the best trial of the best family not in the incumbent; shared keys stay at the top level', () => {
     const choice = nextEnsemble(input)!;
@@ -181,18 +189,7 @@ describe('nextEnsemble with weights: oof (every family at once, weights fitted b
     scale_numeric: false,
     onehot_min_frequency: 1,
   };
-  const input = {
-    spec: OOF,
-    space: SPACE.space,
-    incumbent: logistic,
-    top: [...TOP, best(9, 0.6, randomForest)],
-    tried: new Set<string>(),
-    seconds: () => 2,
-    maxSeconds: null,
-    incumbentScore: 0.73,
-    direction: 'maximize' as const,
-    metric: 'auroc',
-  };
+  const input = ensembleInput({ spec: OOF, top: [...TOP, best(9, 0.6, randomForest)] });
 
   it("adds every family's best trial up to `members`, best first, with fit_weights on the contract's metric", () => {
     const choice = nextEnsemble(input)!;
@@ -247,18 +244,11 @@ describe('nextEnsemble with weights: oof (every family at once, weights fitted b
 
 describe('steps: the kept model plus one trial, fixed weights, when the out-of-fold ensemble cannot run', () => {
   const OOF: EnsembleSpec = { ...SPEC, members: 4, within: 1, weights: 'oof', folds: 5, anchor: 0.5 };
-  const input = {
+  const input = ensembleInput({
     spec: OOF,
-    space: SPACE.space,
-    incumbent: logistic,
     top: [best(7, 0.74, extraTrees, 50), best(3, 0.72, lightgbm, 2)],
-    tried: new Set<string>(),
-    seconds: () => 2,
     maxSeconds: 9,
-    incumbentScore: 0.73,
-    direction: 'maximize' as const,
-    metric: 'auroc',
-  };
+  });
 
   it('takes the first trial that fits at its own run time, anchor × the kept weights on the incumbent', () => {
     // at 5 folds even incumbent + lightgbm (4 s × 5) is past 9 s; alone, 4 s fits, extra trees (52 s) does not
@@ -328,18 +318,7 @@ describe('anchorOf: the kept model’s share of an ensemble, weighted as the kep
   });
 
   it("a kept anchored ensemble's successor keeps its members first and nests its anchor", () => {
-    const input = {
-      spec: { ...spec, members: 8, within: 1 },
-      space: SPACE.space,
-      incumbent: logistic,
-      top: TOP,
-      tried: new Set<string>(),
-      seconds: () => null,
-      maxSeconds: null,
-      incumbentScore: 0.73,
-      direction: 'maximize' as const,
-      metric: 'auroc',
-    };
+    const input = ensembleInput({ spec: { ...spec, members: 8, within: 1 }, seconds: () => null });
     const kept = nextEnsemble(input)!;
     const tuned = { ...extraTrees, extra_trees: { ...extraTrees.extra_trees, n_estimators: 300 } };
     const next = nextEnsemble({ ...input, incumbent: kept.params, top: [best(15, 0.75, tuned), ...TOP] })!;
@@ -359,28 +338,10 @@ describe('the search space’s ensemble section', () => {
   const doc = () => parse(readFileSync(SPACE_FILE, 'utf8')) as Record<string, unknown>;
 
   it('is in the scaffold, with its defaults', () => {
-    expect(SPACE.ensemble).toEqual({
-      by: 'model',
-      members: 8,
-      after: 8,
-      every: 5,
-      within: 1,
-      weights: 'oof',
-      folds: 5,
-      anchor: 0.5,
-    });
+    expect(SPACE.ensemble).toEqual(SCAFFOLD_ENSEMBLE);
     const bare = doc();
     bare.ensemble = {};
-    expect(parseSearchSpace(bare).ensemble).toEqual({
-      by: 'model',
-      members: 4,
-      after: 8,
-      every: 5,
-      within: 1,
-      weights: 'oof',
-      folds: 5,
-      anchor: 0.5,
-    });
+    expect(parseSearchSpace(bare).ensemble).toEqual({ ...SCAFFOLD_ENSEMBLE, members: 4 });
     const none = doc();
     delete none.ensemble;
     expect(parseSearchSpace(none).ensemble).toBeUndefined();
@@ -1040,18 +1001,9 @@ describe('a run that starts from a kept ensemble', () => {
     const t = tempWorktree('ensemble-resume');
     cleanups.push(t.cleanup);
     const worktree = t.worktree;
-    const kept = nextEnsemble({
-      spec: SPEC,
-      space: SPACE.space,
-      incumbent: logistic,
-      top: TOP,
-      tried: new Set(),
-      seconds: () => null,
-      maxSeconds: null,
-      incumbentScore: null,
-      direction: 'maximize',
-      metric: null,
-    })!.params;
+    const kept = nextEnsemble(
+      ensembleInput({ seconds: () => null, incumbentScore: null, metric: null }),
+    )!.params;
     writeFileSync(join(worktree, 'params.yaml'), formatParamsYaml(kept, SPACE.space, 'kept ensemble'));
     const make = (baselineParams?: Record<string, unknown>) =>
       createSearchProposer({

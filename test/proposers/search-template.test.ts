@@ -20,6 +20,7 @@ import {
   renderTemplate,
   repoFile,
   run,
+  SCAFFOLD_ENSEMBLE,
   type Task,
   tempDir,
 } from './helpers.js';
@@ -221,16 +222,7 @@ describe('the gsoep-outwork example', () => {
     const space = loadSearchSpace(join(dir, 'search_space.yaml'));
     expect((space.space.model as { choices: string[] }).choices).toContain(params.model);
     // the demo shows the search proposer's ensembles too
-    expect(space.ensemble).toEqual({
-      by: 'model',
-      members: 8,
-      after: 8,
-      every: 5,
-      within: 1,
-      weights: 'oof',
-      folds: 5,
-      anchor: 0.5,
-    });
+    expect(space.ensemble).toEqual(SCAFFOLD_ENSEMBLE);
     const header = readFileSync(join(dir, 'data.csv'), 'utf8').split('\n', 1)[0];
     expect(header).toBe(
       'row_id,id,docvis,hospvis,year,edlevel,age,outwork,female,married,kids,hhninc,educ,self,edlevel1,edlevel2,edlevel3,edlevel4',
