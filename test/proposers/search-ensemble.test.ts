@@ -300,9 +300,12 @@ describe('anchorOf: the kept model’s share of an ensemble, weighted as the kep
 
   it("copies an ensemble's fixed weights, and gives equal ones to an ensemble without weights", () => {
     const fixed = { model: 'ensemble', ensemble: { members, weights: [3, 1] } };
-    expect(anchorOf(fixed, 2, at)).toEqual({ members: 2, share: 0.5, weights: [3, 1] });
+    expect(anchorOf(fixed, 2, at)).toEqual({ members: 2, share: 0.5, weights: [0.75, 0.25] });
     const equal = { model: 'ensemble', ensemble: { members } };
-    expect(anchorOf(equal, 2, at)).toEqual({ members: 2, share: 0.5, weights: [1, 1] });
+    expect(anchorOf(equal, 2, at)).toEqual({ members: 2, share: 0.5, weights: [0.5, 0.5] });
+    // weights train.py would refuse are not copied into the successor: its anchor is re-fitted instead
+    const broken = { model: 'ensemble', ensemble: { members, weights: [1, 'x'] } };
+    expect(anchorOf(broken, 2, at)).toEqual({ members: 2, share: 0.5 });
   });
 
   it("nests a fitted ensemble's own anchor when it was fitted the same way, so train.py re-fits its weights", () => {

@@ -271,11 +271,12 @@ export function anchorOf(
   const share = input.spec.anchor;
   if (share <= 0) return null;
   if (incumbent.model !== ENSEMBLE_MODEL) return { members: k, share };
-  const ensemble = asRecord(incumbent[ENSEMBLE_MODEL]);
-  if (Array.isArray(ensemble?.weights))
-    return { members: k, share, weights: structuredClone(ensemble.weights) };
-  const fit = asRecord(ensemble?.fit_weights);
-  if (!fit) return { members: k, share, weights: Array.from({ length: k }, () => 1) };
+  const fit = asRecord(asRecord(incumbent[ENSEMBLE_MODEL])?.fit_weights);
+  if (!fit) {
+    // fixed or equal weights, read and checked once ({@link fixedWeights}); unreadable ones: anchor re-fitted
+    const fixed = fixedWeights(incumbent, k);
+    return fixed ? { members: k, share, weights: fixed } : { members: k, share };
+  }
   const same = (fit.metric ?? null) === input.metric && (fit.folds ?? 5) === input.spec.folds;
   const inner = asRecord(fit.anchor);
   return same && inner ? { members: k, share, anchor: structuredClone(inner) } : { members: k, share };
