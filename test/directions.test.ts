@@ -56,7 +56,10 @@ async function waitFor(cond: () => boolean, ms: number): Promise<boolean> {
 describe('parallel directions', () => {
   it('two directions share the budget and one Optuna study; each keeps its own branch from the baseline', async () => {
     const dir = await makeProject({ rows: 1500, trainPy: threadsTrainPy() });
-    const r = cli(['run', '--directions', '2', '--experiments', '6', '--run', 'par', '--json'], dir);
+    // The person's OpenMP wait policy, set where ratchet runs, reaches every experiment through the cleared sandbox.
+    const r = cli(['run', '--directions', '2', '--experiments', '6', '--run', 'par', '--json'], dir, {
+      OMP_WAIT_POLICY: 'PASSIVE',
+    });
     expect(r.code, r.stderr).toBe(0);
     const summary = JSON.parse(r.stdout);
     expect(summary.experiments).toBe(6); // shared budget: 6 in all, never 6 each, never overrun
@@ -93,7 +96,7 @@ describe('parallel directions', () => {
     const threads = Math.max(1, Math.floor(availableParallelism() / 2));
     const stdout = readFileSync(join(experimentDir(dir, d2[0]!.id), 'stdout.log'), 'utf8');
     expect(stdout).toContain(`RATCHET_THREADS=${threads}`);
-    expect(stdout).toContain('OMP_WAIT_POLICY=PASSIVE'); // OpenMP threads sleep, not spin, under contention
+    expect(stdout).toContain('OMP_WAIT_POLICY=PASSIVE');
     expect(gitOut(dir, ['worktree', 'list'])).not.toMatch(/par-d/); // worktrees removed at the end
     // status and log show the directions.
     const st = JSON.parse(cli(['status', '--json'], dir).stdout);

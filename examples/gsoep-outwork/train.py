@@ -59,9 +59,9 @@ from typing import Any
 N_JOBS = max(1, int(os.environ.get("RATCHET_THREADS", "2")))
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, str(N_JOBS))  # before numpy/scikit-learn load their thread pools
-# waiting OpenMP threads yield the CPU instead of spinning (Ratchet's sandbox sets it too): spinning threads on a busy
-# machine made LightGBM and HistGradientBoosting about 10x slower
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# how waiting OpenMP threads behave is left to the OpenMP runtime (they spin briefly, then sleep): forcing
+# OMP_WAIT_POLICY=PASSIVE made LightGBM about 14x slower on an idle machine. On a machine shared with other jobs,
+# set OMP_WAIT_POLICY=PASSIVE where you run ratchet; every experiment gets it.
 
 import numpy as np
 import pandas as pd

@@ -6,6 +6,7 @@ import { DATA_DIR, readManifest } from '../data/ingest.js';
 import { plantDecoys } from '../guardrails/canary.js';
 import { harnessSandbox, startModelSession } from '../harness/session.js';
 import { type PythonRuntime, runSandboxed, type SandboxResult, type SandboxSpec } from '../sandbox/index.js';
+import { openmpWaitEnv } from './openmp.js';
 
 /** Where the split files appear inside the sandbox. */
 export const SANDBOX_DATA = '/data';
@@ -42,7 +43,8 @@ export interface ExecuteOptions {
  * RATCHET_PUBLIC_PARQUET, RATCHET_PRIVATE_PARQUET (the same splits as Parquet, when `init` wrote them),
  * RATCHET_OUTPUT, RATCHET_SEED, RATCHET_THREADS (threads the command may use: the cores divided by the experiments
  * running at once),
- * RATCHET_CLASSES (JSON list, classification) and RATCHET_EXPERIMENT (paths inside the sandbox; host paths with --unsafe-no-sandbox).
+ * RATCHET_CLASSES (JSON list, classification) and RATCHET_EXPERIMENT (paths inside the sandbox; host paths with --unsafe-no-sandbox),
+ * and OMP_WAIT_POLICY / GOMP_SPINCOUNT only when Ratchet's own environment sets them (src/loop/openmp.ts).
  */
 export async function execute(opts: ExecuteOptions): Promise<SandboxResult> {
   if (opts.contract.task !== 'harness') return runSandboxed(await executeSpec(opts));
@@ -97,10 +99,9 @@ export async function executeSpec(opts: ExecuteOptions): Promise<SandboxSpec> {
       RATCHET_OUTPUT: unsafe ? opts.outputDir : SANDBOX_OUTPUT,
       RATCHET_SEED: String(opts.seed),
       RATCHET_THREADS: String(opts.threads ?? availableParallelism()),
-      // OpenMP threads (LightGBM, HistGradientBoosting, BLAS) sleep while they wait instead of spinning: on a
-      // loaded machine (parallel directions, other jobs) spinning made LightGBM 14× and HistGradientBoosting 10×
-      // slower (docs/ARCHITECTURE.md, "Parallel directions").
-      OMP_WAIT_POLICY: 'PASSIVE',
+      // How OpenMP threads wait: the person's OMP_WAIT_POLICY / GOMP_SPINCOUNT when set, else the runtime's default
+      // (forcing PASSIVE made LightGBM 14× slower on an idle machine; src/loop/openmp.ts).
+      ...openmpWaitEnv(),
       RATCHET_EXPERIMENT: String(opts.experimentId),
       // Classification: every class of the target (the labels' names only, never which row has which).
       RATCHET_CLASSES: JSON.stringify(readManifest(contract.projectDir).classes ?? []),
