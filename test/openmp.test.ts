@@ -13,7 +13,9 @@ describe('openmpWaitEnv', () => {
   });
 
   it("passes the person's wait settings as they are, and only those", () => {
-    expect(openmpWaitEnv({ OMP_WAIT_POLICY: 'PASSIVE', GOMP_SPINCOUNT: '5000', AWS_SECRET_ACCESS_KEY: 'k' })).toEqual({
+    expect(
+      openmpWaitEnv({ OMP_WAIT_POLICY: 'PASSIVE', GOMP_SPINCOUNT: '5000', AWS_SECRET_ACCESS_KEY: 'k' }),
+    ).toEqual({
       OMP_WAIT_POLICY: 'PASSIVE',
       GOMP_SPINCOUNT: '5000',
     });
