@@ -49,9 +49,9 @@ export async function benchKeep(
 ): Promise<void> {
   console.log("\n## Keep rule's significance tests (binary, two models on the same rows)");
   console.log(
-    '| rows | DeLong auroc ms | paired z log_loss ms | bootstrap auroc ×1000 ms | DeLong z | bootstrap P(better) |',
+    '| rows | DeLong auroc cold ms | DeLong auroc, best cached ms | paired z log_loss ms | bootstrap auroc ×1000 ms | DeLong z | bootstrap P(better) |',
   );
-  console.log('|---|---|---|---|---|---|');
+  console.log('|---|---|---|---|---|---|---|');
   for (const n of sizes) {
     const { y, pa, pb } = data(n);
     const a = { task: 'binary' as const, y, p: pa };
