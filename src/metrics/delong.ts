@@ -68,7 +68,7 @@ const PER_BUCKET = 8;
  * distribution of the values: the bucket of a value, ⌊(v − min)·scale⌋ clamped, never decreases as v grows (each
  * floating-point step is monotone), so every value before the bucket's start is < v and every value from the next
  * bucket's start is > v; a skewed distribution only makes some buckets longer to bisect. Falls back to one
- * bisection of the whole array when the range is empty or overflows.
+ * bisection of the whole array when the range is empty, overflows, or is too narrow for a finite scale.
  * @param sorted ascending finite values (not modified; kept by the returned function)
  */
 function lowerBounder(sorted: Float64Array): (v: number) => number {
@@ -85,8 +85,9 @@ function lowerBounder(sorted: Float64Array): (v: number) => number {
   const min = sorted[0]!;
   const max = sorted[len - 1]!;
   const k = Math.ceil(len / PER_BUCKET);
-  const scale = k / (max - min);
-  if (!(max > min) || !Number.isFinite(scale) || !Number.isFinite(max - min)) return (v) => bisect(0, len, v);
+  const width = max - min; // 0 for one value, Infinity past ±1.8e308
+  const scale = k / width; // Infinity when the range is a few denormals wide
+  if (!(width > 0 && Number.isFinite(width) && Number.isFinite(scale))) return (v) => bisect(0, len, v);
   const bucket = (v: number): number => {
     const b = Math.floor((v - min) * scale);
     return b < 0 ? 0 : b >= k ? k - 1 : b;
@@ -159,8 +160,9 @@ function rankCounter(sorted: Float64Array): (v: number) => number {
  * The structural components of one score vector (see {@link components}), by counting: the positives' and the
  * negatives' scores are copied apart and sorted (`splitSorted`, as AUROC's), then each positive's t10 is the rank count of its score
  * among the negatives and each negative's t01 that of its score among the positives ({@link rankCounter}): the
- * counting form of Sun & Xu 2014, eq. 6-8, with no argsort. Memory: 8 bytes a row for the two sorted copies and
- * 4 for the result (an LSD radix argsort carrying row indices needed 24 + 4); the values are the same integers.
+ * counting form of Sun & Xu 2014, eq. 6-8, with no argsort. Memory: 8 bytes a row for the two sorted copies,
+ * 0.5 for the search indexes ({@link lowerBounder}) and 4 for the result (an LSD radix argsort carrying row indices
+ * needed 24 + 4); the values are the same integers.
  * @param pos n labels (1 = positive); @param score n finite scores; @param m positives; @param n negatives
  */
 export function structuralComponents(pos: Uint8Array, score: Float64Array, m: number, n: number): Components {

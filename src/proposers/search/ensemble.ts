@@ -150,8 +150,9 @@ export function competitive(
  * - `weights: oof`: every trial that passes joins, up to `spec.members` models; the weights are fitted by the
  *   training script (`ensemble.fit_weights`), `spec.anchor` of them kept on the incumbent;
  * - when that ensemble does not fit the time (or was tried) and `spec.anchor` > 0: a step, the incumbent plus the
- *   first trial that passes at its own run time and within {@link STEP_WITHIN}, with fixed weights (`spec.anchor` × the incumbent's, the rest on the
- *   trial); only for an incumbent whose weights are known (a single model, or fixed or equal weights);
+ *   first trial that passes at its own run time and within {@link STEP_WITHIN}, with fixed weights (`spec.anchor` ×
+ *   the incumbent's, the rest on the trial); only for an incumbent whose weights are known (a single model, or fixed
+ *   or equal weights);
  * - `weights: equal`: the first trial of a family not in the incumbent joins, one per proposal.
  * Null when there is no incumbent, the incumbent already holds `spec.members` models, nothing joins, or the member
  * list was already tried.
